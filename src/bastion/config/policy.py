@@ -1,0 +1,29 @@
+"""Config schema of the policy engine (owned by the policy capability; see issue 3)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScannerConfig(_Strict):
+    """One scanner rule in a policy. Fields beyond `scanner`, `action` and `on_error` are
+    scanner-specific and validated by the policy engine at start-up."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    scanner: str = Field(description="secrets | pii | injection | regex | keywords | limits")
+    action: Literal["block", "redact", "flag"] = Field("block", description="What a finding causes.")
+    on_error: Literal["block", "allow"] = Field("block", description="Fail closed (block) when the scanner errs.")
+
+
+class PolicyConfig(_Strict):
+    input: list[ScannerConfig] = Field(default_factory=list, description="Scanners run on prompts.")
+    output: list[ScannerConfig] = Field(default_factory=list, description="Scanners run on responses.")
+    capture: Literal["none", "hash", "redacted", "full"] = Field(
+        "none", description="How much prompt/response content the audit log keeps.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Engine options (e.g. stream window).")

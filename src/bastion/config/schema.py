@@ -1,0 +1,146 @@
+"""The configuration schema: one typed, frozen tree; unknown keys are errors naming their path.
+
+Sections owned by other capabilities live in sibling modules (policy.py, limits.py, audit.py)
+and are assembled here. Every field has a description: `bastion config check` and the README
+reference are generated from them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bastion.config.audit import AuditConfig, ObservabilityConfig
+from bastion.config.limits import LimitsConfig, PriceOverride, TeamConfig
+from bastion.config.policy import PolicyConfig
+from bastion.core.secret import Secret
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class ServerConfig(Strict):
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on (0 = any free port).")
+    admin_key: Secret | None = Field(
+        None, description="Credential for /admin/* (as `Authorization: Bearer`). Admin API is off when unset.")
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest accepted request body; larger is 413.")
+    max_json_depth: int = Field(64, gt=0, description="Deepest accepted JSON nesting in a request body.")
+    max_messages: int = Field(2048, gt=0, description="Most messages accepted in one chat request.")
+    key_cache_ttl_seconds: float = Field(
+        2.0, gt=0, le=5.0,
+        description="How long a looked-up key is cached; bounds how fast revocation propagates (<= 5 s).")
+    workers: int = Field(1, ge=1, description="Worker processes (limits then need the redis backend).")
+    shutdown_grace_seconds: float = Field(30.0, ge=0, description="How long SIGTERM waits for in-flight requests.")
+
+    @field_validator("admin_key", mode="before")
+    @classmethod
+    def _wrap_admin_key(cls, v: object) -> object:
+        if isinstance(v, str):
+            if len(v) < 16:
+                raise ValueError("admin_key must be at least 16 characters")
+            return Secret(v)
+        return v
+
+
+class StoreConfig(Strict):
+    url: str = Field("sqlite:///bastion.db",
+                     description="Key/usage/audit store: sqlite:///path or postgresql://user@host/db.")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not (v.startswith("sqlite:///") or v.startswith(("postgresql://", "postgres://"))):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return v
+
+
+class TimeoutsConfig(Strict):
+    connect: float = Field(5.0, gt=0, description="Seconds to open a connection to the provider.")
+    first_byte: float = Field(60.0, gt=0, description="Seconds until the provider's response headers arrive.")
+    idle: float = Field(60.0, gt=0, description="Longest silence between stream chunks (or body reads).")
+    total: float = Field(600.0, gt=0, description="Longest a non-streamed upstream call may take.")
+
+
+class RetryConfig(Strict):
+    attempts: int = Field(2, ge=1, le=10, description="Tries per target (first try included).")
+    backoff_base: float = Field(0.1, ge=0, description="First backoff in seconds; doubles, with full jitter.")
+    backoff_max: float = Field(2.0, ge=0, description="Largest single backoff in seconds.")
+
+
+class ProviderConfig(Strict):
+    kind: Literal["openai", "anthropic", "openai_compatible"] = Field(
+        description="Wire format: openai, anthropic, or openai_compatible (Ollama, vLLM, llama.cpp).")
+    base_url: str = Field(description="Provider base URL, e.g. https://api.openai.com/v1.")
+    api_key: Secret | None = Field(None, description="Provider credential; use ${env:NAME} or ${file:/path}.")
+    headers: dict[str, str] = Field(default_factory=dict,
+                                    description="Extra static headers sent upstream (e.g. an org id).")
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    max_connections: int = Field(256, gt=0, description="Connection pool size for this provider.")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _wrap_key(cls, v: object) -> object:
+        if v == "" or v is None:
+            return None
+        return Secret(v) if isinstance(v, str) else v
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _key_needed(self) -> ProviderConfig:
+        if self.kind in ("openai", "anthropic") and self.api_key is None:
+            raise ValueError(f"providers of kind {self.kind} need api_key")
+        return self
+
+
+class TargetConfig(Strict):
+    provider: str = Field(description="Name of a provider in `providers`.")
+    model: str = Field(description="Model name sent to that provider.")
+    weight: int = Field(1, ge=0, description="Load-balancing weight among targets of equal priority.")
+
+
+class ModelConfig(Strict):
+    name: str = Field(description="The model name clients send.")
+    targets: list[TargetConfig] = Field(min_length=1, description="Targets in fallback order.")
+    kind: Literal["chat", "embeddings"] = Field("chat", description="What the model serves.")
+
+
+class BastionConfig(Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: list[ModelConfig] = Field(default_factory=list)
+    policies: dict[str, PolicyConfig] = Field(default_factory=dict,
+                                              description="Named policies; `default` applies when none is named.")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    pricing: dict[str, PriceOverride] = Field(default_factory=dict,
+                                              description="Price overrides/additions, per upstream model name.")
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+
+    @model_validator(mode="after")
+    def _references(self) -> BastionConfig:
+        names: set[str] = set()
+        for i, m in enumerate(self.models):
+            if m.name in names:
+                raise ValueError(f"models[{i}].name: duplicate model name {m.name!r}")
+            names.add(m.name)
+            for j, t in enumerate(m.targets):
+                if t.provider not in self.providers:
+                    raise ValueError(f"models[{i}].targets[{j}].provider: unknown provider {t.provider!r}")
+                if m.kind == "embeddings" and self.providers[t.provider].kind == "anthropic":
+                    raise ValueError(f"models[{i}].targets[{j}]: anthropic providers do not serve embeddings")
+        for tname, team in self.teams.items():
+            if team.policy is not None and team.policy not in self.policies and team.policy != "default":
+                raise ValueError(f"teams.{tname}.policy: unknown policy {team.policy!r}")
+        return self

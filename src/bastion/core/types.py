@@ -1,0 +1,229 @@
+"""Canonical request, response and stream-event model shared by every stage and provider.
+
+Both ingress APIs (OpenAI chat, Anthropic messages) are parsed into these types and every
+provider adapter translates from/to them. Nothing here does I/O or imports other Bastion code.
+
+Requests are mutable on purpose: the input policy rewrites text in place (redaction) before
+the router serialises the request for the upstream. Responses and stream events are frozen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+JSON = Union[dict[str, "JSON"], list["JSON"], str, int, float, bool, None]
+JSONObject = dict[str, JSON]
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+Ingress = Literal["openai", "anthropic"]
+# Canonical finish reasons; adapters map vendor values onto these.
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+
+@dataclass(slots=True)
+class TextPart:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(slots=True)
+class ImagePart:
+    """An image, either by URL or inline base64 data (media_type + data)."""
+
+    url: str | None = None
+    media_type: str | None = None
+    data: str | None = None
+    detail: str | None = None
+    type: Literal["image"] = "image"
+
+
+Part = Union[TextPart, ImagePart]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A model's call of a tool. `arguments` is the JSON text exactly as the model produced it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class Message:
+    """One conversation turn.
+
+    - role "tool" carries a tool result: `tool_call_id` names the call, `content` the result.
+    - role "assistant" may carry `tool_calls` besides (or instead of) content.
+    - `is_error` marks an Anthropic tool_result with is_error=true.
+    """
+
+    role: Role
+    content: list[Part] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+    def text(self) -> str:
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+@dataclass(slots=True)
+class ToolDef:
+    name: str
+    description: str | None = None
+    parameters: JSONObject = field(default_factory=dict)  # JSON Schema
+
+
+@dataclass(slots=True)
+class ToolChoice:
+    """mode: "auto" | "none" | "required" (any tool) | "tool" (the one named)."""
+
+    mode: Literal["auto", "none", "required", "tool"]
+    name: str | None = None
+    disable_parallel: bool = False
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A chat request in canonical form.
+
+    `system` holds system prompts lifted out of the message list (Anthropic's `system`, and
+    OpenAI's leading system/developer messages stay as messages; adapters decide).
+    `extra` carries vetted, non-text, provider-specific parameters that only a same-format
+    provider receives (e.g. OpenAI's `logit_bias`); it never holds text a model reads.
+    """
+
+    model: str
+    messages: list[Message]
+    system: list[TextPart] = field(default_factory=list)
+    tools: list[ToolDef] = field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop: list[str] = field(default_factory=list)
+    stream: bool = False
+    include_usage: bool = False
+    seed: int | None = None
+    user: str | None = None
+    n: int | None = None
+    response_format: JSONObject | None = None
+    extra: JSONObject = field(default_factory=dict)
+    ingress: Ingress = "openai"
+
+
+@dataclass(slots=True)
+class EmbeddingsRequest:
+    model: str
+    input: list[str]
+    dimensions: int | None = None
+    encoding_format: str | None = None
+    user: str | None = None
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts. `input_tokens` includes cached and cache-write tokens (OpenAI's convention);
+    Anthropic adapters add cache_read/cache_creation into it when translating."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(slots=True)
+class Choice:
+    index: int
+    content: list[Part] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: FinishReason | None = None
+    refusal: str | None = None
+
+    def text(self) -> str:
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+@dataclass(slots=True)
+class ChatResponse:
+    id: str
+    model: str
+    choices: list[Choice]
+    usage: Usage | None = None
+    created: int = 0
+    # For Anthropic: the stop sequence that ended the reply, if any.
+    stop_sequence: str | None = None
+
+
+@dataclass(slots=True)
+class Embedding:
+    index: int
+    vector: list[float] | str  # str when encoding_format == "base64"
+
+
+@dataclass(slots=True)
+class EmbeddingsResponse:
+    model: str
+    data: list[Embedding]
+    usage: Usage | None = None
+
+
+# ---- canonical stream events -------------------------------------------------------------
+# A provider adapter turns its vendor SSE into exactly these; everything after the router
+# sees only these. `index` is the choice index (always 0 for Anthropic).
+
+
+@dataclass(slots=True, frozen=True)
+class StreamStart:
+    id: str
+    model: str
+    created: int = 0
+    kind: Literal["start"] = "start"
+
+
+@dataclass(slots=True, frozen=True)
+class TextDelta:
+    text: str
+    index: int = 0
+    kind: Literal["text"] = "text"
+
+
+@dataclass(slots=True, frozen=True)
+class ToolCallDelta:
+    """A fragment of a tool call. The first fragment of a call carries id and name;
+    later ones carry only `arguments` text. `call_index` orders calls within a choice."""
+
+    call_index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    index: int = 0
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(slots=True, frozen=True)
+class UsageEvent:
+    usage: Usage
+    kind: Literal["usage"] = "usage"
+
+
+@dataclass(slots=True, frozen=True)
+class StreamEnd:
+    """The end of one choice, with its finish reason."""
+
+    finish_reason: FinishReason
+    index: int = 0
+    stop_sequence: str | None = None
+    kind: Literal["end"] = "end"
+
+
+StreamEvent = Union[StreamStart, TextDelta, ToolCallDelta, UsageEvent, StreamEnd]

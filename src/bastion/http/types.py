@@ -1,0 +1,60 @@
+"""Minimal request/response types of Bastion's raw-ASGI HTTP layer (no framework on the hot path)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from bastion.core.errors import InvalidRequest
+from bastion.core.types import JSONObject
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names; a repeated header keeps its last value
+    body: bytes
+    client: str | None
+    request_id: str
+
+    def json(self) -> JSONObject:
+        """The body as a JSON object; InvalidRequest (400) when it is not one."""
+        if not self.body:
+            raise InvalidRequest("request body is empty; expected a JSON object")
+        try:
+            obj = orjson.loads(self.body)
+        except orjson.JSONDecodeError as e:
+            raise InvalidRequest(f"request body is not valid JSON: {e.msg} at position {e.pos}") from None
+        if not isinstance(obj, dict):
+            raise InvalidRequest("request body must be a JSON object")
+        return obj
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, obj: object, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+        return cls(status, orjson.dumps(obj), headers=headers or {})
+
+
+@dataclass(slots=True)
+class StreamingResponse:
+    """An SSE response; `chunks` yields already-framed bytes. `on_close` runs when the
+    stream ends for any reason (finished, failed, client gone)."""
+
+    chunks: AsyncIterator[bytes]
+    status: int = 200
+    content_type: str = "text/event-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[HttpRequest], Awaitable[HttpResponse | StreamingResponse]]
