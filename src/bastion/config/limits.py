@@ -12,9 +12,9 @@ class _Strict(BaseModel):
 
 
 class RateLimitConfig(_Strict):
-    rpm: int | None = Field(None, ge=0, description="Requests per minute.")
-    tpm: int | None = Field(None, ge=0, description="Tokens per minute (prompt + output).")
-    max_parallel: int | None = Field(None, ge=0, description="Concurrent requests in flight.")
+    rpm: int | None = Field(default=None, ge=0, description="Requests per minute.")
+    tpm: int | None = Field(default=None, ge=0, description="Tokens per minute (prompt + output).")
+    max_parallel: int | None = Field(default=None, ge=0, description="Concurrent requests in flight.")
 
 
 class BudgetConfig(_Strict):
@@ -23,11 +23,11 @@ class BudgetConfig(_Strict):
 
 
 class TeamConfig(_Strict):
-    rpm: int | None = Field(None, ge=0)
-    tpm: int | None = Field(None, ge=0)
-    max_parallel: int | None = Field(None, ge=0)
-    budgets: list[BudgetConfig] = Field(default_factory=list)
-    policy: str | None = Field(None, description="Policy for the team's keys that name none.")
+    rpm: int | None = Field(default=None, ge=0, description="Requests per minute, shared by the team's keys.")
+    tpm: int | None = Field(default=None, ge=0, description="Tokens per minute, shared by the team's keys.")
+    max_parallel: int | None = Field(default=None, ge=0, description="Concurrent requests of the team's keys.")
+    budgets: list[BudgetConfig] = Field(default_factory=list, description="Spending caps shared by the team.")
+    policy: str | None = Field(default=None, description="Policy for the team's keys that name none.")
     models: dict[str, RateLimitConfig] = Field(default_factory=dict, description="Per-model limits.")
 
 
@@ -38,11 +38,26 @@ class LimitsConfig(_Strict):
     default: RateLimitConfig = Field(default_factory=RateLimitConfig, description="Per-key defaults.")
     default_max_output_tokens: int = Field(4096, gt=0,
                                            description="Output estimate when a request sets no max_tokens.")
+    redis_timeout_seconds: float = Field(
+        0.25, gt=0, le=10,
+        description="Connect and socket timeout for Redis; a request never waits longer on the limits backend.")
+    redis_key_prefix: str = Field("bastion:", min_length=1,
+                                  description="Prefix of every Redis key (lets several gateways share one Redis).")
+    lease_ttl_seconds: float = Field(
+        900.0, gt=0,
+        description="How long a concurrency lease or budget reservation outlives a replica that crashed "
+                    "before releasing it (Redis backend).")
+    usage_flush_seconds: float = Field(1.0, gt=0, le=60,
+                                       description="How often batched usage records are written to the store.")
 
 
 class PriceOverride(_Strict):
+    """A price in USD per million tokens; converted once to integer pico-USD per token."""
+
     input_per_mtok: float = Field(ge=0, description="USD per million input tokens.")
     output_per_mtok: float = Field(ge=0, description="USD per million output tokens.")
-    cached_input_per_mtok: float | None = Field(None, ge=0)
-    cache_write_per_mtok: float | None = Field(None, ge=0)
-    reasoning_per_mtok: float | None = Field(None, ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0, description="Cache reads; default: the input price.")
+    cache_write_per_mtok: float | None = Field(default=None, ge=0, description="Cache writes; default: the input price.")
+    reasoning_per_mtok: float | None = Field(
+        None, ge=0, description="Set only where reasoning tokens are billed apart from output tokens; "
+                                "OpenAI and Anthropic bill them as output (this stays unset).")

@@ -122,3 +122,18 @@ def default_config_dict(env: Mapping[str, str]) -> dict[str, Any]:
         server["admin_key"] = "${env:BASTION_ADMIN_KEY}"
     return {"server": server, "store": {"url": env.get("BASTION_STORE_URL", "sqlite:///bastion.db")},
             "providers": providers, "models": models}
+
+
+_CONFIG_ENV = "BASTION_CONFIG"
+
+
+def export_config_path(path: str | None) -> None:
+    """Hand the config path to worker processes (uvicorn's factory mode)."""
+    if path:
+        os.environ[_CONFIG_ENV] = str(Path(path).resolve())
+    else:
+        os.environ.pop(_CONFIG_ENV, None)
+
+
+def load_exported_config() -> BastionConfig:
+    return load_config(os.environ.get(_CONFIG_ENV))

@@ -55,6 +55,7 @@ class StreamingResponse:
     status: int = 200
     content_type: str = "text/event-stream"
     headers: dict[str, str] = field(default_factory=dict)
+    on_close: Callable[[bool], Awaitable[None]] | None = None  # arg: the client went away
 
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse | StreamingResponse]]

@@ -1,0 +1,101 @@
+"""The composition root: builds every component from a validated config and owns the lifecycle.
+
+No other module builds components or holds process-wide state. Startup creates tables and
+starts background writers; shutdown drains, flushes and closes, in that order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from bastion.auth.admin_key import AdminAuth
+from bastion.auth.authenticator import Authenticator
+from bastion.auth.store import SqlKeyStore
+from bastion.auth.throttle import FailureThrottle
+from bastion.config.loader import load_exported_config
+from bastion.config.schema import BastionConfig
+from bastion.core.context import RequestStage
+from bastion.http.admin import AdminRoutes
+from bastion.http.api import ApiHandlers
+from bastion.http.asgi import BastionASGI, Routes
+from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
+from bastion.pipeline.runner import Observer, Pipeline
+from bastion.providers.router import Router, build_routes
+from bastion.providers.transport import Transport
+from bastion.store.db import Database, open_database
+
+log = logging.getLogger("bastion")
+
+
+def validate_semantics(config: BastionConfig) -> list[str]:
+    """Checks beyond the schema that need the capabilities' knowledge (prices, policies)."""
+    problems: list[str] = []
+    return problems
+
+
+class Gateway:
+    """Every component of one gateway process."""
+
+    def __init__(self, config: BastionConfig) -> None:
+        self.config = config
+        self.db: Database = open_database(config.store.url)
+        self.keys = SqlKeyStore(self.db)
+        self.auth = Authenticator(self.keys, config.server.key_cache_ttl_seconds, throttle=FailureThrottle())
+        self.transport = Transport()
+        self.router = Router(build_routes(config), self.transport)
+        stages: list[RequestStage] = []
+        observers: list[Observer] = []
+        self.pipeline = Pipeline(self.auth, stages, self.router, None, observers)
+        self.api = ApiHandlers(self.pipeline, config.server.max_messages)
+        self.admin = AdminRoutes(self.keys, AdminAuth(config.server.admin_key, FailureThrottle()),
+                                 known_policies=set(config.policies) | {"default"},
+                                 known_models={m.name for m in config.models},
+                                 on_change=self.auth.invalidate)
+        self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+
+    async def startup(self) -> None:
+        await self.keys.migrate()
+        for hook in self._startup_hooks:
+            await hook()
+
+    async def shutdown(self) -> None:
+        for hook in self._shutdown_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown step failed")
+        await self.transport.close()
+        await self.db.close()
+
+    # ---- unauthenticated allow-list -------------------------------------------------------
+    async def healthz(self, req: HttpRequest) -> HttpResponse:
+        return HttpResponse.json({"status": "ok"})
+
+    async def readyz(self, req: HttpRequest) -> HttpResponse:
+        ok = await self.db.ping()
+        return HttpResponse.json({"status": "ready" if ok else "store unreachable"}, status=200 if ok else 503)
+
+    def routes(self) -> Routes:
+        public = {("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz}
+        api: dict[tuple[str, str], Callable[[HttpRequest], Awaitable[HttpResponse | StreamingResponse]]] = {
+            ("POST", "/v1/chat/completions"): self.api.openai_chat,
+            ("POST", "/v1/messages"): self.api.anthropic_messages,
+            ("POST", "/v1/embeddings"): self.api.embeddings,
+            ("GET", "/v1/models"): self.api.models,
+        }
+        return Routes(public=public, api=api, prefixed=[("/admin", self.admin.dispatch)],
+                      fallback=self.api.not_found)
+
+
+def create_app(config: BastionConfig) -> BastionASGI:
+    gw = Gateway(config)
+    app = BastionASGI(gw.routes(), config.server.max_body_bytes, on_startup=gw.startup, on_shutdown=gw.shutdown)
+    app.gateway = gw  # type: ignore[attr-defined]
+    return app
+
+
+def app_from_environment() -> BastionASGI:
+    """uvicorn factory for `--workers N`: every worker loads the exported config path."""
+    return create_app(load_exported_config())

@@ -1,0 +1,169 @@
+"""Validation of key requests (admin API bodies and CLI flags) into KeySpec / KeyLimits, errors naming the field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Set
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from bastion.auth.record import BudgetPeriod, KeyLimits, KeySpec
+from bastion.core.context import ModelLimit
+from bastion.core.errors import InvalidRequest
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_COUNT = 2**53  # fits BIGINT and a JSON number exactly
+MAX_BUDGET_USD = 1e9
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _printable(v: str) -> str:
+    v = v.strip()
+    if not v:
+        raise ValueError("must not be empty")
+    if _CONTROL.search(v):
+        raise ValueError("must not contain control characters or line breaks")
+    return v
+
+
+Label = Annotated[str, Field(max_length=128), AfterValidator(_printable)]
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
+Usd = Annotated[float, Field(strict=True, ge=0, le=MAX_BUDGET_USD, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelLimitRequest(_Strict):
+    rpm: Count | None = None
+    tpm: Count | None = None
+
+
+class LimitsRequest(_Strict):
+    """Limits of a key; in an update, only the fields sent change (null clears one)."""
+
+    rpm: Count | None = None
+    tpm: Count | None = None
+    max_parallel: Count | None = None
+    budget_usd: Usd | None = None
+    budget_period: BudgetPeriod | None = None
+    model_limits: dict[Label, ModelLimitRequest] | None = None
+
+    def apply(self, current: KeyLimits, known_models: Set[str] | None = None) -> KeyLimits:
+        """`current` with the fields that were sent replaced; InvalidRequest naming a bad field."""
+        sent = self.model_fields_set
+        micros = current.budget_usd_micros
+        if "budget_usd" in sent:
+            micros = usd_to_micros(self.budget_usd) if self.budget_usd is not None else None
+        period = self.budget_period if "budget_period" in sent else current.budget_period
+        if micros is None:
+            if "budget_period" in sent and period is not None:
+                raise InvalidRequest("budget_period: needs budget_usd", param="budget_period")
+            period = None
+        elif period is None:
+            period = "month"
+        model_limits = dict(current.model_limits)
+        if "model_limits" in sent:
+            model_limits = {}
+            for model, lim in (self.model_limits or {}).items():
+                if known_models is not None and model not in known_models:
+                    raise InvalidRequest(f"model_limits.{model}: unknown model", param="model_limits")
+                model_limits[model] = ModelLimit(rpm=lim.rpm, tpm=lim.tpm)
+        return KeyLimits(
+            rpm=self.rpm if "rpm" in sent else current.rpm,
+            tpm=self.tpm if "tpm" in sent else current.tpm,
+            max_parallel=self.max_parallel if "max_parallel" in sent else current.max_parallel,
+            budget_usd_micros=micros, budget_period=period, model_limits=model_limits)
+
+
+class KeyRequest(LimitsRequest):
+    """A request to create a key (POST /admin/keys body, `bastion keys create` flags)."""
+
+    name: Label
+    team: Annotated[str, Field(max_length=64), AfterValidator(_printable)] | None = None
+    models: list[Annotated[str, Field(max_length=256), AfterValidator(_printable)]] | None = Field(
+        None, min_length=1)
+    policy: Label | None = None
+    expires: str | None = Field(None, max_length=64)
+
+    def to_spec(self, now: float, known_policies: Set[str] | None = None,
+                known_models: Set[str] | None = None) -> KeySpec:
+        models: tuple[str, ...] | None = None
+        if self.models is not None:
+            models = tuple(dict.fromkeys(self.models))
+            if known_models is not None:
+                for i, m in enumerate(models):
+                    if m not in known_models:
+                        raise InvalidRequest(f"models[{i}]: unknown model {m!r}", param="models")
+        if self.policy is not None and known_policies is not None and self.policy != "default" \
+                and self.policy not in known_policies:
+            raise InvalidRequest(f"policy: unknown policy {self.policy!r}", param="policy")
+        expires_at = None
+        if self.expires is not None:
+            try:
+                expires_at = parse_expiry(self.expires, now)
+            except ValueError as e:
+                raise InvalidRequest(f"expires: {e}", param="expires") from None
+        return KeySpec(name=self.name, team=self.team, models=models, policy=self.policy,
+                       limits=self.apply(KeyLimits(), known_models), expires_at=expires_at)
+
+
+def parse_key_request(data: object) -> KeyRequest:
+    return _validate(KeyRequest, data)
+
+
+def parse_limits_request(data: object) -> LimitsRequest:
+    return _validate(LimitsRequest, data)
+
+
+def _validate(model: type[_M], data: object) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        message, param = validation_message(e)
+        raise InvalidRequest(message, param=param) from None
+
+
+def validation_message(err: ValidationError) -> tuple[str, str | None]:
+    """`field: problem` for every error (joined with "; ") and the first field's name.
+    Input values are not echoed: they may hold secrets pasted by mistake."""
+    parts: list[str] = []
+    first: str | None = None
+    for e in err.errors(include_input=False, include_url=False):
+        loc = ""
+        for p in e["loc"]:
+            loc += f"[{p}]" if isinstance(p, int) else (f".{p}" if loc else str(p))
+        if first is None:
+            first = str(e["loc"][0]) if e["loc"] else None
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc or 'body'}: {msg}")
+    return "; ".join(parts), first
+
+
+def usd_to_micros(usd: float) -> int:
+    """USD (as typed by a person) to integer micro-USD, via the shortest decimal repr, not binary float."""
+    return int((Decimal(repr(usd)) * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def parse_expiry(text: str, now: float) -> float:
+    """An ISO date (midnight UTC) or datetime (naive = UTC) as unix seconds; must lie after `now`."""
+    text = text.strip()
+    try:
+        if _DATE.fullmatch(text):
+            d = date.fromisoformat(text)
+            moment = datetime(d.year, d.month, d.day, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError("expected an ISO date (2027-01-01) or datetime (2027-01-01T12:00:00Z)") from None
+    ts = moment.timestamp()
+    if ts <= now:
+        raise ValueError("must be in the future")
+    return ts

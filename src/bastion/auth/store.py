@@ -1,0 +1,177 @@
+"""The key store: a small protocol and its SQL implementation over bastion.store.db (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+import orjson
+
+from bastion.auth import keys
+from bastion.auth.record import BUDGET_PERIODS, BudgetPeriod, KeyLimits, KeyRecord, KeySpec
+from bastion.core.context import ModelLimit
+from bastion.core.errors import InternalError, ServiceUnavailable
+from bastion.store.db import Database, Row
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS bastion_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        team TEXT,
+        models TEXT,
+        policy TEXT,
+        rpm BIGINT,
+        tpm BIGINT,
+        max_parallel BIGINT,
+        budget_usd_micros BIGINT,
+        budget_period TEXT,
+        model_limits TEXT NOT NULL,
+        expires_at DOUBLE PRECISION,
+        created_at DOUBLE PRECISION NOT NULL,
+        revoked_at DOUBLE PRECISION,
+        secret_hash TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS bastion_keys_team ON bastion_keys (team)",
+)
+
+_COLUMNS = ("id, name, team, models, policy, rpm, tpm, max_parallel, budget_usd_micros, budget_period, "
+            "model_limits, expires_at, created_at, revoked_at, secret_hash")
+
+
+class KeyStore(Protocol):
+    """Where virtual keys live. Implementations map their driver's errors to ServiceUnavailable."""
+
+    async def migrate(self) -> None:
+        """Create the tables if missing (idempotent)."""
+        ...
+
+    async def create(self, record: KeyRecord) -> bool:
+        """Insert a new key; False (and nothing written) when the id is already taken."""
+        ...
+
+    async def get(self, key_id: str) -> KeyRecord | None: ...
+
+    async def list(self, include_revoked: bool = False, team: str | None = None) -> list[KeyRecord]:
+        """Keys ordered by creation time, optionally only one team's."""
+        ...
+
+    async def revoke(self, key_id: str, at: float | None = None) -> bool:
+        """Mark a key revoked; False when it does not exist or is already revoked."""
+        ...
+
+    async def update_limits(self, key_id: str, limits: KeyLimits) -> bool:
+        """Replace every limit of a live (not revoked) key; False when there is none."""
+        ...
+
+
+def _opt_int(v: object) -> int | None:
+    return None if v is None else int(cast(int, v))
+
+
+def _opt_float(v: object) -> float | None:
+    return None if v is None else float(cast(float, v))
+
+
+def _dump_model_limits(model_limits: dict[str, ModelLimit]) -> str:
+    return orjson.dumps({m: {"rpm": lim.rpm, "tpm": lim.tpm} for m, lim in sorted(model_limits.items())}).decode()
+
+
+def _load_model_limits(text: str) -> dict[str, ModelLimit]:
+    raw = orjson.loads(text) if text else {}
+    return {m: ModelLimit(rpm=_opt_int(v.get("rpm")), tpm=_opt_int(v.get("tpm"))) for m, v in raw.items()}
+
+
+def _row_to_record(row: Row) -> KeyRecord:
+    (key_id, name, team, models, policy, rpm, tpm, max_parallel, budget, period, model_limits,
+     expires_at, created_at, revoked_at, secret_hash) = row
+    return KeyRecord(
+        id=key_id, name=name, team=team,
+        models=tuple(orjson.loads(models)) if models is not None else None,
+        policy=policy, rpm=_opt_int(rpm), tpm=_opt_int(tpm), max_parallel=_opt_int(max_parallel),
+        budget_usd_micros=_opt_int(budget),
+        budget_period=cast(BudgetPeriod, period) if period in BUDGET_PERIODS else None,
+        model_limits=_load_model_limits(model_limits), expires_at=_opt_float(expires_at),
+        created_at=float(created_at), revoked_at=_opt_float(revoked_at), secret_hash=secret_hash)
+
+
+class SqlKeyStore:
+    """KeyStore over a bastion.store.db.Database; portable SQL with `?` placeholders."""
+
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def migrate(self) -> None:
+        await self._db.migrate(DDL)
+
+    async def create(self, record: KeyRecord) -> bool:
+        r = record
+        models = orjson.dumps(list(r.models)).decode() if r.models is not None else None
+        n = await self._db.execute(
+            f"INSERT INTO bastion_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            (r.id, r.name, r.team, models, r.policy, r.rpm, r.tpm, r.max_parallel, r.budget_usd_micros,
+             r.budget_period, _dump_model_limits(r.model_limits), _opt_float(r.expires_at),
+             float(r.created_at), _opt_float(r.revoked_at), r.secret_hash))
+        return n == 1
+
+    async def get(self, key_id: str) -> KeyRecord | None:
+        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM bastion_keys WHERE id = ?", (key_id,))
+        return _row_to_record(row) if row is not None else None
+
+    async def list(self, include_revoked: bool = False, team: str | None = None) -> list[KeyRecord]:
+        where: list[str] = []
+        params: list[object] = []
+        if not include_revoked:
+            where.append("revoked_at IS NULL")
+        if team is not None:
+            where.append("team = ?")
+            params.append(team)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM bastion_keys{clause} ORDER BY created_at, id", params)
+        return [_row_to_record(r) for r in rows]
+
+    async def revoke(self, key_id: str, at: float | None = None) -> bool:
+        when = float(self._clock() if at is None else at)
+        n = await self._db.execute(
+            "UPDATE bastion_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (when, key_id))
+        return n == 1
+
+    async def update_limits(self, key_id: str, limits: KeyLimits) -> bool:
+        lim = limits
+        n = await self._db.execute(
+            "UPDATE bastion_keys SET rpm = ?, tpm = ?, max_parallel = ?, budget_usd_micros = ?, "
+            "budget_period = ?, model_limits = ? WHERE id = ? AND revoked_at IS NULL",
+            (lim.rpm, lim.tpm, lim.max_parallel, lim.budget_usd_micros, lim.budget_period,
+             _dump_model_limits(lim.model_limits), key_id))
+        return n == 1
+
+
+@dataclass(slots=True, frozen=True)
+class IssuedKey:
+    """A key just created: the record and the plaintext, which exists only here and is shown once."""
+
+    record: KeyRecord
+    plaintext: str
+
+    def __repr__(self) -> str:
+        return f"IssuedKey(record={self.record!r}, plaintext='**********')"
+
+
+async def issue_key(store: KeyStore, spec: KeySpec, now: float | None = None,
+                    generate: Callable[[], tuple[str, str]] = keys.generate) -> IssuedKey:
+    """Generate a key for `spec`, store its hash, and return the plaintext once.
+    A (vanishingly rare) id collision is retried with a fresh key."""
+    created = time.time() if now is None else now
+    for _ in range(5):
+        key_id, plaintext = generate()
+        parsed = keys.parse(plaintext)
+        if parsed is None or parsed[0] != key_id:
+            raise InternalError("key generator produced a malformed key")
+        record = KeyRecord.from_spec(key_id, spec, keys.hash_secret(parsed[1]), created)
+        if await store.create(record):
+            return IssuedKey(record, plaintext)
+    raise ServiceUnavailable("could not allocate a unique key id; try again")

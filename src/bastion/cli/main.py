@@ -1,0 +1,39 @@
+"""The `bastion` command: serve, config, keys, scan, audit, usage."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Each module registers its own subcommands with `register(subparsers)`.
+COMMAND_MODULES = ("serve", "config_cmd", "keys", "scan", "audit", "usage")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bastion", description="Bastion: a secure gateway for LLM APIs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"bastion.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"bastion.cli.{name}":
+                continue  # a capability not installed in this build
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

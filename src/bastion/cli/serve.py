@@ -1,0 +1,76 @@
+"""`bastion serve`: run the gateway under uvicorn (httptools + uvloop)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bastion.config.loader import ConfigError, load_config
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the gateway")
+    p.add_argument("--config", help="YAML config (default: built-in, providers from the environment)")
+    p.add_argument("--host", help="listen address (overrides server.host)")
+    p.add_argument("--port", type=int, help="listen port (overrides server.port)")
+    p.add_argument("--workers", type=int, help="worker processes (overrides server.workers)")
+    p.add_argument("--quiet", action="store_true", help="do not print the start-up summary")
+    p.set_defaults(func=serve)
+
+
+def _summary(cfg_path: str | None, host: str, port: int) -> str:
+    from bastion.config.loader import load_config as _load
+
+    cfg = _load(cfg_path)
+    lines = [f"Bastion {__import__('bastion').__version__} — config: {cfg_path or 'built-in default'}"]
+    for name, p in cfg.providers.items():
+        lines.append(f"  provider {name:<12} {p.kind:<18} {p.base_url}")
+    for m in cfg.models:
+        tgt = ", ".join(f"{t.provider}/{t.model}" for t in m.targets)
+        lines.append(f"  model    {m.name:<24} -> {tgt}")
+    lines.append(f"  store    {cfg.store.url}")
+    lines.append(f"Listening on http://{host}:{port}  (OpenAI: http://{host}:{port}/v1 · Anthropic: "
+                 f"http://{host}:{port})")
+    cfg_flag = f" --config {cfg_path}" if cfg_path else ""
+    lines.append(f"Create a key:  bastion keys create --name my-app{cfg_flag}")
+    return "\n".join(lines)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bastion.app import validate_semantics
+
+    try:
+        cfg = load_config(args.config)
+        problems = validate_semantics(cfg)
+    except ConfigError as e:
+        problems = e.errors
+    if problems:
+        print("bastion: the configuration is invalid:", file=sys.stderr)
+        for line in problems:
+            print(f"  - {line}", file=sys.stderr)
+        return 2
+    host = args.host or cfg.server.host
+    port = args.port if args.port is not None else cfg.server.port
+    workers = args.workers or cfg.server.workers
+    if workers > 1 and cfg.limits.backend == "memory" and (cfg.limits.default.rpm or cfg.limits.default.tpm
+                                                           or cfg.teams):
+        print("bastion: --workers > 1 with limits.backend: memory would multiply every limit by the number "
+              "of workers; use limits.backend: redis", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(_summary(args.config, host, port), flush=True)
+    common = dict(host=host, port=port, loop="uvloop", http="httptools", lifespan="on", access_log=False,
+                  log_level="warning", timeout_graceful_shutdown=int(cfg.server.shutdown_grace_seconds) or None,
+                  server_header=False, date_header=False, h11_max_incomplete_event_size=64 * 1024)
+    if workers > 1:
+        from bastion.config.loader import export_config_path
+
+        export_config_path(args.config)
+        uvicorn.run("bastion.app:app_from_environment", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    else:
+        from bastion.app import create_app
+
+        uvicorn.run(create_app(cfg), **common)  # type: ignore[arg-type]
+    return 0

@@ -1,0 +1,140 @@
+"""Runs a request through the ordered stages, the router and the output guard.
+
+This is the only place where the order of the request flow is written:
+admission (audit can accept) → auth → model checks → stages (rate limit, cost, policy) →
+router → output guard → finalizers. `finalize` runs exactly once for every request that
+reached the gateway, whatever happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Protocol
+
+from bastion.core.context import Principal, RequestContext, RequestStage, ResponseGuard
+from bastion.core.errors import PermissionDenied
+from bastion.core.types import ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamEvent
+from bastion.providers.router import Router
+
+log = logging.getLogger("bastion.pipeline")
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, authorization: str | None, x_api_key: str | None,
+                           client: str | None = None) -> Principal: ...
+
+    def presented_key_id(self, authorization: str | None, x_api_key: str | None) -> str | None: ...
+
+
+class Observer(Protocol):
+    """Runs for every request (audit, metrics, access log). `admit` may refuse new work
+    (e.g. the audit buffer cannot accept: fail closed); `finish` must not raise."""
+
+    name: str
+
+    def admit(self, ctx: RequestContext) -> None: ...
+
+    async def finish(self, ctx: RequestContext) -> None: ...
+
+
+class Pipeline:
+    def __init__(self, auth: Authenticator, stages: Sequence[RequestStage], router: Router,
+                 guard: ResponseGuard | None, observers: Sequence[Observer]) -> None:
+        self.auth = auth
+        self.stages = list(stages)
+        self.router = router
+        self.guard = guard
+        self.observers = list(observers)
+
+    # ---- admission ------------------------------------------------------------------
+    async def admit(self, ctx: RequestContext, headers: Mapping[str, str]) -> Principal:
+        for o in self.observers:
+            o.admit(ctx)
+        authorization = headers.get("authorization")
+        x_api_key = headers.get("x-api-key")
+        ctx.presented_key_id = self.auth.presented_key_id(authorization, x_api_key)
+        principal = await self.auth.authenticate(authorization, x_api_key, ctx.client_addr)
+        ctx.principal = principal
+        return principal
+
+    def check_model(self, ctx: RequestContext, model: str, kind: str) -> None:
+        ctx.model = model
+        self.router.route(model, kind)  # 404 when unknown
+        assert ctx.principal is not None
+        if not ctx.principal.may_use(model):
+            raise PermissionDenied(f"This key may not use the model '{model}'", param="model")
+
+    async def _run_stages(self, ctx: RequestContext, req: ChatRequest | EmbeddingsRequest) -> None:
+        entered: list[RequestStage] = []
+        ctx.state["_entered"] = entered
+        for stage in self.stages:
+            entered.append(stage)
+            await stage.check(ctx, req)
+
+    # ---- operations -----------------------------------------------------------------
+    async def chat(self, ctx: RequestContext, req: ChatRequest) -> ChatResponse | AsyncIterator[StreamEvent]:
+        ctx.operation = "chat"
+        ctx.stream = req.stream
+        self.check_model(ctx, req.model, "chat")
+        await self._run_stages(ctx, req)
+        if req.stream:
+            events = await self.router.chat_stream(ctx, req)
+            if self.guard is not None:
+                events = self.guard.guard_stream(ctx, events)
+            return self._observe(ctx, events)
+        resp = await self.router.chat(ctx, req)
+        ctx.first_token_at = time.perf_counter()
+        if self.guard is not None:
+            resp = await self.guard.check_response(ctx, resp)
+        ctx.usage = resp.usage
+        if resp.choices:
+            ctx.finish_reason = resp.choices[0].finish_reason
+        return resp
+
+    async def embeddings(self, ctx: RequestContext, req: EmbeddingsRequest) -> EmbeddingsResponse:
+        ctx.operation = "embeddings"
+        self.check_model(ctx, req.model, "embeddings")
+        await self._run_stages(ctx, req)
+        resp = await self.router.embeddings(ctx, req)
+        ctx.usage = resp.usage
+        return resp
+
+    def models(self, principal: Principal) -> list[tuple[str, str]]:
+        """(alias, kind) of every model the principal may use."""
+        return [(name, r.kind) for name, r in self.router.routes.items() if principal.may_use(name)]
+
+    @staticmethod
+    async def _observe(ctx: RequestContext, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        """What reached the client: first-token time, usage, finish reason, streamed size."""
+        async for ev in events:
+            k = ev.kind
+            if k == "text":
+                if ctx.first_token_at is None:
+                    ctx.first_token_at = time.perf_counter()
+                ctx.streamed_chars += len(ev.text)  # type: ignore[union-attr]
+            elif k == "tool_call":
+                if ctx.first_token_at is None:
+                    ctx.first_token_at = time.perf_counter()
+                ctx.streamed_chars += len(ev.arguments)  # type: ignore[union-attr]
+            elif k == "usage":
+                ctx.usage = ev.usage  # type: ignore[union-attr]
+            elif k == "end":
+                ctx.finish_reason = ev.finish_reason  # type: ignore[union-attr]
+            yield ev
+
+    # ---- the end ----------------------------------------------------------------------
+    async def finalize(self, ctx: RequestContext) -> None:
+        entered = ctx.state.get("_entered")
+        if isinstance(entered, list):
+            for stage in reversed(entered):
+                try:
+                    await stage.finish(ctx)
+                except Exception:  # a finalizer must never break the others
+                    log.exception("stage %s finish failed", getattr(stage, "name", "?"))
+        for o in self.observers:
+            try:
+                await o.finish(ctx)
+            except Exception:
+                log.exception("observer %s failed", o.name)

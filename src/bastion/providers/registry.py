@@ -1,0 +1,25 @@
+"""Provider kind → wire format (the only place that knows every adapter)."""
+
+from __future__ import annotations
+
+from bastion.providers.base import WireFormat
+
+
+def wire_format(kind: str) -> WireFormat:
+    if kind == "openai":
+        from bastion.providers.openai import OPENAI
+
+        return OPENAI
+    if kind == "openai_compatible":
+        from bastion.providers.openai import OPENAI_COMPATIBLE
+
+        return OPENAI_COMPATIBLE
+    if kind == "anthropic":
+        from bastion.providers.anthropic import ANTHROPIC
+
+        return ANTHROPIC
+    raise ValueError(f"unknown provider kind {kind!r}")
+
+
+def ingress_format(ingress: str) -> WireFormat:
+    return wire_format("openai" if ingress == "openai" else "anthropic")
