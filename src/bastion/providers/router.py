@@ -27,7 +27,13 @@ from bastion.core.types import (
 )
 from bastion.providers.base import EmbeddingsFormat, WireFormat
 from bastion.providers.registry import wire_format
-from bastion.providers.transport import Endpoint, Transport, UpstreamStream, credential_headers, retry_after_seconds
+from bastion.providers.transport import (
+    Endpoint,
+    Transport,
+    UpstreamStream,
+    credential_headers,
+    retry_after_seconds,
+)
 
 # Provider-side failures move on to the next target; client errors (400, 413) do not.
 _FALLBACK_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -101,7 +107,13 @@ class Router:
                     ) -> tuple[Target, bytes | UpstreamStream]:
         last: BastionError | None = None
         for t in route.targets:
-            body = body_of(t)
+            try:
+                body = body_of(t)
+            except BastionError as e:
+                # This target cannot express the request (e.g. n > 1 for Anthropic): try the next.
+                ctx.attempts.append(Attempt(t.provider, t.model, "unsupported", e.status, 0.0))
+                last = e
+                continue
             path = path_of(t)
             for attempt in range(t.retry.attempts):
                 started = time.perf_counter()

@@ -1,0 +1,98 @@
+"""Anthropic stop reasons and usage counts ⇄ canonical finish reasons and Usage."""
+
+from __future__ import annotations
+
+from bastion.core.errors import UpstreamError
+from bastion.core.types import JSON, FinishReason, JSONObject, Usage
+
+_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def finish_reason(stop_reason: JSON) -> FinishReason | None:
+    """Canonical finish reason of an upstream `stop_reason` (null stays None). A stop reason
+    newer than this table reads as "stop": it is metadata, not text, and the API adds values
+    over time; a non-string is malformed."""
+    if stop_reason is None:
+        return None
+    if not isinstance(stop_reason, str):
+        raise UpstreamError("anthropic upstream sent a stop_reason that is not a string")
+    return _FINISH.get(stop_reason, "stop")
+
+
+def stop_reason(finish: FinishReason | None, stop_sequence: str | None) -> str | None:
+    """Anthropic `stop_reason` for a canonical finish reason. "error" has no Anthropic
+    equivalent and is sent as null rather than disguised as a natural end."""
+    if finish is None or finish == "stop":
+        return "stop_sequence" if stop_sequence else "end_turn"
+    if finish == "length":
+        return "max_tokens"
+    if finish == "tool_calls":
+        return "tool_use"
+    if finish == "content_filter":
+        return "refusal"
+    return None
+
+
+def _count(usage: JSONObject, key: str) -> int | None:
+    value = usage.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UpstreamError(f"anthropic upstream sent an invalid usage.{key}")
+    return value
+
+
+class UsageCounter:
+    """Accumulates Anthropic usage: message_start's counts, overwritten by the cumulative counts
+    of later message_delta events when those are present."""
+
+    __slots__ = ("cache_creation", "cache_read", "input", "output")
+
+    def __init__(self) -> None:
+        self.input = 0
+        self.output = 0
+        self.cache_read = 0
+        self.cache_creation = 0
+
+    def update(self, usage: JSON) -> None:
+        if usage is None:
+            return
+        if not isinstance(usage, dict):
+            raise UpstreamError("anthropic upstream sent a usage that is not an object")
+        for key, attr in (("input_tokens", "input"), ("output_tokens", "output"),
+                          ("cache_read_input_tokens", "cache_read"),
+                          ("cache_creation_input_tokens", "cache_creation")):
+            value = _count(usage, key)
+            if value is not None:
+                setattr(self, attr, value)
+
+    def canonical(self) -> Usage:
+        """Input includes cache reads and writes (the canonical, OpenAI-style convention)."""
+        return Usage(input_tokens=self.input + self.cache_read + self.cache_creation,
+                     output_tokens=self.output, cached_input_tokens=self.cache_read,
+                     cache_write_tokens=self.cache_creation)
+
+
+def usage_from_wire(usage: JSON) -> Usage:
+    counter = UsageCounter()
+    counter.update(usage)
+    return counter.canonical()
+
+
+def usage_to_wire(usage: Usage | None) -> JSONObject:
+    """Anthropic usage: `input_tokens` excludes cache reads and writes (floor 0)."""
+    u = usage or Usage()
+    return {
+        "input_tokens": max(0, u.input_tokens - u.cached_input_tokens - u.cache_write_tokens),
+        "output_tokens": u.output_tokens,
+        "cache_read_input_tokens": u.cached_input_tokens,
+        "cache_creation_input_tokens": u.cache_write_tokens,
+    }

@@ -1,0 +1,272 @@
+"""Client Messages request → canonical ChatRequest, strictly validated.
+
+Every field Bastion does not understand is rejected with its path: an unknown block or field may
+carry text a model reads, and text that the input policy never scanned must not reach a model.
+Accepted but dropped: `cache_control` on blocks, system blocks and tools (a caching hint, no
+text; the canonical model has no place for it). Passed on in `extra` (to Anthropic upstreams
+only): `thinking`, a validated non-text configuration; thinking blocks in the reply are dropped.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from bastion.core.errors import InvalidRequest
+from bastion.core.types import (
+    JSON,
+    ChatRequest,
+    ImagePart,
+    JSONObject,
+    Message,
+    Part,
+    TextPart,
+    ToolCall,
+    ToolChoice,
+    ToolDef,
+)
+from bastion.providers.anthropic.fields import (
+    arr,
+    boolean,
+    integer,
+    label,
+    number,
+    obj,
+    only_keys,
+    required,
+    string,
+)
+
+_TOP = frozenset({"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
+                  "stop_sequences", "stream", "tools", "tool_choice", "metadata", "thinking"})
+_TEXT_KEYS = frozenset({"type", "text", "cache_control", "citations"})
+_IMAGE_KEYS = frozenset({"type", "source", "cache_control"})
+_TOOL_USE_KEYS = frozenset({"type", "id", "name", "input", "cache_control"})
+_TOOL_RESULT_KEYS = frozenset({"type", "tool_use_id", "content", "is_error", "cache_control"})
+_TOOL_KEYS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
+
+
+def _block_type(block: JSONObject, path: str) -> str:
+    return string(required(block, "type", path), f"{path}.type", non_empty=True)
+
+
+def _unsupported_block(btype: str, path: str, where: str) -> InvalidRequest:
+    return InvalidRequest(f"{path}.type: content block type '{label(btype)}' is not supported in {where} "
+                          "by Bastion", param=f"{path}.type")
+
+
+def _text(block: JSONObject, path: str) -> TextPart:
+    only_keys(block, _TEXT_KEYS, path, "a text block")
+    citations = block.get("citations")
+    if citations is not None and citations != []:
+        raise InvalidRequest(f"{path}.citations: citations in input blocks are not supported",
+                             param=f"{path}.citations")
+    return TextPart(string(required(block, "text", path), f"{path}.text"))
+
+
+def _image(block: JSONObject, path: str) -> ImagePart:
+    only_keys(block, _IMAGE_KEYS, path, "an image block")
+    spath = f"{path}.source"
+    source = obj(required(block, "source", path), spath)
+    stype = string(required(source, "type", spath), f"{spath}.type")
+    if stype == "base64":
+        only_keys(source, ("type", "media_type", "data"), spath, "a base64 image source")
+        return ImagePart(media_type=string(required(source, "media_type", spath), f"{spath}.media_type",
+                                           non_empty=True),
+                         data=string(required(source, "data", spath), f"{spath}.data", non_empty=True))
+    if stype == "url":
+        only_keys(source, ("type", "url"), spath, "a url image source")
+        return ImagePart(url=string(required(source, "url", spath), f"{spath}.url", non_empty=True))
+    raise InvalidRequest(f"{spath}.type: image source type '{label(stype)}' is not supported "
+                         "(use base64 or url)", param=f"{spath}.type")
+
+
+def _tool_use(block: JSONObject, path: str) -> ToolCall:
+    only_keys(block, _TOOL_USE_KEYS, path, "a tool_use block")
+    tool_input = obj(required(block, "input", path), f"{path}.input")
+    return ToolCall(id=string(required(block, "id", path), f"{path}.id", non_empty=True),
+                    name=string(required(block, "name", path), f"{path}.name", non_empty=True),
+                    arguments=orjson.dumps(tool_input).decode())
+
+
+def _tool_result(block: JSONObject, path: str) -> Message:
+    only_keys(block, _TOOL_RESULT_KEYS, path, "a tool_result block")
+    call_id = string(required(block, "tool_use_id", path), f"{path}.tool_use_id", non_empty=True)
+    is_error = boolean(block["is_error"], f"{path}.is_error") if "is_error" in block else False
+    content: list[Part] = []
+    raw = block.get("content")
+    if isinstance(raw, str):
+        content.append(TextPart(raw))
+    elif raw is not None:
+        for j, item in enumerate(arr(raw, f"{path}.content")):
+            ipath = f"{path}.content[{j}]"
+            inner = obj(item, ipath)
+            itype = _block_type(inner, ipath)
+            if itype == "text":
+                content.append(_text(inner, ipath))
+            elif itype == "image":
+                content.append(_image(inner, ipath))
+            else:
+                raise _unsupported_block(itype, ipath, "tool_result content")
+    return Message(role="tool", tool_call_id=call_id, content=content, is_error=is_error)
+
+
+def _user(content: list[JSON], path: str) -> list[Message]:
+    """Tool results become role "tool" messages (in order), then one user message with the rest."""
+    out: list[Message] = []
+    rest: list[Part] = []
+    for j, item in enumerate(content):
+        bpath = f"{path}[{j}]"
+        block = obj(item, bpath)
+        btype = _block_type(block, bpath)
+        if btype == "text":
+            rest.append(_text(block, bpath))
+        elif btype == "image":
+            rest.append(_image(block, bpath))
+        elif btype == "tool_result":
+            out.append(_tool_result(block, bpath))
+        else:
+            raise _unsupported_block(btype, bpath, "user messages")
+    if rest or not out:
+        out.append(Message(role="user", content=rest))
+    return out
+
+
+def _assistant(content: list[JSON], path: str) -> Message:
+    msg = Message(role="assistant")
+    for j, item in enumerate(content):
+        bpath = f"{path}[{j}]"
+        block = obj(item, bpath)
+        btype = _block_type(block, bpath)
+        if btype == "text":
+            msg.content.append(_text(block, bpath))
+        elif btype == "tool_use":
+            msg.tool_calls.append(_tool_use(block, bpath))
+        else:
+            raise _unsupported_block(btype, bpath, "assistant messages")
+    return msg
+
+
+def _messages(raw: JSON) -> list[Message]:
+    items = arr(raw, "messages")
+    if not items:
+        raise InvalidRequest("messages: at least one message is required", param="messages")
+    out: list[Message] = []
+    for i, item in enumerate(items):
+        path = f"messages[{i}]"
+        m = obj(item, path)
+        only_keys(m, ("role", "content"), path, "a message")
+        role = string(required(m, "role", path), f"{path}.role")
+        if role not in ("user", "assistant"):
+            raise InvalidRequest(f"{path}.role: must be 'user' or 'assistant' (system prompts go in "
+                                 "the top-level 'system' field)", param=f"{path}.role")
+        content = required(m, "content", path)
+        if isinstance(content, str):
+            out.append(Message(role="user" if role == "user" else "assistant", content=[TextPart(content)]))
+            continue
+        blocks = arr(content, f"{path}.content")
+        if role == "user":
+            out.extend(_user(blocks, f"{path}.content"))
+        else:
+            out.append(_assistant(blocks, f"{path}.content"))
+    return out
+
+
+def _system(raw: JSON) -> list[TextPart]:
+    if isinstance(raw, str):
+        return [TextPart(raw)]
+    parts: list[TextPart] = []
+    for j, item in enumerate(arr(raw, "system")):
+        path = f"system[{j}]"
+        block = obj(item, path)
+        btype = _block_type(block, path)
+        if btype != "text":
+            raise _unsupported_block(btype, path, "the system prompt")
+        parts.append(_text(block, path))
+    return parts
+
+
+def _tools(raw: JSON) -> list[ToolDef]:
+    tools: list[ToolDef] = []
+    for i, item in enumerate(arr(raw, "tools")):
+        path = f"tools[{i}]"
+        t = obj(item, path)
+        ttype = t.get("type")
+        if ttype is not None and ttype != "custom":
+            raise InvalidRequest(f"{path}.type: server/built-in tool '{label(ttype)}' is not supported by Bastion "
+                                 "(only custom tools with name, description, input_schema)",
+                                 param=f"{path}.type")
+        only_keys(t, _TOOL_KEYS, path, "a tool")
+        desc = t.get("description")
+        tools.append(ToolDef(name=string(required(t, "name", path), f"{path}.name", non_empty=True),
+                             description=None if desc is None else string(desc, f"{path}.description"),
+                             parameters=obj(required(t, "input_schema", path), f"{path}.input_schema")))
+    return tools
+
+
+def _tool_choice(raw: JSON) -> ToolChoice:
+    tc = obj(raw, "tool_choice")
+    ctype = string(required(tc, "type", "tool_choice"), "tool_choice.type")
+    if ctype == "none":
+        only_keys(tc, ("type",), "tool_choice", "tool_choice")
+        return ToolChoice(mode="none")
+    if ctype not in ("auto", "any", "tool"):
+        raise InvalidRequest("tool_choice.type: must be one of auto, any, tool, none", param="tool_choice.type")
+    allowed = ("type", "name", "disable_parallel_tool_use") if ctype == "tool" else (
+        "type", "disable_parallel_tool_use")
+    only_keys(tc, allowed, "tool_choice", f"tool_choice of type {ctype}")
+    disable = tc.get("disable_parallel_tool_use", False)
+    disable = boolean(disable, "tool_choice.disable_parallel_tool_use")
+    if ctype == "tool":
+        name = string(required(tc, "name", "tool_choice"), "tool_choice.name", non_empty=True)
+        return ToolChoice(mode="tool", name=name, disable_parallel=disable)
+    return ToolChoice(mode="auto" if ctype == "auto" else "required", disable_parallel=disable)
+
+
+def _thinking(raw: JSON) -> JSONObject:
+    th = obj(raw, "thinking")
+    ttype = string(required(th, "type", "thinking"), "thinking.type")
+    if ttype == "enabled":
+        only_keys(th, ("type", "budget_tokens"), "thinking", "thinking")
+        budget = integer(required(th, "budget_tokens", "thinking"), "thinking.budget_tokens", minimum=1)
+        return {"type": "enabled", "budget_tokens": budget}
+    if ttype in ("disabled", "adaptive"):
+        only_keys(th, ("type",), "thinking", "thinking")
+        return {"type": ttype}
+    raise InvalidRequest("thinking.type: must be one of enabled, disabled, adaptive", param="thinking.type")
+
+
+def decode_request(body: JSONObject) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    only_keys(body, _TOP, "", "a Messages request")
+    req = ChatRequest(
+        model=string(required(body, "model", ""), "model", non_empty=True),
+        max_tokens=integer(required(body, "max_tokens", ""), "max_tokens", minimum=1),
+        messages=_messages(required(body, "messages", "")),
+        ingress="anthropic",
+    )
+    if (system := body.get("system")) is not None:
+        req.system = _system(system)
+    if (temperature := body.get("temperature")) is not None:
+        req.temperature = number(temperature, "temperature", low=0.0, high=1.0)
+    if (top_p := body.get("top_p")) is not None:
+        req.top_p = number(top_p, "top_p", low=0.0, high=1.0)
+    if (top_k := body.get("top_k")) is not None:
+        req.top_k = integer(top_k, "top_k", minimum=1)
+    if (stops := body.get("stop_sequences")) is not None:
+        req.stop = [string(s, f"stop_sequences[{i}]") for i, s in enumerate(arr(stops, "stop_sequences"))]
+    if (stream := body.get("stream")) is not None:
+        req.stream = boolean(stream, "stream")
+        req.include_usage = req.stream  # Anthropic streams always report usage
+    if (tools := body.get("tools")) is not None:
+        req.tools = _tools(tools)
+    if (tool_choice := body.get("tool_choice")) is not None:
+        req.tool_choice = _tool_choice(tool_choice)
+    if (metadata := body.get("metadata")) is not None:
+        meta = obj(metadata, "metadata")
+        only_keys(meta, ("user_id",), "metadata", "metadata")
+        if (user_id := meta.get("user_id")) is not None:
+            req.user = string(user_id, "metadata.user_id")
+    if (thinking := body.get("thinking")) is not None:
+        req.extra["thinking"] = _thinking(thinking)
+    return req

@@ -1,0 +1,192 @@
+"""Upstream Anthropic SSE events → canonical stream events.
+
+Strict by design: an event or block type nobody handles, an event out of order or a malformed
+payload raises UpstreamError, so no upstream text can slip past the output policy unseen.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from bastion.core.errors import UpstreamError
+from bastion.core.types import (
+    JSON,
+    JSONObject,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+from bastion.providers.anthropic.errors import error_event
+from bastion.providers.anthropic.fields import label
+from bastion.providers.anthropic.mapping import UsageCounter, finish_reason
+from bastion.providers.anthropic.response import DROPPED_BLOCKS, tool_arguments
+
+_IGNORED_DELTAS = {"thinking": frozenset({"thinking_delta", "signature_delta"}),
+                   "redacted_thinking": frozenset()}
+
+
+def _malformed(what: str) -> UpstreamError:
+    return UpstreamError(f"anthropic upstream sent a malformed stream: {what}")
+
+
+class AnthropicStreamDecoder:
+    __slots__ = ("_blocks", "_calls", "_done", "_ended", "_started", "_usage", "_usage_sent")
+
+    def __init__(self) -> None:
+        self._started = False
+        self._done = False
+        self._ended = False
+        self._usage_sent = False
+        self._usage = UsageCounter()
+        # content block index -> (block type, call_index for tool_use blocks, still open)
+        self._blocks: dict[int, tuple[str, int, bool]] = {}
+        self._calls = 0
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise _malformed("an event's data is not JSON") from None
+        if not isinstance(payload, dict):
+            raise _malformed("an event's data is not an object")
+        etype = payload.get("type")
+        if not isinstance(etype, str) or (event is not None and event != etype):
+            raise _malformed("event name and data type disagree")
+        if etype == "error":
+            raise error_event(payload)
+        if etype == "ping":
+            return []
+        if self._done:
+            raise _malformed(f"'{label(etype)}' after message_stop")
+        if etype == "message_start":
+            return self._message_start(payload)
+        if not self._started:
+            raise _malformed(f"'{label(etype)}' before message_start")
+        if etype == "content_block_start":
+            return self._block_start(payload)
+        if etype == "content_block_delta":
+            return self._block_delta(payload)
+        if etype == "content_block_stop":
+            btype, call = self._block(payload, open_required=True)
+            self._blocks[self._index(payload)] = (btype, call, False)
+            return []
+        if etype == "message_delta":
+            return self._message_delta(payload)
+        if etype == "message_stop":
+            return self._message_stop()
+        raise UpstreamError(f"anthropic upstream sent an unknown stream event type '{label(etype)}'")
+
+    def _message_start(self, payload: JSONObject) -> list[StreamEvent]:
+        if self._started:
+            raise _malformed("a second message_start")
+        message = payload.get("message")
+        if not isinstance(message, dict):
+            raise _malformed("message_start without a message")
+        mid, model = message.get("id"), message.get("model")
+        if not isinstance(mid, str) or not isinstance(model, str):
+            raise _malformed("message_start without id or model")
+        if message.get("content"):
+            raise _malformed("message_start with content")
+        self._usage.update(message.get("usage"))
+        self._started = True
+        return [StreamStart(id=mid, model=model)]
+
+    @staticmethod
+    def _index(payload: JSONObject) -> int:
+        index = payload.get("index")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise _malformed("a content block event without a valid index")
+        return index
+
+    def _block(self, payload: JSONObject, open_required: bool) -> tuple[str, int]:
+        index = self._index(payload)
+        if index not in self._blocks:
+            raise _malformed("an event for a content block that was never started")
+        btype, call, is_open = self._blocks[index]
+        if open_required and not is_open:
+            raise _malformed("an event for a content block that was already stopped")
+        return btype, call
+
+    def _block_start(self, payload: JSONObject) -> list[StreamEvent]:
+        index = self._index(payload)
+        if index in self._blocks or self._ended:
+            raise _malformed("content_block_start reuses an index or follows the stop reason")
+        block = payload.get("content_block")
+        if not isinstance(block, dict):
+            raise _malformed("content_block_start without a content_block")
+        btype = block.get("type")
+        if btype == "text":
+            self._blocks[index] = ("text", -1, True)
+            text = block.get("text", "")
+            if not isinstance(text, str):
+                raise _malformed("a text block whose text is not a string")
+            return [TextDelta(text)] if text else []
+        if btype == "tool_use":
+            call = self._calls
+            self._calls += 1
+            self._blocks[index] = ("tool_use", call, True)
+            cid, name = block.get("id"), block.get("name")
+            if not isinstance(cid, str) or not isinstance(name, str):
+                raise _malformed("a tool_use block without id or name")
+            tool_input = block.get("input")
+            arguments = "" if tool_input in (None, {}) else tool_arguments(tool_input)
+            return [ToolCallDelta(call_index=call, id=cid, name=name, arguments=arguments)]
+        if isinstance(btype, str) and btype in DROPPED_BLOCKS:
+            self._blocks[index] = (btype, -1, True)
+            return []
+        raise UpstreamError("anthropic upstream started an unsupported content block type")
+
+    def _block_delta(self, payload: JSONObject) -> list[StreamEvent]:
+        btype, call = self._block(payload, open_required=True)
+        delta = payload.get("delta")
+        if not isinstance(delta, dict):
+            raise _malformed("content_block_delta without a delta")
+        dtype = delta.get("type")
+        if btype == "text" and dtype == "text_delta":
+            text = delta.get("text")
+            if not isinstance(text, str):
+                raise _malformed("a text_delta whose text is not a string")
+            return [TextDelta(text)] if text else []
+        if btype == "tool_use" and dtype == "input_json_delta":
+            partial = delta.get("partial_json")
+            if not isinstance(partial, str):
+                raise _malformed("an input_json_delta whose partial_json is not a string")
+            return [ToolCallDelta(call_index=call, arguments=partial)] if partial else []
+        if isinstance(dtype, str) and dtype in _IGNORED_DELTAS.get(btype, ()):
+            return []
+        raise UpstreamError("anthropic upstream sent an unsupported content block delta type")
+
+    def _message_delta(self, payload: JSONObject) -> list[StreamEvent]:
+        delta: JSON = payload.get("delta")
+        if not isinstance(delta, dict):
+            raise _malformed("message_delta without a delta")
+        self._usage.update(payload.get("usage"))
+        out: list[StreamEvent] = []
+        reason = finish_reason(delta.get("stop_reason"))
+        if reason is not None and not self._ended:
+            seq = delta.get("stop_sequence")
+            if seq is not None and not isinstance(seq, str):
+                raise _malformed("a stop_sequence that is not a string")
+            self._ended = True
+            out.append(StreamEnd(finish_reason=reason, stop_sequence=seq))
+        if self._ended and not self._usage_sent:
+            self._usage_sent = True
+            out.append(UsageEvent(self._usage.canonical()))
+        return out
+
+    def _message_stop(self) -> list[StreamEvent]:
+        if not self._ended:
+            raise _malformed("message_stop without a stop_reason")
+        self._done = True
+        return []
+
+
+def stream_decoder() -> AnthropicStreamDecoder:
+    return AnthropicStreamDecoder()

@@ -1,0 +1,143 @@
+"""Canonical stream events → Anthropic SSE for a client of the Messages API.
+
+Content blocks are numbered in the order they open, as the SDKs require. The final
+message_delta is written by close(), because an OpenAI upstream reports usage after the
+finish reason. Events of choices other than 0 are not shown (one reply per message).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+
+from bastion.core.errors import BastionError, InternalError, UpstreamError
+from bastion.core.types import (
+    ChatRequest,
+    FinishReason,
+    JSONObject,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+from bastion.providers.anthropic.mapping import stop_reason, usage_to_wire
+from bastion.providers.anthropic.response import message_id
+
+
+def frame(event: str, data: JSONObject) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+class AnthropicStreamEncoder:
+    __slots__ = ("_calls", "_closed", "_finish", "_model", "_next_block", "_open", "_open_call",
+                 "_started", "_stop_sequence", "_usage")
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._started = False
+        self._closed = False
+        self._next_block = 0
+        self._open: str | None = None  # "text" | "tool_use" | None
+        self._open_call = -1  # call_index of the open tool_use block
+        self._calls: set[int] = set()  # call indexes whose block was started
+        self._finish: FinishReason | None = None
+        self._stop_sequence: str | None = None
+        self._usage: Usage | None = None
+
+    def _start(self, mid: str | None = None) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        message: JSONObject = {
+            "id": message_id(mid or uuid.uuid4().hex), "type": "message", "role": "assistant",
+            "model": self._model, "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return frame("message_start", {"type": "message_start", "message": message})
+
+    def _close_block(self) -> bytes:
+        if self._open is None:
+            return b""
+        self._open = None
+        self._open_call = -1
+        return frame("content_block_stop", {"type": "content_block_stop", "index": self._next_block - 1})
+
+    def _open_block(self, block: JSONObject) -> bytes:
+        out = self._close_block()
+        self._open = str(block["type"])
+        out += frame("content_block_start", {"type": "content_block_start", "index": self._next_block,
+                                             "content_block": block})
+        self._next_block += 1
+        return out
+
+    def _delta(self, delta: JSONObject) -> bytes:
+        return frame("content_block_delta", {"type": "content_block_delta", "index": self._next_block - 1,
+                                             "delta": delta})
+
+    def _text(self, ev: TextDelta) -> bytes:
+        if not ev.text:
+            return b""
+        out = self._start()
+        if self._open != "text":
+            out += self._open_block({"type": "text", "text": ""})
+        return out + self._delta({"type": "text_delta", "text": ev.text})
+
+    def _tool(self, ev: ToolCallDelta) -> bytes:
+        out = self._start()
+        if ev.call_index not in self._calls:
+            if not ev.id or not ev.name:
+                raise UpstreamError("a tool call's first fragment lacks its id or name")
+            self._calls.add(ev.call_index)
+            out += self._open_block({"type": "tool_use", "id": ev.id, "name": ev.name, "input": {}})
+            self._open_call = ev.call_index
+        if not ev.arguments:
+            return out
+        if self._open != "tool_use" or self._open_call != ev.call_index:
+            raise UpstreamError("tool call arguments arrived after another block began (interleaved calls)")
+        return out + self._delta({"type": "input_json_delta", "partial_json": ev.arguments})
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if self._closed:
+            return b""
+        if isinstance(event, StreamStart):
+            return self._start(event.id)
+        if isinstance(event, UsageEvent):
+            self._usage = event.usage
+            return b""
+        if event.index != 0:
+            return b""
+        if isinstance(event, TextDelta):
+            return self._text(event)
+        if isinstance(event, ToolCallDelta):
+            return self._tool(event)
+        if isinstance(event, StreamEnd):
+            self._finish = event.finish_reason
+            self._stop_sequence = event.stop_sequence
+            return self._start() + self._close_block()
+        raise InternalError(f"unhandled stream event kind {type(event).__name__}")
+
+    def error(self, err: BastionError) -> bytes:
+        if self._closed:
+            return b""
+        self._closed = True
+        return frame("error", {"type": "error", "error": {"type": err.anthropic_type, "message": err.message}})
+
+    def close(self) -> bytes:
+        if self._closed:
+            return b""
+        self._closed = True
+        out = self._start() + self._close_block()
+        seq = self._stop_sequence if self._finish in (None, "stop") else None
+        usage = usage_to_wire(self._usage)
+        delta: JSONObject = {"stop_reason": stop_reason(self._finish, seq), "stop_sequence": seq}
+        out += frame("message_delta", {"type": "message_delta", "delta": delta,
+                                       "usage": {"output_tokens": usage.pop("output_tokens"), **usage}})
+        return out + frame("message_stop", {"type": "message_stop"})
+
+
+def stream_encoder(request: ChatRequest, model: str) -> AnthropicStreamEncoder:
+    return AnthropicStreamEncoder(model)

@@ -1,0 +1,182 @@
+"""OpenAI `chat.completion` objects ⇄ canonical ChatResponse, plus the usage and finish-reason maps."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from bastion.core.types import (
+    JSON,
+    ChatResponse,
+    Choice,
+    FinishReason,
+    JSONObject,
+    Part,
+    TextPart,
+    ToolCall,
+    Usage,
+)
+from bastion.providers.openai.errors import embedded_error, malformed
+from bastion.providers.openai.messages import arguments_text
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "function_call": "tool_calls",
+    "error": "error",
+    "abort": "error",  # vLLM
+}
+_WHAT = "chat completion"
+
+
+def new_id() -> str:
+    return "chatcmpl-" + secrets.token_hex(12)
+
+
+def decode_finish(value: JSON, what: str = _WHAT) -> FinishReason | None:
+    """Vendor finish reason → canonical; unknown values of compatible servers read as "stop"."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise malformed(what, "finish_reason is not a string")
+    return _FINISH.get(value, "stop")
+
+
+def wire_finish(reason: FinishReason | None) -> str:
+    """Canonical → OpenAI; OpenAI has no "error" reason (errors travel as error envelopes)."""
+    return "stop" if reason is None or reason == "error" else reason
+
+
+def _count(obj: JSONObject, key: str, what: str) -> int:
+    value = obj.get(key)
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise malformed(what, f"usage.{key} is not a non-negative integer")
+    return value
+
+
+def decode_usage(value: JSON, what: str = _WHAT) -> Usage | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise malformed(what, "usage is not an object")
+    usage = Usage(input_tokens=_count(value, "prompt_tokens", what),
+                  output_tokens=_count(value, "completion_tokens", what))
+    details = value.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        usage.cached_input_tokens = _count(details, "cached_tokens", what)
+    details = value.get("completion_tokens_details")
+    if isinstance(details, dict):
+        usage.reasoning_tokens = _count(details, "reasoning_tokens", what)
+    return usage
+
+
+def encode_usage(usage: Usage) -> JSONObject:
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }
+
+
+def decode_response(body: JSONObject) -> ChatResponse:
+    if not isinstance(body, dict):
+        raise malformed(_WHAT, "expected a JSON object")
+    if body.get("error") is not None:
+        raise embedded_error(body, "instead of a completion")
+    choices = body.get("choices")
+    if not isinstance(choices, list):
+        raise malformed(_WHAT, "'choices' is not an array")
+    rid, model, created = body.get("id", ""), body.get("model", ""), body.get("created", 0)
+    if not isinstance(rid, str) or not isinstance(model, str):
+        raise malformed(_WHAT, "'id' and 'model' must be strings")
+    if not isinstance(created, int) or isinstance(created, bool):
+        raise malformed(_WHAT, "'created' is not an integer")
+    return ChatResponse(id=rid, model=model, created=created, usage=decode_usage(body.get("usage")),
+                        choices=[_choice(c, i) for i, c in enumerate(choices)])
+
+
+def _choice(value: JSON, position: int) -> Choice:
+    where = f"choices[{position}]"
+    if not isinstance(value, dict):
+        raise malformed(_WHAT, f"{where} is not an object")
+    index = value.get("index", position)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise malformed(_WHAT, f"{where}.index is not an integer")
+    msg = value.get("message")
+    if not isinstance(msg, dict):
+        raise malformed(_WHAT, f"{where}.message is not an object")
+    refusal = msg.get("refusal")
+    if refusal is not None and not isinstance(refusal, str):
+        raise malformed(_WHAT, f"{where}.message.refusal is not a string")
+    calls = msg.get("tool_calls")
+    if calls is not None and not isinstance(calls, list):
+        raise malformed(_WHAT, f"{where}.message.tool_calls is not an array")
+    return Choice(index=index, content=_content(msg.get("content"), where), refusal=refusal,
+                  tool_calls=[_tool_call(c, f"{where}.message.tool_calls[{i}]") for i, c in enumerate(calls or [])],
+                  finish_reason=decode_finish(value.get("finish_reason")))
+
+
+def _content(value: JSON, where: str) -> list[Part]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [TextPart(value)]
+    if isinstance(value, list):  # some compatible servers answer with text parts
+        parts: list[Part] = []
+        for part in value:
+            text = part.get("text") if isinstance(part, dict) and part.get("type") == "text" else None
+            if isinstance(text, str):
+                parts.append(TextPart(text))
+            else:
+                raise malformed(_WHAT, f"{where}.message.content holds a part that is not text")
+        return parts
+    raise malformed(_WHAT, f"{where}.message.content is not a string")
+
+
+def _tool_call(value: JSON, where: str) -> ToolCall:
+    fn = value.get("function") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or not isinstance(fn, dict):
+        raise malformed(_WHAT, f"{where} is not a function tool call")
+    name, call_id = fn.get("name"), value.get("id")
+    if not isinstance(name, str) or not name:
+        raise malformed(_WHAT, f"{where}.function.name is not a string")
+    if call_id is not None and not isinstance(call_id, str):
+        raise malformed(_WHAT, f"{where}.id is not a string")
+    # Some compatible servers omit ids; a stable one keeps tool results matchable.
+    return ToolCall(id=call_id or f"call_{secrets.token_hex(8)}", name=name,
+                    arguments=arguments_text(fn.get("arguments")))
+
+
+def encode_response(resp: ChatResponse, model: str) -> JSONObject:
+    choices: list[JSON] = []
+    for c in resp.choices:
+        text = c.text()
+        message: JSONObject = {
+            "role": "assistant",
+            "content": text if text or not (c.tool_calls or c.refusal) else None,
+            "refusal": c.refusal,
+        }
+        if c.tool_calls:
+            message["tool_calls"] = [
+                {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": t.arguments}}
+                for t in c.tool_calls
+            ]
+        choices.append({"index": c.index, "message": message, "finish_reason": wire_finish(c.finish_reason),
+                        "logprobs": None})
+    out: JSONObject = {
+        "id": resp.id or new_id(),
+        "object": "chat.completion",
+        "created": resp.created or int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
+    if resp.usage is not None:
+        out["usage"] = encode_usage(resp.usage)
+    return out
+

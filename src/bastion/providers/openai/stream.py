@@ -1,0 +1,214 @@
+"""OpenAI `chat.completion.chunk` SSE ⇄ canonical stream events (decoder for upstreams, encoder for clients)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import orjson
+
+from bastion.core.errors import BastionError
+from bastion.core.types import (
+    JSON,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+from bastion.providers.openai.errors import embedded_error, encode_error, malformed
+from bastion.providers.openai.messages import arguments_text
+from bastion.providers.openai.response import decode_finish, decode_usage, encode_usage, new_id, wire_finish
+
+_WHAT = "stream chunk"
+_SENT_ID, _SENT_NAME = 1, 2
+
+
+class ChunkDecoder:
+    """Upstream chunks → canonical events. Normalises tool-call fragments so that id and name are
+    sent once per call (some servers repeat them; OpenAI SDKs would concatenate repeats)."""
+
+    __slots__ = ("_by_id", "_calls", "_done", "_started")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._started = False
+        self._calls: dict[tuple[int, int], int] = {}  # (choice, call) -> _SENT_* flags
+        self._by_id: dict[tuple[int, str], int] = {}  # for servers that omit the call index
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
+        if data.startswith(b"[DONE]"):
+            self._done = True
+            return []
+        if self._done or not data.strip():
+            return []
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise malformed(_WHAT, "data is not JSON") from None
+        if not isinstance(obj, dict):
+            raise malformed(_WHAT, "data is not a JSON object")
+        if event == "error" or obj.get("error") is not None:
+            raise embedded_error(obj, "mid-stream")
+        events: list[StreamEvent] = []
+        if not self._started:
+            self._started = True
+            rid, model, created = obj.get("id"), obj.get("model"), obj.get("created")
+            events.append(StreamStart(id=rid if isinstance(rid, str) else "",
+                                      model=model if isinstance(model, str) else "",
+                                      created=created if type(created) is int else 0))
+        choices = obj.get("choices")
+        if choices is not None:
+            if not isinstance(choices, list):
+                raise malformed(_WHAT, "'choices' is not an array")
+            for choice in choices:
+                self._choice(choice, events)
+        usage = obj.get("usage")
+        if usage is not None:
+            events.append(UsageEvent(decode_usage(usage, _WHAT) or Usage()))
+        return events
+
+    def _choice(self, choice: JSON, events: list[StreamEvent]) -> None:
+        if not isinstance(choice, dict):
+            raise malformed(_WHAT, "a choice is not an object")
+        index = choice.get("index", 0)
+        if type(index) is not int:
+            raise malformed(_WHAT, "choice index is not an integer")
+        delta = choice.get("delta")
+        if delta is not None:
+            if not isinstance(delta, dict):
+                raise malformed(_WHAT, "delta is not an object")
+            text = delta.get("content")
+            if text:
+                if not isinstance(text, str):
+                    raise malformed(_WHAT, "delta.content is not a string")
+                events.append(TextDelta(text, index))
+            refusal = delta.get("refusal")
+            if refusal and isinstance(refusal, str):
+                # The canonical stream has no refusal event: the refusal reaches the client (and
+                # the output policy) as text.
+                events.append(TextDelta(refusal, index))
+            calls = delta.get("tool_calls")
+            if calls is not None:
+                if not isinstance(calls, list):
+                    raise malformed(_WHAT, "delta.tool_calls is not an array")
+                for call in calls:
+                    events.append(self._tool_call(call, index))
+        finish = choice.get("finish_reason")
+        if finish is not None:
+            events.append(StreamEnd(decode_finish(finish, _WHAT) or "stop", index))
+
+    def _tool_call(self, call: JSON, index: int) -> ToolCallDelta:
+        if not isinstance(call, dict):
+            raise malformed(_WHAT, "a tool call delta is not an object")
+        call_id, fn = call.get("id"), call.get("function")
+        if call_id is not None and not isinstance(call_id, str):
+            raise malformed(_WHAT, "a tool call id is not a string")
+        if fn is not None and not isinstance(fn, dict):
+            raise malformed(_WHAT, "a tool call function is not an object")
+        pos = call.get("index")
+        if pos is None:
+            pos = self._position(index, call_id)
+        elif type(pos) is not int or pos < 0:
+            raise malformed(_WHAT, "a tool call index is not a non-negative integer")
+        key = (index, pos)
+        sent = self._calls.get(key, 0)
+        name = fn.get("name") if fn else None
+        args = arguments_text(fn.get("arguments")) if fn else ""
+        out_id = out_name = None
+        if not sent & _SENT_ID:
+            # A call's first fragment always carries an id; servers that omit it get one.
+            out_id = call_id or f"call_{secrets.token_hex(8)}"
+            sent |= _SENT_ID
+        if name and not sent & _SENT_NAME:
+            if not isinstance(name, str):
+                raise malformed(_WHAT, "a tool call name is not a string")
+            out_name = name
+            sent |= _SENT_NAME
+        self._calls[key] = sent
+        return ToolCallDelta(call_index=pos, id=out_id, name=out_name, arguments=args, index=index)
+
+    def _position(self, index: int, call_id: str | None) -> int:
+        known = [pos for (i, pos) in self._calls if i == index]
+        if call_id is None:
+            return max(known, default=0)
+        pos = self._by_id.get((index, call_id))
+        if pos is None:
+            pos = self._by_id[(index, call_id)] = max(known, default=-1) + 1
+        return pos
+
+
+_ROLE_DELTA = b'{"role":"assistant","content":""}'
+
+
+class ChunkEncoder:
+    """Canonical events → `data: <chat.completion.chunk>` frames for an OpenAI client. Every chunk
+    shares one id, created and model (the alias); frames are assembled from pre-rendered bytes."""
+
+    __slots__ = ("_head", "_include_usage", "_model", "_opened", "_tail")
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._model = orjson.dumps(model)
+        self._include_usage = include_usage
+        self._head = b""
+        self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
+        self._opened: set[int] = set()
+
+    def _start(self, rid: str, created: int) -> None:
+        self._head = b"".join((b'data: {"id":', orjson.dumps(rid or new_id()),
+                               b',"object":"chat.completion.chunk","created":', str(created or int(time.time())).encode(),
+                               b',"model":', self._model, b',"choices":['))
+
+    def _frame(self, index: int, delta: bytes, finish: bytes = b"null") -> bytes:
+        if not self._head:
+            self._start("", 0)
+        frame = b"".join((self._head, b'{"index":', str(index).encode(), b',"delta":', delta,
+                          b',"logprobs":null,"finish_reason":', finish, b"}", self._tail))
+        if index in self._opened:
+            return frame
+        self._opened.add(index)
+        return self._frame(index, _ROLE_DELTA) + frame
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if isinstance(event, TextDelta):
+            if not event.text:
+                return b""
+            return self._frame(event.index, b'{"content":' + orjson.dumps(event.text) + b"}")
+        if isinstance(event, ToolCallDelta):
+            call: dict[str, JSON] = {"index": event.call_index}
+            fn: dict[str, JSON] = {}
+            if event.id is not None:
+                call["id"] = event.id
+                call["type"] = "function"
+            if event.name is not None:
+                fn["name"] = event.name
+            fn["arguments"] = event.arguments
+            call["function"] = fn
+            return self._frame(event.index, b'{"tool_calls":[' + orjson.dumps(call) + b"]}")
+        if isinstance(event, StreamEnd):
+            return self._frame(event.index, b"{}", orjson.dumps(wire_finish(event.finish_reason)))
+        if isinstance(event, UsageEvent):
+            if not self._include_usage:
+                return b""
+            if not self._head:
+                self._start("", 0)
+            return self._head + b'],"usage":' + orjson.dumps(encode_usage(event.usage)) + b"}\n\n"
+        if isinstance(event, StreamStart):
+            if self._head:
+                return b""
+            self._start(event.id, event.created)
+            self._opened.add(0)
+            return self._frame(0, _ROLE_DELTA)
+        raise TypeError(f"unknown stream event {type(event).__name__}")  # fail loudly, never pass through
+
+    def error(self, err: BastionError) -> bytes:
+        return b"data: " + orjson.dumps(encode_error(err)) + b"\n\n"
+
+    def close(self) -> bytes:
+        return b"data: [DONE]\n\n"
