@@ -43,9 +43,9 @@ def base_config(upstream_url: str, tmp: Path, **sections: Any) -> dict[str, Any]
         },
         "models": [
             {"name": "gpt-4o-mini", "targets": [{"provider": "openai", "model": "gpt-4o-mini"}]},
-            {"name": "claude-sonnet-4-5", "targets": [{"provider": "anthropic", "model": "claude-sonnet-4-5"}]},
+            {"name": "claude-sonnet-4-6", "targets": [{"provider": "anthropic", "model": "claude-sonnet-4-6"}]},
             {"name": "llama3.2", "targets": [{"provider": "local", "model": "llama3.2"}]},
-            {"name": "smart", "targets": [{"provider": "anthropic", "model": "claude-sonnet-4-5"},
+            {"name": "smart", "targets": [{"provider": "anthropic", "model": "claude-sonnet-4-6"},
                                           {"provider": "openai", "model": "gpt-4o"}]},
             {"name": "text-embedding-3-small", "kind": "embeddings",
              "targets": [{"provider": "openai", "model": "text-embedding-3-small"}]},
