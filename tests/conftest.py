@@ -59,3 +59,13 @@ def gateway(fake_upstream_server: FakeUpstream, module_tmp: Path) -> Iterator[Ga
     gw.start()
     yield gw
     gw.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Integration tests drive the gateway subprocess through SDK clients that tests do not
+    # always close; an unclosed *client* socket there is not a gateway leak (the gateway's own
+    # leaks are checked by counting its connections/tasks in the fault-injection suite).
+    for item in items:
+        if "tests/integration/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))
+            item.add_marker(pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"))

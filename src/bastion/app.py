@@ -20,6 +20,7 @@ from bastion.http.admin import AdminRoutes
 from bastion.http.api import ApiHandlers
 from bastion.http.asgi import BastionASGI, Routes
 from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
+from bastion.limits.runtime import LimitsRuntime, config_errors
 from bastion.pipeline.runner import Observer, Pipeline
 from bastion.providers.router import Router, build_routes
 from bastion.providers.transport import Transport
@@ -31,6 +32,7 @@ log = logging.getLogger("bastion")
 def validate_semantics(config: BastionConfig) -> list[str]:
     """Checks beyond the schema that need the capabilities' knowledge (prices, policies)."""
     problems: list[str] = []
+    problems += config_errors(config)
     return problems
 
 
@@ -44,19 +46,23 @@ class Gateway:
         self.auth = Authenticator(self.keys, config.server.key_cache_ttl_seconds, throttle=FailureThrottle())
         self.transport = Transport()
         self.router = Router(build_routes(config), self.transport)
-        stages: list[RequestStage] = []
+        self.limits = LimitsRuntime(config, self.db)
+        stages: list[RequestStage] = [self.limits.ratelimit, self.limits.cost]
         observers: list[Observer] = []
         self.pipeline = Pipeline(self.auth, stages, self.router, None, observers)
         self.api = ApiHandlers(self.pipeline, config.server.max_messages)
         self.admin = AdminRoutes(self.keys, AdminAuth(config.server.admin_key, FailureThrottle()),
                                  known_policies=set(config.policies) | {"default"},
                                  known_models={m.name for m in config.models},
-                                 on_change=self.auth.invalidate)
+                                 on_change=self.auth.invalidate,
+                                 extra_routes=[("GET", "/admin/usage", self.limits.usage_handler)])
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
 
     async def startup(self) -> None:
         await self.keys.migrate()
+        await self.limits.start()
+        self._shutdown_hooks.append(self.limits.close)
         for hook in self._startup_hooks:
             await hook()
 

@@ -3,9 +3,10 @@
 from tests.fakes.echo import echo_text, embedding_for, prompt_words, word_count
 from tests.fakes.recording import RecordedRequest
 from tests.fakes.reply import ROUTES, ErrorSpec, Reply, ToolCall, Usage, tool
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import DEFAULT_MODELS, FakeUpstream
 
 __all__ = [
+    "DEFAULT_MODELS",
     "ROUTES",
     "ErrorSpec",
     "FakeUpstream",

@@ -8,7 +8,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-OUTCOMES = ("pending", "completed", "error_event", "disconnected", "dropped", "stall_timeout", "aborted")
+OUTCOMES = (
+    "pending",
+    "completed",
+    "error_event",
+    "disconnected",
+    "dropped",
+    "stall_timeout",
+    "aborted",
+    "internal_error",
+)
 
 
 @dataclass
@@ -16,7 +25,9 @@ class RecordedRequest:
     """One request as received. `outcome` is updated while the answer is delivered:
     pending -> completed | error_event (mid-stream error sent) | disconnected (the client went
     away first) | dropped (scripted abrupt close) | stall_timeout (stall hit its maximum) |
-    aborted (server stop or `reset()`). `chunks_sent` counts chunks handed to the socket.
+    aborted (server stop or `reset()`) | internal_error (the fake could not render the reply;
+    see `FakeUpstream.errors`). The object is live: `outcome` and `chunks_sent` keep changing
+    while the answer is delivered. `chunks_sent` counts chunks handed to the socket.
 
     The outcome is set just before the write that lets the client see it, so once a client
     has read a whole answer (or an error event) its outcome is already final. A client

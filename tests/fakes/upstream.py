@@ -298,7 +298,7 @@ class FakeUpstream:
                 reply, plan = self._answer(route, record)
             except Exception as exc:
                 self.errors.append(f"{request.method} {request.path}: {type(exc).__name__}: {exc}")
-                self._recorder.finish(record, "completed")
+                self._recorder.finish(record, "internal_error")
                 return web.Response(status=500, text=f"FakeUpstream internal error: {exc}")
             return await delivery.run(reply, plan)
         except asyncio.CancelledError:

@@ -104,7 +104,7 @@ def default_config_dict(env: Mapping[str, str]) -> dict[str, Any]:
     if env.get("OPENAI_API_KEY"):
         providers["openai"] = {"kind": "openai", "base_url": env.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
                                "api_key": "${env:OPENAI_API_KEY}"}
-        for m in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini"):
+        for m in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini"):
             models.append({"name": m, "targets": [{"provider": "openai", "model": m}]})
         models.append({"name": "text-embedding-3-small", "kind": "embeddings",
                        "targets": [{"provider": "openai", "model": "text-embedding-3-small"}]})
@@ -112,16 +112,19 @@ def default_config_dict(env: Mapping[str, str]) -> dict[str, Any]:
         providers["anthropic"] = {"kind": "anthropic",
                                   "base_url": env.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
                                   "api_key": "${env:ANTHROPIC_API_KEY}"}
-        for m in ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"):
+        for m in ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-6"):
             models.append({"name": m, "targets": [{"provider": "anthropic", "model": m}]})
     providers["local"] = {"kind": "openai_compatible", "base_url": env.get("BASTION_LOCAL_URL", OLLAMA_URL)}
-    for m in ("llama3.2", "qwen2.5"):
+    local_models = ("llama3.2", "qwen2.5")
+    for m in local_models:
         models.append({"name": m, "targets": [{"provider": "local", "model": m}]})
+    # Local models cost nothing per token; an explicit 0 price says so (unknown prices are errors).
+    pricing = {m: {"input_per_mtok": 0, "output_per_mtok": 0} for m in local_models}
     server: dict[str, Any] = {}
     if env.get("BASTION_ADMIN_KEY"):
         server["admin_key"] = "${env:BASTION_ADMIN_KEY}"
     return {"server": server, "store": {"url": env.get("BASTION_STORE_URL", "sqlite:///bastion.db")},
-            "providers": providers, "models": models}
+            "providers": providers, "models": models, "pricing": pricing}
 
 
 _CONFIG_ENV = "BASTION_CONFIG"

@@ -1,0 +1,1 @@
+"""Cost: the packaged price table, calendar periods, budgets (the cost stage) and usage records."""

@@ -21,7 +21,7 @@ def decode_embeddings_request(body: JSONObject) -> EmbeddingsRequest:
     for key in body:
         if key not in _KEYS:
             raise InvalidRequest(f"Unsupported parameter {shown(key)}: Bastion forwards only parameters "
-                                 "it can check.", param=key)
+                                 "it can check.", param=key[:64])
     req = EmbeddingsRequest(model=as_str(body.get("model"), "model", non_empty=True),
                             input=_input(body.get("input")))
     if (v := body.get("dimensions")) is not None:

@@ -26,10 +26,10 @@ _KEYS = {
     "system": frozenset({"role", "content", "name"}),
     "developer": frozenset({"role", "content", "name"}),
     "user": frozenset({"role", "content", "name"}),
-    # `annotations` (and null `audio`/`function_call`) appear when a client echoes a response
-    # message back; they are dropped, never forwarded.
+    # `annotations`, `parsed` (and null `audio`/`function_call`) appear when a client echoes an
+    # SDK response message back; they are dropped, never forwarded.
     "assistant": frozenset({"role", "content", "name", "tool_calls", "refusal", "annotations",
-                            "audio", "function_call"}),
+                            "audio", "function_call", "parsed"}),
     "tool": frozenset({"role", "content", "tool_call_id"}),
 }
 _UNSUPPORTED_PARTS = {
@@ -42,8 +42,9 @@ _TEXT_PART_KEYS = frozenset({"type", "text"})
 _IMAGE_PART_KEYS = frozenset({"type", "image_url"})
 _IMAGE_URL_KEYS = frozenset({"url", "detail"})
 _REFUSAL_PART_KEYS = frozenset({"type", "refusal"})
-_TOOL_CALL_KEYS = frozenset({"id", "type", "function"})
-_FUNCTION_KEYS = frozenset({"name", "arguments"})
+# `index` and `parsed_arguments` come with echoed SDK stream-helper messages; dropped.
+_TOOL_CALL_KEYS = frozenset({"id", "type", "function", "index"})
+_FUNCTION_KEYS = frozenset({"name", "arguments", "parsed_arguments"})
 
 
 def decode_messages(value: JSON) -> list[Message]:
@@ -57,14 +58,14 @@ def decode_message(value: JSON, path: str) -> Message:
     if role_value == "function":
         raise invalid(join(path, "role"), "role 'function' is deprecated and not supported; use role 'tool'")
     role = one_of(role_value, join(path, "role"), _ROLES)
-    reject_unknown(obj, _KEYS[role], path, f"a {role} message")
+    reject_unknown(obj, _KEYS[role], path, f"{'an' if role == 'assistant' else 'a'} {role} message")
     name = obj.get("name")
     msg = Message(role=cast(Role, role), name=as_str(name, join(path, "name")) if name is not None else None)
     content = obj.get("content")
     if role == "assistant":
         _assistant(obj, msg, path)
     elif content is None:
-        raise invalid(join(path, "content"), f"a {role} message needs content")
+        raise invalid(join(path, "content"), f"content is required in {role} messages")
     if role == "tool":
         msg.tool_call_id = as_str(obj.get("tool_call_id"), join(path, "tool_call_id"), non_empty=True)
     if content is not None:
@@ -134,7 +135,7 @@ def _part(value: JSON, role: str, path: str) -> Part:
     allowed = {"user": "text, image_url", "assistant": "text, refusal"}.get(role, "text")
     if not isinstance(kind, str):
         raise wrong_type(type_path, "a string", kind)
-    raise invalid(type_path, f"content part type {shown(kind)} is not allowed in a {role} message "
+    raise invalid(type_path, f"content part type {shown(kind)} is not allowed in {role} messages "
                   f"(allowed: {allowed})")
 
 
@@ -157,35 +158,36 @@ def _image(value: JSON, path: str) -> ImagePart:
 # ---- encoding (canonical → OpenAI) ---------------------------------------------------------
 
 
-def encode_messages(messages: list[Message], system: list[TextPart], *, join_text: bool) -> list[JSON]:
-    """`join_text` sends text-only content as one string (OpenAI-compatible servers such as
-    Ollama split content arrays into separate messages)."""
+def encode_messages(messages: list[Message], system: list[TextPart], *, compatible: bool) -> list[JSON]:
+    """`system` (lifted out by the Anthropic ingress) becomes one leading system message.
+    `compatible` servers (Ollama, vLLM, llama.cpp chat templates) get text-only content as one
+    string (Ollama splits content arrays into separate messages) and "developer" as "system"."""
     out: list[JSON] = []
     if system:
         out.append({"role": "system", "content": "\n\n".join(p.text for p in system)})
     for i, msg in enumerate(messages):
-        out.append(_encode_message(msg, f"messages[{i}]", join_text))
+        out.append(_encode_message(msg, f"messages[{i}]", compatible))
     return out
 
 
-def _encode_message(msg: Message, path: str, join_text: bool) -> JSONObject:
+def _encode_message(msg: Message, path: str, compatible: bool) -> JSONObject:
     if msg.role != "user" and any(not isinstance(p, TextPart) for p in msg.content):
         raise InvalidRequest(f"Invalid '{path}.content': images in {msg.role} messages cannot be sent to an "
                              "OpenAI-format provider (only user messages may carry images).",
                              param=f"{path}.content")
-    out: JSONObject = {"role": msg.role}
+    out: JSONObject = {"role": "system" if compatible and msg.role == "developer" else msg.role}
     if msg.role == "tool":
         out["tool_call_id"] = msg.tool_call_id or ""
     elif msg.name is not None:
         out["name"] = msg.name
     if msg.role == "assistant" and msg.tool_calls:
-        out["content"] = encode_content(msg.content, join_text) if msg.content else None
+        out["content"] = encode_content(msg.content, compatible) if msg.content else None
         out["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in msg.tool_calls
         ]
     else:
-        out["content"] = encode_content(msg.content, join_text)
+        out["content"] = encode_content(msg.content, compatible)
     return out
 
 

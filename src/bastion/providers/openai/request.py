@@ -90,7 +90,7 @@ def decode_request(body: JSONObject) -> ChatRequest:
     for key in body:
         if key not in _CORE and key not in _EXTRA:
             reason = _REFUSED.get(key, "Bastion forwards only parameters it can check")
-            raise InvalidRequest(f"Unsupported parameter {shown(key)}: {reason}.", param=key)
+            raise InvalidRequest(f"Unsupported parameter {shown(key)}: {reason}.", param=key[:64])
     get = body.get
     req = ChatRequest(model=as_str(get("model"), "model", non_empty=True), messages=decode_messages(get("messages")))
     if (tools := get("tools")) is not None:
@@ -169,7 +169,7 @@ def encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObj
     """The upstream body. `compatible` selects the dialect of Ollama/vLLM/llama.cpp: legacy
     `max_tokens`, `top_k` kept, text-only content sent as one string."""
     body: JSONObject = {"model": model}
-    body["messages"] = encode_messages(req.messages, req.system, join_text=compatible)
+    body["messages"] = encode_messages(req.messages, req.system, compatible=compatible)
     encode_tools(req.tools, req.tool_choice, body)
     if req.max_tokens is not None:
         body["max_tokens" if compatible else "max_completion_tokens"] = req.max_tokens

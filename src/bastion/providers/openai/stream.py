@@ -46,7 +46,7 @@ class ChunkDecoder:
         if data.startswith(b"[DONE]"):
             self._done = True
             return []
-        if self._done or not data.strip():
+        if self._done or not data or data.isspace():
             return []
         try:
             obj = orjson.loads(data)

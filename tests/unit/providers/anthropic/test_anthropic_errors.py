@@ -118,7 +118,7 @@ def test_sanitiser_strips_credentials(secret: str) -> None:
     out = sanitize_provider_message(f"error for key {secret}: denied")
     assert secret not in out
     assert secret[6:18] not in out
-    assert out.startswith("error for key [REDACTED]")
+    assert out.startswith("error for key [redacted]")
 
 
 @pytest.mark.parametrize("text", [
@@ -135,4 +135,4 @@ def test_sanitiser_keeps_ordinary_text(text: str) -> None:
 def test_sanitiser_bounds_and_folds_control_characters() -> None:
     out = sanitize_provider_message("line1\nline2\x00" + "x " * 500)
     assert "\n" not in out and "\x00" not in out and len(out) <= 300
-    assert sanitize_provider_message("a" * 280 + " " + KEY) == "a" * 280 + " [REDACTED]"
+    assert sanitize_provider_message("a" * 280 + " " + KEY) == "a" * 280 + " [redacted]"

@@ -150,6 +150,10 @@ SECRETS = [
     "0123456789abcdef0123456789abcdef",
     "AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEf",
     "my-key****************1234",
+    "req_8f3a9b2c4d5e6f7a8b9c0d1e2f3a",
+    "k3l2j4h5g6f7d8s9a0qwertyzx",
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "Zx81kQpL0vN3mB7tR2yW5cE9",
 ]
 
 
@@ -177,6 +181,8 @@ def test_sanitiser_removes_labelled_values(text: str) -> None:
     "The model `gpt-4o-2024-08-06` does not exist or you do not have access to it.",
     "You can find your API key at https://platform.openai.com/account/api-keys.",
     "internationalization-of-error-messages",
+    "model: claude-3-5-sonnet-20241022 does not support images",
+    "text-embedding-3-large-2024 is not available",
 ])
 def test_sanitiser_keeps_ordinary_error_text(text: str) -> None:
     assert sanitize(text) == text
@@ -185,3 +191,17 @@ def test_sanitiser_keeps_ordinary_error_text(text: str) -> None:
 def test_sanitiser_strips_control_characters_and_truncates() -> None:
     out = sanitize("line1\r\nline2\x1b[31m" + "word " * 400)
     assert "\n" not in out and "\x1b" not in out and len(out) <= 500 and out.endswith("...")
+
+
+def test_sanitiser_bounds_its_work_on_huge_bodies() -> None:
+    secret = "sk-proj-" + "Ab1" * 10
+    out = sanitize("x" * 1999 + " " + secret + " " + "a" * 1_000_000)
+    assert secret[:12] not in out and len(out) <= 500
+
+
+def test_a_secret_cut_by_the_scan_bound_never_reaches_the_output() -> None:
+    # Redactions shrink the text at most ~2.4x, so even after many of them the cut stays far past `limit`.
+    shrinking = "Zx81kQpL0vN3mB7tR2yW5cE9 " * 80  # 2000 chars of redactable tokens
+    for pad in range(0, 30):
+        out = sanitize(shrinking[: 2000 - pad] + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        assert "wJalrX" not in out and len(out) <= 500

@@ -108,6 +108,14 @@ def test_echoed_sdk_assistant_message_is_accepted_and_its_output_only_fields_dro
     req = OPENAI.decode_request(body(messages=[{"role": "user", "content": "x"}, echoed]))
     assert req.messages[1].content == [TextPart("Hi")]
     assert req.messages[1].tool_calls == []
+    # what the SDK's stream helper message looks like when appended to the next request
+    helper = {**echoed, "parsed": None, "tool_calls": [
+        {"id": "c1", "type": "function", "index": 0,
+         "function": {"name": "f", "arguments": "{}", "parsed_arguments": None}}]}
+    req = OPENAI.decode_request(body(messages=[{"role": "user", "content": "x"}, helper]))
+    assert req.messages[1].tool_calls == [ToolCall("c1", "f", "{}")]
+    sent = OPENAI.encode_request(req, "m")["messages"][1]  # type: ignore[index]
+    assert "parsed" not in sent and "index" not in sent["tool_calls"][0]  # type: ignore[index,operator]
 
 
 def test_assistant_refusal_part_and_refusal_field_become_text() -> None:
@@ -263,7 +271,7 @@ def test_invalid_values_name_their_field(kw: dict[str, Any], param: str, fragmen
     ([{"role": "function", "name": "f", "content": "x"}], "messages[0].role", "use role 'tool'"),
     ([{"content": "x"}], "messages[0].role", "expected a string"),
     (["hello"], "messages[0]", "expected an object"),
-    ([{"role": "user"}], "messages[0].content", "needs content"),
+    ([{"role": "user"}], "messages[0].content", "content is required"),
     ([{"role": "user", "content": 7}], "messages[0].content", "a string or an array"),
     ([{"role": "user", "content": []}], "messages[0].content", "non-empty array"),
     ([{"role": "user", "content": "x", "cache_control": {}}], "messages[0].cache_control", "unsupported field"),
@@ -273,16 +281,16 @@ def test_invalid_values_name_their_field(kw: dict[str, Any], param: str, fragmen
         {"type": "text", "text": "b"}, {"type": "file", "file": {"file_id": "file-1"}}]}],
      "messages[1].content[1].type", "'file' is not supported"),
     ([{"role": "user", "content": [{"type": "video", "url": "x"}]}], "messages[0].content[0].type",
-     "not allowed in a user message (allowed: text, image_url)"),
+     "not allowed in user messages (allowed: text, image_url)"),
     ([{"role": "user", "content": [{"text": "x"}]}], "messages[0].content[0].type", "expected a string"),
     ([{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}]}],
      "messages[0].content[0].cache_control", "unsupported field"),
     ([{"role": "user", "content": [{"type": "text", "text": None}]}], "messages[0].content[0].text",
      "expected a string"),
     ([{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
-     "messages[0].content[0].type", "not allowed in a system message"),
+     "messages[0].content[0].type", "not allowed in system messages"),
     ([{"role": "user", "content": [{"type": "refusal", "refusal": "x"}]}], "messages[0].content[0].type",
-     "not allowed in a user message"),
+     "not allowed in user messages"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}],
      "messages[0].content[0].image_url.url", "http(s) URL"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png,plain"}}]}],
@@ -327,4 +335,4 @@ def test_error_messages_never_echo_message_text() -> None:
 
 def test_long_unknown_parameter_names_are_truncated_in_the_message() -> None:
     err = refused(body(**{"x" * 500: 1}))
-    assert len(err.message) < 200
+    assert len(err.message) < 200 and err.param == "x" * 64

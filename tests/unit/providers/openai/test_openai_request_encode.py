@@ -100,6 +100,13 @@ def test_multi_part_text_is_an_array_for_openai_and_one_string_for_compatible_se
     assert OPENAI_COMPATIBLE.encode_request(req, "m")["messages"][0]["content"] == "Summarise:\nthe doc"
 
 
+def test_developer_role_is_kept_for_openai_and_sent_as_system_to_compatible_servers() -> None:
+    req = ChatRequest(model="m", messages=[Message("developer", [TextPart("Be brief.")]),
+                                           Message("user", [TextPart("hi")])])
+    assert OPENAI.encode_request(req, "m")["messages"][0] == {"role": "developer", "content": "Be brief."}
+    assert OPENAI_COMPATIBLE.encode_request(req, "m")["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
 def test_assistant_with_only_tool_calls_sends_null_content() -> None:
     req = ChatRequest(model="m", messages=[Message("assistant", tool_calls=[ToolCall("c1", "f", "{}")])])
     msg = OPENAI.encode_request(req, "m")["messages"][0]
@@ -168,3 +175,21 @@ def test_decode_encode_decode_preserves_the_request(body: dict[str, Any]) -> Non
     first = OPENAI.decode_request(body)
     again = OPENAI.decode_request(OPENAI.encode_request(first, "m"))
     assert again == first
+
+
+UPSTREAM_KEYS = {
+    "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "stop",
+    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "seed", "user", "n", "stream",
+    "stream_options", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs",
+    "reasoning_effort", "service_tier", "store", "metadata", "modalities", "verbosity",
+}
+MESSAGE_KEYS = {"role", "content", "name", "tool_calls", "tool_call_id"}
+
+
+@pytest.mark.parametrize("fmt", [OPENAI, OPENAI_COMPATIBLE])
+@pytest.mark.parametrize("body", ROUND_TRIP_BODIES)
+def test_upstream_bodies_carry_only_known_fields(fmt: Any, body: dict[str, Any]) -> None:
+    sent = fmt.encode_request(OPENAI.decode_request(body), "m")
+    assert set(sent) <= UPSTREAM_KEYS
+    for message in sent["messages"]:
+        assert set(message) <= MESSAGE_KEYS

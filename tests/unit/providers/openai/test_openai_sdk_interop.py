@@ -26,8 +26,8 @@ from bastion.core.types import (
     StreamEvent,
     StreamStart,
     TextDelta,
-    ToolCallDelta,
     ToolCall,
+    ToolCallDelta,
     Usage,
     UsageEvent,
 )
@@ -141,6 +141,16 @@ def test_sdk_stream_helper_accumulates_parallel_tool_calls() -> None:
         ("call_w", "get_weather", '{"city": "Paris"}'), ("call_t", "get_time", "{}")]
     assert final.choices[0].finish_reason == "tool_calls"
     assert final.usage is None  # the helper did not ask for usage, so none was shown
+
+    # Echoing the helper's parsed message back is accepted (its SDK-only fields are not sent).
+    with client(gateway).chat.completions.stream(model="smart", tools=TOOLS, messages=[
+            {"role": "user", "content": "Weather and time?"}, message,
+            {"role": "tool", "tool_call_id": "call_w", "content": "20C"},
+            {"role": "tool", "tool_call_id": "call_t", "content": "noon"}]) as stream:
+        stream.get_final_completion()
+    echoed = gateway.requests[1].messages[1]
+    assert echoed.text() == "Checking both…"
+    assert [(c.id, c.name) for c in echoed.tool_calls] == [("call_w", "get_weather"), ("call_t", "get_time")]
 
 
 def test_sdk_raises_api_error_on_an_error_frame_mid_stream() -> None:

@@ -6,11 +6,11 @@ from typing import Any
 
 import orjson
 import pytest
+from openai_wire_support import decode_all, split_every
 
 from bastion.core.errors import UpstreamError
 from bastion.core.types import StreamEnd, StreamStart, TextDelta, ToolCallDelta, Usage, UsageEvent
 from bastion.providers.openai import OPENAI
-from openai_wire_support import decode_all, split_every
 
 HEAD = {"id": "chatcmpl-123", "object": "chat.completion.chunk", "created": 1694268190,
         "model": "gpt-4o-mini", "system_fingerprint": "fp_44709d6fcb"}

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 import pytest
+from openai_wire_support import sse_events
 
 from bastion.core.errors import PolicyViolation, UpstreamTimeout
 from bastion.core.types import (
@@ -20,7 +21,6 @@ from bastion.core.types import (
     UsageEvent,
 )
 from bastion.providers.openai import OPENAI
-from openai_wire_support import sse_events
 
 
 def request(include_usage: bool) -> ChatRequest:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openai_wire_support import decode_all, split_every
 
 from bastion.core.types import (
     ChatRequest,
@@ -17,7 +18,6 @@ from bastion.core.types import (
     UsageEvent,
 )
 from bastion.providers.openai import OPENAI
-from openai_wire_support import decode_all, split_every
 
 texts = st.text(min_size=1, max_size=40)  # any unicode, including "\n\n", quotes and "data: "
 names = st.from_regex(r"[A-Za-z0-9_\-]{1,64}", fullmatch=True)
@@ -60,7 +60,7 @@ def round_trip(events: list[StreamEvent], include_usage: bool, size: int) -> lis
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(streams(), st.integers(1, 300))
 def test_events_survive_the_wire(events: list[StreamEvent], size: int) -> None:
     start = events[0]
@@ -69,7 +69,7 @@ def test_events_survive_the_wire(events: list[StreamEvent], size: int) -> None:
     assert round_trip(events, True, size) == expected
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(streams(), st.integers(1, 300))
 def test_usage_is_withheld_unless_the_client_asked(events: list[StreamEvent], size: int) -> None:
     out = round_trip(events, False, size)
@@ -77,7 +77,7 @@ def test_usage_is_withheld_unless_the_client_asked(events: list[StreamEvent], si
         e for e in events if not isinstance(e, StreamStart | UsageEvent)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(streams())
 def test_decoding_is_stable_under_re_encoding(events: list[StreamEvent]) -> None:
     once = round_trip(events, True, 4096)

@@ -1,0 +1,191 @@
+"""The budget stage ("cost"): reserve the worst-case price against every budget that applies
+before the call, settle the actual cost after it, and record usage.
+
+Worst case = estimated input + max output tokens at the most expensive target of the model
+alias (any target may end up serving it after a fallback). Refusal is 429 `budget_exceeded`
+with `x-should-retry: false` (the SDKs would otherwise retry a budget that cannot recover).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from bastion.config.limits import LimitsConfig, TeamConfig
+from bastion.core.context import Principal, RequestContext
+from bastion.core.errors import BudgetExceeded, InternalError, ServiceUnavailable
+from bastion.core.types import ChatRequest, EmbeddingsRequest
+from bastion.cost.periods import PERIODS, Period, PeriodLabels, labels_at
+from bastion.cost.pricing import Price, PriceTable, format_usd, usd_to_micros
+from bastion.cost.usage import UsageRecorder
+from bastion.limits.backend import BudgetSlot, LimitsBackend
+from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
+from bastion.limits.scopes import key_scope, team_scope
+from bastion.limits.stage import backend_unavailable
+
+log = logging.getLogger("bastion.cost")
+_GRACE = 2 * 86400  # spend counters outlive their period a little, for late settlements
+
+
+@dataclass(slots=True)
+class Reservation:
+    """What `check` reserved, for `finish` to settle."""
+
+    estimate: TokenEstimate
+    labels: PeriodLabels
+    price: Price | None
+    slots: tuple[BudgetSlot, ...] = ()
+    amount: int = 0
+    done: bool = False
+    names: dict[str, str] = field(default_factory=dict)
+
+
+class BudgetStage:
+    name = "cost"
+
+    def __init__(self, backend: LimitsBackend, prices: PriceTable, limits: LimitsConfig,
+                 teams: Mapping[str, TeamConfig], model_targets: Mapping[str, list[str]], *,
+                 recorder: UsageRecorder | None = None, clock: Callable[[], float] | None = None) -> None:
+        self._backend = backend
+        self._prices = prices
+        self._block = limits.on_backend_error == "block"
+        self._default_out = limits.default_max_output_tokens
+        self._team_budgets = {name: tuple((usd_to_micros(b.usd), b.period) for b in t.budgets)
+                              for name, t in teams.items()}
+        self._targets = {alias: [p for p in (prices.get(m) for m in models) if p is not None]
+                         for alias, models in model_targets.items()}
+        self._recorder = recorder
+        self._clock = clock or time.time
+        # Per-request allocations dominate this stage's cost: slots are cached per key and day.
+        self._slot_cache: dict[str, tuple[Principal, str, tuple[BudgetSlot, ...], dict[str, str]]] = {}
+        self._spend_cache: dict[tuple[str, str | None, str], list[BudgetSlot]] = {}
+        self.served_unchecked = 0  # requests served without a budget check because the backend failed
+
+    def _worst(self, model: str, est: TokenEstimate) -> tuple[int, Price | None]:
+        candidates = self._targets.get(model)
+        if candidates is None:
+            direct = self._prices.get(model)
+            candidates = [direct] if direct is not None else []
+        best: tuple[int, Price | None] = (0, None)
+        for price in candidates:
+            amount = price.worst_case_micros(est.input, est.output)
+            if best[1] is None or amount > best[0]:
+                best = (amount, price)
+        return best
+
+    def _slots(self, p: Principal, labels: PeriodLabels) -> tuple[tuple[BudgetSlot, ...], dict[str, str]]:
+        hit = self._slot_cache.get(p.key_id)
+        if hit is not None and hit[0] is p and hit[1] == labels.day:
+            return hit[2], hit[3]
+        slots, names = self._build_slots(p, labels)
+        if len(self._slot_cache) > 50_000:
+            self._slot_cache.clear()
+        self._slot_cache[p.key_id] = (p, labels.day, slots, names)
+        return slots, names
+
+    def _build_slots(self, p: Principal, labels: PeriodLabels) -> tuple[tuple[BudgetSlot, ...], dict[str, str]]:
+        chosen: dict[tuple[str, Period], int] = {}
+        names: dict[str, str] = {}
+        ks = key_scope(p.key_id)
+        names[ks] = f"key {p.key_id!r}"
+        for b in p.budgets:
+            _keep_min(chosen, (ks, b.period), b.micros)
+        if p.team is not None:
+            ts = team_scope(p.team)
+            names[ts] = f"team {p.team!r}"
+            for micros, period in self._team_budgets.get(p.team, ()):
+                _keep_min(chosen, (ts, period), micros)
+        slots = tuple(BudgetSlot(scope, period, labels.label(period), limit, _expiry(labels, period))
+                      for (scope, period), limit in chosen.items())
+        return slots, names
+
+    async def check(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest) -> None:
+        if ctx.operation == "models":
+            return
+        p = ctx.principal
+        if p is None:
+            raise InternalError("budgets ran before authentication")
+        est = estimate_for(ctx, request, self._default_out)
+        now = self._clock()
+        labels = labels_at(now)
+        amount, price = self._worst(ctx.model or request.model, est)
+        slots, names = self._slots(p, labels)
+        res = Reservation(est, labels, price, names=names)
+        if slots:
+            try:
+                d = await self._backend.reserve(ctx.request_id, slots, amount, now)
+            except ServiceUnavailable:
+                if self._block:
+                    raise backend_unavailable(self._backend.kind, "budgets") from None
+                self.served_unchecked += 1
+                log.error("serving request %s WITHOUT a budget check: limits backend (%s) unreachable "
+                          "(limits.on_backend_error: allow)", ctx.request_id, self._backend.kind)
+                ctx.state[self.name] = res
+                return
+            if not d.allowed:
+                s = slots[d.denied_index]
+                end = s.expires_at - _GRACE if s.expires_at is not None else None
+                per = "in total" if s.period == "total" else f"per {s.period} ({s.label}, UTC)"
+                raise BudgetExceeded(
+                    f"Budget exceeded for {names[s.scope]}: ${format_usd(s.limit)} {per}; spent ${format_usd(d.spent)}, reserved by requests in flight "
+                    f"${format_usd(d.reserved)}, and this request may cost up to ${format_usd(amount)}.",
+                    retry_after=None if end is None else float(max(1, int(end - now))),
+                    headers={"x-should-retry": "false"})
+            res.slots, res.amount = slots, amount
+        ctx.state[self.name] = res
+
+    async def finish(self, ctx: RequestContext) -> None:
+        res = ctx.state.get(self.name)
+        if not isinstance(res, Reservation) or res.done:
+            return
+        res.done = True
+        try:
+            usage = actual_usage(ctx, res.estimate, upstream_reached=upstream_reached(ctx))
+            price = self._served_price(ctx) or res.price
+            actual = price.cost_micros(usage) if price is not None else 0
+            ctx.cost_micros = actual
+            p = ctx.principal
+            if p is None:
+                return
+            if self._recorder is not None:
+                self._recorder.record(res.labels.day, p.key_id, p.team, ctx.model or "", usage.input_tokens,
+                                      usage.output_tokens, actual)
+            spend = self._spend_slots(p, res.labels)
+            await self._backend.settle(ctx.request_id, res.slots, res.amount, actual, spend, self._clock())
+        except ServiceUnavailable:
+            pass  # counted by the backend; Redis reservations expire (lease_ttl_seconds)
+        except Exception as e:  # a finaliser never raises
+            self._backend.failures.record("cost.finish", type(e).__name__)
+
+    def _spend_slots(self, p: Principal, labels: PeriodLabels) -> list[BudgetSlot]:
+        """Every period of the key and its team records spend, budget or not, so a budget set
+        later in a period starts from what was already spent."""
+        ck = (p.key_id, p.team, labels.day)
+        slots = self._spend_cache.get(ck)
+        if slots is None:
+            scopes = [key_scope(p.key_id)] + ([team_scope(p.team)] if p.team is not None else [])
+            slots = [BudgetSlot(s, period, labels.label(period), 0, _expiry(labels, period))
+                     for s in scopes for period in PERIODS]
+            if len(self._spend_cache) > 50_000:
+                self._spend_cache.clear()
+            self._spend_cache[ck] = slots
+        return slots
+
+    def _served_price(self, ctx: RequestContext) -> Price | None:
+        for a in reversed(ctx.attempts):
+            if a.outcome == "ok":
+                return self._prices.get(a.model)
+        return None
+
+
+def _keep_min(chosen: dict[tuple[str, Period], int], key: tuple[str, Period], micros: int) -> None:
+    cur = chosen.get(key)
+    if cur is None or micros < cur:
+        chosen[key] = micros
+
+
+def _expiry(labels: PeriodLabels, period: Period) -> int | None:
+    end = labels.end(period)
+    return None if end is None else end + _GRACE

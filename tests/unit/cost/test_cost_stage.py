@@ -1,0 +1,226 @@
+"""The budget stage: worst-case reservation, refusal, settlement (also of cut streams), calendar
+resets, team budgets, and spend surviving a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bastion.config.loader import parse_config
+from bastion.config.schema import BastionConfig
+from bastion.core.context import Attempt, Budget, Principal, RequestContext
+from bastion.core.errors import BudgetExceeded
+from bastion.core.types import ChatRequest, Message, TextPart, Usage
+from bastion.cost.pricing import PriceTable
+from bastion.cost.stage import BudgetStage, Reservation
+from bastion.cost.usage import UsageRecorder, query_usage
+from bastion.limits.backend import BudgetSlot, LimitsBackend
+from bastion.limits.memory import MemoryBackend
+from bastion.limits.runtime import LimitsRuntime
+from bastion.store.db import SqliteDatabase
+
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC).timestamp()
+
+
+class Clock:
+    def __init__(self, t: float = NOW) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def config() -> BastionConfig:
+    return parse_config({
+        "providers": {"openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-x"}},
+        "models": [{"name": "m", "targets": [{"provider": "openai", "model": "gpt-4o-mini"},
+                                             {"provider": "openai", "model": "gpt-4o"}]},
+                   {"name": "fixed", "targets": [{"provider": "openai", "model": "flat"}]}],
+        "pricing": {"flat": {"input_per_mtok": 0, "output_per_mtok": 1000}},  # $0.001 per output token
+        "teams": {"payments": {"budgets": [{"usd": 0.5, "period": "month"}]}},
+    }, env={})
+
+
+def stage(backend: LimitsBackend, clock: Clock | None = None, recorder: UsageRecorder | None = None) -> BudgetStage:
+    cfg = config()
+    return BudgetStage(backend, PriceTable.for_config(cfg), cfg.limits, cfg.teams,
+                       {m.name: [t.model for t in m.targets] for m in cfg.models},
+                       recorder=recorder, clock=clock or Clock())
+
+
+def ctx_for(p: Principal, rid: str = "r", model: str = "m") -> RequestContext:
+    return RequestContext(request_id=rid, ingress="openai", model=model, principal=p)
+
+
+def chat(text: str = "x" * 400, max_tokens: int = 1000, model: str = "m") -> ChatRequest:
+    return ChatRequest(model=model, messages=[Message("user", [TextPart(text)])], max_tokens=max_tokens)
+
+
+def served(ctx: RequestContext, model: str, usage: Usage | None) -> None:
+    ctx.attempts.append(Attempt("openai", model, "ok", 200))
+    ctx.usage = usage
+
+
+async def test_reserves_worst_case_at_the_most_expensive_target() -> None:
+    b = MemoryBackend()
+    st = stage(b)
+    ctx = ctx_for(Principal("k", "k", budgets=(Budget(10**6, "day"),)))
+    await st.check(ctx, chat())
+    res = ctx.state["cost"]
+    assert isinstance(res, Reservation)
+    # 104 input tokens (400 chars / 4 + 4) and 1000 output at gpt-4o's $2.50 / $10 (dearer than mini)
+    assert res.amount == -(-(104 * 2_500_000 + 1000 * 10_000_000) // 1_000_000) == 10_260
+    assert await b.budget_state(res.slots[0]) == (0, 10_260)
+
+
+async def test_settles_actual_cost_of_the_served_target_and_releases_the_rest() -> None:
+    b = MemoryBackend()
+    st = stage(b)
+    ctx = ctx_for(Principal("k", "k", budgets=(Budget(10**6, "day"),)))
+    await st.check(ctx, chat())
+    served(ctx, "gpt-4o-mini", Usage(input_tokens=100_000, output_tokens=1000))
+    await st.finish(ctx)
+    assert ctx.cost_micros == 15_000 + 600
+    res = ctx.state["cost"]
+    assert isinstance(res, Reservation)
+    assert await b.budget_state(res.slots[0]) == (15_600, 0)
+
+
+async def test_refuses_with_budget_exceeded_when_the_worst_case_does_not_fit() -> None:
+    st = stage(MemoryBackend())
+    p = Principal("k", "k", budgets=(Budget(10_000, "day"),))  # one cent
+    ctx = ctx_for(p)
+    with pytest.raises(BudgetExceeded) as e:
+        await st.check(ctx, chat())  # may cost 1.026 cents
+    err = e.value
+    assert err.status == 429 and err.code == "budget_exceeded" and err.openai_type == "insufficient_quota"
+    assert err.headers["x-should-retry"] == "false"
+    assert err.retry_after == 12 * 3600.0  # until midnight UTC
+    assert "key 'k'" in err.message and "$0.010000 per day" in err.message and "$0.010260" in err.message
+    assert "cost" not in ctx.state
+
+
+async def test_team_budget_is_shared_and_the_tighter_duplicate_wins() -> None:
+    st = stage(MemoryBackend())
+    a = Principal("a", "a", team="payments", budgets=(Budget(10**9, "month"), Budget(10**8, "month")))
+    b = Principal("b", "b", team="payments")
+    spent, i = 0, 0
+    while spent + 10_260 <= 500_000:
+        i += 1
+        ctx = ctx_for(a if i % 2 else b, f"r{i}")
+        await st.check(ctx, chat())
+        served(ctx, "gpt-4o", Usage(input_tokens=104, output_tokens=1000))
+        await st.finish(ctx)
+        spent += ctx.cost_micros
+    with pytest.raises(BudgetExceeded, match="team 'payments'"):
+        await st.check(ctx_for(b, "last"), chat())
+    ctx = ctx_for(a, "a-last")
+    with pytest.raises(BudgetExceeded, match="team 'payments'"):
+        await st.check(ctx, chat())
+    ctx = ctx_for(a, "a-small")
+    await st.check(ctx, chat(text="x", max_tokens=1))
+    res = ctx.state["cost"]
+    assert isinstance(res, Reservation) and len(res.slots) == 2  # key month (tighter of two) + team month
+    assert {s.limit for s in res.slots} == {10**8, 500_000}
+
+
+async def test_cut_stream_is_charged_for_what_was_streamed_and_releases_its_reservation() -> None:
+    b = MemoryBackend()
+    st = stage(b)
+    ctx = ctx_for(Principal("k", "k", budgets=(Budget(10**6, "day"),)), model="fixed")
+    ctx.stream = True
+    await st.check(ctx, chat(model="fixed", max_tokens=1000))
+    res = ctx.state["cost"]
+    assert isinstance(res, Reservation) and res.amount == 1_000_000
+    ctx.attempts.append(Attempt("openai", "flat", "ok", 200))
+    ctx.streamed_chars, ctx.client_disconnected = 802, True  # no usage event ever came
+    await st.finish(ctx)
+    assert ctx.cost_micros == 201 * 1000  # ceil(802 / 4) output tokens at $0.001
+    assert await b.budget_state(res.slots[0]) == (201_000, 0)
+
+
+async def test_failed_upstream_costs_nothing_and_releases() -> None:
+    b = MemoryBackend()
+    st = stage(b)
+    ctx = ctx_for(Principal("k", "k", budgets=(Budget(10**6, "day"),)))
+    await st.check(ctx, chat())
+    ctx.attempts.append(Attempt("openai", "gpt-4o", "error", 500))
+    await st.finish(ctx)
+    res = ctx.state["cost"]
+    assert isinstance(res, Reservation)
+    assert ctx.cost_micros == 0 and await b.budget_state(res.slots[0]) == (0, 0)
+
+
+async def test_daily_budget_resets_at_utc_midnight_weekly_on_monday() -> None:
+    clock = Clock(datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC).timestamp())  # Sunday
+    st = stage(MemoryBackend(), clock)
+    p = Principal("k", "k", budgets=(Budget(200_000, "day"), Budget(300_000, "week")))
+    for i in range(2):
+        ctx = ctx_for(p, f"a{i}", model="fixed")
+        await st.check(ctx, chat(model="fixed", max_tokens=100))
+        served(ctx, "flat", Usage(input_tokens=1, output_tokens=100))
+        await st.finish(ctx)
+    with pytest.raises(BudgetExceeded, match="per day"):
+        await st.check(ctx_for(p, "b", model="fixed"), chat(model="fixed", max_tokens=100))
+    clock.t += 1  # Monday 00:00:00 UTC: new day and new ISO week
+    for i in range(2):
+        ctx = ctx_for(p, f"c{i}", model="fixed")
+        await st.check(ctx, chat(model="fixed", max_tokens=100))
+        served(ctx, "flat", Usage(input_tokens=1, output_tokens=100))
+        await st.finish(ctx)
+
+
+async def test_200_concurrent_requests_never_overspend_one_dollar(backend: LimitsBackend) -> None:
+    st = stage(backend)
+    p = Principal("k-dollar", "k", budgets=(Budget(1_000_000, "total"),))
+    cost = 30_000
+
+    async def one(i: int) -> bool:
+        ctx = ctx_for(p, f"r{i}", model="fixed")
+        try:
+            await st.check(ctx, chat(model="fixed", max_tokens=30))
+        except BudgetExceeded:
+            return False
+        await asyncio.sleep(0)
+        served(ctx, "flat", Usage(input_tokens=5, output_tokens=30))  # actual == reservation
+        await st.finish(ctx)
+        assert ctx.cost_micros == cost
+        return True
+
+    admitted = sum(await asyncio.gather(*(one(i) for i in range(200))))
+    spent, reserved = await backend.budget_state(BudgetSlot("k:k-dollar", "total", "total"))
+    assert reserved == 0 and spent == admitted * cost
+    assert spent <= 1_000_000 and 1_000_000 - spent < cost
+
+
+async def test_spend_survives_a_restart_with_the_memory_backend(tmp_path: Path) -> None:
+    cfg = parse_config({
+        "store": {"url": f"sqlite:///{tmp_path / 'b.db'}"},
+        "providers": {"openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-x"}},
+        "models": [{"name": "fixed", "targets": [{"provider": "openai", "model": "flat"}]}],
+        "pricing": {"flat": {"input_per_mtok": 0, "output_per_mtok": 1000}}}, env={})
+    p = Principal("k", "k", team="t", budgets=(Budget(250_000, "month"),))
+    clock = Clock()
+    db = SqliteDatabase(str(tmp_path / "b.db"))
+    rt = LimitsRuntime(cfg, db, clock=clock)
+    await rt.start()
+    for i in range(2):
+        ctx = ctx_for(p, f"a{i}", model="fixed")
+        await rt.cost.check(ctx, chat(model="fixed", max_tokens=100))
+        served(ctx, "flat", Usage(input_tokens=1, output_tokens=100))
+        await rt.cost.finish(ctx)
+    await rt.close()
+    await db.close()
+
+    db = SqliteDatabase(str(tmp_path / "b.db"))
+    rt = LimitsRuntime(cfg, db, clock=clock)  # a fresh process: nothing in memory
+    await rt.start()
+    with pytest.raises(BudgetExceeded, match=r"spent \$0.200000"):
+        await rt.cost.check(ctx_for(p, "b", model="fixed"), chat(model="fixed", max_tokens=100))
+    rows = await query_usage(db, key="k", by="model")
+    assert [(r.group, r.requests, r.output_tokens, r.cost_micros) for r in rows] == [("fixed", 2, 200, 200_000)]
+    await rt.close()
+    await db.close()

@@ -1,0 +1,73 @@
+"""Token estimates before the call and the actual count after it."""
+
+from __future__ import annotations
+
+from bastion.core.context import Attempt, RequestContext
+from bastion.core.types import (
+    ChatRequest,
+    EmbeddingsRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    ToolCall,
+    ToolDef,
+    Usage,
+)
+from bastion.limits.estimate import (
+    TokenEstimate,
+    actual_usage,
+    estimate_for,
+    estimate_input,
+    estimate_request,
+    upstream_reached,
+)
+
+
+def test_counts_every_text_the_model_reads() -> None:
+    base = ChatRequest(model="m", messages=[Message("user", [TextPart("a" * 400)])])
+    assert estimate_input(base) == 100 + 4
+    full = ChatRequest(
+        model="m", system=[TextPart("s" * 40)],
+        messages=[Message("user", [TextPart("a" * 400), ImagePart(url="https://x/y.png")]),
+                  Message("assistant", tool_calls=[ToolCall("c1", "lookup", '{"q": "' + "z" * 80 + '"}')]),
+                  Message("tool", [TextPart("r" * 40)], tool_call_id="c1")],
+        tools=[ToolDef("lookup", "d" * 40, {"type": "object", "properties": {"q": {"type": "string"}}})])
+    est = estimate_input(full)
+    assert est > estimate_input(base) + 1000  # the image
+    assert est >= (40 + 400 + 6 + 89 + 40 + 6 + 40 + 50) // 4 + 3 * 4 + 1000
+
+
+def test_non_ascii_text_counts_bytes() -> None:
+    cjk = ChatRequest(model="m", messages=[Message("user", [TextPart("漢" * 100)])])
+    assert estimate_input(cjk) == 75 + 4  # 300 UTF-8 bytes / 4: closer to real tokenizers than chars / 4
+
+
+def test_output_is_max_tokens_times_choices_or_the_default() -> None:
+    r = ChatRequest(model="m", messages=[Message("user", [TextPart("hi")])], max_tokens=50, n=3)
+    assert estimate_request(r, 4096).output == 150
+    r.max_tokens, r.n = None, None
+    assert estimate_request(r, 4096).output == 4096
+    e = EmbeddingsRequest(model="e", input=["a" * 40, "b" * 40])
+    assert estimate_request(e, 4096) == TokenEstimate(20, 0)
+
+
+def test_estimate_is_computed_once_per_request() -> None:
+    ctx = RequestContext(request_id="r", ingress="openai")
+    r = ChatRequest(model="m", messages=[Message("user", [TextPart("hi")])], max_tokens=5)
+    first = estimate_for(ctx, r, 10)
+    r.messages[0].content[0] = TextPart("x" * 4000)  # redaction later must not change the reservation
+    assert estimate_for(ctx, r, 10) is first
+
+
+def test_actual_usage() -> None:
+    est = TokenEstimate(100, 1000)
+    ctx = RequestContext(request_id="r", ingress="openai")
+    assert actual_usage(ctx, est, upstream_reached=False) == Usage()  # never reached upstream
+    assert actual_usage(ctx, est, upstream_reached=True) == Usage(100, 0)  # reached, nothing streamed
+    ctx.streamed_chars = 401
+    assert actual_usage(ctx, est, upstream_reached=False) == Usage(100, 101)
+    ctx.usage = Usage(7, 3)
+    assert actual_usage(ctx, est, upstream_reached=True) == Usage(7, 3)
+    assert not upstream_reached(RequestContext(request_id="r", ingress="openai"))
+    ctx.attempts = [Attempt("p", "m", "timeout"), Attempt("p", "m", "ok")]
+    assert upstream_reached(ctx)
