@@ -84,7 +84,9 @@ class Gateway:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{self.logs()}")
+                self._log.close()
+                self.proc = None
+                raise RuntimeError(f"gateway exited:\n{self.logs()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
                     if r.status == 200:

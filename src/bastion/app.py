@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bastion.audit.sink import SqlAuditSink
+from bastion.audit.stage import AuditStage
+from bastion.audit.writer import AuditWriter
 from bastion.auth.admin_key import AdminAuth
 from bastion.auth.authenticator import Authenticator
 from bastion.auth.store import SqlKeyStore
@@ -16,11 +19,14 @@ from bastion.auth.throttle import FailureThrottle
 from bastion.config.loader import load_exported_config
 from bastion.config.schema import BastionConfig
 from bastion.core.context import RequestStage
+from bastion.core.errors import AuthenticationError, NotFound
 from bastion.http.admin import AdminRoutes
 from bastion.http.api import ApiHandlers
 from bastion.http.asgi import BastionASGI, Routes
 from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
 from bastion.limits.runtime import LimitsRuntime, config_errors
+from bastion.observability.metrics import CONTENT_TYPE
+from bastion.observability.observer import TelemetryObserver
 from bastion.pipeline.runner import Observer, Pipeline
 from bastion.providers.router import Router, build_routes
 from bastion.providers.transport import Transport
@@ -48,10 +54,17 @@ class Gateway:
         self.router = Router(build_routes(config), self.transport)
         self.limits = LimitsRuntime(config, self.db)
         stages: list[RequestStage] = [self.limits.ratelimit, self.limits.cost]
-        observers: list[Observer] = []
+        self.audit_writer = AuditWriter.from_config(config.audit, SqlAuditSink(self.db))
+        self.audit = AuditStage.from_config(config, self.audit_writer)
+        self.telemetry = TelemetryObserver.from_config(config)
+        if self.telemetry.metrics is not None:
+            self.telemetry.metrics.bind_audit(self.audit_writer)
+        # audit first: its admit refuses (503) before anything else runs when records cannot be kept
+        observers: list[Observer] = [self.audit, self.telemetry] if config.audit.enabled else [self.telemetry]
         self.pipeline = Pipeline(self.auth, stages, self.router, None, observers)
         self.api = ApiHandlers(self.pipeline, config.server.max_messages)
-        self.admin = AdminRoutes(self.keys, AdminAuth(config.server.admin_key, FailureThrottle()),
+        self.admin_auth = AdminAuth(config.server.admin_key, FailureThrottle())
+        self.admin = AdminRoutes(self.keys, self.admin_auth,
                                  known_policies=set(config.policies) | {"default"},
                                  known_models={m.name for m in config.models},
                                  on_change=self.auth.invalidate,
@@ -61,6 +74,9 @@ class Gateway:
 
     async def startup(self) -> None:
         await self.keys.migrate()
+        if self.config.audit.enabled:
+            await self.audit_writer.start()
+            self._shutdown_hooks.append(lambda: self.audit_writer.stop(self.config.server.shutdown_grace_seconds))
         await self.limits.start()
         self._shutdown_hooks.append(self.limits.close)
         for hook in self._startup_hooks:
@@ -83,8 +99,22 @@ class Gateway:
         ok = await self.db.ping()
         return HttpResponse.json({"status": "ready" if ok else "store unreachable"}, status=200 if ok else 503)
 
+    async def metrics(self, req: HttpRequest) -> HttpResponse:
+        """Prometheus exposition: behind observability.metrics_token when set, else the admin key."""
+        m = self.telemetry.metrics
+        if m is None:
+            raise NotFound("metrics are disabled (observability.metrics: false)", code="not_found")
+        auth = req.headers.get("authorization")
+        if self.config.observability.metrics_token is not None:
+            if not m.authorized(auth):
+                raise AuthenticationError("a valid metrics token is required (Authorization: Bearer ...)")
+        else:
+            self.admin_auth.check(auth, req.client)
+        return HttpResponse(200, m.render(), content_type=CONTENT_TYPE)
+
     def routes(self) -> Routes:
-        public = {("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz}
+        public = {("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
+                  ("GET", "/metrics"): self.metrics}
         api: dict[tuple[str, str], Callable[[HttpRequest], Awaitable[HttpResponse | StreamingResponse]]] = {
             ("POST", "/v1/chat/completions"): self.api.openai_chat,
             ("POST", "/v1/messages"): self.api.anthropic_messages,
@@ -104,4 +134,8 @@ def create_app(config: BastionConfig) -> BastionASGI:
 
 def app_from_environment() -> BastionASGI:
     """uvicorn factory for `--workers N`: every worker loads the exported config path."""
-    return create_app(load_exported_config())
+    from bastion.observability.logging import setup_logging
+
+    config = load_exported_config()
+    setup_logging(config.observability)
+    return create_app(config)

@@ -61,7 +61,10 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if not args.quiet:
         print(_summary(args.config, host, port), flush=True)
-    common = dict(host=host, port=port, loop="uvloop", http="httptools", lifespan="on", access_log=False,
+    from bastion.observability.logging import setup_logging
+
+    setup_logging(cfg.observability)
+    common = dict(log_config=None, host=host, port=port, loop="uvloop", http="httptools", lifespan="on", access_log=False,
                   log_level="warning", timeout_graceful_shutdown=int(cfg.server.shutdown_grace_seconds) or None,
                   server_header=False, date_header=False, h11_max_incomplete_event_size=64 * 1024)
     if workers > 1:

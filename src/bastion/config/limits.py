@@ -39,7 +39,7 @@ class LimitsConfig(_Strict):
     default_max_output_tokens: int = Field(4096, gt=0,
                                            description="Output estimate when a request sets no max_tokens.")
     redis_timeout_seconds: float = Field(
-        0.25, gt=0, le=10,
+        1.0, gt=0, le=10,
         description="Connect and socket timeout for Redis; a request never waits longer on the limits backend.")
     redis_key_prefix: str = Field("bastion:", min_length=1,
                                   description="Prefix of every Redis key (lets several gateways share one Redis).")

@@ -11,6 +11,7 @@ from bastion.core.errors import BastionError, InternalError, InvalidRequest, Not
 from bastion.core.types import ChatResponse, Ingress, StreamEvent
 from bastion.http.errors import error_response
 from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
+from bastion.observability.logging import request_id_var
 from bastion.pipeline.runner import Pipeline
 from bastion.providers.base import StreamEncoder
 from bastion.providers.openai import OPENAI
@@ -25,6 +26,7 @@ class ApiHandlers:
         self.max_messages = max_messages
 
     def _ctx(self, req: HttpRequest, ingress: Ingress) -> RequestContext:
+        request_id_var.set(req.request_id)
         return RequestContext(request_id=req.request_id, ingress=ingress, client_addr=req.client)
 
     async def _fail(self, ctx: RequestContext, err: BastionError) -> HttpResponse:

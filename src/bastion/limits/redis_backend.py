@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -28,8 +29,8 @@ _KINDS: dict[int, DeniedKind] = {1: "requests", 2: "tokens", 3: "parallel", 4: "
 class RedisBackend:
     kind = "redis"
 
-    def __init__(self, url: str, *, prefix: str = "bastion:", timeout: float = 0.25,
-                 lease_ttl: float = 900.0, cooldown: float = 1.0, max_connections: int = 256,
+    def __init__(self, url: str, *, prefix: str = "bastion:", timeout: float = 1.0,
+                 lease_ttl: float = 900.0, cooldown: float = 1.0, max_connections: int = 64,
                  client: Redis | None = None) -> None:
         self._deadline = timeout * 2 + 0.05
         if client is None:
@@ -74,7 +75,10 @@ class RedisBackend:
             async with asyncio.timeout(self._deadline):
                 return await awaitable
         except (RedisError, OSError, TimeoutError) as e:
-            self._down_until = loop.time() + self._cooldown
+            # Only a refused/broken connection marks Redis down for the cool-down; a slow answer
+            # (e.g. a busy event loop in a burst) fails this request alone, not the next second.
+            if not isinstance(e, TimeoutError | RedisTimeoutError):
+                self._down_until = loop.time() + self._cooldown
             self.failures.record(op, type(e).__name__)
             raise ServiceUnavailable(f"limits backend (redis) is unreachable: {type(e).__name__}") from None
 

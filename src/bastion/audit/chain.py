@@ -1,0 +1,106 @@
+"""The hash chain of one audit writer, and the signed checkpoints over it.
+
+Each writer (one per process start, or a configured name) numbers its records 1..n; record n
+stores prev_hash = hash of record n-1 (64 zeros for the first) and
+hash = SHA-256(prev_hash as ASCII hex || canonical record bytes). The canonical record contains
+writer_id and seq, so a record cannot be moved to another position or chain unnoticed.
+A checkpoint signs (writer_id, seq, hash, time) with HMAC-SHA256 under a configured key: without
+the key nobody can rewrite records up to a checkpoint consistently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from bastion.audit.record import AuditRecord, canonical, to_us
+from bastion.core.secret import Secret
+
+GENESIS = "0" * 64
+CheckpointKind = Literal["checkpoint", "anchor"]
+
+
+@dataclass(slots=True, frozen=True)
+class StoredRecord:
+    """A chained record as stored. `ts_us` and `request_id` repeat body fields for indexing;
+    verify checks that they agree with the hashed body."""
+
+    writer_id: str
+    seq: int
+    ts_us: int
+    request_id: str
+    prev_hash: str
+    hash: str
+    body: str
+
+
+@dataclass(slots=True, frozen=True)
+class Checkpoint:
+    """A signed statement "writer W's record `seq` has hash H" (kind "checkpoint"), or the
+    anchor left by prune: the chain now starts after `seq`, whose hash was H (kind "anchor")."""
+
+    writer_id: str
+    seq: int
+    hash: str
+    ts_us: int
+    signature: str | None  # hex HMAC-SHA256; None when no key is configured
+    kind: CheckpointKind = "checkpoint"
+
+
+def new_writer_id() -> str:
+    return "w-" + secrets.token_hex(8)
+
+
+def link_hash(prev_hash: str, body: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
+
+
+def _checkpoint_message(writer_id: str, seq: int, hash_: str, ts_us: int) -> bytes:
+    return f"bastion-audit-checkpoint-v1\n{writer_id}\n{seq}\n{hash_}\n{ts_us}".encode()
+
+
+def sign_checkpoint(key: Secret, writer_id: str, seq: int, hash_: str, ts_us: int) -> str:
+    return hmac.new(key.reveal().encode(), _checkpoint_message(writer_id, seq, hash_, ts_us),
+                    hashlib.sha256).hexdigest()
+
+
+def checkpoint_valid(key: Secret, cp: Checkpoint) -> bool:
+    if cp.signature is None:
+        return False
+    expected = sign_checkpoint(key, cp.writer_id, cp.seq, cp.hash, cp.ts_us)
+    return hmac.compare_digest(expected, cp.signature)
+
+
+def content_key(key: Secret | None) -> bytes | None:
+    """A separate key for `hash` capture, derived from the checkpoint key (never the key itself)."""
+    if key is None:
+        return None
+    return hmac.new(key.reveal().encode(), b"bastion-audit-content-v1", hashlib.sha256).digest()
+
+
+class Chain:
+    """Assigns seq and hashes to records in order. Not thread-safe: one writer task owns it."""
+
+    def __init__(self, writer_id: str, *, seq: int = 0, head: str = GENESIS) -> None:
+        self.writer_id = writer_id
+        self.seq = seq
+        self.head = head
+
+    def append(self, record: AuditRecord) -> StoredRecord:
+        seq = self.seq + 1
+        data = record.to_dict()
+        data["writer_id"] = self.writer_id
+        data["seq"] = seq
+        body = canonical(data)
+        h = link_hash(self.head, body)
+        stored = StoredRecord(self.writer_id, seq, to_us(record.time), record.request_id,
+                              self.head, h, body.decode())
+        self.seq, self.head = seq, h
+        return stored
+
+    def checkpoint(self, key: Secret | None, ts_us: int) -> Checkpoint:
+        sig = sign_checkpoint(key, self.writer_id, self.seq, self.head, ts_us) if key is not None else None
+        return Checkpoint(self.writer_id, self.seq, self.head, ts_us, sig)

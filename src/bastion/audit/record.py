@@ -1,0 +1,235 @@
+"""The audit record: what one finished request leaves behind, and its canonical serialisation.
+
+Built on the hot path from a finished RequestContext (cheap: copies scalars and tuples);
+serialised later by the writer task. It never holds a secret: the key id is the public id,
+findings carry scanner/type/action/score, never the matched value, and content is kept only
+as the policy's capture mode allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import orjson
+
+from bastion.core.context import RequestContext
+from bastion.core.types import ChatRequest, ImagePart, Message
+from bastion.observability.scrub import REDACTED, scrub_secrets
+
+RECORD_VERSION = 1
+CaptureMode = Literal["none", "hash", "redacted", "full"]
+_MAX_ID = 128
+
+
+@dataclass(slots=True, frozen=True)
+class CapturedContent:
+    """Prompt and response text as they passed the policy (input redaction already applied).
+    The lead attaches it with `AuditStage.attach_content`; the capture mode decides what stays."""
+
+    prompt: str | None = None
+    response: str | None = None
+
+    @classmethod
+    def from_chat(cls, request: ChatRequest, response_text: str | None = None) -> CapturedContent:
+        """Render a chat request as compact JSON text: [{"role", "text"}...], system first."""
+        turns: list[dict[str, str]] = [{"role": "system", "text": p.text} for p in request.system]
+        turns.extend(_turn(m) for m in request.messages)
+        return cls(prompt=orjson.dumps(turns).decode(), response=response_text)
+
+
+def _turn(m: Message) -> dict[str, str]:
+    text = m.text()
+    images = sum(1 for p in m.content if isinstance(p, ImagePart))
+    if images:
+        text += f" [{images} image(s)]"
+    if m.tool_calls:
+        text += "".join(f" [tool_call {c.name}: {c.arguments}]" for c in m.tool_calls)
+    return {"role": m.role, "text": text}
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    """One request's audit facts; treat as immutable once built. Not frozen and not rounded
+    on purpose: it is built on the request path, where each µs counts; to_dict (in the writer
+    task) does the formatting."""
+
+    time: float  # unix seconds at request start
+    request_id: str
+    key_id: str | None
+    team: str | None
+    authenticated: bool
+    client_addr: str | None
+    ingress: str
+    operation: str
+    model: str | None
+    # (provider, model, outcome, status, latency_ms)
+    attempts: tuple[tuple[str, str, str, int | None, float], ...]
+    status: int
+    error_code: str | None
+    latency_ms: float
+    ttft_ms: float | None
+    upstream_ms: float
+    usage: tuple[int, int, int, int, int] | None  # input, output, cached input, cache write, reasoning
+    cost_micros: int
+    stream: bool
+    finish_reason: str | None
+    client_disconnected: bool
+    policy: str | None
+    # (scanner, type, action, score, direction)
+    findings: tuple[tuple[str, str, str, float, str], ...]
+    capture: CaptureMode = "none"
+    content: dict[str, object] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The record as a JSON-ready mapping (without chain fields)."""
+        usage: dict[str, int] | None = None
+        if self.usage is not None:
+            i, o, c, w, r = self.usage
+            usage = {"input_tokens": i, "output_tokens": o, "cached_input_tokens": c,
+                     "cache_write_tokens": w, "reasoning_tokens": r}
+        return {
+            "v": RECORD_VERSION,
+            "time": iso_time(to_us(self.time)),
+            "request_id": self.request_id,
+            "key_id": self.key_id,
+            "team": self.team,
+            "authenticated": self.authenticated,
+            "client_addr": self.client_addr,
+            "ingress": self.ingress,
+            "operation": self.operation,
+            "model": self.model,
+            "attempts": [{"provider": p, "model": m, "outcome": o, "status": s, "latency_ms": round(lat, 3)}
+                         for p, m, o, s, lat in self.attempts],
+            "status": self.status,
+            "error_code": self.error_code,
+            "latency_ms": round(self.latency_ms, 3),
+            "ttft_ms": round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
+            "upstream_ms": round(self.upstream_ms, 3),
+            "usage": usage,
+            "cost_micros": self.cost_micros,
+            "stream": self.stream,
+            "finish_reason": self.finish_reason,
+            "client_disconnected": self.client_disconnected,
+            "policy": self.policy,
+            "findings": [{"scanner": s, "type": t, "action": a, "score": round(sc, 4), "direction": d}
+                         for s, t, a, sc, d in self.findings],
+            "capture": self.capture,
+            "content": _serialise_content(self.capture, self.content),
+        }
+
+
+def to_us(ts: float) -> int:
+    """Unix seconds → integer microseconds (the store's time column)."""
+    return round(ts * 1_000_000)
+
+
+_second: list[object] = [None, ""]  # (whole second, its text): strftime once per second
+
+
+def iso_time(ts_us: int) -> str:
+    """Integer microseconds → `YYYY-MM-DDTHH:MM:SS.ffffffZ`, exact both ways with `parse_iso`."""
+    whole, frac = divmod(ts_us, 1_000_000)
+    if _second[0] != whole:
+        _second[:] = [whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")]
+    return f"{_second[1]}.{frac:06d}Z"
+
+
+def parse_iso(text: str) -> int:
+    """Inverse of `iso_time`; accepts any ISO-8601 form (naive means UTC). Raises ValueError."""
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def canonical(data: dict[str, object]) -> bytes:
+    """Sorted-key compact JSON: the exact bytes the hash chain commits to."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def _client_text(value: str | None) -> str | None:
+    """Text a client chose (model alias, request id header, forwarded address): cut and scrubbed,
+    so a key pasted into the wrong field does not land in the audit store."""
+    return scrub_secrets(value[:_MAX_ID]) if value is not None else None
+
+
+def _public_id(value: str | None) -> str | None:
+    """A key id as presented by a client is untrusted text: cut it, and drop it entirely if it
+    looks like it carries a secret (e.g. a whole key pasted where an id was expected)."""
+    if value is None:
+        return None
+    value = value[:_MAX_ID]
+    return REDACTED if scrub_secrets(value) != value else value
+
+
+def build_record(ctx: RequestContext, *, capture: CaptureMode = "none",
+                 content: CapturedContent | None = None, content_key: bytes | None = None,
+                 max_content_chars: int = 65536) -> AuditRecord:
+    """The record of a finished request. `content` is used only as `capture` allows."""
+    p = ctx.principal
+    usage = ctx.usage
+    return AuditRecord(
+        time=ctx.wall_time,
+        request_id=scrub_secrets(ctx.request_id[:_MAX_ID]),
+        key_id=p.key_id if p is not None else _public_id(ctx.presented_key_id),
+        team=p.team if p is not None else None,
+        authenticated=p is not None,
+        client_addr=_client_text(ctx.client_addr),
+        ingress=ctx.ingress,
+        operation=ctx.operation,
+        model=_client_text(ctx.model),
+        attempts=tuple((a.provider, a.model, a.outcome, a.status, a.latency_ms) for a in ctx.attempts),
+        status=ctx.status,
+        error_code=ctx.error_code,
+        latency_ms=ctx.elapsed_ms,
+        ttft_ms=(ctx.first_token_at - ctx.started) * 1000.0 if ctx.first_token_at is not None else None,
+        upstream_ms=ctx.upstream_ms,
+        usage=(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
+               usage.reasoning_tokens) if usage is not None else None,
+        cost_micros=ctx.cost_micros,
+        stream=ctx.stream,
+        finish_reason=ctx.finish_reason,
+        client_disconnected=ctx.client_disconnected,
+        policy=ctx.policy_name,
+        findings=tuple((f.scanner, f.type, f.action, f.score, f.direction) for f in ctx.findings),
+        capture=capture if content is not None else "none",
+        content=capture_content(content, capture, content_key, max_content_chars) if content is not None else None,
+    )
+
+
+def capture_content(content: CapturedContent, mode: CaptureMode, key: bytes | None,
+                    max_chars: int) -> dict[str, object] | None:
+    """Apply a capture mode on the hot path: `hash` digests now (HMAC-SHA256 under `key` when
+    given, so a reader of the store cannot confirm guesses of short prompts; plain SHA-256
+    otherwise); `redacted` and `full` only cut to `max_chars` here, and `redacted` is scrubbed
+    of secret shapes when the writer serialises the record (off the request path)."""
+    if mode == "none":
+        return None
+    parts = {"prompt": content.prompt, "response": content.response}
+    if mode == "hash":
+        out: dict[str, object] = {"alg": "hmac-sha256" if key is not None else "sha256"}
+        for name, text in parts.items():
+            if text is None:
+                out[name] = None
+                continue
+            raw = text.encode()
+            out[name] = hmac.new(key, raw, hashlib.sha256).hexdigest() if key is not None \
+                else hashlib.sha256(raw).hexdigest()
+        return out
+    result: dict[str, object] = {}
+    for name, text in parts.items():
+        if text is not None and len(text) > max_chars:
+            result["truncated"] = True
+        result[name] = text[:max_chars] if text is not None else None
+    return result
+
+
+def _serialise_content(capture: CaptureMode, content: dict[str, object] | None) -> dict[str, object] | None:
+    if content is None or capture != "redacted":
+        return content
+    return {k: scrub_secrets(v) if isinstance(v, str) else v for k, v in content.items()}

@@ -1,0 +1,93 @@
+"""The audit stage: admission against the writer's buffer, and one record per finished request."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from bastion.audit.chain import content_key
+from bastion.audit.record import CapturedContent, CaptureMode, build_record
+from bastion.audit.writer import AuditWriter
+from bastion.config.schema import BastionConfig
+from bastion.core.context import RequestContext
+from bastion.core.errors import ServiceUnavailable
+from bastion.core.types import ChatRequest, EmbeddingsRequest
+
+log = logging.getLogger("bastion.audit")
+_RESERVED = "audit"  # ctx.state key of this stage: a buffer slot was reserved
+_CONTENT = "audit.content"  # ctx.state key: CapturedContent attached by the pipeline
+DURABLE = "audit.durable"  # ctx.state key set in sync mode: whether the record became durable
+
+
+class AuditStage:
+    """The audit finaliser, usable as a pipeline Observer (admit/finish: runs for every request,
+    before auth) or as a RequestStage (check/finish; then put it first). Admission reserves room
+    for the request's record; finish builds and submits it, exactly once per request."""
+
+    name = "audit"
+
+    def __init__(self, writer: AuditWriter, *, capture_modes: Mapping[str, CaptureMode] | None = None,
+                 content_key: bytes | None = None, sync: bool = False, max_content_chars: int = 65536,
+                 enabled: bool = True) -> None:
+        self.writer = writer
+        self.capture_modes = dict(capture_modes or {})
+        self.content_key = content_key
+        self.sync = sync
+        self.max_content_chars = max_content_chars
+        self.enabled = enabled
+        self.failures = 0  # records that could not be built or submitted (also logged)
+
+    @classmethod
+    def from_config(cls, config: BastionConfig, writer: AuditWriter) -> AuditStage:
+        a = config.audit
+        modes: dict[str, CaptureMode] = {name: p.capture for name, p in config.policies.items()}
+        return cls(writer, capture_modes=modes, content_key=content_key(a.checkpoint_key), sync=a.mode == "sync",
+                   max_content_chars=a.max_content_chars, enabled=a.enabled)
+
+    @staticmethod
+    def attach_content(ctx: RequestContext, content: CapturedContent) -> None:
+        """Hand the prompt/response text to the audit stage; kept only as the policy's capture allows."""
+        ctx.state[_CONTENT] = content
+
+    def capture_mode(self, ctx: RequestContext) -> CaptureMode:
+        if ctx.policy_name is None:
+            return "none"
+        return self.capture_modes.get(ctx.policy_name, "none")
+
+    def admit(self, ctx: RequestContext) -> None:
+        """Admission (pipeline Observer protocol, before auth): reserve a buffer slot for this
+        request's record, or raise ServiceUnavailable (503) when the audit log cannot take it."""
+        if self.enabled and _RESERVED not in ctx.state and self.writer.check():
+            ctx.state[_RESERVED] = True
+
+    async def check(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest | None = None) -> None:
+        """The same admission as a RequestStage (for pipelines that run it as the first stage)."""
+        self.admit(ctx)
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Build and submit the record. Never raises; in sync mode waits until it is durable."""
+        reserved = ctx.state.pop(_RESERVED, None) is True
+        if not self.enabled:
+            return
+        try:
+            content = ctx.state.get(_CONTENT)
+            record = build_record(ctx, capture=self.capture_mode(ctx),
+                                  content=content if isinstance(content, CapturedContent) else None,
+                                  content_key=self.content_key, max_content_chars=self.max_content_chars)
+        except Exception:
+            self.failures += 1
+            if reserved:
+                self.writer.release()
+            log.exception("audit: cannot build record", extra={"request_id": ctx.request_id})
+            return
+        if not self.sync:
+            if not self.writer.submit(record, reserved=reserved):
+                self.failures += 1
+            return
+        try:
+            await self.writer.write_sync(record, reserved=reserved)
+            ctx.state[DURABLE] = True
+        except ServiceUnavailable as e:
+            self.failures += 1
+            ctx.state[DURABLE] = False
+            log.error("audit: %s", e.message, extra={"request_id": ctx.request_id})

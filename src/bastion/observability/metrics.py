@@ -1,0 +1,171 @@
+"""Every Bastion metric, declared in this one module, and `observe_request` that records them.
+
+A small own implementation (exposition.py) instead of prometheus_client: recording one
+request's observations costs a few µs here against ~12 µs there (measured; docs/audit.md),
+because the gateway updates metrics from one event-loop thread and needs no locks.
+Label values never come straight from clients: model aliases outside the configured set
+become "other", so a client cannot create series or smuggle text (a key) into /metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from bastion.config.schema import BastionConfig
+from bastion.core.context import RequestContext
+from bastion.core.secret import Secret
+from bastion.observability.exposition import (
+    CONTENT_TYPE,
+    OTHER,
+    OVERHEAD_BUCKETS,
+    CallbackCounter,
+    Counter,
+    Gauge,
+    Histogram,
+    _Family,
+)
+
+__all__ = ["CONTENT_TYPE", "AuditStats", "Metrics"]
+
+_ROUTES = {("openai", "chat"): "/v1/chat/completions", ("anthropic", "chat"): "/v1/messages",
+           ("openai", "embeddings"): "/v1/embeddings", ("anthropic", "embeddings"): "/v1/embeddings",
+           ("openai", "models"): "/v1/models", ("anthropic", "models"): "/v1/models"}
+# error codes (core/errors.py) that mean Bastion refused the request, and their reason label
+_REFUSALS = {"invalid_api_key": "auth", "model_not_allowed": "permission", "rate_limit_exceeded": "rate_limit",
+             "budget_exceeded": "budget", "policy_violation": "policy", "invalid_request": "invalid_request",
+             "request_too_large": "invalid_request", "model_not_found": "not_found",
+             "service_unavailable": "unavailable", "audit_unavailable": "audit"}
+_STATUS = {s: str(s) for s in range(100, 600)}
+
+
+class AuditStats(Protocol):
+    """What metrics read from the audit writer (bastion.audit.writer.AuditWriter satisfies it)."""
+
+    @property
+    def depth(self) -> int: ...
+
+    @property
+    def write_failures(self) -> int: ...
+
+    @property
+    def records_written(self) -> int: ...
+
+    @property
+    def records_dropped(self) -> int: ...
+
+
+class Metrics:
+    """All metrics of one gateway process. `models`: the configured model aliases."""
+
+    def __init__(self, *, models: Iterable[str] = (), token: Secret | None = None) -> None:
+        self.models = frozenset(models)
+        self.token = token
+        self.requests = Counter("bastion_requests_total", "Requests finished, by route, model alias, provider "
+                                "and HTTP status.", ("route", "model", "provider", "status"))
+        self.request_duration = Histogram("bastion_request_duration_seconds", "Total request time, to the last "
+                                          "byte sent.", ("route", "model"))
+        self.upstream_duration = Histogram("bastion_upstream_duration_seconds", "Time spent waiting on providers "
+                                           "(all attempts).", ("provider",))
+        self.overhead = Histogram("bastion_gateway_overhead_seconds", "Time spent in Bastion itself (total minus "
+                                  "upstream).", ("route",), OVERHEAD_BUCKETS)
+        self.ttft = Histogram("bastion_time_to_first_token_seconds", "Time from request start to the first token "
+                              "sent to the client.", ("model", "provider"))
+        self.tokens = Counter("bastion_tokens_total", "Tokens by model alias, provider and type (input|output).",
+                              ("model", "provider", "type"))
+        self.cost = Counter("bastion_cost_usd_total", "Cost of served requests in US dollars.", ("model", "provider"))
+        self.findings = Counter("bastion_policy_findings_total", "Policy findings by scanner, action and direction.",
+                                ("scanner", "action", "direction"))
+        self.refusals = Counter("bastion_refusals_total", "Requests Bastion refused, by reason (auth, permission, "
+                                "rate_limit, budget, policy, invalid_request, not_found, unavailable, audit).",
+                                ("reason",))
+        self.attempts = Counter("bastion_upstream_attempts_total", "Upstream attempts by provider and outcome.",
+                                ("provider", "outcome"))
+        self.retries = Counter("bastion_upstream_retries_total", "Retries of the same target.", ("provider",))
+        self.fallbacks = Counter("bastion_upstream_fallbacks_total", "Moves to a model's next target.", ("model",))
+        self.client_disconnects = Counter("bastion_client_disconnects_total", "Requests the client abandoned.",
+                                          ("route",))
+        self.audit_depth = Gauge("bastion_audit_buffer_depth", "Audit records waiting to be written.")
+        self.audit_write_failures = CallbackCounter("bastion_audit_write_failures_total",
+                                                    "Failed audit store writes (each is retried).")
+        self.audit_records_written = CallbackCounter("bastion_audit_records_written_total",
+                                                     "Audit records made durable.")
+        self.audit_records_dropped = CallbackCounter("bastion_audit_records_dropped_total",
+                                                     "Audit records that could not be kept (logged).")
+        self.families: list[_Family] = [
+            self.requests, self.request_duration, self.upstream_duration, self.overhead, self.ttft, self.tokens,
+            self.cost, self.findings, self.refusals, self.attempts, self.retries, self.fallbacks,
+            self.client_disconnects, self.audit_depth, self.audit_write_failures, self.audit_records_written,
+            self.audit_records_dropped]
+
+    @classmethod
+    def from_config(cls, config: BastionConfig) -> Metrics:
+        return cls(models=[m.name for m in config.models], token=config.observability.metrics_token)
+
+    def bind_audit(self, stats: AuditStats) -> None:
+        self.audit_depth.read = lambda: stats.depth
+        self.audit_write_failures.read = lambda: stats.write_failures
+        self.audit_records_written.read = lambda: stats.records_written
+        self.audit_records_dropped.read = lambda: stats.records_dropped
+
+    def model_label(self, model: str | None) -> str:
+        if model is None:
+            return "none"
+        return model if model in self.models else OTHER
+
+    def observe_request(self, ctx: RequestContext) -> None:
+        """Record one finished request. Call exactly once per request, after it ended."""
+        route = _ROUTES.get((ctx.ingress, ctx.operation), OTHER)
+        model = self.model_label(ctx.model)
+        attempts = ctx.attempts
+        provider = attempts[-1].provider if attempts else "none"
+        self.requests.inc((route, model, provider, _STATUS.get(ctx.status, OTHER)))
+        total = ctx.elapsed_ms / 1000.0
+        self.request_duration.observe((route, model), total)
+        overhead = total
+        if attempts:
+            upstream = ctx.upstream_ms / 1000.0
+            self.upstream_duration.observe((provider,), upstream)
+            overhead = max(0.0, total - upstream)
+            prev: tuple[str, str] | None = None
+            for a in attempts:
+                self.attempts.inc((a.provider, a.outcome))
+                target = (a.provider, a.model)
+                if prev is not None:
+                    if target == prev:
+                        self.retries.inc((a.provider,))
+                    else:
+                        self.fallbacks.inc((model,))
+                prev = target
+        self.overhead.observe((route,), overhead)
+        if ctx.first_token_at is not None:
+            self.ttft.observe((model, provider), ctx.first_token_at - ctx.started)
+        usage = ctx.usage
+        if usage is not None:
+            self.tokens.inc((model, provider, "input"), usage.input_tokens)
+            self.tokens.inc((model, provider, "output"), usage.output_tokens)
+        if ctx.cost_micros:
+            self.cost.inc((model, provider), ctx.cost_micros / 1_000_000)
+        for f in ctx.findings:
+            self.findings.inc((f.scanner, f.action, f.direction))
+        if ctx.error_code is not None:
+            reason = _REFUSALS.get(ctx.error_code)
+            if reason is not None:
+                self.refusals.inc((reason,))
+        if ctx.client_disconnected:
+            self.client_disconnects.inc((route,))
+
+    def authorized(self, authorization: str | None) -> bool:
+        """Whether a scrape may read /metrics (`Authorization: Bearer <metrics_token>`, if configured)."""
+        if self.token is None:
+            return True
+        if authorization is None or not authorization.startswith(("Bearer ", "bearer ")):
+            return False
+        return self.token.equals(authorization[7:].strip())
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition (content type CONTENT_TYPE)."""
+        lines: list[str] = []
+        for family in self.families:
+            lines.extend(family.render())
+        return ("\n".join(lines) + "\n").encode()

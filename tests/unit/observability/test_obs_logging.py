@@ -1,0 +1,102 @@
+"""JSON logs: one line per request, request ids, no secrets, no forged lines."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from bastion.config.audit import ObservabilityConfig
+from bastion.core.context import Principal, RequestContext
+from bastion.core.types import Usage
+from bastion.observability.logging import SecretRedactingFilter, access_log, request_id_var, setup_logging
+
+PROVIDER_KEY = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx0123"
+VIRTUAL_KEY = "bst_k7f3a9_9vJmZqXrT4LpWs2NcYb8Hd5"
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    setup_logging(ObservabilityConfig(log_level="debug"), stream=stream)
+    yield stream
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [orjson.loads(x) for x in stream.getvalue().splitlines()]
+
+
+def test_access_log_is_one_json_line_per_request(logs: io.StringIO) -> None:
+    ctx = RequestContext(request_id="req-1", ingress="anthropic", model="claude", status=200, stream=True,
+                         principal=Principal("k1", "svc", team="t"), usage=Usage(3, 4), cost_micros=9)
+    access_log(ctx)
+    [line] = lines(logs)
+    assert line["msg"] == "request" and line["logger"] == "bastion.access"
+    assert line["request_id"] == "req-1" and line["key_id"] == "k1" and line["team"] == "t"
+    assert line["status"] == 200 and line["input_tokens"] == 3 and line["output_tokens"] == 4
+    assert line["stream"] is True and line["cost_micros"] == 9
+
+
+def test_access_log_scrubs_client_text(logs: io.StringIO) -> None:
+    ctx = RequestContext(request_id=f"x\n{{\"level\":\"error\"}} {VIRTUAL_KEY}", ingress="openai",
+                         model=f"{PROVIDER_KEY}\x1b[2J", presented_key_id=VIRTUAL_KEY, status=401)
+    access_log(ctx)
+    text = logs.getvalue()
+    assert text.count("\n") == 1
+    assert PROVIDER_KEY not in text and "9vJmZqXrT4LpWs2NcYb8Hd5" not in text and "\x1b" not in text
+
+
+def test_error_lines_carry_the_request_id(logs: io.StringIO) -> None:
+    log = logging.getLogger("bastion.test")
+    log.error("upstream failed", extra={"request_id": "req-9"})
+    token = request_id_var.set("req-ctx")
+    try:
+        log.warning("from context")
+    finally:
+        request_id_var.reset(token)
+    first, second = lines(logs)
+    assert first["request_id"] == "req-9" and first["level"] == "error"
+    assert second["request_id"] == "req-ctx"
+
+
+def test_secrets_in_messages_args_and_exceptions_are_redacted(logs: io.StringIO) -> None:
+    log = logging.getLogger("bastion.test")
+    log.info("calling with Authorization: Bearer %s", PROVIDER_KEY)
+    log.info("key %s\nFORGED LINE", VIRTUAL_KEY)
+    try:
+        raise ValueError(f"bad key {PROVIDER_KEY}")
+    except ValueError:
+        log.exception("boom")
+    text = logs.getvalue()
+    assert PROVIDER_KEY not in text and "9vJmZqXrT4LpWs2NcYb8Hd5" not in text
+    assert len(text.splitlines()) == 3
+    exc_line = lines(logs)[2]
+    assert exc_line["exc_type"] == "ValueError" and "[REDACTED]" in str(exc_line["exc"])
+
+
+def test_foreign_handler_with_the_filter(logs: io.StringIO) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(SecretRedactingFilter())
+    log = logging.getLogger("uvicorn.test")
+    log.addHandler(handler)
+    try:
+        log.warning("client sent %s\nfake", PROVIDER_KEY)
+    finally:
+        log.removeHandler(handler)
+    assert stream.getvalue() == "client sent [REDACTED]\\x0afake\n"
+
+
+def test_access_log_can_be_switched_off(logs: io.StringIO) -> None:
+    setup_logging(ObservabilityConfig(access_log=False), stream=logs)
+    access_log(RequestContext(request_id="r", ingress="openai"))
+    assert logs.getvalue() == ""
+    assert sum(1 for h in logging.getLogger().handlers if getattr(h, "_bastion_handler", False)) == 1
