@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from bastion.config.loader import ConfigError, load_config
@@ -67,6 +68,9 @@ def serve(args: argparse.Namespace) -> int:
     common = dict(log_config=None, host=host, port=port, loop="uvloop", http="httptools", lifespan="on", access_log=False,
                   log_level="warning", timeout_graceful_shutdown=int(cfg.server.shutdown_grace_seconds) or None,
                   server_header=False, date_header=False, h11_max_incomplete_event_size=64 * 1024)
+    # uvicorn drains in-flight requests on SIGTERM and then re-raises the signal to the previous
+    # handler; a no-op handler here makes a graceful stop exit 0 (what supervisors expect).
+    signal.signal(signal.SIGTERM, lambda *_: None)
     if workers > 1:
         from bastion.config.loader import export_config_path
 

@@ -237,8 +237,14 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                # A graceful close waits on every connection; one half-open after a network
+                # fault must not hang shutdown.
+                async with asyncio.timeout(3.0):
+                    await pool.close()
+            except TimeoutError:
+                pool.terminate()
 
 
 def open_database(url: str) -> Database:
