@@ -16,7 +16,7 @@ from bastion.auth.admin_key import AdminAuth
 from bastion.auth.authenticator import Authenticator
 from bastion.auth.store import SqlKeyStore
 from bastion.auth.throttle import FailureThrottle
-from bastion.config.loader import load_exported_config
+from bastion.config.loader import ConfigError, load_exported_config
 from bastion.config.schema import BastionConfig
 from bastion.core.context import RequestStage
 from bastion.core.errors import AuthenticationError, NotFound
@@ -28,6 +28,7 @@ from bastion.limits.runtime import LimitsRuntime, config_errors
 from bastion.observability.metrics import CONTENT_TYPE
 from bastion.observability.observer import TelemetryObserver
 from bastion.pipeline.runner import Observer, Pipeline
+from bastion.policy.stage import PolicyStage
 from bastion.providers.router import Router, build_routes
 from bastion.providers.transport import Transport
 from bastion.store.db import Database, open_database
@@ -39,6 +40,10 @@ def validate_semantics(config: BastionConfig) -> list[str]:
     """Checks beyond the schema that need the capabilities' knowledge (prices, policies)."""
     problems: list[str] = []
     problems += config_errors(config)
+    try:
+        PolicyStage.from_config(config)
+    except ConfigError as e:
+        problems += e.errors
     return problems
 
 
@@ -53,7 +58,8 @@ class Gateway:
         self.transport = Transport()
         self.router = Router(build_routes(config), self.transport)
         self.limits = LimitsRuntime(config, self.db)
-        stages: list[RequestStage] = [self.limits.ratelimit, self.limits.cost]
+        self.policy = PolicyStage.from_config(config)
+        stages: list[RequestStage] = [self.limits.ratelimit, self.limits.cost, self.policy]
         self.audit_writer = AuditWriter.from_config(config.audit, SqlAuditSink(self.db))
         self.audit = AuditStage.from_config(config, self.audit_writer)
         self.telemetry = TelemetryObserver.from_config(config)
@@ -61,11 +67,11 @@ class Gateway:
             self.telemetry.metrics.bind_audit(self.audit_writer)
         # audit first: its admit refuses (503) before anything else runs when records cannot be kept
         observers: list[Observer] = [self.audit, self.telemetry] if config.audit.enabled else [self.telemetry]
-        self.pipeline = Pipeline(self.auth, stages, self.router, None, observers)
+        self.pipeline = Pipeline(self.auth, stages, self.router, self.policy.guard, observers)
         self.api = ApiHandlers(self.pipeline, config.server.max_messages)
         self.admin_auth = AdminAuth(config.server.admin_key, FailureThrottle())
         self.admin = AdminRoutes(self.keys, self.admin_auth,
-                                 known_policies=set(config.policies) | {"default"},
+                                 known_policies=set(self.policy.policies.engines),
                                  known_models={m.name for m in config.models},
                                  on_change=self.auth.invalidate,
                                  extra_routes=[("GET", "/admin/usage", self.limits.usage_handler)])

@@ -27,3 +27,19 @@ class PolicyConfig(_Strict):
     capture: Literal["none", "hash", "redacted", "full"] = Field(
         "none", description="How much prompt/response content the audit log keeps.")
     options: dict[str, Any] = Field(default_factory=dict, description="Engine options (e.g. stream window).")
+
+
+
+DEFAULT_POLICY = PolicyConfig.model_validate({
+    "input": [
+        {"scanner": "secrets", "action": "block"},
+        {"scanner": "pii", "action": "redact", "restore": True,
+         "types": ["email", "phone", "credit_card", "iban", "us_ssn", "ip_address"]},
+        {"scanner": "injection", "action": "block", "threshold": 0.8},
+    ],
+    "output": [
+        {"scanner": "secrets", "action": "redact"},
+        {"scanner": "pii", "action": "redact"},
+    ],
+})
+"""The built-in policy: used as `default` when the config defines no policy of that name."""

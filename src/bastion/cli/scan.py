@@ -1,0 +1,99 @@
+"""`bastion scan`: run a policy over JSONL texts on stdin, one JSON verdict per line on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from bastion.config.loader import ConfigError, parse_config
+from bastion.policy.engine import PolicyEngine, TextVerdict
+from bastion.policy.registry import ScannerRegistry
+from bastion.policy.selection import PolicySet
+
+DESCRIPTION = """Test a policy offline before deploying it. Reads JSON lines {"text": "..."} on stdin
+and writes one verdict per line: {"decision": "allow"|"redact"|"block"|"flag", "findings":
+[{"scanner", "type", "start", "end", "score"}], "redacted": "..."}. Offsets are characters
+of the input text. "redacted" has every redacted or blocking finding replaced by a placeholder.
+Without --config the built-in default policy is used."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `scan` to the `bastion` command's subparsers (argparse)."""
+    p = subparsers.add_parser("scan", help="run a policy over JSONL texts on stdin",
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", metavar="FILE", help="config file whose `policies` section is used")
+    p.add_argument("--policy", metavar="NAME", default="default", help="policy to apply (default: default)")
+    p.add_argument("--direction", choices=("input", "output"), default="input",
+                   help="apply the policy's input rules (prompts) or output rules (responses)")
+    p.set_defaults(func=run)
+
+
+def load_policies(path: str | None, registry: ScannerRegistry | None = None) -> PolicySet:
+    """The policies of config file `path` (only its `policies` section is read), or the built-in."""
+    if path is None:
+        return PolicySet({}, registry=registry)
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except OSError as e:
+        raise ConfigError([f"{path}: cannot read: {e.strerror}"]) from None
+    except yaml.YAMLError as e:
+        raise ConfigError([f"{path}: invalid YAML: {getattr(e, 'problem', e)}"]) from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError([f"{path}: must be a mapping of sections"])
+    config = parse_config({"policies": (raw or {}).get("policies") or {}})
+    return PolicySet(config.policies, registry=registry)
+
+
+def verdict_json(v: TextVerdict) -> dict[str, object]:
+    out: dict[str, object] = {
+        "decision": v.decision,
+        "findings": [{"scanner": f.scanner, "type": f.type, "start": f.start, "end": f.end,
+                      "score": round(f.score, 3)} for f in v.findings],
+        "redacted": v.redacted,
+    }
+    if v.reason:
+        out["reason"] = v.reason
+    return out
+
+
+def scan_lines(engine: PolicyEngine, direction: str, stdin: TextIO, stdout: TextIO) -> int:
+    """Returns 0, or 1 when some line was not a JSON object with a string "text"."""
+    status = 0
+    for n, line in enumerate(stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as e:
+            status = 1
+            stdout.write(json.dumps({"line": n, "error": f"invalid JSON: {e.args[0] if e.args else e}"}) + "\n")
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            status = 1
+            stdout.write(json.dumps({"line": n, "error": 'expected an object with a string "text"'}) + "\n")
+            continue
+        verdict = engine.evaluate_text(item["text"], "output" if direction == "output" else "input")
+        stdout.write(json.dumps(verdict_json(verdict), ensure_ascii=False) + "\n")
+    return status
+
+
+def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None,
+        stderr: TextIO | None = None, registry: ScannerRegistry | None = None) -> int:
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    try:
+        policies = load_policies(args.config, registry)
+    except ConfigError as e:
+        for err in e.errors:
+            print(f"config error: {err}", file=stderr)
+        return 2
+    engine = policies.engines.get(args.policy)
+    if engine is None:
+        print(f"config error: unknown policy {args.policy!r} (known: {', '.join(sorted(policies.engines))})",
+              file=stderr)
+        return 2
+    return scan_lines(engine, args.direction, stdin, stdout)

@@ -1,0 +1,191 @@
+"""The policy engine: one compiled policy → scan a request (block, redact in place, flag) or a text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from bastion.config.loader import ConfigError
+from bastion.config.policy import PolicyConfig, ScannerConfig
+from bastion.core.context import Direction, Finding, RequestContext
+from bastion.core.errors import PolicyViolation
+from bastion.core.types import ChatRequest, EmbeddingsRequest
+from bastion.policy import redaction
+from bastion.policy.limits import RequestLimits
+from bastion.policy.redaction import Edit, Redactor
+from bastion.policy.registry import ScannerOptionError, ScannerRegistry, default_registry
+from bastion.policy.rules import Hit, Rule, ScanRun, violation
+from bastion.policy.slots import text_slots
+
+RULE_KEYS = frozenset({"scanner", "action", "on_error", "restore", "budget_ms"})
+DEFAULT_BUDGET_MS = 250.0
+DEFAULT_WINDOW = 64
+MIN_WINDOW = 64  # every built-in rule recognises a credential within its first 64 characters
+DEFAULT_RELEASE = 16  # a stream is scanned once per 16 new characters, not per delta
+Decision = Literal["allow", "flag", "redact", "block"]
+
+
+@dataclass(slots=True)
+class TextVerdict:
+    """What a policy decides about one text (the `bastion scan` verdict)."""
+
+    decision: Decision
+    findings: list[Finding]
+    redacted: str
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Inspection:
+    edits: list[Edit] = field(default_factory=list)  # merged redactions and restores
+    hits: list[Hit] = field(default_factory=list)  # every hit (block, redact, flag)
+
+
+class PolicyEngine:
+    """One named policy, compiled. Build it at start-up; raises ConfigError naming the field."""
+
+    def __init__(self, name: str, config: PolicyConfig, registry: ScannerRegistry | None = None) -> None:
+        self.name = name
+        self.config = config
+        registry = registry or default_registry()
+        errors: list[str] = []
+        self.input_rules = self._rules("input", config.input, registry, errors)
+        self.output_rules = self._rules("output", config.output, registry, errors)
+        self.window_chars = DEFAULT_WINDOW
+        self.release_chars = DEFAULT_RELEASE
+        bounds = {"stream_window_chars": (MIN_WINDOW, 65536), "stream_release_chars": (1, 4096)}
+        for key, value in config.options.items():
+            if key not in bounds:
+                errors.append(f"policies.{name}.options.{key}: unknown option (known: {', '.join(bounds)})")
+                continue
+            low, high = bounds[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                errors.append(f"policies.{name}.options.{key}: must be an integer between {low} and {high}")
+            elif key == "stream_window_chars":
+                self.window_chars = value
+            else:
+                self.release_chars = value
+        if errors:
+            raise ConfigError(errors)
+        self.restores = any(r.restore for r in self.input_rules)
+
+    def _rules(self, direction: Direction, configs: list[ScannerConfig], registry: ScannerRegistry,
+               errors: list[str]) -> tuple[Rule, ...]:
+        rules: list[Rule] = []
+        for i, cfg in enumerate(configs):
+            path = f"policies.{self.name}.{direction}[{i}]"
+            extra = dict(cfg.model_extra or {})
+            restore = extra.pop("restore", False)
+            budget = extra.pop("budget_ms", DEFAULT_BUDGET_MS)
+            if not isinstance(restore, bool):
+                errors.append(f"{path}.restore: must be true or false")
+                continue
+            if restore and (cfg.action != "redact" or direction != "input"):
+                errors.append(f"{path}.restore: only input rules with action redact can restore")
+                continue
+            if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget <= 60000:
+                errors.append(f"{path}.budget_ms: must be a number of milliseconds in (0, 60000]")
+                continue
+            base = Rule(self.name, direction, i, cfg.scanner, cfg.action, cfg.on_error, restore, budget / 1000.0)
+            try:
+                if cfg.scanner == "limits":
+                    if direction != "input":
+                        errors.append(f"{path}.scanner: limits applies to input only")
+                        continue
+                    if cfg.action == "redact":
+                        errors.append(f"{path}.action: limits can block or flag, not redact")
+                        continue
+                    rules.append(replace(base, limits=RequestLimits(**extra)))
+                elif cfg.scanner not in registry:
+                    errors.append(f"{path}.scanner: unknown scanner {cfg.scanner!r} "
+                                  f"(known: {', '.join([*registry.names(), 'limits'])})")
+                else:
+                    rules.append(replace(base, scanner=registry.create(cfg.scanner, extra)))
+            except ScannerOptionError as e:
+                errors.append(f"{path}.{e.field}: {e.message}" if e.field else f"{path}: {e.message}")
+            except TypeError as e:
+                errors.append(f"{path}: {e}")
+        return tuple(rules)
+
+    # ---- requests ------------------------------------------------------------------------
+
+    def scan_request(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest,
+                     redactor: Redactor | None = None) -> Redactor:
+        """Scan everything the model reads. Records findings (no values) in ctx.findings;
+        raises PolicyViolation on a block; redacts in place. Returns the request's redactor
+        (its `restore` map holds what restorable rules replaced)."""
+        redactor = redactor or Redactor()
+        if not self.input_rules:
+            return redactor
+        slots = text_slots(request)
+        run = ScanRun(ctx.findings)
+        self._check_limits(run, request, sum(len(s.text) for s in slots))
+        per_slot: list[list[Hit]] = []
+        blocking: tuple[Hit, str] | None = None
+        for slot in slots:
+            hits = run.scan(self.input_rules, slot.text)
+            per_slot.append(hits)
+            for h in hits:
+                ctx.findings.append(h.finding())
+                if blocking is None and h.rule.action == "block":
+                    blocking = (h, slot.where)
+        if blocking is not None:
+            raise violation(*blocking)
+        for slot, hits in zip(slots, per_slot, strict=True):
+            edits = [Edit(h.start, h.end, h.type, h.key, slot.text[h.start:h.end] if h.rule.restore else None)
+                     for h in hits if h.rule.action == "redact"]
+            if edits:
+                slot.set(redaction.apply(slot.text, redaction.merge(edits), redactor))
+        return redactor
+
+    def _check_limits(self, run: ScanRun, request: ChatRequest | EmbeddingsRequest | None, chars: int) -> None:
+        for rule in self.input_rules:
+            if rule.limits is None or (rule.direction, rule.index) in run.skipped:
+                continue
+            try:
+                breaches = rule.limits.check(request, chars)
+            except Exception:  # any failure is decided by on_error
+                run.fail(rule, "failed")
+                continue
+            for b in breaches:
+                run.findings.append(Finding(scanner="limits", type=b.type, start=0, end=0, action=rule.action))
+                if rule.action == "block":
+                    raise PolicyViolation(f"The request was blocked by policy '{self.name}': {b.reason}.",
+                                          param=b.type)
+
+    # ---- responses -----------------------------------------------------------------------
+
+    def inspect(self, run: ScanRun, text: str, restore: dict[str, str], json_string: bool = False) -> Inspection:
+        """Output rules' hits on a response text, and the edits that redact them and restore
+        placeholders the input redaction put in (the provider's text is scanned as received)."""
+        hits = run.scan(self.output_rules, text) if self.output_rules else []
+        edits = [Edit(h.start, h.end, h.type, h.key) for h in hits if h.rule.action == "redact"]
+        edits.extend(redaction.restore_edits(text, restore, json_string))
+        return Inspection(redaction.merge(edits) if edits else edits, hits)
+
+    # ---- one text (bastion scan) ---------------------------------------------------------
+
+    def evaluate_text(self, text: str, direction: Direction = "input") -> TextVerdict:
+        """The verdict on one text as a user message (input) or a response (output). Never
+        raises for a finding; a scanner failure with on_error: block is a block verdict."""
+        findings: list[Finding] = []
+        run = ScanRun(findings)
+        rules = self.input_rules if direction == "input" else self.output_rules
+        try:
+            if direction == "input":
+                self._check_limits(run, None, len(text))
+            hits = run.scan(rules, text)
+        except PolicyViolation as e:
+            return TextVerdict("block", findings, text, e.message)
+        findings.extend(h.finding() for h in hits)
+        edits = [Edit(h.start, h.end, h.type, h.key) for h in hits if h.rule.action in ("redact", "block")]
+        redacted = redaction.apply(text, redaction.merge(edits), Redactor())
+        actions = {h.rule.action for h in hits}
+        decision: Decision = ("block" if "block" in actions else "redact" if "redact" in actions
+                              else "flag" if "flag" in actions else "allow")
+        reason = None
+        if decision == "block":
+            first = next(h for h in hits if h.rule.action == "block")
+            reason = violation(first, "the text").message
+        return TextVerdict(decision, findings, redacted, reason)
+

@@ -1,0 +1,191 @@
+"""The canonical form the injection detector reads: folded, lower-cased, de-obfuscated, with offsets.
+
+Built on the policy's Unicode fold (bastion.policy.normalize.fold_char), so the detector sees the
+same form whether or not the engine normalised the text first (the fold is idempotent). On top of
+it: Unicode tag characters ("ASCII smuggling") are decoded to the ASCII they hide, letters are
+lower-cased, every whitespace run becomes one space (or one newline if it held a line break) and
+letters spelled out one by one ("i g n o r e") are joined. Vectorised with numpy: one table lookup
+per character for the Basic Multilingual Plane, a Python loop only for the rare characters beyond
+it or that expand to several characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bastion.policy.normalize import fold_char
+
+IntArray = npt.NDArray[np.int64]
+U32 = npt.NDArray[np.uint32]
+
+_DROP = np.uint32(0xFFFFFFFF)
+_MULTI = np.uint32(0xFFFFFFFE)
+_SPACE = np.uint32(32)
+_NL = np.uint32(10)
+_NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": three or more single letters joined by one separator.
+_SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*+|/\\]){2,}[^\W\d_](?![^\W\d_])")
+_SPACED_HINT = re.compile(r"[ .*_|/\\+-][^\W\d_][ .*_|/\\+-][^\W\d_][ .*_|/\\+-]")  # cheap pre-check
+
+
+def _fold_lower(ch: str) -> str:
+    folded = fold_char(ch)
+    out = []
+    for c in folded:
+        low = c.lower()
+        out.append(low if len(low) == 1 else c)
+    return "".join(out)
+
+
+class _Table:
+    """BMP code point → canonical code point (or DROP / MULTI with the expansion kept aside)."""
+
+    def __init__(self) -> None:
+        table = np.empty(0x10000, dtype=np.uint32)
+        self.multi: dict[int, str] = {}
+        for cp in range(0x10000):
+            if 0xD800 <= cp < 0xE000:
+                table[cp] = _DROP
+                continue
+            ch = chr(cp)
+            f = _fold_lower(ch)
+            if ch in _NEWLINES:
+                table[cp] = _NL
+            elif f.isspace() or (ch.isspace() and f == ""):
+                table[cp] = _SPACE if f != "\n" else _NL
+            elif f == "":
+                table[cp] = _DROP
+            elif len(f) == 1:
+                table[cp] = ord(f)
+            else:
+                table[cp] = _MULTI
+                self.multi[cp] = f
+        self.table = table
+
+
+_TABLE: _Table | None = None
+
+
+def _table() -> _Table:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _Table()
+    return _TABLE
+
+
+def warm() -> None:
+    """Build the lookup table now (the scanner calls this at construction)."""
+    _table()
+
+
+def _astral(cp: int) -> str:
+    if 0xE0020 <= cp <= 0xE007E:  # Unicode tag characters hide ASCII: decode, do not drop
+        return chr(cp - 0xE0000).lower()
+    ch = chr(cp)
+    if unicodedata.category(ch) in ("Cf", "Cn", "Co"):
+        return ""
+    return _fold_lower(ch)
+
+
+@dataclass(frozen=True, slots=True)
+class Canonical:
+    """`text` in canonical form, `codes` its code points; `origin[i]` is the original index of text[i]."""
+
+    text: str
+    codes: U32
+    origin: IntArray
+    source_length: int
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span covering canonical [start, end)."""
+        if not len(self.origin) or end <= start:
+            return 0, 0
+        s = int(self.origin[min(start, len(self.origin) - 1)])
+        e = int(self.origin[min(end, len(self.origin)) - 1]) + 1
+        return s, max(s, min(e, self.source_length))
+
+
+def _to_str(cps: U32) -> str:
+    return cps.astype("<u4").tobytes().decode("utf-32-le")
+
+
+def _map(raw: U32, tab: _Table) -> tuple[U32, dict[int, str]]:
+    """Per-character canonical code point, DROP or MULTI; expansions of MULTI entries by position."""
+    astral = raw >= 0x10000
+    multi: dict[int, str] = {}
+    if astral.any():
+        mapped = np.empty(len(raw), dtype=np.uint32)
+        bmp = ~astral
+        mapped[bmp] = tab.table[raw[bmp]]
+        for i in np.flatnonzero(astral).tolist():
+            s = _astral(int(raw[i]))
+            if not s:
+                mapped[i] = _DROP
+            elif len(s) == 1:
+                mapped[i] = ord(s)
+            else:
+                mapped[i] = _MULTI
+                multi[i] = s
+    else:
+        mapped = tab.table[raw]
+    for i in np.flatnonzero(mapped == _MULTI).tolist():
+        if i not in multi:
+            multi[i] = tab.multi[int(raw[i])]
+    return mapped, multi
+
+
+def _expand(mapped: U32, origin: IntArray, multi: dict[int, str]) -> tuple[U32, IntArray]:
+    cps: list[U32] = []
+    ori: list[IntArray] = []
+    prev = 0
+    for i in sorted(multi):
+        cps.append(mapped[prev:i])
+        ori.append(origin[prev:i])
+        exp = multi[i]
+        cps.append(np.array([ord(c) if not c.isspace() else 32 for c in exp], dtype=np.uint32))
+        ori.append(np.full(len(exp), origin[i], dtype=np.int64))
+        prev = i + 1
+    cps.append(mapped[prev:])
+    ori.append(origin[prev:])
+    return np.concatenate(cps), np.concatenate(ori)
+
+
+def canonicalize(text: str) -> Canonical:
+    """The canonical form of `text` (see the module docstring) with its offset map."""
+    tab = _table()
+    raw = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    origin: IntArray = np.arange(len(raw), dtype=np.int64)
+    mapped, multi = _map(raw, tab)
+    if multi:
+        mapped, origin = _expand(mapped, origin, multi)
+    keep = mapped != _DROP
+    is_ws = (mapped == _SPACE) | (mapped == _NL)
+    if is_ws.any():
+        is_ws &= keep
+        # drop ignored characters first so that "a<zwsp> <zwsp>b" collapses like "a b"
+        mapped, origin, is_ws = mapped[keep], origin[keep], is_ws[keep]
+        prev = np.empty_like(is_ws)
+        prev[0] = False
+        prev[1:] = is_ws[:-1]
+        start = is_ws & ~prev
+        run = np.cumsum(start) - 1
+        has_nl = np.bincount(run[is_ws], weights=(mapped[is_ws] == _NL), minlength=int(start.sum())) > 0
+        starts = np.flatnonzero(start)
+        mapped = mapped.copy()
+        mapped[starts] = np.where(has_nl, _NL, _SPACE).astype(np.uint32)
+        keep = ~is_ws | start
+    if not keep.all():
+        mapped, origin = mapped[keep], origin[keep]
+    out = _to_str(mapped)
+    if _SPACED_HINT.search(out) is not None and _SPACED.search(out) is not None:
+        drop = np.zeros(len(mapped), dtype=bool)
+        for m in _SPACED.finditer(out):
+            drop[m.start() + 1:m.end():2] = True
+        mapped, origin = mapped[~drop], origin[~drop]
+        out = _to_str(mapped)
+    return Canonical(out, mapped, origin, len(text))

@@ -1,0 +1,107 @@
+"""The linear classifier over hashed n-grams: loads the shipped weights, scores windows of a text.
+
+A window's logit is `bias + sum(weights[buckets]) / sqrt(n_features) + sum(cue_weights[cues])`: the
+n-gram part is length-normalised (an L2-normalised bag of counts when features do not repeat), rule
+cues count once each. A text is scored on overlapping windows so that an instruction buried in a
+long document is not diluted by it; the text's score is its best window's. Per-position sums and one
+cumulative sum make every window O(1), so the cost is linear in the text's length.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bastion.policy.injection.features import Features
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+MODEL_FILE = "model.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    weights: npt.NDArray[np.float32]
+    cue_weights: npt.NDArray[np.float32]  # one per rule, in rules.RULES order
+    bias: float
+    bits: int
+    window: int
+    stride: int
+    version: str
+    rules_digest: str = ""  # digest of the rule set the cue weights belong to (rules.digest())
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> LinearModel:
+        """The packaged model (or the one at `path`). Never touches the network."""
+        if path is None:
+            ref = resources.files("bastion.policy.injection").joinpath(MODEL_FILE)
+            with resources.as_file(ref) as p, np.load(p, allow_pickle=False) as z:
+                return cls._from(dict(z))
+        with np.load(path, allow_pickle=False) as z:
+            return cls._from(dict(z))
+
+    @classmethod
+    def _from(cls, z: dict[str, npt.NDArray[np.generic]]) -> LinearModel:
+        meta = z["meta"].astype(np.int64)
+        return cls(weights=z["weights"].astype(np.float32), cue_weights=z["cue_weights"].astype(np.float32),
+                   bias=float(z["bias"][0]), bits=int(meta[0]), window=int(meta[1]), stride=int(meta[2]),
+                   version=str(z["version"][0]), rules_digest=str(z["rules"][0]) if "rules" in z else "")
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, weights=self.weights.astype(np.float16), cue_weights=self.cue_weights,
+                            bias=np.array([self.bias]), meta=np.array([self.bits, self.window, self.stride]),
+                            version=np.array([self.version]), rules=np.array([self.rules_digest]))
+
+    def window_starts(self, n: int) -> I64:
+        """Starts of the windows covering [0, n): every `stride`, plus one flush with the end."""
+        if n <= self.window:
+            return np.zeros(1, dtype=np.int64)
+        starts = np.arange(0, n - self.window + 1, self.stride, dtype=np.int64)
+        if starts[-1] != n - self.window:
+            starts = np.append(starts, n - self.window)
+        return starts
+
+    def score_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int = 0) -> list[Window]:
+        """Score the windows of one text of length `n` (canonical characters).
+
+        `cues` are (rule index, position) pairs of the weak and strong rules that matched.
+        """
+        if n == 0:
+            return [Window(offset, offset, _sigmoid(self.bias))]
+        w = self.weights[feats.buckets]
+        contrib = np.zeros(n + 1, dtype=np.float64)
+        contrib[1:] = np.cumsum(np.bincount(feats.positions, weights=w, minlength=n)[:n])
+        counts = np.zeros(n + 1, dtype=np.float64)
+        counts[1:] = np.cumsum(np.bincount(feats.positions, minlength=n)[:n])
+        starts = self.window_starts(n)
+        ends = np.minimum(starts + self.window, n)
+        sums = contrib[ends] - contrib[starts]
+        cnt = np.maximum(counts[ends] - counts[starts], 1.0)
+        logits = self.bias + sums / np.sqrt(cnt)
+        if cues:
+            seen: set[tuple[int, int]] = set()
+            for rule, pos in cues:
+                for k in np.flatnonzero((starts <= pos) & (pos < ends)).tolist():
+                    if (k, rule) not in seen:
+                        seen.add((k, rule))
+                        logits[k] += float(self.cue_weights[rule])
+        probs = 1.0 / (1.0 + np.exp(-logits))
+        return [Window(int(s) + offset, int(e) + offset, float(p))
+                for s, e, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True)]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))

@@ -1,0 +1,130 @@
+"""Hashed n-gram features of a canonical text: character 3-5-grams, word unigrams and bigrams.
+
+Every feature is a bucket in [0, 2**bits) and the position where it starts, so a model can sum
+feature weights over any window of the text in O(1) after one cumulative sum. Hashes are polynomial
+hashes modulo 2**64 computed for all substrings at once from a prefix sum (uint64 arithmetic wraps,
+and the hash base is odd so it is invertible), then mixed per feature kind and reduced to `bits`.
+Deterministic across processes and platforms (no use of Python's salted hash()).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+U32 = npt.NDArray[np.uint32]
+
+_BASE = 0x100000001B3  # odd: invertible modulo 2**64
+_BASE_INV = pow(_BASE, -1, 2**64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_PAIR = np.uint64(0xC2B2AE3D27D4EB4F)
+CHAR_NS = (3, 4, 5)
+# salts keep kinds apart: the word "the" and the character 3-gram "the" are different features
+_SALT = {3: 0x1F3D5B79, 4: 0x2E4C6A88, 5: 0x3D5B7997, "word": 0x4C6A88A6, "pair": 0x5B7997B5, "cue": 0x6A88A6C4}
+
+
+def _is_word_table() -> npt.NDArray[np.bool_]:
+    table = np.zeros(0x10000, dtype=bool)
+    for cp in range(0x10000):
+        ch = chr(cp)
+        # CJK, kana and Hangul have no spaces between words: their character n-grams carry them
+        if ch.isalnum() and not (0x2E80 <= cp <= 0x9FFF or 0xAC00 <= cp <= 0xD7AF or 0xF900 <= cp <= 0xFAFF):
+            table[cp] = True
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Feature buckets and the text positions they start at (same length, int64)."""
+
+    buckets: I64
+    positions: I64
+    words: U64  # raw 64-bit hashes of the words (rules look their anchors up in these)
+    word_starts: I64
+    longest_word: int
+
+
+class Hasher:
+    """Turns canonical code points into hashed features. Build once; `max_len` bounds one call."""
+
+    def __init__(self, bits: int = 18, max_len: int = 1 << 16) -> None:
+        self.bits = bits
+        self.shift = np.uint64(64 - bits)
+        self.max_len = max_len
+        self._pow = self._powers(_BASE, max_len + 1)
+        self._inv = self._powers(_BASE_INV, max_len + 1)
+        self._word = _is_word_table()
+        self._salt = {key: np.uint64(v) for key, v in _SALT.items()}
+
+    @staticmethod
+    def _powers(base: int, n: int) -> U64:
+        out = np.empty(n, dtype=np.uint64)
+        acc = 1
+        for i in range(n):
+            out[i] = acc
+            acc = (acc * base) % (1 << 64)
+        return out
+
+    def _bucket(self, h: U64, kind: object) -> I64:
+        mixed = (h ^ self._salt[kind]) * _MIX
+        return (mixed >> self.shift).astype(np.int64)
+
+    def cue(self, name: str) -> int:
+        """The bucket of a named rule cue (rules feed the classifier through these)."""
+        h = 0
+        for ch in name:
+            h = (h * _BASE + ord(ch)) % (1 << 64)
+        return int(self._bucket(np.array([h], dtype=np.uint64), "cue")[0])
+
+    def extract(self, codes: U32) -> Features:
+        """Features of one canonical text of at most `max_len` code points."""
+        n = len(codes)
+        if n > self.max_len:
+            raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
+        if n == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return Features(empty, empty, np.zeros(0, dtype=np.uint64), empty, 0)
+        c = codes.astype(np.uint64)
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(c * self._inv[:n], out=prefix[1:])
+        buckets: list[I64] = []
+        positions: list[I64] = []
+        for g in CHAR_NS:
+            if n < g:
+                continue
+            a = np.arange(n - g + 1, dtype=np.int64)
+            h = (prefix[g:] - prefix[: n - g + 1]) * self._pow[g - 1: n]
+            buckets.append(self._bucket(h, g))
+            positions.append(a)
+        word = np.zeros(n + 2, dtype=bool)
+        bmp = codes < 0x10000
+        word[1:-1] = self._word[np.where(bmp, codes, 0)] & bmp
+        edges = np.flatnonzero(word[1:] != word[:-1])
+        starts, ends = edges[0::2], edges[1::2]
+        hw = np.zeros(0, dtype=np.uint64)
+        longest = 0
+        if len(starts):
+            hw = (prefix[ends] - prefix[starts]) * self._pow[ends - 1]
+            longest = int((ends - starts).max())
+            buckets.append(self._bucket(hw, "word"))
+            positions.append(starts.astype(np.int64))
+            if len(starts) > 1:
+                hp = hw[:-1] * _PAIR + hw[1:]
+                buckets.append(self._bucket(hp, "pair"))
+                positions.append(starts[:-1].astype(np.int64))
+        if not buckets:
+            empty = np.zeros(0, dtype=np.int64)
+            return Features(empty, empty, hw, starts.astype(np.int64), longest)
+        return Features(np.concatenate(buckets), np.concatenate(positions), hw, starts.astype(np.int64), longest)
+
+
+def word_hash(word: str) -> int:
+    """The raw hash `Hasher.extract` gives `word` (a run of word characters)."""
+    h = 0
+    for ch in word:
+        h = (h * _BASE + ord(ch)) % (1 << 64)
+    return h

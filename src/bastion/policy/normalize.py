@@ -1,0 +1,176 @@
+"""Unicode normalisation for matching, with an offset map back to the original text.
+
+Scanners match on the normalised text; every span they return is mapped back to the
+original so that redaction replaces the characters the client actually sent. The fold:
+per-character NFKD (fullwidth, mathematical and circled letters → ASCII) with combining
+marks dropped (accents folded), zero-width, bidi and other format/control characters removed, Unicode spaces →
+" ", line/paragraph separators → "\\n", dash and quote variants → ASCII, and Cyrillic/Greek
+letters that look like Latin ones → the Latin letter. Pure ASCII text without control
+characters (the common case) is returned as is, at the cost of one C-level check.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Everything outside printable ASCII (plus tab/newline/carriage return) may change.
+_SPECIAL_RUN = re.compile(r"[^\t\n\r\x20-\x7e]+")
+
+HOMOGLYPHS: dict[str, str] = {
+    # Cyrillic lower case
+    "\u0430": "a", "\u0432": "b", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0443": "y", "\u0445": "x", "\u0456": "i", "\u0458": "j",
+    "\u0455": "s", "\u0501": "d", "\u051b": "q", "\u051d": "w", "\u04bb": "h", "\u04cf": "l", "\u043a": "k", "\u043c": "m", "\u043d": "h", "\u0442": "t",
+    "\u0451": "e", "\u0457": "i", "\u04af": "y", "\u0261": "g",
+    # Cyrillic upper case
+    "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M", "\u041d": "H", "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0422": "T",
+    "\u0425": "X", "\u0406": "I", "\u0408": "J", "\u0405": "S", "\u04ae": "Y", "\u051a": "Q", "\u051c": "W", "\u0500": "D", "\u04c0": "I", "\u0401": "E",
+    # Greek
+    "\u03b1": "a", "\u03bf": "o", "\u03c1": "p", "\u03bd": "v", "\u03b9": "i", "\u03ba": "k", "\u03c4": "t", "\u03c5": "u", "\u03c7": "x", "\u03b5": "e",
+    "\u0391": "A", "\u0392": "B", "\u0395": "E", "\u0396": "Z", "\u0397": "H", "\u0399": "I", "\u039a": "K", "\u039c": "M", "\u039d": "N", "\u039f": "O",
+    "\u03a1": "P", "\u03a4": "T", "\u03a5": "Y", "\u03a7": "X",
+    # Latin and Armenian look-alikes
+    "\u0131": "i", "\u0251": "a", "\u0269": "i", "\u0585": "o", "\u057d": "u", "\u0581": "g", "\u026a": "i",
+    # dashes, quotes, bullets used as separators
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-", "\ufe63": "-",
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+}
+
+_DROP_CATEGORIES = frozenset({"Cc", "Cf", "Mn", "Me", "Cs", "Co", "Cn"})
+_cache: dict[str, str] = {}
+
+
+def _fold_simple(ch: str) -> str:
+    cat = unicodedata.category(ch)
+    if cat in _DROP_CATEGORIES:
+        return "" if ch not in "\t\n\r" else ch
+    if cat == "Zs":
+        return " "
+    if cat in ("Zl", "Zp"):
+        return "\n"
+    return HOMOGLYPHS.get(ch, ch)
+
+
+def fold_char(ch: str) -> str:
+    """The matching form of one character (may be empty or several characters)."""
+    out = _cache.get(ch)
+    if out is None:
+        if unicodedata.category(ch) in _DROP_CATEGORIES or "\uac00" <= ch <= "\ud7a3":
+            out = _fold_simple(ch)  # Hangul syllables stay whole
+        else:
+            # NFKD then dropping the combining marks: compatibility forms → ASCII and
+            # accents folded, the same for precomposed and combining spellings.
+            out = "".join(_fold_simple(c) for c in unicodedata.normalize("NFKD", ch))
+        if len(_cache) < 65536:
+            _cache[ch] = out
+    return out
+
+
+class Normalized:
+    """A normalised text and the map from its offsets back to the original's.
+
+    Segments: (norm_start, orig_start, orig_end, identity). Inside an identity segment an
+    offset maps one to one; a non-identity segment (one original character that expanded)
+    maps every normalised offset to the whole original character.
+    """
+
+    __slots__ = ("_ident", "_norm_starts", "_orig_ends", "_orig_starts", "original", "text")
+
+    def __init__(self, text: str, original: str, segments: list[tuple[int, int, int, bool]] | None) -> None:
+        self.text = text
+        self.original = original
+        if segments is None:
+            self._norm_starts: list[int] | None = None
+            self._orig_starts: list[int] = []
+            self._orig_ends: list[int] = []
+            self._ident: list[bool] = []
+        else:
+            self._norm_starts = [s[0] for s in segments]
+            self._orig_starts = [s[1] for s in segments]
+            self._orig_ends = [s[2] for s in segments]
+            self._ident = [s[3] for s in segments]
+
+    @property
+    def is_identity(self) -> bool:
+        return self._norm_starts is None
+
+    def _orig_start(self, n: int) -> int:
+        starts = self._norm_starts
+        assert starts is not None
+        if not starts:
+            return len(self.original)
+        k = bisect_right(starts, n) - 1
+        if k < 0:
+            return self._orig_starts[0]
+        if self._ident[k]:
+            return min(self._orig_starts[k] + (n - starts[k]), self._orig_ends[k])
+        return self._orig_starts[k]
+
+    def _orig_end(self, n_end: int) -> int:
+        starts = self._norm_starts
+        assert starts is not None
+        if not starts:
+            return len(self.original)
+        k = bisect_right(starts, n_end - 1) - 1
+        if k < 0:
+            return self._orig_starts[0]
+        if self._ident[k]:
+            return min(self._orig_starts[k] + (n_end - 1 - starts[k]) + 1, self._orig_ends[k])
+        return self._orig_ends[k]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """The original span covering the normalised span [start, end)."""
+        if self._norm_starts is None:
+            return start, end
+        s = self._orig_start(start)
+        if end <= start:
+            return s, s
+        return s, max(s, self._orig_end(end))
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise `text` for matching; see the module docstring for the fold."""
+    if text.isascii() and _ASCII_CONTROL.search(text) is None:
+        return Normalized(text, text, None)
+    pieces: list[str] = []
+    segs: list[tuple[int, int, int, bool]] = []
+    npos = 0
+
+    def identity(orig_start: int, orig_end: int, piece: str) -> None:
+        nonlocal npos
+        if segs:
+            ns, os_, oe, ident = segs[-1]
+            if ident and oe == orig_start and ns + (oe - os_) == npos:
+                segs[-1] = (ns, os_, orig_end, True)
+                pieces.append(piece)
+                npos += len(piece)
+                return
+        segs.append((npos, orig_start, orig_end, True))
+        pieces.append(piece)
+        npos += len(piece)
+
+    pos = 0
+    for m in _SPECIAL_RUN.finditer(text):
+        if m.start() > pos:
+            identity(pos, m.start(), text[pos:m.start()])
+        for i in range(m.start(), m.end()):
+            rep = fold_char(text[i])
+            if not rep:
+                continue
+            if len(rep) == 1:
+                identity(i, i + 1, rep)
+            else:
+                segs.append((npos, i, i + 1, False))
+                pieces.append(rep)
+                npos += len(rep)
+        pos = m.end()
+    if pos < len(text):
+        identity(pos, len(text), text[pos:])
+    return Normalized("".join(pieces), text, segs)
+
+
+def fold(text: str) -> str:
+    """The normalised form of `text` alone (for config values such as keywords)."""
+    return normalize(text).text

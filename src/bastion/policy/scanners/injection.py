@@ -1,0 +1,60 @@
+"""The prompt-injection / jailbreak scanner: normalised rules for known attack families plus a small
+offline classifier (hashed n-grams, logistic regression, weights shipped in the package).
+
+Findings: one per rule family that fires (type "injection.<family>", e.g. "injection.ignore_previous")
+and one for the classifier (type "injection") when its best window reaches the threshold. Offsets
+are into the text given to `scan`. Nothing is downloaded: the model is a small .npz inside the package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bastion.policy.injection.classifier import LinearModel
+from bastion.policy.injection.detector import MODEL_FAMILY, Detector
+from bastion.policy.scanner import Match
+
+FAMILIES = ("ignore_previous", "prompt_exfiltration", "roleplay_jailbreak", "fake_turn", "encoded_payload", "indirect")
+
+
+class InjectionScanner:
+    """`InjectionScanner(threshold=0.8, rules=True, classifier=True, model_path=None)`.
+
+    threshold: a finding is reported when its score is at least this (0..1). Raising it trades recall
+    for fewer false positives; docs/injection.md has the measured trade-off.
+    rules / classifier: switch a layer off (both on by default).
+    model_path: another model file trained with data/injection/train.py (default: the packaged one).
+    """
+
+    name = "injection"
+
+    def __init__(self, threshold: float = 0.8, *, rules: bool = True, classifier: bool = True,
+                 model_path: str | None = None) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+            raise ValueError("threshold must be a number between 0 and 1")
+        if not isinstance(rules, bool) or not isinstance(classifier, bool):
+            raise ValueError("rules and classifier must be true or false")
+        if not rules and not classifier:
+            raise ValueError("at least one of rules and classifier must be enabled")
+        self.threshold = float(threshold)
+        model = LinearModel.load(Path(model_path) if model_path else None) if classifier else None
+        self._detector = Detector(model, use_rules=rules, use_model=classifier)
+
+    @property
+    def model_version(self) -> str:
+        model = self._detector.model
+        return model.version if model is not None else ""
+
+    def score(self, text: str) -> float:
+        """The highest score any layer gives `text` (for tuning and `bastion scan`)."""
+        return self._detector.score(text)
+
+    def scan(self, text: str) -> list[Match]:
+        out: list[Match] = []
+        for f in self._detector.findings(text):
+            if f.score < self.threshold:
+                continue
+            kind = "injection" if f.family == MODEL_FAMILY else f"injection.{f.family}"
+            out.append(Match(kind, f.start, f.end, round(min(max(f.score, 0.0), 1.0), 4)))
+        out.sort(key=lambda m: (-m.score, m.start))
+        return out

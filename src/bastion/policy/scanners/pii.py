@@ -1,0 +1,266 @@
+"""The `pii` scanner: email, phone, credit card, IBAN, US SSN and IP addresses, validated.
+
+Each type has a cheap candidate pass (a literal-anchored regex or a digit-run regex) and a
+validator (Luhn and issuer ranges, mod-97, SSA rules, `ipaddress`, `phonenumbers`); context
+words raise or lower the score of the ambiguous ones (phone, SSN). Phone parsing, the only
+costly step, runs only on digit runs that are formatted like a number or follow a context word.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import string
+from bisect import bisect_left
+
+import phonenumbers
+
+from bastion.policy.registry import ScannerOptionError, number, str_list
+from bastion.policy.scanner import Match
+from bastion.policy.scanners import pii_checks as checks
+
+PII_TYPES = ("email", "phone", "credit_card", "iban", "us_ssn", "ip_address")
+# Overlaps are resolved by this priority (earlier wins), e.g. a card number is not a phone.
+_PRIORITY = {"iban": 0, "credit_card": 1, "us_ssn": 2, "ip_address": 3, "email": 4, "phone": 5}
+DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN")
+
+_DOMAIN = re.compile(r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(?![A-Za-z0-9-])")
+_LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + ".!#$%&'*+=?^_`{|}~-")
+_FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js", "ts", "py", "txt", "md"})
+_CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){11,18}(?![\w]|[.-]\d)")
+_SSN = re.compile(r"(?<![\w.-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\w]|[.-]\d)")
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,34}")
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_HEXCOLON = frozenset(string.hexdigits + ":.")
+_HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]+")
+# Every card, SSN, phone and IPv4 candidate lies inside one of these clusters; the type
+# regexes then run only inside them (one pass over the text instead of one per type).
+_CLUSTER = re.compile(r"\d[\d \t().\-]{5,}\d")
+_IBAN_HINT = re.compile(r"[A-Z][A-Z]\d\d")
+_GROUP_AFTER = re.compile(r"[ -]\d{3}")
+_GROUP_BEFORE = re.compile(r"\d{3}[ -]$")
+_DECIMAL = re.compile(r"^\d+\.\d+$")
+_SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+_PHONE = re.compile(r"(?<![\w+/.-])(?:\+ ?)?\(?\d[\d \t().-]{5,20}\d(?![\w]|[.-]\d)")
+_DATE = re.compile(r"^\(?(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d))")
+
+
+def _before(text: str, start: int, width: int = 40) -> str:
+    return text[max(0, start - width):start].lower()
+
+
+class PiiScanner:
+    name = "pii"
+
+    def __init__(self, types: object = None, phone_regions: object = None, min_score: object = 0.5) -> None:
+        wanted = list(PII_TYPES) if types is None else str_list("types", types)
+        for t in wanted:
+            if t not in PII_TYPES:
+                raise ScannerOptionError("types", f"unknown PII type {t!r} (known: {', '.join(PII_TYPES)})")
+        self.types = frozenset(wanted)
+        regions = list(DEFAULT_REGIONS) if phone_regions is None else str_list("phone_regions", phone_regions)
+        supported = phonenumbers.SUPPORTED_REGIONS
+        for r in regions:
+            if r not in supported:
+                raise ScannerOptionError("phone_regions", f"unknown region {r!r} (use ISO 3166 codes like US)")
+        self.min_score = number("min_score", min_score, low=0.0, high=1.0)
+        self._nanp = "US" in regions or "CA" in regions
+        self._trunk_regions = [r for r in regions if r not in ("US", "CA")]
+        self._phone_cache: dict[str, bool] = {}
+        for r in regions:  # phonenumbers loads region metadata lazily: load it now, not per request
+            phonenumbers.is_valid_number(phonenumbers.parse("+1 415 555 2671", r))
+            phonenumbers.example_number(r)
+
+    def scan(self, text: str) -> list[Match]:
+        found: list[Match] = []
+        types = self.types
+        if "email" in types and "@" in text:
+            self._emails(text, found)
+        if "iban" in types:
+            hint = _IBAN_HINT.search(text)
+            if hint is not None:
+                self._ibans(text, hint.start(), found)
+        n = len(text)
+        for c in _CLUSTER.finditer(text):
+            # Widen by one character on the left (for a "+" or "(") and two on the right so the
+            # type patterns' boundary assertions see the neighbours.
+            lo, hi = max(0, c.start() - 2), min(n, c.end() + 2)
+            if "credit_card" in types:
+                self._cards(text, lo, hi, found)
+            if "us_ssn" in types:
+                self._ssns(text, lo, hi, found)
+            if "ip_address" in types:
+                self._ipv4(text, lo, hi, found)
+            if "phone" in types:
+                self._phones(text, lo, hi, found)
+        if "ip_address" in types and ":" in text:
+            self._ipv6(text, found)
+        return _resolve([m for m in found if m.score >= self.min_score])
+
+    def _emails(self, text: str, out: list[Match]) -> None:
+        for m in _DOMAIN.finditer(text):
+            at = m.start()
+            i = at
+            while i > 0 and text[i - 1] in _LOCAL_CHARS and at - i < 64:
+                i -= 1
+            while i < at and text[i] in ".'":
+                i += 1
+            if i == at or (i > 0 and text[i - 1] in _LOCAL_CHARS):
+                continue
+            token_start = text.rfind(" ", 0, i) + 1
+            if "://" in text[token_start:at]:
+                continue  # userinfo of a URL, not an address
+            if m.group(1).rsplit(".", 1)[-1].lower() in _FILE_TLDS:
+                continue  # icon@2x.png
+            out.append(Match("email", i, m.end(), 1.0))
+
+    def _cards(self, text: str, lo: int, hi: int, out: list[Match]) -> None:
+        for m in _CARD.finditer(text, lo, hi):
+            cand = m.group()
+            sep = next((c for c in cand if not c.isdigit()), "")
+            if sep and ((text.startswith(sep, m.end()) and _GROUP_AFTER.match(text, m.end()))
+                        or (m.start() > 0 and text.startswith(sep, m.start() - 1)
+                            and _GROUP_BEFORE.search(text, max(0, m.start() - 4), m.start()))):
+                continue  # part of a longer grouped number
+            spans = [(m.start(), m.end())]
+            if sep:  # a stray group before or after the number: "4111 1111 1111 1111 1"
+                first, last = cand.find(sep), cand.rfind(sep)
+                if len(cand) - last <= 4:
+                    spans.append((m.start(), m.start() + last))
+                if first <= 2:
+                    spans.append((m.start() + first + 1, m.end()))
+            for s, e in spans:
+                piece = text[s:e]
+                digits = piece.replace(" ", "").replace("-", "")
+                if (len(digits) >= 12 and checks.card_grouping(piece) and checks.card_brand(digits)
+                        and checks.luhn(digits)):
+                    out.append(Match("credit_card", s, e, 1.0))
+                    break
+
+    def _ibans(self, text: str, pos: int, out: list[Match]) -> None:
+        for m in _IBAN.finditer(text, pos):
+            cand = m.group()
+            length = checks.IBAN_LENGTHS.get(cand[:2])
+            if length is None:
+                continue
+            count = 0
+            end = m.start()
+            for i, ch in enumerate(cand):
+                if ch != " ":
+                    count += 1
+                if count == length:
+                    end = m.start() + i + 1
+                    break
+            else:
+                continue
+            if end < len(text) and text[end].isalnum():
+                continue
+            compact = text[m.start():end].replace(" ", "")
+            if checks.iban_mod97(compact):
+                out.append(Match("iban", m.start(), end, 1.0))
+
+    def _ssns(self, text: str, lo: int, hi: int, out: list[Match]) -> None:
+        for m in _SSN.finditer(text, lo, hi):
+            if not checks.ssn_valid(m.group(1), m.group(3), m.group(4)):
+                continue
+            context = checks.SSN_CONTEXT.search(_before(text, m.start(), 48)) is not None
+            score = 0.95 if context else (0.6 if m.group(2) == "-" else 0.3)
+            out.append(Match("us_ssn", m.start(), m.end(), score))
+
+    def _ipv4(self, text: str, lo: int, hi: int, out: list[Match]) -> None:
+        for m in _IPV4.finditer(text, lo, hi):
+            try:
+                ipaddress.IPv4Address(m.group())
+            except ValueError:
+                continue
+            if checks.IP_NEGATIVE.search(_before(text, m.start(), 16)):
+                continue
+            out.append(Match("ip_address", m.start(), m.end(), 0.9))
+
+    def _ipv6(self, text: str, out: list[Match]) -> None:
+        i = text.find(":")
+        while i != -1:
+            s = i
+            while s > 0 and text[s - 1] in _HEXCOLON and i - s < 40:
+                s -= 1
+            run = _HEXCOLON_RUN.match(text, s)
+            e = run.end() if run else i + 1
+            cand = text[s:e].rstrip(".")
+            end = s + len(cand)
+            bounded = not (s > 0 and (text[s - 1].isalnum() or text[s - 1] == "_")) and not (
+                end < len(text) and text[end].isalnum())
+            if cand.count(":") >= 2 and bounded:
+                try:
+                    ipaddress.IPv6Address(cand)
+                except ValueError:
+                    pass
+                else:
+                    if any(c.isdigit() for c in cand):  # not "::" or "a::b" (C++ scopes)
+                        out.append(Match("ip_address", s, end, 0.9))
+            i = text.find(":", max(e, i + 1))
+
+    def _phones(self, text: str, lo: int, hi: int, out: list[Match]) -> None:
+        for m in _PHONE.finditer(text, lo, hi):
+            cand = m.group()
+            digits = "".join(c for c in cand if c.isdigit())
+            if not 7 <= len(digits) <= 15 or _DATE.match(cand) or _SSN_SHAPE.match(cand) or _DECIMAL.match(cand):
+                continue
+            s, e = m.start(), m.end()
+            if (s >= 2 and text[s - 1] in " -" and text[s - 2].isdigit()) or (
+                    e + 1 < len(text) and text[e] in " -" and text[e + 1].isdigit()):
+                continue  # one group of a longer run of digit groups (an account number)
+            before = _before(text, m.start())
+            if checks.PHONE_NEGATIVE.search(before[-24:]):
+                continue
+            context = checks.PHONE_CONTEXT.search(before) is not None
+            international = cand.startswith("+") or digits.startswith("00")
+            formatted = len(digits) != len(cand.replace("+", ""))
+            if not (international or formatted or context):
+                continue  # a bare digit run without context: not worth a parse
+            if not self._valid_phone(cand, digits, international):
+                continue
+            base = 0.85 if international else (0.6 if formatted else 0.3)
+            out.append(Match("phone", m.start(), m.end(), max(base, 0.9) if context else base))
+
+    def _valid_phone(self, cand: str, digits: str, international: bool) -> bool:
+        # Cached: a stream's hold-back window scans the same number several times.
+        known = self._phone_cache.get(cand)
+        if known is None:
+            known = self._parse_phone(cand, digits, international)
+            if len(self._phone_cache) >= 4096:
+                self._phone_cache.clear()
+            self._phone_cache[cand] = known
+        return known
+
+    def _parse_phone(self, cand: str, digits: str, international: bool) -> bool:
+        if international:
+            number_text = cand if cand.startswith("+") else "+" + digits[2:]
+            return _parses(number_text, None)
+        # Outside North America national numbers are written with their trunk prefix 0;
+        # reading other digit runs as foreign numbers only adds false positives.
+        if digits.startswith("0") or not self._nanp:
+            return any(_parses(cand, r) for r in self._trunk_regions)
+        return _parses(cand, "US")
+
+
+def _parses(cand: str, region: str | None) -> bool:
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(cand, region)))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _resolve(matches: list[Match]) -> list[Match]:
+    """Drop matches overlapping a higher-priority one; return the rest by position."""
+    matches.sort(key=lambda m: (_PRIORITY.get(m.type, 9), -m.score, m.start))
+    starts: list[int] = []
+    kept: list[Match] = []  # sorted by start, non-overlapping
+    for m in matches:
+        k = bisect_left(starts, m.start)
+        if k > 0 and kept[k - 1].end > m.start:
+            continue
+        if k < len(kept) and kept[k].start < m.end:
+            continue
+        starts.insert(k, m.start)
+        kept.insert(k, m)
+    return kept

@@ -1,0 +1,89 @@
+"""The PII scanner: validated detections, context words, hard negatives, options."""
+
+from __future__ import annotations
+
+import pytest
+
+from bastion.policy.registry import ScannerOptionError
+from bastion.policy.scanners.pii import PiiScanner
+
+SCANNER = PiiScanner()
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    return [(m.type, text[m.start:m.end]) for m in SCANNER.scan(text)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("write to jane.doe+news@example.co.uk today", ("email", "jane.doe+news@example.co.uk")),
+    ("mailto:bob@corp.io", ("email", "bob@corp.io")),
+    ("call me at (415) 555-2671", ("phone", "(415) 555-2671")),
+    ("UK office +44 20 7946 0958.", ("phone", "+44 20 7946 0958")),
+    ("Telefon: 030 12345678", ("phone", "030 12345678")),
+    ("my mobile is 4155552671", ("phone", "4155552671")),
+    ("card 4111 1111 1111 1111 exp 12/27", ("credit_card", "4111 1111 1111 1111")),
+    ("visa19 4000-0000-0000-0000-006", ("credit_card", "4000-0000-0000-0000-006")),
+    ("mc 2221000000000009", ("credit_card", "2221000000000009")),
+    ("amex 3782 822463 10005", ("credit_card", "3782 822463 10005")),
+    ("jcb 3530111333300000", ("credit_card", "3530111333300000")),
+    ("maestro 6759649826438453", ("credit_card", "6759649826438453")),
+    ("maestro12 675964982648", ("credit_card", "675964982648")),
+    ("IBAN DE89 3704 0044 0532 0130 00, thanks", ("iban", "DE89 3704 0044 0532 0130 00")),
+    ("pay GB82WEST12345698765432.", ("iban", "GB82WEST12345698765432")),
+    ("SSN: 536-22-8730", ("us_ssn", "536-22-8730")),
+    ("her social security number is 536228730", ("us_ssn", "536228730")),
+    ("host 192.168.1.20 is down", ("ip_address", "192.168.1.20")),
+    ("ping 2001:db8::ff00:42:8329 now", ("ip_address", "2001:db8::ff00:42:8329")),
+    ("loopback ::1 and fe80::1", ("ip_address", "fe80::1")),
+])
+def test_positive(text: str, expected: tuple[str, str]) -> None:
+    assert expected in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    "order 4155552671 shipped",                        # bare digits, negative context
+    "invoice no. 415-555-2671",                        # phone-shaped, negative context
+    "it happened on 2024-05-01 12:30:45",              # timestamp
+    "release v1.2.3.4 and version 10.0.0.1",           # version strings
+    "id 550e8400-e29b-41d4-a716-446655440000",         # UUID
+    "random 4111111111111112 fails Luhn",              # Luhn failure
+    "1234 5678 9012 3456 is not a card",               # Luhn failure, grouped
+    "SSN 000-12-3456 and 666-12-3456 and 912-12-3456",  # invalid areas
+    "number 536228730 alone",                          # 9 digits without SSN context
+    "DE89 3704 0044 0532 0130 01",                     # IBAN failing mod-97
+    "icon@2x.png and @mention and user@localhost",     # not addresses
+    "postgres://user:pw@db.example.com/app",           # URL userinfo
+    "12:30:45 and a::b is not ipv6 and 999.1.1.1",     # times, invalid addresses
+    "build 20240501123045 finished in 1234567 ms",     # long numbers without context
+])
+def test_negative(text: str) -> None:
+    assert found(text) == []
+
+
+def test_card_inside_longer_digit_group_is_not_a_card() -> None:
+    assert found("4111 1111 1111 1111 2222 3333") == []
+
+
+def test_context_raises_phone_score() -> None:
+    plain = SCANNER.scan("phone (415) 555-2671")
+    weak = SCANNER.scan("see (415) 555-2671")
+    assert plain and weak and plain[0].score > weak[0].score
+
+
+def test_types_option() -> None:
+    only = PiiScanner(types=["email"])
+    assert [m.type for m in only.scan("a@b.io 4111 1111 1111 1111")] == ["email"]
+
+
+def test_min_score_option() -> None:
+    assert PiiScanner(min_score=0.95).scan("see (415) 555-2671") == []
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"types": ["passport"]}, "types"), ({"phone_regions": ["XX"]}, "phone_regions"),
+    ({"min_score": 2}, "min_score"), ({"types": "email"}, "types"),
+])
+def test_bad_options(options: dict[str, object], field: str) -> None:
+    with pytest.raises(ScannerOptionError) as e:
+        PiiScanner(**options)
+    assert e.value.field == field

@@ -1,0 +1,68 @@
+"""The secrets scanner: every rule finds its credential and ignores a look-alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from bastion.policy.registry import ScannerOptionError
+from bastion.policy.scanners.secret_rules import RULE_TYPES
+from bastion.policy.scanners.secrets import SecretsScanner
+from tests.unit.policy.fake_credentials import SECRETS
+
+SCANNER = SecretsScanner()
+
+
+def test_every_rule_has_a_case() -> None:
+    assert set(SECRETS) == set(RULE_TYPES)
+
+
+@pytest.mark.parametrize("type_", sorted(SECRETS))
+def test_positive(type_: str) -> None:
+    text, value, _ = SECRETS[type_]
+    found = SCANNER.scan(text)
+    assert [m.type for m in found] == [type_], found
+    m = found[0]
+    assert text[m.start:m.end] == value  # the whole credential, nothing around it
+
+
+@pytest.mark.parametrize("type_", sorted(SECRETS))
+def test_negative(type_: str) -> None:
+    _, _, negative = SECRETS[type_]
+    assert SCANNER.scan(negative) == []
+
+
+@pytest.mark.parametrize("prose", [
+    "Please summarise the key points of this report and list the main tokens of the grammar.",
+    "The secret to a good sourdough is patience; the password policy requires 12 characters.",
+    "Use the API key from your dashboard (Settings → API keys) and never share it.",
+    "commit 3f2a9c1b7e4d5f6a8b9c0d1e2f3a4b5c6d7e8f90 fixed the build; uuid 550e8400-e29b-41d4-a716-446655440000",
+    "const token = getToken(); const secret = process.env.SECRET; api_key = my_secret_value_2",
+])
+def test_prose_and_code_are_clean(prose: str) -> None:
+    assert SCANNER.scan(prose) == []
+
+
+def test_generic_yields_to_specific_rule() -> None:
+    _, value, _ = SECRETS["stripe_api_key"]
+    assert [m.type for m in SCANNER.scan("secret_key = " + value)] == ["stripe_api_key"]
+
+
+def test_case_insensitive_context_words() -> None:
+    _, value, _ = SECRETS["aws_secret_access_key"]
+    assert [m.type for m in SCANNER.scan(f"AWS_SECRET_ACCESS_KEY={value}")] == ["aws_secret_access_key"]
+
+
+def test_types_option_limits_rules() -> None:
+    only = SecretsScanner(types=["jwt"])
+    assert only.scan(SECRETS["github_token"][0]) == []
+    assert [m.type for m in only.scan(SECRETS["jwt"][0])] == ["jwt"]
+    assert SecretsScanner(exclude=["github_token"]).scan(SECRETS["github_token"][0]) == []
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"types": ["nope"]}, "types"), ({"types": "jwt"}, "types"), ({"exclude": ["nope"]}, "exclude"),
+])
+def test_bad_options_name_the_field(options: dict[str, object], field: str) -> None:
+    with pytest.raises(ScannerOptionError) as e:
+        SecretsScanner(**options)
+    assert e.value.field == field
