@@ -23,10 +23,11 @@ from bastion.core.errors import AuthenticationError, NotFound
 from bastion.http.admin import AdminRoutes
 from bastion.http.api import ApiHandlers
 from bastion.http.asgi import BastionASGI, Routes
-from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
+from bastion.http.types import Handler, HttpRequest, HttpResponse
 from bastion.limits.runtime import LimitsRuntime, config_errors
 from bastion.observability.metrics import CONTENT_TYPE
 from bastion.observability.observer import TelemetryObserver
+from bastion.pipeline.capture import ContentCapture
 from bastion.pipeline.runner import Observer, Pipeline
 from bastion.policy.stage import PolicyStage
 from bastion.providers.router import Router, build_routes
@@ -67,7 +68,8 @@ class Gateway:
             self.telemetry.metrics.bind_audit(self.audit_writer)
         # audit first: its admit refuses (503) before anything else runs when records cannot be kept
         observers: list[Observer] = [self.audit, self.telemetry] if config.audit.enabled else [self.telemetry]
-        self.pipeline = Pipeline(self.auth, stages, self.router, self.policy.guard, observers)
+        capture = ContentCapture(self.audit) if config.audit.enabled else None
+        self.pipeline = Pipeline(self.auth, stages, self.router, self.policy.guard, observers, capture)
         self.api = ApiHandlers(self.pipeline, config.server.max_messages)
         self.admin_auth = AdminAuth(config.server.admin_key, FailureThrottle())
         self.admin = AdminRoutes(self.keys, self.admin_auth,
@@ -119,9 +121,9 @@ class Gateway:
         return HttpResponse(200, m.render(), content_type=CONTENT_TYPE)
 
     def routes(self) -> Routes:
-        public = {("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
+        public: dict[tuple[str, str], Handler] = {("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
                   ("GET", "/metrics"): self.metrics}
-        api: dict[tuple[str, str], Callable[[HttpRequest], Awaitable[HttpResponse | StreamingResponse]]] = {
+        api: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/chat/completions"): self.api.openai_chat,
             ("POST", "/v1/messages"): self.api.anthropic_messages,
             ("POST", "/v1/embeddings"): self.api.embeddings,

@@ -227,3 +227,29 @@ def test_no_secret_in_logs_metrics_or_audit_store(fake_upstream_server, fake_ups
     for name, data in sinks.items():
         for planted in (secret, PROVIDER_OPENAI_KEY, PROVIDER_ANTHROPIC_KEY, ADMIN_KEY, email):
             assert planted.encode() not in data, f"{planted[:8]}… found in {name}"
+
+
+@pytest.mark.parametrize("mode", ["redacted", "full"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_content_capture_modes(fake_upstream_server, fake_upstream, tmp_path, mode, stream):
+    email = "capture.me@example.net"
+    cfg = base_config(fake_upstream_server.url, tmp_path, policies={"default": {
+        "capture": mode, "input": [{"scanner": "pii", "action": "redact", "restore": True}]}})
+    with Gateway(cfg, tmp_path, name=f"cap-{mode}-{stream}") as gw:
+        c = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.create_key(), max_retries=0)
+        kw = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": f"write to {email}"}])
+        if stream:
+            text = "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(stream=True, **kw)
+                           if ch.choices)
+        else:
+            text = c.chat.completions.create(**kw).choices[0].message.content
+        assert email in text  # restored for the client
+        deadline = time.monotonic() + 10
+        while not (recs := [r for r in export(gw) if r.get("operation") == "chat"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    content = json.dumps(recs[0]["content"])
+    assert "[EMAIL_1]" in content
+    if mode == "redacted":
+        assert email not in content
+    else:
+        assert email in content

@@ -15,7 +15,17 @@ from typing import Protocol
 
 from bastion.core.context import Principal, RequestContext, RequestStage, ResponseGuard
 from bastion.core.errors import PermissionDenied
-from bastion.core.types import ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamEvent
+from bastion.core.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
 from bastion.providers.router import Router
 
 log = logging.getLogger("bastion.pipeline")
@@ -39,9 +49,19 @@ class Observer(Protocol):
     async def finish(self, ctx: RequestContext) -> None: ...
 
 
+class Capture(Protocol):
+    """Keeps prompt/response content for the audit record when the policy asks for it."""
+
+    def wants(self, ctx: RequestContext) -> bool: ...
+
+    def attach(self, ctx: RequestContext, request: ChatRequest, response_text: str | None) -> None: ...
+
+
 class Pipeline:
     def __init__(self, auth: Authenticator, stages: Sequence[RequestStage], router: Router,
-                 guard: ResponseGuard | None, observers: Sequence[Observer]) -> None:
+                 guard: ResponseGuard | None, observers: Sequence[Observer],
+                 capture: Capture | None = None) -> None:
+        self.capture = capture
         self.auth = auth
         self.stages = list(stages)
         self.router = router
@@ -83,6 +103,8 @@ class Pipeline:
             events = await self.router.chat_stream(ctx, req)
             if self.guard is not None:
                 events = self.guard.guard_stream(ctx, events)
+            if self.capture is not None and self.capture.wants(ctx):
+                return self._observe(ctx, events, req)
             return self._observe(ctx, events)
         resp = await self.router.chat(ctx, req)
         ctx.first_token_at = time.perf_counter()
@@ -91,6 +113,8 @@ class Pipeline:
         ctx.usage = resp.usage
         if resp.choices:
             ctx.finish_reason = resp.choices[0].finish_reason
+        if self.capture is not None and self.capture.wants(ctx):
+            self.capture.attach(ctx, req, resp.choices[0].text() if resp.choices else None)
         return resp
 
     async def embeddings(self, ctx: RequestContext, req: EmbeddingsRequest) -> EmbeddingsResponse:
@@ -105,24 +129,31 @@ class Pipeline:
         """(alias, kind) of every model the principal may use."""
         return [(name, r.kind) for name, r in self.router.routes.items() if principal.may_use(name)]
 
-    @staticmethod
-    async def _observe(ctx: RequestContext, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
-        """What reached the client: first-token time, usage, finish reason, streamed size."""
-        async for ev in events:
-            k = ev.kind
-            if k == "text":
-                if ctx.first_token_at is None:
-                    ctx.first_token_at = time.perf_counter()
-                ctx.streamed_chars += len(ev.text)  # type: ignore[union-attr]
-            elif k == "tool_call":
-                if ctx.first_token_at is None:
-                    ctx.first_token_at = time.perf_counter()
-                ctx.streamed_chars += len(ev.arguments)  # type: ignore[union-attr]
-            elif k == "usage":
-                ctx.usage = ev.usage  # type: ignore[union-attr]
-            elif k == "end":
-                ctx.finish_reason = ev.finish_reason  # type: ignore[union-attr]
-            yield ev
+    async def _observe(self, ctx: RequestContext, events: AsyncIterator[StreamEvent],
+                       captured_request: ChatRequest | None = None) -> AsyncIterator[StreamEvent]:
+        """What reached the client: first-token time, usage, finish reason, streamed size
+        (and, when the policy captures content, the text itself)."""
+        texts: list[str] | None = [] if captured_request is not None else None
+        try:
+            async for ev in events:
+                if isinstance(ev, TextDelta):
+                    if ctx.first_token_at is None:
+                        ctx.first_token_at = time.perf_counter()
+                    ctx.streamed_chars += len(ev.text)
+                    if texts is not None and ev.index == 0:
+                        texts.append(ev.text)
+                elif isinstance(ev, ToolCallDelta):
+                    if ctx.first_token_at is None:
+                        ctx.first_token_at = time.perf_counter()
+                    ctx.streamed_chars += len(ev.arguments)
+                elif isinstance(ev, UsageEvent):
+                    ctx.usage = ev.usage
+                elif isinstance(ev, StreamEnd):
+                    ctx.finish_reason = ev.finish_reason
+                yield ev
+        finally:
+            if texts is not None and captured_request is not None and self.capture is not None:
+                self.capture.attach(ctx, captured_request, "".join(texts))
 
     # ---- the end ----------------------------------------------------------------------
     async def finalize(self, ctx: RequestContext) -> None:
