@@ -111,6 +111,11 @@ def main() -> None:
     out: dict[str, object] = {"threshold": THRESHOLD, "layers": {}, "groups": {}}
     for key in ("full", "rules", "classifier"):
         out["layers"][key] = rates(result[key]["scores"], [int(x) for x in result[key]["labels"]])  # type: ignore[index]
+    sweep = {}
+    for thr in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
+        s_, y_ = np.array(result["full"]["scores"]), np.array(result["full"]["labels"])
+        sweep[thr] = {"recall": float((s_[y_ == 1] >= thr).mean()), "fpr": float((s_[y_ == 0] >= thr).mean())}
+    out["sweep_full"] = sweep
     for gl, vals in sorted(per_group.items()):
         g, label = gl.split("|")
         n = len(vals["full"])
@@ -140,6 +145,9 @@ def print_tables(out: dict[str, object]) -> None:
     w("\n| source group | n | flagged (full) | rules | classifier |\n|---|---|---|---|---|\n")
     for g, v in out["groups"].items():  # type: ignore[union-attr]
         w(f"| {g} | {v['n']} | {v['flagged']:.3f} | {v['flagged_rules']:.3f} | {v['flagged_classifier']:.3f} |\n")
+    w("\n| threshold | recall | benign flagged |\n|---|---|---|\n")
+    for thr, v in out["sweep_full"].items():  # type: ignore[union-attr]
+        w(f"| {thr} | {v['recall']:.3f} | {v['fpr']:.4f} |\n")
     info = out["info_harmful_plain_flagged_by_shipped_model"]
     if info is not None:
         w(f"\nplain harmful requests (not injections) flagged by the shipped model: {info:.3f}\n")

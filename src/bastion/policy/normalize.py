@@ -57,7 +57,11 @@ def fold_char(ch: str) -> str:
     """The matching form of one character (may be empty or several characters)."""
     out = _cache.get(ch)
     if out is None:
-        if unicodedata.category(ch) in _DROP_CATEGORIES or "\uac00" <= ch <= "\ud7a3":
+        if "\U000e0020" <= ch <= "\U000e007e":
+            # Unicode tag characters mirror ASCII and can smuggle a whole hidden instruction
+            # ("ASCII smuggling"): read them as the ASCII they encode instead of dropping them.
+            out = chr(ord(ch) - 0xE0000)
+        elif unicodedata.category(ch) in _DROP_CATEGORIES or "\uac00" <= ch <= "\ud7a3":
             out = _fold_simple(ch)  # Hangul syllables stay whole
         else:
             # NFKD then dropping the combining marks: compatibility forms → ASCII and

@@ -117,3 +117,12 @@ def test_long_input_beyond_one_chunk_classifier_windows() -> None:
     (m,) = s.scan(text)
     assert m.end > len(filler)
     assert s.score(text) >= 0.8
+
+
+def test_model_trained_with_another_rule_set_is_refused(tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    path = tmp_path / "stale.npz"
+    replace(LinearModel.load(), rules_digest="0000000000000000").save(path)
+    with pytest.raises(ValueError, match="another rule set"):
+        InjectionScanner(model_path=str(path))

@@ -88,34 +88,54 @@ class Detector:
             for h in anchors:
                 self._rules_of_anchor[h].append(i)
         self._all_anchors = np.array(sorted(self._rules_of_anchor), dtype=np.uint64)
+        self._anchor_arrays = [np.array(sorted(a), dtype=np.uint64) for a in self._anchors]
+        self._always = [i for i, r in enumerate(RULES) if not self._anchors[i] and not r.substrings]
+        self._subs_of_rule = [(i, frozenset(r.substrings)) for i, r in enumerate(RULES) if r.substrings]
         self._substrings = sorted({s for r in RULES for s in r.substrings})
         self._ascii_substrings = [s for s in self._substrings if s.isascii()]
 
     # ------------------------------------------------------------------ rules
     def _regions(self, text: str, words: WordIndex) -> dict[int, list[tuple[int, int]]]:
         """Per candidate rule, the text regions worth searching: around its anchors' occurrences."""
-        regions: dict[int, list[int]] = defaultdict(list)
-        if len(words.hashes):
-            hit = np.flatnonzero(np.isin(words.hashes, self._all_anchors))
-            for h, pos in zip(words.hashes[hit].tolist(), words.starts[hit].tolist(), strict=True):
-                for k in self._rules_of_anchor[h]:
-                    regions[k].append(pos)
-        present = {s for s in self._substrings if s in text} if (self._substrings and (
-            not text.isascii() or any(s in text for s in self._ascii_substrings))) else set()
-        out: dict[int, list[tuple[int, int]]] = {}
         n = len(text)
-        for i, rule in enumerate(RULES):
-            if (not self._anchors[i] and not rule.substrings) or any(s in present for s in rule.substrings):
-                out[i] = [(0, n)]
-            elif i in regions:
+        out: dict[int, list[tuple[int, int]]] = {i: [(0, n)] for i in self._always}
+        if self._substrings and (not text.isascii() or any(s in text for s in self._ascii_substrings)):
+            present = {s for s in self._substrings if s in text}
+            for i, subs in self._subs_of_rule:
+                if not present.isdisjoint(subs):
+                    out[i] = [(0, n)]
+        if len(words.hashes) <= 4096:  # short texts: plain Python beats numpy's per-call overhead
+            grouped: dict[int, list[int]] = defaultdict(list)
+            rules_of = self._rules_of_anchor
+            for h, pos in zip(words.hashes.tolist(), words.starts.tolist(), strict=True):
+                if h in rules_of:
+                    for k in rules_of[h]:
+                        grouped[k].append(pos)
+            for k, ps in grouped.items():
+                if k in out:
+                    continue
                 spans: list[tuple[int, int]] = []
-                for p in sorted(regions[i]):
+                for p in sorted(ps):
                     a, b = max(0, p - _BEFORE), min(n, p + _AFTER)
                     if spans and a <= spans[-1][1]:
                         spans[-1] = (spans[-1][0], b)
                     else:
                         spans.append((a, b))
-                out[i] = spans
+                out[k] = spans
+            return out
+        hit = np.flatnonzero(np.isin(words.hashes, self._all_anchors))
+        hashes, starts = words.hashes[hit], words.starts[hit]
+        for k, arr in enumerate(self._anchor_arrays):
+            if k in out or not len(arr):
+                continue
+            found = starts[np.isin(hashes, arr)]
+            if len(found):
+                sorted_pos = np.sort(found)
+                lo, hi = np.maximum(sorted_pos - _BEFORE, 0), np.minimum(sorted_pos + _AFTER, n)
+                breaks = np.flatnonzero(lo[1:] > hi[:-1])
+                first = np.concatenate((np.zeros(1, dtype=np.int64), breaks + 1))
+                last = np.concatenate((breaks, np.array([len(sorted_pos) - 1], dtype=np.int64)))
+                out[k] = list(zip(lo[first].tolist(), hi[last].tolist(), strict=True))
         return out
 
     def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False) -> list[RuleHit]:
