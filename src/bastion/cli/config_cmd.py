@@ -15,6 +15,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = csub.add_parser("check", help="validate a config file (or the built-in default)")
     c.add_argument("file", nargs="?", help="YAML config file (default: the built-in default)")
     c.set_defaults(func=check)
+    d = csub.add_parser("docs", help="print the Markdown reference of every config field")
+    d.set_defaults(func=docs)
+
+
+def docs(args: argparse.Namespace) -> int:
+    from bastion.config.reference import render
+
+    sys.stdout.write(render())
+    return 0
 
 
 def check(args: argparse.Namespace) -> int:

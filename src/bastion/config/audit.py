@@ -62,7 +62,7 @@ class ObservabilityConfig(_Strict):
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: Secret | None = Field(
         None, description="When set (>= 16 chars), /metrics requires `Authorization: Bearer <token>`.")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Least severe level logged.")
     access_log: bool = Field(True, description="One JSON log line per request.")
     tracing: bool = Field(
         False, description="Emit OpenTelemetry spans (GenAI conventions) when opentelemetry is installed.")

@@ -34,6 +34,20 @@ class ServerConfig(Strict):
         description="How long a looked-up key is cached; bounds how fast revocation propagates (<= 5 s).")
     workers: int = Field(1, ge=1, description="Worker processes (limits then need the redis backend).")
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="How long SIGTERM waits for in-flight requests.")
+    max_in_flight: int = Field(
+        512, gt=0,
+        description="Most requests served at once (streams count until they end); beyond it requests are "
+                    "refused at once with 503 and Retry-After instead of queueing. /healthz and /readyz are exempt.")
+    overload_retry_after_seconds: float = Field(
+        1.0, gt=0, description="Retry-After sent with the 503 of a request refused by max_in_flight.")
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="Largest request line plus headers; larger is 431 and the connection closes.")
+    max_headers: int = Field(100, gt=0, description="Most header fields in one request; more is 431.")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest a client may take to send the request line and headers (slowloris "
+                                "defence); also how long a new connection may stay silent.")
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest a client may take to send the whole request body; slower is 408.")
 
     @field_validator("admin_key", mode="before")
     @classmethod
@@ -70,6 +84,23 @@ class RetryConfig(Strict):
     backoff_max: float = Field(2.0, ge=0, description="Largest single backoff in seconds.")
 
 
+class CircuitConfig(Strict):
+    """A breaker per target (one per provider and model): stop sending to a target that keeps failing."""
+
+    enabled: bool = Field(True, description="Whether this provider's targets have circuit breakers.")
+    consecutive_failures: int = Field(
+        5, ge=1, description="Failures in a row (connection errors, timeouts, 429, 5xx) that open the circuit.")
+    failure_rate: float = Field(
+        0.5, gt=0, le=1, description="Share of failed calls within `window_seconds` that opens the circuit.")
+    window_seconds: float = Field(60.0, gt=0, description="The sliding window the failure rate is measured over.")
+    min_calls: int = Field(
+        20, ge=1, description="Calls needed in the window before `failure_rate` is judged (avoids opening on 1 of 2).")
+    cooldown_seconds: float = Field(
+        30.0, gt=0, description="How long an open circuit refuses calls before it lets a probe through (half-open).")
+    half_open_probes: int = Field(
+        1, ge=1, description="Calls let through at once while half-open; one success closes, one failure reopens.")
+
+
 class ProviderConfig(Strict):
     kind: Literal["openai", "anthropic", "openai_compatible"] = Field(
         description="Wire format: openai, anthropic, or openai_compatible (Ollama, vLLM, llama.cpp).")
@@ -77,9 +108,15 @@ class ProviderConfig(Strict):
     api_key: Secret | None = Field(None, description="Provider credential; use ${env:NAME} or ${file:/path}.")
     headers: dict[str, str] = Field(default_factory=dict,
                                     description="Extra static headers sent upstream (e.g. an org id).")
-    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
-    retry: RetryConfig = Field(default_factory=RetryConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig, description="Upstream timeouts.")
+    retry: RetryConfig = Field(default_factory=RetryConfig,
+                               description="Retries per target before falling back to the next one.")
     max_connections: int = Field(256, gt=0, description="Connection pool size for this provider.")
+    max_response_bytes: int = Field(
+        64 * 1024 * 1024, gt=0,
+        description="Largest non-streamed response body (and SSE event) accepted from this provider; larger is 502.")
+    circuit: CircuitConfig = Field(default_factory=CircuitConfig,
+                                   description="Circuit breaker applied to each target of this provider.")
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -105,28 +142,48 @@ class ProviderConfig(Strict):
 class TargetConfig(Strict):
     provider: str = Field(description="Name of a provider in `providers`.")
     model: str = Field(description="Model name sent to that provider.")
-    weight: int = Field(1, ge=0, description="Load-balancing weight among targets of equal priority.")
+    weight: int = Field(1, ge=0, description="Load-balancing weight among targets of equal priority "
+                                             "(strategies weighted and least_busy); 0 = only as a last resort.")
+    priority: int = Field(
+        0, description="Lower is tried first. Targets of equal priority share load by the model's `strategy`; "
+                       "a higher priority is only a fallback.")
 
 
 class ModelConfig(Strict):
     name: str = Field(description="The model name clients send.")
     targets: list[TargetConfig] = Field(min_length=1, description="Targets in fallback order.")
     kind: Literal["chat", "embeddings"] = Field("chat", description="What the model serves.")
+    strategy: Literal["fallback", "weighted", "least_busy"] = Field(
+        "fallback",
+        description="How a request picks among targets of equal priority: fallback = in the listed order; "
+                    "weighted = at random by weight; least_busy = fewest requests in flight (ties by weight). "
+                    "The other targets remain fallbacks either way.")
+    when_all_open: Literal["try", "refuse"] = Field(
+        "try",
+        description="When the circuit of every target is open: try = call them anyway, in order (a circuit then "
+                    "only diverts load to healthier targets, and the call serves as its probe); refuse = fail at "
+                    "once with 503 and Retry-After until a cool-down ends.")
 
 
 class BastionConfig(Strict):
-    server: ServerConfig = Field(default_factory=ServerConfig)
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    models: list[ModelConfig] = Field(default_factory=list)
+    server: ServerConfig = Field(default_factory=ServerConfig, description="Listener, admin credential, request limits.")
+    store: StoreConfig = Field(default_factory=StoreConfig,
+                               description="Where keys, usage and the audit log live (SQLite or PostgreSQL).")
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict,
+                                                 description="Upstream providers by name; their credentials live only here.")
+    models: list[ModelConfig] = Field(default_factory=list,
+                                      description="The model names clients may send, each mapped to provider targets.")
     policies: dict[str, PolicyConfig] = Field(default_factory=dict,
                                               description="Named policies; `default` applies when none is named.")
-    limits: LimitsConfig = Field(default_factory=LimitsConfig)
-    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig,
+                                 description="Rate-limit backend and per-key defaults.")
+    teams: dict[str, TeamConfig] = Field(default_factory=dict,
+                                         description="Teams by name: shared limits, budgets and policy for their keys.")
     pricing: dict[str, PriceOverride] = Field(default_factory=dict,
                                               description="Price overrides/additions, per upstream model name.")
-    audit: AuditConfig = Field(default_factory=AuditConfig)
-    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig, description="The tamper-evident audit log.")
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig,
+                                               description="Metrics, logs and traces.")
 
     @model_validator(mode="after")
     def _references(self) -> BastionConfig:
