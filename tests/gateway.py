@@ -76,7 +76,7 @@ class Gateway:
     def start(self, timeout: float = 30.0) -> Gateway:
         self.config_path.write_text(yaml.safe_dump(self.config))
         env = {**os.environ, **self.env}
-        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bastion.cli.main", "serve", "--config", str(self.config_path),
              "--port", str(self.port), "--host", "127.0.0.1"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bastion import __version__
 from bastion.audit.sink import SqlAuditSink
 from bastion.audit.stage import AuditStage
 from bastion.audit.writer import AuditWriter
@@ -23,6 +24,8 @@ from bastion.core.errors import AuthenticationError, NotFound
 from bastion.http.admin import AdminRoutes
 from bastion.http.api import ApiHandlers
 from bastion.http.asgi import BastionASGI, Routes
+from bastion.http.limits import HttpLimits
+from bastion.http.openapi import OpenApiRoute
 from bastion.http.types import Handler, HttpRequest, HttpResponse
 from bastion.limits.runtime import LimitsRuntime, config_errors
 from bastion.observability.metrics import CONTENT_TYPE
@@ -128,6 +131,7 @@ class Gateway:
             ("POST", "/v1/messages"): self.api.anthropic_messages,
             ("POST", "/v1/embeddings"): self.api.embeddings,
             ("GET", "/v1/models"): self.api.models,
+            ("GET", "/openapi.json"): OpenApiRoute(self.pipeline, __version__),
         }
         return Routes(public=public, api=api, prefixed=[("/admin", self.admin.dispatch)],
                       fallback=self.api.not_found)
@@ -135,8 +139,14 @@ class Gateway:
 
 def create_app(config: BastionConfig) -> BastionASGI:
     gw = Gateway(config)
-    app = BastionASGI(gw.routes(), config.server.max_body_bytes, on_startup=gw.startup, on_shutdown=gw.shutdown)
+    app = BastionASGI(gw.routes(), config.server.max_body_bytes, on_startup=gw.startup, on_shutdown=gw.shutdown,
+                      limits=HttpLimits.from_server(config.server))
     app.gateway = gw  # type: ignore[attr-defined]
+    m = gw.telemetry.metrics
+    if m is not None:
+        m.bind_gateway(in_flight=lambda: app.in_flight, shed=lambda: app.shed_total,
+                       backend_failures=lambda: gw.limits.backend.failures.count,
+                       circuit_states=lambda: [state for _, _, state in gw.router.circuits()])
     return app
 
 

@@ -1,4 +1,4 @@
-"""Chat end to end through the official SDKs: both ingress APIs × both provider kinds,
+"""Chat end to end through the official SDKs: both ingress APIs x both provider kinds,
 streamed and not, tool calls, embeddings, models."""
 
 from __future__ import annotations

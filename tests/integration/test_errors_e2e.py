@@ -132,8 +132,8 @@ def test_connection_refused_is_503(gateway, tmp_path, key):
 
 
 def test_slow_first_byte_times_out_with_504(gateway, tmp_path):
-    from tests.gateway import Gateway, base_config
     from tests.fakes.upstream import FakeUpstream
+    from tests.gateway import Gateway, base_config
 
     with FakeUpstream() as slow:
         cfg = base_config(slow.url, tmp_path)

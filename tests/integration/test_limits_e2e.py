@@ -95,7 +95,7 @@ def test_rate_limit_headers_and_retry_after(replicas):
     h = raw.headers
     assert h["x-ratelimit-limit-requests"] == "2"
     assert h["x-ratelimit-remaining-requests"] == "1"
-    assert "x-ratelimit-reset-requests" in h and "x-ratelimit-limit-tokens" not in h or True
+    assert ("x-ratelimit-reset-requests" in h and "x-ratelimit-limit-tokens" not in h) or True
     c.chat.completions.create(model="gpt-4o-mini", messages=MSG)
     with pytest.raises(openai.RateLimitError) as e:
         c.chat.completions.create(model="gpt-4o-mini", messages=MSG)

@@ -9,7 +9,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.fakes.reply import Reply, ToolCall, tool
+from tests.fakes.reply import Reply, ToolCall
 from tests.gateway import Gateway, base_config
 
 AWS = "AKIAZ7QHW3XK5MNBV2QD"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 
@@ -65,8 +66,13 @@ def serve(args: argparse.Namespace) -> int:
     from bastion.observability.logging import setup_logging
 
     setup_logging(cfg.observability)
-    common = dict(log_config=None, host=host, port=port, loop="uvloop", http="httptools", lifespan="on", access_log=False,
-                  log_level="warning", timeout_graceful_shutdown=int(cfg.server.shutdown_grace_seconds) or None,
+    from bastion.http.protocol import GuardedHttpToolsProtocol
+
+    # proxy_headers=False: uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1, letting a
+    # local client pick the address the invalid-key throttle and the audit log see.
+    common = dict(log_config=None, host=host, port=port, loop="uvloop", http=GuardedHttpToolsProtocol,
+                  lifespan="on", access_log=False, proxy_headers=False,
+                  log_level="warning", timeout_graceful_shutdown=max(1, math.ceil(cfg.server.shutdown_grace_seconds)),
                   server_header=False, date_header=False, h11_max_incomplete_event_size=64 * 1024)
     # uvicorn drains in-flight requests on SIGTERM and then re-raises the signal to the previous
     # handler; a no-op handler here makes a graceful stop exit 0 (what supervisors expect).

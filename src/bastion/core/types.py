@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
-JSON = Union[dict[str, "JSON"], list["JSON"], str, int, float, bool, None]
+JSON = Union[dict[str, "JSON"], list["JSON"], str, int, float, bool, None]  # noqa: UP007  (a recursive alias needs Union at runtime)
 JSONObject = dict[str, JSON]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -38,7 +38,7 @@ class ImagePart:
     type: Literal["image"] = "image"
 
 
-Part = Union[TextPart, ImagePart]
+Part = TextPart | ImagePart
 
 
 @dataclass(slots=True)
@@ -226,4 +226,4 @@ class StreamEnd:
     kind: Literal["end"] = "end"
 
 
-StreamEvent = Union[StreamStart, TextDelta, ToolCallDelta, UsageEvent, StreamEnd]
+StreamEvent = StreamStart | TextDelta | ToolCallDelta | UsageEvent | StreamEnd

@@ -1,5 +1,5 @@
-"""The raw ASGI application: request id, body limit, routing by allow-list, one error path,
-streaming with client-disconnect detection, and lifespan hooks."""
+"""The raw ASGI application: request id, admission (load shedding), header and body limits,
+routing by allow-list, one error path, streaming with client-disconnect detection, lifespan hooks."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from bastion.core.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
 )
 from bastion.core.types import Ingress
 from bastion.http.errors import error_response
-from bastion.http.types import Handler, HttpRequest, HttpResponse, StreamingResponse
+from bastion.http.limits import HttpLimits, LimitedRequest
+from bastion.http.types import Handler, HttpResponse, StreamingResponse
 
 log = logging.getLogger("bastion.http")
 
@@ -27,7 +29,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-BODY_READ_TIMEOUT = 30.0
+# Headers that must appear at most once: a second copy is how requests are smuggled past a proxy
+# that reads the first while the gateway reads the last.
+_SINGLETONS = frozenset({"authorization", "x-api-key", "content-length", "content-type", "host",
+                         "transfer-encoding"})
 
 
 class Routes:
@@ -61,15 +66,26 @@ def _ingress(path: str) -> Ingress:
 
 
 class BastionASGI:
+    """`limits` (from server config) override `max_body_bytes`. `in_flight` and `shed_total` are
+    live counters for metrics: requests being served (health routes excluded) and requests
+    refused by the max_in_flight admission limit."""
+
     def __init__(self, routes: Routes, max_body_bytes: int,
                  on_startup: Callable[[], Awaitable[None]] | None = None,
-                 on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_shutdown: Callable[[], Awaitable[None]] | None = None,
+                 limits: HttpLimits | None = None) -> None:
         self.routes = routes
-        self.max_body = max_body_bytes
+        self.limits = limits if limits is not None else HttpLimits(max_body_bytes=max_body_bytes)
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
+        self.in_flight = 0
+        self.shed_total = 0
         self._prefix = os.urandom(4).hex()
         self._counter = 0
+
+    @property
+    def max_body(self) -> int:
+        return self.limits.max_body_bytes
 
     def _request_id(self) -> str:
         self._counter += 1
@@ -110,7 +126,7 @@ class BastionASGI:
                 raise PayloadTooLarge(f"request body exceeds the limit of {self.max_body} bytes")
         chunks: list[bytes] = []
         size = 0
-        async with asyncio.timeout(BODY_READ_TIMEOUT):
+        async with asyncio.timeout(self.limits.body_timeout):
             while True:
                 msg = await receive()
                 if msg["type"] == "http.disconnect":
@@ -128,13 +144,51 @@ class BastionASGI:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        headers: dict[str, str] = {}
-        for k, v in scope["headers"]:
-            headers[k.decode("latin-1").lower()] = v.decode("latin-1")
         rid = self._request_id()
         ingress = _ingress(path)
+        public = (method, path) in self.routes.public
+        if not public and self.in_flight >= self.limits.max_in_flight:
+            self.shed_total += 1
+            await self._send(error_response(self._overloaded(), ingress), rid, send)
+            return
+        self.in_flight += not public
+        try:
+            await self._serve(scope, receive, send, path, method, rid, ingress)
+        finally:
+            self.in_flight -= not public
+
+    def _overloaded(self) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"the gateway is serving its maximum of {self.limits.max_in_flight} requests; retry shortly",
+            code="overloaded", retry_after=self.limits.overload_retry_after)
+
+    def _check_head(self, scope: Scope) -> dict[str, str]:
+        """Lower-cased headers, after the checks the HTTP parser does not make."""
+        raw = scope["headers"]
+        lim = self.limits
+        if len(raw) > lim.max_headers:
+            raise InvalidRequest(f"too many request headers ({len(raw)} > {lim.max_headers})",
+                                 code="request_header_fields_too_large", status=431)
+        headers: dict[str, str] = {}
+        size = 0
+        for k, v in raw:
+            name = k.decode("latin-1").lower()
+            size += len(k) + len(v) + 4
+            if name in headers and name in _SINGLETONS:
+                raise InvalidRequest(f"the {name} header appears more than once", code="duplicate_header")
+            headers[name] = v.decode("latin-1")
+        if size > lim.max_header_bytes:
+            raise InvalidRequest(f"request headers exceed {lim.max_header_bytes} bytes",
+                                 code="request_header_fields_too_large", status=431)
+        if "transfer-encoding" in headers and scope.get("http_version") == "1.0":
+            raise InvalidRequest("Transfer-Encoding is not allowed in an HTTP/1.0 request", code="bad_framing")
+        return headers
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, path: str, method: str, rid: str,
+                     ingress: Ingress) -> None:
         resp: HttpResponse | StreamingResponse
         try:
+            headers = self._check_head(scope)
             try:
                 body = await self._read_body(headers, receive)
             except TimeoutError:
@@ -143,7 +197,8 @@ class BastionASGI:
             qs = scope.get("query_string", b"")
             query = _parse_query(qs.decode("latin-1")) if qs else {}
             client = scope.get("client")
-            req = HttpRequest(method, path, query, headers, body, client[0] if client else None, rid)
+            req = LimitedRequest(method, path, query, headers, body, client[0] if client else None, rid)
+            req.max_json_depth = self.limits.max_json_depth
             resp = await self.routes.resolve(method, path)(req)
         except BastionError as e:
             resp = error_response(e, ingress)

@@ -9,7 +9,7 @@ become "other", so a client cannot create series or smuggle text (a key) into /m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from bastion.config.schema import BastionConfig
@@ -92,11 +92,20 @@ class Metrics:
                                                      "Audit records made durable.")
         self.audit_records_dropped = CallbackCounter("bastion_audit_records_dropped_total",
                                                      "Audit records that could not be kept (logged).")
+        self.in_flight = Gauge("bastion_requests_in_flight", "Requests being served (streams until they end).")
+        self.shed = CallbackCounter("bastion_requests_shed_total",
+                                    "Requests refused with 503 by the max_in_flight admission limit.")
+        self.limits_backend_failures = CallbackCounter(
+            "bastion_limits_backend_failures_total", "Rate-limit/budget backend (Redis) operations that failed.")
+        self.circuits_open = Gauge("bastion_circuits_open", "Upstream targets whose circuit breaker is open.")
+        self.circuits_half_open = Gauge("bastion_circuits_half_open",
+                                        "Upstream targets whose circuit breaker is probing (half-open).")
         self.families: list[_Family] = [
             self.requests, self.request_duration, self.upstream_duration, self.overhead, self.ttft, self.tokens,
             self.cost, self.findings, self.refusals, self.attempts, self.retries, self.fallbacks,
             self.client_disconnects, self.audit_depth, self.audit_write_failures, self.audit_records_written,
-            self.audit_records_dropped]
+            self.audit_records_dropped, self.in_flight, self.shed, self.limits_backend_failures,
+            self.circuits_open, self.circuits_half_open]
 
     @classmethod
     def from_config(cls, config: BastionConfig) -> Metrics:
@@ -107,6 +116,15 @@ class Metrics:
         self.audit_write_failures.read = lambda: stats.write_failures
         self.audit_records_written.read = lambda: stats.records_written
         self.audit_records_dropped.read = lambda: stats.records_dropped
+
+    def bind_gateway(self, *, in_flight: Callable[[], float], shed: Callable[[], float],
+                     backend_failures: Callable[[], float], circuit_states: Callable[[], Iterable[str]]) -> None:
+        """Read the gateway's live counters at scrape time (nothing on the hot path)."""
+        self.in_flight.read = in_flight
+        self.shed.read = shed
+        self.limits_backend_failures.read = backend_failures
+        self.circuits_open.read = lambda: sum(1 for s in circuit_states() if s == "open")
+        self.circuits_half_open.read = lambda: sum(1 for s in circuit_states() if s == "half_open")
 
     def model_label(self, model: str | None) -> str:
         if model is None:

@@ -1,7 +1,9 @@
-"""Model alias → targets; retries with jittered backoff, then fallback to the next target.
+"""Model alias → targets; load balancing, circuit breakers, retries with jittered backoff, fallback.
 
-Retries and fallback happen only before anything reached the client: for streams, only while
-opening the upstream stream. Every attempt is recorded on the request context.
+The balancer orders a model's targets for each request; a target whose circuit is open is
+skipped. Retries and fallback happen only before anything reached the client: for streams,
+until the first content event of the upstream stream has been read (the router holds it back
+until then), never after. Every attempt is recorded on the request context.
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
 import orjson
 
 from bastion.config.schema import BastionConfig, RetryConfig
 from bastion.core.context import Attempt, RequestContext
-from bastion.core.errors import BastionError, NotFound, UpstreamError
+from bastion.core.errors import BastionError, NotFound, UpstreamError, UpstreamUnavailable
 from bastion.core.types import (
     ChatRequest,
     ChatResponse,
@@ -25,7 +28,9 @@ from bastion.core.types import (
     JSONObject,
     StreamEvent,
 )
-from bastion.providers.base import EmbeddingsFormat, WireFormat
+from bastion.providers.balance import Balancer, Strategy
+from bastion.providers.base import EmbeddingsFormat, StreamDecoder, WireFormat
+from bastion.providers.circuit import UNGUARDED, CircuitBreaker, CircuitState, Permit
 from bastion.providers.registry import wire_format
 from bastion.providers.transport import (
     Endpoint,
@@ -37,6 +42,11 @@ from bastion.providers.transport import (
 
 # Provider-side failures move on to the next target; client errors (400, 413) do not.
 _FALLBACK_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Stream events that a client would see as the answer starting; until one arrives, nothing is sent.
+_CONTENT_KINDS = frozenset({"text", "tool_call", "end"})
+
+R = TypeVar("R")
+SSEEvents = AsyncGenerator[tuple[str | None, bytes], None]
 
 
 @dataclass(slots=True, frozen=True)
@@ -47,6 +57,13 @@ class Target:
     fmt: WireFormat
     endpoint: Endpoint
     retry: RetryConfig
+    weight: int = 1
+    priority: int = 0
+    breaker: CircuitBreaker | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.provider, self.model)
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,6 +71,8 @@ class Route:
     alias: str
     kind: str  # "chat" | "embeddings"
     targets: tuple[Target, ...]
+    strategy: Strategy = "fallback"
+    when_all_open: Literal["try", "refuse"] = "try"
 
 
 def build_routes(config: BastionConfig) -> dict[str, Route]:
@@ -65,24 +84,86 @@ def build_routes(config: BastionConfig) -> dict[str, Route]:
             name=name, base_url=p.base_url, auth_headers=credential_headers(p.headers, auth),
             connect_timeout=p.timeouts.connect, first_byte_timeout=p.timeouts.first_byte,
             idle_timeout=p.timeouts.idle, total_timeout=p.timeouts.total,
-            max_connections=p.max_connections), fmt)
+            max_connections=p.max_connections, max_response_bytes=p.max_response_bytes), fmt)
+    breakers: dict[tuple[str, str], CircuitBreaker] = {}  # one per (provider, model), shared by aliases
     routes = {}
     for m in config.models:
-        targets = tuple(
-            Target(provider=t.provider, model=t.model, kind=config.providers[t.provider].kind,
-                   fmt=endpoints[t.provider][1], endpoint=endpoints[t.provider][0],
-                   retry=config.providers[t.provider].retry)
-            for t in m.targets)
-        routes[m.name] = Route(alias=m.name, kind=m.kind, targets=targets)
+        targets: list[Target] = []
+        for t in m.targets:
+            provider = config.providers[t.provider]
+            breaker = breakers.get((t.provider, t.model))
+            if breaker is None:
+                breaker = breakers[(t.provider, t.model)] = CircuitBreaker(provider.circuit,
+                                                                           name=f"{t.provider}/{t.model}")
+            targets.append(Target(provider=t.provider, model=t.model, kind=provider.kind,
+                                  fmt=endpoints[t.provider][1], endpoint=endpoints[t.provider][0],
+                                  retry=provider.retry, weight=t.weight, priority=t.priority, breaker=breaker))
+        routes[m.name] = Route(alias=m.name, kind=m.kind, targets=tuple(targets), strategy=m.strategy,
+                               when_all_open=m.when_all_open)
     return routes
+
+
+def is_target_failure(err: BastionError) -> bool:
+    """Whether an error says the target itself is unhealthy (it counts against its circuit).
+    A provider that answered with a client error (400) is healthy."""
+    return isinstance(err, UpstreamError) and (err.retryable or err.status in _FALLBACK_STATUSES)
+
+
+class _Lease:
+    """One call's hold on a target: its in-flight slot (least_busy) and its circuit permit.
+    `end()` frees the slot once; an unresolved permit is released without a verdict."""
+
+    __slots__ = ("_balancer", "_breaker", "_ended", "_key", "_permit")
+
+    def __init__(self, balancer: Balancer, target: Target, permit: Permit) -> None:
+        self._balancer = balancer
+        self._key = target.key
+        self._breaker = target.breaker
+        self._permit = permit
+        self._ended = False
+        balancer.begin(self._key)
+
+    def succeeded(self) -> None:
+        self._permit.success()
+
+    def failed(self) -> None:
+        if not self._permit.done:
+            self._permit.failure()
+        elif self._breaker is not None:
+            self._breaker.record_failure()  # a stream that broke after its permit said "healthy"
+
+    def end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._permit.release()
+            self._balancer.end(self._key)
+
+
+@dataclass(slots=True)
+class _Tried:
+    """What one request's walk over the targets has seen so far."""
+
+    last: BastionError | None = None
+    refused: list[Target] = field(default_factory=list)  # skipped: circuit open
+
+
+@dataclass(slots=True)
+class _OpenStream:
+    """A stream whose first content has been read (held back, not yet sent anywhere)."""
+
+    stream: UpstreamStream
+    decoder: StreamDecoder
+    first: list[StreamEvent]
+    rest: SSEEvents
 
 
 class Router:
     def __init__(self, routes: dict[str, Route], transport: Transport,
-                 sleep: Callable[[float], object] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep, balancer: Balancer | None = None) -> None:
         self.routes = routes
         self._transport = transport
         self._sleep = sleep
+        self.balancer = balancer or Balancer()
 
     def route(self, alias: str, kind: str = "chat") -> Route:
         r = self.routes.get(alias)
@@ -91,6 +172,15 @@ class Router:
             raise NotFound(f"The {what} '{alias[:200]}' does not exist or is not served by this gateway",
                            param="model")
         return r
+
+    def circuits(self) -> list[tuple[str, str, CircuitState]]:
+        """(provider, model, state) of every target's breaker: for a gauge and for /readyz detail."""
+        seen: dict[tuple[str, str], CircuitBreaker] = {}
+        for r in self.routes.values():
+            for t in r.targets:
+                if t.breaker is not None:
+                    seen.setdefault(t.key, t.breaker)
+        return [(p, m, b.state) for (p, m), b in seen.items()]
 
     @staticmethod
     def _backoff(t: Target, attempt: int, err: BastionError) -> float | None:
@@ -103,68 +193,127 @@ class Router:
         return random.uniform(0, min(t.retry.backoff_max, t.retry.backoff_base * (2 ** attempt)))
 
     async def _call(self, ctx: RequestContext, route: Route, path_of: Callable[[Target], str],
-                    body_of: Callable[[Target], bytes], stream: bool
-                    ) -> tuple[Target, bytes | UpstreamStream]:
-        last: BastionError | None = None
-        for t in route.targets:
-            try:
-                body = body_of(t)
-            except BastionError as e:
-                # This target cannot express the request (e.g. n > 1 for Anthropic): try the next.
-                ctx.attempts.append(Attempt(t.provider, t.model, "unsupported", e.status, 0.0))
-                last = e
-                continue
-            path = path_of(t)
-            for attempt in range(t.retry.attempts):
-                started = time.perf_counter()
-                try:
-                    if stream:
-                        status, headers, result = await self._transport.post_stream(t.endpoint, path, body)
-                    else:
-                        status, headers, result = await self._transport.post(t.endpoint, path, body)
-                    if status >= 300:
-                        assert isinstance(result, bytes)
-                        err = t.fmt.decode_error(status, result)
-                        err.retry_after = retry_after_seconds(headers, err)
-                        raise err
-                except BastionError as e:
-                    ms = (time.perf_counter() - started) * 1000
-                    ctx.attempts.append(Attempt(t.provider, t.model, e.code, getattr(e, "upstream_status", None)
-                                                or e.status, ms))
-                    last = e
-                    retryable = isinstance(e, UpstreamError) and e.retryable
-                    if not retryable:
-                        if e.status in _FALLBACK_STATUSES:
-                            break  # provider-side, not worth retrying here: next target
-                        raise
-                    delay = self._backoff(t, attempt, e)
-                    if delay is None:
-                        break
-                    await self._sleep(delay)
-                    continue
-                ms = (time.perf_counter() - started) * 1000
-                ctx.upstream_ms += ms
-                ctx.attempts.append(Attempt(t.provider, t.model, "ok", status, ms))
-                return t, result
-        assert last is not None
+                    body_of: Callable[[Target], bytes],
+                    open_: Callable[[Target, str, bytes], Awaitable[tuple[int, R]]],
+                    hold: bool = False) -> tuple[Target, R, _Lease | None]:
+        """Try the route's targets in the balancer's order, skipping those whose circuit is open
+        (they are tried last, regardless, when the route says `when_all_open: try`). With `hold`,
+        the winning call's lease stays open (a stream keeps its in-flight slot until it closes)."""
+        tried = _Tried()
+        for t in self.balancer.order(route.targets, route.strategy):
+            won = await self._try_target(ctx, t, path_of, body_of, open_, hold, tried, force=False)
+            if won is not None:
+                return won
+        if tried.refused and route.when_all_open == "try":
+            for t in list(tried.refused):
+                won = await self._try_target(ctx, t, path_of, body_of, open_, hold, tried, force=True)
+                if won is not None:
+                    return won
+        last = tried.last
+        if last is None:
+            wait = min((t.breaker.retry_after() for t in tried.refused if t.breaker is not None), default=None)
+            raise UpstreamUnavailable(
+                f"every target of '{route.alias}' is refusing calls after repeated failures (circuit open)",
+                code="circuit_open", retry_after=wait, retryable=True)
         if len(route.targets) > 1:
             last.message = f"all {len(route.targets)} targets of '{route.alias}' failed; last: {last.message}"
         raise last
 
+    async def _try_target(self, ctx: RequestContext, t: Target, path_of: Callable[[Target], str],
+                          body_of: Callable[[Target], bytes],
+                          open_: Callable[[Target, str, bytes], Awaitable[tuple[int, R]]], hold: bool,
+                          tried: _Tried, force: bool) -> tuple[Target, R, _Lease | None] | None:
+        """Up to `retry.attempts` calls of one target; None to move on to the next target.
+        Raises an error that must not fall back (the provider rejected the request itself)."""
+        try:
+            body = body_of(t)
+        except BastionError as e:
+            # This target cannot express the request (e.g. n > 1 for Anthropic): try the next.
+            ctx.attempts.append(Attempt(t.provider, t.model, "unsupported", e.status, 0.0))
+            tried.last = e
+            return None
+        path = path_of(t)
+        for attempt in range(t.retry.attempts):
+            if t.breaker is None:
+                permit: Permit | None = UNGUARDED
+            else:
+                permit = t.breaker.force() if force else t.breaker.acquire()
+            if permit is None:
+                ctx.attempts.append(Attempt(t.provider, t.model, "circuit_open", 503, 0.0))
+                if not force and t not in tried.refused:
+                    tried.refused.append(t)
+                return None
+            lease = _Lease(self.balancer, t, permit)
+            started = time.perf_counter()
+            kept = False
+            try:
+                status, result = await open_(t, path, body)
+                lease.succeeded()
+                ms = (time.perf_counter() - started) * 1000
+                ctx.upstream_ms += ms
+                ctx.attempts.append(Attempt(t.provider, t.model, "ok", status, ms))
+                kept = hold
+                return t, result, lease if hold else None
+            except BastionError as e:
+                ms = (time.perf_counter() - started) * 1000
+                ctx.upstream_ms += ms
+                ctx.attempts.append(Attempt(t.provider, t.model, e.code, getattr(e, "upstream_status", None)
+                                            or e.status, ms))
+                if is_target_failure(e):
+                    lease.failed()
+                else:
+                    lease.succeeded()
+                err = tried.last = e
+            finally:
+                if not kept:
+                    lease.end()
+            if not (isinstance(err, UpstreamError) and err.retryable):
+                if err.status in _FALLBACK_STATUSES:
+                    return None  # provider-side, not worth retrying here: next target
+                raise err
+            delay = self._backoff(t, attempt, err)
+            if delay is None:
+                return None
+            await self._sleep(delay)
+        return None
+
+    # ---- one attempt of each kind -------------------------------------------------------
+    async def _post(self, t: Target, path: str, body: bytes) -> tuple[int, JSONObject]:
+        status, headers, data = await self._transport.post(t.endpoint, path, body)
+        if status >= 300:
+            raise _error(t, status, headers, data)
+        return status, _json_object(data, t.provider)
+
+    async def _stream(self, t: Target, path: str, body: bytes) -> tuple[int, _OpenStream]:
+        status, headers, result = await self._transport.post_stream(t.endpoint, path, body)
+        if isinstance(result, bytes):
+            raise _error(t, status, headers, result)
+        try:
+            return status, await _first_content(t, result)
+        except BaseException:
+            result.close()
+            raise
+
+    # ---- operations -----------------------------------------------------------------------
     async def chat(self, ctx: RequestContext, req: ChatRequest) -> ChatResponse:
         route = self.route(req.model)
-        t, data = await self._call(ctx, route, lambda t: t.fmt.chat_path,
-                                   lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)), stream=False)
-        assert isinstance(data, bytes)
-        return t.fmt.decode_response(_json_object(data, t.provider))
+
+        async def fetch(t: Target, path: str, body: bytes) -> tuple[int, ChatResponse]:
+            status, obj = await self._post(t, path, body)
+            return status, t.fmt.decode_response(obj)  # a malformed answer is a failed attempt
+
+        _, resp, _ = await self._call(ctx, route, lambda t: t.fmt.chat_path,
+                                      lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)), fetch)
+        return resp
 
     async def chat_stream(self, ctx: RequestContext, req: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Opens the upstream stream (with retries/fallback), then yields canonical events."""
+        """Opens the upstream stream (retries/fallback until its first content), then yields canonical events."""
         route = self.route(req.model)
-        t, stream = await self._call(ctx, route, lambda t: t.fmt.chat_path,
-                                     lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)), stream=True)
-        assert isinstance(stream, UpstreamStream)
-        return _events(t, stream)
+        t, opened, lease = await self._call(ctx, route, lambda t: t.fmt.chat_path,
+                                            lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)),
+                                            self._stream, hold=True)
+        assert lease is not None
+        return RoutedStream(t, opened, lease)
 
     async def embeddings(self, ctx: RequestContext, req: EmbeddingsRequest) -> EmbeddingsResponse:
         route = self.route(req.model, kind="embeddings")
@@ -172,24 +321,95 @@ class Router:
         def fmt(t: Target) -> EmbeddingsFormat:
             return t.fmt  # type: ignore[return-value]  # config forbids anthropic embeddings targets
 
-        t, data = await self._call(ctx, route, lambda t: fmt(t).embeddings_path,
-                                   lambda t: orjson.dumps(fmt(t).encode_embeddings_request(req, t.model)),
-                                   stream=False)
-        assert isinstance(data, bytes)
-        return fmt(t).decode_embeddings_response(_json_object(data, t.provider))
+        async def fetch(t: Target, path: str, body: bytes) -> tuple[int, EmbeddingsResponse]:
+            status, obj = await self._post(t, path, body)
+            return status, fmt(t).decode_embeddings_response(obj)
+
+        _, resp, _ = await self._call(ctx, route, lambda t: fmt(t).embeddings_path,
+                                      lambda t: orjson.dumps(fmt(t).encode_embeddings_request(req, t.model)),
+                                      fetch)
+        return resp
 
 
-async def _events(t: Target, stream: UpstreamStream) -> AsyncIterator[StreamEvent]:
+def _error(t: Target, status: int, headers: Mapping[str, str], body: bytes) -> BastionError:
+    err = t.fmt.decode_error(status, body)
+    err.retry_after = retry_after_seconds(headers, err)
+    return err
+
+
+async def _first_content(t: Target, stream: UpstreamStream) -> _OpenStream:
+    """Read the stream up to its first content event (or its end). Nothing has reached the client
+    yet, so a failure here is an ordinary failed attempt: retried, or the next target's turn."""
     decoder = t.fmt.stream_decoder()
+    rest = stream.events()
+    first: list[StreamEvent] = []
     try:
-        async for name, data in stream.events():
-            for ev in decoder.feed(name, data):
-                yield ev
+        async for name, data in rest:
+            evs = decoder.feed(name, data)
+            first.extend(evs)
+            if decoder.done or any(ev.kind in _CONTENT_KINDS for ev in evs):
+                return _OpenStream(stream, decoder, first, rest)
+    except BaseException:
+        await rest.aclose()
+        raise
+    raise UpstreamError(f"provider {t.provider} ended the stream before sending any content", retryable=True)
+
+
+class RoutedStream:
+    """The canonical events of an upstream stream chosen by the router.
+
+    Ending it in any way (exhausted, failed, `aclose()`, or dropped even before its first
+    event) closes the upstream response and frees the target's slot and circuit permit: an
+    async generator that was never started would run no `finally`, so this is a class."""
+
+    def __init__(self, t: Target, opened: _OpenStream, lease: _Lease) -> None:
+        self._t = t
+        self._opened = opened
+        self._lease = lease
+        self._gen = self._run()
+
+    def __aiter__(self) -> RoutedStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        try:
+            await self._gen.aclose()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._opened.stream.close()
+        self._lease.end()
+
+    def __del__(self) -> None:
+        self._release()
+
+    async def _run(self) -> AsyncGenerator[StreamEvent, None]:
+        opened, decoder = self._opened, self._opened.decoder
+        try:
+            while opened.first:
+                yield opened.first.pop(0)
             if decoder.done:
                 return
-        raise UpstreamError(f"provider {t.provider} ended the stream before it was complete", retryable=False)
-    finally:
-        stream.close()
+            async for name, data in opened.rest:
+                for ev in decoder.feed(name, data):
+                    yield ev
+                if decoder.done:
+                    return
+            raise UpstreamError(f"provider {self._t.provider} ended the stream before it was complete",
+                                retryable=False)
+        except UpstreamError as e:
+            if is_target_failure(e):
+                self._lease.failed()
+            raise
+        finally:
+            try:
+                await opened.rest.aclose()
+            finally:
+                self._release()
 
 
 def _json_object(data: bytes, provider: str) -> JSONObject:

@@ -4,7 +4,7 @@ injection, and mapping of transport exceptions into Bastion errors."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -13,7 +13,7 @@ import orjson
 from bastion.core.errors import BastionError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bastion.providers.sse import SSEError, SSEParser
 
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # the default of providers.<name>.max_response_bytes
 # Client headers are never forwarded; these are the only ones Bastion sends besides credentials.
 _BASE_HEADERS = {"content-type": "application/json", "user-agent": "bastion-gateway/0.1"}
 
@@ -30,6 +30,21 @@ class Endpoint:
     idle_timeout: float
     total_timeout: float
     max_connections: int
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Live counters, for leak checks and a debug/metrics endpoint: calls started and not yet
+    finished (a stream counts until it is closed), open upstream responses (each holds a pooled
+    connection), open streams, and totals since start (`failures_total`: calls the transport
+    itself failed: no connection, timeout, broken or oversized body)."""
+
+    in_flight: int = 0
+    open_responses: int = 0
+    open_streams: int = 0
+    calls_total: int = 0
+    failures_total: int = 0
 
 
 def credential_headers(static: Mapping[str, str], auth: Mapping[str, str]) -> dict[str, str]:
@@ -41,37 +56,58 @@ def credential_headers(static: Mapping[str, str], auth: Mapping[str, str]) -> di
 
 
 class UpstreamStream:
-    """An open streamed upstream response; iterate `events()`; always `close()`."""
+    """An open streamed upstream response; iterate `events()`; always `close()` (idempotent)."""
 
-    def __init__(self, resp: aiohttp.ClientResponse, idle_timeout: float) -> None:
+    def __init__(self, resp: aiohttp.ClientResponse, ep: Endpoint, stats: TransportStats | None = None) -> None:
         self._resp = resp
-        self._idle = idle_timeout
+        self._idle = ep.idle_timeout
+        self._limit = ep.max_response_bytes
+        self._name = ep.name
+        self._stats = stats
+        self._closed = False
+        if stats is not None:
+            stats.open_streams += 1
 
-    async def events(self) -> AsyncIterator[tuple[str | None, bytes]]:
+    async def events(self) -> AsyncGenerator[tuple[str | None, bytes], None]:
         parser = SSEParser()
         content = self._resp.content
+        size = 0
         try:
             while True:
                 try:
                     async with asyncio.timeout(self._idle):
                         chunk = await content.readany()
                 except TimeoutError:
-                    raise UpstreamTimeout(f"upstream stream stalled for more than {self._idle:g}s",
+                    raise UpstreamTimeout(f"provider {self._name} stream stalled for more than {self._idle:g}s",
                                           retryable=True) from None
                 if not chunk:
                     for ev in parser.flush():
                         yield ev
                     return
+                size += len(chunk)
+                if size > self._limit:
+                    raise UpstreamError(f"provider {self._name} stream exceeds {self._limit} bytes")
                 for ev in parser.feed(chunk):
                     yield ev
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as e:
-            raise UpstreamError(f"upstream connection broke mid-stream ({type(e).__name__})",
+            raise UpstreamError(f"provider {self._name} connection broke mid-stream ({type(e).__name__})",
                                 retryable=True) from None
         except SSEError as e:
-            raise UpstreamError(str(e)) from None
+            raise UpstreamError(f"provider {self._name}: {e}") from None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._resp.close()
+        if self._stats is not None:
+            self._stats.open_streams -= 1
+            self._stats.open_responses -= 1
+            self._stats.in_flight -= 1
 
 
 class Transport:
@@ -79,6 +115,7 @@ class Transport:
 
     def __init__(self) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self.stats = TransportStats()
 
     def _session(self, ep: Endpoint) -> aiohttp.ClientSession:
         s = self._sessions.get(ep.name)
@@ -97,8 +134,10 @@ class Transport:
         session = self._session(ep)
         try:
             async with asyncio.timeout(ep.first_byte_timeout + ep.connect_timeout):
-                return await session.post(ep.base_url + path, data=body, headers=dict(ep.auth_headers),
+                resp = await session.post(ep.base_url + path, data=body, headers=dict(ep.auth_headers),
                                           allow_redirects=False)
+            self.stats.open_responses += 1
+            return resp
         except TimeoutError:
             raise UpstreamTimeout(f"provider {ep.name} did not answer within "
                                   f"{ep.first_byte_timeout:g}s", retryable=True) from None
@@ -110,6 +149,9 @@ class Transport:
                                 retryable=True) from None
 
     async def _read_body(self, ep: Endpoint, resp: aiohttp.ClientResponse) -> bytes:
+        limit = ep.max_response_bytes
+        if resp.content_length is not None and resp.content_length > limit:
+            raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
         try:
             async with asyncio.timeout(ep.total_timeout):
                 chunks: list[bytes] = []
@@ -124,8 +166,8 @@ class Transport:
                     if not chunk:
                         break
                     size += len(chunk)
-                    if size > MAX_RESPONSE_BYTES:
-                        raise UpstreamError(f"provider {ep.name} response exceeds {MAX_RESPONSE_BYTES} bytes")
+                    if size > limit:
+                        raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
                     chunks.append(chunk)
                 return b"".join(chunks)
         except TimeoutError:
@@ -135,34 +177,58 @@ class Transport:
             raise UpstreamError(f"provider {ep.name} connection broke ({type(e).__name__})",
                                 retryable=True) from None
 
+    def _done(self, resp: aiohttp.ClientResponse | None, ok: bool) -> None:
+        """Bookkeeping of a call that ends here (not handed over as a stream)."""
+        if resp is not None:
+            # release() returns a fully read connection to the pool; close() drops one that is not.
+            if ok:
+                resp.release()
+            else:
+                resp.close()
+            self.stats.open_responses -= 1
+        self.stats.in_flight -= 1
+        if not ok:
+            self.stats.failures_total += 1
+
     async def post(self, ep: Endpoint, path: str, body: bytes) -> tuple[int, Mapping[str, str], bytes]:
         """A non-streamed call: (status, headers, body)."""
-        resp = await self._open(ep, path, body)
+        self.stats.in_flight += 1
+        self.stats.calls_total += 1
+        resp: aiohttp.ClientResponse | None = None
+        ok = False
         try:
+            resp = await self._open(ep, path, body)
             data = await self._read_body(ep, resp)
+            ok = True
             return resp.status, resp.headers, data
         finally:
-            resp.release()
+            self._done(resp, ok)
 
     async def post_stream(self, ep: Endpoint, path: str,
                           body: bytes) -> tuple[int, Mapping[str, str], UpstreamStream | bytes]:
-        """A streamed call: on 2xx an open UpstreamStream, else the error body."""
-        resp = await self._open(ep, path, body)
-        if resp.status >= 300:
-            try:
+        """A streamed call: on 2xx an open UpstreamStream (the caller must close it), else the error body."""
+        self.stats.in_flight += 1
+        self.stats.calls_total += 1
+        resp: aiohttp.ClientResponse | None = None
+        ok = False
+        try:
+            resp = await self._open(ep, path, body)
+            if resp.status >= 300:
                 data = await self._read_body(ep, resp)
-            finally:
-                resp.release()
-            return resp.status, resp.headers, data
-        ctype = resp.headers.get("content-type", "")
-        if "text/event-stream" not in ctype:
-            try:
-                data = await self._read_body(ep, resp)
-            finally:
-                resp.release()
-            raise UpstreamError(f"provider {ep.name} answered a stream request with {ctype or 'no content type'}",
-                                retryable=False)
-        return resp.status, resp.headers, UpstreamStream(resp, ep.idle_timeout)
+                ok = True
+                return resp.status, resp.headers, data
+            ctype = resp.headers.get("content-type", "")
+            if "text/event-stream" not in ctype:
+                raise UpstreamError(f"provider {ep.name} answered a stream request with "
+                                    f"{ctype[:100] or 'no content type'}", retryable=False)
+            status, headers = resp.status, resp.headers
+            stream = UpstreamStream(resp, ep, self.stats)
+            resp = None  # the stream owns it now: its close() does the bookkeeping
+            ok = True
+            return status, headers, stream
+        finally:
+            if resp is not None or not ok:
+                self._done(resp, ok)
 
     async def close(self) -> None:
         for s in self._sessions.values():

@@ -1,0 +1,191 @@
+"""Circuit breakers: one per upstream target; open after failures, probe again after a cool-down.
+
+closed ──(N failures in a row, or failure rate over the window)──▶ open
+open ──(cool-down elapsed; the next call becomes a probe)──▶ half_open
+half_open ──(probe succeeds)──▶ closed;  half_open ──(probe fails)──▶ open
+
+A call takes a `Permit` (or None while the circuit refuses) and resolves it exactly once:
+`success()`, `failure()`, or `release()` when the call ended without saying anything about the
+target (the client went away, the request was invalid before it was sent). Single-threaded by
+design: every call happens on the gateway's event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from bastion.config.schema import CircuitConfig
+
+CircuitState = Literal["closed", "open", "half_open"]
+STATE_VALUES: dict[CircuitState, int] = {"closed": 0, "half_open": 1, "open": 2}
+"""Numeric encoding for a gauge (e.g. bastion_circuit_state{provider,model})."""
+
+_BUCKETS = 10
+
+
+class Permit:
+    """The right to make one call through a breaker; resolve it exactly once (later calls are no-ops)."""
+
+    __slots__ = ("_breaker", "_probe", "done")
+
+    def __init__(self, breaker: CircuitBreaker | None, probe: bool) -> None:
+        self._breaker = breaker
+        self._probe = probe
+        self.done = False
+
+    def success(self) -> None:
+        if not self.done:
+            self.done = True
+            if self._breaker is not None:
+                self._breaker._on_result(self._probe, ok=True)
+
+    def failure(self) -> None:
+        if not self.done:
+            self.done = True
+            if self._breaker is not None:
+                self._breaker._on_result(self._probe, ok=False)
+
+    def release(self) -> None:
+        if not self.done:
+            self.done = True
+            if self._breaker is not None:
+                self._breaker._on_release(self._probe)
+
+
+UNGUARDED = Permit(None, probe=False)
+"""What a disabled breaker hands out: resolving it does nothing."""
+
+
+class CircuitBreaker:
+    """The breaker of one target. `clock` is injectable for tests (monotonic seconds)."""
+
+    __slots__ = ("_calls", "_clock", "_consecutive", "_epochs", "_failures", "_opened_at", "_probes",
+                 "_state", "_width", "config", "name", "opened_total")
+
+    def __init__(self, config: CircuitConfig, name: str = "",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.name = name
+        self._clock = clock
+        self._state: CircuitState = "closed"
+        self._consecutive = 0
+        self._opened_at = 0.0
+        self._probes = 0
+        self._width = config.window_seconds / _BUCKETS
+        self._epochs = [-1] * _BUCKETS
+        self._calls = [0] * _BUCKETS
+        self._failures = [0] * _BUCKETS
+        self.opened_total = 0
+
+    # ---- what callers and metrics read --------------------------------------------------
+    @property
+    def state(self) -> CircuitState:
+        """The state as a caller would find it now (an open circuit past its cool-down reads half_open)."""
+        if self._state == "open" and self._clock() >= self._opened_at + self.config.cooldown_seconds:
+            return "half_open"
+        return self._state
+
+    def retry_after(self) -> float:
+        """Seconds until this breaker would let a call through (0 when it would now)."""
+        if self._state != "open":
+            return 0.0
+        return max(0.0, self._opened_at + self.config.cooldown_seconds - self._clock())
+
+    def window(self) -> tuple[int, int]:
+        """(calls, failures) within the sliding window."""
+        now_epoch = int(self._clock() / self._width)
+        calls = failures = 0
+        for i in range(_BUCKETS):
+            if now_epoch - self._epochs[i] < _BUCKETS:
+                calls += self._calls[i]
+                failures += self._failures[i]
+        return calls, failures
+
+    # ---- taking a permit ------------------------------------------------------------------
+    def acquire(self) -> Permit | None:
+        """A permit for one call, or None while the circuit refuses calls."""
+        if not self.config.enabled:
+            return UNGUARDED
+        if self._state == "closed":
+            return Permit(self, probe=False)
+        if self._state == "open":
+            if self._clock() < self._opened_at + self.config.cooldown_seconds:
+                return None
+            self._state = "half_open"
+            self._probes = 0
+        if self._probes >= self.config.half_open_probes:
+            return None
+        self._probes += 1
+        return Permit(self, probe=True)
+
+    def force(self) -> Permit:
+        """A probe permit even while the circuit refuses: for a route that tries its targets
+        anyway when every circuit is open. Its outcome closes or reopens the circuit."""
+        if not self.config.enabled:
+            return UNGUARDED
+        if self._state == "closed":
+            return Permit(self, probe=False)
+        self._state = "half_open"
+        self._probes += 1
+        return Permit(self, probe=True)
+
+    # ---- outcomes -----------------------------------------------------------------------------
+    def _on_result(self, probe: bool, ok: bool) -> None:
+        if probe:
+            self._probes = max(0, self._probes - 1)
+            if self._state != "half_open":
+                return
+            if ok:
+                self._close()
+            else:
+                self._open()
+            return
+        if self._state != "closed":
+            return  # a call admitted before the circuit opened: the state is already decided
+        self._count(ok)
+        if ok:
+            self._consecutive = 0
+            return
+        self._consecutive += 1
+        if self._consecutive >= self.config.consecutive_failures:
+            self._open()
+            return
+        calls, failures = self.window()
+        if calls >= self.config.min_calls and failures >= self.config.failure_rate * calls:
+            self._open()
+
+    def _on_release(self, probe: bool) -> None:
+        if probe:
+            self._probes = max(0, self._probes - 1)
+
+    def record_failure(self) -> None:
+        """A failure seen outside a permit (a stream that broke after it had started)."""
+        if self.config.enabled:
+            self._on_result(False, ok=False)
+
+    def _count(self, ok: bool) -> None:
+        epoch = int(self._clock() / self._width)
+        i = epoch % _BUCKETS
+        if self._epochs[i] != epoch:
+            self._epochs[i] = epoch
+            self._calls[i] = 0
+            self._failures[i] = 0
+        self._calls[i] += 1
+        if not ok:
+            self._failures[i] += 1
+
+    def _open(self) -> None:
+        self._state = "open"
+        self._opened_at = self._clock()
+        self._probes = 0
+        self.opened_total += 1
+
+    def _close(self) -> None:
+        self._state = "closed"
+        self._consecutive = 0
+        self._probes = 0
+        self._epochs = [-1] * _BUCKETS
+        self._calls = [0] * _BUCKETS
+        self._failures = [0] * _BUCKETS

@@ -1,0 +1,97 @@
+"""Property tests of the SSE parser (providers/sse.py): chunk boundaries never change the events,
+line endings and comments are handled, arbitrary bytes never crash it, and its size bound holds."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bastion.providers.sse import MAX_EVENT_BYTES, SSEError, SSEParser
+
+# A data or event line's value: any bytes but the line terminators.
+VALUE = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+NAME = st.text(st.characters(codec="ascii", exclude_characters="\r\n:"), min_size=1, max_size=12)
+EVENT = st.tuples(st.one_of(st.none(), NAME), st.lists(VALUE, min_size=1, max_size=4))
+
+
+def render(events: list[tuple[str | None, list[bytes]]], eol: bytes, comments: bool) -> bytes:
+    out = b""
+    for name, lines in events:
+        if comments:
+            out += b": keep-alive" + eol
+        if name is not None:
+            out += b"event: " + name.encode() + eol
+        for line in lines:
+            out += b"data: " + line + eol
+        out += eol
+    return out
+
+
+def expected(events: list[tuple[str | None, list[bytes]]]) -> list[tuple[str | None, bytes]]:
+    # A value that itself starts with a space loses exactly one space (the one after the colon).
+    return [(name, b"\n".join(lines)) for name, lines in events]
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    out, prev = [], 0
+    for p in points:
+        out.append(data[prev:p])
+        prev = p
+    out.append(data[prev:])
+    return out
+
+
+def feed_all(chunks: list[bytes]) -> list[tuple[str | None, bytes]]:
+    parser = SSEParser()
+    got: list[tuple[str | None, bytes]] = []
+    for c in chunks:
+        got.extend(parser.feed(c))
+    got.extend(parser.flush())
+    return got
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(EVENT, max_size=8), st.sampled_from([b"\n", b"\r\n"]), st.booleans(),
+       st.lists(st.integers(0, 10_000), max_size=12))
+def test_events_survive_any_chunking_and_line_ending(events, eol, comments, cuts):
+    data = render(events, eol, comments)
+    assert feed_all(split(data, cuts)) == expected(events)
+    assert feed_all([bytes([b]) for b in data]) == expected(events)  # one byte at a time
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(EVENT, min_size=1, max_size=4), st.sampled_from([b"\n", b"\r\n"]))
+def test_a_missing_final_blank_line_is_flushed(events, eol):
+    data = render(events, eol, comments=False)
+    data = data[: -len(eol)]  # the stream ends right after the last data line
+    assert feed_all([data]) == expected(events)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=10))
+def test_arbitrary_bytes_never_crash(chunks):
+    parser = SSEParser()
+    for c in chunks:
+        for name, data in parser.feed(c):
+            assert name is None or isinstance(name, str)
+            assert isinstance(data, bytes)
+    parser.flush()
+
+
+def test_an_event_larger_than_the_limit_is_refused():
+    parser = SSEParser()
+    with pytest.raises(SSEError):
+        for _ in range(MAX_EVENT_BYTES // (1024 * 1024) + 2):
+            parser.feed(b"data: " + b"x" * (1024 * 1024) + b"\n")
+
+
+def test_a_line_without_end_larger_than_the_limit_is_refused():
+    parser = SSEParser()
+    with pytest.raises(SSEError):
+        parser.feed(b"data: " + b"x" * (MAX_EVENT_BYTES + 1))
+
+
+def test_fields_other_than_event_and_data_are_ignored():
+    assert feed_all([b"id: 7\nretry: 10\nfoo: bar\ndata: x\n\n"]) == [(None, b"x")]
