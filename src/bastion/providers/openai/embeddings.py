@@ -25,7 +25,7 @@ def decode_embeddings_request(body: JSONObject) -> EmbeddingsRequest:
     req = EmbeddingsRequest(model=as_str(body.get("model"), "model", non_empty=True),
                             input=_input(body.get("input")))
     if (v := body.get("dimensions")) is not None:
-        req.dimensions = as_int(v, "dimensions", lo=1)
+        req.dimensions = as_int(v, "dimensions", lo=1, hi=65536)
     if (v := body.get("encoding_format")) is not None:
         req.encoding_format = one_of(v, "encoding_format", _FORMATS)
     if (v := body.get("user")) is not None:

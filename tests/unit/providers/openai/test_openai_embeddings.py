@@ -53,7 +53,7 @@ def test_token_arrays_are_refused_because_they_cannot_be_scanned(tokens: Any) ->
     ({"model": "e", "input": ""}, "input", "non-empty string"),
     ({"model": "e", "input": ["a", ""]}, "input[1]", "non-empty string"),
     ({"model": "e", "input": [{"text": "a"}]}, "input[0]", "expected a string"),
-    ({"model": "e", "input": "x", "dimensions": 0}, "dimensions", ">= 1"),
+    ({"model": "e", "input": "x", "dimensions": 0}, "dimensions", "between 1 and 65536"),
     ({"model": "e", "input": "x", "encoding_format": "int8"}, "encoding_format", "float, base64"),
     ({"model": "e", "input": "x", "user": 1}, "user", "expected a string"),
     ({"model": "e", "input": "x", "truncate": True}, "truncate", "Unsupported parameter"),
@@ -98,3 +98,14 @@ def test_error_object_in_a_200_embeddings_body() -> None:
     with pytest.raises(UpstreamError) as info:
         OPENAI_COMPATIBLE.decode_embeddings_response({"error": "model does not support embeddings"})
     assert "model does not support embeddings" in info.value.message
+
+
+def test_dimensions_are_bounded() -> None:
+    import pytest
+
+    from bastion.core.errors import InvalidRequest
+    from bastion.providers.openai import OPENAI
+
+    with pytest.raises(InvalidRequest) as e:
+        OPENAI.decode_embeddings_request({"model": "m", "input": "x", "dimensions": 304250263527209})
+    assert e.value.param == "dimensions"
