@@ -124,8 +124,17 @@ class BastionASGI:
                 raise InvalidRequest("Content-Length header is not a number")
             if int(cl) > self.max_body:
                 raise PayloadTooLarge(f"request body exceeds the limit of {self.max_body} bytes")
-        chunks: list[bytes] = []
-        size = 0
+        # The common case: the whole body is in the first message; no timer is armed for it.
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            raise asyncio.CancelledError()
+        first: bytes = msg.get("body", b"")
+        if len(first) > self.max_body:
+            raise PayloadTooLarge(f"request body exceeds the limit of {self.max_body} bytes")
+        if not msg.get("more_body", False):
+            return first
+        chunks: list[bytes] = [first] if first else []
+        size = len(first)
         async with asyncio.timeout(self.limits.body_timeout):
             while True:
                 msg = await receive()

@@ -152,10 +152,17 @@ class Transport:
         limit = ep.max_response_bytes
         if resp.content_length is not None and resp.content_length > limit:
             raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
+        content = resp.content
         try:
+            # Fast path: a small answer is usually buffered whole already; take it without timers.
+            first = content.read_nowait()
+            if content.at_eof():
+                if len(first) > limit:
+                    raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
+                return first
             async with asyncio.timeout(ep.total_timeout):
-                chunks: list[bytes] = []
-                size = 0
+                chunks: list[bytes] = [first] if first else []
+                size = len(first)
                 while True:
                     try:
                         async with asyncio.timeout(ep.idle_timeout):
