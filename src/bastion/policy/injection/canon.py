@@ -66,6 +66,13 @@ class _Table:
                 table[cp] = _MULTI
                 self.multi[cp] = f
         self.table = table
+        # ASCII fast path: str.translate to the canonical character ("" when dropped); whitespace maps to
+        # " " or "\n" like the table. None when some ASCII character expands (then the fast path is off).
+        ascii_map: dict[int, str] = {}
+        for cp in range(128):
+            v = int(table[cp])
+            ascii_map[cp] = "" if v == _DROP else chr(v)
+        self.ascii: dict[int, str] | None = None if any(int(table[cp]) == _MULTI for cp in range(128)) else ascii_map
 
 
 _TABLE: _Table | None = None
@@ -155,9 +162,33 @@ def _expand(mapped: U32, origin: IntArray, multi: dict[int, str]) -> tuple[U32, 
     return np.concatenate(cps), np.concatenate(ori)
 
 
+_WS_PAIR = re.compile(r"[ \n]{2}")
+
+
+def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
+    """The canonical form of an ASCII text that has nothing to drop or collapse (else None).
+
+    Exactly what the general path gives: every character maps to one character, no whitespace run
+    is longer than one, so the offsets are the identity.
+    """
+    if tab.ascii is None:
+        return None
+    out = text.translate(tab.ascii)
+    if len(out) != len(text) or _WS_PAIR.search(out) is not None:
+        return None
+    if _SPACED_HINT.search(out) is not None and _SPACED.search(out) is not None:
+        return None
+    codes = np.frombuffer(out.encode("ascii"), dtype=np.uint8).astype(np.uint32)
+    return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
+
+
 def canonicalize(text: str) -> Canonical:
     """The canonical form of `text` (see the module docstring) with its offset map."""
     tab = _table()
+    if text.isascii():
+        fast = _ascii_fast(text, tab)
+        if fast is not None:
+            return fast
     raw = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     origin: IntArray = np.arange(len(raw), dtype=np.int64)
     mapped, multi = _map(raw, tab)

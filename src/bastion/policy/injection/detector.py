@@ -92,14 +92,17 @@ class Detector:
         self._always = [i for i, r in enumerate(RULES) if not self._anchors[i] and not r.substrings]
         self._subs_of_rule = [(i, frozenset(r.substrings)) for i, r in enumerate(RULES) if r.substrings]
         self._substrings = sorted({s for r in RULES for s in r.substrings})
-        self._ascii_substrings = [s for s in self._substrings if s.isascii()]
+        ascii_subs = [s for s in self._substrings if s.isascii()]
+        # one scan for "does any ASCII substring occur" instead of one `in` test per substring
+        self._ascii_substring_re = re.compile("|".join(map(re.escape, ascii_subs))) if ascii_subs else None
 
     # ------------------------------------------------------------------ rules
     def _regions(self, text: str, words: WordIndex) -> dict[int, list[tuple[int, int]]]:
         """Per candidate rule, the text regions worth searching: around its anchors' occurrences."""
         n = len(text)
         out: dict[int, list[tuple[int, int]]] = {i: [(0, n)] for i in self._always}
-        if self._substrings and (not text.isascii() or any(s in text for s in self._ascii_substrings)):
+        any_ascii = self._ascii_substring_re is not None and self._ascii_substring_re.search(text) is not None
+        if self._substrings and (not text.isascii() or any_ascii):
             present = {s for s in self._substrings if s in text}
             for i, subs in self._subs_of_rule:
                 if not present.isdisjoint(subs):
