@@ -73,7 +73,9 @@ class Gateway:
         # audit first: its admit refuses (503) before anything else runs when records cannot be kept
         observers: list[Observer] = [self.audit, self.telemetry] if config.audit.enabled else [self.telemetry]
         capture = ContentCapture(self.audit) if config.audit.enabled else None
-        self.pipeline = Pipeline(self.auth, stages, self.router, self.policy.guard, observers, capture)
+        self.router.tracer = self.telemetry.tracer
+        self.pipeline = Pipeline(self.auth, stages, self.router, self.policy.guard, observers, capture,
+                                 tracer=self.telemetry.tracer)
         self.api = ApiHandlers(self.pipeline, config.server.max_messages)
         self.admin_auth = AdminAuth(config.server.admin_key, FailureThrottle())
         self.admin = AdminRoutes(self.keys, self.admin_auth,

@@ -32,7 +32,10 @@ def request_attributes(ctx: RequestContext) -> dict[str, AttributeValue]:
 def response_attributes(ctx: RequestContext) -> dict[str, AttributeValue]:
     """Attributes known when the request ended (usage, outcome, who)."""
     attrs: dict[str, AttributeValue] = {"http.response.status_code": ctx.status, "bastion.stream": ctx.stream,
-                                        "bastion.cost_micros": ctx.cost_micros}
+                                        "bastion.cost_micros": ctx.cost_micros,
+                                        "gen_ai.operation.name": ctx.operation}
+    if ctx.model is not None:  # known only after the body was parsed, i.e. after start()
+        attrs["gen_ai.request.model"] = scrub(ctx.model[:128])
     if ctx.principal is not None:
         attrs["bastion.key_id"] = ctx.principal.key_id
         if ctx.principal.team is not None:
@@ -112,6 +115,8 @@ class RequestTracer:
         if self._trace is None or span is None:
             return
         span.set_attributes(response_attributes(ctx))
+        if ctx.model is not None:
+            span.update_name(f"{ctx.operation} {scrub(ctx.model[:128])}")
         if ctx.status >= 500 or ctx.error_code is not None:
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, ctx.error_code or str(ctx.status)))
         span.end()

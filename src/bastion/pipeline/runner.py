@@ -26,6 +26,7 @@ from bastion.core.types import (
     ToolCallDelta,
     UsageEvent,
 )
+from bastion.observability.tracing import RequestTracer
 from bastion.providers.router import Router
 
 log = logging.getLogger("bastion.pipeline")
@@ -60,8 +61,9 @@ class Capture(Protocol):
 class Pipeline:
     def __init__(self, auth: Authenticator, stages: Sequence[RequestStage], router: Router,
                  guard: ResponseGuard | None, observers: Sequence[Observer],
-                 capture: Capture | None = None) -> None:
+                 capture: Capture | None = None, tracer: RequestTracer | None = None) -> None:
         self.capture = capture
+        self.tracer = tracer if tracer is not None and tracer.enabled else None
         self.auth = auth
         self.stages = list(stages)
         self.router = router
@@ -89,9 +91,14 @@ class Pipeline:
     async def _run_stages(self, ctx: RequestContext, req: ChatRequest | EmbeddingsRequest) -> None:
         entered: list[RequestStage] = []
         ctx.state["_entered"] = entered
+        tracer = self.tracer
         for stage in self.stages:
             entered.append(stage)
-            await stage.check(ctx, req)
+            if tracer is None:
+                await stage.check(ctx, req)
+            else:
+                with tracer.stage(ctx, stage.name):
+                    await stage.check(ctx, req)
 
     # ---- operations -----------------------------------------------------------------
     async def chat(self, ctx: RequestContext, req: ChatRequest) -> ChatResponse | AsyncIterator[StreamEvent]:

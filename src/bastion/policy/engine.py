@@ -15,6 +15,7 @@ from bastion.policy.limits import RequestLimits
 from bastion.policy.redaction import Edit, Redactor
 from bastion.policy.registry import ScannerOptionError, ScannerRegistry, default_registry
 from bastion.policy.rules import Hit, Rule, ScanRun, violation
+from bastion.policy.scan_cache import DEFAULT_ENTRIES, MAX_ENTRIES, ScanCache
 from bastion.policy.slots import text_slots
 
 RULE_KEYS = frozenset({"scanner", "action", "on_error", "restore", "budget_ms"})
@@ -53,7 +54,9 @@ class PolicyEngine:
         self.output_rules = self._rules("output", config.output, registry, errors)
         self.window_chars = DEFAULT_WINDOW
         self.release_chars = DEFAULT_RELEASE
-        bounds = {"stream_window_chars": (MIN_WINDOW, 65536), "stream_release_chars": (1, 4096)}
+        cache_entries = DEFAULT_ENTRIES
+        bounds = {"stream_window_chars": (MIN_WINDOW, 65536), "stream_release_chars": (1, 4096),
+                  "cache_entries": (0, MAX_ENTRIES)}
         for key, value in config.options.items():
             if key not in bounds:
                 errors.append(f"policies.{name}.options.{key}: unknown option (known: {', '.join(bounds)})")
@@ -63,10 +66,14 @@ class PolicyEngine:
                 errors.append(f"policies.{name}.options.{key}: must be an integer between {low} and {high}")
             elif key == "stream_window_chars":
                 self.window_chars = value
-            else:
+            elif key == "stream_release_chars":
                 self.release_chars = value
+            else:
+                cache_entries = value
         if errors:
             raise ConfigError(errors)
+        # input scan results by text digest (0 disables); output is never cached
+        self.cache = ScanCache(cache_entries) if cache_entries and self.input_rules else None
         self.restores = any(r.restore for r in self.input_rules)
 
     def _rules(self, direction: Direction, configs: list[ScannerConfig], registry: ScannerRegistry,
@@ -118,7 +125,8 @@ class PolicyEngine:
         if not self.input_rules:
             return redactor
         slots = text_slots(request)
-        run = ScanRun(ctx.findings)
+        scope = ctx.principal.key_id if ctx.principal is not None else None
+        run = ScanRun(ctx.findings, cache=self.cache, scope=scope)
         self._check_limits(run, request, sum(len(s.text) for s in slots))
         per_slot: list[list[Hit]] = []
         blocking: tuple[Hit, str] | None = None
@@ -169,7 +177,7 @@ class PolicyEngine:
         """The verdict on one text as a user message (input) or a response (output). Never
         raises for a finding; a scanner failure with on_error: block is a block verdict."""
         findings: list[Finding] = []
-        run = ScanRun(findings)
+        run = ScanRun(findings, cache=self.cache if direction == "input" else None)
         rules = self.input_rules if direction == "input" else self.output_rules
         try:
             if direction == "input":

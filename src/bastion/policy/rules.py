@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from bastion.core.context import Action, Direction, Finding
 from bastion.core.errors import PolicyViolation
 from bastion.policy.limits import RequestLimits
-from bastion.policy.normalize import normalize
+from bastion.policy.normalize import Normalized, normalize
+from bastion.policy.scan_cache import CacheKey, ScanCache
 from bastion.policy.scanner import Match, Scanner
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,21 @@ class ScanRun:
     """Runs rules over the texts of one request (or one response), keeping each rule's CPU
     time (thread time: a busy machine that deschedules the worker does not count) against its
     budget and applying `on_error`: block raises PolicyViolation, allow
-    skips the rule for the rest of the run and records an `allow` finding of type "error"."""
+    skips the rule for the rest of the run and records an `allow` finding of type "error".
 
-    __slots__ = ("_accumulate", "_spent", "findings", "skipped")
+    With a `cache` (input runs only), an input rule's matches on a long enough text are looked
+    up by the text's digest first; a hit costs no budget (the budget applies to real scans),
+    and only a scan that succeeded within its budget is kept. `scope` partitions the cache
+    (the caller's key id), so one caller cannot time another's texts."""
 
-    def __init__(self, findings: list[Finding], *, accumulate: bool = True) -> None:
+    __slots__ = ("_accumulate", "_cache", "_scope", "_spent", "findings", "skipped")
+
+    def __init__(self, findings: list[Finding], *, accumulate: bool = True, cache: ScanCache | None = None,
+                 scope: str | None = None) -> None:
         self.findings = findings
         self._accumulate = accumulate
+        self._cache = cache
+        self._scope = scope
         self._spent: dict[tuple[str, int], float] = {}
         self.skipped: set[tuple[str, int]] = set()
 
@@ -82,12 +91,27 @@ class ScanRun:
         """Hits of every text rule on `text`, with spans in the original text."""
         if not text:
             return []
-        norm = None
+        norm: Normalized | None = None
+        cache = self._cache if self._cache is not None and len(text) >= self._cache.min_chars else None
+        digest = b""
         hits: list[Hit] = []
         for rule in rules:
             scanner = rule.scanner
             if scanner is None or (rule.direction, rule.index) in self.skipped:
                 continue
+            ckey: CacheKey | None = None
+            if cache is not None and rule.direction == "input":
+                digest = digest or cache.digest(text)
+                ckey = (self._scope, rule.policy, rule.direction, rule.index, len(text), digest)
+                cached = cache.get(ckey)
+                if cached is not None:
+                    if cached:
+                        if norm is None:
+                            norm = normalize(text)
+                        for type_, s, e, score in cached:
+                            start, end = norm.to_original(s, e)
+                            hits.append(Hit(rule, type_, start, end, score, norm.text[s:e]))
+                    continue
             if norm is None:
                 norm = normalize(text)
             started = time.thread_time()
@@ -109,6 +133,8 @@ class ScanRun:
             if spent > rule.budget_s:
                 self.fail(rule, f"exceeded its time budget of {rule.budget_s * 1000:g} ms")
                 continue
+            if ckey is not None and cache is not None:
+                cache.put(ckey, matches)
             for m in matches:
                 start, end = norm.to_original(m.start, m.end)
                 hits.append(Hit(rule, m.type, start, end, float(m.score), norm.text[m.start:m.end]))

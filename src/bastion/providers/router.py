@@ -28,6 +28,7 @@ from bastion.core.types import (
     JSONObject,
     StreamEvent,
 )
+from bastion.observability.tracing import RequestTracer
 from bastion.providers.balance import Balancer, Strategy
 from bastion.providers.base import EmbeddingsFormat, StreamDecoder, WireFormat
 from bastion.providers.circuit import UNGUARDED, CircuitBreaker, CircuitState, Permit
@@ -159,7 +160,9 @@ class _OpenStream:
 
 class Router:
     def __init__(self, routes: dict[str, Route], transport: Transport,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep, balancer: Balancer | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep, balancer: Balancer | None = None,
+                 tracer: RequestTracer | None = None) -> None:
+        self.tracer = tracer
         self.routes = routes
         self._transport = transport
         self._sleep = sleep
@@ -194,7 +197,7 @@ class Router:
 
     async def _call(self, ctx: RequestContext, route: Route, path_of: Callable[[Target], str],
                     body_of: Callable[[Target], bytes],
-                    open_: Callable[[Target, str, bytes], Awaitable[tuple[int, R]]],
+                    open_: Callable[[Target, str, bytes, Mapping[str, str] | None], Awaitable[tuple[int, R]]],
                     hold: bool = False) -> tuple[Target, R, _Lease | None]:
         """Try the route's targets in the balancer's order, skipping those whose circuit is open
         (they are tried last, regardless, when the route says `when_all_open: try`). With `hold`,
@@ -221,7 +224,7 @@ class Router:
 
     async def _try_target(self, ctx: RequestContext, t: Target, path_of: Callable[[Target], str],
                           body_of: Callable[[Target], bytes],
-                          open_: Callable[[Target, str, bytes], Awaitable[tuple[int, R]]], hold: bool,
+                          open_: Callable[[Target, str, bytes, Mapping[str, str] | None], Awaitable[tuple[int, R]]], hold: bool,
                           tried: _Tried, force: bool) -> tuple[Target, R, _Lease | None] | None:
         """Up to `retry.attempts` calls of one target; None to move on to the next target.
         Raises an error that must not fall back (the provider rejected the request itself)."""
@@ -247,7 +250,12 @@ class Router:
             started = time.perf_counter()
             kept = False
             try:
-                status, result = await open_(t, path, body)
+                tracer = self.tracer
+                if tracer is not None and tracer.enabled:
+                    with tracer.attempt(ctx, t.provider, t.model) as trace_headers:
+                        status, result = await open_(t, path, body, trace_headers)
+                else:
+                    status, result = await open_(t, path, body, None)
                 lease.succeeded()
                 ms = (time.perf_counter() - started) * 1000
                 ctx.upstream_ms += ms
@@ -278,14 +286,16 @@ class Router:
         return None
 
     # ---- one attempt of each kind -------------------------------------------------------
-    async def _post(self, t: Target, path: str, body: bytes) -> tuple[int, JSONObject]:
-        status, headers, data = await self._transport.post(t.endpoint, path, body)
+    async def _post(self, t: Target, path: str, body: bytes,
+                    extra: Mapping[str, str] | None = None) -> tuple[int, JSONObject]:
+        status, headers, data = await self._transport.post(t.endpoint, path, body, extra)
         if status >= 300:
             raise _error(t, status, headers, data)
         return status, _json_object(data, t.provider)
 
-    async def _stream(self, t: Target, path: str, body: bytes) -> tuple[int, _OpenStream]:
-        status, headers, result = await self._transport.post_stream(t.endpoint, path, body)
+    async def _stream(self, t: Target, path: str, body: bytes,
+                      extra: Mapping[str, str] | None = None) -> tuple[int, _OpenStream]:
+        status, headers, result = await self._transport.post_stream(t.endpoint, path, body, extra)
         if isinstance(result, bytes):
             raise _error(t, status, headers, result)
         try:
@@ -298,8 +308,9 @@ class Router:
     async def chat(self, ctx: RequestContext, req: ChatRequest) -> ChatResponse:
         route = self.route(req.model)
 
-        async def fetch(t: Target, path: str, body: bytes) -> tuple[int, ChatResponse]:
-            status, obj = await self._post(t, path, body)
+        async def fetch(t: Target, path: str, body: bytes,
+                        extra: Mapping[str, str] | None) -> tuple[int, ChatResponse]:
+            status, obj = await self._post(t, path, body, extra)
             return status, t.fmt.decode_response(obj)  # a malformed answer is a failed attempt
 
         _, resp, _ = await self._call(ctx, route, lambda t: t.fmt.chat_path,
@@ -321,8 +332,9 @@ class Router:
         def fmt(t: Target) -> EmbeddingsFormat:
             return t.fmt  # type: ignore[return-value]  # config forbids anthropic embeddings targets
 
-        async def fetch(t: Target, path: str, body: bytes) -> tuple[int, EmbeddingsResponse]:
-            status, obj = await self._post(t, path, body)
+        async def fetch(t: Target, path: str, body: bytes,
+                        extra: Mapping[str, str] | None) -> tuple[int, EmbeddingsResponse]:
+            status, obj = await self._post(t, path, body, extra)
             return status, fmt(t).decode_embeddings_response(obj)
 
         _, resp, _ = await self._call(ctx, route, lambda t: fmt(t).embeddings_path,

@@ -130,11 +130,16 @@ class Transport:
             self._sessions[ep.name] = s
         return s
 
-    async def _open(self, ep: Endpoint, path: str, body: bytes) -> aiohttp.ClientResponse:
+    async def _open(self, ep: Endpoint, path: str, body: bytes,
+                    extra: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
         session = self._session(ep)
         try:
             async with asyncio.timeout(ep.first_byte_timeout + ep.connect_timeout):
-                resp = await session.post(ep.base_url + path, data=body, headers=dict(ep.auth_headers),
+                headers = dict(ep.auth_headers)
+                if extra:
+                    # only Bastion's own headers (W3C traceparent); credentials always win
+                    headers.update({k: v for k, v in extra.items() if k.lower() not in ep.auth_headers})
+                resp = await session.post(ep.base_url + path, data=body, headers=headers,
                                           allow_redirects=False)
             self.stats.open_responses += 1
             return resp
@@ -197,29 +202,31 @@ class Transport:
         if not ok:
             self.stats.failures_total += 1
 
-    async def post(self, ep: Endpoint, path: str, body: bytes) -> tuple[int, Mapping[str, str], bytes]:
+    async def post(self, ep: Endpoint, path: str, body: bytes,
+                   extra: Mapping[str, str] | None = None) -> tuple[int, Mapping[str, str], bytes]:
         """A non-streamed call: (status, headers, body)."""
         self.stats.in_flight += 1
         self.stats.calls_total += 1
         resp: aiohttp.ClientResponse | None = None
         ok = False
         try:
-            resp = await self._open(ep, path, body)
+            resp = await self._open(ep, path, body, extra)
             data = await self._read_body(ep, resp)
             ok = True
             return resp.status, resp.headers, data
         finally:
             self._done(resp, ok)
 
-    async def post_stream(self, ep: Endpoint, path: str,
-                          body: bytes) -> tuple[int, Mapping[str, str], UpstreamStream | bytes]:
+    async def post_stream(self, ep: Endpoint, path: str, body: bytes,
+                          extra: Mapping[str, str] | None = None
+                          ) -> tuple[int, Mapping[str, str], UpstreamStream | bytes]:
         """A streamed call: on 2xx an open UpstreamStream (the caller must close it), else the error body."""
         self.stats.in_flight += 1
         self.stats.calls_total += 1
         resp: aiohttp.ClientResponse | None = None
         ok = False
         try:
-            resp = await self._open(ep, path, body)
+            resp = await self._open(ep, path, body, extra)
             if resp.status >= 300:
                 data = await self._read_body(ep, resp)
                 ok = True

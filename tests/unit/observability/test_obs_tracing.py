@@ -70,6 +70,9 @@ class FakeSpan:
     def set_status(self, status: Any) -> None:
         self.status = status
 
+    def update_name(self, name: str) -> None:
+        self.name = name
+
     def end(self) -> None:
         self.ended = True
 

@@ -115,11 +115,13 @@ class FakeTransport:
         assert isinstance(out, Ok)
         return 200, {}, completion(model, out.text)
 
-    async def post(self, ep: Endpoint, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    async def post(self, ep: Endpoint, path: str, body: bytes,
+                   extra: object = None) -> tuple[int, dict[str, str], bytes]:
         await asyncio.sleep(0)
         return self._answer(*self._next(body))
 
-    async def post_stream(self, ep: Endpoint, path: str, body: bytes) -> tuple[int, dict[str, str], object]:
+    async def post_stream(self, ep: Endpoint, path: str, body: bytes,
+                          extra: object = None) -> tuple[int, dict[str, str], object]:
         await asyncio.sleep(0)
         model, out = self._next(body)
         if isinstance(out, Ok):
@@ -323,7 +325,7 @@ async def test_cancellation_releases_the_lease_and_probe():
     assert a.breaker is not None
     router, tr, _ = make([a], {})
 
-    async def hang(ep: Endpoint, path: str, body: bytes) -> object:
+    async def hang(ep: Endpoint, path: str, body: bytes, extra: object = None) -> object:
         await asyncio.sleep(10)
         raise AssertionError
 

@@ -1,0 +1,70 @@
+"""A bounded LRU cache of input scan results: a rule's matches on one exact text, never the text itself."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+from bastion.policy.scanner import Match
+
+DEFAULT_ENTRIES = 4096
+MAX_ENTRIES = 65536
+MIN_CHARS = 200  # shorter texts are cheaper to scan than to look up
+MAX_MATCHES = 64  # a result with more matches is not kept (bounds an entry's size)
+
+Cached = tuple[tuple[str, int, int, float], ...]  # (type, start, end, score) in the normalised text
+CacheKey = tuple[str | None, str, str, int, int, bytes]
+
+
+class ScanCache:
+    """Matches of (scope, policy, direction, rule index, exact text) — the text is held only as
+    a 128-bit BLAKE2b digest; entries keep types, normalised-text offsets and scores, never a
+    matched value. Bounded to `capacity` entries, least recently used evicted first.
+    Thread-safe. A scanner's findings are a pure function of its configuration and the text,
+    so a hit stands for the scan (the engine re-derives spans and placeholders per request)."""
+
+    __slots__ = ("_entries", "_lock", "capacity", "hits", "min_chars", "misses")
+
+    def __init__(self, capacity: int = DEFAULT_ENTRIES, min_chars: int = MIN_CHARS) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive (no cache: do not build one)")
+        self.capacity = capacity
+        self.min_chars = min_chars
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[CacheKey, Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def digest(text: str) -> bytes:
+        """The text's 128-bit BLAKE2b digest (lone surrogates, possible from JSON, included)."""
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, key: CacheKey) -> Cached | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: CacheKey, matches: list[Match]) -> None:
+        """Keep a successful scan's matches (copied to plain tuples: nothing else of the object)."""
+        if len(matches) > MAX_MATCHES:
+            return
+        value: Cached = tuple((str(m.type), int(m.start), int(m.end), float(m.score)) for m in matches)
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
