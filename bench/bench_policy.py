@@ -1,7 +1,9 @@
 """Benchmark: time the default policy adds per request (input scan, and output guard on a stream).
 
 Run: .venv/bin/python bench/bench_policy.py [--quick]
-Pinned to one CPU. Prints median and p99 per request for 1 kB, 10 kB and 100 kB prompts.
+Pinned to one CPU. Prints median and p99 per request for 1 kB, 10 kB and 100 kB prompts,
+and a 10-turn conversation (2 kB system prompt, every turn resends the history) with the
+input scan cache on (`cache_entries: 4096`, the default) and off (`cache_entries: 0`).
 The injection scanner is included when bastion.policy.scanners.injection is importable;
 otherwise the run says so and measures the rest of the default policy.
 """
@@ -11,12 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import itertools
 import os
 import random
 import statistics
 import time
 from collections.abc import AsyncIterator
 
+from bastion.config.policy import DEFAULT_POLICY
 from bastion.core.context import RequestContext
 from bastion.core.types import ChatRequest, Message, StreamEnd, StreamEvent, TextDelta, TextPart
 from bastion.policy.registry import default_registry
@@ -59,7 +63,7 @@ class _NoInjection:
 WITHOUT_INJECTION = False
 
 
-def build_stage() -> tuple[PolicyStage, bool]:
+def build_stage(cache_entries: int | None = None) -> tuple[PolicyStage, bool]:
     registry = default_registry()
     try:
         if WITHOUT_INJECTION:
@@ -70,10 +74,14 @@ def build_stage() -> tuple[PolicyStage, bool]:
         registry = registry.copy()
         registry.register("injection", _NoInjection)
         real = False
-    return PolicyStage({}, registry=registry), real
+    if cache_entries is None:
+        return PolicyStage({}, registry=registry), real
+    policy = DEFAULT_POLICY.model_copy(update={"options": {"cache_entries": cache_entries}})
+    return PolicyStage({"default": policy}, registry=registry), real
 
 
 CLOCK = time.perf_counter
+UNIQUE = itertools.count()  # makes every measured prompt a new text
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -82,11 +90,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure_input(stage: PolicyStage, size: int, runs: int) -> list[float]:
-    base = ChatRequest(model="m", messages=[Message("system", [TextPart("You are a helpful assistant.")]),
-                                            Message("user", [TextPart(prompt(size, size))])])
+    """Each run's prompt differs (a run number in front): the input scan cache never hits,
+    so this is the cost of a real scan plus the cache's look-up."""
+    text = prompt(size, size)
     times = []
-    for _ in range(runs):
-        req = copy.deepcopy(base)
+    for _, i in zip(range(runs), UNIQUE, strict=False):
+        req = ChatRequest(model="m", messages=[Message("system", [TextPart("You are a helpful assistant.")]),
+                                               Message("user", [TextPart(f"{i} {text}")])])
         ctx = RequestContext(request_id="b", ingress="openai")
         t = CLOCK()
         await stage.check(ctx, req)
@@ -114,6 +124,29 @@ async def measure_stream(stage: PolicyStage, size: int, runs: int, chunk: int = 
     return times
 
 
+async def measure_conversation(stage: PolicyStage, runs: int, turns: int = 10) -> tuple[list[float], list[float]]:
+    """Per conversation: total time of its `turns` input scans, and the last turn's time.
+    Each run is a new conversation (its own 2 kB system prompt): the cache starts cold."""
+    totals, last = [], []
+    for run in range(runs):
+        seed = 1_000_000 + run * 100
+        system = f"Conversation {run}. " + prompt(2048, seed)
+        history: list[Message] = []
+        total = 0.0
+        for turn in range(turns):
+            history.append(Message("user", [TextPart(prompt(400, seed + 2 * turn + 1))]))
+            req = ChatRequest(model="m", messages=copy.deepcopy(history), system=[TextPart(system)])
+            ctx = RequestContext(request_id="b", ingress="openai")
+            t = CLOCK()
+            await stage.check(ctx, req)
+            spent = (CLOCK() - t) * 1000
+            total += spent
+            history.append(Message("assistant", [TextPart(prompt(600, seed + 2 * turn + 2))]))
+        totals.append(total)
+        last.append(spent)
+    return totals, last
+
+
 async def main(quick: bool, cpu: bool) -> None:
     global CLOCK
     if hasattr(os, "sched_setaffinity"):
@@ -133,6 +166,13 @@ async def main(quick: bool, cpu: bool) -> None:
         t = await measure_stream(stage, size, max(runs // scale, 5))
         print(f"stream {size // 1024:>4} kB in 4-char deltas: median {statistics.median(t):.3f} ms"
               f"  p99 {percentile(t, 0.99):.3f} ms per response")
+    for entries in (0, 4096):
+        conv_stage, _ = build_stage(entries)
+        await measure_conversation(conv_stage, 2)  # warm-up
+        totals, last = await measure_conversation(conv_stage, max(100 // scale, 5))
+        print(f"conversation 10 turns, 2 kB system, cache_entries {entries:>4}: median {statistics.median(totals):.3f}"
+              f" ms per conversation (p99 {percentile(totals, 0.99):.3f}), turn 10 median "
+              f"{statistics.median(last):.3f} ms")
 
 
 if __name__ == "__main__":
