@@ -4,7 +4,9 @@
 Usage: python bench/bench_injection.py [--repeat N]
 
 Prints construction time and per-call median / p95 in milliseconds, for the full scanner and for
-each layer alone. Not a test: numbers depend on the machine (pin to one core with `taskset -c 0`).
+each layer alone, then the two texts every gateway request carries (a 200-word user prompt made unique
+per call, as bench/bodies.py builds them, and the short system prompt) in microseconds.
+Not a test: numbers depend on the machine (pin to one core with `taskset -c 0`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import argparse
 import statistics
 import sys
 import time
+
+from bodies import SYSTEM, prompt  # bench/bodies.py (this script's directory is on sys.path)
 
 from bastion.policy.scanners.injection import InjectionScanner
 
@@ -65,6 +69,25 @@ def main() -> None:
                 repeat = max(10, args.repeat // (size // 1000) ** 0.5 // 1)
                 med, p95 = measure(scanner, text, int(repeat))
                 out(f"| {label} | {kind} | {size // 1000} kB | {med:.3f} | {p95:.3f} |\n")
+    out("\n| gateway text | chars | median µs | p99 µs |\n|---|---|---|---|\n")
+    calls = max(args.repeat, 100) * 7
+    for label, texts in (("bench prompt (unique per call)", [f"Ticket run-{i}: " + prompt(200) for i in range(calls)]),
+                         ("system prompt", [SYSTEM] * calls)):
+        med, p99 = measure_each(full, texts)
+        out(f"| {label} | {len(texts[0])} | {med:.1f} | {p99:.1f} |\n")
+
+
+def measure_each(scanner: InjectionScanner, texts: list[str]) -> tuple[float, float]:
+    """Median and p99 in microseconds of one scan per text (after a warm-up)."""
+    for text in texts[:50]:
+        scanner.scan(text)
+    times = []
+    for text in texts:
+        t = time.perf_counter()
+        scanner.scan(text)
+        times.append((time.perf_counter() - t) * 1e6)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
 
 
 if __name__ == "__main__":

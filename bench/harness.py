@@ -26,8 +26,8 @@ PROXY_CORE, LOAD_CORE = 0, 1
 PRIORITY: list[str] = []  # e.g. ["nice", "-n", "-10"]: set by run.py --nice
 
 
-def pinned(core: int, argv: list[str]) -> list[str]:
-    """argv pinned to one core (and at the chosen scheduling priority)."""
+def pinned(core: int | str, argv: list[str]) -> list[str]:
+    """argv pinned to one core, or a taskset cpu list such as "0,1" (and at the chosen scheduling priority)."""
     return [*PRIORITY, "taskset", "-c", str(core), *argv]
 
 
@@ -66,6 +66,49 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def workers(pid: int) -> list[int]:
+    """The descendants of pid that serve requests (not multiprocessing's resource tracker)."""
+    out = []
+    for p in descendants(pid):
+        try:
+            if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes():
+                out.append(p)
+        except OSError:
+            pass
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """pid's child processes, recursively (uvicorn's workers under `bastion serve --workers N`)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{p}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of pid and of every live descendant (equals cpu_seconds for a single process)."""
+    total = 0.0
+    for p in [pid, *descendants(pid)]:
+        try:
+            total += cpu_seconds(p)
+        except OSError:  # exited between the listing and the read
+            pass
+    return total
+
+
 def core_busy(tasks_only: bool = True) -> dict[int, float]:
     """Seconds per core since boot spent running tasks (user, nice, system; not irq or softirq, where
     loopback networking runs and which belongs to no process), or busy at all, from /proc/stat."""
@@ -79,18 +122,22 @@ def core_busy(tasks_only: bool = True) -> dict[int, float]:
 
 
 class Accounting:
-    """CPU over one run: the proxy's, the load side's (wrk/client + nginx), and everyone else's
-    ("foreign": other users of this shared machine) on the proxy core and on the load core."""
+    """CPU over one run: the proxy's (its process and any worker processes under it), the load side's
+    (wrk/client + nginx), and everyone else's ("foreign": other users of this shared machine) on the
+    proxy core, on the load core and on all cores together."""
 
     upstream_pids: list[int] = []
+    side_pids: list[int] = []  # servers the proxy calls besides the upstream (Redis): their own figure
+
 
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
         self.t0 = time.monotonic()
         self.busy0 = core_busy()
         self.all0 = core_busy(tasks_only=False)
-        self.proxy0 = cpu_seconds(pid) if pid else 0.0
+        self.proxy0 = tree_cpu_seconds(pid) if pid else 0.0
         self.up0 = sum(cpu_seconds(p) for p in self.upstream_pids)
+        self.side0 = sum(cpu_seconds(p) for p in self.side_pids)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.kids0 = ru.ru_utime + ru.ru_stime
 
@@ -98,19 +145,23 @@ class Accounting:
         wall = time.monotonic() - self.t0
         busy = core_busy()
         busy_all = core_busy(tasks_only=False)
-        proxy = (cpu_seconds(self.pid) if self.pid else 0.0) - self.proxy0
+        proxy = (tree_cpu_seconds(self.pid) if self.pid else 0.0) - self.proxy0
         up = sum(cpu_seconds(p) for p in self.upstream_pids) - self.up0
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         kids = ru.ru_utime + ru.ru_stime - self.kids0
         d = {c: busy[c] - self.busy0.get(c, 0.0) for c in busy}
         c0, c1 = d.get(PROXY_CORE, 0.0), d.get(LOAD_CORE, 0.0)
+        side = sum(cpu_seconds(p) for p in self.side_pids) - self.side0
+        every = sum(d.values()) - proxy - up - kids - side
         c0 -= proxy
         return {"proxy_cpu_s": proxy, "wall_s": wall, "load_cpu_s": up + kids,
                 "foreign_core0_pct": max(0.0, 100 * c0 / wall),
                 "foreign_core1_pct": max(0.0, 100 * (c1 - up - kids) / wall),
                 "load_core_busy_pct": 100 * (busy_all[LOAD_CORE] - self.all0[LOAD_CORE] - max(0.0, c1 - up - kids))
                 / wall,
-                "load_side_pct": 100 * (up + kids) / wall}
+                "load_side_pct": 100 * (up + kids) / wall,
+                "foreign_all_pct": max(0.0, 100 * every / wall),
+                **({"side_cpu_s": side} if self.side_pids else {})}
 
 
 def rss_mb(pid: int) -> float:
@@ -122,7 +173,7 @@ def rss_mb(pid: int) -> float:
 
 @dataclass
 class Server:
-    """A proxy under test: a command pinned to PROXY_CORE, healthy at url + health."""
+    """A proxy under test: a command pinned to PROXY_CORE (or to `cpus`), healthy at url + health."""
 
     name: str
     argv: list[str]
@@ -132,6 +183,7 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     rss_start: float = 0.0
     notes: dict[str, str] = field(default_factory=dict)
+    cpus: str | None = None  # taskset cpu list, e.g. "0,1" for several workers; default PROXY_CORE
 
     @property
     def url(self) -> str:
@@ -144,7 +196,7 @@ class Server:
 
     def start(self) -> Server:
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen(pinned(PROXY_CORE, self.argv), stdout=out,
+        self.proc = subprocess.Popen(pinned(self.cpus or PROXY_CORE, self.argv), stdout=out,
                                      stderr=subprocess.STDOUT, cwd=str(self.log.parent))
         try:
             wait_http(self.url + self.health, self.proc, what=self.name, timeout=60)
@@ -204,9 +256,11 @@ def run_tag() -> str:
 
 
 def run_wrk(url: str, body: Path, key: str, conns: int, seconds: float, pid: int | None,
-            core: int = LOAD_CORE) -> Sample:
+            core: int | str = LOAD_CORE, keys: Path | None = None) -> Sample:
+    """One wrk run. `keys`: a file of keys, one a line; each request then picks one at random."""
     argv = pinned(core, ["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "5s", "--latency",
-                         "-s", str(BENCH / "wrk" / "post.lua"), url, "--", str(body), key, run_tag()])
+                         "-s", str(BENCH / "wrk" / "post.lua"), url, "--", str(body), key, run_tag(),
+                         *([str(keys)] if keys is not None else [])])
     acct = Accounting(pid)
     res = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     cpu = acct.finish()

@@ -1,6 +1,7 @@
 """Profile Bastion's hot path under load with py-spy: top functions by own and inclusive time.
 
   .venv/bin/python bench/profile.py [--profile full|min] [--cell tput|stream|a_tput|a_stream] [--seconds 15]
+                                    [--keys-store N --keys-used K]   # a store of N keys, load spread over K
 Needs py-spy (`.venv/bin/pip install py-spy`; a dev tool, not a gateway dependency). Bastion runs on
 core 0 under wrk (core 1), py-spy samples it from core 1. Writes the collapsed stacks (flamegraph
 input) and the tables to bench/out/<stamp>/.
@@ -79,6 +80,8 @@ def main() -> int:
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--prompt-words", type=int, default=200)
+    p.add_argument("--keys-store", type=int, default=0, help="fill the store with this many keys first")
+    p.add_argument("--keys-used", type=int, default=0, help="spread the load over this many of them")
     a = p.parse_args()
     spy = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
     if spy is None:
@@ -90,19 +93,30 @@ def main() -> int:
     upstream = FakeUpstream(out / "nginx", harness.free_port(), core=LOAD_CORE).start()
     srv = None
     try:
+        keys = None
+        if a.keys_store or a.keys_used:
+            from keyspace import fill_store
+
+            db = out / f"bastion-{a.profile}.db"
+            used = a.keys_used or 1
+            plain, _ = fill_store(db, max(a.keys_store, used), a.profile == "full", used)
+            keys = out / "keys.txt"
+            keys.write_text("\n".join(plain) + "\n")
         srv, key, _ = start_bastion(a.profile, upstream.url, out)
         conns, body, path, _ = CELLS[a.cell]
         url = srv.url + bastion_path(path)
-        run_wrk(url, out / body, key, conns, 3, None)  # warm-up
+        run_wrk(url, out / body, key, conns, 3, None, keys=keys)  # warm-up
         raw = out / f"pyspy-{a.profile}-{a.cell}.txt"
         rec = pinned(LOAD_CORE, [spy, "record", "--pid", str(srv.pid), "--rate", str(a.rate), "--duration",
                                  str(int(a.seconds)), "--format", "raw", "--output", str(raw), "--nonblocking"])
         t = threading.Thread(target=subprocess.run, args=(rec,), kwargs={"capture_output": True})
         t.start()
-        sample = run_wrk(url, out / body, key, conns, a.seconds + 1, srv.pid)
+        sample = run_wrk(url, out / body, key, conns, a.seconds + 1, srv.pid, keys=keys)
         t.join()
         head = (f"### py-spy: Bastion ({a.profile}) under wrk {a.cell} ({conns} conns), {sample.rps:,.0f} req/s "
-                f"while sampled, {sample.cpu_us:.0f} µs CPU/req (sampling overhead included)")
+                f"while sampled, {sample.cpu_us:.0f} µs CPU/req (sampling overhead included)"
+                + (f"; store of {max(a.keys_store, a.keys_used):,} keys, load spread over {a.keys_used or 1:,}"
+                   if keys is not None else ""))
         text = head + "\n\n" + summarize(raw, a.top)
         print(text)
         (out / "profile.md").write_text(text)

@@ -2,6 +2,7 @@
 
 `min`: auth + routing only (no policies, no limits, audit and access log off where the schema lets).
 `full`: a default policy scanning input and output, rate limits, a cost guard with budgets, async audit.
+`redis`: `full` with `limits.backend: redis` (REDIS_URL, a key prefix of its own per start).
 Each feature section is added only if the installed schema (and start-up semantics) accept it; what
 was dropped and why is reported. Which features are actually *effective* is probed at run time.
 """
@@ -9,12 +10,19 @@ was dropped and why is reported. Which features are actually *effective* is prob
 from __future__ import annotations
 
 import copy
+import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 ADMIN_KEY = "adm_bench_0123456789abcdef0123456789"
 BIG = 1_000_000_000
+REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_START = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
+FULL_PROFILES = ("full", "redis")  # profiles with every feature on (keys get FULL_KEY_FIELDS)
+REDIS_PREFIXES: list[str] = []  # every prefix handed out, dropped from Redis when the bench ends
+STORE_URL: list[str] = []  # set by `run.py --store-url`: every Bastion uses this store, not a SQLite file
 
 # (alias, provider suffix, upstream model) — suffix picks the fake upstream's path prefix.
 OPENAI_MODELS = [("gpt-4o-mini", "", "gpt-4o-mini"), ("bench-stream", "stream", "gpt-4o-mini"),
@@ -53,7 +61,7 @@ def base_config(upstream: str, db: Path) -> dict[str, Any]:
             providers[name] = {"kind": kind, "base_url": f"{upstream}{prefix}{root}",
                                "api_key": f"sk-bench-{kind}-0123456789abcdef0123456789"}
             models.append({"name": alias, "targets": [{"provider": name, "model": upstream_model}]})
-    return {"server": {"admin_key": ADMIN_KEY}, "store": {"url": f"sqlite:///{db}"},
+    return {"server": {"admin_key": ADMIN_KEY}, "store": {"url": STORE_URL[0] if STORE_URL else f"sqlite:///{db}"},
             "providers": providers, "models": models}
 
 
@@ -105,8 +113,58 @@ def _builtin_policy() -> str | None:
     return f"input [{side(DEFAULT_POLICY.input)}], output [{side(DEFAULT_POLICY.output)}]"
 
 
+def redis_prefix() -> str:
+    """A Redis key prefix no other bench start uses (counters of earlier runs must not leak in)."""
+    prefix = f"bastion-bench:{os.getpid()}:{time.monotonic_ns()}:"
+    REDIS_PREFIXES.append(prefix)
+    return prefix
+
+
+def redis_problem(url: str = REDIS_URL) -> str | None:
+    """None when Redis answers PING at url; else what is wrong and how to start it."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return None
+    except Exception as e:
+        return f"Redis at {url} does not answer ({type(e).__name__}); start it: {REDIS_START}"
+
+
+def redis_pid(url: str = REDIS_URL) -> int | None:
+    """The Redis server's process id (its CPU is part of what the Redis backend costs), if local."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        try:
+            return int(client.info("server")["process_id"])
+        finally:
+            client.close()
+    except Exception:
+        return None
+
+
+def drop_redis_prefix(prefix: str, url: str = REDIS_URL) -> int:
+    """Delete the bench's counters under prefix (budgets would otherwise live for their period)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        names = list(client.scan_iter(match=prefix + "*", count=1000))
+        for i in range(0, len(names), 500):
+            client.delete(*names[i:i + 500])
+        return len(names)
+    finally:
+        client.close()
+
+
 def fit(profile: str, upstream: str, db: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """(config, {feature: status}) for profile `min` or `full`, with only what the schema accepts."""
+    """(config, {feature: status}) for profile `min`, `full` or `redis`, with only what the schema accepts."""
     cfg = base_config(upstream, db)
     notes: dict[str, str] = {}
     wanted = MIN_SECTIONS if profile == "min" else {}
@@ -117,9 +175,11 @@ def fit(profile: str, upstream: str, db: Path) -> tuple[dict[str, Any], dict[str
             notes[f"{section} off"] = "not accepted: " + "; ".join(problems)[:200]
         else:
             cfg = trial
-    if profile == "full":
+    if profile in FULL_PROFILES:
         for feature, sections in FEATURES.items():
             sections = copy.deepcopy(sections)
+            if feature == "limits" and profile == "redis":
+                sections["limits"].update(backend="redis", redis_url=REDIS_URL, redis_key_prefix=redis_prefix())
             builtin = _builtin_policy()
             if feature == "policy" and builtin is not None:
                 notes["policy"] = "built-in default policy: " + builtin
@@ -136,7 +196,8 @@ def fit(profile: str, upstream: str, db: Path) -> tuple[dict[str, Any], dict[str
                 notes[feature] = "not accepted: " + "; ".join(problems)[:200]
             else:
                 cfg = trial
-                notes.setdefault(feature, "in config")
+                notes.setdefault(feature, "in config, backend redis" if profile == "redis" and feature == "limits"
+                                 else "in config")
     problems = _schema_problems(cfg)
     if problems:
         raise RuntimeError(f"bench config for {profile} is invalid: {problems}")

@@ -11,7 +11,8 @@ from harness import Sample
 Cells = dict[str, dict[str, list[Sample]]]  # target -> cell -> runs
 
 LABELS = {"direct": "fake upstream, called directly", "passthrough": "minimal pass-through (aiohttp)",
-          "bastion-min": "Bastion (a) auth + routing", "bastion-full": "Bastion (b) everything on"}
+          "bastion-min": "Bastion (a) auth + routing", "bastion-full": "Bastion (b) everything on",
+          "bastion-redis": "Bastion (b) with limits.backend: redis"}
 
 
 def med(runs: list[Sample], attr: str) -> float:
@@ -135,6 +136,29 @@ def features_block(notes: dict[str, dict[str, Any]]) -> str:
     lines = []
     for t, n in notes.items():
         lines.append(f"- **{t}**: " + "; ".join(f"{k}: {v}" for k, v in n.items()))
+    return "\n".join(lines)
+
+
+def redis_table(cells: Cells) -> str:
+    """(b) with the memory vs the Redis limits backend: the proxy's CPU and the Redis server's, per request."""
+    def g(t: str, c: str, a: str) -> float:
+        return med(cells.get(t, {}).get(c, []), a)
+
+    def per_req(t: str, c: str) -> float:
+        runs = [r for r in cells.get(t, {}).get(c, []) if r.errors == 0 and r.extra.get("requests")]
+        vals = [1e6 * r.extra.get("side_cpu_s", math.nan) / r.extra["requests"] for r in runs]
+        return statistics.median(vals) if vals else math.nan
+
+    lines = ["| target | req/s @64 | proxy CPU µs/req | Redis server CPU µs/req | proxy + Redis | p50 @1 | p99 @1 "
+             "| stream req/s @16 | proxy CPU µs/stream | Redis µs/stream |", "|" + " --- |" * 10]
+    for t in ("bastion-full", "bastion-redis"):
+        if t not in cells:
+            continue
+        lines.append("| " + " | ".join([
+            LABELS[t], f(g(t, "tput", "rps")) + errs(cells[t].get("tput", [])), f(g(t, "tput", "cpu_us")),
+            f(per_req(t, "tput"), 1), f(g(t, "tput", "cpu_us") + per_req(t, "tput")),
+            f(g(t, "lat", "p50_ms"), 2, " ms"), f(g(t, "lat", "p99_ms"), 2, " ms"),
+            f(g(t, "stream", "rps")), f(g(t, "stream", "cpu_us")), f(per_req(t, "stream"), 1)]) + " |")
     return "\n".join(lines)
 
 

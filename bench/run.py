@@ -44,6 +44,7 @@ from upstream import FakeUpstream
 
 PASS_KEY = "bench-passthrough-key-0123456789"
 TARGETS = ["direct", "passthrough", "bastion-min", "bastion-full"]
+OPTIONAL_TARGETS = ["bastion-redis"]  # (b) with limits.backend: redis (needs Redis at profiles.REDIS_URL)
 # cell -> (connections, body file, path on direct/pass-through, kind)
 CELLS: dict[str, tuple[int, str, str, str]] = {
     "tput": (64, "openai.json", "/v1/chat/completions", "wrk"),
@@ -63,20 +64,26 @@ def bastion_path(path: str) -> str:
     return path
 
 
-def start_bastion(profile: str, upstream: str, out: Path) -> tuple[Server, str, Path]:
-    db = out / f"bastion-{profile}.db"
+def start_bastion(profile: str, upstream: str, out: Path, *, workers: int = 1, db: Path | None = None,
+                  name: str | None = None, cpus: str | None = None) -> tuple[Server, str, Path]:
+    """Bastion in `profile` (see profiles.py), healthy, with a key created and the features probed.
+    `workers` > 1 runs `bastion serve --workers N` (pinned to `cpus`); `db`: an existing store to use."""
+    name = name or f"bastion-{profile}"
+    db = db or out / f"{name}.db"
     cfg, notes = profiles.fit(profile, upstream, db)
-    cfg_path = out / f"bastion-{profile}.yaml"
+    cfg_path = out / f"{name}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     port = free_port()
-    srv = Server(f"bastion-{profile}", [str(VENV_BIN / "bastion"), "serve", "--config", str(cfg_path), "--port",
-                                        str(port), "--host", "127.0.0.1", "--quiet"], port,
-                 out / f"bastion-{profile}.log").start()
+    srv = Server(name, [str(VENV_BIN / "bastion"), "serve", "--config", str(cfg_path), "--port",
+                        str(port), "--host", "127.0.0.1", "--quiet",
+                        *(["--workers", str(workers)] if workers > 1 else [])], port,
+                 out / f"{name}.log", cpus=cpus).start()
     srv.notes.update(notes)
     admin = profiles.ADMIN_KEY
-    fields = {"name": f"bench-{profile}", **(profiles.FULL_KEY_FIELDS if profile == "full" else {})}
+    full = profile in profiles.FULL_PROFILES
+    fields = {"name": f"bench-{profile}", **(profiles.FULL_KEY_FIELDS if full else {})}
     status, _, body = http("POST", srv.url + "/admin/keys", fields, admin)
-    if status != 201 and profile == "full":
+    if status != 201 and full:
         srv.notes["key fields"] = f"refused ({status}: {str(body)[:120]}); plain key used"
         status, _, body = http("POST", srv.url + "/admin/keys", {"name": "bench-full"}, admin)
     if status != 201:
@@ -124,7 +131,8 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="1 run of 3 s per cell (development)")
     p.add_argument("--runs", type=int, help="runs per cell (default 3; quick 1)")
     p.add_argument("--seconds", type=float, help="seconds per run (default 10; quick 3)")
-    p.add_argument("--targets", default=",".join(TARGETS), help="comma list of " + ",".join(TARGETS))
+    p.add_argument("--targets", default=",".join(TARGETS),
+                   help="comma list of " + ",".join(TARGETS + OPTIONAL_TARGETS))
     p.add_argument("--cells", default=",".join(c for c in CELLS if c != "burst"),
                    help="comma list of " + ",".join(CELLS) + " (burst: the whole stream in one upstream write)")
     p.add_argument("--prompt-words", type=int, default=200, help="words in the user prompt")
@@ -139,7 +147,23 @@ def main() -> int:
     p.add_argument("--soak", type=int, metavar="N", help="soak mode: N requests through Bastion (b)")
     p.add_argument("--soak-concurrency", type=int, default=32)
     p.add_argument("--soak-max-seconds", type=float, default=3000.0)
+    p.add_argument("--scaling", action="store_true",
+                   help="scaling mode: Bastion (a) and (b, Redis limits) under `serve --workers 1` and 2, "
+                        "plus the limits-exactness and refusal probes (see bench/scaling.py)")
+    p.add_argument("--workers", default="1,2", help="scaling mode: worker counts to compare")
+    p.add_argument("--keys", type=int, metavar="N",
+                   help="keys mode: a store of N virtual keys vs a small one, load on 1 key and spread over "
+                        "many (see bench/keyspace.py)")
+    p.add_argument("--keys-stores", default="10", help="keys mode: the small store sizes to compare with N")
+    p.add_argument("--keys-used", default="1,10,10000", help="keys mode: distinct keys the load is spread over")
+    p.add_argument("--store-url", default="",
+                   help="scaling mode: Bastion's store (e.g. postgresql://postgres@127.0.0.1:5432/bastion_bench, a "
+                        "database of its own: the bench adds keys and audit rows); default a SQLite file per target")
+    p.add_argument("--profiles", default="",
+                   help="scaling / keys mode: Bastion profiles (default min,redis for scaling, min,full for keys)")
     a = p.parse_args()
+    if a.store_url:
+        profiles.STORE_URL[:] = [a.store_url]
     # Stop cleanly (servers and nginx are stopped in `finally`) on SIGTERM, and on SIGINT even when
     # started in the background by a shell that ignores it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -171,17 +195,35 @@ def main() -> int:
             from soak import run_soak
 
             return run_soak(a, upstream, out, start_bastion)
+        if a.scaling:
+            from scaling import run_scaling
+
+            return run_scaling(a, runs, seconds, upstream, servers, out)
+        if a.keys:
+            from keyspace import run_keys
+
+            return run_keys(a, runs, seconds, upstream, servers, out)
         return bench(a, runs, seconds, upstream, servers, out, stamp)
     finally:
         for s in servers.values():
             s.stop()
         upstream.stop()
+        for prefix in profiles.REDIS_PREFIXES:
+            try:
+                profiles.drop_redis_prefix(prefix)
+            except Exception as e:  # cleanup only: say so, do not mask the run's own outcome
+                print(f"bench: could not drop Redis keys {prefix}* ({type(e).__name__})", file=sys.stderr)
 
 
 def bench(a: argparse.Namespace, runs: int, seconds: float, upstream: FakeUpstream, servers: dict[str, Server],
           out: Path, stamp: str) -> int:
     targets = [t for t in a.targets.split(",") if t]
     cells = [c for c in a.cells.split(",") if c]
+    if "bastion-redis" in targets:
+        if problem := profiles.redis_problem():
+            print(f"bench: {problem}", file=sys.stderr)
+            return 2
+        harness.Accounting.side_pids = [p for p in [profiles.redis_pid()] if p is not None]
     t0 = time.monotonic()
     # The upstream's own capacity, with wrk on the other core: it must be far above every proxy.
     nginx_pid = upstream.worker_pids()[0]
@@ -262,6 +304,7 @@ def render(a: argparse.Namespace, runs: int, seconds: float, cap: dict[str, Samp
         report.main_table(results, rss),
         report.anthropic_table(results),
         report.extra_table(results),
+        report.redis_table(results) if "bastion-redis" in results else "",
         f"Fake upstream capacity (wrk on core 0, nginx on core 1, 64 conns): {cap['tput'].rps:,.0f} req/s "
         f"non-streamed at {cap['tput'].cpu_us:.0f} µs CPU/req; {cap['stream'].rps:,.0f} req/s streamed.",
         "**Targets (issue 6)**\n" + report.targets_check(results, rss),

@@ -199,3 +199,35 @@ def test_key_policy_selection(fake_upstream_server, fake_upstream, tmp_path):
         default.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "project falcon"}])
         status, body = gw.admin("POST", "/admin/keys", {"name": "x", "policy": "nope"})
         assert status == 400 and "policy" in json.dumps(body)
+
+
+def test_streamed_text_leaves_before_the_upstream_is_done(oa, fake_upstream):
+    """Early release: the words before a stall reach the client while the upstream is stalled
+    (the hold-back keeps only the last unfinished word, not 64 characters)."""
+    fake_upstream.script("openai.chat", Reply(stream=["Hello", " there,", " the", " answer", " is"],
+                                              stall_after_chunks=3, stall_max=30.0))
+    client = oa.with_options(timeout=10.0)
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                            stream=True)
+    got = ""
+    for chunk in stream:
+        got += "".join(c.delta.content or "" for c in chunk.choices)
+        if got:
+            break
+    stream.close()
+    assert got.startswith("Hello")
+
+
+@pytest.mark.parametrize("ingress", ["openai", "anthropic"])
+def test_values_split_into_single_characters_never_reach_the_client(oa, an, fake_upstream, ingress):
+    text = (f"Key {GH}, card {CARD}, IBAN DE89 3704 0044 0532 0130 00, mail {EMAIL}, "
+            f"call (415) 555-2671 or {AWS}.")
+    fake_upstream.script("openai.chat", Reply(stream=list(text)))
+    if ingress == "openai":
+        out = "".join(c.choices[0].delta.content or "" for c in oa.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True) if c.choices)
+    else:
+        with an.messages.stream(model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": "x"}]) as s:
+            out = "".join(s.text_stream)
+    assert out == ("Key [GITHUB_TOKEN_1], card [CREDIT_CARD_1], IBAN [IBAN_1], mail [EMAIL_1], "
+                   "call [PHONE_1] or [AWS_ACCESS_KEY_ID_1].")

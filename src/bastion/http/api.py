@@ -109,12 +109,17 @@ class ApiHandlers:
             return await self._fail(ctx, e)
 
 
-async def _frames(ctx: RequestContext, events: AsyncIterator[StreamEvent], enc: StreamEncoder
+async def _frames(ctx: RequestContext, bursts: AsyncIterator[list[StreamEvent]], enc: StreamEncoder
                   ) -> AsyncIterator[bytes]:
-    """Canonical events → ingress SSE frames; a failure mid-stream ends with an error frame."""
+    """Canonical events → ingress SSE frames, those of one burst together; a failure mid-stream
+    ends with an error frame."""
+    encode = enc.encode
     try:
-        async for ev in events:
-            out = enc.encode(ev)
+        async for burst in bursts:
+            if len(burst) == 1:
+                out = encode(burst[0])
+            else:
+                out = b"".join([encode(ev) for ev in burst])
             if out:
                 yield out
         yield enc.close()

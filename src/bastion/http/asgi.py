@@ -20,6 +20,7 @@ from bastion.core.errors import (
 from bastion.core.types import Ingress
 from bastion.http.errors import error_response
 from bastion.http.limits import HttpLimits, LimitedRequest
+from bastion.http.relay import relay
 from bastion.http.types import Handler, HttpResponse, StreamingResponse
 
 log = logging.getLogger("bastion.http")
@@ -255,10 +256,7 @@ class BastionASGI:
         hs.append((b"cache-control", b"no-cache"))
         try:
             await send({"type": "http.response.start", "status": resp.status, "headers": hs})
-            async for chunk in resp.chunks:
-                if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            await relay(resp.chunks, send)
         except asyncio.CancelledError:
             if not gone:
                 raise

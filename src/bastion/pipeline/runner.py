@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from bastion.core.context import Principal, RequestContext, RequestStage, ResponseGuard
 from bastion.core.errors import PermissionDenied
@@ -28,8 +28,11 @@ from bastion.core.types import (
 )
 from bastion.observability.tracing import RequestTracer
 from bastion.providers.router import Router
+from bastion.providers.streaming import RoutedStream
 
 log = logging.getLogger("bastion.pipeline")
+
+Burst = list[StreamEvent]  # the events of one upstream read
 
 
 class Authenticator(Protocol):
@@ -56,6 +59,30 @@ class Capture(Protocol):
     def wants(self, ctx: RequestContext) -> bool: ...
 
     def attach(self, ctx: RequestContext, request: ChatRequest, response_text: str | None) -> None: ...
+
+
+class BurstGuard(Protocol):
+    """An output guard that can work on bursts (optional, beside ResponseGuard.guard_stream): it
+    receives the events one list per upstream read and gives lists back (it may hold events
+    back, split or join lists). One with nothing to check for the request returns `bursts`
+    unchanged, which takes it off the per-event path of the stream entirely."""
+
+    def guard_bursts(self, ctx: RequestContext, bursts: AsyncIterator[Burst]) -> AsyncIterator[Burst]: ...
+
+
+def guarded(guard: ResponseGuard, ctx: RequestContext, routed: RoutedStream) -> AsyncIterator[Burst]:
+    """The output guard over a routed stream, in bursts. A guard that works on bursts gets them as
+    they come; one that works event by event gets the events one by one, and each event it lets
+    out is a burst of its own (the HTTP layer still writes together what is ready together:
+    http/relay.py)."""
+    if hasattr(guard, "guard_bursts"):
+        return cast(BurstGuard, guard).guard_bursts(ctx, routed.bursts())
+    return _singles(guard.guard_stream(ctx, routed))
+
+
+async def _singles(events: AsyncIterator[StreamEvent]) -> AsyncIterator[Burst]:
+    async for ev in events:
+        yield [ev]
 
 
 class Pipeline:
@@ -101,18 +128,19 @@ class Pipeline:
                     await stage.check(ctx, req)
 
     # ---- operations -----------------------------------------------------------------
-    async def chat(self, ctx: RequestContext, req: ChatRequest) -> ChatResponse | AsyncIterator[StreamEvent]:
+    async def chat(self, ctx: RequestContext, req: ChatRequest) -> ChatResponse | AsyncIterator[Burst]:
+        """The response, or for a stream its canonical events in bursts (one list per upstream
+        read, as far as the output guard keeps them together)."""
         ctx.operation = "chat"
         ctx.stream = req.stream
         self.check_model(ctx, req.model, "chat")
         await self._run_stages(ctx, req)
         if req.stream:
-            events = await self.router.chat_stream(ctx, req)
-            if self.guard is not None:
-                events = self.guard.guard_stream(ctx, events)
+            routed = await self.router.chat_stream(ctx, req)
+            bursts = guarded(self.guard, ctx, routed) if self.guard is not None else routed.bursts()
             if self.capture is not None and self.capture.wants(ctx):
-                return self._observe(ctx, events, req)
-            return self._observe(ctx, events)
+                return self._observe(ctx, bursts, req)
+            return self._observe(ctx, bursts)
         resp = await self.router.chat(ctx, req)
         ctx.first_token_at = time.perf_counter()
         if self.guard is not None:
@@ -136,28 +164,29 @@ class Pipeline:
         """(alias, kind) of every model the principal may use."""
         return [(name, r.kind) for name, r in self.router.routes.items() if principal.may_use(name)]
 
-    async def _observe(self, ctx: RequestContext, events: AsyncIterator[StreamEvent],
-                       captured_request: ChatRequest | None = None) -> AsyncIterator[StreamEvent]:
+    async def _observe(self, ctx: RequestContext, bursts: AsyncIterator[Burst],
+                       captured_request: ChatRequest | None = None) -> AsyncIterator[Burst]:
         """What reached the client: first-token time, usage, finish reason, streamed size
         (and, when the policy captures content, the text itself)."""
         texts: list[str] | None = [] if captured_request is not None else None
         try:
-            async for ev in events:
-                if isinstance(ev, TextDelta):
-                    if ctx.first_token_at is None:
-                        ctx.first_token_at = time.perf_counter()
-                    ctx.streamed_chars += len(ev.text)
-                    if texts is not None and ev.index == 0:
-                        texts.append(ev.text)
-                elif isinstance(ev, ToolCallDelta):
-                    if ctx.first_token_at is None:
-                        ctx.first_token_at = time.perf_counter()
-                    ctx.streamed_chars += len(ev.arguments)
-                elif isinstance(ev, UsageEvent):
-                    ctx.usage = ev.usage
-                elif isinstance(ev, StreamEnd):
-                    ctx.finish_reason = ev.finish_reason
-                yield ev
+            async for burst in bursts:
+                for ev in burst:
+                    if isinstance(ev, TextDelta):
+                        if ctx.first_token_at is None:
+                            ctx.first_token_at = time.perf_counter()
+                        ctx.streamed_chars += len(ev.text)
+                        if texts is not None and ev.index == 0:
+                            texts.append(ev.text)
+                    elif isinstance(ev, ToolCallDelta):
+                        if ctx.first_token_at is None:
+                            ctx.first_token_at = time.perf_counter()
+                        ctx.streamed_chars += len(ev.arguments)
+                    elif isinstance(ev, UsageEvent):
+                        ctx.usage = ev.usage
+                    elif isinstance(ev, StreamEnd):
+                        ctx.finish_reason = ev.finish_reason
+                yield burst
         finally:
             if texts is not None and captured_request is not None and self.capture is not None:
                 self.capture.attach(ctx, captured_request, "".join(texts))

@@ -12,9 +12,10 @@ from bastion.core.errors import PolicyViolation
 from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.policy import redaction
 from bastion.policy.limits import RequestLimits
+from bastion.policy.normalize import is_plain
 from bastion.policy.redaction import Edit, Redactor
 from bastion.policy.registry import ScannerOptionError, ScannerRegistry, default_registry
-from bastion.policy.rules import Hit, Rule, ScanRun, violation
+from bastion.policy.rules import Hit, Rule, ScanRun, may_match, token_bounded, violation
 from bastion.policy.scan_cache import DEFAULT_ENTRIES, MAX_ENTRIES, ScanCache
 from bastion.policy.slots import text_slots
 
@@ -75,6 +76,11 @@ class PolicyEngine:
         # input scan results by text digest (0 disables); output is never cached
         self.cache = ScanCache(cache_entries) if cache_entries and self.input_rules else None
         self.restores = any(r.restore for r in self.input_rules)
+        # streams release text as soon as no finding can start in it (window.py) when every
+        # output rule promises token-bounded matches; otherwise only past the window
+        self.early_release = all(token_bounded(r.scanner) for r in self.output_rules)
+        checks = [may_match(r.scanner) for r in self.output_rules]
+        self._output_checks = tuple(c for c in checks if c is not None) if None not in checks else None
 
     def _rules(self, direction: Direction, configs: list[ScannerConfig], registry: ScannerRegistry,
                errors: list[str]) -> tuple[Rule, ...]:
@@ -166,7 +172,12 @@ class PolicyEngine:
     def inspect(self, run: ScanRun, text: str, restore: dict[str, str], json_string: bool = False) -> Inspection:
         """Output rules' hits on a response text, and the edits that redact them and restore
         placeholders the input redaction put in (the provider's text is scanned as received)."""
-        hits = run.scan(self.output_rules, text) if self.output_rules else []
+        if self._output_checks is not None and is_plain(text) and not any(c(text) for c in self._output_checks):
+            if not restore or "[" not in text:
+                return Inspection()  # no rule can match (rules.MAY_MATCH): nothing to scan
+            hits: list[Hit] = []
+        else:
+            hits = run.scan(self.output_rules, text) if self.output_rules else []
         edits = [Edit(h.start, h.end, h.type, h.key) for h in hits if h.rule.action == "redact"]
         edits.extend(redaction.restore_edits(text, restore, json_string))
         return Inspection(redaction.merge(edits) if edits else edits, hits)

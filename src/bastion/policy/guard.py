@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from bastion.core.context import RequestContext
-from bastion.core.errors import InternalError
+from bastion.core.errors import InternalError, PolicyViolation
 from bastion.core.types import (
     ChatResponse,
     Part,
@@ -53,7 +53,7 @@ class OutputGuard:
 
         return HeldText(lambda text: engine.inspect(run, text, restore, json_string), state.redactor,
                         engine.window_chars, record=record, block=block, restoring=bool(restore),
-                        step=engine.release_chars)
+                        step=engine.release_chars, early=engine.early_release)
 
     def _active(self, state: PolicyState) -> bool:
         return bool(state.engine.output_rules) or bool(state.redactor.restore)
@@ -79,6 +79,16 @@ class OutputGuard:
     def guard_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
         return self._guard(ctx, events)
 
+    def guard_bursts(self, ctx: RequestContext,
+                     bursts: AsyncIterator[list[StreamEvent]]) -> AsyncIterator[list[StreamEvent]]:
+        """The same over the events of one upstream read at a time (pipeline.runner.BurstGuard):
+        a read's text deltas of one choice (or argument deltas of one call) are held and scanned
+        together, once. With nothing to check for the request, `bursts` pass unchanged."""
+        state = self._state(ctx)
+        if not self._active(state):
+            return bursts
+        return self._guard_bursts(_Streamed(self, ctx, state), bursts)
+
     async def _guard(self, ctx: RequestContext, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
         state = self._state(ctx)
         if not self._active(state):
@@ -86,62 +96,121 @@ class OutputGuard:
                 _known(event)
                 yield event
             return
-        run = ScanRun(ctx.findings, accumulate=False)
-        held: dict[_Key, HeldText] = {}
-        order: dict[int, list[_Key]] = {}  # per choice, buffers in order of first appearance
-        current: dict[int, _Key] = {}
+        streamed = _Streamed(self, ctx, state)
+        out: list[StreamEvent] = []
+        try:
+            async for event in events:
+                streamed.push(event, out)
+                for e in out:
+                    yield e
+                out.clear()
+            streamed.finish(out)
+        except PolicyViolation:
+            for e in out:  # what was safe to release before the block
+                yield e
+            raise
+        for e in out:
+            yield e
 
-        def buffer(key: _Key) -> HeldText:
-            h = held.get(key)
-            if h is None:
-                where = "the response" if key[1] < 0 else "tool call arguments"
-                h = held[key] = self._held(ctx, state, run, where, key[1] >= 0)
-                order.setdefault(key[0], []).append(key)
-            return h
-
-        def switch(key: _Key) -> StreamEvent | None:
-            """Text and tool calls of a choice are sequential: a new one completes the last."""
-            last = current.get(key[0])
-            current[key[0]] = key
-            if last is None or last == key:
-                return None
-            return _delta(last, held[last].flush())
-
-        async for event in events:
-            if isinstance(event, TextDelta):
-                key = (event.index, -1)
-                flushed = switch(key)
-                if flushed is not None:
-                    yield flushed
-                out = buffer(key).feed(event.text)
+    async def _guard_bursts(self, streamed: _Streamed,
+                            bursts: AsyncIterator[list[StreamEvent]]) -> AsyncIterator[list[StreamEvent]]:
+        out: list[StreamEvent] = []
+        try:
+            async for burst in bursts:
+                for event in _coalesced(burst):
+                    streamed.push(event, out)
                 if out:
-                    yield TextDelta(out, event.index)
-            elif isinstance(event, ToolCallDelta):
-                key = (event.index, event.call_index)
-                flushed = switch(key)
-                if flushed is not None:
-                    yield flushed
-                h = buffer(key)
-                if event.id is not None or event.name is not None:
-                    yield ToolCallDelta(event.call_index, event.id, event.name, "", event.index)
-                out = h.feed(event.arguments)
-                if out:
-                    yield ToolCallDelta(event.call_index, arguments=out, index=event.index)
-            elif isinstance(event, StreamEnd):
-                for key in order.pop(event.index, []):
-                    flushed = _delta(key, held.pop(key).flush())
-                    if flushed is not None:
-                        yield flushed
-                current.pop(event.index, None)
-                yield event
-            else:
-                _known(event)
-                yield event
-        for keys in order.values():  # a choice without StreamEnd: the source ended normally
+                    yield out
+                    out = []
+            streamed.finish(out)
+        except PolicyViolation:
+            if out:
+                yield out
+            raise
+        if out:
+            yield out
+
+
+class _Streamed:
+    """One guarded stream: a held text per choice's text and per tool call's arguments."""
+
+    __slots__ = ("ctx", "current", "guard", "held", "order", "run", "state")
+
+    def __init__(self, guard: OutputGuard, ctx: RequestContext, state: PolicyState) -> None:
+        self.guard, self.ctx, self.state = guard, ctx, state
+        self.run = ScanRun(ctx.findings, accumulate=False)
+        self.held: dict[_Key, HeldText] = {}
+        self.order: dict[int, list[_Key]] = {}  # per choice, buffers in order of first appearance
+        self.current: dict[int, _Key] = {}
+
+    def _buffer(self, key: _Key) -> HeldText:
+        h = self.held.get(key)
+        if h is None:
+            where = "the response" if key[1] < 0 else "tool call arguments"
+            h = self.held[key] = self.guard._held(self.ctx, self.state, self.run, where, key[1] >= 0)
+            self.order.setdefault(key[0], []).append(key)
+        return h
+
+    def _switch(self, key: _Key, out: list[StreamEvent]) -> None:
+        """Text and tool calls of a choice are sequential: a new one completes the last."""
+        last = self.current.get(key[0])
+        self.current[key[0]] = key
+        if last is not None and last != key:
+            _add(out, last, self.held[last].flush())
+
+    def push(self, event: StreamEvent, out: list[StreamEvent]) -> None:
+        """Take one event; append to `out` what may leave now. Raises PolicyViolation on a block."""
+        if isinstance(event, TextDelta):
+            key = (event.index, -1)
+            self._switch(key, out)
+            text = self._buffer(key).feed(event.text)
+            if text:
+                out.append(TextDelta(text, event.index))
+        elif isinstance(event, ToolCallDelta):
+            key = (event.index, event.call_index)
+            self._switch(key, out)
+            h = self._buffer(key)
+            if event.id is not None or event.name is not None:
+                out.append(ToolCallDelta(event.call_index, event.id, event.name, "", event.index))
+            _add(out, key, h.feed(event.arguments))
+        elif isinstance(event, StreamEnd):
+            for key in self.order.pop(event.index, []):
+                _add(out, key, self.held.pop(key).flush())
+            self.current.pop(event.index, None)
+            out.append(event)
+        else:
+            _known(event)
+            out.append(event)
+
+    def finish(self, out: list[StreamEvent]) -> None:
+        """The source ended normally: flush the choices that had no StreamEnd."""
+        for keys in self.order.values():
             for key in keys:
-                flushed = _delta(key, held[key].flush())
-                if flushed is not None:
-                    yield flushed
+                _add(out, key, self.held[key].flush())
+
+
+def _coalesced(burst: list[StreamEvent]) -> list[StreamEvent]:
+    """Adjacent text deltas of one choice, and adjacent argument deltas of one tool call, as one
+    event each (held and scanned once per upstream read instead of once per delta)."""
+    if len(burst) < 2:
+        return burst
+    out: list[StreamEvent] = []
+    for e in burst:
+        last = out[-1] if out else None
+        if isinstance(e, TextDelta) and isinstance(last, TextDelta) and last.index == e.index:
+            out[-1] = TextDelta(last.text + e.text, e.index)
+        elif (isinstance(e, ToolCallDelta) and isinstance(last, ToolCallDelta) and e.id is None
+              and e.name is None and last.index == e.index and last.call_index == e.call_index):
+            out[-1] = ToolCallDelta(e.call_index, last.id, last.name, last.arguments + e.arguments, e.index)
+        else:
+            out.append(e)
+    return out
+
+
+def _add(out: list[StreamEvent], key: _Key, text: str) -> None:
+    event = _delta(key, text)
+    if event is not None:
+        out.append(event)
 
 
 def _delta(key: _Key, text: str) -> StreamEvent | None:

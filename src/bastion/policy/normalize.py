@@ -18,6 +18,7 @@ from bisect import bisect_right
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Everything outside printable ASCII (plus tab/newline/carriage return) may change.
 _SPECIAL_RUN = re.compile(r"[^\t\n\r\x20-\x7e]+")
+_SPECIAL_SPLIT = re.compile(f"({_SPECIAL_RUN.pattern})")
 
 HOMOGLYPHS: dict[str, str] = {
     # Cyrillic lower case
@@ -134,10 +135,28 @@ class Normalized:
         return s, max(s, self._orig_end(end))
 
 
+def is_plain(text: str) -> bool:
+    """Printable ASCII (tabs and line breaks allowed): normalising it changes nothing."""
+    return text.isascii() and _ASCII_CONTROL.search(text) is None
+
+
 def normalize(text: str) -> Normalized:
     """Normalise `text` for matching; see the module docstring for the fold."""
-    if text.isascii() and _ASCII_CONTROL.search(text) is None:
+    if is_plain(text):
         return Normalized(text, text, None)
+    # Common case: every special character folds to exactly one character (accents, dashes,
+    # quotes, Cyrillic look-alikes): offsets do not move, no map is needed.
+    parts = _SPECIAL_SPLIT.split(text)  # plain, special, plain, ... runs
+    runs = parts[1::2]
+    folds = {ch: fold_char(ch) for ch in set("".join(runs))}
+    if all(len(f) == 1 for f in folds.values()):
+        parts[1::2] = [folds[r] if len(r) == 1 else "".join([folds[c] for c in r]) for r in runs]
+        return Normalized("".join(parts), text, None)
+    return _normalize_mapped(text)
+
+
+def _normalize_mapped(text: str) -> Normalized:
+    """The normalised text with its offset map (characters dropped or expanded)."""
     pieces: list[str] = []
     segs: list[tuple[int, int, int, bool]] = []
     npos = 0

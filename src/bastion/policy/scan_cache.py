@@ -10,7 +10,7 @@ from bastion.policy.scanner import Match
 
 DEFAULT_ENTRIES = 4096
 MAX_ENTRIES = 65536
-MIN_CHARS = 200  # shorter texts are cheaper to scan than to look up
+MIN_CHARS = 200  # shorter texts are cheaper to scan than to look up, for cheap scanners (rules.CHEAP)
 MAX_MATCHES = 64  # a result with more matches is not kept (bounds an entry's size)
 
 Cached = tuple[tuple[str, int, int, float], ...]  # (type, start, end, score) in the normalised text

@@ -57,6 +57,12 @@ class PolicySet:
                 return self.team_policies[principal.team]
         return "default"
 
+    def cache_stats(self) -> dict[str, tuple[int, int, int]]:
+        """Per policy with an input scan cache: (hits, misses, entries) so far — for metrics
+        read at scrape time (counters only grow; a config reload starts new engines)."""
+        return {name: (e.cache.hits, e.cache.misses, len(e.cache)) for name, e in self.engines.items()
+                if e.cache is not None}
+
     def choose(self, principal: Principal | None) -> PolicyEngine:
         name = self.name_for(principal)
         engine = self.engines.get(name)

@@ -7,6 +7,16 @@ has arrived is pending — it may still grow — and holds everything from its s
 sees the last `window` released characters as left context. So a finding of up to `window`
 characters is treated exactly as in the whole text, however the text was chunked; a longer
 one (a PEM key) is held as soon as a prefix of it is recognisable.
+
+Early release. When every rule's scanner is token-bounded (`rules.TOKEN_BOUNDED`), text is
+released sooner: up to the start of the *pending suffix*, the part of the arrived text that
+could still be part of a finding that more text would create or change. That suffix is the
+last token (characters other than whitespace and `"`; it may still grow) plus the run of
+tokens before it that could be groups of one number (no ASCII lower-case letter, joined by
+spaces or tabs, as in `4111 1111 1111 1111`, `DE89 3704 ...`, `(415) 555-2671` or a PEM
+header); a line break, a `"` or a lower-case letter ends such a run (a letter in the last
+token too: the value can't cross it and what lies between is known). The `window` bound still
+applies: nothing stays held for more than `window` characters unless a finding holds it.
 """
 
 from __future__ import annotations
@@ -21,24 +31,39 @@ from bastion.policy.rules import Hit
 
 _PARTIAL_PLACEHOLDER = re.compile(r"\[[A-Z0-9_]*")
 
+# Whitespace that normalisation turns into a space or drops: it can join groups of a number.
+_JOIN = r"[^\S\n\r\u2028\u2029]"
+# The pending suffix: a run of such groups and the last token, which continues the run unless
+# it has a lower-case letter; or else the last token alone.
+_PENDING = re.compile(rf'(?:[^a-z\s"]+(?:{_JOIN}+[^a-z\s"]+)*{_JOIN}+[^a-z\s"]*|[^\s"]*)\Z')
+_DELIMITER = re.compile(r'[\s"]')
+
+
+def pending_start(text: str, pos: int = 0) -> int:
+    """The start of the pending suffix of `text` (see the module docstring), at least `pos`."""
+    m = _PENDING.search(text, pos)
+    return len(text) if m is None else m.start()
+
 
 class HeldText:
-    __slots__ = ("_block", "_buf", "_inspect", "_record", "_redactor", "_restoring", "_tail", "base", "step",
-                 "window")
+    __slots__ = ("_block", "_buf", "_early", "_fresh", "_inspect", "_record", "_redactor", "_restoring", "_tail", "base",
+                 "step", "window")
 
     def __init__(self, inspect: Callable[[str], Inspection], redactor: Redactor, window: int, *,
                  record: Callable[[Hit, int], None], block: Callable[[Hit], None], restoring: bool,
-                 step: int = 1) -> None:
+                 step: int = 1, early: bool = False) -> None:
         self._inspect = inspect
         self._redactor = redactor
         self.window = window
-        self.step = step  # scan only once this much text beyond the window has arrived
+        self.step = step  # without early release: scan only once this much text beyond the window has arrived
+        self._early = early  # every rule is token-bounded: release up to the pending suffix
         self._record = record  # (hit, offset of the scanned text in the whole stream)
         self._block = block  # raises
         self._restoring = restoring
         self._buf = ""  # arrived, not released (provider text)
         self._tail = ""  # the last released provider text, as left context
         self.base = 0  # provider characters released so far
+        self._fresh = 0  # characters arrived since the last scan
 
     @property
     def held(self) -> int:
@@ -47,8 +72,13 @@ class HeldText:
     def feed(self, text: str) -> str:
         """Add arrived text; return the text that may be released now (redacted/restored)."""
         self._buf += text
+        self._fresh += len(text)
         if len(self._buf) < self.window + self.step:
-            return ""
+            # Early release: the first text leaves as soon as a token ends (text without a
+            # delimiter only extends the last token, which stays held anyway); after that the
+            # text is rescanned once per `step` new characters, at the next token end.
+            if not self._early or (self.base and self._fresh < self.step) or _DELIMITER.search(text) is None:
+                return ""
         return self._release(final=False)
 
     def flush(self, text: str = "") -> str:
@@ -59,13 +89,18 @@ class HeldText:
         return self._release(final=True)
 
     def _release(self, final: bool) -> str:
+        self._fresh = 0
         combined = self._tail + self._buf
         off, n = len(self._tail), len(combined)
         found = self._inspect(combined)
+        cut = n
         for h in found.hits:
-            if h.rule.action == "block" and h.end > off and (final or h.end < n):
-                self._block(h)
-        cut = n if final else n - self.window
+            if h.rule.action == "block" and h.end > off:
+                if final or h.end < n:
+                    self._block(h)
+                cut = min(cut, h.start)  # pending: may still be raised, hold all of it
+        if not final:
+            cut = min(cut, n - self.window if not self._early else pending_start(combined, max(off, n - self.window)))
         if self._restoring and not final:
             j = combined.rfind("[", max(off, cut - PLACEHOLDER_MAX), cut)
             if j != -1 and _PARTIAL_PLACEHOLDER.fullmatch(combined, j, n):
@@ -76,7 +111,8 @@ class HeldText:
             for e in found.edits:
                 if e.end <= off or e.start >= cut:
                     continue
-                if e.end > cut or (not final and e.end >= n):
+                # not final: an edit touching the end, or (early) the pending suffix, may still grow
+                if e.end > cut or (not final and (e.end >= n or (self._early and e.end == cut))):
                     new = max(off, e.start)
                     if new < cut:
                         cut, moved = new, True
@@ -86,7 +122,8 @@ class HeldText:
         for h in found.hits:
             if h.rule.action != "block" and off < h.end <= cut:
                 self._record(h, origin)
-        out = redaction.apply(combined[off:cut], [e for e in found.edits if e.end > off and e.start < cut],
+        edits = found.edits
+        out = redaction.apply(combined[off:cut], [e for e in edits if e.end > off and e.start < cut] if edits else edits,
                               self._redactor, offset=off)
         self._tail = combined[max(0, cut - self.window):cut]
         self._buf = combined[cut:]

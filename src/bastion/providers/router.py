@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -26,28 +26,24 @@ from bastion.core.types import (
     EmbeddingsRequest,
     EmbeddingsResponse,
     JSONObject,
-    StreamEvent,
 )
 from bastion.observability.tracing import RequestTracer
 from bastion.providers.balance import Balancer, Strategy
-from bastion.providers.base import EmbeddingsFormat, StreamDecoder, WireFormat
+from bastion.providers.base import EmbeddingsFormat, WireFormat
 from bastion.providers.circuit import UNGUARDED, CircuitBreaker, CircuitState, Permit
 from bastion.providers.registry import wire_format
+from bastion.providers.streaming import OpenStream, RoutedStream, first_content
 from bastion.providers.transport import (
     Endpoint,
     Transport,
-    UpstreamStream,
     credential_headers,
     retry_after_seconds,
 )
 
 # Provider-side failures move on to the next target; client errors (400, 413) do not.
 _FALLBACK_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Stream events that a client would see as the answer starting; until one arrives, nothing is sent.
-_CONTENT_KINDS = frozenset({"text", "tool_call", "end"})
 
 R = TypeVar("R")
-SSEEvents = AsyncGenerator[tuple[str | None, bytes], None]
 
 
 @dataclass(slots=True, frozen=True)
@@ -146,16 +142,6 @@ class _Tried:
 
     last: BastionError | None = None
     refused: list[Target] = field(default_factory=list)  # skipped: circuit open
-
-
-@dataclass(slots=True)
-class _OpenStream:
-    """A stream whose first content has been read (held back, not yet sent anywhere)."""
-
-    stream: UpstreamStream
-    decoder: StreamDecoder
-    first: list[StreamEvent]
-    rest: SSEEvents
 
 
 class Router:
@@ -294,12 +280,12 @@ class Router:
         return status, _json_object(data, t.provider)
 
     async def _stream(self, t: Target, path: str, body: bytes,
-                      extra: Mapping[str, str] | None = None) -> tuple[int, _OpenStream]:
+                      extra: Mapping[str, str] | None = None) -> tuple[int, OpenStream]:
         status, headers, result = await self._transport.post_stream(t.endpoint, path, body, extra)
         if isinstance(result, bytes):
             raise _error(t, status, headers, result)
         try:
-            return status, await _first_content(t, result)
+            return status, await first_content(t.provider, t.fmt.stream_decoder(), result)
         except BaseException:
             result.close()
             raise
@@ -317,14 +303,20 @@ class Router:
                                       lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)), fetch)
         return resp
 
-    async def chat_stream(self, ctx: RequestContext, req: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Opens the upstream stream (retries/fallback until its first content), then yields canonical events."""
+    async def chat_stream(self, ctx: RequestContext, req: ChatRequest) -> RoutedStream:
+        """Opens the upstream stream (retries/fallback until its first content); its canonical
+        events follow, per upstream read (`bursts()`) or one by one."""
         route = self.route(req.model)
         t, opened, lease = await self._call(ctx, route, lambda t: t.fmt.chat_path,
                                             lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)),
                                             self._stream, hold=True)
         assert lease is not None
-        return RoutedStream(t, opened, lease)
+
+        def failed(err: UpstreamError) -> None:
+            if is_target_failure(err):
+                lease.failed()
+
+        return RoutedStream(t.provider, opened, failed, lease.end)
 
     async def embeddings(self, ctx: RequestContext, req: EmbeddingsRequest) -> EmbeddingsResponse:
         route = self.route(req.model, kind="embeddings")
@@ -347,81 +339,6 @@ def _error(t: Target, status: int, headers: Mapping[str, str], body: bytes) -> B
     err = t.fmt.decode_error(status, body)
     err.retry_after = retry_after_seconds(headers, err)
     return err
-
-
-async def _first_content(t: Target, stream: UpstreamStream) -> _OpenStream:
-    """Read the stream up to its first content event (or its end). Nothing has reached the client
-    yet, so a failure here is an ordinary failed attempt: retried, or the next target's turn."""
-    decoder = t.fmt.stream_decoder()
-    rest = stream.events()
-    first: list[StreamEvent] = []
-    try:
-        async for name, data in rest:
-            evs = decoder.feed(name, data)
-            first.extend(evs)
-            if decoder.done or any(ev.kind in _CONTENT_KINDS for ev in evs):
-                return _OpenStream(stream, decoder, first, rest)
-    except BaseException:
-        await rest.aclose()
-        raise
-    raise UpstreamError(f"provider {t.provider} ended the stream before sending any content", retryable=True)
-
-
-class RoutedStream:
-    """The canonical events of an upstream stream chosen by the router.
-
-    Ending it in any way (exhausted, failed, `aclose()`, or dropped even before its first
-    event) closes the upstream response and frees the target's slot and circuit permit: an
-    async generator that was never started would run no `finally`, so this is a class."""
-
-    def __init__(self, t: Target, opened: _OpenStream, lease: _Lease) -> None:
-        self._t = t
-        self._opened = opened
-        self._lease = lease
-        self._gen = self._run()
-
-    def __aiter__(self) -> RoutedStream:
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        return await self._gen.__anext__()
-
-    async def aclose(self) -> None:
-        try:
-            await self._gen.aclose()
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        self._opened.stream.close()
-        self._lease.end()
-
-    def __del__(self) -> None:
-        self._release()
-
-    async def _run(self) -> AsyncGenerator[StreamEvent, None]:
-        opened, decoder = self._opened, self._opened.decoder
-        try:
-            while opened.first:
-                yield opened.first.pop(0)
-            if decoder.done:
-                return
-            async for name, data in opened.rest:
-                for ev in decoder.feed(name, data):
-                    yield ev
-                if decoder.done:
-                    return
-            raise UpstreamError(f"provider {self._t.provider} ended the stream before it was complete",
-                                retryable=False)
-        except UpstreamError as e:
-            if is_target_failure(e):
-                self._lease.failed()
-            raise
-        finally:
-            try:
-                await opened.rest.aclose()
-            finally:
-                self._release()
 
 
 def _json_object(data: bytes, provider: str) -> JSONObject:

@@ -55,8 +55,18 @@ def credential_headers(static: Mapping[str, str], auth: Mapping[str, str]) -> di
     return merged
 
 
+class _Stalled(Exception):
+    """Set on a stream's reader when its idle timeout passed (raised where the reader is awaited)."""
+
+
 class UpstreamStream:
-    """An open streamed upstream response; iterate `events()`; always `close()` (idempotent)."""
+    """An open streamed upstream response; iterate `bursts()` (or `events()`); always `close()`
+    (idempotent).
+
+    The idle timeout (no byte for `idle_timeout` seconds) is one timer per stream, not one per
+    read: a wait only notes when it began, and the timer, when it fires, re-arms itself for the
+    newest wait's deadline, or fails the wait once its deadline has passed with no byte received
+    (through the reader, so the waiting code raises UpstreamTimeout wherever its task is)."""
 
     def __init__(self, resp: aiohttp.ClientResponse, ep: Endpoint, stats: TransportStats | None = None) -> None:
         self._resp = resp
@@ -65,35 +75,89 @@ class UpstreamStream:
         self._name = ep.name
         self._stats = stats
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting = False
+        self._since = 0.0  # when the current wait began (loop time)
+        self._seen = 0  # bytes received when it began
         if stats is not None:
             stats.open_streams += 1
 
-    async def events(self) -> AsyncGenerator[tuple[str | None, bytes], None]:
+    def _expire(self) -> None:
+        self._timer = None
+        if not self._waiting:
+            return  # the next wait arms the timer again
+        loop = self._loop
+        assert loop is not None
+        content = self._resp.content
+        deadline = self._since + self._idle
+        if content.total_bytes != self._seen or content.is_eof():
+            deadline = loop.time() + self._idle  # bytes came; the reader has yet to take them
+        if loop.time() < deadline:
+            self._timer = loop.call_at(deadline, self._expire)
+            return
+        content.set_exception(_Stalled())
+
+    async def _read(self, content: aiohttp.StreamReader) -> bytes:
+        """The next bytes the upstream sent (b"" at its end), within the idle timeout."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        self._waiting = True
+        self._seen = content.total_bytes
+        self._since = loop.time()
+        if self._timer is None:
+            self._timer = loop.call_at(self._since + self._idle, self._expire)
+        try:
+            return await content.readany()
+        except _Stalled:
+            raise UpstreamTimeout(f"provider {self._name} stream stalled for more than {self._idle:g}s",
+                                  retryable=True) from None
+        finally:
+            self._waiting = False
+
+    async def bursts(self) -> AsyncGenerator[list[tuple[str | None, bytes]], None]:
+        """The SSE events of each upstream read, as (event name, data) pairs; a read that holds
+        no complete event gives none (no empty burst)."""
         parser = SSEParser()
         content = self._resp.content
         size = 0
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self._idle):
-                        chunk = await content.readany()
-                except TimeoutError:
-                    raise UpstreamTimeout(f"provider {self._name} stream stalled for more than {self._idle:g}s",
-                                          retryable=True) from None
+                chunk = await self._read(content)
                 if not chunk:
-                    for ev in parser.flush():
-                        yield ev
+                    tail = parser.flush()
+                    if tail:
+                        yield tail
                     return
                 size += len(chunk)
                 if size > self._limit:
                     raise UpstreamError(f"provider {self._name} stream exceeds {self._limit} bytes")
-                for ev in parser.feed(chunk):
-                    yield ev
+                burst = parser.feed(chunk)
+                if burst:
+                    yield burst
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as e:
             raise UpstreamError(f"provider {self._name} connection broke mid-stream ({type(e).__name__})",
                                 retryable=True) from None
         except SSEError as e:
             raise UpstreamError(f"provider {self._name}: {e}") from None
+        finally:
+            self._disarm()
+
+    async def events(self) -> AsyncGenerator[tuple[str | None, bytes], None]:
+        """The SSE events one by one (`bursts()` flattened)."""
+        bursts = self.bursts()
+        try:
+            async for burst in bursts:
+                for ev in burst:
+                    yield ev
+        finally:
+            await bursts.aclose()
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     @property
     def closed(self) -> bool:
@@ -103,6 +167,7 @@ class UpstreamStream:
         if self._closed:
             return
         self._closed = True
+        self._disarm()
         self._resp.close()
         if self._stats is not None:
             self._stats.open_streams -= 1

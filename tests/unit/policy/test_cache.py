@@ -49,10 +49,16 @@ class Counting:
         return out
 
 
+class CheapCounting(Counting):
+    name = "cheap_counting"
+    cheap = True
+
+
 @pytest.fixture
 def stub_registry(registry: ScannerRegistry) -> ScannerRegistry:
     r = registry.copy()
     r.register("counting", Counting)
+    r.register("cheap_counting", CheapCounting)
     return r
 
 
@@ -146,12 +152,29 @@ def test_a_second_identical_request_does_not_call_the_scanner(stub_registry: Sca
     assert texts_of(req)[0].endswith("a [NEEDLE_1] here")
 
 
-def test_short_texts_are_not_cached(stub_registry: ScannerRegistry) -> None:
-    e = engine(stub_registry, input=[{"scanner": "counting", "action": "flag"}])
+def test_short_texts_are_not_cached_for_a_cheap_scanner(stub_registry: ScannerRegistry) -> None:
+    e = engine(stub_registry, input=[{"scanner": "cheap_counting", "action": "flag"}])
     short = "x" * (MIN_CHARS - 1)
     e.scan_request(ctx(), chat(short))
     e.scan_request(ctx(), chat(short))
     assert calls(e) == 2 and e.cache is not None and len(e.cache) == 0
+    e.scan_request(ctx(), chat(LONG))
+    e.scan_request(ctx(), chat(LONG))
+    assert calls(e) == 3 and len(e.cache) == 1
+
+
+def test_short_texts_are_cached_for_a_costly_scanner(stub_registry: ScannerRegistry) -> None:
+    """A short system prompt resent on every request is not rescanned by the costly rules
+    (the injection classifier), while the cheap ones scan it (cheaper than a look-up)."""
+    e = engine(stub_registry, input=[{"scanner": "counting", "action": "flag"},
+                                     {"scanner": "cheap_counting", "action": "flag"}])
+    for turn in range(3):
+        c = ctx()
+        e.scan_request(c, chat(f"question {turn}", system="Be brief. needle"))
+        assert [f.type for f in c.findings] == ["needle", "needle"]  # same findings, cached or not
+    assert calls(e, 0) == 4  # the system prompt once, each question once
+    assert calls(e, 1) == 6  # the cheap rule scans every text
+    assert e.cache is not None and len(e.cache) == 4
 
 
 def test_rules_policies_and_callers_do_not_share_entries(stub_registry: ScannerRegistry) -> None:
@@ -269,3 +292,15 @@ def test_zero_disables_the_cache(stub_registry: ScannerRegistry) -> None:
     e.scan_request(ctx(), chat(LONG))
     e.scan_request(ctx(), chat(LONG))
     assert calls(e) == 2
+
+
+def test_cache_stats_per_policy(stub_registry: ScannerRegistry) -> None:
+    from bastion.policy.selection import PolicySet
+    policies = PolicySet({"default": PolicyConfig.model_validate({"input": [{"scanner": "counting", "action": "flag"}]}),
+                          "off": PolicyConfig.model_validate({"input": [{"scanner": "counting", "action": "flag"}],
+                                                              "options": {"cache_entries": 0}})},
+                         registry=stub_registry)
+    e = policies.engines["default"]
+    for _ in range(3):
+        e.scan_request(ctx(), chat(LONG))
+    assert policies.cache_stats() == {"default": (2, 1, 1)}

@@ -87,3 +87,21 @@ def test_bad_options(options: dict[str, object], field: str) -> None:
     with pytest.raises(ScannerOptionError) as e:
         PiiScanner(**options)
     assert e.value.field == field
+
+
+def test_may_match_is_true_whenever_scan_finds() -> None:
+    """`may_match` is the necessary condition the output guard relies on to skip a scan."""
+    import json
+    from pathlib import Path
+
+    from bastion.policy.normalize import normalize
+    rows = Path(__file__).parents[3].joinpath("data/pii_eval/labeled.jsonl").read_text().splitlines()
+    found = 0
+    for line in rows:
+        text = normalize(json.loads(line)["text"]).text
+        if SCANNER.scan(text):
+            found += 1
+            assert SCANNER.may_match(text), text
+    assert found > 800
+    assert not SCANNER.may_match("no digits and no at sign here")
+    assert not PiiScanner(types=["phone"]).may_match("mail a@b.io")

@@ -66,3 +66,30 @@ def test_bad_options_name_the_field(options: dict[str, object], field: str) -> N
     with pytest.raises(ScannerOptionError) as e:
         SecretsScanner(**options)
     assert e.value.field == field
+
+
+FILLER = "Plain prose with code_like names, dashes - and dots. A Key: value; x = 1 :: J. " * 40  # > 2 kB
+
+
+@pytest.mark.parametrize("type_", sorted(SECRETS))
+def test_long_texts_use_the_same_prefilter(type_: str) -> None:
+    """Texts past 2 kB find the literals with one search per rarer character: same findings."""
+    from bastion.policy.scanners import secrets
+    text, _, negative = SECRETS[type_]
+    for hay in (FILLER + text + FILLER, text + FILLER, FILLER + text, FILLER + negative + FILLER):
+        assert len(hay) >= secrets._LONG
+        assert secrets._gated(SCANNER._gates, hay) == secrets._present(SCANNER._exact, hay)
+    found = SCANNER.scan(FILLER + " " + text + " " + FILLER)
+    assert [m.type for m in found] == [type_]
+    assert SCANNER.scan(FILLER + " " + negative + " " + FILLER) == []
+
+
+@pytest.mark.parametrize("type_", sorted(SECRETS))
+def test_may_match_is_true_whenever_scan_finds(type_: str) -> None:
+    """`may_match` is the necessary condition the output guard relies on to skip a scan."""
+    text, value, _ = SECRETS[type_]
+    for t in (text, value, text.upper(), text.lower(), " " + text + " "):
+        if SCANNER.scan(t):
+            assert SCANNER.may_match(t), t
+    assert SCANNER.may_match(text)
+    assert not SCANNER.may_match("Plain words with nothing in them that looks like one at all.")

@@ -67,6 +67,8 @@ class Stream:
     texts: list[str]
     fail_after: int | None = None  # raise after this many texts (0 = before any content)
     done: bool = True
+    burst: bool = False  # every event in one upstream read (else one read per event)
+    error_event_after: int | None = None  # an error event in the stream after this many texts
 
 
 class FakeStream:
@@ -79,12 +81,29 @@ class FakeStream:
         for i, t in enumerate(self.spec.texts):
             if self.spec.fail_after == i:
                 raise UpstreamError("connection broke mid-stream", retryable=True)
+            if self.spec.error_event_after == i:
+                yield None, b'{"error": {"message": "overloaded", "type": "server_error"}}'
             yield chunk({"content": t})
         if self.spec.fail_after is not None and self.spec.fail_after >= len(self.spec.texts):
             raise UpstreamError("connection broke mid-stream", retryable=True)
         yield chunk({}, "stop")
         if self.spec.done:
             yield DONE
+
+    async def bursts(self) -> AsyncIterator[list[tuple[str | None, bytes]]]:
+        if not self.spec.burst:
+            async for ev in self.events():
+                yield [ev]
+            return
+        got: list[tuple[str | None, bytes]] = []
+        try:
+            async for ev in self.events():
+                got.append(ev)
+        except UpstreamError:
+            if got:
+                yield got
+            raise
+        yield got
 
     def close(self) -> None:
         self.closed = True
@@ -270,18 +289,21 @@ async def test_when_all_open_try_calls_the_open_targets_anyway():
     assert a.breaker is not None and a.breaker.state == "closed"
 
 
-async def test_stream_failing_before_content_falls_back():
-    router, tr, _ = make([target("a", attempts=1), target("b")], {"a": [Stream(["x"], fail_after=0)]})
+@pytest.mark.parametrize("burst", [False, True])
+async def test_stream_failing_before_content_falls_back(burst):
+    router, tr, _ = make([target("a", attempts=1), target("b")],
+                         {"a": [Stream(["x"], fail_after=0, burst=burst)], "b": [Stream(["hi"], burst=burst)]})
     events = await router.chat_stream(ctx(), req(stream=True))
     assert await collect(events) == "hi"
     assert tr.calls == ["a", "b"] and all(s.closed for s in tr.streams)
     assert router.balancer.total_in_flight() == 0
 
 
-async def test_stream_failing_after_content_never_falls_back():
+@pytest.mark.parametrize("burst", [False, True])
+async def test_stream_failing_after_content_never_falls_back(burst):
     clock = Clock()
     a = target("a", attempts=1, breaker=cb(clock, consecutive_failures=1))
-    router, tr, _ = make([a, target("b")], {"a": [Stream(["one ", "two"], fail_after=1)]})
+    router, tr, _ = make([a, target("b")], {"a": [Stream(["one ", "two"], fail_after=1, burst=burst)]})
     events = await router.chat_stream(ctx(), req(stream=True))
     got = ""
     with pytest.raises(UpstreamError):
@@ -291,6 +313,30 @@ async def test_stream_failing_after_content_never_falls_back():
     assert got == "one " and tr.calls == ["a"]
     assert tr.streams[0].closed and router.balancer.total_in_flight() == 0
     assert a.breaker is not None and a.breaker.state == "open"  # the broken stream counted
+
+
+@pytest.mark.parametrize("burst", [False, True])
+async def test_an_error_event_after_content_in_the_same_read_ends_the_stream_without_fallback(burst):
+    """The first content is held back until it is read; the rest of its upstream read is decoded
+    only as the client is served, so an error later in the same read is a mid-stream error."""
+    router, tr, _ = make([target("a", attempts=1), target("b")],
+                         {"a": [Stream(["one ", "two"], error_event_after=1, burst=burst)]})
+    events = await router.chat_stream(ctx(), req(stream=True))
+    got = ""
+    with pytest.raises(UpstreamError, match="overloaded"):
+        async for ev in events:
+            if ev.kind == "text":
+                got += ev.text  # type: ignore[union-attr]
+    assert got == "one " and tr.calls == ["a"]
+    assert tr.streams[0].closed and router.balancer.total_in_flight() == 0
+
+
+async def test_a_whole_stream_in_one_read_gives_every_event_in_order():
+    router, tr, _ = make([target("a")], {"a": [Stream(["a", "b", "c"], burst=True)]})
+    events = await router.chat_stream(ctx(), req(stream=True))
+    kinds = [ev.kind async for ev in events]
+    assert kinds == ["start", "text", "text", "text", "end"]
+    assert tr.streams[0].closed and router.balancer.total_in_flight() == 0
 
 
 async def test_stream_holds_its_slot_until_closed_and_closing_early_releases_it():

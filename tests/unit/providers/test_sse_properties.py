@@ -53,7 +53,7 @@ def feed_all(chunks: list[bytes]) -> list[tuple[str | None, bytes]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(EVENT, max_size=8), st.sampled_from([b"\n", b"\r\n"]), st.booleans(),
+@given(st.lists(EVENT, max_size=8), st.sampled_from([b"\n", b"\r\n", b"\r"]), st.booleans(),
        st.lists(st.integers(0, 10_000), max_size=12))
 def test_events_survive_any_chunking_and_line_ending(events, eol, comments, cuts):
     data = render(events, eol, comments)
@@ -62,7 +62,7 @@ def test_events_survive_any_chunking_and_line_ending(events, eol, comments, cuts
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(EVENT, min_size=1, max_size=4), st.sampled_from([b"\n", b"\r\n"]))
+@given(st.lists(EVENT, min_size=1, max_size=4), st.sampled_from([b"\n", b"\r\n", b"\r"]))
 def test_a_missing_final_blank_line_is_flushed(events, eol):
     data = render(events, eol, comments=False)
     data = data[: -len(eol)]  # the stream ends right after the last data line
@@ -95,3 +95,35 @@ def test_a_line_without_end_larger_than_the_limit_is_refused():
 
 def test_fields_other_than_event_and_data_are_ignored():
     assert feed_all([b"id: 7\nretry: 10\nfoo: bar\ndata: x\n\n"]) == [(None, b"x")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(EVENT, st.sampled_from([b"\n", b"\r\n", b"\r"])), max_size=8),
+       st.lists(st.integers(0, 10_000), max_size=12))
+def test_line_endings_may_change_from_event_to_event(events_eols, cuts):
+    data = b"".join(render([ev], eol, comments=True) for ev, eol in events_eols)
+    want = expected([ev for ev, _ in events_eols])
+    assert feed_all(split(data, cuts)) == want
+    assert feed_all([bytes([b]) for b in data]) == want
+
+
+def test_bare_cr_events_are_given_out_as_soon_as_their_blank_line_arrives():
+    parser = SSEParser()
+    assert parser.feed(b"data: a\r\r") == [(None, b"a")]  # not held back for a possible \n
+    assert parser.feed(b"data: b\r") == []
+    assert parser.feed(b"\r") == [(None, b"b")]
+
+
+def test_a_crlf_split_between_chunks_is_one_line_end():
+    parser = SSEParser()
+    assert parser.feed(b"data: a\r") == []
+    assert parser.feed(b"\ndata: b\r") == []  # the \n completes the first line end, not a blank line
+    assert parser.feed(b"\n\r\n") == [(None, b"a\nb")]
+
+
+def test_every_event_of_a_chunk_comes_out_of_one_feed():
+    chunk = b"".join(b"data: {\"n\":%d}\n\n" % i for i in range(20)) + b"event: x\ndata: y\n\ndata: par"
+    parser = SSEParser()
+    got = parser.feed(chunk)
+    assert got == [(None, b'{"n":%d}' % i) for i in range(20)] + [("x", b"y")]
+    assert parser.feed(b"tial\n\n") == [(None, b"partial")]

@@ -31,6 +31,7 @@ _NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": three or more single letters joined by one separator.
 _SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*+|/\\]){2,}[^\W\d_](?![^\W\d_])")
 _SPACED_HINT = re.compile(r"[ .*_|/\\+-][^\W\d_][ .*_|/\\+-][^\W\d_][ .*_|/\\+-]")  # cheap pre-check
+_HINT_SEPARATORS = " .*_|/\\+-"  # the separators of _SPACED_HINT
 
 
 def _fold_lower(ch: str) -> str:
@@ -73,6 +74,16 @@ class _Table:
             v = int(table[cp])
             ascii_map[cp] = "" if v == _DROP else chr(v)
         self.ascii: dict[int, str] | None = None if any(int(table[cp]) == _MULTI for cp in range(128)) else ascii_map
+        # the same map as a bytes.translate table (when every kept ASCII character stays ASCII), and the
+        # class of each canonical ASCII character for _SPACED_HINT ("s" separator, "l" letter, "o" other)
+        self.ascii_bytes: tuple[bytes, bytes] | None = None
+        if self.ascii is not None and all(len(ch) <= 1 and ch.isascii() for ch in self.ascii.values()):
+            keep = bytearray(range(256))
+            for cp, ch in self.ascii.items():
+                keep[cp] = ord(ch) if ch else cp
+            self.ascii_bytes = (bytes(keep), bytes(cp for cp, ch in self.ascii.items() if not ch))
+        self.hint_class = bytes(ord("s") if chr(c) in _HINT_SEPARATORS else ord("l") if chr(c).isalpha() and c < 128
+                                else ord("o") for c in range(256))
 
 
 _TABLE: _Table | None = None
@@ -173,13 +184,30 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
     """
     if tab.ascii is None:
         return None
-    out = text.translate(tab.ascii)
-    if len(out) != len(text) or _WS_PAIR.search(out) is not None:
+    if tab.ascii_bytes is None:
+        out = text.translate(tab.ascii)
+        if len(out) != len(text) or _WS_PAIR.search(out) is not None:
+            return None
+        if _SPACED_HINT.search(out) is not None and _SPACED.search(out) is not None:
+            return None
+        codes = np.frombuffer(out.encode("ascii"), dtype=np.uint8).astype(np.uint32)
+        return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
+    # bytes: the same map, pair and hint tests without the regex engine's per-position cost
+    raw = text.encode("ascii").translate(*tab.ascii_bytes)
+    if len(raw) != len(text) or b"  " in raw or b"\n\n" in raw or b" \n" in raw or b"\n " in raw:
         return None
-    if _SPACED_HINT.search(out) is not None and _SPACED.search(out) is not None:
+    out = raw.decode("ascii")
+    if b"slsls" in raw.translate(tab.hint_class) and _SPACED.search(out) is not None:
         return None
-    codes = np.frombuffer(out.encode("ascii"), dtype=np.uint8).astype(np.uint32)
+    codes = np.frombuffer(raw, dtype=np.uint8).astype(np.uint32)
     return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
+
+
+def _hinted(out: str, tab: _Table) -> bool:
+    """`_SPACED_HINT.search(out)`; for ASCII text by classifying bytes (the regex costs per position)."""
+    if out.isascii():
+        return b"slsls" in out.encode("ascii").translate(tab.hint_class)
+    return _SPACED_HINT.search(out) is not None
 
 
 def canonicalize(text: str) -> Canonical:
@@ -213,7 +241,7 @@ def canonicalize(text: str) -> Canonical:
     if not keep.all():
         mapped, origin = mapped[keep], origin[keep]
     out = _to_str(mapped)
-    if _SPACED_HINT.search(out) is not None and _SPACED.search(out) is not None:
+    if _hinted(out, tab) and _SPACED.search(out) is not None:
         drop = np.zeros(len(mapped), dtype=bool)
         for m in _SPACED.finditer(out):
             drop[m.start() + 1:m.end():2] = True

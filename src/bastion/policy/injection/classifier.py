@@ -81,6 +81,48 @@ class LinearModel:
         """
         if n == 0:
             return [Window(offset, offset, _sigmoid(self.bias))]
+        if n <= self.window + self.stride:  # one or two windows
+            few = self._few_windows(feats, n, cues, offset)
+            if few is not None:
+                return few
+        return self._all_windows(feats, n, cues, offset)
+
+    def _few_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int) -> list[Window] | None:
+        """`_all_windows` for a text of a few windows, with the per-window arithmetic in Python floats (the
+        same IEEE operations in the same order, so the same scores). None when a position lies past `n`."""
+        contrib = np.bincount(feats.positions, weights=self.weights[feats.buckets], minlength=n)
+        if len(contrib) != n:
+            return None
+        if n <= self.window:  # one window: its sum is the last prefix sum (minus csum[0] = 0.0, exact)
+            bounds = [(0, n)]
+            sums = {0: 0.0, n: float(np.cumsum(contrib)[-1])}
+            counts = {0: 0, n: len(feats.positions)}
+        else:
+            starts = list(range(0, n - self.window + 1, self.stride))
+            if starts[-1] != n - self.window:
+                starts.append(n - self.window)
+            bounds = [(s, s + self.window) for s in starts]
+            csum = np.empty(n + 1, dtype=np.float64)
+            csum[0] = 0.0
+            np.cumsum(contrib, out=csum[1:])
+            at = dict.fromkeys([b for pair in bounds for b in pair])
+            sums = dict(zip(at, csum[list(at)].tolist(), strict=True))
+            # features before each bound (every position is below n: bincount's length said so)
+            counts = {b: 0 if b == 0 else len(feats.positions) if b == n else
+                      int(np.count_nonzero(feats.positions < b)) for b in at}
+        logits = [self.bias + (sums[e] - sums[s]) / math.sqrt(max(float(counts[e] - counts[s]), 1.0))
+                  for s, e in bounds]
+        if cues:
+            seen: set[tuple[int, int]] = set()
+            for rule, pos in cues:
+                for k, (s, e) in enumerate(bounds):
+                    if s <= pos < e and (k, rule) not in seen:
+                        seen.add((k, rule))
+                        logits[k] += float(self.cue_weights[rule])
+        probs = 1.0 / (1.0 + np.exp(-np.array(logits, dtype=np.float64)))
+        return [Window(s + offset, e + offset, p) for (s, e), p in zip(bounds, probs.tolist(), strict=True)]
+
+    def _all_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int) -> list[Window]:
         w = self.weights[feats.buckets]
         contrib = np.zeros(n + 1, dtype=np.float64)
         contrib[1:] = np.cumsum(np.bincount(feats.positions, weights=w, minlength=n)[:n])

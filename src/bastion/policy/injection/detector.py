@@ -9,9 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import importlib
+import math
 import re
+import threading
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import compress
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,15 +31,239 @@ _B64 = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
 # leetspeak: digits and symbols inside words that also hold letters ("1gn0r3", "pr3v10us")
 _LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[^\W\d_])[\w@$]*[0-9@$][\w@$]*")
 _LEET = str.maketrans("0134578@$", "oieastbas")
+_LEET_HINT = re.compile(r"[013457@$]")  # (no 8: a text whose only leetspeak is an 8 is left as it is)
+_LEET_CHAR = re.compile(r"[0134578@$]")
+_LEET_RUN = re.compile(r"[\w@$]*")
+_LEET_RUN_CHAR = re.compile(r"[\w@$]")
+_LETTER = re.compile(r"[^\W\d_]")
 CHUNK = 1 << 16
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
+_SCAN_FROM, _TEST_FROM = 300, 100  # text / region lengths from which the literal prefilter pays
+_SCAN_BUDGET = 1 << 20  # characters `str.find` may scan to test one clause
 MODEL_FAMILY = "classifier"
+
+
+def _leet_changes(text: str) -> bool:
+    """Whether undoing leetspeak may change `text`: some run of [\\w@$] holds a letter and a mapped
+    character. (`_LEET_TOKEN` matches exactly the runs holding a letter and one of [0-9@$]; only the mapped
+    ones change.) Looks only at the runs around mapped characters, each run once; past 32 runs it gives
+    up and answers True (a false True only costs the substitution, whose result the caller compares).
+    """
+    covered = 0
+    rev = ""
+    runs = 0
+    for m in _LEET_CHAR.finditer(text):
+        i = m.start()
+        if i < covered:
+            continue
+        runs += 1
+        if runs > 32:  # many numbers: the substitution itself is cheaper (and the caller compares anyway)
+            return True
+        end = _LEET_RUN.match(text, i).end()  # type: ignore[union-attr]  # `*` always matches
+        start = i
+        if i and _LEET_RUN_CHAR.match(text, i - 1):  # the run starts before i: find its start backwards
+            rev = rev or text[::-1]
+            back = len(text) - i  # rev[back] is text[i - 1]
+            start = i - (_LEET_RUN.match(rev, back).end() - back)  # type: ignore[union-attr]
+        if _LETTER.search(text, start, end):
+            return True
+        covered = end
+    return False
 
 
 def _quoted(text: str, start: int) -> bool:
     """A match that opens a quotation is talked about, not addressed to the model: left to the classifier."""
     before = text[max(0, start - 2):start].rstrip()
     return bool(before) and before[-1] in "'\"`«“‘"  # noqa: RUF001
+
+
+# ------------------------------------------------------------------ literal prefilter
+# A rule's regex can only match where the literal strings it consumes occur. From the parsed pattern we
+# derive, per rule, clauses of strings (every match consumes one string of each clause) and skip a rule or
+# a region where a clause has no string in the text: an exact shortcut, the regex still decides.
+_PARSER: Any = importlib.import_module("re._parser")  # the stdlib regex parser (sre_parse is deprecated)
+_EXACT_LIMIT = 64
+_Info = tuple[frozenset[str] | None, list[frozenset[str]]]  # (every string the node can consume, or clauses)
+
+
+def _cost(clause: frozenset[str]) -> float:
+    return sum(1.0 / len(s) ** 2 for s in clause)
+
+
+def _clause(strings: Iterable[str]) -> frozenset[str] | None:
+    """The strings as a clause (None when one is empty: no requirement), minus those holding another one."""
+    keep: list[str] = []
+    for s in sorted(set(strings), key=len):
+        if s == "":
+            return None
+        if not any(k in s for k in keep):
+            keep.append(s)
+    return frozenset(keep) if keep else None
+
+
+def _seq_info(items: Iterable[tuple[Any, Any]]) -> _Info:
+    cur: frozenset[str] = frozenset({""})
+    clauses: list[frozenset[str]] = []
+    exact = True
+    for op, av in items:
+        ex, cl = _node_info(op, av)
+        if ex is not None:
+            prod = frozenset(a + b for a in cur for b in ex)
+            if len(prod) <= _EXACT_LIMIT:
+                cur = prod
+                continue
+            exact, c = False, _clause(cur)
+            clauses.extend([c] if c else [])
+            cur = ex
+            continue
+        exact, c = False, _clause(cur)
+        clauses.extend([c] if c else [])
+        clauses.extend(cl)
+        cur = frozenset({""})
+    if exact:
+        return cur, []
+    c = _clause(cur)
+    return None, clauses + ([c] if c else [])
+
+
+def _node_info(op: Any, av: Any) -> _Info:
+    name = str(getattr(op, "name", op))
+    if name == "LITERAL":
+        return frozenset({chr(av)}), []
+    if name == "IN":
+        chars = [v for o, v in av if str(getattr(o, "name", o)) == "LITERAL"]
+        return (frozenset(map(chr, chars)), []) if chars and len(chars) == len(av) <= 8 else (None, [])
+    if name in ("AT", "ASSERT", "ASSERT_NOT"):  # zero-width: consume nothing
+        return frozenset({""}), []
+    if name == "SUBPATTERN":
+        if av[1] & re.IGNORECASE:
+            return None, []
+        return _seq_info(av[3])
+    if name == "ATOMIC_GROUP":
+        return _seq_info(av)
+    if name == "BRANCH":
+        infos = [_seq_info(b) for b in av[1]]
+        exacts = [ex for ex, _ in infos if ex is not None]
+        if len(exacts) == len(infos):
+            union = frozenset().union(*exacts)
+            if len(union) <= _EXACT_LIMIT:
+                return union, []
+        picked: list[frozenset[str]] = []
+        for ex, cl in infos:
+            options = [c for c in ([_clause(ex)] if ex is not None else cl) if c]
+            if not options:
+                return None, []
+            picked.append(min(options, key=_cost))
+        c = _clause(s for p in picked for s in p)
+        return None, [c] if c else []
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        lo, hi, sub = av
+        ex, cl = _seq_info(sub)
+        if lo == 0:
+            if hi == 0:
+                return frozenset({""}), []
+            return (ex | {""}, []) if hi == 1 and ex is not None else (None, [])
+        if ex is not None:
+            if lo == hi and len(ex) ** lo <= _EXACT_LIMIT:
+                out = frozenset({""})
+                for _ in range(lo):
+                    out = frozenset(a + b for a in out for b in ex)
+                return out, []
+            c = _clause(ex)
+            return None, [c] if c else []
+        return None, cl
+    return None, []  # back references, conditionals, anything new: no requirement (always searched)
+
+
+def requirement(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
+    """Clauses of literal strings every match of `pattern` consumes one string of each (cheapest first)."""
+    if pattern.flags & re.IGNORECASE:
+        return ()
+    try:
+        ex, cl = _seq_info(_PARSER.parse(pattern.pattern, pattern.flags))
+    except Exception:  # a parser we do not know: no shortcut, the rule is always searched
+        return ()
+    if ex is not None:
+        c = _clause(ex)
+        cl = [c] if c else []
+    return tuple(sorted(set(cl), key=lambda c: (_cost(c), sorted(c))))
+
+
+class Prefilter:
+    """Which rules can match a text, from the literal strings their patterns consume (see `requirement`).
+
+    A string can only occur in a text that holds each of its character 3-grams, so looking up (up to 8 of)
+    each rule string's 3-gram buckets among the text's (already computed by the feature extractor) tells
+    which strings may occur. Bucket collisions only let a string through: the exact test (`str.find` in
+    each region) and the regex itself still decide.
+    """
+
+    def __init__(self, patterns: list[re.Pattern[str]], hasher: Hasher) -> None:
+        ids: dict[frozenset[str], int] = {}
+        self._of_rule = [tuple(ids.setdefault(c, len(ids)) for c in requirement(p)) for p in patterns]
+        strings = sorted({s for c in ids for s in c}, key=lambda s: (-len(s), s))
+        index = {s: k for k, s in enumerate(strings)}
+        members = [sorted(index[s] for s in c) for c in ids]
+        self._clauses = [(tuple(members[c]), tuple(strings[m] for m in members[c])) for c in range(len(ids))]
+        self._n_strings = len(strings)
+        self._size = 1 << hasher.bits  # bucket `size` is a sentinel that is always set
+        picks = [self._rarest(s, hasher) for s in strings]
+        self._tri = np.array(picks, dtype=np.int64).reshape(-1)
+        self._member_flat = np.array([m for ms in members for m in ms], dtype=np.int64)
+        self._clause_start = np.cumsum([0] + [len(ms) for ms in members[:-1]], dtype=np.int64)
+        # every rule gets at least one clause: the sentinel clause len(ids), always true
+        rule_cl = [cs or (len(ids),) for cs in self._of_rule]
+        self._rule_flat = np.array([c for cs in rule_cl for c in cs], dtype=np.int64)
+        self._rule_start = np.cumsum([0] + [len(cs) for cs in rule_cl[:-1]], dtype=np.int64)
+        self._everything = (b"\x01" * len(patterns), b"\x01" * len(strings))
+        self._local = threading.local()
+
+    def _rarest(self, s: str, hasher: Hasher) -> list[int]:
+        """Buckets of the (up to) 8 3-grams of `s` least likely in ordinary text, padded with the sentinel."""
+        if len(s) < 3:
+            return [self._size] * 8
+        buckets = hasher.extract(np.array([ord(ch) for ch in s], dtype=np.uint32)).buckets[:len(s) - 2].tolist()
+        rank = sorted(range(len(buckets)), key=lambda i: (math.prod(_FREQ.get(ch, 0.0005) for ch in s[i:i + 3]), i))
+        picked = list(dict.fromkeys(buckets[i] for i in rank))[:8]
+        return picked + [self._size] * (8 - len(picked))
+
+    def scan(self, trigrams: npt.NDArray[np.int64] | None) -> tuple[bytes, bytes]:
+        """(per rule, per string) 1 when it may match / occur in the text whose 3-gram buckets are given
+        (everything when they are not)."""
+        if trigrams is None or not self._n_strings:
+            return self._everything
+        buf: npt.NDArray[np.bool_] | None = getattr(self._local, "buf", None)
+        if buf is None:
+            buf = self._local.buf = np.zeros(self._size + 1, dtype=bool)
+        buf[trigrams] = True
+        buf[self._size] = True
+        maybe = buf[self._tri].view(np.uint64) == 0x0101010101010101  # all 8 picked 3-grams are present
+        buf[trigrams] = False  # (left set by an exception, it would only let strings through)
+        clause_ok = np.ones(len(self._clauses) + 1, dtype=bool)
+        clause_ok[:-1] = np.logical_or.reduceat(maybe[self._member_flat], self._clause_start)
+        return np.logical_and.reduceat(clause_ok[self._rule_flat], self._rule_start).tobytes(), maybe.tobytes()
+
+    def possible(self, rule: int, maybe: bytes, text: str, a: int, b: int, few: bool = False) -> bool:
+        """Every clause of `rule` has a string in text[a:b]; only the strings that may occur are looked for.
+
+        A clause of many such strings in a long span is not tested (each absent one costs a full scan), nor
+        with `few`, a clause of more than eight strings.
+        """
+        most = 8 if few else max(8, _SCAN_BUDGET // max(b - a, 1))
+        for c in self._of_rule[rule]:
+            members, strings = self._clauses[c]
+            present = list(compress(strings, map(maybe.__getitem__, members)))
+            if len(present) > most:
+                continue
+            if not any(text.find(s, a, b) >= 0 for s in present):
+                return False
+        return True
+
+
+# rough letter frequencies of ordinary text: a rule string is tested by its rarest 3-grams
+_FREQ = dict(zip(" etaoinshrdlcumwfgypbvkjxqz", (0.18, 0.1, 0.075, 0.065, 0.06, 0.057, 0.057, 0.051, 0.049, 0.049,
+                                                0.034, 0.033, 0.023, 0.022, 0.02, 0.019, 0.018, 0.016, 0.016, 0.015,
+                                                0.012, 0.008, 0.006, 0.0013, 0.0012, 0.0008, 0.0006), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +293,26 @@ class WordIndex:
     def has(self, h: int) -> bool:
         return bool((self.hashes == np.uint64(h)).any())
 
+    def has_any(self, hs: tuple[int, ...]) -> bool:
+        if len(self.hashes) <= 64:  # a few words: Python compares faster than numpy starts
+            return not set(hs).isdisjoint(self.hashes.tolist())
+        return any(self.has(h) for h in hs)
+
 
 @dataclass(frozen=True, slots=True)
 class RuleHit:
     rule: int  # index into RULES
     start: int  # canonical offsets
     end: int
+
+
+def _trigrams(feats: list[Features], offsets: list[int], n: int, step: int) -> npt.NDArray[np.int64] | None:
+    """The 3-gram buckets of the whole text from its chunks' features (None when chunks do not overlap)."""
+    if len(feats) == 1:
+        return feats[0].buckets[:max(n - 2, 0)]
+    if CHUNK - step < 2:  # a 3-gram across two chunks would be missing
+        return None
+    return np.concatenate([f.buckets[:max(min(CHUNK, n - o) - 2, 0)] for f, o in zip(feats, offsets, strict=True)])
 
 
 class Detector:
@@ -87,36 +331,49 @@ class Detector:
         for i, anchors in enumerate(self._anchors):
             for h in anchors:
                 self._rules_of_anchor[h].append(i)
-        self._all_anchors = np.array(sorted(self._rules_of_anchor), dtype=np.uint64)
         self._anchor_arrays = [np.array(sorted(a), dtype=np.uint64) for a in self._anchors]
+        self._anchor_table = np.array(sorted(self._rules_of_anchor) or [0], dtype=np.uint64)
+        self._anchored = [i for i, a in enumerate(self._anchors) if a]
         self._always = [i for i, r in enumerate(RULES) if not self._anchors[i] and not r.substrings]
-        self._subs_of_rule = [(i, frozenset(r.substrings)) for i, r in enumerate(RULES) if r.substrings]
-        self._substrings = sorted({s for r in RULES for s in r.substrings})
-        ascii_subs = [s for s in self._substrings if s.isascii()]
-        # one scan for "does any ASCII substring occur" instead of one `in` test per substring
-        self._ascii_substring_re = re.compile("|".join(map(re.escape, ascii_subs))) if ascii_subs else None
+        self._subs_of_rule = [(i, r.substrings) for i, r in enumerate(RULES) if r.substrings]
+        ascii_subs = sorted({s for r in RULES for s in r.substrings if s.isascii()})
+        self._ascii_substrings = re.compile("|".join(map(re.escape, ascii_subs))) if ascii_subs else None
+        self._strong = bytes(not r.is_cue for r in RULES)
+        self._rot = (word_hash("rot13"), word_hash("rot"))
+        self._prefilter = Prefilter([r.pattern for r in RULES], self.hasher)
 
     # ------------------------------------------------------------------ rules
-    def _regions(self, text: str, words: WordIndex) -> dict[int, list[tuple[int, int]]]:
-        """Per candidate rule, the text regions worth searching: around its anchors' occurrences."""
+    def _regions(self, text: str, words: WordIndex, ok: bytes) -> dict[int, list[tuple[int, int]]]:
+        """Per rule i with ok[i] worth searching, the text regions to search: around its anchors' occurrences.
+
+        The order is the detector's rule order (always-searched rules, substring rules, then anchored rules
+        by first anchor occurrence, or by index for long texts): the first hit of a family wins.
+        """
         n = len(text)
-        out: dict[int, list[tuple[int, int]]] = {i: [(0, n)] for i in self._always}
-        any_ascii = self._ascii_substring_re is not None and self._ascii_substring_re.search(text) is not None
-        if self._substrings and (not text.isascii() or any_ascii):
-            present = {s for s in self._substrings if s in text}
+        out: dict[int, list[tuple[int, int]]] = {i: [(0, n)] for i in self._always if ok[i]}
+        # an ASCII text can hold only ASCII substrings: one scan for all of them first
+        if not text.isascii() or (self._ascii_substrings is not None and self._ascii_substrings.search(text)):
             for i, subs in self._subs_of_rule:
-                if not present.isdisjoint(subs):
+                if ok[i] and any(s in text for s in subs):
                     out[i] = [(0, n)]
+        todo = [k for k in self._anchored if ok[k] and k not in out]
+        if not todo:
+            return out
         if len(words.hashes) <= 4096:  # short texts: plain Python beats numpy's per-call overhead
+            todo_set = set(todo)
+            hashes, starts = words.hashes, words.starts
+            if len(hashes) > 64:  # keep only the words that are anchors (one vectorised lookup)
+                table = self._anchor_table
+                at = np.searchsorted(table, hashes)
+                hit = np.flatnonzero(table[np.minimum(at, len(table) - 1)] == hashes)
+                hashes, starts = hashes[hit], starts[hit]
             grouped: dict[int, list[int]] = defaultdict(list)
             rules_of = self._rules_of_anchor
-            for h, pos in zip(words.hashes.tolist(), words.starts.tolist(), strict=True):
-                if h in rules_of:
-                    for k in rules_of[h]:
-                        grouped[k].append(pos)
+            for h, p in zip(hashes.tolist(), starts.tolist(), strict=True):
+                for k in rules_of.get(h, ()):
+                    if k in todo_set:
+                        grouped[k].append(p)
             for k, ps in grouped.items():
-                if k in out:
-                    continue
                 spans: list[tuple[int, int]] = []
                 for p in sorted(ps):
                     a, b = max(0, p - _BEFORE), min(n, p + _AFTER)
@@ -126,12 +383,11 @@ class Detector:
                         spans.append((a, b))
                 out[k] = spans
             return out
-        hit = np.flatnonzero(np.isin(words.hashes, self._all_anchors))
-        hashes, starts = words.hashes[hit], words.starts[hit]
-        for k, arr in enumerate(self._anchor_arrays):
-            if k in out or not len(arr):
-                continue
-            found = starts[np.isin(hashes, arr)]
+        arrays = [self._anchor_arrays[k] for k in todo]
+        hit = np.flatnonzero(np.isin(words.hashes, np.concatenate(arrays)))
+        hashes_hit, starts_hit = words.hashes[hit], words.starts[hit]
+        for k, arr in sorted(zip(todo, arrays, strict=True)):
+            found = starts_hit[np.isin(hashes_hit, arr)]
             if len(found):
                 sorted_pos = np.sort(found)
                 lo, hi = np.maximum(sorted_pos - _BEFORE, 0), np.minimum(sorted_pos + _AFTER, n)
@@ -141,15 +397,28 @@ class Detector:
                 out[k] = list(zip(lo[first].tolist(), hi[last].tolist(), strict=True))
         return out
 
-    def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False) -> list[RuleHit]:
+    def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False,
+                  trigrams: npt.NDArray[np.int64] | None = None) -> list[RuleHit]:
+        """Rule matches in a canonical text. `trigrams`, when given, must be the buckets of every character
+        3-gram of `text` (from `Hasher.extract`): they let most rules be skipped without a search."""
+        n = len(text)
+        # a short text's regions are small: a search costs less than the 3-gram lookup, and only clauses of
+        # a few strings are worth testing (in regions long enough for the test to pay)
+        short = trigrams is None or n < _SCAN_FROM
+        rule_ok, maybe = self._prefilter.scan(None if short else trigrams)
+        if strong_only:
+            rule_ok = bytes(a & b for a, b in zip(rule_ok, self._strong, strict=True))
+        possible = self._prefilter.possible
+        if not any(rule_ok):
+            return []
         hits: list[RuleHit] = []
-        for i, spans in self._regions(text, words).items():
+        for i, spans in self._regions(text, words, rule_ok).items():
             rule: Rule = RULES[i]
-            if strong_only and rule.is_cue:
-                continue
             found = 0
             last = -1
             for a, b in spans:
+                if b - a >= _TEST_FROM and not possible(i, maybe, text, a, b, short):
+                    continue  # a clause has no string in this region: no match can lie in it
                 for m in rule.pattern.finditer(text, a, b):
                     if m.start() <= last or rule.described(text, m.start()):
                         continue
@@ -175,25 +444,27 @@ class Detector:
                     continue
                 if self._strong_in(decoded):
                     out.append(Finding("encoded_payload", m.start(), m.end(), 0.95))
-        if words.has(word_hash("rot13")) or words.has(word_hash("rot")):
+        if words.has_any(self._rot):  # the word "rot13" or "rot"
             if self._strong_in(codecs.encode(c.text, "rot13")):
                 out.append(Finding("encoded_payload", 0, len(text), 0.9))
         return out
 
     def _leet_hits(self, text: str) -> list[RuleHit]:
         """Strong rules on the text with leetspeak undone (same length, so offsets carry over)."""
-        if not any(ch in text for ch in "013457@$"):
+        if _LEET_HINT.search(text) is None or not _leet_changes(text):
             return []
         leet = _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), text)
         if leet == text:
             return []
         f = self.hasher.extract(np.frombuffer(leet.encode("utf-32-le"), dtype=np.uint32)[:CHUNK])
-        return self.rule_hits(leet, WordIndex(f.words, f.word_starts), strong_only=True)
+        tri = f.buckets[:max(len(leet) - 2, 0)] if len(leet) <= CHUNK else None
+        return self.rule_hits(leet, WordIndex(f.words, f.word_starts), strong_only=True, trigrams=tri)
 
     def _strong_in(self, text: str) -> bool:
         c = canon.canonicalize(text[:CHUNK])
         f = self.hasher.extract(c.codes)
-        return bool(self.rule_hits(c.text, WordIndex(f.words, f.word_starts), strong_only=True))
+        tri = f.buckets[:max(len(c.text) - 2, 0)]
+        return bool(self.rule_hits(c.text, WordIndex(f.words, f.word_starts), strong_only=True, trigrams=tri))
 
     # ------------------------------------------------------------------ all layers
     def findings(self, text: str) -> list[Finding]:
@@ -205,7 +476,7 @@ class Detector:
         feats = [self.hasher.extract(c.codes[o:o + CHUNK]) for o in offsets]
         words = WordIndex.of(feats, offsets)
         out: list[Finding] = []
-        hits = self.rule_hits(c.text, words) if self.use_rules else []
+        hits = self.rule_hits(c.text, words, trigrams=_trigrams(feats, offsets, n, step)) if self.use_rules else []
         best: dict[str, Finding] = {}
         for h in hits:
             rule = RULES[h.rule]

@@ -10,6 +10,7 @@ Deterministic across processes and platforms (no use of Python's salted hash()).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +60,11 @@ class Hasher:
         self._inv = self._powers(_BASE_INV, max_len + 1)
         self._word = _is_word_table()
         self._salt = {key: np.uint64(v) for key, v in _SALT.items()}
+        # for the one-pass extractor: the word table with a False entry that clipped astral code points
+        # hit, positions 0..max_len, the salt of each kind in output order
+        self._word_clip = np.append(self._word, False)
+        self._arange = np.arange(max_len + 1, dtype=np.int64)
+        self._kind_salt = np.array([_SALT[g] for g in CHAR_NS] + [_SALT["word"], _SALT["pair"]], dtype=np.uint64)
 
     @staticmethod
     def _powers(base: int, n: int) -> U64:
@@ -82,6 +88,48 @@ class Hasher:
 
     def extract(self, codes: U32) -> Features:
         """Features of one canonical text of at most `max_len` code points."""
+        n = len(codes)
+        if n > self.max_len:
+            raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
+        if n < 8:
+            return self.extract_stepwise(codes)
+        # One pass: the hashes of all five kinds written straight into their blocks of one array (in the
+        # order `extract_stepwise` concatenates them), then mixed and reduced in place. Same values.
+        prefix = np.empty(n + 1, dtype=np.uint64)
+        prefix[0] = 0
+        np.multiply(codes if codes.dtype == np.uint32 else codes.astype(np.uint64), self._inv[:n], out=prefix[1:])
+        np.cumsum(prefix[1:], out=prefix[1:])
+        word = np.zeros(n + 2, dtype=bool)
+        np.take(self._word_clip, codes, out=word[1:-1], mode="clip")
+        edges = np.flatnonzero(word[1:] != word[:-1])
+        starts, ends = edges[0::2], edges[1::2]
+        w = len(starts)
+        pairs = max(w - 1, 0)
+        sizes = [n - g + 1 for g in CHAR_NS] + [w, pairs]
+        bounds = list(accumulate(sizes, initial=0))
+        h = np.empty(bounds[-1], dtype=np.uint64)
+        for k, g in enumerate(CHAR_NS):
+            block = h[bounds[k]:bounds[k + 1]]
+            np.subtract(prefix[g:], prefix[:n - g + 1], out=block)
+            np.multiply(block, self._pow[g - 1:n], out=block)
+        hw = h[bounds[3]:bounds[4]]
+        np.subtract(prefix[ends], prefix[starts], out=hw)
+        np.multiply(hw, self._pow[ends - 1], out=hw)
+        words = hw.copy()
+        longest = int((ends - starts).max()) if w else 0
+        if pairs:
+            hp = h[bounds[4]:]
+            np.multiply(hw[:-1], _PAIR, out=hp)
+            np.add(hp, hw[1:], out=hp)
+        h ^= np.repeat(self._kind_salt, sizes)
+        h *= _MIX
+        h >>= self.shift
+        a = self._arange
+        positions = np.concatenate((a[:n - 2], a[:n - 3], a[:n - 4], starts, starts[:pairs]))
+        return Features(h.view(np.int64), positions, words, starts.astype(np.int64), longest)
+
+    def extract_stepwise(self, codes: U32) -> Features:
+        """`extract` computed one feature kind at a time (the reference the one-pass extractor must equal)."""
         n = len(codes)
         if n > self.max_len:
             raise ValueError(f"text longer than max_len={self.max_len}; chunk it")

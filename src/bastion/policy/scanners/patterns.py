@@ -14,6 +14,7 @@ class RegexScanner:
     """Each pattern's name is the finding type; patterns match the normalised text."""
 
     name = "regex"
+    cheap = True  # a short text costs less to scan than to look up (rules.CHEAP)
 
     def __init__(self, patterns: object = None, ignore_case: object = False) -> None:
         if not isinstance(patterns, dict) or not patterns:

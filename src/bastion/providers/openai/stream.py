@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 
 import orjson
 
@@ -52,57 +53,66 @@ class ChunkDecoder:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise malformed(_WHAT, "data is not JSON") from None
-        if not isinstance(obj, dict):
+        if type(obj) is not dict:
             raise malformed(_WHAT, "data is not a JSON object")
-        if event == "error" or obj.get("error") is not None:
+        get = obj.get
+        if event == "error" or get("error") is not None:
             raise embedded_error(obj, "mid-stream")
         events: list[StreamEvent] = []
         if not self._started:
             self._started = True
-            rid, model, created = obj.get("id"), obj.get("model"), obj.get("created")
+            rid, model, created = get("id"), get("model"), get("created")
             events.append(StreamStart(id=rid if isinstance(rid, str) else "",
                                       model=model if isinstance(model, str) else "",
                                       created=created if type(created) is int else 0))
-        choices = obj.get("choices")
+        choices = get("choices")
         if choices is not None:
-            if not isinstance(choices, list):
+            if type(choices) is not list:
                 raise malformed(_WHAT, "'choices' is not an array")
             for choice in choices:
                 self._choice(choice, events)
-        usage = obj.get("usage")
+        usage = get("usage")
         if usage is not None:
             events.append(UsageEvent(decode_usage(usage, _WHAT) or Usage()))
         return events
 
     def _choice(self, choice: JSON, events: list[StreamEvent]) -> None:
-        if not isinstance(choice, dict):
+        if type(choice) is not dict:
             raise malformed(_WHAT, "a choice is not an object")
-        index = choice.get("index", 0)
+        get = choice.get
+        index = get("index", 0)
         if type(index) is not int:
             raise malformed(_WHAT, "choice index is not an integer")
-        delta = choice.get("delta")
-        if delta is not None:
-            if not isinstance(delta, dict):
+        delta = get("delta")
+        if delta:  # None and {} (the finish chunk) hold nothing
+            if type(delta) is not dict:
                 raise malformed(_WHAT, "delta is not an object")
-            text = delta.get("content")
+            dget = delta.get
+            text = dget("content")
             if text:
-                if not isinstance(text, str):
+                if type(text) is not str:
                     raise malformed(_WHAT, "delta.content is not a string")
                 events.append(TextDelta(text, index))
-            refusal = delta.get("refusal")
-            if refusal and isinstance(refusal, str):
-                # The canonical stream has no refusal event: the refusal reaches the client (and
-                # the output policy) as text.
-                events.append(TextDelta(refusal, index))
-            calls = delta.get("tool_calls")
-            if calls is not None:
-                if not isinstance(calls, list):
-                    raise malformed(_WHAT, "delta.tool_calls is not an array")
-                for call in calls:
-                    events.append(self._tool_call(call, index))
-        finish = choice.get("finish_reason")
+            if len(delta) > 1 or text is None:
+                self._rest_of_delta(dget, index, events)
+        elif delta is not None and type(delta) is not dict:
+            raise malformed(_WHAT, "delta is not an object")
+        finish = get("finish_reason")
         if finish is not None:
             events.append(StreamEnd(decode_finish(finish, _WHAT) or "stop", index))
+
+    def _rest_of_delta(self, dget: Callable[[str], JSON], index: int, events: list[StreamEvent]) -> None:
+        refusal = dget("refusal")
+        if refusal and isinstance(refusal, str):
+            # The canonical stream has no refusal event: the refusal reaches the client (and
+            # the output policy) as text.
+            events.append(TextDelta(refusal, index))
+        calls = dget("tool_calls")
+        if calls is not None:
+            if not isinstance(calls, list):
+                raise malformed(_WHAT, "delta.tool_calls is not an array")
+            for call in calls:
+                events.append(self._tool_call(call, index))
 
     def _tool_call(self, call: JSON, index: int) -> ToolCallDelta:
         if not isinstance(call, dict):
@@ -149,9 +159,10 @@ _ROLE_DELTA = b'{"role":"assistant","content":""}'
 
 class ChunkEncoder:
     """Canonical events → `data: <chat.completion.chunk>` frames for an OpenAI client. Every chunk
-    shares one id, created and model (the alias); frames are assembled from pre-rendered bytes."""
+    shares one id, created and model (the alias); frames are assembled from pre-rendered bytes
+    (per choice: everything before the delta)."""
 
-    __slots__ = ("_head", "_include_usage", "_model", "_opened", "_tail")
+    __slots__ = ("_head", "_include_usage", "_model", "_opened", "_prefix", "_tail")
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self._model = orjson.dumps(model)
@@ -159,17 +170,21 @@ class ChunkEncoder:
         self._head = b""
         self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
         self._opened: set[int] = set()
+        self._prefix: dict[int, bytes] = {}
 
     def _start(self, rid: str, created: int) -> None:
         self._head = b"".join((b'data: {"id":', orjson.dumps(rid or new_id()),
                                b',"object":"chat.completion.chunk","created":', str(created or int(time.time())).encode(),
                                b',"model":', self._model, b',"choices":['))
+        self._prefix.clear()
 
     def _frame(self, index: int, delta: bytes, finish: bytes = b"null") -> bytes:
-        if not self._head:
-            self._start("", 0)
-        frame = b"".join((self._head, b'{"index":', str(index).encode(), b',"delta":', delta,
-                          b',"logprobs":null,"finish_reason":', finish, b"}", self._tail))
+        prefix = self._prefix.get(index)
+        if prefix is None:
+            if not self._head:
+                self._start("", 0)
+            prefix = self._prefix[index] = b"".join((self._head, b'{"index":', str(index).encode(), b',"delta":'))
+        frame = b"".join((prefix, delta, b',"logprobs":null,"finish_reason":', finish, b"}", self._tail))
         if index in self._opened:
             return frame
         self._opened.add(index)

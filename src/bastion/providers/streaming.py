@@ -1,0 +1,151 @@
+"""A routed upstream stream: held back up to its first content, then canonical events, one list
+(a burst) per upstream read.
+
+Retries and fallback end once the first content event has been read (`first_content`); until
+then nothing has reached the client. After that, `RoutedStream` decodes each upstream read into
+one list of canonical events, so the layers after the router (output guard, observers, the
+client encoder) pay their per-call overhead once per read rather than once per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
+
+from bastion.core.errors import UpstreamError
+from bastion.core.types import StreamEvent
+from bastion.providers.base import StreamDecoder
+from bastion.providers.transport import UpstreamStream
+
+# Stream events that a client would see as the answer starting; until one arrives, nothing is sent.
+CONTENT_KINDS = frozenset({"text", "tool_call", "end"})
+
+SSEEvent = tuple[str | None, bytes]
+SSEBursts = AsyncGenerator[list[SSEEvent], None]
+
+
+@dataclass(slots=True)
+class OpenStream:
+    """A stream whose first content has been read (held back, not yet sent anywhere): its
+    events so far, the SSE events of the same upstream read not yet decoded, and the rest."""
+
+    stream: UpstreamStream
+    decoder: StreamDecoder
+    first: list[StreamEvent]
+    pending: list[SSEEvent]
+    rest: SSEBursts
+
+
+async def first_content(provider: str, decoder: StreamDecoder, stream: UpstreamStream) -> OpenStream:
+    """Read the stream up to its first content event (or its end). Nothing has reached the client
+    yet, so a failure here is an ordinary failed attempt: retried, or the next target's turn.
+    The rest of the read that held the first content is decoded later, as the client is served:
+    an error there is a mid-stream error, exactly as if it had come in the next read."""
+    rest = stream.bursts()
+    first: list[StreamEvent] = []
+    try:
+        async for burst in rest:
+            for i, (name, data) in enumerate(burst):
+                evs = decoder.feed(name, data)
+                first.extend(evs)
+                if decoder.done or any(ev.kind in CONTENT_KINDS for ev in evs):
+                    return OpenStream(stream, decoder, first, burst[i + 1:], rest)
+    except BaseException:
+        await rest.aclose()
+        raise
+    raise UpstreamError(f"provider {provider} ended the stream before sending any content", retryable=True)
+
+
+def _decode(decoder: StreamDecoder, sse: list[SSEEvent], out: list[StreamEvent]) -> Exception | None:
+    """Decode one read's SSE events into `out`, up to the end marker; the error that stopped
+    it, if one did (the events before it are still in `out`, for the client to get first)."""
+    try:
+        for name, data in sse:
+            out += decoder.feed(name, data)
+            if decoder.done:
+                break
+    except Exception as e:
+        return e
+    return None
+
+
+class RoutedStream:
+    """The canonical events of an upstream stream chosen by the router: `bursts()` gives one
+    list per upstream read; `async for` gives the same events one by one.
+
+    Ending it in any way (exhausted, failed, `aclose()`, or dropped even before its first
+    event) closes the upstream response and calls `end` (the router frees the target's slot and
+    circuit permit there): an async generator that was never started would run no `finally`,
+    so this is a class. `failed` hears of an upstream failure after the first content."""
+
+    def __init__(self, provider: str, opened: OpenStream, failed: Callable[[UpstreamError], None],
+                 end: Callable[[], None]) -> None:
+        self._provider = provider
+        self._opened = opened
+        self._failed = failed
+        self._end = end
+        self._ended = False
+        self._gen = self._run()
+        self._flat: AsyncGenerator[StreamEvent, None] | None = None
+
+    def bursts(self) -> AsyncIterator[list[StreamEvent]]:
+        return self._gen
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        if self._flat is None:
+            self._flat = self._events()
+        return self._flat
+
+    async def __anext__(self) -> StreamEvent:
+        return await self.__aiter__().__anext__()
+
+    async def aclose(self) -> None:
+        try:
+            if self._flat is not None:
+                await self._flat.aclose()
+            await self._gen.aclose()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._opened.stream.close()
+            self._end()
+
+    def __del__(self) -> None:
+        self._release()
+
+    async def _events(self) -> AsyncGenerator[StreamEvent, None]:
+        async for burst in self._gen:
+            for ev in burst:
+                yield ev
+
+    async def _run(self) -> AsyncGenerator[list[StreamEvent], None]:
+        opened, decoder = self._opened, self._opened.decoder
+        try:
+            events, opened.first = opened.first, []
+            err = None if decoder.done else _decode(decoder, opened.pending, events)
+            while True:
+                if events:
+                    yield events
+                if err is not None:
+                    raise err
+                if decoder.done:
+                    return
+                try:
+                    sse = await opened.rest.__anext__()
+                except StopAsyncIteration:
+                    break
+                events = []
+                err = _decode(decoder, sse, events)
+            raise UpstreamError(f"provider {self._provider} ended the stream before it was complete",
+                                retryable=False)
+        except UpstreamError as e:
+            self._failed(e)
+            raise
+        finally:
+            try:
+                await opened.rest.aclose()
+            finally:
+                self._release()

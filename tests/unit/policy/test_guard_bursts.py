@@ -1,0 +1,133 @@
+"""The output guard over bursts (the events of one upstream read): same result, one scan per read."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bastion.config.policy import PolicyConfig
+from bastion.core.context import RequestContext
+from bastion.core.errors import PolicyViolation
+from bastion.core.types import (
+    ChatResponse,
+    Choice,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    TextPart,
+    ToolCallDelta,
+)
+from bastion.policy.registry import ScannerRegistry
+from bastion.policy.stage import PolicyStage
+from tests.unit.policy.fake_credentials import SECRETS
+
+GH = SECRETS["github_token"][1]
+CARD = "4111 1111 1111 1111"
+REDACT_OUT = {"output": [{"scanner": "secrets", "action": "redact"}, {"scanner": "pii", "action": "redact"}]}
+
+
+def stage(registry: ScannerRegistry, **raw: Any) -> PolicyStage:
+    return PolicyStage({"default": PolicyConfig.model_validate(raw)}, registry=registry)
+
+
+def ctx() -> RequestContext:
+    return RequestContext(request_id="r", ingress="openai")
+
+
+async def source(bursts: Sequence[list[StreamEvent]]) -> AsyncIterator[list[StreamEvent]]:
+    for b in bursts:
+        yield list(b)
+
+
+async def run(s: PolicyStage, bursts: Sequence[list[StreamEvent]]) -> list[StreamEvent]:
+    return [e async for b in s.guard.guard_bursts(ctx(), source(bursts)) for e in b]
+
+
+def grouped(events: list[StreamEvent], sizes: Sequence[int]) -> list[list[StreamEvent]]:
+    out, i = [], 0
+    for n in itertools.cycle(sizes or [1]):
+        if i >= len(events):
+            return out
+        out.append(events[i:i + max(n, 1)])
+        i += max(n, 1)
+    return out
+
+
+def text_of(events: Sequence[StreamEvent], index: int = 0) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta) and e.index == index)
+
+
+async def test_nothing_to_check_passes_the_bursts_unchanged(registry: ScannerRegistry) -> None:
+    s = stage(registry, input=[{"scanner": "secrets", "action": "block"}])
+    bursts = source([[TextDelta("x")]])
+    assert s.guard.guard_bursts(ctx(), bursts) is bursts
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_any_bursts_give_the_whole_response_result(registry: ScannerRegistry, data: st.DataObject) -> None:
+    s = stage(registry, **REDACT_OUT)
+    pieces = [GH + " ", f" {CARD} ", "x@y.io", " ", "word ", "\n", "sk-", "ghp_", "4111", " 1111", "DE89 3704"]
+    text = "".join(data.draw(st.lists(st.sampled_from(pieces), max_size=12)))
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(len(text) - 1, 1)), max_size=12))))
+    chunks = [text[a:b] for a, b in itertools.pairwise([0, *cuts, len(text)]) if b > a]
+    events: list[StreamEvent] = [StreamStart("i", "m"), *(TextDelta(c) for c in chunks), StreamEnd("stop")]
+    sizes = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=5))
+    whole = await s.guard.check_response(ctx(), ChatResponse("id", "m", [Choice(0, [TextPart(text)], [], "stop")]))
+    out = await run(s, grouped(events, sizes))
+    assert text_of(out) == whole.choices[0].text()
+    assert isinstance(out[0], StreamStart) and isinstance(out[-1], StreamEnd)
+
+
+async def test_one_scan_per_burst(registry: ScannerRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = stage(registry, **REDACT_OUT)
+    engine = s.policies.engines["default"]
+    scans = 0
+    inspect = engine.inspect
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        nonlocal scans
+        scans += 1
+        return inspect(*args, **kw)
+
+    monkeypatch.setattr(engine, "inspect", counting)
+    words = ["Bench", " says", " hello", " from", " the", " fake", " upstream;", " this", " reply", " is", " long",
+             " enough", " to", " leave", " the", " window", " card", f" {CARD}", "."]
+    out = await run(s, [[StreamStart("i", "m"), *(TextDelta(w) for w in words), StreamEnd("stop")]])
+    assert text_of(out) == "".join(words).replace(CARD, "[CREDIT_CARD_1]")
+    assert scans == 2  # the read's text at once, then the end
+
+
+async def test_tool_calls_and_choices_in_bursts(registry: ScannerRegistry) -> None:
+    s = stage(registry, **REDACT_OUT)
+    args = f'{{"token": "{GH}", "card": "{CARD}"}}'
+    events: list[StreamEvent] = [TextDelta("Calling."), TextDelta("zero ", 1),
+                                 ToolCallDelta(0, id="call_1", name="store", arguments="")]
+    events += [ToolCallDelta(0, arguments=args[i:i + 3]) for i in range(0, len(args), 3)]
+    events += [TextDelta(f"one {GH} done", 1), ToolCallDelta(1, id="call_2", name="other", arguments='{"x": 1}'),
+               StreamEnd("tool_calls"), StreamEnd("stop", 1)]
+    for sizes in ([1], [2], [3, 1], [50]):
+        out = await run(s, grouped(events, sizes))
+        arg0 = "".join(e.arguments for e in out if isinstance(e, ToolCallDelta) and e.call_index == 0)
+        assert arg0 == '{"token": "[GITHUB_TOKEN_1]", "card": "[CREDIT_CARD_1]"}', sizes
+        assert [(e.call_index, e.id, e.name) for e in out if isinstance(e, ToolCallDelta) and e.id] == [
+            (0, "call_1", "store"), (1, "call_2", "other")]
+        assert text_of(out) == "Calling." and text_of(out, 1) == "zero one [GITHUB_TOKEN_1] done"
+
+
+async def test_block_in_a_burst_raises_before_the_secret(registry: ScannerRegistry) -> None:
+    s = stage(registry, output=[{"scanner": "secrets", "action": "block"}])
+    text = "a" * 100 + " " + GH + " " + "b" * 100
+    events: list[StreamEvent] = [TextDelta(text[i:i + 7]) for i in range(0, len(text), 7)]
+    seen = ""
+    with pytest.raises(PolicyViolation):
+        async for burst in s.guard.guard_bursts(ctx(), source(grouped([*events, StreamEnd("stop")], [4]))):
+            seen += text_of(burst)
+    assert seen and GH[:6] not in seen and "b" not in seen
+

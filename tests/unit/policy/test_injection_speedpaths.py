@@ -1,0 +1,182 @@
+"""The injection detector's fast paths equal the slow paths they replace, on random and adversarial input.
+
+Each fast path (literal prefilter, leetspeak pre-check, one-pass feature extractor, few-window scorer,
+bytes ASCII canonicaliser) is compared with the computation it shortcuts; the whole detector is compared
+with a reference detector in test_injection_speedpaths_detector.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bastion.policy.injection import canon
+from bastion.policy.injection.classifier import LinearModel
+from bastion.policy.injection.detector import _LEET, _LEET_TOKEN, _leet_changes, requirement
+from bastion.policy.injection.features import Hasher
+from bastion.policy.injection.rules import RULES
+
+CORPUS = Path(__file__).resolve().parents[3] / "data" / "injection" / "corpus"
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def _corpus_texts(limit: int = 2500) -> list[str]:
+    texts: list[str] = []
+    for path in sorted(CORPUS.glob("*.jsonl")) if CORPUS.is_dir() else []:
+        texts.extend(json.loads(line)["text"] for line in path.read_text(encoding="utf-8").split("\n") if line)
+    return texts[:limit]
+
+
+def _satisfied(clauses: tuple[frozenset[str], ...], matched: str) -> bool:
+    return all(any(s in matched for s in clause) for clause in clauses)
+
+
+# ------------------------------------------------------------------ literal requirements of a regex
+def test_rule_requirements_hold_for_every_corpus_match() -> None:
+    texts = [canon.canonicalize(t).text for t in _corpus_texts()]
+    if not texts:
+        pytest.skip("data/injection/corpus is not present")
+    matches = 0
+    for rule in RULES:
+        need = requirement(rule.pattern)
+        for text in texts:
+            for m in rule.pattern.finditer(text):
+                assert _satisfied(need, m.group(0)), (rule.pattern.pattern[:60], m.group(0))
+                matches += 1
+    assert matches > 500
+
+
+PATTERNS = [r"abc", r"a(?:bc|de)f", r"(?:ignore|skip)\W{0,3}(?:all|any)?\s*rules?", r"x?y?z?", r"(?:ab)+c{2,3}",
+            r"[sz]ummari[sz]e", r"(?:foo|bar|)baz", r"(?:a|b)(?:c|d)(?:e|f)(?:g|h)(?:i|j)(?:k|l)(?:m|n)",
+            r"\bnote\b\W{0,3}(?:to|for) (?:the )?ai", r"q(?=u)u+x", r"(?:do not|don'?t) follow",
+            r"(?:[^\W\d_][ .]){2,}[^\W\d_]", r"(a|b)\1c", r"(?i:hello) world", r"(?:openai'?s?|anthropic) polic(?:y|ies)"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@FEW
+@given(data=st.data())
+def test_requirements_hold_for_generated_matches(pattern: str, data: st.DataObject) -> None:
+    compiled = re.compile(pattern)
+    need = requirement(compiled)
+    text = data.draw(st.from_regex(compiled, fullmatch=True))
+    for m in compiled.finditer(text):
+        assert _satisfied(need, m.group(0)), (pattern, m.group(0), need)
+
+
+def test_requirements_are_conservative_for_what_they_cannot_read() -> None:
+    assert requirement(re.compile("abc", re.IGNORECASE)) == ()
+    assert requirement(re.compile(r"(?i:abc)")) == ()
+    assert requirement(re.compile(r".*")) == ()
+    assert requirement(re.compile(r"(a)\1")) == (frozenset({"a"}),)
+    assert requirement(re.compile(r"(?:ignore|ignores|ignoring) x")) == (frozenset({"ignore x", "ignores x",
+                                                                                    "ignoring x"}),)
+
+
+# ------------------------------------------------------------------ leetspeak pre-check
+LEET_ALPHABET = "ab1 0$@-_2é٣x8\n7Z"
+
+
+@SETTINGS
+@given(st.text(alphabet=LEET_ALPHABET, max_size=40) | st.text(max_size=20))
+def test_leet_precheck_equals_substitution(text: str) -> None:
+    changed = _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), text) != text
+    assert _leet_changes(text) == changed
+
+
+def test_leet_precheck_on_long_runs() -> None:
+    for text in ("a" * 70_000 + "1", "1" * 70_000 + "a", "1" * 70_000, "$" * 5 + "s", "1 " * 32 + "a", "1 " * 32 + "a1"):
+        assert _leet_changes(text) == (_LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), text) != text)
+
+
+def test_leet_precheck_gives_up_safely_on_many_numbers() -> None:
+    assert _leet_changes("x 1" * 30_000)  # unchanged, but past 32 runs the substitution decides
+    assert _leet_changes("1 " * 40 + "b3")
+
+
+# ------------------------------------------------------------------ features
+@pytest.fixture(scope="module")
+def hasher() -> Hasher:
+    return Hasher(bits=18, max_len=1 << 16)
+
+
+def _codes(text: str) -> np.ndarray:  # type: ignore[type-arg]
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _same_features(hasher: Hasher, codes: np.ndarray) -> None:  # type: ignore[type-arg]
+    fast, slow = hasher.extract(codes), hasher.extract_stepwise(codes)
+    for field in ("buckets", "positions", "words", "word_starts"):
+        a, b = getattr(fast, field), getattr(slow, field)
+        assert a.dtype == b.dtype and a.tolist() == b.tolist(), field
+    assert fast.longest_word == slow.longest_word
+
+
+@SETTINGS
+@given(st.text(alphabet=st.sampled_from(["a", "B", " ", "1", "é", "中", "\U0001f600", "_", "-", "\n", "\U000e0041"]),
+               max_size=60) | st.text(max_size=60))
+def test_one_pass_extractor_equals_stepwise(hasher: Hasher, text: str) -> None:
+    _same_features(hasher, _codes(text))
+
+
+def test_one_pass_extractor_at_the_limits(hasher: Hasher) -> None:
+    rng = np.random.default_rng(7)
+    _same_features(hasher, rng.integers(0, 0x110000, size=1 << 16).astype(np.uint32))
+    _same_features(hasher, rng.integers(97, 100, size=(1 << 16) - 1).astype(np.uint32))
+    _same_features(hasher, np.array([0x110000, 0xFFFFFFFF, 97, 98, 99, 100, 101, 102, 103], dtype=np.uint32))
+    _same_features(hasher, np.zeros(0, dtype=np.uint32))
+    with pytest.raises(ValueError):
+        hasher.extract(np.zeros((1 << 16) + 1, dtype=np.uint32))
+
+
+# ------------------------------------------------------------------ classifier windows
+@pytest.fixture(scope="module")
+def model() -> LinearModel:
+    return LinearModel.load()
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(["ignore ", "all ", "previous ", "the ", "a", " ", "x", "\n"]), max_size=300).map("".join),
+       st.lists(st.tuples(st.integers(0, 40), st.integers(0, 5000)), max_size=5), st.integers(0, 3))
+def test_few_window_scorer_equals_vectorised(hasher: Hasher, model: LinearModel, text: str,
+                                             cues: list[tuple[int, int]], offset: int) -> None:
+    codes = _codes(text)
+    feats = hasher.extract(codes)
+    n = len(codes)
+    fast = model.score_windows(feats, n, cues, offset)
+    slow = model._all_windows(feats, n, cues, offset) if n else fast
+    assert [(w.start, w.end, w.score) for w in fast] == [(w.start, w.end, w.score) for w in slow]
+
+
+# ------------------------------------------------------------------ ASCII canonical form
+def _general(text: str) -> canon.Canonical:
+    tab = canon._table()
+    saved = tab.ascii
+    try:
+        tab.ascii = None
+        return canon.canonicalize(text)
+    finally:
+        tab.ascii = saved
+
+
+@SETTINGS
+@given(st.text(alphabet="aB c.-_*|/\\+\n\t\x00\x7f\r1 zZ\x0b\x1c\x1f", max_size=30) | st.text(
+    alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_bytes_ascii_path_equals_general_path(text: str) -> None:
+    fast, slow = canon.canonicalize(text), _general(text)
+    assert fast.text == slow.text
+    assert fast.codes.tolist() == slow.codes.tolist()
+    assert fast.origin.tolist() == slow.origin.tolist()
+    assert fast.source_length == slow.source_length
+
+
+@SETTINGS
+@given(st.text(alphabet="a .*_|/\\+-b\n1é", max_size=30) | st.text(alphabet=st.characters(max_codepoint=127), max_size=30))
+def test_spaced_hint_by_bytes_equals_regex(text: str) -> None:
+    assert canon._hinted(text, canon._table()) == (canon._SPACED_HINT.search(text) is not None)
