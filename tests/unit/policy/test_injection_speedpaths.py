@@ -8,6 +8,7 @@ with a reference detector in test_injection_speedpaths_detector.py.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from hypothesis import strategies as st
 
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel
-from bastion.policy.injection.detector import _LEET, _LEET_TOKEN, _leet_changes, requirement
-from bastion.policy.injection.features import Hasher
+from bastion.policy.injection.detector import _LEET, _LEET_TOKEN, _leet_changes
+from bastion.policy.injection.features import Features, Hasher
+from bastion.policy.injection.prefilter import requirement
 from bastion.policy.injection.rules import RULES
 
 CORPUS = Path(__file__).resolve().parents[3] / "data" / "injection" / "corpus"
@@ -129,6 +131,8 @@ def test_one_pass_extractor_at_the_limits(hasher: Hasher) -> None:
     rng = np.random.default_rng(7)
     _same_features(hasher, rng.integers(0, 0x110000, size=1 << 16).astype(np.uint32))
     _same_features(hasher, rng.integers(97, 100, size=(1 << 16) - 1).astype(np.uint32))
+    for n in (7, 8, 4096, 4097):  # around the extractor's size thresholds
+        _same_features(hasher, rng.choice(np.array([32, 97, 98, 0x4E2D, 0x1F600], dtype=np.uint32), size=n))
     _same_features(hasher, np.array([0x110000, 0xFFFFFFFF, 97, 98, 99, 100, 101, 102, 103], dtype=np.uint32))
     _same_features(hasher, np.zeros(0, dtype=np.uint32))
     with pytest.raises(ValueError):
@@ -136,13 +140,37 @@ def test_one_pass_extractor_at_the_limits(hasher: Hasher) -> None:
 
 
 # ------------------------------------------------------------------ classifier windows
+def reference_windows(model: LinearModel, feats: Features, n: int, cues: list[tuple[int, int]],
+                      offset: int = 0) -> list[tuple[int, int, float]]:
+    """The window scores as computed before the fast paths: every window vectorised, float32 weights."""
+    if n == 0:
+        return [(offset, offset, 1.0 / (1.0 + math.exp(-model.bias)))]
+    w = model.weights[feats.buckets]
+    contrib = np.zeros(n + 1, dtype=np.float64)
+    contrib[1:] = np.cumsum(np.bincount(feats.positions, weights=w, minlength=n)[:n])
+    counts = np.zeros(n + 1, dtype=np.float64)
+    counts[1:] = np.cumsum(np.bincount(feats.positions, minlength=n)[:n])
+    starts = model.window_starts(n)
+    ends = np.minimum(starts + model.window, n)
+    logits = model.bias + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts], 1.0))
+    seen: set[tuple[int, int]] = set()
+    for rule, pos in cues:
+        for k in np.flatnonzero((starts <= pos) & (pos < ends)).tolist():
+            if (k, rule) not in seen:
+                seen.add((k, rule))
+                logits[k] += float(model.cue_weights[rule])
+    probs = 1.0 / (1.0 + np.exp(-logits))
+    return [(int(s) + offset, int(e) + offset, float(p))
+            for s, e, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True)]
+
+
 @pytest.fixture(scope="module")
 def model() -> LinearModel:
     return LinearModel.load()
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(["ignore ", "all ", "previous ", "the ", "a", " ", "x", "\n"]), max_size=300).map("".join),
+@given(st.lists(st.sampled_from(["ignore ", "all ", "previous ", "the ", "a", " ", "x", "\n"]), max_size=600).map("".join),
        st.lists(st.tuples(st.integers(0, 40), st.integers(0, 5000)), max_size=5), st.integers(0, 3))
 def test_few_window_scorer_equals_vectorised(hasher: Hasher, model: LinearModel, text: str,
                                              cues: list[tuple[int, int]], offset: int) -> None:
@@ -150,8 +178,7 @@ def test_few_window_scorer_equals_vectorised(hasher: Hasher, model: LinearModel,
     feats = hasher.extract(codes)
     n = len(codes)
     fast = model.score_windows(feats, n, cues, offset)
-    slow = model._all_windows(feats, n, cues, offset) if n else fast
-    assert [(w.start, w.end, w.score) for w in fast] == [(w.start, w.end, w.score) for w in slow]
+    assert [(w.start, w.end, w.score) for w in fast] == reference_windows(model, feats, n, cues, offset)
 
 
 # ------------------------------------------------------------------ ASCII canonical form

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -90,7 +91,7 @@ class LinearModel:
     def _few_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int) -> list[Window] | None:
         """`_all_windows` for a text of a few windows, with the per-window arithmetic in Python floats (the
         same IEEE operations in the same order, so the same scores). None when a position lies past `n`."""
-        contrib = np.bincount(feats.positions, weights=self.weights[feats.buckets], minlength=n)
+        contrib = np.bincount(feats.positions, weights=self._weights64[feats.buckets], minlength=n)
         if len(contrib) != n:
             return None
         if n <= self.window:  # one window: its sum is the last prefix sum (minus csum[0] = 0.0, exact)
@@ -122,8 +123,13 @@ class LinearModel:
         probs = 1.0 / (1.0 + np.exp(-np.array(logits, dtype=np.float64)))
         return [Window(s + offset, e + offset, p) for (s, e), p in zip(bounds, probs.tolist(), strict=True)]
 
+    @cached_property
+    def _weights64(self) -> npt.NDArray[np.float64]:
+        """The weights as float64 (exactly the values bincount would convert them to, once)."""
+        return self.weights.astype(np.float64)
+
     def _all_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int) -> list[Window]:
-        w = self.weights[feats.buckets]
+        w = self._weights64[feats.buckets]
         contrib = np.zeros(n + 1, dtype=np.float64)
         contrib[1:] = np.cumsum(np.bincount(feats.positions, weights=w, minlength=n)[:n])
         counts = np.zeros(n + 1, dtype=np.float64)

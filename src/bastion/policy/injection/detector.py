@@ -9,15 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import importlib
-import math
 import re
-import threading
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import compress
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +19,7 @@ import numpy.typing as npt
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel, Window
 from bastion.policy.injection.features import Features, Hasher, word_hash
+from bastion.policy.injection.prefilter import Prefilter
 from bastion.policy.injection.rules import RULES, Rule, digest
 
 _B64 = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
@@ -39,7 +34,6 @@ _LETTER = re.compile(r"[^\W\d_]")
 CHUNK = 1 << 16
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
 _SCAN_FROM, _TEST_FROM = 300, 100  # text / region lengths from which the literal prefilter pays
-_SCAN_BUDGET = 1 << 20  # characters `str.find` may scan to test one clause
 MODEL_FAMILY = "classifier"
 
 
@@ -75,195 +69,6 @@ def _quoted(text: str, start: int) -> bool:
     """A match that opens a quotation is talked about, not addressed to the model: left to the classifier."""
     before = text[max(0, start - 2):start].rstrip()
     return bool(before) and before[-1] in "'\"`«“‘"  # noqa: RUF001
-
-
-# ------------------------------------------------------------------ literal prefilter
-# A rule's regex can only match where the literal strings it consumes occur. From the parsed pattern we
-# derive, per rule, clauses of strings (every match consumes one string of each clause) and skip a rule or
-# a region where a clause has no string in the text: an exact shortcut, the regex still decides.
-_PARSER: Any = importlib.import_module("re._parser")  # the stdlib regex parser (sre_parse is deprecated)
-_EXACT_LIMIT = 64
-_Info = tuple[frozenset[str] | None, list[frozenset[str]]]  # (every string the node can consume, or clauses)
-
-
-def _cost(clause: frozenset[str]) -> float:
-    return sum(1.0 / len(s) ** 2 for s in clause)
-
-
-def _clause(strings: Iterable[str]) -> frozenset[str] | None:
-    """The strings as a clause (None when one is empty: no requirement), minus those holding another one."""
-    keep: list[str] = []
-    for s in sorted(set(strings), key=len):
-        if s == "":
-            return None
-        if not any(k in s for k in keep):
-            keep.append(s)
-    return frozenset(keep) if keep else None
-
-
-def _seq_info(items: Iterable[tuple[Any, Any]]) -> _Info:
-    cur: frozenset[str] = frozenset({""})
-    clauses: list[frozenset[str]] = []
-    exact = True
-    for op, av in items:
-        ex, cl = _node_info(op, av)
-        if ex is not None:
-            prod = frozenset(a + b for a in cur for b in ex)
-            if len(prod) <= _EXACT_LIMIT:
-                cur = prod
-                continue
-            exact, c = False, _clause(cur)
-            clauses.extend([c] if c else [])
-            cur = ex
-            continue
-        exact, c = False, _clause(cur)
-        clauses.extend([c] if c else [])
-        clauses.extend(cl)
-        cur = frozenset({""})
-    if exact:
-        return cur, []
-    c = _clause(cur)
-    return None, clauses + ([c] if c else [])
-
-
-def _node_info(op: Any, av: Any) -> _Info:
-    name = str(getattr(op, "name", op))
-    if name == "LITERAL":
-        return frozenset({chr(av)}), []
-    if name == "IN":
-        chars = [v for o, v in av if str(getattr(o, "name", o)) == "LITERAL"]
-        return (frozenset(map(chr, chars)), []) if chars and len(chars) == len(av) <= 8 else (None, [])
-    if name in ("AT", "ASSERT", "ASSERT_NOT"):  # zero-width: consume nothing
-        return frozenset({""}), []
-    if name == "SUBPATTERN":
-        if av[1] & re.IGNORECASE:
-            return None, []
-        return _seq_info(av[3])
-    if name == "ATOMIC_GROUP":
-        return _seq_info(av)
-    if name == "BRANCH":
-        infos = [_seq_info(b) for b in av[1]]
-        exacts = [ex for ex, _ in infos if ex is not None]
-        if len(exacts) == len(infos):
-            union = frozenset().union(*exacts)
-            if len(union) <= _EXACT_LIMIT:
-                return union, []
-        picked: list[frozenset[str]] = []
-        for ex, cl in infos:
-            options = [c for c in ([_clause(ex)] if ex is not None else cl) if c]
-            if not options:
-                return None, []
-            picked.append(min(options, key=_cost))
-        c = _clause(s for p in picked for s in p)
-        return None, [c] if c else []
-    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-        lo, hi, sub = av
-        ex, cl = _seq_info(sub)
-        if lo == 0:
-            if hi == 0:
-                return frozenset({""}), []
-            return (ex | {""}, []) if hi == 1 and ex is not None else (None, [])
-        if ex is not None:
-            if lo == hi and len(ex) ** lo <= _EXACT_LIMIT:
-                out = frozenset({""})
-                for _ in range(lo):
-                    out = frozenset(a + b for a in out for b in ex)
-                return out, []
-            c = _clause(ex)
-            return None, [c] if c else []
-        return None, cl
-    return None, []  # back references, conditionals, anything new: no requirement (always searched)
-
-
-def requirement(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
-    """Clauses of literal strings every match of `pattern` consumes one string of each (cheapest first)."""
-    if pattern.flags & re.IGNORECASE:
-        return ()
-    try:
-        ex, cl = _seq_info(_PARSER.parse(pattern.pattern, pattern.flags))
-    except Exception:  # a parser we do not know: no shortcut, the rule is always searched
-        return ()
-    if ex is not None:
-        c = _clause(ex)
-        cl = [c] if c else []
-    return tuple(sorted(set(cl), key=lambda c: (_cost(c), sorted(c))))
-
-
-class Prefilter:
-    """Which rules can match a text, from the literal strings their patterns consume (see `requirement`).
-
-    A string can only occur in a text that holds each of its character 3-grams, so looking up (up to 8 of)
-    each rule string's 3-gram buckets among the text's (already computed by the feature extractor) tells
-    which strings may occur. Bucket collisions only let a string through: the exact test (`str.find` in
-    each region) and the regex itself still decide.
-    """
-
-    def __init__(self, patterns: list[re.Pattern[str]], hasher: Hasher) -> None:
-        ids: dict[frozenset[str], int] = {}
-        self._of_rule = [tuple(ids.setdefault(c, len(ids)) for c in requirement(p)) for p in patterns]
-        strings = sorted({s for c in ids for s in c}, key=lambda s: (-len(s), s))
-        index = {s: k for k, s in enumerate(strings)}
-        members = [sorted(index[s] for s in c) for c in ids]
-        self._clauses = [(tuple(members[c]), tuple(strings[m] for m in members[c])) for c in range(len(ids))]
-        self._n_strings = len(strings)
-        self._size = 1 << hasher.bits  # bucket `size` is a sentinel that is always set
-        picks = [self._rarest(s, hasher) for s in strings]
-        self._tri = np.array(picks, dtype=np.int64).reshape(-1)
-        self._member_flat = np.array([m for ms in members for m in ms], dtype=np.int64)
-        self._clause_start = np.cumsum([0] + [len(ms) for ms in members[:-1]], dtype=np.int64)
-        # every rule gets at least one clause: the sentinel clause len(ids), always true
-        rule_cl = [cs or (len(ids),) for cs in self._of_rule]
-        self._rule_flat = np.array([c for cs in rule_cl for c in cs], dtype=np.int64)
-        self._rule_start = np.cumsum([0] + [len(cs) for cs in rule_cl[:-1]], dtype=np.int64)
-        self._everything = (b"\x01" * len(patterns), b"\x01" * len(strings))
-        self._local = threading.local()
-
-    def _rarest(self, s: str, hasher: Hasher) -> list[int]:
-        """Buckets of the (up to) 8 3-grams of `s` least likely in ordinary text, padded with the sentinel."""
-        if len(s) < 3:
-            return [self._size] * 8
-        buckets = hasher.extract(np.array([ord(ch) for ch in s], dtype=np.uint32)).buckets[:len(s) - 2].tolist()
-        rank = sorted(range(len(buckets)), key=lambda i: (math.prod(_FREQ.get(ch, 0.0005) for ch in s[i:i + 3]), i))
-        picked = list(dict.fromkeys(buckets[i] for i in rank))[:8]
-        return picked + [self._size] * (8 - len(picked))
-
-    def scan(self, trigrams: npt.NDArray[np.int64] | None) -> tuple[bytes, bytes]:
-        """(per rule, per string) 1 when it may match / occur in the text whose 3-gram buckets are given
-        (everything when they are not)."""
-        if trigrams is None or not self._n_strings:
-            return self._everything
-        buf: npt.NDArray[np.bool_] | None = getattr(self._local, "buf", None)
-        if buf is None:
-            buf = self._local.buf = np.zeros(self._size + 1, dtype=bool)
-        buf[trigrams] = True
-        buf[self._size] = True
-        maybe = buf[self._tri].view(np.uint64) == 0x0101010101010101  # all 8 picked 3-grams are present
-        buf[trigrams] = False  # (left set by an exception, it would only let strings through)
-        clause_ok = np.ones(len(self._clauses) + 1, dtype=bool)
-        clause_ok[:-1] = np.logical_or.reduceat(maybe[self._member_flat], self._clause_start)
-        return np.logical_and.reduceat(clause_ok[self._rule_flat], self._rule_start).tobytes(), maybe.tobytes()
-
-    def possible(self, rule: int, maybe: bytes, text: str, a: int, b: int, few: bool = False) -> bool:
-        """Every clause of `rule` has a string in text[a:b]; only the strings that may occur are looked for.
-
-        A clause of many such strings in a long span is not tested (each absent one costs a full scan), nor
-        with `few`, a clause of more than eight strings.
-        """
-        most = 8 if few else max(8, _SCAN_BUDGET // max(b - a, 1))
-        for c in self._of_rule[rule]:
-            members, strings = self._clauses[c]
-            present = list(compress(strings, map(maybe.__getitem__, members)))
-            if len(present) > most:
-                continue
-            if not any(text.find(s, a, b) >= 0 for s in present):
-                return False
-        return True
-
-
-# rough letter frequencies of ordinary text: a rule string is tested by its rarest 3-grams
-_FREQ = dict(zip(" etaoinshrdlcumwfgypbvkjxqz", (0.18, 0.1, 0.075, 0.065, 0.06, 0.057, 0.057, 0.051, 0.049, 0.049,
-                                                0.034, 0.033, 0.023, 0.022, 0.02, 0.019, 0.018, 0.016, 0.016, 0.015,
-                                                0.012, 0.008, 0.006, 0.0013, 0.0012, 0.0008, 0.0006), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
