@@ -172,7 +172,7 @@ class PolicyEngine:
     def inspect(self, run: ScanRun, text: str, restore: dict[str, str], json_string: bool = False) -> Inspection:
         """Output rules' hits on a response text, and the edits that redact them and restore
         placeholders the input redaction put in (the provider's text is scanned as received)."""
-        if self._output_checks is not None and is_plain(text) and not any(c(text) for c in self._output_checks):
+        if self._output_checks is not None and is_plain(text) and not self._may_match(text):
             if not restore or "[" not in text:
                 return Inspection()  # no rule can match (rules.MAY_MATCH): nothing to scan
             hits: list[Hit] = []
@@ -181,6 +181,12 @@ class PolicyEngine:
         edits = [Edit(h.start, h.end, h.type, h.key) for h in hits if h.rule.action == "redact"]
         edits.extend(redaction.restore_edits(text, restore, json_string))
         return Inspection(redaction.merge(edits) if edits else edits, hits)
+
+    def _may_match(self, text: str) -> bool:
+        try:
+            return any(check(text) for check in self._output_checks or ())
+        except Exception:  # a failing check is no proof: scan (a failing scanner is decided by on_error)
+            return True
 
     # ---- one text (bastion scan) ---------------------------------------------------------
 

@@ -16,7 +16,10 @@ tokens before it that could be groups of one number (no ASCII lower-case letter,
 spaces or tabs, as in `4111 1111 1111 1111`, `DE89 3704 ...`, `(415) 555-2671` or a PEM
 header); a line break, a `"` or a lower-case letter ends such a run (a letter in the last
 token too: the value can't cross it and what lies between is known). The `window` bound still
-applies: nothing stays held for more than `window` characters unless a finding holds it.
+applies: nothing stays held for more than `window` characters unless a finding holds it. The
+first text leaves at the first token end; after that the text is rescanned once per `step`
+new characters (at a token end), as without early release. A finding of a block rule that
+touches the end holds everything from its start too (it may still be raised).
 """
 
 from __future__ import annotations

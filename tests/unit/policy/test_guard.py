@@ -265,4 +265,4 @@ async def test_failing_output_scanner_blocks_stream(registry: ScannerRegistry,
 
     monkeypatch.setattr(s.policies.engines["default"].output_rules[1].scanner, "scan", boom)
     with pytest.raises(PolicyViolation, match="scanner 'pii' failed"):
-        await collect(s, ctx(), [TextDelta("x" * 200), StreamEnd("stop")])
+        await collect(s, ctx(), [TextDelta("x 1 " * 50), StreamEnd("stop")])  # a digit: pii must scan

@@ -35,6 +35,8 @@ from bastion.policy.injection.detector import (
 from bastion.policy.injection.features import Hasher, word_hash
 from bastion.policy.injection.rules import RULES
 
+from .test_injection_speedpaths import reference_windows
+
 _ANCHORS = [frozenset(word_hash(w) for w in r.anchors) for r in RULES]
 
 
@@ -145,10 +147,9 @@ class Reference:
             for o, f in zip(offsets, feats, strict=True):
                 length = min(CHUNK, n - o)
                 cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length]
-                windows.extend(self.model._all_windows(f, length, cues, o) if length else
-                               self.model.score_windows(f, length, cues, o))
-            top = max(windows, key=lambda w: w.score)
-            out.append(Finding(MODEL_FAMILY, *(c.span(top.start, top.end) if n else (0, 0)), top.score))
+                windows.extend(reference_windows(self.model, f, length, cues, o))
+            top = max(windows, key=lambda w: w[2])
+            out.append(Finding(MODEL_FAMILY, *(c.span(top[0], top[1]) if n else (0, 0)), top[2]))
         return out
 
 
