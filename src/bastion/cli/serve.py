@@ -8,6 +8,7 @@ import signal
 import sys
 
 from bastion.config.loader import ConfigError, load_config
+from bastion.config.schema import BastionConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +39,25 @@ def _summary(cfg_path: str | None, host: str, port: int) -> str:
     return "\n".join(lines)
 
 
+def worker_problems(cfg: BastionConfig, workers: int) -> list[str]:
+    """Why `workers` processes cannot serve `cfg` (empty when they can).
+
+    Memory counters are per process: with several workers every limit and budget, including the
+    per-key ones set later through the admin API, would be multiplied by the worker count. A fixed
+    audit writer id would make the workers write one hash chain over each other.
+    """
+    if workers <= 1:
+        return []
+    problems = []
+    if cfg.limits.backend == "memory":
+        problems.append(f"--workers {workers} with limits.backend: memory would multiply every rate limit and "
+                        "budget (keys' included) by the number of workers; use limits.backend: redis")
+    if cfg.audit.writer_id:
+        problems.append(f"--workers {workers} with audit.writer_id set would make the workers share one hash "
+                        "chain; leave audit.writer_id unset (each worker then gets its own)")
+    return problems
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -56,10 +76,10 @@ def serve(args: argparse.Namespace) -> int:
     host = args.host or cfg.server.host
     port = args.port if args.port is not None else cfg.server.port
     workers = args.workers or cfg.server.workers
-    if workers > 1 and cfg.limits.backend == "memory" and (cfg.limits.default.rpm or cfg.limits.default.tpm
-                                                           or cfg.teams):
-        print("bastion: --workers > 1 with limits.backend: memory would multiply every limit by the number "
-              "of workers; use limits.backend: redis", file=sys.stderr)
+    refusals = worker_problems(cfg, workers)
+    if refusals:
+        for problem in refusals:
+            print(f"bastion: {problem}", file=sys.stderr)
         return 2
     if not args.quiet:
         print(_summary(args.config, host, port), flush=True)
