@@ -3,7 +3,8 @@
 The reference (test_injection_reference.json.gz) was computed with the detector before its fast paths
 (ASCII canonicalisation, one-regex substring test) were added: per corpus text (keyed by the first 16
 hex digits of its SHA-256) the full detector's findings, and for a few obfuscated texts the findings of
-each layer alone. Spans must match exactly and scores to within 1e-9.
+each layer alone. Spans must match exactly and scores to within 1e-9. After a rule or model change (never after a
+speed-up), regenerate it with `python data/injection/reference.py`.
 """
 
 from __future__ import annotations
