@@ -100,6 +100,9 @@ class UpstreamStream:
 
     async def _read(self, content: aiohttp.StreamReader) -> bytes:
         """The next bytes the upstream sent (b"" at its end), within the idle timeout."""
+        chunk = content.read_nowait()  # what has arrived already: no wait, so no timer
+        if chunk or content.is_eof():
+            return chunk
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()

@@ -1,0 +1,106 @@
+"""The pipeline's stream path in bursts (pipeline/runner.py): an output guard that works per burst
+gets the router's bursts; one that works per event sees every event, in order; observers see every
+event either way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from bastion.core.context import RequestContext
+from bastion.core.types import ChatResponse, StreamEnd, StreamEvent, StreamStart, TextDelta, Usage, UsageEvent
+from bastion.pipeline.runner import Burst, Pipeline, guarded
+
+BURSTS: list[Burst] = [
+    [StreamStart("id", "m"), TextDelta("Hel")],
+    [TextDelta("lo"), TextDelta(" world"), StreamEnd("stop"), UsageEvent(Usage(3, 2))],
+]
+
+
+class FakeRouted:
+    def __init__(self, bursts: list[Burst]) -> None:
+        self._bursts = bursts
+
+    async def _gen(self) -> AsyncIterator[Burst]:
+        for b in self._bursts:
+            yield b
+
+    def bursts(self) -> AsyncIterator[Burst]:
+        return self._gen()
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        for b in self._bursts:
+            for ev in b:
+                yield ev
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self._events()
+
+
+class EventGuard:
+    """A per-event guard that upper-cases text (a stand-in for redaction)."""
+
+    def __init__(self) -> None:
+        self.seen: list[StreamEvent] = []
+
+    async def check_response(self, ctx: RequestContext, response: ChatResponse) -> ChatResponse:
+        return response
+
+    async def _run(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        async for ev in events:
+            self.seen.append(ev)
+            yield TextDelta(ev.text.upper(), ev.index) if isinstance(ev, TextDelta) else ev
+
+    def guard_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        return self._run(events)
+
+
+class BurstGuard(EventGuard):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bursts: list[Burst] = []
+
+    async def _by_burst(self, bursts: AsyncIterator[Burst]) -> AsyncIterator[Burst]:
+        async for b in bursts:
+            self.bursts.append(b)
+            yield b
+
+    def guard_bursts(self, ctx: RequestContext, bursts: AsyncIterator[Burst]) -> AsyncIterator[Burst]:
+        return self._by_burst(bursts)
+
+
+def ctx() -> RequestContext:
+    return RequestContext(request_id="r", ingress="openai")
+
+
+async def collect(bursts: AsyncIterator[Burst]) -> list[Burst]:
+    return [b async for b in bursts]
+
+
+async def test_a_per_event_guard_sees_every_event_in_order_and_its_output_is_kept() -> None:
+    g = EventGuard()
+    out = await collect(guarded(g, ctx(), FakeRouted(BURSTS)))  # type: ignore[arg-type]
+    assert g.seen == [ev for b in BURSTS for ev in b]
+    flat = [ev for b in out for ev in b]
+    assert [ev.text for ev in flat if isinstance(ev, TextDelta)] == ["HEL", "LO", " WORLD"]
+    assert len(flat) == 6
+
+
+async def test_a_burst_guard_gets_the_bursts_as_they_came() -> None:
+    g = BurstGuard()
+    out = await collect(guarded(g, ctx(), FakeRouted(BURSTS)))  # type: ignore[arg-type]
+    assert g.bursts == BURSTS and out == BURSTS and g.seen == []
+
+
+async def test_observers_see_every_event_of_every_burst() -> None:
+    p = Pipeline.__new__(Pipeline)
+    p.capture = None
+    c = ctx()
+
+    async def src() -> AsyncIterator[Burst]:
+        for b in BURSTS:
+            yield b
+
+    out = await collect(p._observe(c, src()))
+    assert out == BURSTS
+    assert c.streamed_chars == len("Hello world") and c.first_token_at is not None
+    assert c.usage == Usage(3, 2) and c.finish_reason == "stop"

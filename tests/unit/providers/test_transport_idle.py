@@ -1,0 +1,131 @@
+"""The stream idle timeout of providers/transport.py (one timer per stream): a silent upstream
+ends the stream with UpstreamTimeout, bytes that arrived while the consumer was busy elsewhere
+(writing to a slow client) do not count as silence, and the timer is gone once the stream is."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bastion.core.errors import UpstreamTimeout
+from bastion.http.relay import relay
+from bastion.providers.transport import Endpoint, UpstreamStream
+
+IDLE = 0.05
+
+
+class _Protocol:
+    connected = True
+    _reading_paused = False
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self, resume_parser: bool = True) -> None: ...
+
+
+class _Response:
+    def __init__(self) -> None:
+        self.content = aiohttp.StreamReader(_Protocol(), 2**16, loop=asyncio.get_running_loop())  # type: ignore[arg-type]
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _stream() -> tuple[UpstreamStream, _Response]:
+    ep = Endpoint(name="p", base_url="http://upstream.invalid", auth_headers={}, connect_timeout=1,
+                  first_byte_timeout=1, idle_timeout=IDLE, total_timeout=10, max_connections=1)
+    resp = _Response()
+    return UpstreamStream(resp, ep), resp  # type: ignore[arg-type]
+
+
+def _event(i: int) -> bytes:
+    return b"data: %d\n\n" % i
+
+
+async def test_a_silent_upstream_ends_the_stream_with_a_timeout() -> None:
+    stream, resp = _stream()
+    resp.content.feed_data(_event(1))
+    got: list[Any] = []
+    with pytest.raises(UpstreamTimeout, match="stalled"):
+        async for burst in stream.bursts():
+            got.append(burst)
+    assert got == [[(None, b"1")]]
+    stream.close()
+    assert stream._timer is None
+
+
+async def test_a_consumer_busy_elsewhere_is_not_an_idle_upstream() -> None:
+    stream, resp = _stream()
+    resp.content.feed_data(_event(1))
+    got: list[Any] = []
+    bursts = stream.bursts()
+    got.append(await anext(bursts))
+    loop = asyncio.get_running_loop()
+    loop.call_later(IDLE / 2, resp.content.feed_data, _event(2))
+    await asyncio.sleep(IDLE * 4)  # not reading: the timer finds no wait and lets it be
+    got.append(await anext(bursts))
+    resp.content.feed_eof()
+    got += [b async for b in bursts]
+    assert got == [[(None, b"1")], [(None, b"2")]]
+    stream.close()
+
+
+async def test_bytes_that_came_while_the_client_write_blocked_are_not_silence() -> None:
+    """The relay writes to the client while the upstream read is already waiting: the upstream
+    answered in time, only the client was slow, so there is no timeout."""
+    stream, resp = _stream()
+    resp.content.feed_data(_event(1))
+    gate = asyncio.Event()
+    sent: list[bytes] = []
+
+    async def send(msg: Any) -> None:
+        await gate.wait()
+        sent.append(msg["body"])
+
+    async def frames() -> AsyncIterator[bytes]:
+        async for burst in stream.bursts():
+            for _, data in burst:
+                yield data + b";"
+
+    task = asyncio.create_task(relay(frames(), send))
+    loop = asyncio.get_running_loop()
+    loop.call_later(IDLE / 4, resp.content.feed_data, _event(2))
+    loop.call_later(IDLE * 4, gate.set)  # the client takes its first write late
+    loop.call_later(IDLE * 4.5, resp.content.feed_eof)
+    await task
+    assert b"".join(sent) == b"1;2;"
+    stream.close()
+
+
+async def test_an_upstream_silent_while_the_client_write_blocked_times_out() -> None:
+    stream, resp = _stream()
+    resp.content.feed_data(_event(1))
+    gate = asyncio.Event()
+
+    async def send(msg: Any) -> None:
+        await gate.wait()
+
+    async def frames() -> AsyncIterator[bytes]:
+        try:
+            async for burst in stream.bursts():
+                for _, data in burst:
+                    yield data
+        except UpstreamTimeout:
+            yield b"timeout"
+
+    got: list[bytes] = []
+
+    async def record(msg: Any) -> None:
+        await send(msg)
+        got.append(msg["body"])
+
+    task = asyncio.create_task(relay(frames(), record))
+    asyncio.get_running_loop().call_later(IDLE * 4, gate.set)
+    await task
+    assert b"".join(got) == b"1timeout"
+    stream.close()
