@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel
-from bastion.policy.injection.detector import _LEET, _LEET_TOKEN, _leet_changes
+from bastion.policy.injection.detector import _LEET, _LEET_TOKEN, _leet_runs
 from bastion.policy.injection.features import Features, Hasher
 from bastion.policy.injection.prefilter import requirement
 from bastion.policy.injection.rules import RULES
@@ -81,25 +81,26 @@ def test_requirements_are_conservative_for_what_they_cannot_read() -> None:
                                                                                     "ignoring x"}),)
 
 
-# ------------------------------------------------------------------ leetspeak pre-check
+# ------------------------------------------------------------------ leetspeak: the changed runs
 LEET_ALPHABET = "ab1 0$@-_2é٣x8\n7Z"
+
+
+def _changed_spans(text: str) -> list[tuple[int, int]]:
+    """The spans the substitution (`_LEET_TOKEN.sub`) changes."""
+    return [m.span() for m in _LEET_TOKEN.finditer(text) if m.group(0).translate(_LEET) != m.group(0)]
 
 
 @SETTINGS
 @given(st.text(alphabet=LEET_ALPHABET, max_size=40) | st.text(max_size=20))
-def test_leet_precheck_equals_substitution(text: str) -> None:
-    changed = _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), text) != text
-    assert _leet_changes(text) == changed
+def test_leet_runs_are_what_the_substitution_changes(text: str) -> None:
+    assert _leet_runs(text) == _changed_spans(text)
 
 
-def test_leet_precheck_on_long_runs() -> None:
-    for text in ("a" * 70_000 + "1", "1" * 70_000 + "a", "1" * 70_000, "$" * 5 + "s", "1 " * 32 + "a", "1 " * 32 + "a1"):
-        assert _leet_changes(text) == (_LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), text) != text)
-
-
-def test_leet_precheck_gives_up_safely_on_many_numbers() -> None:
-    assert _leet_changes("x 1" * 30_000)  # unchanged, but past 32 runs the substitution decides
-    assert _leet_changes("1 " * 40 + "b3")
+def test_leet_runs_on_long_runs() -> None:
+    for text in ("a" * 70_000 + "1", "1" * 70_000 + "a", "1" * 70_000, "9" * 70_000 + "1", "1" + "9" * 70_000,
+                 "$" * 5 + "s", "1 " * 32 + "a", "1 " * 32 + "a1", "x 1" * 30_000, "1 " * 40 + "b3",
+                 "a1" * 35_000, "2_6a_9_1" * 1000):
+        assert _leet_runs(text) == _changed_spans(text)
 
 
 # ------------------------------------------------------------------ features

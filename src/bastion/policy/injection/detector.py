@@ -26,43 +26,71 @@ _B64 = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
 # leetspeak: digits and symbols inside words that also hold letters ("1gn0r3", "pr3v10us")
 _LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[^\W\d_])[\w@$]*[0-9@$][\w@$]*")
 _LEET = str.maketrans("0134578@$", "oieastbas")
-_LEET_HINT = re.compile(r"[013457@$]")  # (no 8: a text whose only leetspeak is an 8 is left as it is)
-_LEET_CHAR = re.compile(r"[0134578@$]")
+# a mapped character, then (past digits and "_" that are not mapped) a letter: the closest such pair of a run
+# [\w@$]+ that undoing leetspeak changes (searched in the reversed text too, for a letter then a mapped one)
+_LEET_PAIR = re.compile(r"[0134578@$](?:[^\W\D0134578]|_)*+[^\W\d_]")
 _LEET_RUN = re.compile(r"[\w@$]*")
-_LEET_RUN_CHAR = re.compile(r"[\w@$]")
-_LETTER = re.compile(r"[^\W\d_]")
+_LEET_MAPPED = re.compile(r"[0134578@$]")
+_WORD_TAIL = re.compile(r"\w*\Z")
+_WORD_HEAD = re.compile(r"\w*")
+_LEET_SMALL = 8192  # up to this length the leet pass reads the whole leet text again
+_LEET_REACH = 720  # the leet pass searches this far around each changed word (anchor regions reach 160 + 360)
 CHUNK = 1 << 16
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
 _SCAN_FROM, _TEST_FROM = 300, 100  # text / region lengths from which the literal prefilter pays
 MODEL_FAMILY = "classifier"
 
 
-def _leet_changes(text: str) -> bool:
-    """Whether undoing leetspeak may change `text`: some run of [\\w@$] holds a letter and a mapped
-    character. (`_LEET_TOKEN` matches exactly the runs holding a letter and one of [0-9@$]; only the mapped
-    ones change.) Looks only at the runs around mapped characters, each run once; past 32 runs it gives
-    up and answers True (a false True only costs the substitution, whose result the caller compares).
+def _leet_runs(text: str) -> list[tuple[int, int]]:
+    """The spans `_LEET_TOKEN.sub` changes, in order: the runs of [\\w@$] holding a letter and one of
+    [0134578@$]. Two scans (the text and its reversal) for their closest (mapped, letter) pairs, then each
+    such run is measured once: the work grows with the leetspeak, not with the numbers, in the text.
     """
-    covered = 0
-    rev = ""
-    runs = 0
-    for m in _LEET_CHAR.finditer(text):
-        i = m.start()
-        if i < covered:
+    n = len(text)
+    if _LEET_MAPPED.search(text) is None:  # most prose: one scan
+        return []
+    found = [m.start() for m in _LEET_PAIR.finditer(text)]
+    rev = text[::-1]
+    back = [n - 1 - m.start() for m in _LEET_PAIR.finditer(rev)]
+    if not found and not back:
+        return []
+    runs: list[tuple[int, int]] = []
+    end = -1
+    for i in sorted(found + back):  # each i is a mapped character inside a changed run
+        if i < end:
             continue
-        runs += 1
-        if runs > 32:  # many numbers: the substitution itself is cheaper (and the caller compares anyway)
-            return True
-        end = _LEET_RUN.match(text, i).end()  # type: ignore[union-attr]  # `*` always matches
-        start = i
-        if i and _LEET_RUN_CHAR.match(text, i - 1):  # the run starts before i: find its start backwards
-            rev = rev or text[::-1]
-            back = len(text) - i  # rev[back] is text[i - 1]
-            start = i - (_LEET_RUN.match(rev, back).end() - back)  # type: ignore[union-attr]
-        if _LETTER.search(text, start, end):
-            return True
-        covered = end
-    return False
+        j = n - 1 - i  # rev[j] is text[i]: the run read backwards from i
+        start = i + 1 - (_LEET_RUN.match(rev, j).end() - j)  # type: ignore[union-attr]  # `*` always matches
+        end = _LEET_RUN.match(text, i).end()  # type: ignore[union-attr]
+        runs.append((start, end))
+    return runs
+
+
+def _leet_batches(runs: list[tuple[int, int]], n: int) -> list[list[tuple[int, int, tuple[int, int]]]]:
+    """The changed runs with 2 characters either side, as (start, end, run), in batches that fit a chunk once
+    joined by one separator each (a run longer than a chunk is cut: its words past that are not seen)."""
+    out: list[list[tuple[int, int, tuple[int, int]]]] = [[]]
+    size = 0
+    for s, e in runs:
+        a, b = max(0, s - 2), min(n, e + 2, s + CHUNK - 8)
+        if size + b - a + 1 > CHUNK and out[-1]:
+            out.append([])
+            size = 0
+        out[-1].append((a, b, (s, e)))
+        size += b - a + 1
+    return out
+
+
+def _leet_windows(runs: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """Spans within `_LEET_REACH` of the changed runs, merged (each shorter than a chunk)."""
+    out: list[tuple[int, int]] = []
+    for s, e in runs:
+        a, b = max(0, s - _LEET_REACH), min(n, e + _LEET_REACH)
+        if out and a <= out[-1][1] and b - out[-1][0] <= CHUNK - 256:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _quoted(text: str, start: int) -> bool:
@@ -143,24 +171,27 @@ class Detector:
         self._subs_of_rule = [(i, r.substrings) for i, r in enumerate(RULES) if r.substrings]
         ascii_subs = sorted({s for r in RULES for s in r.substrings if s.isascii()})
         self._ascii_substrings = re.compile("|".join(map(re.escape, ascii_subs))) if ascii_subs else None
-        self._strong = bytes(not r.is_cue for r in RULES)
+        self._strong_bits = int.from_bytes(bytes(not r.is_cue for r in RULES), "big")  # (one AND for all rules)
         self._rot = (word_hash("rot13"), word_hash("rot"))
         self._prefilter = Prefilter([r.pattern for r in RULES], self.hasher)
 
     # ------------------------------------------------------------------ rules
-    def _regions(self, text: str, words: WordIndex, ok: bytes) -> dict[int, list[tuple[int, int]]]:
-        """Per rule i with ok[i] worth searching, the text regions to search: around its anchors' occurrences.
+    def _regions(self, text: str, words: WordIndex, ok: bytes, lo: int = 0,
+                 hi: int | None = None) -> dict[int, list[tuple[int, int]]]:
+        """Per rule i with ok[i] worth searching, the text regions to search: around its anchors' occurrences
+        (within text[lo:hi] when given: `words` then holds the words of that span only).
 
         The order is the detector's rule order (always-searched rules, substring rules, then anchored rules
         by first anchor occurrence, or by index for long texts): the first hit of a family wins.
         """
-        n = len(text)
-        out: dict[int, list[tuple[int, int]]] = {i: [(0, n)] for i in self._always if ok[i]}
+        n = len(text) if hi is None else hi
+        span = text if lo == 0 and n == len(text) else text[lo:n]
+        out: dict[int, list[tuple[int, int]]] = {i: [(lo, n)] for i in self._always if ok[i]}
         # an ASCII text can hold only ASCII substrings: one scan for all of them first
-        if not text.isascii() or (self._ascii_substrings is not None and self._ascii_substrings.search(text)):
+        if not span.isascii() or (self._ascii_substrings is not None and self._ascii_substrings.search(span)):
             for i, subs in self._subs_of_rule:
-                if ok[i] and any(s in text for s in subs):
-                    out[i] = [(0, n)]
+                if ok[i] and any(s in span for s in subs):
+                    out[i] = [(lo, n)]
         todo = [k for k in self._anchored if ok[k] and k not in out]
         if not todo:
             return out
@@ -181,7 +212,7 @@ class Detector:
             for k, ps in grouped.items():
                 spans: list[tuple[int, int]] = []
                 for p in sorted(ps):
-                    a, b = max(0, p - _BEFORE), min(n, p + _AFTER)
+                    a, b = max(lo, p - _BEFORE), min(n, p + _AFTER)
                     if spans and a <= spans[-1][1]:
                         spans[-1] = (spans[-1][0], b)
                     else:
@@ -195,29 +226,31 @@ class Detector:
             found = starts_hit[np.isin(hashes_hit, arr)]
             if len(found):
                 sorted_pos = np.sort(found)
-                lo, hi = np.maximum(sorted_pos - _BEFORE, 0), np.minimum(sorted_pos + _AFTER, n)
-                breaks = np.flatnonzero(lo[1:] > hi[:-1])
+                los, his = np.maximum(sorted_pos - _BEFORE, lo), np.minimum(sorted_pos + _AFTER, n)
+                breaks = np.flatnonzero(los[1:] > his[:-1])
                 first = np.concatenate((np.zeros(1, dtype=np.int64), breaks + 1))
                 last = np.concatenate((breaks, np.array([len(sorted_pos) - 1], dtype=np.int64)))
-                out[k] = list(zip(lo[first].tolist(), hi[last].tolist(), strict=True))
+                out[k] = list(zip(los[first].tolist(), his[last].tolist(), strict=True))
         return out
 
     def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False,
-                  trigrams: npt.NDArray[np.int64] | None = None) -> list[RuleHit]:
+                  trigrams: npt.NDArray[np.int64] | None = None, lo: int = 0, hi: int | None = None) -> list[RuleHit]:
         """Rule matches in a canonical text. `trigrams`, when given, must be the buckets of every character
-        3-gram of `text` (from `Hasher.extract`): they let most rules be skipped without a search."""
-        n = len(text)
+        3-gram of `text` (from `Hasher.extract`): they let most rules be skipped without a search.
+        With `lo`/`hi`, only matches within text[lo:hi] (searched in the whole text, so look-arounds see past
+        the span): `words` and `trigrams` are then those of the span (or of more)."""
+        n = len(text) if hi is None else hi - lo
         # a short text's regions are small: a search costs less than the 3-gram lookup, and only clauses of
         # a few strings are worth testing (in regions long enough for the test to pay)
         short = trigrams is None or n < _SCAN_FROM
         rule_ok, maybe = self._prefilter.scan(None if short else trigrams)
         if strong_only:
-            rule_ok = bytes(a & b for a, b in zip(rule_ok, self._strong, strict=True))
+            rule_ok = (int.from_bytes(rule_ok, "big") & self._strong_bits).to_bytes(len(rule_ok), "big")
         possible = self._prefilter.possible
         if not any(rule_ok):
             return []
         hits: list[RuleHit] = []
-        for i, spans in self._regions(text, words, rule_ok).items():
+        for i, spans in self._regions(text, words, rule_ok, lo, None if hi is None else hi).items():
             rule: Rule = RULES[i]
             found = 0
             last = -1
@@ -254,16 +287,68 @@ class Detector:
                 out.append(Finding("encoded_payload", 0, len(text), 0.9))
         return out
 
-    def _leet_hits(self, text: str) -> list[RuleHit]:
-        """Strong rules on the text with leetspeak undone (same length, so offsets carry over)."""
-        if _LEET_HINT.search(text) is None or not _leet_changes(text):
+    def _leet_hits(self, text: str, words: WordIndex, trigrams: npt.NDArray[np.int64] | None) -> list[RuleHit]:
+        """Strong rules on the text with leetspeak undone (same length, so offsets carry over), searched only
+        near the words that change: a match away from them is a match of the text itself, which the main pass
+        searched. `words` and `trigrams` are the main pass's (of `text`, or None).
+
+        Few changed words: each window of `_LEET_REACH` around them is searched on its own, with the words
+        and 3-grams of the window. Many (the windows cover half the text or more), or windows that found
+        several rules (whose order decides which hit of a family is reported): the whole leet text is
+        searched, with the text's words and 3-grams patched where words changed.
+        """
+        runs = _leet_runs(text)
+        if not runs:
             return []
-        leet = _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), text)
-        if leet == text:
-            return []
-        f = self.hasher.extract(np.frombuffer(leet.encode("utf-32-le"), dtype=np.uint32)[:CHUNK])
-        tri = f.buckets[:max(len(leet) - 2, 0)] if len(leet) <= CHUNK else None
-        return self.rule_hits(leet, WordIndex(f.words, f.word_starts), strong_only=True, trigrams=tri)
+        pieces: list[str] = []
+        prev = 0
+        for s, e in runs:
+            pieces += (text[prev:s], text[s:e].translate(_LEET))
+            prev = e
+        pieces.append(text[prev:])
+        leet = "".join(pieces)
+        n = len(leet)
+        windows = _leet_windows(runs, n)
+        if 2 * sum(b - a for a, b in windows) < n and all(b - a <= CHUNK - 256 for a, b in windows):
+            hits: list[RuleHit] = []
+            for a, b in windows:  # widened to whole words (up to 64 characters) so no word is cut
+                a = _WORD_TAIL.search(leet, max(0, a - 64), a).start()  # type: ignore[union-attr]
+                b = _WORD_HEAD.match(leet, b, min(n, b + 64)).end()  # type: ignore[union-attr]
+                f = self.hasher.extract(np.frombuffer(leet[a:b].encode("utf-32-le"), dtype=np.uint32))
+                hits += self.rule_hits(leet, WordIndex(f.words, f.word_starts + a), strong_only=True,
+                                       trigrams=f.buckets[:max(b - a - 2, 0)], lo=a, hi=b)
+            if len({h.rule for h in hits}) <= 1:  # one rule: its hits in text order, as the whole pass gives them
+                return hits
+            # several rules (a leet attack): the whole pass below orders them as usual (first hit of a family wins)
+        if n <= _LEET_SMALL:  # a short text: reading it again costs less than patching
+            f = self.hasher.extract(np.frombuffer(leet.encode("utf-32-le"), dtype=np.uint32))
+            return self.rule_hits(leet, WordIndex(f.words, f.word_starts), strong_only=True,
+                                  trigrams=f.buckets[:max(n - 2, 0)])
+        # words: those of `text` outside the changed runs (a run is bounded by non-word characters, so the
+        # others are the same), plus the words of each run in the leet text; 3-grams: the text's and those
+        # touching a changed run (a superset only lets the prefilter through more: the regex decides)
+        bounds = np.array(runs, dtype=np.int64)
+        at = np.searchsorted(bounds[:, 0], words.starts, side="right") - 1
+        keep = (at < 0) | (words.starts >= bounds[np.maximum(at, 0), 1])
+        new_words, new_starts, new_tri = [words.hashes[keep]], [words.starts[keep]], []
+        for batch in _leet_batches(runs, n):  # the runs with 2 characters of context, "\0"-separated
+            piece_at = np.array([a for a, _, _ in batch], dtype=np.int64)  # where each piece is in the leet text
+            joined = "\0".join(leet[a:b] for a, b, _ in batch)
+            f = self.hasher.extract(np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32))
+            new_tri.append(f.buckets[:max(len(joined) - 2, 0)])
+            at_piece = np.cumsum([0] + [b - a + 1 for a, b, _ in batch[:-1]], dtype=np.int64)
+            k = np.searchsorted(at_piece, f.word_starts, side="right") - 1
+            pos = f.word_starts - at_piece[k] + piece_at[k]
+            run_s = np.array([r[0] for _, _, r in batch], dtype=np.int64)[k]
+            run_e = np.array([r[1] for _, _, r in batch], dtype=np.int64)[k]
+            mine = (pos >= run_s) & (pos < run_e)  # not the bits of words around the run
+            new_words.append(f.words[mine])
+            new_starts.append(pos[mine])
+        starts = np.concatenate(new_starts)
+        order = np.argsort(starts, kind="stable")
+        patched = WordIndex(np.concatenate(new_words)[order], starts[order])
+        tri = None if trigrams is None else np.concatenate([trigrams, *new_tri])
+        return self.rule_hits(leet, patched, strong_only=True, trigrams=tri)
 
     def _strong_in(self, text: str) -> bool:
         c = canon.canonicalize(text[:CHUNK])
@@ -281,7 +366,8 @@ class Detector:
         feats = [self.hasher.extract(c.codes[o:o + CHUNK]) for o in offsets]
         words = WordIndex.of(feats, offsets)
         out: list[Finding] = []
-        hits = self.rule_hits(c.text, words, trigrams=_trigrams(feats, offsets, n, step)) if self.use_rules else []
+        trigrams = _trigrams(feats, offsets, n, step)
+        hits = self.rule_hits(c.text, words, trigrams=trigrams) if self.use_rules else []
         best: dict[str, Finding] = {}
         for h in hits:
             rule = RULES[h.rule]
@@ -292,7 +378,7 @@ class Detector:
             if prev is None or rule.score > prev.score:
                 best[rule.family] = Finding(rule.family, s, e, rule.score)
         if self.use_rules:
-            for h in self._leet_hits(c.text):
+            for h in self._leet_hits(c.text, words, trigrams):
                 rule = RULES[h.rule]
                 if rule.family not in best and not _quoted(c.text, h.start):
                     s, e = c.span(h.start, h.end)
