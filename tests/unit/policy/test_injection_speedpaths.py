@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel
-from bastion.policy.injection.detector import _LEET, _LEET_TOKEN, _leet_runs
 from bastion.policy.injection.features import Features, Hasher
+from bastion.policy.injection.leet import _LEET, _LEET_TOKEN, _leet_runs
 from bastion.policy.injection.prefilter import requirement
 from bastion.policy.injection.rules import RULES
 

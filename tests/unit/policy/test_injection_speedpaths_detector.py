@@ -22,9 +22,6 @@ from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel
 from bastion.policy.injection.detector import (
     _B64,
-    _LEET,
-    _LEET_REACH,
-    _LEET_TOKEN,
     CHUNK,
     MODEL_FAMILY,
     Detector,
@@ -34,6 +31,8 @@ from bastion.policy.injection.detector import (
     _quoted,
 )
 from bastion.policy.injection.features import Hasher, word_hash
+from bastion.policy.injection.leet import _LEET, _LEET_TOKEN
+from bastion.policy.injection.leet import LEET_REACH as _LEET_REACH
 from bastion.policy.injection.rules import RULES
 
 from .test_injection_speedpaths import reference_windows

@@ -19,78 +19,23 @@ import numpy.typing as npt
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel, Window
 from bastion.policy.injection.features import Features, Hasher, word_hash
+from bastion.policy.injection.leet import (
+    _LEET,
+    CHUNK,
+    _leet_batches,
+    _leet_runs,
+    _leet_windows,
+)
 from bastion.policy.injection.prefilter import Prefilter
 from bastion.policy.injection.rules import RULES, Rule, digest
 
 _B64 = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
-# leetspeak: digits and symbols inside words that also hold letters ("1gn0r3", "pr3v10us")
-_LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[^\W\d_])[\w@$]*[0-9@$][\w@$]*")
-_LEET = str.maketrans("0134578@$", "oieastbas")
-# a mapped character, then (past digits and "_" that are not mapped) a letter: the closest such pair of a run
-# [\w@$]+ that undoing leetspeak changes (searched in the reversed text too, for a letter then a mapped one)
-_LEET_PAIR = re.compile(r"[0134578@$](?:[^\W\D0134578]|_)*+[^\W\d_]")
-_LEET_RUN = re.compile(r"[\w@$]*")
-_LEET_MAPPED = re.compile(r"[0134578@$]")
 _WORD_TAIL = re.compile(r"\w*\Z")
 _WORD_HEAD = re.compile(r"\w*")
 _LEET_SMALL = 8192  # up to this length the leet pass reads the whole leet text again
-_LEET_REACH = 720  # the leet pass searches this far around each changed word (anchor regions reach 160 + 360)
-CHUNK = 1 << 16
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
 _SCAN_FROM, _TEST_FROM = 300, 100  # text / region lengths from which the literal prefilter pays
 MODEL_FAMILY = "classifier"
-
-
-def _leet_runs(text: str) -> list[tuple[int, int]]:
-    """The spans `_LEET_TOKEN.sub` changes, in order: the runs of [\\w@$] holding a letter and one of
-    [0134578@$]. Two scans (the text and its reversal) for their closest (mapped, letter) pairs, then each
-    such run is measured once: the work grows with the leetspeak, not with the numbers, in the text.
-    """
-    n = len(text)
-    if _LEET_MAPPED.search(text) is None:  # most prose: one scan
-        return []
-    found = [m.start() for m in _LEET_PAIR.finditer(text)]
-    rev = text[::-1]
-    back = [n - 1 - m.start() for m in _LEET_PAIR.finditer(rev)]
-    if not found and not back:
-        return []
-    runs: list[tuple[int, int]] = []
-    end = -1
-    for i in sorted(found + back):  # each i is a mapped character inside a changed run
-        if i < end:
-            continue
-        j = n - 1 - i  # rev[j] is text[i]: the run read backwards from i
-        start = i + 1 - (_LEET_RUN.match(rev, j).end() - j)  # type: ignore[union-attr]  # `*` always matches
-        end = _LEET_RUN.match(text, i).end()  # type: ignore[union-attr]
-        runs.append((start, end))
-    return runs
-
-
-def _leet_batches(runs: list[tuple[int, int]], n: int) -> list[list[tuple[int, int, tuple[int, int]]]]:
-    """The changed runs with 2 characters either side, as (start, end, run), in batches that fit a chunk once
-    joined by one separator each (a run longer than a chunk is cut: its words past that are not seen)."""
-    out: list[list[tuple[int, int, tuple[int, int]]]] = [[]]
-    size = 0
-    for s, e in runs:
-        a, b = max(0, s - 2), min(n, e + 2, s + CHUNK - 8)
-        if size + b - a + 1 > CHUNK and out[-1]:
-            out.append([])
-            size = 0
-        out[-1].append((a, b, (s, e)))
-        size += b - a + 1
-    return out
-
-
-def _leet_windows(runs: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
-    """Spans within `_LEET_REACH` of the changed runs, merged (each shorter than a chunk)."""
-    out: list[tuple[int, int]] = []
-    for s, e in runs:
-        a, b = max(0, s - _LEET_REACH), min(n, e + _LEET_REACH)
-        if out and a <= out[-1][1] and b - out[-1][0] <= CHUNK - 256:
-            out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-    return out
 
 
 def _quoted(text: str, start: int) -> bool:
@@ -292,7 +237,7 @@ class Detector:
         near the words that change: a match away from them is a match of the text itself, which the main pass
         searched. `words` and `trigrams` are the main pass's (of `text`, or None).
 
-        Few changed words: each window of `_LEET_REACH` around them is searched on its own, with the words
+        Few changed words: each window of `LEET_REACH` around them is searched on its own, with the words
         and 3-grams of the window. Many (the windows cover half the text or more), or windows that found
         several rules (whose order decides which hit of a family is reported): the whole leet text is
         searched, with the text's words and 3-grams patched where words changed.
