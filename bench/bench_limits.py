@@ -84,22 +84,25 @@ async def bench_memory(n: int) -> None:
 
 
 async def bench_redis(url: str, n: int) -> None:
-    from redis.asyncio import Redis
-
     from bastion.limits.redis_backend import RedisBackend
 
     prefix = f"bastion-bench:{uuid.uuid4().hex}:"
     backend = RedisBackend(url, prefix=prefix, timeout=1.0)
     await backend.start()
-    client: Redis = backend._client
+    from bastion.limits.resp import parse
+
+    conn = backend._client._conn  # opened by start()
+    assert conn is not None
     sent: list[str] = []
-    orig = client.execute_command
+    orig = conn.send
 
-    async def counting(*args: Any, **kw: Any) -> Any:
-        sent.append(str(args[0]))
-        return await orig(*args, **kw)
+    def counting(payload: bytes) -> Any:
+        cmd = parse(payload, 0)[0]
+        assert isinstance(cmd, list) and isinstance(cmd[0], bytes)
+        sent.append(cmd[0].decode())
+        return orig(payload)
 
-    client.execute_command = counting  # type: ignore[method-assign]
+    conn.send = counting  # type: ignore[method-assign]
     rl, cost, _ = stages(backend, config())
     await one(rl, cost, 0)
     sent.clear()
@@ -114,6 +117,8 @@ async def bench_redis(url: str, n: int) -> None:
     print(f"redis backend: {len(per_request)} commands per request {per_request} (target: 4, one per stage "
           f"and phase); wall p50 {lat[len(lat) // 2]:.0f} us, p99 {lat[int(len(lat) * 0.99)]:.0f} us per request")
     await backend.close()
+    from redis.asyncio import Redis  # clean-up only (a test dependency)
+
     r = Redis.from_url(url)
     keys = [k async for k in r.scan_iter(match=prefix + "*", count=1000)]
     if keys:

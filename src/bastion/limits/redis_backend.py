@@ -1,29 +1,26 @@
 """Redis counters shared by every replica: each operation is one Lua script, one round trip.
 
-No request may hang on Redis: connect and socket timeouts are short, the client never
-retries, every call has an overall deadline, and after a failure the backend fails fast for
-a second (instead of every request paying the connect timeout again) before it tries again.
-Failures become ServiceUnavailable; the stages apply `on_backend_error`.
+No request may hang on Redis: opening a connection and each reply are bounded by `timeout`, so
+a call by twice that (three times if Redis lost the scripts and EVALSHA must become EVAL; the
+client retries nothing else), and after a refused or broken connection the backend fails fast
+for a second (instead of every request paying the connect timeout again) before it tries again.
+Failures become ServiceUnavailable; the stages apply `on_backend_error`. The client is
+limits/resp.py, one pipelined connection: redis-py's asyncio client cost ~100 µs CPU per call.
 """
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Sequence
-from typing import Any
-
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from bastion.core.errors import ServiceUnavailable
 from bastion.limits import lua
 from bastion.limits.backend import BudgetDecision, BudgetSlot, DeniedKind, FailureCounter, RateDecision
+from bastion.limits.resp import Arg, Reply, ReplyError, RespClient, Script
 from bastion.limits.scopes import ScopeLimit
 
 _KINDS: dict[int, DeniedKind] = {1: "requests", 2: "tokens", 3: "parallel", 4: "too_large"}
+ACQUIRE, RELEASE, RESERVE, SETTLE = (Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE))
 
 
 class RedisBackend:
@@ -31,54 +28,44 @@ class RedisBackend:
 
     def __init__(self, url: str, *, prefix: str = "bastion:", timeout: float = 1.0,
                  lease_ttl: float = 900.0, cooldown: float = 1.0, max_connections: int = 64,
-                 client: Redis | None = None) -> None:
-        self._deadline = timeout * 2 + 0.05
-        if client is None:
-            # A bounded pool whose callers wait (briefly) for a free connection instead of failing
-            # under load; no retries, so a dead Redis costs one timeout, not a backoff series.
-            pool = BlockingConnectionPool.from_url(
-                url, max_connections=max_connections, timeout=self._deadline, socket_timeout=timeout,
-                socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0), health_check_interval=0)
-            client = Redis.from_pool(pool)
-        self._client: Redis = client
+                 client: RespClient | None = None) -> None:
+        # `max_connections` is kept for callers; one pipelined connection now serves every call.
+        self._client = client if client is not None else RespClient(url, timeout=timeout)
         self._prefix = prefix
         self._lease_ttl = lease_ttl
         self._cooldown = cooldown
         self._down_until = 0.0
         self.failures = FailureCounter()
-        self._acquire = self._client.register_script(lua.ACQUIRE)
-        self._release = self._client.register_script(lua.RELEASE)
-        self._reserve = self._client.register_script(lua.RESERVE)
-        self._settle = self._client.register_script(lua.SETTLE)
         self._names: dict[str, tuple[str, str, str]] = {}
 
     async def start(self) -> None:
         """Load the scripts (so the first requests need no second round trip). A Redis that is
         down at start-up is not fatal: requests then meet `on_backend_error`."""
-        try:
-            await self._call("start", self._client.script_load(lua.ACQUIRE))
-            for s in (lua.RELEASE, lua.RESERVE, lua.SETTLE):
-                await self._call("start", self._client.script_load(s))
-        except ServiceUnavailable:
-            pass
+        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE):
+            try:
+                await self._call("start", None, ["SCRIPT", "LOAD", s.source])
+            except ServiceUnavailable:
+                return
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._client.close()
 
-    async def _call(self, op: str, awaitable: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._down_until:
-            awaitable.close()  # never awaited: do not leak the coroutine
+    async def _call(self, op: str, script: Script | None, args: Sequence[Arg],
+                    keys: Sequence[Arg] = ()) -> Reply:
+        """EVALSHA of `script` (else the command `args`) with the failure rules: Redis errors become ServiceUnavailable; refused or broken connections (not slow
+        answers) make the next `cooldown` seconds fail fast."""
+        if self._down_until and time.monotonic() < self._down_until:
             self.failures.record(op, "redis marked down after a recent failure")
             raise ServiceUnavailable("limits backend (redis) is unreachable")
         try:
-            async with asyncio.timeout(self._deadline):
-                return await awaitable
-        except (RedisError, OSError, TimeoutError) as e:
-            # Only a refused/broken connection marks Redis down for the cool-down; a slow answer
-            # (e.g. a busy event loop in a burst) fails this request alone, not the next second.
-            if not isinstance(e, TimeoutError | RedisTimeoutError):
-                self._down_until = loop.time() + self._cooldown
+            if script is not None:
+                return await self._client.evalsha(script, keys, args)
+            return await self._client.execute(*args)
+        except (ReplyError, OSError) as e:
+            # A slow answer (e.g. a busy event loop in a burst) fails the requests waiting on it,
+            # not the next second; a refused, reset or error-answering Redis marks it down.
+            if not isinstance(e, TimeoutError):
+                self._down_until = time.monotonic() + self._cooldown
             self.failures.record(op, type(e).__name__)
             raise ServiceUnavailable(f"limits backend (redis) is unreachable: {type(e).__name__}") from None
 
@@ -102,14 +89,14 @@ class RedisBackend:
         for s in scopes:
             keys.extend(self._scope_keys(s.id))
             args.extend((_n(s.rpm), _n(s.tpm), _n(s.max_parallel)))
-        r = await self._call("acquire", self._acquire(keys=keys, args=args))
-        if int(r[0]) != 1:
-            return RateDecision(False, int(r[1]) / 1000.0, int(r[2]) - 1, _KINDS[int(r[3])])
+        r = _ints(await self._call("acquire", ACQUIRE, args, keys))
+        if r[0] != 1:
+            return RateDecision(False, r[1] / 1000.0, r[2] - 1, _KINDS[r[3]])
         d = RateDecision(True)
-        if int(r[4]) >= 0:
-            d.req_limit, d.req_remaining, d.req_reset = int(r[4]), int(r[5]), int(r[6]) / 1000.0
-        if int(r[7]) >= 0:
-            d.tok_limit, d.tok_remaining, d.tok_reset = int(r[7]), int(r[8]), int(r[9]) / 1000.0
+        if r[4] >= 0:
+            d.req_limit, d.req_remaining, d.req_reset = r[4], r[5], r[6] / 1000.0
+        if r[7] >= 0:
+            d.tok_limit, d.tok_remaining, d.tok_reset = r[7], r[8], r[9] / 1000.0
         return d
 
     async def release(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
@@ -127,7 +114,7 @@ class RedisBackend:
         if n == 0:
             return
         args[3] = n
-        await self._call("release", self._release(keys=keys, args=args))
+        await self._call("release", RELEASE, args, keys)
 
     async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
         keys: list[str] = []
@@ -135,10 +122,10 @@ class RedisBackend:
         for s in slots:
             keys.extend(self._budget_keys(s))
             args.extend((s.limit, s.expires_at or 0))
-        r = await self._call("reserve", self._reserve(keys=keys, args=args))
-        if int(r[0]) == 1:
+        r = _ints(await self._call("reserve", RESERVE, args, keys))
+        if r[0] == 1:
             return BudgetDecision(True)
-        return BudgetDecision(False, int(r[1]) - 1, int(r[2]), int(r[3]))
+        return BudgetDecision(False, r[1] - 1, r[2], r[3])
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot], now: float) -> None:
@@ -152,12 +139,29 @@ class RedisBackend:
             keys.append(self._budget_keys(s)[0])
             expiries.append(s.expires_at or 0)
         args: list[str | int | float] = [f"{rid}|{amount}", amount, actual, len(reserved), len(spend), *expiries]
-        await self._call("settle", self._settle(keys=keys, args=args))
+        await self._call("settle", SETTLE, args, keys)
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
         h, _ = self._budget_keys(slot)
-        v = await self._call("budget_state", self._client.hmget(h, ["spent", "reserved"]))
-        return int(v[0] or 0), int(v[1] or 0)
+        v = await self._call("budget_state", None, ("HMGET", h, "spent", "reserved"))
+        if not isinstance(v, list) or len(v) != 2:
+            raise ServiceUnavailable("limits backend (redis) sent an unexpected reply")
+        return _int(v[0]), _int(v[1])
+
+
+def _ints(r: Reply) -> list[int]:
+    """A script's reply: a flat array of integers (anything else means a wrong script or server)."""
+    if type(r) is not list or not all(type(x) is int for x in r):
+        raise ServiceUnavailable("limits backend (redis) sent an unexpected reply")
+    return r  # type: ignore[return-value]  # checked above
+
+
+def _int(v: Reply) -> int:
+    if v is None:
+        return 0
+    if isinstance(v, int | bytes | str):
+        return int(v)
+    raise ServiceUnavailable("limits backend (redis) sent an unexpected reply")
 
 
 def _n(v: int | None) -> int:

@@ -35,6 +35,14 @@ def config_errors(config: BastionConfig) -> list[str]:
     if config.limits.backend == "memory" and config.server.workers > 1:
         errors.append("limits.backend: memory counters are per process, so with server.workers > 1 every "
                       "limit and budget would be multiplied by the worker count; use backend: redis")
+    if config.limits.backend == "redis":
+        from bastion.config.loader import ConfigError
+        from bastion.limits.resp import parse_redis_url
+
+        try:
+            parse_redis_url(config.limits.redis_url)
+        except ConfigError as e:
+            errors.extend(e.errors)
     return errors
 
 

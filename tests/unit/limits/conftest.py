@@ -8,11 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from bastion.limits.backend import LimitsBackend
 from bastion.limits.memory import MemoryBackend
 from bastion.limits.redis_backend import RedisBackend
+from bastion.limits.resp import RespClient
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -28,13 +28,20 @@ def require_redis() -> None:
 
 
 async def _drop_prefix(prefix: str) -> None:
-    r = Redis.from_url(REDIS_URL)
+    r = RespClient(REDIS_URL, timeout=5.0)
     try:
-        keys = [k async for k in r.scan_iter(match=prefix + "*", count=1000)]
-        if keys:
-            await r.delete(*keys)
+        cursor = b"0"
+        while True:
+            reply = await r.execute("SCAN", cursor, "MATCH", prefix + "*", "COUNT", 1000)
+            assert isinstance(reply, list) and isinstance(reply[0], bytes) and isinstance(reply[1], list)
+            cursor = reply[0]
+            keys = [k for k in reply[1] if isinstance(k, bytes)]
+            if keys:
+                await r.execute("DEL", *keys)
+            if cursor == b"0":
+                break
     finally:
-        await r.aclose()
+        await r.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import asyncio
 import socket
 
 import pytest
-from redis.asyncio import Redis
 
 from bastion.config.loader import parse_config
 from bastion.core.context import Principal, RequestContext
@@ -17,6 +16,7 @@ from bastion.cost.pricing import PriceTable
 from bastion.cost.stage import BudgetStage
 from bastion.limits.backend import BudgetSlot
 from bastion.limits.redis_backend import RedisBackend
+from bastion.limits.resp import Connection, parse
 from bastion.limits.scopes import ScopeLimit
 from bastion.limits.stage import RateLimitStage
 
@@ -32,22 +32,26 @@ def _closed_port() -> int:
 
 
 async def test_one_round_trip_per_operation(redis_backend: RedisBackend) -> None:
-    calls: list[str] = []
-    r: Redis = redis_backend._client
-    orig = r.execute_command
+    conn = redis_backend._client._conn
+    assert isinstance(conn, Connection)
+    calls: list[object] = []
+    orig = conn.send
 
-    async def counting(*args: object, **kw: object) -> object:
-        calls.append(str(args[0]))
-        return await orig(*args, **kw)
+    def counting(payload: bytes) -> object:
+        cmd, end = parse(payload, 0)  # the command as written to the socket
+        assert end == len(payload) and isinstance(cmd, list)
+        calls.append(cmd[0])
+        return orig(payload)
 
-    r.execute_command = counting  # type: ignore[method-assign]
+    conn.send = counting  # type: ignore[assignment, method-assign]
     s = (ScopeLimit("k:a", "k", rpm=10, tpm=1000, max_parallel=3), ScopeLimit("t:x", "t", rpm=5))
     slot = BudgetSlot("k:a", "day", "2027-01-15", limit=10**6)
     await redis_backend.acquire("a", s, 10, None)
     await redis_backend.reserve("a", [slot], 100, T0)
     await redis_backend.release("a", s, -5, None)
     await redis_backend.settle("a", [slot], 100, 50, [slot], T0)
-    assert calls == ["EVALSHA"] * 4
+    assert calls == [b"EVALSHA"] * 4
+    assert redis_backend._client.connects == 1
 
 
 async def test_server_clock_is_used_when_no_time_is_given(redis_backend: RedisBackend) -> None:
@@ -77,10 +81,9 @@ async def test_reservations_of_a_crashed_replica_expire(redis_backend: RedisBack
 
 async def test_counter_keys_expire_so_memory_stays_bounded(redis_backend: RedisBackend) -> None:
     await redis_backend.acquire("a", (ScopeLimit("k:ttl", "k", rpm=60, tpm=600),), 60, None)
-    r: Redis = redis_backend._client
     for key in redis_backend._scope_keys("k:ttl")[:2]:
-        ttl = await r.pttl(key)
-        assert 0 < ttl <= 62_000
+        ttl = await redis_backend._client.execute("PTTL", key)
+        assert isinstance(ttl, int) and 0 < ttl <= 62_000
 
 
 async def test_down_redis_fails_fast_and_counts() -> None:

@@ -33,3 +33,11 @@ def test_a_fixed_audit_writer_id_is_refused_with_several_workers(tmp_path: Path,
     assert code == 2
     err = capsys.readouterr().err
     assert "audit.writer_id" in err and "memory" not in err
+
+
+def test_config_check_names_a_redis_url_it_cannot_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(tmp_path, "limits: {backend: redis, redis_url: 'unix:///run/redis.sock'}\n")
+    code = main(["config", "check", str(cfg)])
+    out = capsys.readouterr()
+    assert code != 0
+    assert "limits.redis_url" in out.out + out.err
