@@ -10,8 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bastion.config.policy import PolicyConfig
-from bastion.core.context import RequestContext
 from bastion.core.errors import PolicyViolation
 from bastion.core.types import (
     ChatResponse,
@@ -25,19 +23,7 @@ from bastion.core.types import (
 )
 from bastion.policy.registry import ScannerRegistry
 from bastion.policy.stage import PolicyStage
-from tests.unit.policy.fake_credentials import SECRETS
-
-GH = SECRETS["github_token"][1]
-CARD = "4111 1111 1111 1111"
-REDACT_OUT = {"output": [{"scanner": "secrets", "action": "redact"}, {"scanner": "pii", "action": "redact"}]}
-
-
-def stage(registry: ScannerRegistry, **raw: Any) -> PolicyStage:
-    return PolicyStage({"default": PolicyConfig.model_validate(raw)}, registry=registry)
-
-
-def ctx() -> RequestContext:
-    return RequestContext(request_id="r", ingress="openai")
+from tests.unit.policy.test_guard import CARD, GH, REDACT_OUT, ctx, stage
 
 
 async def source(bursts: Sequence[list[StreamEvent]]) -> AsyncIterator[list[StreamEvent]]:
