@@ -44,6 +44,9 @@ def _candidates(authorization: str | None, x_api_key: str | None) -> list[str]:
 
 def _select(candidates: list[str]) -> tuple[str, str] | str:
     """The one (key_id, secret) presented; else the message explaining why there is none."""
+    if len(candidates) == 1:  # the usual case: one header, nothing to reconcile
+        one = keys.parse(candidates[0])
+        return one if one is not None else MALFORMED
     if not candidates:
         return MISSING
     parsed = {p for p in map(keys.parse, candidates) if p is not None}

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from bastion.providers.base import WireFormat
 
+_FORMATS: dict[str, WireFormat] = {}  # filled on first use (the adapters import late)
+
 
 def wire_format(kind: str) -> WireFormat:
+    fmt = _FORMATS.get(kind)
+    if fmt is None:
+        fmt = _FORMATS[kind] = _load(kind)
+    return fmt
+
+
+def _load(kind: str) -> WireFormat:
     if kind == "openai":
         from bastion.providers.openai import OPENAI
 

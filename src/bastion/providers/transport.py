@@ -11,6 +11,7 @@ import aiohttp
 import orjson
 
 from bastion.core.errors import BastionError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from bastion.providers.deadline import DeadlineClock
 from bastion.providers.sse import SSEError, SSEParser
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # the default of providers.<name>.max_response_bytes
@@ -183,11 +184,16 @@ class Transport:
 
     def __init__(self) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._clocks: dict[str, DeadlineClock] = {}  # one per session (the loop it lives on)
         self.stats = TransportStats()
 
     def _session(self, ep: Endpoint) -> aiohttp.ClientSession:
         s = self._sessions.get(ep.name)
         if s is None or s.closed:
+            loop = asyncio.get_running_loop()
+            clock = self._clocks.get(ep.name)
+            if clock is None or clock.loop is not loop:
+                self._clocks[ep.name] = DeadlineClock(loop)
             connector = aiohttp.TCPConnector(limit=ep.max_connections, keepalive_timeout=30,
                                              enable_cleanup_closed=True, ttl_dns_cache=300)
             s = aiohttp.ClientSession(
@@ -201,17 +207,28 @@ class Transport:
     async def _open(self, ep: Endpoint, path: str, body: bytes,
                     extra: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
         session = self._session(ep)
+        clock = self._clocks[ep.name]
+        task = asyncio.current_task(clock.loop)
+        assert task is not None
+        headers = dict(ep.auth_headers)
+        if extra:
+            # only Bastion's own headers (W3C traceparent); credentials always win
+            headers.update({k: v for k, v in extra.items() if k.lower() not in ep.auth_headers})
+        deadline = clock.start(task, ep.first_byte_timeout + ep.connect_timeout)
         try:
-            async with asyncio.timeout(ep.first_byte_timeout + ep.connect_timeout):
-                headers = dict(ep.auth_headers)
-                if extra:
-                    # only Bastion's own headers (W3C traceparent); credentials always win
-                    headers.update({k: v for k, v in extra.items() if k.lower() not in ep.auth_headers})
+            try:
                 resp = await session.post(ep.base_url + path, data=body, headers=headers,
                                           allow_redirects=False)
+            finally:
+                deadline.cancel()
             self.stats.open_responses += 1
             return resp
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not deadline.expired():
+                raise
+            raise UpstreamTimeout(f"provider {ep.name} did not answer within "
+                                  f"{ep.first_byte_timeout:g}s", retryable=True) from None
+        except TimeoutError:  # aiohttp's own (connect) timeouts
             raise UpstreamTimeout(f"provider {ep.name} did not answer within "
                                   f"{ep.first_byte_timeout:g}s", retryable=True) from None
         except aiohttp.ClientConnectorError as e:
@@ -316,6 +333,9 @@ class Transport:
         for s in self._sessions.values():
             await s.close()
         self._sessions.clear()
+        for c in self._clocks.values():
+            c.close()
+        self._clocks.clear()
 
 
 def retry_after_seconds(headers: Mapping[str, str], err: BastionError) -> float | None:

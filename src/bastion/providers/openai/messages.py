@@ -47,9 +47,26 @@ _TOOL_CALL_KEYS = frozenset({"id", "type", "function", "index"})
 _FUNCTION_KEYS = frozenset({"name", "arguments", "parsed_arguments"})
 
 
+# Roles whose plainest message ({"role", "content": "non-empty text"}) decodes the same as through
+# decode_message's full checks (a tool message needs its tool_call_id, so it is not among them).
+_PLAIN_ROLES = {"system": "system", "developer": "developer", "user": "user", "assistant": "assistant"}
+
+
 def decode_messages(value: JSON) -> list[Message]:
     items = as_list(value, "messages", non_empty=True)
-    return [decode_message(item, f"messages[{i}]") for i, item in enumerate(items)]
+    out: list[Message] = []
+    for i, item in enumerate(items):
+        # The common turn, without building error paths it will not need; anything else (an
+        # extra key, a name, parts, an empty or non-string content) goes through decode_message.
+        if type(item) is dict and len(item) == 2:
+            role_value = item.get("role")
+            role = _PLAIN_ROLES.get(role_value) if type(role_value) is str else None
+            content = item.get("content")
+            if role is not None and type(content) is str and content:
+                out.append(Message(role=cast(Role, role), content=[TextPart(content)]))
+                continue
+        out.append(decode_message(item, f"messages[{i}]"))
+    return out
 
 
 def decode_message(value: JSON, path: str) -> Message:
