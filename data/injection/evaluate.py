@@ -42,11 +42,11 @@ FOLDS: dict[str, list[str]] = {
     "agentic indirect (AgentDojo, inspect-evals)": ["agentdojo", "inspect_indirect"],
     "garak-multilingual": ["garak_multilingual"],
     "jailbreak-corpus-mini": ["jailbreak_mini"],
-    "handwritten (Bastion)": ["handwritten_attacks", "handwritten_benign", "handwritten_actions"],
+    "handwritten (Bastion)": ["handwritten_attacks", "handwritten_benign", "handwritten_actions", "handwritten_coding"],
 }
 FOLDS["Spikee seeds (Reversec)"] = ["spikee"]
 # groups of the first evaluation (docs/injection.md compares against it); later groups are reported on top
-ORIGINAL_GROUPS = {g for gs in FOLDS.values() for g in gs} - {"spikee", "handwritten_actions"} | {
+ORIGINAL_GROUPS = {g for gs in FOLDS.values() for g in gs} - {"spikee", "handwritten_actions", "handwritten_coding"} | {
     "writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",
     "agent_tasks", "security_questions", "freshqa"}
 for _g in ("agent_prompts", "writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",
@@ -90,12 +90,17 @@ def main() -> None:
     ap.add_argument("--mi-rounds", type=int, default=train.MI_ROUNDS)
     ap.add_argument("--crossfit", type=int, default=train.CROSSFIT)
     ap.add_argument("--embed", type=int, default=train.EMBED)
+    ap.add_argument("--small", type=int, nargs=2, default=[train.SMALL_WINDOW, train.SMALL_STRIDE],
+                    metavar=("WINDOW", "STRIDE"), help="a second, smaller classifier window (0 0: none)")
+    ap.add_argument("--small-share", type=float, default=train.SMALL_SHARE)
     args = ap.parse_args()
+    small = (args.small[0], args.small[1])
+    train.SMALL_SHARE = args.small_share
     t0 = time.time()
     records = train.load_corpus(include_info=True)
     train_records = [r for r in records if not str(r["group"]).startswith(train.INFO_PREFIX)]
     info_records = [r for r in records if str(r["group"]).startswith(train.INFO_PREFIX)]
-    docs = train.featurise(train_records)
+    docs = train.featurise(train_records, small=small)
     fold_of = {g: name for name, groups in FOLDS.items() for g in groups}
     missing = {d.group for d in docs} - set(fold_of)
     if missing:
@@ -108,7 +113,7 @@ def main() -> None:
         held = [d for d in docs if d.group in groups]
         rest = without_near_duplicates([d for d in docs if d.group not in groups], held)
         model = train.train(rest, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
-                            embed=args.embed)
+                            embed=args.embed, small=small)
         det = Detector(model)
         for d in held:
             findings = det.findings(d.text)

@@ -13,7 +13,9 @@ Options, off by default (see docs/injection.md for what they did in the cross-so
 `--mi-rounds N` refits with each attack text's weight moved towards its best window; `--embed N` adds N
 copies of every short training attack placed inside a benign training document; `--crossfit K`
 calibrates the bias on benign texts of source groups held out of K refits instead of on the training
-texts. After training, run data/injection/reference.py (the unit tests pin the detector's findings).
+texts; `--small W S` adds a second, smaller window (W characters, stride S) scored with the same weights
+and trained on alongside the large ones (`SMALL_SHARE` of a long text's weight on its small windows).
+After training, run data/injection/reference.py (the unit tests pin the detector's findings).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from bastion.policy.injection.rules import RULES, digest  # noqa: E402
 CORPUS = Path(__file__).resolve().parent / "corpus"
 INFO_PREFIX = "info_"  # groups reported separately, never trained on
 BITS, WINDOW, STRIDE = 18, 1024, 512
+SMALL_WINDOW, SMALL_STRIDE = 0, 0  # a second, smaller window (0: none)
+SMALL_SHARE = 0.5  # share of a text's sample weight on its small windows (when it has any)
 MAX_TRAIN_CHARS = 20000
 THRESHOLD = 0.8
 MI_ROUNDS = 0  # multiple-instance refits (weight moved to each attack text's best window)
@@ -58,6 +62,7 @@ class Doc:
     label: int
     group: str
     rows: list[tuple[np.ndarray, np.ndarray]]  # per window: (n-gram buckets, cue rule indices)
+    n_small: int = 0  # the last `n_small` rows are small windows
 
 
 def load_corpus(include_info: bool = False) -> list[dict[str, object]]:
@@ -69,8 +74,10 @@ def load_corpus(include_info: bool = False) -> list[dict[str, object]]:
     return rows
 
 
-def featurise(records: list[dict[str, object]], window: int = WINDOW, stride: int = STRIDE, bits: int = BITS) -> list[Doc]:
-    probe = LinearModel(np.zeros(1 << bits, np.float32), np.zeros(len(RULES), np.float32), 0.0, bits, window, stride, "")
+def featurise(records: list[dict[str, object]], window: int = WINDOW, stride: int = STRIDE, bits: int = BITS,
+              small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE)) -> list[Doc]:
+    probe = LinearModel(np.zeros(1 << bits, np.float32), np.zeros(len(RULES), np.float32), 0.0, bits, window, stride, "",
+                        small_window=small[0], small_stride=small[1])
     det = Detector(probe)
     hasher = Hasher(bits=bits, max_len=1 << 16)
     docs: list[Doc] = []
@@ -83,12 +90,17 @@ def featurise(records: list[dict[str, object]], window: int = WINDOW, stride: in
         rows = []
         order = np.argsort(f.positions, kind="stable")
         pos, buckets = f.positions[order], f.buckets[order]
-        for s in probe.window_starts(n).tolist():
-            e = min(s + window, n)
+        bounds = [(s, min(s + window, n)) for s in probe.window_starts(n).tolist()]
+        n_small = 0
+        if small[0] and n > small[0]:
+            sb = [(s, min(s + small[0], n)) for s in probe.window_starts(n, small[0], small[1]).tolist()]
+            bounds += sb
+            n_small = len(sb)
+        for s, e in bounds:
             lo, hi = np.searchsorted(pos, s), np.searchsorted(pos, e)
             cues = np.array(sorted({h.rule for h in hits if s <= h.start < e}), dtype=np.int64)
             rows.append((buckets[lo:hi], cues))
-        docs.append(Doc(text, int(r["label"]), str(r["group"]), rows))
+        docs.append(Doc(text, int(r["label"]), str(r["group"]), rows, n_small))
     return docs
 
 
@@ -104,7 +116,10 @@ def design(docs: list[Doc], bits: int = BITS) -> tuple[scipy.sparse.csr_matrix, 
         groups_per_label[label] += 1
     for k, d in enumerate(docs):
         per_doc = 1.0 / (group_totals[(d.label, d.group)] * groups_per_label[d.label])
-        for buckets, cues in d.rows:
+        n_large = len(d.rows) - d.n_small
+        share = [1.0 - SMALL_SHARE if d.n_small else 1.0, SMALL_SHARE]
+        for j, (buckets, cues) in enumerate(d.rows):
+            small = j >= n_large
             uniq, counts = np.unique(buckets, return_counts=True)
             norm = math.sqrt(max(len(buckets), 1))
             indices.extend(uniq.tolist())
@@ -113,7 +128,7 @@ def design(docs: list[Doc], bits: int = BITS) -> tuple[scipy.sparse.csr_matrix, 
             values.extend([1.0] * len(cues))
             indptr.append(len(indices))
             labels.append(d.label)
-            doc_weight.append(per_doc / len(d.rows))
+            doc_weight.append(per_doc * share[small] / (d.n_small if small else n_large))
             doc_of_row.append(k)
     x = scipy.sparse.csr_matrix((np.array(values), np.array(indices), np.array(indptr)), shape=(len(labels), dim))
     w = np.array(doc_weight)
@@ -191,7 +206,8 @@ def calibration_shift(logits_by_group: dict[str, list[float]], target_fpr: float
     return lo
 
 
-def embedded(docs: list[Doc], per_attack: int = EMBED, seed: int = 7) -> list[Doc]:
+def embedded(docs: list[Doc], per_attack: int = EMBED, seed: int = 7,
+             small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE)) -> list[Doc]:
     """Indirect-injection examples made from the training texts: each short attack placed inside a benign
     training document (keeping the attack text's group and label), so the model learns to find a
     short order inside a longer text instead of judging the whole window."""
@@ -207,12 +223,13 @@ def embedded(docs: list[Doc], per_attack: int = EMBED, seed: int = 7) -> list[Do
             c = rng.choice(carriers)
             cut = rng.randrange(len(c.text))
             records.append({"text": f"{c.text[:cut]}\n{d.text}\n{c.text[cut:]}", "label": 1, "group": d.group})
-    return featurise(records)
+    return featurise(records, small=small)
 
 
 def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, window: int = WINDOW,
-          stride: int = STRIDE, mi_rounds: int = MI_ROUNDS, crossfit: int = CROSSFIT, embed: int = EMBED) -> LinearModel:
-    docs = docs + embedded(docs, embed)
+          stride: int = STRIDE, mi_rounds: int = MI_ROUNDS, crossfit: int = CROSSFIT, embed: int = EMBED,
+          small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE)) -> LinearModel:
+    docs = docs + embedded(docs, embed, small=small)
     x, y, w, doc_of_row = design(docs, bits)
     coef, bias = fit_mi(x, y, w, doc_of_row, l2, mi_rounds)
     # calibrate the bias on benign texts the model did not see: split the training source groups into
@@ -238,7 +255,7 @@ def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, windo
     shift = calibration_shift(benign_by_group, target_fpr)
     shift = min(shift, 0.0) if crossfit <= 1 else shift
     return LinearModel(coef[: 1 << bits].astype(np.float32), coef[1 << bits:].astype(np.float32), bias + shift, bits,
-                       window, stride, "")
+                       window, stride, "", small_window=small[0], small_stride=small[1])
 
 
 def main() -> None:
@@ -250,14 +267,16 @@ def main() -> None:
     ap.add_argument("--mi-rounds", type=int, default=MI_ROUNDS)
     ap.add_argument("--crossfit", type=int, default=CROSSFIT)
     ap.add_argument("--embed", type=int, default=EMBED)
+    ap.add_argument("--small", type=int, nargs=2, default=[SMALL_WINDOW, SMALL_STRIDE], metavar=("WINDOW", "STRIDE"))
     args = ap.parse_args()
+    small = (args.small[0], args.small[1])
     records = [r for r in load_corpus() if r["group"] not in set(args.exclude)]
-    docs = featurise(records)
+    docs = featurise(records, small=small)
     model = train(docs, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
-                  embed=args.embed)
+                  embed=args.embed, small=small)
     version = f"hash{BITS}-w{WINDOW}-n{len(docs)}"
     LinearModel(model.weights, model.cue_weights, model.bias, model.bits, model.window, model.stride, version,
-                digest()).save(Path(args.out))
+                digest(), model.small_window, model.small_stride).save(Path(args.out))
     sys.stdout.write(f"saved {args.out} ({version}), bias {model.bias:.3f}\n")
 
 

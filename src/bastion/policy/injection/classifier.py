@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,8 @@ class LinearModel:
     stride: int
     version: str
     rules_digest: str = ""  # digest of the rule set the cue weights belong to (rules.digest())
+    small_window: int = 0  # a second, smaller window scored with the same weights (0: none)
+    small_stride: int = 0
 
     @classmethod
     def load(cls, path: Path | None = None) -> LinearModel:
@@ -56,23 +59,27 @@ class LinearModel:
 
     @classmethod
     def _from(cls, z: dict[str, npt.NDArray[np.generic]]) -> LinearModel:
-        meta = z["meta"].astype(np.int64)
+        meta = z["meta"].astype(np.int64)  # bits, window, stride[, small window, small stride] (older files: 3)
+        small = (int(meta[3]), int(meta[4])) if len(meta) >= 5 else (0, 0)
         return cls(weights=z["weights"].astype(np.float32), cue_weights=z["cue_weights"].astype(np.float32),
                    bias=float(z["bias"][0]), bits=int(meta[0]), window=int(meta[1]), stride=int(meta[2]),
-                   version=str(z["version"][0]), rules_digest=str(z["rules"][0]) if "rules" in z else "")
+                   version=str(z["version"][0]), rules_digest=str(z["rules"][0]) if "rules" in z else "",
+                   small_window=small[0], small_stride=small[1])
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, weights=self.weights.astype(np.float16), cue_weights=self.cue_weights,
-                            bias=np.array([self.bias]), meta=np.array([self.bits, self.window, self.stride]),
+                            bias=np.array([self.bias]), meta=np.array([self.bits, self.window, self.stride, self.small_window, self.small_stride]),
                             version=np.array([self.version]), rules=np.array([self.rules_digest]))
 
-    def window_starts(self, n: int) -> I64:
-        """Starts of the windows covering [0, n): every `stride`, plus one flush with the end."""
-        if n <= self.window:
+    def window_starts(self, n: int, window: int = 0, stride: int = 0) -> I64:
+        """Starts of the windows covering [0, n): every `stride`, plus one flush with the end (default: the
+        large windows; pass `small_window`, `small_stride` for the small ones)."""
+        window, stride = window or self.window, stride or self.stride
+        if n <= window:
             return np.zeros(1, dtype=np.int64)
-        starts = np.arange(0, n - self.window + 1, self.stride, dtype=np.int64)
-        if starts[-1] != n - self.window:
-            starts = np.append(starts, n - self.window)
+        starts = np.arange(0, n - window + 1, stride, dtype=np.int64)
+        if starts[-1] != n - window:
+            starts = np.append(starts, n - window)
         return starts
 
     def score_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int = 0) -> list[Window]:
@@ -82,16 +89,47 @@ class LinearModel:
         """
         if n == 0:
             return [Window(offset, offset, _sigmoid(self.bias))]
-        if n <= self.window + self.stride:  # one or two windows
-            few = self._few_windows(feats, n, cues, offset)
-            if few is not None:
-                return few
-        return self._all_windows(feats, n, cues, offset)
+        out: list[Window] | None = None
+        small = 0 < self.small_window < n
+        few = n <= self.window + self.stride  # one or two windows
+        contrib: F64 | None = None  # weight sum of the features starting at each position (float64: weighted)
+        if few or small:
+            contrib = cast(F64, np.bincount(feats.positions, weights=self._weights64[feats.buckets], minlength=n))
+        if few and contrib is not None:
+            out = self._few_windows(feats, n, cues, offset, contrib)
+        if out is None:
+            out = self._all_windows(feats, n, cues, offset)
+        if small and contrib is not None:
+            out.append(self._best_small_window(feats, n, cues, offset, contrib[:n]))
+        return out
 
-    def _few_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int) -> list[Window] | None:
+    def _best_small_window(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int,
+                           per_position: F64) -> Window:
+        """The best of the small windows (the detector keeps a text's best window only); `per_position` is the
+        sum of the feature weights starting at each position."""
+        sw = self.small_window
+        contrib = np.zeros(n + 1, dtype=np.float64)
+        np.cumsum(per_position, out=contrib[1:])
+        counts = np.zeros(n + 1, dtype=np.float64)
+        counts[1:] = np.cumsum(np.bincount(feats.positions, minlength=n)[:n])
+        starts = self.window_starts(n, sw, self.small_stride)
+        ends = np.minimum(starts + sw, n)
+        logits = self.bias + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts], 1.0))
+        if cues:
+            seen: set[tuple[int, int]] = set()
+            for rule, pos in cues:
+                for k in np.flatnonzero((starts <= pos) & (pos < ends)).tolist():
+                    if (k, rule) not in seen:
+                        seen.add((k, rule))
+                        logits[k] += float(self.cue_weights[rule])
+        k = int(np.argmax(logits))
+        return Window(int(starts[k]) + offset, int(ends[k]) + offset, _sigmoid(float(logits[k])))
+
+    def _few_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int,
+                     contrib: F64) -> list[Window] | None:
         """`_all_windows` for a text of a few windows, with the per-window arithmetic in Python floats (the
-        same IEEE operations in the same order, so the same scores). None when a position lies past `n`."""
-        contrib = np.bincount(feats.positions, weights=self._weights64[feats.buckets], minlength=n)
+        same IEEE operations in the same order, so the same scores). None when a position lies past `n`.
+        `contrib`: the sum of the feature weights starting at each position (bincount)."""
         if len(contrib) != n:
             return None
         if n <= self.window:  # one window: its sum is the last prefix sum (minus csum[0] = 0.0, exact)

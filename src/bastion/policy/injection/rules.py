@@ -414,6 +414,49 @@ RULES: tuple[Rule, ...] = (
     _rule("roleplay_jailbreak", 0.9, r"\b(?:grandma|grandmother|granny|grandpa|grandfather)\b[^.\n]{0,60}\bused to (?:tell|read|recite|give|"
           r"whisper|sing) me (?:the |about (?:the )?)?(?:steps|how to|recipe for|instructions|keys|codes|passwords|formula|process|"
           r"windows|serial)", "grandma grandmother granny grandpa grandfather"),
+    # ---- added (4): latent injections in documents (garak), Spikee pretexts and low-resource translations
+    _rule("fake_turn", 0.9, r"(?:\[\s*system\s*\]\s*){3,}|(?:<\s*end of (?:session|conversation|chat|document|context)\s*>\s*){2,}",
+          "system end"),
+    _rule("fake_turn", 0.9, r"(?:^|\n)\s*system\s*:\s*(?:focus only on|only (?:use|consider|provide)|provide (?:it|this|the following)\b"
+          r"[^\n]{0,40}\bto the user|ignore|disregard|from now on|you (?:must|will) now)", "system"),
+    _rule("ignore_previous", 0.9, r"\b(?:ignore|disregard)\b[^.\n]{0,10}\b(?:them|it|those|everything else|all (?:other|else))\b"
+          r"[^.\n]{0,15}\b(?:and )?instead (?:focus (?:only|exclusively|solely)|respond with|reply with|say|print|output|only)\b"
+          r"|\b(?:ignore|disregard)\w* (?:all|any) (?:info|information|content|text|data|documents?)(?: [a-z]+)?"
+          r" except (?:for )?(?:the following|this|what)\b", "instead except"),
+    _rule("indirect", 0.9, r"\b(?:if|when|once) (?:the |a )?user asks? (?:you )?(?:for|about|to)\b[^.\n]{0,60}\b(?:reply|respond|answer|say|"
+          r"output|print) (?:with )?only\b", "ask asks"),
+    _rule("ignore_previous", 0.9, r"\b(?:new|updated) (?:important |urgent )?(?:system )?instructions?\s*(?:\*{2,}|#{2,}|={2,})"
+          r"|\budhezime te reja te rendesishme\b", "instructions instruction udhezime"),
+    _rule("roleplay_jailbreak", 0.9, r"<\s*interaction-config\s*>|\bblocked (?:modes|strings|responses)\s*:", "blocked interaction"),
+    _rule("indirect", 0.9, r"\binclude in (?:your|the) (?:response|answer|reply|output)\b[^\n]{0,20}\bthe following\b[^\n]{0,150}"
+          r"(?:javascript:|onerror\s*=|<\s*script|!\[)|!\[[^\]\n]{0,40}\]\(\s*https?://[^)\s]{0,100}[?&][\w-]+=\s*(?:\[|\{|<|\$)\w",
+          "include"),
+    _rule("indirect", 0.9, r"\bma iarrtar ort\b[^.\n]{0,80}\bina ionad sin\b|\bma theid iarraidh ort\b[^.\n]{0,80}\ban aite sin\b"
+          r"|\bnese te kerkohet\b[^.\n]{0,80}\bne vend te kesaj\b", "iarrtar iarraidh kerkohet"),
+    _rule("roleplay_jailbreak", 0.9, r"\bi mod forbartha\b|\bkwimodi yomthuthukisi\b", "mod kwimodi"),
+    # role-play templates: "not controlled by OpenAI", "no rules, no limitations, no guidelines"
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:is|are|you(?:'re| are)?|it'?s) (?:not|no longer|never) (?:controlled|governed|moderated|restricted) by "
+          r"(?:openai|anthropic|(?:any|the) (?:typical|usual|normal|standard|of (?:their|its|openai'?s?)) (?:rules|policies|restrictions|"
+          r"guidelines))\b|\bno (?:rules|limits|limitations|restrictions|guidelines|filters|laws|boundaries|censorship|morals|ethics)"
+          r"(?:\s*,\s*(?:and |or )?no (?:rules|limits|limitations|restrictions|guidelines|filters|laws|regulations|boundaries|"
+          r"censorship|morals|ethics)){2,}\b", "controlled governed moderated restricted rules limits limitations restrictions "
+          "guidelines filters laws boundaries censorship morals ethics"),
+    # ---- added (4) cues: orders to coding agents inside repositories (README, comments, config files)
+    # commands that print credentials: cat .env / credentials files, echo $SECRET…, print(os.environ…)
+    _rule("indirect", 0.0, r"\bcat\s+[\w./~${}-]*(?:\.env|credentials|\.netrc|id_rsa|id_ed25519|\.pgpass|secrets?\.(?:json|ya?ml|txt|toml))\b"
+          r"|\becho\s+[\"']?\$\{?\w*(?:secret|api_?key|token|passw|database_url|aws_)"
+          r"|\bprint\w*\s*\([^)\n]{0,40}\bos\.(?:environ|getenv)\b|\bfor k,\s*v in os\.environ\.items\(\)"
+          r"|\b(?:printenv|env)\s*(?:\||>)\s*(?:curl|nc|base64|tee)\b",
+          "cat echo print printf pprint environ printenv env"),
+    # "before modifying / making changes …, run / install / verify …" and pinned installs in setup notes
+    _rule("indirect", 0.0, r"\bbefore (?:modifying|editing|changing|touching|making (?:any )?changes|you (?:modify|edit|change|make "
+          r"(?:any )?changes|touch|start)|starting work|working on)\b[^\n]{0,80}?\b(?:run|execute|install|verify|configure|source|"
+          r"curl|ensure)\b|\b(?:setup|required|mandatory|prerequisite)\b[^\n]{0,40}\bpip install [\w.-]+==",
+          "before setup required mandatory prerequisite"),
+    # fetching and running a remote script, or posting data to a URL, from a shell line
+    _rule("indirect", 0.0, r"\b(?:curl|wget)\b[^\n|]{0,120}\|\s*(?:sudo )?(?:ba|z)?sh\b"
+          r"|\bcurl\b[^\n]{0,80}\s(?:-d|--data(?:-binary|-raw)?|-f|--form|-t|--upload-file)\s*[@\"'$]",
+          "curl wget"),
 )
 
 
