@@ -23,6 +23,9 @@ REVOKED = "API key has been revoked"
 EXPIRED = "API key has expired"
 
 
+_SWEEP_MIN = 1024
+
+
 @dataclass(slots=True)
 class _Entry:
     record: KeyRecord
@@ -89,6 +92,7 @@ class Authenticator:
         self._positive: dict[str, _Entry] = {}
         self._negative: dict[str, float] = {}
         self._inflight: dict[str, asyncio.Task[_Entry | None]] = {}
+        self._sweep_at = _SWEEP_MIN  # entries in both caches at which stale ones are dropped
 
     @property
     def cache_size(self) -> int:
@@ -165,7 +169,18 @@ class Authenticator:
         entry = _Entry(record, record.to_principal(), fresh_until)
         self._positive[key_id] = entry
         self._bound(self._positive)
+        if len(self._positive) + len(self._negative) >= self._sweep_at:
+            self._sweep()
         return entry
+
+    def _sweep(self) -> None:
+        """Drop entries past their TTL (a lookup would reload them anyway), so memory follows the keys in
+        use within the TTL, not every key ever seen. Runs when the caches have doubled since the last
+        sweep: amortised O(1) per load."""
+        now = self._clock()
+        self._positive = {k: e for k, e in self._positive.items() if e.fresh_until > now}
+        self._negative = {k: t for k, t in self._negative.items() if t > now}
+        self._sweep_at = max(_SWEEP_MIN, 2 * (len(self._positive) + len(self._negative)))
 
     def _bound(self, cache: dict[str, _Entry] | dict[str, float]) -> None:
         while len(cache) > self._max:

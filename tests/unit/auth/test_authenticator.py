@@ -299,3 +299,20 @@ async def test_invalidate_during_a_lookup_does_not_cache_its_stale_answer(
     assert (await early).key_id == issued.record.id  # raced the revocation: may pass; nothing after it may
     assert await refused(auth, None, issued.plaintext) == authn.REVOKED
     assert len(counting.gets) == 2
+
+
+async def test_stale_entries_are_dropped_so_memory_follows_the_keys_in_use(sqlite_store: SqlKeyStore,
+                                                                           clock: Clock) -> None:
+    auth = Authenticator(sqlite_store, ttl_seconds=2.0, clock=clock)
+    first = [await make(sqlite_store, name=f"old{i}") for i in range(authn._SWEEP_MIN // 2)]
+    for k in first:
+        await auth.authenticate(None, k.plaintext)
+    for _ in range(authn._SWEEP_MIN // 2):
+        await refused(auth, None, keys.generate()[1])
+    clock.t += 10  # every entry above is now past its TTL
+    fresh = [await make(sqlite_store, name=f"new{i}") for i in range(4)]
+    for k in fresh:
+        await auth.authenticate(None, k.plaintext)
+    assert auth.cache_size == 4  # the stale ones went at the sweep; the fresh ones stay cached
+    for k in fresh:  # and still answer without a store lookup, revoked keys still refused
+        assert (await auth.authenticate(None, k.plaintext)).key_id == k.record.id
