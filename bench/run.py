@@ -71,6 +71,11 @@ def start_bastion(profile: str, upstream: str, out: Path, *, workers: int = 1, d
     name = name or f"bastion-{profile}"
     db = db or out / f"{name}.db"
     cfg, notes = profiles.fit(profile, upstream, db)
+    if workers > 1 and cfg.get("limits", {}).get("backend", "memory") == "memory":
+        # `serve --workers N` refuses per-process counters (keys can get limits and budgets at any time)
+        cfg["limits"] = {**cfg.get("limits", {}), "backend": "redis", "redis_url": profiles.REDIS_URL,
+                         "redis_key_prefix": profiles.redis_prefix()}
+        notes["limits"] = "backend redis (required with several workers)"
     cfg_path = out / f"{name}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     port = free_port()
