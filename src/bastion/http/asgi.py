@@ -254,16 +254,16 @@ class BastionASGI:
         watcher = asyncio.get_running_loop().create_task(watch())
         hs = self._headers(resp.content_type, resp.headers, rid, None)
         hs.append((b"cache-control", b"no-cache"))
-        try:
-            await send({"type": "http.response.start", "status": resp.status, "headers": hs})
-            await relay(resp.chunks, send)
-        except asyncio.CancelledError:
-            if not gone:
-                raise
-            me.uncancel()
-        except OSError:
-            gone = True
-        finally:
+        closed = False
+
+        async def close() -> None:
+            # The stream's end (and the request's finalization: the budget settled, the audit
+            # record written) comes before the body's last write, as a non-streamed response's
+            # does: a client that has read the whole answer finds its spend recorded, and its
+            # next request cannot start while this one still runs (finalization left to after
+            # the end piled up unbounded behind a slow limits backend, past max_in_flight).
+            nonlocal closed
+            closed = True
             watcher.cancel()
             aclose = getattr(resp.chunks, "aclose", None)
             if aclose is not None:
@@ -273,6 +273,19 @@ class BastionASGI:
                     log.exception("closing a stream failed")
             if resp.on_close is not None:
                 await resp.on_close(gone)
+
+        try:
+            await send({"type": "http.response.start", "status": resp.status, "headers": hs})
+            await relay(resp.chunks, send, close)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            me.uncancel()
+        except OSError:
+            gone = True
+        finally:
+            if not closed:
+                await close()
 
 
 def _parse_query(qs: str) -> dict[str, str]:

@@ -63,9 +63,12 @@ def _unwind(step: _Step, err: BaseException) -> None:
     step.close()
 
 
-async def relay(frames: AsyncIterator[bytes], send: Send) -> None:
+async def relay(frames: AsyncIterator[bytes], send: Send,
+                before_end: Callable[[], Awaitable[None]] | None = None) -> None:
     """Send every frame of `frames` as HTTP body, batched per burst, then end the body.
-    The frames of the last burst go out with the end of the body (one write)."""
+    The frames of the last burst go out with the end of the body (one write). `before_end`, if
+    given, runs once the source is exhausted and before that last write: the client cannot
+    start its next request on this connection before it is done."""
     nxt = frames.__anext__
     batch: list[bytes] = []
     while True:
@@ -92,4 +95,6 @@ async def relay(frames: AsyncIterator[bytes], send: Send) -> None:
             break
         if frame:
             batch.append(frame)
+    if before_end is not None:
+        await before_end()
     await send({"type": "http.response.body", "body": b"".join(batch)})

@@ -152,3 +152,21 @@ async def test_a_source_error_after_frames_propagates_after_they_are_sent() -> N
     with pytest.raises(RuntimeError, match="source broke"):
         await relay(frames(), c.send)
     assert c.bodies == [(b"a", True)]
+
+
+async def test_before_end_runs_once_the_source_is_exhausted_and_before_the_last_write() -> None:
+    c = Client()
+    seen: list[list[tuple[bytes, bool]]] = []
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield b"a"
+        await asyncio.sleep(0)
+        yield b"b"
+
+    async def before_end() -> None:
+        seen.append(list(c.bodies))
+        await asyncio.sleep(0)
+
+    await relay(frames(), c.send, before_end)
+    assert seen == [[(b"a", True)]]  # the last burst is held for the end
+    assert c.bodies == [(b"a", True), (b"b", False)]
