@@ -1,6 +1,6 @@
 """The one error taxonomy: every error Bastion raises knows its HTTP status and wire types.
 
-Foreign exceptions (aiohttp, redis, sqlite, asyncpg) are mapped into these at the boundary
+Foreign exceptions (sockets, TLS, sqlite, asyncpg) are mapped into these at the boundary
 where they enter. The envelope itself is rendered in one place (http/errors.py).
 Messages must never contain secrets or the sensitive values a policy found.
 """

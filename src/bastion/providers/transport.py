@@ -1,5 +1,5 @@
-"""The one upstream HTTP transport: pooled aiohttp sessions, timeouts, SSE framing, credential
-injection, and mapping of transport exceptions into Bastion errors."""
+"""The one upstream HTTP transport: pooled keep-alive connections (providers/http1.py), timeouts, SSE
+framing, credential injection, and mapping of transport exceptions into Bastion errors."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ import asyncio
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
-import aiohttp
-import orjson
-
 from bastion.core.errors import BastionError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bastion.providers.deadline import DeadlineClock
+from bastion.providers.http1 import (
+    Body,
+    BodyTooLarge,
+    ConnectionBroken,
+    ProtocolViolation,
+    Response,
+    header_block,
+)
+from bastion.providers.pool import Pool
 from bastion.providers.sse import SSEError, SSEParser
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # the default of providers.<name>.max_response_bytes
 # Client headers are never forwarded; these are the only ones Bastion sends besides credentials.
-_BASE_HEADERS = {"content-type": "application/json", "user-agent": "bastion-gateway/0.1"}
+_BASE_HEADERS = {"content-type": "application/json", "user-agent": "bastion-gateway/0.1",
+                 "accept-encoding": "gzip, deflate"}
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,7 +76,7 @@ class UpstreamStream:
     newest wait's deadline, or fails the wait once its deadline has passed with no byte received
     (through the reader, so the waiting code raises UpstreamTimeout wherever its task is)."""
 
-    def __init__(self, resp: aiohttp.ClientResponse, ep: Endpoint, stats: TransportStats | None = None) -> None:
+    def __init__(self, resp: Response, ep: Endpoint, stats: TransportStats | None = None) -> None:
         self._resp = resp
         self._idle = ep.idle_timeout
         self._limit = ep.max_response_bytes
@@ -99,7 +106,7 @@ class UpstreamStream:
             return
         content.set_exception(_Stalled())
 
-    async def _read(self, content: aiohttp.StreamReader) -> bytes:
+    async def _read(self, content: Body) -> bytes:
         """The next bytes the upstream sent (b"" at its end), within the idle timeout."""
         chunk = content.read_nowait()  # what has arrived already: no wait, so no timer
         if chunk or content.is_eof():
@@ -140,8 +147,8 @@ class UpstreamStream:
                 burst = parser.feed(chunk)
                 if burst:
                     yield burst
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as e:
-            raise UpstreamError(f"provider {self._name} connection broke mid-stream ({type(e).__name__})",
+        except (ConnectionBroken, ProtocolViolation) as e:
+            raise UpstreamError(f"provider {self._name} connection broke mid-stream ({e})",
                                 retryable=True) from None
         except SSEError as e:
             raise UpstreamError(f"provider {self._name}: {e}") from None
@@ -180,45 +187,45 @@ class UpstreamStream:
 
 
 class Transport:
-    """Owns one pooled ClientSession per provider (keep-alive, bounded pool)."""
+    """Owns one keep-alive connection pool per provider (bounded by its max_connections)."""
 
     def __init__(self) -> None:
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-        self._clocks: dict[str, DeadlineClock] = {}  # one per session (the loop it lives on)
+        self._pools: dict[str, Pool] = {}
+        self._heads: dict[str, tuple[Endpoint, bytes]] = {}  # per provider: its static header block
+        self._clocks: dict[str, DeadlineClock] = {}  # one per pool (the loop it lives on)
         self.stats = TransportStats()
 
-    def _session(self, ep: Endpoint) -> aiohttp.ClientSession:
-        s = self._sessions.get(ep.name)
-        if s is None or s.closed:
+    def _pool(self, ep: Endpoint) -> Pool:
+        pool = self._pools.get(ep.name)
+        if pool is None:
             loop = asyncio.get_running_loop()
             clock = self._clocks.get(ep.name)
             if clock is None or clock.loop is not loop:
                 self._clocks[ep.name] = DeadlineClock(loop)
-            connector = aiohttp.TCPConnector(limit=ep.max_connections, keepalive_timeout=30,
-                                             enable_cleanup_closed=True, ttl_dns_cache=300)
-            s = aiohttp.ClientSession(
-                connector=connector, json_serialize=lambda o: orjson.dumps(o).decode(),
-                timeout=aiohttp.ClientTimeout(total=None, connect=ep.connect_timeout,
-                                              sock_connect=ep.connect_timeout),
-                auto_decompress=True, skip_auto_headers=("User-Agent",))
-            self._sessions[ep.name] = s
-        return s
+            pool = self._pools[ep.name] = Pool(ep.base_url, ep.max_connections, ep.connect_timeout)
+        return pool
+
+    def _static(self, ep: Endpoint) -> bytes:
+        cached = self._heads.get(ep.name)
+        if cached is None or cached[0] is not ep:
+            cached = self._heads[ep.name] = (ep, header_block(ep.auth_headers))
+        return cached[1]
 
     async def _open(self, ep: Endpoint, path: str, body: bytes,
-                    extra: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
-        session = self._session(ep)
+                    extra: Mapping[str, str] | None = None) -> Response:
+        pool = self._pool(ep)
         clock = self._clocks[ep.name]
         task = asyncio.current_task(clock.loop)
         assert task is not None
-        headers = dict(ep.auth_headers)
+        head = pool.request_line(path, self._static(ep))
         if extra:
             # only Bastion's own headers (W3C traceparent); credentials always win
-            headers.update({k: v for k, v in extra.items() if k.lower() not in ep.auth_headers})
+            head += header_block({k: v for k, v in extra.items() if k.lower() not in ep.auth_headers})
+        data = b"%scontent-length: %d\r\n\r\n%s" % (head, len(body), body)
         deadline = clock.start(task, ep.first_byte_timeout + ep.connect_timeout)
         try:
             try:
-                resp = await session.post(ep.base_url + path, data=body, headers=headers,
-                                          allow_redirects=False)
+                resp = await pool.exchange(data, ep.max_response_bytes)
             finally:
                 deadline.cancel()
             self.stats.open_responses += 1
@@ -228,17 +235,18 @@ class Transport:
                 raise
             raise UpstreamTimeout(f"provider {ep.name} did not answer within "
                                   f"{ep.first_byte_timeout:g}s", retryable=True) from None
-        except TimeoutError:  # aiohttp's own (connect) timeouts
-            raise UpstreamTimeout(f"provider {ep.name} did not answer within "
-                                  f"{ep.first_byte_timeout:g}s", retryable=True) from None
-        except aiohttp.ClientConnectorError as e:
+        except TimeoutError:  # the connect timeout
+            raise UpstreamTimeout(f"provider {ep.name} did not accept a connection within "
+                                  f"{ep.connect_timeout:g}s", retryable=True) from None
+        except ConnectionBroken as e:
+            raise UpstreamError(f"provider {ep.name} connection failed ({e})", retryable=True) from None
+        except ProtocolViolation as e:
+            raise UpstreamError(f"provider {ep.name} sent an unreadable answer ({e})", retryable=True) from None
+        except OSError as e:  # refused, unreachable, DNS, TLS handshake
             raise UpstreamUnavailable(f"cannot connect to provider {ep.name} ({type(e).__name__})",
                                       retryable=True) from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise UpstreamError(f"provider {ep.name} connection failed ({type(e).__name__})",
-                                retryable=True) from None
 
-    async def _read_body(self, ep: Endpoint, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read_body(self, ep: Endpoint, resp: Response) -> bytes:
         limit = ep.max_response_bytes
         if resp.content_length is not None and resp.content_length > limit:
             raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
@@ -256,7 +264,7 @@ class Transport:
                 while True:
                     try:
                         async with asyncio.timeout(ep.idle_timeout):
-                            chunk = await resp.content.readany()
+                            chunk = await content.readany()
                     except TimeoutError:
                         raise UpstreamTimeout(f"provider {ep.name} stalled while sending its response",
                                               retryable=True) from None
@@ -270,11 +278,12 @@ class Transport:
         except TimeoutError:
             raise UpstreamTimeout(f"provider {ep.name} took longer than {ep.total_timeout:g}s",
                                   retryable=True) from None
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as e:
-            raise UpstreamError(f"provider {ep.name} connection broke ({type(e).__name__})",
-                                retryable=True) from None
+        except BodyTooLarge:
+            raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes") from None
+        except (ConnectionBroken, ProtocolViolation) as e:
+            raise UpstreamError(f"provider {ep.name} connection broke ({e})", retryable=True) from None
 
-    def _done(self, resp: aiohttp.ClientResponse | None, ok: bool) -> None:
+    def _done(self, resp: Response | None, ok: bool) -> None:
         """Bookkeeping of a call that ends here (not handed over as a stream)."""
         if resp is not None:
             # release() returns a fully read connection to the pool; close() drops one that is not.
@@ -292,7 +301,7 @@ class Transport:
         """A non-streamed call: (status, headers, body)."""
         self.stats.in_flight += 1
         self.stats.calls_total += 1
-        resp: aiohttp.ClientResponse | None = None
+        resp: Response | None = None
         ok = False
         try:
             resp = await self._open(ep, path, body, extra)
@@ -308,7 +317,7 @@ class Transport:
         """A streamed call: on 2xx an open UpstreamStream (the caller must close it), else the error body."""
         self.stats.in_flight += 1
         self.stats.calls_total += 1
-        resp: aiohttp.ClientResponse | None = None
+        resp: Response | None = None
         ok = False
         try:
             resp = await self._open(ep, path, body, extra)
@@ -330,9 +339,9 @@ class Transport:
                 self._done(resp, ok)
 
     async def close(self) -> None:
-        for s in self._sessions.values():
-            await s.close()
-        self._sessions.clear()
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
         for c in self._clocks.values():
             c.close()
         self._clocks.clear()
