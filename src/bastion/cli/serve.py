@@ -1,13 +1,14 @@
-"""`bastion serve`: run the gateway under uvicorn (httptools + uvloop)."""
+"""`bastion serve`: run the gateway under uvicorn (httptools + uvloop), one process or N workers."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import signal
 import sys
 
-from bastion.config.loader import ConfigError, load_config
+from bastion.config.loader import ConfigError, export_config_path, load_config
 from bastion.config.schema import BastionConfig
 
 
@@ -58,6 +59,14 @@ def worker_problems(cfg: BastionConfig, workers: int) -> list[str]:
     return problems
 
 
+def _bind_problem(e: OSError) -> str:
+    if e.errno == errno.EADDRINUSE:
+        return "the address is already in use (another program listens there; stop it or choose another --port)"
+    if e.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    return e.strerror or str(e)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -81,6 +90,19 @@ def serve(args: argparse.Namespace) -> int:
         for problem in refusals:
             print(f"bastion: {problem}", file=sys.stderr)
         return 2
+    from bastion.cli.workers import Supervisor, reserve_port, reuseport_available
+
+    reuse_port = workers > 1 and reuseport_available()
+    try:
+        # held by the supervisor with --workers N; otherwise only a probe for a clear error
+        reservation = reserve_port(host, port, shared=reuse_port)
+    except OSError as e:
+        print(f"bastion: cannot listen on {host}:{port}: {_bind_problem(e)}", file=sys.stderr)
+        return 1
+    if reuse_port:
+        port = reservation.getsockname()[1]
+    else:
+        reservation.close()
     if not args.quiet:
         print(_summary(args.config, host, port), flush=True)
     from bastion.observability.logging import setup_logging
@@ -94,12 +116,17 @@ def serve(args: argparse.Namespace) -> int:
                   lifespan="on", access_log=False, proxy_headers=False,
                   log_level="warning", timeout_graceful_shutdown=max(1, math.ceil(cfg.server.shutdown_grace_seconds)),
                   server_header=False, date_header=False, h11_max_incomplete_event_size=64 * 1024)
+    if reuse_port:  # workers > 1 on Linux: one SO_REUSEPORT socket per worker
+        export_config_path(args.config)
+        config = uvicorn.Config("bastion.app:app_from_environment", factory=True, **common)  # type: ignore[arg-type]
+        try:
+            return Supervisor(config, workers).run()
+        finally:
+            reservation.close()
     # uvicorn drains in-flight requests on SIGTERM and then re-raises the signal to the previous
     # handler; a no-op handler here makes a graceful stop exit 0 (what supervisors expect).
     signal.signal(signal.SIGTERM, lambda *_: None)
-    if workers > 1:
-        from bastion.config.loader import export_config_path
-
+    if workers > 1:  # no SO_REUSEPORT balancing here: uvicorn's workers share one listening socket
         export_config_path(args.config)
         uvicorn.run("bastion.app:app_from_environment", factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:
