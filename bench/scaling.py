@@ -308,7 +308,7 @@ def render(a: argparse.Namespace, runs: int, seconds: float, targets: list[Targe
             f"{statistics.median(ls):.0f} % of a core" if ls else "-", rss]) + " |")
     return "\n\n".join([
         f"### Scaling {when}: median of {runs} x {seconds:g} s per cell ({took / 60:.1f} min)",
-        "`bastion serve --workers N` (uvicorn, one shared listening socket). 1 worker: proxy on core 0, wrk and "
+        "`bastion serve --workers N` (one SO_REUSEPORT listening socket per worker). 1 worker: proxy on core 0, wrk and "
         "nginx on core 1. N workers: proxy on cores 0..N-1 with wrk beside them (nginx on core 1). CPU µs/req = "
         "utime+stime of the server process and all its workers over the run / requests: flat from 1 to N "
         "workers = linear scaling of the proxy's own work. Foreign = CPU other users of the machine took on all "
