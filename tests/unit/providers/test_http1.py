@@ -19,7 +19,7 @@ LIMIT = 1 << 20
 class Server:
     """A TCP server whose handler answers each request; counts connections and requests."""
 
-    def __init__(self, answer: Callable[[int, bytes], bytes | list[bytes]], close_after: bool = False) -> None:
+    def __init__(self, answer: Callable[[int, bytes], bytes | list[bytes | float]], close_after: bool = False) -> None:
         self.answer = answer
         self.close_after = close_after
         self.connections = 0
@@ -40,6 +40,9 @@ class Server:
                 self.requests.append(head + body)
                 out = self.answer(len(self.requests), head + body)
                 for part in out if isinstance(out, list) else [out]:
+                    if isinstance(part, float):  # a pause in the answer
+                        await asyncio.sleep(part)
+                        continue
                     writer.write(part)
                     await writer.drain()
                     if isinstance(out, list):
@@ -62,7 +65,7 @@ class Server:
 async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
     servers: list[Server] = []
 
-    async def start(answer: Callable[[int, bytes], bytes | list[bytes]], close_after: bool = False) -> Server:
+    async def start(answer: Callable[[int, bytes], bytes | list[bytes | float]], close_after: bool = False) -> Server:
         s = Server(answer, close_after)
         s.server = await asyncio.start_server(s.handle, "127.0.0.1", 0)
         servers.append(s)
@@ -322,3 +325,54 @@ async def test_tls_is_verified(tls_pair) -> None:
         assert untrusting._open == 0
     finally:
         s.server.close()
+
+
+def sse_answer(n: int, req: bytes) -> list[bytes | float]:
+    events = [b'data: {"n": %d, "i": %d}\n\n' % (n, i) for i in range(3)] + [b"data: [DONE]\n\n"]
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    return [head] + [b"%x\r\n%s\r\n" % (len(e), e) for e in events] + [b"0\r\n\r\n"]
+
+
+def endpoint(url: str):
+    from bastion.providers.transport import Endpoint
+
+    return Endpoint(name="p", base_url=url, auth_headers={"authorization": "Bearer sk-x"}, connect_timeout=2.0,
+                    first_byte_timeout=5.0, idle_timeout=5.0, total_timeout=10.0, max_connections=4)
+
+
+async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next_call(serve) -> None:
+    from bastion.providers.transport import Transport, UpstreamStream
+
+    s = await serve(sse_answer)
+    t = Transport()
+    ep = endpoint(s.url)
+    for n in (1, 2):
+        status, _, stream = await t.post_stream(ep, "/chat/completions", b"{}")
+        assert status == 200 and isinstance(stream, UpstreamStream)
+        got = [data async for burst in stream.bursts() for _, data in burst]
+        stream.close()
+        assert got == [b'{"n": %d, "i": %d}' % (n, i) for i in range(3)] + [b"[DONE]"]
+    assert s.connections == 1 and t.stats.open_responses == 0 and t.stats.in_flight == 0
+    await t.close()
+
+
+async def test_a_stream_closed_early_drops_its_connection(serve) -> None:
+    from bastion.providers.transport import Transport, UpstreamStream
+
+    def paused(n: int, req: bytes) -> list[bytes | float]:
+        parts: list[bytes | float] = list(sse_answer(n, req))
+        return [*parts[:2], 1.0, *parts[2:]] if n == 1 else parts  # the rest of the first stream comes late
+
+    s = await serve(paused)
+    t = Transport()
+    ep = endpoint(s.url)
+    _, _, stream = await t.post_stream(ep, "/chat/completions", b"{}")
+    assert isinstance(stream, UpstreamStream)
+    async for _ in stream.bursts():
+        break  # the client went away after the first burst
+    stream.close()
+    status, _, body = await t.post_stream(ep, "/chat/completions", b"{}")
+    assert status == 200 and isinstance(body, UpstreamStream)
+    body.close()
+    assert s.connections == 2  # the half-read connection was not handed to the second call
+    await t.close()
