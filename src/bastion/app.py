@@ -88,6 +88,8 @@ class Gateway:
 
     async def startup(self) -> None:
         await self.keys.migrate()
+        await self.auth.start()  # polls the key store for changed keys every TTL/2
+        self._shutdown_hooks.append(self.auth.stop)
         if self.config.audit.enabled:
             await self.audit_writer.start()
             self._shutdown_hooks.append(lambda: self.audit_writer.stop(self.config.server.shutdown_grace_seconds))

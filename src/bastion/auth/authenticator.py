@@ -1,9 +1,11 @@
-"""The auth step: a presented virtual key → Principal, from a short-TTL cache (no DB round trip when warm)."""
+"""The auth step: a presented virtual key → Principal, from a cache kept fresh by polling for changed keys."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from bastion.auth.record import KeyRecord
 from bastion.auth.store import KeyStore
 from bastion.auth.throttle import FailureThrottle
 from bastion.core.context import Principal
-from bastion.core.errors import AuthenticationError
+from bastion.core.errors import AuthenticationError, BastionError
 
 MISSING = "missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`"
 MALFORMED = "malformed API key: expected a Bastion virtual key (bst_...) as `Authorization: Bearer` or `x-api-key`"
@@ -25,12 +27,23 @@ EXPIRED = "API key has expired"
 
 _SWEEP_MIN = 1024
 
+log = logging.getLogger("bastion.auth")
+
 
 @dataclass(slots=True)
 class _Entry:
     record: KeyRecord
     principal: Principal
+    fresh_until: float  # read + TTL: fresh on its own until then, later only while polls confirm it
+    used: float  # last hit, for the sweep
+
+
+@dataclass(slots=True)
+class _Miss:
+    """A key id the store did not have."""
+
     fresh_until: float
+    used: float
 
 
 def _candidates(authorization: str | None, x_api_key: str | None) -> list[str]:
@@ -66,33 +79,52 @@ def presented_key_id(authorization: str | None, x_api_key: str | None) -> str | 
 
 
 class Authenticator:
-    """Authenticates virtual keys against a KeyStore through a bounded TTL cache.
+    """Authenticates virtual keys against a KeyStore through a bounded cache.
 
-    Positive and negative lookups are cached per key id for `ttl_seconds` (config
-    server.key_cache_ttl_seconds, <= 5 s), so a key created or revoked elsewhere is honoured
-    within that time; `invalidate` makes it immediate in this process. Negative results live
-    in their own bounded map, so a flood of made-up ids cannot evict real keys. Concurrent
-    misses for one id share one store lookup. A store error is not cached and propagates
-    (ServiceUnavailable, fail closed). An optional FailureThrottle refuses an address with too
-    many recent failures before its key is even looked up.
+    A key read from the store (found or not) is fresh for `ttl_seconds` (server.key_cache_ttl_seconds,
+    <= 5 s). Once `start`ed, a poll every TTL/2 asks the store which keys were created, revoked or
+    updated (`KeyStore.changed_since`) since the start of the last successful poll minus
+    `poll_margin_seconds` (default max(TTL, 1 s): the clock skew between replicas plus the delay from
+    stamping a change to committing it that is tolerated). Entries of changed keys take the new
+    record; all others stay fresh until TTL after that poll started. So what any process writes is
+    honoured here within the TTL, as before, and a warm key costs no store read. A failed poll extends
+    nothing: entries expire TTL after their last confirmation, then lookups hit the store and fail
+    closed (ServiceUnavailable) while it is down. `invalidate` is immediate in this process.
+
+    Negative results have their own bounded map, so made-up ids cannot evict real keys. Entries unused
+    for `idle_seconds` are swept (memory follows the keys in use), and each is re-read at least every
+    `max_age_seconds`: the backstop for a change the polls missed (a writer's clock behind by more than
+    the margin). Concurrent misses for one id share one lookup; a store error is not cached. An
+    optional FailureThrottle refuses an address with too many recent failures before any lookup.
     """
 
     def __init__(self, store: KeyStore, ttl_seconds: float, *, max_entries: int = 100_000,
                  throttle: FailureThrottle | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
-        if ttl_seconds <= 0 or max_entries < 1:
-            raise ValueError("ttl_seconds and max_entries must be positive")
+                 wall_clock: Callable[[], float] = time.time,
+                 poll_margin_seconds: float | None = None, idle_seconds: float = 60.0,
+                 max_age_seconds: float = 300.0) -> None:
+        if ttl_seconds <= 0 or max_entries < 1 or idle_seconds <= 0 or max_age_seconds <= 0:
+            raise ValueError("ttl_seconds, max_entries, idle_seconds and max_age_seconds must be positive")
         self._store = store
         self._ttl = ttl_seconds
         self._max = max_entries
         self._throttle = throttle
         self._clock = clock
         self._wall = wall_clock
+        self._margin = max(ttl_seconds, 1.0) if poll_margin_seconds is None else poll_margin_seconds
+        self._idle = idle_seconds
+        self._max_age = max_age_seconds
         self._positive: dict[str, _Entry] = {}
-        self._negative: dict[str, float] = {}
+        self._negative: dict[str, _Miss] = {}
         self._inflight: dict[str, asyncio.Task[_Entry | None]] = {}
         self._sweep_at = _SWEEP_MIN  # entries in both caches at which stale ones are dropped
+        self._next_sweep = clock() + idle_seconds / 4
+        # Every change committed after this wall time is reported by the next successful poll; every
+        # entry cached now was read after it (nothing is cached before construction).
+        self._polled_from = wall_clock()
+        self._confirmed_until = float("-inf")  # what the last successful poll vouches for
+        self._poller: asyncio.Task[None] | None = None
 
     @property
     def cache_size(self) -> int:
@@ -135,10 +167,12 @@ class Authenticator:
     async def _lookup(self, key_id: str) -> _Entry | None:
         now = self._clock()
         hit = self._positive.get(key_id)
-        if hit is not None and hit.fresh_until > now:
+        if hit is not None and (hit.fresh_until > now or self._confirmed_until > now):
+            hit.used = now
             return hit
-        miss_until = self._negative.get(key_id)
-        if miss_until is not None and miss_until > now:
+        miss = self._negative.get(key_id)
+        if miss is not None and (miss.fresh_until > now or self._confirmed_until > now):
+            miss.used = now
             return None
         task = self._inflight.get(key_id)
         if task is None:
@@ -155,34 +189,107 @@ class Authenticator:
             task.exception()  # retrieved: waiters re-raise it; nobody waiting must not log it
 
     async def _load(self, key_id: str) -> _Entry | None:
+        started = self._clock()
         record = await self._store.get(key_id)
         if self._inflight.get(key_id) is not asyncio.current_task():
-            # invalidated while loading: answer the waiters, but do not cache what may be stale
-            return _Entry(record, record.to_principal(), 0.0) if record is not None else None
-        fresh_until = self._clock() + self._ttl
+            # invalidated or reported changed while loading: answer the waiters, do not cache what may be stale
+            return _Entry(record, record.to_principal(), 0.0, 0.0) if record is not None else None
+        fresh_until = started + self._ttl
         self._positive.pop(key_id, None)
         self._negative.pop(key_id, None)
         if record is None:
-            self._negative[key_id] = fresh_until
+            self._negative[key_id] = _Miss(fresh_until, started)
             self._bound(self._negative)
             return None
-        entry = _Entry(record, record.to_principal(), fresh_until)
+        entry = _Entry(record, record.to_principal(), fresh_until, started)
         self._positive[key_id] = entry
         self._bound(self._positive)
         if len(self._positive) + len(self._negative) >= self._sweep_at:
             self._sweep()
         return entry
 
-    def _sweep(self) -> None:
-        """Drop entries past their TTL (a lookup would reload them anyway), so memory follows the keys in
-        use within the TTL, not every key ever seen. Runs when the caches have doubled since the last
-        sweep: amortised O(1) per load."""
-        now = self._clock()
-        self._positive = {k: e for k, e in self._positive.items() if e.fresh_until > now}
-        self._negative = {k: t for k, t in self._negative.items() if t > now}
-        self._sweep_at = max(_SWEEP_MIN, 2 * (len(self._positive) + len(self._negative)))
+    async def poll(self) -> int:
+        """One poll of the store for changed keys (the background task calls it every TTL/2); returns
+        how many changed. Raises ServiceUnavailable when the store cannot answer: nothing is extended."""
+        started, wall = self._clock(), self._wall()
+        if started >= self._next_sweep:
+            self._sweep()
+        changed = await self._store.changed_since(self._polled_from - self._margin)
+        for record in changed:
+            self._apply(record, started)
+        self._polled_from = wall
+        self._confirmed_until = started + self._ttl
+        return len(changed)
 
-    def _bound(self, cache: dict[str, _Entry] | dict[str, float]) -> None:
+    def _apply(self, record: KeyRecord, started: float) -> None:
+        key_id = record.id
+        self._inflight.pop(key_id, None)  # a load in flight may have read the old row: not cached
+        # An entry read after this poll started may be newer than it; if not, the next poll (whose
+        # window overlaps this one by the margin) reports the change again.
+        entry = self._positive.get(key_id)
+        if entry is not None:
+            if entry.fresh_until - self._ttl <= started:
+                self._positive[key_id] = _Entry(record, record.to_principal(), started + self._ttl, entry.used)
+            return
+        miss = self._negative.get(key_id)
+        if miss is not None and miss.fresh_until - self._ttl <= started:  # created since it was looked up
+            del self._negative[key_id]
+            self._positive[key_id] = _Entry(record, record.to_principal(), started + self._ttl, miss.used)
+            self._bound(self._positive)
+
+    async def start(self) -> None:
+        """Start the background poll (app startup)."""
+        if self._poller is None:
+            self._poller = asyncio.create_task(self._poll_forever(), name="bastion-key-poll")
+
+    async def stop(self) -> None:
+        """Stop the background poll (app shutdown); cached entries then expire after the TTL."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+
+    async def _poll_forever(self) -> None:
+        interval = self._ttl / 2  # a poll may take up to TTL/2 before entries stop being vouched for
+        failing = False
+        next_at = self._clock() + interval
+        while True:
+            await asyncio.sleep(max(0.0, next_at - self._clock()))
+            next_at = max(next_at + interval, self._clock())
+            try:
+                await self.poll()
+            except BastionError as e:
+                if not failing:
+                    log.warning("key change poll failed (%s); cached keys expire after the TTL", e.message)
+                failing = True
+            except Exception:
+                log.exception("key change poll failed; cached keys expire after the TTL")
+                failing = True
+            else:
+                if failing:
+                    log.info("key change poll recovered")
+                failing = False
+
+    def _sweep(self) -> None:
+        """Drop entries a lookup would not use (past their freshness, or read more than max_age ago)
+        and those not used for idle_seconds (unknown ids: for the TTL, so a flood of made-up ids holds
+        no more than before), so memory follows the keys in use, not every key ever seen. Runs every
+        idle/4 from the poll, and when the caches have doubled since the last sweep (amortised O(1) per
+        load)."""
+        now = self._clock()
+        read_after = now - self._max_age + self._ttl
+        confirmed = self._confirmed_until > now
+
+        def keep(e: _Entry | _Miss, used_after: float) -> bool:
+            return e.used > used_after and e.fresh_until > read_after and (confirmed or e.fresh_until > now)
+
+        self._positive = {k: e for k, e in self._positive.items() if keep(e, now - self._idle)}
+        self._negative = {k: m for k, m in self._negative.items() if keep(m, now - min(self._idle, self._ttl))}
+        self._sweep_at = max(_SWEEP_MIN, 2 * (len(self._positive) + len(self._negative)))
+        self._next_sweep = now + self._idle / 4
+
+    def _bound(self, cache: dict[str, _Entry] | dict[str, _Miss]) -> None:
         while len(cache) > self._max:
             del cache[next(iter(cache))]
 

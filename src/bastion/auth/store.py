@@ -31,9 +31,19 @@ DDL = (
         expires_at DOUBLE PRECISION,
         created_at DOUBLE PRECISION NOT NULL,
         revoked_at DOUBLE PRECISION,
-        secret_hash TEXT NOT NULL
+        secret_hash TEXT NOT NULL,
+        changed_at DOUBLE PRECISION
     )""",
     "CREATE INDEX IF NOT EXISTS bastion_keys_team ON bastion_keys (team)",
+)
+# `changed_at` (unix seconds, the writer's clock) is set by create, revoke and update_limits, so a
+# process can poll for what changed instead of re-reading each key. Tables made before it existed get
+# the column at migrate; their rows get their last known change time.
+_ADD_CHANGED_AT = {"postgres": "ALTER TABLE bastion_keys ADD COLUMN IF NOT EXISTS changed_at DOUBLE PRECISION",
+                   "sqlite": "ALTER TABLE bastion_keys ADD COLUMN changed_at DOUBLE PRECISION"}
+_CHANGED_AT_DDL = (
+    "CREATE INDEX IF NOT EXISTS bastion_keys_changed ON bastion_keys (changed_at)",
+    "UPDATE bastion_keys SET changed_at = COALESCE(revoked_at, created_at) WHERE changed_at IS NULL",
 )
 
 _COLUMNS = ("id, name, team, models, policy, rpm, tpm, max_parallel, budget_usd_micros, budget_period, "
@@ -44,7 +54,7 @@ class KeyStore(Protocol):
     """Where virtual keys live. Implementations map their driver's errors to ServiceUnavailable."""
 
     async def migrate(self) -> None:
-        """Create the tables if missing (idempotent)."""
+        """Create the tables if missing and bring older ones up to date (idempotent)."""
         ...
 
     async def create(self, record: KeyRecord) -> bool:
@@ -52,6 +62,11 @@ class KeyStore(Protocol):
         ...
 
     async def get(self, key_id: str) -> KeyRecord | None: ...
+
+    async def changed_since(self, since: float) -> list[KeyRecord]:
+        """Keys created, revoked or updated at or after `since` (unix seconds, as the writers' clocks
+        stamped them)."""
+        ...
 
     async def list(self, include_revoked: bool = False, team: str | None = None) -> list[KeyRecord]:
         """Keys ordered by creation time, optionally only one team's."""
@@ -105,21 +120,41 @@ class SqlKeyStore:
 
     async def migrate(self) -> None:
         await self._db.migrate(DDL)
+        if not await self._has_changed_at():
+            try:
+                await self._db.migrate((_ADD_CHANGED_AT[self._db.dialect],))
+            except ServiceUnavailable:
+                if not await self._has_changed_at():  # else another process added it first (SQLite)
+                    raise
+        await self._db.migrate(_CHANGED_AT_DDL)
+
+    async def _has_changed_at(self) -> bool:
+        """Checked first (not only ADD COLUMN IF NOT EXISTS), so an up-to-date table is not locked."""
+        if self._db.dialect == "postgres":
+            row = await self._db.fetchone(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = 'bastion_keys' AND column_name = 'changed_at'")
+            return row is not None
+        return any(row[1] == "changed_at" for row in await self._db.fetchall("PRAGMA table_info(bastion_keys)"))
 
     async def create(self, record: KeyRecord) -> bool:
         r = record
         models = orjson.dumps(list(r.models)).decode() if r.models is not None else None
         n = await self._db.execute(
-            f"INSERT INTO bastion_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO NOTHING",
+            f"INSERT INTO bastion_keys ({_COLUMNS}, changed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             (r.id, r.name, r.team, models, r.policy, r.rpm, r.tpm, r.max_parallel, r.budget_usd_micros,
              r.budget_period, _dump_model_limits(r.model_limits), _opt_float(r.expires_at),
-             float(r.created_at), _opt_float(r.revoked_at), r.secret_hash))
+             float(r.created_at), _opt_float(r.revoked_at), r.secret_hash, float(self._clock())))
         return n == 1
 
     async def get(self, key_id: str) -> KeyRecord | None:
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM bastion_keys WHERE id = ?", (key_id,))
         return _row_to_record(row) if row is not None else None
+
+    async def changed_since(self, since: float) -> list[KeyRecord]:
+        rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM bastion_keys WHERE changed_at >= ?", (float(since),))
+        return [_row_to_record(r) for r in rows]
 
     async def list(self, include_revoked: bool = False, team: str | None = None) -> list[KeyRecord]:
         where: list[str] = []
@@ -135,18 +170,19 @@ class SqlKeyStore:
         return [_row_to_record(r) for r in rows]
 
     async def revoke(self, key_id: str, at: float | None = None) -> bool:
-        when = float(self._clock() if at is None else at)
+        now = float(self._clock())  # changed_at is when the change is written, even for a back-dated `at`
         n = await self._db.execute(
-            "UPDATE bastion_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (when, key_id))
+            "UPDATE bastion_keys SET revoked_at = ?, changed_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (now if at is None else float(at), now, key_id))
         return n == 1
 
     async def update_limits(self, key_id: str, limits: KeyLimits) -> bool:
         lim = limits
         n = await self._db.execute(
             "UPDATE bastion_keys SET rpm = ?, tpm = ?, max_parallel = ?, budget_usd_micros = ?, "
-            "budget_period = ?, model_limits = ? WHERE id = ? AND revoked_at IS NULL",
+            "budget_period = ?, model_limits = ?, changed_at = ? WHERE id = ? AND revoked_at IS NULL",
             (lim.rpm, lim.tpm, lim.max_parallel, lim.budget_usd_micros, lim.budget_period,
-             _dump_model_limits(lim.model_limits), key_id))
+             _dump_model_limits(lim.model_limits), float(self._clock()), key_id))
         return n == 1
 
 

@@ -31,8 +31,11 @@ class ServerConfig(Strict):
     max_messages: int = Field(2048, gt=0, description="Most messages accepted in one chat request.")
     key_cache_ttl_seconds: float = Field(
         2.0, gt=0, le=5.0,
-        description="How long a looked-up key is cached; bounds how fast revocation propagates (<= 5 s).")
-    workers: int = Field(1, ge=1, description="Worker processes (limits then need the redis backend).")
+        description="How long a key read from the store is trusted without confirmation; each process polls "
+                    "for changed keys every half of it, so keys created, revoked or updated by any process are "
+                    "honoured within it (<= 5 s).")
+    workers: int = Field(1, ge=1, description="Worker processes (limits then need the redis backend; on Linux "
+                                              "each has its own SO_REUSEPORT socket).")
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="How long SIGTERM waits for in-flight requests.")
     max_in_flight: int = Field(
         512, gt=0,

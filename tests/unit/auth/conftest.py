@@ -27,22 +27,38 @@ async def _pg_admin_conn() -> asyncpg.Connection:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """One empty key database per test; open it more than once to play several replicas."""
     if request.param == "sqlite":
-        sqlite = SqliteDatabase(str(tmp_path / "keys.db"))
-        yield sqlite
-        await sqlite.close()
+        yield f"sqlite:///{tmp_path / 'keys.db'}"
         return
     admin = await _pg_admin_conn()
     schema = f"bastion_auth_test_{uuid.uuid4().hex[:12]}"  # private tables: parallel runs cannot collide
     await admin.execute(f"CREATE SCHEMA {schema}")
-    pg = PostgresDatabase(f"{PG_URL}?search_path={schema}", max_size=4)
     try:
-        yield pg
+        yield f"{PG_URL}?search_path={schema}"
     finally:
-        await pg.close()
         await admin.execute(f"DROP SCHEMA {schema} CASCADE")
         await admin.close()
+
+
+def _open(url: str) -> Database:
+    return SqliteDatabase(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else PostgresDatabase(url, max_size=4)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = _open(db_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def replica_db(db_url: str) -> AsyncIterator[Database]:
+    """A second connection to `db`'s database: what another replica or the CLI writes through."""
+    database = _open(db_url)
+    yield database
+    await database.close()
 
 
 @pytest.fixture
