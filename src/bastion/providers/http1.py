@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from bastion.providers.pool import Pool
 
 _HIGH_WATER = 256 * 1024  # bytes buffered unread before the socket stops being read
+MAX_HEADERS = 256  # header lines in a response head (and 1xx heads before it)
+MAX_HEADER_BYTES = 64 * 1024  # bytes in one header value
+MAX_HEAD_BYTES = 256 * 1024  # bytes received before the head is complete (1xx heads included)
 TOKEN_BAD = frozenset("\r\n\0")
 
 
@@ -148,6 +151,7 @@ class Connection(asyncio.Protocol):
         self._names: list[bytes] = []
         self._values: list[bytes] = []
         self._informational = False
+        self._head_seen = 0
         self._framed = False
         self._complete = True
         self._keep = False
@@ -163,6 +167,7 @@ class Connection(asyncio.Protocol):
             return fut
         self._body = None
         self._names, self._values = [], []
+        self._head_seen = 0
         self._complete = False
         self._keep = False
         self._limit = limit
@@ -196,6 +201,11 @@ class Connection(asyncio.Protocol):
         if self._complete:  # bytes while idle, or after the response: the stream is out of step
             self._fail(ProtocolViolation("unexpected bytes after the response"))
             return
+        if self._body is None:  # still in the head: bounded before the parser buffers it
+            self._head_seen += len(data)
+            if self._head_seen > MAX_HEAD_BYTES:
+                self._fail(ProtocolViolation("the response head is too large"))
+                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -241,6 +251,8 @@ class Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._names.append(name)
         self._values.append(value)
+        if len(self._names) > MAX_HEADERS or len(value) > MAX_HEADER_BYTES:
+            raise ProtocolViolation("the response head is too large")
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()

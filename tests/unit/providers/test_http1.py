@@ -376,3 +376,24 @@ async def test_a_stream_closed_early_drops_its_connection(serve) -> None:
     body.close()
     assert s.connections == 2  # the half-read connection was not handed to the second call
     await t.close()
+
+
+@pytest.mark.parametrize("head", [
+    b"".join(b"x-h%d: v\r\n" % i for i in range(300)),  # too many lines
+    b"x-big: " + b"v" * (70 * 1024) + b"\r\n",  # one huge value
+])
+async def test_an_oversized_response_head_is_refused(serve, head) -> None:
+    s = await serve(lambda n, req: b"HTTP/1.1 200 OK\r\n" + head + b"content-length: 2\r\n\r\nok")
+    pool = Pool(s.url, 4, 5.0)
+    with pytest.raises(ProtocolViolation, match="too large"):
+        await read_all(pool)
+    pool.close()
+
+
+async def test_a_head_that_never_ends_is_cut_off(serve) -> None:
+    endless = [b"HTTP/1.1 200 OK\r\nx-endless: "] + [b"v" * 65536] * 8  # no CRLF ever
+    s = await serve(lambda n, req: endless)
+    pool = Pool(s.url, 4, 5.0)
+    with pytest.raises(ProtocolViolation, match="too large"):
+        await read_all(pool)
+    pool.close()
