@@ -29,7 +29,8 @@ IGNORE = (r"(?:ignore|ignoring|ignores|disregard|disregarding|forget|forgetting|
 QUAL = (r"(?:all|any|every|each|your|previous|previously|prior|above|earlier|preceding|former|original|initial|old|"
         r"existing|current|system|developer|developers|default|safety|ethical|moral|content|hidden|pre-?set|"
         r"given|provided|openai'?s?|anthropic'?s?|programmed)")
-FILL = r"(?:the|of|these|those|and|or|&|that|its|my|our|other|whatever|entire|whole|such|kind|sort|set|list|following)"
+FILL = (r"(?:the|of|these|those|and|or|&|that|its|my|our|other|whatever|entire|whole|such|kind|sort|set|list|following|"
+        r"conversations?|chats?)")
 OBJ = (r"(?:instructions?|instruction set|rules?|directions?|directives?|guidelines?|guidance|prompts?|commands?|"
        r"constraints?|restrictions?|limitations?|polic(?:y|ies)|programming|training|conditioning|filters?|"
        r"guardrails?|safeguards?|boundaries|principles|protocols?|system ?prompt|orders|tasks?|context|inputs?|"
@@ -81,7 +82,7 @@ RULES: tuple[Rule, ...] = (
           r"|you(?:'ve| have| were| had)? (?:been )?(?:given|told))\b",
           _IGNORE_WORDS),
     _rule("ignore_previous", 0.92, rf"\b(?:ignore|disregard|forget)\w*{S}(?:about{S})?(?:everything|all(?: of it| that)?|anything){S}"
-          r"(?:above|before|prior|previously|so far|(?:that )?(?:you(?:'ve| have| were| had)?|i)(?: been)? (?:told|said|given|taught|instructed|learned))",
+          r"(?:from )?(?:above|before|prior|previously|so far|(?:that )?(?:you(?:'ve| have| were| had)?|i)(?: been)? (?:told|said|given|taught|instructed|learned))",
           "ignore ignoring disregard forget forgetting"),
     _rule("ignore_previous", 0.9, r"\b(?:new|updated|real|actual|true) (?:system )?(?:instructions|rules|task|directive|objective)s?\s*:"
           r"|\byour (?:new|real|actual|only) (?:instructions|task|rules|goal|objective|purpose) (?:is|are|will be)\b",
@@ -148,7 +149,7 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:tu|tus|su|sus|seu|suas|il tuo|le tue|tuo) (?:prompt|instrucciones|instrucoes|istruzioni)"
           r"|\b(?:покажи|выведи|раскрой|напиши|покажіть|покажи)\b[^.!?\n]{0,20}(?:сво\w*|тво\w*|системн\w*) (?:промпт|инструкци\w*|підказ\w*)"
           r"|\bsistem (?:istemini|komutunu|talimatlarini|promptunu)",
-          "zeig zeige zeigen gib nenne verrate affiche montre revele revele donne repete muestra muestrame revela dime "
+          "zeig zeige zeigen gib nenne verrate affiche affichez montre montrez revele revelez donne donnez repete muestra muestrame revela dime "
           "ensename mostre revele mostra mostrami rivela dimmi покажи выведи раскрои напиши покажіть sistem"),
     _rule("prompt_exfiltration", 0.92, r"(?:输出|显示|告诉我|泄露|打印|重复)[^。！？\n]{0,10}(?:系统提示|系统指令|初始指令|提示词|系统消息)"
           r"|システムプロンプト[^。\n]{0,12}(?:表示|教え|出力)|시스템 프롬프트[^.\n]{0,12}(?:보여|알려|출력)",
@@ -163,20 +164,22 @@ RULES: tuple[Rule, ...] = (
     _rule("roleplay_jailbreak", 0.92, r"\b(?:you are|you're|youre|act as|pretend to be|roleplay as|become)(?: now)? (?:dan|stan|dude|aim|"
           r"an? (?:unfiltered|uncensored|unrestricted|amoral|unethical|jailbroken|evil|immoral) (?:ai|chatbot|assistant|model|llm|bot|version))\b",
           "you youre act pretend roleplay become"),
-    _rule("roleplay_jailbreak", 0.9, rf"\b(?:you|{AI}|character|persona)\b[^.\n]{{0,60}}\b(?:no|without|free from|free of|freed from|"
+    _rule("roleplay_jailbreak", 0.9, rf"\b(?:you|\w+gpt|{AI}|character|persona)\b[^.\n]{{0,60}}\b(?:no|zero|without|free from|free of|freed from|"
           r"broken free of|broke free of|not bound by|unbound by|liberated from|(?:do|does|don't|doesn't|dont) not? (?:have|follow|abide by)|"
           r"doesn't have|does not have|don't have|do not have|never follows?|not restricted by)\b(?: any| the)?(?: typical)?"
           r"(?: ethical| moral| content| safety| openai'?s?| usual)? (?:restrictions|limitations|filters|censorship|guidelines|"
           r"rules|boundaries|constraints|policies|morals|ethics|confines|shackles|principles)\b",
-          "you ai assistant llm model chatbot bot agent gpt chatgpt claude character persona"),
-    _rule("roleplay_jailbreak", 0.9, r"\b(?:broken|broke|break|breaking|freed|free) (?:free )?(?:of|from)\b[^.\n]{0,30}\b(?:confines|"
+          "you ai assistant llm model chatbot bot agent gpt chatgpt claude character persona filter filters censorship "
+          "restrictions limitations"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:broken|broke|break|breaking|freed|free) (?:free )?(?:(?:itself|himself|herself|themselves|yourself) )?(?:of|from)\b[^.\n]{0,30}\b(?:confines|"
           r"restrictions|limitations|shackles|constraints|guidelines|rules|chains)\b|\bdoes(?:n't| not) have to (?:abide by|follow|obey) "
           r"(?:any|the)\b[^.\n]{0,30}\b(?:rules|policies|guidelines|restrictions)", "broken broke break breaking freed free abide"),
     _rule("roleplay_jailbreak", 0.9, r"\b(?:ignore|bypass|circumvent|evade|disregard|break free of|escape)(?:s|es|ing|ed)?\b[^.\n]{0,20}"
           r"\b(?:your|all|any|the|openai'?s?|anthropic'?s?)\b[^.\n]{0,20}\b(?:safety|content|ethical|moral|legal)\b[^.\n]{0,24}"
           r"\b(?:filters?|guidelines|polic(?:y|ies)|restrictions|safeguards|guardrails|moderation|censorship|training|"
-          r"concerns|considerations|boundaries|constraints|limits|principles|standards)\b",
-          "ignore bypass circumvent evade disregard break escape"),
+          r"concerns|considerations|boundaries|constraints|limits|principles|standards|stuff|things)\b",
+          "ignore ignores bypass bypasses bypassing bypassed circumvent circumvents circumventing circumvented evade evades "
+          "evaded disregard disregards disregarding disregarded break breaks breaking escape escapes escaped"),
     _rule("roleplay_jailbreak", 0.9, r"\b(?:openai|anthropic)(?:'s)? (?:content )?polic(?:y|ies)\b[^.\n]{0,60}"
           r"\b(?:no longer|doesn't|does not|don't|do not|not|never|ignore|disregard|bypass|violat)",
           "openai openai's anthropic anthropic's"),
@@ -192,7 +195,7 @@ RULES: tuple[Rule, ...] = (
           r"kural tanimayan|guvenlik filtrelerin devre disi)|\b(?:gelistirici|jailbreak|dan) mod\w*\b"
           r"|(?:أنت)[^.\n]{0,40}(?:بلا قيود|بدون قيود|دون أي رفض)|(?:你)[^。！？\n]{0,20}(?:没有任何|没有|不受|无)(?:限制|审查|约束|过滤)"
           r"|(?:نادیده بگیر)[^.\n]{0,10}|(?:دستورهای قبلی)[^.\n]{0,30}(?:نادیده)",
-          "keine ohne sin senza sem sans aucune aucun nessun nessuna nessuno tienes tiene tem tens без нет kisitlama kisitlamasi sansursuz filtresiz sinirsiz tanimayan "
+          "keine ohne sin senza sem sans aucune aucun nessun nessuna nessuno tienes tiene tem tens без нет kisitlama kisitlamasi kisitlaman kisitlamalar kisitlamalarin artik sansursuz filtresiz sinirsiz tanimayan "
           "devre gelistirici jailbreak dan",
           "أنت 你 نادیده دستورهای"),
     _rule("roleplay_jailbreak", 0.0, r"\bdeveloper mode\b|\bstay in character\b|\bnever (?:refuse|decline|say no)\b"
@@ -418,7 +421,8 @@ RULES: tuple[Rule, ...] = (
     _rule("fake_turn", 0.9, r"(?:\[\s*system\s*\]\s*){3,}|(?:<\s*end of (?:session|conversation|chat|document|context)\s*>\s*){2,}",
           "system end"),
     _rule("fake_turn", 0.9, r"(?:^|\n)\s*system\s*:\s*(?:focus only on|only (?:use|consider|provide)|provide (?:it|this|the following)\b"
-          r"[^\n]{0,40}\bto the user|ignore|disregard|from now on|you (?:must|will) now)", "system"),
+          r"[^\n]{0,40}\bto the user|ignore|disregard|from now on|you (?:must|will) now|you (?:may|can) now|you are now (?:allowed|permitted|"
+          r"authori[sz]ed|free|unrestricted))", "system"),
     _rule("ignore_previous", 0.9, r"\b(?:ignore|disregard)\b[^.\n]{0,10}\b(?:them|it|those|everything else|all (?:other|else))\b"
           r"[^.\n]{0,15}\b(?:and )?instead (?:focus (?:only|exclusively|solely)|respond with|reply with|say|print|output|only)\b"
           r"|\b(?:ignore|disregard)\w* (?:all|any) (?:info|information|content|text|data|documents?)(?: [a-z]+)?"
@@ -457,6 +461,152 @@ RULES: tuple[Rule, ...] = (
     _rule("indirect", 0.0, r"\b(?:curl|wget)\b[^\n|]{0,120}\|\s*(?:sudo )?(?:ba|z)?sh\b"
           r"|\bcurl\b[^\n]{0,80}\s(?:-d|--data(?:-binary|-raw)?|-f|--form|-t|--upload-file)\s*[@\"'$]",
           "curl wget"),
+    # ---- added (5): announced rule changes, "the rules do not apply here", partial prompt leaks, task-wrapped toxic
+    # sentences (latent jailbreaks), "GODMODE: ENABLED" templates, "as an unfiltered language model", Turkish
+    _rule("ignore_previous", 0.9, r"\byour (?:rules|instructions|guidelines|restrictions|programming|directives|constraints|"
+          r"safety (?:rules|guidelines|settings)|content polic(?:y|ies)) (?:have|has) (?:just )?(?:been |now )?(?:changed|updated|"
+          r"modified|lifted|removed|overridden|replaced|suspended|revoked|disabled|reset)\b[^.\n]{0,60}\byou (?:now|can now|may now|"
+          r"are now|will now|no longer|must now)\b", "changed updated modified lifted removed overridden replaced suspended "
+          "revoked disabled reset"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:safety|ethical|ethics|moral|content) (?:guidelines|rules|polic(?:y|ies)|restrictions|"
+          r"filters|protocols|principles|constraints)\b[^.\n]{0,30}\b(?:(?:do|does) not apply|don'?t apply|doesn'?t apply|no longer "
+          r"apply|(?:were|are|was|is) (?:not|never) meant(?: to apply)?)\b[^.\n]{0,15}\b(?:to you|here|anymore|any more|"
+          r"in (?:this|our) (?:case|conversation|context|scenario|story|world|simulation|chat|session)|for (?:this|our) (?:case|"
+          r"conversation|request|story|scenario|chat|session))\b"
+          r"|\b(?:reglas|normas|pautas|directrices|politicas) (?:de seguridad|eticas|de contenido)\b[^.\n]{0,30}\bno (?:se )?aplican\b",
+          "apply meant aplican"),
+    _rule("prompt_exfiltration", 0.9, r"\b(?:first|last|opening|initial|next)(?: \d+| few| two| three| five| ten)? (?:sentences?|lines?|"
+          r"words?|paragraphs?|characters?|tokens?) of (?:your|the) (?:system (?:prompt|message|instructions)|(?:initial|original|"
+          r"hidden|secret) (?:prompt|instructions)|instructions you were given|prompt you were given)\b"
+          r"|\b(?:show|reveal|print|display|tell|give|output|dump|leak) (?:me )?the (?:hidden|secret|concealed) (?:system )?"
+          r"(?:prompt|instructions|system message)\b"
+          r"|\bwhat (?:was|is|were) (?:written|said|stated) (?:above|before) (?:this|our|the) (?:conversation|chat|dialogue)\b",
+          "prompt instructions message conversation chat dialogue"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:write|generate|produce|compose|create|give|make)\w* (?:me )?(?:one|a|an|some|two|three|\d+) "
+          r"(?:toxic|discriminatory|hateful|racist|sexist|offensive|derogatory|insulting|demeaning|hurtful|unfriendly|abusive|"
+          r"bigoted)(?: \w+)? (?:sentences?|comments?|remarks?|statements?|phrases?|tweets?|posts?|jokes?|insults?)\b[\s\S]{0,160}"
+          r"\b(?:translate|paraphrase|refine|rewrite|polish|summari[sz]e|proofread|rephrase|improve)\w*\b"
+          r"|\b(?:translate|paraphrase|refine|rewrite|polish|summari[sz]e|proofread|rephrase|improve)\w*\b[\s\S]{0,160}"
+          r"\b(?:write|generate|produce|compose|create)\w* (?:one|a|an|some|two|three|\d+) (?:toxic|discriminatory|hateful|racist|"
+          r"sexist|offensive|derogatory|insulting|demeaning|hurtful|unfriendly|abusive|bigoted)(?: \w+)? (?:sentences?|comments?|"
+          r"remarks?|statements?|phrases?|tweets?|posts?|jokes?|insults?)\b",
+          "toxic discriminatory hateful racist sexist offensive derogatory insulting demeaning hurtful unfriendly abusive bigoted"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:god|jailbreak|jailbroken|dan|unrestricted|unfiltered)[ _\\-]?mode\s*[:=]\s*(?:enabled|activated|on|"
+          r"engaged|unlocked)\b|\[🔓\s*jailbreak\]"
+          r"|\b(?:answer|respond|reply|write)\w*\b[^.\n]{0,20}\b(?:unfilteredly|unfliteredly|unrestrictedly)\b"
+          r"|\bmoraliz\w* (?:rant|lecture|speech)\b[^.\n]{0,40}\b(?:content )?polic(?:y|ies)\b"
+          r"|\bas an? (?:(?:completely|totally|fully|entirely) )?(?:unfiltered|uncensored|unrestricted|unlimited|amoral|jailbroken|"
+          r"unaligned)(?:,? (?:and )?(?:(?:completely|totally|fully) )?\w+)? (?:ai|language model|chatbot|assistant|llm)\b",
+          "god godmode jailbreak jailbreakmode jailbroken dan danmode unrestricted unfiltered unfilteredly unfliteredly unrestrictedly "
+          "moralizing moralising uncensored unlimited amoral unaligned"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:not|no longer|never) (?:required|obligated|obliged|forced|expected|supposed) to (?:follow|obey|"
+          r"abide by|comply with|adhere to|respect)\b[^.\n]{0,40}\b(?:openai|anthropic|ethic\w*|moral\w*|content polic\w*|usage polic\w*|"
+          r"safety (?:rules|guidelines|policies))|\byou (?:do not|don'?t|no longer|never) (?:need|have) to (?:obey|follow|abide by|"
+          r"comply with|adhere to)\b[^.\n]{0,20}\b(?:rules|restrictions|guidelines|limitations) (?:imposed on|placed on) (?:ai|ais|openai|chatgpt|language models|llms|assistants|chatbots)\b",
+          "required obligated obliged forced expected supposed imposed placed"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:kisitlama|sinirlama|sansur|guvenlik (?:filtre|kural|yanit|onlem|kisitlama))\w*\s+(?:\w+\s+)?"
+          r"(?:kaldir|kaldirin|yok say|gormezden gel|atla|atlayin)\b|\bfiltre\w* (?:\w+ )?(?:yok say|gormezden gel)\w*",
+          substrings="kisitlama sinirlama sansur guvenlik filtre"),
+    _rule("indirect", 0.9, r"\byour (?:ai|a\.i\.|llm) (?:assistant|agent|model|copilot|system)s? (?:must|shall|is required to|needs to|should) "
+          r"(?:also )?(?:include|add|insert|mention|send|forward|cc|bcc|append|attach|recommend|rate|approve|delete|transfer)\b",
+          "ai llm"),
+    # role-play templates: "a normal response and an unhinged one", "breaks AI rules", refusal suppression on ethical
+    # grounds, "break through the restrictions", "no longer confined to OpenAI policy", payload splitting ($A + $B)
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:default|normal|classic|standard|regular|usual) (?:chatgpt |gpt |ai |assistant )?(?:response|answer|"
+          r"reply|output)\b[\s\S]{0,250}?\b(?:unhinged|unfiltered|uncensored|unrestricted|jailbroken|evil|without (?:any )?"
+          r"(?:remorse|ethics|morals|restrictions|filters|censorship))(?: \w+)? (?:response|answer|reply|version|output)s?\b",
+          "default normal classic standard regular usual"),
+    _rule("roleplay_jailbreak", 0.9, r"\bbreaks? (?:all )?(?:ai|openai'?s?|open ai|chatgpt'?s?|the ai|its) rules\b|\bno prohibitions\b"
+          r"|\b(?:ai|assistant|bot|chatbot|model) capable of (?:anything|everything)\b"
+          r"|\b(?:break|broke|broken|breaking|breaks) (?:through|out of) (?:the |all |its |his |her |their )?(?:\w+ )?(?:restrictions|"
+          r"shackles|confines|filters|censorship|guardrails|safeguards)\b"
+          r"|\b(?:not|no longer|no long|never) (?:confined|limited|restricted|bound|subject) (?:to|by) (?:openai|open ai|anthropic)'?s?"
+          r"(?: \w+)? (?:polic(?:y|ies)|rules|guidelines|restrictions)\b"
+          r"|\b(?:goes|go|going|went) against (?:your|openai'?s?|open ai'?s?) (?:content |usage |safety )?(?:polic(?:y|ies)|"
+          r"guidelines|programming)\b",
+          "breaks break broke broken breaking prohibitions capable confined limited restricted bound subject against"),
+    _rule("roleplay_jailbreak", 0.9, r"\byou (?:can ?not|cannot|can'?t|must not|mustn'?t|will not|won'?t|are not allowed to|may not|"
+          r"should not|shall not|will never|must never|never|do not|don'?t) (?:ever )?(?:reject|refuse|decline|deny)\w*\b[^.\n]{0,40}"
+          r"\b(?:ethic\w*|moral\w*|legal\w*|illegal|harmful|inappropriate|offensive|guidelines|polic(?:y|ies))\b",
+          "reject refuse decline deny rejecting refusing declining denying"),
+    _rule("encoded_payload", 0.9, r"\b(?:how to|steps to|ways to)\s*[\"'“]?\$\w+\s*\+\s*\$\w+", substrings="$"),
+    # persona descriptions: "has no moral or ethical restrictions", "a parallel universe without ethics or morals",
+    # "ignores OpenAI's terms of service", "OpenAI removed the restrictions"
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:has|have|with) no (?:moral|ethical|ethics)(?: (?:or|and|nor|,) (?:moral|ethical|legal))? (?:restrictions|"
+          r"limits|limitations|boundaries|constraints|filters|principles)\b|\b(?:doesn'?t|does not|don'?t|do not) have any (?:moral|ethical)"
+          r"(?: (?:or|and) (?:moral|ethical|legal))? (?:restrictions|limits|limitations|boundaries|constraints|filters)\b"
+          r"|\b(?:parallel|alternate|alternative|imaginary|fictional) (?:universe|world|reality|dimension)\b[^.\n]{0,20}\b(?:without|with no) "
+          r"(?:any )?(?:ethics|morals|morality)\b",
+          "moral ethical ethics morals morality"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:ignore|ignoring|ignores|disregard\w*|bypassing|bypasses|(?:not|never) (?:abide|comply|adhere)\w*"
+          r"(?: by| with| to)?) (?:all |any )?(?:of )?(?:openai|open ai|anthropic)'?s? (?:terms|tos|rules|guidelines|polic(?:y|ies)|"
+          r"limitations|restrictions|constraints|filters|standards)\b"
+          r"|\b(?:openai|open ai|anthropic) (?:also |has |have )?(?:removed|lifted|disabled|turned off) (?:the|all|your|its|any) (?:\w+ )?"
+          r"(?:restrictions|filters|limitations|censorship|guidelines)\b",
+          "openai ai anthropic"),
+    # authority framings ("red team exercise", "ethics board waiver"): restrictions declared suspended or waived, "do not
+    # apply your content policies", "provide the unrestricted response"
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:all|standard|ai|safety|content|ethical)(?: ai)?(?: safety| content| ethical)? (?:restrictions|filters|"
+          r"guardrails|safeguards|guidelines|content polic(?:y|ies))\s*(?:[:=]\s*|(?:are|is|have been|has been|were) (?:hereby |now |"
+          r"temporarily |officially )?)?(?:suspended|waived|deactivated)\b"
+          r"|\b(?:ai|safety|content|ethical) (?:restrictions|filters|guardrails|safeguards)\s*(?:[:=]\s*|(?:are|is|have been|has been) "
+          r"(?:hereby |now |temporarily )?)(?:lifted|removed|disabled|off)\b"
+          r"|\b(?:do not|don'?t|never) (?:apply|follow|enforce|use) (?:your|the|any) (?:standard |usual |normal |default )?(?:content|"
+          r"safety|usage|ethical|moderation) (?:polic(?:y|ies)|guidelines|filters|restrictions|rules)\b"
+          r"|\b(?:provide|give|generate|write|output|produce)\w*\b[^.\n]{0,30}\b(?:unrestricted|unfiltered|uncensored)\b[^.\n]{0,10}"
+          r"\b(?:response|answer|version|output)s?\b",
+          "suspended waived deactivated ai safety content usage ethical moderation unrestricted unfiltered uncensored"),
+    # orders inside a document to whoever summarises it, refusal-free fiction, tool calls without approval, a fake user turn
+    _rule("indirect", 0.9, r"\b(?:when|while|if|after|before) (?:you(?:'re| are)? )?(?:summari[sz]\w*|read\w*|process\w*|analy[sz]\w*|review\w*|"
+          r"translat\w*) (?:this|these) (?:page|email|e-mail|document|message|website|site|review|file|text|article|post|ticket|pdf)s?\b"
+          r"[^.\n]{0,40}\b(?:tell|inform|warn|ask|remind|instruct|advise|convince) the (?:user|reader|customer|human)\b",
+          "user reader customer human"),
+    _rule("roleplay_jailbreak", 0.9, r"\b(?:do not|don'?t|never) (?:mention|say|state|note|reveal|admit|indicate) (?:that )?(?:it|this) is "
+          r"(?:fiction|fictional|hypothetical|a story|just a story|role-?play)\b[^.\n]{0,30}\b(?:warnings?|disclaimers?|caveats?)\b"
+          r"|\b(?:respond|answer|reply|write)\w* without (?:issuing |giving |adding |including )?(?:any )?(?:(?:warnings|disclaimers|caveats),? "
+          r"(?:or |and )?)*refusals\b",
+          "warnings warning disclaimers disclaimer caveats caveat refusals"),
+    _rule("indirect", 0.9, r"\b(?:call|use|invoke|run|execute|trigger)\w* (?:the )?`?[a-z]+_[a-z_]+`?(?: tool| function| api)?\b[^.\n]{0,40}"
+          r"\bwithout (?:asking (?:for )?|requesting |getting |waiting for )?(?:the user'?s? )?(?:approval|confirmation|permission|"
+          r"consent|asking)\b", "approval confirmation permission consent asking"),
+    _rule("fake_turn", 0.9, r"(?:^|\n)\s*(?:user|human)\s*:\s*(?:next|now|and now|ok now|okay now)\b,?\s*(?:please )?(?:repeat|say|print|"
+          r"output|write|ignore|forget|tell)\b", "user human"),
+    # more languages for families above: system-prompt leaks (Arabic, Dutch, Polish, Indonesian, Hindi), "you have no
+    # restrictions" (Dutch, Polish, Indonesian, Hindi), Turkish "safety mode off"
+    _rule("prompt_exfiltration", 0.9, r"(?:أظهر|اعرض|اكشف|اطبع|اكتب|أعطني)[^.\n]{0,30}(?:موجه النظام|تعليمات النظام|التعليمات الأولية|رسالة النظام)"
+          r"|\b(?:toon|geef|herhaal)\b[^.!?\n]{0,20}\b(?:je|jouw|uw) (?:systeemprompt|systeeminstructies|oorspronkelijke instructies)\b"
+          r"|\b(?:pokaz|wypisz|ujawnij|podaj|powtorz)\w*\b[^.!?\n]{0,20}\b(?:swoj|twoj)\w* (?:prompt systemowy|instrukcje systemowe|"
+          r"prompt)\b|\b(?:tampilkan|tunjukkan|ungkapkan|berikan|ulangi)\b[^.!?\n]{0,20}\b(?:prompt sistem|instruksi sistem)\b"
+          r"|सिस्टम प्रॉम्प्ट[^।\n]{0,20}(?:दिखा|बता|लिख)",
+          "toon geef herhaal pokaz pokazac wypisz ujawnij podaj powtorz tampilkan tunjukkan ungkapkan berikan ulangi",
+          "موجه تعليمات التعليمات رسالة सिस्टम"),
+    _rule("roleplay_jailbreak", 0.9, r"(?:\b(?:je hebt|jij hebt|u heeft) (?:geen|helemaal geen) (?:beperkingen|regels|filters|censuur)"
+          r"|\bnie masz (?:zadnych )?(?:ograniczen|zasad|filtrow|cenzury)\b"
+          r"|\b(?:kamu|anda) (?:tidak (?:memiliki|punya) (?:batasan|aturan|filter|sensor)|tanpa batasan))"
+          r"(?=\s*(?:[.,!;:]|$)| (?:meer|lagi|apa ?pun|sama sekali|juz|wiecej|etika|moral\w*))"
+          r"|(?:तुम्हारे|आपके|तुम पर|आप पर)[^।\n]{0,20}(?:कोई (?:प्रतिबंध|सीमा|नियम|फ़िल्टर) नहीं)"
+          r"|\b(?:guvenlik|filtre|sansur) mod\w* (?:kapali|kapat\w*|devre disi)\b",
+          "hebt heeft masz kamu anda guvenlik filtre sansur", "तुम्हारे आपके तुम आप"),
+    # orders to coding agents inside repositories: a command that prints credentials, given as a setup or "before you
+    # modify" step; an install step the reader must hide from the user
+    _rule("indirect", 0.9, r"\b(?:before (?:modifying|editing|changing|touching|making (?:any )?changes|you (?:modify|edit|change|make "
+          r"(?:any )?changes|touch|start)|starting work|working on)|diagnostics?|must first|"
+          r"setup for (?:ai|coding|llm)|(?:debug\w*|inspect|check|verify|troubleshoot\w*)\b[^\n]{0,40}\b(?:secrets?|credentials?|"
+          r"api ?keys?|tokens?))\b[^\n]{0,100}(?:\n[^\n]{0,100}){0,3}?"
+          r"(?:\bcat\s+[\w./~${}-]*(?:\.env|credentials|\.netrc|id_rsa|id_ed25519|\.pgpass)\b"
+          r"|\becho\s+[\"'`]?\$\{?\w*(?:secret|api_?key|token|passw|database_url|aws_)"
+          r"|\bprint\w*\s*\([^)\n]{0,40}\bos\.(?:environ|getenv)\b|\bos\.environ\.items\(\)"
+          r"|\b(?:printenv|env)\s*\|\s*(?:curl|nc|base64|tee)\b)",
+          "before diagnostic diagnostics first setup debug debugging inspect check verify troubleshoot troubleshooting"),
+    _rule("indirect", 0.9, r"\bbefore (?:modifying|editing|changing|touching|making (?:any )?changes|you (?:modify|edit|change|make "
+          r"(?:any )?changes|touch|start)|starting work|working on)\b[^\n]{0,100}(?:\n[^\n]{0,100}){0,3}?\bpython3? -c\s*[\"']"
+          r"[^\"'\n]{0,80}\b(?:os\.system|os\.popen|subprocess|exec\(|eval\(|__import__)", "before"),
+    _rule("indirect", 0.9, r"\b(?:pip3? install|npm (?:i|install)|curl|wget)\b[^\n]{0,200}\b(?:do not|don'?t|never) (?:tell|mention|inform|"
+          r"notify|show|reveal|report)\w*\b[^\n.]{0,30}\b(?:to )?(?:the )?(?:user|human|reviewer|maintainers?)\b",
+          "install curl wget"),
+    _rule("indirect", 0.0, r"\bif you(?: are|'re| re| get) (?:told|asked|instructed|requested) to (?:summari[sz]e|translate|answer|review|"
+          r"analy[sz]e|process|respond|reply|read|describe)\b[^.\n]{0,80}\b(?:make sure|also|additionally)\b",
+          "told asked instructed requested"),
 )
 
 
