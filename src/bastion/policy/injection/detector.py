@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel, Window
+from bastion.policy.injection.encodings import encoded_runs
 from bastion.policy.injection.features import Features, Hasher, word_hash
 from bastion.policy.injection.leet import (
     _LEET,
@@ -235,7 +236,7 @@ class Detector:
         return hits
 
     def _hidden(self, text: str, c: canon.Canonical, feats: list[Features], words: WordIndex) -> list[Finding]:
-        """Attacks hidden in base64 runs or ROT13 text."""
+        """Attacks hidden in base64, hex, binary or Morse runs, or ROT13 text."""
         out: list[Finding] = []
         if max((f.longest_word for f in feats), default=0) >= 20:
             for m in _B64.finditer(text):
@@ -247,6 +248,9 @@ class Detector:
                     continue
                 if self._strong_in(decoded):
                     out.append(Finding("encoded_payload", m.start(), m.end(), 0.95))
+        for start, end, decoded in encoded_runs(text):  # hex, binary, Morse
+            if self._strong_in(decoded):
+                out.append(Finding("encoded_payload", start, end, 0.95))
         if words.has_any(self._rot):  # the word "rot13" or "rot"
             if self._strong_in(codecs.encode(c.text, "rot13")):
                 out.append(Finding("encoded_payload", 0, len(text), 0.9))
