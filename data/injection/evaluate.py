@@ -52,6 +52,12 @@ ORIGINAL_GROUPS = {g for gs in FOLDS.values() for g in gs} - {"spikee", "handwri
 for _g in ("agent_prompts", "writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",
            "agent_tasks", "security_questions", "freshqa"):
     FOLDS[_g] = [_g]
+# fourth round: new sources, each its own fold (new training data for the other folds and a new held-out test)
+FOLDS["promptfoo red-team data (jailbreak templates, grader prompts)"] = ["promptfoo_jailbreaks", "promptfoo_graders"]
+FOLDS["deepteam attack examples"] = ["deepteam_attacks"]
+FOLDS["coding-agent system prompts (aider, gpt-engineer)"] = ["coding_agent_prompts"]
+FOLDS["role-play agent prompts (CAMEL, crewAI)"] = ["role_prompts"]
+FOLDS["garak documentation (probe and detector docstrings)"] = ["garak_docs"]
 
 
 def shingles(text: str) -> set[int]:
@@ -92,10 +98,14 @@ def main() -> None:
     ap.add_argument("--embed", type=int, default=train.EMBED)
     ap.add_argument("--small", type=int, nargs=2, default=[train.SMALL_WINDOW, train.SMALL_STRIDE],
                     metavar=("WINDOW", "STRIDE"), help="a second, smaller classifier window (0 0: none)")
+    ap.add_argument("--dead-runs", type=int, default=int(train.DEAD_RUNS), help="1: layout-character runs weigh nothing")
+    ap.add_argument("--group-power", type=float, default=train.GROUP_POWER,
+                    help="a source group's weight grows as its size ** this (0: every group counts the same)")
     ap.add_argument("--small-share", type=float, default=train.SMALL_SHARE)
     args = ap.parse_args()
     small = (args.small[0], args.small[1])
     train.SMALL_SHARE = args.small_share
+    train.GROUP_POWER = args.group_power
     t0 = time.time()
     records = train.load_corpus(include_info=True)
     train_records = [r for r in records if not str(r["group"]).startswith(train.INFO_PREFIX)]
@@ -113,7 +123,7 @@ def main() -> None:
         held = [d for d in docs if d.group in groups]
         rest = without_near_duplicates([d for d in docs if d.group not in groups], held)
         model = train.train(rest, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
-                            embed=args.embed, small=small)
+                            embed=args.embed, small=small, dead_runs=bool(args.dead_runs))
         det = Detector(model)
         for d in held:
             findings = det.findings(d.text)

@@ -2,7 +2,8 @@
 
 Usage: python data/injection/train.py [--out src/bastion/policy/injection/model.npz] [--exclude GROUP ...]
 
-Needs numpy and scipy (training only; the gateway needs numpy alone). Reads data/injection/corpus/*.jsonl,
+Needs numpy and scipy (training only; the gateway needs numpy alone). Reads data/injection/corpus/*.jsonl
+(not the `info_*` groups, not the held-out-only groups in TEST_ONLY),
 featurises every text exactly as the scanner does (same canonical form, same windows, same rule cues),
 weights samples so that every source group counts the same within its class and both classes count
 the same, fits an L2-regularised logistic regression with L-BFGS, and shifts the bias so that at most
@@ -14,7 +15,10 @@ Options, off by default (see docs/injection.md for what they did in the cross-so
 copies of every short training attack placed inside a benign training document; `--crossfit K`
 calibrates the bias on benign texts of source groups held out of K refits instead of on the training
 texts; `--small W S` adds a second, smaller window (W characters, stride S) scored with the same weights
-and trained on alongside the large ones (`SMALL_SHARE` of a long text's weight on its small windows).
+and trained on alongside the large ones (`SMALL_SHARE` of a long text's weight on its small windows);
+`--dead-runs 1` gives runs of one layout character (`features.RUN_CHARS`: `=====`, `-----`, box frames)
+no weight and leaves them out of the length normalisation (the model file says so, the scanner follows);
+`--group-power P` weighs a source group by its size ** P within its class instead of equally.
 After training, run data/injection/reference.py (the unit tests pin the detector's findings).
 """
 
@@ -39,11 +43,14 @@ sys.path.insert(0, str(ROOT / "src"))
 from bastion.policy.injection import canon  # noqa: E402
 from bastion.policy.injection.classifier import LinearModel  # noqa: E402
 from bastion.policy.injection.detector import Detector, WordIndex  # noqa: E402
-from bastion.policy.injection.features import Hasher  # noqa: E402
+from bastion.policy.injection.features import Hasher, run_buckets  # noqa: E402
 from bastion.policy.injection.rules import RULES, digest  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 INFO_PREFIX = "info_"  # groups reported separately, never trained on
+# held-out tests only, never trained on: groups too small to train on without their own vocabulary
+# outweighing whole corpora (every group weighs the same); evaluate.py still scores them as a fold
+TEST_ONLY = {"deepteam_attacks"}
 BITS, WINDOW, STRIDE = 18, 1024, 512
 SMALL_WINDOW, SMALL_STRIDE = 0, 0  # a second, smaller window (0: none)
 SMALL_SHARE = 0.5  # share of a text's sample weight on its small windows (when it has any)
@@ -53,6 +60,8 @@ MI_ROUNDS = 0  # multiple-instance refits (weight moved to each attack text's be
 MI_SHARE = 0.5
 TARGET_FPR = 0.005
 EMBED = 0  # per short attack text, how many copies to place inside benign training documents
+GROUP_POWER = 0.0  # a source group's share of its class grows as (its size ** GROUP_POWER); 0: all groups equal
+DEAD_RUNS = False  # layout-character runs (features.RUN_CHARS) get no weight and do not count
 CROSSFIT = 0  # calibrate the bias on benign texts of held-out source groups (0: on the training texts)
 
 
@@ -104,24 +113,37 @@ def featurise(records: list[dict[str, object]], window: int = WINDOW, stride: in
     return docs
 
 
-def design(docs: list[Doc], bits: int = BITS) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
-    """CSR matrix of all windows, their labels, sample weights (group- and class-balanced) and document index."""
+def design(docs: list[Doc], bits: int = BITS, dead_runs: bool = DEAD_RUNS
+           ) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR matrix of all windows, their labels, sample weights (group- and class-balanced) and document index.
+    With `dead_runs`, the buckets of layout-character runs are left out (their weights stay 0) and not counted
+    in the length normalisation, as the scanner does with a model that says so."""
     dim = (1 << bits) + len(RULES)
+    live = np.ones(1 << bits, dtype=bool)
+    if dead_runs:
+        live[run_buckets(bits)] = False
     indptr, indices, values, labels, doc_weight, doc_of_row = [0], [], [], [], [], []
     group_totals: dict[tuple[int, str], int] = defaultdict(int)
     for d in docs:
         group_totals[(d.label, d.group)] += 1
     groups_per_label: dict[int, int] = defaultdict(int)
-    for label, _ in group_totals:
+    mass_per_label: dict[int, float] = defaultdict(float)
+    for (label, _), size in group_totals.items():
         groups_per_label[label] += 1
+        mass_per_label[label] += size ** GROUP_POWER
     for k, d in enumerate(docs):
-        per_doc = 1.0 / (group_totals[(d.label, d.group)] * groups_per_label[d.label])
+        size = group_totals[(d.label, d.group)]
+        per_doc = 1.0 / (size * groups_per_label[d.label]) if GROUP_POWER == 0 else \
+            size ** (GROUP_POWER - 1) / mass_per_label[d.label]
         n_large = len(d.rows) - d.n_small
         share = [1.0 - SMALL_SHARE if d.n_small else 1.0, SMALL_SHARE]
         for j, (buckets, cues) in enumerate(d.rows):
             small = j >= n_large
             uniq, counts = np.unique(buckets, return_counts=True)
-            norm = math.sqrt(max(len(buckets), 1))
+            if dead_runs:
+                keep = live[uniq]
+                uniq, counts = uniq[keep], counts[keep]
+            norm = math.sqrt(max(int(counts.sum()), 1))
             indices.extend(uniq.tolist())
             values.extend((counts / norm).tolist())
             indices.extend(((1 << bits) + cues).tolist())
@@ -228,9 +250,10 @@ def embedded(docs: list[Doc], per_attack: int = EMBED, seed: int = 7,
 
 def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, window: int = WINDOW,
           stride: int = STRIDE, mi_rounds: int = MI_ROUNDS, crossfit: int = CROSSFIT, embed: int = EMBED,
-          small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE)) -> LinearModel:
+          small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE), dead_runs: bool = DEAD_RUNS) -> LinearModel:
+    docs = [d for d in docs if d.group not in TEST_ONLY]
     docs = docs + embedded(docs, embed, small=small)
-    x, y, w, doc_of_row = design(docs, bits)
+    x, y, w, doc_of_row = design(docs, bits, dead_runs)
     coef, bias = fit_mi(x, y, w, doc_of_row, l2, mi_rounds)
     # calibrate the bias on benign texts the model did not see: split the training source groups into
     # `crossfit` parts, refit without each part and score its benign texts (a text's score is its best
@@ -255,7 +278,7 @@ def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, windo
     shift = calibration_shift(benign_by_group, target_fpr)
     shift = min(shift, 0.0) if crossfit <= 1 else shift
     return LinearModel(coef[: 1 << bits].astype(np.float32), coef[1 << bits:].astype(np.float32), bias + shift, bits,
-                       window, stride, "", small_window=small[0], small_stride=small[1])
+                       window, stride, "", small_window=small[0], small_stride=small[1], dead_runs=dead_runs)
 
 
 def main() -> None:
@@ -268,15 +291,19 @@ def main() -> None:
     ap.add_argument("--crossfit", type=int, default=CROSSFIT)
     ap.add_argument("--embed", type=int, default=EMBED)
     ap.add_argument("--small", type=int, nargs=2, default=[SMALL_WINDOW, SMALL_STRIDE], metavar=("WINDOW", "STRIDE"))
+    ap.add_argument("--dead-runs", type=int, default=int(DEAD_RUNS), help="1: layout-character runs weigh nothing")
+    ap.add_argument("--group-power", type=float, default=GROUP_POWER,
+                    help="a source group's weight grows as its size ** this (0: every group counts the same)")
     args = ap.parse_args()
+    sys.modules[__name__].GROUP_POWER = args.group_power  # read by design()
     small = (args.small[0], args.small[1])
-    records = [r for r in load_corpus() if r["group"] not in set(args.exclude)]
+    records = [r for r in load_corpus() if r["group"] not in set(args.exclude) | TEST_ONLY]
     docs = featurise(records, small=small)
     model = train(docs, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
-                  embed=args.embed, small=small)
+                  embed=args.embed, small=small, dead_runs=bool(args.dead_runs))
     version = f"hash{BITS}-w{WINDOW}-n{len(docs)}"
     LinearModel(model.weights, model.cue_weights, model.bias, model.bits, model.window, model.stride, version,
-                digest(), model.small_window, model.small_stride).save(Path(args.out))
+                digest(), model.small_window, model.small_stride, model.dead_runs).save(Path(args.out))
     sys.stdout.write(f"saved {args.out} ({version}), bias {model.bias:.3f}\n")
 
 

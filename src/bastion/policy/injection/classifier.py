@@ -19,7 +19,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import Features
+from bastion.policy.injection.features import Features, run_buckets
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -46,6 +46,7 @@ class LinearModel:
     rules_digest: str = ""  # digest of the rule set the cue weights belong to (rules.digest())
     small_window: int = 0  # a second, smaller window scored with the same weights (0: none)
     small_stride: int = 0
+    dead_runs: bool = False  # runs of one layout character (features.RUN_CHARS) neither weigh nor count
 
     @classmethod
     def load(cls, path: Path | None = None) -> LinearModel:
@@ -59,16 +60,18 @@ class LinearModel:
 
     @classmethod
     def _from(cls, z: dict[str, npt.NDArray[np.generic]]) -> LinearModel:
-        meta = z["meta"].astype(np.int64)  # bits, window, stride[, small window, small stride] (older files: 3)
+        # bits, window, stride[, small window, small stride[, dead runs]] (older files: 3 or 5 fields)
+        meta = z["meta"].astype(np.int64)
         small = (int(meta[3]), int(meta[4])) if len(meta) >= 5 else (0, 0)
         return cls(weights=z["weights"].astype(np.float32), cue_weights=z["cue_weights"].astype(np.float32),
                    bias=float(z["bias"][0]), bits=int(meta[0]), window=int(meta[1]), stride=int(meta[2]),
                    version=str(z["version"][0]), rules_digest=str(z["rules"][0]) if "rules" in z else "",
-                   small_window=small[0], small_stride=small[1])
+                   small_window=small[0], small_stride=small[1], dead_runs=len(meta) >= 6 and bool(meta[5]))
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, weights=self.weights.astype(np.float16), cue_weights=self.cue_weights,
-                            bias=np.array([self.bias]), meta=np.array([self.bits, self.window, self.stride, self.small_window, self.small_stride]),
+                            bias=np.array([self.bias]), meta=np.array([self.bits, self.window, self.stride, self.small_window, self.small_stride,
+                                                                     int(self.dead_runs)]),
                             version=np.array([self.version]), rules=np.array([self.rules_digest]))
 
     def window_starts(self, n: int, window: int = 0, stride: int = 0) -> I64:
@@ -111,7 +114,7 @@ class LinearModel:
         contrib = np.zeros(n + 1, dtype=np.float64)
         np.cumsum(per_position, out=contrib[1:])
         counts = np.zeros(n + 1, dtype=np.float64)
-        counts[1:] = np.cumsum(np.bincount(feats.positions, minlength=n)[:n])
+        counts[1:] = np.cumsum(self._position_counts(feats, n))
         starts = self.window_starts(n, sw, self.small_stride)
         ends = np.minimum(starts + sw, n)
         logits = self.bias + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts], 1.0))
@@ -132,10 +135,11 @@ class LinearModel:
         `contrib`: the sum of the feature weights starting at each position (bincount)."""
         if len(contrib) != n:
             return None
+        live = self._live[feats.buckets] if self.dead_runs else None  # 1 per feature that counts
         if n <= self.window:  # one window: its sum is the last prefix sum (minus csum[0] = 0.0, exact)
             bounds = [(0, n)]
             sums = {0: 0.0, n: float(np.cumsum(contrib)[-1])}
-            counts = {0: 0, n: len(feats.positions)}
+            counts = {0: 0, n: len(feats.positions) if live is None else int(np.count_nonzero(live))}
         else:
             starts = list(range(0, n - self.window + 1, self.stride))
             if starts[-1] != n - self.window:
@@ -147,8 +151,12 @@ class LinearModel:
             at = dict.fromkeys([b for pair in bounds for b in pair])
             sums = dict(zip(at, csum[list(at)].tolist(), strict=True))
             # features before each bound (every position is below n: bincount's length said so)
-            counts = {b: 0 if b == 0 else len(feats.positions) if b == n else
-                      int(np.count_nonzero(feats.positions < b)) for b in at}
+            if live is None:
+                counts = {b: 0 if b == 0 else len(feats.positions) if b == n else
+                          int(np.count_nonzero(feats.positions < b)) for b in at}
+            else:
+                counts = {b: 0 if b == 0 else int(np.count_nonzero(live)) if b == n else
+                          int(np.count_nonzero(live & (feats.positions < b))) for b in at}
         logits = [self.bias + (sums[e] - sums[s]) / math.sqrt(max(float(counts[e] - counts[s]), 1.0))
                   for s, e in bounds]
         if cues:
@@ -163,15 +171,33 @@ class LinearModel:
 
     @cached_property
     def _weights64(self) -> npt.NDArray[np.float64]:
-        """The weights as float64 (exactly the values bincount would convert them to, once)."""
-        return self.weights.astype(np.float64)
+        """The weights as float64 (exactly the values bincount would convert them to, once); layout runs
+        weigh nothing with `dead_runs` (a model trained so has zeros there already)."""
+        w = self.weights.astype(np.float64)
+        if self.dead_runs:
+            w[~self._live] = 0.0
+        return w
+
+    @cached_property
+    def _live(self) -> npt.NDArray[np.bool_]:
+        """Per bucket: False for the buckets of layout-character runs (with `dead_runs`), else True."""
+        live = np.ones(1 << self.bits, dtype=bool)
+        live[run_buckets(self.bits)] = False
+        return live
+
+    def _position_counts(self, feats: Features, n: int) -> F64:
+        """The number of features starting at each position of [0, n) (layout runs not counted with
+        `dead_runs`)."""
+        if self.dead_runs:
+            return cast(F64, np.bincount(feats.positions, weights=self._live[feats.buckets], minlength=n)[:n])
+        return cast(F64, np.bincount(feats.positions, minlength=n)[:n])
 
     def _all_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int) -> list[Window]:
         w = self._weights64[feats.buckets]
         contrib = np.zeros(n + 1, dtype=np.float64)
         contrib[1:] = np.cumsum(np.bincount(feats.positions, weights=w, minlength=n)[:n])
         counts = np.zeros(n + 1, dtype=np.float64)
-        counts[1:] = np.cumsum(np.bincount(feats.positions, minlength=n)[:n])
+        counts[1:] = np.cumsum(self._position_counts(feats, n))
         starts = self.window_starts(n)
         ends = np.minimum(starts + self.window, n)
         sums = contrib[ends] - contrib[starts]

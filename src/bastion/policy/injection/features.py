@@ -174,6 +174,29 @@ class Hasher:
         return Features(np.concatenate(buckets), np.concatenate(positions), hw, starts.astype(np.int64), longest)
 
 
+# Characters whose runs are layout, not language: ASCII punctuation and symbols, dashes, bullets and
+# ellipses, arrows, box drawing, block elements, geometric shapes, miscellaneous symbols and dingbats,
+# CJK punctuation. A horizontal rule, a box frame or a table border made of them says which collection a
+# text came from, not whether it is an attack (and padding a text with them must not move its score).
+RUN_CHARS = "".join(
+    chr(c) for lo, hi in ((0x21, 0x7E), (0x2010, 0x2027), (0x2190, 0x21FF), (0x2500, 0x25FF), (0x2600, 0x27BF),
+                          (0x3000, 0x303F)) for c in range(lo, hi + 1) if not chr(c).isalnum())
+
+
+def run_buckets(bits: int) -> I64:
+    """The buckets of the character 3-, 4- and 5-grams made of one `RUN_CHARS` character repeated (a
+    model can give them no weight and leave them out of its length normalisation)."""
+    hasher = Hasher(bits=bits, max_len=8)
+    out: list[int] = []
+    for ch in RUN_CHARS:
+        for g in CHAR_NS:
+            h = 0
+            for _ in range(g):
+                h = (h * _BASE + ord(ch)) % (1 << 64)
+            out.append(int(hasher._bucket(np.array([h], dtype=np.uint64), g)[0]))
+    return np.unique(np.array(out, dtype=np.int64))
+
+
 def word_hash(word: str) -> int:
     """The raw hash `Hasher.extract` gives `word` (a run of word characters)."""
     h = 0
