@@ -20,7 +20,7 @@ from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.cost.periods import PERIODS, Period, PeriodLabels, labels_at
 from bastion.cost.pricing import Price, PriceTable, format_usd, usd_to_micros
 from bastion.cost.usage import UsageRecorder
-from bastion.limits.backend import BudgetSlot, LimitsBackend
+from bastion.limits.backend import BudgetDecision, BudgetSlot, LimitsBackend
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
 from bastion.limits.scopes import key_scope, team_scope
 from bastion.limits.stage import backend_unavailable
@@ -36,10 +36,13 @@ class Reservation:
     estimate: TokenEstimate
     labels: PeriodLabels
     price: Price | None
-    slots: tuple[BudgetSlot, ...] = ()
+    now: float = 0.0
+    slots: tuple[BudgetSlot, ...] = ()  # reserved on (empty until the reservation succeeded)
     amount: int = 0
     done: bool = False
     names: dict[str, str] = field(default_factory=dict)
+    wanted: tuple[BudgetSlot, ...] = ()  # the budgets that apply, to reserve on
+    partnered: bool = False  # reserved and settled by the rate-limit stage, in its backend calls
 
 
 class BudgetStage:
@@ -101,9 +104,8 @@ class BudgetStage:
                       for (scope, period), limit in chosen.items())
         return slots, names
 
-    async def check(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest) -> None:
-        if ctx.operation == "models":
-            return
+    def plan(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest) -> Reservation:
+        """What this request would reserve, and on which budgets (no backend call)."""
         p = ctx.principal
         if p is None:
             raise InternalError("budgets ran before authentication")
@@ -112,48 +114,90 @@ class BudgetStage:
         labels = labels_at(now)
         amount, price = self._worst(ctx.model or request.model, est)
         slots, names = self._slots(p, labels)
-        res = Reservation(est, labels, price, names=names)
-        if slots:
-            try:
-                d = await self._backend.reserve(ctx.request_id, slots, amount, now)
-            except ServiceUnavailable:
-                if self._block:
-                    raise backend_unavailable(self._backend.kind, "budgets") from None
-                self.served_unchecked += 1
-                log.error("serving request %s WITHOUT a budget check: limits backend (%s) unreachable "
-                          "(limits.on_backend_error: allow)", ctx.request_id, self._backend.kind)
-                ctx.state[self.name] = res
-                return
-            if not d.allowed:
-                s = slots[d.denied_index]
-                end = s.expires_at - _GRACE if s.expires_at is not None else None
-                per = "in total" if s.period == "total" else f"per {s.period} ({s.label}, UTC)"
-                raise BudgetExceeded(
-                    f"Budget exceeded for {names[s.scope]}: ${format_usd(s.limit)} {per}; spent ${format_usd(d.spent)}, reserved by requests in flight "
-                    f"${format_usd(d.reserved)}, and this request may cost up to ${format_usd(amount)}.",
-                    retry_after=None if end is None else float(max(1, int(end - now))),
-                    headers={"x-should-retry": "false"})
-            res.slots, res.amount = slots, amount
+        return Reservation(est, labels, price, now, amount=amount, names=names, wanted=slots)
+
+    def admitted(self, ctx: RequestContext, res: Reservation, d: BudgetDecision | None) -> None:
+        """Apply the backend's decision on `res.wanted` (None: nothing was asked): keep the
+        reservation for `finish`, or refuse with 429 budget_exceeded."""
+        if d is not None and not d.allowed:
+            s = res.wanted[d.denied_index]
+            end = s.expires_at - _GRACE if s.expires_at is not None else None
+            per = "in total" if s.period == "total" else f"per {s.period} ({s.label}, UTC)"
+            raise BudgetExceeded(
+                f"Budget exceeded for {res.names[s.scope]}: ${format_usd(s.limit)} {per}; spent ${format_usd(d.spent)}, reserved by requests in flight "
+                f"${format_usd(d.reserved)}, and this request may cost up to ${format_usd(res.amount)}.",
+                retry_after=None if end is None else float(max(1, int(end - res.now))),
+                headers={"x-should-retry": "false"})
+        if d is not None:
+            res.slots = res.wanted
+        else:
+            res.amount = 0
         ctx.state[self.name] = res
+
+    def unchecked(self, ctx: RequestContext, res: Reservation) -> None:
+        """The backend failed: refuse (on_backend_error: block) or serve without a budget check."""
+        if self._block:
+            raise backend_unavailable(self._backend.kind, "budgets") from None
+        self.served_unchecked += 1
+        log.error("serving request %s WITHOUT a budget check: limits backend (%s) unreachable "
+                  "(limits.on_backend_error: allow)", ctx.request_id, self._backend.kind)
+        res.amount = 0
+        ctx.state[self.name] = res
+
+    async def check(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest) -> None:
+        if ctx.operation == "models":
+            return
+        prior = ctx.state.get(self.name)
+        if isinstance(prior, Reservation) and prior.partnered:
+            return  # the rate-limit stage has reserved (or refused) with its own backend call
+        res = self.plan(ctx, request)
+        if not res.wanted:
+            self.admitted(ctx, res, None)
+            return
+        try:
+            d = await self._backend.reserve(ctx.request_id, res.wanted, res.amount, res.now)
+        except ServiceUnavailable:
+            self.unchecked(ctx, res)
+            return
+        self.admitted(ctx, res, d)
+
+    def settlement(self, ctx: RequestContext, res: Reservation) -> tuple[int, list[BudgetSlot]] | None:
+        """Price the request, record its usage, and say what to settle: (actual micro-USD, the
+        spend slots); None without a principal. Marks the reservation done."""
+        res.done = True
+        usage = actual_usage(ctx, res.estimate, upstream_reached=upstream_reached(ctx))
+        price = self._served_price(ctx) or res.price
+        actual = price.cost_micros(usage) if price is not None else 0
+        ctx.cost_micros = actual
+        p = ctx.principal
+        if p is None:
+            return None
+        if self._recorder is not None:
+            self._recorder.record(res.labels.day, p.key_id, p.team, ctx.model or "", usage.input_tokens,
+                                  usage.output_tokens, actual)
+        return actual, self._spend_slots(p, res.labels)
+
+    def partner_settlement(self, ctx: RequestContext) -> tuple[Reservation, int, list[BudgetSlot], float] | None:
+        """For the rate-limit stage's `finish`: the settlement of a reservation it made
+        (reservation, actual micro-USD, spend slots, now)."""
+        res = ctx.state.get(self.name)
+        if not isinstance(res, Reservation) or res.done or not res.partnered:
+            return None
+        try:
+            s = self.settlement(ctx, res)
+        except Exception as e:  # a finaliser never raises
+            self._backend.failures.record("cost.finish", type(e).__name__)
+            return None
+        return None if s is None else (res, s[0], s[1], self._clock())
 
     async def finish(self, ctx: RequestContext) -> None:
         res = ctx.state.get(self.name)
-        if not isinstance(res, Reservation) or res.done:
+        if not isinstance(res, Reservation) or res.done or res.partnered:
             return
-        res.done = True
         try:
-            usage = actual_usage(ctx, res.estimate, upstream_reached=upstream_reached(ctx))
-            price = self._served_price(ctx) or res.price
-            actual = price.cost_micros(usage) if price is not None else 0
-            ctx.cost_micros = actual
-            p = ctx.principal
-            if p is None:
-                return
-            if self._recorder is not None:
-                self._recorder.record(res.labels.day, p.key_id, p.team, ctx.model or "", usage.input_tokens,
-                                      usage.output_tokens, actual)
-            spend = self._spend_slots(p, res.labels)
-            await self._backend.settle(ctx.request_id, res.slots, res.amount, actual, spend, self._clock())
+            s = self.settlement(ctx, res)
+            if s is not None:
+                await self._backend.settle(ctx.request_id, res.slots, res.amount, s[0], s[1], self._clock())
         except ServiceUnavailable:
             pass  # counted by the backend; Redis reservations expire (lease_ttl_seconds)
         except Exception as e:  # a finaliser never raises

@@ -110,6 +110,19 @@ class LimitsBackend(Protocol):
         """Release the reservation of `amount` on `reserved` and add `actual` to `spend`."""
         ...
 
+    async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
+                    slots: Sequence[BudgetSlot], amount: int, budget_now: float
+                    ) -> tuple[RateDecision, BudgetDecision | None]:
+        """`acquire`, then `reserve` only if it admitted, as one atomic step (one round trip on
+        Redis); the budget decision is None when the rate limits refused."""
+        ...
+
+    async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
+                       reserved: Sequence[BudgetSlot], amount: int, actual: int,
+                       spend: Sequence[BudgetSlot], budget_now: float) -> None:
+        """`release` and `settle` of one request in one step (one round trip on Redis)."""
+        ...
+
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
         """(spent, reserved) micro-USD of one slot."""
         ...

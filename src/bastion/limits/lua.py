@@ -1,4 +1,6 @@
-"""Lua scripts of the Redis backend: one script, so one round trip, per stage and phase.
+"""Lua scripts of the Redis backend: one script, so one round trip, per stage and phase; ADMIT
+and CONCLUDE run the rate-limit and budget scripts of one request together (two round trips
+per request instead of four).
 
 The bucket arithmetic is the same as limits/bucket.py. Numbers are written with %.17g so a
 level or stamp survives the round trip through a Redis string exactly; replies are integers
@@ -162,5 +164,37 @@ if actual > 0 then
     if at > 0 then redis.call('EXPIREAT', h, at) end
   end
 end
+return 1
+"""
+
+
+def _as_function(name: str, body: str) -> str:
+    """A script as a local Lua function of its own KEYS and ARGV (the parameters shadow the globals)."""
+    return f"local function {name}(KEYS, ARGV)\n{body}\nend\n"
+
+
+# Split the combined KEYS / ARGV: ARGV[1], ARGV[2] = how many keys and args belong to the first script.
+_SPLIT = """
+local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
+local k1, a1, k2, a2 = {}, {}, {}, {}
+for i = 1, #KEYS do if i <= nk then k1[i] = KEYS[i] else k2[i - nk] = KEYS[i] end end
+for i = 3, #ARGV do if i - 2 <= na then a1[i - 2] = ARGV[i] else a2[i - 2 - na] = ARGV[i] end end
+"""
+
+# ACQUIRE, then RESERVE only if ACQUIRE admitted: atomically, as the two calls in sequence would be.
+# KEYS / ARGV: nk, na, then ACQUIRE's keys and args, then RESERVE's. Reply: ACQUIRE's refusal
+# (4 items), or ACQUIRE's 10 items followed by RESERVE's reply.
+ADMIT = _as_function("acquire", ACQUIRE) + _as_function("reserve", RESERVE) + _SPLIT + """
+local r = acquire(k1, a1)
+if r[1] ~= 1 then return r end
+for _, x in ipairs(reserve(k2, a2)) do r[#r + 1] = x end
+return r
+"""
+
+# RELEASE and SETTLE of one request. KEYS / ARGV: nk, na, then RELEASE's keys and args (none: no
+# release), then SETTLE's (none: no settlement).
+CONCLUDE = _as_function("release", RELEASE) + _as_function("settle", SETTLE) + _SPLIT + """
+if #a1 > 0 then release(k1, a1) end
+if #a2 > 0 then settle(k2, a2) end
 return 1
 """

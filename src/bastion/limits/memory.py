@@ -169,6 +169,20 @@ class MemoryBackend:
                     continue
                 e.spent += actual
 
+    async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
+                    slots: Sequence[BudgetSlot], amount: int, budget_now: float
+                    ) -> tuple[RateDecision, BudgetDecision | None]:
+        d = await self.acquire(rid, scopes, tokens, now)  # no await inside: the pair is atomic
+        if not d.allowed:
+            return d, None
+        return d, await self.reserve(rid, slots, amount, budget_now)
+
+    async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
+                       reserved: Sequence[BudgetSlot], amount: int, actual: int,
+                       spend: Sequence[BudgetSlot], budget_now: float) -> None:
+        await self.release(rid, scopes, token_delta, now)
+        await self.settle(rid, reserved, amount, actual, spend, budget_now)
+
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
         e = self._ledger.get((slot.scope, slot.period))
         if e is None or e.label != slot.label:

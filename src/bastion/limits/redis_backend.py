@@ -20,7 +20,8 @@ from bastion.limits.resp import Arg, Reply, ReplyError, RespClient, Script
 from bastion.limits.scopes import ScopeLimit
 
 _KINDS: dict[int, DeniedKind] = {1: "requests", 2: "tokens", 3: "parallel", 4: "too_large"}
-ACQUIRE, RELEASE, RESERVE, SETTLE = (Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE))
+ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE = (
+    Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE, lua.ADMIT, lua.CONCLUDE))
 
 
 class RedisBackend:
@@ -41,7 +42,7 @@ class RedisBackend:
     async def start(self) -> None:
         """Load the scripts (so the first requests need no second round trip). A Redis that is
         down at start-up is not fatal: requests then meet `on_backend_error`."""
-        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE):
+        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE):
             try:
                 await self._call("start", None, ["SCRIPT", "LOAD", s.source])
             except ServiceUnavailable:
@@ -82,27 +83,25 @@ class RedisBackend:
         h = f"{self._prefix}b:{slot.scope}:{slot.period}:{slot.label}"
         return h, h + ":r"
 
-    async def acquire(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int,
-                      now: float | None = None) -> RateDecision:
-        keys: list[str] = []
-        args: list[str | int | float] = [-1 if now is None else repr(now), tokens, rid, self._lease_ttl, len(scopes)]
+    def _acquire_call(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int,
+                      now: float | None) -> tuple[list[Arg], list[Arg]]:
+        keys: list[Arg] = []
+        args: list[Arg] = [-1 if now is None else repr(now), tokens, rid, self._lease_ttl, len(scopes)]
         for s in scopes:
             keys.extend(self._scope_keys(s.id))
             args.extend((_n(s.rpm), _n(s.tpm), _n(s.max_parallel)))
-        r = _ints(await self._call("acquire", ACQUIRE, args, keys))
-        if r[0] != 1:
-            return RateDecision(False, r[1] / 1000.0, r[2] - 1, _KINDS[r[3]])
-        d = RateDecision(True)
-        if r[4] >= 0:
-            d.req_limit, d.req_remaining, d.req_reset = r[4], r[5], r[6] / 1000.0
-        if r[7] >= 0:
-            d.tok_limit, d.tok_remaining, d.tok_reset = r[7], r[8], r[9] / 1000.0
-        return d
+        return keys, args
 
-    async def release(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
-                      now: float | None = None) -> None:
-        keys: list[str] = []
-        args: list[str | int | float] = [-1 if now is None else repr(now), rid, token_delta, 0]
+    async def acquire(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int,
+                      now: float | None = None) -> RateDecision:
+        keys, args = self._acquire_call(rid, scopes, tokens, now)
+        return _rate(_ints(await self._call("acquire", ACQUIRE, args, keys)))
+
+    def _release_call(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
+                      now: float | None) -> tuple[list[Arg], list[Arg]]:
+        """RELEASE's keys and args; none when there is nothing to release."""
+        keys: list[Arg] = []
+        args: list[Arg] = [-1 if now is None else repr(now), rid, token_delta, 0]
         n = 0
         for s in scopes:
             if (s.tpm is None or not token_delta) and s.max_parallel is None:
@@ -112,34 +111,67 @@ class RedisBackend:
             args.extend((_n(s.tpm), 1 if s.max_parallel is not None else 0))
             n += 1
         if n == 0:
-            return
+            return [], []
         args[3] = n
-        await self._call("release", RELEASE, args, keys)
+        return keys, args
 
-    async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
-        keys: list[str] = []
-        args: list[str | int | float] = [repr(now), amount, f"{rid}|{amount}", repr(now + self._lease_ttl), len(slots)]
+    async def release(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
+                      now: float | None = None) -> None:
+        keys, args = self._release_call(rid, scopes, token_delta, now)
+        if args:
+            await self._call("release", RELEASE, args, keys)
+
+    def _reserve_call(self, rid: str, slots: Sequence[BudgetSlot], amount: int,
+                      now: float) -> tuple[list[Arg], list[Arg]]:
+        keys: list[Arg] = []
+        args: list[Arg] = [repr(now), amount, f"{rid}|{amount}", repr(now + self._lease_ttl), len(slots)]
         for s in slots:
             keys.extend(self._budget_keys(s))
             args.extend((s.limit, s.expires_at or 0))
-        r = _ints(await self._call("reserve", RESERVE, args, keys))
-        if r[0] == 1:
-            return BudgetDecision(True)
-        return BudgetDecision(False, r[1] - 1, r[2], r[3])
+        return keys, args
 
-    async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
-                     spend: Sequence[BudgetSlot], now: float) -> None:
+    async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
+        keys, args = self._reserve_call(rid, slots, amount, now)
+        return _budget(_ints(await self._call("reserve", RESERVE, args, keys)))
+
+    def _settle_call(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
+                     spend: Sequence[BudgetSlot]) -> tuple[list[Arg], list[Arg]]:
+        """SETTLE's keys and args; none when there is nothing to settle."""
         if not reserved and actual <= 0:
-            return
-        keys: list[str] = []
+            return [], []
+        keys: list[Arg] = []
         for s in reserved:
             keys.extend(self._budget_keys(s))
-        expiries: list[str | int | float] = []
+        expiries: list[Arg] = []
         for s in spend:
             keys.append(self._budget_keys(s)[0])
             expiries.append(s.expires_at or 0)
-        args: list[str | int | float] = [f"{rid}|{amount}", amount, actual, len(reserved), len(spend), *expiries]
-        await self._call("settle", SETTLE, args, keys)
+        args: list[Arg] = [f"{rid}|{amount}", amount, actual, len(reserved), len(spend), *expiries]
+        return keys, args
+
+    async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
+                     spend: Sequence[BudgetSlot], now: float) -> None:
+        keys, args = self._settle_call(rid, reserved, amount, actual, spend)
+        if args:
+            await self._call("settle", SETTLE, args, keys)
+
+    async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
+                    slots: Sequence[BudgetSlot], amount: int, budget_now: float
+                    ) -> tuple[RateDecision, BudgetDecision | None]:
+        k1, a1 = self._acquire_call(rid, scopes, tokens, now)
+        k2, a2 = self._reserve_call(rid, slots, amount, budget_now)
+        r = _ints(await self._call("admit", ADMIT, [len(k1), len(a1), *a1, *a2], [*k1, *k2]))
+        if r[0] != 1:
+            return _rate(r), None
+        return _rate(r[:10]), _budget(r[10:])
+
+    async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
+                       reserved: Sequence[BudgetSlot], amount: int, actual: int,
+                       spend: Sequence[BudgetSlot], budget_now: float) -> None:
+        k1, a1 = self._release_call(rid, scopes, token_delta, now)
+        k2, a2 = self._settle_call(rid, reserved, amount, actual, spend)
+        if a1 or a2:
+            await self._call("conclude", CONCLUDE, [len(k1), len(a1), *a1, *a2], [*k1, *k2])
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
         h, _ = self._budget_keys(slot)
@@ -147,6 +179,25 @@ class RedisBackend:
         if not isinstance(v, list) or len(v) != 2:
             raise ServiceUnavailable("limits backend (redis) sent an unexpected reply")
         return _int(v[0]), _int(v[1])
+
+
+def _rate(r: list[int]) -> RateDecision:
+    """ACQUIRE's reply as a decision (see lua.ACQUIRE)."""
+    if r[0] != 1:
+        return RateDecision(False, r[1] / 1000.0, r[2] - 1, _KINDS[r[3]])
+    d = RateDecision(True)
+    if r[4] >= 0:
+        d.req_limit, d.req_remaining, d.req_reset = r[4], r[5], r[6] / 1000.0
+    if r[7] >= 0:
+        d.tok_limit, d.tok_remaining, d.tok_reset = r[7], r[8], r[9] / 1000.0
+    return d
+
+
+def _budget(r: list[int]) -> BudgetDecision:
+    """RESERVE's reply as a decision (see lua.RESERVE)."""
+    if r[0] == 1:
+        return BudgetDecision(True)
+    return BudgetDecision(False, r[1] - 1, r[2], r[3])
 
 
 def _ints(r: Reply) -> list[int]:

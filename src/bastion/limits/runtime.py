@@ -70,6 +70,7 @@ class LimitsRuntime:
         self.ratelimit = RateLimitStage(self.backend, config.limits, config.teams, targets, clock=clock)
         self.cost = BudgetStage(self.backend, self.prices, config.limits, config.teams, targets,
                                 recorder=self.recorder, clock=clock)
+        self.ratelimit.pair(self.cost)  # one backend call to admit a request, one to conclude it
         self._clock = clock or time.time
 
     @property

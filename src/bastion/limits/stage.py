@@ -3,6 +3,9 @@ key, team and model; OpenAI's x-ratelimit-* headers; 429 with Retry-After on ref
 
 `check` takes everything in one backend call and keeps a lease in ctx.state["ratelimit"];
 `finish` corrects the token estimate with the real usage and releases the concurrency lease.
+Paired with the budget stage (`pair`), that one call also reserves the request's budgets, and
+`finish` settles them in its own call: two backend round trips per request instead of four (on
+Redis, each is a network round trip). The budget stage then only keeps its place in the order.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from bastion.config.limits import LimitsConfig, TeamConfig
 from bastion.core.context import RequestContext
@@ -19,6 +23,9 @@ from bastion.limits.backend import LimitsBackend, RateDecision
 from bastion.limits.bucket import format_reset
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
 from bastion.limits.scopes import ScopeLimit, ScopeResolver
+
+if TYPE_CHECKING:
+    from bastion.cost.stage import BudgetStage
 
 log = logging.getLogger("bastion.limits")
 
@@ -58,6 +65,11 @@ class RateLimitStage:
         self._default_out = limits.default_max_output_tokens
         self._clock = clock
         self.served_unchecked = 0  # requests served without limits because the backend failed (allow)
+        self._budget: BudgetStage | None = None
+
+    def pair(self, budget: BudgetStage) -> None:
+        """Reserve and settle `budget`'s budgets in this stage's backend calls (same backend)."""
+        self._budget = budget
 
     async def check(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest) -> None:
         if ctx.operation == "models":
@@ -72,14 +84,28 @@ class RateLimitStage:
         est = estimate_for(ctx, request, self._default_out)
         tokens = max(1, est.total)
         now = self._clock() if self._clock is not None else None
+        budget = self._budget
+        res = None
         try:
-            d = await self._backend.acquire(ctx.request_id, scopes, tokens, now)
+            if budget is None:
+                d = await self._backend.acquire(ctx.request_id, scopes, tokens, now)
+                bd = None
+            else:
+                res = budget.plan(ctx, request)
+                res.partnered = True
+                if res.wanted:
+                    d, bd = await self._backend.admit(ctx.request_id, scopes, tokens, now,
+                                                      res.wanted, res.amount, res.now)
+                else:
+                    d, bd = await self._backend.acquire(ctx.request_id, scopes, tokens, now), None
         except ServiceUnavailable:
             if self._block:
                 raise backend_unavailable(self._backend.kind, "rate limits") from None
             self.served_unchecked += 1
             log.error("serving request %s WITHOUT rate limits: limits backend (%s) unreachable "
                       "(limits.on_backend_error: allow)", ctx.request_id, self._backend.kind)
+            if budget is not None and res is not None:
+                budget.unchecked(ctx, res)
             return
         if not d.allowed:
             raise self._refusal(d, scopes, tokens)
@@ -93,6 +119,8 @@ class RateLimitStage:
             h["x-ratelimit-limit-tokens"] = str(d.tok_limit)
             h["x-ratelimit-remaining-tokens"] = str(d.tok_remaining)
             h["x-ratelimit-reset-tokens"] = format_reset(d.tok_reset)
+        if budget is not None and res is not None:
+            budget.admitted(ctx, res, bd)  # may refuse: 429 budget_exceeded (the lease is released in finish)
 
     def _refusal(self, d: RateDecision, scopes: tuple[ScopeLimit, ...], tokens: int) -> RateLimited:
         s = scopes[d.denied_index]
@@ -117,14 +145,29 @@ class RateLimitStage:
 
     async def finish(self, ctx: RequestContext) -> None:
         lease = ctx.state.get(self.name)
-        if not isinstance(lease, RateLease) or lease.done:
+        if isinstance(lease, RateLease) and not lease.done:
+            lease.done = True
+        else:
+            lease = None
+        settle = self._budget.partner_settlement(ctx) if self._budget is not None else None
+        if lease is None and settle is None:
             return
-        lease.done = True
         try:
-            used = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx)).total_tokens
             now = self._clock() if self._clock is not None else None
-            await self._backend.release(ctx.request_id, lease.scopes, used - lease.tokens, now)
+            rid = ctx.request_id
+            if lease is None:
+                assert settle is not None
+                res, actual, spend, bnow = settle
+                await self._backend.settle(rid, res.slots, res.amount, actual, spend, bnow)
+                return
+            used = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx)).total_tokens
+            if settle is None:
+                await self._backend.release(rid, lease.scopes, used - lease.tokens, now)
+            else:
+                res, actual, spend, bnow = settle
+                await self._backend.conclude(rid, lease.scopes, used - lease.tokens, now,
+                                             res.slots, res.amount, actual, spend, bnow)
         except ServiceUnavailable:
-            pass  # counted by the backend; leases expire on their own (lease_ttl_seconds)
+            pass  # counted by the backend; leases and reservations expire on their own (lease_ttl_seconds)
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("ratelimit.finish", type(e).__name__)

@@ -1,0 +1,219 @@
+"""Rate limits and budgets paired: one backend call admits a request (rate limits, then its
+budgets), one concludes it (lease released, budget settled), with the same decisions as the
+four separate calls, exact under concurrency, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bastion.config.loader import parse_config
+from bastion.config.schema import BastionConfig
+from bastion.core.context import Attempt, Budget, Principal, RequestContext
+from bastion.core.errors import BudgetExceeded, RateLimited, ServiceUnavailable
+from bastion.core.types import ChatRequest, Message, TextPart, Usage
+from bastion.cost.stage import BudgetStage
+from bastion.limits.backend import BudgetSlot, LimitsBackend
+from bastion.limits.memory import MemoryBackend
+from bastion.limits.runtime import LimitsRuntime
+from bastion.limits.scopes import ScopeLimit
+from bastion.limits.stage import RateLimitStage
+
+T0 = 1_800_000_000.0
+COST = 30_000  # "fixed" at $0.001 per output token, 30 output tokens
+
+
+def config(on_error: str = "block") -> BastionConfig:
+    return parse_config({
+        "providers": {"openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-x"}},
+        "models": [{"name": "fixed", "targets": [{"provider": "openai", "model": "flat"}]}],
+        "pricing": {"flat": {"input_per_mtok": 0, "output_per_mtok": 1000}},
+        "limits": {"on_backend_error": on_error},
+    }, env={})
+
+
+def runtime(backend: LimitsBackend, on_error: str = "block") -> LimitsRuntime:
+    return LimitsRuntime(config(on_error), None, backend=backend, clock=lambda: T0)
+
+
+def chat() -> ChatRequest:
+    return ChatRequest(model="fixed", messages=[Message("user", [TextPart("hi")])], max_tokens=30)
+
+
+def ctx_for(p: Principal, rid: str) -> RequestContext:
+    return RequestContext(request_id=rid, ingress="openai", model="fixed", principal=p)
+
+
+async def admit(rt: LimitsRuntime, ctx: RequestContext) -> None:
+    """What the pipeline does: every stage's check in order (ratelimit, then cost)."""
+    entered: list[RateLimitStage | BudgetStage] = []
+    ctx.state["_entered"] = entered
+    for st in (rt.ratelimit, rt.cost):
+        entered.append(st)
+        await st.check(ctx, chat())
+
+
+async def conclude(rt: LimitsRuntime, ctx: RequestContext, served: bool = True) -> None:
+    """What finalize does: every entered stage's finish, in reverse."""
+    if served:
+        ctx.attempts.append(Attempt("openai", "flat", "ok", 200))
+        ctx.usage = Usage(input_tokens=5, output_tokens=30)
+    entered = ctx.state["_entered"]
+    assert isinstance(entered, list)
+    for st in reversed(entered):
+        await st.finish(ctx)
+
+
+def spy(backend: LimitsBackend) -> list[str]:
+    """Record every backend operation the stages call (not those a backend makes of its own:
+    the memory backend's `admit` is its `acquire` and `reserve`)."""
+    ops: list[str] = []
+    depth = [0]
+    for name in ("acquire", "release", "reserve", "settle", "admit", "conclude"):
+        real: Callable[..., Awaitable[Any]] = getattr(backend, name)
+
+        def wrap(real: Callable[..., Awaitable[Any]] = real, name: str = name) -> Callable[..., Awaitable[Any]]:
+            async def op(*a: Any, **kw: Any) -> Any:
+                if depth[0] == 0:
+                    ops.append(name)
+                depth[0] += 1
+                try:
+                    return await real(*a, **kw)
+                finally:
+                    depth[0] -= 1
+            return op
+        setattr(backend, name, wrap())
+    return ops
+
+
+SLOT = BudgetSlot("k:k", "total", "total")
+
+
+async def test_a_request_with_limits_and_a_budget_costs_two_backend_calls(backend: LimitsBackend) -> None:
+    rt = runtime(backend)
+    ops = spy(backend)
+    p = Principal("k", "k", rpm=10, max_parallel=1, budgets=(Budget(1_000_000, "total"),))
+    ctx = ctx_for(p, "r1")
+    await admit(rt, ctx)
+    assert ops == ["admit"]
+    assert ctx.response_headers["x-ratelimit-remaining-requests"] == "9"
+    assert await backend.budget_state(SLOT) == (0, COST)  # reserved by the same call
+    await conclude(rt, ctx)
+    assert ops == ["admit", "conclude"]
+    assert await backend.budget_state(SLOT) == (COST, 0)  # settled
+    assert ctx.cost_micros == COST
+    # the parallel lease was released: the next request is admitted under max_parallel 1
+    await admit(rt, ctx_for(p, "r2"))
+
+
+async def test_without_a_budget_spend_is_still_recorded_in_the_concluding_call(backend: LimitsBackend) -> None:
+    rt = runtime(backend)
+    ops = spy(backend)
+    p = Principal("k", "k", rpm=10)
+    ctx = ctx_for(p, "r1")
+    await admit(rt, ctx)
+    await conclude(rt, ctx)
+    assert ops == ["acquire", "conclude"]
+    assert await backend.budget_state(BudgetSlot("k:k", "total", "total")) == (COST, 0)
+
+
+async def test_a_budget_refusal_reserves_nothing_and_frees_the_lease(backend: LimitsBackend) -> None:
+    rt = runtime(backend)
+    p = Principal("k", "k", max_parallel=1, budgets=(Budget(COST - 1, "total"),))
+    ctx = ctx_for(p, "r1")
+    with pytest.raises(BudgetExceeded, match=r"Budget exceeded for key 'k': \$0.029999 in total"):
+        await admit(rt, ctx)
+    assert await backend.budget_state(SLOT) == (0, 0)
+    await conclude(rt, ctx, served=False)
+    assert await backend.budget_state(SLOT) == (0, 0)
+    # the concurrency lease of the refused request is gone: another request gets past the
+    # rate limits (and is refused by the budget again, not with 429 "concurrent requests")
+    with pytest.raises(BudgetExceeded):
+        await admit(rt, ctx_for(p, "r2"))
+
+
+async def test_a_rate_refusal_touches_no_budget(backend: LimitsBackend) -> None:
+    rt = runtime(backend)
+    p = Principal("k", "k", rpm=1, budgets=(Budget(10**6, "total"),))
+    first = ctx_for(p, "r1")
+    await admit(rt, first)
+    with pytest.raises(RateLimited) as e:
+        await admit(rt, ctx_for(p, "r2"))
+    assert e.type is RateLimited  # the rate limit, not the budget
+    assert await backend.budget_state(SLOT) == (0, COST)  # only the first request's reservation
+
+
+async def test_200_concurrent_paired_requests_never_overspend_and_hold_the_rpm(backend: LimitsBackend) -> None:
+    rt = runtime(backend)
+    p = Principal("k", "k", rpm=40, budgets=(Budget(1_000_000, "total"),))  # the budget admits 33
+
+    async def one(i: int) -> str:
+        ctx = ctx_for(p, f"r{i}")
+        try:
+            await admit(rt, ctx)
+        except BudgetExceeded:  # (a RateLimited too: both are 429)
+            await conclude(rt, ctx, served=False)
+            return "budget"
+        except RateLimited:
+            return "rate"
+        await asyncio.sleep(0)
+        await conclude(rt, ctx)
+        return "ok"
+
+    outcomes = await asyncio.gather(*(one(i) for i in range(200)))
+    spent, reserved = await backend.budget_state(SLOT)
+    assert reserved == 0
+    assert spent == outcomes.count("ok") * COST <= 1_000_000
+    assert outcomes.count("ok") + outcomes.count("budget") == 40  # the rpm, exactly
+    assert 1_000_000 - spent < COST  # the budget was used up, not refused early
+
+
+class DownBackend(MemoryBackend):
+    async def admit(self, *a: Any, **kw: Any) -> Any:
+        raise ServiceUnavailable("limits backend (test) is unreachable")
+
+    async def conclude(self, *a: Any, **kw: Any) -> Any:
+        raise ServiceUnavailable("limits backend (test) is unreachable")
+
+
+async def test_a_failing_backend_refuses_by_default() -> None:
+    rt = runtime(DownBackend())
+    with pytest.raises(ServiceUnavailable, match="rate limits cannot be checked"):
+        await admit(rt, ctx_for(Principal("k", "k", rpm=5, budgets=(Budget(10**6, "day"),)), "r"))
+
+
+async def test_a_failing_backend_with_allow_serves_unchecked_and_still_prices_the_request() -> None:
+    b = DownBackend()
+    rt = runtime(b, on_error="allow")
+    ctx = ctx_for(Principal("k", "k", rpm=5, budgets=(Budget(10**6, "day"),)), "r")
+    await admit(rt, ctx)
+    assert rt.ratelimit.served_unchecked == 1 and rt.cost.served_unchecked == 1
+    ops = spy(b)
+    await conclude(rt, ctx)
+    assert ctx.cost_micros == COST
+    assert ops == ["settle"]  # no lease to release; the spend is recorded on its own
+    assert await b.budget_state(SLOT) == (COST, 0)
+
+
+async def test_admit_and_conclude_match_the_separate_operations(backend: LimitsBackend) -> None:
+    """The backend contract: `admit` = acquire, then reserve only if admitted; `conclude` =
+    release + settle."""
+    s = (ScopeLimit("k:a", "key a", rpm=2, tpm=1000, max_parallel=5),)
+    slot = BudgetSlot("k:a", "day", "2027-01-15", limit=100)
+    d, bd = await backend.admit("r1", s, 300, T0, (slot,), 60, T0)
+    assert d.allowed and d.req_remaining == 1 and d.tok_remaining == 700
+    assert bd is not None and bd.allowed
+    assert await backend.budget_state(slot) == (0, 60)
+    d, bd = await backend.admit("r2", s, 300, T0, (slot,), 60, T0)  # 60 + 60 > 100
+    assert d.allowed and bd is not None and not bd.allowed
+    assert (bd.denied_index, bd.spent, bd.reserved) == (0, 0, 60)
+    d, bd = await backend.admit("r3", s, 300, T0, (slot,), 10, T0)  # rpm 2 used up
+    assert not d.allowed and d.denied_kind == "requests" and bd is None
+    assert await backend.budget_state(slot) == (0, 60)
+    await backend.conclude("r1", s, -100, T0, (slot,), 60, 45, (slot,), T0)
+    assert await backend.budget_state(slot) == (45, 0)
+    d = await backend.acquire("r4", (ScopeLimit("k:a", "key a", tpm=1000),), 1, T0)
+    assert d.tok_remaining == 1000 - 600 + 100 - 1  # r1 gave 100 back; r2 holds its 300
