@@ -1,5 +1,6 @@
 """`bastion serve --workers 2` for real: one SO_REUSEPORT socket per worker, both serving fresh
-connections, a killed worker restarted, a graceful stop on SIGTERM, no orphans, clear start errors.
+connections, a killed worker restarted, a hung worker killed and replaced, a graceful stop on
+SIGTERM, no orphans, clear start errors.
 
 Which worker holds a connection is read from /proc (the inode of the gateway's side of the TCP
 connection, found among each worker's file descriptors), so no endpoint has to reveal process ids.
@@ -168,21 +169,23 @@ def test_each_worker_listens_on_its_own_socket_and_fresh_connections_reach_both(
     assert set(served) == set(workers), served
 
 
+def _closed(gw: Gateway, inodes: set[int]) -> bool:
+    return not {inode for _, state, inode in _tcp(gw.port) if state == "0A"} & inodes
+
+
 def test_a_killed_worker_is_restarted_and_the_port_keeps_serving(shared_gw: Gateway) -> None:
-    victim, survivor = _two_workers(shared_gw)
+    workers = _two_workers(shared_gw)
+    victim, survivor = workers
     os.kill(victim, signal.SIGKILL)
-    _wait("the killed worker to be reaped", lambda: not _alive(victim))
-    # before (or while) its replacement starts, new connections are answered (200 /healthz). Once in CI,
-    # on a loaded machine, a fresh connection made in that window was reset (cause not found yet: see
-    # the session note), so a reset connection is retried, at most once in all.
-    resets = 0
-    while True:
-        try:
-            assert sum(_served_by(shared_gw, 8).values()) == 8
-            break
-        except ConnectionResetError:
-            resets += 1
-            assert resets <= 1, "connections keep being reset while a worker restarts"
+    # Not merely "its pid shows Z": the thread-group leader turns zombie while the worker's other
+    # threads are still exiting, and its listening socket stays open (in the SO_REUSEPORT group,
+    # accepting nothing) until the last of them is gone, tens of ms later on this machine. A fresh
+    # connection hashed to it in that window is reset when it closes (tcp_migrate_req=0); that was
+    # the one reset once seen in CI.
+    _wait("the killed worker's socket to close",
+          lambda: not _alive(victim) and _closed(shared_gw, workers[victim]))
+    # before (or while) its replacement starts, every new connection is answered (200 /healthz)
+    assert sum(_served_by(shared_gw, 8).values()) == 8
     workers = _two_workers(shared_gw, without=victim)
     assert survivor in workers
     assert set(_served_by(shared_gw)) == set(workers)
@@ -217,6 +220,94 @@ def test_workers_stop_when_the_supervisor_is_killed(workers_gw: Gateway) -> None
     workers_gw.proc.wait(10)
     _wait("the orphaned workers to exit", lambda: not [pid for pid in workers if _alive(pid)], timeout=30)
     _wait("the port to be free", lambda: not _tcp_listening(workers_gw.port), timeout=10)
+
+
+# ---- the watchdog: a hung worker is replaced ----------------------------------------------------
+WORKER_TIMEOUT = 2.0  # short, so that the test sees the watchdog act in seconds
+
+
+class _WatchedGateway(Gateway):
+    """`serve --worker-timeout`: Gateway.start passes no extra flags, so this one starts it itself."""
+
+    def start(self, timeout: float = START) -> Gateway:
+        self.config_path.write_text(yaml.safe_dump(self.config))
+        self._log = open(self.log_path, "ab")  # closed by Gateway.stop
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bastion.cli.main", "serve", "--config", str(self.config_path),
+             "--port", str(self.port), "--host", "127.0.0.1", "--worker-timeout", str(WORKER_TIMEOUT)],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=str(self.tmp))
+        try:
+            _wait("the gateway to serve", lambda: self.proc is not None and self.proc.poll() is None
+                  and _healthy(self.url), timeout)
+        except AssertionError:
+            self.stop()
+            raise AssertionError(f"the gateway did not serve:\n{self.logs()}") from None
+        return self
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def watched_gw(fake_upstream: FakeUpstream, tmp_path: Path) -> Iterator[Gateway]:
+    require_service("Redis", 6379)
+    gw = _WatchedGateway(_workers_config(fake_upstream.url, tmp_path, "redis://127.0.0.1:6379/0"), tmp_path,
+                         name="watched")
+    gw.start()
+    try:
+        _two_workers(gw)
+        yield gw
+    finally:
+        gw.stop()
+
+
+def _outcome(c: http.client.HTTPConnection) -> str:
+    try:
+        r = c.getresponse()
+        return "served" if r.status == 200 and r.read() == b'{"status":"ok"}' else f"status {r.status}"
+    except (ConnectionResetError, http.client.RemoteDisconnected):
+        return "reset"
+    finally:
+        c.close()
+
+
+def test_a_hung_worker_is_killed_and_replaced_while_an_idle_one_is_left_alone(watched_gw: Gateway) -> None:
+    began = time.monotonic()
+    workers = _two_workers(watched_gw)
+    victim, survivor = workers
+    os.kill(victim, signal.SIGSTOP)  # its event loop hangs; its socket stays open and keeps queueing
+    try:
+        pending = []
+        for _ in range(CONNECTIONS):  # about half queue on the stopped worker's socket, unanswered
+            c = http.client.HTTPConnection("127.0.0.1", watched_gw.port, timeout=60)
+            c.request("GET", "/healthz")
+            pending.append(c)
+        _wait("the hung worker to be killed", lambda: not _alive(victim) and _closed(watched_gw, workers[victim]),
+              timeout=60)
+    finally:
+        if _alive(victim):
+            os.kill(victim, signal.SIGKILL)
+    # the clients of the hung worker are released, not left waiting: served when the kernel hands
+    # the queued connections to another worker (tcp_migrate_req=1), else reset
+    outcomes = Counter(_outcome(c) for c in pending)
+    migrate = Path("/proc/sys/net/ipv4/tcp_migrate_req")
+    allowed = {"served"} if migrate.exists() and migrate.read_text().strip() == "1" else {"served", "reset"}
+    assert set(outcomes) <= allowed, outcomes
+    workers = _two_workers(watched_gw, without=victim)
+    assert survivor in workers  # replaced: a new pid listens, the old one is gone
+    served = _served_by(watched_gw, 20)
+    assert sum(served.values()) == 20 and set(served) == set(workers)  # and every fresh connection is served
+    logs = watched_gw.logs()
+    assert f"(pid {victim}) is hung: its event loop has been silent for" in logs
+    assert "process state: T (stopped)" in logs
+    # the idle workers (the survivor all along, the replacement since it started) beat: never killed
+    time.sleep(max(0.0, began + 4 * WORKER_TIMEOUT - time.monotonic()))
+    assert set(_listeners(watched_gw)) == set(workers)
+    assert watched_gw.logs().count("is hung") == 1, watched_gw.logs()[-3000:]
 
 
 # ---- start-up errors (no Redis needed: the supervisor never connects to it) ----------------------

@@ -8,10 +8,14 @@ The supervisor keeps a socket bound to the port for its whole life (never listen
 connections): another program cannot take the port while workers restart. It restarts a worker
 that dies (with a back-off), gives up when workers keep failing before they serve, and on
 SIGTERM/SIGINT asks every worker to stop gracefully. Workers die with the supervisor (PDEATHSIG).
+A worker whose event loop stops beating (hung, deadlocked, stopped) for longer than the worker
+timeout is killed and restarted like a dead one (see watchdog.py): it would otherwise keep its
+socket, and its share of new connections would wait in its accept queue forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import multiprocessing
@@ -26,6 +30,16 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+
+from bastion.cli.watchdog import (
+    BEAT_SECONDS,
+    WORKER_TIMEOUT,
+    Heartbeat,
+    Silence,
+    Watchdog,
+    migrate_req_disabled,
+    process_state,
+)
 
 log = logging.getLogger("bastion.workers")
 _spawn = multiprocessing.get_context("spawn")
@@ -90,21 +104,32 @@ def _note_stop(sig: int, frame: FrameType | None) -> None:
 
 
 class _WorkerServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, parent: int, ready: Connection) -> None:
+    def __init__(self, config: uvicorn.Config, parent: int, ready: Connection, heartbeat: Heartbeat) -> None:
         super().__init__(config)
         self._parent = parent
         self._ready = ready
+        self._heartbeat = heartbeat
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if _stop_signals or os.getppid() != self._parent:  # before uvicorn's signal handlers were set
             self.should_exit = True
         elif self.started:
+            self._loop = asyncio.get_running_loop()
+            self._beat()  # stamped before "serving": the supervisor's first look finds it fresh
             self._ready.send_bytes(b"serving")
         self._ready.close()
 
+    def _beat(self) -> None:
+        # One timer a second on the event loop itself (also while draining): a stamp proves the loop
+        # runs callbacks, not merely that the process exists.
+        assert self._loop is not None
+        self._heartbeat.value = time.monotonic()
+        self._loop.call_later(BEAT_SECONDS, self._beat)
 
-def _worker(config: uvicorn.Config, parent: int, ready: Connection) -> None:
+
+def _worker(config: uvicorn.Config, parent: int, ready: Connection, heartbeat: Heartbeat) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:  # SIGTERM: drain, flush the audit, exit
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
@@ -117,7 +142,7 @@ def _worker(config: uvicorn.Config, parent: int, ready: Connection) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
-    _WorkerServer(config, parent, ready).run(sockets=[sock])
+    _WorkerServer(config, parent, ready, heartbeat).run(sockets=[sock])
 
 
 # ---- supervisor ----------------------------------------------------------------------------
@@ -137,11 +162,17 @@ def _exit_text(code: int | None) -> str:
 
 
 class Supervisor:
-    """Runs `workers` processes serving `config` (an app import string, factory mode) on config.port."""
+    """Runs `workers` processes serving `config` (an app import string, factory mode) on config.port.
 
-    def __init__(self, config: uvicorn.Config, workers: int) -> None:
+    `worker_timeout`: seconds a serving worker's event loop may stay silent before it is killed and
+    restarted; 0 turns the watchdog off.
+    """
+
+    def __init__(self, config: uvicorn.Config, workers: int, *, worker_timeout: float = WORKER_TIMEOUT) -> None:
         self.config = config
         self.workers = workers
+        self.worker_timeout = worker_timeout
+        self._watchdog = Watchdog(worker_timeout) if worker_timeout else None
         self._live: dict[int, _Worker] = {}
         self._restart_at: dict[int, float] = {}
         self._early_deaths = [0] * workers  # in a row, each within STABLE_SECONDS of its start
@@ -155,6 +186,10 @@ class Supervisor:
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno())
         old = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
+            if migrate_req_disabled():
+                log.info("net.ipv4.tcp_migrate_req is 0: connections still queued on a worker's socket when it "
+                         "exits are reset rather than handed to another worker; sysctl -w "
+                         "net.ipv4.tcp_migrate_req=1 (as root) keeps them")
             for slot in range(self.workers):
                 self._start(slot)
             code = self._supervise(wake_r)
@@ -172,11 +207,14 @@ class Supervisor:
 
     def _start(self, slot: int) -> None:
         ready_r, ready_w = _spawn.Pipe(duplex=False)
-        process = _spawn.Process(target=_worker, args=(self.config, os.getpid(), ready_w),
+        heartbeat = _spawn.RawValue("d", 0.0)
+        process = _spawn.Process(target=_worker, args=(self.config, os.getpid(), ready_w, heartbeat),
                                  name=f"bastion-worker-{slot}")
         process.start()
         ready_w.close()
         self._live[slot] = _Worker(slot, process, ready_r, time.monotonic())
+        if self._watchdog is not None:
+            self._watchdog.watch(slot, heartbeat)
 
     def _supervise(self, wake: socket.socket) -> int:
         while self._stop is None:
@@ -185,7 +223,10 @@ class Supervisor:
                 if at <= now:
                     del self._restart_at[slot]
                     self._start(slot)
-            timeout = max(0.0, min(self._restart_at.values()) - now) if self._restart_at else None
+            timers = [at - now for at in self._restart_at.values()]
+            if self._watchdog is not None and (check := self._watchdog.next_check()) is not None:
+                timers.append(check)
+            timeout = max(0.0, min(timers)) if timers else None
             waitables: list[Connection | socket.socket | int] = [
                 wake, *(w.process.sentinel for w in self._live.values()),
                 *(w.ready for w in self._live.values() if w.ready is not None)]
@@ -196,6 +237,9 @@ class Supervisor:
                     self._on_ready(w)
                 if w.process.exitcode is not None and self._stop is None and self._on_exit(w):
                     return 1
+            if self._watchdog is not None and self._stop is None:
+                for silence in self._watchdog.silent():
+                    self._kill_silent(silence)
         log.info("received %s: stopping %d workers gracefully", signal.Signals(self._stop).name, len(self._live))
         return 0
 
@@ -205,6 +249,8 @@ class Supervisor:
             w.ready.recv_bytes()
             w.serving = True
             self._start_failures[w.slot] = 0
+            if self._watchdog is not None:
+                self._watchdog.serving(w.slot)
         except EOFError:  # exited (or stopped) before serving
             pass
         w.ready.close()
@@ -213,6 +259,8 @@ class Supervisor:
     def _on_exit(self, w: _Worker) -> bool:
         """Schedule the restart of a dead worker; True when workers keep failing at start."""
         del self._live[w.slot]
+        if self._watchdog is not None:
+            self._watchdog.forget(w.slot)
         if w.ready is not None:
             w.ready.close()
         now, code = time.monotonic(), w.process.exitcode
@@ -231,6 +279,21 @@ class Supervisor:
                   "" if w.serving else " before it served", delay)
         self._restart_at[w.slot] = now + delay
         return False
+
+    def _kill_silent(self, silence: Silence) -> None:
+        """SIGKILL a worker whose event loop went silent; its exit is then handled like any death."""
+        w = self._live.get(silence.key)
+        if w is None or w.process.exitcode is not None:
+            return
+        state = process_state(w.process.pid)
+        if silence.starting:
+            log.warning("worker %d (pid %s) did not start serving within %.1f s%s; killing it (SIGKILL)",
+                        w.slot, w.process.pid, silence.seconds, state)
+        else:
+            log.warning("worker %d (pid %s) is hung: its event loop has been silent for %.1f s (worker timeout "
+                        "%g s)%s; killing it (SIGKILL)", w.slot, w.process.pid, silence.seconds,
+                        self.worker_timeout, state)
+        w.process.kill()
 
     def _stop_all(self) -> int:
         """SIGTERM every worker (uvicorn drains, then the app shuts down); SIGKILL what outlives that."""

@@ -119,3 +119,23 @@ def test_a_port_in_use_is_a_clear_error_not_a_traceback(serve_env: Path, workers
                      "--workers", workers, "--quiet"])
     assert code == 1
     assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in capsys.readouterr().err
+
+
+@linux_only
+@pytest.mark.parametrize(("flag", "timeout"), [([], 30.0), (["--worker-timeout", "2.5"], 2.5),
+                                               (["--worker-timeout", "0"], 0.0)])
+def test_the_worker_timeout_reaches_the_supervisor(serve_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   flag: list[str], timeout: float) -> None:
+    seen: list[float] = []
+    monkeypatch.setattr(Supervisor, "run", lambda self: seen.append(self.worker_timeout) or 0)
+    assert main(["serve", "--config", str(serve_env), "--port", "0", "--workers", "2", "--quiet", *flag]) == 0
+    assert seen == [timeout]
+
+
+@pytest.mark.parametrize("value", ["1", "-5", "nan", "inf"])
+def test_a_worker_timeout_the_heartbeat_cannot_meet_is_refused(serve_env: Path, value: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["serve", "--config", str(serve_env), "--port", "0", "--workers", "2", "--quiet",
+                 "--worker-timeout", value])
+    assert code == 2
+    assert "--worker-timeout must be 0 (off) or at least 2 seconds" in capsys.readouterr().err
