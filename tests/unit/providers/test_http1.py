@@ -397,3 +397,27 @@ async def test_a_head_that_never_ends_is_cut_off(serve) -> None:
     with pytest.raises(ProtocolViolation, match="too large"):
         await read_all(pool)
     pool.close()
+
+
+# Ambiguous framing: a response whose length two parsers could read differently is how one
+# caller's answer ends up in another's (response desync). Each is refused, and the connection
+# never serves the next call.
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n",  # CL and TE
+    b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",  # two lengths
+    b"HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\ncontent-length: -5\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\ncontent-length: 0x5\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\ncontent-length : 5\r\n\r\n",  # space before the colon
+    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n",  # chunk size overflow
+    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;\x00\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n content-length: 5\r\n\r\n",  # obsolete line folding
+])
+async def test_ambiguous_framing_is_refused_and_the_connection_dropped(serve, head: bytes) -> None:
+    s = await serve(lambda n, req: head + b"hello" + ok(b'{"smuggled": 1}') if n == 1 else ok(b'{"n": 2}'))
+    pool = Pool(s.url, 4, 5.0)
+    with pytest.raises((ProtocolViolation, ConnectionBroken)):
+        await read_all(pool)
+    assert (await read_all(pool))[2] == b'{"n": 2}'  # a fresh connection, never the smuggled answer
+    assert s.connections == 2
+    pool.close()
