@@ -19,9 +19,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", help="listen address (overrides server.host)")
     p.add_argument("--port", type=int, help="listen port (overrides server.port)")
     p.add_argument("--workers", type=int, help="worker processes (overrides server.workers)")
-    p.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT, metavar="SECONDS",
+    p.add_argument("--worker-timeout", type=float, default=None, metavar="SECONDS",
                    help="with --workers N on Linux: kill and restart a worker whose event loop has been silent "
-                        f"this long (hung, deadlocked or stopped); 0 turns this off (default {WORKER_TIMEOUT:g})")
+                        f"this long (hung, deadlocked or stopped); 0 turns this off (overrides "
+                        f"server.worker_timeout_seconds, default {WORKER_TIMEOUT:g})")
     p.add_argument("--quiet", action="store_true", help="do not print the start-up summary")
     p.set_defaults(func=serve)
 
@@ -90,10 +91,10 @@ def serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else cfg.server.port
     workers = args.workers or cfg.server.workers
     refusals = worker_problems(cfg, workers)
-    timeout = args.worker_timeout
+    timeout = args.worker_timeout if args.worker_timeout is not None else cfg.server.worker_timeout_seconds
     if timeout != 0 and not (math.isfinite(timeout) and timeout >= MIN_TIMEOUT):
         refusals.append(f"--worker-timeout must be 0 (off) or at least {MIN_TIMEOUT:g} seconds, not "
-                        f"{args.worker_timeout:g} (workers stamp their heartbeat once a second)")
+                        f"{timeout:g} (workers stamp their heartbeat once a second)")
     if refusals:
         for problem in refusals:
             print(f"bastion: {problem}", file=sys.stderr)
@@ -128,7 +129,7 @@ def serve(args: argparse.Namespace) -> int:
         export_config_path(args.config)
         config = uvicorn.Config("bastion.app:app_from_environment", factory=True, **common)  # type: ignore[arg-type]
         try:
-            return Supervisor(config, workers, worker_timeout=args.worker_timeout).run()
+            return Supervisor(config, workers, worker_timeout=timeout).run()
         finally:
             reservation.close()
     # uvicorn drains in-flight requests on SIGTERM and then re-raises the signal to the previous

@@ -36,6 +36,11 @@ class ServerConfig(Strict):
                     "honoured within it (<= 5 s).")
     workers: int = Field(1, ge=1, description="Worker processes (limits then need the redis backend; on Linux "
                                               "each has its own SO_REUSEPORT socket).")
+    worker_timeout_seconds: float = Field(
+        30.0, ge=0, allow_inf_nan=False,
+        description="With workers > 1 on Linux: a worker whose event loop has been silent this long (hung, "
+                    "deadlocked, stopped) is killed and restarted; 0 = off, else at least 2. `serve "
+                    "--worker-timeout` overrides it.")
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="How long SIGTERM waits for in-flight requests.")
     max_in_flight: int = Field(
         512, gt=0,
@@ -51,6 +56,13 @@ class ServerConfig(Strict):
                                 "defence); also how long a new connection may stay silent.")
     body_timeout_seconds: float = Field(
         30.0, gt=0, description="Longest a client may take to send the whole request body; slower is 408.")
+
+    @field_validator("worker_timeout_seconds")
+    @classmethod
+    def _beatable(cls, v: float) -> float:
+        if 0 < v < 2:
+            raise ValueError("must be 0 (off) or at least 2 seconds: workers stamp their heartbeat once a second")
+        return v
 
     @field_validator("admin_key", mode="before")
     @classmethod

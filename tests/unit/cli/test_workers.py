@@ -139,3 +139,25 @@ def test_a_worker_timeout_the_heartbeat_cannot_meet_is_refused(serve_env: Path, 
                  "--worker-timeout", value])
     assert code == 2
     assert "--worker-timeout must be 0 (off) or at least 2 seconds" in capsys.readouterr().err
+
+
+@linux_only
+@pytest.mark.parametrize(("setting", "flag", "timeout"), [("7", [], 7.0), ("0", [], 0.0),
+                                                          ("7", ["--worker-timeout", "3"], 3.0)])
+def test_the_config_sets_the_worker_timeout_and_the_flag_overrides_it(
+        serve_env: Path, monkeypatch: pytest.MonkeyPatch, setting: str, flag: list[str], timeout: float) -> None:
+    serve_env.write_text(serve_env.read_text().replace(
+        "server: {admin_key:", f"server: {{worker_timeout_seconds: {setting}, admin_key:"))
+    seen: list[float] = []
+    monkeypatch.setattr(Supervisor, "run", lambda self: seen.append(self.worker_timeout) or 0)
+    assert main(["serve", "--config", str(serve_env), "--port", "0", "--workers", "2", "--quiet", *flag]) == 0
+    assert seen == [timeout]
+
+
+@pytest.mark.parametrize("value", ["1", "-5", ".nan", ".inf"])
+def test_a_configured_worker_timeout_the_heartbeat_cannot_meet_is_a_config_error(
+        serve_env: Path, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    serve_env.write_text(serve_env.read_text().replace(
+        "server: {admin_key:", f"server: {{worker_timeout_seconds: {value}, admin_key:"))
+    assert main(["config", "check", str(serve_env)]) != 0
+    assert "server.worker_timeout_seconds" in capsys.readouterr().err
