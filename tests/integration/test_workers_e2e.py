@@ -308,6 +308,10 @@ def test_a_hung_worker_is_killed_and_replaced_while_an_idle_one_is_left_alone(wa
     time.sleep(max(0.0, began + 4 * WORKER_TIMEOUT - time.monotonic()))
     assert set(_listeners(watched_gw)) == set(workers)
     assert watched_gw.logs().count("is hung") == 1, watched_gw.logs()[-3000:]
+    # an operator can ask a live worker where it is (the watchdog asks a hung one before the kill)
+    os.kill(survivor, signal.SIGUSR1)
+    _wait("the survivor's stack dump", lambda: "most recent call first" in watched_gw.logs(), timeout=30)
+    assert _alive(survivor)
 
 
 # ---- start-up errors (no Redis needed: the supervisor never connects to it) ----------------------

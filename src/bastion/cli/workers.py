@@ -16,7 +16,9 @@ socket, and its share of new connections would wait in its accept queue forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -42,6 +44,8 @@ from bastion.cli.watchdog import (
 )
 
 log = logging.getLogger("bastion.workers")
+DUMP_SIGNAL = signal.SIGUSR1  # a worker writes every thread's Python stack to stderr (faulthandler)
+DUMP_WAIT = 0.3  # seconds a hung worker gets to write its stacks before SIGKILL
 _spawn = multiprocessing.get_context("spawn")
 
 STABLE_SECONDS = 10.0  # a worker that dies after this long is restarted at once
@@ -138,6 +142,7 @@ def _worker(config: uvicorn.Config, parent: int, ready: Connection, heartbeat: H
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _note_stop)
     config.configure_logging()
+    faulthandler.register(DUMP_SIGNAL, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to stderr
     sock, address = _bindable(config.host, config.port)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -291,8 +296,14 @@ class Supervisor:
                         w.slot, w.process.pid, silence.seconds, state)
         else:
             log.warning("worker %d (pid %s) is hung: its event loop has been silent for %.1f s (worker timeout "
-                        "%g s)%s; killing it (SIGKILL)", w.slot, w.process.pid, silence.seconds,
-                        self.worker_timeout, state)
+                        "%g s)%s; its threads' stacks follow on stderr; killing it (SIGKILL)", w.slot,
+                        w.process.pid, silence.seconds, self.worker_timeout, state)
+            # where it hangs, for the operator: the dump runs in a C signal handler, so a loop stuck
+            # in Python or in a C call still writes it (a stopped process does not)
+            if w.process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.process.pid, DUMP_SIGNAL)
+                w.process.join(DUMP_WAIT)
         w.process.kill()
 
     def _stop_all(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing.process
 import signal
 import subprocess
 import sys
@@ -167,14 +168,28 @@ def test_the_process_state_tells_a_stopped_process() -> None:
 
 
 # ---- the supervisor acting on a silence (a real process, no uvicorn) -------------------------
+def _stand_in(code: str) -> multiprocessing.process.BaseProcess:
+    """A process standing in for a serving worker: it registers the stack dump as `_worker`
+    does, then runs `code`, which calls `ready.set()` once it is where the test wants it."""
+    ready = workers_mod._spawn.Event()
+    prelude = ("import faulthandler, signal\n"
+               f"faulthandler.register(signal.{workers_mod.DUMP_SIGNAL.name}, all_threads=True)\n"
+               )
+    process = workers_mod._spawn.Process(target=exec, args=(prelude + code, {"ready": ready}),
+                                         name="stands-for-a-worker")
+    process.start()
+    assert ready.wait(60), "the stand-in did not start"
+    return process
+
+
+
 @linux_only
 def test_the_supervisor_sigkills_a_silent_worker_and_logs_its_pid_and_silence(
         caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
     sup = Supervisor(uvicorn.Config("bastion.app:app_from_environment"), 1, worker_timeout=4.0)
     sup._watchdog = dog = Watchdog(4.0, clock=clock)
-    process = workers_mod._spawn.Process(target=time.sleep, args=(60,), name="stands-for-a-worker")
-    process.start()
+    process = _stand_in("import time\nready.set()\ntime.sleep(60)\n")
     try:
         sup._live[0] = _Worker(0, process, None, time.monotonic(), serving=True)
         beat = Beat(value=clock.now)
@@ -201,3 +216,35 @@ def test_the_supervisor_sigkills_a_silent_worker_and_logs_its_pid_and_silence(
 def test_a_zero_timeout_turns_the_watchdog_off() -> None:
     assert Supervisor(uvicorn.Config("x:y"), 2, worker_timeout=0)._watchdog is None
     assert Supervisor(uvicorn.Config("x:y"), 2)._watchdog is not None
+
+
+# A stand-in worker whose Python code never returns to its event loop (a CPU-bound hang), with the
+# stack dump registered as `_worker` registers it.
+_SPIN = ("def stuck_in_a_pathological_loop():\n"
+         "    ready.set()\n"
+         "    while True:\n"
+         "        pass\n"
+         "stuck_in_a_pathological_loop()\n")
+
+
+@linux_only
+def test_a_hung_worker_writes_where_it_hangs_before_it_is_killed(capfd: pytest.CaptureFixture[str]) -> None:
+    clock = Clock()
+    sup = Supervisor(uvicorn.Config("bastion.app:app_from_environment"), 1, worker_timeout=4.0)
+    sup._watchdog = dog = Watchdog(4.0, clock=clock)
+    process = _stand_in(_SPIN)
+    try:
+        sup._live[0] = _Worker(0, process, None, time.monotonic(), serving=True)
+        dog.watch(0, Beat(value=clock.now))
+        dog.serving(0)
+        clock.now += 5
+        for silence in dog.silent():
+            sup._kill_silent(silence)
+        process.join(30)
+        assert process.exitcode == -signal.SIGKILL
+        err = capfd.readouterr().err
+        assert "most recent call first" in err and "stuck_in_a_pathological_loop" in err
+    finally:
+        if process.exitcode is None:
+            process.kill()
+            process.join()
