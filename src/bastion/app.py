@@ -45,6 +45,9 @@ def validate_semantics(config: BastionConfig) -> list[str]:
     """Checks beyond the schema that need the capabilities' knowledge (prices, policies)."""
     problems: list[str] = []
     problems += config_errors(config)
+    if config.server.workers > 1 and config.audit.writer_id:
+        problems.append("audit.writer_id: set with server.workers > 1 would make the workers write one hash chain "
+                        "over each other; leave it unset (each worker then gets its own chain)")
     try:
         PolicyStage.from_config(config)
     except ConfigError as e:

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO
 
 from bastion.audit.prune import prune_before
@@ -16,6 +17,7 @@ from bastion.audit.verify import verify_store
 from bastion.config.loader import ConfigError, load_config
 from bastion.config.schema import BastionConfig
 from bastion.core.errors import BastionError
+from bastion.core.secret import redacted_url
 from bastion.store.db import open_database
 
 _POLL_SECONDS = 1.0
@@ -79,8 +81,15 @@ def _run(args: argparse.Namespace, command: Command, out: IO[str] | None = None)
             print(f"config error: {line}", file=sys.stderr)
         return 2
 
+    url = config.store.url
+    if url.startswith("sqlite:///") and url != "sqlite:///" and not Path(url[len("sqlite:///"):]).is_file():
+        # never create an empty store and report it "intact": the path is relative to the working directory
+        print(f"error: the audit store {redacted_url(url)} does not exist (seen from {Path.cwd()}); run this "
+              "where the gateway runs or give its --config", file=sys.stderr)
+        return 2
+
     async def main() -> int:
-        db = open_database(config.store.url)
+        db = open_database(url)
         try:
             sink = SqlAuditSink(db)
             await sink.migrate()
@@ -93,9 +102,9 @@ def _run(args: argparse.Namespace, command: Command, out: IO[str] | None = None)
     except _UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except BastionError as e:
-        print(f"error: {e.message} (store {config.store.url.split('://', 1)[0]})", file=sys.stderr)
-        return 1
+    except BastionError as e:  # the store could not be read: not a verdict on the records (exit 1 is "tampered")
+        print(f"error: {e.message} (store {redacted_url(url)})", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -20,6 +19,7 @@ from bastion.auth.store import SqlKeyStore, issue_key
 from bastion.config.loader import ConfigError, load_config
 from bastion.config.schema import BastionConfig
 from bastion.core.errors import BastionError, InvalidRequest
+from bastion.core.secret import redacted_url
 from bastion.store.db import open_database
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -102,15 +102,6 @@ def _flag_names(message: str) -> str:
                   lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 async def _with_store(args: argparse.Namespace,
                       fn: Callable[[SqlKeyStore, BastionConfig], Awaitable[_T]]) -> _T:
     try:
@@ -125,7 +116,7 @@ async def _with_store(args: argparse.Namespace,
     except InvalidRequest:
         raise
     except BastionError as e:
-        raise _Failed(f"key store {_redacted(config.store.url)}: {e.message}", EXIT_FAILED) from None
+        raise _Failed(f"key store {redacted_url(config.store.url)}: {e.message}", EXIT_FAILED) from None
     finally:
         await db.close()
 

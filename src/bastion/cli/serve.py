@@ -11,20 +11,41 @@ import sys
 from bastion.cli.watchdog import MIN_TIMEOUT, WORKER_TIMEOUT
 from bastion.config.loader import ConfigError, export_config_path, load_config
 from bastion.config.schema import BastionConfig
+from bastion.core.secret import redacted_url
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the gateway")
     p.add_argument("--config", help="YAML config (default: built-in, providers from the environment)")
     p.add_argument("--host", help="listen address (overrides server.host)")
-    p.add_argument("--port", type=int, help="listen port (overrides server.port)")
-    p.add_argument("--workers", type=int, help="worker processes (overrides server.workers)")
+    p.add_argument("--port", type=_port, help="listen port, 0-65535 (overrides server.port)")
+    p.add_argument("--workers", type=_workers, help="worker processes, at least 1 (overrides server.workers)")
     p.add_argument("--worker-timeout", type=float, default=None, metavar="SECONDS",
                    help="with --workers N on Linux: kill and restart a worker whose event loop has been silent "
                         f"this long (hung, deadlocked or stopped); 0 turns this off (overrides "
                         f"server.worker_timeout_seconds, default {WORKER_TIMEOUT:g})")
     p.add_argument("--quiet", action="store_true", help="do not print the start-up summary")
     p.set_defaults(func=serve)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0-65535; 0 = any free port)")
+    return port
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n}: at least 1 worker")
+    return n
 
 
 def _summary(cfg_path: str | None, host: str, port: int) -> str:
@@ -37,7 +58,7 @@ def _summary(cfg_path: str | None, host: str, port: int) -> str:
     for m in cfg.models:
         tgt = ", ".join(f"{t.provider}/{t.model}" for t in m.targets)
         lines.append(f"  model    {m.name:<24} -> {tgt}")
-    lines.append(f"  store    {cfg.store.url}")
+    lines.append(f"  store    {redacted_url(cfg.store.url)}")
     lines.append(f"Listening on http://{host}:{port}  (OpenAI: http://{host}:{port}/v1 · Anthropic: "
                  f"http://{host}:{port})")
     cfg_flag = f" --config {cfg_path}" if cfg_path else ""
@@ -56,10 +77,10 @@ def worker_problems(cfg: BastionConfig, workers: int) -> list[str]:
         return []
     problems = []
     if cfg.limits.backend == "memory":
-        problems.append(f"--workers {workers} with limits.backend: memory would multiply every rate limit and "
+        problems.append(f"{workers} workers (--workers or server.workers) with limits.backend: memory would multiply every rate limit and "
                         "budget (keys' included) by the number of workers; use limits.backend: redis")
     if cfg.audit.writer_id:
-        problems.append(f"--workers {workers} with audit.writer_id set would make the workers share one hash "
+        problems.append(f"{workers} workers (--workers or server.workers) with audit.writer_id set would make the workers share one hash "
                         "chain; leave audit.writer_id unset (each worker then gets its own)")
     return problems
 

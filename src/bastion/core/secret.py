@@ -3,6 +3,27 @@
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redacted_url(url: str) -> str:
+    """`url` with the password of its user info masked (store and Redis URLs on screen or in logs)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # unparseable: show nothing of it rather than a secret
+        return "<unparseable URL>"
+    if password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{parts.username}:***@{host}" + (f":{port}" if port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Secret:

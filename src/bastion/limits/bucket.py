@@ -53,6 +53,8 @@ def format_reset(seconds: float) -> str:
     """A duration the way OpenAI writes it in `x-ratelimit-reset-*`: "6ms", "1s", "1.5s", "6m0s"."""
     if seconds <= 0:
         return "0s"
+    if not math.isfinite(seconds):
+        seconds = 86_400.0  # never: a day is as honest a hint as a header can give
     if seconds < 1:
         return f"{max(1, math.ceil(seconds * 1000))}ms"
     ms = math.ceil(seconds * 1000)

@@ -71,8 +71,8 @@ class MemoryBackend:
             if s.rpm is not None:
                 b = buckets.get(rkey)
                 cur = level_at(b[0], b[1], t, s.rpm) if b is not None else float(s.rpm)
-                if cur < 1:
-                    return RateDecision(False, wait_for(cur, 1, s.rpm), i, "requests")
+                if cur < 1:  # rpm 0 admits nothing: asked again after a period, as the Redis backend says
+                    return RateDecision(False, wait_for(cur, 1, s.rpm) if s.rpm > 0 else 60.0, i, "requests")
                 new.append((rkey, cur - 1, s.rpm))
                 rem = remaining(cur - 1)
                 if d.req_limit is None or rem < d.req_remaining:

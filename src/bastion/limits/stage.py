@@ -134,6 +134,11 @@ class RateLimitStage:
                 code="rate_limit_exceeded", retry_after=60.0, headers=headers)
         retry = max(0.001, d.retry_after)
         limit = {"requests": s.rpm, "tokens": s.tpm, "parallel": s.max_parallel}[kind]
+        if limit == 0:  # a limit of 0 is a block, not a wait: tell the SDKs not to retry
+            headers["x-should-retry"] = "false"
+            return RateLimited(
+                f"Rate limit reached for {s.label}: its limit is 0 {_WHAT[kind]}, so it may not send requests "
+                "here; ask an administrator to raise the limit.", retry_after=60.0, headers=headers)
         if kind in ("requests", "tokens"):
             suffix = "requests" if kind == "requests" else "tokens"
             headers[f"x-ratelimit-limit-{suffix}"] = str(limit)

@@ -106,9 +106,22 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_unreachable_store_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "pg.yaml"
     cfg.write_text("store: {url: 'postgresql://postgres:hunter2@127.0.0.1:1/none'}\n")
-    assert run("audit", "verify", "--config", str(cfg)) == 1
+    assert run("audit", "verify", "--config", str(cfg)) == 2  # not a verdict: 1 means tampered
     err = capsys.readouterr().err
     assert err.startswith("error: store unreachable") and "Traceback" not in err and "hunter2" not in err
+    assert "postgresql://postgres:***@127.0.0.1:1/none" in err
+
+
+@pytest.mark.parametrize("command", [["verify"], ["tail", "-n", "1"], ["export", "--since", "2026-01-01"]])
+def test_a_missing_sqlite_store_is_an_error_not_an_empty_intact_store(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    missing = tmp_path / "nowhere" / "bastion.db"
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(f"store: {{url: 'sqlite:///{missing}'}}\n")
+    assert run("audit", *command, "--config", str(cfg)) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and str(missing) in err and "intact" not in err
+    assert not missing.parent.exists()  # nothing was created
 
 
 def test_prune_refuses_a_future_cut(store: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:

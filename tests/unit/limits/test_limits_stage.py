@@ -156,3 +156,29 @@ async def test_models_listing_is_not_limited() -> None:
     ctx = RequestContext(request_id="r", ingress="openai", operation="models", principal=Principal("k", "k", rpm=0))
     await st.check(ctx, chat())
     assert ctx.response_headers == {}
+
+
+@pytest.mark.parametrize("limits", [{"rpm": 0}, {"max_parallel": 0}])
+async def test_a_limit_of_zero_is_a_clear_429_that_says_not_to_retry(backend: LimitsBackend,
+                                                                    limits: dict[str, int]) -> None:
+    """A key limited to 0 is blocked (it was a 500: an infinite wait cannot be a header)."""
+    cfg = config()
+    st = RateLimitStage(backend, cfg.limits, cfg.teams, {"m": ["x"]}, clock=lambda: T0)
+    with pytest.raises(RateLimited) as e:
+        await st.check(ctx_for(Principal("k0", "k0", **limits)), chat())  # type: ignore[arg-type]
+    assert e.value.headers["x-should-retry"] == "false"
+    assert e.value.retry_after == 60.0
+    assert "its limit is 0" in e.value.message
+
+
+async def test_a_default_rpm_of_zero_refuses_with_429() -> None:
+    st = stage(config(default={"rpm": 0}))
+    with pytest.raises(RateLimited) as e:
+        await st.check(ctx_for(Principal("k1", "k1")), chat())
+    assert e.value.headers["x-should-retry"] == "false"
+
+
+def test_an_endless_wait_still_formats_as_a_header() -> None:
+    from bastion.limits.bucket import format_reset
+
+    assert format_reset(float("inf")) == "24h0m0s"
