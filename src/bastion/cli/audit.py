@@ -75,7 +75,7 @@ Command = Callable[[argparse.Namespace, BastionConfig, SqlAuditSink, IO[str]], A
 def _run(args: argparse.Namespace, command: Command, out: IO[str] | None = None) -> int:
     out = out if out is not None else sys.stdout
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, offline=True)  # never calls a provider
     except ConfigError as e:
         for line in e.errors:
             print(f"config error: {line}", file=sys.stderr)

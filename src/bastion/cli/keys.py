@@ -105,7 +105,7 @@ def _flag_names(message: str) -> str:
 async def _with_store(args: argparse.Namespace,
                       fn: Callable[[SqlKeyStore, BastionConfig], Awaitable[_T]]) -> _T:
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, offline=True)  # never calls a provider
     except ConfigError as e:
         raise _Failed("invalid config: " + "; ".join(e.errors), EXIT_USAGE) from None
     db = open_database(config.store.url)

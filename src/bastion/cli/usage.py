@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from bastion.config.loader import ConfigError, load_config
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, offline=True)  # never calls a provider
         since = parse_since(args.since, "--since")
         by = parse_by(args.by, "--by")
     except ConfigError as e:

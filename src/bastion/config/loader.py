@@ -28,22 +28,29 @@ class ConfigError(Exception):
         self.errors = errors
 
 
-def _resolve(value: Any, path: str, errors: list[str], env: Mapping[str, str]) -> Any:
+def _resolve(value: Any, path: str, errors: list[str], env: Mapping[str, str], offline: bool = False) -> Any:
     if isinstance(value, dict):
-        return {k: _resolve(v, f"{path}.{k}" if path else str(k), errors, env) for k, v in value.items()}
+        return {k: _resolve(v, f"{path}.{k}" if path else str(k), errors, env, offline) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve(v, f"{path}[{i}]", errors, env) for i, v in enumerate(value)]
+        return [_resolve(v, f"{path}[{i}]", errors, env, offline) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
+        # offline: commands that never call a provider (keys, usage, audit) need none of its secrets
+        unneeded = offline and path.startswith("providers.") and (path.endswith(".api_key") or ".headers." in path)
+
         def sub(m: re.Match[str]) -> str:
             kind, name = m.group(1), m.group(2).strip()
             if kind == "env":
                 if name not in env:
+                    if unneeded:
+                        return f"unset-{name}"
                     errors.append(f"{path}: environment variable {name} is not set")
                     return ""
                 return env[name]
             try:
                 return Path(name).read_text().strip()
             except OSError as e:
+                if unneeded:
+                    return "unreadable-secret-file"
                 errors.append(f"{path}: cannot read secret file {name}: {e.strerror}")
                 return ""
         return _REF.sub(sub, value)
@@ -65,13 +72,15 @@ def _format_validation(err: ValidationError) -> list[str]:
     return out
 
 
-def parse_config(raw: Any, env: Mapping[str, str] | None = None) -> BastionConfig:
+def parse_config(raw: Any, env: Mapping[str, str] | None = None, *, offline: bool = False) -> BastionConfig:
+    """`offline`: the caller never contacts a provider, so provider secrets that are not available
+    (an unset variable, an unreadable file) are not errors (`bastion keys`, `usage`, `audit`)."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): must be a mapping of sections"])
     errors: list[str] = []
-    resolved = _resolve(raw, "", errors, os.environ if env is None else env)
+    resolved = _resolve(raw, "", errors, os.environ if env is None else env, offline)
     if errors:
         raise ConfigError(errors)
     try:
@@ -80,10 +89,12 @@ def parse_config(raw: Any, env: Mapping[str, str] | None = None) -> BastionConfi
         raise ConfigError(_format_validation(e)) from None
 
 
-def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> BastionConfig:
-    """Load `path`, or the built-in default (providers from the environment) when None."""
+def load_config(path: str | Path | None, env: Mapping[str, str] | None = None, *,
+                offline: bool = False) -> BastionConfig:
+    """Load `path`, or the built-in default (providers from the environment) when None.
+    `offline`: see parse_config."""
     if path is None:
-        return parse_config(default_config_dict(os.environ if env is None else env), env)
+        return parse_config(default_config_dict(os.environ if env is None else env), env, offline=offline)
     try:
         text = Path(path).read_text()
     except OSError as e:
@@ -94,7 +105,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError([f"{path}: invalid YAML{where}: {getattr(e, 'problem', e)}"]) from None
-    return parse_config(raw, env)
+    return parse_config(raw, env, offline=offline)
 
 
 def default_config_dict(env: Mapping[str, str]) -> dict[str, Any]:

@@ -159,3 +159,20 @@ async def test_tail_follow_prints_new_records(sqlite_sink: SqlAuditSink, make_ct
         await task
     ids = [orjson.loads(x)["request_id"] for x in out.getvalue().splitlines()]
     assert ids == ["req-000000", "req-000001", "req-000002", "req-000003"]
+
+
+def test_ops_commands_need_no_provider_secret(store: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit host verifies the chain without the OpenAI key; `serve` still insists on it."""
+    cfg = store[1]
+    cfg.write_text(cfg.read_text() + "providers:\n  oai: {kind: openai, base_url: 'https://api.openai.com/v1', "
+                   "api_key: '${env:BASTION_TEST_UNSET_KEY}'}\n")
+    monkeypatch.delenv("BASTION_TEST_UNSET_KEY", raising=False)
+    assert run("audit", "verify", "--config", str(cfg)) == 0
+    assert "intact" in capsys.readouterr().out
+    from bastion.cli.main import main
+
+    assert main(["usage", "--config", str(cfg)]) == 0
+    assert main(["keys", "list", "--config", str(cfg)]) == 0
+    assert main(["config", "check", str(cfg)]) != 0  # what the gateway would load: the secret is required
+    assert "environment variable BASTION_TEST_UNSET_KEY is not set" in capsys.readouterr().err
