@@ -12,8 +12,10 @@ class _Strict(BaseModel):
 
 
 class ScannerConfig(_Strict):
-    """One scanner rule in a policy. Fields beyond `scanner`, `action` and `on_error` are
-    scanner-specific and validated by the policy engine at start-up."""
+    """One scanner rule in a policy; `budget_ms`, `restore` and each scanner's options: docs/policy.md.
+
+    Fields beyond `scanner`, `action` and `on_error` are scanner-specific and validated by the
+    policy engine at start-up."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     scanner: str = Field(description="secrets | pii | injection | regex | keywords | limits")

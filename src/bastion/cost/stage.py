@@ -123,6 +123,12 @@ class BudgetStage:
             s = res.wanted[d.denied_index]
             end = s.expires_at - _GRACE if s.expires_at is not None else None
             per = "in total" if s.period == "total" else f"per {s.period} ({s.label}, UTC)"
+            if res.amount > s.limit:  # it could never fit, not even in the next period: no Retry-After
+                raise BudgetExceeded(
+                    f"Budget exceeded for {res.names[s.scope]}: this request may cost up to ${format_usd(res.amount)} "
+                    f"(prompt estimate + max_tokens at the model's price), more than the whole budget of "
+                    f"${format_usd(s.limit)} {per}; lower max_tokens or the prompt size.",
+                    retry_after=None, headers={"x-should-retry": "false"})
             raise BudgetExceeded(
                 f"Budget exceeded for {res.names[s.scope]}: ${format_usd(s.limit)} {per}; spent ${format_usd(d.spent)}, reserved by requests in flight "
                 f"${format_usd(d.reserved)}, and this request may cost up to ${format_usd(res.amount)}.",

@@ -91,16 +91,28 @@ async def test_settles_actual_cost_of_the_served_target_and_releases_the_rest() 
 
 async def test_refuses_with_budget_exceeded_when_the_worst_case_does_not_fit() -> None:
     st = stage(MemoryBackend())
-    p = Principal("k", "k", budgets=(Budget(10_000, "day"),))  # one cent
+    p = Principal("k", "k", budgets=(Budget(15_000, "day"),))  # 1.5 cents
+    await st.check(ctx_for(p, "first"), chat())  # reserves 1.026 cents, still in flight
     ctx = ctx_for(p)
     with pytest.raises(BudgetExceeded) as e:
-        await st.check(ctx, chat())  # may cost 1.026 cents
+        await st.check(ctx, chat())  # may cost 1.026 cents more
     err = e.value
     assert err.status == 429 and err.code == "budget_exceeded" and err.openai_type == "insufficient_quota"
     assert err.headers["x-should-retry"] == "false"
     assert err.retry_after == 12 * 3600.0  # until midnight UTC
-    assert "key 'k'" in err.message and "$0.010000 per day" in err.message and "$0.010260" in err.message
+    assert "key 'k'" in err.message and "$0.015000 per day" in err.message and "$0.010260" in err.message
+    assert "reserved by requests in flight $0.010260" in err.message
     assert "cost" not in ctx.state
+
+
+async def test_a_request_that_could_never_fit_its_budget_gets_no_retry_after() -> None:
+    st = stage(MemoryBackend())
+    p = Principal("k", "k", budgets=(Budget(10_000, "day"),))  # one cent
+    with pytest.raises(BudgetExceeded) as e:
+        await st.check(ctx_for(p), chat())  # may cost 1.026 cents: more than the whole budget
+    assert e.value.retry_after is None and e.value.headers["x-should-retry"] == "false"
+    assert "more than the whole budget of $0.010000 per day" in e.value.message
+    assert "lower max_tokens" in e.value.message
 
 
 async def test_team_budget_is_shared_and_the_tighter_duplicate_wins() -> None:

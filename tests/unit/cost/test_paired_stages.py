@@ -124,8 +124,9 @@ async def test_a_budget_refusal_reserves_nothing_and_frees_the_lease(backend: Li
     rt = runtime(backend)
     p = Principal("k", "k", max_parallel=1, budgets=(Budget(COST - 1, "total"),))
     ctx = ctx_for(p, "r1")
-    with pytest.raises(BudgetExceeded, match=r"Budget exceeded for key 'k': \$0.029999 in total"):
+    with pytest.raises(BudgetExceeded, match=r"more than the whole budget of \$0.029999 in total") as e:
         await admit(rt, ctx)
+    assert e.value.retry_after is None  # it can never fit: no Retry-After to wait for
     assert await backend.budget_state(SLOT) == (0, 0)
     await conclude(rt, ctx, served=False)
     assert await backend.budget_state(SLOT) == (0, 0)
