@@ -12,6 +12,7 @@ COMMAND_MODULES = ("serve", "config_cmd", "keys", "scan", "audit", "usage")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bastion", description="Bastion: a secure gateway for LLM APIs.")
+    parser.add_argument("--version", action="version", version=f"bastion {__import__('bastion').__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:

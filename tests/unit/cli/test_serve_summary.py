@@ -53,3 +53,12 @@ def test_config_check_refuses_a_shared_audit_chain_across_workers(tmp_path: Path
                    "limits: {backend: redis, redis_url: 'redis://127.0.0.1:6379/0'}\n")
     assert main(["config", "check", str(cfg)]) != 0
     assert "audit.writer_id" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import bastion
+    from bastion.cli.main import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"bastion {bastion.__version__}"
