@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import contextlib
+import os
 import sys
 
 # Each module registers its own subcommands with `register(subparsers)`.
@@ -33,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         rc = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `bastion keys list | head`: the reader left; no traceback
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # stdout may not be a file
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush must not fail again
+        if args.command == "keys" and getattr(args, "keys_command", None) == "create":
+            print("bastion: the output was cut off; the key was created but its secret may not have been "
+                  "read: revoke it and create another (use --json to script it)", file=sys.stderr)
+        return 141
     return int(rc or 0)
 
 

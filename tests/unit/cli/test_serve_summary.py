@@ -62,3 +62,23 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f"bastion {bastion.__version__}"
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`bastion keys list | head -1`: the pipe breaks; exit 141 quietly, not with a traceback."""
+    import os
+
+    from bastion.cli import keys as keys_cli
+    from bastion.cli.main import main
+
+    def cut(args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(keys_cli, "cmd_list", cut)
+    monkeypatch.setattr(keys_cli, "cmd_create", cut)
+    monkeypatch.setattr(os, "dup2", lambda fd, to: None)  # keep pytest's own stdout
+    assert main(["keys", "list"]) == 141
+    assert capsys.readouterr().err == ""
+    assert main(["keys", "create", "--name", "x"]) == 141
+    assert "the key was created but its secret may not have been read" in capsys.readouterr().err
