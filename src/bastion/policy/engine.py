@@ -123,16 +123,20 @@ class PolicyEngine:
     # ---- requests ------------------------------------------------------------------------
 
     def scan_request(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest,
-                     redactor: Redactor | None = None) -> Redactor:
+                     redactor: Redactor | None = None, *, use_cache: bool = True,
+                     findings: list[Finding] | None = None) -> Redactor:
         """Scan everything the model reads. Records findings (no values) in ctx.findings;
         raises PolicyViolation on a block; redacts in place. Returns the request's redactor
-        (its `restore` map holds what restorable rules replaced)."""
+        (its `restore` map holds what restorable rules replaced). Off the event loop's thread:
+        `use_cache=False` (the cache is not shared across threads) and `findings`, a list of the
+        caller's to collect them in instead of ctx.findings (which the loop may be reading)."""
         redactor = redactor or Redactor()
         if not self.input_rules:
             return redactor
         slots = text_slots(request)
         scope = ctx.principal.key_id if ctx.principal is not None else None
-        run = ScanRun(ctx.findings, cache=self.cache, scope=scope)
+        found = ctx.findings if findings is None else findings
+        run = ScanRun(found, cache=self.cache if use_cache else None, scope=scope)
         self._check_limits(run, request, sum(len(s.text) for s in slots))
         per_slot: list[list[Hit]] = []
         blocking: tuple[Hit, str] | None = None
@@ -140,7 +144,7 @@ class PolicyEngine:
             hits = run.scan(self.input_rules, slot.text)
             per_slot.append(hits)
             for h in hits:
-                ctx.findings.append(h.finding())
+                found.append(h.finding())
                 if blocking is None and h.rule.action == "block":
                     blocking = (h, slot.where)
         if blocking is not None:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from bastion.config.policy import PolicyConfig
 from bastion.config.schema import BastionConfig
-from bastion.core.context import RequestContext
+from bastion.core.context import Finding, RequestContext
 from bastion.core.types import ChatRequest, EmbeddingsRequest
+from bastion.limits.estimate import STATE_KEY as TOKENS
+from bastion.limits.estimate import TokenEstimate, estimate_input
 from bastion.policy.guard import OutputGuard
 from bastion.policy.registry import ScannerRegistry
 from bastion.policy.selection import PolicySet, PolicyState
+
+# A prompt this large (in estimated tokens, ~4 bytes each) is scanned on a worker thread: the scan
+# still holds the GIL most of the time, but the event loop gets it back every switch interval
+# (5 ms), so one huge prompt slows the other requests instead of stopping them (a 3 MB prompt
+# is seconds of scanning on a slow core). Small prompts stay on the loop: a thread hand-off costs
+# more than their scan.
+OFFLOAD_TOKENS = 16_384
+_SCANNERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bastion-scan")
 
 
 class PolicyStage:
@@ -35,6 +47,19 @@ class PolicyStage:
         ctx.policy_name = engine.name
         state = PolicyState(engine)
         ctx.state[self.name] = state
+        est = ctx.state.get(TOKENS)
+        tokens = est.input if isinstance(est, TokenEstimate) else estimate_input(request)
+        if engine.input_rules and tokens >= OFFLOAD_TOKENS:
+            # The thread cannot be stopped: if this request is abandoned meanwhile (the client left),
+            # the scan finishes into a list nobody reads, never into the finalized context.
+            found: list[Finding] = []
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    _SCANNERS, lambda: engine.scan_request(ctx, request, state.redactor, use_cache=False,
+                                                           findings=found))
+            finally:
+                ctx.findings.extend(found)
+            return
         engine.scan_request(ctx, request, state.redactor)
 
     async def finish(self, ctx: RequestContext) -> None:

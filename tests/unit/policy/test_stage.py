@@ -92,3 +92,41 @@ def test_from_config(registry: ScannerRegistry) -> None:
 
 async def test_finish_is_a_no_op(registry: ScannerRegistry) -> None:
     assert await PolicyStage(POLICIES, registry=registry).finish(ctx(None)) is None
+
+
+# ---- a huge prompt is scanned off the event loop's thread --------------------------------
+BIG = "The quarterly report covers revenue, costs and hiring plans for every region. " * 1200  # ~94 kB
+
+
+async def test_a_huge_prompt_is_scanned_on_a_worker_thread_and_still_blocked_and_redacted(
+        registry: ScannerRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from bastion.policy.engine import PolicyEngine
+
+    seen: list[tuple[str, bool]] = []
+    real = PolicyEngine.scan_request
+
+    def spy(self: PolicyEngine, *a: object, use_cache: bool = True, **kw: object) -> object:
+        seen.append((threading.current_thread().name, use_cache))
+        return real(self, *a, use_cache=use_cache, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PolicyEngine, "scan_request", spy)
+    loop_thread = threading.current_thread().name
+    stage = PolicyStage({"default": PolicyConfig.model_validate({"input": [
+        {"scanner": "secrets", "action": "block"}, {"scanner": "pii", "action": "redact", "types": ["email"]}]})},
+        registry=registry)
+    blocked = ctx(Principal("k", "n"))
+    with pytest.raises(PolicyViolation):  # a secret deep inside a huge prompt still blocks
+        await stage.check(blocked, chat(BIG + f" token {GH} " + BIG))
+    assert [f.type for f in blocked.findings] == ["github_token"]  # recorded for the audit
+    req = chat(BIG + " write to ada@example.com please " + BIG)
+    redacted = ctx(Principal("k", "n"))
+    await stage.check(redacted, req)
+    assert [f.type for f in redacted.findings] == ["email"]
+    text = req.messages[0].content[0]
+    assert isinstance(text, TextPart) and "ada@example.com" not in text.text and "[EMAIL_1]" in text.text
+    await stage.check(ctx(Principal("k", "n")), chat("a small prompt stays on the loop"))
+    assert [name.startswith("bastion-scan") for name, _ in seen] == [True, True, False]
+    assert [cache for _, cache in seen] == [False, False, True]  # the cache is not shared across threads
+    assert seen[2][0] == loop_thread
