@@ -214,11 +214,18 @@ def _cell(value: object) -> str:
     return _UNSAFE.sub("?", "-" if value is None else str(value))
 
 
+def _usd(micros: int) -> str:
+    """Dollars with cents, and the smaller digits only when there are any: 5 → 5.00, 0.00002 → 0.00002."""
+    whole, frac = divmod(micros, 1_000_000)
+    digits = f"{frac:06d}".rstrip("0").ljust(2, "0")
+    return f"{whole:,}.{digits}"
+
+
 def _limits_text(r: KeyRecord) -> str:
     parts = [f"{n}={v}" for n, v in (("rpm", r.rpm), ("tpm", r.tpm), ("parallel", r.max_parallel))
              if v is not None]
     if r.budget_usd_micros is not None:
-        parts.append(f"${r.budget_usd_micros / 1_000_000:,.2f}/{r.budget_period or 'month'}")
+        parts.append(f"${_usd(r.budget_usd_micros)}/{r.budget_period or 'month'}")
     for model, lim in sorted(r.model_limits.items()):
         inner = ",".join(f"{n}={v}" for n, v in (("rpm", lim.rpm), ("tpm", lim.tpm)) if v is not None)
         parts.append(f"{model}({inner})")

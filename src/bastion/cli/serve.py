@@ -48,7 +48,7 @@ def _workers(text: str) -> int:
     return n
 
 
-def _summary(cfg_path: str | None, host: str, port: int) -> str:
+def _summary(cfg_path: str | None, host: str, port: int, workers: int = 1) -> str:
     from bastion.config.loader import load_config as _load
 
     cfg = _load(cfg_path)
@@ -59,8 +59,9 @@ def _summary(cfg_path: str | None, host: str, port: int) -> str:
         tgt = ", ".join(f"{t.provider}/{t.model}" for t in m.targets)
         lines.append(f"  model    {m.name:<24} -> {tgt}")
     lines.append(f"  store    {redacted_url(cfg.store.url)}")
-    lines.append(f"Listening on http://{host}:{port}  (OpenAI: http://{host}:{port}/v1 · Anthropic: "
-                 f"http://{host}:{port})")
+    procs = f"{workers} worker processes" if workers > 1 else "one process"
+    lines.append(f"Starting on http://{host}:{port} with {procs}  (OpenAI: http://{host}:{port}/v1 · Anthropic: "
+                 f"http://{host}:{port}); GET /readyz answers 200 once it serves")
     cfg_flag = f" --config {cfg_path}" if cfg_path else ""
     lines.append(f"Create a key:  bastion keys create --name my-app{cfg_flag}")
     return "\n".join(lines)
@@ -134,7 +135,7 @@ def serve(args: argparse.Namespace) -> int:
     else:
         reservation.close()
     if not args.quiet:
-        print(_summary(args.config, host, port), flush=True)
+        print(_summary(args.config, host, port, workers), flush=True)
     from bastion.observability.logging import setup_logging
 
     setup_logging(cfg.observability)

@@ -82,3 +82,10 @@ def test_a_reader_that_leaves_early_gets_no_traceback(monkeypatch: pytest.Monkey
     assert capsys.readouterr().err == ""
     assert main(["keys", "create", "--name", "x"]) == 141
     assert "the key was created but its secret may not have been read" in capsys.readouterr().err
+
+
+def test_key_budgets_are_listed_without_rounding_small_ones_to_zero() -> None:
+    from bastion.cli.keys import _usd
+
+    assert [_usd(m) for m in (20, 500_000, 5_000_000, 1_234_567, 10**12)] == [
+        "0.00002", "0.50", "5.00", "1.234567", "1,000,000.00"]
