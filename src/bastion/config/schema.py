@@ -87,10 +87,24 @@ class StoreConfig(Strict):
 
 
 class TimeoutsConfig(Strict):
-    connect: float = Field(5.0, gt=0, description="Seconds to open a connection to the provider.")
-    first_byte: float = Field(60.0, gt=0, description="Seconds until the provider's response headers arrive.")
-    idle: float = Field(60.0, gt=0, description="Longest silence between stream chunks (or body reads).")
-    total: float = Field(600.0, gt=0, description="Longest a non-streamed upstream call may take.")
+    """All per attempt (each retry and fallback target starts afresh); one that fires is a 504 naming it."""
+
+    connect: float = Field(5.0, gt=0, description=(
+        "Seconds to open a new connection to the provider: TCP connect and TLS handshake. "
+        "A kept-alive connection from the pool skips it."))
+    first_byte: float = Field(60.0, gt=0, description=(
+        "Seconds from the request being sent until the response head (status line and headers) "
+        "arrives, as nginx's proxy_read_timeout for the first read; connecting and waiting for a "
+        "pooled connection do not count. A non-streamed answer's head usually comes only once it is "
+        "fully generated: set it no lower than the slowest generation you accept."))
+    idle: float = Field(60.0, gt=0, description=(
+        "Longest wait for the next bytes of a response body once its head arrived: between stream "
+        "chunks, and between reads of a non-streamed body."))
+    total: float = Field(600.0, gt=0, description=(
+        "Longest one attempt may take from its start, waiting for a pooled connection and connecting "
+        "included (as Envoy's per_try_timeout): a non-streamed call until its whole body is read; a "
+        "streamed call until its response head arrives, after which only `idle` bounds the stream. "
+        "A request may take up to `retry.attempts` times `total` (plus backoff) per target."))
 
 
 class RetryConfig(Strict):

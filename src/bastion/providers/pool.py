@@ -52,14 +52,15 @@ class Pool:
 
     async def exchange(self, data: bytes, limit: int) -> Response:
         """Send one request (head and body, already framed) and wait for the response head."""
-        conn = await self._acquire()
+        conn = self.take_idle() or await self.acquire()
         try:
             return await conn.send(data, limit)
         except BaseException:
             self.put(conn, False)
             raise
 
-    async def _acquire(self) -> Connection:
+    def take_idle(self) -> Connection | None:
+        """A kept-alive connection ready for a request, if there is one (no wait, no connect)."""
         idle = self._idle
         now = time.monotonic()
         while idle:
@@ -67,6 +68,15 @@ class Pool:
             if not conn.closed and now - conn.idle_since < self.keepalive:
                 return conn
             self._drop(conn)
+        return None
+
+    async def acquire(self) -> Connection:
+        """A connection for one exchange: a kept-alive one, else a new one once the pool has room
+        (waiting for a free slot, then connecting within `connect_timeout`: TimeoutError when not).
+        Give it back with `put()`."""
+        conn = self.take_idle()
+        if conn is not None:
+            return conn
         while self._open >= self.limit:
             fut: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
@@ -91,6 +101,8 @@ class Pool:
             raise
 
     async def _connect(self) -> Connection:
+        # A timer per new connection (TCP connect and TLS handshake), not per call: a call on a
+        # kept-alive connection never gets here.
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self.connect_timeout):
             _, conn = await loop.create_connection(

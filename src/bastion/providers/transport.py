@@ -12,6 +12,7 @@ from bastion.providers.deadline import DeadlineClock
 from bastion.providers.http1 import (
     Body,
     BodyTooLarge,
+    Connection,
     ConnectionBroken,
     ProtocolViolation,
     Response,
@@ -28,7 +29,14 @@ _BASE_HEADERS = {"content-type": "application/json", "user-agent": "bastion-gate
 
 @dataclass(slots=True, frozen=True)
 class Endpoint:
-    """A resolved provider: where to send, with which credential headers, and its timeouts."""
+    """A resolved provider: where to send, with which credential headers, and its timeouts (all
+    per attempt; the router's retries and fallbacks each start afresh): `connect_timeout` a new
+    connection's TCP connect and TLS handshake; `first_byte_timeout` from the request being
+    written until the response head; `idle_timeout` each wait for body bytes (streamed or not);
+    `total_timeout` a whole non-streamed attempt (waiting for a pooled connection, connect,
+    head and body), and a streamed one up to its head (the stream itself has only the idle
+    timeout). All of them run on the provider's DeadlineClock, except the connect (a timer per
+    new connection) and the stream's idle timer (one per stream)."""
 
     name: str
     base_url: str
@@ -122,7 +130,8 @@ class UpstreamStream:
         try:
             return await content.readany()
         except _Stalled:
-            raise UpstreamTimeout(f"provider {self._name} stream stalled for more than {self._idle:g}s",
+            raise UpstreamTimeout(f"provider {self._name} stream stalled for more than {self._idle:g}s "
+                                  "(timeouts.idle)",
                                   retryable=True) from None
         finally:
             self._waiting = False
@@ -211,8 +220,11 @@ class Transport:
             cached = self._heads[ep.name] = (ep, header_block(ep.auth_headers))
         return cached[1]
 
-    async def _open(self, ep: Endpoint, path: str, body: bytes,
-                    extra: Mapping[str, str] | None = None) -> Response:
+    async def _open(self, ep: Endpoint, path: str, body: bytes, extra: Mapping[str, str] | None,
+                    end: float) -> Response:
+        """Send the request and wait for the response head, all before `end` (loop time: the
+        attempt's `total`); a new connection within `connect`, the head within `first_byte` of
+        the request being written."""
         pool = self._pool(ep)
         clock = self._clocks[ep.name]
         task = asyncio.current_task(clock.loop)
@@ -222,22 +234,31 @@ class Transport:
             # only Bastion's own headers (W3C traceparent); credentials always win
             head += header_block({k: v for k, v in extra.items() if k.lower() not in ep.auth_headers})
         data = b"%scontent-length: %d\r\n\r\n%s" % (head, len(body), body)
-        deadline = clock.start(task, ep.first_byte_timeout + ep.connect_timeout)
         try:
+            conn = pool.take_idle()  # the hot path: a kept-alive connection, no wait and no connect
+            if conn is None:
+                conn = await self._connection(ep, pool, clock, task, end)
             try:
-                resp = await pool.exchange(data, ep.max_response_bytes)
-            finally:
-                deadline.cancel()
+                sent = clock.loop.time()
+                head_by = sent + ep.first_byte_timeout
+                deadline = clock.start(task, min(head_by, end) - sent)
+                try:
+                    resp = await conn.send(data, ep.max_response_bytes)
+                finally:
+                    deadline.cancel()
+            except asyncio.CancelledError:
+                pool.put(conn, False)
+                if not deadline.expired():
+                    raise
+                if head_by <= end:
+                    raise UpstreamTimeout(f"provider {ep.name} did not answer within {ep.first_byte_timeout:g}s "
+                                          "of the request (timeouts.first_byte)", retryable=True) from None
+                raise _over_total(ep, "waiting for the response head") from None
+            except BaseException:
+                pool.put(conn, False)
+                raise
             self.stats.open_responses += 1
             return resp
-        except asyncio.CancelledError:
-            if not deadline.expired():
-                raise
-            raise UpstreamTimeout(f"provider {ep.name} did not answer within "
-                                  f"{ep.first_byte_timeout:g}s", retryable=True) from None
-        except TimeoutError:  # the connect timeout
-            raise UpstreamTimeout(f"provider {ep.name} did not accept a connection within "
-                                  f"{ep.connect_timeout:g}s", retryable=True) from None
         except ConnectionBroken as e:
             raise UpstreamError(f"provider {ep.name} connection failed ({e})", retryable=True) from None
         except ProtocolViolation as e:
@@ -246,7 +267,27 @@ class Transport:
             raise UpstreamUnavailable(f"cannot connect to provider {ep.name} ({type(e).__name__})",
                                       retryable=True) from None
 
-    async def _read_body(self, ep: Endpoint, resp: Response) -> bytes:
+    @staticmethod
+    async def _connection(ep: Endpoint, pool: Pool, clock: DeadlineClock, task: asyncio.Task[object],
+                          end: float) -> Connection:
+        """A pooled connection when none is idle: a wait for a free slot and a connect, both
+        bounded by the attempt's `total` (the connect by `connect` too, inside the pool)."""
+        deadline = clock.start(task, end - clock.loop.time())
+        try:
+            try:
+                return await pool.acquire()
+            finally:
+                deadline.cancel()
+        except asyncio.CancelledError:
+            if not deadline.expired():
+                raise
+            raise _over_total(ep, "waiting for a connection") from None
+        except TimeoutError:  # the pool's connect timeout (TCP connect and TLS handshake)
+            raise UpstreamTimeout(f"provider {ep.name} did not accept a connection within "
+                                  f"{ep.connect_timeout:g}s (timeouts.connect)", retryable=True) from None
+
+    async def _read_body(self, ep: Endpoint, resp: Response, end: float) -> bytes:
+        """The whole body, each wait for bytes within `idle` and all of it before `end`."""
         limit = ep.max_response_bytes
         if resp.content_length is not None and resp.content_length > limit:
             raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
@@ -258,26 +299,34 @@ class Transport:
                 if len(first) > limit:
                     raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
                 return first
-            async with asyncio.timeout(ep.total_timeout):
-                chunks: list[bytes] = [first] if first else []
-                size = len(first)
-                while True:
+            clock = self._clocks[ep.name]
+            task = asyncio.current_task(clock.loop)
+            assert task is not None
+            chunks: list[bytes] = [first] if first else []
+            size = len(first)
+            while True:
+                now = clock.loop.time()
+                idle_by = now + ep.idle_timeout
+                deadline = clock.start(task, min(idle_by, end) - now)
+                try:
                     try:
-                        async with asyncio.timeout(ep.idle_timeout):
-                            chunk = await content.readany()
-                    except TimeoutError:
-                        raise UpstreamTimeout(f"provider {ep.name} stalled while sending its response",
-                                              retryable=True) from None
-                    if not chunk:
-                        break
-                    size += len(chunk)
-                    if size > limit:
-                        raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except TimeoutError:
-            raise UpstreamTimeout(f"provider {ep.name} took longer than {ep.total_timeout:g}s",
-                                  retryable=True) from None
+                        chunk = await content.readany()
+                    finally:
+                        deadline.cancel()
+                except asyncio.CancelledError:
+                    if not deadline.expired():
+                        raise
+                    if idle_by <= end:
+                        raise UpstreamTimeout(f"provider {ep.name} sent nothing for {ep.idle_timeout:g}s while "
+                                              "sending its response (timeouts.idle)", retryable=True) from None
+                    raise _over_total(ep, "reading the response body") from None
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
         except BodyTooLarge:
             raise UpstreamError(f"provider {ep.name} response exceeds {limit} bytes") from None
         except (ConnectionBroken, ProtocolViolation) as e:
@@ -304,8 +353,9 @@ class Transport:
         resp: Response | None = None
         ok = False
         try:
-            resp = await self._open(ep, path, body, extra)
-            data = await self._read_body(ep, resp)
+            end = asyncio.get_running_loop().time() + ep.total_timeout
+            resp = await self._open(ep, path, body, extra, end)
+            data = await self._read_body(ep, resp, end)
             ok = True
             return resp.status, resp.headers, data
         finally:
@@ -320,9 +370,10 @@ class Transport:
         resp: Response | None = None
         ok = False
         try:
-            resp = await self._open(ep, path, body, extra)
+            end = asyncio.get_running_loop().time() + ep.total_timeout  # up to the head (and an error body)
+            resp = await self._open(ep, path, body, extra, end)
             if resp.status >= 300:
-                data = await self._read_body(ep, resp)
+                data = await self._read_body(ep, resp, end)
                 ok = True
                 return resp.status, resp.headers, data
             ctype = resp.headers.get("content-type", "")
@@ -345,6 +396,11 @@ class Transport:
         for c in self._clocks.values():
             c.close()
         self._clocks.clear()
+
+
+def _over_total(ep: Endpoint, phase: str) -> UpstreamTimeout:
+    return UpstreamTimeout(f"provider {ep.name} did not complete the call within {ep.total_timeout:g}s "
+                           f"(timeouts.total; while {phase})", retryable=True)
 
 
 def retry_after_seconds(headers: Mapping[str, str], err: BastionError) -> float | None:
