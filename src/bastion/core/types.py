@@ -19,12 +19,24 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 Ingress = Literal["openai", "anthropic"]
 # Canonical finish reasons; adapters map vendor values onto these.
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+CacheTTL = Literal["5m", "1h"]
+
+
+@dataclass(slots=True, frozen=True)
+class CacheHint:
+    """A prompt-cache breakpoint on the block that carries it (Anthropic `cache_control` of type
+    "ephemeral"): the prompt prefix up to and including that block may be cached. `ttl` None is
+    the provider's default (5 minutes). Carries no text; providers that cache on their own
+    (OpenAI, OpenAI-compatible) ignore it."""
+
+    ttl: CacheTTL | None = None
 
 
 @dataclass(slots=True)
 class TextPart:
     text: str
     type: Literal["text"] = "text"
+    cache: CacheHint | None = None
 
 
 @dataclass(slots=True)
@@ -36,6 +48,7 @@ class ImagePart:
     data: str | None = None
     detail: str | None = None
     type: Literal["image"] = "image"
+    cache: CacheHint | None = None
 
 
 Part = TextPart | ImagePart
@@ -48,6 +61,7 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+    cache: CacheHint | None = None  # a breakpoint on the tool_use block (Anthropic)
 
 
 @dataclass(slots=True)
@@ -57,6 +71,8 @@ class Message:
     - role "tool" carries a tool result: `tool_call_id` names the call, `content` the result.
     - role "assistant" may carry `tool_calls` besides (or instead of) content.
     - `is_error` marks an Anthropic tool_result with is_error=true.
+    - `cache` (role "tool" only) is a cache breakpoint on the tool result block itself; breakpoints
+      on content blocks sit on the parts.
     """
 
     role: Role
@@ -65,6 +81,7 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
+    cache: CacheHint | None = None
 
     def text(self) -> str:
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
@@ -75,6 +92,7 @@ class ToolDef:
     name: str
     description: str | None = None
     parameters: JSONObject = field(default_factory=dict)  # JSON Schema
+    cache: CacheHint | None = None
 
 
 @dataclass(slots=True)

@@ -2,9 +2,10 @@
 
 Every field Bastion does not understand is rejected with its path: an unknown block or field may
 carry text a model reads, and text that the input policy never scanned must not reach a model.
-Accepted but dropped: `cache_control` on blocks, system blocks and tools (a caching hint, no
-text; the canonical model has no place for it). Passed on in `extra` (to Anthropic upstreams
-only): `thinking`, a validated non-text configuration; thinking blocks in the reply are dropped.
+Carried as canonical CacheHints: `cache_control` on content blocks, system blocks and tools
+(validated in cache.py; Anthropic upstreams receive it at the same positions, OpenAI ones cache
+on their own and drop it). Passed on in `extra` (to Anthropic upstreams only): `thinking`, a
+validated non-text configuration; thinking blocks in the reply are dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bastion.core.types import (
     ToolChoice,
     ToolDef,
 )
+from bastion.providers.anthropic.cache import Breakpoints
 from bastion.providers.anthropic.fields import (
     arr,
     boolean,
@@ -54,16 +56,21 @@ def _unsupported_block(btype: str, path: str, where: str) -> InvalidRequest:
                           "by Bastion", param=f"{path}.type")
 
 
-def _text(block: JSONObject, path: str) -> TextPart:
+def _text(block: JSONObject, path: str, bp: Breakpoints) -> TextPart:
     only_keys(block, _TEXT_KEYS, path, "a text block")
     citations = block.get("citations")
     if citations is not None and citations != []:
         raise InvalidRequest(f"{path}.citations: citations in input blocks are not supported",
                              param=f"{path}.citations")
-    return TextPart(string(required(block, "text", path), f"{path}.text"))
+    text = string(required(block, "text", path), f"{path}.text")
+    cache = bp.read(block, path)
+    if cache is not None and not text:
+        raise InvalidRequest(f"{path}.cache_control: a cache breakpoint cannot be set on an empty text block",
+                             param=f"{path}.cache_control")
+    return TextPart(text, cache=cache)
 
 
-def _image(block: JSONObject, path: str) -> ImagePart:
+def _image(block: JSONObject, path: str, bp: Breakpoints) -> ImagePart:
     only_keys(block, _IMAGE_KEYS, path, "an image block")
     spath = f"{path}.source"
     source = obj(required(block, "source", path), spath)
@@ -72,23 +79,25 @@ def _image(block: JSONObject, path: str) -> ImagePart:
         only_keys(source, ("type", "media_type", "data"), spath, "a base64 image source")
         return ImagePart(media_type=string(required(source, "media_type", spath), f"{spath}.media_type",
                                            non_empty=True),
-                         data=string(required(source, "data", spath), f"{spath}.data", non_empty=True))
+                         data=string(required(source, "data", spath), f"{spath}.data", non_empty=True),
+                         cache=bp.read(block, path))
     if stype == "url":
         only_keys(source, ("type", "url"), spath, "a url image source")
-        return ImagePart(url=string(required(source, "url", spath), f"{spath}.url", non_empty=True))
+        return ImagePart(url=string(required(source, "url", spath), f"{spath}.url", non_empty=True),
+                         cache=bp.read(block, path))
     raise InvalidRequest(f"{spath}.type: image source type '{label(stype)}' is not supported "
                          "(use base64 or url)", param=f"{spath}.type")
 
 
-def _tool_use(block: JSONObject, path: str) -> ToolCall:
+def _tool_use(block: JSONObject, path: str, bp: Breakpoints) -> ToolCall:
     only_keys(block, _TOOL_USE_KEYS, path, "a tool_use block")
     tool_input = obj(required(block, "input", path), f"{path}.input")
     return ToolCall(id=string(required(block, "id", path), f"{path}.id", non_empty=True),
                     name=string(required(block, "name", path), f"{path}.name", non_empty=True),
-                    arguments=orjson.dumps(tool_input).decode())
+                    arguments=orjson.dumps(tool_input).decode(), cache=bp.read(block, path))
 
 
-def _tool_result(block: JSONObject, path: str) -> Message:
+def _tool_result(block: JSONObject, path: str, bp: Breakpoints) -> Message:
     only_keys(block, _TOOL_RESULT_KEYS, path, "a tool_result block")
     call_id = string(required(block, "tool_use_id", path), f"{path}.tool_use_id", non_empty=True)
     is_error = boolean(block["is_error"], f"{path}.is_error") if "is_error" in block else False
@@ -102,15 +111,16 @@ def _tool_result(block: JSONObject, path: str) -> Message:
             inner = obj(item, ipath)
             itype = _block_type(inner, ipath)
             if itype == "text":
-                content.append(_text(inner, ipath))
+                content.append(_text(inner, ipath, bp))
             elif itype == "image":
-                content.append(_image(inner, ipath))
+                content.append(_image(inner, ipath, bp))
             else:
                 raise _unsupported_block(itype, ipath, "tool_result content")
-    return Message(role="tool", tool_call_id=call_id, content=content, is_error=is_error)
+    return Message(role="tool", tool_call_id=call_id, content=content, is_error=is_error,
+                   cache=bp.read(block, path))
 
 
-def _user(content: list[JSON], path: str) -> list[Message]:
+def _user(content: list[JSON], path: str, bp: Breakpoints) -> list[Message]:
     """Tool results become role "tool" messages (in order), then one user message with the rest."""
     out: list[Message] = []
     rest: list[Part] = []
@@ -119,11 +129,11 @@ def _user(content: list[JSON], path: str) -> list[Message]:
         block = obj(item, bpath)
         btype = _block_type(block, bpath)
         if btype == "text":
-            rest.append(_text(block, bpath))
+            rest.append(_text(block, bpath, bp))
         elif btype == "image":
-            rest.append(_image(block, bpath))
+            rest.append(_image(block, bpath, bp))
         elif btype == "tool_result":
-            out.append(_tool_result(block, bpath))
+            out.append(_tool_result(block, bpath, bp))
         else:
             raise _unsupported_block(btype, bpath, "user messages")
     if rest or not out:
@@ -131,22 +141,22 @@ def _user(content: list[JSON], path: str) -> list[Message]:
     return out
 
 
-def _assistant(content: list[JSON], path: str) -> Message:
+def _assistant(content: list[JSON], path: str, bp: Breakpoints) -> Message:
     msg = Message(role="assistant")
     for j, item in enumerate(content):
         bpath = f"{path}[{j}]"
         block = obj(item, bpath)
         btype = _block_type(block, bpath)
         if btype == "text":
-            msg.content.append(_text(block, bpath))
+            msg.content.append(_text(block, bpath, bp))
         elif btype == "tool_use":
-            msg.tool_calls.append(_tool_use(block, bpath))
+            msg.tool_calls.append(_tool_use(block, bpath, bp))
         else:
             raise _unsupported_block(btype, bpath, "assistant messages")
     return msg
 
 
-def _messages(raw: JSON) -> list[Message]:
+def _messages(raw: JSON, bp: Breakpoints) -> list[Message]:
     items = arr(raw, "messages")
     if not items:
         raise InvalidRequest("messages: at least one message is required", param="messages")
@@ -165,13 +175,13 @@ def _messages(raw: JSON) -> list[Message]:
             continue
         blocks = arr(content, f"{path}.content")
         if role == "user":
-            out.extend(_user(blocks, f"{path}.content"))
+            out.extend(_user(blocks, f"{path}.content", bp))
         else:
-            out.append(_assistant(blocks, f"{path}.content"))
+            out.append(_assistant(blocks, f"{path}.content", bp))
     return out
 
 
-def _system(raw: JSON) -> list[TextPart]:
+def _system(raw: JSON, bp: Breakpoints) -> list[TextPart]:
     if isinstance(raw, str):
         return [TextPart(raw)]
     parts: list[TextPart] = []
@@ -181,11 +191,11 @@ def _system(raw: JSON) -> list[TextPart]:
         btype = _block_type(block, path)
         if btype != "text":
             raise _unsupported_block(btype, path, "the system prompt")
-        parts.append(_text(block, path))
+        parts.append(_text(block, path, bp))
     return parts
 
 
-def _tools(raw: JSON) -> list[ToolDef]:
+def _tools(raw: JSON, bp: Breakpoints) -> list[ToolDef]:
     tools: list[ToolDef] = []
     for i, item in enumerate(arr(raw, "tools")):
         path = f"tools[{i}]"
@@ -199,7 +209,8 @@ def _tools(raw: JSON) -> list[ToolDef]:
         desc = t.get("description")
         tools.append(ToolDef(name=string(required(t, "name", path), f"{path}.name", non_empty=True),
                              description=None if desc is None else string(desc, f"{path}.description"),
-                             parameters=obj(required(t, "input_schema", path), f"{path}.input_schema")))
+                             parameters=obj(required(t, "input_schema", path), f"{path}.input_schema"),
+                             cache=bp.read(t, path)))
     return tools
 
 
@@ -239,14 +250,15 @@ def decode_request(body: JSONObject) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     only_keys(body, _TOP, "", "a Messages request")
+    bp = Breakpoints()
     req = ChatRequest(
         model=string(required(body, "model", ""), "model", non_empty=True),
         max_tokens=integer(required(body, "max_tokens", ""), "max_tokens", minimum=1),
-        messages=_messages(required(body, "messages", "")),
+        messages=_messages(required(body, "messages", ""), bp),
         ingress="anthropic",
     )
     if (system := body.get("system")) is not None:
-        req.system = _system(system)
+        req.system = _system(system, bp)
     if (temperature := body.get("temperature")) is not None:
         req.temperature = number(temperature, "temperature", low=0.0, high=1.0)
     if (top_p := body.get("top_p")) is not None:
@@ -259,7 +271,7 @@ def decode_request(body: JSONObject) -> ChatRequest:
         req.stream = boolean(stream, "stream")
         req.include_usage = req.stream  # Anthropic streams always report usage
     if (tools := body.get("tools")) is not None:
-        req.tools = _tools(tools)
+        req.tools = _tools(tools, bp)
     if (tool_choice := body.get("tool_choice")) is not None:
         req.tool_choice = _tool_choice(tool_choice)
     if (metadata := body.get("metadata")) is not None:
@@ -269,4 +281,5 @@ def decode_request(body: JSONObject) -> ChatRequest:
             req.user = string(user_id, "metadata.user_id")
     if (thinking := body.get("thinking")) is not None:
         req.extra["thinking"] = _thinking(thinking)
+    bp.check()
     return req

@@ -1,8 +1,10 @@
 """Canonical ChatRequest → the body of an upstream Anthropic Messages call.
 
-Dropped on purpose: `seed` (Anthropic has no seed; sampling stays non-deterministic), a
-message's `name`, an image's `detail`, and `extra` unless the request came in through the
-Anthropic ingress (then only its vetted `thinking`). Refused (InvalidRequest): n > 1, a JSON
+Cache hints (CacheHint) become `cache_control` on the same blocks, system blocks and tools (a
+text that carries one is never shortened to a plain string). Dropped on purpose: `seed`
+(Anthropic has no seed; sampling stays non-deterministic), a message's `name`, an image's
+`detail`, and `extra` unless the request came in through the Anthropic ingress (then only its
+vetted `thinking`). Refused (InvalidRequest): n > 1, a JSON
 response_format, temperature above 1, images outside user/tool turns, tool arguments that are
 not a JSON object.
 """
@@ -13,6 +15,7 @@ import orjson
 
 from bastion.core.errors import InvalidRequest
 from bastion.core.types import JSON, ChatRequest, ImagePart, JSONObject, Message, Part, TextPart, ToolChoice
+from bastion.providers.anthropic.cache import mark
 from bastion.providers.anthropic.fields import label
 
 DEFAULT_MAX_TOKENS = 4096
@@ -39,9 +42,9 @@ def _parts(parts: list[Part], where: str, images: bool) -> list[JSON]:
     for part in parts:
         if isinstance(part, TextPart):
             if part.text:  # Anthropic rejects empty text blocks
-                blocks.append({"type": "text", "text": part.text})
+                blocks.append(mark({"type": "text", "text": part.text}, part.cache))
         elif images:
-            blocks.append(_image(part, where))
+            blocks.append(mark(_image(part, where), part.cache))
         else:
             raise InvalidRequest(f"{where}: images are only supported in user and tool messages "
                                  "by anthropic providers", param="messages")
@@ -68,18 +71,20 @@ def _turn(i: int, m: Message) -> tuple[str, list[JSON]] | None:
             raise InvalidRequest(f"{where}: a tool message needs tool_call_id", param=f"{where}.tool_call_id")
         result: JSONObject = {"type": "tool_result", "tool_use_id": m.tool_call_id}
         blocks = _parts(m.content, where, images=True)
-        if len(blocks) == 1 and len(m.content) == 1 and isinstance(m.content[0], TextPart):
-            result["content"] = m.content[0].text
+        only = m.content[0] if len(m.content) == 1 else None
+        if len(blocks) == 1 and isinstance(only, TextPart) and only.cache is None:
+            result["content"] = only.text
         elif blocks:
             result["content"] = blocks
         if m.is_error:
             result["is_error"] = True
-        return "user", [result]
+        return "user", [mark(result, m.cache)]
     if m.role == "assistant":
         blocks = _parts(m.content, where, images=False)
         for call in m.tool_calls:
-            blocks.append({"type": "tool_use", "id": call.id, "name": call.name,
-                           "input": _tool_input(call.arguments, f"{where} (tool call '{label(call.name)}')")})
+            blocks.append(mark({"type": "tool_use", "id": call.id, "name": call.name,
+                                "input": _tool_input(call.arguments, f"{where} (tool call '{label(call.name)}')")},
+                               call.cache))
         return ("assistant", blocks) if blocks else None
     blocks = _parts(m.content, where, images=True)
     return ("user", blocks) if blocks else None
@@ -112,8 +117,9 @@ def _conversation(req: ChatRequest) -> tuple[list[TextPart], list[JSON]]:
         if role == "user":  # Anthropic wants a turn's tool results before its other blocks
             blocks = [b for b in blocks if _is_result(b)] + [b for b in blocks if not _is_result(b)]
         content: JSON = blocks
-        if len(blocks) == 1 and isinstance(blocks[0], dict) and blocks[0].get("type") == "text":
-            content = blocks[0]["text"]
+        single = blocks[0] if len(blocks) == 1 else None
+        if isinstance(single, dict) and single.get("type") == "text" and "cache_control" not in single:
+            content = single["text"]
         messages.append({"role": role, "content": content})
     return system, messages
 
@@ -149,8 +155,8 @@ def encode_request(req: ChatRequest, model: str) -> JSONObject:
     body: JSONObject = {"model": model, "max_tokens": req.max_tokens or DEFAULT_MAX_TOKENS,
                         "messages": messages}
     if system:
-        body["system"] = system[0].text if len(system) == 1 else [
-            {"type": "text", "text": p.text} for p in system]
+        body["system"] = system[0].text if len(system) == 1 and system[0].cache is None else [
+            mark({"type": "text", "text": p.text}, p.cache) for p in system]
     if req.temperature is not None:
         body["temperature"] = req.temperature
     if req.top_p is not None:
@@ -160,7 +166,7 @@ def encode_request(req: ChatRequest, model: str) -> JSONObject:
     if req.stop:
         body["stop_sequences"] = list(req.stop)
     if req.tools:
-        body["tools"] = [_tool(t.name, t.description, t.parameters) for t in req.tools]
+        body["tools"] = [mark(_tool(t.name, t.description, t.parameters), t.cache) for t in req.tools]
     if req.tool_choice is not None:
         body["tool_choice"] = _tool_choice(req.tool_choice)
     if req.user:

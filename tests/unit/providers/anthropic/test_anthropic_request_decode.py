@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bastion.core.errors import InvalidRequest
-from bastion.core.types import ImagePart, Message, TextPart, ToolCall, ToolChoice, ToolDef
+from bastion.core.types import CacheHint, ImagePart, Message, TextPart, ToolCall, ToolChoice, ToolDef
 from bastion.providers.anthropic import ANTHROPIC
 
 
@@ -38,11 +38,11 @@ def test_every_scalar_parameter() -> None:
     assert req.user == "13803d75-b4b5-4c3e-b2a2-6f21399b021b"
 
 
-def test_system_blocks_and_cache_control_dropped() -> None:
+def test_system_blocks_and_cache_control_carried() -> None:
     req = ANTHROPIC.decode_request(body(system=[
         {"type": "text", "text": "Rules.", "cache_control": {"type": "ephemeral"}},
         {"type": "text", "text": "More rules."}]))
-    assert req.system == [TextPart("Rules."), TextPart("More rules.")]
+    assert req.system == [TextPart("Rules.", cache=CacheHint()), TextPart("More rules.")]
 
 
 def test_images_base64_and_url() -> None:
