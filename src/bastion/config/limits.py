@@ -58,6 +58,8 @@ class PriceOverride(_Strict):
     output_per_mtok: float = Field(ge=0, description="USD per million output tokens.")
     cached_input_per_mtok: float | None = Field(default=None, ge=0, description="Cache reads; default: the input price.")
     cache_write_per_mtok: float | None = Field(default=None, ge=0, description="Cache writes; default: the input price.")
+    cache_write_1h_per_mtok: float | None = Field(
+        default=None, ge=0, description="Anthropic's 1-hour cache writes; default: the cache write price.")
     reasoning_per_mtok: float | None = Field(
         None, ge=0, description="Set only where reasoning tokens are billed apart from output tokens; "
                                 "OpenAI and Anthropic bill them as output (this stays unset).")

@@ -67,12 +67,18 @@ class Price:
     cached_input: int
     cache_write: int
     reasoning: int | None = None  # None: reasoning is billed as output (OpenAI, Anthropic)
+    cache_write_1h: int | None = None  # Anthropic's 1-hour cache writes; None: the cache_write price
+
+    def _write_1h(self) -> int:
+        return self.cache_write if self.cache_write_1h is None else self.cache_write_1h
 
     def cost_pico(self, usage: Usage) -> int:
         cached = max(0, usage.cached_input_tokens)
         written = max(0, usage.cache_write_tokens)
+        hour = min(max(0, usage.cache_write_1h_tokens), written)
         uncached = max(0, usage.input_tokens - cached - written)
-        total = uncached * self.input + cached * self.cached_input + written * self.cache_write
+        total = (uncached * self.input + cached * self.cached_input + (written - hour) * self.cache_write
+                 + hour * self._write_1h())
         out = max(0, usage.output_tokens)
         if self.reasoning is not None:
             reasoning = min(max(0, usage.reasoning_tokens), out)
@@ -88,7 +94,7 @@ class Price:
     def worst_case_micros(self, input_tokens: int, output_tokens: int) -> int:
         """The most `input_tokens` in and `output_tokens` out can cost, however the provider
         splits input into cached/written/uncached or output into reasoning."""
-        in_price = max(self.input, self.cached_input, self.cache_write)
+        in_price = max(self.input, self.cached_input, self.cache_write, self._write_1h())
         out_price = max(self.output, self.reasoning or 0)
         pico = max(0, input_tokens) * in_price + max(0, output_tokens) * out_price
         return -(-pico // PICO_PER_MICRO)
@@ -108,7 +114,8 @@ def _price_from_mapping(name: str, entry: Mapping[str, object]) -> Price:
     reasoning = entry.get("reasoning")
     return Price(input=inp, output=out, cached_input=opt("cached_input", inp),
                  cache_write=opt("cache_write", inp),
-                 reasoning=None if reasoning is None else per_mtok_to_pico(reasoning))  # type: ignore[arg-type]
+                 reasoning=None if reasoning is None else per_mtok_to_pico(reasoning),  # type: ignore[arg-type]
+                 cache_write_1h=opt("cache_write_1h", opt("cache_write", inp)))
 
 
 def price_from_override(o: PriceOverride) -> Price:
@@ -117,7 +124,8 @@ def price_from_override(o: PriceOverride) -> Price:
         input=inp, output=per_mtok_to_pico(o.output_per_mtok),
         cached_input=inp if o.cached_input_per_mtok is None else per_mtok_to_pico(o.cached_input_per_mtok),
         cache_write=inp if o.cache_write_per_mtok is None else per_mtok_to_pico(o.cache_write_per_mtok),
-        reasoning=None if o.reasoning_per_mtok is None else per_mtok_to_pico(o.reasoning_per_mtok))
+        reasoning=None if o.reasoning_per_mtok is None else per_mtok_to_pico(o.reasoning_per_mtok),
+        cache_write_1h=None if o.cache_write_1h_per_mtok is None else per_mtok_to_pico(o.cache_write_1h_per_mtok))
 
 
 class PriceTable:

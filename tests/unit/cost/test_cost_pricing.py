@@ -58,6 +58,23 @@ def test_anthropic_cache_writes_and_reads_have_their_own_prices() -> None:
     assert p.cost_micros(u) == 3_000_000 + 7_500_000 + 30_000 + 150_000
 
 
+def test_one_hour_cache_writes_are_billed_at_their_own_rate_and_reserved_for() -> None:
+    p = PriceTable.packaged().get("claude-sonnet-4-5")
+    assert p is not None
+    u = Usage(input_tokens=2_000_000, cache_write_tokens=2_000_000, cache_write_1h_tokens=1_000_000)
+    assert p.cost_micros(u) == 3_750_000 + 6_000_000  # 1M at $3.75 (5 min) + 1M at $6 (1 h, 2x input)
+    assert p.worst_case_micros(1_000_000, 0) == 6_000_000  # the reservation covers the dearest input
+
+
+def test_a_configured_one_hour_write_price_overrides_the_table() -> None:
+    cfg = parse_config({"pricing": {"m": {"input_per_mtok": 1, "output_per_mtok": 1, "cache_write_per_mtok": 2,
+                                          "cache_write_1h_per_mtok": 5}}}, env={})
+    p = PriceTable.for_config(cfg).get("m")
+    assert p is not None
+    assert p.cost_micros(Usage(input_tokens=2_000_000, cache_write_tokens=2_000_000,
+                               cache_write_1h_tokens=1_000_000)) == 2_000_000 + 5_000_000
+
+
 def test_reasoning_is_billed_as_output_unless_priced_apart() -> None:
     u = Usage(input_tokens=0, output_tokens=1_000_000, reasoning_tokens=800_000)
     o3 = PriceTable.packaged().get("o3")
@@ -71,8 +88,8 @@ def test_reasoning_is_billed_as_output_unless_priced_apart() -> None:
 def test_worst_case_uses_the_dearest_input_kind() -> None:
     p = PriceTable.packaged().get("claude-opus-4-1")
     assert p is not None
-    # cache writes ($18.75) cost more than plain input ($15): reserve at the write price
-    assert p.worst_case_micros(1_000_000, 1_000_000) == 18_750_000 + 75_000_000
+    # 1-hour cache writes ($30) cost more than 5-minute ones ($18.75) and plain input ($15): reserve at that
+    assert p.worst_case_micros(1_000_000, 1_000_000) == 30_000_000 + 75_000_000
 
 
 def test_dated_openai_snapshots_resolve_but_distinct_entries_win() -> None:

@@ -54,13 +54,14 @@ class UsageCounter:
     """Accumulates Anthropic usage: message_start's counts, overwritten by the cumulative counts
     of later message_delta events when those are present."""
 
-    __slots__ = ("cache_creation", "cache_read", "input", "output")
+    __slots__ = ("cache_1h", "cache_creation", "cache_read", "input", "output")
 
     def __init__(self) -> None:
         self.input = 0
         self.output = 0
         self.cache_read = 0
         self.cache_creation = 0
+        self.cache_1h = 0  # of cache_creation: 1-hour writes (usage.cache_creation.ephemeral_1h_input_tokens)
 
     def update(self, usage: JSON) -> None:
         if usage is None:
@@ -73,12 +74,18 @@ class UsageCounter:
             value = _count(usage, key)
             if value is not None:
                 setattr(self, attr, value)
+        split = usage.get("cache_creation")
+        if isinstance(split, dict):
+            hour = _count(split, "ephemeral_1h_input_tokens")
+            if hour is not None:
+                self.cache_1h = hour
 
     def canonical(self) -> Usage:
         """Input includes cache reads and writes (the canonical, OpenAI-style convention)."""
         return Usage(input_tokens=self.input + self.cache_read + self.cache_creation,
                      output_tokens=self.output, cached_input_tokens=self.cache_read,
-                     cache_write_tokens=self.cache_creation)
+                     cache_write_tokens=self.cache_creation,
+                     cache_write_1h_tokens=min(self.cache_1h, self.cache_creation))
 
 
 def usage_from_wire(usage: JSON) -> Usage:
@@ -90,9 +97,13 @@ def usage_from_wire(usage: JSON) -> Usage:
 def usage_to_wire(usage: Usage | None) -> JSONObject:
     """Anthropic usage: `input_tokens` excludes cache reads and writes (floor 0)."""
     u = usage or Usage()
-    return {
+    wire: JSONObject = {
         "input_tokens": max(0, u.input_tokens - u.cached_input_tokens - u.cache_write_tokens),
         "output_tokens": u.output_tokens,
         "cache_read_input_tokens": u.cached_input_tokens,
         "cache_creation_input_tokens": u.cache_write_tokens,
     }
+    if u.cache_write_1h_tokens:
+        wire["cache_creation"] = {"ephemeral_5m_input_tokens": max(0, u.cache_write_tokens - u.cache_write_1h_tokens),
+                                  "ephemeral_1h_input_tokens": u.cache_write_1h_tokens}
+    return wire

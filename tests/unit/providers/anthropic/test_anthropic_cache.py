@@ -252,3 +252,16 @@ def test_redaction_keeps_the_marker_and_the_scan_sees_every_marked_text() -> Non
 def test_canonical_parts_without_hints_compare_as_before() -> None:
     req = ChatRequest(model="m", messages=[Message("user", [TextPart("x")])])
     assert req.messages[0].content[0] == TextPart("x") and req.messages[0].content[0].cache is None
+
+
+def test_one_hour_cache_writes_are_read_from_the_usage_and_given_back() -> None:
+    from bastion.providers.anthropic.mapping import usage_from_wire, usage_to_wire
+
+    wire = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100,
+            "cache_creation_input_tokens": 300,
+            "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200}}
+    u = usage_from_wire(wire)
+    assert (u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.cache_write_1h_tokens) == (410, 100, 300, 200)
+    assert usage_to_wire(u) == wire
+    plain = usage_from_wire({"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 30})
+    assert plain.cache_write_1h_tokens == 0 and "cache_creation" not in usage_to_wire(plain)
