@@ -24,10 +24,11 @@ from bastion.core.context import RequestStage
 from bastion.core.errors import AuthenticationError, NotFound
 from bastion.http.admin import AdminRoutes
 from bastion.http.api import ApiHandlers
-from bastion.http.asgi import BastionASGI, Routes
+from bastion.http.asgi import BastionASGI
+from bastion.http.gate import Gated, Route, Routes
 from bastion.http.limits import HttpLimits
 from bastion.http.openapi import OpenApiRoute
-from bastion.http.types import Handler, HttpRequest, HttpResponse
+from bastion.http.types import HttpRequest, HttpResponse
 from bastion.limits.runtime import LimitsRuntime, config_errors
 from bastion.observability.metrics import CONTENT_TYPE
 from bastion.observability.observer import TelemetryObserver
@@ -138,16 +139,18 @@ class Gateway:
         return HttpResponse(200, m.render(), content_type=CONTENT_TYPE)
 
     def routes(self) -> Routes:
-        public: dict[tuple[str, str], Handler] = {("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
+        # Public routes never have their body read; every other one checks its credential from the
+        # head before the body is read (Gated), so a caller without one cannot make us buffer it.
+        public: dict[tuple[str, str], Route] = {("GET", "/healthz"): self.healthz, ("GET", "/readyz"): self.readyz,
                   ("GET", "/metrics"): self.metrics}
-        api: dict[tuple[str, str], Handler] = {
+        api: dict[tuple[str, str], Route] = {
             ("POST", "/v1/chat/completions"): self.api.openai_chat,
             ("POST", "/v1/messages"): self.api.anthropic_messages,
             ("POST", "/v1/embeddings"): self.api.embeddings,
             ("GET", "/v1/models"): self.api.models,
-            ("GET", "/openapi.json"): OpenApiRoute(self.pipeline, __version__),
+            ("GET", "/openapi.json"): OpenApiRoute(self.pipeline, __version__).route,
         }
-        return Routes(public=public, api=api, prefixed=[("/admin", self.admin.dispatch)],
+        return Routes(public=public, api=api, prefixed=[("/admin", Gated(self.admin.gate))],
                       fallback=self.api.not_found)
 
 

@@ -12,6 +12,7 @@ from bastion.auth.record import KeyRecord
 from bastion.auth.spec import parse_key_request, parse_limits_request
 from bastion.auth.store import KeyStore, issue_key
 from bastion.core.errors import InvalidRequest, NotFound
+from bastion.http.gate import Admission, Passed
 from bastion.http.types import HttpRequest, HttpResponse
 
 log = logging.getLogger("bastion.admin")
@@ -73,10 +74,19 @@ class AdminRoutes:
             ("POST", self.REVOKE, self.revoke_key),
         ]
 
+    async def gate(self, head: HttpRequest) -> Admission:
+        """The admin credential from the head of an /admin/* request, before its body is read (the
+        `Gated` route of the ASGI layer); raises as `dispatch` does, else admits it to `_route`."""
+        self._check(head)
+        return Passed(self._route)
+
     async def dispatch(self, req: HttpRequest) -> HttpResponse:
         """Authenticate, then route one /admin/* request (404 unknown path, 405 wrong method).
         Authentication comes first so that the route layout is not revealed to strangers."""
         self._check(req)
+        return await self._route(req)
+
+    async def _route(self, req: HttpRequest) -> HttpResponse:
         allowed: list[str] = []
         for method, pattern, handler in self.routes() + self._extra:
             if match_path(pattern, req.path) is not None:

@@ -1,15 +1,17 @@
-"""Thin handlers of the client-facing API: parse wire → domain, call the pipeline, render."""
+"""Thin handlers of the client-facing API: the key from the head, then parse wire → domain, call the
+pipeline, render."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from bastion.core.context import RequestContext
+from bastion.core.context import Operation, RequestContext
 from bastion.core.errors import BastionError, InternalError, InvalidRequest, NotFound
 from bastion.core.types import ChatResponse, Ingress, StreamEvent
 from bastion.http.errors import error_response
+from bastion.http.gate import Admission, Gated
 from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
 from bastion.observability.logging import request_id_var
 from bastion.pipeline.runner import Pipeline
@@ -20,33 +22,95 @@ from bastion.providers.registry import ingress_format
 log = logging.getLogger("bastion.http")
 
 
+Serve = Callable[[RequestContext, HttpRequest], Awaitable[HttpResponse | StreamingResponse]]
+
+CLIENT_GONE_STATUS = 499  # nginx's "client closed request": no response was ever sent
+CLIENT_GONE = "client_disconnected"
+
+
+async def _fail(p: Pipeline, ctx: RequestContext, err: BastionError) -> HttpResponse:
+    ctx.status = err.status
+    ctx.error_code = err.code
+    await p.finalize(ctx)
+    return error_response(err, ctx.ingress, ctx.response_headers)
+
+
+class _Admitted:
+    """An API request whose key passed (`ctx.principal` set), waiting for its body."""
+
+    __slots__ = ("_operation", "_p", "_serve", "ctx")
+
+    def __init__(self, p: Pipeline, ctx: RequestContext, serve: Serve, operation: Operation | None) -> None:
+        self._p = p
+        self.ctx = ctx
+        self._serve = serve
+        self._operation = operation
+
+    async def serve(self, req: HttpRequest) -> HttpResponse | StreamingResponse:
+        return await self._serve(self.ctx, req)
+
+    async def unread(self, err: BastionError | None) -> None:
+        ctx = self.ctx
+        if self._operation is not None:
+            ctx.operation = self._operation
+        if err is None:  # recorded as a stream the client cuts is: the request reached the gateway
+            ctx.client_disconnected = True
+            ctx.status, ctx.error_code = CLIENT_GONE_STATUS, CLIENT_GONE
+        else:
+            ctx.status, ctx.error_code = err.status, err.code
+        await self._p.finalize(ctx)
+
+
+def key_first(p: Pipeline, serve: Serve, ingress: Ingress | None = None, *, operation: Operation | None = None,
+              admitted_operation: Operation | None = None) -> Gated:
+    """A route that authenticates the virtual key (Pipeline.admit: audit admission, throttle, key
+    cache: the one authentication of the request) from the head, before its body is read; `serve`
+    then gets the admitted context. `ingress` None: by path. `operation` is set on the context from
+    the start; `admitted_operation` (default: `operation`) is what a request whose key passed but
+    whose body never arrived is recorded as (the pipeline sets it for the others)."""
+    body_operation = admitted_operation or operation
+
+    async def gate(head: HttpRequest) -> Admission | HttpResponse:
+        request_id_var.set(head.request_id)
+        ctx = RequestContext(request_id=head.request_id, ingress=ingress or _ingress_of(head.path),
+                             client_addr=head.client)
+        if operation is not None:
+            ctx.operation = operation
+        try:
+            await p.admit(ctx, head.headers)
+        except BastionError as e:
+            return await _fail(p, ctx, e)
+        except Exception:
+            log.exception("admission failed", extra={"request_id": ctx.request_id})
+            return await _fail(p, ctx, InternalError("internal error; request " + ctx.request_id))
+        return _Admitted(p, ctx, serve, body_operation)
+
+    return Gated(gate)
+
+
+def _ingress_of(path: str) -> Ingress:
+    return "anthropic" if path.startswith("/v1/messages") else "openai"
+
+
 class ApiHandlers:
+    """The client-facing routes, each a `Gated` route: the key is checked before the body is read."""
+
     def __init__(self, pipeline: Pipeline, max_messages: int) -> None:
         self.p = pipeline
         self.max_messages = max_messages
-
-    def _ctx(self, req: HttpRequest, ingress: Ingress) -> RequestContext:
-        request_id_var.set(req.request_id)
-        return RequestContext(request_id=req.request_id, ingress=ingress, client_addr=req.client)
+        self.openai_chat = key_first(pipeline, self._chat, "openai")
+        self.anthropic_messages = key_first(pipeline, self._chat, "anthropic")
+        self.embeddings = key_first(pipeline, self._embeddings, "openai", admitted_operation="embeddings")
+        self.models = key_first(pipeline, self._models, "openai", operation="models")
+        self.not_found = key_first(pipeline, self._not_found)  # unknown paths: nothing answers a stranger
 
     async def _fail(self, ctx: RequestContext, err: BastionError) -> HttpResponse:
-        ctx.status = err.status
-        ctx.error_code = err.code
-        await self.p.finalize(ctx)
-        return error_response(err, ctx.ingress, ctx.response_headers)
+        return await _fail(self.p, ctx, err)
 
     # ---- chat (both ingress formats) ---------------------------------------------------
-    async def openai_chat(self, req: HttpRequest) -> HttpResponse | StreamingResponse:
-        return await self._chat(req, "openai")
-
-    async def anthropic_messages(self, req: HttpRequest) -> HttpResponse | StreamingResponse:
-        return await self._chat(req, "anthropic")
-
-    async def _chat(self, req: HttpRequest, ingress: Ingress) -> HttpResponse | StreamingResponse:
-        ctx = self._ctx(req, ingress)
-        fmt = ingress_format(ingress)
+    async def _chat(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse | StreamingResponse:
+        fmt = ingress_format(ctx.ingress)
         try:
-            await self.p.admit(ctx, req.headers)
             chat = fmt.decode_request(req.json())
             if len(chat.messages) > self.max_messages:
                 raise InvalidRequest(f"too many messages: {len(chat.messages)} > {self.max_messages}",
@@ -73,10 +137,8 @@ class ApiHandlers:
         return StreamingResponse(_frames(ctx, result, encoder), headers=ctx.response_headers, on_close=on_close)
 
     # ---- embeddings and models --------------------------------------------------------
-    async def embeddings(self, req: HttpRequest) -> HttpResponse:
-        ctx = self._ctx(req, "openai")
+    async def _embeddings(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:
         try:
-            await self.p.admit(ctx, req.headers)
             er = OPENAI.decode_embeddings_request(req.json())
             resp = await self.p.embeddings(ctx, er)
             ctx.status = 200
@@ -86,27 +148,16 @@ class ApiHandlers:
         await self.p.finalize(ctx)
         return HttpResponse.json(body, headers=ctx.response_headers)
 
-    async def models(self, req: HttpRequest) -> HttpResponse:
-        ctx = self._ctx(req, "openai")
-        ctx.operation = "models"
-        try:
-            principal = await self.p.admit(ctx, req.headers)
-        except BastionError as e:
-            return await self._fail(ctx, e)
+    async def _models(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:
+        assert ctx.principal is not None
         ctx.status = 200
         await self.p.finalize(ctx)
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "bastion"}
-                for name, _ in self.p.models(principal)]
+                for name, _ in self.p.models(ctx.principal)]
         return HttpResponse.json({"object": "list", "data": data})
 
-    async def not_found(self, req: HttpRequest) -> HttpResponse:
-        """Unknown paths: authenticate first, so nothing answers an unauthenticated caller."""
-        ctx = self._ctx(req, "anthropic" if req.path.startswith("/v1/messages") else "openai")
-        try:
-            await self.p.admit(ctx, req.headers)
-            raise NotFound(f"no route {req.method} {req.path[:200]}", code="not_found")
-        except BastionError as e:
-            return await self._fail(ctx, e)
+    async def _not_found(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:
+        return await self._fail(ctx, NotFound(f"no route {req.method} {req.path[:200]}", code="not_found"))
 
 
 async def _frames(ctx: RequestContext, bursts: AsyncIterator[list[StreamEvent]], enc: StreamEncoder

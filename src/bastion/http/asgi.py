@@ -1,5 +1,6 @@
 """The raw ASGI application: request id, admission (load shedding), header and body limits,
-routing by allow-list, one error path, streaming with client-disconnect detection, lifespan hooks."""
+routing by allow-list, the credential before the body, one error path, streaming with
+client-disconnect detection, lifespan hooks."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from bastion.core.errors import (
 )
 from bastion.core.types import Ingress
 from bastion.http.errors import error_response
+from bastion.http.gate import Admission, Gated
+from bastion.http.gate import Routes as Routes  # built by callers from here too
 from bastion.http.limits import HttpLimits, LimitedRequest
 from bastion.http.relay import relay
-from bastion.http.types import Handler, HttpResponse, StreamingResponse
+from bastion.http.types import HttpResponse, StreamingResponse
 
 log = logging.getLogger("bastion.http")
 
@@ -36,30 +39,8 @@ _SINGLETONS = frozenset({"authorization", "x-api-key", "content-length", "conten
                          "transfer-encoding"})
 
 
-class Routes:
-    """Exact-path routes plus prefix routes (admin). `public` paths are the ONLY ones served
-    without a credential; everything else goes to handlers that authenticate first, and an
-    unknown path goes to `fallback`, which authenticates before it answers 404."""
-
-    def __init__(self, public: dict[tuple[str, str], Handler], api: dict[tuple[str, str], Handler],
-                 prefixed: list[tuple[str, Handler]], fallback: Handler) -> None:
-        self.public = public
-        self.api = api
-        self.prefixed = prefixed
-        self.fallback = fallback
-        self.api_paths = {p for _, p in api}
-
-    def resolve(self, method: str, path: str) -> Handler:
-        h = self.public.get((method, path))
-        if h is not None:
-            return h
-        h = self.api.get((method, path))
-        if h is not None:
-            return h
-        for prefix, handler in self.prefixed:
-            if path == prefix or path.startswith(prefix + "/"):
-                return handler
-        return self.fallback
+class _ClientGone(Exception):
+    """The client closed the connection before the request body arrived."""
 
 
 def _ingress(path: str) -> Ingress:
@@ -128,7 +109,7 @@ class BastionASGI:
         # The common case: the whole body is in the first message; no timer is armed for it.
         msg = await receive()
         if msg["type"] == "http.disconnect":
-            raise asyncio.CancelledError()
+            raise _ClientGone
         first: bytes = msg.get("body", b"")
         if len(first) > self.max_body:
             raise PayloadTooLarge(f"request body exceeds the limit of {self.max_body} bytes")
@@ -140,7 +121,7 @@ class BastionASGI:
             while True:
                 msg = await receive()
                 if msg["type"] == "http.disconnect":
-                    raise asyncio.CancelledError()
+                    raise _ClientGone
                 chunk = msg.get("body", b"")
                 if chunk:
                     size += len(chunk)
@@ -163,7 +144,7 @@ class BastionASGI:
             return
         self.in_flight += not public
         try:
-            await self._serve(scope, receive, send, path, method, rid, ingress)
+            await self._serve(scope, receive, send, path, method, rid, ingress, public)
         finally:
             self.in_flight -= not public
 
@@ -195,21 +176,33 @@ class BastionASGI:
         return headers
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, path: str, method: str, rid: str,
-                     ingress: Ingress) -> None:
+                     ingress: Ingress, public: bool) -> None:
         resp: HttpResponse | StreamingResponse
+        unread = True  # until the body is read: one declared and left unread closes the connection
         try:
             headers = self._check_head(scope)
-            try:
-                body = await self._read_body(headers, receive)
-            except TimeoutError:
-                raise InvalidRequest("request body was not received in time", code="request_timeout",
-                                     status=408) from None
             qs = scope.get("query_string", b"")
             query = _parse_query(qs.decode("latin-1")) if qs else {}
             client = scope.get("client")
-            req = LimitedRequest(method, path, query, headers, body, client[0] if client else None, rid)
+            req = LimitedRequest(method, path, query, headers, b"", client[0] if client else None, rid)
             req.max_json_depth = self.limits.max_json_depth
-            resp = await self.routes.resolve(method, path)(req)
+            route = self.routes.resolve(method, path)
+            if isinstance(route, Gated):
+                outcome = await route.gate(req)  # the credential, from the head alone
+                if isinstance(outcome, HttpResponse):
+                    resp = outcome
+                else:
+                    req.body = await self._admitted_body(outcome, req, receive)
+                    unread = False
+                    resp = await outcome.serve(req)
+            elif public:  # the allow-list needs no body: never read one for a caller without a credential
+                resp = await route(req)
+            else:
+                req.body = await self._body(headers, receive)
+                unread = False
+                resp = await route(req)
+        except _ClientGone:
+            return  # nobody to answer; a gated route has recorded it
         except BastionError as e:
             resp = error_response(e, ingress)
         except asyncio.CancelledError:
@@ -221,7 +214,26 @@ class BastionASGI:
         if isinstance(resp, StreamingResponse):
             await self._send_stream(resp, rid, receive, send)
         else:
-            await self._send(resp, rid, send)
+            # Closed, not drained: what the client still sends is never read, let alone taken for a request.
+            await self._send(resp, rid, send, close=unread and _declares_body(scope["headers"]))
+
+    async def _body(self, headers: dict[str, str], receive: Receive) -> bytes:
+        try:
+            return await self._read_body(headers, receive)
+        except TimeoutError:
+            raise InvalidRequest("request body was not received in time", code="request_timeout",
+                                 status=408) from None
+
+    async def _admitted_body(self, admission: Admission, req: LimitedRequest, receive: Receive) -> bytes:
+        """The body of an admitted request; when it cannot be read, the admission records why."""
+        try:
+            return await self._body(req.headers, receive)
+        except _ClientGone:
+            await admission.unread(None)
+            raise
+        except BastionError as e:
+            await admission.unread(e)
+            raise
 
     @staticmethod
     def _headers(content_type: str, extra: dict[str, str], rid: str, length: int | None) -> list[tuple[bytes, bytes]]:
@@ -232,9 +244,11 @@ class BastionASGI:
             hs.append((k.encode("latin-1"), v.encode("latin-1")))
         return hs
 
-    async def _send(self, resp: HttpResponse, rid: str, send: Send) -> None:
-        await send({"type": "http.response.start", "status": resp.status,
-                    "headers": self._headers(resp.content_type, resp.headers, rid, len(resp.body))})
+    async def _send(self, resp: HttpResponse, rid: str, send: Send, close: bool = False) -> None:
+        hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
+        if close:
+            hs.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": resp.status, "headers": hs})
         await send({"type": "http.response.body", "body": resp.body})
 
     async def _send_stream(self, resp: StreamingResponse, rid: str, receive: Receive, send: Send) -> None:
@@ -286,6 +300,14 @@ class BastionASGI:
         finally:
             if not closed:
                 await close()
+
+
+def _declares_body(raw: list[tuple[bytes, bytes]]) -> bool:
+    for k, v in raw:
+        name = k.lower()
+        if name == b"transfer-encoding" or (name == b"content-length" and v.strip(b"0 \t")):
+            return True
+    return False
 
 
 def _parse_query(qs: str) -> dict[str, str]:

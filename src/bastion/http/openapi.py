@@ -14,8 +14,7 @@ from typing import Any
 import orjson
 
 from bastion.core.context import RequestContext
-from bastion.core.errors import BastionError
-from bastion.http.errors import error_response
+from bastion.http.api import key_first
 from bastion.http.types import HttpRequest, HttpResponse
 from bastion.pipeline.runner import Pipeline
 
@@ -219,8 +218,9 @@ def build_openapi(chat_models: Sequence[str], embeddings_models: Sequence[str], 
 
 
 class OpenApiRoute:
-    """GET /openapi.json: authenticated like every API route (audited, throttled), then the document
-    for that key. It names only the models the key may use, as /v1/models does."""
+    """GET /openapi.json: authenticated like every API route (audited, throttled, before any body
+    is read: `route`), then the document for that key. It names only the models the key may use,
+    as /v1/models does."""
 
     _CACHE_SIZE = 64
 
@@ -228,16 +228,9 @@ class OpenApiRoute:
         self._pipeline = pipeline
         self._version = version
         self._docs: dict[tuple[tuple[str, ...], tuple[str, ...]], bytes] = {}
+        self.route = key_first(pipeline, self._serve, "openai", operation="models")
 
-    async def __call__(self, req: HttpRequest) -> HttpResponse:
-        ctx = RequestContext(request_id=req.request_id, ingress="openai", operation="models",
-                             client_addr=req.client)
-        try:
-            await self._pipeline.admit(ctx, req.headers)
-        except BastionError as e:
-            ctx.status, ctx.error_code = e.status, e.code
-            await self._pipeline.finalize(ctx)
-            return error_response(e, "openai")
+    async def _serve(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:
         ctx.status = 200
         await self._pipeline.finalize(ctx)
         assert ctx.principal is not None
