@@ -85,6 +85,7 @@ class Gateway:
         self.admin = AdminRoutes(self.keys, self.admin_auth,
                                  known_policies=set(self.policy.policies.engines),
                                  known_models={m.name for m in config.models},
+                                 known_teams=set(config.teams),
                                  on_change=self.auth.invalidate,
                                  extra_routes=[("GET", "/admin/usage", self.limits.usage_handler)])
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []

@@ -92,7 +92,9 @@ class KeyRequest(LimitsRequest):
     expires: str | None = Field(None, max_length=64)
 
     def to_spec(self, now: float, known_policies: Set[str] | None = None,
-                known_models: Set[str] | None = None) -> KeySpec:
+                known_models: Set[str] | None = None, known_teams: Set[str] | None = None) -> KeySpec:
+        """`known_*`: what the config defines (None: not checked). Teams are checked only when the
+        config declares some: a misspelt team would otherwise escape its team's limits and budgets."""
         models: tuple[str, ...] | None = None
         if self.models is not None:
             models = tuple(dict.fromkeys(self.models))
@@ -100,6 +102,9 @@ class KeyRequest(LimitsRequest):
                 for i, m in enumerate(models):
                     if m not in known_models:
                         raise InvalidRequest(f"models[{i}]: unknown model {m!r}", param="models")
+        if self.team is not None and known_teams and self.team not in known_teams:
+            raise InvalidRequest(f"team: unknown team {self.team!r} (the config declares {', '.join(sorted(known_teams))}); "
+                                 "declare it under `teams:` in the config", param="team")
         if self.policy is not None and known_policies is not None and self.policy != "default" \
                 and self.policy not in known_policies:
             raise InvalidRequest(f"policy: unknown policy {self.policy!r}", param="policy")

@@ -135,7 +135,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             now = time.time()
             strict = args.config is not None  # the built-in config's models depend on this shell's env
             spec = request.to_spec(now, set(config.policies) if strict else None,
-                                   {m.name for m in config.models} if strict else None)
+                                   {m.name for m in config.models} if strict else None, set(config.teams))
             issued = await issue_key(store, spec, now)
             if args.json:
                 print(orjson.dumps({"key": issued.plaintext, "warning": SHOWN_ONCE,

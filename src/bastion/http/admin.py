@@ -52,6 +52,7 @@ class AdminRoutes:
 
     def __init__(self, store: KeyStore, admin_auth: AdminAuth, *,
                  known_policies: Set[str] | None = None, known_models: Set[str] | None = None,
+                 known_teams: Set[str] | None = None,
                  on_change: Callable[[str], None] | None = None,
                  extra_routes: Sequence[Route] = (),
                  clock: Callable[[], float] = time.time) -> None:
@@ -60,6 +61,7 @@ class AdminRoutes:
         self._auth = admin_auth
         self._policies = known_policies
         self._models = known_models
+        self._teams = known_teams
         self._on_change = on_change
         self._clock = clock
 
@@ -122,7 +124,7 @@ class AdminRoutes:
         """POST /admin/keys → 201 with the plaintext key (shown this once) and the record."""
         self._check(req)
         now = self._clock()
-        spec = parse_key_request(req.json()).to_spec(now, self._policies, self._models)
+        spec = parse_key_request(req.json()).to_spec(now, self._policies, self._models, self._teams)
         issued = await issue_key(self._store, spec, now)
         self._changed(issued.record.id)
         log.info("admin created key id=%s", issued.record.id)

@@ -40,7 +40,8 @@ def changed() -> list[str]:
 @pytest.fixture
 def admin(sqlite_store: SqlKeyStore, changed: list[str]) -> AdminRoutes:
     return AdminRoutes(sqlite_store, AdminAuth(Secret(ADMIN)), known_policies={"strict"},
-                       known_models={"gpt-4o-mini", "smart"}, on_change=changed.append, clock=lambda: NOW)
+                       known_models={"gpt-4o-mini", "smart"}, known_teams={"payments", "search", "t1", "t2"},
+                       on_change=changed.append, clock=lambda: NOW)
 
 
 async def create(admin: AdminRoutes, **body: object) -> dict[str, Any]:
@@ -139,6 +140,7 @@ async def test_update_changes_only_the_fields_sent(admin: AdminRoutes) -> None:
     ({"name": "a", "expires": "2001-01-01"}, "expires"),
     ({"name": "a", "expires": "next tuesday"}, "expires"),
     ({"name": "a", "team": "x" * 65}, "team"),
+    ({"name": "a", "team": "paymnets"}, "team"),  # undeclared: it would escape the team's limits
 ])
 async def test_invalid_create_bodies_are_400_naming_the_field(admin: AdminRoutes, sqlite_store: SqlKeyStore,
                                                               body: dict[str, object], field: str) -> None:

@@ -168,3 +168,17 @@ def test_unreachable_store_is_a_clean_error(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert "key store postgresql://bastion:***@127.0.0.1:1/none" in err
     assert "hunter2" not in err and "Traceback" not in err
+
+
+def test_a_team_the_config_does_not_declare_is_refused(config: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt team would escape the team's limits and budgets; with no teams declared, any
+    team name is a plain label."""
+    assert run("keys", "create", "--config", str(config), "--name", "a", "--team", "anyname") == 0
+    capsys.readouterr()
+    with_teams = tmp_path / "teams.yaml"
+    with_teams.write_text(config.read_text() + "teams: {payments: {rpm: 5}}\n")
+    assert run("keys", "create", "--config", str(with_teams), "--name", "b", "--team", "paymnets") == 2
+    err = capsys.readouterr().err
+    assert "--team: unknown team 'paymnets' (the config declares payments)" in err
+    assert run("keys", "create", "--config", str(with_teams), "--name", "c", "--team", "payments") == 0
