@@ -195,3 +195,10 @@ def test_chat_model_is_not_an_embeddings_model(oa, fake_upstream):
 def test_models_lists_configured_aliases(oa):
     ids = {m.id for m in oa.models.list()}
     assert {"gpt-4o-mini", "claude-sonnet-4-6", "llama3.2", "smart", "text-embedding-3-small"} <= ids
+
+
+def test_models_retrieve_answers_for_a_usable_model_and_404_otherwise(oa):
+    m = oa.models.retrieve("gpt-4o-mini")
+    assert (m.id, m.object, m.owned_by) == ("gpt-4o-mini", "model", "bastion")
+    with pytest.raises(openai.NotFoundError, match="does not exist or you do not have access"):
+        oa.models.retrieve("gpt-9-ultra")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import unquote
 
 from bastion.core.context import Operation, RequestContext
 from bastion.core.errors import BastionError, InternalError, InvalidRequest, NotFound
@@ -102,6 +103,7 @@ class ApiHandlers:
         self.anthropic_messages = key_first(pipeline, self._chat, "anthropic")
         self.embeddings = key_first(pipeline, self._embeddings, "openai", admitted_operation="embeddings")
         self.models = key_first(pipeline, self._models, "openai", operation="models")
+        self.model = key_first(pipeline, self._model, "openai", operation="models")  # GET /v1/models/{id}
         self.not_found = key_first(pipeline, self._not_found)  # unknown paths: nothing answers a stranger
 
     async def _fail(self, ctx: RequestContext, err: BastionError) -> HttpResponse:
@@ -155,6 +157,21 @@ class ApiHandlers:
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "bastion"}
                 for name, _ in self.p.models(ctx.principal)]
         return HttpResponse.json({"object": "list", "data": data})
+
+    async def _model(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:
+        """One model, as OpenAI's models.retrieve reads it (ids may contain "/": the rest of the path)."""
+        assert ctx.principal is not None
+        name = unquote(req.path[len("/v1/models/"):])
+        if req.method != "GET" or not name:
+            return await self._not_found(ctx, req)
+        if not any(alias == name for alias, _ in self.p.models(ctx.principal)):
+            # unknown and not allowed look the same: a key learns nothing about models it may not use
+            return await self._fail(ctx, NotFound(
+                f"The model '{name[:200]}' does not exist or you do not have access to it.", param="model"))
+        ctx.model = name
+        ctx.status = 200
+        await self.p.finalize(ctx)
+        return HttpResponse.json({"id": name, "object": "model", "created": 0, "owned_by": "bastion"})
 
     async def _not_found(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:
         return await self._fail(ctx, NotFound(f"no route {req.method} {req.path[:200]}", code="not_found"))
