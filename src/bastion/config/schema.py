@@ -7,6 +7,7 @@ reference are generated from them.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -56,6 +57,27 @@ class ServerConfig(Strict):
                                 "defence); also how long a new connection may stay silent.")
     body_timeout_seconds: float = Field(
         30.0, gt=0, description="Longest a client may take to send the whole request body; slower is 408.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDR ranges (or single addresses) of your reverse proxies and load balancers, e.g. "
+                    "[10.0.0.0/8, 127.0.0.1]. Only for a request whose TCP peer is in one of them is "
+                    "X-Forwarded-For read: the client is its rightmost entry not in these ranges (the leftmost "
+                    "entries are whatever the client sent); an entry that is not an IP address stops the walk "
+                    "at the last trusted hop. Such a request's X-Request-Id, when 1-128 of A-Za-z0-9._:-, "
+                    "becomes its request id (have the proxy set it: nginx `proxy_set_header X-Request-Id "
+                    "$request_id`). Empty (the default): both headers are ignored and the client is the TCP "
+                    "peer. The Forwarded (RFC 7239) header is never read.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for i, cidr in enumerate(v):
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=True)
+            except ValueError as e:
+                raise ValueError(f"server.trusted_proxies[{i}]: {cidr!r} is not an IP address or CIDR range "
+                                 f"({e})") from None
+        return v
 
     @field_validator("worker_timeout_seconds")
     @classmethod

@@ -1,6 +1,6 @@
-"""The raw ASGI application: request id, admission (load shedding), header and body limits,
-routing by allow-list, the credential before the body, one error path, streaming with
-client-disconnect detection, lifespan hooks."""
+"""The raw ASGI application: request id and client address (trusted proxies' when configured),
+admission (load shedding), header and body limits, routing by allow-list, the credential before
+the body, one error path, streaming with client-disconnect detection, lifespan hooks."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bastion.core.errors import (
 )
 from bastion.core.types import Ingress
 from bastion.http.errors import error_response
+from bastion.http.forwarded import TrustedProxies
 from bastion.http.gate import Admission, Gated
 from bastion.http.gate import Routes as Routes  # built by callers from here too
 from bastion.http.limits import HttpLimits, LimitedRequest
@@ -64,6 +65,9 @@ class BastionASGI:
         self.shed_total = 0
         self._prefix = os.urandom(4).hex()
         self._counter = 0
+        proxies = TrustedProxies(self.limits.trusted_proxies)
+        self._proxies = proxies if proxies else None
+        self._adopted: set[str] = set()  # request ids taken from a proxy, of requests in flight
 
     @property
     def max_body(self) -> int:
@@ -75,7 +79,10 @@ class BastionASGI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            if self._proxies is None:
+                await self._http(scope, receive, send)
+            else:
+                await self._proxied(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -132,10 +139,31 @@ class BastionASGI:
                     break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _proxied(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request while trusted proxies are configured: its client and request id may be theirs."""
+        assert self._proxies is not None
+        peer = scope.get("client")
+        if not peer:
+            await self._http(scope, receive, send)
+            return
+        client, adopted = self._proxies.resolve(peer[0], scope["headers"])
+        if adopted is None or adopted in self._adopted:  # two in flight with one id would share limit leases
+            await self._http(scope, receive, send, self._request_id(), client)
+            return
+        self._adopted.add(adopted)
+        try:
+            await self._http(scope, receive, send, adopted, client)
+        finally:
+            self._adopted.discard(adopted)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, rid: str | None = None,
+                    client: str | None = None) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        rid = self._request_id()
+        if rid is None:
+            rid = self._request_id()
+            peer = scope.get("client")
+            client = peer[0] if peer else None
         ingress = _ingress(path)
         public = (method, path) in self.routes.public
         if not public and self.in_flight >= self.limits.max_in_flight:
@@ -144,7 +172,7 @@ class BastionASGI:
             return
         self.in_flight += not public
         try:
-            await self._serve(scope, receive, send, path, method, rid, ingress, public)
+            await self._serve(scope, receive, send, path, method, rid, ingress, public, client)
         finally:
             self.in_flight -= not public
 
@@ -176,15 +204,14 @@ class BastionASGI:
         return headers
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, path: str, method: str, rid: str,
-                     ingress: Ingress, public: bool) -> None:
+                     ingress: Ingress, public: bool, client: str | None) -> None:
         resp: HttpResponse | StreamingResponse
         unread = True  # until the body is read: one declared and left unread closes the connection
         try:
             headers = self._check_head(scope)
             qs = scope.get("query_string", b"")
             query = _parse_query(qs.decode("latin-1")) if qs else {}
-            client = scope.get("client")
-            req = LimitedRequest(method, path, query, headers, b"", client[0] if client else None, rid)
+            req = LimitedRequest(method, path, query, headers, b"", client, rid)
             req.max_json_depth = self.limits.max_json_depth
             route = self.routes.resolve(method, path)
             if isinstance(route, Gated):

@@ -31,13 +31,15 @@ class HttpLimits:
     body_timeout: float = _DEFAULTS.body_timeout_seconds
     max_in_flight: int = _DEFAULTS.max_in_flight
     overload_retry_after: float = _DEFAULTS.overload_retry_after_seconds
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For and X-Request-Id are believed
 
     @classmethod
     def from_server(cls, s: ServerConfig) -> HttpLimits:
         return cls(max_body_bytes=s.max_body_bytes, max_json_depth=s.max_json_depth,
                    max_header_bytes=s.max_header_bytes, max_headers=s.max_headers,
                    header_timeout=s.header_timeout_seconds, body_timeout=s.body_timeout_seconds,
-                   max_in_flight=s.max_in_flight, overload_retry_after=s.overload_retry_after_seconds)
+                   max_in_flight=s.max_in_flight, overload_retry_after=s.overload_retry_after_seconds,
+                   trusted_proxies=tuple(s.trusted_proxies))
 
 
 class LimitedRequest(HttpRequest):
