@@ -20,7 +20,7 @@ from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.cost.periods import PERIODS, Period, PeriodLabels, labels_at
 from bastion.cost.pricing import Price, PriceTable, format_usd, usd_to_micros
 from bastion.cost.usage import UsageRecorder
-from bastion.limits.backend import BudgetDecision, BudgetSlot, LimitsBackend
+from bastion.limits.backend import BudgetDecision, BudgetSlot, LimitsBackend, lease_id
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
 from bastion.limits.scopes import key_scope, team_scope
 from bastion.limits.stage import backend_unavailable
@@ -161,7 +161,7 @@ class BudgetStage:
             self.admitted(ctx, res, None)
             return
         try:
-            d = await self._backend.reserve(ctx.request_id, res.wanted, res.amount, res.now)
+            d = await self._backend.reserve(lease_id(ctx), res.wanted, res.amount, res.now)
         except ServiceUnavailable:
             self.unchecked(ctx, res)
             return
@@ -203,7 +203,7 @@ class BudgetStage:
         try:
             s = self.settlement(ctx, res)
             if s is not None:
-                await self._backend.settle(ctx.request_id, res.slots, res.amount, s[0], s[1], self._clock())
+                await self._backend.settle(lease_id(ctx), res.slots, res.amount, s[0], s[1], self._clock())
         except ServiceUnavailable:
             pass  # counted by the backend; Redis reservations expire (lease_ttl_seconds)
         except Exception as e:  # a finaliser never raises

@@ -7,18 +7,36 @@ map their foreign failures to ServiceUnavailable; stages apply `on_backend_error
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from bastion.core.context import RequestContext
 from bastion.cost.periods import Period
 from bastion.limits.scopes import ScopeLimit
 
 log = logging.getLogger("bastion.limits")
 
 DeniedKind = Literal["requests", "tokens", "parallel", "too_large"]
+
+_LEASE_PREFIX = secrets.token_hex(6)  # per process: lease ids never repeat across workers and replicas
+_lease_seq = itertools.count(1)
+_LEASE_KEY = "_lease_id"
+
+
+def lease_id(ctx: RequestContext) -> str:
+    """The id a request's concurrency lease and budget reservation are held under: unique per
+    request in the whole deployment. Not the request id, which a trusted proxy may choose (two
+    requests sharing a lease or reservation member would merge them, and a budget could then be
+    overspent)."""
+    lid = ctx.state.get(_LEASE_KEY)
+    if not isinstance(lid, str):
+        lid = ctx.state[_LEASE_KEY] = f"{_LEASE_PREFIX}.{next(_lease_seq):x}"
+    return lid
 
 
 @dataclass(slots=True)

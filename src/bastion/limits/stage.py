@@ -19,7 +19,7 @@ from bastion.config.limits import LimitsConfig, TeamConfig
 from bastion.core.context import RequestContext
 from bastion.core.errors import InternalError, RateLimited, ServiceUnavailable
 from bastion.core.types import ChatRequest, EmbeddingsRequest
-from bastion.limits.backend import LimitsBackend, RateDecision
+from bastion.limits.backend import LimitsBackend, RateDecision, lease_id
 from bastion.limits.bucket import format_reset
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
 from bastion.limits.scopes import ScopeLimit, ScopeResolver
@@ -88,16 +88,16 @@ class RateLimitStage:
         res = None
         try:
             if budget is None:
-                d = await self._backend.acquire(ctx.request_id, scopes, tokens, now)
+                d = await self._backend.acquire(lease_id(ctx), scopes, tokens, now)
                 bd = None
             else:
                 res = budget.plan(ctx, request)
                 res.partnered = True
                 if res.wanted:
-                    d, bd = await self._backend.admit(ctx.request_id, scopes, tokens, now,
+                    d, bd = await self._backend.admit(lease_id(ctx), scopes, tokens, now,
                                                       res.wanted, res.amount, res.now)
                 else:
-                    d, bd = await self._backend.acquire(ctx.request_id, scopes, tokens, now), None
+                    d, bd = await self._backend.acquire(lease_id(ctx), scopes, tokens, now), None
         except ServiceUnavailable:
             if self._block:
                 raise backend_unavailable(self._backend.kind, "rate limits") from None
@@ -159,7 +159,7 @@ class RateLimitStage:
             return
         try:
             now = self._clock() if self._clock is not None else None
-            rid = ctx.request_id
+            rid = lease_id(ctx)
             if lease is None:
                 assert settle is not None
                 res, actual, spend, bnow = settle

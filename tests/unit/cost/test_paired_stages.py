@@ -218,3 +218,23 @@ async def test_admit_and_conclude_match_the_separate_operations(backend: LimitsB
     assert await backend.budget_state(slot) == (45, 0)
     d = await backend.acquire("r4", (ScopeLimit("k:a", "key a", tpm=1000),), 1, T0)
     assert d.tok_remaining == 1000 - 600 + 100 - 1  # r1 gave 100 back; r2 holds its 300
+
+
+async def test_two_requests_with_one_request_id_keep_separate_leases_and_reservations(
+        backend: LimitsBackend) -> None:
+    """A trusted proxy chooses request ids: a repeated one must not merge two requests' leases or
+    budget reservations (a merged reservation would let a budget be overspent)."""
+    rt = runtime(backend)
+    p = Principal("k", "k", max_parallel=2, budgets=(Budget(1_000_000, "total"),))
+    first, second = ctx_for(p, "same-id"), ctx_for(p, "same-id")
+    await admit(rt, first)
+    await admit(rt, second)
+    assert await backend.budget_state(SLOT) == (0, 2 * COST)  # two reservations, not one
+    with pytest.raises(RateLimited) as e:
+        await admit(rt, ctx_for(p, "third"))  # two leases held
+    assert "x-should-retry" not in e.value.headers and "concurrent requests" in e.value.message
+    await conclude(rt, first)
+    assert await backend.budget_state(SLOT) == (COST, COST)  # the second's reservation is still held
+    await admit(rt, ctx_for(p, "fourth"))  # one lease freed, not both
+    with pytest.raises(RateLimited):
+        await admit(rt, ctx_for(p, "fifth"))
