@@ -114,11 +114,13 @@ class TimeoutsConfig(Strict):
     connect: float = Field(5.0, gt=0, description=(
         "Seconds to open a new connection to the provider: TCP connect and TLS handshake. "
         "A kept-alive connection from the pool skips it."))
-    first_byte: float = Field(60.0, gt=0, description=(
+    first_byte: float = Field(600.0, gt=0, description=(
         "Seconds from the request being sent until the response head (status line and headers) "
         "arrives, as nginx's proxy_read_timeout for the first read; connecting and waiting for a "
         "pooled connection do not count. A non-streamed answer's head usually comes only once it is "
-        "fully generated: set it no lower than the slowest generation you accept."))
+        "fully generated, so the default is as long as `total` (and the OpenAI SDK's own timeout): "
+        "long or reasoning generations are not cut; lower it for faster fallback from a provider "
+        "that accepts requests and never answers."))
     idle: float = Field(60.0, gt=0, description=(
         "Longest wait for the next bytes of a response body once its head arrived: between stream "
         "chunks, and between reads of a non-streamed body."))

@@ -28,6 +28,12 @@ class HttpRequest:
         try:
             obj = orjson.loads(self.body)
         except orjson.JSONDecodeError as e:
+            if "UTF-8" in e.msg:  # orjson reports where the string starts, not the bad byte
+                try:
+                    self.body.decode("utf-8")
+                except UnicodeDecodeError as u:
+                    raise InvalidRequest(f"request body is not valid UTF-8: byte 0x{self.body[u.start]:02x} at "
+                                         f"position {u.start}") from None
             raise InvalidRequest(f"request body is not valid JSON: {e.msg} at position {e.pos}") from None
         if not isinstance(obj, dict):
             raise InvalidRequest("request body must be a JSON object")

@@ -210,3 +210,13 @@ async def test_one_id_is_not_given_to_two_requests_in_flight() -> None:
     assert seen.reqs[1].request_id.startswith("req_")
     await call(app, "127.0.0.1", [(b"x-request-id", b"dup")])  # the first finished: the id is free again
     assert seen.reqs[2].request_id == "dup"
+
+
+def test_a_body_that_is_not_utf8_names_the_byte_and_its_position() -> None:
+    from bastion.core.errors import InvalidRequest
+    from bastion.http.types import HttpRequest
+
+    req = HttpRequest(method="POST", path="/v1/chat/completions", query={}, headers={},
+                      body=b"{\"model\": \"x\xffy\"}", client=None, request_id="r")
+    with pytest.raises(InvalidRequest, match=r"not valid UTF-8: byte 0xff at position 12"):
+        req.json()
