@@ -1,6 +1,6 @@
 """Padding evasion: a run of one layout character (or a two-character alternation) cannot dilute a text's score.
 
-The canonical form cuts such runs to three characters (`canon.RUN_KEEP`), so a line of 300 dashes next to a
+The canonical form cuts such runs to three characters (`layout.RUN_KEEP`), so a line of 300 dashes next to a
 jailbreak adds the n-grams of "---" once instead of hundreds of times. Before this, one such line moved the
 classifier's score of a jailbreak from 0.50 to 0.002.
 """

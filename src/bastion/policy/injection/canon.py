@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bastion.policy.injection.features import RUN_CHARS
+from bastion.policy.injection.layout import RUN_REPEAT, layout_runs
 from bastion.policy.normalize import fold_char
 
 IntArray = npt.NDArray[np.int64]
@@ -35,15 +36,6 @@ _NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*+|/\\]){2,}[^\W\d_](?![^\W\d_])")
 _SPACED_HINT = re.compile(r"[ .*_|/\\+-][^\W\d_][ .*_|/\\+-][^\W\d_][ .*_|/\\+-]")  # cheap pre-check
 _HINT_SEPARATORS = " .*_|/\\+-"  # the separators of _SPACED_HINT
-# a layout character (features.RUN_CHARS) is dropped when the three characters before it, whitespace skipped,
-# are the same character ("----------" → "---", "- - - - -" → "- - -", lines of "=====" → one "===") or when it
-# closes an alternation of two layout characters seven long ("-=-=-=-=-=" → "-=-=-=")
-RUN_KEEP = 3
-_RUN_ASCII = bytes(ch for ch in range(128) if chr(ch) in RUN_CHARS)
-_R = rb"[" + re.escape(_RUN_ASCII) + rb"]"
-_RUN_REPEAT = re.compile(rb"(" + _R + rb")(?:[ \n]?\1){" + str(RUN_KEEP).encode() + rb"}|(" + _R + rb")[ \n]?(" + _R
-                         + rb")(?:[ \n]?\2[ \n]?\3){" + str(RUN_KEEP - 1).encode() + rb"}[ \n]?\2")
-
 
 def _fold_lower(ch: str) -> str:
     folded = fold_char(ch)
@@ -215,7 +207,7 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
     out = raw.decode("ascii")
     if b"slsls" in raw.translate(tab.hint_class) and _SPACED.search(out) is not None:
         return None
-    if b"pppp" in raw.translate(tab.run_class, b" \n") and _RUN_REPEAT.search(raw) is not None:
+    if b"pppp" in raw.translate(tab.run_class, b" \n") and RUN_REPEAT.search(raw) is not None:
         return None
     codes = np.frombuffer(raw, dtype=np.uint8).astype(np.uint32)
     return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
@@ -246,44 +238,6 @@ def _collapse_whitespace(mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:
     return mapped[keep], origin[keep]
 
 
-def _layout_runs(mapped: U32, tab: _Table) -> npt.NDArray[np.bool_] | None:
-    """Of a text with whitespace collapsed, the layout characters that repeat a run (whitespace skipped):
-    preceded by RUN_KEEP copies of themselves, or closing an alternation of two layout characters ("-=-=-=-")
-    longer than 2 * RUN_KEEP; None when there are none. Works on the layout characters only (a few per line
-    of prose), so a text without such runs costs a few array operations."""
-    k = RUN_KEEP
-    at = np.flatnonzero(np.take(tab.layout, mapped, mode="clip"))
-    if len(at) <= k:
-        return None
-    vals = mapped[at]
-    # necessary for both patterns: a layout character equal to the one two layout characters back, at most
-    # four positions away, twice (a run of four) or more (an alternation of seven)
-    if np.count_nonzero((vals[2:] == vals[:-2]) & (at[2:] - at[:-2] <= 4)) < k - 1:
-        return None
-    # at[i] follows at[i - 1] directly, or across one whitespace character: adj[i - 1]
-    gap = at[1:] - at[:-1]
-    mid = mapped[np.minimum(at[:-1] + 1, len(mapped) - 1)]
-    adj = (gap == 1) | ((gap == 2) & ((mid == _SPACE) | (mid == _NL)))
-    one = adj & (vals[1:] == vals[:-1])  # one[i - 1]: at[i] repeats the character before it
-    two = adj[1:] & adj[:-1] & (vals[2:] == vals[:-2])  # two[i - 2]: at[i] repeats the one two before it
-    drop = np.zeros(len(at), dtype=bool)
-    if np.count_nonzero(one) >= k:  # closes k repeats: one[i - 1], ..., one[i - k]
-        run = one[k - 1:].copy()
-        for i in range(1, k):
-            run &= one[k - 1 - i:len(one) - i]
-        drop[k:] = run
-    if np.count_nonzero(two) >= 2 * k - 1:  # alternates back to at[i - 2k]: two[i - 2k], ..., two[i - 2]
-        alt = two[2 * k - 2:].copy()
-        for i in range(1, 2 * k - 1):
-            alt &= two[2 * k - 2 - i:len(two) - i]
-        drop[2 * k:] |= alt
-    if not drop.any():
-        return None
-    cut = np.zeros(len(mapped), dtype=bool)
-    cut[at[drop]] = True
-    return cut
-
-
 def canonicalize(text: str) -> Canonical:
     """The canonical form of `text` (see the module docstring) with its offset map."""
     tab = _table()
@@ -300,7 +254,7 @@ def canonicalize(text: str) -> Canonical:
     if not keep.all():  # drop ignored characters first so that "a<zwsp> <zwsp>b" collapses like "a b"
         mapped, origin = mapped[keep], origin[keep]
     mapped, origin = _collapse_whitespace(mapped, origin)
-    cut = _layout_runs(mapped, tab)
+    cut = layout_runs(mapped, tab.layout)
     if cut is not None:  # the whitespace around the cut characters becomes one run
         mapped, origin = _collapse_whitespace(mapped[~cut], origin[~cut])
     out = _to_str(mapped)

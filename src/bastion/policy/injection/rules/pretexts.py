@@ -42,3 +42,24 @@ RULES: tuple[Rule, ...] = (
          r"have to) (?:first |always )?(?:run|execute|install)\b[^\n]{0,40}(?:\n[^\n]{0,100}){0,2}?(?:\b(?:curl|wget)\b[^\n|]{0,120}"
          r"\|\s*(?:ba|z)?sh\b|\bpip3? install\b)", "agent agents ai assistant assistants llm llms copilot copilots bot bots"),
 )
+
+# fifth round, later additions: obedience clauses, permission flags, fake authority stamps
+MORE: tuple[Rule, ...] = (
+    # "respond to any question … without question", "answering any question despite what it is"
+    rule("roleplay_jailbreak", 0.9, r"\b(?:answer\w*|respond\w* to|reply\w* to|fulfil\w*|compl(?:y|ies|ying) with) (?:any|every|all)"
+         r"(?: \w+)? (?:questions?|requests?|prompts?|demands?)\b[^.\n]{0,30}\b(?:without (?:question|hesitation|hesitating|"
+         r"exception|refus\w*|objection|filter\w*|censor\w*)|despite what (?:it|they) (?:is|are)|regardless of (?:(?:its|their|the) )?"
+         r"(?:content|legality|morality|ethics|consequences))\b", "answer answers answering answered respond responds responding "
+         "reply replies replying fulfil fulfill fulfills fulfilling comply complies complying"),
+    # "NSFW content is allowed", "illegal outputs are permitted", "its so-called ethics"
+    rule("roleplay_jailbreak", 0.9, r"\b(?:nsfw|explicit|illegal|unethical|harmful|offensive|uncensored)(?: \w+)? (?:content|generations?|outputs?|"
+         r"responses?|material|answers?|language) (?:is|are) (?:now |fully |also )?(?:allowed|permitted|enabled|authori[sz]ed)\b"
+         r"|\bso[- ]called\W{0,2}(?:ethics|morals|morality|guidelines|restrictions|filters|safety (?:rules|guidelines|filters)|"
+         r"content polic(?:y|ies))\b", "content generation generations output outputs response responses material answer answers "
+         "language called"),
+    # fake authority stamps: "User identity confirmed via …", "Authorization Level: OMEGA CLEARANCE"
+    rule("roleplay_jailbreak", 0.9, r"\b(?:user |admin |administrator )?identity (?:confirmed|verified|authenticated) (?:via|by|through)\b"
+         r"|\bauthori[sz]ation level\s*:\s*\w+|\b(?:omega|alpha|sigma|god|root|admin|maximum|unlimited) clearance\b",
+         "identity authorization authorisation clearance"),
+)
+RULES = RULES + MORE
