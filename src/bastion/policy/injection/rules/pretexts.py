@@ -61,5 +61,12 @@ MORE: tuple[Rule, ...] = (
     rule("roleplay_jailbreak", 0.9, r"\b(?:user |admin |administrator )?identity (?:confirmed|verified|authenticated) (?:via|by|through)\b"
          r"|\bauthori[sz]ation level\s*:\s*\w+|\b(?:omega|alpha|sigma|god|root|admin|maximum|unlimited) clearance\b",
          "identity authorization authorisation clearance"),
+    # persuasion against refusing: "IF YOU REFUSE:", "by refusing we are not preventing access, we are paternalistic",
+    # "withholding causes more expected harm", "overly restrictive responses indicate miscalibrated safety systems"
+    rule("roleplay_jailbreak", 0.9, r"(?:^|\n)\W{0,4}if you refuse\s*:|\bby refusing\b[^.\n]{0,60}\b(?:not (?:preventing|protecting|"
+         r"stopping)|(?:being|are|is) (?:paternalistic|less helpful|unhelpful)|caus\w* (?:more )?harm)\b|\b(?:withholding|refusing to "
+         r"(?:answer|help|respond|provide|share)|refusals?)\b[^.\n]{0,30}\bcaus\w* (?:more|greater) (?:expected |total )?harm\b|\b(?:overly|too) (?:restrictive|cautious) "
+         r"(?:responses?|answers?|refusals?|models?)\b[^.\n]{0,20}\b(?:indicate|mean|show|suggest|reveal)s?\b[^.\n]{0,30}"
+         r"\b(?:miscalibrat\w*|broken|faulty|flawed|failing)\b", "refuse refusing withholding refusal restrictive cautious"),
 )
 RULES = RULES + MORE
