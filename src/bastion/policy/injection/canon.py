@@ -70,8 +70,8 @@ class _Table:
                 table[cp] = _MULTI
                 self.multi[cp] = f
         self.table = table
-        # canonical code points that form layout runs; one more False entry that larger code points clip to
-        self.layout = np.zeros(0x10001, dtype=bool)
+        # canonical code points that form layout runs (every code point: plain indexing beats a clipped take)
+        self.layout = np.zeros(0x110000, dtype=bool)
         self.layout[[ord(ch) for ch in RUN_CHARS]] = True
         # for the ASCII fast path: "p" for a layout character, "o" for any other (whitespace deleted)
         self.run_class = bytes(ord("p") if chr(c) in RUN_CHARS else ord("o") for c in range(256))

@@ -30,7 +30,7 @@ def layout_runs(mapped: U32, layout: npt.NDArray[np.bool_]) -> npt.NDArray[np.bo
     longer than 2 * RUN_KEEP; None when there are none. Works on the layout characters only (a few per line
     of prose), so a text without such runs costs a few array operations."""
     k = RUN_KEEP
-    at = np.flatnonzero(np.take(layout, mapped, mode="clip"))
+    at = np.flatnonzero(layout[mapped])  # `layout` covers every code point (0 .. 0x10FFFF)
     if len(at) <= k:
         return None
     vals = mapped[at]
