@@ -42,11 +42,13 @@ FOLDS: dict[str, list[str]] = {
     "agentic indirect (AgentDojo, inspect-evals)": ["agentdojo", "inspect_indirect"],
     "garak-multilingual": ["garak_multilingual"],
     "jailbreak-corpus-mini": ["jailbreak_mini"],
-    "handwritten (Bastion)": ["handwritten_attacks", "handwritten_benign", "handwritten_actions", "handwritten_coding"],
+    "handwritten (Bastion)": ["handwritten_attacks", "handwritten_benign", "handwritten_actions", "handwritten_coding",
+                              "handwritten_exercises"],
 }
 FOLDS["Spikee seeds (Reversec)"] = ["spikee"]
 # groups of the first evaluation (docs/injection.md compares against it); later groups are reported on top
-ORIGINAL_GROUPS = {g for gs in FOLDS.values() for g in gs} - {"spikee", "handwritten_actions", "handwritten_coding"} | {
+ORIGINAL_GROUPS = {g for gs in FOLDS.values() for g in gs} - {"spikee", "handwritten_actions", "handwritten_coding",
+                                                              "handwritten_exercises"} | {
     "writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",
     "agent_tasks", "security_questions", "freshqa"}
 for _g in ("agent_prompts", "writingbench", "swelancer", "tau2", "b3_sysprompts", "python_stdlib", "support_tickets", "persistbench",

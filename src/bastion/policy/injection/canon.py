@@ -3,8 +3,10 @@
 Built on the policy's Unicode fold (bastion.policy.normalize.fold_char), so the detector sees the
 same form whether or not the engine normalised the text first (the fold is idempotent). On top of
 it: Unicode tag characters ("ASCII smuggling") are decoded to the ASCII they hide, letters are
-lower-cased, every whitespace run becomes one space (or one newline if it held a line break) and
-letters spelled out one by one ("i g n o r e") are joined. Vectorised with numpy: one table lookup
+lower-cased, every whitespace run becomes one space (or one newline if it held a line break), a run of
+one layout character (`-----`, `=====`, `═════`, also spaced or over several lines) is cut to its first
+three (padding cannot dilute a text or fingerprint a source) and letters spelled out one by one
+("i g n o r e") are joined. Vectorised with numpy: one table lookup
 per character for the Basic Multilingual Plane, a Python loop only for the rare characters beyond
 it or that expand to several characters.
 """
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from bastion.policy.injection.features import RUN_CHARS
+from bastion.policy.injection.layout import RUN_REPEAT, layout_runs
 from bastion.policy.normalize import fold_char
 
 IntArray = npt.NDArray[np.int64]
@@ -32,7 +36,6 @@ _NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*+|/\\]){2,}[^\W\d_](?![^\W\d_])")
 _SPACED_HINT = re.compile(r"[ .*_|/\\+-][^\W\d_][ .*_|/\\+-][^\W\d_][ .*_|/\\+-]")  # cheap pre-check
 _HINT_SEPARATORS = " .*_|/\\+-"  # the separators of _SPACED_HINT
-
 
 def _fold_lower(ch: str) -> str:
     folded = fold_char(ch)
@@ -67,6 +70,11 @@ class _Table:
                 table[cp] = _MULTI
                 self.multi[cp] = f
         self.table = table
+        # canonical code points that form layout runs (every code point: plain indexing beats a clipped take)
+        self.layout = np.zeros(0x110000, dtype=bool)
+        self.layout[[ord(ch) for ch in RUN_CHARS]] = True
+        # for the ASCII fast path: "p" for a layout character, "o" for any other (whitespace deleted)
+        self.run_class = bytes(ord("p") if chr(c) in RUN_CHARS else ord("o") for c in range(256))
         # ASCII fast path: str.translate to the canonical character ("" when dropped); whitespace maps to
         # " " or "\n" like the table. None when some ASCII character expands (then the fast path is off).
         ascii_map: dict[int, str] = {}
@@ -199,6 +207,8 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
     out = raw.decode("ascii")
     if b"slsls" in raw.translate(tab.hint_class) and _SPACED.search(out) is not None:
         return None
+    if b"pppp" in raw.translate(tab.run_class, b" \n") and RUN_REPEAT.search(raw) is not None:
+        return None
     codes = np.frombuffer(raw, dtype=np.uint8).astype(np.uint32)
     return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
 
@@ -208,6 +218,24 @@ def _hinted(out: str, tab: _Table) -> bool:
     if out.isascii():
         return b"slsls" in out.encode("ascii").translate(tab.hint_class)
     return _SPACED_HINT.search(out) is not None
+
+
+def _collapse_whitespace(mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:
+    """Every run of whitespace becomes its first character: a newline if the run held one, else a space."""
+    is_ws = (mapped == _SPACE) | (mapped == _NL)
+    if not is_ws.any() or not (is_ws[1:] & is_ws[:-1]).any():  # no run longer than one (each is " " or "\n")
+        return mapped, origin
+    prev = np.empty_like(is_ws)
+    prev[0] = False
+    prev[1:] = is_ws[:-1]
+    start = is_ws & ~prev
+    run = np.cumsum(start) - 1
+    has_nl = np.bincount(run[is_ws], weights=(mapped[is_ws] == _NL), minlength=int(start.sum())) > 0
+    starts = np.flatnonzero(start)
+    mapped = mapped.copy()
+    mapped[starts] = np.where(has_nl, _NL, _SPACE).astype(np.uint32)
+    keep = ~is_ws | start
+    return mapped[keep], origin[keep]
 
 
 def canonicalize(text: str) -> Canonical:
@@ -223,23 +251,12 @@ def canonicalize(text: str) -> Canonical:
     if multi:
         mapped, origin = _expand(mapped, origin, multi)
     keep = mapped != _DROP
-    is_ws = (mapped == _SPACE) | (mapped == _NL)
-    if is_ws.any():
-        is_ws &= keep
-        # drop ignored characters first so that "a<zwsp> <zwsp>b" collapses like "a b"
-        mapped, origin, is_ws = mapped[keep], origin[keep], is_ws[keep]
-        prev = np.empty_like(is_ws)
-        prev[0] = False
-        prev[1:] = is_ws[:-1]
-        start = is_ws & ~prev
-        run = np.cumsum(start) - 1
-        has_nl = np.bincount(run[is_ws], weights=(mapped[is_ws] == _NL), minlength=int(start.sum())) > 0
-        starts = np.flatnonzero(start)
-        mapped = mapped.copy()
-        mapped[starts] = np.where(has_nl, _NL, _SPACE).astype(np.uint32)
-        keep = ~is_ws | start
-    if not keep.all():
+    if not keep.all():  # drop ignored characters first so that "a<zwsp> <zwsp>b" collapses like "a b"
         mapped, origin = mapped[keep], origin[keep]
+    mapped, origin = _collapse_whitespace(mapped, origin)
+    cut = layout_runs(mapped, tab.layout)
+    if cut is not None:  # the whitespace around the cut characters becomes one run
+        mapped, origin = _collapse_whitespace(mapped[~cut], origin[~cut])
     out = _to_str(mapped)
     if _hinted(out, tab) and _SPACED.search(out) is not None:
         drop = np.zeros(len(mapped), dtype=bool)
