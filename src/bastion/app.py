@@ -151,6 +151,8 @@ class Gateway:
             ("GET", "/v1/models"): self.api.models,
             ("GET", "/openapi.json"): OpenApiRoute(self.pipeline, __version__).route,
         }
+        for method, path in api:
+            self.api.allowed_methods.setdefault(path, []).append(method)
         return Routes(public=public, api=api, prefixed=[("/admin", Gated(self.admin.gate)),
                                                         ("/v1/models", self.api.model)],
                       fallback=self.api.not_found)

@@ -202,3 +202,14 @@ def test_models_retrieve_answers_for_a_usable_model_and_404_otherwise(oa):
     assert (m.id, m.object, m.owned_by) == ("gpt-4o-mini", "model", "bastion")
     with pytest.raises(openai.NotFoundError, match="does not exist or you do not have access"):
         oa.models.retrieve("gpt-9-ultra")
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [("GET", "/chat/completions", "POST"),
+                                                       ("PUT", "/messages", "POST"),
+                                                       ("POST", "/models", "GET")])
+def test_a_known_path_with_the_wrong_method_is_405_with_allow(oa, method, path, allow):
+    import httpx
+
+    r = httpx.request(method, f"{str(oa.base_url).rstrip('/')}{path}", headers={"authorization": f"Bearer {oa.api_key}"})
+    assert r.status_code == 405 and r.headers["allow"] == allow
+    assert f"method {method} not allowed" in r.json()["error"]["message"]  # in the ingress API's envelope

@@ -105,6 +105,7 @@ class ApiHandlers:
         self.models = key_first(pipeline, self._models, "openai", operation="models")
         self.model = key_first(pipeline, self._model, "openai", operation="models")  # GET /v1/models/{id}
         self.not_found = key_first(pipeline, self._not_found)  # unknown paths: nothing answers a stranger
+        self.allowed_methods: dict[str, list[str]] = {}  # path -> methods, set with the route table
 
     async def _fail(self, ctx: RequestContext, err: BastionError) -> HttpResponse:
         return await _fail(self.p, ctx, err)
@@ -174,6 +175,11 @@ class ApiHandlers:
         return HttpResponse.json({"id": name, "object": "model", "created": 0, "owned_by": "bastion"})
 
     async def _not_found(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:
+        allowed = self.allowed_methods.get(req.path)
+        if allowed:  # a known path with another method: 405 with Allow (after authentication, as 404)
+            return await self._fail(ctx, InvalidRequest(
+                f"method {req.method} not allowed on {req.path}; use {', '.join(allowed)}", status=405,
+                code="method_not_allowed", headers={"allow": ", ".join(allowed)}))
         return await self._fail(ctx, NotFound(f"no route {req.method} {req.path[:200]}", code="not_found"))
 
 
