@@ -10,7 +10,7 @@ the router serialises the request for the upstream. Responses and stream events 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import ClassVar, Literal, Union
 
 JSON = Union[dict[str, "JSON"], list["JSON"], str, int, float, bool, None]  # noqa: UP007  (a recursive alias needs Union at runtime)
 JSONObject = dict[str, JSON]
@@ -206,14 +206,14 @@ class StreamStart:
     id: str
     model: str
     created: int = 0
-    kind: Literal["start"] = "start"
+    kind: ClassVar[Literal["start"]] = "start"
 
 
 @dataclass(slots=True, frozen=True)
 class TextDelta:
     text: str
     index: int = 0
-    kind: Literal["text"] = "text"
+    kind: ClassVar[Literal["text"]] = "text"
 
 
 @dataclass(slots=True, frozen=True)
@@ -226,13 +226,13 @@ class ToolCallDelta:
     name: str | None = None
     arguments: str = ""
     index: int = 0
-    kind: Literal["tool_call"] = "tool_call"
+    kind: ClassVar[Literal["tool_call"]] = "tool_call"
 
 
 @dataclass(slots=True, frozen=True)
 class UsageEvent:
     usage: Usage
-    kind: Literal["usage"] = "usage"
+    kind: ClassVar[Literal["usage"]] = "usage"
 
 
 @dataclass(slots=True, frozen=True)
@@ -242,7 +242,7 @@ class StreamEnd:
     finish_reason: FinishReason
     index: int = 0
     stop_sequence: str | None = None
-    kind: Literal["end"] = "end"
+    kind: ClassVar[Literal["end"]] = "end"
 
 
 StreamEvent = StreamStart | TextDelta | ToolCallDelta | UsageEvent | StreamEnd

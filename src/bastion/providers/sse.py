@@ -30,6 +30,17 @@ class SSEParser:
     def feed(self, chunk: bytes) -> list[Event]:
         if not chunk:
             return []
+        # The usual read, nothing pending: one event, a `data: ` line (OpenAI) or an `event: ` line
+        # and a `data: ` line (Anthropic), and its blank line. The general path gives the same.
+        if not self._buf and not self._cr and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            last = len(chunk) - 2
+            eol = chunk.find(b"\n")
+            if eol == last:
+                if chunk.startswith(b"data: "):
+                    return [(None, chunk[6:last])]
+            elif (chunk.startswith(b"event: ") and chunk.startswith(b"data: ", eol + 1)
+                    and chunk.find(b"\n", eol + 1) == last):
+                return [(chunk[7:eol].decode("utf-8", "replace"), chunk[eol + 7:last])]
         if self._cr:
             self._cr = False
             if chunk[:1] == b"\n":

@@ -127,3 +127,23 @@ def test_every_event_of_a_chunk_comes_out_of_one_feed():
     got = parser.feed(chunk)
     assert got == [(None, b'{"n":%d}' % i) for i in range(20)] + [("x", b"y")]
     assert parser.feed(b"tial\n\n") == [(None, b"partial")]
+
+
+# One event per upstream read is the usual shape (OpenAI: a data line; Anthropic: an event line and
+# a data line): the parser answers it on a fast path, which must give what the general path gives.
+PART = st.one_of(st.just(b"data: "), st.just(b"event: "), st.just(b"data:"), st.just(b"\n"),
+                 st.just(b":"), st.binary(max_size=12))
+READ = st.lists(PART, max_size=6).map(lambda parts: b"".join(parts) + b"\n\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(EVENT, max_size=8), st.booleans())
+def test_one_event_per_read_gives_the_same_events(events, comments):
+    assert feed_all([render([e], b"\n", comments) for e in events]) == expected(events)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(READ, max_size=6))
+def test_whole_reads_parse_as_the_same_bytes_one_at_a_time(reads):
+    data = b"".join(reads)
+    assert feed_all(reads) == feed_all([bytes([b]) for b in data])
