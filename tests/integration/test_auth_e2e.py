@@ -101,6 +101,16 @@ def test_only_health_routes_answer_without_a_key(gateway):
         assert r.status_code in (401, 403), (method, path, r.status_code)
 
 
+def test_a_probe_may_use_head_on_the_health_routes(gateway):
+    for path in ("/healthz", "/readyz"):
+        got, head = httpx.get(f"{gateway.url}{path}"), httpx.head(f"{gateway.url}{path}")
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers["content-length"] == str(len(got.content))
+    for path in ("/v1/models", "/metrics", "/admin/keys"):  # HEAD elsewhere needs what GET needs
+        assert httpx.head(f"{gateway.url}{path}").status_code in (401, 403), path
+
+
 def test_admin_routes_refuse_virtual_keys(gateway):
     key = gateway.create_key()
     r = httpx.get(f"{gateway.url}/admin/keys", headers={"authorization": f"Bearer {key}"})

@@ -160,6 +160,8 @@ class BastionASGI:
                     client: str | None = None) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        if method == "HEAD" and ("GET", path) in self.routes.public:
+            method = "GET"  # a probe's HEAD is its GET; the server sends no body for a HEAD
         if rid is None:
             rid = self._request_id()
             peer = scope.get("client")
