@@ -1,5 +1,5 @@
-"""CPU per stream of the OpenAI stream codec on the gateway bench's 20-event stream: SSE parsing,
-chunk decoding (canonical events) and encoding for the client, each alone and together.
+"""CPU per stream of the stream codecs on the gateway bench's streams (OpenAI: 20 events; Anthropic: 22):
+SSE parsing, decoding (canonical events) and encoding for the client, each alone and together.
 
 Usage: .venv/bin/python bench/bench_stream_codec.py [--n 3000]
 Feeds the events one upstream read each (the bench's fake upstream writes them so); best of 5.
@@ -17,8 +17,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from upstream import WORDS, openai_events
+from upstream import WORDS, anthropic_events, openai_events
 
+from bastion.core.types import ChatRequest, Message
+from bastion.providers.anthropic.format import ANTHROPIC
 from bastion.providers.openai.stream import ChunkDecoder, ChunkEncoder
 from bastion.providers.sse import SSEParser
 
@@ -44,6 +46,26 @@ def sse_decode_encode() -> None:
         for name, data in p.feed(ev):
             for c in d.feed(name, data):
                 e.encode(c)
+
+
+A_EVENTS = anthropic_events(WORDS)
+A_REQUEST = ChatRequest(model="claude-sonnet-4-5", messages=[Message(role="user", content="hi")], stream=True)
+
+
+def anthropic_sse_decode_encode() -> None:
+    p, d = SSEParser(), ANTHROPIC.stream_decoder()
+    e = ANTHROPIC.stream_encoder(A_REQUEST, "claude-sonnet-4-5")
+    for ev in A_EVENTS:
+        for name, data in p.feed(ev):
+            for c in d.feed(name, data):
+                e.encode(c)
+
+
+def anthropic_sse_and_decode() -> None:
+    p, d = SSEParser(), ANTHROPIC.stream_decoder()
+    for ev in A_EVENTS:
+        for name, data in p.feed(ev):
+            d.feed(name, data)
 
 
 _DATA = [data for ev in EVENTS for _, data in SSEParser().feed(ev)]
@@ -72,8 +94,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=3000)
     n = ap.parse_args().n
     print(f"{len(EVENTS)} events, {sum(map(len, EVENTS))} bytes per stream; CPU µs per stream (best of 5 x {n})")
-    for fn in (sse_only, json_loads_only, sse_and_decode, sse_decode_encode):
-        print(f"  {fn.__name__:<18} {best(fn, n):8.1f}")
+    for fn in (sse_only, json_loads_only, sse_and_decode, sse_decode_encode, anthropic_sse_and_decode,
+               anthropic_sse_decode_encode):
+        print(f"  {fn.__name__:<28} {best(fn, n):8.1f}")
 
 
 if __name__ == "__main__":

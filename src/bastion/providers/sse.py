@@ -74,10 +74,16 @@ class SSEParser:
 
 def _block(buf: bytes, start: int, end: int, out: list[Event]) -> None:
     """Dispatch the event written in buf[start:end] (lines between two blank lines)."""
-    # The common shape: one `data: ` line, no event name.
-    if buf.startswith(b"data: ", start) and buf.find(b"\n", start, end) < 0:
-        out.append((None, buf[start + 6:end]))
-        return
+    # The common shapes: one `data: ` line (OpenAI), or an `event: ` line and a `data: ` line (Anthropic).
+    if buf.startswith(b"data: ", start, end):
+        if buf.find(b"\n", start, end) < 0:
+            out.append((None, buf[start + 6:end]))
+            return
+    elif buf.startswith(b"event: ", start, end):
+        eol = buf.find(b"\n", start, end)
+        if eol >= 0 and buf.startswith(b"data: ", eol + 1, end) and buf.find(b"\n", eol + 1, end) < 0:
+            out.append((buf[start + 7:eol].decode("utf-8", "replace"), buf[eol + 7:end]))
+            return
     event: str | None = None
     data: list[bytes] = []
     for line in buf[start:end].split(b"\n"):
