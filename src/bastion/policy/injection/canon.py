@@ -202,7 +202,9 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
         return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
     # bytes: the same map, pair and hint tests without the regex engine's per-position cost
     raw = text.encode("ascii").translate(*tab.ascii_bytes)
-    if len(raw) != len(text) or b"  " in raw or b"\n\n" in raw or b" \n" in raw or b"\n " in raw:
+    if len(raw) != len(text) or b"  " in raw:
+        return None
+    if b"\n" in raw and (b"\n\n" in raw or b" \n" in raw or b"\n " in raw):  # (one memchr for most texts)
         return None
     out = raw.decode("ascii")
     if b"slsls" in raw.translate(tab.hint_class) and _SPACED.search(out) is not None:
@@ -210,7 +212,16 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
     if b"pppp" in raw.translate(tab.run_class, b" \n") and RUN_REPEAT.search(raw) is not None:
         return None
     codes = np.frombuffer(raw, dtype=np.uint8).astype(np.uint32)
-    return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
+    return Canonical(out, codes, _identity(len(out)), len(text))
+
+
+def _identity(n: int) -> IntArray:
+    """0 .. n - 1 (a read-only view of one shared array when short: nothing writes to an offset map)."""
+    return _IDENTITY[:n] if n <= len(_IDENTITY) else np.arange(n, dtype=np.int64)
+
+
+_IDENTITY = np.arange(1 << 14, dtype=np.int64)
+_IDENTITY.flags.writeable = False
 
 
 def _hinted(out: str, tab: _Table) -> bool:

@@ -136,29 +136,27 @@ class LinearModel:
         if len(contrib) != n:
             return None
         live = self._live[feats.buckets] if self.dead_runs else None  # 1 per feature that counts
+        total = len(feats.positions) if live is None else int(np.count_nonzero(live))
+        csum = np.add.accumulate(contrib)  # (np.cumsum: the same sums, one Python call more)
         if n <= self.window:  # one window: its sum is the last prefix sum (minus csum[0] = 0.0, exact)
             bounds = [(0, n)]
-            sums = {0: 0.0, n: float(np.cumsum(contrib)[-1])}
-            counts = {0: 0, n: len(feats.positions) if live is None else int(np.count_nonzero(live))}
+            logits = [self.bias + (float(csum[-1]) - 0.0) / math.sqrt(max(float(total - 0), 1.0))]
         else:
             starts = list(range(0, n - self.window + 1, self.stride))
             if starts[-1] != n - self.window:
                 starts.append(n - self.window)
             bounds = [(s, s + self.window) for s in starts]
-            csum = np.empty(n + 1, dtype=np.float64)
-            csum[0] = 0.0
-            np.cumsum(contrib, out=csum[1:])
-            at = dict.fromkeys([b for pair in bounds for b in pair])
-            sums = dict(zip(at, csum[list(at)].tolist(), strict=True))
-            # features before each bound (every position is below n: bincount's length said so)
-            if live is None:
-                counts = {b: 0 if b == 0 else len(feats.positions) if b == n else
-                          int(np.count_nonzero(feats.positions < b)) for b in at}
-            else:
-                counts = {b: 0 if b == 0 else int(np.count_nonzero(live)) if b == n else
-                          int(np.count_nonzero(live & (feats.positions < b))) for b in at}
-        logits = [self.bias + (sums[e] - sums[s]) / math.sqrt(max(float(counts[e] - counts[s]), 1.0))
-                  for s, e in bounds]
+            # prefix sums and feature counts before each bound (every position is below n: bincount's
+            # length said so); csum[b - 1] is the sum before b
+            at = sorted({b for pair in bounds for b in pair} - {0, n})
+            sums = dict(zip(at, csum[[b - 1 for b in at]].tolist(), strict=True))
+            sums[0], sums[n] = 0.0, float(csum[-1])
+            positions = feats.positions
+            counts = {b: int(np.count_nonzero(positions < b)) if live is None else
+                      int(np.count_nonzero(live & (positions < b))) for b in at}
+            counts[0], counts[n] = 0, total
+            logits = [self.bias + (sums[e] - sums[s]) / math.sqrt(max(float(counts[e] - counts[s]), 1.0))
+                      for s, e in bounds]
         if cues:
             seen: set[tuple[int, int]] = set()
             for rule, pos in cues:
@@ -166,8 +164,9 @@ class LinearModel:
                     if s <= pos < e and (k, rule) not in seen:
                         seen.add((k, rule))
                         logits[k] += float(self.cue_weights[rule])
-        probs = 1.0 / (1.0 + np.exp(-np.array(logits, dtype=np.float64)))
-        return [Window(s + offset, e + offset, p) for (s, e), p in zip(bounds, probs.tolist(), strict=True)]
+        # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
+        exps = np.exp(np.array([-x for x in logits], dtype=np.float64)).tolist()
+        return [Window(s + offset, e + offset, 1.0 / (1.0 + x)) for (s, e), x in zip(bounds, exps, strict=True)]
 
     @cached_property
     def _weights64(self) -> npt.NDArray[np.float64]:

@@ -136,23 +136,30 @@ class Detector:
         self.use_rules = use_rules
         self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK)
         self._anchors = [frozenset(word_hash(w) for w in r.anchors) for r in RULES]
-        self._rules_of_anchor: dict[int, list[int]] = defaultdict(list)
+        rules_of_anchor: dict[int, list[int]] = defaultdict(list)
         for i, anchors in enumerate(self._anchors):
             for h in anchors:
-                self._rules_of_anchor[h].append(i)
+                rules_of_anchor[h].append(i)
+        self._rules_of_anchor = {h: tuple(ks) for h, ks in rules_of_anchor.items()}
         self._anchor_arrays = [np.array(sorted(a), dtype=np.uint64) for a in self._anchors]
         self._anchor_table = np.array(sorted(self._rules_of_anchor) or [0], dtype=np.uint64)
+        # the same with the largest hash appended: `searchsorted` then never points past the end (a word
+        # equal to it is looked up in `_rules_of_anchor` like any other)
+        self._anchor_table_end = np.append(self._anchor_table, np.uint64(2**64 - 1))
         self._anchored = [i for i, a in enumerate(self._anchors) if a]
         self._always = [i for i, r in enumerate(RULES) if not self._anchors[i] and not r.substrings]
         self._subs_of_rule = [(i, r.substrings) for i, r in enumerate(RULES) if r.substrings]
+        self._ascii_subs_of_rule = [(i, tuple(s for s in subs if s.isascii())) for i, subs in self._subs_of_rule
+                                    if any(s.isascii() for s in subs)]
         ascii_subs = sorted({s for r in RULES for s in r.substrings if s.isascii()})
         self._ascii_substrings = re.compile(trie_pattern(ascii_subs)) if ascii_subs else None
-        self._strong_bits = int.from_bytes(bytes(not r.is_cue for r in RULES), "big")  # (one AND for all rules)
+        self._strong = bytes(not r.is_cue for r in RULES)  # 1 per strong rule
+        self._strong_bits = int.from_bytes(self._strong, "big")
         self._rot = (word_hash("rot13"), word_hash("rot"))
         self._prefilter = Prefilter([r.pattern for r in RULES], self.hasher)
 
     # ------------------------------------------------------------------ rules
-    def _regions(self, text: str, words: WordIndex, ok: bytes, lo: int = 0,
+    def _regions(self, text: str, words: WordIndex, ok: bytes | bytearray, lo: int = 0,
                  hi: int | None = None) -> dict[int, list[tuple[int, int]]]:
         """Per rule i with ok[i] worth searching, the text regions to search: around its anchors' occurrences
         (within text[lo:hi] when given: `words` then holds the words of that span only).
@@ -161,39 +168,95 @@ class Detector:
         by first anchor occurrence, or by index for long texts): the first hit of a family wins.
         """
         n = len(text) if hi is None else hi
+        return self._merged(self._whole(text, ok, lo, n), self._anchored_spans(words, ok, lo, n), ok)
+
+    @staticmethod
+    def _merged(out: dict[int, list[tuple[int, int]]], anchored: dict[int, list[tuple[int, int]]],
+                ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
+        """The whole-text regions, then the anchored rules' regions (of the rules not searched whole)."""
+        for k, spans in anchored.items():
+            if ok[k] and k not in out:
+                out[k] = spans
+        return out
+
+    def _whole(self, text: str, ok: bytes | bytearray, lo: int, n: int) -> dict[int, list[tuple[int, int]]]:
+        """The rules searched in all of text[lo:n]: those without anchors, and those with one of their
+        substrings in it (scripts without spaces, special tokens)."""
         span = text if lo == 0 and n == len(text) else text[lo:n]
         out: dict[int, list[tuple[int, int]]] = {i: [(lo, n)] for i in self._always if ok[i]}
-        # an ASCII text can hold only ASCII substrings: one scan for all of them first
-        if not span.isascii() or (self._ascii_substrings is not None and self._ascii_substrings.search(span)):
-            for i, subs in self._subs_of_rule:
-                if ok[i] and any(s in span for s in subs):
-                    out[i] = [(lo, n)]
-        todo = [k for k in self._anchored if ok[k] and k not in out]
-        if not todo:
-            return out
-        if len(words.hashes) <= 4096:  # short texts: plain Python beats numpy's per-call overhead
-            todo_set = set(todo)
-            hashes, starts = words.hashes, words.starts
-            if len(hashes) > 64:  # keep only the words that are anchors (one vectorised lookup)
-                table = self._anchor_table
-                at = np.searchsorted(table, hashes)
-                hit = np.flatnonzero(table[np.minimum(at, len(table) - 1)] == hashes)
-                hashes, starts = hashes[hit], starts[hit]
-            grouped: dict[int, list[int]] = defaultdict(list)
-            rules_of = self._rules_of_anchor
-            for h, p in zip(hashes.tolist(), starts.tolist(), strict=True):
-                for k in rules_of.get(h, ()):
-                    if k in todo_set:
-                        grouped[k].append(p)
-            for k, ps in grouped.items():
-                spans: list[tuple[int, int]] = []
-                for p in sorted(ps):
-                    a, b = max(lo, p - _BEFORE), min(n, p + _AFTER)
-                    if spans and a <= spans[-1][1]:
+        if span.isascii():  # an ASCII text can hold only ASCII substrings
+            subs = [(i, s) for i, s in self._ascii_subs_of_rule if ok[i]]
+            # many strings: one trie scan for all of them first (`in` per string costs more then)
+            if sum(len(s) for _, s in subs) > 8 and (self._ascii_substrings is None
+                                                     or self._ascii_substrings.search(span) is None):
+                subs = []
+        else:
+            subs = [(i, s) for i, s in self._subs_of_rule if ok[i]]
+        for i, strings in subs:
+            if any(s in span for s in strings):
+                out[i] = [(lo, n)]
+        return out
+
+    def _anchored_spans(self, words: WordIndex, ok: bytes | bytearray, lo: int,
+                        n: int) -> dict[int, list[tuple[int, int]]]:
+        """Per anchored rule i with ok[i] and an anchor among `words`, the spans around its anchors' occurrences
+        (merged, within [lo, n)), by first anchor occurrence (by rule index for texts of many words)."""
+        hashes, starts = words.hashes, words.starts
+        if len(hashes) > 4096:
+            return self._anchored_long(words, ok, lo, n)
+        # short texts: plain Python beats numpy's per-call overhead
+        if len(hashes) > 64:  # keep only the words that are anchors (one vectorised lookup)
+            at = self._anchor_table_end.searchsorted(hashes)
+            hit = (self._anchor_table_end[at] == hashes).nonzero()[0]
+            hashes, starts = hashes[hit], starts[hit]
+        rules_of = self._rules_of_anchor
+        positions = starts.tolist()
+        if positions != sorted(positions):  # (words of overlapping chunks)
+            return self._anchored_unsorted(hashes.tolist(), positions, ok, lo, n)
+        out: dict[int, list[tuple[int, int]]] = {}
+        for h, p in zip(hashes.tolist(), positions, strict=True):
+            ks = rules_of.get(h)
+            if ks is None:
+                continue
+            a, b = p - _BEFORE, p + _AFTER
+            a, b = lo if a < lo else a, n if b > n else b
+            for k in ks:
+                if ok[k]:
+                    spans = out.get(k)
+                    if spans is None:
+                        out[k] = [(a, b)]
+                    elif a <= spans[-1][1]:  # overlaps the last span (positions ascend): merged
                         spans[-1] = (spans[-1][0], b)
                     else:
                         spans.append((a, b))
-                out[k] = spans
+        return out
+
+    def _anchored_unsorted(self, hashes: list[int], positions: list[int], ok: bytes | bytearray, lo: int,
+                           n: int) -> dict[int, list[tuple[int, int]]]:
+        """`_anchored_spans` of words not in text order."""
+        grouped: dict[int, list[int]] = {}
+        for h, p in zip(hashes, positions, strict=True):
+            for k in self._rules_of_anchor.get(h, ()):
+                if ok[k]:
+                    grouped.setdefault(k, []).append(p)
+        out: dict[int, list[tuple[int, int]]] = {}
+        for k, ps in grouped.items():
+            spans: list[tuple[int, int]] = []
+            for p in sorted(ps):
+                a, b = max(lo, p - _BEFORE), min(n, p + _AFTER)
+                if spans and a <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], b)
+                else:
+                    spans.append((a, b))
+            out[k] = spans
+        return out
+
+    def _anchored_long(self, words: WordIndex, ok: bytes | bytearray, lo: int,
+                       n: int) -> dict[int, list[tuple[int, int]]]:
+        """`_anchored_spans` for a text of many words (vectorised; by rule index)."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        todo = [k for k in self._anchored if ok[k]]
+        if not todo:
             return out
         arrays = [self._anchor_arrays[k] for k in todo]
         hit = np.flatnonzero(np.isin(words.hashes, np.concatenate(arrays)))
@@ -221,18 +284,22 @@ class Detector:
         short = trigrams is None or n < _SCAN_FROM
         rule_ok, maybe = self._prefilter.scan(None if short else trigrams)
         if strong_only:
-            rule_ok = (int.from_bytes(rule_ok, "big") & self._strong_bits).to_bytes(len(rule_ok), "big")
-        possible = self._prefilter.possible
-        if not any(rule_ok):
+            rule_ok = self._strong if short else (int.from_bytes(rule_ok, "big") & self._strong_bits).to_bytes(
+                len(rule_ok), "big")  # (one AND for all rules)
+        if 1 not in rule_ok:
             return []
+        regions = self._regions(text, words, rule_ok, lo, hi)
+        possible = self._prefilter.possible
         hits: list[RuleHit] = []
-        for i, spans in self._regions(text, words, rule_ok, lo, None if hi is None else hi).items():
+        for i, spans in regions.items():
             rule: Rule = RULES[i]
             found = 0
             last = -1
             for a, b in spans:
                 if b - a >= _TEST_FROM and not possible(i, maybe, text, a, b, short):
                     continue  # a clause has no string in this region: no match can lie in it
+                if rule.pattern.search(text, a, b) is None:  # most regions (cheaper than starting finditer)
+                    continue
                 for m in rule.pattern.finditer(text, a, b):
                     if m.start() <= last or rule.described(text, m.start()):
                         continue
@@ -261,7 +328,7 @@ class Detector:
         for start, end, decoded in encoded_runs(text):  # hex, binary, Morse
             if self._strong_in(decoded):
                 out.append(Finding("encoded_payload", start, end, 0.95))
-        if words.has_any(self._rot):  # the word "rot13" or "rot"
+        if "rot" in c.text and words.has_any(self._rot):  # the word "rot13" or "rot"
             if self._strong_in(codecs.encode(c.text, "rot13")):
                 out.append(Finding("encoded_payload", 0, len(text), 0.9))
         return out

@@ -24,6 +24,8 @@ _BASE_INV = pow(_BASE, -1, 2**64)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _PAIR = np.uint64(0xC2B2AE3D27D4EB4F)
 CHAR_NS = (3, 4, 5)
+_ACCUMULATE = np.add.accumulate  # np.cumsum's sums, without its Python wrapper
+_MAX_REDUCE = np.maximum.reduce
 # salts keep kinds apart: the word "the" and the character 3-gram "the" are different features
 _SALT = {3: 0x1F3D5B79, 4: 0x2E4C6A88, 5: 0x3D5B7997, "word": 0x4C6A88A6, "pair": 0x5B7997B5, "cue": 0x6A88A6C4}
 
@@ -58,6 +60,7 @@ class Hasher:
         self.max_len = max_len
         self._pow = self._powers(_BASE, max_len + 1)
         self._inv = self._powers(_BASE_INV, max_len + 1)
+        self._pow_before = np.roll(self._pow, 1)  # _pow_before[k] = _pow[k - 1] (k >= 1)
         self._word = _is_word_table()
         self._salt = {key: np.uint64(v) for key, v in _SALT.items()}
         # for the one-pass extractor: the word table with a False entry that clipped astral code points
@@ -94,14 +97,15 @@ class Hasher:
         if n < 8:
             return self.extract_stepwise(codes)
         # One pass: the hashes of all five kinds written straight into their blocks of one array (in the
-        # order `extract_stepwise` concatenates them), then mixed and reduced in place. Same values.
+        # order `extract_stepwise` concatenates them), then mixed and reduced in place. Same values. (Ufunc
+        # methods, not their numpy.* wrappers: at a few hundred characters a call costs more than its work.)
         prefix = np.empty(n + 1, dtype=np.uint64)
         prefix[0] = 0
         np.multiply(codes if codes.dtype == np.uint32 else codes.astype(np.uint64), self._inv[:n], out=prefix[1:])
-        np.cumsum(prefix[1:], out=prefix[1:])
+        _ACCUMULATE(prefix[1:], out=prefix[1:])
         word = np.zeros(n + 2, dtype=bool)
-        np.take(self._word_clip, codes, out=word[1:-1], mode="clip")
-        edges = np.flatnonzero(word[1:] != word[:-1])
+        self._word_clip.take(codes, out=word[1:-1], mode="clip")
+        edges = (word[1:] != word[:-1]).nonzero()[0]
         starts, ends = edges[0::2], edges[1::2]
         w = len(starts)
         pairs = max(w - 1, 0)
@@ -114,15 +118,15 @@ class Hasher:
             np.multiply(block, self._pow[g - 1:n], out=block)
         hw = h[bounds[3]:bounds[4]]
         np.subtract(prefix[ends], prefix[starts], out=hw)
-        np.multiply(hw, self._pow[ends - 1], out=hw)
+        np.multiply(hw, self._pow_before[ends], out=hw)
         words = hw.copy()
-        longest = int((ends - starts).max()) if w else 0
+        longest = int(_MAX_REDUCE(ends - starts)) if w else 0
         if pairs:
             hp = h[bounds[4]:]
             np.multiply(hw[:-1], _PAIR, out=hp)
             np.add(hp, hw[1:], out=hp)
         if n <= 4096:  # one salt array and one xor beat five calls on short texts (and cost memory on long)
-            h ^= np.repeat(self._kind_salt, sizes)
+            h ^= self._kind_salt.repeat(sizes)
         else:
             for k, salt in enumerate(self._kind_salt):
                 h[bounds[k]:bounds[k + 1]] ^= salt
@@ -130,7 +134,7 @@ class Hasher:
         h >>= self.shift
         a = self._arange
         positions = np.concatenate((a[:n - 2], a[:n - 3], a[:n - 4], starts, starts[:pairs]))
-        return Features(h.view(np.int64), positions, words, starts.astype(np.int64), longest)
+        return Features(h.view(np.int64), positions, words, starts, longest)
 
     def extract_stepwise(self, codes: U32) -> Features:
         """`extract` computed one feature kind at a time (the reference the one-pass extractor must equal)."""

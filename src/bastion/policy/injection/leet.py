@@ -19,13 +19,25 @@ _LEET = str.maketrans("0134578@$", "oieastbas")
 _LEET_PAIR = re.compile(r"[0134578@$](?:[^\W\D0134578]|_)*+[^\W\d_]")
 _LEET_RUN = re.compile(r"[\w@$]*")
 _LEET_MAPPED = re.compile(r"[0134578@$]")
+# ASCII: "m" for a mapped character, "l" for a letter, "o" for the rest, and the unmapped digits and "_" (which
+# `_LEET_PAIR` steps over) deleted: a text has a (mapped, letter) pair in either order exactly when the
+# classes hold "ml" or "lm"
+_LEET_SKIP = b"269_"
+_LEET_CLASS = bytes(ord("m") if chr(c) in "0134578@$" else ord("l") if chr(c).isascii() and chr(c).isalpha()
+                    else ord("o") for c in range(256))
+
+
 def _leet_runs(text: str) -> list[tuple[int, int]]:
     """The spans `_LEET_TOKEN.sub` changes, in order: the runs of [\\w@$] holding a letter and one of
     [0134578@$]. Two scans (the text and its reversal) for their closest (mapped, letter) pairs, then each
     such run is measured once: the work grows with the leetspeak, not with the numbers, in the text.
     """
     n = len(text)
-    if _LEET_MAPPED.search(text) is None:  # most prose: one scan
+    if text.isascii():  # most prose: the pairs sought below, found in one pass over classified bytes
+        classes = text.encode("ascii").translate(_LEET_CLASS, _LEET_SKIP)
+        if b"ml" not in classes and b"lm" not in classes:
+            return []
+    elif _LEET_MAPPED.search(text) is None:
         return []
     found = [m.start() for m in _LEET_PAIR.finditer(text)]
     rev = text[::-1]

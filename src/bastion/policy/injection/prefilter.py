@@ -11,8 +11,9 @@ import importlib
 import math
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -145,10 +146,14 @@ class Prefilter:
         index = {s: k for k, s in enumerate(strings)}
         members = [sorted(index[s] for s in c) for c in ids]
         self._clauses = [(tuple(members[c]), tuple(strings[m] for m in members[c])) for c in range(len(ids))]
+        # per clause: its members' flags in a `maybe` (a C-level lookup: a clause has up to ~70 strings)
+        self._flags = [itemgetter(*ms) if len(ms) > 1 else _single(ms[0]) for ms in members]
         self._n_strings = len(strings)
         self._size = 1 << hasher.bits  # bucket `size` is a sentinel that is always set
         picks = [self._rarest(s, hasher) for s in strings]
-        self._tri = np.array(picks, dtype=np.int64).reshape(-1)
+        self._tri = np.array(picks, dtype=np.int64).reshape(-1, 8)  # per string, rarest first
+        self._tri_cols = [np.ascontiguousarray(self._tri[:, k]) for k in range(3)]
+        self._all_strings = np.arange(len(strings), dtype=np.int64)
         self._member_flat = np.array([m for ms in members for m in ms], dtype=np.int64)
         self._clause_start = np.cumsum([0] + [len(ms) for ms in members[:-1]], dtype=np.int64)
         # every rule gets at least one clause: the sentinel clause len(ids), always true
@@ -172,16 +177,29 @@ class Prefilter:
         (everything when they are not)."""
         if trigrams is None or not self._n_strings:
             return self._everything
+        maybe = self._present(trigrams, self._all_strings)
+        clause_ok = np.ones(len(self._clauses) + 1, dtype=bool)
+        clause_ok[:-1] = np.logical_or.reduceat(maybe[self._member_flat], self._clause_start)
+        return np.logical_and.reduceat(clause_ok[self._rule_flat], self._rule_start).tobytes(), maybe.tobytes()
+
+    def _present(self, trigrams: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Per string, True when the text of these 3-gram buckets holds all 8 picked 3-grams of string `ids`
+        (the others False). The rarest 3-gram first, the next ones of the strings that have it, then all 8 of
+        the (few) strings left: the same as testing all 8 of every string, with a fraction of the lookups."""
         buf: npt.NDArray[np.bool_] | None = getattr(self._local, "buf", None)
         if buf is None:
             buf = self._local.buf = np.zeros(self._size + 1, dtype=bool)
         buf[trigrams] = True
         buf[self._size] = True
-        maybe = buf[self._tri].view(np.uint64) == 0x0101010101010101  # all 8 picked 3-grams are present
+        first, second, third = self._tri_cols
+        cand = ids[buf[first[ids]]]
+        cand = cand[buf[second[cand]]]
+        cand = cand[buf[third[cand]]]
+        cand = cand[buf[self._tri[cand]].view(np.uint64)[:, 0] == 0x0101010101010101]
         buf[trigrams] = False  # (left set by an exception, it would only let strings through)
-        clause_ok = np.ones(len(self._clauses) + 1, dtype=bool)
-        clause_ok[:-1] = np.logical_or.reduceat(maybe[self._member_flat], self._clause_start)
-        return np.logical_and.reduceat(clause_ok[self._rule_flat], self._rule_start).tobytes(), maybe.tobytes()
+        maybe = np.zeros(self._n_strings, dtype=bool)
+        maybe[cand] = True
+        return maybe
 
     def possible(self, rule: int, maybe: bytes, text: str, a: int, b: int, few: bool = False) -> bool:
         """Every clause of `rule` has a string in text[a:b]; only the strings that may occur are looked for.
@@ -190,14 +208,20 @@ class Prefilter:
         with `few`, a clause of more than eight strings.
         """
         most = 8 if few else max(8, _SCAN_BUDGET // max(b - a, 1))
+        everything = maybe is self._everything[1]
         for c in self._of_rule[rule]:
-            members, strings = self._clauses[c]
-            present = list(compress(strings, map(maybe.__getitem__, members)))
+            strings = self._clauses[c][1]
+            present = strings if everything else tuple(compress(strings, self._flags[c](maybe)))
             if len(present) > most:
                 continue
             if not any(text.find(s, a, b) >= 0 for s in present):
                 return False
         return True
+
+
+def _single(member: int) -> Callable[[bytes], tuple[int]]:
+    """`itemgetter(member)`, as a 1-tuple (itemgetter of one item returns the item)."""
+    return lambda maybe: (maybe[member],)
 
 
 # rough letter frequencies of ordinary text: a rule string is tested by its rarest 3-grams
