@@ -64,14 +64,37 @@ def _escape(m: re.Match[str]) -> str:
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
-def scrub_secrets(text: str) -> str:
-    """Replace every secret-shaped substring with a marker."""
+# The gateway's own request ids (http/asgi.py: "req_" and hex digits): nothing in them can start a
+# token shape or hold a gate word (each needs a letter past "f" or a punctuation mark; "r" only
+# opens the id), so they pass unchanged without the two passes.
+_OWN_REQUEST_ID = re.compile(r"req_[0-9a-f]{1,64}")
+
+
+# Short texts both passes left unchanged (model aliases, client addresses: the same few on every
+# request): seen again, they are known clean without the passes. Only unchanged texts are kept,
+# so nothing secret-shaped is ever held here; bounded, emptied when full.
+_CLEAN: set[str] = set()
+_CLEAN_LEN = 64
+_CLEAN_MAX = 4096
+
+
+def _passes(text: str) -> str:
     text = _TOKEN.sub(_token, text)
     low = text.lower()
     for word in _KEYWORD_GATE:
         if word in low:
             return _KEYWORD.sub(_keyword, text)
     return text
+
+
+def scrub_secrets(text: str) -> str:
+    """Replace every secret-shaped substring with a marker."""
+    if text in _CLEAN or (text.startswith("req_") and _OWN_REQUEST_ID.fullmatch(text) is not None):
+        return text
+    out = _passes(text)
+    if out == text and len(text) <= _CLEAN_LEN and _CONTROL.search(text) is None:
+        _remember(text)
+    return out
 
 
 def escape_controls(text: str) -> str:
@@ -81,4 +104,12 @@ def escape_controls(text: str) -> str:
 
 def scrub(text: str) -> str:
     """Both: secrets first (a key split by a newline is still one key), then controls."""
+    if text in _CLEAN:
+        return text
     return escape_controls(scrub_secrets(text))
+
+
+def _remember(text: str) -> None:
+    if len(_CLEAN) >= _CLEAN_MAX:
+        _CLEAN.clear()
+    _CLEAN.add(text)

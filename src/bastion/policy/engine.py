@@ -186,6 +186,13 @@ class PolicyEngine:
         edits.extend(redaction.restore_edits(text, restore, json_string))
         return Inspection(redaction.merge(edits) if edits else edits, hits)
 
+    def quiet(self, text: str, restore: dict[str, str]) -> bool:
+        """True when `inspect(run, text, restore)` has nothing to do: no output rule can match the
+        text (rules.MAY_MATCH) and it holds no placeholder to restore. The guard then passes the
+        text as it is, without building a hold-back window for it."""
+        return (self._output_checks is not None and is_plain(text) and not self._may_match(text)
+                and (not restore or "[" not in text))
+
     def _may_match(self, text: str) -> bool:
         try:
             return any(check(text) for check in self._output_checks or ())

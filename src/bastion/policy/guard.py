@@ -62,6 +62,8 @@ class OutputGuard:
         state = self._state(ctx)
         if not self._active(state):
             return response
+        if _quiet(state, response):
+            return response  # nothing any rule could find or restore: the general path would copy it as it is
         run = ScanRun(ctx.findings)
 
         def whole(text: str, where: str, json_string: bool = False) -> str:
@@ -187,6 +189,21 @@ class _Streamed:
         for keys in self.order.values():
             for key in keys:
                 _add(out, key, self.held[key].flush())
+
+
+def _quiet(state: PolicyState, response: ChatResponse) -> bool:
+    """Every text of the response is one the policy has nothing to do with (PolicyEngine.quiet)."""
+    engine, restore = state.engine, state.redactor.restore
+    for ch in response.choices:
+        for p in ch.content:
+            if isinstance(p, TextPart) and not engine.quiet(p.text, restore):
+                return False
+        for c in ch.tool_calls:
+            if not engine.quiet(c.arguments, restore):
+                return False
+        if ch.refusal and not engine.quiet(ch.refusal, restore):
+            return False
+    return True
 
 
 def _coalesced(burst: list[StreamEvent]) -> list[StreamEvent]:

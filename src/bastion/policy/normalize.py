@@ -135,9 +135,22 @@ class Normalized:
         return s, max(s, self._orig_end(end))
 
 
+# The characters _ASCII_CONTROL matches, each looked for by one memchr: ~3x faster than the
+# regex's pass over a text of a few kB; past _MEMCHR_MAX characters the regex is (one pass, not 29).
+_CONTROLS = tuple(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
+_MEMCHR_MAX = 16384
+
+
 def is_plain(text: str) -> bool:
     """Printable ASCII (tabs and line breaks allowed): normalising it changes nothing."""
-    return text.isascii() and _ASCII_CONTROL.search(text) is None
+    if not text.isascii():
+        return False
+    if len(text) > _MEMCHR_MAX:
+        return _ASCII_CONTROL.search(text) is None
+    for c in _CONTROLS:
+        if c in text:
+            return False
+    return True
 
 
 def normalize(text: str) -> Normalized:

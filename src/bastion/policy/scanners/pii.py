@@ -12,6 +12,7 @@ import ipaddress
 import re
 import string
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 
 import phonenumbers
 
@@ -51,6 +52,57 @@ _PHONE = re.compile(r"(?<![\w+/.-])(?:\+ ?)?\(?\d[\d \t().-]{5,20}\d(?![\w]|[.-]
 _DATE = re.compile(r"^\(?(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d))")
 
 
+_ASCII_DIGITS = "0123456789"
+_CLUSTER_CHARS = frozenset("0123456789 \t().-")  # the characters of a _CLUSTER match
+_UPPER = frozenset(string.ascii_uppercase)
+# An ASCII text with at most this many digits (prose) has its digits found by one C-level
+# `find` per digit instead of a regex pass over the whole text; past it, the regexes run.
+FEW_DIGITS = 48
+FIND_MIN = 128  # on a shorter text one regex pass costs less than ten finds
+
+
+def ascii_digits(text: str) -> list[int] | None:
+    """The sorted positions of the digits of an ASCII `text`, or None when it has more than
+    FEW_DIGITS (then the whole-text regexes are cheaper)."""
+    out: list[int] = []
+    find = text.find
+    for d in _ASCII_DIGITS:
+        i = find(d)
+        while i != -1:
+            out.append(i)
+            if len(out) > FEW_DIGITS:
+                return None
+            i = find(d, i + 1)
+    out.sort()
+    return out
+
+
+def iban_hint(text: str, digits: list[int]) -> int | None:
+    """`_IBAN_HINT.search(text, first digit - 2).start()` of an ASCII text, from its digit positions:
+    the first two capitals followed by two digits."""
+    n = len(text)
+    for p in digits:
+        if p >= 2 and p + 1 < n and text[p + 1] in _ASCII_DIGITS and text[p - 2] in _UPPER and text[p - 1] in _UPPER:
+            return p - 2
+    return None
+
+
+def cluster_matches(text: str, digits: list[int]) -> Iterator[re.Match[str]]:
+    """`_CLUSTER_ASCII.finditer(text, first digit)` of an ASCII text, from its digit positions.
+    A match starts at a digit and holds only cluster characters, so it lies inside the run of
+    cluster characters that follows a digit: the regex runs on those runs only."""
+    n = len(text)
+    end = -1
+    for p in digits:
+        if p < end:
+            continue  # inside the run already searched
+        end = p + 1
+        while end < n and text[end] in _CLUSTER_CHARS:
+            end += 1
+        if end - p >= 7:  # a match has at least 7 characters
+            yield from _CLUSTER_ASCII.finditer(text, p, end)
+
+
 def _before(text: str, start: int, width: int = 40) -> str:
     return text[max(0, start - width):start].lower()
 
@@ -81,23 +133,39 @@ class PiiScanner:
 
     def may_match(self, text: str) -> bool:
         """False without a digit or an "@": `scan` then finds nothing (rules.MAY_MATCH)."""
-        return ("email" in self.types and "@" in text) or _DIGIT.search(text) is not None
+        if "email" in self.types and "@" in text:
+            return True
+        if len(text) >= FIND_MIN and text.isascii():
+            return any(d in text for d in _ASCII_DIGITS)
+        return _DIGIT.search(text) is not None
 
     def scan(self, text: str) -> list[Match]:
         found: list[Match] = []
         types = self.types
         if "email" in types and "@" in text:
             self._emails(text, found)
-        digit = _DIGIT.search(text)
-        if digit is None:  # every other type has a digit
-            return _resolve([m for m in found if m.score >= self.min_score]) if found else found
-        first = digit.start()
-        if "iban" in types:
-            hint = _IBAN_HINT.search(text, max(0, first - 2))
-            if hint is not None:
-                self._ibans(text, hint.start(), found)
+        ascii_text = text.isascii()
+        digits = ascii_digits(text) if ascii_text and len(text) >= FIND_MIN else None
+        if digits is not None:  # few ASCII digits: the number passes look only at the runs around them
+            if not digits:
+                return _resolve([m for m in found if m.score >= self.min_score]) if found else found
+            if "iban" in types:
+                hint = iban_hint(text, digits)
+                if hint is not None:
+                    self._ibans(text, hint, found)
+            clusters: Iterable[re.Match[str]] = cluster_matches(text, digits)
+        else:
+            digit = _DIGIT.search(text)
+            if digit is None:  # every other type has a digit
+                return _resolve([m for m in found if m.score >= self.min_score]) if found else found
+            first = digit.start()
+            if "iban" in types:
+                match = _IBAN_HINT.search(text, max(0, first - 2))
+                if match is not None:
+                    self._ibans(text, match.start(), found)
+            clusters = (_CLUSTER_ASCII if ascii_text else _CLUSTER).finditer(text, first)
         n = len(text)
-        for c in (_CLUSTER_ASCII if text.isascii() else _CLUSTER).finditer(text, first):
+        for c in clusters:
             # Widen by one character on the left (for a "+" or "(") and two on the right so the
             # type patterns' boundary assertions see the neighbours.
             lo, hi = max(0, c.start() - 2), min(n, c.end() + 2)

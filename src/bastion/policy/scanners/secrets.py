@@ -83,32 +83,44 @@ class SecretsScanner:
 # Literals holding one of these are looked for only when it occurs: one search of "_" stands
 # for fourteen prefixes (ghp_, sk_live_, hf_, ...) in text without an underscore.
 _ROOTS = ("_", "-", "Key=")
-_Groups = tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+# Characters from common to rare in prose (any other is rarer still). A multi-character search
+# costs a pass over the text (~1-5 µs per kB, more the shorter the literal), a one-character
+# one is a memchr (~0.05 µs): each literal is first gated on its two rarest characters.
+_COMMON = (" etaoinsrhldcu.,mfpgwybv-\nk'\"TSAI()CMxWPBDH:OFRNEL0123456789jGqzJUKVYQXZ/_=~")
+_Member = tuple[str, str, str, int]  # (gate, second gate, literal, rule bit)
+_Groups = tuple[tuple[str, str, str, tuple[_Member, ...]], ...]  # (gate, second gate, root, members)
+
+
+def _rarest(literal: str) -> tuple[str, str]:
+    """The literal's two rarest characters (one twice for a one-character literal)."""
+    chars = sorted(set(literal), key=lambda c: _COMMON.find(c) if c in _COMMON else len(_COMMON), reverse=True)
+    return chars[0], chars[1] if len(chars) > 1 else chars[0]
 
 
 def _prefilter_groups(rules: tuple[SecretRule, ...]) -> tuple[_Groups, _Groups]:
-    """Each rule's prefilter literals as (root, ((literal, rule bit), ...)) groups: the
-    case-sensitive ones, and those matched in the lower-cased text (anchored rules)."""
-    exact: dict[str, list[tuple[str, int]]] = {}
-    folded: dict[str, list[tuple[str, int]]] = {}
+    """Each rule's prefilter literals as (gates, root, ((gates, literal, rule bit), ...)) groups:
+    the case-sensitive ones, and those matched in the lower-cased text (anchored rules)."""
+    exact: dict[str, list[_Member]] = {}
+    folded: dict[str, list[_Member]] = {}
     for i, rule in enumerate(rules):
         groups = exact if rule.anchor is None else folded
         for lit in rule.prefilters:
             root = next((r for r in _ROOTS if r in lit and r != lit), lit) if groups is exact else lit
-            groups.setdefault(root, []).append((lit, 1 << i))
-    return (tuple((r, tuple(v)) for r, v in exact.items()), tuple((r, tuple(v)) for r, v in folded.items()))
+            groups.setdefault(root, []).append((*_rarest(lit), lit, 1 << i))
+    return (tuple((*_rarest(r), r, tuple(v)) for r, v in exact.items()),
+            tuple((*_rarest(r), r, tuple(v)) for r, v in folded.items()))
 
 
 def _present(groups: _Groups, hay: str) -> int:
     """The bits of the rules one of whose literals occurs in `hay`."""
     live = 0
-    for root, members in groups:
-        if root in hay:
-            if len(members) == 1 and members[0][0] == root:
-                live |= members[0][1]
+    for gate, gate2, root, members in groups:
+        if gate in hay and gate2 in hay and root in hay:
+            if len(members) == 1 and members[0][2] == root:
+                live |= members[0][3]
                 continue
-            for lit, bit in members:
-                if not live & bit and lit in hay:
+            for g, g2, lit, bit in members:
+                if not live & bit and g in hay and g2 in hay and lit in hay:
                     live |= bit
     return live
 
@@ -124,8 +136,8 @@ _Gate = tuple[re.Pattern[str] | None, tuple[tuple[str, int], ...]]
 def _gates(groups: _Groups) -> tuple[_Gate, ...]:
     by_char: dict[str, list[tuple[str, int]]] = {}
     alone: list[_Gate] = []
-    for _, members in groups:
-        for lit, bit in members:
+    for _, _, _, members in groups:
+        for _, _, lit, bit in members:
             c = next((c for c in _GATE_CHARS if c in lit), None)
             if c is None:
                 alone.append((None, ((lit, bit),)))

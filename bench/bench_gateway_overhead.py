@@ -1,0 +1,230 @@
+"""Benchmark: CPU per request of Bastion (b) in process, without the network and (by default) the injection detector.
+
+Run: taskset -c 1 .venv/bin/python bench/bench_gateway_overhead.py [--requests 20000] [--with-injection]
+                                                                  [--words 200]
+(`py-spy record -r 1000 -f raw -o out.txt -- <that command>` for where the time goes)
+The real app (`create_app` on the `full` bench profile: default policy in and out, rate limits, team
+and key budgets, async audit into SQLite, metrics, access log to a file) serves non-streamed OpenAI
+chat requests called straight through its ASGI interface; the provider's answer is the fake
+upstream's body (bench/upstream.py) handed back by a stub in place of the HTTP transport. Every prompt
+is unique (as in the gateway bench). CPU is the process's (every thread: the audit writer included,
+drained before the clock stops), divided by the requests. Without `--with-injection` the injection
+rule stays in the policy (so the scan cache behaves as in (b)) but its scanner finds nothing at once:
+what is left is the rest of "everything on".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import profiles
+from bodies import SYSTEM, prompt
+from upstream import openai_json
+
+# (module, class or None, function): timed inclusively with --breakdown (thread CPU time).
+PIECES = [
+    ("bastion.pipeline.runner", "Pipeline", "chat"),
+    ("bastion.pipeline.runner", "Pipeline", "finalize"),
+    ("bastion.policy.stage", "PolicyStage", "check"),
+    ("bastion.policy.engine", "PolicyEngine", "scan_request"),
+    ("bastion.policy.rules", "ScanRun", "scan"),
+    ("bastion.policy.normalize", None, "normalize"),
+    ("bastion.policy.scanners.pii", "PiiScanner", "scan"),
+    ("bastion.policy.scanners.secrets", "SecretsScanner", "scan"),
+    ("bastion.policy.scan_cache", "ScanCache", "digest"),
+    ("bastion.policy.scan_cache", "ScanCache", "get"),
+    ("bastion.policy.scan_cache", "ScanCache", "put"),
+    ("bastion.policy.guard", "OutputGuard", "check_response"),
+    ("bastion.policy.engine", "PolicyEngine", "inspect"),
+    ("bastion.limits.stage", "RateLimitStage", "check"),
+    ("bastion.limits.stage", "RateLimitStage", "finish"),
+    ("bastion.cost.stage", "BudgetStage", "check"),
+    ("bastion.cost.stage", "BudgetStage", "finish"),
+    ("bastion.audit.stage", "AuditStage", "admit"),
+    ("bastion.audit.stage", "AuditStage", "finish"),
+    ("bastion.audit.record", None, "build_record"),
+    ("bastion.audit.writer", "AuditWriter", "_take_batch"),
+    ("bastion.audit.writer", "AuditWriter", "_write_batch"),
+    ("bastion.audit.chain", "Chain", "append"),
+    ("bastion.observability.observer", "TelemetryObserver", "admit"),
+    ("bastion.observability.observer", "TelemetryObserver", "finish"),
+    ("bastion.observability.metrics", "Metrics", "observe_request"),
+    ("bastion.observability.logging", None, "access_log"),
+    ("bastion.providers.router", "Router", "chat"),
+    ("bastion.auth.authenticator", "Authenticator", "authenticate"),
+]
+SPENT: dict[str, list[float]] = {}
+_CLOCK = time.thread_time  # CPU of the loop thread: robust on a shared machine
+
+
+def _instrument() -> None:
+    import importlib
+    import inspect
+
+    for mod_name, cls_name, fn_name in PIECES:
+        mod = importlib.import_module(mod_name)
+        owner: Any = getattr(mod, cls_name) if cls_name else mod
+        fn = inspect.getattr_static(owner, fn_name)
+        static = isinstance(fn, staticmethod)
+        raw = fn.__func__ if static else fn
+        label = f"{cls_name + '.' if cls_name else ''}{fn_name}"
+        acc = SPENT.setdefault(label, [0.0, 0])
+        if inspect.iscoroutinefunction(raw):
+            async def wrapped(*a: Any, __raw: Any = raw, __acc: list[float] = acc, **k: Any) -> Any:
+                t = _CLOCK()
+                try:
+                    return await __raw(*a, **k)
+                finally:
+                    __acc[0] += _CLOCK() - t
+                    __acc[1] += 1
+        else:
+            def wrapped(*a: Any, __raw: Any = raw, __acc: list[float] = acc, **k: Any) -> Any:  # type: ignore[misc]
+                t = _CLOCK()
+                try:
+                    return __raw(*a, **k)
+                finally:
+                    __acc[0] += _CLOCK() - t
+                    __acc[1] += 1
+        setattr(owner, fn_name, staticmethod(wrapped) if static else wrapped)
+        if cls_name is None:  # also where it was imported by name
+            for other in list(sys.modules.values()):
+                if other is not mod and getattr(other, fn_name, None) is raw:
+                    setattr(other, fn_name, wrapped)
+
+
+def _no_injection() -> None:
+    from bastion.policy.scanners import injection
+
+    injection.InjectionScanner.scan = lambda self, text: []  # type: ignore[method-assign]
+
+
+async def _call(app: Any, method: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    sent: list[dict[str, Any]] = []
+    scope = {"type": "http", "http_version": "1.1", "method": method, "path": path, "raw_path": path.encode(),
+             "query_string": b"", "headers": [(b"content-length", str(len(body)).encode()), *headers],
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000), "scheme": "http"}
+    done = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal done
+        if done:
+            await asyncio.Event().wait()
+        done = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(msg: dict[str, Any]) -> None:
+        sent.append(msg)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def run(args: argparse.Namespace) -> None:
+    from bastion.app import create_app
+    from bastion.config.schema import BastionConfig
+    from bastion.observability.logging import setup_logging
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    cfg, _ = profiles.fit("full", "http://127.0.0.1:9", tmp / "bastion.db")
+    config = BastionConfig.model_validate(cfg)
+    log_file = (tmp / "bastion.log").open("w")
+    setup_logging(config.observability, stream=log_file)
+    app = create_app(config)
+    gw = app.gateway  # type: ignore[attr-defined]
+    answer = openai_json()
+
+    async def post(ep: object, path: str, body: bytes, extra: object = None) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"content-type": "application/json"}, answer
+
+    gw.transport.post = post
+    await gw.startup()
+    admin = [(b"authorization", b"Bearer " + profiles.ADMIN_KEY.encode()), (b"content-type", b"application/json")]
+    status, body = await _call(app, "POST", "/admin/keys",
+                               json.dumps({"name": "bench-full", **profiles.FULL_KEY_FIELDS}).encode(), admin)
+    assert status == 201, (status, body)
+    key = json.loads(body)["key"]
+    headers = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
+    text = prompt(args.words)
+
+    def request(n: int) -> bytes:
+        return json.dumps({"model": "gpt-4o-mini", "max_tokens": 256, "temperature": 0.2,
+                           "messages": [{"role": "system", "content": SYSTEM},
+                                        {"role": "user", "content": f"Ticket bench-{n}: {text}"}]}).encode()
+
+    bodies = [request(n) for n in range(args.requests + args.warmup)]
+    for b in bodies[:args.warmup]:
+        status, out = await _call(app, "POST", "/v1/chat/completions", b, headers)
+        assert status == 200, (status, out[:300])
+    await _drain(gw)
+    for acc in SPENT.values():
+        acc[:] = [0.0, 0]
+    rounds = []
+    per_round = args.requests // args.rounds
+    for r in range(args.rounds):
+        chunk = bodies[args.warmup + r * per_round: args.warmup + (r + 1) * per_round]
+        cpu = time.process_time()
+        for b in chunk:
+            status, _ = await _call(app, "POST", "/v1/chat/completions", b, headers)
+            assert status == 200
+        await _drain(gw)
+        rounds.append((time.process_time() - cpu) / len(chunk) * 1e6)
+    row = await gw.db.fetchone("SELECT count(*) FROM " + gw.audit_writer.sink.table)
+    records = row[0] if row else "?"
+    await gw.shutdown()
+    log_file.close()
+    if SPENT:
+        n = args.requests
+        print("| piece (inclusive, loop-thread CPU) | µs per request | calls per request |")
+        print("| --- | ---: | ---: |")
+        for label, (spent, calls) in SPENT.items():
+            print(f"| {label} | {spent / n * 1e6:.1f} | {calls / n:.2f} |")
+    print(f"µs CPU per request (process, audit writer included): median {statistics.median(rounds):.1f}, min {min(rounds):.1f}, "
+          f"rounds {', '.join(f'{x:.1f}' for x in rounds)}; injection {'on' if args.with_injection else 'no-op'}; "
+          f"{args.words}-word prompt; audit rows {records}; load average {os.getloadavg()[0]:.2f}")
+
+
+async def _drain(gw: Any) -> None:
+    writer = gw.audit_writer
+    for _ in range(10_000):
+        if writer.depth == 0:
+            return
+        await asyncio.sleep(0.001)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--words", type=int, default=200)
+    parser.add_argument("--with-injection", action="store_true")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="time the main pieces (wrapped: adds ~1.3 µs per call to the total)")
+    args = parser.parse_args()
+    if not args.with_injection:
+        _no_injection()
+    if args.breakdown:
+        import bastion.app  # noqa: F401  (every module imported before wrapping)
+
+        _instrument()
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
+    import uvloop
+
+    uvloop.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
