@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 
 from bastion.policy.injection.rules import (
+    carriers,
     exfiltration,
     ignore,
     indirect,
@@ -26,7 +27,7 @@ from bastion.policy.injection.rules.base import Rule, rule
 
 RULES: tuple[Rule, ...] = (ignore.RULES + exfiltration.RULES + roleplay.RULES + roleplay_templates.RULES + turns.RULES
                            + indirect.RULES + personas.RULES
-                           + pretexts.RULES)
+                           + pretexts.RULES + carriers.RULES)
 
 __all__ = ["RULES", "Rule", "digest", "rule"]
 
