@@ -275,10 +275,10 @@ def run_wrk(url: str, body: Path, key: str, conns: int, seconds: float, pid: int
                   extra={"status_errors": s["status"], "requests": s["requests"], **cpu})
 
 
-def run_ttft(url: str, body: Path, key: str, seconds: float, pid: int | None) -> Sample:
+def run_ttft(url: str, body: Path, key: str, seconds: float, pid: int | None, concurrency: int = 1) -> Sample:
     argv = pinned(LOAD_CORE, [sys.executable, str(BENCH / "streams.py"), "ttft", "--url", url,
                               "--body", str(body), "--key", key, "--seconds", f"{seconds:g}",
-                              "--tag", run_tag()])
+                              "--tag", run_tag(), "--concurrency", str(concurrency)])
     acct = Accounting(pid)
     res = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     cpu = acct.finish()

@@ -75,7 +75,7 @@ def summarize(raw: Path, top: int) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="full", choices=["full", "min"])
-    p.add_argument("--cell", default="tput", choices=["tput", "stream", "a_tput", "a_stream", "lat"])
+    p.add_argument("--cell", default="tput", choices=["tput", "stream", "pstream", "a_tput", "a_stream", "lat"])
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--top", type=int, default=30)

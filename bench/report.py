@@ -121,6 +121,10 @@ def targets_check(cells: Cells, rss: dict[str, tuple[float, float]]) -> str:
         for c, what in (("tput", "non-streamed"), ("stream", "streamed")):
             r = 100 * g(t, c, "rps") / g("passthrough", c, "rps") if "passthrough" in cells else math.nan
             check(f"{t} {what} req/s vs pass-through", r, floor, True, " %")
+        if "pstream" in cells[t]:
+            r = 100 * g("passthrough", "pstream", "cpu_us") / g(t, "pstream", "cpu_us") \
+                if "passthrough" in cells else math.nan
+            check(f"{t} paced streams, 1-core capacity vs pass-through", r, floor, True, " %")
     if "bastion-full" in cells:
         check("bastion-full added p50 @1", g("bastion-full", "lat", "p50_ms") - g("direct", "lat", "p50_ms"),
               1.0, False, " ms")
@@ -162,7 +166,30 @@ def redis_table(cells: Cells) -> str:
     return "\n".join(lines)
 
 
-def extra_table(cells: Cells, shown: tuple[str, ...] = ("tput", "lat", "stream", "ttft", "a_tput", "a_stream")
+def paced_table(cells: Cells) -> str:
+    """Streams paced as a model writes them (one upstream read per event), 16 at a time: CPU per stream
+    and the 1-core capacity it gives, against the pass-through's."""
+    def g(t: str, a: str) -> float:
+        return med(cells.get(t, {}).get("pstream", []), a)
+
+    if not any("pstream" in by for by in cells.values()):
+        return ""
+    lines = ["| target (paced streams, 16 clients, one upstream read per event) | streams/s | CPU µs/stream "
+             "| 1-core capacity | vs pass | TTFT p50 | full stream p50 |", "|" + " --- |" * 7]
+    for t, by in cells.items():
+        if "pstream" not in by:
+            continue
+        own = t != "direct"
+        lines.append("| " + " | ".join([
+            LABELS.get(t, t), f(g(t, "rps")) + errs(by["pstream"]), f(g(t, "cpu_us")) if own else "-",
+            f(1e6 / g(t, "cpu_us")) if own else "-",
+            ratio(g("passthrough", "cpu_us"), g(t, "cpu_us")) if own else "-",
+            f(g(t, "p50_ms"), 2, " ms"), f(g(t, "full_p50_ms"), 2, " ms")]) + " |")
+    return "\n".join(lines)
+
+
+def extra_table(cells: Cells, shown: tuple[str, ...] = ("tput", "lat", "stream", "ttft", "pstream", "a_tput",
+                                                        "a_stream")
                 ) -> str:
     """Cells outside the two main tables (e.g. burst), as req/s, ratio and CPU per request."""
     extra = sorted({c for by in cells.values() for c in by if c not in shown})

@@ -51,6 +51,9 @@ CELLS: dict[str, tuple[int, str, str, str]] = {
     "lat": (1, "openai.json", "/v1/chat/completions", "wrk"),
     "stream": (16, "openai_stream.json", "/stream/v1/chat/completions", "wrk"),
     "ttft": (1, "openai_paced.json", "/paced/v1/chat/completions", "ttft"),
+    # 16 clients, events paced 2 ms apart as a model writes them: one upstream read per event, the proxy
+    # not saturated; compared by CPU per stream (streams/s is set by the pacing)
+    "pstream": (16, "openai_paced.json", "/paced/v1/chat/completions", "ttft"),
     "burst": (16, "openai_burst.json", "/burst/v1/chat/completions", "wrk"),
     "a_tput": (64, "anthropic.json", "/v1/messages", "wrk"),
     "a_stream": (16, "anthropic_stream.json", "/stream/v1/messages", "wrk"),
@@ -127,7 +130,7 @@ def settle(pids: list[int], limit: float = 0.02, timeout: float = 10.0) -> None:
 def measure(cell: str, target: str, url: str, key: str, out: Path, seconds: float, pid: int | None) -> Sample:
     conns, body, _, kind = CELLS[cell]
     if kind == "ttft":
-        return run_ttft(url, out / body, key, seconds, pid)
+        return run_ttft(url, out / body, key, seconds, pid, conns)
     return run_wrk(url, out / body, key, conns, seconds, pid)
 
 
@@ -308,6 +311,7 @@ def render(a: argparse.Namespace, runs: int, seconds: float, cap: dict[str, Samp
         f"measured processes: nice {a.nice}.",
         report.main_table(results, rss),
         report.anthropic_table(results),
+        report.paced_table(results),
         report.extra_table(results),
         report.redis_table(results) if "bastion-redis" in results else "",
         f"Fake upstream capacity (wrk on core 0, nginx on core 1, 64 conns): {cap['tput'].rps:,.0f} req/s "
