@@ -234,8 +234,10 @@ class AuditWriter:
         pending: list[StoredRecord] = []
         for i, (rec, _) in enumerate(self._batch):
             pending.append(self.chain.append(rec))
-            if i % 64 == 63:
-                await asyncio.sleep(0)  # serialising a big batch must not stall requests
+            if i % 16 == 15:
+                # Hashing a big batch must not stall requests: at 64 records a slice (~0.5 ms) put
+                # ~0.9 ms on the p99 latency at concurrency 1 (3.2-4.0 ms vs 2.3-2.9 ms at 16, A/B).
+                await asyncio.sleep(0)
         self._pending = pending
 
     async def _write_batch(self) -> bool:
