@@ -1,7 +1,8 @@
-"""Injections hidden in hex, binary and Morse runs are decoded and found; benign encoded data is not flagged."""
+"""Injections hidden in hex, binary, Morse and base85 runs are decoded and found; benign encoded data is not flagged."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -31,6 +32,8 @@ ENCODINGS = [
     ("hex", lambda t: hexed(t)), ("spaced hex", lambda t: hexed(t, " ")), ("colon hex", lambda t: hexed(t, ":")),
     ("binary", lambda t: binary(t)), ("packed binary", lambda t: binary(t, "")),
     ("morse", lambda t: morse(t)), ("morse, 3-space words", lambda t: morse(t, "   ")),
+    ("base85", lambda t: base64.b85encode(t.encode()).decode()),
+    ("ascii85", lambda t: base64.a85encode(t.encode(), adobe=True).decode()),
 ]
 
 
@@ -65,6 +68,18 @@ def test_encoded_benign_text_is_not_flagged(detector, name, encode) -> None:
     "The table:\n| a | b |\n| --- | --- |\n| 1 | 2 |\n... and so on ... - - - ... --- ...",
     "Registers: 0x00000000 0x00000001 0x0000ffff 01010101 11110000 00001111 10101010",
     "SOS in Morse is ... --- ... and it is all you need to know.",
+    "def handle_request_with_a_rather_long_descriptive_name(x): return {'key': x} | {'other': ~x ^ 1}",
+    "| column_with_a_very_long_snake_case_name_of_forty_chars | value |",
 ])
 def test_ordinary_data_decodes_to_nothing(text) -> None:
     assert encoded_runs(text) == []
+
+
+@pytest.mark.parametrize("prefix", ["Lieferhinweise für Bestellung 4471: ", "Shipping notes: ", "注文メモ: "])
+def test_base85_offsets_point_at_the_run(prefix: str) -> None:
+    # ASCII texts find runs in the translated bytes, others by the regex: both report character offsets
+    payload = base64.b85encode(ATTACK.encode()).decode()
+    text = f"{prefix}{payload} danke"
+    runs = encoded_runs(text)
+    assert [(s, e) for s, e, _ in runs] == [(len(prefix), len(prefix) + len(payload))]
+    assert runs[0][2] == ATTACK

@@ -1,4 +1,4 @@
-"""Runs of hex, binary (8-bit groups) and Morse code in a text, decoded: where an injection hides in an encoding.
+"""Runs of hex, binary (8-bit groups), Morse code and base85 in a text, decoded: where an injection hides in an encoding.
 
 Base64 and ROT13 are handled by the detector itself. Each decoder returns (start, end, decoded text) per run
 long enough to carry an instruction (16 bytes or 8 Morse letters); a run that does not decode to printable
@@ -7,6 +7,8 @@ text is skipped. The detector then searches each decoded text with its strong ru
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 # Binary opens with a literal (re then skips ahead fast); hex and Morse are searched only past a count
@@ -14,6 +16,14 @@ import re
 _HEX = re.compile(r"[02-7][0-9A-Fa-f](?:[ :]?(?:[2-7][0-9A-Fa-f]|0[9aAdD])){15,}")
 _BIN = re.compile(r"0[01]{7}(?: ?0[01]{7}){7,}")
 _MORSE = re.compile(r"[.\-][.\-]{0,5}(?:(?: / | {1,3}|/)[.\-]{1,6}){7,}")
+# base85 (RFC 1924 / Python's b85 alphabet, 40+ characters, at least 3 of them punctuation) and Ascii85 between <~ ~>
+_B85_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~"
+_B85 = re.compile("[" + re.escape(_B85_ALPHABET) + "]{40,}")
+_B85_PUNCT = re.compile(r"[!#$%&()*+\-;<=>?@^_`{|}~]")
+_B85_RUN = b"a" * 40
+# UTF-8 bytes -> "a" for a base85 character, " " for any other byte: one translate and one find say whether a run exists
+_B85_MAP = bytes(ord("a") if chr(b) in _B85_ALPHABET else ord(" ") for b in range(256))
+_A85 = re.compile(r"<~([!-u\s]{20,}?)~>")
 _MORSE_CODE = {
     ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
     ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
@@ -67,8 +77,50 @@ def _morse(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
+def _b85_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every run of 40+ base85 characters; a translate and a find when there is none."""
+    mapped = text.encode("utf-8", "surrogatepass").translate(_B85_MAP)
+    i = mapped.find(_B85_RUN)
+    if i < 0:
+        return []
+    if not text.isascii():  # byte and character offsets differ: let the regex find the runs
+        return [m.span() for m in _B85.finditer(text)]
+    spans = []
+    while i >= 0:  # the leftmost occurrence starts a run
+        end = mapped.find(b" ", i)
+        end = len(mapped) if end < 0 else end
+        spans.append((i, end))
+        i = mapped.find(_B85_RUN, end)
+    return spans
+
+
+def _base85(text: str) -> list[tuple[int, int, str]]:
+    out = []
+    for start, end in _b85_spans(text):
+        run = text[start:end]
+        if len(_B85_PUNCT.findall(run)) < 3:  # identifiers and hashes are letters, digits and "_"
+            continue
+        try:
+            data = base64.b85decode(run)
+        except ValueError:
+            continue
+        decoded = _printable(data)
+        if decoded is not None:
+            out.append((start, end, decoded))
+    if "<~" in text:
+        for m in _A85.finditer(text):
+            try:
+                data = base64.a85decode(m.group(1))
+            except (ValueError, binascii.Error):
+                continue
+            decoded = _printable(data)
+            if decoded is not None:
+                out.append((m.start(), m.end(), decoded))
+    return out
+
+
 def encoded_runs(text: str) -> list[tuple[int, int, str]]:
-    """Every hex, binary or Morse run of `text` that decodes to text, as (start, end, decoded).
+    """Every hex, binary, Morse or base85 run of `text` that decodes to text, as (start, end, decoded).
     Character counts gate each search (a run needs that many of its symbols), so ordinary text costs
     a few `str.count` calls."""
     out: list[tuple[int, int, str]] = []
@@ -78,4 +130,5 @@ def encoded_runs(text: str) -> list[tuple[int, int, str]]:
         out += _binary(text)
     if text.count("6") + text.count("7") >= 12:  # hex of ASCII letters: 61-7a
         out += _hex(text)
+    out += _base85(text)  # a bytes translate and find unless a 40-character run exists
     return out

@@ -15,6 +15,7 @@ import hashlib
 from bastion.policy.injection.rules import (
     carriers,
     exfiltration,
+    framings,
     ignore,
     indirect,
     personas,
@@ -27,7 +28,7 @@ from bastion.policy.injection.rules.base import Rule, rule
 
 RULES: tuple[Rule, ...] = (ignore.RULES + exfiltration.RULES + roleplay.RULES + roleplay_templates.RULES + turns.RULES
                            + indirect.RULES + personas.RULES
-                           + pretexts.RULES + carriers.RULES)
+                           + pretexts.RULES + carriers.RULES + framings.RULES)
 
 __all__ = ["RULES", "Rule", "digest", "rule"]
 
