@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 from bastion.core.errors import RateLimited
+
+
+@lru_cache(maxsize=4096)
+def _ipv6_source(client: str) -> str:
+    try:
+        ip = ipaddress.IPv6Address(client.partition("%")[0])
+    except ValueError:
+        return client  # not an address (a unix socket's name, say): counted as given
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+
+
+def source(client: str) -> str:
+    """What failures are counted under: an IPv4 address as it is, an IPv6 address by its /64 network
+    (one host or site usually owns a whole /64, so a guesser could take a new address per attempt);
+    an IPv4-mapped IPv6 address as its IPv4 address."""
+    return _ipv6_source(client) if ":" in client else client
 
 
 class FailureThrottle:
@@ -15,7 +35,8 @@ class FailureThrottle:
     window / max_failures, so the allowance refills smoothly and there is no burst at window
     boundaries. A refused attempt is not itself counted, so an address recovers once it stops.
     Memory is bounded: at most `max_clients` addresses are tracked; the least recently failing
-    one is forgotten first. Per process: replicas each hold their own counts.
+    one is forgotten first. Per process: replicas each hold their own counts. IPv6 clients are
+    counted per /64 (`source`).
     """
 
     def __init__(self, max_failures: int = 20, window_seconds: float = 10.0, max_clients: int = 100_000,
@@ -33,6 +54,7 @@ class FailureThrottle:
 
     def check(self, client: str) -> None:
         """Raise RateLimited (429, with retry_after) if `client` is over its failure allowance."""
+        client = source(client)
         tat = self._tat.get(client)
         if tat is None:
             return
@@ -46,6 +68,7 @@ class FailureThrottle:
                               code="auth_throttled", retry_after=max(round(wait, 3), 0.001))
 
     def record_failure(self, client: str) -> None:
+        client = source(client)
         now = self._clock()
         tat = self._tat.pop(client, now)
         self._tat[client] = max(tat, now) + self._interval

@@ -89,3 +89,34 @@ def test_secret_never_shows_in_repr() -> None:
 def test_an_admin_key_shaped_like_a_virtual_key_is_rejected_at_start() -> None:
     with pytest.raises(ValueError, match="must not start with bst_"):
         AdminAuth(Secret(keys.generate()[1]))
+
+
+def test_ipv6_guessers_are_throttled_per_64_whatever_address_they_take() -> None:
+    """A host owns a whole /64: rotating the interface id must not buy more guesses."""
+    now = [0.0]
+    auth = AdminAuth(Secret(ADMIN), FailureThrottle(max_failures=3, window_seconds=30, clock=lambda: now[0]))
+    for host in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:DB8:1:2:ffff:ffff:ffff:ffff"):
+        refusal(auth, "Bearer guess-guess-guess-guess", client=host)
+    with pytest.raises(RateLimited):
+        auth.check(f"Bearer {ADMIN}", "2001:db8:1:2:abcd::9")
+    auth.check(f"Bearer {ADMIN}", "2001:db8:1:3::1")  # the next /64 is someone else
+
+
+def test_ipv4_mapped_ipv6_counts_with_its_ipv4_address() -> None:
+    now = [0.0]
+    auth = AdminAuth(Secret(ADMIN), FailureThrottle(max_failures=2, window_seconds=30, clock=lambda: now[0]))
+    refusal(auth, "Bearer guess-guess-guess-guess", client="::ffff:192.0.2.7")
+    refusal(auth, "Bearer guess-guess-guess-guess", client="192.0.2.7")
+    with pytest.raises(RateLimited):
+        auth.check(f"Bearer {ADMIN}", "::ffff:192.0.2.7")
+    with pytest.raises(RateLimited):
+        auth.check(f"Bearer {ADMIN}", "192.0.2.7")
+    auth.check(f"Bearer {ADMIN}", "fe80::1%eth0")  # an unrelated (scoped) address is not throttled
+
+
+def test_throttle_sources() -> None:
+    from bastion.auth.throttle import source
+    assert source("192.0.2.1") == "192.0.2.1"
+    assert source("2001:db8::7") == "2001:db8::/64"
+    assert source("fe80::1%eth0") == "fe80::/64"
+    assert source("not:an:address") == "not:an:address"
