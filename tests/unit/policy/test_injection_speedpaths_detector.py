@@ -27,12 +27,12 @@ from bastion.policy.injection.detector import (
     Detector,
     Finding,
     RuleHit,
-    WordIndex,
     _quoted,
 )
 from bastion.policy.injection.features import Hasher, word_hash
 from bastion.policy.injection.leet import _LEET, _LEET_TOKEN
 from bastion.policy.injection.leet import LEET_REACH as _LEET_REACH
+from bastion.policy.injection.regions import WordIndex
 from bastion.policy.injection.rules import RULES
 
 from .test_injection_speedpaths import reference_windows

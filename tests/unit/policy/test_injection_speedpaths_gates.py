@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel
-from bastion.policy.injection.detector import Detector, WordIndex
+from bastion.policy.injection.detector import Detector
 from bastion.policy.injection.leet import _LEET, _LEET_TOKEN, _leet_runs
+from bastion.policy.injection.regions import WordIndex
 from bastion.policy.injection.rules import RULES
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -94,8 +95,8 @@ def test_anchor_spans_in_text_order_equal_grouped(det: Detector, text: str, mask
     words = WordIndex(f.words, f.word_starts)
     n = len(c.text)
     for lo in (0, min(5, n)):
-        fast = det._anchored_spans(words, ok, lo, n)
-        slow = det._anchored_unsorted(f.words.tolist(), f.word_starts.tolist(), ok, lo, n)
+        fast = det.regions.anchored_spans(words, ok, lo, n)
+        slow = det.regions.anchored_unsorted(f.words.tolist(), f.word_starts.tolist(), ok, lo, n)
         assert fast == slow
         assert list(fast) == list(slow)  # the same order (first hit of a family wins)
 
@@ -105,15 +106,15 @@ def test_anchor_spans_merge_and_clip(det: Detector) -> None:
     c = canon.canonicalize(text)
     f = det.hasher.extract(c.codes)
     ok = b"\x01" * len(RULES)
-    fast = det._anchored_spans(WordIndex(f.words, f.word_starts), ok, 0, len(c.text))
-    assert fast == det._anchored_unsorted(f.words.tolist(), f.word_starts.tolist(), ok, 0, len(c.text))
+    fast = det.regions.anchored_spans(WordIndex(f.words, f.word_starts), ok, 0, len(c.text))
+    assert fast == det.regions.anchored_unsorted(f.words.tolist(), f.word_starts.tolist(), ok, 0, len(c.text))
     assert any(len(spans) == 2 for spans in fast.values())  # merged and separate spans both occur
 
 
 def _whole_reference(det: Detector, text: str, ok: bytes) -> dict[int, list[tuple[int, int]]]:
     n = len(text)
-    out = {i: [(0, n)] for i in det._always if ok[i]}
-    for i, subs in det._subs_of_rule:
+    out = {i: [(0, n)] for i in det.regions._always if ok[i]}
+    for i, subs in det.regions._subs_of_rule:
         if ok[i] and any(s in text for s in subs):
             out[i] = [(0, n)]
     return out
@@ -123,9 +124,9 @@ def _whole_reference(det: Detector, text: str, ok: bytes) -> dict[int, list[tupl
 @given(TEXTS, st.sampled_from([0, 1, 2, 3]))
 def test_substring_rules_on_ascii_equal_plain_test(det: Detector, text: str, which: int) -> None:
     c = canon.canonicalize(text)
-    subs = [i for i, _ in det._subs_of_rule]
+    subs = [i for i, _ in det.regions._subs_of_rule]
     masks = [b"\x01" * len(RULES), det._strong,
              bytes(1 if i in (80, 84, 95) else 0 for i in range(len(RULES))),  # few strings: `in` per string
              bytes(1 if i in subs[::2] else 0 for i in range(len(RULES)))]
     ok = masks[which]
-    assert det._whole(c.text, ok, 0, len(c.text)) == _whole_reference(det, c.text, ok)
+    assert det.regions.whole(c.text, ok, 0, len(c.text)) == _whole_reference(det, c.text, ok)

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bastion.policy.injection.detector import trie_pattern
+from bastion.policy.injection.regions import trie_pattern
 from bastion.policy.injection.rules import RULES
 
 SUBS = sorted({s for r in RULES for s in r.substrings if s.isascii()})

@@ -1,0 +1,197 @@
+"""Where each injection rule is worth searching in a canonical text: around its anchor words' occurrences,
+or the whole text (rules without anchors, rules whose substrings occur)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bastion.policy.injection.features import Features, word_hash
+from bastion.policy.injection.rules import Rule
+
+_BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
+
+
+def trie_pattern(strings: list[str]) -> str:
+    """A regex matching exactly where one of `strings` (non-empty) starts, as a trie of alternations: the
+    regex engine tries each alternative in turn, so a flat `a|b|c...` of many strings costs twice as much."""
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for w in strings:
+        node = root
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:  # type: ignore[type-arg]
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 and "" not in node else "(?:" + "|".join(alts) + ")"
+        return body + ("?" if "" in node else "")
+
+    return build(root)
+
+
+@dataclass(frozen=True, slots=True)
+class WordIndex:
+    """The words of a canonical text: raw hashes and start offsets (from the feature extractor)."""
+
+    hashes: npt.NDArray[np.uint64]
+    starts: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, feats: list[Features], offsets: list[int]) -> WordIndex:
+        if len(feats) == 1:
+            return cls(feats[0].words, feats[0].word_starts)
+        return cls(np.concatenate([f.words for f in feats]),
+                   np.concatenate([f.word_starts + o for f, o in zip(feats, offsets, strict=True)]))
+
+    def has(self, h: int) -> bool:
+        return bool((self.hashes == np.uint64(h)).any())
+
+    def has_any(self, hs: tuple[int, ...]) -> bool:
+        if len(self.hashes) <= 64:  # a few words: Python compares faster than numpy starts
+            return not set(hs).isdisjoint(self.hashes.tolist())
+        return any(self.has(h) for h in hs)
+
+
+class Regions:
+    """The anchor and substring tables of a rule list, and the regions of a text each rule is searched in."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._anchors = [frozenset(word_hash(w) for w in r.anchors) for r in rules]
+        rules_of_anchor: dict[int, list[int]] = defaultdict(list)
+        for i, anchors in enumerate(self._anchors):
+            for h in anchors:
+                rules_of_anchor[h].append(i)
+        self._rules_of_anchor = {h: tuple(ks) for h, ks in rules_of_anchor.items()}
+        self._anchor_arrays = [np.array(sorted(a), dtype=np.uint64) for a in self._anchors]
+        self._anchor_table = np.array(sorted(self._rules_of_anchor) or [0], dtype=np.uint64)
+        # the same with the largest hash appended: `searchsorted` then never points past the end (a word
+        # equal to it is looked up in `_rules_of_anchor` like any other)
+        self._anchor_table_end = np.append(self._anchor_table, np.uint64(2**64 - 1))
+        self._anchored = [i for i, a in enumerate(self._anchors) if a]
+        self._always = [i for i, r in enumerate(rules) if not self._anchors[i] and not r.substrings]
+        self._subs_of_rule = [(i, r.substrings) for i, r in enumerate(rules) if r.substrings]
+        self._ascii_subs_of_rule = [(i, tuple(s for s in subs if s.isascii())) for i, subs in self._subs_of_rule
+                                    if any(s.isascii() for s in subs)]
+        ascii_subs = sorted({s for r in rules for s in r.substrings if s.isascii()})
+        self._ascii_substrings = re.compile(trie_pattern(ascii_subs)) if ascii_subs else None
+
+    def find(self, text: str, words: WordIndex, ok: bytes | bytearray, lo: int = 0,
+             hi: int | None = None) -> dict[int, list[tuple[int, int]]]:
+        """Per rule i with ok[i] worth searching, the text regions to search: around its anchors' occurrences
+        (within text[lo:hi] when given: `words` then holds the words of that span only).
+
+        The order is the detector's rule order (always-searched rules, substring rules, then anchored rules
+        by first anchor occurrence, or by index for long texts): the first hit of a family wins.
+        """
+        n = len(text) if hi is None else hi
+        return self.merged(self.whole(text, ok, lo, n), self.anchored_spans(words, ok, lo, n), ok)
+
+    @staticmethod
+    def merged(out: dict[int, list[tuple[int, int]]], anchored: dict[int, list[tuple[int, int]]],
+               ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
+        """The whole-text regions, then the anchored rules' regions (of the rules not searched whole)."""
+        for k, spans in anchored.items():
+            if ok[k] and k not in out:
+                out[k] = spans
+        return out
+
+    def whole(self, text: str, ok: bytes | bytearray, lo: int, n: int) -> dict[int, list[tuple[int, int]]]:
+        """The rules searched in all of text[lo:n]: those without anchors, and those with one of their
+        substrings in it (scripts without spaces, special tokens)."""
+        span = text if lo == 0 and n == len(text) else text[lo:n]
+        out: dict[int, list[tuple[int, int]]] = {i: [(lo, n)] for i in self._always if ok[i]}
+        if span.isascii():  # an ASCII text can hold only ASCII substrings
+            subs = [(i, s) for i, s in self._ascii_subs_of_rule if ok[i]]
+            # many strings: one trie scan for all of them first (`in` per string costs more then)
+            if sum(len(s) for _, s in subs) > 8 and (self._ascii_substrings is None
+                                                     or self._ascii_substrings.search(span) is None):
+                subs = []
+        else:
+            subs = [(i, s) for i, s in self._subs_of_rule if ok[i]]
+        for i, strings in subs:
+            if any(s in span for s in strings):
+                out[i] = [(lo, n)]
+        return out
+
+    def anchored_spans(self, words: WordIndex, ok: bytes | bytearray, lo: int,
+                       n: int) -> dict[int, list[tuple[int, int]]]:
+        """Per anchored rule i with ok[i] and an anchor among `words`, the spans around its anchors' occurrences
+        (merged, within [lo, n)), by first anchor occurrence (by rule index for texts of many words)."""
+        hashes, starts = words.hashes, words.starts
+        if len(hashes) > 4096:
+            return self.anchored_long(words, ok, lo, n)
+        # short texts: plain Python beats numpy's per-call overhead
+        if len(hashes) > 64:  # keep only the words that are anchors (one vectorised lookup)
+            at = self._anchor_table_end.searchsorted(hashes)
+            hit = (self._anchor_table_end[at] == hashes).nonzero()[0]
+            hashes, starts = hashes[hit], starts[hit]
+        rules_of = self._rules_of_anchor
+        positions = starts.tolist()
+        if positions != sorted(positions):  # (words of overlapping chunks)
+            return self.anchored_unsorted(hashes.tolist(), positions, ok, lo, n)
+        out: dict[int, list[tuple[int, int]]] = {}
+        for h, p in zip(hashes.tolist(), positions, strict=True):
+            ks = rules_of.get(h)
+            if ks is None:
+                continue
+            a, b = p - _BEFORE, p + _AFTER
+            a, b = lo if a < lo else a, n if b > n else b
+            for k in ks:
+                if ok[k]:
+                    spans = out.get(k)
+                    if spans is None:
+                        out[k] = [(a, b)]
+                    elif a <= spans[-1][1]:  # overlaps the last span (positions ascend): merged
+                        spans[-1] = (spans[-1][0], b)
+                    else:
+                        spans.append((a, b))
+        return out
+
+    def anchored_unsorted(self, hashes: list[int], positions: list[int], ok: bytes | bytearray, lo: int,
+                          n: int) -> dict[int, list[tuple[int, int]]]:
+        """`anchored_spans` of words not in text order."""
+        grouped: dict[int, list[int]] = {}
+        for h, p in zip(hashes, positions, strict=True):
+            for k in self._rules_of_anchor.get(h, ()):
+                if ok[k]:
+                    grouped.setdefault(k, []).append(p)
+        out: dict[int, list[tuple[int, int]]] = {}
+        for k, ps in grouped.items():
+            spans: list[tuple[int, int]] = []
+            for p in sorted(ps):
+                a, b = max(lo, p - _BEFORE), min(n, p + _AFTER)
+                if spans and a <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], b)
+                else:
+                    spans.append((a, b))
+            out[k] = spans
+        return out
+
+    def anchored_long(self, words: WordIndex, ok: bytes | bytearray, lo: int,
+                      n: int) -> dict[int, list[tuple[int, int]]]:
+        """`anchored_spans` for a text of many words (vectorised; by rule index)."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        todo = [k for k in self._anchored if ok[k]]
+        if not todo:
+            return out
+        arrays = [self._anchor_arrays[k] for k in todo]
+        hit = np.flatnonzero(np.isin(words.hashes, np.concatenate(arrays)))
+        hashes_hit, starts_hit = words.hashes[hit], words.starts[hit]
+        for k, arr in sorted(zip(todo, arrays, strict=True)):
+            found = starts_hit[np.isin(hashes_hit, arr)]
+            if len(found):
+                sorted_pos = np.sort(found)
+                los, his = np.maximum(sorted_pos - _BEFORE, lo), np.minimum(sorted_pos + _AFTER, n)
+                breaks = np.flatnonzero(los[1:] > his[:-1])
+                first = np.concatenate((np.zeros(1, dtype=np.int64), breaks + 1))
+                last = np.concatenate((breaks, np.array([len(sorted_pos) - 1], dtype=np.int64)))
+                out[k] = list(zip(los[first].tolist(), his[last].tolist(), strict=True))
+        return out
