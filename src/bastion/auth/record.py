@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from bastion.core.context import Budget, ModelLimit, Principal
 
 BudgetPeriod = Literal["day", "week", "month", "total"]
 BUDGET_PERIODS: tuple[BudgetPeriod, ...] = ("day", "week", "month", "total")
 KeyStatus = Literal["active", "revoked", "expired"]
+# The stored settings of a key that an update may change (column names of the key store); the id,
+# secret hash, creation and revocation times never change by an update.
+KeyField = Literal["name", "team", "models", "policy", "expires_at", "rpm", "tpm", "max_parallel",
+                   "budget_usd_micros", "budget_period", "model_limits"]
+KEY_FIELDS: tuple[KeyField, ...] = get_args(KeyField)
+LIMIT_FIELDS: tuple[KeyField, ...] = ("rpm", "tpm", "max_parallel", "budget_usd_micros", "budget_period",
+                                      "model_limits")
 
 
 @dataclass(slots=True, frozen=True)
@@ -27,7 +34,8 @@ class KeyLimits:
 
 @dataclass(slots=True, frozen=True)
 class KeySpec:
-    """What a caller asks for when creating a key (validated input, no identity yet)."""
+    """The settings of a key: what a caller asks for when creating one (validated input, no identity
+    yet), or a key's settings after an update."""
 
     name: str
     team: str | None = None
@@ -66,6 +74,12 @@ class KeyRecord:
                    max_parallel=lim.max_parallel, budget_usd_micros=lim.budget_usd_micros,
                    budget_period=lim.budget_period, model_limits=dict(lim.model_limits),
                    expires_at=spec.expires_at)
+
+    @property
+    def spec(self) -> KeySpec:
+        """The key's current settings."""
+        return KeySpec(name=self.name, team=self.team, models=self.models, policy=self.policy,
+                       limits=self.limits, expires_at=self.expires_at)
 
     @property
     def limits(self) -> KeyLimits:

@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from bastion.auth.record import BudgetPeriod, KeyLimits, KeySpec
+from bastion.auth.record import KEY_FIELDS, BudgetPeriod, KeyField, KeyLimits, KeySpec
 from bastion.core.context import ModelLimit
 from bastion.core.errors import InvalidRequest
 
@@ -81,49 +81,106 @@ class LimitsRequest(_Strict):
             budget_usd_micros=micros, budget_period=period, model_limits=model_limits)
 
 
-class KeyRequest(LimitsRequest):
+Team = Annotated[str, Field(max_length=64), AfterValidator(_printable)]
+ModelName = Annotated[str, Field(max_length=256), AfterValidator(_printable)]
+
+
+class _SettingsRequest(LimitsRequest):
+    """The settings of a key besides its limits, and their checks against the config."""
+
+    team: Team | None = None
+    models: list[ModelName] | None = Field(None, min_length=1)
+    policy: Label | None = None
+    expires: str | None = Field(None, max_length=64)
+
+    def _models(self, known_models: Set[str] | None) -> tuple[str, ...] | None:
+        if self.models is None:
+            return None
+        models = tuple(dict.fromkeys(self.models))
+        if known_models is not None:
+            for i, m in enumerate(models):
+                if m not in known_models:
+                    raise InvalidRequest(f"models[{i}]: unknown model {m!r}", param="models")
+        return models
+
+    def _team(self, known_teams: Set[str] | None) -> str | None:
+        if self.team is not None and known_teams and self.team not in known_teams:
+            raise InvalidRequest(f"team: unknown team {self.team!r} (the config declares {', '.join(sorted(known_teams))}); "
+                                 "declare it under `teams:` in the config", param="team")
+        return self.team
+
+    def _policy(self, known_policies: Set[str] | None) -> str | None:
+        if self.policy is not None and known_policies is not None and self.policy != "default" \
+                and self.policy not in known_policies:
+            raise InvalidRequest(f"policy: unknown policy {self.policy!r}", param="policy")
+        return self.policy
+
+    def _expires_at(self, now: float) -> float | None:
+        if self.expires is None:
+            return None
+        try:
+            return parse_expiry(self.expires, now)
+        except ValueError as e:
+            raise InvalidRequest(f"expires: {e}", param="expires") from None
+
+
+class KeyRequest(_SettingsRequest):
     """A request to create a key (POST /admin/keys body, `bastion keys create` flags)."""
 
     name: Label
-    team: Annotated[str, Field(max_length=64), AfterValidator(_printable)] | None = None
-    models: list[Annotated[str, Field(max_length=256), AfterValidator(_printable)]] | None = Field(
-        None, min_length=1)
-    policy: Label | None = None
-    expires: str | None = Field(None, max_length=64)
 
     def to_spec(self, now: float, known_policies: Set[str] | None = None,
                 known_models: Set[str] | None = None, known_teams: Set[str] | None = None) -> KeySpec:
         """`known_*`: what the config defines (None: not checked). Teams are checked only when the
         config declares some: a misspelt team would otherwise escape its team's limits and budgets."""
-        models: tuple[str, ...] | None = None
-        if self.models is not None:
-            models = tuple(dict.fromkeys(self.models))
-            if known_models is not None:
-                for i, m in enumerate(models):
-                    if m not in known_models:
-                        raise InvalidRequest(f"models[{i}]: unknown model {m!r}", param="models")
-        if self.team is not None and known_teams and self.team not in known_teams:
-            raise InvalidRequest(f"team: unknown team {self.team!r} (the config declares {', '.join(sorted(known_teams))}); "
-                                 "declare it under `teams:` in the config", param="team")
-        if self.policy is not None and known_policies is not None and self.policy != "default" \
-                and self.policy not in known_policies:
-            raise InvalidRequest(f"policy: unknown policy {self.policy!r}", param="policy")
-        expires_at = None
-        if self.expires is not None:
-            try:
-                expires_at = parse_expiry(self.expires, now)
-            except ValueError as e:
-                raise InvalidRequest(f"expires: {e}", param="expires") from None
-        return KeySpec(name=self.name, team=self.team, models=models, policy=self.policy,
-                       limits=self.apply(KeyLimits(), known_models), expires_at=expires_at)
+        models = self._models(known_models)
+        team = self._team(known_teams)
+        policy = self._policy(known_policies)
+        return KeySpec(name=self.name, team=team, models=models, policy=policy,
+                       limits=self.apply(KeyLimits(), known_models), expires_at=self._expires_at(now))
+
+
+class UpdateRequest(_SettingsRequest):
+    """A change to an issued key (PATCH /admin/keys/{id} body, `bastion keys update` flags): only the
+    fields sent change. null clears a setting: team (none), models (every model), policy (the team's,
+    else `default`), expires (never), a limit (the configured default); a name cannot be cleared."""
+
+    name: Label | None = None
+
+    def changed(self) -> list[str]:
+        """The request fields sent, sorted (what the audit log names; never their values)."""
+        return sorted(self.model_fields_set)
+
+    def apply_to(self, current: KeySpec, now: float, known_policies: Set[str] | None = None,
+                 known_models: Set[str] | None = None,
+                 known_teams: Set[str] | None = None) -> tuple[KeySpec, tuple[KeyField, ...]]:
+        """The key's settings after this update, and the stored fields it writes. Checks as a create
+        does (`known_*`, an expiry in the future); InvalidRequest naming the field."""
+        sent = self.model_fields_set
+        if "name" in sent and self.name is None:
+            raise InvalidRequest("name: cannot be null; a key always has a name", param="name")
+        fields: set[KeyField] = {f for f in ("name", "team", "models", "policy", "rpm", "tpm", "max_parallel",
+                                             "model_limits") if f in sent}
+        if "expires" in sent:
+            fields.add("expires_at")
+        if sent & {"budget_usd", "budget_period"}:  # the period follows the amount: written together
+            fields |= {"budget_usd_micros", "budget_period"}
+        spec = KeySpec(
+            name=self.name if self.name is not None else current.name,
+            team=self._team(known_teams) if "team" in sent else current.team,
+            models=self._models(known_models) if "models" in sent else current.models,
+            policy=self._policy(known_policies) if "policy" in sent else current.policy,
+            limits=self.apply(current.limits, known_models),
+            expires_at=self._expires_at(now) if "expires" in sent else current.expires_at)
+        return spec, tuple(f for f in KEY_FIELDS if f in fields)
 
 
 def parse_key_request(data: object) -> KeyRequest:
     return _validate(KeyRequest, data)
 
 
-def parse_limits_request(data: object) -> LimitsRequest:
-    return _validate(LimitsRequest, data)
+def parse_update_request(data: object) -> UpdateRequest:
+    return _validate(UpdateRequest, data)
 
 
 def _validate(model: type[_M], data: object) -> _M:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, cast
 
 import orjson
 
 from bastion.auth import keys
-from bastion.auth.record import BUDGET_PERIODS, BudgetPeriod, KeyLimits, KeyRecord, KeySpec
+from bastion.auth.record import (
+    BUDGET_PERIODS,
+    KEY_FIELDS,
+    BudgetPeriod,
+    KeyField,
+    KeyLimits,
+    KeyRecord,
+    KeySpec,
+)
 from bastion.core.context import ModelLimit
 from bastion.core.errors import InternalError, ServiceUnavailable
 from bastion.store.db import Database, Row
@@ -36,7 +44,7 @@ DDL = (
     )""",
     "CREATE INDEX IF NOT EXISTS bastion_keys_team ON bastion_keys (team)",
 )
-# `changed_at` (unix seconds, the writer's clock) is set by create, revoke and update_limits, so a
+# `changed_at` (unix seconds, the writer's clock) is set by create, revoke and every update, so a
 # process can poll for what changed instead of re-reading each key. Tables made before it existed get
 # the column at migrate; their rows get their last known change time.
 _ADD_CHANGED_AT = {"postgres": "ALTER TABLE bastion_keys ADD COLUMN IF NOT EXISTS changed_at DOUBLE PRECISION",
@@ -80,6 +88,12 @@ class KeyStore(Protocol):
         """Replace every limit of a live (not revoked) key; False when there is none."""
         ...
 
+    async def update(self, key_id: str, spec: KeySpec, fields: Iterable[KeyField] = KEY_FIELDS) -> bool:
+        """Set the named settings of a live (not revoked) key to `spec`'s, in one atomic write that
+        leaves the other settings as they are (so concurrent updates of different fields both
+        hold); False when there is no live key. Never un-revokes; never touches the secret."""
+        ...
+
 
 def _opt_int(v: object) -> int | None:
     return None if v is None else int(cast(int, v))
@@ -96,6 +110,26 @@ def _dump_model_limits(model_limits: dict[str, ModelLimit]) -> str:
 def _load_model_limits(text: str) -> dict[str, ModelLimit]:
     raw = orjson.loads(text) if text else {}
     return {m: ModelLimit(rpm=_opt_int(v.get("rpm")), tpm=_opt_int(v.get("tpm"))) for m, v in raw.items()}
+
+
+def _dump_models(models: tuple[str, ...] | None) -> str | None:
+    return orjson.dumps(list(models)).decode() if models is not None else None
+
+
+# What each updatable column is written from (the keys are the only column names an update writes).
+_SETTING: dict[KeyField, Callable[[KeySpec], object]] = {
+    "name": lambda s: s.name,
+    "team": lambda s: s.team,
+    "models": lambda s: _dump_models(s.models),
+    "policy": lambda s: s.policy,
+    "expires_at": lambda s: _opt_float(s.expires_at),
+    "rpm": lambda s: s.limits.rpm,
+    "tpm": lambda s: s.limits.tpm,
+    "max_parallel": lambda s: s.limits.max_parallel,
+    "budget_usd_micros": lambda s: s.limits.budget_usd_micros,
+    "budget_period": lambda s: s.limits.budget_period,
+    "model_limits": lambda s: _dump_model_limits(s.limits.model_limits),
+}
 
 
 def _row_to_record(row: Row) -> KeyRecord:
@@ -139,7 +173,7 @@ class SqlKeyStore:
 
     async def create(self, record: KeyRecord) -> bool:
         r = record
-        models = orjson.dumps(list(r.models)).decode() if r.models is not None else None
+        models = _dump_models(r.models)
         n = await self._db.execute(
             f"INSERT INTO bastion_keys ({_COLUMNS}, changed_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -183,6 +217,18 @@ class SqlKeyStore:
             "budget_period = ?, model_limits = ?, changed_at = ? WHERE id = ? AND revoked_at IS NULL",
             (lim.rpm, lim.tpm, lim.max_parallel, lim.budget_usd_micros, lim.budget_period,
              _dump_model_limits(lim.model_limits), float(self._clock()), key_id))
+        return n == 1
+
+    async def update(self, key_id: str, spec: KeySpec, fields: Iterable[KeyField] = KEY_FIELDS) -> bool:
+        wanted = set(fields)
+        unknown = wanted.difference(_SETTING)
+        if unknown:
+            raise ValueError(f"not an updatable key field: {', '.join(sorted(map(str, unknown)))}")
+        columns = [f for f in KEY_FIELDS if f in wanted]  # fixed names from _SETTING, never input
+        n = await self._db.execute(
+            f"UPDATE bastion_keys SET {''.join(f'{c} = ?, ' for c in columns)}changed_at = ? "
+            "WHERE id = ? AND revoked_at IS NULL",
+            (*(_SETTING[c](spec) for c in columns), float(self._clock()), key_id))
         return n == 1
 
 

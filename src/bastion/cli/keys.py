@@ -14,7 +14,7 @@ import orjson
 
 from bastion.auth import keys
 from bastion.auth.record import BUDGET_PERIODS, KeyRecord
-from bastion.auth.spec import parse_key_request, parse_limits_request
+from bastion.auth.spec import parse_key_request, parse_update_request
 from bastion.auth.store import SqlKeyStore, issue_key
 from bastion.config.loader import ConfigError, load_config
 from bastion.config.schema import BastionConfig
@@ -45,10 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     create = sub.add_parser("create", parents=[common], help="create a key and print it once")
     create.add_argument("--name", required=True, help="who or what uses the key (e.g. billing-svc)")
-    create.add_argument("--team", help="team the key belongs to (team limits, budgets and policy apply)")
-    create.add_argument("--models", help="comma-separated models the key may use (default: all)")
-    create.add_argument("--policy", help="policy name (default: the team's, else `default`)")
-    create.add_argument("--expires", metavar="DATE", help="expiry, ISO date or datetime in UTC (2027-01-01)")
+    _setting_flags(create)
     create.add_argument("--json", action="store_true", help="print the key and record as JSON")
     _limit_flags(create, argparse.SUPPRESS)
     create.set_defaults(func=cmd_create)
@@ -63,10 +60,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke.add_argument("id", help="public key id (the part after bst_)")
     revoke.set_defaults(func=cmd_revoke)
 
-    update = sub.add_parser("update", parents=[common], help="change a key's limits (only the flags given)")
+    update = sub.add_parser("update", parents=[common], help="change a key's settings and limits in place "
+                            "(only the flags given; the secret stays the same)")
     update.add_argument("id", help="public key id")
+    update.add_argument("--name", help="new name")
+    _setting_flags(update)
     _limit_flags(update, argparse.SUPPRESS)
+    update.add_argument("--clear", action="append", metavar="FIELD[,FIELD]",
+                        help=f"unset settings: {', '.join(CLEARABLE)} (models: every model; policy: the team's; "
+                             "expires: never; a limit or budget: the configured default)")
+    update.add_argument("--json", action="store_true", help="print the updated record as JSON")
     update.set_defaults(func=cmd_update)
+
+
+# --clear FIELD → the request field it sets to null
+CLEARABLE = {"team": "team", "models": "models", "policy": "policy", "expires": "expires", "rpm": "rpm",
+             "tpm": "tpm", "max-parallel": "max_parallel", "budget": "budget_usd"}
+
+
+def _setting_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--team", help="team the key belongs to (team limits, budgets and policy apply)")
+    p.add_argument("--models", help="comma-separated models the key may use (default: all)")
+    p.add_argument("--policy", help="policy name (default: the team's, else `default`)")
+    p.add_argument("--expires", metavar="DATE", help="expiry, ISO date or datetime in UTC (2027-01-01)")
+
+
+def _settings_of(args: argparse.Namespace) -> dict[str, object]:
+    data: dict[str, object] = {f: getattr(args, f) for f in ("name", "team", "policy", "expires")
+                               if getattr(args, f, None) is not None}
+    if args.models is not None:
+        data["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    return data
 
 
 def _limit_flags(p: argparse.ArgumentParser, default: Any) -> None:
@@ -123,19 +147,11 @@ async def _with_store(args: argparse.Namespace,
 
 def cmd_create(args: argparse.Namespace) -> int:
     async def body() -> int:
-        data: dict[str, object] = {"name": args.name, **_limits_of(args)}
-        for flag in ("team", "policy", "expires"):
-            if getattr(args, flag) is not None:
-                data[flag] = getattr(args, flag)
-        if args.models is not None:
-            data["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
-        request = parse_key_request(data)
+        request = parse_key_request({**_settings_of(args), **_limits_of(args)})
 
         async def create(store: SqlKeyStore, config: BastionConfig) -> int:
             now = time.time()
-            strict = args.config is not None  # the built-in config's models depend on this shell's env
-            spec = request.to_spec(now, set(config.policies) if strict else None,
-                                   {m.name for m in config.models} if strict else None, set(config.teams))
+            spec = request.to_spec(now, *_known(args, config))
             issued = await issue_key(store, spec, now)
             if args.json:
                 print(orjson.dumps({"key": issued.plaintext, "warning": SHOWN_ONCE,
@@ -179,25 +195,62 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     return _run("revoke", body)
 
 
+def _known(args: argparse.Namespace,
+           config: BastionConfig) -> tuple[set[str] | None, set[str] | None, set[str]]:
+    """(policies, models, teams) names are checked against: models and policies only with --config,
+    since the built-in config's depend on this shell's environment."""
+    strict = args.config is not None
+    return (set(config.policies) if strict else None, {m.name for m in config.models} if strict else None,
+            set(config.teams))
+
+
+def _update_body(args: argparse.Namespace) -> dict[str, object]:
+    data = {**_settings_of(args), **_limits_of(args)}
+    for item in args.clear or ():
+        for name in (n.strip() for n in item.split(",") if n.strip()):
+            field = CLEARABLE.get(name)
+            if field is None:
+                raise _Failed(f"--clear: unknown field {_cell(name)[:40]!r}; use {', '.join(CLEARABLE)}", EXIT_USAGE)
+            if data.get(field) is not None:
+                raise _Failed(f"--clear {name} contradicts --{field.replace('_', '-')}", EXIT_USAGE)
+            data[field] = None
+    return data
+
+
 def cmd_update(args: argparse.Namespace) -> int:
     async def body() -> int:
         key_id = _key_id(args.id)
-        changes = _limits_of(args)
+        changes = _update_body(args)
         if not changes:
-            raise _Failed("nothing to change: give at least one of --rpm --tpm --max-parallel "
-                          "--budget-usd --budget-period", EXIT_USAGE)
-        request = parse_limits_request(changes)
+            raise _Failed("nothing to change: give at least one of --name --team --models --policy --expires "
+                          "--rpm --tpm --max-parallel --budget-usd --budget-period --clear", EXIT_USAGE)
+        request = parse_update_request(changes)
 
-        async def update(store: SqlKeyStore, _: BastionConfig) -> int:
+        async def update(store: SqlKeyStore, config: BastionConfig) -> int:
             record = await store.get(key_id)
             if record is None:
                 raise _Failed(f"no key with id {key_id}", EXIT_FAILED)
-            if not await store.update_limits(key_id, request.apply(record.limits)):
-                raise _Failed(f"key {key_id} is revoked; create a new one", EXIT_FAILED)
-            print(f"Updated key {key_id}: {_limits_text(await store.get(key_id) or record)}")
-            return EXIT_OK
+            if record.revoked_at is None:
+                now = time.time()
+                spec, fields = request.apply_to(record.spec, now, *_known(args, config))
+                if await store.update(key_id, spec, fields):
+                    updated = await store.get(key_id) or record
+                    if args.json:
+                        print(orjson.dumps(updated.public_view(now)).decode())
+                    else:
+                        print(f"Updated key {key_id} ({', '.join(request.changed())}): {_settings_text(updated, now)}")
+                        print("Running servers apply the change within seconds.")
+                    return EXIT_OK
+            raise _Failed(f"key {key_id} is revoked; create a new one", EXIT_FAILED)
         return await _with_store(args, update)
     return _run("update", body)
+
+
+def _settings_text(r: KeyRecord, now: float) -> str:
+    models = ",".join(r.models) if r.models is not None else "all"
+    expires = r.public_view(now)["expires_at"] or "never"
+    return (f"name={_cell(r.name)} team={_cell(r.team)} models={_cell(models)} policy={_cell(r.policy)} "
+            f"expires={expires} limits: {_limits_text(r)}")
 
 
 def _key_id(value: str) -> str:

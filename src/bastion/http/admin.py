@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence, Set
 from bastion.auth import keys
 from bastion.auth.admin_key import AdminAuth
 from bastion.auth.record import KeyRecord
-from bastion.auth.spec import parse_key_request, parse_limits_request
+from bastion.auth.spec import parse_key_request, parse_update_request
 from bastion.auth.store import KeyStore, issue_key
 from bastion.core.errors import InvalidRequest, NotFound
 from bastion.http.gate import Admission, Passed
@@ -148,17 +148,21 @@ class AdminRoutes:
         return HttpResponse.json(record.public_view(self._clock()), headers=dict(_NO_STORE))
 
     async def update_key(self, req: HttpRequest) -> HttpResponse:
-        """PATCH /admin/keys/{id} with any of rpm, tpm, max_parallel, budget_usd, budget_period,
-        model_limits (null clears one). A revoked key cannot be changed (409)."""
+        """PATCH /admin/keys/{id} with any of name, team, models, policy, expires, rpm, tpm,
+        max_parallel, budget_usd, budget_period, model_limits; only the fields sent change (null
+        clears one, except name). → the updated record (never the secret). A revoked key cannot be
+        changed (409), so an update never brings one back; an expired key can be given a new expiry."""
         self._check(req)
         key_id = self._key_id(req, self.KEY)
-        changes = parse_limits_request(req.json())
+        changes = parse_update_request(req.json())
         record = await self._existing(key_id)
-        if record.revoked_at is not None or not await self._store.update_limits(
-                key_id, changes.apply(record.limits, self._models)):
+        if record.revoked_at is not None:
+            raise InvalidRequest("key is revoked; create a new one", status=409, code="key_revoked")
+        spec, fields = changes.apply_to(record.spec, self._clock(), self._policies, self._models, self._teams)
+        if not await self._store.update(key_id, spec, fields):  # revoked meanwhile: the write is refused
             raise InvalidRequest("key is revoked; create a new one", status=409, code="key_revoked")
         self._changed(key_id)
-        log.info("admin updated key id=%s", key_id)
+        log.info("admin updated key id=%s fields=%s", key_id, ",".join(changes.changed()) or "-")
         return HttpResponse.json((await self._existing(key_id)).public_view(self._clock()),
                                  headers=dict(_NO_STORE))
 
