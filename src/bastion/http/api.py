@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from urllib.parse import unquote
 
 from bastion.core.context import Operation, RequestContext
@@ -32,8 +33,10 @@ CLIENT_GONE = "client_disconnected"
 async def _fail(p: Pipeline, ctx: RequestContext, err: BastionError) -> HttpResponse:
     ctx.status = err.status
     ctx.error_code = err.code
-    await p.finalize(ctx)
-    return error_response(err, ctx.ingress, ctx.response_headers)
+    await p.settle(ctx)
+    resp = error_response(err, ctx.ingress, ctx.response_headers)
+    resp.after = partial(p.report, ctx)
+    return resp
 
 
 class _Admitted:
@@ -128,16 +131,17 @@ class ApiHandlers:
         if isinstance(result, ChatResponse):
             ctx.status = 200
             body = fmt.encode_response(result, alias)
-            await self.p.finalize(ctx)
-            return HttpResponse.json(body, headers=ctx.response_headers)
+            await self.p.settle(ctx)
+            return HttpResponse.json(body, headers=ctx.response_headers, after=partial(self.p.report, ctx))
         ctx.status = 200
         encoder = fmt.stream_encoder(chat, alias)
 
         async def on_close(gone: bool) -> None:
             ctx.client_disconnected = gone
-            await self.p.finalize(ctx)
+            await self.p.settle(ctx)
 
-        return StreamingResponse(_frames(ctx, result, encoder), headers=ctx.response_headers, on_close=on_close)
+        return StreamingResponse(_frames(ctx, result, encoder), headers=ctx.response_headers, on_close=on_close,
+                                 after=partial(self.p.report, ctx))
 
     # ---- embeddings and models --------------------------------------------------------
     async def _embeddings(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:

@@ -25,7 +25,7 @@ from bastion.http.gate import Admission, Gated
 from bastion.http.gate import Routes as Routes  # built by callers from here too
 from bastion.http.limits import HttpLimits, LimitedRequest
 from bastion.http.relay import relay
-from bastion.http.types import HttpResponse, StreamingResponse
+from bastion.http.types import After, HttpResponse, StreamingResponse
 
 log = logging.getLogger("bastion.http")
 
@@ -277,8 +277,12 @@ class BastionASGI:
         hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
         if close:
             hs.append((b"connection", b"close"))
-        await send({"type": "http.response.start", "status": resp.status, "headers": hs})
-        await send({"type": "http.response.body", "body": resp.body})
+        try:
+            await send({"type": "http.response.start", "status": resp.status, "headers": hs})
+            await send({"type": "http.response.body", "body": resp.body})
+        finally:
+            if resp.after is not None:
+                await _after(resp.after, rid)
 
     async def _send_stream(self, resp: StreamingResponse, rid: str, receive: Receive, send: Send) -> None:
         me = asyncio.current_task()
@@ -329,6 +333,16 @@ class BastionASGI:
         finally:
             if not closed:
                 await close()
+            if resp.after is not None:
+                await _after(resp.after, rid)
+
+
+async def _after(after: After, rid: str) -> None:
+    """A response's after-work: it must neither fail the connection nor be skipped by a send error."""
+    try:
+        await after()
+    except Exception:
+        log.exception("after-response work failed", extra={"request_id": rid})
 
 
 def _declares_body(raw: list[tuple[bytes, bytes]]) -> bool:

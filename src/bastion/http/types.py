@@ -40,16 +40,24 @@ class HttpRequest:
         return obj
 
 
+After = Callable[[], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class HttpResponse:
+    """`after`, if set, runs once the response has been handed to the connection (or the client
+    has gone): work the client need not wait for (the access log line, metrics)."""
+
     status: int
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    after: After | None = None
 
     @classmethod
-    def json(cls, obj: object, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-        return cls(status, orjson.dumps(obj), headers=headers or {})
+    def json(cls, obj: object, status: int = 200, headers: dict[str, str] | None = None,
+             after: After | None = None) -> HttpResponse:
+        return cls(status, orjson.dumps(obj), headers=headers or {}, after=after)
 
 
 @dataclass(slots=True)
@@ -62,6 +70,7 @@ class StreamingResponse:
     content_type: str = "text/event-stream"
     headers: dict[str, str] = field(default_factory=dict)
     on_close: Callable[[bool], Awaitable[None]] | None = None  # arg: the client went away
+    after: After | None = None  # as HttpResponse.after: once the stream has ended and on_close ran
 
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse | StreamingResponse]]

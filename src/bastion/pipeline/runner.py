@@ -3,7 +3,9 @@
 This is the only place where the order of the request flow is written:
 admission (audit can accept) → auth → model checks → stages (rate limit, cost, policy) →
 router → output guard → finalizers. `finalize` runs exactly once for every request that
-reached the gateway, whatever happened.
+reached the gateway, whatever happened: `settle` (the stages' finishers: limits, budgets, audit)
+before the response's last byte, `report` (the observers: metrics, access log, span) after it,
+where a client waiting for its answer does not wait for them.
 """
 
 from __future__ import annotations
@@ -193,6 +195,12 @@ class Pipeline:
 
     # ---- the end ----------------------------------------------------------------------
     async def finalize(self, ctx: RequestContext) -> None:
+        await self.settle(ctx)
+        await self.report(ctx)
+
+    async def settle(self, ctx: RequestContext) -> None:
+        """The stages' finishers, last entered first: before the response's last byte is sent, so
+        a client that has its answer finds its usage and spend recorded."""
         entered = ctx.state.get("_entered")
         if isinstance(entered, list):
             for stage in reversed(entered):
@@ -200,6 +208,10 @@ class Pipeline:
                     await stage.finish(ctx)
                 except Exception:  # a finalizer must never break the others
                     log.exception("stage %s finish failed", getattr(stage, "name", "?"))
+
+    async def report(self, ctx: RequestContext) -> None:
+        """The observers' finish (metrics, access log, span): bounded in-process work with no I/O to
+        wait on, so it may run after the response is sent (`HttpResponse.after`)."""
         for o in self.observers:
             try:
                 await o.finish(ctx)

@@ -208,6 +208,9 @@ async def test_key_first_refuses_from_the_head_and_records_the_401_once() -> Non
     out = await key_first(p, lambda ctx, req: None, "openai").gate(head())  # type: ignore[arg-type,return-value]
     assert isinstance(out, HttpResponse) and out.status == 401
     assert auth.calls == 1
+    assert obs.finished == []  # the observers run once the answer is sent (HttpResponse.after)
+    assert out.after is not None
+    await out.after()
     assert [(c.status, c.error_code, c.client_disconnected) for c in obs.finished] == [(401, "invalid_api_key", False)]
 
 
