@@ -83,14 +83,16 @@ def _repetitive(text: str) -> bool:
 class Detector:
     """Build once (loads tables and the model); `findings` is pure and thread-safe."""
 
-    def __init__(self, model: LinearModel | None, *, use_rules: bool = True, use_model: bool = True) -> None:
+    def __init__(self, model: LinearModel | None, *, use_rules: bool = True, use_model: bool = True,
+                 native: bool | None = None) -> None:
+        """`native`: use the C accelerator (default: when it is built; findings are the same)."""
         canon.warm()
         if model is not None and use_model and model.rules_digest and model.rules_digest != digest():
             raise ValueError("the injection model was trained with another rule set: retrain it "
                              "(python data/injection/train.py)")
         self.model = model if use_model else None
         self.use_rules = use_rules
-        self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK)
+        self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK, native=native)
         self.regions = Regions(RULES)
         self._strong = bytes(not r.is_cue for r in RULES)  # 1 per strong rule
         self._strong_bits = int.from_bytes(self._strong, "big")

@@ -11,9 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import accumulate
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
+
+_native: ModuleType | None
+try:  # the optional C accelerator (setup.py builds it where a compiler is present); same values
+    import bastion._native as _built
+
+    _native = _built
+except ImportError:  # pragma: no cover - depends on the install
+    _native = None
+NATIVE = _native is not None
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -52,10 +62,15 @@ class Features:
 
 
 class Hasher:
-    """Turns canonical code points into hashed features. Build once; `max_len` bounds one call."""
+    """Turns canonical code points into hashed features. Build once; `max_len` bounds one call.
+    `native` (default: when built) computes `extract` in C (`bastion._native`); the numpy code
+    below is the reference it must equal, and the fallback."""
 
-    def __init__(self, bits: int = 18, max_len: int = 1 << 16) -> None:
+    def __init__(self, bits: int = 18, max_len: int = 1 << 16, native: bool | None = None) -> None:
         self.bits = bits
+        self.native = _native if (NATIVE if native is None else native) else None
+        if native and _native is None:
+            raise RuntimeError("the C accelerator bastion._native is not built")
         self.shift = np.uint64(64 - bits)
         self.max_len = max_len
         self._pow = self._powers(_BASE, max_len + 1)
@@ -68,6 +83,8 @@ class Hasher:
         self._word_clip = np.append(self._word, False)
         self._arange = np.arange(max_len + 1, dtype=np.int64)
         self._kind_salt = np.array([_SALT[g] for g in CHAR_NS] + [_SALT["word"], _SALT["pair"]], dtype=np.uint64)
+        self._word_bytes = self._word.tobytes()
+        self._salt_bytes = self._kind_salt.tobytes()
 
     @staticmethod
     def _powers(base: int, n: int) -> U64:
@@ -96,6 +113,10 @@ class Hasher:
             raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
         if n < 8:
             return self.extract_stepwise(codes)
+        if self.native is not None and codes.dtype == np.uint32 and codes.flags.c_contiguous:
+            b, p, w, ws, longest = self.native.features(codes, self.bits, self._word_bytes, self._salt_bytes)
+            return Features(np.frombuffer(b, np.int64), np.frombuffer(p, np.int64), np.frombuffer(w, np.uint64),
+                            np.frombuffer(ws, np.int64), longest)
         # One pass: the hashes of all five kinds written straight into their blocks of one array (in the
         # order `extract_stepwise` concatenates them), then mixed and reduced in place. Same values. (Ufunc
         # methods, not their numpy.* wrappers: at a few hundred characters a call costs more than its work.)

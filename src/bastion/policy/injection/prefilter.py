@@ -162,6 +162,9 @@ class Prefilter:
         self._rule_start = np.cumsum([0] + [len(cs) for cs in rule_cl[:-1]], dtype=np.int64)
         self._everything = (b"\x01" * len(patterns), b"\x01" * len(strings))
         self._local = threading.local()
+        native = hasher.native  # the C accelerator when the hasher uses it: the same flags (tests compare)
+        self._native = None if native is None or not len(strings) else (native, native.prefilter_tables(
+            self._tri, self._member_flat, self._clause_start, self._rule_flat, self._rule_start, self._size))
 
     def _rarest(self, s: str, hasher: Hasher) -> list[int]:
         """Buckets of the (up to) 8 3-grams of `s` least likely in ordinary text, padded with the sentinel."""
@@ -177,6 +180,9 @@ class Prefilter:
         (everything when they are not)."""
         if trigrams is None or not self._n_strings:
             return self._everything
+        if self._native is not None and trigrams.dtype == np.int64 and trigrams.flags.c_contiguous:
+            native, tables = self._native
+            return native.prefilter(tables, trigrams)  # type: ignore[no-any-return]
         maybe = self._present(trigrams, self._all_strings)
         clause_ok = np.ones(len(self._clauses) + 1, dtype=bool)
         clause_ok[:-1] = np.logical_or.reduceat(maybe[self._member_flat], self._clause_start)

@@ -1,0 +1,347 @@
+/* bastion._native: the injection detector's two numeric inner loops in C (optional; the numpy
+ * code in policy/injection/{features,prefilter}.py is the reference and the fallback, and the
+ * tests compare the two on every path).
+ *
+ *   features(codes, bits, word_table, salts) -> (buckets, positions, words, word_starts, longest)
+ *       Hasher.extract for n >= 8 code points: the hashed character 3-, 4- and 5-grams, words and
+ *       word pairs of `codes` (uint32), in the same order and with the same values (polynomial
+ *       hashes modulo 2**64, mixed per kind, reduced to `bits`). Arrays come back as bytearrays
+ *       of int64 / uint64 for numpy.frombuffer.
+ *   prefilter_tables(tri, member_flat, clause_start, rule_flat, rule_start, size) -> tables
+ *   prefilter(tables, trigrams) -> (rule_ok, maybe)
+ *       Prefilter.scan: per literal string, 1 when all 8 of its picked 3-gram buckets occur among
+ *       `trigrams`; per clause, any of its strings; per rule, all of its clauses. The tables are
+ *       checked once; a call checks its trigrams, so no input can make it read out of bounds.
+ *
+ * They hold the GIL throughout (the tables' scratch flags are left all zero after every call).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BASE 0x100000001B3ULL
+#define PAIR 0xC2B2AE3D27D4EB4FULL
+#define MIX 0x9E3779B97F4A7C15ULL
+
+static int
+get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (view->len % itemsize != 0 || (view->itemsize != itemsize && view->itemsize != 1)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected items of %zd bytes", name, itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+native_features(PyObject *self, PyObject *args)
+{
+    PyObject *codes_obj, *table_obj, *salts_obj;
+    int bits;
+    if (!PyArg_ParseTuple(args, "OiOO", &codes_obj, &bits, &table_obj, &salts_obj))
+        return NULL;
+    if (bits < 1 || bits > 63) {
+        PyErr_SetString(PyExc_ValueError, "bits: must be 1..63");
+        return NULL;
+    }
+    Py_buffer cv, tv, sv;
+    if (get_buffer(codes_obj, &cv, 4, "codes") < 0)
+        return NULL;
+    if (get_buffer(table_obj, &tv, 1, "word_table") < 0) {
+        PyBuffer_Release(&cv);
+        return NULL;
+    }
+    if (get_buffer(salts_obj, &sv, 8, "salts") < 0) {
+        PyBuffer_Release(&cv);
+        PyBuffer_Release(&tv);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyObject *buckets = NULL, *positions = NULL, *words = NULL, *starts_out = NULL;
+    int64_t *starts = NULL, *ends = NULL;
+    const uint32_t *c = (const uint32_t *)cv.buf;
+    const unsigned char *table = (const unsigned char *)tv.buf;
+    const uint64_t *salt = (const uint64_t *)sv.buf;
+    Py_ssize_t n = cv.len / 4, tlen = tv.len;
+    if (n < 8 || sv.len != 5 * 8) {
+        PyErr_SetString(PyExc_ValueError, "features: needs at least 8 code points and 5 salts");
+        goto done;
+    }
+    /* words: maximal runs of word characters (code points past the table are not) */
+    starts = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
+    ends = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
+    if (starts == NULL || ends == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t w = 0, longest = 0;
+    int inword = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int is = c[i] < (uint64_t)tlen ? table[c[i]] != 0 : 0;
+        if (is && !inword)
+            starts[w] = i;
+        else if (!is && inword) {
+            ends[w] = i;
+            if (i - starts[w] > longest)
+                longest = i - starts[w];
+            w++;
+        }
+        inword = is;
+    }
+    if (inword) {
+        ends[w] = n;
+        if (n - starts[w] > longest)
+            longest = n - starts[w];
+        w++;
+    }
+    Py_ssize_t pairs = w > 1 ? w - 1 : 0;
+    Py_ssize_t total = (n - 2) + (n - 3) + (n - 4) + w + pairs;
+    buckets = PyByteArray_FromStringAndSize(NULL, total * 8);
+    positions = PyByteArray_FromStringAndSize(NULL, total * 8);
+    words = PyByteArray_FromStringAndSize(NULL, w * 8);
+    starts_out = PyByteArray_FromStringAndSize(NULL, w * 8);
+    if (buckets == NULL || positions == NULL || words == NULL || starts_out == NULL)
+        goto done;
+    int64_t *b = (int64_t *)PyByteArray_AS_STRING(buckets);
+    int64_t *p = (int64_t *)PyByteArray_AS_STRING(positions);
+    uint64_t *hw = (uint64_t *)PyByteArray_AS_STRING(words);
+    int shift = 64 - bits;
+    int64_t *b3 = b, *b4 = b + (n - 2), *b5 = b4 + (n - 3), *bw = b5 + (n - 4), *bp = bw + w;
+    int64_t *p3 = p, *p4 = p + (n - 2), *p5 = p4 + (n - 3), *pw = p5 + (n - 4), *pp = pw + w;
+    for (Py_ssize_t i = 0; i + 2 < n; i++) {
+        uint64_t h = ((uint64_t)c[i] * BASE + c[i + 1]) * BASE + c[i + 2];
+        b3[i] = (int64_t)(((h ^ salt[0]) * MIX) >> shift);
+        p3[i] = i;
+        if (i + 3 < n) {
+            h = h * BASE + c[i + 3];
+            b4[i] = (int64_t)(((h ^ salt[1]) * MIX) >> shift);
+            p4[i] = i;
+            if (i + 4 < n) {
+                h = h * BASE + c[i + 4];
+                b5[i] = (int64_t)(((h ^ salt[2]) * MIX) >> shift);
+                p5[i] = i;
+            }
+        }
+    }
+    for (Py_ssize_t k = 0; k < w; k++) {
+        uint64_t h = 0;
+        for (int64_t j = starts[k]; j < ends[k]; j++)
+            h = h * BASE + c[j];
+        hw[k] = h;
+        bw[k] = (int64_t)(((h ^ salt[3]) * MIX) >> shift);
+        pw[k] = starts[k];
+    }
+    for (Py_ssize_t k = 0; k < pairs; k++) {
+        uint64_t h = hw[k] * PAIR + hw[k + 1];
+        bp[k] = (int64_t)(((h ^ salt[4]) * MIX) >> shift);
+        pp[k] = starts[k];
+    }
+    if (w)
+        memcpy(PyByteArray_AS_STRING(starts_out), starts, (size_t)w * 8);
+    result = Py_BuildValue("OOOOn", buckets, positions, words, starts_out, longest);
+done:
+    Py_XDECREF(buckets);
+    Py_XDECREF(positions);
+    Py_XDECREF(words);
+    Py_XDECREF(starts_out);
+    PyMem_Free(starts);
+    PyMem_Free(ends);
+    PyBuffer_Release(&cv);
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&sv);
+    return result;
+}
+
+/* The prefilter's constant tables, checked once (`prefilter_tables`) and held in a capsule: each
+ * call then checks only its trigrams. */
+typedef struct {
+    Py_ssize_t size, ns, nm, nc, nrf, nr;
+    int64_t *tri, *mf, *cs, *rf, *rs; /* one allocation, `tri` first */
+    unsigned char *scratch;            /* size + 1 flags, all zero between calls */
+    unsigned char *clause_ok;          /* nc + 1 */
+} Tables;
+
+static void
+tables_free(PyObject *capsule)
+{
+    Tables *t = PyCapsule_GetPointer(capsule, "bastion._native.Tables");
+    if (t != NULL) {
+        PyMem_Free(t->tri);
+        PyMem_Free(t->scratch);
+        PyMem_Free(t->clause_ok);
+        PyMem_Free(t);
+    }
+}
+
+static int
+increasing(const int64_t *start, Py_ssize_t n, Py_ssize_t total)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t a = start[k], e = k + 1 < n ? start[k + 1] : total;
+        if (a < 0 || e > total || e <= a)
+            return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+native_prefilter_tables(PyObject *self, PyObject *args)
+{
+    PyObject *objs[5];
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "OOOOOn", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &size))
+        return NULL;
+    static const char *names[5] = {"tri", "member_flat", "clause_start", "rule_flat", "rule_start"};
+    Py_buffer v[5];
+    int got = 0;
+    PyObject *capsule = NULL;
+    Tables *t = NULL;
+    for (; got < 5; got++)
+        if (get_buffer(objs[got], &v[got], 8, names[got]) < 0)
+            goto done;
+    const char *bad = NULL;
+    Py_ssize_t ns = v[0].len / 64, nm = v[1].len / 8, nc = v[2].len / 8, nrf = v[3].len / 8, nr = v[4].len / 8;
+    const int64_t *tri = v[0].buf, *mf = v[1].buf, *rf = v[3].buf;
+    if (size < 0)
+        bad = "size: must be >= 0";
+    else if (v[0].len % 64 != 0)
+        bad = "tri: expected 8 buckets per string";
+    for (Py_ssize_t i = 0; bad == NULL && i < ns * 8; i++)
+        if (tri[i] < 0 || tri[i] > size)
+            bad = "tri: bucket out of range";
+    for (Py_ssize_t i = 0; bad == NULL && i < nm; i++)
+        if (mf[i] < 0 || mf[i] >= ns)
+            bad = "member_flat: string index out of range";
+    for (Py_ssize_t i = 0; bad == NULL && i < nrf; i++)
+        if (rf[i] < 0 || rf[i] > nc)
+            bad = "rule_flat: clause index out of range";
+    if (bad == NULL && !increasing(v[2].buf, nc, nm))
+        bad = "clause_start: not increasing offsets into member_flat";
+    if (bad == NULL && !increasing(v[4].buf, nr, nrf))
+        bad = "rule_start: not increasing offsets into rule_flat";
+    if (bad != NULL) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        goto done;
+    }
+    t = PyMem_Calloc(1, sizeof(Tables));
+    if (t == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t words = ns * 8 + nm + nc + nrf + nr;
+    t->tri = PyMem_Malloc(sizeof(int64_t) * (size_t)(words + 1));
+    t->scratch = PyMem_Calloc((size_t)size + 1, 1);
+    t->clause_ok = PyMem_Malloc((size_t)nc + 1);
+    if (t->tri == NULL || t->scratch == NULL || t->clause_ok == NULL) {
+        PyMem_Free(t->tri);
+        PyMem_Free(t->scratch);
+        PyMem_Free(t->clause_ok);
+        PyMem_Free(t);
+        t = NULL;
+        PyErr_NoMemory();
+        goto done;
+    }
+    t->size = size, t->ns = ns, t->nm = nm, t->nc = nc, t->nrf = nrf, t->nr = nr;
+    t->mf = t->tri + ns * 8;
+    t->cs = t->mf + nm;
+    t->rf = t->cs + nc;
+    t->rs = t->rf + nrf;
+    memcpy(t->tri, v[0].buf, (size_t)v[0].len);
+    memcpy(t->mf, v[1].buf, (size_t)v[1].len);
+    memcpy(t->cs, v[2].buf, (size_t)v[2].len);
+    memcpy(t->rf, v[3].buf, (size_t)v[3].len);
+    memcpy(t->rs, v[4].buf, (size_t)v[4].len);
+    capsule = PyCapsule_New(t, "bastion._native.Tables", tables_free);
+    if (capsule == NULL) {
+        PyMem_Free(t->tri);
+        PyMem_Free(t->scratch);
+        PyMem_Free(t->clause_ok);
+        PyMem_Free(t);
+    }
+done:
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&v[i]);
+    return capsule;
+}
+
+static PyObject *
+native_prefilter(PyObject *self, PyObject *args)
+{
+    PyObject *capsule, *trigrams;
+    if (!PyArg_ParseTuple(args, "OO", &capsule, &trigrams))
+        return NULL;
+    Tables *t = PyCapsule_GetPointer(capsule, "bastion._native.Tables");
+    if (t == NULL)
+        return NULL;
+    Py_buffer v;
+    if (get_buffer(trigrams, &v, 8, "trigrams") < 0)
+        return NULL;
+    PyObject *result = NULL, *rule_ok = NULL, *maybe = NULL;
+    const int64_t *tg = v.buf;
+    Py_ssize_t nt = v.len / 8;
+    for (Py_ssize_t i = 0; i < nt; i++)
+        if (tg[i] < 0 || tg[i] >= t->size) {
+            PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
+            goto done;
+        }
+    maybe = PyBytes_FromStringAndSize(NULL, t->ns);
+    rule_ok = PyBytes_FromStringAndSize(NULL, t->nr);
+    if (maybe == NULL || rule_ok == NULL)
+        goto done;
+    unsigned char *sc = t->scratch;
+    for (Py_ssize_t i = 0; i < nt; i++)
+        sc[tg[i]] = 1;
+    sc[t->size] = 1; /* the sentinel bucket pads strings of fewer than 8 picks */
+    unsigned char *m = (unsigned char *)PyBytes_AS_STRING(maybe);
+    const int64_t *tri = t->tri;
+    for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8)
+        m[s] = sc[tri[0]] && sc[tri[1]] && sc[tri[2]] && sc[tri[3]] && sc[tri[4]] && sc[tri[5]] && sc[tri[6]] &&
+               sc[tri[7]];
+    for (Py_ssize_t i = 0; i < nt; i++)
+        sc[tg[i]] = 0;
+    sc[t->size] = 0;
+    unsigned char *ok = t->clause_ok;
+    for (Py_ssize_t k = 0; k < t->nc; k++) {
+        Py_ssize_t e = k + 1 < t->nc ? t->cs[k + 1] : t->nm;
+        unsigned char any = 0;
+        for (Py_ssize_t j = t->cs[k]; j < e && !any; j++)
+            any = m[t->mf[j]];
+        ok[k] = any;
+    }
+    ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
+    unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
+    for (Py_ssize_t k = 0; k < t->nr; k++) {
+        Py_ssize_t e = k + 1 < t->nr ? t->rs[k + 1] : t->nrf;
+        unsigned char all = 1;
+        for (Py_ssize_t j = t->rs[k]; j < e && all; j++)
+            all = ok[t->rf[j]];
+        r[k] = all;
+    }
+    result = PyTuple_Pack(2, rule_ok, maybe);
+done:
+    Py_XDECREF(rule_ok);
+    Py_XDECREF(maybe);
+    PyBuffer_Release(&v);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"features", native_features, METH_VARARGS, "Hasher.extract's features of >= 8 code points (see the module)."},
+    {"prefilter_tables", native_prefilter_tables, METH_VARARGS, "The prefilter's checked tables, for `prefilter`."},
+    {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "bastion._native",
+                                    "The injection detector's numeric inner loops in C (optional).", -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC
+PyInit__native(void)
+{
+    return PyModule_Create(&module);
+}
