@@ -55,6 +55,23 @@ Part = TextPart | ImagePart
 
 
 @dataclass(slots=True)
+class ThinkingPart:
+    """A reasoning block (Anthropic extended thinking). Kept in its own list, beside `content`,
+    so that code reading content parts never takes reasoning for answer text.
+
+    - `text` is the reasoning shown to the client (a thinking block's `thinking`);
+    - `signature` is the provider's proof that the block is unmodified, passed back with it;
+      None or "" means unsigned (the output policy changed the text): the provider would refuse it;
+    - `redacted` holds the opaque, encrypted `data` of a provider-redacted block (no text).
+    """
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
+    type: Literal["thinking"] = "thinking"
+
+
+@dataclass(slots=True)
 class ToolCall:
     """A model's call of a tool. `arguments` is the JSON text exactly as the model produced it."""
 
@@ -82,6 +99,9 @@ class Message:
     name: str | None = None
     is_error: bool = False
     cache: CacheHint | None = None
+    # Reasoning blocks of an assistant turn, passed back unchanged (Anthropic: before the turn's
+    # text and tool_use blocks). Only same-format providers receive them; no input scan reads them.
+    thinking: list[ThinkingPart] = field(default_factory=list)
 
     def text(self) -> str:
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
@@ -167,6 +187,7 @@ class Choice:
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: FinishReason | None = None
     refusal: str | None = None
+    thinking: list[ThinkingPart] = field(default_factory=list)  # reasoning blocks, before the content
 
     def text(self) -> str:
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
@@ -230,6 +251,20 @@ class ToolCallDelta:
 
 
 @dataclass(slots=True, frozen=True)
+class ThinkingDelta:
+    """A fragment of reasoning block `block` (numbered per choice from 0, in order of appearance;
+    blocks are sequential). A fragment carries reasoning `text`, or the block's `signature` (its
+    last fragment; "" means unsigned), or the whole of a provider-redacted block (`redacted`)."""
+
+    block: int
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
+    index: int = 0
+    kind: ClassVar[Literal["thinking"]] = "thinking"
+
+
+@dataclass(slots=True, frozen=True)
 class UsageEvent:
     usage: Usage
     kind: ClassVar[Literal["usage"]] = "usage"
@@ -245,4 +280,4 @@ class StreamEnd:
     kind: ClassVar[Literal["end"]] = "end"
 
 
-StreamEvent = StreamStart | TextDelta | ToolCallDelta | UsageEvent | StreamEnd
+StreamEvent = StreamStart | TextDelta | ToolCallDelta | UsageEvent | StreamEnd | ThinkingDelta

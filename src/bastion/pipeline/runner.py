@@ -25,6 +25,7 @@ from bastion.core.types import (
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     UsageEvent,
 )
@@ -188,6 +189,10 @@ class Pipeline:
                         ctx.usage = ev.usage
                     elif isinstance(ev, StreamEnd):
                         ctx.finish_reason = ev.finish_reason
+                    elif isinstance(ev, ThinkingDelta):  # reasoning the client sees is output too
+                        if ctx.first_token_at is None:
+                            ctx.first_token_at = time.perf_counter()
+                        ctx.streamed_chars += len(ev.text)
                 yield burst
         finally:
             if texts is not None and captured_request is not None and self.capture is not None:

@@ -1,8 +1,15 @@
-"""The output guard (core.context.ResponseGuard): output policy and restore, streamed or not."""
+"""The output guard (core.context.ResponseGuard): output policy and restore, streamed or not.
+
+Reasoning (ThinkingPart, ThinkingDelta) reaches the client too, so the output rules scan it like
+text: a block rule blocks; a redact rule redacts it, and the block's signature is then dropped
+(shown as "": the provider would refuse the changed block if it came back). Placeholders of the
+input redaction are not restored in reasoning: it goes back to the provider unscanned, signed.
+Provider-redacted blocks are opaque, encrypted data and pass as they are.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from bastion.core.context import RequestContext
@@ -15,15 +22,19 @@ from bastion.core.types import (
     StreamStart,
     TextDelta,
     TextPart,
+    ThinkingDelta,
+    ThinkingPart,
     ToolCall,
     ToolCallDelta,
     UsageEvent,
 )
+from bastion.policy.engine import Inspection
 from bastion.policy.rules import Hit, ScanRun, violation
 from bastion.policy.selection import PolicySet, PolicyState
 from bastion.policy.window import HeldText
 
-_Key = tuple[int, int]  # (choice index, -1 for text or the tool call's index)
+_Key = tuple[int, int]  # (choice index, -1 for text, the tool call's index, or -2 - the reasoning block's number)
+_THOUGHT = "the reasoning"
 
 
 class OutputGuard:
@@ -55,6 +66,34 @@ class OutputGuard:
                         engine.window_chars, record=record, block=block, restoring=bool(restore),
                         step=engine.release_chars, early=engine.early_release)
 
+    def _held_thought(self, ctx: RequestContext, state: PolicyState, run: ScanRun,
+                      edited: Callable[[], None]) -> HeldText:
+        """A hold-back window over reasoning text: no restore; `edited` hears of every scan that
+        found something to redact (the block's signature no longer holds)."""
+        engine = state.engine
+
+        def inspect(text: str) -> Inspection:
+            found = engine.inspect(run, text, {})
+            if found.edits:
+                edited()
+            return found
+
+        def record(hit: Hit, origin: int) -> None:
+            ctx.findings.append(hit.finding(origin))
+
+        def block(hit: Hit) -> None:
+            ctx.findings.append(hit.finding())
+            raise violation(hit, _THOUGHT)
+
+        return HeldText(inspect, state.redactor, engine.window_chars, record=record, block=block, restoring=False,
+                        step=engine.release_chars, early=engine.early_release)
+
+    def _thought(self, ctx: RequestContext, state: PolicyState, run: ScanRun, part: ThinkingPart) -> ThinkingPart:
+        if part.redacted is not None:
+            return part
+        text = self._held_thought(ctx, state, run, _noop).flush(part.text)
+        return part if text == part.text else ThinkingPart(text, signature=None)
+
     def _active(self, state: PolicyState) -> bool:
         return bool(state.engine.output_rules) or bool(state.redactor.restore)
 
@@ -71,11 +110,12 @@ class OutputGuard:
 
         choices = []
         for ch in response.choices:
+            thinking = [self._thought(ctx, state, run, p) for p in ch.thinking] if ch.thinking else ch.thinking
             content: list[Part] = [TextPart(whole(p.text, "the response")) if isinstance(p, TextPart) else p
                                    for p in ch.content]
             calls = [ToolCall(c.id, c.name, whole(c.arguments, "tool call arguments", True)) for c in ch.tool_calls]
             refusal = whole(ch.refusal, "the response") if ch.refusal else ch.refusal
-            choices.append(replace(ch, content=content, tool_calls=calls, refusal=refusal))
+            choices.append(replace(ch, content=content, tool_calls=calls, refusal=refusal, thinking=thinking))
         return replace(response, choices=choices)
 
     def guard_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
@@ -134,9 +174,10 @@ class OutputGuard:
 
 
 class _Streamed:
-    """One guarded stream: a held text per choice's text and per tool call's arguments."""
+    """One guarded stream: a held text per choice's text, per tool call's arguments and per
+    reasoning block."""
 
-    __slots__ = ("ctx", "current", "guard", "held", "order", "run", "state")
+    __slots__ = ("ctx", "current", "edited", "guard", "held", "order", "run", "state")
 
     def __init__(self, guard: OutputGuard, ctx: RequestContext, state: PolicyState) -> None:
         self.guard, self.ctx, self.state = guard, ctx, state
@@ -144,6 +185,7 @@ class _Streamed:
         self.held: dict[_Key, HeldText] = {}
         self.order: dict[int, list[_Key]] = {}  # per choice, buffers in order of first appearance
         self.current: dict[int, _Key] = {}
+        self.edited: set[_Key] = set()  # reasoning blocks whose text a redact rule changed
 
     def _buffer(self, key: _Key) -> HeldText:
         h = self.held.get(key)
@@ -180,9 +222,34 @@ class _Streamed:
                 _add(out, key, self.held.pop(key).flush())
             self.current.pop(event.index, None)
             out.append(event)
+        elif isinstance(event, ThinkingDelta):
+            self._thinking(event, out)
         else:
             _known(event)
             out.append(event)
+
+    def _thinking(self, event: ThinkingDelta, out: list[StreamEvent]) -> None:
+        """Reasoning text is held and scanned like text; its signature leaves once the block's
+        text has (empty when a redact rule changed that text); a provider-redacted block has no text."""
+        if event.redacted is not None:
+            last = self.current.pop(event.index, None)
+            if last is not None:
+                _add(out, last, self.held[last].flush())
+            out.append(event)
+            return
+        key = (event.index, -2 - event.block)
+        self._switch(key, out)
+        h = self.held.get(key)
+        if h is None:
+            h = self.held[key] = self.guard._held_thought(self.ctx, self.state, self.run,
+                                                          lambda: self.edited.add(key))
+            self.order.setdefault(key[0], []).append(key)
+        if event.text:
+            _add(out, key, h.feed(event.text))
+        if event.signature is not None:
+            _add(out, key, h.flush())
+            signature = "" if key in self.edited else event.signature
+            out.append(ThinkingDelta(event.block, signature=signature, index=event.index))
 
     def finish(self, out: list[StreamEvent]) -> None:
         """The source ended normally: flush the choices that had no StreamEnd."""
@@ -197,6 +264,9 @@ def _quiet(state: PolicyState, response: ChatResponse) -> bool:
     for ch in response.choices:
         for p in ch.content:
             if isinstance(p, TextPart) and not engine.quiet(p.text, restore):
+                return False
+        for t in ch.thinking:
+            if t.text and not engine.quiet(t.text, {}):
                 return False
         for c in ch.tool_calls:
             if not engine.quiet(c.arguments, restore):
@@ -233,11 +303,17 @@ def _add(out: list[StreamEvent], key: _Key, text: str) -> None:
 def _delta(key: _Key, text: str) -> StreamEvent | None:
     if not text:
         return None
-    if key[1] < 0:
+    if key[1] == -1:
         return TextDelta(text, key[0])
-    return ToolCallDelta(key[1], arguments=text, index=key[0])
+    if key[1] >= 0:
+        return ToolCallDelta(key[1], arguments=text, index=key[0])
+    return ThinkingDelta(-2 - key[1], text, index=key[0])
 
 
 def _known(event: object) -> None:
-    if not isinstance(event, (StreamStart, UsageEvent, StreamEnd, TextDelta, ToolCallDelta)):
+    if not isinstance(event, (StreamStart, UsageEvent, StreamEnd, TextDelta, ToolCallDelta, ThinkingDelta)):
         raise InternalError(f"output guard: unknown stream event {type(event).__name__}")
+
+
+def _noop() -> None:
+    return None

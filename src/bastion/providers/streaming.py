@@ -17,8 +17,9 @@ from bastion.core.types import StreamEvent
 from bastion.providers.base import StreamDecoder
 from bastion.providers.transport import UpstreamStream
 
-# Stream events that a client would see as the answer starting; until one arrives, nothing is sent.
-CONTENT_KINDS = frozenset({"text", "tool_call", "end"})
+# Stream events that a client would see as the answer starting; until one arrives, nothing is sent
+# (extended thinking counts: a long think must not leave the client with an idle connection).
+CONTENT_KINDS = frozenset({"text", "tool_call", "thinking", "end"})
 
 SSEEvent = tuple[str | None, bytes]
 SSEBursts = AsyncGenerator[list[SSEEvent], None]

@@ -5,7 +5,10 @@ carry text a model reads, and text that the input policy never scanned must not 
 Carried as canonical CacheHints: `cache_control` on content blocks, system blocks and tools
 (validated in cache.py; Anthropic upstreams receive it at the same positions, OpenAI ones cache
 on their own and drop it). Passed on in `extra` (to Anthropic upstreams only): `thinking`, a
-validated non-text configuration; thinking blocks in the reply are dropped.
+validated non-text configuration. Reasoning blocks of assistant turns (`thinking` with its
+`signature`, `redacted_thinking` with its `data`) are kept unchanged as the message's
+ThinkingParts, for Anthropic upstreams only: the upstream checks each against its signature (a
+changed or forged block is refused), which is why the input policy does not rewrite them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from bastion.core.types import (
     Message,
     Part,
     TextPart,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolDef,
@@ -45,6 +49,8 @@ _IMAGE_KEYS = frozenset({"type", "source", "cache_control"})
 _TOOL_USE_KEYS = frozenset({"type", "id", "name", "input", "cache_control"})
 _TOOL_RESULT_KEYS = frozenset({"type", "tool_use_id", "content", "is_error", "cache_control"})
 _TOOL_KEYS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
+_THINKING_KEYS = frozenset({"type", "thinking", "signature"})
+_REDACTED_THINKING_KEYS = frozenset({"type", "data"})
 
 
 def _block_type(block: JSONObject, path: str) -> str:
@@ -141,6 +147,21 @@ def _user(content: list[JSON], path: str, bp: Breakpoints) -> list[Message]:
     return out
 
 
+def _thinking_block(block: JSONObject, btype: str, path: str) -> ThinkingPart:
+    """A reasoning block passed back: its fields exactly as the client sent them (no cache_control:
+    Anthropic does not accept a breakpoint on one)."""
+    if btype == "redacted_thinking":
+        only_keys(block, _REDACTED_THINKING_KEYS, path, "a redacted_thinking block")
+        return ThinkingPart(redacted=string(required(block, "data", path), f"{path}.data"))
+    only_keys(block, _THINKING_KEYS, path, "a thinking block")
+    text = string(required(block, "thinking", path), f"{path}.thinking")
+    signature = string(required(block, "signature", path), f"{path}.signature")
+    if not signature:
+        raise InvalidRequest(f"{path}.signature: must not be empty (a thinking block whose text the output "
+                             "policy redacted is unsigned and cannot be passed back)", param=f"{path}.signature")
+    return ThinkingPart(text, signature=signature)
+
+
 def _assistant(content: list[JSON], path: str, bp: Breakpoints) -> Message:
     msg = Message(role="assistant")
     for j, item in enumerate(content):
@@ -151,6 +172,8 @@ def _assistant(content: list[JSON], path: str, bp: Breakpoints) -> Message:
             msg.content.append(_text(block, bpath, bp))
         elif btype == "tool_use":
             msg.tool_calls.append(_tool_use(block, bpath, bp))
+        elif btype == "thinking" or btype == "redacted_thinking":
+            msg.thinking.append(_thinking_block(block, btype, bpath))
         else:
             raise _unsupported_block(btype, bpath, "assistant messages")
     return msg

@@ -4,9 +4,9 @@ Cache hints (CacheHint) become `cache_control` on the same blocks, system blocks
 text that carries one is never shortened to a plain string). Dropped on purpose: `seed`
 (Anthropic has no seed; sampling stays non-deterministic), a message's `name`, an image's
 `detail`, and `extra` unless the request came in through the Anthropic ingress (then only its
-vetted `thinking`). Refused (InvalidRequest): n > 1, a JSON
-response_format, temperature above 1, images outside user/tool turns, tool arguments that are
-not a JSON object.
+vetted `thinking`). An assistant turn's reasoning blocks (ThinkingPart) lead its blocks, exactly
+as received. Refused (InvalidRequest): n > 1, a JSON response_format, temperature above 1, images
+outside user/tool turns, tool arguments that are not a JSON object, an unsigned thinking block.
 """
 
 from __future__ import annotations
@@ -14,9 +14,20 @@ from __future__ import annotations
 import orjson
 
 from bastion.core.errors import InvalidRequest
-from bastion.core.types import JSON, ChatRequest, ImagePart, JSONObject, Message, Part, TextPart, ToolChoice
+from bastion.core.types import (
+    JSON,
+    ChatRequest,
+    ImagePart,
+    JSONObject,
+    Message,
+    Part,
+    TextPart,
+    ThinkingPart,
+    ToolChoice,
+)
 from bastion.providers.anthropic.cache import mark
 from bastion.providers.anthropic.fields import label
+from bastion.providers.anthropic.response import thinking_block
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -80,7 +91,8 @@ def _turn(i: int, m: Message) -> tuple[str, list[JSON]] | None:
             result["is_error"] = True
         return "user", [mark(result, m.cache)]
     if m.role == "assistant":
-        blocks = _parts(m.content, where, images=False)
+        blocks = _thinking(m.thinking, where) if m.thinking else []
+        blocks += _parts(m.content, where, images=False)
         for call in m.tool_calls:
             blocks.append(mark({"type": "tool_use", "id": call.id, "name": call.name,
                                 "input": _tool_input(call.arguments, f"{where} (tool call '{label(call.name)}')")},
@@ -88,6 +100,14 @@ def _turn(i: int, m: Message) -> tuple[str, list[JSON]] | None:
         return ("assistant", blocks) if blocks else None
     blocks = _parts(m.content, where, images=True)
     return ("user", blocks) if blocks else None
+
+
+def _thinking(parts: list[ThinkingPart], where: str) -> list[JSON]:
+    for part in parts:
+        if part.redacted is None and not part.signature:
+            raise InvalidRequest(f"{where}: a thinking block without a signature cannot be passed back to an "
+                                 "anthropic provider (its text was changed)", param="messages")
+    return [thinking_block(p) for p in parts]
 
 
 def _is_result(block: JSON) -> bool:

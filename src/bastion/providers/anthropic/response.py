@@ -1,17 +1,22 @@
-"""Anthropic message objects ⇄ canonical ChatResponse (non-streamed)."""
+"""Anthropic message objects ⇄ canonical ChatResponse (non-streamed).
+
+Reasoning blocks (`thinking`, `redacted_thinking`) become the choice's ThinkingParts and are shown
+to the client before the text and tool_use blocks, as Anthropic orders them; the output guard scans
+their text first (policy/guard.py). A thinking block whose text the policy changed is shown with an
+empty `signature`: the upstream would refuse it if it came back (request_encode says so first).
+"""
 
 from __future__ import annotations
 
 import orjson
 
 from bastion.core.errors import UpstreamError
-from bastion.core.types import JSON, ChatResponse, Choice, JSONObject, TextPart, ToolCall
+from bastion.core.types import JSON, ChatResponse, Choice, JSONObject, TextPart, ThinkingPart, ToolCall
 from bastion.providers.anthropic.errors import error_event
 from bastion.providers.anthropic.fields import label
 from bastion.providers.anthropic.mapping import finish_reason, stop_reason, usage_from_wire, usage_to_wire
 
-# Reasoning blocks: Bastion does not show them to clients (no output policy scans them).
-DROPPED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+THINKING_BLOCKS = frozenset({"thinking", "redacted_thinking"})
 
 
 def _str(o: JSONObject, key: str, where: str) -> str:
@@ -28,6 +33,23 @@ def tool_arguments(tool_input: JSON) -> str:
     return orjson.dumps(tool_input).decode()
 
 
+def thinking_part(block: JSONObject) -> ThinkingPart:
+    """A complete thinking or redacted_thinking block (type already checked) as a ThinkingPart."""
+    if block.get("type") == "redacted_thinking":
+        return ThinkingPart(redacted=_str(block, "data", "redacted_thinking block"))
+    signature = block.get("signature")
+    if signature is not None and not isinstance(signature, str):
+        raise UpstreamError("anthropic upstream sent a malformed thinking block: 'signature' is not a string")
+    return ThinkingPart(_str(block, "thinking", "thinking block"), signature=signature)
+
+
+def thinking_block(part: ThinkingPart) -> JSONObject:
+    """The wire block of a ThinkingPart (shown to a client, or passed back to the upstream)."""
+    if part.redacted is not None:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    return {"type": "thinking", "thinking": part.text, "signature": part.signature or ""}
+
+
 def decode_response(body: JSONObject) -> ChatResponse:
     if body.get("type") == "error":
         raise error_event(body)
@@ -38,6 +60,7 @@ def decode_response(body: JSONObject) -> ChatResponse:
         raise UpstreamError("anthropic upstream sent a message without a content array")
     texts: list[str] = []
     calls: list[ToolCall] = []
+    thinking: list[ThinkingPart] = []
     for block in content:
         if not isinstance(block, dict):
             raise UpstreamError("anthropic upstream sent a content block that is not an object")
@@ -47,13 +70,15 @@ def decode_response(body: JSONObject) -> ChatResponse:
         elif btype == "tool_use":
             calls.append(ToolCall(id=_str(block, "id", "tool_use block"), name=_str(block, "name", "tool_use block"),
                                   arguments=tool_arguments(block.get("input"))))
-        elif btype not in DROPPED_BLOCKS:
+        elif btype in THINKING_BLOCKS:
+            thinking.append(thinking_part(block))
+        else:
             raise UpstreamError("anthropic upstream sent an unsupported content block type")
     seq = body.get("stop_sequence")
     if seq is not None and not isinstance(seq, str):
         raise UpstreamError("anthropic upstream sent a stop_sequence that is not a string")
     choice = Choice(index=0, content=[TextPart("".join(texts))] if texts else [], tool_calls=calls,
-                    finish_reason=finish_reason(body.get("stop_reason")))
+                    finish_reason=finish_reason(body.get("stop_reason")), thinking=thinking)
     usage = body.get("usage")
     return ChatResponse(id=_str(body, "id", "message"), model=_str(body, "model", "message"), choices=[choice],
                         usage=None if usage is None else usage_from_wire(usage), stop_sequence=seq)
@@ -64,11 +89,12 @@ def message_id(raw: str) -> str:
 
 
 def encode_response(resp: ChatResponse, model: str) -> JSONObject:
-    """Only choice 0 is shown (Anthropic has one reply per message). The text block is present
-    whenever there is text or no tool call, so `content[0].text` works for plain replies."""
+    """Only choice 0 is shown (Anthropic has one reply per message). Reasoning blocks come first;
+    the text block is present whenever there is text or no tool call, so `content[0].text` works
+    for plain replies without reasoning."""
     choice = resp.choices[0] if resp.choices else Choice(index=0)
     text = choice.text()
-    content: list[JSON] = []
+    content: list[JSON] = [thinking_block(p) for p in choice.thinking] if choice.thinking else []
     if text or not choice.tool_calls:
         content.append({"type": "text", "text": text})
     for call in choice.tool_calls:

@@ -2,6 +2,9 @@
 
 Strict by design: an event or block type nobody handles, an event out of order or a malformed
 payload raises UpstreamError, so no upstream text can slip past the output policy unseen.
+Reasoning blocks become ThinkingDelta events (numbered per message): their text deltas, then the
+block's signature; a redacted_thinking block arrives whole at its start. A thinking_delta after the
+block's signature is malformed (the signature covers the text before it).
 """
 
 from __future__ import annotations
@@ -16,16 +19,16 @@ from bastion.core.types import (
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     UsageEvent,
 )
 from bastion.providers.anthropic.errors import error_event
 from bastion.providers.anthropic.fields import label
 from bastion.providers.anthropic.mapping import UsageCounter, finish_reason
-from bastion.providers.anthropic.response import DROPPED_BLOCKS, tool_arguments
+from bastion.providers.anthropic.response import tool_arguments
 
-_IGNORED_DELTAS = {"thinking": frozenset({"thinking_delta", "signature_delta"}),
-                   "redacted_thinking": frozenset()}
+_SIGNED = "thinking+signature"  # block state of a thinking block whose signature has arrived
 
 
 def _malformed(what: str) -> UpstreamError:
@@ -33,7 +36,7 @@ def _malformed(what: str) -> UpstreamError:
 
 
 class AnthropicStreamDecoder:
-    __slots__ = ("_blocks", "_calls", "_done", "_ended", "_started", "_usage", "_usage_sent")
+    __slots__ = ("_blocks", "_calls", "_done", "_ended", "_started", "_thinking", "_usage", "_usage_sent")
 
     def __init__(self) -> None:
         self._started = False
@@ -41,9 +44,11 @@ class AnthropicStreamDecoder:
         self._ended = False
         self._usage_sent = False
         self._usage = UsageCounter()
-        # content block index -> (block type, call_index for tool_use blocks, still open)
+        # content block index -> (block type, call_index for tool_use blocks or the number of a
+        # reasoning block, still open)
         self._blocks: dict[int, tuple[str, int, bool]] = {}
         self._calls = 0
+        self._thinking = 0  # reasoning blocks started
 
     @property
     def done(self) -> bool:
@@ -138,10 +143,27 @@ class AnthropicStreamDecoder:
             tool_input = block.get("input")
             arguments = "" if tool_input in (None, {}) else tool_arguments(tool_input)
             return [ToolCallDelta(call_index=call, id=cid, name=name, arguments=arguments)]
-        if isinstance(btype, str) and btype in DROPPED_BLOCKS:
-            self._blocks[index] = (btype, -1, True)
-            return []
+        if btype == "thinking" or btype == "redacted_thinking":
+            return self._thinking_start(index, btype, block)
         raise UpstreamError("anthropic upstream started an unsupported content block type")
+
+    def _thinking_start(self, index: int, btype: str, block: JSONObject) -> list[StreamEvent]:
+        number = self._thinking
+        self._thinking += 1
+        if btype == "redacted_thinking":
+            self._blocks[index] = (btype, number, True)
+            data = block.get("data")
+            if not isinstance(data, str):
+                raise _malformed("a redacted_thinking block whose data is not a string")
+            return [ThinkingDelta(number, redacted=data)]
+        text, signature = block.get("thinking", ""), block.get("signature")
+        if not isinstance(text, str) or (signature is not None and not isinstance(signature, str)):
+            raise _malformed("a thinking block whose thinking or signature is not a string")
+        out: list[StreamEvent] = [ThinkingDelta(number, text)] if text else []
+        if signature:
+            out.append(ThinkingDelta(number, signature=signature))
+        self._blocks[index] = (_SIGNED if signature else btype, number, True)
+        return out
 
     def _block_delta(self, payload: JSONObject) -> list[StreamEvent]:
         btype, call = self._block(payload, open_required=True)
@@ -159,8 +181,17 @@ class AnthropicStreamDecoder:
             if not isinstance(partial, str):
                 raise _malformed("an input_json_delta whose partial_json is not a string")
             return [ToolCallDelta(call_index=call, arguments=partial)] if partial else []
-        if isinstance(dtype, str) and dtype in _IGNORED_DELTAS.get(btype, ()):
-            return []
+        if btype == "thinking" and dtype == "thinking_delta":
+            thought = delta.get("thinking")
+            if not isinstance(thought, str):
+                raise _malformed("a thinking_delta whose thinking is not a string")
+            return [ThinkingDelta(call, thought)] if thought else []
+        if (btype == "thinking" or btype == _SIGNED) and dtype == "signature_delta":
+            signature = delta.get("signature")
+            if not isinstance(signature, str):
+                raise _malformed("a signature_delta whose signature is not a string")
+            self._blocks[self._index(payload)] = (_SIGNED, call, True)
+            return [ThinkingDelta(call, signature=signature)]
         raise UpstreamError("anthropic upstream sent an unsupported content block delta type")
 
     def _message_delta(self, payload: JSONObject) -> list[StreamEvent]:

@@ -3,6 +3,8 @@
 Content blocks are numbered in the order they open, as the SDKs require. The final
 message_delta is written by close(), because an OpenAI upstream reports usage after the
 finish reason. Events of choices other than 0 are not shown (one reply per message).
+Reasoning (ThinkingDelta) opens a `thinking` block (thinking_delta, then signature_delta; an
+unsigned block keeps the empty signature of its start) or a whole `redacted_thinking` block.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bastion.core.types import (
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     Usage,
     UsageEvent,
@@ -34,16 +37,18 @@ def frame(event: str, data: JSONObject) -> bytes:
 
 class AnthropicStreamEncoder:
     __slots__ = ("_calls", "_closed", "_finish", "_model", "_next_block", "_open", "_open_call",
-                 "_started", "_stop_sequence", "_usage")
+                 "_open_thought", "_started", "_stop_sequence", "_thoughts", "_usage")
 
     def __init__(self, model: str) -> None:
         self._model = model
         self._started = False
         self._closed = False
         self._next_block = 0
-        self._open: str | None = None  # "text" | "tool_use" | None
+        self._open: str | None = None  # "text" | "tool_use" | "thinking" | "redacted_thinking" | None
         self._open_call = -1  # call_index of the open tool_use block
         self._calls: set[int] = set()  # call indexes whose block was started
+        self._open_thought = -1  # number of the open reasoning block
+        self._thoughts: set[int] = set()  # reasoning blocks started
         self._finish: FinishReason | None = None
         self._stop_sequence: str | None = None
         self._usage: Usage | None = None
@@ -100,6 +105,29 @@ class AnthropicStreamEncoder:
             raise UpstreamError("tool call arguments arrived after another block began (interleaved calls)")
         return out + self._delta({"type": "input_json_delta", "partial_json": ev.arguments})
 
+    def _thinking(self, ev: ThinkingDelta) -> bytes:
+        if not ev.text and not ev.signature and ev.redacted is None:
+            return b""
+        out = self._start()
+        if self._open_thought != ev.block or self._open not in ("thinking", "redacted_thinking"):
+            if ev.block in self._thoughts:
+                raise UpstreamError("reasoning arrived after another block began (interleaved blocks)")
+            self._thoughts.add(ev.block)
+            if ev.redacted is not None:
+                out += self._open_block({"type": "redacted_thinking", "data": ev.redacted})
+            else:
+                out += self._open_block({"type": "thinking", "thinking": "", "signature": ""})
+            self._open_thought = ev.block
+            if ev.redacted is not None:
+                return out
+        if self._open != "thinking" or ev.redacted is not None:
+            raise UpstreamError("a redacted reasoning block arrived in parts")
+        if ev.text:
+            out += self._delta({"type": "thinking_delta", "thinking": ev.text})
+        if ev.signature:
+            out += self._delta({"type": "signature_delta", "signature": ev.signature})
+        return out
+
     def encode(self, event: StreamEvent) -> bytes:
         if self._closed:
             return b""
@@ -118,6 +146,8 @@ class AnthropicStreamEncoder:
             self._finish = event.finish_reason
             self._stop_sequence = event.stop_sequence
             return self._start() + self._close_block()
+        if isinstance(event, ThinkingDelta):
+            return self._thinking(event)
         raise InternalError(f"unhandled stream event kind {type(event).__name__}")
 
     def error(self, err: BastionError) -> bytes:

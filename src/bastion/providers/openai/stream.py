@@ -15,6 +15,7 @@ from bastion.core.types import (
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     Usage,
     UsageEvent,
@@ -220,6 +221,8 @@ class ChunkEncoder:
             self._start(event.id, event.created)
             self._opened.add(0)
             return self._frame(0, _ROLE_DELTA)
+        if isinstance(event, ThinkingDelta):
+            return b""  # reasoning is not part of an OpenAI-shaped reply (README, extended thinking)
         raise TypeError(f"unknown stream event {type(event).__name__}")  # fail loudly, never pass through
 
     def error(self, err: BastionError) -> bytes:

@@ -180,9 +180,16 @@ def test_missing_required_fields() -> None:
         {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "unscanned"}}]}],
      "messages[1].content[0].type"),
     ([{"role": "user", "content": "q"}, {"role": "assistant", "content": [
-        {"type": "thinking", "thinking": "hidden text", "signature": "sig"}]}], "messages[1].content[0].type"),
+        {"type": "thinking", "thinking": "hidden text", "signature": "sig", "cache_control": {"type": "ephemeral"}}]}],
+     "messages[1].content[0].cache_control"),
     ([{"role": "user", "content": "q"}, {"role": "assistant", "content": [
-        {"type": "redacted_thinking", "data": "x"}]}], "messages[1].content[0].type"),
+        {"type": "thinking", "thinking": "hidden text"}]}], "messages[1].content[0].signature"),
+    ([{"role": "user", "content": "q"}, {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "hidden text", "signature": ""}]}], "messages[1].content[0].signature"),
+    ([{"role": "user", "content": "q"}, {"role": "assistant", "content": [
+        {"type": "redacted_thinking", "data": 5}]}], "messages[1].content[0].data"),
+    ([{"role": "user", "content": [{"type": "thinking", "thinking": "t", "signature": "s"}]}],
+     "messages[0].content[0].type"),
     ([{"role": "user", "content": "q"}, {"role": "assistant", "content": [
         {"type": "server_tool_use", "id": "s", "name": "web_search", "input": {}}]}], "messages[1].content[0].type"),
     ([{"role": "user", "content": [{"type": "search_result", "source": "s", "title": "t", "content": []}]}],

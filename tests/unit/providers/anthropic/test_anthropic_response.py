@@ -9,7 +9,7 @@ import pytest
 from anthropic_samples import TOOL_MESSAGE
 
 from bastion.core.errors import UpstreamError, UpstreamUnavailable
-from bastion.core.types import ChatResponse, Choice, FinishReason, TextPart, ToolCall, Usage
+from bastion.core.types import ChatResponse, Choice, FinishReason, TextPart, ThinkingPart, ToolCall, Usage
 from bastion.providers.anthropic import ANTHROPIC
 
 
@@ -49,12 +49,14 @@ def test_stop_sequence_and_plain_usage() -> None:
     assert resp.usage == Usage(input_tokens=10, output_tokens=2)
 
 
-def test_thinking_blocks_are_dropped() -> None:
+def test_thinking_blocks_are_kept_apart_from_the_text() -> None:
     resp = ANTHROPIC.decode_response(message(content=[
         {"type": "thinking", "thinking": "private reasoning", "signature": "sig"},
         {"type": "redacted_thinking", "data": "opaque"},
         {"type": "text", "text": "Answer."}], stop_reason="end_turn"))
     assert resp.choices[0].content == [TextPart("Answer.")]
+    assert resp.choices[0].thinking == [ThinkingPart("private reasoning", signature="sig"),
+                                        ThinkingPart(redacted="opaque")]
 
 
 def test_empty_content() -> None:

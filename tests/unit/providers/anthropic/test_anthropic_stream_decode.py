@@ -10,7 +10,15 @@ import pytest
 from anthropic_samples import THINKING_STREAM, TOOL_STREAM, decode_stream, sse_events
 
 from bastion.core.errors import UpstreamError, UpstreamUnavailable
-from bastion.core.types import StreamEnd, StreamStart, TextDelta, ToolCallDelta, Usage, UsageEvent
+from bastion.core.types import (
+    StreamEnd,
+    StreamStart,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
 from bastion.providers.anthropic import ANTHROPIC
 
 
@@ -53,10 +61,12 @@ def test_reference_stream_with_parallel_tool_use() -> None:
     ]
 
 
-def test_thinking_is_never_emitted() -> None:
+def test_thinking_becomes_thinking_deltas_text_then_signature() -> None:
     events = decode_stream(THINKING_STREAM)
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("42")]
-    assert "secret plan" not in repr(events)
+    assert [e for e in events if isinstance(e, ThinkingDelta)] == [
+        ThinkingDelta(0, "secret plan: the answer is 42"),
+        ThinkingDelta(0, signature="EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds")]
     assert isinstance(events[-2], StreamEnd) and isinstance(events[-1], UsageEvent)
 
 
