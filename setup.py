@@ -2,5 +2,7 @@
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("bastion._native", ["src/bastion/_native.c"], optional=True,
-                             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"])])
+setup(ext_modules=[Extension("bastion._native", ["src/bastion/_native.c"], optional=True, libraries=["m"],
+                             # no fused multiply-adds: the float64 sums must equal numpy's bit for bit
+                             extra_compile_args=["-O2", "-ffp-contract=off", "-Wall", "-Wextra",
+                                                 "-Wno-unused-parameter"])])

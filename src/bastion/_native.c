@@ -13,12 +13,19 @@
  *       `trigrams`; per clause, any of its strings; per rule, all of its clauses. The tables are
  *       checked once; a call checks its trigrams, so no input can make it read out of bounds.
  *
+ *   window_logits(buckets, positions, weights, live, n, starts, window, bias) -> logits
+ *       LinearModel's window logits before rule cues: per window [s, min(s + window, n)), bias + the
+ *       sum of the weights of the features starting in it / sqrt(their count, at least 1) (`live`,
+ *       when not empty, says which buckets count). Sums per position in feature order, then prefix
+ *       sums: numpy.bincount's and numpy.cumsum's order, so the same float64 values.
+ *
  * They hold the GIL throughout (the tables' scratch flags are left all zero after every call).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 #define BASE 0x100000001B3ULL
 #define PAIR 0xC2B2AE3D27D4EB4FULL
@@ -329,9 +336,91 @@ done:
     return result;
 }
 
+static PyObject *
+native_window_logits(PyObject *self, PyObject *args)
+{
+    PyObject *objs[5];
+    Py_ssize_t n, window;
+    double bias;
+    if (!PyArg_ParseTuple(args, "OOOOnOnd", &objs[0], &objs[1], &objs[2], &objs[3], &n, &objs[4], &window, &bias))
+        return NULL;
+    static const char *names[5] = {"buckets", "positions", "weights", "live", "starts"};
+    static const Py_ssize_t sizes[5] = {8, 8, 8, 1, 8};
+    Py_buffer v[5];
+    int got = 0;
+    PyObject *result = NULL;
+    double *csum = NULL, *gathered = NULL;
+    int64_t *ccount = NULL;
+    for (; got < 5; got++)
+        if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
+            goto done;
+    const int64_t *bk = v[0].buf, *pos = v[1].buf, *starts = v[4].buf;
+    const double *w = v[2].buf;
+    const unsigned char *live = v[3].buf;
+    Py_ssize_t nf = v[0].len / 8, nw = v[2].len / 8, nl = v[3].len, ns = v[4].len / 8;
+    if (v[1].len != v[0].len || n < 1 || window < 1 || (nl != 0 && nl != nw)) {
+        PyErr_SetString(PyExc_ValueError, "window_logits: mismatched buckets/positions/live or bad n/window");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < ns; k++)
+        if (starts[k] < 0 || starts[k] >= n) {
+            PyErr_SetString(PyExc_ValueError, "starts: out of range");
+            goto done;
+        }
+    csum = PyMem_Calloc((size_t)n + 1, sizeof(double));
+    ccount = PyMem_Calloc((size_t)n + 1, sizeof(int64_t));
+    if (csum == NULL || ccount == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* the weights first (independent loads from a large table overlap), then per position in feature
+     * order (numpy.bincount's order and float64 sums) */
+    gathered = PyMem_Malloc(sizeof(double) * (size_t)(nf + 1));
+    if (gathered == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        if ((uint64_t)bk[i] >= (uint64_t)nw) {
+            PyErr_SetString(PyExc_ValueError, "buckets: out of range");
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < nf; i++)
+        gathered[i] = w[bk[i]];
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        int64_t p = pos[i];
+        if (p < 0 || p >= n)
+            continue; /* past the text: not counted (as the numpy path's [:n]) */
+        csum[p + 1] += gathered[i];
+        ccount[p + 1] += nl ? live[bk[i]] != 0 : 1;
+    }
+    for (Py_ssize_t k = 1; k <= n; k++) { /* sequential prefix sums (numpy.cumsum's) */
+        csum[k] += csum[k - 1];
+        ccount[k] += ccount[k - 1];
+    }
+    result = PyByteArray_FromStringAndSize(NULL, ns * 8);
+    if (result == NULL)
+        goto done;
+    double *out = (double *)PyByteArray_AS_STRING(result);
+    for (Py_ssize_t k = 0; k < ns; k++) {
+        Py_ssize_t a = starts[k], e = a + window < n ? a + window : n;
+        double cnt = (double)(ccount[e] - ccount[a]);
+        out[k] = bias + (csum[e] - csum[a]) / sqrt(cnt > 1.0 ? cnt : 1.0);
+    }
+done:
+    PyMem_Free(csum);
+    PyMem_Free(ccount);
+    PyMem_Free(gathered);
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&v[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"features", native_features, METH_VARARGS, "Hasher.extract's features of >= 8 code points (see the module)."},
     {"prefilter_tables", native_prefilter_tables, METH_VARARGS, "The prefilter's checked tables, for `prefilter`."},
+    {"window_logits", native_window_logits, METH_VARARGS, "The classifier's window logits before cues (see the module)."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
     {NULL, NULL, 0, NULL},
 };

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import cast
 
 import numpy as np
@@ -85,15 +86,23 @@ class LinearModel:
             starts = np.append(starts, n - window)
         return starts
 
-    def score_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int = 0) -> list[Window]:
+    def score_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int = 0,
+                      native: ModuleType | None = None) -> list[Window]:
         """Score the windows of one text of length `n` (canonical characters).
 
-        `cues` are (rule index, position) pairs of the weak and strong rules that matched.
+        `cues` are (rule index, position) pairs of the weak and strong rules that matched. `native`: the C
+        accelerator (`bastion._native`), which computes the same logits.
         """
         if n == 0:
             return [Window(offset, offset, _sigmoid(self.bias))]
         out: list[Window] | None = None
         small = 0 < self.small_window < n
+        if native is not None and not small:
+            starts = self.window_starts(n)
+            live = self._live_bytes if self.dead_runs else b""
+            logits = np.frombuffer(native.window_logits(feats.buckets, feats.positions, self._weights64, live, n,
+                                                        starts, self.window, self.bias), np.float64)
+            return self._scored(starts, np.minimum(starts + self.window, n), logits, cues, offset)
         few = n <= self.window + self.stride  # one or two windows
         contrib: F64 | None = None  # weight sum of the features starting at each position (float64: weighted)
         if few or small:
@@ -202,6 +211,10 @@ class LinearModel:
         sums = contrib[ends] - contrib[starts]
         cnt = np.maximum(counts[ends] - counts[starts], 1.0)
         logits = self.bias + sums / np.sqrt(cnt)
+        return self._scored(starts, ends, logits, cues, offset)
+
+    def _scored(self, starts: I64, ends: I64, logits: F64, cues: list[tuple[int, int]], offset: int) -> list[Window]:
+        """The windows with their rule cues added (once per rule and window) and the logits made scores."""
         if cues:
             seen: set[tuple[int, int]] = set()
             for rule, pos in cues:
@@ -212,6 +225,10 @@ class LinearModel:
         probs = 1.0 / (1.0 + np.exp(-logits))
         return [Window(int(s) + offset, int(e) + offset, float(p))
                 for s, e, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True)]
+
+    @cached_property
+    def _live_bytes(self) -> bytes:
+        return self._live.astype(np.uint8).tobytes()
 
 
 def _sigmoid(x: float) -> float:

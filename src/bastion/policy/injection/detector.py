@@ -265,7 +265,7 @@ class Detector:
             for o, f in zip(offsets, feats, strict=True):
                 length = min(CHUNK, n - o)
                 cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length]
-                windows.extend(self.model.score_windows(f, length, cues, offset=o))
+                windows.extend(self.model.score_windows(f, length, cues, offset=o, native=self.hasher.native))
             top = max(windows, key=lambda w: w.score)
             s, e = c.span(top.start, top.end) if n else (0, 0)
             score = top.score
