@@ -14,7 +14,8 @@
  *       checked once; a call checks its trigrams, so no input can make it read out of bounds.
  *
  *   window_logits(buckets, positions, weights, live, n, starts, window, bias) -> logits
- *       LinearModel's window logits before rule cues: per window [s, min(s + window, n)), bias + the
+ *       LinearModel's window logits before rule cues (`weights` float32, the model's own type;
+ *       widened to float64 exactly): per window [s, min(s + window, n)), bias + the
  *       sum of the weights of the features starting in it / sqrt(their count, at least 1) (`live`,
  *       when not empty, says which buckets count). Sums per position in feature order, then prefix
  *       sums: numpy.bincount's and numpy.cumsum's order, so the same float64 values.
@@ -345,7 +346,7 @@ native_window_logits(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOOnOnd", &objs[0], &objs[1], &objs[2], &objs[3], &n, &objs[4], &window, &bias))
         return NULL;
     static const char *names[5] = {"buckets", "positions", "weights", "live", "starts"};
-    static const Py_ssize_t sizes[5] = {8, 8, 8, 1, 8};
+    static const Py_ssize_t sizes[5] = {8, 8, 4, 1, 8};
     Py_buffer v[5];
     int got = 0;
     PyObject *result = NULL;
@@ -355,9 +356,9 @@ native_window_logits(PyObject *self, PyObject *args)
         if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
             goto done;
     const int64_t *bk = v[0].buf, *pos = v[1].buf, *starts = v[4].buf;
-    const double *w = v[2].buf;
+    const float *w = v[2].buf; /* the model's float32 weights: half the cache footprint of float64, same values */
     const unsigned char *live = v[3].buf;
-    Py_ssize_t nf = v[0].len / 8, nw = v[2].len / 8, nl = v[3].len, ns = v[4].len / 8;
+    Py_ssize_t nf = v[0].len / 8, nw = v[2].len / 4, nl = v[3].len, ns = v[4].len / 8;
     if (v[1].len != v[0].len || n < 1 || window < 1 || (nl != 0 && nl != nw)) {
         PyErr_SetString(PyExc_ValueError, "window_logits: mismatched buckets/positions/live or bad n/window");
         goto done;
@@ -387,7 +388,7 @@ native_window_logits(PyObject *self, PyObject *args)
         }
     }
     for (Py_ssize_t i = 0; i < nf; i++)
-        gathered[i] = w[bk[i]];
+        gathered[i] = (double)w[bk[i]];
     for (Py_ssize_t i = 0; i < nf; i++) {
         int64_t p = pos[i];
         if (p < 0 || p >= n)
