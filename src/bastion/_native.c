@@ -20,7 +20,7 @@
  *       when not empty, says which buckets count). Sums per position in feature order, then prefix
  *       sums: numpy.bincount's and numpy.cumsum's order, so the same float64 values.
  *
- * They hold the GIL throughout (the tables' scratch flags are left all zero after every call).
+ * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -168,8 +168,9 @@ done:
  * call then checks only its trigrams. */
 typedef struct {
     Py_ssize_t size, ns, nm, nc, nrf, nr;
-    int64_t *tri, *mf, *cs, *rf, *rs; /* one allocation, `tri` first */
-    unsigned char *scratch;            /* size + 1 flags, all zero between calls */
+    uint32_t *tri;                     /* 8 picks per string (checked <= size < 2**31): half of int64's reads */
+    int64_t *mf, *cs, *rf, *rs;        /* one allocation */
+    uint64_t *scratch;                 /* size + 1 bits (small enough for L1), all zero between calls */
     unsigned char *clause_ok;          /* nc + 1 */
 } Tables;
 
@@ -179,6 +180,7 @@ tables_free(PyObject *capsule)
     Tables *t = PyCapsule_GetPointer(capsule, "bastion._native.Tables");
     if (t != NULL) {
         PyMem_Free(t->tri);
+        PyMem_Free(t->mf);
         PyMem_Free(t->scratch);
         PyMem_Free(t->clause_ok);
         PyMem_Free(t);
@@ -216,6 +218,8 @@ native_prefilter_tables(PyObject *self, PyObject *args)
     const int64_t *tri = v[0].buf, *mf = v[1].buf, *rf = v[3].buf;
     if (size < 0)
         bad = "size: must be >= 0";
+    else if (size >= ((Py_ssize_t)1 << 31))
+        bad = "size: must be < 2**31";
     else if (v[0].len % 64 != 0)
         bad = "tri: expected 8 buckets per string";
     for (Py_ssize_t i = 0; bad == NULL && i < ns * 8; i++)
@@ -240,12 +244,14 @@ native_prefilter_tables(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t words = ns * 8 + nm + nc + nrf + nr;
-    t->tri = PyMem_Malloc(sizeof(int64_t) * (size_t)(words + 1));
-    t->scratch = PyMem_Calloc((size_t)size + 1, 1);
+    Py_ssize_t words = nm + nc + nrf + nr;
+    t->tri = PyMem_Malloc(sizeof(uint32_t) * (size_t)(ns * 8 + 1));
+    t->mf = PyMem_Malloc(sizeof(int64_t) * (size_t)(words + 1));
+    t->scratch = PyMem_Calloc((size_t)size / 64 + 1, sizeof(uint64_t));
     t->clause_ok = PyMem_Malloc((size_t)nc + 1);
-    if (t->tri == NULL || t->scratch == NULL || t->clause_ok == NULL) {
+    if (t->tri == NULL || t->mf == NULL || t->scratch == NULL || t->clause_ok == NULL) {
         PyMem_Free(t->tri);
+        PyMem_Free(t->mf);
         PyMem_Free(t->scratch);
         PyMem_Free(t->clause_ok);
         PyMem_Free(t);
@@ -254,11 +260,11 @@ native_prefilter_tables(PyObject *self, PyObject *args)
         goto done;
     }
     t->size = size, t->ns = ns, t->nm = nm, t->nc = nc, t->nrf = nrf, t->nr = nr;
-    t->mf = t->tri + ns * 8;
     t->cs = t->mf + nm;
     t->rf = t->cs + nc;
     t->rs = t->rf + nrf;
-    memcpy(t->tri, v[0].buf, (size_t)v[0].len);
+    for (Py_ssize_t i = 0; i < ns * 8; i++)
+        t->tri[i] = (uint32_t)tri[i];
     memcpy(t->mf, v[1].buf, (size_t)v[1].len);
     memcpy(t->cs, v[2].buf, (size_t)v[2].len);
     memcpy(t->rf, v[3].buf, (size_t)v[3].len);
@@ -266,6 +272,7 @@ native_prefilter_tables(PyObject *self, PyObject *args)
     capsule = PyCapsule_New(t, "bastion._native.Tables", tables_free);
     if (capsule == NULL) {
         PyMem_Free(t->tri);
+        PyMem_Free(t->mf);
         PyMem_Free(t->scratch);
         PyMem_Free(t->clause_ok);
         PyMem_Free(t);
@@ -300,18 +307,22 @@ native_prefilter(PyObject *self, PyObject *args)
     rule_ok = PyBytes_FromStringAndSize(NULL, t->nr);
     if (maybe == NULL || rule_ok == NULL)
         goto done;
-    unsigned char *sc = t->scratch;
+    uint64_t *sc = t->scratch;
+#define SET(b) (sc[(uint64_t)(b) >> 6] |= 1ULL << ((uint64_t)(b) & 63))
+#define HAS(b) ((sc[(uint64_t)(b) >> 6] >> ((uint64_t)(b) & 63)) & 1)
     for (Py_ssize_t i = 0; i < nt; i++)
-        sc[tg[i]] = 1;
-    sc[t->size] = 1; /* the sentinel bucket pads strings of fewer than 8 picks */
+        SET(tg[i]);
+    SET(t->size); /* the sentinel bucket pads strings of fewer than 8 picks */
     unsigned char *m = (unsigned char *)PyBytes_AS_STRING(maybe);
-    const int64_t *tri = t->tri;
+    const uint32_t *tri = t->tri;
     for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8)
-        m[s] = sc[tri[0]] && sc[tri[1]] && sc[tri[2]] && sc[tri[3]] && sc[tri[4]] && sc[tri[5]] && sc[tri[6]] &&
-               sc[tri[7]];
-    for (Py_ssize_t i = 0; i < nt; i++)
-        sc[tg[i]] = 0;
-    sc[t->size] = 0;
+        m[s] = HAS(tri[0]) && HAS(tri[1]) && HAS(tri[2]) && HAS(tri[3]) && HAS(tri[4]) && HAS(tri[5]) &&
+               HAS(tri[6]) && HAS(tri[7]);
+    for (Py_ssize_t i = 0; i < nt; i++) /* every set bit came from a trigram or the sentinel */
+        sc[(uint64_t)tg[i] >> 6] = 0;
+    sc[(uint64_t)t->size >> 6] = 0;
+#undef SET
+#undef HAS
     unsigned char *ok = t->clause_ok;
     for (Py_ssize_t k = 0; k < t->nc; k++) {
         Py_ssize_t e = k + 1 < t->nc ? t->cs[k + 1] : t->nm;

@@ -131,6 +131,8 @@ def test_bad_inputs_raise_instead_of_reading_out_of_bounds() -> None:
         _native.prefilter_tables(tri, one, np.array([1], dtype=np.int64), zero, zero, size)
     with pytest.raises(ValueError, match="rule_start"):
         _native.prefilter_tables(tri, one, zero, zero, np.array([5], dtype=np.int64), size)
+    with pytest.raises(ValueError, match="size"):
+        _native.prefilter_tables(tri, one, zero, zero, zero, 1 << 31)
     with pytest.raises(ValueError):  # a capsule of another kind is refused
         _native.prefilter(object(), one)  # type: ignore[arg-type]
 
