@@ -53,6 +53,8 @@ def estimate_input(request: ChatRequest | EmbeddingsRequest) -> int:
                 extra += PER_IMAGE_TOKENS
         for tc in m.tool_calls:
             size += _size(tc.name) + _size(tc.arguments)
+        for th in m.thinking:  # reasoning passed back (a thinking + tool loop) is read as input too
+            size += _size(th.text) + (_size(th.redacted) if th.redacted else 0)
     for tool in request.tools:
         size += _size(tool.name) + (_size(tool.description) if tool.description else 0)
         if tool.parameters:

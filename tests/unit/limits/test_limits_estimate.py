@@ -9,6 +9,7 @@ from bastion.core.types import (
     ImagePart,
     Message,
     TextPart,
+    ThinkingPart,
     ToolCall,
     ToolDef,
     Usage,
@@ -35,6 +36,14 @@ def test_counts_every_text_the_model_reads() -> None:
     est = estimate_input(full)
     assert est > estimate_input(base) + 1000  # the image
     assert est >= (40 + 400 + 6 + 89 + 40 + 6 + 40 + 50) // 4 + 3 * 4 + 1000
+
+
+def test_reasoning_passed_back_counts_as_input() -> None:
+    turn = [Message("user", [TextPart("a" * 40)])]
+    plain = estimate_input(ChatRequest(model="m", messages=[*turn, Message("assistant", [TextPart("b" * 40)])]))
+    thought = Message("assistant", [TextPart("b" * 40)],
+                      thinking=[ThinkingPart("t" * 400, signature="sig"), ThinkingPart(redacted="r" * 80)])
+    assert estimate_input(ChatRequest(model="m", messages=[*turn, thought])) == plain + (400 + 80) // 4
 
 
 def test_non_ascii_text_counts_bytes() -> None:
