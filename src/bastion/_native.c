@@ -20,6 +20,12 @@
  *       when not empty, says which buckets count). Sums per position in feature order, then prefix
  *       sums: numpy.bincount's and numpy.cumsum's order, so the same float64 values.
  *
+ *   anchor_tables(hashes, first, rules, n_rules) -> anchors
+ *   anchored_spans(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict | None
+ *       Regions.anchored_spans: per rule k with ok[k] and an anchor among the words, the spans
+ *       [max(lo, p - before), min(n, p + after)) around its anchors' positions p, merged when they
+ *       overlap, keyed in order of first occurrence; None when the words are not in text order.
+ *
  * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
  */
 #define PY_SSIZE_T_CLEAN
@@ -429,10 +435,195 @@ done:
     return result;
 }
 
+/* The anchor table of the rules (`anchor_tables`): sorted anchor word hashes, and per anchor the
+ * rules it anchors (a range of a flat array of rule indices, ascending). */
+typedef struct {
+    Py_ssize_t na, nrules;
+    uint64_t *hash;    /* na, ascending */
+    int64_t *first;    /* na + 1 offsets into rule */
+    int64_t *rule;     /* the rule indices */
+} Anchors;
+
+static void
+anchors_free(PyObject *capsule)
+{
+    Anchors *a = PyCapsule_GetPointer(capsule, "bastion._native.Anchors");
+    if (a != NULL) {
+        PyMem_Free(a->hash);
+        PyMem_Free(a);
+    }
+}
+
+static PyObject *
+native_anchor_tables(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    Py_ssize_t nrules;
+    if (!PyArg_ParseTuple(args, "OOOn", &objs[0], &objs[1], &objs[2], &nrules))
+        return NULL;
+    static const char *names[3] = {"hashes", "first", "rules"};
+    Py_buffer v[3];
+    int got = 0;
+    PyObject *capsule = NULL;
+    for (; got < 3; got++)
+        if (get_buffer(objs[got], &v[got], 8, names[got]) < 0)
+            goto done;
+    Py_ssize_t na = v[0].len / 8, nr = v[2].len / 8;
+    const uint64_t *h = v[0].buf;
+    const int64_t *first = v[1].buf, *rule = v[2].buf;
+    const char *bad = NULL;
+    if (v[1].len / 8 != na + 1 || first[0] != 0 || first[na] != nr)
+        bad = "first: expected len(hashes) + 1 offsets from 0 to len(rules)";
+    for (Py_ssize_t i = 0; bad == NULL && i < na; i++)
+        if ((i > 0 && h[i] <= h[i - 1]) || first[i + 1] < first[i])
+            bad = "hashes: expected strictly ascending hashes and ascending offsets";
+    for (Py_ssize_t i = 0; bad == NULL && i < nr; i++)
+        if (rule[i] < 0 || rule[i] >= nrules)
+            bad = "rules: rule index out of range";
+    if (bad != NULL) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        goto done;
+    }
+    Anchors *a = PyMem_Calloc(1, sizeof(Anchors));
+    char *mem = PyMem_Malloc((size_t)(v[0].len + v[1].len + v[2].len) + 8);
+    if (a == NULL || mem == NULL) {
+        PyMem_Free(a);
+        PyMem_Free(mem);
+        PyErr_NoMemory();
+        goto done;
+    }
+    a->na = na, a->nrules = nrules;
+    a->hash = (uint64_t *)mem;
+    a->first = (int64_t *)(mem + v[0].len);
+    a->rule = (int64_t *)(mem + v[0].len + v[1].len);
+    memcpy(a->hash, h, (size_t)v[0].len);
+    memcpy(a->first, first, (size_t)v[1].len);
+    memcpy(a->rule, rule, (size_t)v[2].len);
+    capsule = PyCapsule_New(a, "bastion._native.Anchors", anchors_free);
+    if (capsule == NULL) {
+        PyMem_Free(mem);
+        PyMem_Free(a);
+    }
+done:
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&v[i]);
+    return capsule;
+}
+
+/* Append (or merge into the last) span [a, b) of rule k in `out` (a dict rule -> list of (a, b)). */
+static int
+add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *last_end)
+{
+    PyObject *spans = lists[k];
+    if (spans == NULL) {
+        spans = PyList_New(0);
+        if (spans == NULL)
+            return -1;
+        PyObject *key = PyLong_FromSsize_t(k);
+        int err = key == NULL || PyDict_SetItem(out, key, spans) < 0;
+        Py_XDECREF(key);
+        Py_DECREF(spans); /* the dict holds it */
+        if (err)
+            return -1;
+        lists[k] = spans;
+    } else if (a <= last_end[k]) { /* overlaps the last span (positions ascend): merged */
+        Py_ssize_t len = PyList_GET_SIZE(spans);
+        PyObject *prev = PyList_GET_ITEM(spans, len - 1);
+        PyObject *merged = Py_BuildValue("(On)", PyTuple_GET_ITEM(prev, 0), b);
+        if (merged == NULL)
+            return -1;
+        PyList_SetItem(spans, len - 1, merged); /* steals merged, drops prev */
+        last_end[k] = b;
+        return 0;
+    }
+    PyObject *span = Py_BuildValue("(nn)", a, b);
+    if (span == NULL)
+        return -1;
+    int err = PyList_Append(spans, span);
+    Py_DECREF(span);
+    last_end[k] = b;
+    return err;
+}
+
+static PyObject *
+native_anchored_spans(PyObject *self, PyObject *args)
+{
+    PyObject *capsule, *objs[3];
+    Py_ssize_t lo, n, before, after;
+    if (!PyArg_ParseTuple(args, "OOOOnnnn", &capsule, &objs[0], &objs[1], &objs[2], &lo, &n, &before, &after))
+        return NULL;
+    Anchors *t = PyCapsule_GetPointer(capsule, "bastion._native.Anchors");
+    if (t == NULL)
+        return NULL;
+    static const char *names[3] = {"word_hashes", "word_starts", "ok"};
+    static const Py_ssize_t sizes[3] = {8, 8, 1};
+    Py_buffer v[3];
+    int got = 0;
+    PyObject *out = NULL, **lists = NULL;
+    Py_ssize_t *last_end = NULL;
+    for (; got < 3; got++)
+        if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
+            goto done;
+    const uint64_t *wh = v[0].buf;
+    const int64_t *ws = v[1].buf;
+    const unsigned char *ok = v[2].buf;
+    Py_ssize_t nw = v[0].len / 8;
+    if (v[1].len != v[0].len || v[2].len != t->nrules) {
+        PyErr_SetString(PyExc_ValueError, "anchored_spans: mismatched word arrays or rule flags");
+        goto done;
+    }
+    for (Py_ssize_t i = 1; i < nw; i++)
+        if (ws[i] < ws[i - 1]) { /* words not in text order: the caller's general path */
+            Py_INCREF(Py_None);
+            out = Py_None;
+            goto done;
+        }
+    lists = PyMem_Calloc((size_t)t->nrules + 1, sizeof(PyObject *));
+    last_end = PyMem_Calloc((size_t)t->nrules + 1, sizeof(Py_ssize_t));
+    out = PyDict_New();
+    if (lists == NULL || last_end == NULL || out == NULL) {
+        if (out != NULL)
+            PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        uint64_t h = wh[i];
+        Py_ssize_t l = 0, r = t->na; /* the first anchor >= h */
+        while (l < r) {
+            Py_ssize_t m = l + (r - l) / 2;
+            if (t->hash[m] < h)
+                l = m + 1;
+            else
+                r = m;
+        }
+        if (l == t->na || t->hash[l] != h)
+            continue;
+        Py_ssize_t p = ws[i], a = p - before, b = p + after;
+        a = a < lo ? lo : a;
+        b = b > n ? n : b;
+        for (int64_t j = t->first[l]; j < t->first[l + 1]; j++) {
+            Py_ssize_t k = t->rule[j];
+            if (ok[k] && add_span(out, lists, k, a, b, last_end) < 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+        }
+    }
+done:
+    PyMem_Free(lists);
+    PyMem_Free(last_end);
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&v[i]);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"features", native_features, METH_VARARGS, "Hasher.extract's features of >= 8 code points (see the module)."},
     {"prefilter_tables", native_prefilter_tables, METH_VARARGS, "The prefilter's checked tables, for `prefilter`."},
     {"window_logits", native_window_logits, METH_VARARGS, "The classifier's window logits before cues (see the module)."},
+    {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
+    {"anchored_spans", native_anchored_spans, METH_VARARGS, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
     {NULL, NULL, 0, NULL},
 };

@@ -24,6 +24,7 @@ from bastion.policy.injection.classifier import LinearModel
 from bastion.policy.injection.detector import Detector
 from bastion.policy.injection.features import Hasher
 from bastion.policy.injection.prefilter import Prefilter
+from bastion.policy.injection.regions import Regions, WordIndex
 from bastion.policy.injection.rules import RULES
 
 if not features_mod.NATIVE:
@@ -165,3 +166,44 @@ def test_window_logits_refuse_bad_inputs() -> None:
         _native.window_logits(feats.buckets, feats.positions[:-1], w, b"", 30, starts, 8, 0.0)
     with pytest.raises(ValueError, match="mismatched"):
         _native.window_logits(feats.buckets, feats.positions, w, b"\x01", 30, starts, 8, 0.0)
+
+
+REGIONS_NATIVE, REGIONS_PY = Regions(RULES, _native), Regions(RULES)
+ANCHOR_HASHES = sorted(REGIONS_PY._rules_of_anchor)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.tuples(st.one_of(st.sampled_from(ANCHOR_HASHES), st.integers(0, 2**64 - 1)),
+                                st.integers(0, 3000)), max_size=300),
+       ok=st.lists(st.booleans(), min_size=len(RULES), max_size=len(RULES)),
+       lo=st.integers(0, 200), span=st.integers(1, 3200), ordered=st.booleans())
+def test_anchored_spans_equal_python(words: list[tuple[int, int]], ok: list[bool], lo: int, span: int,
+                                     ordered: bool) -> None:
+    if ordered:
+        words = sorted(words, key=lambda w: w[1])
+    index = WordIndex(np.array([h for h, _ in words], dtype=np.uint64), np.array([p for _, p in words], dtype=np.int64))
+    flags = bytes(ok)
+    assert REGIONS_NATIVE.anchored_spans(index, flags, lo, lo + span) == REGIONS_PY.anchored_spans(index, flags, lo,
+                                                                                                   lo + span)
+    assert list(REGIONS_NATIVE.anchored_spans(index, flags, lo, lo + span)) == list(
+        REGIONS_PY.anchored_spans(index, flags, lo, lo + span))  # the same order: the first hit of a family wins
+
+
+def test_anchor_tables_and_spans_refuse_bad_inputs() -> None:
+    h = np.array([1, 2], dtype=np.uint64)
+    first, rules = np.array([0, 1, 2], dtype=np.int64), np.array([0, 1], dtype=np.int64)
+    with pytest.raises(ValueError, match="first"):
+        _native.anchor_tables(h, first[:2], rules, 2)
+    with pytest.raises(ValueError, match="ascending"):
+        _native.anchor_tables(h[::-1].copy(), first, rules, 2)
+    with pytest.raises(ValueError, match="rule index"):
+        _native.anchor_tables(h, first, rules, 1)
+    tables = _native.anchor_tables(h, first, rules, 2)
+    words, starts = np.array([2, 1], dtype=np.uint64), np.array([5, 9], dtype=np.int64)
+    assert _native.anchored_spans(tables, words, starts, b"\x01\x01", 0, 100, 3, 4) == {1: [(2, 9)], 0: [(6, 13)]}
+    assert _native.anchored_spans(tables, words, starts[::-1].copy(), b"\x01\x01", 0, 100, 3, 4) is None
+    touching = np.array([5, 12], dtype=np.int64)  # [2, 9) and [9, 16): they touch, so they merge (as in Python)
+    assert _native.anchored_spans(tables, np.array([1, 1], dtype=np.uint64), touching, b"\x01\x01", 0, 100, 3, 4) == {
+        0: [(2, 16)]}
+    with pytest.raises(ValueError, match="mismatched"):
+        _native.anchored_spans(tables, words, starts, b"\x01", 0, 100, 3, 4)

@@ -93,7 +93,7 @@ class Detector:
         self.model = model if use_model else None
         self.use_rules = use_rules
         self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK, native=native)
-        self.regions = Regions(RULES)
+        self.regions = Regions(RULES, self.hasher.native)
         self._strong = bytes(not r.is_cue for r in RULES)  # 1 per strong rule
         self._strong_bits = int.from_bytes(self._strong, "big")
         self._rot = (word_hash("rot13"), word_hash("rot"))

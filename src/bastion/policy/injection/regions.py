@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -63,7 +64,8 @@ class WordIndex:
 class Regions:
     """The anchor and substring tables of a rule list, and the regions of a text each rule is searched in."""
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], native: ModuleType | None = None) -> None:
+        """`native`: the C accelerator (`bastion._native`) for `anchored_spans` (the same regions)."""
         self._anchors = [frozenset(word_hash(w) for w in r.anchors) for r in rules]
         rules_of_anchor: dict[int, list[int]] = defaultdict(list)
         for i, anchors in enumerate(self._anchors):
@@ -82,6 +84,12 @@ class Regions:
                                     if any(s.isascii() for s in subs)]
         ascii_subs = sorted({s for r in rules for s in r.substrings if s.isascii()})
         self._ascii_substrings = re.compile(trie_pattern(ascii_subs)) if ascii_subs else None
+        self._native: tuple[ModuleType, object] | None = None
+        if native is not None:
+            order = sorted(self._rules_of_anchor)
+            first = np.cumsum([0] + [len(self._rules_of_anchor[h]) for h in order], dtype=np.int64)
+            flat = np.array([k for h in order for k in self._rules_of_anchor[h]], dtype=np.int64)
+            self._native = (native, native.anchor_tables(np.array(order, dtype=np.uint64), first, flat, len(rules)))
 
     def find(self, text: str, words: WordIndex, ok: bytes | bytearray, lo: int = 0,
              hi: int | None = None) -> dict[int, list[tuple[int, int]]]:
@@ -128,6 +136,13 @@ class Regions:
         hashes, starts = words.hashes, words.starts
         if len(hashes) > 4096:
             return self.anchored_long(words, ok, lo, n)
+        if (self._native is not None and hashes.dtype == np.uint64 and starts.dtype == np.int64
+                and hashes.flags.c_contiguous and starts.flags.c_contiguous):
+            native, tables = self._native
+            found: dict[int, list[tuple[int, int]]] | None = native.anchored_spans(
+                tables, hashes, starts, ok, lo, n, _BEFORE, _AFTER)
+            if found is not None:  # (None: words not in text order, below)
+                return found
         # short texts: plain Python beats numpy's per-call overhead
         if len(hashes) > 64:  # keep only the words that are anchors (one vectorised lookup)
             at = self._anchor_table_end.searchsorted(hashes)
