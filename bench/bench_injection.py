@@ -1,7 +1,7 @@
 # ruff: noqa: RUF001
 """Latency of the injection scanner per call at 1 kB, 10 kB and 100 kB (benign English, code, Chinese, mixed).
 
-Usage: python bench/bench_injection.py [--repeat N] [--cpu-time]
+Usage: python bench/bench_injection.py [--repeat N] [--cpu-time] [--no-native]
 
 Prints construction time and per-call median / p95 in milliseconds, for the full scanner and for
 each layer alone, then the two texts every gateway request carries (a 200-word user prompt made unique
@@ -63,7 +63,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=300)
     ap.add_argument("--cpu-time", action="store_true", help="time this thread's CPU time, not wall time")
+    ap.add_argument("--no-native", action="store_true", help="without the C accelerator (bastion._native)")
     args = ap.parse_args()
+    if args.no_native:  # every detector built below takes the numpy paths
+        from bastion.policy.injection import detector
+
+        built = detector.Detector.__init__
+        detector.Detector.__init__ = (  # type: ignore[method-assign]
+            lambda self, model, **kw: built(self, model, **{**kw, "native": False}))
     global CLOCK
     CLOCK = time.thread_time if args.cpu_time else time.perf_counter
     t = time.perf_counter()
