@@ -422,7 +422,7 @@ native_window_logits(PyObject *self, PyObject *args)
         goto done;
     double *out = (double *)PyByteArray_AS_STRING(result);
     for (Py_ssize_t k = 0; k < ns; k++) {
-        Py_ssize_t a = starts[k], e = a + window < n ? a + window : n;
+        Py_ssize_t a = starts[k], e = window < n - a ? a + window : n; /* (no overflow: a < n) */
         double cnt = (double)(ccount[e] - ccount[a]);
         out[k] = bias + (csum[e] - csum[a]) / sqrt(cnt > 1.0 ? cnt : 1.0);
     }
@@ -572,6 +572,16 @@ native_anchored_spans(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "anchored_spans: mismatched word arrays or rule flags");
         goto done;
     }
+    const Py_ssize_t far = (Py_ssize_t)1 << 40; /* offsets and reaches stay far from overflow */
+    if (lo < 0 || lo > far || n < 0 || n > far || before < 0 || before > far || after < 0 || after > far) {
+        PyErr_SetString(PyExc_ValueError, "anchored_spans: lo, n, before and after must be in 0..2**40");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nw; i++)
+        if (ws[i] < 0 || ws[i] > far) {
+            PyErr_SetString(PyExc_ValueError, "word_starts: out of range");
+            goto done;
+        }
     for (Py_ssize_t i = 1; i < nw; i++)
         if (ws[i] < ws[i - 1]) { /* words not in text order: the caller's general path */
             Py_INCREF(Py_None);

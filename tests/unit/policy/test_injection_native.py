@@ -166,6 +166,9 @@ def test_window_logits_refuse_bad_inputs() -> None:
         _native.window_logits(feats.buckets, feats.positions[:-1], w, b"", 30, starts, 8, 0.0)
     with pytest.raises(ValueError, match="mismatched"):
         _native.window_logits(feats.buckets, feats.positions, w, b"\x01", 30, starts, 8, 0.0)
+    huge = np.frombuffer(_native.window_logits(feats.buckets, feats.positions, w, b"", 30, starts, 2**62, 0.0))
+    assert np.array_equal(huge, np.frombuffer(_native.window_logits(feats.buckets, feats.positions, w, b"", 30,
+                                                                    starts, 30, 0.0)))  # a window past the end
 
 
 REGIONS_NATIVE, REGIONS_PY = Regions(RULES, _native), Regions(RULES)
@@ -207,6 +210,10 @@ def test_anchor_tables_and_spans_refuse_bad_inputs() -> None:
         0: [(2, 16)]}
     with pytest.raises(ValueError, match="mismatched"):
         _native.anchored_spans(tables, words, starts, b"\x01", 0, 100, 3, 4)
+    with pytest.raises(ValueError, match="word_starts"):
+        _native.anchored_spans(tables, words, np.array([-(2**62), 9], dtype=np.int64), b"\x01\x01", 0, 100, 3, 4)
+    with pytest.raises(ValueError, match=r"0\.\.2\*\*40"):
+        _native.anchored_spans(tables, words, starts, b"\x01\x01", 0, 100, -1, 4)
 
 
 def test_the_accelerator_leaks_nothing() -> None:
