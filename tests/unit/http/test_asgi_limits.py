@@ -210,3 +210,42 @@ def test_check_json_agrees_with_a_reference(obj, limit):
         assert depth(obj) > limit if "deeper" in e.message else has_nul(obj)
         return
     assert not bad
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=3), JSON, max_size=4), st.integers(1, 6))
+def test_the_limited_request_decides_as_check_json(obj, limit):
+    """LimitedRequest.json skips the walk when the body alone shows nothing can be wrong: same outcome."""
+    import orjson
+    from hypothesis import assume
+
+    try:
+        body = orjson.dumps(obj)
+    except TypeError:  # integers beyond 64 bits: no JSON a client could send here
+        assume(False)
+    r = LimitedRequest("POST", "/", {}, {}, body, None, "r")
+    r.max_json_depth = limit
+    try:
+        check_json(obj, limit)
+        want = None
+    except InvalidRequest as e:
+        want = e.message
+    try:
+        r.json()
+        got = None
+    except InvalidRequest as e:
+        got = e.message
+    assert got == want
+
+
+@pytest.mark.parametrize(("body", "refused"), [(b'{"a": "x\\u0000"}', True), (b'{"a\\u0000": 1}', True),
+                                               (b'{"a": "x\\\\u0000"}', False), (b'{"a": [[[1]]]}', True),
+                                               (b'{"a": "[[[["}', False)])
+def test_the_limited_request_on_raw_bodies(body, refused):
+    r = LimitedRequest("POST", "/", {}, {}, body, None, "r")
+    r.max_json_depth = 3
+    if refused:
+        with pytest.raises(InvalidRequest):
+            r.json()
+    else:
+        r.json()
