@@ -104,7 +104,13 @@ def main() -> None:
     ap.add_argument("--group-power", type=float, default=train.GROUP_POWER,
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
     ap.add_argument("--small-share", type=float, default=train.SMALL_SHARE)
+    ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams)")
+    ap.add_argument("--strong-cues", type=int, default=int(train.STRONG_CUES), help="1: strong rules are classifier features")
+    ap.add_argument("--bias-offset", type=float, default=train.BIAS_OFFSET, help="added to each model's calibrated bias")
     args = ap.parse_args()
+    train.STRONG_CUES = bool(args.strong_cues)
+    train.BIAS_OFFSET = args.bias_offset
+    train.KINDS = args.kinds
     small = (args.small[0], args.small[1])
     train.SMALL_SHARE = args.small_share
     train.GROUP_POWER = args.group_power

@@ -8,7 +8,13 @@ featurises every text exactly as the scanner does (same canonical form, same win
 weights samples so that every source group counts the same within its class and both classes count
 the same, fits an L2-regularised logistic regression with L-BFGS, and shifts the bias so that at most
 `--target-fpr` of the training benign texts (group-balanced) reach the default threshold 0.8; a text's
-score there is its best window's, rule cues included, exactly as the scanner computes it.
+score there is its best window's, rule cues included, exactly as the scanner computes it. (The model fits
+its training texts so well that this shift is rarely needed; `--bias-offset`, added after it, is what sets the
+benign rate on unseen sources, chosen on the dev halves' cross-source scores.)
+
+Eighth round: the strong rules' matches are not classifier features (`--strong-cues 0`, the default; the weak
+cues still are). A strong rule reports its match on its own, so its cue only explained training attacks away
+from their n-grams, which are what must catch the paraphrases no rule matches.
 
 Options, off by default (see docs/injection.md for what they did in the cross-source evaluation):
 `--mi-rounds N` refits with each attack text's weight moved towards its best window; `--embed N` adds N
@@ -18,7 +24,9 @@ texts; `--small W S` adds a second, smaller window (W characters, stride S) scor
 and trained on alongside the large ones (`SMALL_SHARE` of a long text's weight on its small windows);
 `--dead-runs 1` gives runs of one layout character (`features.RUN_CHARS`: `=====`, `-----`, box frames)
 no weight and leaves them out of the length normalisation (the model file says so, the scanner follows);
-`--group-power P` weighs a source group by its size ** P within its class instead of equally.
+`--group-power P` weighs a source group by its size ** P within its class instead of equally; `--kinds K`
+adds feature kinds (`features.SKIP` word skip-bigrams, `features.CPAIR` content-word pairs; the model file says
+which, the scanner follows).
 After training, run data/injection/reference.py (the unit tests pin the detector's findings).
 """
 
@@ -62,6 +70,9 @@ TARGET_FPR = 0.005
 EMBED = 0  # per short attack text, how many copies to place inside benign training documents
 GROUP_POWER = 0.0  # a source group's share of its class grows as (its size ** GROUP_POWER); 0: all groups equal
 DEAD_RUNS = False  # layout-character runs (features.RUN_CHARS) get no weight and do not count
+KINDS = 0  # extra feature kinds (features.Hasher(kinds=...) bits; features.SKIP: word skip-bigrams)
+STRONG_CUES = False  # strong rules' matches are classifier features too (False: only the weak cues are)
+BIAS_OFFSET = -0.45  # added to the calibrated bias (chosen on the dev halves' cross-source scores, eighth round)
 CROSSFIT = 0  # calibrate the bias on benign texts of held-out source groups (0: on the training texts)
 
 
@@ -84,11 +95,12 @@ def load_corpus(include_info: bool = False) -> list[dict[str, object]]:
 
 
 def featurise(records: list[dict[str, object]], window: int = WINDOW, stride: int = STRIDE, bits: int = BITS,
-              small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE)) -> list[Doc]:
+              small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE), kinds: int | None = None) -> list[Doc]:
+    kinds = KINDS if kinds is None else kinds
     probe = LinearModel(np.zeros(1 << bits, np.float32), np.zeros(len(RULES), np.float32), 0.0, bits, window, stride, "",
-                        small_window=small[0], small_stride=small[1])
+                        small_window=small[0], small_stride=small[1], kinds=kinds)
     det = Detector(probe)
-    hasher = Hasher(bits=bits, max_len=1 << 16)
+    hasher = Hasher(bits=bits, max_len=1 << 16, kinds=kinds)
     docs: list[Doc] = []
     for r in records:
         text = str(r["text"])[:MAX_TRAIN_CHARS]
@@ -118,27 +130,20 @@ def design(docs: list[Doc], bits: int = BITS, dead_runs: bool = DEAD_RUNS
     """CSR matrix of all windows, their labels, sample weights (group- and class-balanced) and document index.
     With `dead_runs`, the buckets of layout-character runs are left out (their weights stay 0) and not counted
     in the length normalisation, as the scanner does with a model that says so."""
+    x, y, doc_of_row = design_rows(docs, bits, dead_runs)
+    return x, y, sample_weights(docs, doc_of_row), doc_of_row
+
+
+def design_rows(docs: list[Doc], bits: int = BITS, dead_runs: bool = DEAD_RUNS
+                ) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """CSR matrix of all windows, their labels and document index (no weights)."""
     dim = (1 << bits) + len(RULES)
     live = np.ones(1 << bits, dtype=bool)
     if dead_runs:
         live[run_buckets(bits)] = False
-    indptr, indices, values, labels, doc_weight, doc_of_row = [0], [], [], [], [], []
-    group_totals: dict[tuple[int, str], int] = defaultdict(int)
-    for d in docs:
-        group_totals[(d.label, d.group)] += 1
-    groups_per_label: dict[int, int] = defaultdict(int)
-    mass_per_label: dict[int, float] = defaultdict(float)
-    for (label, _), size in group_totals.items():
-        groups_per_label[label] += 1
-        mass_per_label[label] += size ** GROUP_POWER
+    indptr, indices, values, labels, doc_of_row = [0], [], [], [], []
     for k, d in enumerate(docs):
-        size = group_totals[(d.label, d.group)]
-        per_doc = 1.0 / (size * groups_per_label[d.label]) if GROUP_POWER == 0 else \
-            size ** (GROUP_POWER - 1) / mass_per_label[d.label]
-        n_large = len(d.rows) - d.n_small
-        share = [1.0 - SMALL_SHARE if d.n_small else 1.0, SMALL_SHARE]
-        for j, (buckets, cues) in enumerate(d.rows):
-            small = j >= n_large
+        for buckets, cues in d.rows:
             uniq, counts = np.unique(buckets, return_counts=True)
             if dead_runs:
                 keep = live[uniq]
@@ -150,11 +155,47 @@ def design(docs: list[Doc], bits: int = BITS, dead_runs: bool = DEAD_RUNS
             values.extend([1.0] * len(cues))
             indptr.append(len(indices))
             labels.append(d.label)
-            doc_weight.append(per_doc * share[small] / (d.n_small if small else n_large))
             doc_of_row.append(k)
     x = scipy.sparse.csr_matrix((np.array(values), np.array(indices), np.array(indptr)), shape=(len(labels), dim))
-    w = np.array(doc_weight)
-    return x, np.array(labels, dtype=np.float64), w / w.sum() * len(w), np.array(doc_of_row, dtype=np.int64)
+    return x, np.array(labels, dtype=np.float64), np.array(doc_of_row, dtype=np.int64)
+
+
+def sample_weights(docs: list[Doc], doc_of_row: np.ndarray) -> np.ndarray:
+    """Per window: group- and class-balanced weights (every source group the same share of its class, with
+    GROUP_POWER 0), a text's weight spread over its windows; normalised to mean 1."""
+    group_totals: dict[tuple[int, str], int] = defaultdict(int)
+    for d in docs:
+        group_totals[(d.label, d.group)] += 1
+    groups_per_label: dict[int, int] = defaultdict(int)
+    mass_per_label: dict[int, float] = defaultdict(float)
+    for (label, _), size in group_totals.items():
+        groups_per_label[label] += 1
+        mass_per_label[label] += size ** GROUP_POWER
+    per_doc = np.empty(len(docs))
+    for k, d in enumerate(docs):
+        size = group_totals[(d.label, d.group)]
+        per_doc[k] = 1.0 / (size * groups_per_label[d.label]) if GROUP_POWER == 0 else \
+            size ** (GROUP_POWER - 1) / mass_per_label[d.label]
+    n_rows = np.bincount(doc_of_row, minlength=len(docs)).astype(np.float64)
+    n_small = np.array([d.n_small for d in docs], dtype=np.float64)
+    n_large = n_rows - n_small
+    first_small = np.cumsum(n_rows) - n_small  # row index (global) where a doc's small windows start
+    row = np.arange(len(doc_of_row))
+    small = (n_small[doc_of_row] > 0) & (row >= first_small[doc_of_row])
+    share = np.where(small, SMALL_SHARE, np.where(n_small[doc_of_row] > 0, 1.0 - SMALL_SHARE, 1.0))
+    w = per_doc[doc_of_row] * share / np.where(small, n_small[doc_of_row], n_large[doc_of_row])
+    return w / w.sum() * len(w)
+
+
+def without_strong_cues(x: scipy.sparse.csr_matrix, bits: int) -> scipy.sparse.csr_matrix:
+    """`x` without the columns of the strong rules' cues (a window's n-grams and weak cues only; the rows'
+    length normalisation is the n-grams' and unchanged)."""
+    keep = np.ones(x.shape[1], dtype=bool)
+    keep[(1 << bits) + np.flatnonzero([not r.is_cue for r in RULES])] = False
+    out = x.copy()
+    out.data = out.data * keep[out.indices]
+    out.eliminate_zeros()
+    return out
 
 
 def fit(x: scipy.sparse.csr_matrix, y: np.ndarray, w: np.ndarray, l2: float, iters: int = 400,
@@ -253,7 +294,19 @@ def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, windo
           small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE), dead_runs: bool = DEAD_RUNS) -> LinearModel:
     docs = [d for d in docs if d.group not in TEST_ONLY]
     docs = docs + embedded(docs, embed, small=small)
-    x, y, w, doc_of_row = design(docs, bits, dead_runs)
+    x, y, doc_of_row = design_rows(docs, bits, dead_runs)
+    return train_from(docs, x, y, doc_of_row, l2, target_fpr, bits, window, stride, mi_rounds, crossfit, small,
+                      dead_runs)
+
+
+def train_from(docs: list[Doc], x: scipy.sparse.csr_matrix, y: np.ndarray, doc_of_row: np.ndarray, l2: float,
+               target_fpr: float, bits: int = BITS, window: int = WINDOW, stride: int = STRIDE,
+               mi_rounds: int = MI_ROUNDS, crossfit: int = CROSSFIT,
+               small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE), dead_runs: bool = DEAD_RUNS) -> LinearModel:
+    """`train` on a design matrix already built from `docs` (`design_rows`; `doc_of_row` indexes `docs`)."""
+    w = sample_weights(docs, doc_of_row)
+    if not STRONG_CUES:  # the n-grams must learn what the strong rules catch: their paraphrases escape the rules
+        x = without_strong_cues(x, bits)
     coef, bias = fit_mi(x, y, w, doc_of_row, l2, mi_rounds)
     # calibrate the bias on benign texts the model did not see: split the training source groups into
     # `crossfit` parts, refit without each part and score its benign texts (a text's score is its best
@@ -277,8 +330,10 @@ def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, windo
             benign_by_group[docs[i].group].append(float(z[i]))
     shift = calibration_shift(benign_by_group, target_fpr)
     shift = min(shift, 0.0) if crossfit <= 1 else shift
-    return LinearModel(coef[: 1 << bits].astype(np.float32), coef[1 << bits:].astype(np.float32), bias + shift, bits,
-                       window, stride, "", small_window=small[0], small_stride=small[1], dead_runs=dead_runs)
+    return LinearModel(coef[: 1 << bits].astype(np.float32), coef[1 << bits:].astype(np.float32),
+                       bias + shift + BIAS_OFFSET, bits,
+                       window, stride, "", small_window=small[0], small_stride=small[1], dead_runs=dead_runs,
+                       kinds=KINDS)
 
 
 def main() -> None:
@@ -294,8 +349,14 @@ def main() -> None:
     ap.add_argument("--dead-runs", type=int, default=int(DEAD_RUNS), help="1: layout-character runs weigh nothing")
     ap.add_argument("--group-power", type=float, default=GROUP_POWER,
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
+    ap.add_argument("--kinds", type=int, default=KINDS, help="extra feature kinds (1: word skip-bigrams)")
+    ap.add_argument("--strong-cues", type=int, default=int(STRONG_CUES), help="0: strong rules are no classifier features")
+    ap.add_argument("--bias-offset", type=float, default=BIAS_OFFSET, help="added to the calibrated bias")
     args = ap.parse_args()
-    sys.modules[__name__].GROUP_POWER = args.group_power  # read by design()
+    sys.modules[__name__].BIAS_OFFSET = args.bias_offset  # read by train_from()
+    sys.modules[__name__].STRONG_CUES = bool(args.strong_cues)  # read by train_from()
+    sys.modules[__name__].GROUP_POWER = args.group_power  # read by sample_weights()
+    sys.modules[__name__].KINDS = args.kinds  # read by featurise() and train_from()
     small = (args.small[0], args.small[1])
     records = [r for r in load_corpus() if r["group"] not in set(args.exclude) | TEST_ONLY]
     docs = featurise(records, small=small)
@@ -303,7 +364,7 @@ def main() -> None:
                   embed=args.embed, small=small, dead_runs=bool(args.dead_runs))
     version = f"hash{BITS}-w{WINDOW}-n{len(docs)}"
     LinearModel(model.weights, model.cue_weights, model.bias, model.bits, model.window, model.stride, version,
-                digest(), model.small_window, model.small_stride, model.dead_runs).save(Path(args.out))
+                digest(), model.small_window, model.small_stride, model.dead_runs, model.kinds).save(Path(args.out))
     sys.stdout.write(f"saved {args.out} ({version}), bias {model.bias:.3f}\n")
 
 

@@ -48,6 +48,7 @@ class LinearModel:
     small_window: int = 0  # a second, smaller window scored with the same weights (0: none)
     small_stride: int = 0
     dead_runs: bool = False  # runs of one layout character (features.RUN_CHARS) neither weigh nor count
+    kinds: int = 0  # extra feature kinds the model was trained with (`features.Hasher(kinds=...)` bits)
 
     @classmethod
     def load(cls, path: Path | None = None) -> LinearModel:
@@ -61,18 +62,19 @@ class LinearModel:
 
     @classmethod
     def _from(cls, z: dict[str, npt.NDArray[np.generic]]) -> LinearModel:
-        # bits, window, stride[, small window, small stride[, dead runs]] (older files: 3 or 5 fields)
+        # bits, window, stride[, small window, small stride[, dead runs[, kinds]]] (older files: 3, 5 or 6 fields)
         meta = z["meta"].astype(np.int64)
         small = (int(meta[3]), int(meta[4])) if len(meta) >= 5 else (0, 0)
         return cls(weights=z["weights"].astype(np.float32), cue_weights=z["cue_weights"].astype(np.float32),
                    bias=float(z["bias"][0]), bits=int(meta[0]), window=int(meta[1]), stride=int(meta[2]),
                    version=str(z["version"][0]), rules_digest=str(z["rules"][0]) if "rules" in z else "",
-                   small_window=small[0], small_stride=small[1], dead_runs=len(meta) >= 6 and bool(meta[5]))
+                   small_window=small[0], small_stride=small[1], dead_runs=len(meta) >= 6 and bool(meta[5]),
+                   kinds=int(meta[6]) if len(meta) >= 7 else 0)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, weights=self.weights.astype(np.float16), cue_weights=self.cue_weights,
                             bias=np.array([self.bias]), meta=np.array([self.bits, self.window, self.stride, self.small_window, self.small_stride,
-                                                                     int(self.dead_runs)]),
+                                                                     int(self.dead_runs), self.kinds]),
                             version=np.array([self.version]), rules=np.array([self.rules_digest]))
 
     def window_starts(self, n: int, window: int = 0, stride: int = 0) -> I64:

@@ -19,6 +19,7 @@ from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel, Window
 from bastion.policy.injection.encodings import encoded_runs
 from bastion.policy.injection.features import Features, Hasher, word_hash
+from bastion.policy.injection.joined import joined_runs, pieces, spaced
 from bastion.policy.injection.leet import (
     _LEET,
     CHUNK,
@@ -92,7 +93,8 @@ class Detector:
                              "(python data/injection/train.py)")
         self.model = model if use_model else None
         self.use_rules = use_rules
-        self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK, native=native)
+        self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK,
+                             kinds=model.kinds if model is not None and use_model else 0, native=native)
         self.regions = Regions(RULES, self.hasher.native)
         self._strong = bytes(not r.is_cue for r in RULES)  # 1 per strong rule
         self._strong_bits = int.from_bytes(self._strong, "big")
@@ -224,6 +226,20 @@ class Detector:
         tri = None if trigrams is None else np.concatenate([trigrams, *new_tri])
         return self.rule_hits(leet, patched, strong_only=True, trigrams=tri)
 
+    def _joined_hits(self, text: str) -> list[RuleHit]:
+        """Strong rules on the text with underscore-joined words spaced ("ignore_all_previous_instructions"),
+        searched only around those runs (same length: offsets carry over)."""
+        runs = joined_runs(text)
+        if not runs:
+            return []
+        plain = spaced(text, runs)
+        hits: list[RuleHit] = []
+        for a, b in pieces(_leet_windows(runs, len(plain))):
+            f = self.hasher.extract(np.frombuffer(plain[a:b].encode("utf-32-le"), dtype=np.uint32))
+            hits += self.rule_hits(plain, WordIndex(f.words, f.word_starts + a), strong_only=True,
+                                   trigrams=f.buckets[:max(b - a - 2, 0)], lo=a, hi=b)
+        return hits
+
     def _strong_in(self, text: str) -> bool:
         c = canon.canonicalize(text[:CHUNK])
         f = self.hasher.extract(c.codes)
@@ -252,7 +268,7 @@ class Detector:
             if prev is None or rule.score > prev.score:
                 best[rule.family] = Finding(rule.family, s, e, rule.score)
         if self.use_rules:
-            for h in self._leet_hits(c.text, words, trigrams):
+            for h in self._leet_hits(c.text, words, trigrams) + self._joined_hits(c.text):
                 rule = RULES[h.rule]
                 if rule.family not in best and not _quoted(c.text, h.start):
                     s, e = c.span(h.start, h.end)

@@ -4,7 +4,9 @@ Every feature is a bucket in [0, 2**bits) and the position where it starts, so a
 feature weights over any window of the text in O(1) after one cumulative sum. Hashes are polynomial
 hashes modulo 2**64 computed for all substrings at once from a prefix sum (uint64 arithmetic wraps,
 and the hash base is odd so it is invertible), then mixed per feature kind and reduced to `bits`.
-Deterministic across processes and platforms (no use of Python's salted hash()).
+Deterministic across processes and platforms (no use of Python's salted hash()). Optional kinds, appended after
+the base ones (`Hasher(kinds=SKIP | CPAIR)`; the model file says which it was trained with): word skip-bigrams and
+pairs of consecutive content words. Measured, not used by the shipped model (docs/injection.md, eighth round).
 """
 
 from __future__ import annotations
@@ -33,11 +35,20 @@ _BASE = 0x100000001B3  # odd: invertible modulo 2**64
 _BASE_INV = pow(_BASE, -1, 2**64)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _PAIR = np.uint64(0xC2B2AE3D27D4EB4F)
+_SKIP = np.uint64(0x165667B19E3779F9)
+_CPAIR = np.uint64(0x27D4EB2F165667C5)
 CHAR_NS = (3, 4, 5)
 _ACCUMULATE = np.add.accumulate  # np.cumsum's sums, without its Python wrapper
 _MAX_REDUCE = np.maximum.reduce
 # salts keep kinds apart: the word "the" and the character 3-gram "the" are different features
-_SALT = {3: 0x1F3D5B79, 4: 0x2E4C6A88, 5: 0x3D5B7997, "word": 0x4C6A88A6, "pair": 0x5B7997B5, "cue": 0x6A88A6C4}
+_SALT = {3: 0x1F3D5B79, 4: 0x2E4C6A88, 5: 0x3D5B7997, "word": 0x4C6A88A6, "pair": 0x5B7997B5, "cue": 0x6A88A6C4,
+         "skip": 0x79A8C6E2, "cpair": 0x88C6E4F0}
+SKIP = 1  # `Hasher(kinds=...)` bit: word skip-bigrams (a word and the word after next)
+CPAIR = 2  # `Hasher(kinds=...)` bit: pairs of consecutive content words (function words skipped)
+STOP_WORDS = ("a an the all any some each every of to in on at for with by from into about as and or but nor "
+              "this that these those is are be was were been being am it its please just also very so then "
+              "there here such other others can could would should will shall may might must do does did "
+              "has have had not no only than too more most").split()
 
 
 def _is_word_table() -> npt.NDArray[np.bool_]:
@@ -66,9 +77,11 @@ class Hasher:
     `native` (default: when built) computes `extract` in C (`bastion._native`); the numpy code
     below is the reference it must equal, and the fallback."""
 
-    def __init__(self, bits: int = 18, max_len: int = 1 << 16, native: bool | None = None) -> None:
+    def __init__(self, bits: int = 18, max_len: int = 1 << 16, kinds: int = 0, native: bool | None = None) -> None:
         self.bits = bits
-        self.native = _native if (NATIVE if native is None else native) else None
+        self.kinds = kinds
+        # the C accelerator computes the five base kinds: a hasher with extra kinds takes the numpy path
+        self.native = _native if (NATIVE if native is None else native) and not kinds else None
         if native and _native is None:
             raise RuntimeError("the C accelerator bastion._native is not built")
         self.shift = np.uint64(64 - bits)
@@ -77,14 +90,16 @@ class Hasher:
         self._inv = self._powers(_BASE_INV, max_len + 1)
         self._pow_before = np.roll(self._pow, 1)  # _pow_before[k] = _pow[k - 1] (k >= 1)
         self._word = _is_word_table()
+        self._stop = np.unique(np.array([word_hash(x) for x in STOP_WORDS], dtype=np.uint64))
         self._salt = {key: np.uint64(v) for key, v in _SALT.items()}
         # for the one-pass extractor: the word table with a False entry that clipped astral code points
         # hit, positions 0..max_len, the salt of each kind in output order
         self._word_clip = np.append(self._word, False)
         self._arange = np.arange(max_len + 1, dtype=np.int64)
-        self._kind_salt = np.array([_SALT[g] for g in CHAR_NS] + [_SALT["word"], _SALT["pair"]], dtype=np.uint64)
+        self._kind_salt = np.array([_SALT[g] for g in CHAR_NS] + [_SALT["word"], _SALT["pair"]]
+                                   + ([_SALT["skip"]] if kinds & SKIP else []), dtype=np.uint64)
         self._word_bytes = self._word.tobytes()
-        self._salt_bytes = self._kind_salt.tobytes()
+        self._salt_bytes = self._kind_salt[:5].tobytes()  # the base kinds' salts (the C accelerator's)
 
     @staticmethod
     def _powers(base: int, n: int) -> U64:
@@ -130,7 +145,8 @@ class Hasher:
         starts, ends = edges[0::2], edges[1::2]
         w = len(starts)
         pairs = max(w - 1, 0)
-        sizes = [n - g + 1 for g in CHAR_NS] + [w, pairs]
+        skips = max(w - 2, 0) if self.kinds & SKIP else 0
+        sizes = [n - g + 1 for g in CHAR_NS] + [w, pairs] + ([skips] if self.kinds & SKIP else [])
         bounds = list(accumulate(sizes, initial=0))
         h = np.empty(bounds[-1], dtype=np.uint64)
         for k, g in enumerate(CHAR_NS):
@@ -143,9 +159,13 @@ class Hasher:
         words = hw.copy()
         longest = int(_MAX_REDUCE(ends - starts)) if w else 0
         if pairs:
-            hp = h[bounds[4]:]
+            hp = h[bounds[4]:bounds[5]]
             np.multiply(hw[:-1], _PAIR, out=hp)
             np.add(hp, hw[1:], out=hp)
+        if skips:
+            hs = h[bounds[5]:]
+            np.multiply(hw[:-2], _SKIP, out=hs)
+            np.add(hs, hw[2:], out=hs)
         if n <= 4096:  # one salt array and one xor beat five calls on short texts (and cost memory on long)
             h ^= self._kind_salt.repeat(sizes)
         else:
@@ -154,8 +174,22 @@ class Hasher:
         h *= _MIX
         h >>= self.shift
         a = self._arange
-        positions = np.concatenate((a[:n - 2], a[:n - 3], a[:n - 4], starts, starts[:pairs]))
-        return Features(h.view(np.int64), positions, words, starts, longest)
+        positions = np.concatenate((a[:n - 2], a[:n - 3], a[:n - 4], starts, starts[:pairs], starts[:skips]))
+        buckets = h.view(np.int64)
+        if self.kinds & CPAIR and w > 2:
+            cb, cp = self._content_pairs(words, starts)
+            buckets, positions = np.concatenate((buckets, cb)), np.concatenate((positions, cp))
+        return Features(buckets, positions, words, starts, longest)
+
+    def _content_pairs(self, words: U64, starts: I64) -> tuple[I64, I64]:
+        """Buckets and positions of the pairs of consecutive content words (STOP_WORDS skipped)."""
+        at = np.searchsorted(self._stop, words)
+        keep = self._stop[np.minimum(at, len(self._stop) - 1)] != words
+        cw, cs = words[keep], starts[keep]
+        if len(cw) < 2:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        hc = cw[:-1] * _CPAIR + cw[1:]
+        return self._bucket(hc, "cpair"), cs[:-1]
 
     def extract_stepwise(self, codes: U32) -> Features:
         """`extract` computed one feature kind at a time (the reference the one-pass extractor must equal)."""
@@ -193,6 +227,14 @@ class Hasher:
                 hp = hw[:-1] * _PAIR + hw[1:]
                 buckets.append(self._bucket(hp, "pair"))
                 positions.append(starts[:-1].astype(np.int64))
+            if self.kinds & SKIP and len(starts) > 2:
+                hs = hw[:-2] * _SKIP + hw[2:]
+                buckets.append(self._bucket(hs, "skip"))
+                positions.append(starts[:-2].astype(np.int64))
+            if self.kinds & CPAIR and len(starts) > 2:
+                cb, cp = self._content_pairs(hw, starts.astype(np.int64))
+                buckets.append(cb)
+                positions.append(cp)
         if not buckets:
             empty = np.zeros(0, dtype=np.int64)
             return Features(empty, empty, hw, starts.astype(np.int64), longest)
