@@ -4,13 +4,13 @@ Both ingress APIs (OpenAI chat, Anthropic messages) are parsed into these types 
 provider adapter translates from/to them. Nothing here does I/O or imports other Bastion code.
 
 Requests are mutable on purpose: the input policy rewrites text in place (redaction) before
-the router serialises the request for the upstream. Responses and stream events are frozen.
+the router serialises the request for the upstream. Stream events are read-only (`event`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Union
+from typing import ClassVar, Literal, TypeVar, Union, dataclass_transform
 
 JSON = Union[dict[str, "JSON"], list["JSON"], str, int, float, bool, None]  # noqa: UP007  (a recursive alias needs Union at runtime)
 JSONObject = dict[str, JSON]
@@ -221,8 +221,19 @@ class EmbeddingsResponse:
 # A provider adapter turns its vendor SSE into exactly these; everything after the router
 # sees only these. `index` is the choice index (always 0 for Anthropic).
 
+_Event = TypeVar("_Event")
 
-@dataclass(slots=True, frozen=True)
+
+@dataclass_transform(frozen_default=True)
+def event(cls: type[_Event]) -> type[_Event]:
+    """A stream event class: frozen for the type checker (mypy refuses an assignment to a field),
+    a plain slotted dataclass at run time. Every upstream chunk makes one or more events, and a
+    frozen dataclass's `__init__` (one `object.__setattr__` call per field) costs ~0.5 µs more per
+    event than a plain one's; events are compared (`==`), never hashed."""
+    return dataclass(slots=True)(cls)
+
+
+@event
 class StreamStart:
     id: str
     model: str
@@ -230,14 +241,14 @@ class StreamStart:
     kind: ClassVar[Literal["start"]] = "start"
 
 
-@dataclass(slots=True, frozen=True)
+@event
 class TextDelta:
     text: str
     index: int = 0
     kind: ClassVar[Literal["text"]] = "text"
 
 
-@dataclass(slots=True, frozen=True)
+@event
 class ToolCallDelta:
     """A fragment of a tool call. The first fragment of a call carries id and name;
     later ones carry only `arguments` text. `call_index` orders calls within a choice."""
@@ -250,7 +261,7 @@ class ToolCallDelta:
     kind: ClassVar[Literal["tool_call"]] = "tool_call"
 
 
-@dataclass(slots=True, frozen=True)
+@event
 class ThinkingDelta:
     """A fragment of reasoning block `block` (numbered per choice from 0, in order of appearance;
     blocks are sequential). A fragment carries reasoning `text`, or the block's `signature` (its
@@ -264,13 +275,13 @@ class ThinkingDelta:
     kind: ClassVar[Literal["thinking"]] = "thinking"
 
 
-@dataclass(slots=True, frozen=True)
+@event
 class UsageEvent:
     usage: Usage
     kind: ClassVar[Literal["usage"]] = "usage"
 
 
-@dataclass(slots=True, frozen=True)
+@event
 class StreamEnd:
     """The end of one choice, with its finish reason."""
 

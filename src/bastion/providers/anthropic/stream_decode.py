@@ -27,8 +27,10 @@ from bastion.providers.anthropic.errors import error_event
 from bastion.providers.anthropic.fields import label
 from bastion.providers.anthropic.mapping import UsageCounter, finish_reason
 from bastion.providers.anthropic.response import tool_arguments
+from bastion.providers.literal import TextTemplate
 
 _SIGNED = "thinking+signature"  # block state of a thinking block whose signature has arrived
+_TEXT = b'"delta":{"type":"text_delta","text":'
 
 
 def _malformed(what: str) -> UpstreamError:
@@ -36,9 +38,16 @@ def _malformed(what: str) -> UpstreamError:
 
 
 class AnthropicStreamDecoder:
-    __slots__ = ("_blocks", "_calls", "_done", "_ended", "_started", "_thinking", "_usage", "_usage_sent")
+    """The usual event, a text delta of the open text block, is taken by a template learned from
+    that block's first delta (`providers/literal.py`) when it fits one; `fast=False` decodes every
+    event in full."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_blocks", "_calls", "_done", "_ended", "_learn", "_started", "_template", "_thinking", "_usage",
+                 "_usage_sent")
+
+    def __init__(self, fast: bool = True) -> None:
+        self._template: TextTemplate | None = None  # of the open text block's deltas (its index is in it)
+        self._learn = fast
         self._started = False
         self._done = False
         self._ended = False
@@ -55,6 +64,11 @@ class AnthropicStreamDecoder:
         return self._done
 
     def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
+        template = self._template
+        if template is not None and not self._done and (event is None or event == "content_block_delta"):
+            text = template.text(data)
+            if text is not None:
+                return [TextDelta(text)] if text else []
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -77,10 +91,15 @@ class AnthropicStreamDecoder:
         if etype == "content_block_start":
             return self._block_start(payload)
         if etype == "content_block_delta":
-            return self._block_delta(payload)
+            events = self._block_delta(payload)
+            if self._learn and template is None and len(events) == 1 and type(events[0]) is TextDelta:
+                self._template = TextTemplate.learn(data, _TEXT, events[0].text)
+                self._learn = self._template is not None  # a stream that fits no template pays once
+            return events
         if etype == "content_block_stop":
             btype, call = self._block(payload, open_required=True)
             self._blocks[self._index(payload)] = (btype, call, False)
+            self._template = None  # its block is closed: a later delta for it is malformed
             return []
         if etype == "message_delta":
             return self._message_delta(payload)

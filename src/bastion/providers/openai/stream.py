@@ -20,31 +20,52 @@ from bastion.core.types import (
     Usage,
     UsageEvent,
 )
+from bastion.providers.literal import TextTemplate
 from bastion.providers.openai.errors import embedded_error, encode_error, malformed
 from bastion.providers.openai.messages import arguments_text
 from bastion.providers.openai.response import decode_finish, decode_usage, encode_usage, new_id, wire_finish
 
 _WHAT = "stream chunk"
 _SENT_ID, _SENT_NAME = 1, 2
+_CONTENT = b'"delta":{"content":'
 
 
 class ChunkDecoder:
     """Upstream chunks → canonical events. Normalises tool-call fragments so that id and name are
-    sent once per call (some servers repeat them; OpenAI SDKs would concatenate repeats)."""
+    sent once per call (some servers repeat them; OpenAI SDKs would concatenate repeats).
 
-    __slots__ = ("_by_id", "_calls", "_done", "_started")
+    The usual chunk, a text delta of choice 0, is taken by a template learned from the first such
+    chunk (`providers/literal.py`) when it fits one; `fast=False` decodes every chunk in full."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_by_id", "_calls", "_done", "_learn", "_started", "_template")
+
+    def __init__(self, fast: bool = True) -> None:
         self._done = False
         self._started = False
         self._calls: dict[tuple[int, int], int] = {}  # (choice, call) -> _SENT_* flags
         self._by_id: dict[tuple[int, str], int] = {}  # for servers that omit the call index
+        self._template: TextTemplate | None = None
+        self._learn = fast  # no template yet: learn one from the next text-only chunk
 
     @property
     def done(self) -> bool:
         return self._done
 
     def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
+        template = self._template
+        if template is not None and event is None and not self._done:
+            text = template.text(data)
+            if text is not None:
+                return [TextDelta(text, 0)] if text else []
+        events = self._decode(event, data)
+        if self._learn and len(events) == 1 and event is None:
+            ev = events[0]
+            if type(ev) is TextDelta and ev.index == 0:
+                self._learn = False  # one try: a stream whose chunks fit no template pays it once
+                self._template = TextTemplate.learn(data, _CONTENT, ev.text)
+        return events
+
+    def _decode(self, event: str | None, data: bytes) -> list[StreamEvent]:
         if data.startswith(b"[DONE]"):
             self._done = True
             return []

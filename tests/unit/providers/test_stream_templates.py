@@ -1,0 +1,153 @@
+"""The stream decoders' text templates (providers/literal.py) never change what a stream decodes to:
+for any sequence of upstream events — real-looking chunks with any text, OpenAI's per-chunk
+obfuscation padding, chunks with one byte changed, inserted or removed, events out of order — the
+decoder with templates gives exactly the events and errors of the decoder without them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from bastion.core.errors import BastionError
+from bastion.core.types import TextDelta
+from bastion.providers.anthropic.stream_decode import AnthropicStreamDecoder
+from bastion.providers.literal import TextTemplate
+from bastion.providers.openai.stream import ChunkDecoder
+
+TEXT = st.text(max_size=12)
+PAD = st.text(st.characters(codec="ascii", categories=["L", "N"]), max_size=8)
+
+
+def dumps(value: object, ascii_only: bool) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+def openai_chunk(text: str | None, pad: str | None, ascii_only: bool, index: int = 0, finish: str | None = None,
+                 usage: bool = False) -> bytes:
+    delta = {} if text is None else {"content": text}
+    obj: dict[str, object] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                              "choices": [{"index": index, "delta": delta, "logprobs": None,
+                                           "finish_reason": finish}]}
+    if usage:
+        obj["usage"] = None
+    if pad is not None:
+        obj["obfuscation"] = pad
+    return dumps(obj, ascii_only).encode()
+
+
+def anthropic_chunk(kind: str, text: str, ascii_only: bool, index: int = 0) -> tuple[str | None, bytes]:
+    if kind == "delta":
+        obj: dict[str, object] = {"type": "content_block_delta", "index": index,
+                                  "delta": {"type": "text_delta", "text": text}}
+    elif kind == "start":
+        obj = {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+    elif kind == "stop":
+        obj = {"type": "content_block_stop", "index": index}
+    elif kind == "message_delta":
+        obj = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+               "usage": {"output_tokens": 3}}
+    else:
+        obj = {"type": "message_stop"}
+    return (obj["type"] if kind != "delta" or index % 2 == 0 else None), dumps(obj, ascii_only).encode()  # type: ignore[return-value]
+
+
+def mutate(data: bytes, how: int, at: int, byte: int) -> bytes:
+    if not data or how == 0:
+        return data
+    i = at % len(data) if at >= 0 else max(len(data) + at, 0)  # negative: from the end (OpenAI's padding)
+    if how == 1:
+        return data[:i] + bytes([byte]) + data[i + 1:]
+    if how == 2:
+        return data[:i] + bytes([byte]) + data[i:]
+    return data[:i] + data[i + 1:]
+
+
+def outcome(decoder: ChunkDecoder | AnthropicStreamDecoder, events: list[tuple[str | None, bytes]]) -> list[object]:
+    out: list[object] = []
+    for name, data in events:
+        try:
+            out.append(decoder.feed(name, data))
+        except BastionError as e:
+            out.append((type(e).__name__, e.message))
+            break
+    return out
+
+
+MUTATION = st.tuples(st.integers(0, 3), st.one_of(st.integers(-12, -1), st.integers(0, 10_000)),
+                     st.sampled_from(b'"\\\x01}a ')) | st.tuples(st.integers(0, 3), st.integers(0, 10_000), st.integers(0, 255))
+OPENAI_STEP = st.tuples(st.one_of(st.none(), TEXT), st.one_of(st.none(), PAD), st.booleans(),
+                        st.sampled_from([0, 0, 0, 1]), st.sampled_from([None, None, None, "stop"]), st.booleans(),
+                        MUTATION)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(OPENAI_STEP, min_size=1, max_size=12), st.booleans())
+@example([(" hi", None, False, 0, None, False, (0, 0, 0))] * 3, False)
+@example([(" hi", "ab", True, 0, None, True, (0, 0, 0)), ('x"},"logprobs"', "c", True, 0, None, True, (0, 0, 0))],
+         False)
+@example([(" hi", None, True, 0, None, False, (0, 0, 0))] * 2, True)
+@example([(" hi", None, True, 0, None, False, (0, 0, 0)), (" yo", None, True, 0, None, False, (1, -3, 97))], False)
+@example([(" hi", "ab", True, 0, None, False, (0, 0, 0)), (" yo", "abc", True, 0, None, False, (2, -3, 34))], False)
+@example([(" hi", "ab", True, 0, None, False, (0, 0, 0)), (" yo", "abc", True, 0, None, False, (1, -3, 1))], False)
+def test_openai_templates_change_nothing(steps: list[tuple], with_done: bool) -> None:
+    events: list[tuple[str | None, bytes]] = [(None, openai_chunk("", None, True))]
+    for text, pad, ascii_only, index, finish, usage, (how, at, byte) in steps:
+        events.append((None, mutate(openai_chunk(text, pad, ascii_only, index, finish, usage), how, at, byte)))
+    if with_done:  # after the end marker, even a chunk of the learned shape is ignored
+        text, pad, ascii_only, index, finish, usage, _ = steps[-1]
+        events.append((None, b"[DONE]"))
+        events.append((None, openai_chunk("after", pad, ascii_only, index, finish, usage)))
+    assert outcome(ChunkDecoder(fast=True), events) == outcome(ChunkDecoder(fast=False), events)
+
+
+ANTHROPIC_STEP = st.tuples(st.sampled_from(["delta"] * 6 + ["start", "stop", "message_delta", "message_stop"]), TEXT,
+                           st.booleans(), st.sampled_from([0, 0, 0, 1]), MUTATION)
+MESSAGE_START = ("message_start", json.dumps({"type": "message_start", "message": {
+    "id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude",
+    "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1}}}).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ANTHROPIC_STEP, min_size=1, max_size=14))
+@example([("start", "", True, 0, (0, 0, 0)), ("delta", "a", True, 0, (0, 0, 0)), ("delta", "b", True, 0, (0, 0, 0)),
+          ("stop", "", True, 0, (0, 0, 0)), ("delta", "c", True, 0, (0, 0, 0))])
+@example([("start", "", True, 0, (0, 0, 0)), ("delta", "a", True, 0, (0, 0, 0)), ("delta", "b", True, 0, (0, 0, 0)),
+          ("message_delta", "", True, 0, (0, 0, 0)), ("message_stop", "", True, 0, (0, 0, 0)),
+          ("delta", "c", True, 0, (0, 0, 0))])
+@example([("start", "", True, 0, (0, 0, 0)), ("delta", "a", True, 0, (0, 0, 0)), ("delta", "b", True, 0, (1, -2, 97))])
+def test_anthropic_templates_change_nothing(steps: list[tuple]) -> None:
+    events: list[tuple[str | None, bytes]] = [MESSAGE_START]
+    for kind, text, ascii_only, index, (how, at, byte) in steps:
+        name, data = anthropic_chunk(kind, text, ascii_only, index)
+        events.append((name, mutate(data, how, at, byte)))
+    assert outcome(AnthropicStreamDecoder(fast=True), events) == outcome(AnthropicStreamDecoder(fast=False), events)
+
+
+def test_openai_template_takes_the_usual_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path is taken (not only equivalent): after the first text chunk, a text chunk is
+    decoded without the general decoder."""
+    decoder = ChunkDecoder()
+    decoder.feed(None, openai_chunk("", "pad1", True))
+    assert decoder.feed(None, openai_chunk("Hello", "pad22", True)) == [TextDelta("Hello")]
+
+    def refuse(*_: object) -> list[object]:
+        raise AssertionError("the general decoder ran")
+
+    monkeypatch.setattr(ChunkDecoder, "_decode", refuse)
+    assert decoder.feed(None, openai_chunk(' "quoted" \\ é', "x", False)) == [TextDelta(' "quoted" \\ é')]
+    assert decoder.feed(None, openai_chunk("", "y", True)) == []
+
+
+def test_template_refuses_what_is_not_one_string() -> None:
+    chunk = openai_chunk("ab", None, True)
+    template = TextTemplate.learn(chunk, b'"delta":{"content":', "ab")
+    assert template is not None
+    assert template.text(chunk.replace(b'"ab"', b'"a","content":"b"')) is None  # two members, not one string
+    assert template.text(chunk.replace(b'"ab"', b'1')) is None  # not a string
+    assert template.text(chunk.replace(b'"ab"', b'"a\x01"')) is None  # a raw control character
+    assert template.text(chunk.replace(b'"ab"', b'"\xff"')) is None  # not UTF-8
+    assert template.text(chunk + b" ") is None
+    assert TextTemplate.learn(chunk, b'"delta":{"content":', "other") is None
