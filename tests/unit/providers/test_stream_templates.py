@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bastion.core.errors import BastionError
-from bastion.core.types import TextDelta
+from bastion.core.types import StreamStart, TextDelta
 from bastion.providers.anthropic.stream_decode import AnthropicStreamDecoder
+from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder, frame
 from bastion.providers.literal import TextTemplate
-from bastion.providers.openai.stream import ChunkDecoder
+from bastion.providers.openai.stream import ChunkDecoder, ChunkEncoder
 
 TEXT = st.text(max_size=12)
 PAD = st.text(st.characters(codec="ascii", categories=["L", "N"]), max_size=8)
@@ -151,3 +153,27 @@ def test_template_refuses_what_is_not_one_string() -> None:
     assert template.text(chunk.replace(b'"ab"', b'"\xff"')) is None  # not UTF-8
     assert template.text(chunk + b" ") is None
     assert TextTemplate.learn(chunk, b'"delta":{"content":', "other") is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(TEXT, st.sampled_from([0, 0, 1])), min_size=1, max_size=8), st.booleans())
+def test_encoders_usual_text_frame_is_the_general_one(texts: list[tuple[str, int]], usage: bool) -> None:
+    """The encoders' text shortcut writes the bytes their general path writes."""
+    oa = ChunkEncoder("alias", usage)
+    oa.encode(StreamStart("chatcmpl-1", "m", 7))
+    an = AnthropicStreamEncoder("alias")
+    an.encode(StreamStart("msg_1", "m"))
+    for text, index in texts:
+        before = set(oa._opened)
+        got = oa.encode(TextDelta(text, index))
+        general = oa._frame(index, b'{"content":' + orjson.dumps(text) + b"}") if text else b""
+        if index not in before and text:  # the first text of a choice opens it with the role chunk
+            assert got.endswith(general) and got.count(b"data: ") == 2
+        else:
+            assert got == general
+        if index == 0 and text:
+            was_open = an._open == "text"
+            got = an.encode(TextDelta(text))
+            general = frame("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                    "delta": {"type": "text_delta", "text": text}})
+            assert got == general if was_open else (got.endswith(general) and got.count(b"event: ") == 2)

@@ -35,6 +35,10 @@ def frame(event: str, data: JSONObject) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
+_TEXT_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+_TEXT_MID = b',"delta":{"type":"text_delta","text":'
+
+
 class AnthropicStreamEncoder:
     __slots__ = ("_calls", "_closed", "_finish", "_model", "_next_block", "_open", "_open_call",
                  "_open_thought", "_started", "_stop_sequence", "_thoughts", "_usage")
@@ -86,6 +90,9 @@ class AnthropicStreamEncoder:
     def _text(self, ev: TextDelta) -> bytes:
         if not ev.text:
             return b""
+        if self._open == "text":  # the usual event: `_delta`'s frame, without building its objects
+            return b"".join((_TEXT_HEAD, str(self._next_block - 1).encode(), _TEXT_MID, orjson.dumps(ev.text),
+                             b"}}\n\n"))
         out = self._start()
         if self._open != "text":
             out += self._open_block({"type": "text", "text": ""})

@@ -184,7 +184,7 @@ class ChunkEncoder:
     shares one id, created and model (the alias); frames are assembled from pre-rendered bytes
     (per choice: everything before the delta)."""
 
-    __slots__ = ("_head", "_include_usage", "_model", "_opened", "_prefix", "_tail")
+    __slots__ = ("_head", "_include_usage", "_model", "_opened", "_prefix", "_tail", "_text", "_text_end")
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self._model = orjson.dumps(model)
@@ -193,12 +193,15 @@ class ChunkEncoder:
         self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
         self._opened: set[int] = set()
         self._prefix: dict[int, bytes] = {}
+        self._text: dict[int, bytes] = {}  # per opened choice: a text frame's bytes before the text
+        self._text_end = b'},"logprobs":null,"finish_reason":null}' + self._tail
 
     def _start(self, rid: str, created: int) -> None:
         self._head = b"".join((b'data: {"id":', orjson.dumps(rid or new_id()),
                                b',"object":"chat.completion.chunk","created":', str(created or int(time.time())).encode(),
                                b',"model":', self._model, b',"choices":['))
         self._prefix.clear()
+        self._text.clear()
 
     def _frame(self, index: int, delta: bytes, finish: bytes = b"null") -> bytes:
         prefix = self._prefix.get(index)
@@ -208,14 +211,18 @@ class ChunkEncoder:
             prefix = self._prefix[index] = b"".join((self._head, b'{"index":', str(index).encode(), b',"delta":'))
         frame = b"".join((prefix, delta, b',"logprobs":null,"finish_reason":', finish, b"}", self._tail))
         if index in self._opened:
+            self._text[index] = prefix + b'{"content":'
             return frame
         self._opened.add(index)
         return self._frame(index, _ROLE_DELTA) + frame
 
     def encode(self, event: StreamEvent) -> bytes:
-        if isinstance(event, TextDelta):
+        if type(event) is TextDelta:
             if not event.text:
                 return b""
+            text = self._text.get(event.index)
+            if text is not None:  # the usual event: `_frame`'s bytes, its choice opened already
+                return b"".join((text, orjson.dumps(event.text), self._text_end))
             return self._frame(event.index, b'{"content":' + orjson.dumps(event.text) + b"}")
         if isinstance(event, ToolCallDelta):
             call: dict[str, JSON] = {"index": event.call_index}
