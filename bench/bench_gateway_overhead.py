@@ -138,7 +138,7 @@ async def run(args: argparse.Namespace) -> None:
     from bastion.observability.logging import setup_logging
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
-    cfg, _ = profiles.fit("full", "http://127.0.0.1:9", tmp / "bastion.db")
+    cfg, _ = profiles.fit(args.profile, "http://127.0.0.1:9", tmp / "bastion.db")
     config = BastionConfig.model_validate(cfg)
     log_file = (tmp / "bastion.log").open("w")
     setup_logging(config.observability, stream=log_file)
@@ -153,7 +153,8 @@ async def run(args: argparse.Namespace) -> None:
     await gw.startup()
     admin = [(b"authorization", b"Bearer " + profiles.ADMIN_KEY.encode()), (b"content-type", b"application/json")]
     status, body = await _call(app, "POST", "/admin/keys",
-                               json.dumps({"name": "bench-full", **profiles.FULL_KEY_FIELDS}).encode(), admin)
+                               json.dumps({"name": "bench", **(profiles.FULL_KEY_FIELDS if args.profile == "full" else {})}
+                                          ).encode(), admin)
     assert status == 201, (status, body)
     key = json.loads(body)["key"]
     headers = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
@@ -181,8 +182,10 @@ async def run(args: argparse.Namespace) -> None:
             assert status == 200
         await _drain(gw)
         rounds.append((time.process_time() - cpu) / len(chunk) * 1e6)
-    row = await gw.db.fetchone("SELECT count(*) FROM " + gw.audit_writer.sink.table)
-    records = row[0] if row else "?"
+    records: object = "off"
+    if args.profile == "full":  # (a) runs with the audit off
+        row = await gw.db.fetchone("SELECT count(*) FROM " + gw.audit_writer.sink.table)
+        records = row[0] if row else "?"
     await gw.shutdown()
     log_file.close()
     if SPENT:
@@ -193,7 +196,7 @@ async def run(args: argparse.Namespace) -> None:
             print(f"| {label} | {spent / n * 1e6:.1f} | {calls / n:.2f} |")
     print(f"µs CPU per request (process, audit writer included): median {statistics.median(rounds):.1f}, min {min(rounds):.1f}, "
           f"rounds {', '.join(f'{x:.1f}' for x in rounds)}; injection {'on' if args.with_injection else 'no-op'}; "
-          f"{args.words}-word prompt; audit rows {records}; load average {os.getloadavg()[0]:.2f}")
+          f"{args.words}-word prompt; profile {args.profile}; audit rows {records}; load average {os.getloadavg()[0]:.2f}")
 
 
 async def _drain(gw: Any) -> None:
@@ -211,6 +214,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--words", type=int, default=200)
     parser.add_argument("--with-injection", action="store_true")
+    parser.add_argument("--profile", choices=["full", "min"], default="full",
+                        help="min: Bastion (a), auth + routing (as bench/run.py's bastion-min)")
     parser.add_argument("--breakdown", action="store_true",
                         help="time the main pieces (wrapped: adds ~1.3 µs per call to the total)")
     args = parser.parse_args()
