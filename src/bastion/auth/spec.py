@@ -163,8 +163,10 @@ class UpdateRequest(_SettingsRequest):
                                              "model_limits") if f in sent}
         if "expires" in sent:
             fields.add("expires_at")
-        if sent & {"budget_usd", "budget_period"}:  # the period follows the amount: written together
+        if "budget_usd" in sent:  # the period follows the amount (set to "month", or cleared): written together
             fields |= {"budget_usd_micros", "budget_period"}
+        elif "budget_period" in sent:  # only the period: the amount is not rewritten (a concurrent change stays)
+            fields.add("budget_period")
         spec = KeySpec(
             name=self.name if self.name is not None else current.name,
             team=self._team(known_teams) if "team" in sent else current.team,

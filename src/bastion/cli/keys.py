@@ -64,8 +64,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                             "(only the flags given; the secret stays the same)")
     update.add_argument("id", help="public key id")
     update.add_argument("--name", help="new name")
-    _setting_flags(update)
-    _limit_flags(update, argparse.SUPPRESS)
+    _setting_flags(update, creating=False)
+    _limit_flags(update, argparse.SUPPRESS, creating=False)
     update.add_argument("--clear", action="append", metavar="FIELD[,FIELD]",
                         help=f"unset settings: {', '.join(CLEARABLE)} (models: every model; policy: the team's; "
                              "expires: never; a limit or budget: the configured default)")
@@ -78,10 +78,13 @@ CLEARABLE = {"team": "team", "models": "models", "policy": "policy", "expires": 
              "tpm": "tpm", "max-parallel": "max_parallel", "budget": "budget_usd"}
 
 
-def _setting_flags(p: argparse.ArgumentParser) -> None:
+def _setting_flags(p: argparse.ArgumentParser, creating: bool = True) -> None:
+    """The settings' flags; on update an absent flag leaves the setting as it is (`--clear` unsets)."""
     p.add_argument("--team", help="team the key belongs to (team limits, budgets and policy apply)")
-    p.add_argument("--models", help="comma-separated models the key may use (default: all)")
-    p.add_argument("--policy", help="policy name (default: the team's, else `default`)")
+    p.add_argument("--models", help="comma-separated models the key may use "
+                   + ("(default: all)" if creating else "(replaces the list; --clear models: all)"))
+    p.add_argument("--policy", help="policy name "
+                   + ("(default: the team's, else `default`)" if creating else "(--clear policy: the team's)"))
     p.add_argument("--expires", metavar="DATE", help="expiry, ISO date or datetime in UTC (2027-01-01)")
 
 
@@ -93,12 +96,13 @@ def _settings_of(args: argparse.Namespace) -> dict[str, object]:
     return data
 
 
-def _limit_flags(p: argparse.ArgumentParser, default: Any) -> None:
+def _limit_flags(p: argparse.ArgumentParser, default: Any, creating: bool = True) -> None:
     p.add_argument("--rpm", type=int, default=default, help="requests per minute")
     p.add_argument("--tpm", type=int, default=default, help="tokens per minute")
     p.add_argument("--max-parallel", type=int, default=default, help="concurrent requests")
     p.add_argument("--budget-usd", type=float, default=default, metavar="USD", help="spending cap in USD")
-    p.add_argument("--budget-period", choices=BUDGET_PERIODS, default=default, help="budget period (month)")
+    p.add_argument("--budget-period", choices=BUDGET_PERIODS, default=default,
+                   help="budget period (default: month)" if creating else "budget period (needs a budget)")
 
 
 def _limits_of(args: argparse.Namespace) -> dict[str, object]:

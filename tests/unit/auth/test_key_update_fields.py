@@ -19,6 +19,7 @@ from bastion.auth import keys
 from bastion.auth.admin_key import AdminAuth
 from bastion.auth.authenticator import REVOKED, Authenticator
 from bastion.auth.record import KEY_FIELDS, KeyLimits, KeySpec
+from bastion.auth.spec import parse_update_request
 from bastion.auth.store import SqlKeyStore, issue_key
 from bastion.cli.keys import register
 from bastion.core.errors import AuthenticationError, InvalidRequest
@@ -68,6 +69,24 @@ async def test_update_writes_only_the_named_fields(store: SqlKeyStore, replica_d
     assert got is not None
     assert (got.name, got.models, got.team, got.policy, got.rpm, got.expires_at) == (
         "renamed", ("smart",), "payments", "strict", 60, NOW + 86_400)
+
+
+async def test_a_period_only_update_leaves_a_concurrent_budget_change(store: SqlKeyStore,
+                                                                       replica_db: Database) -> None:
+    """PATCH {budget_period} writes the period alone: an amount another admin set meanwhile stays."""
+    issued = await issue_key(store, SPEC)
+    stale = issued.record.spec
+    raise_budget, raise_fields = parse_update_request({"budget_usd": 9}).apply_to(stale, NOW)
+    weekly, weekly_fields = parse_update_request({"budget_period": "week"}).apply_to(stale, NOW)
+    assert weekly_fields == ("budget_period",)
+    assert set(raise_fields) == {"budget_usd_micros", "budget_period"}
+    assert await store.update(issued.record.id, raise_budget, raise_fields)
+    assert await SqlKeyStore(replica_db).update(issued.record.id, weekly, weekly_fields)
+    got = await store.get(issued.record.id)
+    assert got is not None
+    assert (got.spec.limits.budget_usd_micros, got.spec.limits.budget_period) == (9_000_000, "week")
+    with pytest.raises(InvalidRequest, match="budget_period: needs budget_usd"):
+        parse_update_request({"budget_period": "week"}).apply_to(KeySpec(name="no-budget"), NOW)
 
 
 async def test_a_revoked_key_is_not_updated_nor_revived(db: Database) -> None:
