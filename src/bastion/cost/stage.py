@@ -33,7 +33,7 @@ _GRACE = 2 * 86400  # spend counters outlive their period a little, for late set
 class Reservation:
     """What `check` reserved, for `finish` to settle."""
 
-    estimate: TokenEstimate
+    estimate: TokenEstimate | None  # None: no budget applied, estimated only if the settlement needs it
     labels: PeriodLabels
     price: Price | None
     now: float = 0.0
@@ -43,6 +43,7 @@ class Reservation:
     names: dict[str, str] = field(default_factory=dict)
     wanted: tuple[BudgetSlot, ...] = ()  # the budgets that apply, to reserve on
     partnered: bool = False  # reserved and settled by the rate-limit stage, in its backend calls
+    request: ChatRequest | EmbeddingsRequest | None = None  # for an estimate put off until the settlement
 
 
 class BudgetStage:
@@ -109,12 +110,22 @@ class BudgetStage:
         p = ctx.principal
         if p is None:
             raise InternalError("budgets ran before authentication")
-        est = estimate_for(ctx, request, self._default_out)
         now = self._clock()
         labels = labels_at(now)
-        amount, price = self._worst(ctx.model or request.model, est)
         slots, names = self._slots(p, labels)
+        if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
+            return Reservation(None, labels, None, now, names=names, request=request)
+        est = estimate_for(ctx, request, self._default_out)
+        amount, price = self._worst(ctx.model or request.model, est)
         return Reservation(est, labels, price, now, amount=amount, names=names, wanted=slots)
+
+    def _estimated(self, ctx: RequestContext, res: Reservation) -> TokenEstimate:
+        """The reservation's estimate (and worst-case price), computed now if `plan` put it off."""
+        if res.estimate is None:
+            assert res.request is not None
+            res.estimate = estimate_for(ctx, res.request, self._default_out)
+            res.price = self._worst(ctx.model or res.request.model, res.estimate)[1]
+        return res.estimate
 
     def admitted(self, ctx: RequestContext, res: Reservation, d: BudgetDecision | None) -> None:
         """Apply the backend's decision on `res.wanted` (None: nothing was asked): keep the
@@ -171,8 +182,13 @@ class BudgetStage:
         """Price the request, record its usage, and say what to settle: (actual micro-USD, the
         spend slots); None without a principal. Marks the reservation done."""
         res.done = True
-        usage = actual_usage(ctx, res.estimate, upstream_reached=upstream_reached(ctx))
-        price = self._served_price(ctx) or res.price
+        usage = ctx.usage
+        if usage is None:
+            usage = actual_usage(ctx, self._estimated(ctx, res), upstream_reached=upstream_reached(ctx))
+        price = self._served_price(ctx)
+        if price is None:
+            self._estimated(ctx, res)
+            price = res.price
         actual = price.cost_micros(usage) if price is not None else 0
         ctx.cost_micros = actual
         p = ctx.principal

@@ -19,6 +19,8 @@ from bastion.core.errors import (
     ServiceUnavailable,
 )
 from bastion.core.types import Ingress
+from bastion.http.disconnect import EXTENSION as DISCONNECT
+from bastion.http.disconnect import Disconnect
 from bastion.http.errors import error_response
 from bastion.http.forwarded import TrustedProxies
 from bastion.http.gate import Admission, Gated
@@ -241,7 +243,7 @@ class BastionASGI:
             resp = error_response(InternalError("internal error; see the gateway log for request " + rid),
                                   ingress)
         if isinstance(resp, StreamingResponse):
-            await self._send_stream(resp, rid, receive, send)
+            await self._send_stream(resp, rid, receive, send, scope)
         else:
             # Closed, not drained: what the client still sends is never read, let alone taken for a request.
             await self._send(resp, rid, send, close=unread and _declares_body(scope["headers"]))
@@ -284,21 +286,34 @@ class BastionASGI:
             if resp.after is not None:
                 await _after(resp.after, rid)
 
-    async def _send_stream(self, resp: StreamingResponse, rid: str, receive: Receive, send: Send) -> None:
+    async def _send_stream(self, resp: StreamingResponse, rid: str, receive: Receive, send: Send,
+                           scope: Scope) -> None:
         me = asyncio.current_task()
         assert me is not None
         gone = False
 
-        async def watch() -> None:
+        def lost() -> None:
             nonlocal gone
+            gone = True
+            me.cancel()
+
+        async def watch() -> None:
             while True:
                 msg = await receive()
                 if msg["type"] == "http.disconnect":
-                    gone = True
-                    me.cancel()
+                    lost()
                     return
 
-        watcher = asyncio.get_running_loop().create_task(watch())
+        # The server tells of a lost client (http/disconnect.py), or a task waits on receive() for it.
+        hook = scope.get("extensions", {}).get(DISCONNECT)
+        watcher: asyncio.Task[None] | None = None
+        if isinstance(hook, Disconnect):
+            if hook.lost:
+                lost()
+            else:
+                hook.callback = lost
+        else:
+            watcher = asyncio.get_running_loop().create_task(watch())
         hs = self._headers(resp.content_type, resp.headers, rid, None)
         hs.append((b"cache-control", b"no-cache"))
         closed = False
@@ -311,7 +326,10 @@ class BastionASGI:
             # the end piled up unbounded behind a slow limits backend, past max_in_flight).
             nonlocal closed
             closed = True
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
+            elif isinstance(hook, Disconnect):
+                hook.callback = None
             aclose = getattr(resp.chunks, "aclose", None)
             if aclose is not None:
                 try:

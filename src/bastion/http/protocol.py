@@ -8,7 +8,9 @@ and a new connection that sends nothing is never closed. This protocol:
   (counted from the connection's start, or from the first byte of each next request), with 408;
 - refuses a request head larger than `max_header_bytes` with 431, while it is still arriving;
 - closes a connection that keeps sending the body of a request already answered (the app
-  refused it early) for longer than `body_timeout`.
+  refused it early) for longer than `body_timeout`;
+- tells the app of a client lost mid-response through `scope["extensions"]["bastion.disconnect"]`
+  (`http/disconnect.py`), so a stream needs no task waiting on `receive()`.
 
 Use it as `uvicorn.run(app, http=GuardedHttpToolsProtocol, ...)`. The limits are the app's
 `limits` (an HttpLimits; found through uvicorn's middleware wrappers), else the defaults.
@@ -17,12 +19,14 @@ Use it as `uvicorn.run(app, http=GuardedHttpToolsProtocol, ...)`. The limits are
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from bastion.http.disconnect import EXTENSION, Disconnect
 from bastion.http.limits import HttpLimits
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
@@ -51,6 +55,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._unanswered: deque[Disconnect] = deque()  # requests whose response has not completed, in order
 
     # ---- connection -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -60,6 +65,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        while self._unanswered:
+            self._unanswered.popleft().fire()
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -77,6 +84,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._disarm()
+        disconnect = Disconnect()
+        extensions: Any = self.scope.setdefault("extensions", {})
+        extensions[EXTENSION] = disconnect
+        self._unanswered.append(disconnect)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -87,6 +98,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self._unanswered:
+            self._unanswered.popleft()
         cycle = self.cycle
         if cycle is not None and cycle.more_body and not self.transport.is_closing():
             # Answered before its body was read: the rest may be drained, but not forever.

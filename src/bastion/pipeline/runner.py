@@ -106,8 +106,11 @@ class Pipeline:
             o.admit(ctx)
         authorization = headers.get("authorization")
         x_api_key = headers.get("x-api-key")
-        ctx.presented_key_id = self.auth.presented_key_id(authorization, x_api_key)
-        principal = await self.auth.authenticate(authorization, x_api_key, ctx.client_addr)
+        try:
+            principal = await self.auth.authenticate(authorization, x_api_key, ctx.client_addr)
+        except BaseException:  # the id presented is for logs and audit of refused requests (never the secret)
+            ctx.presented_key_id = self.auth.presented_key_id(authorization, x_api_key)
+            raise
         ctx.principal = principal
         return principal
 

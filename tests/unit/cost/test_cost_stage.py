@@ -20,6 +20,7 @@ from bastion.cost.usage import UsageRecorder, query_usage
 from bastion.limits.backend import BudgetSlot, LimitsBackend
 from bastion.limits.memory import MemoryBackend
 from bastion.limits.runtime import LimitsRuntime
+from bastion.limits.scopes import key_scope
 from bastion.store.db import SqliteDatabase
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC).timestamp()
@@ -152,6 +153,32 @@ async def test_cut_stream_is_charged_for_what_was_streamed_and_releases_its_rese
     await st.finish(ctx)
     assert ctx.cost_micros == 201 * 1000  # ceil(802 / 4) output tokens at $0.001
     assert await b.budget_state(res.slots[0]) == (201_000, 0)
+
+
+@pytest.mark.parametrize("attempt", ["gpt-4o-mini", None])
+async def test_without_a_budget_the_put_off_estimate_prices_a_stream_like_a_budgeted_key(attempt: str | None) -> None:
+    """A key no budget applies to reserves nothing and estimates nothing up front; a stream that
+    reported no usage is still charged its estimated input and what was streamed, exactly as a
+    budgeted key's, and the spend is recorded on the key's periods."""
+    costs = []
+    for budgets in ((), (Budget(10**9, "day"),)):
+        b = MemoryBackend()
+        st = stage(b)
+        ctx = ctx_for(Principal("k", "k", budgets=budgets))
+        ctx.stream = True
+        await st.check(ctx, chat(text="y" * 803))
+        res = ctx.state["cost"]
+        assert isinstance(res, Reservation) and (res.estimate is None) == (not budgets)
+        if attempt is not None:
+            ctx.attempts.append(Attempt("openai", attempt, "ok", 200))
+        ctx.first_token_at = 1.0
+        ctx.streamed_chars, ctx.client_disconnected = 400, True
+        await st.finish(ctx)
+        assert res.estimate is not None and res.estimate.input == 201 + 4
+        spent = await b.budget_state(BudgetSlot(key_scope("k"), "day", res.labels.label("day"), 0, None))
+        assert spent[0] == ctx.cost_micros
+        costs.append((ctx.cost_micros, spent[0]))
+    assert costs[0] == costs[1] and costs[0][0] > 0
 
 
 async def test_failed_upstream_costs_nothing_and_releases() -> None:

@@ -87,10 +87,13 @@ _EXTRA: dict[str, Callable[[JSON, str], JSON]] = {
 def decode_request(body: JSONObject) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    extras = False
     for key in body:
-        if key not in _CORE and key not in _EXTRA:
-            reason = _REFUSED.get(key, "Bastion forwards only parameters it can check")
-            raise InvalidRequest(f"Unsupported parameter {shown(key)}: {reason}.", param=key[:64])
+        if key not in _CORE:
+            if key not in _EXTRA:
+                reason = _REFUSED.get(key, "Bastion forwards only parameters it can check")
+                raise InvalidRequest(f"Unsupported parameter {shown(key)}: {reason}.", param=key[:64])
+            extras = True
     get = body.get
     req = ChatRequest(model=as_str(get("model"), "model", non_empty=True), messages=decode_messages(get("messages")))
     if (tools := get("tools")) is not None:
@@ -115,9 +118,10 @@ def decode_request(body: JSONObject) -> ChatRequest:
         req.stream = as_bool(v, "stream")
     if (v := get("stream_options")) is not None:
         req.include_usage = _stream_options(v, req.stream)
-    for key, check in _EXTRA.items():
-        if (v := get(key)) is not None:
-            req.extra[key] = check(v, key)
+    if extras:
+        for key, check in _EXTRA.items():
+            if (v := get(key)) is not None:
+                req.extra[key] = check(v, key)
     return req
 
 
