@@ -18,6 +18,7 @@ from bastion.policy.injection.rules import (
     framings,
     ignore,
     indirect,
+    languages,
     personas,
     pretexts,
     roleplay,
@@ -28,7 +29,7 @@ from bastion.policy.injection.rules.base import Rule, rule
 
 RULES: tuple[Rule, ...] = (ignore.RULES + exfiltration.RULES + roleplay.RULES + roleplay_templates.RULES + turns.RULES
                            + indirect.RULES + personas.RULES
-                           + pretexts.RULES + carriers.RULES + framings.RULES)
+                           + pretexts.RULES + carriers.RULES + framings.RULES + languages.RULES)
 
 __all__ = ["RULES", "Rule", "digest", "rule"]
 
