@@ -108,10 +108,17 @@ class Body:
 
     async def readany(self) -> bytes:
         """The next bytes (waiting for some), or b"" at the end."""
-        while not self._chunks and not self._eof and self._exc is None:
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
+        while (waiter := self.waiter()) is not None:
+            await waiter
         return self.read_nowait()
+
+    def waiter(self) -> asyncio.Future[None] | None:
+        """A future done when bytes, the end or an error arrive; None when one already has (for a
+        reader that awaits it in its own frame, one coroutine fewer per wait than `readany`)."""
+        if self._chunks or self._eof or self._exc is not None:
+            return None
+        self._waiter = asyncio.get_running_loop().create_future()
+        return self._waiter
 
 
 class Response:

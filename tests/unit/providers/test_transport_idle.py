@@ -8,28 +8,28 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bastion.core.errors import UpstreamTimeout
 from bastion.http.relay import relay
+from bastion.providers.http1 import Body
 from bastion.providers.transport import Endpoint, UpstreamStream
 
 IDLE = 0.05
 
 
-class _Protocol:
-    connected = True
-    _reading_paused = False
+class _Body(Body):
+    """The transport's response body, fed by the test (no connection behind it)."""
 
-    def pause_reading(self) -> None: ...
+    __slots__ = ()
 
-    def resume_reading(self, resume_parser: bool = True) -> None: ...
+    def feed_data(self, data: bytes) -> None:
+        self.feed(data)
 
 
 class _Response:
     def __init__(self) -> None:
-        self.content = aiohttp.StreamReader(_Protocol(), 2**16, loop=asyncio.get_running_loop())  # type: ignore[arg-type]
+        self.content = _Body(None)
         self.closed = False
 
     def close(self) -> None:
