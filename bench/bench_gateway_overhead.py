@@ -10,7 +10,9 @@ upstream's body (bench/upstream.py) handed back by a stub in place of the HTTP t
 is unique (as in the gateway bench). CPU is the process's (every thread: the audit writer included,
 drained before the clock stops), divided by the requests. Without `--with-injection` the injection
 rule stays in the policy (so the scan cache behaves as in (b)) but its scanner finds nothing at once:
-what is left is the rest of "everything on".
+what is left is the rest of "everything on". With `--stream` the requests are streamed: the stub opens
+the fake upstream's 20-event OpenAI stream and hands it over one event per loop iteration (one upstream
+read per event, as the paced cell of bench/run.py); CPU is then per stream.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import profiles
 from bodies import SYSTEM, prompt
-from upstream import openai_json
+from upstream import WORDS, openai_events, openai_json
 
 # (module, class or None, function): timed inclusively with --breakdown (thread CPU time).
 PIECES = [
@@ -150,6 +152,7 @@ async def run(args: argparse.Namespace) -> None:
         return 200, {"content-type": "application/json"}, answer
 
     gw.transport.post = post
+    gw.transport.post_stream = _post_stream
     await gw.startup()
     admin = [(b"authorization", b"Bearer " + profiles.ADMIN_KEY.encode()), (b"content-type", b"application/json")]
     status, body = await _call(app, "POST", "/admin/keys",
@@ -161,7 +164,7 @@ async def run(args: argparse.Namespace) -> None:
     text = prompt(args.words)
 
     def request(n: int) -> bytes:
-        return json.dumps({"model": "gpt-4o-mini", "max_tokens": 256, "temperature": 0.2,
+        return json.dumps({"model": "gpt-4o-mini", "max_tokens": 256, "temperature": 0.2, "stream": args.stream,
                            "messages": [{"role": "system", "content": SYSTEM},
                                         {"role": "user", "content": f"Ticket bench-{n}: {text}"}]}).encode()
 
@@ -169,6 +172,7 @@ async def run(args: argparse.Namespace) -> None:
     for b in bodies[:args.warmup]:
         status, out = await _call(app, "POST", "/v1/chat/completions", b, headers)
         assert status == 200, (status, out[:300])
+        assert not args.stream or (out.endswith(b"data: [DONE]\n\n") and b"window." in out), out[-300:]
     await _drain(gw)
     for acc in SPENT.values():
         acc[:] = [0.0, 0]
@@ -196,7 +200,35 @@ async def run(args: argparse.Namespace) -> None:
             print(f"| {label} | {spent / n * 1e6:.1f} | {calls / n:.2f} |")
     print(f"µs CPU per request (process, audit writer included): median {statistics.median(rounds):.1f}, min {min(rounds):.1f}, "
           f"rounds {', '.join(f'{x:.1f}' for x in rounds)}; injection {'on' if args.with_injection else 'no-op'}; "
-          f"{args.words}-word prompt; profile {args.profile}; audit rows {records}; load average {os.getloadavg()[0]:.2f}")
+          f"{args.words}-word prompt; profile {args.profile}{'; streamed' if args.stream else ''}; audit rows {records}; load average {os.getloadavg()[0]:.2f}")
+
+
+class _StreamedAnswer:
+    """The fake upstream's stream as the transport's response: a body fed one event per loop turn."""
+
+    def __init__(self) -> None:
+        from bastion.providers.http1 import Body
+
+        self.content = Body(None)
+        self.feeder = asyncio.get_running_loop().create_task(self._feed())
+
+    async def _feed(self) -> None:
+        for event in STREAM_EVENTS:
+            await asyncio.sleep(0)  # the consumer takes each event before the next arrives
+            self.content.feed(event)
+        self.content.feed_eof()
+
+    def close(self) -> None:
+        self.feeder.cancel()
+
+
+STREAM_EVENTS = openai_events(WORDS)
+
+
+async def _post_stream(ep: Any, path: str, body: bytes, extra: object = None) -> tuple[int, dict[str, str], Any]:
+    from bastion.providers.transport import UpstreamStream
+
+    return 200, {"content-type": "text/event-stream"}, UpstreamStream(_StreamedAnswer(), ep)  # type: ignore[arg-type]
 
 
 async def _drain(gw: Any) -> None:
@@ -214,6 +246,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--words", type=int, default=200)
     parser.add_argument("--with-injection", action="store_true")
+    parser.add_argument("--stream", action="store_true", help="streamed requests (20 events, one read each)")
     parser.add_argument("--profile", choices=["full", "min"], default="full",
                         help="min: Bastion (a), auth + routing (as bench/run.py's bastion-min)")
     parser.add_argument("--breakdown", action="store_true",
