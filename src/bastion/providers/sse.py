@@ -41,6 +41,15 @@ class SSEParser:
             elif (chunk.startswith(b"event: ") and chunk.startswith(b"data: ", eol + 1)
                     and chunk.find(b"\n", eol + 1) == last):
                 return [(chunk[7:eol].decode("utf-8", "replace"), chunk[eol + 7:last])]
+            # Several complete events in one read (a whole stream, under load): split once at
+            # the blank lines; the parts are those the loop below would find (`_block` each).
+            events: list[Event] = []
+            for part in chunk[:last].split(b"\n\n"):
+                if part.startswith(b"data: ") and b"\n" not in part:
+                    events.append((None, part[6:]))
+                elif part:
+                    _block(part, 0, len(part), events)
+            return events
         if self._cr:
             self._cr = False
             if chunk[:1] == b"\n":

@@ -147,3 +147,14 @@ def test_one_event_per_read_gives_the_same_events(events, comments):
 def test_whole_reads_parse_as_the_same_bytes_one_at_a_time(reads):
     data = b"".join(reads)
     assert feed_all(reads) == feed_all([bytes([b]) for b in data])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from([b"data: ", b"event: ", b"\n", b"\n\n", b": c", b"x"]),
+                          st.binary(max_size=12)), max_size=24))
+def test_a_read_of_whole_events_parses_as_the_same_bytes_one_at_a_time(pieces):
+    # A read that ends at a blank line takes the split-once path; byte by byte takes the loop.
+    data = b"".join(pieces) + b"\n\n"
+    whole = SSEParser()
+    got = whole.feed(data) + whole.flush()
+    assert got == feed_all([bytes([b]) for b in data])
