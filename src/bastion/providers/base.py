@@ -33,7 +33,8 @@ class StreamDecoder(Protocol):
 
     @property
     def done(self) -> bool:
-        """True once the vendor's end marker arrived ([DONE] / message_stop)."""
+        """True once the vendor's end marker arrived ([DONE] / message_stop). The `feed` of the
+        end marker returns no events (a reader asks `done` only after an empty result)."""
         ...
 
 

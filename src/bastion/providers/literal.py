@@ -33,12 +33,14 @@ class TextTemplate:
     """head + JSON string + tail, where the tail may end in an `obfuscation` string member whose
     value changes from chunk to chunk (then `tail` is the part before that value)."""
 
-    __slots__ = ("head", "obfuscated", "tail")
+    __slots__ = ("_head_len", "_tail_len", "head", "obfuscated", "tail")
 
     def __init__(self, head: bytes, tail: bytes, obfuscated: bool) -> None:
         self.head = head
         self.tail = tail
         self.obfuscated = obfuscated
+        self._head_len = len(head)
+        self._tail_len = len(tail)
 
     @classmethod
     def learn(cls, data: bytes, marker: bytes, text: str) -> TextTemplate | None:
@@ -66,12 +68,16 @@ class TextTemplate:
         if not self.obfuscated:
             if not data.endswith(tail):
                 return None
-            return json_string(data, len(head), len(data) - len(tail))
+            try:  # json_string, inlined: this runs once per text chunk of most streams
+                value = orjson.loads(data[self._head_len:len(data) - self._tail_len])
+            except orjson.JSONDecodeError:
+                return None
+            return value if type(value) is str else None
         cut = data.rfind(tail)
-        if cut < len(head) or not data.endswith(b'"}'):
+        if cut < self._head_len or not data.endswith(b'"}'):
             return None
         # the padding: one JSON string (no quote or backslash escapes it) and the object's end
         pad = json_string(data, cut + len(tail) - 1, len(data) - 1)
         if pad is None:
             return None
-        return json_string(data, len(head), cut)
+        return json_string(data, self._head_len, cut)

@@ -59,11 +59,15 @@ async def first_content(provider: str, decoder: StreamDecoder, stream: UpstreamS
 
 def _decode(decoder: StreamDecoder, sse: list[SSEEvent], out: list[StreamEvent]) -> Exception | None:
     """Decode one read's SSE events into `out`, up to the end marker; the error that stopped
-    it, if one did (the events before it are still in `out`, for the client to get first)."""
+    it, if one did (the events before it are still in `out`, for the client to get first).
+    The end marker gives no events (`StreamDecoder.done`): `done` is asked only then."""
+    feed = decoder.feed
     try:
         for name, data in sse:
-            out += decoder.feed(name, data)
-            if decoder.done:
+            events = feed(name, data)
+            if events:
+                out += events
+            elif decoder.done:
                 break
     except Exception as e:
         return e

@@ -177,3 +177,17 @@ def test_encoders_usual_text_frame_is_the_general_one(texts: list[tuple[str, int
             general = frame("content_block_delta", {"type": "content_block_delta", "index": 0,
                                                     "delta": {"type": "text_delta", "text": text}})
             assert got == general if was_open else (got.endswith(general) and got.count(b"event: ") == 2)
+
+
+def test_end_markers_give_no_events() -> None:
+    """Readers of a burst ask `done` only after a feed that gave no events (providers/streaming.py
+    `_decode`): the end marker must give none, on either decoder."""
+    oa = ChunkDecoder()
+    oa.feed(None, openai_chunk("hi", None, True))
+    assert oa.feed(None, b"[DONE]") == [] and oa.done
+    an = AnthropicStreamDecoder()
+    an.feed(*MESSAGE_START)
+    for kind in ("start", "delta", "stop", "message_delta"):
+        assert not an.done
+        an.feed(*anthropic_chunk(kind, "hi", True))
+    assert an.feed(*anthropic_chunk("message_stop", "", True)) == [] and an.done
