@@ -47,6 +47,7 @@ PIECES = [
     ("bastion.policy.normalize", None, "normalize"),
     ("bastion.policy.scanners.pii", "PiiScanner", "scan"),
     ("bastion.policy.scanners.secrets", "SecretsScanner", "scan"),
+    ("bastion.policy.scanners.injection", "InjectionScanner", "scan"),
     ("bastion.policy.scan_cache", "ScanCache", "digest"),
     ("bastion.policy.scan_cache", "ScanCache", "get"),
     ("bastion.policy.scan_cache", "ScanCache", "put"),

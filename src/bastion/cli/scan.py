@@ -11,12 +11,14 @@ from typing import TextIO
 import yaml
 
 from bastion.config.loader import ConfigError, parse_config
+from bastion.config.policy import TEXT_SOURCES
 from bastion.policy.engine import PolicyEngine, TextVerdict
 from bastion.policy.registry import ScannerRegistry
 from bastion.policy.selection import PolicySet
 
 DESCRIPTION = """Test a policy offline before deploying it. Reads JSON lines {"text": "..."} on stdin
-and writes one verdict per line: {"decision": "allow"|"redact"|"block"|"flag", "findings":
+(optionally {"text": "...", "role": "tool"}: input rules limited by `roles` see the text as that part
+of a request; default --role, itself default user) and writes one verdict per line: {"decision": "allow"|"redact"|"block"|"flag", "findings":
 [{"scanner", "type", "start", "end", "score"}], "redacted": "..."}. Offsets are characters
 of the input text. "redacted" has every redacted or blocking finding replaced by a placeholder.
 Without --config the built-in default policy is used."""
@@ -30,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--policy", metavar="NAME", default="default", help="policy to apply (default: default)")
     p.add_argument("--direction", choices=("input", "output"), default="input",
                    help="apply the policy's input rules (prompts) or output rules (responses)")
+    p.add_argument("--role", choices=TEXT_SOURCES, default="user",
+                   help="input: the part of a request each text stands for, for rules with `roles` (default user)")
     p.set_defaults(func=run)
 
 
@@ -61,8 +65,9 @@ def verdict_json(v: TextVerdict) -> dict[str, object]:
     return out
 
 
-def scan_lines(engine: PolicyEngine, direction: str, stdin: TextIO, stdout: TextIO) -> int:
-    """Returns 0, or 1 when some line was not a JSON object with a string "text"."""
+def scan_lines(engine: PolicyEngine, direction: str, stdin: TextIO, stdout: TextIO, role: str = "user") -> int:
+    """Returns 0, or 1 when some line was not a JSON object with a string "text" (and, if it has
+    one, a known "role")."""
     status = 0
     for n, line in enumerate(stdin, start=1):
         if not line.strip():
@@ -77,7 +82,12 @@ def scan_lines(engine: PolicyEngine, direction: str, stdin: TextIO, stdout: Text
             status = 1
             stdout.write(json.dumps({"line": n, "error": 'expected an object with a string "text"'}) + "\n")
             continue
-        verdict = engine.evaluate_text(item["text"], "output" if direction == "output" else "input")
+        line_role = item.get("role", role)
+        if line_role not in TEXT_SOURCES:
+            status = 1
+            stdout.write(json.dumps({"line": n, "error": f'"role" must be one of {", ".join(TEXT_SOURCES)}'}) + "\n")
+            continue
+        verdict = engine.evaluate_text(item["text"], "output" if direction == "output" else "input", line_role)
         stdout.write(json.dumps(verdict_json(verdict), ensure_ascii=False) + "\n")
     return status
 
@@ -96,4 +106,4 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | 
         print(f"config error: unknown policy {args.policy!r} (known: {', '.join(sorted(policies.engines))})",
               file=stderr)
         return 2
-    return scan_lines(engine, args.direction, stdin, stdout)
+    return scan_lines(engine, args.direction, stdin, stdout, getattr(args, "role", "user"))

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# Where a text of a request comes from: a message's role (system prompts lifted out of the message
+# list count as "system"; an assistant's tool-call arguments as "assistant"; a tool result as
+# "tool"), a tool definition, the response_format schema, or an embeddings input.
+TextSource = Literal["system", "developer", "user", "assistant", "tool", "tool_definitions", "response_format",
+                     "embeddings_input"]
+TEXT_SOURCES: tuple[str, ...] = get_args(TextSource)
 
 
 class _Strict(BaseModel):
@@ -21,6 +28,10 @@ class ScannerConfig(_Strict):
     scanner: str = Field(description="secrets | pii | injection | regex | keywords | limits")
     action: Literal["block", "redact", "flag"] = Field("block", description="What a finding causes.")
     on_error: Literal["block", "allow"] = Field("block", description="Fail closed (block) when the scanner errs.")
+    roles: list[TextSource] | None = Field(
+        None, min_length=1,
+        description="Input rules only: scan only these parts of a request (message roles, `tool_definitions`, "
+                    "`response_format`, `embeddings_input`); default every text the model reads.")
 
 
 class PolicyConfig(_Strict):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bastion.config.loader import ConfigError
-from bastion.config.policy import PolicyConfig, ScannerConfig
+from bastion.config.policy import TEXT_SOURCES, PolicyConfig, ScannerConfig
 from bastion.core.context import Direction, Finding, RequestContext
 from bastion.core.errors import PolicyViolation
 from bastion.core.types import ChatRequest, EmbeddingsRequest
@@ -19,7 +19,7 @@ from bastion.policy.rules import Hit, Rule, ScanRun, may_match, token_bounded, v
 from bastion.policy.scan_cache import DEFAULT_ENTRIES, MAX_ENTRIES, ScanCache
 from bastion.policy.slots import text_slots
 
-RULE_KEYS = frozenset({"scanner", "action", "on_error", "restore", "budget_ms"})
+RULE_KEYS = frozenset({"scanner", "action", "on_error", "restore", "budget_ms", "roles"})
 DEFAULT_BUDGET_MS = 250.0
 DEFAULT_WINDOW = 64
 MIN_WINDOW = 64  # every built-in rule recognises a credential within its first 64 characters
@@ -81,6 +81,18 @@ class PolicyEngine:
         self.early_release = all(token_bounded(r.scanner) for r in self.output_rules)
         checks = [may_match(r.scanner) for r in self.output_rules]
         self._output_checks = tuple(c for c in checks if c is not None) if None not in checks else None
+        # per part of a request (config.policy.TEXT_SOURCES), the input rules that scan it, when some
+        # rule is limited to some roles (None: every rule scans every text)
+        self._input_for: dict[str, tuple[Rule, ...]] | None = None
+        if any(r.roles is not None for r in self.input_rules):
+            self._input_for = {src: tuple(r for r in self.input_rules if r.roles is None or src in r.roles)
+                               for src in TEXT_SOURCES}
+
+    def rules_for(self, source: str) -> tuple[Rule, ...]:
+        """The input rules that scan a text of this part of a request (a role, `tool_definitions`, …)."""
+        if self._input_for is None:
+            return self.input_rules
+        return self._input_for.get(source, self.input_rules)
 
     def _rules(self, direction: Direction, configs: list[ScannerConfig], registry: ScannerRegistry,
                errors: list[str]) -> tuple[Rule, ...]:
@@ -99,7 +111,14 @@ class PolicyEngine:
             if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget <= 60000:
                 errors.append(f"{path}.budget_ms: must be a number of milliseconds in (0, 60000]")
                 continue
-            base = Rule(self.name, direction, i, cfg.scanner, cfg.action, cfg.on_error, restore, budget / 1000.0)
+            if cfg.roles is not None and direction != "input":
+                errors.append(f"{path}.roles: only input rules scan parts of a request (output rules scan the response)")
+                continue
+            if cfg.roles is not None and cfg.scanner == "limits":
+                errors.append(f"{path}.roles: limits apply to the whole request, not to some roles")
+                continue
+            base = Rule(self.name, direction, i, cfg.scanner, cfg.action, cfg.on_error, restore, budget / 1000.0,
+                        roles=frozenset(cfg.roles) if cfg.roles is not None else None)
             try:
                 if cfg.scanner == "limits":
                     if direction != "input":
@@ -141,7 +160,7 @@ class PolicyEngine:
         per_slot: list[list[Hit]] = []
         blocking: tuple[Hit, str] | None = None
         for slot in slots:
-            hits = run.scan(self.input_rules, slot.text)
+            hits = run.scan(self.rules_for(slot.source), slot.text)
             per_slot.append(hits)
             for h in hits:
                 found.append(h.finding())
@@ -201,12 +220,13 @@ class PolicyEngine:
 
     # ---- one text (bastion scan) ---------------------------------------------------------
 
-    def evaluate_text(self, text: str, direction: Direction = "input") -> TextVerdict:
-        """The verdict on one text as a user message (input) or a response (output). Never
-        raises for a finding; a scanner failure with on_error: block is a block verdict."""
+    def evaluate_text(self, text: str, direction: Direction = "input", role: str = "user") -> TextVerdict:
+        """The verdict on one text as a message of `role` (input; default a user message) or a
+        response (output). Never raises for a finding; a scanner failure with on_error: block is
+        a block verdict."""
         findings: list[Finding] = []
         run = ScanRun(findings, cache=self.cache if direction == "input" else None)
-        rules = self.input_rules if direction == "input" else self.output_rules
+        rules = self.rules_for(role) if direction == "input" else self.output_rules
         try:
             if direction == "input":
                 self._check_limits(run, None, len(text))

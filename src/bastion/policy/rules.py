@@ -65,6 +65,7 @@ class Rule:
     budget_s: float
     scanner: Scanner | None = None
     limits: RequestLimits | None = None
+    roles: frozenset[str] | None = None  # input: the parts of a request it scans (None: all)
 
     @property
     def path(self) -> str:
