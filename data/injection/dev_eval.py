@@ -1,7 +1,7 @@
 """Fast leave-one-source-out numbers on the *dev* halves only (for choosing training options).
 
 Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--kinds K] [--folds N]
-              [--scores FILE]
+              [--exclude GROUP ...] [--scores FILE]
 
 The same protocol as evaluate.py (each fold's classifier trained from scratch on the other folds, after
 removing near-duplicates of the held-out fold), but: the texts are featurised once and every fold's
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--bits", type=int, default=train.BITS)
     ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams)")
     ap.add_argument("--strong-cues", type=int, default=int(train.STRONG_CUES), help="1: strong rules are classifier features")
+    ap.add_argument("--exclude", nargs="*", default=[], help="groups left out of every fold's training (ablations)")
     ap.add_argument("--bias-offset", type=float, default=train.BIAS_OFFSET, help="added to each model's calibrated bias")
     args = ap.parse_args()
     train.STRONG_CUES = bool(args.strong_cues)
@@ -108,7 +109,7 @@ def main() -> None:
     rows_of = np.split(np.arange(len(row_doc)), np.flatnonzero(np.diff(row_doc)) + 1)
     for name, groups in folds:
         held = [i for i, d in enumerate(docs) if d.group in groups and is_dev[i]]
-        tr = [i for i in keep_rest[name] if docs[i].group not in train.TEST_ONLY]
+        tr = [i for i in keep_rest[name] if docs[i].group not in train.TEST_ONLY | set(args.exclude)]
         rows = np.concatenate([rows_of[i] for i in tr])
         remap = np.full(len(docs), -1)
         remap[tr] = np.arange(len(tr))
