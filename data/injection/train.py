@@ -63,7 +63,7 @@ TEST_ONLY = {"deepteam_attacks"}
 # measured on, so that the evaluated groups and their numbers stay comparable with earlier rounds. Every fold's
 # classifier trains on them (minus near-duplicates of its held-out fold, as for any training text); collect.py
 # already dropped their texts that near-duplicate any evaluated text
-TRAIN_ONLY = {"vigia_seeds", "redteam_small", "agentic_emails", "judge_prompts", "django_locales"}
+TRAIN_ONLY = {"vigia_seeds", "redteam_small", "agentic_emails", "llm_app_prompts", "django_locales"}
 BITS, WINDOW, STRIDE = 18, 1024, 512
 SMALL_WINDOW, SMALL_STRIDE = 0, 0  # a second, smaller window (0: none)
 SMALL_SHARE = 0.5  # share of a text's sample weight on its small windows (when it has any)
