@@ -72,7 +72,10 @@ def main() -> None:
     ap.add_argument("--strong-cues", type=int, default=int(train.STRONG_CUES), help="1: strong rules are classifier features")
     ap.add_argument("--exclude", nargs="*", default=[], help="groups left out of every fold's training (ablations)")
     ap.add_argument("--bias-offset", type=float, default=train.BIAS_OFFSET, help="added to each model's calibrated bias")
+    ap.add_argument("--train-only", type=int, default=int(train.USE_TRAIN_ONLY),
+                    help="1: every fold also trains on the TRAIN_ONLY groups (never held out)")
     args = ap.parse_args()
+    train.USE_TRAIN_ONLY = bool(args.train_only)
     train.STRONG_CUES = bool(args.strong_cues)
     train.BIAS_OFFSET = args.bias_offset
     train.GROUP_POWER = args.group_power
