@@ -97,7 +97,7 @@ class Doc:
 def load_corpus(include_info: bool = False) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for f in sorted(CORPUS.glob("*.jsonl")):
-        if f.stem.startswith(INFO_PREFIX) and not include_info or f.stem in TRAIN_ONLY and not USE_TRAIN_ONLY:
+        if (f.stem.startswith(INFO_PREFIX) and not include_info) or (f.stem in TRAIN_ONLY and not USE_TRAIN_ONLY):
             continue
         rows.extend(json.loads(line) for line in f.read_text(encoding="utf-8").split("\n") if line)
     return rows
