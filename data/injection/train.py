@@ -68,6 +68,7 @@ TRAIN_ONLY = {"vigia_seeds", "redteam_small", "agentic_emails", "llm_app_prompts
 # overall (0.824 → 0.823), so the shipped model is trained without them (docs/injection.md, tenth round);
 # `--train-only 1` (train.py, evaluate.py, dev_eval.py) turns them on
 USE_TRAIN_ONLY = False
+TRAIN_ONLY_WEIGHT = 1.0  # a training-only group's weight relative to another group's (dev_eval.py --train-only-weight)
 BITS, WINDOW, STRIDE = 18, 1024, 512
 SMALL_WINDOW, SMALL_STRIDE = 0, 0  # a second, smaller window (0: none)
 SMALL_SHARE = 0.5  # share of a text's sample weight on its small windows (when it has any)
@@ -185,6 +186,13 @@ def sample_weights(docs: list[Doc], doc_of_row: np.ndarray) -> np.ndarray:
         size = group_totals[(d.label, d.group)]
         per_doc[k] = 1.0 / (size * groups_per_label[d.label]) if GROUP_POWER == 0 else \
             size ** (GROUP_POWER - 1) / mass_per_label[d.label]
+    if TRAIN_ONLY_WEIGHT != 1.0:  # training-only groups at a fraction of a group's weight, each class's total kept
+        labels = np.array([d.label for d in docs])
+        before = {lab: per_doc[labels == lab].sum() for lab in (0, 1)}
+        per_doc[np.array([d.group in TRAIN_ONLY for d in docs])] *= TRAIN_ONLY_WEIGHT
+        for lab in (0, 1):
+            if per_doc[labels == lab].sum() > 0:
+                per_doc[labels == lab] *= before[lab] / per_doc[labels == lab].sum()
     n_rows = np.bincount(doc_of_row, minlength=len(docs)).astype(np.float64)
     n_small = np.array([d.n_small for d in docs], dtype=np.float64)
     n_large = n_rows - n_small
