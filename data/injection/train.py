@@ -3,7 +3,8 @@
 Usage: python data/injection/train.py [--out src/bastion/policy/injection/model.npz] [--exclude GROUP ...]
 
 Needs numpy and scipy (training only; the gateway needs numpy alone). Reads data/injection/corpus/*.jsonl
-(not the `info_*` groups, not the held-out-only groups in TEST_ONLY),
+(not the `info_*` groups, not the held-out-only groups in TEST_ONLY, not the training-only groups in TRAIN_ONLY
+unless `--train-only 1`),
 featurises every text exactly as the scanner does (same canonical form, same windows, same rule cues),
 weights samples so that every source group counts the same within its class and both classes count
 the same, fits an L2-regularised logistic regression with L-BFGS, and shifts the bias so that at most
