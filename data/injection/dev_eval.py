@@ -1,7 +1,7 @@
 """Fast leave-one-source-out numbers on the *dev* halves only (for choosing training options).
 
 Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--kinds K] [--folds N]
-              [--scores FILE]
+              [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--scores FILE]
 
 The same protocol as evaluate.py (each fold's classifier trained from scratch on the other folds, after
 removing near-duplicates of the held-out fold), but: the texts are featurised once and every fold's
@@ -70,8 +70,15 @@ def main() -> None:
     ap.add_argument("--bits", type=int, default=train.BITS)
     ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams)")
     ap.add_argument("--strong-cues", type=int, default=int(train.STRONG_CUES), help="1: strong rules are classifier features")
+    ap.add_argument("--exclude", nargs="*", default=[], help="groups left out of every fold's training (ablations)")
     ap.add_argument("--bias-offset", type=float, default=train.BIAS_OFFSET, help="added to each model's calibrated bias")
+    ap.add_argument("--train-only", type=int, default=int(train.USE_TRAIN_ONLY),
+                    help="1: every fold also trains on the TRAIN_ONLY groups (never held out)")
+    ap.add_argument("--train-only-weight", type=float, default=train.TRAIN_ONLY_WEIGHT,
+                    help="a training-only group's weight relative to another group's")
     args = ap.parse_args()
+    train.USE_TRAIN_ONLY = bool(args.train_only)
+    train.TRAIN_ONLY_WEIGHT = args.train_only_weight
     train.STRONG_CUES = bool(args.strong_cues)
     train.BIAS_OFFSET = args.bias_offset
     train.GROUP_POWER = args.group_power
@@ -104,11 +111,12 @@ def main() -> None:
     labels: list[int] = []
     groups_of: list[str] = []
     keys: list[str] = []
+    rule_of: list[float] = []
     x_all, y_all, row_doc = cached(f"design_{tag}", lambda: train.design_rows(docs, bits=args.bits))
     rows_of = np.split(np.arange(len(row_doc)), np.flatnonzero(np.diff(row_doc)) + 1)
     for name, groups in folds:
         held = [i for i, d in enumerate(docs) if d.group in groups and is_dev[i]]
-        tr = [i for i in keep_rest[name] if docs[i].group not in train.TEST_ONLY]
+        tr = [i for i in keep_rest[name] if docs[i].group not in train.TEST_ONLY | set(args.exclude)]
         rows = np.concatenate([rows_of[i] for i in tr])
         remap = np.full(len(docs), -1)
         remap[tr] = np.arange(len(tr))
@@ -126,6 +134,7 @@ def main() -> None:
         for j, i in enumerate(held):
             clf.append(float(p[j]))
             full.append(max(float(p[j]), float(rule_score[i])))
+            rule_of.append(float(rule_score[i]))
             labels.append(docs[i].label)
             groups_of.append(docs[i].group)
             keys.append(hashlib.sha256(docs[i].text.encode()).hexdigest()[:16])
@@ -139,6 +148,12 @@ def main() -> None:
         w(f"{layer:10s} @0.8 recall {np.mean(a >= 0.8):.3f} ({int((a >= 0.8).sum())}/{len(a)}) benign {np.mean(b >= 0.8):.4f}"
           f" ({int((b >= 0.8).sum())}/{len(b)}) | recall@1% {recall_at(s, y, 0.01):.3f} @2% {recall_at(s, y, 0.02):.3f}"
           f" @0.5% {recall_at(s, y, 0.005):.3f}\n")
+    rules_dev = np.array(rule_of)
+    missed = (y == 1) & (rules_dev < 0.8)  # the dev attacks no rule reports: what the classifier alone must catch
+    for layer, s in (("full", np.array(full)), ("n-grams", np.array(ngram))):
+        thr1 = np.sort(s[y == 0])[::-1][int(0.01 * (y == 0).sum())]
+        w(f"rule-missed dev attacks ({int(missed.sum())}): {layer} @0.8 {int((s[missed] >= 0.8).sum())}"
+          f", above the 1 % dev-benign threshold {int((s[missed] > thr1).sum())}\n")
     per: dict[str, list[float]] = defaultdict(list)
     for g, lab, s in zip(groups_of, labels, full, strict=True):
         per[f"{g}|{lab}"].append(s)

@@ -107,7 +107,10 @@ def main() -> None:
     ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams)")
     ap.add_argument("--strong-cues", type=int, default=int(train.STRONG_CUES), help="1: strong rules are classifier features")
     ap.add_argument("--bias-offset", type=float, default=train.BIAS_OFFSET, help="added to each model's calibrated bias")
+    ap.add_argument("--train-only", type=int, default=int(train.USE_TRAIN_ONLY),
+                    help="1: every fold also trains on the TRAIN_ONLY groups (never held out)")
     args = ap.parse_args()
+    train.USE_TRAIN_ONLY = bool(args.train_only)
     train.STRONG_CUES = bool(args.strong_cues)
     train.BIAS_OFFSET = args.bias_offset
     train.KINDS = args.kinds
@@ -120,7 +123,7 @@ def main() -> None:
     info_records = [r for r in records if str(r["group"]).startswith(train.INFO_PREFIX)]
     docs = train.featurise(train_records, small=small)
     fold_of = {g: name for name, groups in FOLDS.items() for g in groups}
-    missing = {d.group for d in docs} - set(fold_of)
+    missing = {d.group for d in docs} - set(fold_of) - train.TRAIN_ONLY  # training-only groups are never held out
     if missing:
         raise SystemExit(f"groups without a fold: {sorted(missing)}")
     rules_only = Detector(None, use_model=False)
