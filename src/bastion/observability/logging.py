@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from bastion.observability.scrub import scrub
 request_id_var: ContextVar[str | None] = ContextVar("bastion_request_id", default=None)
 ACCESS_LOGGER = "bastion.access"
 _access = logging.getLogger(ACCESS_LOGGER)
+_BASTION = logging.getLogger("bastion")  # between the access logger and the root
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _MARK = "_bastion_handler"
 
@@ -137,7 +139,38 @@ def access_log(ctx: RequestContext) -> None:
         "findings": len(ctx.findings),
         "client_disconnected": ctx.client_disconnected,
     }
+    handler = _sole_handler()
+    if handler is not None:
+        # The usual set-up, our handler alone: the line JsonFormatter would write, written as
+        # StreamHandler.emit would, without a LogRecord (~140k instructions per request with one).
+        line = orjson.dumps({"ts": _ts(time.time()), "level": "info", "logger": ACCESS_LOGGER, "msg": "request",
+                             **fields}).decode() + "\n"
+        handler.acquire()
+        try:
+            handler.stream.write(line)
+            handler.stream.flush()
+        except Exception:  # as StreamHandler.emit: reported by handleError (stderr), never raised
+            record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", None, None)
+            handler.handleError(record)
+        finally:
+            handler.release()
+        return
     # Built directly: Logger.info would walk the stack for the caller's file and line (~4 µs).
     record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", None, None)
     record.fields = fields
     _access.handle(record)
+
+
+def _sole_handler() -> logging.StreamHandler[IO[str]] | None:
+    """Our JSON handler when an access record would reach it and nothing else: no handler or filter
+    on the way (the access logger, "bastion", the root), none beside it (a test's capture, say)."""
+    root = logging.root
+    handlers = root.handlers
+    if len(handlers) != 1:
+        return None
+    h = handlers[0]
+    if (not getattr(h, _MARK, False) or h.filters or h.level > logging.INFO or _access.handlers or _access.filters
+            or _access.disabled or not _access.propagate or _BASTION.handlers or not _BASTION.propagate
+            or not isinstance(h, logging.StreamHandler) or type(h.formatter) is not JsonFormatter):
+        return None
+    return h

@@ -100,3 +100,50 @@ def test_access_log_can_be_switched_off(logs: io.StringIO) -> None:
     access_log(RequestContext(request_id="r", ingress="openai"))
     assert logs.getvalue() == ""
     assert sum(1 for h in logging.getLogger().handlers if getattr(h, "_bastion_handler", False)) == 1
+
+
+def test_access_line_written_directly_is_the_formatters_line(logs: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With our handler alone the access line skips the LogRecord; it is byte for byte the line the
+    logging path writes, and any other handler (a capture, a filter) gets the record path back."""
+    import re
+
+    import bastion.observability.logging as obs
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [h for h in root.handlers if getattr(h, obs._MARK, False)])  # pytest's out
+    monkeypatch.setattr(obs.time, "time", lambda: 1_767_000_000.125)  # LogRecord reads the same clock
+    ctx = RequestContext(request_id="req-7", ingress="openai", model="m\x1b", status=200,
+                         principal=Principal("k1", "svc", team="t"), usage=Usage(3, 4), cost_micros=9)
+    sole = obs._sole_handler
+    assert sole() is not None
+    access_log(ctx)
+    direct = logs.getvalue()
+    logs.seek(0)
+    logs.truncate()
+    monkeypatch.setattr(obs, "_sole_handler", lambda: None)
+    access_log(ctx)
+
+    def same(line: str) -> str:
+        return re.sub(r'"latency_ms":[0-9.e-]+', '"latency_ms":0', line)  # the clock moved between the two
+    assert same(direct) == same(logs.getvalue()) and direct.count("\n") == 1
+    assert '"ts":"2025-12-29T09:20:00.125Z"' in direct and "\\x1b" in direct
+    monkeypatch.setattr(obs, "_sole_handler", sole)
+    seen: list[logging.LogRecord] = []
+    extra = logging.Handler()
+    extra.emit = seen.append  # type: ignore[method-assign]
+    logging.getLogger("bastion").addHandler(extra)
+    try:
+        assert sole() is None
+        access_log(ctx)
+        assert len(seen) == 1 and seen[0].name == "bastion.access"
+    finally:
+        logging.getLogger("bastion").removeHandler(extra)
+    ours = root.handlers[0]
+    ours.addFilter(lambda r: False)
+    try:
+        before = logs.getvalue()
+        assert sole() is None
+        access_log(ctx)
+        assert logs.getvalue() == before  # a handler's filter still decides
+    finally:
+        ours.filters.clear()
