@@ -1,7 +1,8 @@
 """Fast leave-one-source-out numbers on the *dev* halves only (for choosing training options).
 
 Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--kinds K] [--folds N]
-              [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--scores FILE]
+              [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--weight-scheme group|family]
+              [--jailbreak-boost B] [--scores FILE]
 
 The same protocol as evaluate.py (each fold's classifier trained from scratch on the other folds, after
 removing near-duplicates of the held-out fold), but: the texts are featurised once and every fold's

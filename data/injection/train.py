@@ -7,7 +7,8 @@ Needs numpy and scipy (training only; the gateway needs numpy alone). Reads data
 unless `--train-only 1`),
 featurises every text exactly as the scanner does (same canonical form, same windows, same rule cues),
 weights samples so that every source group counts the same within its class and both classes count
-the same, fits an L2-regularised logistic regression with L-BFGS, and shifts the bias so that at most
+the same (`--weight-scheme family`, `--jailbreak-boost B`: the eleventh round's variants, off by default),
+fits an L2-regularised logistic regression with L-BFGS, and shifts the bias so that at most
 `--target-fpr` of the training benign texts (group-balanced) reach the default threshold 0.8; a text's
 score there is its best window's, rule cues included, exactly as the scanner computes it. (The model fits
 its training texts so well that this shift is rarely needed; `--bias-offset`, added after it, is what sets the
