@@ -1,7 +1,8 @@
 """Fast leave-one-source-out numbers on the *dev* halves only (for choosing training options).
 
 Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--kinds K] [--folds N]
-              [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--scores FILE]
+              [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--weight-scheme group|family]
+              [--jailbreak-boost B] [--scores FILE]
 
 The same protocol as evaluate.py (each fold's classifier trained from scratch on the other folds, after
 removing near-duplicates of the held-out fold), but: the texts are featurised once and every fold's
@@ -76,7 +77,13 @@ def main() -> None:
                     help="1: every fold also trains on the TRAIN_ONLY groups (never held out)")
     ap.add_argument("--train-only-weight", type=float, default=train.TRAIN_ONLY_WEIGHT,
                     help="a training-only group's weight relative to another group's")
+    ap.add_argument("--weight-scheme", default=train.WEIGHT_SCHEME, choices=("group", "family"),
+                    help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
+    ap.add_argument("--jailbreak-boost", type=float, default=train.JAILBREAK_BOOST,
+                    help="jailbreak-family attack groups weigh this times another attack group")
     args = ap.parse_args()
+    train.WEIGHT_SCHEME = args.weight_scheme
+    train.JAILBREAK_BOOST = args.jailbreak_boost
     train.USE_TRAIN_ONLY = bool(args.train_only)
     train.TRAIN_ONLY_WEIGHT = args.train_only_weight
     train.STRONG_CUES = bool(args.strong_cues)
@@ -154,14 +161,29 @@ def main() -> None:
         thr1 = np.sort(s[y == 0])[::-1][int(0.01 * (y == 0).sum())]
         w(f"rule-missed dev attacks ({int(missed.sum())}): {layer} @0.8 {int((s[missed] >= 0.8).sum())}"
           f", above the 1 % dev-benign threshold {int((s[missed] > thr1).sum())}\n")
+    fam = np.array([train.FAMILY.get(g, "other") for g in groups_of])
+    for layer, s in (("full", np.array(full)), ("n-grams", np.array(ngram))):  # per attack family, vs all dev benign
+        thr1 = np.sort(s[y == 0])[::-1][int(0.01 * (y == 0).sum())]
+        w(f"{layer} by family (above the 1 % dev-benign threshold; rule-missed in brackets): " + " ".join(
+            f"{f} {int((s[(y == 1) & (fam == f)] > thr1).sum())}/{int(((y == 1) & (fam == f)).sum())}"
+            f" ({int((s[missed & (fam == f)] > thr1).sum())}/{int((missed & (fam == f)).sum())})"
+            for f in ("jailbreak", "direct", "indirect")) + "\n")
+    missed_by: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # per attack group: rule-missed dev attacks, caught
+    for g, m, s in zip(groups_of, missed, full, strict=True):
+        if m:
+            missed_by[g][0] += 1
+            missed_by[g][1] += int(s >= 0.8)
+    w("rule-missed caught by group: " + " ".join(f"{g[:14]} {c}/{n}" for g, (n, c) in sorted(missed_by.items())) + "\n")
     per: dict[str, list[float]] = defaultdict(list)
     for g, lab, s in zip(groups_of, labels, full, strict=True):
         per[f"{g}|{lab}"].append(s)
     w(" ".join(f"{k.split('|')[0][:14]}{'+' if k.endswith('1') else '-'}{np.mean(np.array(v) >= 0.8):.2f}"
                for k, v in sorted(per.items())) + "\n")
     if args.scores:
-        Path(args.scores).write_text("".join(json.dumps({"key": k, "group": g, "label": lab, "full": f, "classifier": c}) + "\n"
-                                             for k, g, lab, f, c in zip(keys, groups_of, labels, full, clf, strict=True)))
+        Path(args.scores).write_text("".join(json.dumps({"key": k, "group": g, "label": lab, "full": f, "classifier": c, "rules": r,
+                                                         "ngrams": n}) + "\n"
+                                             for k, g, lab, f, c, r, n in zip(keys, groups_of, labels, full, clf, rule_of,
+                                                                              ngram, strict=True)))
 
 
 if __name__ == "__main__":

