@@ -88,3 +88,21 @@ def test_cli_scan_takes_a_role(registry: ScannerRegistry, tmp_path: Any) -> None
     assert "role" in out[2]["error"]
     code, out, _ = scan(registry, [line], "--config", str(cfg), "--role", "tool")
     assert code == 0 and out[0]["redacted"] == "mail [EMAIL_1]"
+
+
+def test_per_role_thresholds_share_one_detector() -> None:
+    """Two injection rules (a stricter one for tool results) build the detector once; each keeps
+    its own threshold."""
+    from bastion.policy.registry import default_registry
+    from bastion.policy.scanners.injection import InjectionScanner
+
+    e = engine(default_registry(), {"scanner": "injection", "action": "flag", "threshold": 1.0, "roles": ["user"]},
+               {"scanner": "injection", "action": "flag", "threshold": 0.0, "roles": ["tool"]})
+    user, tool = (r.scanner for r in e.input_rules)
+    assert isinstance(user, InjectionScanner) and isinstance(tool, InjectionScanner)
+    assert user._detector is tool._detector is InjectionScanner()._detector
+    assert InjectionScanner(rules=False)._detector is not user._detector
+    c = RequestContext(request_id="r", ingress="openai")
+    e.scan_request(c, full_request())
+    # threshold 0.0: every tool text is reported (its classifier window at least); 1.0: no user text is
+    assert [f.direction for f in c.findings] == ["input"] and c.findings[0].scanner == "injection"

@@ -8,6 +8,7 @@ are into the text given to `scan`. Nothing is downloaded: the model is a small .
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from bastion.policy.injection.classifier import LinearModel
@@ -15,6 +16,15 @@ from bastion.policy.injection.detector import MODEL_FAMILY, Detector
 from bastion.policy.scanner import Match
 
 FAMILIES = ("ignore_previous", "prompt_exfiltration", "roleplay_jailbreak", "fake_turn", "encoded_payload", "indirect")
+
+
+@functools.lru_cache(maxsize=16)
+def shared_detector(rules: bool, classifier: bool, model_path: str | None) -> Detector:
+    """One detector per (layers, model file) in a process: every injection rule of every policy with
+    those options uses it (findings are pure; the threshold is the scanner's). Building one takes
+    ~0.25 s and ~5 MB, so per-role thresholds and several policies no longer multiply that."""
+    model = LinearModel.load(Path(model_path) if model_path else None) if classifier else None
+    return Detector(model, use_rules=rules, use_model=classifier)
 
 
 class InjectionScanner:
@@ -37,8 +47,7 @@ class InjectionScanner:
         if not rules and not classifier:
             raise ValueError("at least one of rules and classifier must be enabled")
         self.threshold = float(threshold)
-        model = LinearModel.load(Path(model_path) if model_path else None) if classifier else None
-        self._detector = Detector(model, use_rules=rules, use_model=classifier)
+        self._detector = shared_detector(rules, classifier, str(Path(model_path).resolve()) if model_path else None)
 
     @property
     def model_version(self) -> str:
