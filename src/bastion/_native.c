@@ -26,30 +26,16 @@
  *       [max(lo, p - before), min(n, p + after)) around its anchors' positions p, merged when they
  *       overlap, keyed in order of first occurrence; None when the words are not in text order.
  *
+ *   canon(text, table, multi, layout, astral, keep) -> (str, codes, origin)
+ *       The detector's canonical form before the spaced-letters step (in _native_canon.c).
+ *
  * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
-#include <math.h>
+#include "_native.h"
 
 #define BASE 0x100000001B3ULL
 #define PAIR 0xC2B2AE3D27D4EB4FULL
 #define MIX 0x9E3779B97F4A7C15ULL
-
-static int
-get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0)
-        return -1;
-    if (view->len % itemsize != 0 || (view->itemsize != itemsize && view->itemsize != 1)) {
-        PyErr_Format(PyExc_ValueError, "%s: expected items of %zd bytes", name, itemsize);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
 
 static PyObject *
 native_features(PyObject *self, PyObject *args)
@@ -635,6 +621,7 @@ static PyMethodDef methods[] = {
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
     {"anchored_spans", native_anchored_spans, METH_VARARGS, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
+    {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,5 +1,7 @@
 """Types of the optional C accelerator (src/bastion/_native.c)."""
 
+from collections.abc import Callable
+
 from typing_extensions import Buffer
 
 class Tables: ...
@@ -15,3 +17,5 @@ def window_logits(buckets: Buffer, positions: Buffer, weights: Buffer, live: Buf
 def anchor_tables(hashes: Buffer, first: Buffer, rules: Buffer, n_rules: int, /) -> Anchors: ...
 def anchored_spans(anchors: Anchors, word_hashes: Buffer, word_starts: Buffer, ok: Buffer, lo: int, n: int,
                    before: int, after: int, /) -> dict[int, list[tuple[int, int]]] | None: ...
+def canon(text: str, table: Buffer, multi: dict[int, str], layout: Buffer, astral: Callable[[int], str], keep: int, /
+          ) -> tuple[str, bytearray, bytearray]: ...

@@ -16,13 +16,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 
 from bastion.policy.injection.features import RUN_CHARS
-from bastion.policy.injection.layout import RUN_REPEAT, layout_runs
+from bastion.policy.injection.layout import RUN_KEEP, RUN_REPEAT, layout_runs
 from bastion.policy.normalize import fold_char
+
+_native: ModuleType | None
+try:
+    import bastion._native as _built
+
+    _native = _built
+except ImportError:  # not built (no C compiler at install time): the numpy path below
+    _native = None
 
 IntArray = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
@@ -249,13 +258,33 @@ def _collapse_whitespace(mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:
     return mapped[keep], origin[keep]
 
 
-def canonicalize(text: str) -> Canonical:
-    """The canonical form of `text` (see the module docstring) with its offset map."""
+def canonicalize(text: str, native: bool | None = None) -> Canonical:
+    """The canonical form of `text` (see the module docstring) with its offset map. `native`: map,
+    collapse and cut in C (`bastion._native.canon`; default: when it is built; the same result)."""
     tab = _table()
     if text.isascii():
         fast = _ascii_fast(text, tab)
         if fast is not None:
             return fast
+    if _native is not None and (native is None or native):
+        out, cps, ori = _native.canon(text, tab.table, tab.multi, tab.layout, _astral, RUN_KEEP)
+        mapped, origin = np.frombuffer(cps, dtype=np.uint32), np.frombuffer(ori, dtype=np.int64)
+    else:
+        if native:
+            raise RuntimeError("the C accelerator bastion._native is not built")
+        mapped, origin = _mapped(text, tab)
+        out = _to_str(mapped)
+    if _hinted(out, tab) and _SPACED.search(out) is not None:
+        drop = np.zeros(len(mapped), dtype=bool)
+        for m in _SPACED.finditer(out):
+            drop[m.start() + 1:m.end():2] = True
+        mapped, origin = mapped[~drop], origin[~drop]
+        out = _to_str(mapped)
+    return Canonical(out, mapped, origin, len(text))
+
+
+def _mapped(text: str, tab: _Table) -> tuple[U32, IntArray]:
+    """Mapped, expanded, dropped, whitespace collapsed, layout runs cut (numpy; `_native.canon` in C)."""
     raw = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     origin: IntArray = np.arange(len(raw), dtype=np.int64)
     mapped, multi = _map(raw, tab)
@@ -268,11 +297,4 @@ def canonicalize(text: str) -> Canonical:
     cut = layout_runs(mapped, tab.layout)
     if cut is not None:  # the whitespace around the cut characters becomes one run
         mapped, origin = _collapse_whitespace(mapped[~cut], origin[~cut])
-    out = _to_str(mapped)
-    if _hinted(out, tab) and _SPACED.search(out) is not None:
-        drop = np.zeros(len(mapped), dtype=bool)
-        for m in _SPACED.finditer(out):
-            drop[m.start() + 1:m.end():2] = True
-        mapped, origin = mapped[~drop], origin[~drop]
-        out = _to_str(mapped)
-    return Canonical(out, mapped, origin, len(text))
+    return mapped, origin

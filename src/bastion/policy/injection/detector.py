@@ -93,6 +93,7 @@ class Detector:
                              "(python data/injection/train.py)")
         self.model = model if use_model else None
         self.use_rules = use_rules
+        self._native = native  # for canon.canonicalize (None: when built)
         self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK,
                              kinds=model.kinds if model is not None and use_model else 0, native=native)
         self.regions = Regions(RULES, self.hasher.native)
@@ -241,7 +242,7 @@ class Detector:
         return hits
 
     def _strong_in(self, text: str) -> bool:
-        c = canon.canonicalize(text[:CHUNK])
+        c = canon.canonicalize(text[:CHUNK], self._native)
         f = self.hasher.extract(c.codes)
         tri = f.buckets[:max(len(c.text) - 2, 0)]
         return bool(self.rule_hits(c.text, WordIndex(f.words, f.word_starts), strong_only=True, trigrams=tri))
@@ -249,7 +250,7 @@ class Detector:
     # ------------------------------------------------------------------ all layers
     def findings(self, text: str) -> list[Finding]:
         """Every strong rule finding plus the classifier's best window (whatever its score)."""
-        c = canon.canonicalize(text)
+        c = canon.canonicalize(text, self._native)
         n = len(c.text)
         step = CHUNK - (self.model.window if self.model is not None else 0)
         offsets = list(range(0, max(n - (CHUNK - step), 1), step)) if n > CHUNK else [0]
