@@ -26,6 +26,10 @@
  *       [max(lo, p - before), min(n, p + after)) around its anchors' positions p, merged when they
  *       overlap, keyed in order of first occurrence; None when the words are not in text order.
  *
+ *   possible_tables(rule_clauses, clause_members, strings, budget) -> tables
+ *   possible(tables, rule, maybe, text, a, b, few) -> bool
+ *       Prefilter.possible, the exact str.find test of a region (in _native_possible.c).
+ *
  *   canon(text, table, multi, layout, astral, keep) -> (str, codes, origin)
  *       The detector's canonical form before the spaced-letters step (in _native_canon.c).
  *
@@ -621,6 +625,8 @@ static PyMethodDef methods[] = {
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
     {"anchored_spans", native_anchored_spans, METH_VARARGS, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
+    {"possible_tables", native_possible_tables, METH_VARARGS, "Prefilter.possible's tables (_native_possible.c)."},
+    {"possible", native_possible, METH_VARARGS, "Prefilter.possible: every clause has a string in the region."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
     {NULL, NULL, 0, NULL},
 };

@@ -139,6 +139,46 @@ def test_canonical_form_equals_numpy_on_the_corpus() -> None:
         _same_canonical(text)
 
 
+def test_possible_equals_python_on_corpus_regions() -> None:
+    """The C `possible` and the Python reference agree for every rule on regions of corpus texts, with the
+    prefilter's own flags, with every string allowed, and with flags at random (the test takes any flags)."""
+    rng = np.random.default_rng(7)
+    n_strings = len(PRE_NUMPY._everything[1])
+    texts = [canon.canonicalize(t).text for t in _corpus_sample(every=40)]
+    checked = 0
+    for text in texts:
+        tri = NATIVE.extract(canon.canonicalize(text).codes).buckets[:max(len(text) - 2, 0)] if len(text) >= 8 else None
+        flags = [PRE_NATIVE.scan(tri)[1], b"\x01" * n_strings, rng.integers(0, 2, n_strings, dtype=np.uint8).tobytes()]
+        for maybe in flags:
+            for rule in range(len(RULES)):
+                a = int(rng.integers(0, max(len(text) // 2, 1)))
+                b = int(rng.integers(a, len(text) + 1))
+                for few in (False, True):
+                    assert PRE_NATIVE.possible(rule, maybe, text, a, b, few) == \
+                        PRE_NUMPY.possible(rule, maybe, text, a, b, few), (rule, a, b, few)
+                    checked += 1
+    assert checked > 50_000
+
+
+def test_possible_refuses_bad_inputs() -> None:
+    tables = _native.possible_tables([(0,), (0, 1)], [(0,), (1, 2)], ("ab", "cd", "ef"), 1 << 20)
+    assert _native.possible(tables, 1, b"\x01\x01\x01", "xx ab cd", 0, 8) is True
+    assert _native.possible(tables, 1, b"\x01\x01\x01", "xx ab cd", 0, 4) is False  # "ab" cut off
+    assert _native.possible(tables, 1, b"\x01\x00\x00", "xx ab cd", 0, 8) is False  # no string of clause 1 tested
+    with pytest.raises(ValueError, match="rule"):
+        _native.possible(tables, 2, b"\x01\x01\x01", "ab", 0, 2)
+    with pytest.raises(ValueError, match="maybe"):
+        _native.possible(tables, 0, b"\x01", "ab", 0, 2)
+    with pytest.raises(ValueError, match="clause_members"):
+        _native.possible_tables([(0,)], [(3,)], ("ab", "cd", "ef"), 10)
+    with pytest.raises(ValueError, match="rule_clauses"):
+        _native.possible_tables([(2,)], [(0,), (1,)], ("ab", "cd"), 10)
+    with pytest.raises(TypeError, match="str"):
+        _native.possible_tables([(0,)], [(0,)], (b"ab",), 10)
+    with pytest.raises(ValueError, match="budget"):
+        _native.possible_tables([(0,)], [(0,)], ("ab",), 0)
+
+
 def test_canon_refuses_bad_inputs() -> None:
     tab = canon._table()
     with pytest.raises(ValueError, match="table"):

@@ -12,6 +12,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import compress
 from operator import itemgetter
 from typing import Any
@@ -165,6 +166,11 @@ class Prefilter:
         native = hasher.native  # the C accelerator when the hasher uses it: the same flags (tests compare)
         self._native = None if native is None or not len(strings) else (native, native.prefilter_tables(
             self._tri, self._member_flat, self._clause_start, self._rule_flat, self._rule_start, self._size))
+        # `possible` in C when the accelerator is used (the method below is the reference; tests compare)
+        self.possible: Callable[..., bool] = self._possible
+        if native is not None:
+            self.possible = partial(native.possible, native.possible_tables(
+                self._of_rule, members, tuple(strings), _SCAN_BUDGET))
 
     def _rarest(self, s: str, hasher: Hasher) -> list[int]:
         """Buckets of the (up to) 8 3-grams of `s` least likely in ordinary text, padded with the sentinel."""
@@ -207,7 +213,7 @@ class Prefilter:
         maybe[cand] = True
         return maybe
 
-    def possible(self, rule: int, maybe: bytes, text: str, a: int, b: int, few: bool = False) -> bool:
+    def _possible(self, rule: int, maybe: bytes, text: str, a: int, b: int, few: bool = False) -> bool:
         """Every clause of `rule` has a string in text[a:b]; only the strings that may occur are looked for.
 
         A clause of many such strings in a long span is not tested (each absent one costs a full scan), nor

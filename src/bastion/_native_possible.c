@@ -1,0 +1,179 @@
+/* bastion._native.possible: the injection prefilter's exact test of a region (Prefilter.possible) in C.
+ *
+ *   possible_tables(rule_clauses, clause_members, strings, budget) -> tables
+ *       rule_clauses: per rule, its clause ids; clause_members: per clause, its string ids; strings: a tuple
+ *       of str (the rule strings); budget: the characters str.find may scan to test one clause.
+ *   possible(tables, rule, maybe, text, a, b, few=False) -> bool
+ *       True when every clause of `rule` has a string in text[a:b], testing only the strings whose byte in
+ *       `maybe` is not 0; a clause with more such strings than max(8, budget // (b - a)) (8 with `few`) is
+ *       not tested. The same answer as Prefilter.possible (prefilter.py), without its per-clause tuples.
+ */
+#include "_native.h"
+
+typedef struct {
+    Py_ssize_t n_rules, n_clauses, n_strings, budget;
+    Py_ssize_t *rule_start, *rule_clause, *clause_start, *member;
+    PyObject *strings; /* tuple of str, owned */
+} Possible;
+
+static void
+possible_free(PyObject *capsule)
+{
+    Possible *t = PyCapsule_GetPointer(capsule, "bastion._native.Possible");
+    if (t == NULL)
+        return;
+    PyMem_Free(t->rule_start);
+    PyMem_Free(t->rule_clause);
+    PyMem_Free(t->clause_start);
+    PyMem_Free(t->member);
+    Py_XDECREF(t->strings);
+    PyMem_Free(t);
+}
+
+/* Flatten a sequence of sequences of ints in [0, limit) into *start (n + 1 offsets) and *flat; -1 on error. */
+static int
+flatten(PyObject *seq, Py_ssize_t limit, const char *name, Py_ssize_t *n, Py_ssize_t **start, Py_ssize_t **flat)
+{
+    PyObject *outer = PySequence_Fast(seq, name);
+    if (outer == NULL)
+        return -1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(outer), total = 0, cap = 64;
+    *n = count;
+    *start = PyMem_Malloc((size_t)(count + 1) * sizeof(Py_ssize_t));
+    *flat = PyMem_Malloc((size_t)cap * sizeof(Py_ssize_t));
+    if (*start == NULL || *flat == NULL) {
+        Py_DECREF(outer);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        (*start)[i] = total;
+        PyObject *inner = PySequence_Fast(PySequence_Fast_GET_ITEM(outer, i), name);
+        if (inner == NULL) {
+            Py_DECREF(outer);
+            return -1;
+        }
+        Py_ssize_t m = PySequence_Fast_GET_SIZE(inner);
+        if (total + m > cap) {
+            cap = (total + m) * 2;
+            Py_ssize_t *grown = PyMem_Realloc(*flat, (size_t)cap * sizeof(Py_ssize_t));
+            if (grown == NULL) {
+                Py_DECREF(inner);
+                Py_DECREF(outer);
+                PyErr_NoMemory();
+                return -1;
+            }
+            *flat = grown;
+        }
+        for (Py_ssize_t j = 0; j < m; j++) {
+            Py_ssize_t v = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(inner, j));
+            if (v == -1 && PyErr_Occurred()) {
+                Py_DECREF(inner);
+                Py_DECREF(outer);
+                return -1;
+            }
+            if (v < 0 || v >= limit) {
+                PyErr_Format(PyExc_ValueError, "%s: id %zd out of range", name, v);
+                Py_DECREF(inner);
+                Py_DECREF(outer);
+                return -1;
+            }
+            (*flat)[total++] = v;
+        }
+        Py_DECREF(inner);
+    }
+    (*start)[count] = total;
+    Py_DECREF(outer);
+    return 0;
+}
+
+PyObject *
+native_possible_tables(PyObject *self, PyObject *args)
+{
+    PyObject *rule_clauses, *clause_members, *strings;
+    Py_ssize_t budget;
+    if (!PyArg_ParseTuple(args, "OOO!n", &rule_clauses, &clause_members, &PyTuple_Type, &strings, &budget))
+        return NULL;
+    Py_ssize_t n_strings = PyTuple_GET_SIZE(strings);
+    for (Py_ssize_t i = 0; i < n_strings; i++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(strings, i))) {
+            PyErr_SetString(PyExc_TypeError, "strings: must all be str");
+            return NULL;
+        }
+    if (budget < 1) {
+        PyErr_SetString(PyExc_ValueError, "budget: must be at least 1");
+        return NULL;
+    }
+    Possible *t = PyMem_Calloc(1, sizeof(Possible));
+    if (t == NULL)
+        return PyErr_NoMemory();
+    t->n_strings = n_strings;
+    t->budget = budget;
+    PyObject *capsule = PyCapsule_New(t, "bastion._native.Possible", possible_free);
+    if (capsule == NULL) {
+        PyMem_Free(t);
+        return NULL;
+    }
+    Py_INCREF(strings);
+    t->strings = strings;
+    Py_ssize_t n_clauses = PySequence_Size(clause_members);
+    if (n_clauses < 0 ||
+        flatten(clause_members, n_strings, "clause_members", &t->n_clauses, &t->clause_start, &t->member) < 0 ||
+        flatten(rule_clauses, n_clauses, "rule_clauses", &t->n_rules, &t->rule_start, &t->rule_clause) < 0) {
+        Py_DECREF(capsule);
+        return NULL;
+    }
+    return capsule;
+}
+
+PyObject *
+native_possible(PyObject *self, PyObject *args)
+{
+    PyObject *capsule, *text;
+    Py_ssize_t rule, a, b;
+    Py_buffer mv;
+    int few = 0;
+    if (!PyArg_ParseTuple(args, "Ony*Unn|p", &capsule, &rule, &mv, &text, &a, &b, &few))
+        return NULL;
+    PyObject *result = NULL;
+    Possible *t = PyCapsule_GetPointer(capsule, "bastion._native.Possible");
+    if (t == NULL)
+        goto done;
+    if (rule < 0 || rule >= t->n_rules) {
+        PyErr_Format(PyExc_ValueError, "rule: %zd out of range", rule);
+        goto done;
+    }
+    if (mv.len != t->n_strings) {
+        PyErr_Format(PyExc_ValueError, "maybe: expected %zd bytes, got %zd", t->n_strings, mv.len);
+        goto done;
+    }
+    const unsigned char *maybe = mv.buf;
+    Py_ssize_t span = b - a > 1 ? b - a : 1;
+    Py_ssize_t most = few ? 8 : (t->budget / span > 8 ? t->budget / span : 8);
+    for (Py_ssize_t k = t->rule_start[rule]; k < t->rule_start[rule + 1]; k++) {
+        Py_ssize_t c = t->rule_clause[k], lo = t->clause_start[c], hi = t->clause_start[c + 1], present = 0;
+        for (Py_ssize_t j = lo; j < hi; j++)
+            present += maybe[t->member[j]] != 0;
+        if (present > most)
+            continue;
+        int found = 0;
+        for (Py_ssize_t j = lo; j < hi && !found; j++) {
+            if (!maybe[t->member[j]])
+                continue;
+            Py_ssize_t at = PyUnicode_Find(text, PyTuple_GET_ITEM(t->strings, t->member[j]), a, b, 1);
+            if (at == -2)
+                goto done;
+            found = at >= 0;
+        }
+        if (!found) {
+            result = Py_False;
+            Py_INCREF(result);
+            goto done;
+        }
+    }
+    result = Py_True;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&mv);
+    return result;
+}
