@@ -264,3 +264,17 @@ def test_evaluate_text(registry: ScannerRegistry) -> None:
     assert v.decision == "block" and GH not in v.redacted and "github_token" in (v.reason or "")
     assert engine.evaluate_text("nothing here").decision == "allow"
     assert engine.evaluate_text("mail a@b.io", "output").decision == "flag"
+
+
+def test_evaluate_text_blocked_by_a_failing_scanner_shows_no_text(registry: ScannerRegistry,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # the secrets rule finds GH, then the pii rule fails: the verdict must not hold GH
+    engine = policy(registry, input=[{"scanner": "secrets", "action": "redact"},
+                                     {"scanner": "pii", "action": "redact"}])
+    monkeypatch.setattr(engine.input_rules[1].scanner, "scan", lambda text: [("not", "a", "match")])
+    v = engine.evaluate_text(f"key {GH} and a@b.io")
+    assert v.decision == "block" and "invalid matches" in (v.reason or "")
+    assert v.redacted == ""
+    limited = policy(registry, input=[{"scanner": "limits", "max_prompt_chars": 5}])
+    v = limited.evaluate_text(f"key {GH}")
+    assert v.decision == "block" and v.redacted == ""
