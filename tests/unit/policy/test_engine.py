@@ -58,6 +58,11 @@ def chat(*texts: str) -> ChatRequest:
     ({"options": {"stream_window_chars": 3}}, "policies.p.options.stream_window_chars"),
     ({"options": {"speed": "fast"}}, "policies.p.options.speed: unknown option"),
     ({"input": [{"scanner": "injection", "threshold": 7}]}, "policies.p.input[0]: threshold"),
+    # a rule that can find nothing would silently let everything through
+    ({"input": [{"scanner": "pii", "types": []}]}, "policies.p.input[0].types: must list at least one"),
+    ({"input": [{"scanner": "secrets", "types": []}]}, "policies.p.input[0].types: leaves no secret type"),
+    ({"input": [{"scanner": "secrets", "types": ["jwt"], "exclude": ["jwt"]}]},
+     "policies.p.input[0].exclude: leaves no secret type"),
 ])
 def test_config_errors_name_the_field(registry: ScannerRegistry, raw: dict[str, Any], error: str) -> None:
     with pytest.raises(ConfigError) as e:
