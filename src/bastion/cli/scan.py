@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -72,6 +73,11 @@ def scan_lines(engine: PolicyEngine, direction: str, stdin: TextIO, stdout: Text
     for n, line in enumerate(stdin, start=1):
         if not line.strip():
             continue
+        bad = _invalid_utf8(line)
+        if bad is not None:
+            status = 1
+            stdout.write(json.dumps({"line": n, "error": f"not valid UTF-8: {bad}"}) + "\n")
+            continue
         try:
             item = json.loads(line)
         except ValueError as e:
@@ -81,6 +87,11 @@ def scan_lines(engine: PolicyEngine, direction: str, stdin: TextIO, stdout: Text
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             status = 1
             stdout.write(json.dumps({"line": n, "error": 'expected an object with a string "text"'}) + "\n")
+            continue
+        if _invalid_utf8(item["text"]) is not None:
+            status = 1
+            stdout.write(json.dumps({"line": n, "error": '"text" has a lone surrogate escape (\\ud800-\\udfff): '
+                                                         'not valid Unicode'}) + "\n")
             continue
         line_role = item.get("role", role)
         if line_role not in TEXT_SOURCES:
@@ -92,9 +103,32 @@ def scan_lines(engine: PolicyEngine, direction: str, stdin: TextIO, stdout: Text
     return status
 
 
+def _invalid_utf8(text: str) -> str | None:
+    """Why `text` cannot be written as UTF-8 (a byte of the input that was not UTF-8, read with
+    surrogateescape, or a lone surrogate), or None. Never quotes the text."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        ch = ord(text[e.start])
+        what = f"byte 0x{ch - 0xDC00:02x}" if 0xDC80 <= ch <= 0xDCFF else f"lone surrogate U+{ch:04X}"
+        return f"{what} at character {e.start + 1}"
+    return None
+
+
+def _stdin() -> TextIO:
+    """stdin as UTF-8 whatever the locale, undecodable bytes kept (as surrogates) so that a bad
+    line is reported by number instead of ending the run with a traceback."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        return sys.stdin
+    return io.TextIOWrapper(buffer, encoding="utf-8", errors="surrogateescape")
+
+
 def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None,
         stderr: TextIO | None = None, registry: ScannerRegistry | None = None) -> int:
-    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    stdin, stdout, stderr = stdin or _stdin(), stdout or sys.stdout, stderr or sys.stderr
     try:
         policies = load_policies(args.config, registry)
     except ConfigError as e:

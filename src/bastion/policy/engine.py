@@ -222,8 +222,8 @@ class PolicyEngine:
 
     def evaluate_text(self, text: str, direction: Direction = "input", role: str = "user") -> TextVerdict:
         """The verdict on one text as a message of `role` (input; default a user message) or a
-        response (output). Never raises for a finding; a scanner failure with on_error: block is
-        a block verdict."""
+        response (output). Never raises for a finding; a scanner failure with on_error: block (or
+        a limit) is a block verdict whose `redacted` is empty."""
         findings: list[Finding] = []
         run = ScanRun(findings, cache=self.cache if direction == "input" else None)
         rules = self.rules_for(role) if direction == "input" else self.output_rules
@@ -232,7 +232,9 @@ class PolicyEngine:
                 self._check_limits(run, None, len(text))
             hits = run.scan(rules, text)
         except PolicyViolation as e:
-            return TextVerdict("block", findings, text, e.message)
+            # a limit or a failed scanner: the text was not (fully) scanned, and the findings of
+            # the rules that did run are lost, so no part of it can be shown as redacted
+            return TextVerdict("block", findings, "", e.message)
         findings.extend(h.finding() for h in hits)
         edits = [Edit(h.start, h.end, h.type, h.key) for h in hits if h.rule.action in ("redact", "block")]
         redacted = redaction.apply(text, redaction.merge(edits), Redactor())

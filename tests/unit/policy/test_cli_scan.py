@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sys
 from pathlib import Path
+
+import pytest
 
 from bastion.cli.scan import register, run
 from bastion.policy.registry import ScannerRegistry
@@ -66,3 +69,20 @@ def test_config_errors_go_to_stderr(registry: ScannerRegistry, tmp_path: Path) -
     assert code == 2 and "unknown policy 'missing'" in err
     code, _, err = scan(registry, [], "--config", str(tmp_path / "absent.yaml"))
     assert code == 2 and "cannot read" in err
+
+
+def test_lines_that_are_not_utf8_or_unicode_are_errors(registry: ScannerRegistry,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # real stdin bytes: whatever the locale's error handler, a bad line is reported by number
+    raw = b'{"text": "ok"}\n{"text": "caf\xe9"}\n{"text": "a\\ud800b"}\n{"text": "caf\xc3\xa9"}\n'
+    stdin = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    out, err = io.StringIO(), io.StringIO()
+    code = run(parse(), None, out, err, registry)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert code == 1
+    assert lines[0]["decision"] == "allow"
+    assert lines[1] == {"line": 2, "error": "not valid UTF-8: byte 0xe9 at character 14"}
+    assert lines[2]["line"] == 3 and "lone surrogate" in lines[2]["error"]
+    assert lines[3] == {"decision": "allow", "findings": [], "redacted": "café"}
+    out.getvalue().encode("utf-8")  # the output itself is valid UTF-8

@@ -58,6 +58,11 @@ def chat(*texts: str) -> ChatRequest:
     ({"options": {"stream_window_chars": 3}}, "policies.p.options.stream_window_chars"),
     ({"options": {"speed": "fast"}}, "policies.p.options.speed: unknown option"),
     ({"input": [{"scanner": "injection", "threshold": 7}]}, "policies.p.input[0]: threshold"),
+    # a rule that can find nothing would silently let everything through
+    ({"input": [{"scanner": "pii", "types": []}]}, "policies.p.input[0].types: must list at least one"),
+    ({"input": [{"scanner": "secrets", "types": []}]}, "policies.p.input[0].types: leaves no secret type"),
+    ({"input": [{"scanner": "secrets", "types": ["jwt"], "exclude": ["jwt"]}]},
+     "policies.p.input[0].exclude: leaves no secret type"),
 ])
 def test_config_errors_name_the_field(registry: ScannerRegistry, raw: dict[str, Any], error: str) -> None:
     with pytest.raises(ConfigError) as e:
@@ -264,3 +269,17 @@ def test_evaluate_text(registry: ScannerRegistry) -> None:
     assert v.decision == "block" and GH not in v.redacted and "github_token" in (v.reason or "")
     assert engine.evaluate_text("nothing here").decision == "allow"
     assert engine.evaluate_text("mail a@b.io", "output").decision == "flag"
+
+
+def test_evaluate_text_blocked_by_a_failing_scanner_shows_no_text(registry: ScannerRegistry,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # the secrets rule finds GH, then the pii rule fails: the verdict must not hold GH
+    engine = policy(registry, input=[{"scanner": "secrets", "action": "redact"},
+                                     {"scanner": "pii", "action": "redact"}])
+    monkeypatch.setattr(engine.input_rules[1].scanner, "scan", lambda text: [("not", "a", "match")])
+    v = engine.evaluate_text(f"key {GH} and a@b.io")
+    assert v.decision == "block" and "invalid matches" in (v.reason or "")
+    assert v.redacted == ""
+    limited = policy(registry, input=[{"scanner": "limits", "max_prompt_chars": 5}])
+    v = limited.evaluate_text(f"key {GH}")
+    assert v.decision == "block" and v.redacted == ""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bastion.policy.injection.classifier import LinearModel
 from bastion.policy.injection.detector import MODEL_FAMILY, Detector
+from bastion.policy.registry import ScannerOptionError
 from bastion.policy.scanner import Match
 
 FAMILIES = ("ignore_previous", "prompt_exfiltration", "roleplay_jailbreak", "fake_turn", "encoded_payload", "indirect")
@@ -41,13 +42,24 @@ class InjectionScanner:
     def __init__(self, threshold: float = 0.8, *, rules: bool = True, classifier: bool = True,
                  model_path: str | None = None) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
-            raise ValueError("threshold must be a number between 0 and 1")
-        if not isinstance(rules, bool) or not isinstance(classifier, bool):
-            raise ValueError("rules and classifier must be true or false")
+            raise ScannerOptionError("threshold", "must be a number between 0 and 1")
+        for field, value in (("rules", rules), ("classifier", classifier)):
+            if not isinstance(value, bool):
+                raise ScannerOptionError(field, "must be true or false")
         if not rules and not classifier:
-            raise ValueError("at least one of rules and classifier must be enabled")
+            raise ScannerOptionError("", "at least one of rules and classifier must be enabled")
+        if model_path is not None and (not isinstance(model_path, str) or not model_path):
+            raise ScannerOptionError("model_path", "must be the path of a model file")
         self.threshold = float(threshold)
-        self._detector = shared_detector(rules, classifier, str(Path(model_path).resolve()) if model_path else None)
+        try:
+            self._detector = shared_detector(rules, classifier,
+                                             str(Path(model_path).resolve()) if model_path else None)
+        except Exception as e:  # a missing, unreadable or foreign file: a config error, not a traceback
+            if not model_path:
+                raise
+            detail = (e.strerror if isinstance(e, OSError) and e.strerror else str(e) if isinstance(e, ValueError)
+                      else f"not a model file ({type(e).__name__})")
+            raise ScannerOptionError("model_path", f"cannot load the model file {model_path!r}: {detail}") from None
 
     @property
     def model_version(self) -> str:

@@ -117,6 +117,8 @@ class PiiScanner:
         for t in wanted:
             if t not in PII_TYPES:
                 raise ScannerOptionError("types", f"unknown PII type {t!r} (known: {', '.join(PII_TYPES)})")
+        if not wanted:  # a rule that can find nothing is a mistake, not a policy
+            raise ScannerOptionError("types", "must list at least one PII type (omit it for all)")
         self.types = frozenset(wanted)
         regions = list(DEFAULT_REGIONS) if phone_regions is None else str_list("phone_regions", phone_regions)
         supported = phonenumbers.SUPPORTED_REGIONS

@@ -28,6 +28,8 @@ class SecretsScanner:
         unknown = dropped - RULE_TYPES
         if unknown:
             raise ScannerOptionError("exclude", f"unknown secret type {sorted(unknown)[0]!r}")
+        if not wanted - dropped:  # a rule that can find nothing is a mistake, not a policy
+            raise ScannerOptionError("exclude" if wanted else "types", "leaves no secret type to look for")
         self.types = frozenset(wanted - dropped)
         self._rules: tuple[SecretRule, ...] = tuple(r for r in RULES if r.type in self.types)
         self._folds = any(r.anchor is not None for r in self._rules)
