@@ -53,15 +53,23 @@ def test_restore_in_anthropic_stream(an, fake_upstream):
     assert text == f"echo: mail {EMAIL} now"
 
 
-@pytest.mark.parametrize("where", ["user", "system", "tool_result", "tool_args"])
+def _escaped(value: str) -> str:
+    """`value` spelt with JSON \\uXXXX escapes only: what a client's JSON parser reads back as `value`."""
+    return "".join(f"\\u{ord(c):04x}" for c in value)
+
+
+@pytest.mark.parametrize("where", ["user", "system", "name", "tool_result", "tool_args", "tool_args_escaped"])
 def test_secret_in_any_model_read_field_is_blocked(oa, fake_upstream, where):
     msgs: list[dict] = [{"role": "user", "content": "hi"}]
     if where == "user":
         msgs = [{"role": "user", "content": f"my key is {AWS}"}]
     elif where == "system":
         msgs = [{"role": "system", "content": f"token {GH}"}, {"role": "user", "content": "hi"}]
+    elif where == "name":
+        msgs = [{"role": "user", "content": "hi", "name": AWS}]
     else:
-        args = json.dumps({"token": GH}) if where == "tool_args" else "{}"
+        args = {"tool_args": json.dumps({"token": GH}), "tool_args_escaped": f'{{"token": "{_escaped(GH)}"}}'}.get(
+            where, "{}")
         result = f"the key is {AWS}" if where == "tool_result" else "ok"
         msgs += [{"role": "assistant", "content": None, "tool_calls": [
                      {"id": "c1", "type": "function", "function": {"name": "f", "arguments": args}}]},
@@ -136,9 +144,12 @@ def test_secret_from_upstream_never_reaches_the_client(oa, an, fake_upstream, ro
     assert out.startswith("Sure! The deploy key is ") and out.endswith("; done.")
 
 
+@pytest.mark.parametrize("escaped", [False, True])
 @pytest.mark.parametrize("stream", [False, True])
-def test_secret_in_tool_call_arguments_from_upstream_is_redacted(oa, fake_upstream, stream):
+def test_secret_in_tool_call_arguments_from_upstream_is_redacted(oa, fake_upstream, stream, escaped):
     args = json.dumps({"cmd": f"export AWS_ACCESS_KEY_ID={AWS}"})
+    if escaped:  # the key in \uXXXX escapes (six times longer than the 64-character window), split every 4
+        args = f'{{"cmd": "export AWS_ACCESS_KEY_ID={_escaped(AWS)}"}}'
     pieces = _split_every(args, 4)
     fake_upstream.script("openai.chat", Reply(tool_calls=[ToolCall("shell", args, id="c1", pieces=tuple(pieces))],
                                               finish_reason="tool_calls"))
@@ -153,7 +164,8 @@ def test_secret_in_tool_call_arguments_from_upstream_is_redacted(oa, fake_upstre
     else:
         got = oa.chat.completions.create(**kw).choices[0].message.tool_calls[0].function.arguments
     assert AWS not in got
-    assert json.loads(got)["cmd"].startswith("export AWS_ACCESS_KEY_ID=")
+    cmd = json.loads(got)["cmd"]
+    assert cmd.startswith("export AWS_ACCESS_KEY_ID=[") and AWS[:4] not in cmd and AWS[-4:] not in cmd
 
 
 def test_block_mid_stream_ends_with_error_event(fake_upstream_server, fake_upstream, tmp_path):

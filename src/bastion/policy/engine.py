@@ -160,7 +160,7 @@ class PolicyEngine:
         per_slot: list[list[Hit]] = []
         blocking: tuple[Hit, str] | None = None
         for slot in slots:
-            hits = run.scan(self.rules_for(slot.source), slot.text)
+            hits = run.scan(self.rules_for(slot.source), slot.text, slot.json_string)
             per_slot.append(hits)
             for h in hits:
                 found.append(h.finding())
@@ -189,28 +189,34 @@ class PolicyEngine:
                 if rule.action == "block":
                     raise PolicyViolation(f"The request was blocked by policy '{self.name}': {b.reason}.",
                                           param=b.type)
+            cap = rule.limits.max_tokens
+            if (cap is not None and rule.action == "block" and isinstance(request, ChatRequest)
+                    and request.max_tokens is None):
+                request.max_tokens = cap  # no max_tokens: the provider's default could be more than the cap
 
     # ---- responses -----------------------------------------------------------------------
 
     def inspect(self, run: ScanRun, text: str, restore: dict[str, str], json_string: bool = False) -> Inspection:
         """Output rules' hits on a response text, and the edits that redact them and restore
         placeholders the input redaction put in (the provider's text is scanned as received)."""
-        if self._output_checks is not None and is_plain(text) and not self._may_match(text):
+        if (self._output_checks is not None and is_plain(text) and not (json_string and "\\" in text)
+                and not self._may_match(text)):
             if not restore or "[" not in text:
                 return Inspection()  # no rule can match (rules.MAY_MATCH): nothing to scan
             hits: list[Hit] = []
         else:
-            hits = run.scan(self.output_rules, text) if self.output_rules else []
+            hits = run.scan(self.output_rules, text, json_string) if self.output_rules else []
         edits = [Edit(h.start, h.end, h.type, h.key) for h in hits if h.rule.action == "redact"]
         edits.extend(redaction.restore_edits(text, restore, json_string))
         return Inspection(redaction.merge(edits) if edits else edits, hits)
 
-    def quiet(self, text: str, restore: dict[str, str]) -> bool:
-        """True when `inspect(run, text, restore)` has nothing to do: no output rule can match the
-        text (rules.MAY_MATCH) and it holds no placeholder to restore. The guard then passes the
-        text as it is, without building a hold-back window for it."""
-        return (self._output_checks is not None and is_plain(text) and not self._may_match(text)
-                and (not restore or "[" not in text))
+    def quiet(self, text: str, restore: dict[str, str], json_string: bool = False) -> bool:
+        """True when `inspect(run, text, restore, json_string)` has nothing to do: no output rule can
+        match the text (rules.MAY_MATCH; JSON text with an escape is always scanned: the literal checks
+        read it unescaped) and it holds no placeholder to restore. The guard then passes the text as it
+        is, without building a hold-back window for it."""
+        return (self._output_checks is not None and is_plain(text) and not (json_string and "\\" in text)
+                and not self._may_match(text) and (not restore or "[" not in text))
 
     def _may_match(self, text: str) -> bool:
         try:

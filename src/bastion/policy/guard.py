@@ -64,7 +64,7 @@ class OutputGuard:
 
         return HeldText(lambda text: engine.inspect(run, text, restore, json_string), state.redactor,
                         engine.window_chars, record=record, block=block, restoring=bool(restore),
-                        step=engine.release_chars, early=engine.early_release)
+                        step=engine.release_chars, early=engine.early_release, json_string=json_string)
 
     def _held_thought(self, ctx: RequestContext, state: PolicyState, run: ScanRun,
                       edited: Callable[[], None]) -> HeldText:
@@ -269,7 +269,7 @@ def _quiet(state: PolicyState, response: ChatResponse) -> bool:
             if t.text and not engine.quiet(t.text, {}):
                 return False
         for c in ch.tool_calls:
-            if not engine.quiet(c.arguments, restore):
+            if not engine.quiet(c.arguments, restore, json_string=True):
                 return False
         if ch.refusal and not engine.quiet(ch.refusal, restore):
             return False

@@ -97,6 +97,12 @@ class Normalized:
             self._orig_ends = [s[2] for s in segments]
             self._ident = [s[3] for s in segments]
 
+    def _segments(self) -> list[tuple[int, int, int, bool]]:
+        """The map's segments (one identity segment for an identity map)."""
+        if self._norm_starts is None:
+            return [(0, 0, len(self.original), True)] if self.original else []
+        return list(zip(self._norm_starts, self._orig_starts, self._orig_ends, self._ident, strict=True))
+
     @property
     def is_identity(self) -> bool:
         return self._norm_starts is None
@@ -153,8 +159,39 @@ def is_plain(text: str) -> bool:
     return True
 
 
-def normalize(text: str) -> Normalized:
-    """Normalise `text` for matching; see the module docstring for the fold."""
+# A JSON escape: a surrogate pair, one \\uXXXX, or a backslash and the character it escapes (read left to
+# right, so the "\\u0041" of an escaped backslash stays text).
+_JSON_ESCAPE = re.compile(r"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(.))",
+                          re.DOTALL)
+
+
+def json_escapes(text: str) -> list[tuple[int, int, str]]:
+    """The escapes of JSON text that spell a character another way, as (start, end, character): each
+    \\uXXXX (a surrogate pair as one character) and \\/. The others (\\\\, \\", \\n, ...) stay as they are."""
+    out: list[tuple[int, int, str]] = []
+    for m in _JSON_ESCAPE.finditer(text):
+        high, low, one, other = m.groups()
+        if high is not None:
+            ch = chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00))
+        elif one is not None:
+            ch = chr(int(one, 16))  # a lone surrogate is a character the fold drops
+        elif other == "/":
+            ch = "/"
+        else:
+            continue
+        out.append((m.start(), m.end(), ch))
+    return out
+
+
+def normalize(text: str, json_string: bool = False) -> Normalized:
+    """Normalise `text` for matching; see the module docstring for the fold. `json_string`: the text is
+    JSON (tool-call arguments), whose \\uXXXX and \\/ escapes are read as the characters they spell, as
+    the client's JSON parser will (so "\\u0041KIA..." is matched as "AKIA..."); a finding there maps
+    back to the whole escapes."""
+    if json_string and "\\" in text:
+        escapes = json_escapes(text)
+        if escapes:
+            return _normalize_mapped(text, escapes)
     if is_plain(text):
         return Normalized(text, text, None)
     # Common case: every special character folds to exactly one character (accents, dashes,
@@ -168,8 +205,11 @@ def normalize(text: str) -> Normalized:
     return _normalize_mapped(text)
 
 
-def _normalize_mapped(text: str) -> Normalized:
-    """The normalised text with its offset map (characters dropped or expanded)."""
+def _normalize_mapped(text: str, escapes: list[tuple[int, int, str]] | None = None) -> Normalized:
+    """The normalised text with its offset map (characters dropped or expanded; with `escapes`, each
+    (start, end, character) read as that character, folded)."""
+    if escapes:
+        return _with_escapes(text, escapes)
     pieces: list[str] = []
     segs: list[tuple[int, int, int, bool]] = []
     npos = 0
@@ -204,6 +244,33 @@ def _normalize_mapped(text: str) -> Normalized:
         pos = m.end()
     if pos < len(text):
         identity(pos, len(text), text[pos:])
+    return Normalized("".join(pieces), text, segs)
+
+
+def _with_escapes(text: str, escapes: list[tuple[int, int, str]]) -> Normalized:
+    """`_normalize_mapped` of the text between the escapes, each escape a segment of its own."""
+    pieces: list[str] = []
+    segs: list[tuple[int, int, int, bool]] = []
+    npos = 0
+    pos = 0
+    for start, end, ch in [*escapes, (len(text), len(text), "")]:
+        if start > pos:  # the text before the escape, with its offsets moved to where it sits
+            part = _normalize_mapped(text[pos:start]) if not is_plain(text[pos:start]) else None
+            if part is None:
+                segs.append((npos, pos, start, True))
+                pieces.append(text[pos:start])
+                npos += start - pos
+            else:
+                for ns, os_, oe, ident in part._segments():
+                    segs.append((npos + ns, pos + os_, pos + oe, ident))
+                pieces.append(part.text)
+                npos += len(part.text)
+        rep = fold_char(ch) if ch else ""
+        if rep:
+            segs.append((npos, start, end, False))
+            pieces.append(rep)
+            npos += len(rep)
+        pos = end
     return Normalized("".join(pieces), text, segs)
 
 

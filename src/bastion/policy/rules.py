@@ -123,8 +123,9 @@ class ScanRun:
         raise PolicyViolation(f"The {noun} was blocked by policy '{rule.policy}': scanner '{rule.name}' {why} "
                               f"(on_error: block).")
 
-    def scan(self, rules: tuple[Rule, ...], text: str) -> list[Hit]:
-        """Hits of every text rule on `text`, with spans in the original text."""
+    def scan(self, rules: tuple[Rule, ...], text: str, json_string: bool = False) -> list[Hit]:
+        """Hits of every text rule on `text`, with spans in the original text (`json_string`: JSON text
+        whose escapes are read as the characters they spell: normalize.normalize)."""
         if not text:
             return []
         norm: Normalized | None = None
@@ -141,12 +142,12 @@ class ScanRun:
             ckey: CacheKey | None = None
             if cache is not None and rule.direction == "input" and (long_text or not cheap(scanner)):
                 digest = digest or cache.digest(text)
-                ckey = (self._scope, rule.policy, rule.direction, rule.index, len(text), digest)
+                ckey = (self._scope, rule.policy, rule.direction, rule.index, len(text), digest, json_string)
                 cached = cache.get(ckey)
                 if cached is not None:
                     if cached:
                         if norm is None:
-                            norm = normalize(text)
+                            norm = normalize(text, json_string)
                         for type_, s, e, score in cached:
                             start, end = norm.to_original(s, e)
                             hits.append(Hit(rule, type_, start, end, score, norm.text[s:e]))
@@ -154,7 +155,7 @@ class ScanRun:
                     continue
             if norm is None:
                 clock = None  # normalising is not the rule's time
-                norm = normalize(text)
+                norm = normalize(text, json_string)
             matches, spent, clock = self._timed(rule, scanner, norm.text, clock)
             if matches is None:
                 continue

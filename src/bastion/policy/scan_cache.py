@@ -14,7 +14,7 @@ MIN_CHARS = 200  # shorter texts are cheaper to scan than to look up, for cheap 
 MAX_MATCHES = 64  # a result with more matches is not kept (bounds an entry's size)
 
 Cached = tuple[tuple[str, int, int, float], ...]  # (type, start, end, score) in the normalised text
-CacheKey = tuple[str | None, str, str, int, int, bytes]
+CacheKey = tuple[str | None, str, str, int, int, bytes, bool]  # (..., len, digest, read as JSON text)
 
 
 class ScanCache:

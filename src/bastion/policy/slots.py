@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bastion.core.types import JSON, ChatRequest, EmbeddingsRequest, TextPart, ToolCall, ToolDef
+from bastion.core.types import JSON, ChatRequest, EmbeddingsRequest, Message, TextPart, ToolCall, ToolDef
 
 
 @dataclass(slots=True)
@@ -22,6 +22,13 @@ def _part(where: str, part: TextPart, source: str) -> TextSlot:
         part.text = value
 
     return TextSlot(where, part.text, set_text, source=source)
+
+
+def _name(where: str, msg: Message) -> TextSlot:
+    def set_name(value: str) -> None:
+        msg.name = value
+
+    return TextSlot(where, msg.name or "", set_name, source=msg.role)
 
 
 def _call(where: str, call: ToolCall) -> TextSlot:
@@ -69,7 +76,7 @@ def _input(request: EmbeddingsRequest, i: int) -> Callable[[str], None]:
 
 
 def text_slots(request: ChatRequest | EmbeddingsRequest) -> list[TextSlot]:
-    """All model-read text: system, every message role's text parts (tool results included),
+    """All model-read text: system, every message role's text parts (tool results included) and name,
     tool-call arguments, tool definitions (description and schema strings), the
     response_format schema, and embeddings input. Image parts carry no text."""
     if isinstance(request, EmbeddingsRequest):
@@ -79,6 +86,8 @@ def text_slots(request: ChatRequest | EmbeddingsRequest) -> list[TextSlot]:
     for i, sp in enumerate(request.system):
         out.append(_part(f"system[{i}]", sp, "system"))
     for i, msg in enumerate(request.messages):
+        if msg.name:  # the participant's name: the model reads it too
+            out.append(_name(f"messages[{i}].name", msg))
         for j, part in enumerate(msg.content):
             if isinstance(part, TextPart):
                 out.append(_part(f"messages[{i}].content[{j}]", part, msg.role))

@@ -20,6 +20,12 @@ applies: nothing stays held for more than `window` characters unless a finding h
 first text leaves at the first token end; after that the text is rescanned once per `step`
 new characters (at a token end), as without early release. A finding of a block rule that
 touches the end holds everything from its start too (it may still be raised).
+
+JSON text (tool-call arguments) is scanned with its escapes read as the characters they spell
+(normalize.normalize): "\\u0041" is one character of a finding but six of the stream. Once a
+backslash arrives in such a stream, its window grows to `ESCAPE_WIDTH` times `window`, so a
+finding of up to `window` characters, however it is escaped (a surrogate pair spells one character
+in twelve), is still held whole.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ _JOIN = r"[^\S\n\r\u2028\u2029]"
 # it has a lower-case letter; or else the last token alone.
 _PENDING = re.compile(rf'(?:[^a-z\s"]+(?:{_JOIN}+[^a-z\s"]+)*{_JOIN}+[^a-z\s"]*|[^\s"]*)\Z')
 _DELIMITER = re.compile(r'[\s"]')
+ESCAPE_WIDTH = 12  # the most characters of JSON text that spell one character ("\\ud835\\udc00")
 
 
 def pending_start(text: str, pos: int = 0) -> int:
@@ -49,12 +56,12 @@ def pending_start(text: str, pos: int = 0) -> int:
 
 
 class HeldText:
-    __slots__ = ("_block", "_buf", "_early", "_fresh", "_inspect", "_record", "_redactor", "_restoring", "_tail", "base",
-                 "step", "window")
+    __slots__ = ("_block", "_buf", "_early", "_escapes", "_fresh", "_inspect", "_record", "_redactor", "_restoring",
+                 "_tail", "base", "step", "window")
 
     def __init__(self, inspect: Callable[[str], Inspection], redactor: Redactor, window: int, *,
                  record: Callable[[Hit, int], None], block: Callable[[Hit], None], restoring: bool,
-                 step: int = 1, early: bool = False) -> None:
+                 step: int = 1, early: bool = False, json_string: bool = False) -> None:
         self._inspect = inspect
         self._redactor = redactor
         self.window = window
@@ -67,6 +74,7 @@ class HeldText:
         self._tail = ""  # the last released provider text, as left context
         self.base = 0  # provider characters released so far
         self._fresh = 0  # characters arrived since the last scan
+        self._escapes = json_string  # JSON text that may still bring an escape (the window then grows)
 
     @property
     def held(self) -> int:
@@ -76,6 +84,9 @@ class HeldText:
         """Add arrived text; return the text that may be released now (redacted/restored)."""
         self._buf += text
         self._fresh += len(text)
+        if self._escapes and "\\" in text:
+            self._escapes = False
+            self.window *= ESCAPE_WIDTH
         if len(self._buf) < self.window + self.step:
             # Early release: the first text leaves as soon as a token ends (text without a
             # delimiter only extends the last token, which stays held anyway); after that the

@@ -283,3 +283,54 @@ def test_evaluate_text_blocked_by_a_failing_scanner_shows_no_text(registry: Scan
     limited = policy(registry, input=[{"scanner": "limits", "max_prompt_chars": 5}])
     v = limited.evaluate_text(f"key {GH}")
     assert v.decision == "block" and v.redacted == ""
+
+
+# ---- JSON escapes, names, default max_tokens ---------------------------------------------
+
+def _escaped(value: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in value)
+
+
+def _with_call(arguments: str) -> ChatRequest:
+    return ChatRequest(model="m", messages=[Message("user", [TextPart("hi")]),
+                                            Message("assistant", [], [ToolCall("c1", "f", arguments)])])
+
+
+@pytest.mark.parametrize("escape", [_escaped, lambda v: _escaped(v[:1]) + v[1:], lambda v: v[:3] + "\\/" + v[3:]])
+def test_a_secret_spelt_with_json_escapes_in_tool_arguments_is_blocked(registry: ScannerRegistry, escape: Any) -> None:
+    engine = policy(registry, input=[{"scanner": "secrets", "action": "block"}])
+    value = GH if "/" not in escape("x") else "ghp_" + GH[4:]
+    with pytest.raises(PolicyViolation, match="secrets"):
+        engine.scan_request(ctx(), _with_call(f'{{"token": "{escape(value)}"}}'))
+
+
+def test_a_redacted_escaped_secret_is_replaced_whole_and_the_json_stays_valid(registry: ScannerRegistry) -> None:
+    import json
+
+    engine = policy(registry, input=[{"scanner": "secrets", "action": "redact"}])
+    req = _with_call(f'{{"token": "{_escaped(GH)}", "n": 1}}')
+    engine.scan_request(ctx(), req)
+    assert json.loads(req.messages[1].tool_calls[0].arguments) == {"token": "[GITHUB_TOKEN_1]", "n": 1}
+
+
+def test_the_message_name_is_scanned(registry: ScannerRegistry) -> None:
+    engine = policy(registry, input=[{"scanner": "secrets", "action": "block"}])
+    req = chat("hi")
+    req.messages[0].name = GH
+    with pytest.raises(PolicyViolation, match="secrets"):
+        engine.scan_request(ctx(), req)
+
+
+def test_a_request_without_max_tokens_gets_the_block_limit(registry: ScannerRegistry) -> None:
+    engine = policy(registry, input=[{"scanner": "limits", "max_tokens": 100}])
+    req = chat("a")
+    engine.scan_request(ctx(), req)
+    assert req.max_tokens == 100  # the provider's default could be more
+    req = chat("a")
+    req.max_tokens = 20
+    engine.scan_request(ctx(), req)
+    assert req.max_tokens == 20
+    flagging = policy(registry, input=[{"scanner": "limits", "action": "flag", "max_tokens": 100}])
+    req = chat("a")
+    flagging.scan_request(ctx(), req)
+    assert req.max_tokens is None  # a flag rule only reports

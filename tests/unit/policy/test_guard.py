@@ -266,3 +266,27 @@ async def test_failing_output_scanner_blocks_stream(registry: ScannerRegistry,
     monkeypatch.setattr(s.policies.engines["default"].output_rules[1].scanner, "scan", boom)
     with pytest.raises(PolicyViolation, match="scanner 'pii' failed"):
         await collect(s, ctx(), [TextDelta("x 1 " * 50), StreamEnd("stop")])  # a digit: pii must scan
+
+
+def _escaped(value: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in value)
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 64])
+async def test_an_escaped_secret_in_streamed_tool_arguments_never_leaks(registry: ScannerRegistry, step: int) -> None:
+    """Fully escaped, the key is 6x longer than itself in the stream (240 characters against a 64-character
+    window): no character of it may leave before it is recognised."""
+    s, c = stage(registry, **REDACT_OUT), ctx()
+    args = f'{{"cmd": "export TOKEN={_escaped(GH)}", "n": 1}}'
+    events: list[StreamEvent] = [ToolCallDelta(0, id="call_1", name="sh", arguments="")]
+    events += [ToolCallDelta(0, arguments=a) for a in split(args, range(0, len(args), step))]
+    events.append(StreamEnd("tool_calls"))
+    out = await collect(s, c, events)
+    got = "".join(e.arguments for e in out if isinstance(e, ToolCallDelta))
+    assert json.loads(got) == {"cmd": "export TOKEN=[GITHUB_TOKEN_1]", "n": 1}
+
+
+async def test_an_escaped_secret_in_tool_arguments_of_a_whole_response_is_redacted(registry: ScannerRegistry) -> None:
+    s, c = stage(registry, **REDACT_OUT), ctx()
+    out = await s.guard.check_response(c, response("", [ToolCall("1", "f", f'{{"t": "{_escaped(GH)}"}}')]))
+    assert json.loads(out.choices[0].tool_calls[0].arguments) == {"t": "[GITHUB_TOKEN_1]"}
