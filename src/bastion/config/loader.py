@@ -57,6 +57,9 @@ def _resolve(value: Any, path: str, errors: list[str], env: Mapping[str, str], o
     return value
 
 
+_NAMES_ITS_PATH = re.compile(r"[a-z_]+(?:\.[\w-]+|\[\d+\])*: ")
+
+
 def _format_validation(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors():
@@ -68,7 +71,10 @@ def _format_validation(err: ValidationError) -> list[str]:
             msg = "unknown key"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
-        out.append(f"{loc or '(top level)'}: {msg}")
+        if not loc and _NAMES_ITS_PATH.match(msg):  # a cross-section check names its own field
+            out.append(msg)
+        else:
+            out.append(f"{loc or '(top level)'}: {msg}")
     return out
 
 

@@ -104,7 +104,7 @@ class ApiHandlers:
         self.max_messages = max_messages
         self.openai_chat = key_first(pipeline, self._chat, "openai")
         self.anthropic_messages = key_first(pipeline, self._chat, "anthropic")
-        self.embeddings = key_first(pipeline, self._embeddings, "openai", admitted_operation="embeddings")
+        self.embeddings = key_first(pipeline, self._embeddings, "openai", operation="embeddings")
         self.models = key_first(pipeline, self._models, "openai", operation="models")
         self.model = key_first(pipeline, self._model, "openai", operation="models")  # GET /v1/models/{id}
         self.not_found = key_first(pipeline, self._not_found)  # unknown paths: nothing answers a stranger

@@ -34,7 +34,12 @@ def test_bad_values_name_their_path() -> None:
 
 def test_model_targets_must_name_a_known_provider() -> None:
     errs = _errors({"models": [{"name": "m", "targets": [{"provider": "nope", "model": "x"}]}]})
-    assert any("models[0].targets[0].provider" in e for e in errs)
+    assert any(e.startswith("models[0].targets[0].provider: unknown provider") for e in errs), errs
+
+
+def test_cross_section_errors_start_with_their_field() -> None:
+    errs = _errors({"teams": {"eng": {"policy": "stricto"}}})
+    assert "teams.eng.policy: unknown policy 'stricto'" in errs, errs
 
 
 def test_env_and_file_secret_refs(tmp_path: Path) -> None:

@@ -239,3 +239,14 @@ async def test_key_first_records_an_abandoned_upload_as_client_disconnected() ->
     (ctx,) = obs.finished
     assert (ctx.status, ctx.error_code, ctx.client_disconnected) == (CLIENT_GONE_STATUS, CLIENT_GONE, True)
     assert ctx.operation == "embeddings" and ctx.principal is not None and auth.calls == 1
+
+
+async def test_an_embeddings_request_refused_before_the_pipeline_is_recorded_as_embeddings() -> None:
+    """A body the embeddings route refuses while decoding (token arrays, bad JSON) never reaches
+    Pipeline.embeddings: its access log line and audit record still say embeddings, not chat."""
+    from bastion.http.api import ApiHandlers
+
+    p, _auth, _obs = pipeline()
+    admitted = await ApiHandlers(p, max_messages=10).embeddings.gate(head(f"Bearer {KEY}"))
+    assert not isinstance(admitted, HttpResponse)
+    assert admitted.ctx.operation == "embeddings"  # type: ignore[attr-defined]
