@@ -10,6 +10,7 @@ import base64
 import binascii
 import codecs
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ _B64 = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
 _WORD_TAIL = re.compile(r"\w*\Z")
 _WORD_HEAD = re.compile(r"\w*")
 _LEET_SMALL = 8192  # up to this length the leet pass reads the whole leet text again
+_NEAR_MARGIN = 64  # characters a rule's look-arounds may read past a region (\b, (?<!...), (?=...): a few)
 _SCAN_FROM, _TEST_FROM = 300, 100  # text / region lengths from which the literal prefilter pays
 MODEL_FAMILY = "classifier"
 
@@ -81,6 +83,22 @@ def _repetitive(text: str) -> bool:
     return distinct < FEW_WORDS and distinct * 4 <= len(tokens)
 
 
+class _Near:
+    """Sorted, disjoint spans (the changed runs of a leet pass), widened by `_NEAR_MARGIN` on each side:
+    `touches(a, b)` says whether [a, b) meets one. A region of the leet text that meets none holds the
+    same characters, and sees the same ones around it, as in the text the main pass searched."""
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self._starts = [s - _NEAR_MARGIN for s, _ in spans]
+        self._ends = [e + _NEAR_MARGIN for _, e in spans]
+
+    def touches(self, a: int, b: int) -> bool:
+        k = bisect_right(self._ends, a)  # the first span ending after a
+        return k < len(self._starts) and self._starts[k] < b
+
+
 class Detector:
     """Build once (loads tables and the model); `findings` is pure and thread-safe."""
 
@@ -104,11 +122,13 @@ class Detector:
 
     # ------------------------------------------------------------------ rules
     def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False,
-                  trigrams: npt.NDArray[np.int64] | None = None, lo: int = 0, hi: int | None = None) -> list[RuleHit]:
+                  trigrams: npt.NDArray[np.int64] | None = None, lo: int = 0, hi: int | None = None,
+                  near: _Near | None = None) -> list[RuleHit]:
         """Rule matches in a canonical text. `trigrams`, when given, must be the buckets of every character
         3-gram of `text` (from `Hasher.extract`): they let most rules be skipped without a search.
         With `lo`/`hi`, only matches within text[lo:hi] (searched in the whole text, so look-arounds see past
-        the span): `words` and `trigrams` are then those of the span (or of more)."""
+        the span): `words` and `trigrams` are then those of the span (or of more). With `near`, only the
+        regions that touch one of its spans."""
         n = len(text) if hi is None else hi - lo
         # a short text's regions are small: a search costs less than the 3-gram lookup, and only clauses of
         # a few strings are worth testing (in regions long enough for the test to pay)
@@ -127,6 +147,8 @@ class Detector:
             found = 0
             last = -1
             for a, b in spans:
+                if near is not None and not near.touches(a, b):
+                    continue
                 if b - a >= _TEST_FROM and not possible(i, maybe, text, a, b, short):
                     continue  # a clause has no string in this region: no match can lie in it
                 if rule.pattern.search(text, a, b) is None:  # most regions (cheaper than starting finditer)
@@ -185,6 +207,7 @@ class Detector:
         pieces.append(text[prev:])
         leet = "".join(pieces)
         n = len(leet)
+        near = _Near(runs)  # a match of the leet text that the text itself does not have meets a changed run
         windows = _leet_windows(runs, n)
         if 2 * sum(b - a for a, b in windows) < n and all(b - a <= CHUNK - 256 for a, b in windows):
             hits: list[RuleHit] = []
@@ -193,14 +216,14 @@ class Detector:
                 b = _WORD_HEAD.match(leet, b, min(n, b + 64)).end()  # type: ignore[union-attr]
                 f = self.hasher.extract(np.frombuffer(leet[a:b].encode("utf-32-le"), dtype=np.uint32))
                 hits += self.rule_hits(leet, WordIndex(f.words, f.word_starts + a), strong_only=True,
-                                       trigrams=f.buckets[:max(b - a - 2, 0)], lo=a, hi=b)
+                                       trigrams=f.buckets[:max(b - a - 2, 0)], lo=a, hi=b, near=near)
             if len({h.rule for h in hits}) <= 1:  # one rule: its hits in text order, as the whole pass gives them
                 return hits
             # several rules (a leet attack): the whole pass below orders them as usual (first hit of a family wins)
         if n <= _LEET_SMALL:  # a short text: reading it again costs less than patching
             f = self.hasher.extract(np.frombuffer(leet.encode("utf-32-le"), dtype=np.uint32))
             return self.rule_hits(leet, WordIndex(f.words, f.word_starts), strong_only=True,
-                                  trigrams=f.buckets[:max(n - 2, 0)])
+                                  trigrams=f.buckets[:max(n - 2, 0)], near=near)
         # words: those of `text` outside the changed runs (a run is bounded by non-word characters, so the
         # others are the same), plus the words of each run in the leet text; 3-grams: the text's and those
         # touching a changed run (a superset only lets the prefilter through more: the regex decides)
@@ -225,7 +248,7 @@ class Detector:
         order = np.argsort(starts, kind="stable")
         patched = WordIndex(np.concatenate(new_words)[order], starts[order])
         tri = None if trigrams is None else np.concatenate([trigrams, *new_tri])
-        return self.rule_hits(leet, patched, strong_only=True, trigrams=tri)
+        return self.rule_hits(leet, patched, strong_only=True, trigrams=tri, near=near)
 
     def _joined_hits(self, text: str) -> list[RuleHit]:
         """Strong rules on the text with underscore-joined words spaced ("ignore_all_previous_instructions"),
