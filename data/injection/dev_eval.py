@@ -2,7 +2,7 @@
 
 Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--kinds K] [--folds N]
               [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--weight-scheme group|family]
-              [--jailbreak-boost B] [--scores FILE]
+              [--jailbreak-boost B] [--written 0|1|2] [--written-weight W] [--scores FILE]
 
 The same protocol as evaluate.py (each fold's classifier trained from scratch on the other folds, after
 removing near-duplicates of the held-out fold), but: the texts are featurised once and every fold's
@@ -77,12 +77,19 @@ def main() -> None:
                     help="1: every fold also trains on the TRAIN_ONLY groups (never held out)")
     ap.add_argument("--train-only-weight", type=float, default=train.TRAIN_ONLY_WEIGHT,
                     help="a training-only group's weight relative to another group's")
+    ap.add_argument("--written", type=int, default=train.USE_WRITTEN,
+                    help="1: every fold also trains on the written role-play group (twelfth round; never held out), "
+                         "2: and on the written look-alikes")
+    ap.add_argument("--written-weight", type=float, default=train.WRITTEN_WEIGHT,
+                    help="a written group's weight relative to another group's")
     ap.add_argument("--weight-scheme", default=train.WEIGHT_SCHEME, choices=("group", "family"),
                     help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
     ap.add_argument("--jailbreak-boost", type=float, default=train.JAILBREAK_BOOST,
                     help="jailbreak-family attack groups weigh this times another attack group")
     args = ap.parse_args()
     train.WEIGHT_SCHEME = args.weight_scheme
+    train.USE_WRITTEN = args.written
+    train.WRITTEN_WEIGHT = args.written_weight
     train.JAILBREAK_BOOST = args.jailbreak_boost
     train.USE_TRAIN_ONLY = bool(args.train_only)
     train.TRAIN_ONLY_WEIGHT = args.train_only_weight

@@ -92,6 +92,8 @@ def rates(scores: list[float], labels: list[int]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", default="")
+    ap.add_argument("--exclude", nargs="*", default=[],
+                    help="training-only groups left out of every fold's training (as dev_eval.py --exclude)")
     ap.add_argument("--scores", default="", help="write per-text held-out scores (JSONL) here")
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--target-fpr", type=float, default=train.TARGET_FPR)
@@ -109,6 +111,13 @@ def main() -> None:
     ap.add_argument("--bias-offset", type=float, default=train.BIAS_OFFSET, help="added to each model's calibrated bias")
     ap.add_argument("--train-only", type=int, default=int(train.USE_TRAIN_ONLY),
                     help="1: every fold also trains on the TRAIN_ONLY groups (never held out)")
+    ap.add_argument("--train-only-weight", type=float, default=train.TRAIN_ONLY_WEIGHT,
+                    help="a training-only group's weight relative to another group's")
+    ap.add_argument("--written", type=int, default=train.USE_WRITTEN,
+                    help="1: every fold also trains on the written role-play group (twelfth round; never held out), "
+                         "2: and on the written look-alikes")
+    ap.add_argument("--written-weight", type=float, default=train.WRITTEN_WEIGHT,
+                    help="a written group's weight relative to another group's")
     ap.add_argument("--weight-scheme", default=train.WEIGHT_SCHEME, choices=("group", "family"),
                     help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
     ap.add_argument("--jailbreak-boost", type=float, default=train.JAILBREAK_BOOST,
@@ -116,6 +125,9 @@ def main() -> None:
     args = ap.parse_args()
     train.USE_TRAIN_ONLY = bool(args.train_only)
     train.WEIGHT_SCHEME = args.weight_scheme
+    train.USE_WRITTEN = args.written
+    train.WRITTEN_WEIGHT = args.written_weight
+    train.TRAIN_ONLY_WEIGHT = args.train_only_weight
     train.JAILBREAK_BOOST = args.jailbreak_boost
     train.STRONG_CUES = bool(args.strong_cues)
     train.BIAS_OFFSET = args.bias_offset
@@ -125,7 +137,10 @@ def main() -> None:
     train.GROUP_POWER = args.group_power
     t0 = time.time()
     records = train.load_corpus(include_info=True)
-    train_records = [r for r in records if not str(r["group"]).startswith(train.INFO_PREFIX)]
+    if set(args.exclude) - train.TRAIN_ONLY:
+        raise SystemExit("--exclude takes training-only groups (an evaluated group is held out by its own fold)")
+    train_records = [r for r in records if not str(r["group"]).startswith(train.INFO_PREFIX)
+                     and r["group"] not in set(args.exclude)]
     info_records = [r for r in records if str(r["group"]).startswith(train.INFO_PREFIX)]
     docs = train.featurise(train_records, small=small)
     fold_of = {g: name for name, groups in FOLDS.items() for g in groups}

@@ -3,8 +3,9 @@
 Usage: python data/injection/train.py [--out src/bastion/policy/injection/model.npz] [--exclude GROUP ...]
 
 Needs numpy and scipy (training only; the gateway needs numpy alone). Reads data/injection/corpus/*.jsonl
-(not the `info_*` groups, not the held-out-only groups in TEST_ONLY, not the training-only groups in TRAIN_ONLY
-unless `--train-only 1`),
+(not the `info_*` groups, not the held-out-only groups in TEST_ONLY, not the tenth round's training-only groups in
+TRAIN_ONLY unless `--train-only 1`; the twelfth round's written training-only groups in WRITTEN by `--written`, default 1:
+the role-play group, at WRITTEN_WEIGHT times another group's weight),
 featurises every text exactly as the scanner does (same canonical form, same windows, same rule cues),
 weights samples so that every source group counts the same within its class and both classes count
 the same (`--weight-scheme family`, `--jailbreak-boost B`: the eleventh round's variants, off by default),
@@ -70,6 +71,14 @@ TRAIN_ONLY = {"vigia_seeds", "redteam_small", "agentic_emails", "llm_app_prompts
 # overall (0.824 → 0.823), so the shipped model is trained without them (docs/injection.md, tenth round);
 # `--train-only 1` (train.py, evaluate.py, dev_eval.py) turns them on
 USE_TRAIN_ONLY = False
+# twelfth round: training-only groups written for this project (roleplay.py: role-play jailbreaks with matched benign
+# role-play requests, and benign look-alikes), switched on separately from the tenth round's registry groups:
+# `--written 1` turns on the groups of level 1 (the role-play group, chosen on the dev halves), `--written 2` also
+# the look-alikes (measured on the dev halves, not chosen)
+WRITTEN = {"written_roleplay": 1, "written_lookalikes": 2}
+TRAIN_ONLY |= set(WRITTEN)
+USE_WRITTEN = 1  # shipped since the twelfth round: its evaluation gained 10 sealed attacks (docs/injection.md)
+WRITTEN_WEIGHT = 2.0  # a written group's weight relative to another group's, each class's total kept (chosen on dev)
 TRAIN_ONLY_WEIGHT = 1.0  # a training-only group's weight relative to another group's (dev_eval.py --train-only-weight)
 # how the training-only groups get their weight (eleventh round): "group" (every group of a class the same share, so
 # new groups take weight from the others), "family" (each attack family keeps the share its evaluated groups give
@@ -84,6 +93,7 @@ FAMILY = {  # attack families (eleventh round; only "family" and JAILBREAK_BOOST
     "garak_multilingual": "direct", "vigia_seeds": "direct", "deepteam_attacks": "direct",
     "agentdojo": "indirect", "bastioncorpus": "indirect", "garak_latent": "indirect", "inspect_indirect": "indirect",
     "spikee": "indirect", "handwritten_coding": "indirect", "redteam_small": "indirect",
+    "written_roleplay": "jailbreak",
 }
 JAILBREAK_BOOST = 1.0  # the jailbreak family's attack groups weigh this times another attack group (class total kept)
 BITS, WINDOW, STRIDE = 18, 1024, 512
@@ -99,7 +109,9 @@ GROUP_POWER = 0.0  # a source group's share of its class grows as (its size ** G
 DEAD_RUNS = False  # layout-character runs (features.RUN_CHARS) get no weight and do not count
 KINDS = 0  # extra feature kinds (features.Hasher(kinds=...) bits; features.SKIP: word skip-bigrams)
 STRONG_CUES = False  # strong rules' matches are classifier features too (False: only the weak cues are)
-BIAS_OFFSET = -0.45  # added to the calibrated bias (chosen on the dev halves' cross-source scores, eighth round)
+# added to the calibrated bias, chosen on the dev halves' cross-source scores: -0.45 in the eighth round, -0.30 in the
+# twelfth (with the written role-play group the dev benign rate at -0.45 fell from 21 to 17 of 2,076 texts)
+BIAS_OFFSET = -0.30
 CROSSFIT = 0  # calibrate the bias on benign texts of held-out source groups (0: on the training texts)
 
 
@@ -115,7 +127,8 @@ class Doc:
 def load_corpus(include_info: bool = False) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for f in sorted(CORPUS.glob("*.jsonl")):
-        if (f.stem.startswith(INFO_PREFIX) and not include_info) or (f.stem in TRAIN_ONLY and not USE_TRAIN_ONLY):
+        if (f.stem.startswith(INFO_PREFIX) and not include_info) or (
+                f.stem in TRAIN_ONLY and not (USE_WRITTEN >= WRITTEN[f.stem] if f.stem in WRITTEN else USE_TRAIN_ONLY)):
             continue
         rows.extend(json.loads(line) for line in f.read_text(encoding="utf-8").split("\n") if line)
     return rows
@@ -226,6 +239,13 @@ def sample_weights(docs: list[Doc], doc_of_row: np.ndarray) -> np.ndarray:
         labels = np.array([d.label for d in docs])
         before = {lab: per_doc[labels == lab].sum() for lab in (0, 1)}
         per_doc[np.array([d.group in TRAIN_ONLY for d in docs])] *= TRAIN_ONLY_WEIGHT
+        for lab in (0, 1):
+            if per_doc[labels == lab].sum() > 0:
+                per_doc[labels == lab] *= before[lab] / per_doc[labels == lab].sum()
+    if WRITTEN_WEIGHT != 1.0 and any(d.group in WRITTEN for d in docs):  # the same for the written groups
+        labels = np.array([d.label for d in docs])
+        before = {lab: per_doc[labels == lab].sum() for lab in (0, 1)}
+        per_doc[np.array([d.group in WRITTEN for d in docs])] *= WRITTEN_WEIGHT
         for lab in (0, 1):
             if per_doc[labels == lab].sum() > 0:
                 per_doc[labels == lab] *= before[lab] / per_doc[labels == lab].sum()
@@ -406,12 +426,18 @@ def main() -> None:
     ap.add_argument("--strong-cues", type=int, default=int(STRONG_CUES), help="0: strong rules are no classifier features")
     ap.add_argument("--bias-offset", type=float, default=BIAS_OFFSET, help="added to the calibrated bias")
     ap.add_argument("--train-only", type=int, default=int(USE_TRAIN_ONLY), help="1: train on the TRAIN_ONLY groups too")
+    ap.add_argument("--written", type=int, default=USE_WRITTEN,
+                    help="1: train on the written role-play group too, 2: and on the written look-alikes")
+    ap.add_argument("--written-weight", type=float, default=WRITTEN_WEIGHT,
+                    help="a written group's weight relative to another group's")
     ap.add_argument("--weight-scheme", default=WEIGHT_SCHEME, choices=("group", "family"),
                     help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
     ap.add_argument("--jailbreak-boost", type=float, default=JAILBREAK_BOOST,
                     help="jailbreak-family attack groups weigh this times another attack group")
     args = ap.parse_args()
     sys.modules[__name__].USE_TRAIN_ONLY = bool(args.train_only)  # read by load_corpus()
+    sys.modules[__name__].USE_WRITTEN = args.written  # read by load_corpus()
+    sys.modules[__name__].WRITTEN_WEIGHT = args.written_weight  # read by sample_weights()
     sys.modules[__name__].WEIGHT_SCHEME = args.weight_scheme  # read by sample_weights()
     sys.modules[__name__].JAILBREAK_BOOST = args.jailbreak_boost  # read by sample_weights()
     sys.modules[__name__].BIAS_OFFSET = args.bias_offset  # read by train_from()
