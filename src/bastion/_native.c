@@ -30,6 +30,9 @@
  *   possible(tables, rule, maybe, text, a, b, few) -> bool
  *       Prefilter.possible, the exact str.find test of a region (in _native_possible.c).
  *
+ *   leet_runs(text) -> list[(start, end)]
+ *       leet._leet_runs, the spans that undoing leetspeak changes (in _native_leet.c).
+ *
  *   canon(text, table, multi, layout, astral, keep) -> (str, codes, origin)
  *       The detector's canonical form before the spaced-letters step (in _native_canon.c).
  *
@@ -627,6 +630,7 @@ static PyMethodDef methods[] = {
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
     {"possible_tables", native_possible_tables, METH_VARARGS, "Prefilter.possible's tables (_native_possible.c)."},
     {"possible", native_possible, METH_VARARGS, "Prefilter.possible: every clause has a string in the region."},
+    {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
     {NULL, NULL, 0, NULL},
 };

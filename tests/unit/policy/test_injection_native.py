@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bastion.policy.injection import canon
+from bastion.policy.injection import canon, leet
 from bastion.policy.injection import features as features_mod
 from bastion.policy.injection.classifier import LinearModel
 from bastion.policy.injection.detector import Detector
@@ -177,6 +177,24 @@ def test_possible_refuses_bad_inputs() -> None:
         _native.possible_tables([(0,)], [(0,)], (b"ab",), 10)
     with pytest.raises(ValueError, match="budget"):
         _native.possible_tables([(0,)], [(0,)], ("ab",), 0)
+
+
+LEET_CHARS = st.sampled_from([*"ab Z_0123456789@$.-\n", "\u00b2", "\u00bd", "\u216b", "\u0663", "\u0967", "\u00e9",
+                              "\uff41", "\uff11", "\u4e2d", "\U0001f600", "\u200b"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(LEET_CHARS, max_size=60).map("".join))
+def test_leet_runs_equal_the_regex_scans_on_any_text(text: str) -> None:
+    assert leet._leet_runs(text) == leet._leet_runs_re(text)
+
+
+def test_leet_runs_equal_the_regex_scans_on_the_corpus() -> None:
+    texts = [canon.canonicalize(t).text for t in _corpus_sample(every=2)]
+    assert sum(bool(leet._leet_runs_re(t)) for t in texts) > 300
+    for text in texts:
+        assert leet._leet_runs(text) == leet._leet_runs_re(text)
+        assert _native.leet_runs(text) == leet._leet_runs_re(text)  # without the ASCII pre-check too
 
 
 def test_canon_refuses_bad_inputs() -> None:

@@ -7,6 +7,15 @@ they stand for; the detector searches the strong rules again only around the wor
 from __future__ import annotations
 
 import re
+from types import ModuleType
+
+_native: ModuleType | None
+try:
+    import bastion._native as _built
+
+    _native = _built
+except ImportError:  # not built (no C compiler at install time): the regex path
+    _native = None
 
 CHUNK = 1 << 16  # the detector's chunk (features are extracted per chunk)
 LEET_REACH = 720  # searched this far around each changed word (anchor regions reach 160 + 360)
@@ -29,8 +38,18 @@ _LEET_CLASS = bytes(ord("m") if chr(c) in "0134578@$" else ord("l") if chr(c).is
 
 def _leet_runs(text: str) -> list[tuple[int, int]]:
     """The spans `_LEET_TOKEN.sub` changes, in order: the runs of [\\w@$] holding a letter and one of
-    [0134578@$]. Two scans (the text and its reversal) for their closest (mapped, letter) pairs, then each
-    such run is measured once: the work grows with the leetspeak, not with the numbers, in the text.
+    [0134578@$]. In C when the accelerator is built (one pass, `bastion._native.leet_runs`), else
+    `_leet_runs_re` (tests compare the two)."""
+    if _native is not None:
+        runs: list[tuple[int, int]] = _native.leet_runs(text)
+        return runs
+    return _leet_runs_re(text)
+
+
+def _leet_runs_re(text: str) -> list[tuple[int, int]]:
+    """`_leet_runs` with the regex module: two scans (the text and its reversal) for their closest (mapped,
+    letter) pairs, then each such run is measured once: the work grows with the leetspeak, not with the
+    numbers, in the text.
     """
     n = len(text)
     if text.isascii():  # most prose: the pairs sought below, found in one pass over classified bytes
