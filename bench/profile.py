@@ -13,6 +13,7 @@ import argparse
 import collections
 import datetime as dt
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -85,6 +86,8 @@ def main() -> int:
     a = p.parse_args()
     if a.seconds < 1:
         p.error(f"--seconds must be at least 1, got {a.seconds}")
+    # SIGTERM (e.g. from `timeout`) must reach the `finally` below, or nginx and Bastion outlive the script
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     missing = harness.missing_tools()
     if missing:
         print("profile: missing tools:\n  " + "\n  ".join(missing), file=sys.stderr)

@@ -242,6 +242,8 @@ def check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     if a.scaling and max(workers) > (os.cpu_count() or 1):
         p.error(f"--workers {a.workers}: this machine has {os.cpu_count()} cores")
     stores, used = ints("--keys-stores", a.keys_stores), ints("--keys-used", a.keys_used)
+    if a.store_url and not a.scaling:  # keys mode fills SQLite stores; the default bench counts rows in them
+        p.error("--store-url applies to --scaling only")
     largest = max([*stores, a.keys or 0])
     if a.keys is not None and max(used) > largest:
         p.error(f"--keys-used {a.keys_used} (default 1,10,10000): {max(used):,} keys used is more than the largest "
