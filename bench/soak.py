@@ -20,6 +20,7 @@ def run_soak(a: argparse.Namespace, upstream: FakeUpstream, out: Path,
              start_bastion: Callable[[str, str, Path], tuple[Server, str, Path]]) -> int:
     srv, key, db = start_bastion("full", upstream.url, out)
     client: subprocess.Popen[str] | None = None
+    done = False
     try:
         argv = pinned(LOAD_CORE, [sys.executable, str(BENCH / "streams.py"), "soak", "--base", srv.url,
                                   "--key", key, "--bodies", str(out), "--n", str(a.soak),
@@ -52,6 +53,7 @@ def run_soak(a: argparse.Namespace, upstream: FakeUpstream, out: Path,
         print("\n" + text)
         (out / "soak.md").write_text(text)
         (BENCH / "out" / "soak-latest.md").write_text(text)
+        done = True
         return 0
     finally:
         if client is not None and client.poll() is None:  # interrupted: the client must not outlive the bench
@@ -60,7 +62,8 @@ def run_soak(a: argparse.Namespace, upstream: FakeUpstream, out: Path,
         srv.stop()
         if not a.keep:
             drop_stores([db])
-            srv.log.unlink(missing_ok=True)  # the access log: ~0.5 kB per request
+            if done:  # the access log: ~0.5 kB per request; kept when the soak failed (it has the server's errors)
+                srv.log.unlink(missing_ok=True)
 
 
 def soak_report(a: argparse.Namespace, res: dict[str, float], samples: list[tuple[float, float]],
