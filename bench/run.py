@@ -88,16 +88,20 @@ def start_bastion(profile: str, upstream: str, out: Path, *, workers: int = 1, d
                         *(["--workers", str(workers)] if workers > 1 else [])], port,
                  out / f"{name}.log", cpus=cpus).start()
     srv.notes.update(notes)
-    admin = profiles.ADMIN_KEY
-    full = profile in profiles.FULL_PROFILES
-    fields = {"name": f"bench-{profile}", **(profiles.FULL_KEY_FIELDS if full else {})}
-    status, _, body = http("POST", srv.url + "/admin/keys", fields, admin)
-    if status != 201 and full:
-        srv.notes["key fields"] = f"refused ({status}: {str(body)[:120]}); plain key used"
-        status, _, body = http("POST", srv.url + "/admin/keys", {"name": "bench-full"}, admin)
-    if status != 201:
-        raise RuntimeError(f"could not create a key on {srv.name}: {status} {body}")
-    probe(srv, body["key"], out)
+    try:  # the caller only learns of srv when this returns: stop it here if a step fails
+        admin = profiles.ADMIN_KEY
+        full = profile in profiles.FULL_PROFILES
+        fields = {"name": f"bench-{profile}", **(profiles.FULL_KEY_FIELDS if full else {})}
+        status, _, body = http("POST", srv.url + "/admin/keys", fields, admin)
+        if status != 201 and full:
+            srv.notes["key fields"] = f"refused ({status}: {str(body)[:120]}); plain key used"
+            status, _, body = http("POST", srv.url + "/admin/keys", {"name": "bench-full"}, admin)
+        if status != 201:
+            raise RuntimeError(f"could not create a key on {srv.name}: {status} {body}")
+        probe(srv, body["key"], out)
+    except BaseException:
+        srv.stop()
+        raise
     return srv, body["key"], db
 
 
@@ -189,6 +193,9 @@ def main() -> int:
     except KeyboardInterrupt:  # every server, nginx and the Redis keys were stopped / dropped in `modes`
         print("\nbench: interrupted; every process it started is stopped", file=sys.stderr)
         return 130
+    except RuntimeError as e:  # the bench's own failures (a server that did not start or answer, wrk failing)
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
     finally:
         if autogroup is not None:  # the session's weight outlives the bench: give the shell its own back
             try:
