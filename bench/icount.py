@@ -54,6 +54,8 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: apt-get install -y valgrind")
+    if args.one_read and not args.stream:
+        raise SystemExit("--one-read applies to streams: give --stream too")
     if args.large <= args.small:
         raise SystemExit("--large must be more than --small")
     for src in args.src or [ROOT / "src"]:

@@ -13,6 +13,7 @@ import argparse
 import collections
 import datetime as dt
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -76,13 +77,21 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="full", choices=["full", "min"])
     p.add_argument("--cell", default="tput", choices=["tput", "stream", "pstream", "a_tput", "a_stream", "lat"])
-    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--seconds", type=int, default=15, help="whole seconds (wrk takes no fraction)")
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--prompt-words", type=int, default=200)
     p.add_argument("--keys-store", type=int, default=0, help="fill the store with this many keys first")
     p.add_argument("--keys-used", type=int, default=0, help="spread the load over this many of them")
     a = p.parse_args()
+    if a.seconds < 1:
+        p.error(f"--seconds must be at least 1, got {a.seconds}")
+    # SIGTERM (e.g. from `timeout`) must reach the `finally` below, or nginx and Bastion outlive the script
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    missing = harness.missing_tools()
+    if missing:
+        print("profile: missing tools:\n  " + "\n  ".join(missing), file=sys.stderr)
+        return 2
     spy = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
     if spy is None:
         print("profile: py-spy not found: `.venv/bin/pip install py-spy`", file=sys.stderr)

@@ -85,6 +85,8 @@ def anthropic_table(cells: Cells) -> str:
     def g(t: str, c: str, a: str) -> float:
         return med(cells.get(t, {}).get(c, []), a)
 
+    if not any("a_tput" in by for by in cells.values()):
+        return ""
     lines = ["| target (Anthropic /v1/messages ingress and upstream) | req/s @64 | vs pass | CPU µs/req "
              "| stream req/s @16 | vs pass | CPU µs/stream |", "|" + " --- |" * 7]
     for t in cells:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import signal
 import sys
 import time
@@ -87,16 +88,20 @@ def start_bastion(profile: str, upstream: str, out: Path, *, workers: int = 1, d
                         *(["--workers", str(workers)] if workers > 1 else [])], port,
                  out / f"{name}.log", cpus=cpus).start()
     srv.notes.update(notes)
-    admin = profiles.ADMIN_KEY
-    full = profile in profiles.FULL_PROFILES
-    fields = {"name": f"bench-{profile}", **(profiles.FULL_KEY_FIELDS if full else {})}
-    status, _, body = http("POST", srv.url + "/admin/keys", fields, admin)
-    if status != 201 and full:
-        srv.notes["key fields"] = f"refused ({status}: {str(body)[:120]}); plain key used"
-        status, _, body = http("POST", srv.url + "/admin/keys", {"name": "bench-full"}, admin)
-    if status != 201:
-        raise RuntimeError(f"could not create a key on {srv.name}: {status} {body}")
-    probe(srv, body["key"], out)
+    try:  # the caller only learns of srv when this returns: stop it here if a step fails
+        admin = profiles.ADMIN_KEY
+        full = profile in profiles.FULL_PROFILES
+        fields = {"name": f"bench-{profile}", **(profiles.FULL_KEY_FIELDS if full else {})}
+        status, _, body = http("POST", srv.url + "/admin/keys", fields, admin)
+        if status != 201 and full:
+            srv.notes["key fields"] = f"refused ({status}: {str(body)[:120]}); plain key used"
+            status, _, body = http("POST", srv.url + "/admin/keys", {"name": "bench-full"}, admin)
+        if status != 201:
+            raise RuntimeError(f"could not create a key on {srv.name}: {status} {body}")
+        probe(srv, body["key"], out)
+    except BaseException:
+        srv.stop()
+        raise
     return srv, body["key"], db
 
 
@@ -138,7 +143,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="1 run of 3 s per cell (development)")
     p.add_argument("--runs", type=int, help="runs per cell (default 3; quick 1)")
-    p.add_argument("--seconds", type=float, help="seconds per run (default 10; quick 3)")
+    p.add_argument("--seconds", type=int, help="seconds per run, a whole number (wrk takes no fraction; "
+                                               "default 10; quick 3)")
     p.add_argument("--targets", default=",".join(TARGETS),
                    help="comma list of " + ",".join(TARGETS + OPTIONAL_TARGETS))
     p.add_argument("--cells", default=",".join(c for c in CELLS if c != "burst"),
@@ -170,6 +176,7 @@ def main() -> int:
     p.add_argument("--profiles", default="",
                    help="scaling / keys mode: Bastion profiles (default min,redis for scaling, min,full for keys)")
     a = p.parse_args()
+    check_args(p, a)
     if a.store_url:
         profiles.STORE_URL[:] = [a.store_url]
     # Stop cleanly (servers and nginx are stopped in `finally`) on SIGTERM, and on SIGINT even when
@@ -180,15 +187,77 @@ def main() -> int:
     if missing:
         print("bench: missing tools (this script installs nothing):\n  " + "\n  ".join(missing), file=sys.stderr)
         return 2
-    if a.nice:
-        harness.PRIORITY[:] = ["nice", "-n", str(a.nice)]
-        # With sched_autogroup, nice only ranks processes within one session; the session's own
-        # weight is its autogroup nice. Set it too, so the bench's processes win over other sessions.
+    autogroup = set_autogroup_nice(a.nice) if a.nice else None
+    try:
+        return modes(a)
+    except KeyboardInterrupt:  # every server, nginx and the Redis keys were stopped / dropped in `modes`
+        print("\nbench: interrupted; every process it started is stopped", file=sys.stderr)
+        return 130
+    except RuntimeError as e:  # the bench's own failures (a server that did not start or answer, wrk failing)
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if autogroup is not None:  # the session's weight outlives the bench: give the shell its own back
+            try:
+                Path("/proc/self/autogroup").write_text(autogroup)
+            except OSError:
+                pass
+
+
+def set_autogroup_nice(nice: int) -> str | None:
+    """Run the measured processes at `nice`; returns the session's autogroup nice to restore, if it was set."""
+    harness.PRIORITY[:] = ["nice", "-n", str(nice)]
+    # With sched_autogroup, nice only ranks processes within one session; the session's own
+    # weight is its autogroup nice. Set it too, so the bench's processes win over other sessions.
+    try:
+        before = Path("/proc/self/autogroup").read_text().split()[-1]  # "/autogroup-313 nice 0"
+        Path("/proc/self/autogroup").write_text(str(nice))
+        return before
+    except (OSError, IndexError) as e:
+        print(f"bench: could not set the autogroup priority ({e}); nice applies within this session only",
+              file=sys.stderr)
+        return None
+
+
+def check_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """Refuse bad values before anything starts, naming the flag (not a traceback minutes into a run)."""
+    def ints(flag: str, text: str) -> list[int]:
         try:
-            Path("/proc/self/autogroup").write_text(str(a.nice))
-        except OSError as e:
-            print(f"bench: could not set the autogroup priority ({e}); nice applies within this session only",
-                  file=sys.stderr)
+            vals = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            vals = []
+        if not vals or min(vals) < 1:
+            p.error(f"{flag}: a comma list of whole numbers >= 1, got {text!r}")
+        return vals
+
+    def names(flag: str, text: str, known: list[str]) -> None:
+        got = [v for v in text.split(",") if v]
+        bad = [v for v in got if v not in known]
+        if bad or not got:
+            p.error(f"{flag}: {'unknown ' + ', '.join(bad) if bad else 'empty'} (choose from {','.join(known)})")
+
+    if sum((a.soak is not None, a.scaling, a.keys is not None)) > 1:
+        p.error("--soak, --scaling and --keys are separate modes: give one")
+    for flag, value in (("--runs", a.runs), ("--seconds", a.seconds), ("--soak", a.soak), ("--keys", a.keys),
+                        ("--soak-concurrency", a.soak_concurrency)):
+        if value is not None and value < 1:
+            p.error(f"{flag} must be at least 1, got {value}")
+    names("--targets", a.targets, TARGETS + OPTIONAL_TARGETS)
+    names("--cells", a.cells, list(CELLS))
+    names("--profiles", a.profiles or "min", ["min", *profiles.FULL_PROFILES])
+    workers = ints("--workers", a.workers)
+    if a.scaling and max(workers) > (os.cpu_count() or 1):
+        p.error(f"--workers {a.workers}: this machine has {os.cpu_count()} cores")
+    stores, used = ints("--keys-stores", a.keys_stores), ints("--keys-used", a.keys_used)
+    if a.store_url and not a.scaling:  # keys mode fills SQLite stores; the default bench counts rows in them
+        p.error("--store-url applies to --scaling only")
+    largest = max([*stores, a.keys or 0])
+    if a.keys is not None and max(used) > largest:
+        p.error(f"--keys-used {a.keys_used} (default 1,10,10000): {max(used):,} keys used is more than the largest "
+                f"store holds ({largest:,}); give --keys-used at most --keys")
+
+
+def modes(a: argparse.Namespace) -> int:
     runs = a.runs or (1 if a.quick else 3)
     seconds = a.seconds or (3.0 if a.quick else 10.0)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
