@@ -14,6 +14,7 @@ from harness import BENCH, LOAD_CORE, Server, cpu_seconds, drop_stores, pinned, 
 from upstream import FakeUpstream
 
 WARMUP = 0.10
+ERRORS_ALLOWED = 0.001  # failed requests of the soak (not cuts): more fails the verdict
 
 
 def run_soak(a: argparse.Namespace, upstream: FakeUpstream, out: Path,
@@ -75,7 +76,10 @@ def soak_report(a: argparse.Namespace, res: dict[str, float], samples: list[tupl
     end = samples[-1][1]
     growth = 100 * (end - warm[1]) / warm[1]
     n = res["ok"] + res["cut"] + res["errors"]
-    verdict = "PASS" if growth < 10 and peak < 150 else "FAIL"  # the issue: under 150 MB after warm-up
+    # the issue: under 150 MB after warm-up, flat; and the soak must have served its requests (a run of
+    # errors would measure the error path's memory, not the gateway's)
+    failed = res["errors"] > ERRORS_ALLOWED * max(n, 1)
+    verdict = "PASS" if growth < 10 and peak < 150 and not failed else "FAIL"
     return "\n".join([
         f"### Soak: {int(n):,} requests through Bastion (b) in {res['seconds']:.0f} s "
         f"({n / max(res['seconds'], 1e-9):,.0f} req/s, {a.soak_concurrency} concurrent)",
@@ -83,7 +87,8 @@ def soak_report(a: argparse.Namespace, res: dict[str, float], samples: list[tupl
         f"completed {int(res['ok']):,}, cut {int(res['cut']):,}, errors {int(res['errors']):,}",
         f"- RSS: start {samples[0][1]:.1f} MB, after warm-up ({warm[0]:.0f} s) {warm[1]:.1f} MB, "
         f"peak {peak:.1f} MB, end {end:.1f} MB → growth after warm-up {growth:+.1f} % "
-        f"(target < 10 % and < 150 MB: {verdict})",
+        f"(target < 10 % and < 150 MB, errors ≤ {ERRORS_ALLOWED:.1%}: {verdict}"
+        f"{'; too many errors' if failed else ''})",
         f"- proxy CPU: {cpu * 1e6 / max(n, 1):.0f} µs per request over the soak",
         f"- RSS samples: soak-rss.csv ({len(samples)} points, 1 s apart)",
     ])
