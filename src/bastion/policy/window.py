@@ -22,10 +22,10 @@ new characters (at a token end), as without early release. A finding of a block 
 touches the end holds everything from its start too (it may still be raised).
 
 JSON text (tool-call arguments) is scanned with its escapes read as the characters they spell
-(normalize.normalize): "\\u0041" is one character of a finding but six of the stream. Once a
-backslash arrives in such a stream, its window grows to `ESCAPE_WIDTH` times `window`, so a
-finding of up to `window` characters, however it is escaped (a surrogate pair spells one character
-in twelve), is still held whole.
+(normalize.normalize): "\\u0041" is one character of a finding but six of the stream. Once such an
+escape (\\uXXXX or \\/; not \\n or \\", which are read as they are) arrives in such a stream, its
+window grows to `ESCAPE_WIDTH` times `window`, so a finding of up to `window` characters, however it
+is escaped (a surrogate pair spells one character in twelve), is still held whole.
 """
 
 from __future__ import annotations
@@ -82,11 +82,11 @@ class HeldText:
 
     def feed(self, text: str) -> str:
         """Add arrived text; return the text that may be released now (redacted/restored)."""
+        if self._escapes and "\\" in (probe := self._buf[-1:] + text) and ("\\u" in probe or "\\/" in probe):
+            self._escapes = False  # (an escape split across two deltas is seen too)
+            self.window *= ESCAPE_WIDTH
         self._buf += text
         self._fresh += len(text)
-        if self._escapes and "\\" in text:
-            self._escapes = False
-            self.window *= ESCAPE_WIDTH
         if len(self._buf) < self.window + self.step:
             # Early release: the first text leaves as soon as a token ends (text without a
             # delimiter only extends the last token, which stays held anyway); after that the

@@ -290,3 +290,23 @@ async def test_an_escaped_secret_in_tool_arguments_of_a_whole_response_is_redact
     s, c = stage(registry, **REDACT_OUT), ctx()
     out = await s.guard.check_response(c, response("", [ToolCall("1", "f", f'{{"t": "{_escaped(GH)}"}}')]))
     assert json.loads(out.choices[0].tool_calls[0].arguments) == {"t": "[GITHUB_TOKEN_1]"}
+
+
+def test_only_escapes_that_spell_characters_widen_the_window() -> None:
+    """\\n and \\" are read as they are: code in tool arguments keeps the normal window (and its rescans)."""
+    from bastion.policy.engine import Inspection
+    from bastion.policy.redaction import Redactor
+    from bastion.policy.window import ESCAPE_WIDTH, HeldText
+
+    def held() -> HeldText:
+        return HeldText(lambda text: Inspection(), Redactor(), 64, record=lambda h, o: None,
+                        block=lambda h: None, restoring=False, json_string=True)
+
+    h = held()
+    h.feed('{"code": "if x:\\n    print(\\"hi\\")\\n"')
+    assert h.window == 64
+    for pieces in (['{"k": "\\u0041"}'], ['{"k": "\\', 'u0041"}'], ['{"u": "a\\/b"}']):
+        h = held()
+        for p in pieces:
+            h.feed(p)
+        assert h.window == 64 * ESCAPE_WIDTH, pieces
