@@ -6,7 +6,10 @@ import base64
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bastion.policy.injection import encodings
 from bastion.policy.injection.classifier import LinearModel
 from bastion.policy.injection.detector import Detector
 from bastion.policy.injection.encodings import _MORSE_CODE, encoded_runs
@@ -83,3 +86,22 @@ def test_base85_offsets_point_at_the_run(prefix: str) -> None:
     runs = encoded_runs(text)
     assert [(s, e) for s, e, _ in runs] == [(len(prefix), len(prefix) + len(payload))]
     assert runs[0][2] == ATTACK
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a" * 20, "x" * 25, "!#$%&", "~", " ", "é", "日本", "\U0001f600", "\ud800", "0123456789",
+                                 "<~", "~>", "-", "_", "\n"]), max_size=30).map("".join))
+def test_base85_runs_are_the_regex_runs_in_any_text(text: str) -> None:
+    """The byte-level run finder gives the character spans `_B85` gives, ASCII or not."""
+    assert encodings._b85_spans(text) == [m.span() for m in encodings._B85.finditer(text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["69676e6f7265", "20", "6", "7", " ", ":", "a bad cafe", "\u00e9", "0a", "0d", "zz",
+                                 "\U0001f600", "7a7a7a7a", "deadbeef"]), max_size=40).map("".join))
+def test_the_hex_gate_lets_every_hex_run_through(text: str) -> None:
+    """encoded_runs skips the hex regex when no 32-character run of hex digits, spaces and colons exists:
+    it finds the same hex runs as the regex alone."""
+    want = [(a, b, d) for a, b, d in encodings._hex(text)]
+    got = [r for r in encoded_runs(text) if any(r == w for w in want)]
+    assert got == want

@@ -21,6 +21,9 @@ _B85_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!
 _B85 = re.compile("[" + re.escape(_B85_ALPHABET) + "]{40,}")
 _B85_PUNCT = re.compile(r"[!#$%&()*+\-;<=>?@^_`{|}~]")
 _B85_RUN = b"a" * 40
+# a match of _HEX is 32 or more characters of [0-9A-Fa-f :] in a row: "h" for those bytes, " " for the others
+_HEX_MAP = bytes(ord("h") if chr(b) in "0123456789abcdefABCDEF :" else ord(" ") for b in range(256))
+_HEX_RUN = b"h" * 32
 # UTF-8 bytes -> "a" for a base85 character, " " for any other byte: one translate and one find say whether a run exists
 _B85_MAP = bytes(ord("a") if chr(b) in _B85_ALPHABET else ord(" ") for b in range(256))
 _A85 = re.compile(r"<~([!-u\s]{20,}?)~>")
@@ -78,18 +81,21 @@ def _morse(text: str) -> list[tuple[int, int, str]]:
 
 
 def _b85_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every run of 40+ base85 characters; a translate and a find when there is none."""
-    mapped = text.encode("utf-8", "surrogatepass").translate(_B85_MAP)
+    """(start, end) of every run of 40+ base85 characters (the maximal runs `_B85` finds); a translate and a
+    find when there is none. The runs are found in the UTF-8 bytes, where every byte of a non-ASCII character
+    breaks a run as the character does; a run is ASCII, so only its start needs a character offset."""
+    raw = text.encode("utf-8", "surrogatepass")
+    mapped = raw.translate(_B85_MAP)
     i = mapped.find(_B85_RUN)
     if i < 0:
         return []
-    if not text.isascii():  # byte and character offsets differ: let the regex find the runs
-        return [m.span() for m in _B85.finditer(text)]
+    same = len(raw) == len(text)  # ASCII: byte offsets are character offsets
     spans = []
     while i >= 0:  # the leftmost occurrence starts a run
         end = mapped.find(b" ", i)
         end = len(mapped) if end < 0 else end
-        spans.append((i, end))
+        start = i if same else len(raw[:i].decode("utf-8", "surrogatepass"))
+        spans.append((start, start + end - i))
         i = mapped.find(_B85_RUN, end)
     return spans
 
@@ -128,7 +134,7 @@ def encoded_runs(text: str) -> list[tuple[int, int, str]]:
         out += _morse(text)
     if "0" in text:
         out += _binary(text)
-    if text.count("6") + text.count("7") >= 12:  # hex of ASCII letters: 61-7a
-        out += _hex(text)
+    if text.count("6") + text.count("7") >= 12 and _HEX_RUN in text.encode("utf-8", "surrogatepass").translate(_HEX_MAP):
+        out += _hex(text)  # (hex of ASCII letters is 61-7a; a run is 32+ hex digits, spaces and colons)
     out += _base85(text)  # a bytes translate and find unless a 40-character run exists
     return out
