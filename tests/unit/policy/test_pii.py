@@ -35,6 +35,19 @@ def found(text: str) -> list[tuple[str, str]]:
     ("host 192.168.1.20 is down", ("ip_address", "192.168.1.20")),
     ("ping 2001:db8::ff00:42:8329 now", ("ip_address", "2001:db8::ff00:42:8329")),
     ("loopback ::1 and fe80::1", ("ip_address", "fe80::1")),
+    # Faker-found gaps (data/pii_eval/faker_eval.py): an extension written "x123" right after
+    # the number; numbers next to CJK text (CJK characters are \w); an Indian mobile written
+    # without the trunk 0; a context window cutting "paid" to the negative word "id".
+    ("call me at (415) 555-2671x123", ("phone", "(415) 555-2671")),
+    ("fax +1-415-555-2671x55.", ("phone", "+1-415-555-2671")),
+    ("カード番号4111111111111111です", ("credit_card", "4111111111111111")),
+    ("サーバー192.168.1.20に接続", ("ip_address", "192.168.1.20")),
+    ("電話2001:db8::1です", ("ip_address", "2001:db8::1")),
+    ("口座GB82WEST12345698765432へ", ("iban", "GB82WEST12345698765432")),
+    ("社会保障番号536-22-8730です", ("us_ssn", "536-22-8730")),
+    ("call me on 98765 43210", ("phone", "98765 43210")),
+    ("mobile: 9876543210", ("phone", "9876543210")),
+    ("She paid and my number is now +44 20 7946 0958", ("phone", "+44 20 7946 0958")),
 ])
 def test_positive(text: str, expected: tuple[str, str]) -> None:
     assert expected in found(text)
@@ -55,9 +68,23 @@ def test_positive(text: str, expected: tuple[str, str]) -> None:
     "postgres://user:pw@db.example.com/app",           # URL userinfo
     "12:30:45 and a::b is not ipv6 and 999.1.1.1",     # times, invalid addresses
     "build 20240501123045 finished in 1234567 ms",     # long numbers without context
+    "see 0-306-40615-2 for details",                   # ISBN-10, not a phone
+    "cited as 0-8044-2957-X here",                     # ISBN-10 with check character X
+    "Mozilla/5.0 (X11; rv:1.9.2.20) Gecko/20100101",   # Firefox's rv: version, not an IP
+    "**Version Number:** 1.4.61.0 **Reproducible",     # "version" 17 characters before
 ])
 def test_negative(text: str) -> None:
     assert found(text) == []
+
+
+def test_isbn_shape_with_a_failing_check_is_still_a_phone() -> None:
+    """Only a valid ISBN-10 check turns a 4-group hyphenated number away (1 in 11 phones)."""
+    assert found("tel 0-306-40615-3") == [("phone", "0-306-40615-3")]
+    assert found("germany 030 12345-0 ok") == [("phone", "030 12345-0")]  # a switchboard "-0"
+
+
+def test_indian_mobile_needs_in_region() -> None:
+    assert PiiScanner(phone_regions=["US", "GB"]).scan("call me on 98765 43210") == []
 
 
 def test_card_inside_longer_digit_group_is_not_a_card() -> None:

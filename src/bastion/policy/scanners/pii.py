@@ -28,10 +28,12 @@ DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN")
 _DOMAIN = re.compile(r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(?![A-Za-z0-9-])")
 _LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + ".!#$%&'*+=?^_`{|}~-")
 _FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js", "ts", "py", "txt", "md"})
-_CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){11,18}(?![\w]|[.-]\d)")
-_SSN = re.compile(r"(?<![\w.-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\w]|[.-]\d)")
+# Numbers are bounded by ASCII word characters only: Chinese and Japanese put them right next
+# to words ("カード番号4111111111111111です"), and CJK characters are \w.
+_CARD = re.compile(r"(?<![0-9A-Za-z_.-])\d(?:[ -]?\d){11,18}(?![0-9A-Za-z_]|[.-]\d)")
+_SSN = re.compile(r"(?<![0-9A-Za-z_.-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![0-9A-Za-z_]|[.-]\d)")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,34}")
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_IPV4 = re.compile(r"(?<![0-9A-Za-z_.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z_]|\.\d)")
 _HEXCOLON = frozenset(string.hexdigits + ":.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]+")
 # Every IPv6 address has two colons at most four hex digits apart ("::", or "x:abcd:" between
@@ -48,7 +50,8 @@ _GROUP_AFTER = re.compile(r"[ -]\d{3}")
 _GROUP_BEFORE = re.compile(r"\d{3}[ -]$")
 _DECIMAL = re.compile(r"^\d+\.\d+$")
 _SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
-_PHONE = re.compile(r"(?<![\w+/.-])(?:\+ ?)?\(?\d[\d \t().-]{5,20}\d(?![\w]|[.-]\d)")
+# A phone may end in an extension written "x123" (555-201-7000x412): the number stops before it.
+_PHONE = re.compile(r"(?<![0-9A-Za-z_+/.-])(?:\+ ?)?\(?\d[\d \t().-]{5,20}\d(?!(?![xX]\d)[0-9A-Za-z_]|[.-]\d)")
 _DATE = re.compile(r"^\(?(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d))")
 
 
@@ -104,7 +107,12 @@ def cluster_matches(text: str, digits: list[int]) -> Iterator[re.Match[str]]:
 
 
 def _before(text: str, start: int, width: int = 40) -> str:
-    return text[max(0, start - width):start].lower()
+    """The `width` characters before `start`, lowercased, without a word the window cuts: the
+    tail "id" of "aliquid" is not the context word "id"."""
+    lo = max(0, start - width)
+    while 0 < lo < start and text[lo - 1].isalpha() and text[lo].isalpha():
+        lo += 1
+    return text[lo:start].lower()
 
 
 class PiiScanner:
@@ -127,6 +135,7 @@ class PiiScanner:
                 raise ScannerOptionError("phone_regions", f"unknown region {r!r} (use ISO 3166 codes like US)")
         self.min_score = number("min_score", min_score, low=0.0, high=1.0)
         self._nanp = "US" in regions or "CA" in regions
+        self._india = "IN" in regions  # Indian mobiles are written without the trunk 0: 98765 43210
         self._trunk_regions = [r for r in regions if r not in ("US", "CA")]
         self._phone_cache: dict[str, bool] = {}
         for r in regions:  # phonenumbers loads region metadata lazily: load it now, not per request
@@ -239,7 +248,7 @@ class PiiScanner:
                     break
             else:
                 continue
-            if end < len(text) and text[end].isalnum():
+            if end < len(text) and text[end].isascii() and text[end].isalnum():
                 continue
             compact = text[m.start():end].replace(" ", "")
             if checks.iban_mod97(compact):
@@ -259,7 +268,7 @@ class PiiScanner:
                 ipaddress.IPv4Address(m.group())
             except ValueError:
                 continue
-            if checks.IP_NEGATIVE.search(_before(text, m.start(), 16)):
+            if checks.IP_NEGATIVE.search(_before(text, m.start(), 24)):
                 continue
             out.append(Match("ip_address", m.start(), m.end(), 0.9))
 
@@ -273,8 +282,8 @@ class PiiScanner:
             e = run.end() if run else i + 1
             cand = text[s:e].rstrip(".")
             end = s + len(cand)
-            bounded = not (s > 0 and (text[s - 1].isalnum() or text[s - 1] == "_")) and not (
-                end < len(text) and text[end].isalnum())
+            bounded = not (s > 0 and text[s - 1].isascii() and (text[s - 1].isalnum() or text[s - 1] == "_")) and not (
+                end < len(text) and text[end].isascii() and text[end].isalnum())
             if cand.count(":") >= 2 and bounded:
                 try:
                     ipaddress.IPv6Address(cand)
@@ -297,9 +306,11 @@ class PiiScanner:
             if (s >= 2 and text[s - 1] in " -" and text[s - 2].isdigit()) or (
                     e + 1 < len(text) and text[e] in " -" and text[e + 1].isdigit()):
                 continue  # one group of a longer run of digit groups (an account number)
-            before = _before(text, m.start())
-            if checks.PHONE_NEGATIVE.search(before[-24:]):
+            if checks.PHONE_NEGATIVE.search(_before(text, m.start(), 24)):
                 continue
+            if cand[-1] != ")" and checks.isbn10(cand, text[e:e + 2]):
+                continue  # 0-306-40615-2: a book, not a phone
+            before = _before(text, m.start())
             context = checks.PHONE_CONTEXT.search(before) is not None
             international = cand.startswith("+") or digits.startswith("00")
             formatted = len(digits) != len(cand.replace("+", ""))
@@ -328,7 +339,8 @@ class PiiScanner:
         # reading other digit runs as foreign numbers only adds false positives.
         if digits.startswith("0") or not self._nanp:
             return any(_parses(cand, r) for r in self._trunk_regions)
-        return _parses(cand, "US")
+        return _parses(cand, "US") or (self._india and len(digits) == 10 and digits[0] in "6789"
+                                       and _parses(cand, "IN"))
 
 
 def _parses(cand: str, region: str | None) -> bool:

@@ -84,6 +84,20 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
     return whole not in _SSN_INVALID and len(set(whole)) > 1
 
 
+def isbn10(candidate: str, after: str) -> bool:
+    """A hyphenated ISBN-10 (group-publisher-title-check; `after` holds the "-X" of a check
+    character X that the number pattern leaves out) with a valid mod-11 check."""
+    groups = candidate.split("-")
+    if after[:2] in ("-X", "-x"):
+        groups.append("X")
+    if len(groups) != 4 or len(groups[3]) != 1 or not all(g.isdigit() for g in groups[:3]):
+        return False
+    chars = "".join(groups)
+    if len(chars) != 10 or not (chars[9].isdigit() or chars[9] == "X" or chars[9] == "x"):
+        return False
+    return sum((10 - i) * (10 if c in "Xx" else int(c)) for i, c in enumerate(chars)) % 11 == 0
+
+
 def context_words(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![a-z])")
 
@@ -98,4 +112,4 @@ PHONE_NEGATIVE = context_words((
     "confirmation", "booking", "batch", "lot", "policy", "claim", "iban", "bic", "swift", "sort code"))
 SSN_CONTEXT = context_words(("ssn", "ssns", "social security", "social sec", "soc sec", "taxpayer", "tin",
                              "itin", "ss#", "ss no", "ssa"))
-IP_NEGATIVE = context_words(("version", "ver", "v", "release", "build", "oid", "sdk", "api version"))
+IP_NEGATIVE = context_words(("version", "ver", "v", "release", "build", "oid", "sdk", "api version", "rv"))
