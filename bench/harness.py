@@ -26,6 +26,13 @@ PROXY_CORE, LOAD_CORE = 0, 1
 PRIORITY: list[str] = []  # e.g. ["nice", "-n", "-10"]: set by run.py --nice
 
 
+def measured_nice(flag: int) -> str:
+    """The nice level the measured processes run at: `nice -n flag` is relative to this process's own."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    level = max(-20, min(19, own + flag))
+    return f"{level}" if own == 0 else f"{level} (--nice {flag} from this process's nice {own})"
+
+
 def pinned(core: int | str, argv: list[str]) -> list[str]:
     """argv pinned to one core, or a taskset cpu list such as "0,1" (and at the chosen scheduling priority)."""
     return [*PRIORITY, "taskset", "-c", str(core), *argv]

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import profiles
 import report
-from harness import LOAD_CORE, Sample, Server, drop_stores, rss_mb, run_wrk
+from harness import LOAD_CORE, Sample, Server, drop_stores, measured_nice, rss_mb, run_wrk
 from run import CELLS, settle, start_bastion
 from upstream import FakeUpstream
 
@@ -209,6 +209,6 @@ def render(a: argparse.Namespace, runs: int, seconds: float, stores: list[Store]
         "turns going first from run to run. Stores filled "
         f"through `issue_key` / `SqlKeyStore.create` in one transaction: {fills}. CPU µs/req = proxy "
         "utime+stime / requests. Priority of the measured processes: nice "
-        f"{a.nice}.",
+        f"{measured_nice(a.nice)}.",
         "\n".join(lines),
     ])

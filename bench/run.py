@@ -377,7 +377,7 @@ def render(a: argparse.Namespace, runs: int, seconds: float, cap: dict[str, Samp
         "processes of this shared machine used on the proxy core during the runs; load core max = most of "
         "the load core that the bench's own load side (wrk or client, nginx, softirq) used in a throughput "
         "cell (near 100 % would mean the load side, not the proxy, capped that cell). Priority of the "
-        f"measured processes: nice {a.nice}.",
+        f"measured processes: nice {harness.measured_nice(a.nice)}.",
         report.main_table(results, rss),
         report.anthropic_table(results),
         report.paced_table(results),

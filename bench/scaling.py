@@ -313,7 +313,7 @@ def render(a: argparse.Namespace, runs: int, seconds: float, targets: list[Targe
         "utime+stime of the server process and all its workers over the run / requests: flat from 1 to N "
         "workers = linear scaling of the proxy's own work. Foreign = CPU other users of the machine took on all "
         "cores (100 % = one core); load side = wrk + nginx. Priority of the measured processes: nice "
-        f"{a.nice}. Profiles: min = (a), redis = (b) with limits.backend: redis; store "
+        f"{harness.measured_nice(a.nice)}. Profiles: min = (a), redis = (b) with limits.backend: redis; store "
         + (f"`{profiles.STORE_URL[0]}`" if profiles.STORE_URL else "SQLite (WAL), one file")
         + " shared by the workers (one audit chain per worker).",
         "\n".join(lines),
