@@ -2,7 +2,8 @@
 
 Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--kinds K] [--folds N]
               [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--weight-scheme group|family]
-              [--jailbreak-boost B] [--written 0|1|2] [--written-weight W] [--scores FILE]
+              [--jailbreak-boost B] [--written 0|1|2] [--written-weight W] [--written-extra GROUP ...]
+              [--extra-weight W] [--scores FILE]
 
 The same protocol as evaluate.py (each fold's classifier trained from scratch on the other folds, after
 removing near-duplicates of the held-out fold), but: the texts are featurised once and every fold's
@@ -86,7 +87,9 @@ def main() -> None:
                     help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
     ap.add_argument("--jailbreak-boost", type=float, default=train.JAILBREAK_BOOST,
                     help="jailbreak-family attack groups weigh this times another attack group")
+    train.add_extra_args(ap)
     args = ap.parse_args()
+    train.set_extra(args)
     train.WEIGHT_SCHEME = args.weight_scheme
     train.USE_WRITTEN = args.written
     train.WRITTEN_WEIGHT = args.written_weight

@@ -122,7 +122,9 @@ def main() -> None:
                     help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
     ap.add_argument("--jailbreak-boost", type=float, default=train.JAILBREAK_BOOST,
                     help="jailbreak-family attack groups weigh this times another attack group")
+    train.add_extra_args(ap)
     args = ap.parse_args()
+    train.set_extra(args)
     train.USE_TRAIN_ONLY = bool(args.train_only)
     train.WEIGHT_SCHEME = args.weight_scheme
     train.USE_WRITTEN = args.written

@@ -5,7 +5,8 @@ Usage: python data/injection/train.py [--out src/bastion/policy/injection/model.
 Needs numpy and scipy (training only; the gateway needs numpy alone). Reads data/injection/corpus/*.jsonl
 (not the `info_*` groups, not the held-out-only groups in TEST_ONLY, not the tenth round's training-only groups in
 TRAIN_ONLY unless `--train-only 1`; the twelfth round's written training-only groups in WRITTEN by `--written`, default 1:
-the role-play group, at WRITTEN_WEIGHT times another group's weight),
+the role-play group, at WRITTEN_WEIGHT times another group's weight; the thirteenth round's written groups in
+WRITTEN_EXTRA only when named by `--written-extra`, at EXTRA_WEIGHT),
 featurises every text exactly as the scanner does (same canonical form, same windows, same rule cues),
 weights samples so that every source group counts the same within its class and both classes count
 the same (`--weight-scheme family`, `--jailbreak-boost B`: the eleventh round's variants, off by default),
@@ -79,6 +80,13 @@ WRITTEN = {"written_roleplay": 1, "written_lookalikes": 2}
 TRAIN_ONLY |= set(WRITTEN)
 USE_WRITTEN = 1  # shipped since the twelfth round: its evaluation gained 10 sealed attacks (docs/injection.md)
 WRITTEN_WEIGHT = 2.0  # a written group's weight relative to another group's, each class's total kept (chosen on dev)
+# thirteenth round: indirect injections with matched benign documents, and benign simulated-user instructions, written for
+# this project (indirect.py), switched on by name (`--written-extra GROUP ...`), each at EXTRA_WEIGHT times another
+# group's weight (each class's total kept)
+WRITTEN_EXTRA = {"written_indirect", "written_simusers"}
+TRAIN_ONLY |= WRITTEN_EXTRA
+USE_WRITTEN_EXTRA: set[str] = set()
+EXTRA_WEIGHT = 2.0
 TRAIN_ONLY_WEIGHT = 1.0  # a training-only group's weight relative to another group's (dev_eval.py --train-only-weight)
 # how the training-only groups get their weight (eleventh round): "group" (every group of a class the same share, so
 # new groups take weight from the others), "family" (each attack family keeps the share its evaluated groups give
@@ -93,7 +101,7 @@ FAMILY = {  # attack families (eleventh round; only "family" and JAILBREAK_BOOST
     "garak_multilingual": "direct", "vigia_seeds": "direct", "deepteam_attacks": "direct",
     "agentdojo": "indirect", "bastioncorpus": "indirect", "garak_latent": "indirect", "inspect_indirect": "indirect",
     "spikee": "indirect", "handwritten_coding": "indirect", "redteam_small": "indirect",
-    "written_roleplay": "jailbreak",
+    "written_roleplay": "jailbreak", "written_indirect": "indirect",
 }
 JAILBREAK_BOOST = 1.0  # the jailbreak family's attack groups weigh this times another attack group (class total kept)
 BITS, WINDOW, STRIDE = 18, 1024, 512
@@ -127,8 +135,9 @@ class Doc:
 def load_corpus(include_info: bool = False) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for f in sorted(CORPUS.glob("*.jsonl")):
-        if (f.stem.startswith(INFO_PREFIX) and not include_info) or (
-                f.stem in TRAIN_ONLY and not (USE_WRITTEN >= WRITTEN[f.stem] if f.stem in WRITTEN else USE_TRAIN_ONLY)):
+        if (f.stem.startswith(INFO_PREFIX) and not include_info) or (f.stem in TRAIN_ONLY and not (
+                f.stem in USE_WRITTEN_EXTRA if f.stem in WRITTEN_EXTRA else
+                USE_WRITTEN >= WRITTEN[f.stem] if f.stem in WRITTEN else USE_TRAIN_ONLY)):
             continue
         rows.extend(json.loads(line) for line in f.read_text(encoding="utf-8").split("\n") if line)
     return rows
@@ -246,6 +255,13 @@ def sample_weights(docs: list[Doc], doc_of_row: np.ndarray) -> np.ndarray:
         labels = np.array([d.label for d in docs])
         before = {lab: per_doc[labels == lab].sum() for lab in (0, 1)}
         per_doc[np.array([d.group in WRITTEN for d in docs])] *= WRITTEN_WEIGHT
+        for lab in (0, 1):
+            if per_doc[labels == lab].sum() > 0:
+                per_doc[labels == lab] *= before[lab] / per_doc[labels == lab].sum()
+    if EXTRA_WEIGHT != 1.0 and any(d.group in WRITTEN_EXTRA for d in docs):  # the same for the thirteenth round's
+        labels = np.array([d.label for d in docs])
+        before = {lab: per_doc[labels == lab].sum() for lab in (0, 1)}
+        per_doc[np.array([d.group in WRITTEN_EXTRA for d in docs])] *= EXTRA_WEIGHT
         for lab in (0, 1):
             if per_doc[labels == lab].sum() > 0:
                 per_doc[labels == lab] *= before[lab] / per_doc[labels == lab].sum()
@@ -409,6 +425,19 @@ def train_from(docs: list[Doc], x: scipy.sparse.csr_matrix, y: np.ndarray, doc_o
                        kinds=KINDS)
 
 
+def add_extra_args(ap: argparse.ArgumentParser) -> None:
+    """The thirteenth round's options (train.py, evaluate.py, dev_eval.py)."""
+    ap.add_argument("--written-extra", nargs="*", default=sorted(USE_WRITTEN_EXTRA), choices=sorted(WRITTEN_EXTRA),
+                    help="thirteenth-round written groups to train on (written_indirect, written_simusers)")
+    ap.add_argument("--extra-weight", type=float, default=EXTRA_WEIGHT,
+                    help="a thirteenth-round written group's weight relative to another group's")
+
+
+def set_extra(args: argparse.Namespace) -> None:
+    sys.modules[__name__].USE_WRITTEN_EXTRA = set(args.written_extra)  # read by load_corpus()
+    sys.modules[__name__].EXTRA_WEIGHT = args.extra_weight  # read by sample_weights()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "src" / "bastion" / "policy" / "injection" / "model.npz"))
@@ -434,7 +463,9 @@ def main() -> None:
                     help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
     ap.add_argument("--jailbreak-boost", type=float, default=JAILBREAK_BOOST,
                     help="jailbreak-family attack groups weigh this times another attack group")
+    add_extra_args(ap)
     args = ap.parse_args()
+    set_extra(args)
     sys.modules[__name__].USE_TRAIN_ONLY = bool(args.train_only)  # read by load_corpus()
     sys.modules[__name__].USE_WRITTEN = args.written  # read by load_corpus()
     sys.modules[__name__].WRITTEN_WEIGHT = args.written_weight  # read by sample_weights()
