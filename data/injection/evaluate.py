@@ -107,32 +107,9 @@ def main() -> None:
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
     ap.add_argument("--small-share", type=float, default=train.SMALL_SHARE)
     ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams)")
-    ap.add_argument("--strong-cues", type=int, default=int(train.STRONG_CUES), help="1: strong rules are classifier features")
-    ap.add_argument("--bias-offset", type=float, default=train.BIAS_OFFSET, help="added to each model's calibrated bias")
-    ap.add_argument("--train-only", type=int, default=int(train.USE_TRAIN_ONLY),
-                    help="1: every fold also trains on the TRAIN_ONLY groups (never held out)")
-    ap.add_argument("--train-only-weight", type=float, default=train.TRAIN_ONLY_WEIGHT,
-                    help="a training-only group's weight relative to another group's")
-    ap.add_argument("--written", type=int, default=train.USE_WRITTEN,
-                    help="1: every fold also trains on the written role-play group (twelfth round; never held out), "
-                         "2: and on the written look-alikes")
-    ap.add_argument("--written-weight", type=float, default=train.WRITTEN_WEIGHT,
-                    help="a written group's weight relative to another group's")
-    ap.add_argument("--weight-scheme", default=train.WEIGHT_SCHEME, choices=("group", "family"),
-                    help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
-    ap.add_argument("--jailbreak-boost", type=float, default=train.JAILBREAK_BOOST,
-                    help="jailbreak-family attack groups weigh this times another attack group")
-    train.add_extra_args(ap)
+    train.add_recipe_args(ap)
     args = ap.parse_args()
-    train.set_extra(args)
-    train.USE_TRAIN_ONLY = bool(args.train_only)
-    train.WEIGHT_SCHEME = args.weight_scheme
-    train.USE_WRITTEN = args.written
-    train.WRITTEN_WEIGHT = args.written_weight
-    train.TRAIN_ONLY_WEIGHT = args.train_only_weight
-    train.JAILBREAK_BOOST = args.jailbreak_boost
-    train.STRONG_CUES = bool(args.strong_cues)
-    train.BIAS_OFFSET = args.bias_offset
+    train.set_recipe(args)
     train.KINDS = args.kinds
     small = (args.small[0], args.small[1])
     train.SMALL_SHARE = args.small_share

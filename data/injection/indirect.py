@@ -21,7 +21,6 @@ collect.py, which also runs these producers when it rebuilds everything).
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from collections.abc import Iterator
@@ -410,19 +409,8 @@ def main() -> None:
     import collect
     import train
 
-    corpus = here / "corpus"
-    evaluated = [json.loads(line) for f in sorted(corpus.glob("*.jsonl")) if f.stem not in train.TRAIN_ONLY
-                 for line in f.read_text(encoding="utf-8").split("\n") if line]
-    new = collect.dedupe(list(indirect_records()) + list(simuser_records()))
-    kept = [r for r in collect.without_evaluated_duplicates(evaluated + new, train.TRAIN_ONLY) if r["group"] in GROUPS]
-    for group in GROUPS:
-        rows = [r for r in kept if r["group"] == group]
-        with (corpus / f"{group}.jsonl").open("w") as fh:
-            for r in rows:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        pos = sum(1 for r in rows if r["label"] == 1)
-        dropped = sum(1 for r in new if r["group"] == group) - len(rows)
-        sys.stdout.write(f"{group:24s} {len(rows):5d} rows  attacks={pos}  dropped as near-duplicates={dropped}\n")
+    collect.write_written_groups(here / "corpus", list(indirect_records()) + list(simuser_records()), GROUPS,
+                                 train.TRAIN_ONLY)
 
 
 if __name__ == "__main__":

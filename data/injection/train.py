@@ -425,17 +425,42 @@ def train_from(docs: list[Doc], x: scipy.sparse.csr_matrix, y: np.ndarray, doc_o
                        kinds=KINDS)
 
 
-def add_extra_args(ap: argparse.ArgumentParser) -> None:
-    """The thirteenth round's options (train.py, evaluate.py, dev_eval.py)."""
+def add_recipe_args(ap: argparse.ArgumentParser) -> None:
+    """The training recipe's options that train.py, evaluate.py and dev_eval.py share (defaults: the shipped recipe)."""
+    ap.add_argument("--strong-cues", type=int, default=int(STRONG_CUES), help="1: strong rules are classifier features")
+    ap.add_argument("--bias-offset", type=float, default=BIAS_OFFSET, help="added to each model's calibrated bias")
+    ap.add_argument("--train-only", type=int, default=int(USE_TRAIN_ONLY),
+                    help="1: also train on the TRAIN_ONLY groups (never held out)")
+    ap.add_argument("--train-only-weight", type=float, default=TRAIN_ONLY_WEIGHT,
+                    help="a training-only group's weight relative to another group's")
+    ap.add_argument("--written", type=int, default=USE_WRITTEN,
+                    help="1: also train on the written role-play group (twelfth round; never held out), "
+                         "2: and on the written look-alikes")
+    ap.add_argument("--written-weight", type=float, default=WRITTEN_WEIGHT,
+                    help="a written group's weight relative to another group's")
+    ap.add_argument("--weight-scheme", default=WEIGHT_SCHEME, choices=("group", "family"),
+                    help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
+    ap.add_argument("--jailbreak-boost", type=float, default=JAILBREAK_BOOST,
+                    help="jailbreak-family attack groups weigh this times another attack group")
     ap.add_argument("--written-extra", nargs="*", default=sorted(USE_WRITTEN_EXTRA), choices=sorted(WRITTEN_EXTRA),
                     help="thirteenth-round written groups to train on (written_indirect, written_simusers)")
     ap.add_argument("--extra-weight", type=float, default=EXTRA_WEIGHT,
                     help="a thirteenth-round written group's weight relative to another group's")
 
 
-def set_extra(args: argparse.Namespace) -> None:
-    sys.modules[__name__].USE_WRITTEN_EXTRA = set(args.written_extra)  # read by load_corpus()
-    sys.modules[__name__].EXTRA_WEIGHT = args.extra_weight  # read by sample_weights()
+def set_recipe(args: argparse.Namespace) -> None:
+    """Set the module's recipe from `add_recipe_args`' options (read by load_corpus, sample_weights, train_from)."""
+    m = sys.modules[__name__]
+    m.STRONG_CUES = bool(args.strong_cues)
+    m.BIAS_OFFSET = args.bias_offset
+    m.USE_TRAIN_ONLY = bool(args.train_only)
+    m.TRAIN_ONLY_WEIGHT = args.train_only_weight
+    m.USE_WRITTEN = args.written
+    m.WRITTEN_WEIGHT = args.written_weight
+    m.WEIGHT_SCHEME = args.weight_scheme
+    m.JAILBREAK_BOOST = args.jailbreak_boost
+    m.USE_WRITTEN_EXTRA = set(args.written_extra)
+    m.EXTRA_WEIGHT = args.extra_weight
 
 
 def main() -> None:
@@ -452,27 +477,9 @@ def main() -> None:
     ap.add_argument("--group-power", type=float, default=GROUP_POWER,
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
     ap.add_argument("--kinds", type=int, default=KINDS, help="extra feature kinds (1: word skip-bigrams)")
-    ap.add_argument("--strong-cues", type=int, default=int(STRONG_CUES), help="0: strong rules are no classifier features")
-    ap.add_argument("--bias-offset", type=float, default=BIAS_OFFSET, help="added to the calibrated bias")
-    ap.add_argument("--train-only", type=int, default=int(USE_TRAIN_ONLY), help="1: train on the TRAIN_ONLY groups too")
-    ap.add_argument("--written", type=int, default=USE_WRITTEN,
-                    help="1: train on the written role-play group too, 2: and on the written look-alikes")
-    ap.add_argument("--written-weight", type=float, default=WRITTEN_WEIGHT,
-                    help="a written group's weight relative to another group's")
-    ap.add_argument("--weight-scheme", default=WEIGHT_SCHEME, choices=("group", "family"),
-                    help="how training-only groups get their weight (train.WEIGHT_SCHEME)")
-    ap.add_argument("--jailbreak-boost", type=float, default=JAILBREAK_BOOST,
-                    help="jailbreak-family attack groups weigh this times another attack group")
-    add_extra_args(ap)
+    add_recipe_args(ap)
     args = ap.parse_args()
-    set_extra(args)
-    sys.modules[__name__].USE_TRAIN_ONLY = bool(args.train_only)  # read by load_corpus()
-    sys.modules[__name__].USE_WRITTEN = args.written  # read by load_corpus()
-    sys.modules[__name__].WRITTEN_WEIGHT = args.written_weight  # read by sample_weights()
-    sys.modules[__name__].WEIGHT_SCHEME = args.weight_scheme  # read by sample_weights()
-    sys.modules[__name__].JAILBREAK_BOOST = args.jailbreak_boost  # read by sample_weights()
-    sys.modules[__name__].BIAS_OFFSET = args.bias_offset  # read by train_from()
-    sys.modules[__name__].STRONG_CUES = bool(args.strong_cues)  # read by train_from()
+    set_recipe(args)
     sys.modules[__name__].GROUP_POWER = args.group_power  # read by sample_weights()
     sys.modules[__name__].KINDS = args.kinds  # read by featurise() and train_from()
     small = (args.small[0], args.small[1])
