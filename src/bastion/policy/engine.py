@@ -12,7 +12,7 @@ from bastion.core.errors import PolicyViolation
 from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.policy import redaction
 from bastion.policy.limits import RequestLimits
-from bastion.policy.normalize import is_plain
+from bastion.policy.normalize import is_plain, spells_escapes
 from bastion.policy.redaction import Edit, Redactor
 from bastion.policy.registry import ScannerOptionError, ScannerRegistry, default_registry
 from bastion.policy.rules import Hit, Rule, ScanRun, may_match, token_bounded, violation
@@ -199,7 +199,7 @@ class PolicyEngine:
     def inspect(self, run: ScanRun, text: str, restore: dict[str, str], json_string: bool = False) -> Inspection:
         """Output rules' hits on a response text, and the edits that redact them and restore
         placeholders the input redaction put in (the provider's text is scanned as received)."""
-        if (self._output_checks is not None and is_plain(text) and not (json_string and "\\" in text)
+        if (self._output_checks is not None and is_plain(text) and not (json_string and spells_escapes(text))
                 and not self._may_match(text)):
             if not restore or "[" not in text:
                 return Inspection()  # no rule can match (rules.MAY_MATCH): nothing to scan
@@ -212,10 +212,10 @@ class PolicyEngine:
 
     def quiet(self, text: str, restore: dict[str, str], json_string: bool = False) -> bool:
         """True when `inspect(run, text, restore, json_string)` has nothing to do: no output rule can
-        match the text (rules.MAY_MATCH; JSON text with an escape is always scanned: the literal checks
-        read it unescaped) and it holds no placeholder to restore. The guard then passes the text as it
+        match the text (rules.MAY_MATCH; JSON text with a \\u or \\/ escape is always scanned: the
+        literal checks read it unescaped) and it holds no placeholder to restore. The guard then passes the text as it
         is, without building a hold-back window for it."""
-        return (self._output_checks is not None and is_plain(text) and not (json_string and "\\" in text)
+        return (self._output_checks is not None and is_plain(text) and not (json_string and spells_escapes(text))
                 and not self._may_match(text) and (not restore or "[" not in text))
 
     def _may_match(self, text: str) -> bool:

@@ -165,6 +165,11 @@ _JSON_ESCAPE = re.compile(r"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0
                           re.DOTALL)
 
 
+def spells_escapes(text: str) -> bool:
+    """JSON text that may hold an escape `json_escapes` reads (\\uXXXX or \\/): only those change its normalised form."""
+    return "\\u" in text or "\\/" in text
+
+
 def json_escapes(text: str) -> list[tuple[int, int, str]]:
     """The escapes of JSON text that spell a character another way, as (start, end, character): each
     \\uXXXX (a surrogate pair as one character) and \\/. The others (\\\\, \\", \\n, ...) stay as they are."""
@@ -188,7 +193,7 @@ def normalize(text: str, json_string: bool = False) -> Normalized:
     JSON (tool-call arguments), whose \\uXXXX and \\/ escapes are read as the characters they spell, as
     the client's JSON parser will (so "\\u0041KIA..." is matched as "AKIA..."); a finding there maps
     back to the whole escapes."""
-    if json_string and "\\" in text:
+    if json_string and spells_escapes(text):
         escapes = json_escapes(text)
         if escapes:
             return _normalize_mapped(text, escapes)

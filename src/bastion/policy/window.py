@@ -35,6 +35,7 @@ from collections.abc import Callable
 
 from bastion.policy import redaction
 from bastion.policy.engine import Inspection
+from bastion.policy.normalize import spells_escapes
 from bastion.policy.redaction import PLACEHOLDER_MAX, Redactor
 from bastion.policy.rules import Hit
 
@@ -82,7 +83,7 @@ class HeldText:
 
     def feed(self, text: str) -> str:
         """Add arrived text; return the text that may be released now (redacted/restored)."""
-        if self._escapes and "\\" in (probe := self._buf[-1:] + text) and ("\\u" in probe or "\\/" in probe):
+        if self._escapes and spells_escapes(self._buf[-1:] + text):
             self._escapes = False  # (an escape split across two deltas is seen too)
             self.window *= ESCAPE_WIDTH
         self._buf += text

@@ -310,3 +310,13 @@ def test_only_escapes_that_spell_characters_widen_the_window() -> None:
         for p in pieces:
             h.feed(p)
         assert h.window == 64 * ESCAPE_WIDTH, pieces
+
+
+def test_json_text_skips_the_scan_unless_an_escape_spells_a_character(registry: ScannerRegistry) -> None:
+    """The output guard's literal pre-check (quiet) reads raw text: JSON with \\n or \\" keeps it, JSON with a \\u or
+    \\/ escape (which the scan reads unescaped) is always scanned."""
+    engine = stage(registry, **REDACT_OUT).policies.engines["default"]
+    assert engine.quiet('{"code": "print(\\"hi\\")\\nx = y"}', {}, json_string=True)  # (a digit may be PII: scanned)
+    assert not engine.quiet('{"k": "\\uabcd"}', {}, json_string=True)
+    assert not engine.quiet('{"k": "a\\/b"}', {}, json_string=True)
+    assert engine.quiet('{"k": "\\uabcd"}', {})  # not JSON text: the escape is text
