@@ -132,3 +132,13 @@ def test_may_match_is_true_whenever_scan_finds() -> None:
     assert found > 800
     assert not SCANNER.may_match("no digits and no at sign here")
     assert not PiiScanner(types=["phone"]).may_match("mail a@b.io")
+
+
+def test_figures_grouped_by_thousands_are_not_phones() -> None:
+    """A table row of amounts ("12,345,678.90 12,345,678.90"): the tail after a thousands comma is no phone; a phone
+    after a comma that follows a word still is."""
+    phones = PiiScanner(types=["phone"])
+    for row in ("非流动资产合计 367,823,440,064.44 387,041,641,882.10", "营业外收入 474,268,023.44 334,488,880.23",
+                "Revenue 7,103.2 19,066.6 16,063.5 -10.3% 6.5%"):  # rows of public financial statements
+        assert phones.scan(row) == [], row
+    assert [m.type for m in phones.scan("name,(415) 555-2671")] == ["phone"]

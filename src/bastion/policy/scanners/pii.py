@@ -303,6 +303,8 @@ class PiiScanner:
             if not 7 <= len(digits) <= 15:
                 continue
             s, e = m.start(), m.end()
+            if s >= 2 and text[s - 1] == "," and text[s - 2].isdigit():
+                continue  # the tail of a number grouped by thousands ("12,345,678.90 12"): a table's figures
             if (s >= 2 and text[s - 1] in " -" and text[s - 2].isdigit()) or (
                     e + 1 < len(text) and text[e] in " -" and text[e + 1].isdigit()):
                 continue  # one group of a longer run of digit groups (an account number)
