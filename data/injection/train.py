@@ -83,7 +83,8 @@ WRITTEN_WEIGHT = 2.0  # a written group's weight relative to another group's, ea
 # thirteenth round: indirect injections with matched benign documents, and benign simulated-user instructions, written for
 # this project (indirect.py), switched on by name (`--written-extra GROUP ...`), each at EXTRA_WEIGHT times another
 # group's weight (each class's total kept)
-WRITTEN_EXTRA = {"written_indirect", "written_simusers"}
+# (a fourteenth-round group of benign source code from registry packages, code_windows.py, is switched on the same way)
+WRITTEN_EXTRA = {"written_indirect", "written_simusers", "benign_code", "benign_sdk_code"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 USE_WRITTEN_EXTRA: set[str] = set()
 EXTRA_WEIGHT = 2.0
@@ -443,7 +444,8 @@ def add_recipe_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--jailbreak-boost", type=float, default=JAILBREAK_BOOST,
                     help="jailbreak-family attack groups weigh this times another attack group")
     ap.add_argument("--written-extra", nargs="*", default=sorted(USE_WRITTEN_EXTRA), choices=sorted(WRITTEN_EXTRA),
-                    help="thirteenth-round written groups to train on (written_indirect, written_simusers)")
+                    help="training-only groups switched on by name: the thirteenth round's written_indirect, "
+                         "written_simusers; benign_code, benign_sdk_code (code_windows.py)")
     ap.add_argument("--extra-weight", type=float, default=EXTRA_WEIGHT,
                     help="a thirteenth-round written group's weight relative to another group's")
 
