@@ -10,6 +10,7 @@ limits/resp.py, one pipelined connection: redis-py's asyncio client cost ~100 µ
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -22,6 +23,7 @@ from bastion.limits.scopes import ScopeLimit
 _KINDS: dict[int, DeniedKind] = {1: "requests", 2: "tokens", 3: "parallel", 4: "too_large"}
 ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED = (
     Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE, lua.ADMIT, lua.CONCLUDE, lua.SEED))
+log = logging.getLogger("bastion.limits")
 _UNSEEDED = 2  # a script's first reply item when budget hashes must first be seeded from the store
 SpendSource = Callable[[BudgetSlot], Awaitable[int]]
 
@@ -38,6 +40,7 @@ class RedisBackend:
         self._lease_ttl = lease_ttl
         self._cooldown = cooldown
         self._down_until = 0.0
+        self._down_why = ""
         self.failures = FailureCounter()
         self._names: dict[str, tuple[str, str, str]] = {}
         # The store's settled spend of a budget slot (micro-USD): seeds a budget counter Redis does
@@ -50,7 +53,9 @@ class RedisBackend:
         for s in (ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED):
             try:
                 await self._call("start", None, ["SCRIPT", "LOAD", s.source])
-            except ServiceUnavailable:
+            except ServiceUnavailable as e:
+                log.error("limits.redis_url: Redis cannot be used at start-up (%s); requests meet "
+                          "limits.on_backend_error until it can", e.message)
                 return
 
     async def close(self) -> None:
@@ -61,8 +66,8 @@ class RedisBackend:
         """EVALSHA of `script` (else the command `args`) with the failure rules: Redis errors become ServiceUnavailable; refused or broken connections (not slow
         answers) make the next `cooldown` seconds fail fast."""
         if self._down_until and time.monotonic() < self._down_until:
-            self.failures.record(op, "redis marked down after a recent failure")
-            raise ServiceUnavailable("limits backend (redis) is unreachable")
+            self.failures.record(op, f"redis marked down after a recent failure ({self._down_why})")
+            raise ServiceUnavailable(f"limits backend (redis) is unreachable: {self._down_why}")
         try:
             if script is not None:
                 return await self._client.evalsha(script, keys, args)
@@ -70,10 +75,13 @@ class RedisBackend:
         except (ReplyError, OSError) as e:
             # A slow answer (e.g. a busy event loop in a burst) fails the requests waiting on it,
             # not the next second; a refused, reset or error-answering Redis marks it down.
+            # A refusal (wrong password, ...) is Redis's own text: it never echoes the password
+            why = f"{type(e).__name__}: {e}"[:200] if isinstance(e, ReplyError) else type(e).__name__
             if not isinstance(e, TimeoutError):
                 self._down_until = time.monotonic() + self._cooldown
-            self.failures.record(op, type(e).__name__)
-            raise ServiceUnavailable(f"limits backend (redis) is unreachable: {type(e).__name__}") from None
+                self._down_why = why
+            self.failures.record(op, why)
+            raise ServiceUnavailable(f"limits backend (redis) is unreachable: {why}") from None
 
     def _scope_keys(self, scope_id: str) -> tuple[str, str, str]:
         k = self._names.get(scope_id)

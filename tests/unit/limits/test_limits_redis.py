@@ -248,3 +248,18 @@ async def test_budget_counters_redis_lost_are_seeded_from_the_store(redis_backen
     other = BudgetSlot("k:later", "total", "total", limit=500_000)
     await redis_backend.settle("d", [], 0, 400_000, [other], T0)
     assert not (await redis_backend.admit("e", (), 1, None, [other], 200_000, T0))[1].allowed  # type: ignore[union-attr]
+
+
+async def test_a_redis_that_refuses_the_password_is_a_clear_error_naming_the_field(
+        redis_available: None, caplog: pytest.LogCaptureFixture) -> None:
+    # The test Redis has no password: AUTH is refused, as a wrong password would be.
+    b = RedisBackend("redis://:not-the-password-s3cr3t@127.0.0.1:6379/0", timeout=2.0)
+    with caplog.at_level("ERROR", logger="bastion.limits"):
+        await b.start()  # not fatal (Redis may come right later), but said clearly
+        with pytest.raises(ServiceUnavailable) as e:
+            await b.acquire("a", (ScopeLimit("k:a", "k", rpm=10),), 1, None)
+    await b.close()
+    logged = caplog.text
+    assert "limits.redis_url" in logged and "AUTH" in logged, logged  # the field, and what Redis said
+    assert "ReplyError" in e.value.message and "AUTH" in e.value.message, e.value.message
+    assert "not-the-password" not in logged + e.value.message
