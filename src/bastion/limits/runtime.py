@@ -87,5 +87,7 @@ class LimitsRuntime:
             self.backend.seed_spend(await load_spend(self.db, self._clock()))
 
     async def close(self) -> None:
+        await self.ratelimit.late.close()
+        await self.cost.late.close()
         await self.recorder.close()
         await self.backend.close()
