@@ -4,37 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
-import pytest
 
 from tests.fakes.reply import Reply, Usage
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import Gateway, base_config
 
 MSG = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def pg_schema_url(postgres_url: str) -> Iterator[str]:
-    """A private schema of the test database, so this test's tables collide with nobody's."""
-    schema = f"bastion_replicas_{uuid.uuid4().hex[:12]}"
-
-    async def execute(sql: str) -> None:
-        conn = await asyncpg.connect(postgres_url, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{postgres_url}?search_path={schema}"
-    finally:
-        asyncio.run(execute(f"DROP SCHEMA {schema} CASCADE"))
 
 
 def _drop_redis_prefix(prefix: str) -> int:
