@@ -42,6 +42,30 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
+def pg_schema_url(postgres_url: str) -> Iterator[str]:
+    """A private schema of the test database, so a test's tables collide with nobody's."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    schema = f"bastion_t_{uuid.uuid4().hex[:12]}"
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(postgres_url, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{postgres_url}?search_path={schema}"
+    finally:
+        asyncio.run(execute(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
 def redis_url() -> str:
     require_service("Redis", 6379)
     return "redis://127.0.0.1:6379/0"

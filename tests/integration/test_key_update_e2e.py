@@ -4,15 +4,12 @@ another replica (PostgreSQL) within the poll; the secret stays the same; a revok
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg
 import openai
 import pytest
 
@@ -82,25 +79,6 @@ def test_invalid_updates_are_400_naming_the_field(gateway: Gateway) -> None:
         assert status == 400 and answer["error"]["param"] == field, (body, answer)
     status, answer = gateway.admin("GET", f"/admin/keys/{key_id_of(key)}")
     assert (answer["name"], answer["models"], answer["expires_at"]) == ("v", None, None)
-
-
-@pytest.fixture
-def pg_schema_url(postgres_url: str) -> Iterator[str]:
-    """A private schema of the test database, so this test's tables collide with nobody's."""
-    schema = f"bastion_keyupd_{uuid.uuid4().hex[:12]}"
-
-    async def execute(sql: str) -> None:
-        conn = await asyncpg.connect(postgres_url, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{postgres_url}?search_path={schema}"
-    finally:
-        asyncio.run(execute(f"DROP SCHEMA {schema} CASCADE"))
 
 
 def test_settings_changed_on_one_replica_reach_another_within_the_poll(

@@ -1,8 +1,9 @@
 """Usage records: per request aggregated in memory by (day, key, team, model), written to the
 store in batches by a background task, never on the request path; queried for reports.
 
-The table `usage_daily` is also the durable record of spend for the memory backend:
-`load_spend` sums the current periods at start-up. A request counts on the UTC day it started.
+The table `usage_daily` is also the durable record of spend: the memory backend sums the current
+periods at start-up (`load_spend`); the Redis backend seeds each budget counter it does not hold
+from it (`settled_spend`), so a Redis restart without persistence forgets no spend. A request counts on the UTC day it started.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 from bastion.core.errors import ServiceUnavailable
 from bastion.cost.periods import Period, labels_at
-from bastion.limits.scopes import key_scope, team_scope
+from bastion.limits.backend import BudgetSlot
+from bastion.limits.scopes import budget_owner, key_scope, team_scope
 from bastion.store.db import Database
 
 log = logging.getLogger("bastion.cost")
@@ -149,6 +151,35 @@ async def query_usage(db: Database, *, key: str | None = None, team: str | None 
             f"SELECT {col}, {sums} FROM usage_daily{cond} GROUP BY {col} ORDER BY {col}", params)
     return [UsageRow(r[0], int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0))
             for r in rows if r[1] is not None]
+
+
+async def settled_spend(db: Database, slot: BudgetSlot) -> int:
+    """Micro-USD the store holds as spent by a budget slot's key or team in its period label
+    (what the Redis backend seeds a counter it does not hold with)."""
+    owner = budget_owner(slot.scope)
+    if owner is None:
+        return 0
+    where = ["key_id = ?" if owner[0] == "key" else "team = ?"]
+    params: list[object] = [owner[1]]
+    if slot.period != "total":
+        first, end = _label_days(slot.period, slot.label)
+        where.append("day >= ? AND day < ?")
+        params.extend((first.isoformat(), end.isoformat()))
+    rows = await db.fetchall(f"SELECT SUM(cost_micros) FROM usage_daily WHERE {' AND '.join(where)}", params)
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def _label_days(period: Period, label: str) -> tuple[date, date]:
+    """The first day of a day, week ("2026-W48") or month ("2026-11") label and the day after its last."""
+    if period == "day":
+        d = date.fromisoformat(label)
+        return d, d + timedelta(days=1)
+    if period == "week":
+        iso_year, _, week = label.partition("-W")
+        d = date.fromisocalendar(int(iso_year), int(week), 1)
+        return d, d + timedelta(days=7)
+    year, month = int(label[:4]), int(label[5:7])
+    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
 
 
 async def load_spend(db: Database, now: float) -> list[tuple[str, Period, str, int]]:

@@ -108,10 +108,42 @@ end
 return 1
 """
 
-# KEYS: per slot i: budget hash {spent, reserved}, reservation zset (member "rid|amount").
+# A budget hash is trusted only once seeded from the store's settled spend (field `seeded`):
+# a hash Redis lost (restart without persistence, eviction) would otherwise start again at 0.
+# KEYS, ARGV: RESERVE's. Reply: nil when every slot is seeded, else {2, slot indexes (1-based)}.
+_UNSEEDED = """
+local function unseeded(KEYS, ARGV)
+  local missing = {2}
+  for i = 1, tonumber(ARGV[5]) do
+    if redis.call('HEXISTS', KEYS[(i - 1) * 2 + 1], 'seeded') == 0 then missing[#missing + 1] = i end
+  end
+  if #missing > 1 then return missing end
+  return nil
+end
+"""
+
+# KEYS: budget hashes. ARGV: per hash the store's settled spend, expire_at (0 = never).
+# Spend = max(what Redis counted since the hash was created, the store's): both are lower bounds.
+SEED = """
+for i = 1, #KEYS do
+  local h = KEYS[i]
+  if redis.call('HEXISTS', h, 'seeded') == 0 then
+    local stored = tonumber(ARGV[(i - 1) * 2 + 1])
+    if stored > (tonumber(redis.call('HGET', h, 'spent')) or 0) then redis.call('HSET', h, 'spent', stored) end
+    redis.call('HSET', h, 'seeded', 1)
+    local at = tonumber(ARGV[(i - 1) * 2 + 2])
+    if at > 0 then redis.call('EXPIREAT', h, at) end
+  end
+end
+return 1
+"""
+
+# KEYS: per slot i: budget hash {spent, reserved, seeded}, reservation zset (member "rid|amount").
 # ARGV: now, amount, member, reservation_expiry, n, then per slot limit, expire_at (0 = never).
-# Reply: {1} or {0, slot_index (1-based), spent, reserved}.
-RESERVE = """
+# Reply: {1}, {0, slot_index (1-based), spent, reserved}, or {2, unseeded slot indexes} (nothing changed).
+RESERVE = _UNSEEDED + """
+local u = unseeded(KEYS, ARGV)
+if u then return u end
 local now = tonumber(ARGV[1])
 local amount = tonumber(ARGV[2])
 local member = ARGV[3]
@@ -182,9 +214,14 @@ for i = 3, #ARGV do if i - 2 <= na then a1[i - 2] = ARGV[i] else a2[i - 2 - na] 
 """
 
 # ACQUIRE, then RESERVE only if ACQUIRE admitted: atomically, as the two calls in sequence would be.
-# KEYS / ARGV: nk, na, then ACQUIRE's keys and args, then RESERVE's. Reply: ACQUIRE's refusal
-# (4 items), or ACQUIRE's 10 items followed by RESERVE's reply.
-ADMIT = _as_function("acquire", ACQUIRE) + _as_function("reserve", RESERVE) + _SPLIT + """
+# KEYS / ARGV: nk, na, then ACQUIRE's keys and args, then RESERVE's. Reply: RESERVE's {2, ...}
+# when a budget is unseeded (nothing changed), ACQUIRE's refusal (4 items), or ACQUIRE's 10 items
+# followed by RESERVE's reply.
+ADMIT = _as_function("acquire", ACQUIRE) + _as_function("reserve", RESERVE) + _SPLIT + _UNSEEDED + """
+if #a2 > 0 then
+  local u = unseeded(k2, a2)
+  if u then return u end
+end
 local r = acquire(k1, a1)
 if r[1] ~= 1 then return r end
 for _, x in ipairs(reserve(k2, a2)) do r[#r + 1] = x end

@@ -10,8 +10,9 @@ limits/resp.py, one pipelined connection: redis-py's asyncio client cost ~100 µ
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bastion.core.errors import ServiceUnavailable
 from bastion.limits import lua
@@ -20,8 +21,11 @@ from bastion.limits.resp import Arg, Reply, ReplyError, RespClient, Script
 from bastion.limits.scopes import ScopeLimit
 
 _KINDS: dict[int, DeniedKind] = {1: "requests", 2: "tokens", 3: "parallel", 4: "too_large"}
-ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE = (
-    Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE, lua.ADMIT, lua.CONCLUDE))
+ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED = (
+    Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE, lua.ADMIT, lua.CONCLUDE, lua.SEED))
+log = logging.getLogger("bastion.limits")
+_UNSEEDED = 2  # a script's first reply item when budget hashes must first be seeded from the store
+SpendSource = Callable[[BudgetSlot], Awaitable[int]]
 
 
 class RedisBackend:
@@ -36,16 +40,22 @@ class RedisBackend:
         self._lease_ttl = lease_ttl
         self._cooldown = cooldown
         self._down_until = 0.0
+        self._down_why = ""
         self.failures = FailureCounter()
         self._names: dict[str, tuple[str, str, str]] = {}
+        # The store's settled spend of a budget slot (micro-USD): seeds a budget counter Redis does
+        # not hold (first use, or lost in a restart without persistence); None seeds 0.
+        self.spend_source: SpendSource | None = None
 
     async def start(self) -> None:
         """Load the scripts (so the first requests need no second round trip). A Redis that is
         down at start-up is not fatal: requests then meet `on_backend_error`."""
-        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE):
+        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED):
             try:
                 await self._call("start", None, ["SCRIPT", "LOAD", s.source])
-            except ServiceUnavailable:
+            except ServiceUnavailable as e:
+                log.error("limits.redis_url: Redis cannot be used at start-up (%s); requests meet "
+                          "limits.on_backend_error until it can", e.message)
                 return
 
     async def close(self) -> None:
@@ -56,8 +66,8 @@ class RedisBackend:
         """EVALSHA of `script` (else the command `args`) with the failure rules: Redis errors become ServiceUnavailable; refused or broken connections (not slow
         answers) make the next `cooldown` seconds fail fast."""
         if self._down_until and time.monotonic() < self._down_until:
-            self.failures.record(op, "redis marked down after a recent failure")
-            raise ServiceUnavailable("limits backend (redis) is unreachable")
+            self.failures.record(op, f"redis marked down after a recent failure ({self._down_why})")
+            raise ServiceUnavailable(f"limits backend (redis) is unreachable: {self._down_why}")
         try:
             if script is not None:
                 return await self._client.evalsha(script, keys, args)
@@ -65,10 +75,13 @@ class RedisBackend:
         except (ReplyError, OSError) as e:
             # A slow answer (e.g. a busy event loop in a burst) fails the requests waiting on it,
             # not the next second; a refused, reset or error-answering Redis marks it down.
+            # A refusal (wrong password, ...) is Redis's own text: it never echoes the password
+            why = f"{type(e).__name__}: {e}"[:200] if isinstance(e, ReplyError) else type(e).__name__
             if not isinstance(e, TimeoutError):
                 self._down_until = time.monotonic() + self._cooldown
-            self.failures.record(op, type(e).__name__)
-            raise ServiceUnavailable(f"limits backend (redis) is unreachable: {type(e).__name__}") from None
+                self._down_why = why
+            self.failures.record(op, why)
+            raise ServiceUnavailable(f"limits backend (redis) is unreachable: {why}") from None
 
     def _scope_keys(self, scope_id: str) -> tuple[str, str, str]:
         k = self._names.get(scope_id)
@@ -132,7 +145,23 @@ class RedisBackend:
 
     async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
         keys, args = self._reserve_call(rid, slots, amount, now)
-        return _budget(_ints(await self._call("reserve", RESERVE, args, keys)))
+        for _ in range(3):
+            r = _ints(await self._call("reserve", RESERVE, args, keys))
+            if r[0] != _UNSEEDED:
+                return _budget(r)
+            await self._seed(slots, r[1:])
+        raise ServiceUnavailable("limits backend (redis) keeps losing budget counters")
+
+    async def _seed(self, slots: Sequence[BudgetSlot], indexes: Sequence[int]) -> None:
+        """Seed the budget counters at `indexes` (1-based) with the store's settled spend, one
+        round trip; a counter seeded meanwhile by another replica is left as it is."""
+        keys: list[Arg] = []
+        args: list[Arg] = []
+        for i in indexes:
+            slot = slots[i - 1]
+            keys.append(self._budget_keys(slot)[0])
+            args.extend((0 if self.spend_source is None else await self.spend_source(slot), slot.expires_at or 0))
+        await self._call("seed", SEED, args, keys)
 
     def _settle_call(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot]) -> tuple[list[Arg], list[Arg]]:
@@ -160,7 +189,13 @@ class RedisBackend:
                     ) -> tuple[RateDecision, BudgetDecision | None]:
         k1, a1 = self._acquire_call(rid, scopes, tokens, now)
         k2, a2 = self._reserve_call(rid, slots, amount, budget_now)
-        r = _ints(await self._call("admit", ADMIT, [len(k1), len(a1), *a1, *a2], [*k1, *k2]))
+        for _ in range(3):
+            r = _ints(await self._call("admit", ADMIT, [len(k1), len(a1), *a1, *a2], [*k1, *k2]))
+            if r[0] != _UNSEEDED:
+                break
+            await self._seed(slots, r[1:])
+        else:
+            raise ServiceUnavailable("limits backend (redis) keeps losing budget counters")
         if r[0] != 1:
             return _rate(r), None
         return _rate(r[:10]), _budget(r[10:])

@@ -16,10 +16,11 @@ from bastion.config.schema import BastionConfig
 from bastion.cost.admin import usage_handler
 from bastion.cost.pricing import PriceTable, check_prices
 from bastion.cost.stage import BudgetStage
-from bastion.cost.usage import UsageRecorder, load_spend
+from bastion.cost.usage import UsageRecorder, load_spend, settled_spend
 from bastion.http.types import HttpRequest, HttpResponse
 from bastion.limits.backend import LimitsBackend
 from bastion.limits.memory import MemoryBackend
+from bastion.limits.redis_backend import RedisBackend
 from bastion.limits.stage import RateLimitStage
 from bastion.store.db import Database
 
@@ -49,8 +50,6 @@ def config_errors(config: BastionConfig) -> list[str]:
 def make_backend(config: BastionConfig, clock: Callable[[], float] = time.time) -> LimitsBackend:
     lc = config.limits
     if lc.backend == "redis":
-        from bastion.limits.redis_backend import RedisBackend
-
         return RedisBackend(lc.redis_url, prefix=lc.redis_key_prefix, timeout=lc.redis_timeout_seconds,
                             lease_ttl=lc.lease_ttl_seconds)
     return MemoryBackend(clock=clock)
@@ -71,6 +70,8 @@ class LimitsRuntime:
         self.cost = BudgetStage(self.backend, self.prices, config.limits, config.teams, targets,
                                 recorder=self.recorder, clock=clock)
         self.ratelimit.pair(self.cost)  # one backend call to admit a request, one to conclude it
+        if db is not None and isinstance(self.backend, RedisBackend):
+            self.backend.spend_source = lambda slot: settled_spend(db, slot)
         self._clock = clock or time.time
 
     @property
@@ -86,5 +87,7 @@ class LimitsRuntime:
             self.backend.seed_spend(await load_spend(self.db, self._clock()))
 
     async def close(self) -> None:
+        await self.ratelimit.late.close()
+        await self.cost.late.close()
         await self.recorder.close()
         await self.backend.close()

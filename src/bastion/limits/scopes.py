@@ -15,6 +15,14 @@ def _esc(part: str) -> str:
     return part.replace("%", "%25").replace(":", "%3A") if ("%" in part or ":" in part) else part
 
 
+def budget_owner(scope: str) -> tuple[str, str] | None:
+    """("key", key id) or ("team", team name) of a key_scope / team_scope id; None for others."""
+    kind, _, part = scope.partition(":")
+    if kind not in ("k", "t") or not part:
+        return None
+    return ("key" if kind == "k" else "team"), part.replace("%3A", ":").replace("%25", "%")
+
+
 def key_scope(key_id: str) -> str:
     return "k:" + _esc(key_id)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bastion.config.limits import LimitsConfig, TeamConfig
@@ -22,6 +23,7 @@ from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.limits.backend import LimitsBackend, RateDecision, lease_id
 from bastion.limits.bucket import format_reset
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
+from bastion.limits.late import LateConclusions
 from bastion.limits.scopes import ScopeLimit, ScopeResolver
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ class RateLimitStage:
         """`model_targets` (alias -> upstream models) is accepted for symmetry with the budget
         stage; limits are per alias. `clock` (unix seconds) replaces the backend's own clock."""
         self._backend = backend
+        self.late = LateConclusions(limits.lease_ttl_seconds)
         self._resolver = ScopeResolver(limits, teams)
         self._block = limits.on_backend_error == "block"
         self._default_out = limits.default_max_output_tokens
@@ -160,19 +163,23 @@ class RateLimitStage:
         try:
             now = self._clock() if self._clock is not None else None
             rid = lease_id(ctx)
+            backend = self._backend
+            op: Callable[[], Awaitable[None]]
             if lease is None:
                 assert settle is not None
                 res, actual, spend, bnow = settle
-                await self._backend.settle(rid, res.slots, res.amount, actual, spend, bnow)
-                return
-            used = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx)).total_tokens
-            if settle is None:
-                await self._backend.release(rid, lease.scopes, used - lease.tokens, now)
+                op = partial(backend.settle, rid, res.slots, res.amount, actual, spend, bnow)
             else:
-                res, actual, spend, bnow = settle
-                await self._backend.conclude(rid, lease.scopes, used - lease.tokens, now,
-                                             res.slots, res.amount, actual, spend, bnow)
-        except ServiceUnavailable:
-            pass  # counted by the backend; leases and reservations expire on their own (lease_ttl_seconds)
+                used = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx)).total_tokens
+                if settle is None:
+                    op = partial(backend.release, rid, lease.scopes, used - lease.tokens, now)
+                else:
+                    res, actual, spend, bnow = settle
+                    op = partial(backend.conclude, rid, lease.scopes, used - lease.tokens, now,
+                                 res.slots, res.amount, actual, spend, bnow)
+            try:
+                await op()
+            except ServiceUnavailable:  # counted by the backend; retried until lease_ttl_seconds
+                self.late.retry(op)
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("ratelimit.finish", type(e).__name__)

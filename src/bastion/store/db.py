@@ -184,7 +184,8 @@ class PostgresDatabase:
                 self._pool = await asyncpg.create_pool(self._url, min_size=self._min, max_size=self._max,
                                                        timeout=5.0)
             except (OSError, asyncpg.PostgresError) as e:
-                raise ServiceUnavailable(f"store unreachable: {type(e).__name__}") from e
+                # PostgreSQL's own reason (e.g. 'database "x" does not exist'), which never holds the password
+                raise ServiceUnavailable(f"store unreachable (store.url): {type(e).__name__}: {e}"[:300]) from e
         return self._pool
 
     async def _with(self, method: str, sql: str, *args: Any) -> Any:

@@ -170,6 +170,20 @@ def test_unreachable_store_is_a_clean_error(tmp_path: Path, capsys: pytest.Captu
     assert "hunter2" not in err and "Traceback" not in err
 
 
+def test_a_store_that_refuses_is_a_clear_error_naming_the_field(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import require_service
+
+    require_service("PostgreSQL", 5432)
+    cfg = tmp_path / "pg.yaml"
+    cfg.write_text("store: {url: 'postgresql://postgres:hunter2-secret@127.0.0.1:5432/no_such_db_bastion'}\n")
+    assert run("keys", "list", "--config", str(cfg)) == 1
+    err = capsys.readouterr().err
+    # which field, and PostgreSQL's own reason (not just an exception class name)
+    assert "store.url" in err and 'database "no_such_db_bastion" does not exist' in err, err
+    assert "hunter2" not in err and "Traceback" not in err
+
+
 def test_a_team_the_config_does_not_declare_is_refused(config: Path, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """A misspelt team would escape the team's limits and budgets; with no teams declared, any

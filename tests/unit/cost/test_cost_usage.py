@@ -12,8 +12,10 @@ import pytest
 from bastion.cli import usage as cli_usage
 from bastion.core.errors import InvalidRequest, ServiceUnavailable
 from bastion.cost.admin import usage_handler
-from bastion.cost.usage import UsageRecorder, load_spend, query_usage
+from bastion.cost.usage import UsageRecorder, load_spend, query_usage, settled_spend
 from bastion.http.types import HttpRequest
+from bastion.limits.backend import BudgetSlot
+from bastion.limits.scopes import key_scope, team_scope
 from bastion.store.db import Database, SqliteDatabase
 
 
@@ -68,6 +70,23 @@ class BrokenDb(SqliteDatabase):
         if self.fail:
             raise ServiceUnavailable("store error: OperationalError")
         await super().executemany(sql, rows)  # type: ignore[arg-type]
+
+
+async def test_settled_spend_of_one_budget_slot(db: Database) -> None:
+    rec = UsageRecorder(db, flush_seconds=3600)
+    await rec.start()
+    fill(rec)
+    rec.record("2026-11-29", "a:b%c", "t:x", "mini", 1, 1, 11)  # ids with the scope escape characters
+    await rec.close()
+    cases = [
+        (key_scope("k1"), "day", "2026-11-01", 2_000), (key_scope("k1"), "week", "2026-W48", 20),
+        (key_scope("k1"), "month", "2026-11", 2_020), (key_scope("k2"), "month", "2026-10", 3),
+        (key_scope("k2"), "total", "total", 10), (team_scope("pay"), "month", "2026-11", 2_020),
+        (team_scope("pay"), "week", "2026-W44", 2_000), (key_scope("a:b%c"), "week", "2026-W48", 11),
+        (team_scope("t:x"), "total", "total", 11), (key_scope("k1"), "month", "2026-12", 0),
+        ("km:k1:mini", "total", "total", 0)]
+    for scope, period, label, micros in cases:
+        assert await settled_spend(db, BudgetSlot(scope, period, label)) == micros, (scope, period, label)  # type: ignore[arg-type]
 
 
 async def test_failed_writes_are_kept_and_the_buffer_is_bounded(tmp_path: Path) -> None:

@@ -238,3 +238,36 @@ async def test_two_requests_with_one_request_id_keep_separate_leases_and_reserva
     await admit(rt, ctx_for(p, "fourth"))  # one lease freed, not both
     with pytest.raises(RateLimited):
         await admit(rt, ctx_for(p, "fifth"))
+
+
+@pytest.mark.parametrize("op", ["conclude", "settle"])
+async def test_a_conclusion_the_backend_failed_is_retried_so_spend_and_slots_are_not_lost(
+        backend: LimitsBackend, op: str) -> None:
+    """Redis slow or unreachable for a moment while requests end: their settlements must still
+    count (else, once the reservation expires, the budget could be overspent by them) and their
+    concurrency slots come back (else the key stays locked out for lease_ttl_seconds)."""
+    rt = runtime(backend)
+    real: Callable[..., Awaitable[Any]] = getattr(backend, op)
+    failed: list[str] = []
+
+    async def flaky(*a: Any, **kw: Any) -> Any:
+        if not failed:
+            failed.append(op)
+            raise ServiceUnavailable("limits backend (test) is unreachable")
+        return await real(*a, **kw)
+
+    setattr(backend, op, flaky)
+    p = Principal("k", "k", max_parallel=1, budgets=(Budget(1_000_000, "total"),)) if op == "conclude" \
+        else Principal("k", "k", budgets=(Budget(1_000_000, "total"),))
+    ctx = ctx_for(p, "r1")
+    await admit(rt, ctx)
+    await conclude(rt, ctx)  # never raises
+    assert failed == [op]
+    async with asyncio.timeout(10):  # a hang guard, not a speed assertion
+        await rt.ratelimit.late.drained()
+        await rt.cost.late.drained()
+    assert rt.ratelimit.late.pending == rt.cost.late.pending == 0
+    assert await backend.budget_state(SLOT) == (COST, 0)
+    if op == "conclude":
+        await admit(rt, ctx_for(p, "r2"))  # the one concurrency slot is free again
+    await rt.close()

@@ -43,9 +43,10 @@ async def test_one_round_trip_per_operation(redis_backend: RedisBackend) -> None
         calls.append(cmd[0])
         return orig(payload)
 
-    conn.send = counting  # type: ignore[assignment, method-assign]
     s = (ScopeLimit("k:a", "k", rpm=10, tpm=1000, max_parallel=3), ScopeLimit("t:x", "t", rpm=5))
     slot = BudgetSlot("k:a", "day", "2027-01-15", limit=10**6)
+    await redis_backend._seed([slot], [1])  # once per budget counter Redis does not hold (tested below)
+    conn.send = counting  # type: ignore[assignment, method-assign]
     await redis_backend.acquire("a", s, 10, None)
     await redis_backend.reserve("a", [slot], 100, T0)
     await redis_backend.release("a", s, -5, None)
@@ -222,3 +223,43 @@ async def test_redis_stopped_mid_run_then_back(redis_available: None) -> None:
         assert (await b.acquire("c", s, 1, T0)).allowed
     await b.close()
     await proxy.cut()
+
+
+async def test_budget_counters_redis_lost_are_seeded_from_the_store(redis_backend: RedisBackend) -> None:
+    stored: dict[str, int] = {"k:seed": 900_000}
+    asked: list[BudgetSlot] = []
+
+    async def source(slot: BudgetSlot) -> int:
+        asked.append(slot)
+        return stored.get(slot.scope, 0)
+
+    redis_backend.spend_source = source
+    slot = BudgetSlot("k:seed", "month", "2027-01", limit=1_000_000)
+    assert not (await redis_backend.reserve("a", [slot], 200_000, T0)).allowed  # $0.90 spent per the store
+    assert (await redis_backend.reserve("b", [slot], 100_000, T0)).allowed
+    assert len(asked) == 1  # seeded once, then Redis holds it
+    await redis_backend.settle("b", [slot], 100_000, 100_000, [slot], T0)
+    assert await redis_backend.budget_state(slot) == (1_000_000, 0)
+    # Redis loses the counter (restart without persistence): the store still knows
+    await redis_backend._client.execute("DEL", redis_backend._budget_keys(slot)[0])
+    stored["k:seed"] = 1_000_000
+    assert not (await redis_backend.reserve("c", [slot], 1, T0)).allowed
+    # spend Redis counted before seeding is kept when the store has less (both are lower bounds)
+    other = BudgetSlot("k:later", "total", "total", limit=500_000)
+    await redis_backend.settle("d", [], 0, 400_000, [other], T0)
+    assert not (await redis_backend.admit("e", (), 1, None, [other], 200_000, T0))[1].allowed  # type: ignore[union-attr]
+
+
+async def test_a_redis_that_refuses_the_password_is_a_clear_error_naming_the_field(
+        redis_available: None, caplog: pytest.LogCaptureFixture) -> None:
+    # The test Redis has no password: AUTH is refused, as a wrong password would be.
+    b = RedisBackend("redis://:not-the-password-s3cr3t@127.0.0.1:6379/0", timeout=2.0)
+    with caplog.at_level("ERROR", logger="bastion.limits"):
+        await b.start()  # not fatal (Redis may come right later), but said clearly
+        with pytest.raises(ServiceUnavailable) as e:
+            await b.acquire("a", (ScopeLimit("k:a", "k", rpm=10),), 1, None)
+    await b.close()
+    logged = caplog.text
+    assert "limits.redis_url" in logged and "AUTH" in logged, logged  # the field, and what Redis said
+    assert "ReplyError" in e.value.message and "AUTH" in e.value.message, e.value.message
+    assert "not-the-password" not in logged + e.value.message
