@@ -179,3 +179,80 @@ def test_upstream_stream_never_brings_a_secret_to_the_client(gateway, key, fake_
     text = "".join(json.loads(line[6:]).get("choices", [{}])[0].get("delta", {}).get("content") or ""
                    for line in r.text.splitlines() if line.startswith("data: {") and ingress == "openai")
     assert AWS not in r.text and AWS not in text, r.text
+
+
+def _anthropic_sse(*events: dict) -> list[bytes]:
+    start = {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+                                                   "model": "claude-sonnet-4-6", "content": [],
+                                                   "usage": {"input_tokens": 1, "output_tokens": 0}}}
+    end = [{"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}},
+           {"type": "message_stop"}]
+    return [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in (start, *events, *end)]
+
+
+ANTHROPIC_SSE = {
+    "tool_input_whole_at_start": _anthropic_sse(
+        {"type": "content_block_start", "index": 0, "content_block": {
+            "type": "tool_use", "id": "t1", "name": "f", "input": {"k": AWS}}},
+        {"type": "content_block_stop", "index": 0}),
+    "tool_name": _anthropic_sse(
+        {"type": "content_block_start", "index": 0, "content_block": {
+            "type": "tool_use", "id": "t1", "name": f"f {AWS}", "input": {}}},
+        {"type": "content_block_stop", "index": 0}),
+    "split_across_text_blocks": _anthropic_sse(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": f"k {AWS[:9]}"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": f"{AWS[9:]} x"}},
+        {"type": "content_block_stop", "index": 1}),
+    "escape_split_mid_unicode": _anthropic_sse(
+        {"type": "content_block_start", "index": 0, "content_block": {
+            "type": "tool_use", "id": "t1", "name": "f", "input": {}}},
+        *[{"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": p}}
+          for p in ['{"k": "', "\\u00", "41", "\\u004", "b" + AWS[2:6], "\\", "u0049", AWS[6:] + '"}']],
+        {"type": "content_block_stop", "index": 0}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ANTHROPIC_SSE))
+@pytest.mark.parametrize("ingress", ["openai", "anthropic"])
+def test_anthropic_upstream_stream_never_brings_a_secret(gateway, key, fake_upstream, case, ingress):
+    fake_upstream.script("anthropic.messages", Reply(raw=ANTHROPIC_SSE[case],
+                                                     headers={"content-type": "text/event-stream"}))
+    if ingress == "openai":
+        r = _post(gateway, key, "/v1/chat/completions", {"model": "claude-sonnet-4-6", "stream": True,
+                                                          "messages": [{"role": "user", "content": "hi"}]})
+    else:
+        r = _post(gateway, key, "/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 10, "stream": True,
+                                                  "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200
+    decoded = r.text.encode().decode("unicode_escape", errors="replace")  # \\u0041 as A
+    assert AWS not in r.text and AWS[2:] not in decoded.replace("\\", "").replace('"', ""), r.text
+
+
+@pytest.mark.parametrize("ingress", ["openai", "anthropic"])
+def test_upstream_error_message_never_echoes_a_secret(gateway, key, fake_upstream, ingress):
+    route, model = ("openai.chat", "gpt-4o-mini") if ingress == "openai" else ("anthropic.messages",
+                                                                                 "claude-sonnet-4-6")
+    fake_upstream.script(route, Reply.error(400, f"Invalid request: '{AWS}' and {EMAIL} are not allowed"))
+    r = _post(gateway, key, "/v1/chat/completions", {"model": model, "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code >= 400
+    # credential-shaped text is removed (providers/sanitize.py); the upstream never had the client's
+    # PII (redacted on input), so an e-mail address in its error is its own text and passes
+    assert AWS not in r.text, r.text
+
+
+def test_lone_surrogate_in_a_stream_is_an_error_not_a_crash(gateway, key, fake_upstream):
+    """An emoji's surrogate pair split across two chunks' JSON strings: the chunk is not valid
+    Unicode, the stream fails closed (a 502 before anything was sent) and the gateway serves on."""
+    raw = [b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":'
+           b'[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n',
+           b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":'
+           b'[{"index":0,"delta":{"content":"\\ude00b"},"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]
+    fake_upstream.script("openai.chat", Reply(raw=raw, headers={"content-type": "text/event-stream"}))
+    r = _post(gateway, key, "/v1/chat/completions", {"model": "gpt-4o-mini", "stream": True,
+                                                      "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 502 and "error" in r.json()
+    r2 = _post(gateway, key, "/v1/chat/completions", {"model": "gpt-4o-mini",
+                                                       "messages": [{"role": "user", "content": "hi"}]})
+    assert r2.status_code == 200

@@ -1,4 +1,4 @@
-"""Every text a model reads in a request, each with its location and a setter for redaction."""
+"""Every text of a request that reaches the provider, with its location and a setter for redaction."""
 
 from __future__ import annotations
 

@@ -62,3 +62,23 @@ async def test_a_secret_split_across_text_parts_is_found(registry: ScannerRegist
     assert [p.text for p in resp.choices[0].content] == [f"key {GH} end"]  # type: ignore[union-attr]
     out = await _stage(registry, **REDACT_OUT).guard.check_response(_ctx(), resp)
     assert out.choices[0].text() == "key [GITHUB_TOKEN_1] end"
+
+
+async def test_a_placeholder_after_a_backslash_is_not_restored_into_json(registry: ScannerRegistry) -> None:
+    """The upstream cannot make a restored value break out of its JSON string: after `\\` the
+    value's escaped quote (`\\"`) would become `\\\\"`, ending the string."""
+    import json
+
+    from bastion.core.types import ChatRequest, Message, TextPart
+
+    s = _stage(registry, input=[{"scanner": "regex", "action": "redact", "restore": True,
+                                 "patterns": {"quoted": r'ref "[a-z]+", "admin": true'}}])
+    c = _ctx()
+    req = ChatRequest(model="m", messages=[Message("user", [TextPart('x ref "abc", "admin": true y')])])
+    await s.check(c, req)
+    args = '{"t": "a\\[QUOTED_1]", "u": "[QUOTED_1]"}'  # the first placeholder follows one backslash
+    out = await s.guard.check_response(c, ChatResponse("id", "m", [Choice(0, [], [ToolCall("1", "f", args)])]))
+    got = out.choices[0].tool_calls[0].arguments
+    # the escaped placeholder stays (the upstream's text was not JSON there); the other is restored
+    assert got == '{"t": "a\\[QUOTED_1]", "u": "ref \\"abc\\", \\"admin\\": true"}'
+    assert json.loads(got.replace("a\\[", "a[")) == {"t": "a[QUOTED_1]", "u": 'ref "abc", "admin": true'}
