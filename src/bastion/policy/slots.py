@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from bastion.core.errors import InvalidRequest
 from bastion.core.types import JSON, ChatRequest, EmbeddingsRequest, ImagePart, Message, TextPart
 
 # JSON Schema keywords, shown as they are in a location; any other key (a property name, a
@@ -56,8 +57,9 @@ def _attr(where: str, obj: object, attr: str, source: str, json_string: bool = F
 
 def _json_strings(where: str, node: JSON, source: str) -> Iterator[TextSlot]:
     """String values and object keys inside JSON (a schema's property names, descriptions, enums,
-    defaults, examples: the model reads them all). A key's slot comes after the slots inside its
-    value, so that redactions apply inside the value before the key is renamed."""
+    defaults, examples: the model reads them all). An object's keys are one text, a line each (one
+    scan per object, not per property name); its slot comes after the slots inside its values, so
+    that redactions apply inside the values before the keys are renamed."""
     if isinstance(node, dict):
         for n, (key, value) in enumerate(list(node.items())):
             path = f"{where}.{key}" if key in _SCHEMA_WORDS else f"{where}.<key {n}>"  # never client text
@@ -65,7 +67,12 @@ def _json_strings(where: str, node: JSON, source: str) -> Iterator[TextSlot]:
                 yield TextSlot(path, value, _setter(node, key), source=source)
             else:
                 yield from _json_strings(path, value, source)
-            yield TextSlot(f"{where}.<key {n}>", key, _renamer(node, key), source=source)
+        keys = [k for k in node if k not in _SCHEMA_WORDS]  # a keyword ("type") holds nothing to find
+        if keys and not any("\n" in k for k in keys):
+            yield TextSlot(f"{where}.<keys>", "\n".join(keys), _renamer(node, keys), source=source)
+        else:
+            for key in keys:
+                yield TextSlot(f"{where}.<keys>", key, _renamer(node, [key]), source=source)
     elif isinstance(node, list):
         for i, value in enumerate(node):
             if isinstance(value, str):
@@ -81,11 +88,18 @@ def _setter(container: dict[str, JSON] | list[JSON], key: str | int) -> Callable
     return set_value
 
 
-def _renamer(node: dict[str, JSON], key: str) -> Callable[[str], None]:
+def _renamer(node: dict[str, JSON], keys: list[str]) -> Callable[[str], None]:
+    """Renames `keys` to the lines of the redacted text (a placeholder holds no line break, so a
+    redaction inside one key keeps the count; one across keys cannot be applied: refused)."""
+
     def rename(value: str) -> None:
+        names = value.split("\n") if len(keys) > 1 else [value]
+        if len(names) != len(keys):
+            raise InvalidRequest("A redaction spans several property names of one object and cannot be applied.")
+        renamed = dict(zip(keys, names, strict=True))
         items = list(node.items())
         node.clear()
-        node.update((value if k == key else k, v) for k, v in items)
+        node.update((renamed.get(k, k), v) for k, v in items)
 
     return rename
 

@@ -85,10 +85,24 @@ def test_schema_keys_are_renamed_in_place_in_order_and_values_inside_them_redact
 def test_a_block_location_never_shows_a_key(registry: ScannerRegistry) -> None:
     """A property name is client text: a block names its position, not the key."""
     engine = _engine(registry, {"scanner": "secrets", "action": "block"})
-    req = _req(tools=[ToolDef("f", None, {"properties": {f"k {GH}": {"description": f"d {GH}"}}})])
+    req = _req(tools=[ToolDef("f", None, {"properties": {"a": {}, f"k {GH}": {"description": "d"}}})])
     with pytest.raises(PolicyViolation) as e:
         engine.scan_request(_ctx(), req)
-    assert "tools[0].parameters.properties.<key 0>" in e.value.message and GH not in e.value.message
+    assert "tools[0].parameters.properties.<keys>" in e.value.message and GH not in e.value.message
+    req = _req(tools=[ToolDef("f", None, {"properties": {"a": {}, f"k {GH}": {"description": f"d {GH}"}}})])
+    with pytest.raises(PolicyViolation) as e:
+        engine.scan_request(_ctx(), req)
+    assert "tools[0].parameters.properties.<key 1>.description" in e.value.message and GH not in e.value.message
+
+
+def test_a_redaction_across_two_property_names_is_refused(registry: ScannerRegistry) -> None:
+    """Keys are scanned as one text, a line each: a finding that spans two keys cannot rename them."""
+    from bastion.core.errors import InvalidRequest
+
+    engine = _engine(registry, {"scanner": "regex", "action": "redact", "patterns": {"pair": "a\nb"}})
+    req = _req(tools=[ToolDef("f", None, {"properties": {"a": {}, "b": {}}})])
+    with pytest.raises(InvalidRequest):
+        engine.scan_request(_ctx(), req)
 
 
 def test_names_ids_stop_and_user_are_redacted_consistently(registry: ScannerRegistry) -> None:
