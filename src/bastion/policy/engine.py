@@ -89,10 +89,15 @@ class PolicyEngine:
                                for src in TEXT_SOURCES}
 
     def rules_for(self, source: str) -> tuple[Rule, ...]:
-        """The input rules that scan a text of this part of a request (a role, `tool_definitions`, …)."""
+        """The input rules that scan a text of this part of a request (a role, `tool_definitions`, …);
+        a text of no such part (slots.REQUEST_FIELDS: `user`, `metadata`, `stop`) is scanned by the
+        rules that are not limited to some roles."""
         if self._input_for is None:
             return self.input_rules
-        return self._input_for.get(source, self.input_rules)
+        rules = self._input_for.get(source)
+        if rules is None:
+            rules = self._input_for[source] = tuple(r for r in self.input_rules if r.roles is None)
+        return rules
 
     def _rules(self, direction: Direction, configs: list[ScannerConfig], registry: ScannerRegistry,
                errors: list[str]) -> tuple[Rule, ...]:

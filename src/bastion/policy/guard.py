@@ -4,7 +4,8 @@ Reasoning (ThinkingPart, ThinkingDelta) reaches the client too, so the output ru
 text: a block rule blocks; a redact rule redacts it, and the block's signature is then dropped
 (shown as "": the provider would refuse the changed block if it came back). Placeholders of the
 input redaction are not restored in reasoning: it goes back to the provider unscanned, signed.
-Provider-redacted blocks are opaque, encrypted data and pass as they are.
+Provider-redacted blocks are opaque, encrypted data and pass as they are. A tool call's name
+is model output too: it is scanned (and restored) whole, streamed or not.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bastion.policy.window import HeldText
 
 _Key = tuple[int, int]  # (choice index, -1 for text, the tool call's index, or -2 - the reasoning block's number)
 _THOUGHT = "the reasoning"
+_NAME = "a tool call's name"
 
 
 class OutputGuard:
@@ -113,7 +115,8 @@ class OutputGuard:
             thinking = [self._thought(ctx, state, run, p) for p in ch.thinking] if ch.thinking else ch.thinking
             content: list[Part] = [TextPart(whole(p.text, "the response")) if isinstance(p, TextPart) else p
                                    for p in ch.content]
-            calls = [ToolCall(c.id, c.name, whole(c.arguments, "tool call arguments", True)) for c in ch.tool_calls]
+            calls = [ToolCall(c.id, whole(c.name, _NAME), whole(c.arguments, "tool call arguments", True))
+                     for c in ch.tool_calls]
             refusal = whole(ch.refusal, "the response") if ch.refusal else ch.refusal
             choices.append(replace(ch, content=content, tool_calls=calls, refusal=refusal, thinking=thinking))
         return replace(response, choices=choices)
@@ -215,7 +218,10 @@ class _Streamed:
             self._switch(key, out)
             h = self._buffer(key)
             if event.id is not None or event.name is not None:
-                out.append(ToolCallDelta(event.call_index, event.id, event.name, "", event.index))
+                # a call's name arrives whole, in its first fragment: scanned (and restored) as one text
+                name = (self.guard._held(self.ctx, self.state, self.run, _NAME, False).flush(event.name)
+                        if event.name else event.name)
+                out.append(ToolCallDelta(event.call_index, event.id, name, "", event.index))
             _add(out, key, h.feed(event.arguments))
         elif isinstance(event, StreamEnd):
             for key in self.order.pop(event.index, []):
@@ -269,7 +275,7 @@ def _quiet(state: PolicyState, response: ChatResponse) -> bool:
             if t.text and not engine.quiet(t.text, {}):
                 return False
         for c in ch.tool_calls:
-            if not engine.quiet(c.arguments, restore, json_string=True):
+            if not engine.quiet(c.arguments, restore, json_string=True) or not engine.quiet(c.name, restore):
                 return False
         if ch.refusal and not engine.quiet(ch.refusal, restore):
             return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Callable
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Everything outside printable ASCII (plus tab/newline/carriage return) may change.
@@ -40,6 +41,10 @@ HOMOGLYPHS: dict[str, str] = {
 }
 
 _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Mn", "Me", "Cs", "Co", "Cn"})
+# Default-ignorable letters (category Lo, so not dropped by category): the Hangul fillers render as
+# nothing and would split a value the way a zero-width space does
+_IGNORABLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+_TAGS = re.compile("[\U000e0000-\U000e007f]")
 _cache: dict[str, str] = {}
 
 
@@ -62,6 +67,8 @@ def fold_char(ch: str) -> str:
             # Unicode tag characters mirror ASCII and can smuggle a whole hidden instruction
             # ("ASCII smuggling"): read them as the ASCII they encode instead of dropping them.
             out = chr(ord(ch) - 0xE0000)
+        elif ch in _IGNORABLE_LETTERS:
+            out = ""
         elif unicodedata.category(ch) in _DROP_CATEGORIES or "\uac00" <= ch <= "\ud7a3":
             out = _fold_simple(ch)  # Hangul syllables stay whole
         else:
@@ -188,33 +195,47 @@ def json_escapes(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def normalize(text: str, json_string: bool = False) -> Normalized:
+def normalize(text: str, json_string: bool = False, *, drop_tags: bool = False) -> Normalized:
     """Normalise `text` for matching; see the module docstring for the fold. `json_string`: the text is
     JSON (tool-call arguments), whose \\uXXXX and \\/ escapes are read as the characters they spell, as
     the client's JSON parser will (so "\\u0041KIA..." is matched as "AKIA..."); a finding there maps
-    back to the whole escapes."""
+    back to the whole escapes. `drop_tags`: Unicode tag characters are dropped instead of read as the
+    ASCII they mirror (the second view of a text that has some: `tag_view`)."""
+    fold = _fold_dropping_tags if drop_tags else fold_char
     if json_string and spells_escapes(text):
         escapes = json_escapes(text)
         if escapes:
-            return _normalize_mapped(text, escapes)
+            return _normalize_mapped(text, escapes, fold)
     if is_plain(text):
         return Normalized(text, text, None)
     # Common case: every special character folds to exactly one character (accents, dashes,
     # quotes, Cyrillic look-alikes): offsets do not move, no map is needed.
     parts = _SPECIAL_SPLIT.split(text)  # plain, special, plain, ... runs
     runs = parts[1::2]
-    folds = {ch: fold_char(ch) for ch in set("".join(runs))}
+    folds = {ch: fold(ch) for ch in set("".join(runs))}
     if all(len(f) == 1 for f in folds.values()):
         parts[1::2] = [folds[r] if len(r) == 1 else "".join([folds[c] for c in r]) for r in runs]
         return Normalized("".join(parts), text, None)
-    return _normalize_mapped(text)
+    return _normalize_mapped(text, None, fold)
 
 
-def _normalize_mapped(text: str, escapes: list[tuple[int, int, str]] | None = None) -> Normalized:
+def has_tags(text: str) -> bool:
+    """True when `text` holds Unicode tag characters. They are read as ASCII (smuggled text), so tags
+    interleaved with a visible value ("A<tag>K<tag>I<tag>A...") would hide it: such a text is scanned
+    a second time with the tags dropped (`normalize(..., drop_tags=True)`)."""
+    return not text.isascii() and _TAGS.search(text) is not None
+
+
+def _fold_dropping_tags(ch: str) -> str:
+    return "" if "\U000e0000" <= ch <= "\U000e007f" else fold_char(ch)
+
+
+def _normalize_mapped(text: str, escapes: list[tuple[int, int, str]] | None = None,
+                      fold: Callable[[str], str] = fold_char) -> Normalized:
     """The normalised text with its offset map (characters dropped or expanded; with `escapes`, each
     (start, end, character) read as that character, folded)."""
     if escapes:
-        return _with_escapes(text, escapes)
+        return _with_escapes(text, escapes, fold)
     pieces: list[str] = []
     segs: list[tuple[int, int, int, bool]] = []
     npos = 0
@@ -237,7 +258,7 @@ def _normalize_mapped(text: str, escapes: list[tuple[int, int, str]] | None = No
         if m.start() > pos:
             identity(pos, m.start(), text[pos:m.start()])
         for i in range(m.start(), m.end()):
-            rep = fold_char(text[i])
+            rep = fold(text[i])
             if not rep:
                 continue
             if len(rep) == 1:
@@ -252,7 +273,7 @@ def _normalize_mapped(text: str, escapes: list[tuple[int, int, str]] | None = No
     return Normalized("".join(pieces), text, segs)
 
 
-def _with_escapes(text: str, escapes: list[tuple[int, int, str]]) -> Normalized:
+def _with_escapes(text: str, escapes: list[tuple[int, int, str]], fold: Callable[[str], str]) -> Normalized:
     """`_normalize_mapped` of the text between the escapes, each escape a segment of its own."""
     pieces: list[str] = []
     segs: list[tuple[int, int, int, bool]] = []
@@ -260,7 +281,7 @@ def _with_escapes(text: str, escapes: list[tuple[int, int, str]]) -> Normalized:
     pos = 0
     for start, end, ch in [*escapes, (len(text), len(text), "")]:
         if start > pos:  # the text before the escape, with its offsets moved to where it sits
-            part = _normalize_mapped(text[pos:start]) if not is_plain(text[pos:start]) else None
+            part = _normalize_mapped(text[pos:start], None, fold) if not is_plain(text[pos:start]) else None
             if part is None:
                 segs.append((npos, pos, start, True))
                 pieces.append(text[pos:start])
@@ -270,7 +291,7 @@ def _with_escapes(text: str, escapes: list[tuple[int, int, str]]) -> Normalized:
                     segs.append((npos + ns, pos + os_, pos + oe, ident))
                 pieces.append(part.text)
                 npos += len(part.text)
-        rep = fold_char(ch) if ch else ""
+        rep = fold(ch) if ch else ""
         if rep:
             segs.append((npos, start, end, False))
             pieces.append(rep)

@@ -107,6 +107,18 @@ def restore_edits(text: str, restore: dict[str, str], json_string: bool) -> list
         value = restore.get(m.group())
         if value is not None:
             if json_string:
+                if _escaped(text, m.start()):
+                    # "\[EMAIL_1]": the backslash would escape the value's first character (a quote
+                    # would then end the string, and the rest of the value become JSON structure)
+                    continue
                 value = json.dumps(value, ensure_ascii=False)[1:-1]
             out.append(Edit(m.start(), m.end(), "restore", restored=value))
     return out
+
+
+def _escaped(text: str, pos: int) -> bool:
+    """The character at `pos` follows an odd number of backslashes (JSON: it is escaped)."""
+    n = 0
+    while pos - n > 0 and text[pos - n - 1] == "\\":
+        n += 1
+    return n % 2 == 1

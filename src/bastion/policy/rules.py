@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bastion.core.context import Action, Direction, Finding
 from bastion.core.errors import PolicyViolation
 from bastion.policy.limits import RequestLimits
-from bastion.policy.normalize import Normalized, normalize
+from bastion.policy.normalize import Normalized, has_tags, normalize
 from bastion.policy.scan_cache import CacheKey, ScanCache
 from bastion.policy.scanner import Match, Scanner
 
@@ -157,17 +157,7 @@ class ScanRun:
                 clock = None  # normalising is not the rule's time
                 norm = normalize(text, json_string)
             matches, spent, clock = self._timed(rule, scanner, norm.text, clock)
-            if matches is None:
-                continue
-            if spent is not None and self._accumulate:
-                key = (rule.direction, rule.index)
-                spent += self._spent.get(key, 0.0)
-                self._spent[key] = spent
-            if not _all_valid(matches, len(norm.text)):
-                self.fail(rule, "failed (returned invalid matches)")
-                continue
-            if spent is not None and spent > rule.budget_s:
-                self.fail(rule, f"exceeded its time budget of {rule.budget_s * 1000:g} ms")
+            if matches is None or not self._kept(rule, matches, spent, len(norm.text)):
                 continue
             if ckey is not None and cache is not None:
                 cache.put(ckey, matches)
@@ -180,7 +170,43 @@ class ScanRun:
                     for m in matches:
                         start, end = norm.to_original(m.start, m.end)
                         hits.append(Hit(rule, m.type, start, end, float(m.score), ntext[m.start:m.end]))
+        if has_tags(text):
+            hits.extend(self._tag_view(rules, text, json_string, hits))
         return hits
+
+    def _tag_view(self, rules: tuple[Rule, ...], text: str, json_string: bool, seen: list[Hit]) -> list[Hit]:
+        """The hits on the text with its Unicode tag characters dropped (normalize.has_tags) that the
+        usual view, which reads them as ASCII, did not find. Not cached; fail closed like a scan."""
+        norm = normalize(text, json_string, drop_tags=True)
+        known = {(h.rule.index, h.rule.direction, h.type, h.start, h.end) for h in seen}
+        out: list[Hit] = []
+        for rule in rules:
+            scanner = rule.scanner
+            if scanner is None or (self.skipped and (rule.direction, rule.index) in self.skipped):
+                continue
+            matches, spent, _ = self._timed(rule, scanner, norm.text, None)
+            if matches is None or not self._kept(rule, matches, spent, len(norm.text)):
+                continue
+            for m in matches:
+                start, end = norm.to_original(m.start, m.end)
+                if (rule.index, rule.direction, m.type, start, end) not in known:
+                    out.append(Hit(rule, m.type, start, end, float(m.score), norm.text[m.start:m.end]))
+        return out
+
+    def _kept(self, rule: Rule, matches: list[Match], spent: float | None, length: int) -> bool:
+        """A scan's matches may be used: they are valid and the rule kept its budget (its CPU time
+        counts across the request's texts); otherwise on_error decides (`fail`)."""
+        if spent is not None and self._accumulate:
+            key = (rule.direction, rule.index)
+            spent += self._spent.get(key, 0.0)
+            self._spent[key] = spent
+        if not _all_valid(matches, length):
+            self.fail(rule, "failed (returned invalid matches)")
+            return False
+        if spent is not None and spent > rule.budget_s:
+            self.fail(rule, f"exceeded its time budget of {rule.budget_s * 1000:g} ms")
+            return False
+        return True
 
     def _timed(self, rule: Rule, scanner: Scanner, text: str,
                clock: float | None) -> tuple[list[Match] | None, float | None, float | None]:

@@ -1,11 +1,26 @@
-"""Every text a model reads in a request, each with its location and a setter for redaction."""
+"""Every text of a request that reaches the provider, with its location and a setter for redaction."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bastion.core.types import JSON, ChatRequest, EmbeddingsRequest, Message, TextPart, ToolCall, ToolDef
+from bastion.core.errors import InvalidRequest
+from bastion.core.types import JSON, ChatRequest, EmbeddingsRequest, ImagePart, Message, TextPart
+
+# JSON Schema keywords, shown as they are in a location; any other key (a property name, a
+# metadata key) is client text and is shown by its position
+_SCHEMA_WORDS = frozenset({
+    "type", "properties", "items", "description", "title", "enum", "const", "default", "examples", "required",
+    "additionalProperties", "anyOf", "oneOf", "allOf", "not", "$defs", "definitions", "$ref", "format", "pattern",
+    "name", "schema", "strict", "json_schema", "minimum", "maximum", "minItems", "maxItems", "minLength",
+    "maxLength", "prefixItems", "patternProperties", "propertyNames", "if", "then", "else", "$schema", "$id",
+    "$comment",
+})
+
+REQUEST_FIELDS = "request_fields"
+"""The source of texts that reach the provider but are not conversation text (`user`, `metadata`,
+`stop`, tool-call ids, image URLs): read by every rule that is not limited to some `roles`."""
 
 
 @dataclass(slots=True)
@@ -31,28 +46,33 @@ def _name(where: str, msg: Message) -> TextSlot:
     return TextSlot(where, msg.name or "", set_name, source=msg.role)
 
 
-def _call(where: str, call: ToolCall) -> TextSlot:
-    def set_args(value: str) -> None:
-        call.arguments = value
+def _attr(where: str, obj: object, attr: str, source: str, json_string: bool = False) -> TextSlot:
+    """The string attribute `attr` of a canonical object (a tool's name, a call's id, ...)."""
 
-    return TextSlot(where, call.arguments, set_args, json_string=True, source="assistant")
+    def set_attr(value: str) -> None:
+        setattr(obj, attr, value)
 
-
-def _tool(where: str, tool: ToolDef, description: str) -> TextSlot:
-    def set_description(value: str) -> None:
-        tool.description = value
-
-    return TextSlot(where, description, set_description, source="tool_definitions")
+    return TextSlot(where, getattr(obj, attr), set_attr, json_string=json_string, source=source)
 
 
 def _json_strings(where: str, node: JSON, source: str) -> Iterator[TextSlot]:
-    """String values inside a JSON schema (descriptions, enums, defaults, examples)."""
+    """String values and object keys inside JSON (a schema's property names, descriptions, enums,
+    defaults, examples: the model reads them all). An object's keys are one text, a line each (one
+    scan per object, not per property name); its slot comes after the slots inside its values, so
+    that redactions apply inside the values before the keys are renamed."""
     if isinstance(node, dict):
-        for key, value in node.items():
+        for n, (key, value) in enumerate(list(node.items())):
+            path = f"{where}.{key}" if key in _SCHEMA_WORDS else f"{where}.<key {n}>"  # never client text
             if isinstance(value, str):
-                yield TextSlot(f"{where}.{key}", value, _setter(node, key), source=source)
+                yield TextSlot(path, value, _setter(node, key), source=source)
             else:
-                yield from _json_strings(f"{where}.{key}", value, source)
+                yield from _json_strings(path, value, source)
+        keys = [k for k in node if k not in _SCHEMA_WORDS]  # a keyword ("type") holds nothing to find
+        if keys and not any("\n" in k for k in keys):
+            yield TextSlot(f"{where}.<keys>", "\n".join(keys), _renamer(node, keys), source=source)
+        else:
+            for key in keys:
+                yield TextSlot(f"{where}.<keys>", key, _renamer(node, [key]), source=source)
     elif isinstance(node, list):
         for i, value in enumerate(node):
             if isinstance(value, str):
@@ -68,6 +88,29 @@ def _setter(container: dict[str, JSON] | list[JSON], key: str | int) -> Callable
     return set_value
 
 
+def _renamer(node: dict[str, JSON], keys: list[str]) -> Callable[[str], None]:
+    """Renames `keys` to the lines of the redacted text (a placeholder holds no line break, so a
+    redaction inside one key keeps the count; one across keys cannot be applied: refused)."""
+
+    def rename(value: str) -> None:
+        names = value.split("\n") if len(keys) > 1 else [value]
+        if len(names) != len(keys):
+            raise InvalidRequest("A redaction spans several property names of one object and cannot be applied.")
+        renamed = dict(zip(keys, names, strict=True))
+        items = list(node.items())
+        node.clear()
+        node.update((renamed.get(k, k), v) for k, v in items)
+
+    return rename
+
+
+def _list_item(items: list[str], i: int) -> Callable[[str], None]:
+    def set_item(value: str) -> None:
+        items[i] = value
+
+    return set_item
+
+
 def _input(request: EmbeddingsRequest, i: int) -> Callable[[str], None]:
     def set_input(value: str) -> None:
         request.input[i] = value
@@ -78,25 +121,54 @@ def _input(request: EmbeddingsRequest, i: int) -> Callable[[str], None]:
 def text_slots(request: ChatRequest | EmbeddingsRequest) -> list[TextSlot]:
     """All model-read text: system, every message role's text parts (tool results included) and name,
     tool-call arguments, tool definitions (description and schema strings), the
-    response_format schema, and embeddings input. Image parts carry no text."""
+    response_format schema, and embeddings input; besides, what else reaches the provider as text:
+    tool and tool-call names and ids, image URLs and media types, `stop`, `user` and `metadata`
+    (image data is checked by the ingress decoders)."""
+    out: list[TextSlot]
     if isinstance(request, EmbeddingsRequest):
-        return [TextSlot(f"input[{i}]", text, _input(request, i), source="embeddings_input")
-                for i, text in enumerate(request.input)]
-    out: list[TextSlot] = []
+        out = [TextSlot(f"input[{i}]", text, _input(request, i), source="embeddings_input")
+               for i, text in enumerate(request.input)]
+        if request.user:
+            out.append(_attr("user", request, "user", REQUEST_FIELDS))
+        return out
+    out = []
     for i, sp in enumerate(request.system):
         out.append(_part(f"system[{i}]", sp, "system"))
     for i, msg in enumerate(request.messages):
         if msg.name:  # the participant's name: the model reads it too
             out.append(_name(f"messages[{i}].name", msg))
+        if msg.tool_call_id:
+            out.append(_attr(f"messages[{i}].tool_call_id", msg, "tool_call_id", REQUEST_FIELDS))
         for j, part in enumerate(msg.content):
             if isinstance(part, TextPart):
                 out.append(_part(f"messages[{i}].content[{j}]", part, msg.role))
+            elif isinstance(part, ImagePart):
+                # the URL reaches the provider (which fetches it); the data is checked by the decoders
+                if part.url:
+                    out.append(_attr(f"messages[{i}].content[{j}].url", part, "url", REQUEST_FIELDS))
+                if part.media_type:
+                    out.append(_attr(f"messages[{i}].content[{j}].media_type", part, "media_type",
+                                     REQUEST_FIELDS))
         for j, call in enumerate(msg.tool_calls):
-            out.append(_call(f"messages[{i}].tool_calls[{j}].arguments", call))
+            where = f"messages[{i}].tool_calls[{j}]"
+            out.append(_attr(f"{where}.id", call, "id", REQUEST_FIELDS))
+            out.append(_attr(f"{where}.name", call, "name", "assistant"))
+            out.append(_attr(f"{where}.arguments", call, "arguments", "assistant", json_string=True))
     for i, tool in enumerate(request.tools):
+        out.append(_attr(f"tools[{i}].name", tool, "name", "tool_definitions"))
         if tool.description:
-            out.append(_tool(f"tools[{i}].description", tool, tool.description))
+            out.append(_attr(f"tools[{i}].description", tool, "description", "tool_definitions"))
         out.extend(_json_strings(f"tools[{i}].parameters", tool.parameters, "tool_definitions"))
+    if request.tool_choice is not None and request.tool_choice.name:
+        out.append(_attr("tool_choice.name", request.tool_choice, "name", "tool_definitions"))
     if request.response_format:
         out.extend(_json_strings("response_format", request.response_format, "response_format"))
+    # not conversation text, but it reaches the provider: the end user's id, metadata, stop sequences
+    for i in range(len(request.stop)):
+        out.append(TextSlot(f"stop[{i}]", request.stop[i], _list_item(request.stop, i), source=REQUEST_FIELDS))
+    if request.user:
+        out.append(_attr("user", request, "user", REQUEST_FIELDS))
+    metadata = request.extra.get("metadata")
+    if isinstance(metadata, dict):
+        out.extend(_json_strings("metadata", metadata, REQUEST_FIELDS))
     return out

@@ -13,6 +13,8 @@ changed or forged block is refused), which is why the input policy does not rewr
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from bastion.core.errors import InvalidRequest
@@ -51,6 +53,8 @@ _TOOL_RESULT_KEYS = frozenset({"type", "tool_use_id", "content", "is_error", "ca
 _TOOL_KEYS = frozenset({"type", "name", "description", "input_schema", "cache_control"})
 _THINKING_KEYS = frozenset({"type", "thinking", "signature"})
 _REDACTED_THINKING_KEYS = frozenset({"type", "data"})
+# an image's data must be base64: anything else would be text that reaches the provider unscanned
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def _block_type(block: JSONObject, path: str) -> str:
@@ -83,10 +87,13 @@ def _image(block: JSONObject, path: str, bp: Breakpoints) -> ImagePart:
     stype = string(required(source, "type", spath), f"{spath}.type")
     if stype == "base64":
         only_keys(source, ("type", "media_type", "data"), spath, "a base64 image source")
+        data = string(required(source, "data", spath), f"{spath}.data", non_empty=True)
+        if not _BASE64.fullmatch(data):
+            raise InvalidRequest(f"{spath}.data: must be base64 (A-Z, a-z, 0-9, '+', '/', '=' padding)",
+                                 param=f"{spath}.data")
         return ImagePart(media_type=string(required(source, "media_type", spath), f"{spath}.media_type",
                                            non_empty=True),
-                         data=string(required(source, "data", spath), f"{spath}.data", non_empty=True),
-                         cache=bp.read(block, path))
+                         data=data, cache=bp.read(block, path))
     if stype == "url":
         only_keys(source, ("type", "url"), spath, "a url image source")
         return ImagePart(url=string(required(source, "url", spath), f"{spath}.url", non_empty=True),

@@ -36,7 +36,8 @@ _UNSUPPORTED_PARTS = {
     "input_audio": "audio input is not supported",
     "file": "file inputs are not supported",
 }
-_DATA_URL = re.compile(r"data:([\w.+\-]+/[\w.+\-]+);base64,(.*)", re.DOTALL)
+# the data must be base64: anything else would be text that reaches the provider unscanned
+_DATA_URL = re.compile(r"data:([\w.+\-]+/[\w.+\-]+);base64,([A-Za-z0-9+/]*={0,2})")
 _DETAILS = ("auto", "low", "high")
 _TEXT_PART_KEYS = frozenset({"type", "text"})
 _IMAGE_PART_KEYS = frozenset({"type", "image_url"})
@@ -165,7 +166,8 @@ def _image(value: JSON, path: str) -> ImagePart:
     if url.startswith("data:"):
         m = _DATA_URL.fullmatch(url)
         if m is None or not m.group(2):
-            raise invalid(join(path, "url"), "a data: URL must look like data:<media type>;base64,<data>")
+            raise invalid(join(path, "url"), "a data: URL must look like data:<media type>;base64,<data>, "
+                          "its data base64 (A-Z, a-z, 0-9, '+', '/', '=' padding)")
         return ImagePart(media_type=m.group(1), data=m.group(2), detail=detail)
     if not url.startswith(("https://", "http://")):
         raise invalid(join(path, "url"), "expected an http(s) URL or a base64 data: URL")

@@ -128,14 +128,15 @@ def _content(value: JSON, where: str) -> list[Part]:
     if isinstance(value, str):
         return [TextPart(value)]
     if isinstance(value, list):  # some compatible servers answer with text parts
-        parts: list[Part] = []
+        texts: list[str] = []
         for part in value:
             text = part.get("text") if isinstance(part, dict) and part.get("type") == "text" else None
             if isinstance(text, str):
-                parts.append(TextPart(text))
+                texts.append(text)
             else:
                 raise malformed(_WHAT, f"{where}.message.content holds a part that is not text")
-        return parts
+        # one text, as the client receives it: a value split across parts is scanned whole
+        return [TextPart("".join(texts))] if any(texts) else []
     raise malformed(_WHAT, f"{where}.message.content is not a string")
 
 
