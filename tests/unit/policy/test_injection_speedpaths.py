@@ -33,7 +33,7 @@ def _corpus_texts(limit: int = 2500) -> list[str]:
     texts: list[str] = []
     for path in sorted(CORPUS.glob("*.jsonl")) if CORPUS.is_dir() else []:
         texts.extend(json.loads(line)["text"] for line in path.read_text(encoding="utf-8").split("\n") if line)
-    return texts[:limit]
+    return texts[::max(1, len(texts) // limit)][:limit]  # spread over every group (files come in name order)
 
 
 def _satisfied(clauses: tuple[frozenset[str], ...], matched: str) -> bool:
