@@ -44,7 +44,7 @@ def grid(rows: list[dict[str, object]], ran_at: float, lo: float, hi: float, ste
     y = np.array([int(r["label"]) for r in rows])  # type: ignore[call-overload]
     missed = (y == 1) & (np.array([float(r["rules"]) for r in rows]) < THRESHOLD)  # type: ignore[arg-type]
     out = []
-    for k in range(int(round((hi - lo) / step)) + 1):
+    for k in range(round((hi - lo) / step) + 1):
         off = round(lo + k * step, 2)
         flag = full_at(rows, off - ran_at) >= THRESHOLD
         out.append((off, int((flag & (y == 1)).sum()), int((flag & (y == 0)).sum()), int((flag & missed).sum())))
