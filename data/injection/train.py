@@ -86,6 +86,8 @@ WRITTEN_WEIGHT = 2.0  # a written group's weight relative to another group's, ea
 # (a fourteenth-round group of benign source code from registry packages, code_windows.py, is switched on the same way)
 WRITTEN_EXTRA = {"written_indirect", "written_simusers", "benign_code", "benign_sdk_code"}
 TRAIN_ONLY |= WRITTEN_EXTRA
+# fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
+# benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
 USE_WRITTEN_EXTRA: set[str] = set()
 EXTRA_WEIGHT = 2.0
 TRAIN_ONLY_WEIGHT = 1.0  # a training-only group's weight relative to another group's (dev_eval.py --train-only-weight)
