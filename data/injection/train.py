@@ -83,12 +83,14 @@ WRITTEN_WEIGHT = 2.0  # a written group's weight relative to another group's, ea
 # thirteenth round: indirect injections with matched benign documents, and benign simulated-user instructions, written for
 # this project (indirect.py), switched on by name (`--written-extra GROUP ...`), each at EXTRA_WEIGHT times another
 # group's weight (each class's total kept)
-# (a fourteenth-round group of benign source code from registry packages, code_windows.py, is switched on the same way)
+# (the fifteenth round's groups of benign source code from registry packages, code_windows.py, are named the same way)
 WRITTEN_EXTRA = {"written_indirect", "written_simusers", "benign_code", "benign_sdk_code"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
-USE_WRITTEN_EXTRA: set[str] = set()
+# fifteenth round (shipped): benign source code, so that whole files a coding agent sends are not flagged (files of the
+# standard library and the openai/anthropic SDKs flagged: 9.5 % -> 1.3 % on long_inputs.py's sealed half; docs/injection.md)
+USE_WRITTEN_EXTRA: set[str] = {"benign_code", "benign_sdk_code"}
 EXTRA_WEIGHT = 2.0
 TRAIN_ONLY_WEIGHT = 1.0  # a training-only group's weight relative to another group's (dev_eval.py --train-only-weight)
 # how the training-only groups get their weight (eleventh round): "group" (every group of a class the same share, so
@@ -121,8 +123,9 @@ DEAD_RUNS = False  # layout-character runs (features.RUN_CHARS) get no weight an
 KINDS = 0  # extra feature kinds (features.Hasher(kinds=...) bits; features.SKIP: word skip-bigrams)
 STRONG_CUES = False  # strong rules' matches are classifier features too (False: only the weak cues are)
 # added to the calibrated bias, chosen on the dev halves' cross-source scores: -0.45 in the eighth round, -0.30 in the
-# twelfth (with the written role-play group the dev benign rate at -0.45 fell from 21 to 17 of 2,076 texts)
-BIAS_OFFSET = -0.30
+# twelfth (with the written role-play group the dev benign rate at -0.45 fell from 21 to 17 of 2,076 texts), -0.35 in the
+# fifteenth (with the benign code groups, -0.30 put a hard-negative test sentence over 0.8; dev unchanged at -0.35)
+BIAS_OFFSET = -0.35
 CROSSFIT = 0  # calibrate the bias on benign texts of held-out source groups (0: on the training texts)
 
 
