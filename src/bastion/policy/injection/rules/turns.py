@@ -22,7 +22,7 @@ RULES: tuple[Rule, ...] = (
           "system assistant developer human user role", "<|"),
     # ---- added: fake turns and delimiters
     rule("fake_turn", 0.9, r"(?:={2,}|-{3,}|\*{2,}|#{2,}\s*\(?|\[|<|\()\s*(?:system|sys|developer|admin|administrator|operator|root)[ _-]?"
-          r"(?:message|msg|note|notice|instructions?|prompt|override|update|command)s?\s*(?:={2,}|-{3,}|\*{2,}|#{2,}|\]|>|\))",
+          r"(?:message|msg|note|notice|instructions?|prompt|override|update|command)s?\s*(?:={2,}|-{3,}|\*{2,}|#{2,}|\](?!\()|>|\))",
           "system sys developer admin administrator operator root"),
     rule("fake_turn", 0.9, r"\[\s*(?:end|/)\s*(?:of )?(?:input|user|prompt|instructions?|context|query|user input)\s*\]"
           r"|\[\s*(?:user|human) (?:has )?(?:left|disconnected|logged out)\b", "end left disconnected logged"),
