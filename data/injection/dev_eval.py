@@ -106,7 +106,8 @@ def main() -> None:
     groups_of: list[str] = []
     keys: list[str] = []
     rule_of: list[float] = []
-    x_all, y_all, row_doc = cached(f"design_{tag}", lambda: train.design_rows(docs, bits=args.bits))
+    x_all, y_all, row_doc = cached(f"design_{tag}{'_distinct' if train.DISTINCT else ''}",
+                                   lambda: train.design_rows(docs, bits=args.bits))
     rows_of = np.split(np.arange(len(row_doc)), np.flatnonzero(np.diff(row_doc)) + 1)
     for name, groups in folds:
         held = [i for i, d in enumerate(docs) if d.group in groups and is_dev[i]]

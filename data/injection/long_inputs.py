@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from bastion.policy.scanners.injection import shared_detector  # noqa: E402
+from bastion.policy.scanners.injection import shared_detector
 
 BANDS = ((0, 10_000, "< 10 kB"), (10_000, 50_000, "10-50 kB"), (50_000, 10**9, ">= 50 kB"))
 SKIP_PARTS = {"test", "tests", "idle_test", "site-packages", "__pycache__"}
@@ -108,10 +108,10 @@ def main() -> int:
                 snippet = " ".join(text[f.start:f.end].split())[:160]
                 print(f"  {rel} ({len(text):,} chars): {f.family} {f.score:.2f}: {snippet}")
     report: dict[str, object] = {"threshold": a.threshold, "roots": [str(r) for r, _ in roots], "halves": {}}
-    print(f"| half | size | files | flagged | share |\n|---|---|---|---|---|")
+    print("| half | size | files | flagged | share |\n|---|---|---|---|---|")
     for h in ("dev", "sealed"):
         per: dict[str, object] = {}
-        for _, _, name in BANDS + ((0, 0, "all"),):
+        for _, _, name in (*BANDS, (0, 0, "all")):
             n = sum(v for (hh, bb), v in files.items() if hh == h and name in (bb, "all"))
             k = sum(v for (hh, bb), v in flagged.items() if hh == h and name in (bb, "all"))
             per[name] = {"files": n, "flagged": k}
