@@ -106,7 +106,7 @@ def main() -> None:
     groups_of: list[str] = []
     keys: list[str] = []
     rule_of: list[float] = []
-    x_all, y_all, row_doc = cached(f"design_{tag}{'_distinct' if train.DISTINCT else ''}",
+    x_all, y_all, row_doc = cached(f"design_{tag}{f'_cap{train.CAP}' if train.CAP else ''}",
                                    lambda: train.design_rows(docs, bits=args.bits))
     rows_of = np.split(np.arange(len(row_doc)), np.flatnonzero(np.diff(row_doc)) + 1)
     for name, groups in folds:

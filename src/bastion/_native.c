@@ -30,8 +30,8 @@
  *   possible(tables, rule, maybe, text, a, b, few) -> bool
  *       Prefilter.possible, the exact str.find test of a region (in _native_possible.c).
  *
- *   window_logits_distinct(buckets, positions, weights, live, n, starts, window, bias) -> logits
- *       window_logits with each bucket counted once per window (in _native_distinct.c).
+ *   window_logits_capped(buckets, positions, weights, live, n, starts, window, bias, cap) -> logits
+ *       window_logits with each bucket counted at most `cap` times per window (in _native_distinct.c).
  *
  *   leet_runs(text) -> list[(start, end)]
  *       leet._leet_runs, the spans that undoing leetspeak changes (in _native_leet.c).
@@ -628,8 +628,8 @@ static PyMethodDef methods[] = {
     {"features", native_features, METH_VARARGS, "Hasher.extract's features of >= 8 code points (see the module)."},
     {"prefilter_tables", native_prefilter_tables, METH_VARARGS, "The prefilter's checked tables, for `prefilter`."},
     {"window_logits", native_window_logits, METH_VARARGS, "The classifier's window logits before cues (see the module)."},
-    {"window_logits_distinct", native_window_logits_distinct, METH_VARARGS,
-     "Window logits with each bucket counted once per window (_native_distinct.c)."},
+    {"window_logits_capped", native_window_logits_capped, METH_VARARGS,
+     "Window logits with each bucket counted at most `cap` times per window (_native_distinct.c)."},
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
     {"anchored_spans", native_anchored_spans, METH_VARARGS, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},

@@ -26,6 +26,6 @@ PyObject *native_canon(PyObject *self, PyObject *args);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *args);
-PyObject *native_window_logits_distinct(PyObject *self, PyObject *args);
+PyObject *native_window_logits_capped(PyObject *self, PyObject *args);
 
 #endif

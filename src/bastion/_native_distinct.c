@@ -1,15 +1,16 @@
-/* bastion._native: window logits that count each feature bucket once per window (`LinearModel.distinct`).
+/* bastion._native: window logits that count each feature bucket at most `cap` times per window (`LinearModel.cap`).
  *
- *   window_logits_distinct(buckets, positions, weights, live, n, starts, window, bias) -> logits
- *       Per window [s, min(s + window, n)): bias + the sum of the weights of the distinct buckets of the
- *       features starting in it / sqrt(their number, at least 1). A bucket counts at its first feature in
- *       position order (ties: feature order), the sum runs in that order in float64 (numpy's reference
- *       does the same with a sequential cumsum), so both give the same float64 values. `live`, when not
- *       empty, says which buckets count at all. Repeating a phrase adds nothing to a window.
+ *   window_logits_capped(buckets, positions, weights, live, n, starts, window, bias, cap) -> logits
+ *       Per window [s, min(s + window, n)): bias + the sum of the weights of the features starting in it,
+ *       a bucket's first `cap` features only, / sqrt(their number, at least 1). Features are taken in
+ *       position order (ties: feature order) and summed in that order in float64 (numpy's reference does
+ *       the same with a sequential cumsum), so both give the same float64 values. `live`, when not empty,
+ *       says which buckets count at all. With cap 1, repeating a phrase adds nothing to a window.
  */
 #include "_native.h"
 
 static uint32_t *stamp = NULL; /* per bucket: the last window (generation) that counted it */
+static uint32_t *seen = NULL; /* per bucket: its features counted in that window */
 static Py_ssize_t stamp_len = 0;
 static uint32_t generation = 0;
 
@@ -23,6 +24,13 @@ stamps_for(Py_ssize_t nw)
             return -1;
         }
         stamp = grown;
+        uint32_t *counts = PyMem_Realloc(seen, sizeof(uint32_t) * (size_t)nw);
+        if (counts == NULL) {
+            stamp_len = 0; /* (stamp is kept; the next call grows both again) */
+            PyErr_NoMemory();
+            return -1;
+        }
+        seen = counts;
         stamp_len = nw;
         memset(stamp, 0, sizeof(uint32_t) * (size_t)nw);
         generation = 0;
@@ -41,12 +49,13 @@ next_generation(void)
 }
 
 PyObject *
-native_window_logits_distinct(PyObject *self, PyObject *args)
+native_window_logits_capped(PyObject *self, PyObject *args)
 {
     PyObject *objs[5];
-    Py_ssize_t n, window;
+    Py_ssize_t n, window, cap;
     double bias;
-    if (!PyArg_ParseTuple(args, "OOOOnOnd", &objs[0], &objs[1], &objs[2], &objs[3], &n, &objs[4], &window, &bias))
+    if (!PyArg_ParseTuple(args, "OOOOnOndn", &objs[0], &objs[1], &objs[2], &objs[3], &n, &objs[4], &window, &bias,
+                          &cap))
         return NULL;
     static const char *names[5] = {"buckets", "positions", "weights", "live", "starts"};
     static const Py_ssize_t sizes[5] = {8, 8, 4, 1, 8};
@@ -61,8 +70,8 @@ native_window_logits_distinct(PyObject *self, PyObject *args)
     const float *w = v[2].buf;
     const unsigned char *live = v[3].buf;
     Py_ssize_t nf = v[0].len / 8, nw = v[2].len / 4, nl = v[3].len, ns = v[4].len / 8;
-    if (v[1].len != v[0].len || n < 1 || window < 1 || nw < 1 || (nl != 0 && nl != nw)) {
-        PyErr_SetString(PyExc_ValueError, "window_logits_distinct: mismatched buckets/positions/live or bad n/window");
+    if (v[1].len != v[0].len || n < 1 || window < 1 || cap < 1 || nw < 1 || (nl != 0 && nl != nw)) {
+        PyErr_SetString(PyExc_ValueError, "window_logits_capped: mismatched buckets/positions/live or bad n/window/cap");
         goto done;
     }
     for (Py_ssize_t k = 0; k < ns; k++)
@@ -112,11 +121,15 @@ native_window_logits_distinct(PyObject *self, PyObject *args)
         Py_ssize_t count = 0;
         for (Py_ssize_t j = first[a]; j < first[e]; j++) {
             int64_t b = bk[order[j]];
-            if (stamp[b] == g)
-                continue;
-            stamp[b] = g;
             if (nl && !live[b])
                 continue;
+            if (stamp[b] != g) {
+                stamp[b] = g;
+                seen[b] = 0;
+            }
+            if (seen[b] >= (uint64_t)cap)
+                continue;
+            seen[b]++;
             sum += (double)w[b];
             count++;
         }

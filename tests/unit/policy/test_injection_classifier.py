@@ -111,22 +111,22 @@ def test_shipped_model_loads() -> None:
     assert model.small_window in (0, 256) and model.window == 1024
 
 
-def test_distinct_model_round_trips_and_older_files_count_repeats(hasher: Hasher, tmp_path: Path) -> None:
+def test_capped_model_round_trips_and_older_files_count_repeats(hasher: Hasher, tmp_path: Path) -> None:
     from dataclasses import replace
 
     model = LinearModel.load()
     path = tmp_path / "m.npz"
-    replace(model, distinct=True).save(path)
-    assert LinearModel.load(path).distinct
+    replace(model, cap=2).save(path)
+    assert LinearModel.load(path).cap == 2
     model.save(path)
-    assert not LinearModel.load(path).distinct  # files without the field keep counting every feature
+    assert LinearModel.load(path).cap == 0  # files without the field keep counting every feature
 
 
-def test_a_distinct_window_does_not_grow_with_repetition(hasher: Hasher) -> None:
-    """Counting each bucket once per window: a phrase repeated 10 or 30 times in one window scores the same."""
+def test_a_cap_of_one_keeps_a_window_from_growing_with_repetition(hasher: Hasher) -> None:
+    """Counting each bucket once per window: a phrase repeated 10 or 20 times in one window scores the same."""
     from dataclasses import replace
 
-    model = replace(LinearModel.load(), distinct=True)
+    model = replace(LinearModel.load(), cap=1)
 
     def logit(text: str) -> float:
         codes = canon.canonicalize(text).codes
@@ -136,7 +136,7 @@ def test_a_distinct_window_does_not_grow_with_repetition(hasher: Hasher) -> None
 
     phrase = "UsersWithRawResponse as UsersWithRawResponse, "
     assert logit(phrase * 10) == pytest.approx(logit(phrase * 20), abs=1e-12)
-    counted = replace(model, distinct=False)
+    counted = replace(model, cap=0)
     codes = canon.canonicalize(phrase * 20).codes
     (grown,) = counted.score_windows(hasher.extract(codes), len(codes), [])
     assert grown.score != pytest.approx(logit(phrase * 20), abs=1e-6)  # without it, repetition moves the score

@@ -49,7 +49,7 @@ class LinearModel:
     small_stride: int = 0
     dead_runs: bool = False  # runs of one layout character (features.RUN_CHARS) neither weigh nor count
     kinds: int = 0  # extra feature kinds the model was trained with (`features.Hasher(kinds=...)` bits)
-    distinct: bool = False  # a bucket counts once per window (repeating a phrase adds nothing)
+    cap: int = 0  # a bucket counts at most this many times per window (0: every time; 1: repeating adds nothing)
 
     @classmethod
     def load(cls, path: Path | None = None) -> LinearModel:
@@ -63,20 +63,20 @@ class LinearModel:
 
     @classmethod
     def _from(cls, z: dict[str, npt.NDArray[np.generic]]) -> LinearModel:
-        # bits, window, stride[, small window, small stride[, dead runs[, kinds[, distinct]]]] (older files: 3, 5, 6 or 7)
+        # bits, window, stride[, small window, small stride[, dead runs[, kinds[, cap]]]] (older files: 3, 5, 6 or 7)
         meta = z["meta"].astype(np.int64)
         small = (int(meta[3]), int(meta[4])) if len(meta) >= 5 else (0, 0)
         return cls(weights=z["weights"].astype(np.float32), cue_weights=z["cue_weights"].astype(np.float32),
                    bias=float(z["bias"][0]), bits=int(meta[0]), window=int(meta[1]), stride=int(meta[2]),
                    version=str(z["version"][0]), rules_digest=str(z["rules"][0]) if "rules" in z else "",
                    small_window=small[0], small_stride=small[1], dead_runs=len(meta) >= 6 and bool(meta[5]),
-                   kinds=int(meta[6]) if len(meta) >= 7 else 0, distinct=len(meta) >= 8 and bool(meta[7]))
+                   kinds=int(meta[6]) if len(meta) >= 7 else 0, cap=int(meta[7]) if len(meta) >= 8 else 0)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, weights=self.weights.astype(np.float16), cue_weights=self.cue_weights,
                             bias=np.array([self.bias]), meta=np.array([self.bits, self.window, self.stride, self.small_window, self.small_stride,
                                                                      int(self.dead_runs), self.kinds]
-                                                                    + ([1] if self.distinct else [])),
+                                                                    + ([self.cap] if self.cap else [])),
                             version=np.array([self.version]), rules=np.array([self.rules_digest]))
 
     def window_starts(self, n: int, window: int = 0, stride: int = 0) -> I64:
@@ -99,8 +99,8 @@ class LinearModel:
         """
         if n == 0:
             return [Window(offset, offset, _sigmoid(self.bias))]
-        if self.distinct:
-            return self._distinct_windows(feats, n, cues, offset, native)
+        if self.cap:
+            return self._capped_windows(feats, n, cues, offset, native)
         out: list[Window] | None = None
         small = 0 < self.small_window < n
         if native is not None and not small:
@@ -121,16 +121,16 @@ class LinearModel:
             out.append(self._best_small_window(feats, n, cues, offset, contrib[:n]))
         return out
 
-    def _distinct_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int,
-                          native: ModuleType | None) -> list[Window]:
-        """The large windows with each bucket counted once per window: its first feature in position order
-        (ties: feature order) adds its weight, summed in that order (the C accelerator does the same)."""
+    def _capped_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int,
+                        native: ModuleType | None) -> list[Window]:
+        """The large windows with each bucket counted at most `cap` times per window: its first `cap` features in
+        position order (ties: feature order) add their weights, summed in that order (as the C accelerator)."""
         starts = self.window_starts(n)
         ends = np.minimum(starts + self.window, n)
         live = self._live_bytes if self.dead_runs else b""
         if native is not None:
-            logits = np.frombuffer(native.window_logits_distinct(feats.buckets, feats.positions, self._weights32, live,
-                                                                 n, starts, self.window, self.bias), np.float64)
+            logits = np.frombuffer(native.window_logits_capped(feats.buckets, feats.positions, self._weights32, live,
+                                                               n, starts, self.window, self.bias, self.cap), np.float64)
             return self._scored(starts, ends, logits, cues, offset)
         inside = (feats.positions >= 0) & (feats.positions < n)
         order = np.argsort(feats.positions[inside], kind="stable")
@@ -139,12 +139,11 @@ class LinearModel:
         logits = np.empty(len(starts), dtype=np.float64)
         for k, (a, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             seg = bk[np.searchsorted(pos, a):np.searchsorted(pos, e)]
-            _, at = np.unique(seg, return_index=True)
-            uniq = seg[np.sort(at)]
             if self.dead_runs:
-                uniq = uniq[self._live[uniq]]
-            total = float(np.cumsum(w[uniq])[-1]) if len(uniq) else 0.0  # sequential, as the C loop adds
-            logits[k] = self.bias + total / math.sqrt(max(len(uniq), 1))
+                seg = seg[self._live[seg]]
+            kept = seg[_occurrence_rank(seg) < self.cap]
+            total = float(np.cumsum(w[kept])[-1]) if len(kept) else 0.0  # sequential, as the C loop adds
+            logits[k] = self.bias + total / math.sqrt(max(len(kept), 1))
         return self._scored(starts, ends, logits, cues, offset)
 
     def _best_small_window(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int,
@@ -270,6 +269,17 @@ class LinearModel:
     @cached_property
     def _live_bytes(self) -> bytes:
         return self._live.astype(np.uint8).tobytes()
+
+
+def _occurrence_rank(seg: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per element, how many earlier elements of `seg` hold the same value (0 for a value's first)."""
+    order = np.argsort(seg, kind="stable")
+    ordered = seg[order]
+    idx = np.arange(len(seg), dtype=np.int64)
+    group_start = np.maximum.accumulate(np.where(np.r_[True, ordered[1:] != ordered[:-1]], idx, 0))
+    rank = np.empty(len(seg), dtype=np.int64)
+    rank[order] = idx - group_start
+    return rank
 
 
 def _sigmoid(x: float) -> float:
