@@ -99,6 +99,7 @@ def test_may_match_is_true_whenever_scan_finds(type_: str) -> None:
     "        try:\n            username, password = get_auth_from_url(new_proxies[scheme])\n",
     "username, password = request.url.username, request.url.password",
     "self.password = config.db_password",
+    "    login, account, password = auth_from_netrc\n",
 ])
 def test_password_assigned_from_code_is_not_a_password(code: str) -> None:
     # pasting requests/sessions.py or httpx/_client.py was refused (secrets block)

@@ -98,8 +98,8 @@ def _generic(value: str) -> bool:
     return entropy(value) >= 3.5 and not_placeholder(value)
 
 
-# `password = get_auth(url)`, `password = request.url.password`: code that reads the value, not a value
-_CODE_PATH = re.compile(r"[a-z_]+(?:\.[a-z_]+)*[(\[].*|[a-z_]+(?:\.[a-z_]+)+")
+# `password = get_auth(url)`, `= request.url.password`, `= auth_from_netrc`: code that reads the value, not a value
+_CODE_PATH = re.compile(r"[a-z_]+(?:\.[a-z_]+)*[(\[].*|[a-z_]+(?:\.[a-z_]+)+|_?[a-z]+(?:_[a-z]+)+")
 
 
 def _password(value: str) -> bool:
