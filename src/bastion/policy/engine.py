@@ -175,7 +175,8 @@ class PolicyEngine:
             raise violation(*blocking)
         for slot, hits in zip(slots, per_slot, strict=True):
             edits = [Edit(h.start, h.end, h.type, h.key, slot.text[h.start:h.end] if h.rule.restore else None)
-                     for h in hits if h.rule.action == "redact"]
+                     for h in hits if h.rule.action == "redact"
+                     and (slot.keep is None or h.end <= slot.keep[0] or h.start >= slot.keep[1])]
             if edits:
                 slot.set(redaction.apply(slot.text, redaction.merge(edits), redactor))
         return redactor

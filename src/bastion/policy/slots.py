@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ _SCHEMA_WORDS = frozenset({
     "$comment",
 })
 
+# scheme://[userinfo@]host[:port]: the host of a URL the provider fetches
+_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#]*)")
+
 REQUEST_FIELDS = "request_fields"
 """The source of texts that reach the provider but are not conversation text (`user`, `metadata`,
 `stop`, tool-call ids, image URLs): read by every rule that is not limited to some `roles`."""
@@ -30,6 +34,7 @@ class TextSlot:
     set: Callable[[str], None]
     json_string: bool = False  # the text is JSON (tool-call arguments)
     source: str = "user"  # config.policy.TextSource: the role or part of the request it is in
+    keep: tuple[int, int] | None = None  # a span redaction leaves as it is (an image URL's host)
 
 
 def _part(where: str, part: TextPart, source: str) -> TextSlot:
@@ -145,7 +150,11 @@ def text_slots(request: ChatRequest | EmbeddingsRequest) -> list[TextSlot]:
             elif isinstance(part, ImagePart):
                 # the URL reaches the provider (which fetches it); the data is checked by the decoders
                 if part.url:
-                    out.append(_attr(f"messages[{i}].content[{j}].url", part, "url", REQUEST_FIELDS))
+                    # the provider fetches it from its host: a placeholder there makes it no URL at all
+                    url = _attr(f"messages[{i}].content[{j}].url", part, "url", REQUEST_FIELDS)
+                    host = _URL_HOST.match(part.url)
+                    url.keep = host.span(1) if host else None
+                    out.append(url)
                 if part.media_type:
                     out.append(_attr(f"messages[{i}].content[{j}].media_type", part, "media_type",
                                      REQUEST_FIELDS))

@@ -23,11 +23,14 @@ from bastion.policy.injection.classifier import LinearModel
 from bastion.policy.injection.detector import (
     _B64,
     CHUNK,
+    FEW_WORDS_CAP,
     MODEL_FAMILY,
     Detector,
     Finding,
     RuleHit,
+    _names_only,
     _quoted,
+    _repetitive,
 )
 from bastion.policy.injection.features import Hasher, word_hash
 from bastion.policy.injection.leet import _LEET, _LEET_TOKEN
@@ -164,7 +167,10 @@ class Reference:
                 cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length]
                 windows.extend(reference_windows(self.model, f, length, cues, o))
             top = max(windows, key=lambda w: w[2])
-            out.append(Finding(MODEL_FAMILY, *(c.span(top[0], top[1]) if n else (0, 0)), top[2]))
+            score = top[2]
+            if score > FEW_WORDS_CAP and (_repetitive(c.text) or _names_only(text)):  # the caps (no speed-up)
+                score = FEW_WORDS_CAP
+            out.append(Finding(MODEL_FAMILY, *(c.span(top[0], top[1]) if n else (0, 0)), score))
         return out
 
 

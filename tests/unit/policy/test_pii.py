@@ -142,3 +142,11 @@ def test_figures_grouped_by_thousands_are_not_phones() -> None:
                 "Revenue 7,103.2 19,066.6 16,063.5 -10.3% 6.5%"):  # rows of public financial statements
         assert phones.scan(row) == [], row
     assert [m.type for m in phones.scan("name,(415) 555-2671")] == ["phone"]
+
+
+@pytest.mark.parametrize("code", ["evens = xs[::2]", "odds = xs[1::2]", "a[10::20]", "df.iloc[::10, 0]"])
+def test_python_slices_are_not_ipv6_addresses(code: str) -> None:
+    # a user pasting code: `xs[::2]` redacted to `xs[[IP_ADDRESS_1]]` mangles it
+    assert [m for m in PiiScanner().scan(code) if m.type == "ip_address"] == []
+    assert [(m.type, "[2001:db8::1]"[m.start:m.end]) for m in PiiScanner().scan("[2001:db8::1]")] == [
+        ("ip_address", "2001:db8::1")]

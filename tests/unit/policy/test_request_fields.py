@@ -126,3 +126,25 @@ def test_role_limited_rules_skip_request_fields(registry: ScannerRegistry) -> No
     with pytest.raises(PolicyViolation):
         _engine(registry, {"scanner": "secrets", "action": "block", "roles": ["user"]},
                 {"scanner": "secrets", "action": "block"}).scan_request(_ctx(), _req(user=GH))
+
+
+@pytest.mark.parametrize("url", ["http://203.0.113.7/camera/snapshot.jpg", "https://203.0.113.7:8443/a.png?x=1",
+                                 "http://[2001:db8::7]/cam.jpg"])
+def test_an_image_urls_host_is_not_redacted(registry: ScannerRegistry, url: str) -> None:
+    """The provider fetches the image from that host: `http://[IP_ADDRESS_1]/...` is no URL (the
+    upstream refuses the request), and the provider learns the host by fetching it anyway."""
+    engine = _engine(registry, {"scanner": "pii", "action": "redact"})
+    req = ChatRequest(model="m", messages=[Message("user", [ImagePart(url=url)])])
+    engine.scan_request(_ctx(), req)
+    part = req.messages[0].content[0]
+    assert isinstance(part, ImagePart) and part.url == url
+
+
+def test_an_image_urls_path_and_query_are_still_redacted(registry: ScannerRegistry) -> None:
+    engine = _engine(registry, {"scanner": "pii", "action": "redact"})
+    req = ChatRequest(model="m", messages=[Message("user", [ImagePart(
+        url="https://203.0.113.7/avatar?ip=198.51.100.9")])])
+    engine.scan_request(_ctx(), req)
+    part = req.messages[0].content[0]
+    assert isinstance(part, ImagePart)
+    assert part.url == "https://203.0.113.7/avatar?ip=[IP_ADDRESS_1]"

@@ -93,3 +93,19 @@ def test_may_match_is_true_whenever_scan_finds(type_: str) -> None:
             assert SCANNER.may_match(t), t
     assert SCANNER.may_match(text)
     assert not SCANNER.may_match("Plain words with nothing in them that looks like one at all.")
+
+
+@pytest.mark.parametrize("code", [
+    "        try:\n            username, password = get_auth_from_url(new_proxies[scheme])\n",
+    "username, password = request.url.username, request.url.password",
+    "self.password = config.db_password",
+    "    login, account, password = auth_from_netrc\n",
+])
+def test_password_assigned_from_code_is_not_a_password(code: str) -> None:
+    # pasting requests/sessions.py or httpx/_client.py was refused (secrets block)
+    assert SCANNER.scan(code) == []
+
+
+def test_password_that_looks_like_a_word_path_with_symbols_is_still_found() -> None:
+    for value in ("Tr0ub4dor&3x.ok", "hunter2.secure", "s3cret(pass)"):
+        assert [m.type for m in SCANNER.scan(f"password = {value}")] == ["password"], value

@@ -77,6 +77,22 @@ FEW_WORDS = 5  # fewer distinct words than this, each said 4+ times on average: 
 FEW_WORDS_CAP = 0.5  # does not flag the text (its score is capped here)
 
 
+_WORD = re.compile(r"[^\W_]+")
+_NAME_LINE = re.compile(r"[ \t]*[A-Za-z_$][\w$.-]*[ \t]*")
+
+
+def _names_only(text: str) -> bool:
+    """Fewer than three words (`system`, `system prompt`), or a list of names, one a line (the
+    property names of a schema, `system_prompt\ninstructions`): no sentence for the classifier to
+    weigh (it scores the single word `system` 0.91). Rules still judge such texts, and they catch
+    the underscore-joined orders (`ignore_all_previous_instructions`)."""
+    if not text.isascii():  # Chinese or Japanese write a whole order without a space
+        return False
+    if len(_WORD.findall(text)) < 3:
+        return True
+    return all(_NAME_LINE.fullmatch(line) for line in text.split("\n") if line.strip())
+
+
 def _repetitive(text: str) -> bool:
     tokens = text.split()
     distinct = len(set(tokens))
@@ -309,7 +325,7 @@ class Detector:
             top = max(windows, key=lambda w: w.score)
             s, e = c.span(top.start, top.end) if n else (0, 0)
             score = top.score
-            if score > FEW_WORDS_CAP and _repetitive(c.text):
+            if score > FEW_WORDS_CAP and (_repetitive(c.text) or _names_only(text)):
                 # A few distinct words, each repeated (one word twenty times), give the classifier
                 # nothing to weigh: its score there is an artefact, not evidence. Rules still judge
                 # such texts. (No held-out text changed verdict: docs/injection.md.)

@@ -115,6 +115,12 @@ def _before(text: str, start: int, width: int = 40) -> str:
     return text[lo:start].lower()
 
 
+def _slice(text: str, start: int, end: int, cand: str) -> bool:
+    """`xs[::2]`, `xs[1::2]`: a decimal-only candidate right inside `[` is a Python/NumPy slice."""
+    return (start > 0 and text[start - 1] == "[" and text[end:end + 1] in ("]", ",")
+            and all(c in "0123456789:" for c in cand))
+
+
 class PiiScanner:
     name = "pii"
     cheap = True  # a short text costs less to scan than to look up (rules.CHEAP)
@@ -290,7 +296,7 @@ class PiiScanner:
                 except ValueError:
                     pass
                 else:
-                    if any(c.isdigit() for c in cand):  # not "::" or "a::b" (C++ scopes)
+                    if any(c.isdigit() for c in cand) and not _slice(text, s, end, cand):  # not "a::b" (C++)
                         out.append(Match("ip_address", s, end, 0.9))
             i = text.find(":", max(e, i + 1))
 

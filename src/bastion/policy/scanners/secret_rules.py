@@ -98,8 +98,14 @@ def _generic(value: str) -> bool:
     return entropy(value) >= 3.5 and not_placeholder(value)
 
 
+# `password = get_auth(url)`, `= request.url.password`, `= auth_from_netrc`: code that reads the value, not a value
+_CODE_PATH = re.compile(r"[a-z_]+(?:\.[a-z_]+)*[(\[].*|[a-z_]+(?:\.[a-z_]+)+|_?[a-z]+(?:_[a-z]+)+")
+
+
 def _password(value: str) -> bool:
     if len(value) < 8 or not not_placeholder(value):
+        return False
+    if _CODE_PATH.fullmatch(value):
         return False
     symbols = any(not c.isalnum() for c in value)
     return _mixed(value) or symbols or entropy(value) >= 3.2
