@@ -350,6 +350,36 @@ done:
     return result;
 }
 
+/* The five buffers of a window-logits call, checked: buckets and positions int64 of one length, weights
+ * float32, live empty or one byte per weight, starts int64 each in [0, n), every bucket a weight's index, n
+ * and window at least 1. 0, or -1 with an exception set; `*got` buffers are held either way (release them). */
+int
+window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn)
+{
+    static const char *names[5] = {"buckets", "positions", "weights", "live", "starts"};
+    static const Py_ssize_t sizes[5] = {8, 8, 4, 1, 8};
+    for (*got = 0; *got < 5; (*got)++)
+        if (get_buffer(objs[*got], &v[*got], sizes[*got], names[*got]) < 0)
+            return -1;
+    const int64_t *bk = v[0].buf, *starts = v[4].buf;
+    Py_ssize_t nf = v[0].len / 8, nw = v[2].len / 4, nl = v[3].len, ns = v[4].len / 8;
+    if (v[1].len != v[0].len || n < 1 || window < 1 || (nl != 0 && nl != nw)) {
+        PyErr_Format(PyExc_ValueError, "%s: mismatched buckets/positions/live or bad n/window", fn);
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < ns; k++)
+        if (starts[k] < 0 || starts[k] >= n) {
+            PyErr_SetString(PyExc_ValueError, "starts: out of range");
+            return -1;
+        }
+    for (Py_ssize_t i = 0; i < nf; i++)
+        if ((uint64_t)bk[i] >= (uint64_t)nw) {
+            PyErr_SetString(PyExc_ValueError, "buckets: out of range");
+            return -1;
+        }
+    return 0;
+}
+
 static PyObject *
 native_window_logits(PyObject *self, PyObject *args)
 {
@@ -358,29 +388,17 @@ native_window_logits(PyObject *self, PyObject *args)
     double bias;
     if (!PyArg_ParseTuple(args, "OOOOnOnd", &objs[0], &objs[1], &objs[2], &objs[3], &n, &objs[4], &window, &bias))
         return NULL;
-    static const char *names[5] = {"buckets", "positions", "weights", "live", "starts"};
-    static const Py_ssize_t sizes[5] = {8, 8, 4, 1, 8};
     Py_buffer v[5];
     int got = 0;
     PyObject *result = NULL;
     double *csum = NULL, *gathered = NULL;
     int64_t *ccount = NULL;
-    for (; got < 5; got++)
-        if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
-            goto done;
+    if (window_buffers(objs, v, &got, n, window, "window_logits") < 0)
+        goto done;
     const int64_t *bk = v[0].buf, *pos = v[1].buf, *starts = v[4].buf;
     const float *w = v[2].buf; /* the model's float32 weights: half the cache footprint of float64, same values */
     const unsigned char *live = v[3].buf;
-    Py_ssize_t nf = v[0].len / 8, nw = v[2].len / 4, nl = v[3].len, ns = v[4].len / 8;
-    if (v[1].len != v[0].len || n < 1 || window < 1 || (nl != 0 && nl != nw)) {
-        PyErr_SetString(PyExc_ValueError, "window_logits: mismatched buckets/positions/live or bad n/window");
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k < ns; k++)
-        if (starts[k] < 0 || starts[k] >= n) {
-            PyErr_SetString(PyExc_ValueError, "starts: out of range");
-            goto done;
-        }
+    Py_ssize_t nf = v[0].len / 8, nl = v[3].len, ns = v[4].len / 8;
     csum = PyMem_Calloc((size_t)n + 1, sizeof(double));
     ccount = PyMem_Calloc((size_t)n + 1, sizeof(int64_t));
     if (csum == NULL || ccount == NULL) {
@@ -393,12 +411,6 @@ native_window_logits(PyObject *self, PyObject *args)
     if (gathered == NULL) {
         PyErr_NoMemory();
         goto done;
-    }
-    for (Py_ssize_t i = 0; i < nf; i++) {
-        if ((uint64_t)bk[i] >= (uint64_t)nw) {
-            PyErr_SetString(PyExc_ValueError, "buckets: out of range");
-            goto done;
-        }
     }
     for (Py_ssize_t i = 0; i < nf; i++)
         gathered[i] = (double)w[bk[i]];

@@ -57,33 +57,20 @@ native_window_logits_capped(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOOnOndn", &objs[0], &objs[1], &objs[2], &objs[3], &n, &objs[4], &window, &bias,
                           &cap))
         return NULL;
-    static const char *names[5] = {"buckets", "positions", "weights", "live", "starts"};
-    static const Py_ssize_t sizes[5] = {8, 8, 4, 1, 8};
     Py_buffer v[5];
     int got = 0;
     PyObject *result = NULL;
     Py_ssize_t *first = NULL, *order = NULL;
-    for (; got < 5; got++)
-        if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
-            goto done;
+    if (window_buffers(objs, v, &got, n, window, "window_logits_capped") < 0)
+        goto done;
+    if (cap < 1) {
+        PyErr_SetString(PyExc_ValueError, "window_logits_capped: cap must be at least 1");
+        goto done;
+    }
     const int64_t *bk = v[0].buf, *pos = v[1].buf, *starts = v[4].buf;
     const float *w = v[2].buf;
     const unsigned char *live = v[3].buf;
     Py_ssize_t nf = v[0].len / 8, nw = v[2].len / 4, nl = v[3].len, ns = v[4].len / 8;
-    if (v[1].len != v[0].len || n < 1 || window < 1 || cap < 1 || nw < 1 || (nl != 0 && nl != nw)) {
-        PyErr_SetString(PyExc_ValueError, "window_logits_capped: mismatched buckets/positions/live or bad n/window/cap");
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k < ns; k++)
-        if (starts[k] < 0 || starts[k] >= n) {
-            PyErr_SetString(PyExc_ValueError, "starts: out of range");
-            goto done;
-        }
-    for (Py_ssize_t i = 0; i < nf; i++)
-        if ((uint64_t)bk[i] >= (uint64_t)nw) {
-            PyErr_SetString(PyExc_ValueError, "buckets: out of range");
-            goto done;
-        }
     if (stamps_for(nw) < 0)
         goto done;
     /* a stable counting sort of the features in [0, n) by position: first[p] is where position p's run starts */
