@@ -113,6 +113,7 @@ class ToolDef:
     description: str | None = None
     parameters: JSONObject = field(default_factory=dict)  # JSON Schema
     cache: CacheHint | None = None
+    strict: bool | None = None  # OpenAI: the provider enforces `parameters` on the call's arguments (None: not sent)
 
 
 @dataclass(slots=True)

@@ -20,7 +20,6 @@ from bastion.providers.openai.fields import (
 
 _NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _TOOL_KEYS = frozenset({"type", "function"})
-# `strict` is accepted but not carried: the canonical ToolDef has no place for it (see report).
 _FUNCTION_KEYS = frozenset({"name", "description", "parameters", "strict"})
 _CHOICE_KEYS = frozenset({"type", "function"})
 _MODES = ("auto", "none", "required")
@@ -51,12 +50,11 @@ def _tool(value: JSON, path: str) -> ToolDef:
     description = fn.get("description")
     parameters = fn.get("parameters")
     strict = fn.get("strict")
-    if strict is not None:
-        as_bool(strict, join(fn_path, "strict"))
     return ToolDef(
         name=name,
         description=as_str(description, join(fn_path, "description")) if description is not None else None,
         parameters=as_object(parameters, join(fn_path, "parameters")) if parameters is not None else {},
+        strict=as_bool(strict, join(fn_path, "strict")) if strict is not None else None,
     )
 
 
@@ -100,6 +98,8 @@ def encode_tools(tools: list[ToolDef], choice: ToolChoice | None, body: JSONObje
             fn["description"] = tool.description
         if tool.parameters:
             fn["parameters"] = tool.parameters
+        if tool.strict is not None:  # (an Anthropic upstream has no such field: its encoder leaves it out)
+            fn["strict"] = tool.strict
         out.append({"type": "function", "function": fn})
     body["tools"] = out
     if choice is None:

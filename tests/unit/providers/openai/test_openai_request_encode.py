@@ -193,3 +193,21 @@ def test_upstream_bodies_carry_only_known_fields(fmt: Any, body: dict[str, Any])
     assert set(sent) <= UPSTREAM_KEYS
     for message in sent["messages"]:
         assert set(message) <= MESSAGE_KEYS
+
+
+def test_a_strict_tool_reaches_the_openai_upstream_and_not_an_anthropic_one() -> None:
+    """`strict: true` makes OpenAI enforce the tool's schema: an app that sets it must not lose it in the gateway."""
+    from bastion.providers.anthropic import ANTHROPIC
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}, "strict": True}},
+                      {"type": "function", "function": {"name": "g", "strict": False}},
+                      {"type": "function", "function": {"name": "h"}}]}
+    req = OPENAI.decode_request(body)
+    sent = [t["function"] for t in OPENAI.encode_request(req, "up")["tools"]]
+    assert [fn.get("strict") for fn in sent] == [True, False, None]
+    assert all("strict" not in t for t in ANTHROPIC.encode_request(req, "claude")["tools"])  # no such field there
+    bad = {**body, "tools": [{"type": "function", "function": {"name": "f", "strict": "yes"}}]}
+    with pytest.raises(InvalidRequest) as info:
+        OPENAI.decode_request(bad)
+    assert info.value.param == "tools[0].function.strict"
