@@ -66,3 +66,60 @@ def test_budget_spent_is_not_forgotten_when_redis_loses_its_data(
             assert set(again) == {429}, again
     finally:
         _drop_redis_prefix(prefix)
+
+
+def test_a_crashed_replica_frees_its_concurrency_slot_after_the_lease_ttl_and_a_live_one_keeps_it(
+        redis_url: str, fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    """max_parallel 1, a long stream on replica a: its slot stays taken while the stream runs longer
+    than limits.lease_ttl_seconds (renewed), and comes back once a is killed outright (expired),
+    instead of staying locked for the old fixed 15 minutes."""
+    import signal
+    import threading
+    import time
+
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    cfg = base_config(fake_upstream.url, tmp_path,
+                      limits={"backend": "redis", "redis_url": redis_url, "redis_key_prefix": prefix,
+                              "lease_ttl_seconds": 2})
+    fake_upstream.always("openai.chat", Reply(stream=["tick "] * 400, delay_between_chunks=0.05))
+    body = {"model": "gpt-4o-mini", "messages": MSG, "max_tokens": 10}
+    try:
+        with Gateway(cfg, tmp_path, name="a") as a, Gateway(cfg, tmp_path, name="b") as b:
+            key = a.create_key(name="one-at-a-time", max_parallel=1)
+            auth = {"authorization": f"Bearer {key}"}
+            started = threading.Event()
+            chunks: list[bytes] = []
+
+            def long_stream() -> None:
+                try:
+                    with httpx.stream("POST", f"{a.url}/v1/chat/completions", json={**body, "stream": True},
+                                      headers=auth, timeout=60) as r:
+                        assert r.status_code == 200
+                        for chunk in r.iter_bytes():
+                            chunks.append(chunk)
+                            started.set()
+                except httpx.HTTPError:
+                    pass  # a is killed under it
+                finally:
+                    started.set()
+
+            t = threading.Thread(target=long_stream, daemon=True)
+            t.start()
+            assert started.wait(30) and chunks
+            time.sleep(5)  # 2.5 TTLs into the stream: renewed, so still held
+            r = httpx.post(f"{b.url}/v1/chat/completions", json=body, headers=auth, timeout=30)
+            assert r.status_code == 429, r.text
+            assert "concurrent" in r.text.lower() or "parallel" in r.text.lower(), r.text
+            a.stop(signal.SIGKILL)  # no release, no renewal
+            t.join(10)
+            deadline = time.monotonic() + 20
+            statuses = []
+            while time.monotonic() < deadline:
+                r = httpx.post(f"{b.url}/v1/chat/completions", json=body, headers=auth, timeout=30)
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    break
+                time.sleep(0.25)
+            assert statuses[-1] == 200, statuses  # the dead replica's lease expired
+    finally:
+        _drop_redis_prefix(prefix)

@@ -44,9 +44,10 @@ class LimitsConfig(_Strict):
     redis_key_prefix: str = Field("bastion:", min_length=1,
                                   description="Prefix of every Redis key (lets several gateways share one Redis).")
     lease_ttl_seconds: float = Field(
-        900.0, gt=0,
+        60.0, ge=1, le=86_400,
         description="How long a concurrency lease or budget reservation outlives a replica that crashed "
-                    "before releasing it (Redis backend).")
+                    "before releasing it (Redis backend); a live replica renews what it holds every quarter "
+                    "of this, so requests may run longer.")
     usage_flush_seconds: float = Field(1.0, gt=0, le=60,
                                        description="How often batched usage records are written to the store.")
 

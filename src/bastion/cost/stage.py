@@ -23,7 +23,7 @@ from bastion.cost.pricing import Price, PriceTable, format_usd, usd_to_micros
 from bastion.cost.usage import UsageRecorder
 from bastion.limits.backend import BudgetDecision, BudgetSlot, LimitsBackend, lease_id
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
-from bastion.limits.late import LateConclusions
+from bastion.limits.late import LateConclusions, horizon
 from bastion.limits.scopes import key_scope, team_scope
 from bastion.limits.stage import backend_unavailable
 
@@ -55,7 +55,7 @@ class BudgetStage:
                  teams: Mapping[str, TeamConfig], model_targets: Mapping[str, list[str]], *,
                  recorder: UsageRecorder | None = None, clock: Callable[[], float] | None = None) -> None:
         self._backend = backend
-        self.late = LateConclusions(limits.lease_ttl_seconds)
+        self.late = LateConclusions(horizon(limits.lease_ttl_seconds))
         self._prices = prices
         self._block = limits.on_backend_error == "block"
         self._default_out = limits.default_max_output_tokens
@@ -225,7 +225,7 @@ class BudgetStage:
                 op = partial(self._backend.settle, lease_id(ctx), res.slots, res.amount, s[0], s[1], self._clock())
                 try:
                     await op()
-                except ServiceUnavailable:  # counted by the backend; retried until lease_ttl_seconds
+                except ServiceUnavailable:  # counted by the backend; retried (limits/late.py)
                     self.late.retry(op)
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("cost.finish", type(e).__name__)

@@ -1,10 +1,12 @@
 """Conclusions (lease releases, budget settlements) the backend failed to take, retried later.
 
 A settlement lost for good leaves its spend uncounted once the reservation expires, so the budget
-could be overspent by it; a lost release holds a concurrency slot for `lease_ttl_seconds`. So a
+could be overspent by it; a lost release holds a concurrency slot until its lease expires. So a
 conclusion that failed (Redis slow or briefly unreachable) is retried in the background with
-capped backoff for up to `lease_ttl_seconds`. A retry after a reply that was lost (the first call
-did run) counts the spend twice: the safe direction. Pending retries are bounded.
+capped backoff for up to `horizon(lease_ttl_seconds)` (15 minutes, or the TTL if longer); the
+Redis backend keeps renewing the request's reservation meanwhile (limits/renewal.py). A retry after
+a reply that was lost (the first call did run) counts the spend twice: the safe direction.
+Pending retries are bounded.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from collections.abc import Awaitable, Callable
 from bastion.core.errors import ServiceUnavailable
 
 log = logging.getLogger("bastion.limits")
+
+RETRY_HORIZON = 900.0
+
+
+def horizon(lease_ttl: float) -> float:
+    """How long a failed conclusion is retried."""
+    return max(RETRY_HORIZON, lease_ttl)
 
 
 class LateConclusions:
@@ -56,7 +65,7 @@ class LateConclusions:
             except ServiceUnavailable:
                 delay = min(delay * 2, self._max)
         self.lost += 1
-        log.error("limits: a conclusion could not be written within limits.lease_ttl_seconds; given up")
+        log.error("limits: a conclusion could not be written within %.0f s; given up", self._horizon)
 
     async def drained(self) -> None:
         """Wait until every conclusion pending now was written or given up."""

@@ -108,6 +108,31 @@ end
 return 1
 """
 
+# Renewal of the leases and reservations a live process still holds (limits/renewal.py): only
+# members still present are touched (ZADD XX), so a released or swept one is never recreated.
+# KEYS: m lease zsets, then r reservation zsets. ARGV: now (-1 = server TIME), lease ttl, m,
+# reservation expiry, then the m lease members (request ids), then the r reservation members.
+RENEW = """
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local ttl = tonumber(ARGV[2])
+local m = tonumber(ARGV[3])
+local expiry = tonumber(ARGV[4])
+for i = 1, #KEYS do
+  if i <= m then
+    if redis.call('ZADD', KEYS[i], 'XX', 'CH', now + ttl, ARGV[4 + i]) == 1 then
+      redis.call('PEXPIRE', KEYS[i], math.ceil(ttl * 1000) + 1000)
+    end
+  else
+    redis.call('ZADD', KEYS[i], 'XX', expiry, ARGV[4 + i])
+  end
+end
+return 1
+"""
+
 # A budget hash is trusted only once seeded from the store's settled spend (field `seeded`):
 # a hash Redis lost (restart without persistence, eviction) would otherwise start again at 0.
 # KEYS, ARGV: RESERVE's. Reply: nil when every slot is seeded, else {2, slot indexes (1-based)}.

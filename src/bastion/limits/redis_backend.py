@@ -6,6 +6,8 @@ client retries nothing else), and after a refused or broken connection the backe
 for a second (instead of every request paying the connect timeout again) before it tries again.
 Failures become ServiceUnavailable; the stages apply `on_backend_error`. The client is
 limits/resp.py, one pipelined connection: redis-py's asyncio client cost ~100 µs CPU per call.
+Leases and reservations this process holds are renewed while their requests run
+(limits/renewal.py), so `lease_ttl` only bounds what a crashed replica leaves behind.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from bastion.core.errors import ServiceUnavailable
 from bastion.limits import lua
 from bastion.limits.backend import BudgetDecision, BudgetSlot, DeniedKind, FailureCounter, RateDecision
+from bastion.limits.renewal import LeaseRenewal
 from bastion.limits.resp import Arg, Reply, ReplyError, RespClient, Script
 from bastion.limits.scopes import ScopeLimit
 
 _KINDS: dict[int, DeniedKind] = {1: "requests", 2: "tokens", 3: "parallel", 4: "too_large"}
-ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED = (
-    Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE, lua.ADMIT, lua.CONCLUDE, lua.SEED))
+ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED, RENEW = (
+    Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE, lua.ADMIT, lua.CONCLUDE, lua.SEED,
+                        lua.RENEW))
 log = logging.getLogger("bastion.limits")
 _UNSEEDED = 2  # a script's first reply item when budget hashes must first be seeded from the store
 SpendSource = Callable[[BudgetSlot], Awaitable[int]]
@@ -32,8 +36,9 @@ class RedisBackend:
     kind = "redis"
 
     def __init__(self, url: str, *, prefix: str = "bastion:", timeout: float = 1.0,
-                 lease_ttl: float = 900.0, cooldown: float = 1.0, max_connections: int = 64,
-                 client: RespClient | None = None) -> None:
+                 lease_ttl: float = 60.0, cooldown: float = 1.0, max_connections: int = 64,
+                 client: RespClient | None = None, retry_horizon: float = 900.0,
+                 clock: Callable[[], float] = time.time) -> None:
         # `max_connections` is kept for callers; one pipelined connection now serves every call.
         self._client = client if client is not None else RespClient(url, timeout=timeout)
         self._prefix = prefix
@@ -46,11 +51,13 @@ class RedisBackend:
         # The store's settled spend of a budget slot (micro-USD): seeds a budget counter Redis does
         # not hold (first use, or lost in a restart without persistence); None seeds 0.
         self.spend_source: SpendSource | None = None
+        self.renewal = LeaseRenewal(lease_ttl, self._call, RENEW, retry_horizon=retry_horizon, clock=clock)
 
     async def start(self) -> None:
         """Load the scripts (so the first requests need no second round trip). A Redis that is
         down at start-up is not fatal: requests then meet `on_backend_error`."""
-        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED):
+        self.renewal.start()
+        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED, RENEW):
             try:
                 await self._call("start", None, ["SCRIPT", "LOAD", s.source])
             except ServiceUnavailable as e:
@@ -59,6 +66,7 @@ class RedisBackend:
                 return
 
     async def close(self) -> None:
+        await self.renewal.close()
         await self._client.close()
 
     async def _call(self, op: str, script: Script | None, args: Sequence[Arg],
@@ -108,7 +116,17 @@ class RedisBackend:
     async def acquire(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int,
                       now: float | None = None) -> RateDecision:
         keys, args = self._acquire_call(rid, scopes, tokens, now)
-        return _rate(_ints(await self._call("acquire", ACQUIRE, args, keys)))
+        d = _rate(_ints(await self._call("acquire", ACQUIRE, args, keys)))
+        if d.allowed:
+            self.renewal.hold(rid, leases=self._lease_keys(scopes))
+        return d
+
+    def _lease_keys(self, scopes: Sequence[ScopeLimit]) -> list[str]:
+        return [self._scope_keys(s.id)[2] for s in scopes if s.max_parallel is not None]
+
+    def _reservations(self, rid: str, slots: Sequence[BudgetSlot], amount: int) -> list[tuple[str, str]]:
+        member = f"{rid}|{amount}"
+        return [(self._budget_keys(s)[1], member) for s in slots]
 
     def _release_call(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
                       now: float | None) -> tuple[list[Arg], list[Arg]]:
@@ -132,7 +150,7 @@ class RedisBackend:
                       now: float | None = None) -> None:
         keys, args = self._release_call(rid, scopes, token_delta, now)
         if args:
-            await self._call("release", RELEASE, args, keys)
+            await self._concluding(rid, True, False, self._call("release", RELEASE, args, keys))
 
     def _reserve_call(self, rid: str, slots: Sequence[BudgetSlot], amount: int,
                       now: float) -> tuple[list[Arg], list[Arg]]:
@@ -148,6 +166,8 @@ class RedisBackend:
         for _ in range(3):
             r = _ints(await self._call("reserve", RESERVE, args, keys))
             if r[0] != _UNSEEDED:
+                if r[0] == 1:
+                    self.renewal.hold(rid, reservations=self._reservations(rid, slots, amount))
                 return _budget(r)
             await self._seed(slots, r[1:])
         raise ServiceUnavailable("limits backend (redis) keeps losing budget counters")
@@ -182,7 +202,7 @@ class RedisBackend:
                      spend: Sequence[BudgetSlot], now: float) -> None:
         keys, args = self._settle_call(rid, reserved, amount, actual, spend)
         if args:
-            await self._call("settle", SETTLE, args, keys)
+            await self._concluding(rid, False, True, self._call("settle", SETTLE, args, keys))
 
     async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
                     slots: Sequence[BudgetSlot], amount: int, budget_now: float
@@ -198,7 +218,10 @@ class RedisBackend:
             raise ServiceUnavailable("limits backend (redis) keeps losing budget counters")
         if r[0] != 1:
             return _rate(r), None
-        return _rate(r[:10]), _budget(r[10:])
+        bd = _budget(r[10:])
+        self.renewal.hold(rid, leases=self._lease_keys(scopes),
+                          reservations=self._reservations(rid, slots, amount) if bd.allowed else ())
+        return _rate(r[:10]), bd
 
     async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
                        reserved: Sequence[BudgetSlot], amount: int, actual: int,
@@ -206,7 +229,17 @@ class RedisBackend:
         k1, a1 = self._release_call(rid, scopes, token_delta, now)
         k2, a2 = self._settle_call(rid, reserved, amount, actual, spend)
         if a1 or a2:
-            await self._call("conclude", CONCLUDE, [len(k1), len(a1), *a1, *a2], [*k1, *k2])
+            await self._concluding(rid, True, True,
+                                   self._call("conclude", CONCLUDE, [len(k1), len(a1), *a1, *a2], [*k1, *k2]))
+
+    async def _concluding(self, rid: str, leases: bool, reservations: bool, call: Awaitable[Reply]) -> None:
+        """Await a release/settlement and tell the renewal whether it was written."""
+        try:
+            await call
+        except BaseException:
+            self.renewal.concluded(rid, leases=leases, reservations=reservations, ok=False)
+            raise
+        self.renewal.concluded(rid, leases=leases, reservations=reservations, ok=True)
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
         h, _ = self._budget_keys(slot)

@@ -19,6 +19,7 @@ from bastion.cost.stage import BudgetStage
 from bastion.cost.usage import UsageRecorder, load_spend, settled_spend
 from bastion.http.types import HttpRequest, HttpResponse
 from bastion.limits.backend import LimitsBackend
+from bastion.limits.late import horizon
 from bastion.limits.memory import MemoryBackend
 from bastion.limits.redis_backend import RedisBackend
 from bastion.limits.stage import RateLimitStage
@@ -51,7 +52,7 @@ def make_backend(config: BastionConfig, clock: Callable[[], float] = time.time) 
     lc = config.limits
     if lc.backend == "redis":
         return RedisBackend(lc.redis_url, prefix=lc.redis_key_prefix, timeout=lc.redis_timeout_seconds,
-                            lease_ttl=lc.lease_ttl_seconds)
+                            lease_ttl=lc.lease_ttl_seconds, retry_horizon=horizon(lc.lease_ttl_seconds), clock=clock)
     return MemoryBackend(clock=clock)
 
 

@@ -23,7 +23,7 @@ from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.limits.backend import LimitsBackend, RateDecision, lease_id
 from bastion.limits.bucket import format_reset
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
-from bastion.limits.late import LateConclusions
+from bastion.limits.late import LateConclusions, horizon
 from bastion.limits.scopes import ScopeLimit, ScopeResolver
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class RateLimitStage:
         """`model_targets` (alias -> upstream models) is accepted for symmetry with the budget
         stage; limits are per alias. `clock` (unix seconds) replaces the backend's own clock."""
         self._backend = backend
-        self.late = LateConclusions(limits.lease_ttl_seconds)
+        self.late = LateConclusions(horizon(limits.lease_ttl_seconds))
         self._resolver = ScopeResolver(limits, teams)
         self._block = limits.on_backend_error == "block"
         self._default_out = limits.default_max_output_tokens
@@ -179,7 +179,7 @@ class RateLimitStage:
                                  res.slots, res.amount, actual, spend, bnow)
             try:
                 await op()
-            except ServiceUnavailable:  # counted by the backend; retried until lease_ttl_seconds
+            except ServiceUnavailable:  # counted by the backend; retried (limits/late.py)
                 self.late.retry(op)
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("ratelimit.finish", type(e).__name__)
