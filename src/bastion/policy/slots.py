@@ -24,7 +24,12 @@ _URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#]*)")
 
 REQUEST_FIELDS = "request_fields"
 """The source of texts that reach the provider but are not conversation text (`user`, `metadata`,
-`stop`, tool-call ids, image URLs): read by every rule that is not limited to some `roles`."""
+`stop`, tool-call ids, image URLs, `prompt_cache_key`, `safety_identifier`, `inference_geo`): read by
+every rule that is not limited to some `roles`."""
+
+# free strings a decoder keeps in ChatRequest.extra that reach the provider (OpenAI's cache key and
+# end-user id, which an Anthropic upstream receives as metadata.user_id; Anthropic's region)
+_EXTRA_STRINGS = ("prompt_cache_key", "safety_identifier", "inference_geo")
 
 
 @dataclass(slots=True)
@@ -127,8 +132,9 @@ def text_slots(request: ChatRequest | EmbeddingsRequest) -> list[TextSlot]:
     """All model-read text: system, every message role's text parts (tool results included) and name,
     tool-call arguments, tool definitions (description and schema strings), the
     response_format schema, and embeddings input; besides, what else reaches the provider as text:
-    tool and tool-call names and ids, image URLs and media types, `stop`, `user` and `metadata`
-    (image data is checked by the ingress decoders)."""
+    tool and tool-call names and ids, image URLs and media types, `stop`, `user`, `metadata`,
+    `prompt_cache_key`, `safety_identifier` and `inference_geo` (image data is checked by the ingress
+    decoders; an Anthropic output_config.format schema is the response_format)."""
     out: list[TextSlot]
     if isinstance(request, EmbeddingsRequest):
         out = [TextSlot(f"input[{i}]", text, _input(request, i), source="embeddings_input")
@@ -180,4 +186,8 @@ def text_slots(request: ChatRequest | EmbeddingsRequest) -> list[TextSlot]:
     metadata = request.extra.get("metadata")
     if isinstance(metadata, dict):
         out.extend(_json_strings("metadata", metadata, REQUEST_FIELDS))
+    for key in _EXTRA_STRINGS:
+        value = request.extra.get(key)
+        if isinstance(value, str) and value:
+            out.append(TextSlot(key, value, _setter(request.extra, key), source=REQUEST_FIELDS))
     return out

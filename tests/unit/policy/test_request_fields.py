@@ -20,6 +20,7 @@ from bastion.core.types import (
 )
 from bastion.policy.engine import PolicyEngine
 from bastion.policy.registry import ScannerRegistry
+from bastion.providers.anthropic import ANTHROPIC
 from tests.unit.policy.fake_credentials import SECRETS
 
 GH = SECRETS["github_token"][1]
@@ -55,6 +56,15 @@ CASES = {
     "metadata_value": lambda: _req(extra={"metadata": {"k": GH}}),
     "metadata_key": lambda: _req(extra={"metadata": {GH: "v"}}),
     "embeddings_user": lambda: EmbeddingsRequest(model="m", input=["hi"], user=GH),
+    "prompt_cache_key": lambda: _req(extra={"prompt_cache_key": GH}),
+    "safety_identifier": lambda: _req(extra={"safety_identifier": f"id {GH}"}),
+    "inference_geo": lambda: _req(extra={"inference_geo": GH}, ingress="anthropic"),
+    "anthropic_output_schema_key": lambda: ANTHROPIC.decode_request({
+        "model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}],
+        "output_config": {"format": {"type": "json_schema", "schema": {"properties": {GH: {}}}}}}),
+    "anthropic_output_schema_value": lambda: ANTHROPIC.decode_request({
+        "model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}],
+        "output_config": {"format": {"type": "json_schema", "schema": {"enum": ["a", f"x {GH}"]}}}}),
 }
 
 
@@ -115,6 +125,14 @@ def test_names_ids_stop_and_user_are_redacted_consistently(registry: ScannerRegi
     assert req.messages[0].tool_calls[0].id == req.messages[1].tool_call_id == "id [EMAIL_1]"
     assert req.stop == ["bye [EMAIL_2]"] and req.user == "[EMAIL_2]"
     assert req.extra["metadata"] == {"owner": "[EMAIL_2]"}
+
+
+def test_cache_key_and_safety_identifier_are_redacted_in_place(registry: ScannerRegistry) -> None:
+    """What the provider receives is the redacted value: the encoders read these fields after the scan."""
+    engine = _engine(registry, {"scanner": "pii", "action": "redact", "types": ["email"]})
+    req = _req(extra={"prompt_cache_key": "team:c@d.io", "safety_identifier": "c@d.io", "store": True})
+    engine.scan_request(_ctx(), req)
+    assert req.extra == {"prompt_cache_key": "team:[EMAIL_1]", "safety_identifier": "[EMAIL_1]", "store": True}
 
 
 def test_role_limited_rules_skip_request_fields(registry: ScannerRegistry) -> None:

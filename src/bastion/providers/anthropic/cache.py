@@ -1,7 +1,9 @@
 """Anthropic `cache_control` (prompt-cache breakpoints) ⇄ canonical CacheHint, strictly validated.
 
 Accepted where the Messages API accepts it: text, image, tool_use and tool_result blocks (text
-and image blocks inside a tool_result too), system text blocks and custom tool definitions.
+and image blocks inside a tool_result too), system text blocks, custom tool definitions, and the
+top level of the request (automatic caching: Anthropic puts it on the last cacheable block, and
+it takes one of the 4 breakpoint slots).
 Only the documented shape passes: `{"type": "ephemeral"}` with an optional `"ttl": "5m" | "1h"`;
 `null` means no breakpoint. Anything else is refused with its path: the object carries no text,
 and strict validation keeps it that way.
@@ -33,7 +35,7 @@ class Breakpoints:
         raw = block.get("cache_control")
         if raw is None:
             return None
-        cpath = f"{path}.cache_control"
+        cpath = f"{path}.cache_control" if path else "cache_control"
         cc = obj(raw, cpath)
         only_keys(cc, ("type", "ttl"), cpath, "cache_control")
         ctype = string(required(cc, "type", cpath), f"{cpath}.type")

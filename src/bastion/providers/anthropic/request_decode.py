@@ -5,7 +5,11 @@ carry text a model reads, and text that the input policy never scanned must not 
 Carried as canonical CacheHints: `cache_control` on content blocks, system blocks and tools
 (validated in cache.py; Anthropic upstreams receive it at the same positions, OpenAI ones cache
 on their own and drop it). Passed on in `extra` (to Anthropic upstreams only): `thinking`, a
-validated non-text configuration. Reasoning blocks of assistant turns (`thinking` with its
+validated non-text configuration; `output_config.effort`, `service_tier`, `speed`, `inference_geo` and
+the top-level `cache_control` (automatic caching: one of the 4 breakpoints), each validated.
+`output_config.format` (a JSON schema) becomes the canonical `response_format` (OpenAI's json_schema
+form, named OUTPUT_FORMAT_NAME, strict), so the input policy scans the schema as it does OpenAI's and
+OpenAI-format upstreams get a response_format. Reasoning blocks of assistant turns (`thinking` with its
 `signature`, `redacted_thinking` with its `data`) are kept unchanged as the message's
 ThinkingParts, for Anthropic upstreams only: the upstream checks each against its signature (a
 changed or forged block is refused), which is why the input policy does not rewrite them.
@@ -43,9 +47,11 @@ from bastion.providers.anthropic.fields import (
     required,
     string,
 )
+from bastion.providers.anthropic.options import decode_options, decode_output_config, refuse_known
 
 _TOP = frozenset({"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
-                  "stop_sequences", "stream", "tools", "tool_choice", "metadata", "thinking"})
+                  "stop_sequences", "stream", "tools", "tool_choice", "metadata", "thinking", "output_config",
+                  "service_tier", "speed", "inference_geo", "cache_control"})
 _TEXT_KEYS = frozenset({"type", "text", "cache_control", "citations"})
 _IMAGE_KEYS = frozenset({"type", "source", "cache_control"})
 _TOOL_USE_KEYS = frozenset({"type", "id", "name", "input", "cache_control"})
@@ -279,6 +285,7 @@ def _thinking(raw: JSON) -> JSONObject:
 def decode_request(body: JSONObject) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    refuse_known(body)
     only_keys(body, _TOP, "", "a Messages request")
     bp = Breakpoints()
     req = ChatRequest(
@@ -311,5 +318,8 @@ def decode_request(body: JSONObject) -> ChatRequest:
             req.user = string(user_id, "metadata.user_id")
     if (thinking := body.get("thinking")) is not None:
         req.extra["thinking"] = _thinking(thinking)
+    if (output_config := body.get("output_config")) is not None:
+        decode_output_config(output_config, req)
+    decode_options(body, req, bp)
     bp.check()
     return req

@@ -4,9 +4,11 @@ Cache hints (CacheHint) become `cache_control` on the same blocks, system blocks
 text that carries one is never shortened to a plain string). Dropped on purpose: `seed`
 (Anthropic has no seed; sampling stays non-deterministic), a message's `name`, an image's
 `detail`, and `extra` unless the request came in through the Anthropic ingress (then only its
-vetted `thinking`). An assistant turn's reasoning blocks (ThinkingPart) lead its blocks, exactly
-as received. Refused (InvalidRequest): n > 1, a JSON response_format, temperature above 1, images
-outside user/tool turns, tool arguments that are not a JSON object, an unsigned thinking block.
+vetted `thinking` and the options of options.py; from the OpenAI ingress only `safety_identifier`,
+as `metadata.user_id`). A json_schema response_format becomes `output_config.format`. An
+assistant turn's reasoning blocks (ThinkingPart) lead its blocks, exactly as received. Refused
+(InvalidRequest): n > 1, a json_object response_format, temperature above 1, images outside
+user/tool turns, tool arguments that are not a JSON object, an unsigned thinking block.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bastion.core.types import (
 )
 from bastion.providers.anthropic.cache import mark
 from bastion.providers.anthropic.fields import label
+from bastion.providers.anthropic.options import encode_options
 from bastion.providers.anthropic.response import thinking_block
 
 DEFAULT_MAX_TOKENS = 4096
@@ -162,8 +165,6 @@ def _tool_choice(tc: ToolChoice) -> JSONObject:
 def _check_supported(req: ChatRequest) -> None:
     if req.n is not None and req.n > 1:
         raise InvalidRequest("n > 1 is not supported by anthropic providers", param="n")
-    if req.response_format is not None and req.response_format.get("type") != "text":
-        raise InvalidRequest("response_format is not supported by anthropic providers", param="response_format")
     if req.temperature is not None and not 0.0 <= req.temperature <= 1.0:
         raise InvalidRequest("temperature must be between 0 and 1 for anthropic providers", param="temperature")
 
@@ -189,8 +190,7 @@ def encode_request(req: ChatRequest, model: str) -> JSONObject:
         body["tools"] = [mark(_tool(t.name, t.description, t.parameters), t.cache) for t in req.tools]
     if req.tool_choice is not None:
         body["tool_choice"] = _tool_choice(req.tool_choice)
-    if req.user:
-        body["metadata"] = {"user_id": req.user}
+    encode_options(req, body)
     if req.stream:
         body["stream"] = True
     if req.ingress == "anthropic" and "thinking" in req.extra:

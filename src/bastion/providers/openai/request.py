@@ -1,7 +1,15 @@
-"""OpenAI chat-completions request body ⇄ canonical ChatRequest (validation and serialisation)."""
+"""OpenAI chat-completions request body ⇄ canonical ChatRequest (validation and serialisation).
+
+Vetted parameters outside the canonical model ride in `ChatRequest.extra` and reach OpenAI-format
+upstreams only. Two of them are free strings that reach the provider, `prompt_cache_key` and
+`safety_identifier`: the input policy scans them like `user` (policy/slots.py), and an Anthropic
+upstream receives `safety_identifier` as `metadata.user_id` (request_encode.py). A request that
+came in through the Anthropic ingress brings its `output_config.effort`, sent as `reasoning_effort`.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from bastion.core.errors import InvalidRequest
@@ -34,6 +42,8 @@ _REFUSED = {
     "audio": "Bastion serves text only",
     "prediction": "predicted outputs are not supported",
     "web_search_options": "web search is not supported",
+    "moderation": "OpenAI-side moderation is not supported (its scores are not carried back to the client); "
+                  "Bastion's own input and output policy moderates every request",
 }
 _FORMAT_TYPES = ("text", "json_object", "json_schema")
 _SCHEMA_KEYS = frozenset({"name", "description", "schema", "strict"})
@@ -62,6 +72,31 @@ def _metadata(v: JSON, p: str) -> JSON:
     return obj
 
 
+def _bounded_str(limit: int) -> Callable[[JSON, str], JSON]:
+    """A free string of at most `limit` characters (OpenAI's own limit): it reaches the provider,
+    so the input policy scans it (policy/slots.py)."""
+
+    def check(v: JSON, p: str) -> JSON:
+        if len(as_str(v, p, non_empty=True)) > limit:
+            raise invalid(p, f"at most {limit} characters")
+        return v
+
+    return check
+
+
+_CACHE_TTL = re.compile(r"[0-9]{1,4}[smhd]")
+
+
+def _prompt_cache_options(v: JSON, p: str) -> JSON:
+    obj = as_object(v, p)
+    reject_unknown(obj, frozenset({"mode", "ttl"}), p, "prompt_cache_options")
+    if obj.get("mode") is not None:
+        one_of(obj["mode"], f"{p}.mode", ("implicit", "explicit"))
+    if obj.get("ttl") is not None and not _CACHE_TTL.fullmatch(as_str(obj["ttl"], f"{p}.ttl")):
+        raise invalid(f"{p}.ttl", "expected a duration such as '30m'")
+    return obj
+
+
 def _modalities(v: JSON, p: str) -> JSON:
     if as_list(v, p) != ["text"]:
         raise invalid(p, 'only ["text"] is supported')
@@ -81,6 +116,10 @@ _EXTRA: dict[str, Callable[[JSON, str], JSON]] = {
     "metadata": _metadata,
     "modalities": _modalities,
     "verbosity": as_ident,
+    "prompt_cache_key": _bounded_str(64),
+    "safety_identifier": _bounded_str(128),
+    "prompt_cache_retention": lambda v, p: one_of(v, p, ("in_memory", "24h")),
+    "prompt_cache_options": _prompt_cache_options,
 }
 
 
@@ -199,5 +238,8 @@ def encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObj
     if req.ingress == "openai":
         # Only vetted keys pass (never over a core field), and another ingress' extras never cross formats.
         body.update((k, v) for k, v in req.extra.items() if k in _EXTRA and k not in body)
+    elif isinstance(effort := req.extra.get("effort"), str):
+        # Anthropic's output_config.effort: every value it has (low ... max) is an OpenAI reasoning_effort too
+        body["reasoning_effort"] = effort
     return body
 

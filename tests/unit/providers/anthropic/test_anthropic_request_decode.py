@@ -119,7 +119,7 @@ def test_thinking_goes_to_extra(thinking: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("patch", "param"), [
-    ({"service_tier": "auto"}, "service_tier"),
+    ({"service_tier": "priority"}, "service_tier"),
     ({"container": "c"}, "container"),
     ({"mcp_servers": []}, "mcp_servers"),
     ({"model": None}, "model"),
