@@ -81,6 +81,10 @@ CHAT_REQUEST = _obj({
     "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
     "logprobs": {"type": "boolean"},
     "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
+    "prompt_cache_key": {"type": "string", "minLength": 1, "maxLength": 64},
+    "safety_identifier": {"type": "string", "minLength": 1, "maxLength": 128},
+    "prompt_cache_retention": {"enum": ["in_memory", "24h"]},
+    "prompt_cache_options": _obj({"mode": {"enum": ["implicit", "explicit"]}, "ttl": {"enum": ["30m"]}}),
 }, ["model", "messages"])
 
 _ANTHROPIC_BLOCK = {"oneOf": [
@@ -107,6 +111,13 @@ MESSAGES_REQUEST = _obj({
                                              ["name", "input_schema"])},
     "tool_choice": _obj({"type": {"enum": ["auto", "any", "none"]}}, ["type"]),
     "metadata": _obj({"user_id": _STR}),
+    "output_config": _obj({"format": _obj({"type": {"const": "json_schema"}, "schema": _JSON_OBJECT},
+                                          ["type", "schema"]),
+                           "effort": {"enum": ["low", "medium", "high", "xhigh", "max"]}}),
+    "service_tier": {"enum": ["auto", "standard_only"]},
+    "speed": {"enum": ["standard", "fast"]},
+    "inference_geo": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,31}$"},
+    "cache_control": _obj({"type": {"const": "ephemeral"}, "ttl": {"enum": ["5m", "1h"]}}, ["type"]),
 }, ["model", "max_tokens", "messages"])
 
 EMBEDDINGS_REQUEST = _obj({

@@ -27,12 +27,15 @@ CHAT_EXAMPLES: dict[str, Any] = {
     "tool_choice": "auto", "parallel_tool_calls": True, "response_format": {"type": "json_object"},
     "stop": ["x"], "max_tokens": 5, "max_completion_tokens": 5, "temperature": 0.5, "top_p": 0.5, "seed": 1,
     "user": "u", "n": 1, "stream": True, "stream_options": {"include_usage": True}, "frequency_penalty": 0.1,
-    "presence_penalty": 0.1, "logprobs": True, "top_logprobs": 2,
+    "presence_penalty": 0.1, "logprobs": True, "top_logprobs": 2, "prompt_cache_key": "k", "safety_identifier": "u",
+    "prompt_cache_retention": "24h", "prompt_cache_options": {"mode": "explicit", "ttl": "30m"},
 }
 MESSAGES_EXAMPLES: dict[str, Any] = {
     "system": "be brief", "temperature": 0.5, "top_p": 0.5, "top_k": 5, "stop_sequences": ["x"], "stream": True,
     "tools": [{"name": "f", "input_schema": {"type": "object"}}], "tool_choice": {"type": "auto"},
     "metadata": {"user_id": "u"},
+    "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}, "effort": "low"},
+    "service_tier": "auto", "speed": "fast", "inference_geo": "us", "cache_control": {"type": "ephemeral", "ttl": "1h"},
 }
 
 
