@@ -167,6 +167,10 @@ ROUND_TRIP_BODIES: list[dict[str, Any]] = [
      "user": "u", "n": 3, "stop": ["x", "y"], "max_completion_tokens": 9,
      "response_format": {"type": "json_object"}, "stream": True, "stream_options": {"include_usage": True},
      "logprobs": True, "top_logprobs": 2, "frequency_penalty": 0.1, "reasoning_effort": "minimal"},
+    {"model": "m", "messages": [{"role": "user", "content": "x"}], "prompt_cache_key": "k", "safety_identifier": "s",
+     "prompt_cache_retention": "in_memory", "prompt_cache_options": {"mode": "implicit", "ttl": "30m"},
+     "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"},
+                                                                "strict": True}}},
 ]
 
 
@@ -181,7 +185,8 @@ UPSTREAM_KEYS = {
     "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "stop",
     "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "seed", "user", "n", "stream",
     "stream_options", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs",
-    "reasoning_effort", "service_tier", "store", "metadata", "modalities", "verbosity",
+    "reasoning_effort", "service_tier", "store", "metadata", "modalities", "verbosity", "prompt_cache_key",
+    "safety_identifier", "prompt_cache_retention", "prompt_cache_options",
 }
 MESSAGE_KEYS = {"role", "content", "name", "tool_calls", "tool_call_id"}
 
