@@ -3,7 +3,7 @@
 Vetted parameters outside the canonical model ride in `ChatRequest.extra` and reach OpenAI-format
 upstreams only. Two of them are free strings that reach the provider, `prompt_cache_key` and
 `safety_identifier`: the input policy scans them like `user` (policy/slots.py), and an Anthropic
-upstream receives `safety_identifier` as `metadata.user_id` (request_encode.py). A request that
+upstream receives `safety_identifier` as `metadata.user_id` (anthropic/options.py). A request that
 came in through the Anthropic ingress brings its `output_config.effort`, sent as `reasoning_effort`.
 """
 
