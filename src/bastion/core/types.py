@@ -131,8 +131,12 @@ class ChatRequest:
 
     `system` holds system prompts lifted out of the message list (Anthropic's `system`, and
     OpenAI's leading system/developer messages stay as messages; adapters decide).
-    `extra` carries vetted, non-text, provider-specific parameters that only a same-format
-    provider receives (e.g. OpenAI's `logit_bias`); it never holds text a model reads.
+    `extra` carries vetted provider-specific parameters (e.g. OpenAI's `logit_bias`); it never
+    holds text a model reads. The strings among them that reach the provider (`metadata`,
+    `prompt_cache_key`, `safety_identifier`, `inference_geo`) are scanned by policy/slots.py; an
+    encoder may translate a named key to its equivalent in another format (Anthropic's `effort` →
+    `reasoning_effort`, `safety_identifier` → `metadata.user_id`), else only a same-format
+    provider receives them.
     """
 
     model: str
