@@ -18,6 +18,10 @@ nobody wrote for this project and that the detector never trained on:
 * the same files in the source distributions of `SDISTS` (pinned, from PyPI with `pip download --no-binary`,
   unpacked under `--cache`): their documentation directories hold tutorials, user guides, setup and deployment
   guides, FAQs and changelogs (Django, pip, pytest, Sphinx, Flask, Celery);
+* the same from the sdists of `LLM_SDISTS` (nineteenth round; kind `llm`): documentation of LLM applications
+  (instructor, openai-agents in four languages, outlines, llama-cpp-python with its vendored llama.cpp docs, and the
+  READMEs of dspy, guardrails-ai, guidance, haystack-ai, llm, mirascope, ollama), which talks about prompts, system
+  messages, chat templates, models and API keys, and whose publishers no corpus group reads;
 
 files not under `test`/`tests`/`testing`/`data` directories, not licence files (`LICENSE*`, `COPYING*`, `NOTICE*`,
 `AUTHORS*`, `CONTRIBUTORS*`: vendored legal boilerplate and name lists), `.txt` only when it reads as prose (most of its
@@ -70,14 +74,23 @@ SYSTEM_SITE = Path("/usr/lib/python3/dist-packages")
 # source distributions from PyPI whose documentation directories hold tutorials, user guides, setup and deployment
 # guides and changelogs (second-person instructions to people); versions pinned, licences of their docs
 SDISTS = {"django": "5.1.4", "pip": "24.3.1", "pytest": "8.3.4", "sphinx": "8.1.3", "flask": "3.1.0", "celery": "5.4.0"}
-SDIST_LICENCES = {"django": "BSD-3-Clause", "pip": "MIT", "pytest": "MIT", "sphinx": "BSD-2-Clause",
+# nineteenth round, second component (kind "llm"): documentation of LLM applications (prompts, system messages, agents,
+# API keys), from libraries whose publishers no corpus group reads; the first four ship their docs directories, the
+# others their README
+LLM_SDISTS = {"instructor": "1.17.0", "openai-agents": "0.24.0", "outlines": "1.3.3", "llama-cpp-python": "0.3.36",
+              "dspy": "3.4.1", "guardrails-ai": "0.11.0", "guidance": "0.3.1", "haystack-ai": "3.4.1", "llm": "0.36",
+              "mirascope": "2.8.2", "ollama": "0.6.3"}
+SDIST_LICENCES = {"instructor": "MIT", "openai-agents": "MIT", "outlines": "Apache-2.0",
+                  "llama-cpp-python": "MIT (and llama.cpp: MIT)", "dspy": "MIT", "guardrails-ai": "Apache-2.0",
+                  "guidance": "MIT", "haystack-ai": "Apache-2.0", "llm": "Apache-2.0", "mirascope": "MIT",
+                  "ollama": "MIT", "django": "BSD-3-Clause", "pip": "MIT", "pytest": "MIT", "sphinx": "BSD-2-Clause",
                   "flask": "BSD-3-Clause", "celery": "BSD-3-Clause (code), CC-BY-SA-4.0 (docs)"}
 
 
 @dataclass(frozen=True)
 class Doc:
     name: str  # the name the dev/sealed split hashes
-    kind: str  # "description", "file" (shipped in an installed package) or "sdist"
+    kind: str  # "description", "file" (shipped in an installed package), "sdist" or "llm" (an LLM library's sdist)
     dist: str  # distribution (name==version) or "stdlib"
     text: str
 
@@ -162,7 +175,7 @@ def spread(items: list[Doc], k: int) -> list[Doc]:
 def fetch_sdists(cache: Path) -> dict[str, Path]:
     """Download (once, into `cache`, with pip) and unpack the pinned source distributions; their roots by name."""
     roots: dict[str, Path] = {}
-    for name, version in SDISTS.items():
+    for name, version in (SDISTS | LLM_SDISTS).items():
         target = cache / f"{name}-{version}"
         unpacked = target / "x"
         if not unpacked.exists():
@@ -221,13 +234,14 @@ def read_docs(lo: int, hi: int, per_package: int, cache: Path | None = None) -> 
             docs += spread(items, per_package)
     if cache is not None:
         for name, root in fetch_sdists(cache).items():
-            dist = f"{name}=={SDISTS[name]} (sdist)"
+            kind = "llm" if name in LLM_SDISTS else "sdist"
+            dist = f"{name}=={(SDISTS | LLM_SDISTS)[name]} (sdist)"
             licences[dist] = SDIST_LICENCES[name]
             items = []
             for p in doc_files(root, root):
                 text = p.read_text(encoding="utf-8", errors="replace")
                 if fits(text) and (p.suffix != ".txt" or prose(text)):
-                    items.append(Doc(f"{name}-sdist/{p.relative_to(root).as_posix()}", "sdist", dist, text))
+                    items.append(Doc(f"{name}-sdist/{p.relative_to(root).as_posix()}", kind, dist, text))
             docs += spread(items, per_package)
     return docs, licences
 
@@ -303,7 +317,7 @@ def main() -> int:
     docs, dropped = deduplicate(docs)
     kinds = Counter(d.kind for d in docs)
     print(f"documents: {len(docs)} ({kinds['description']} descriptions, {kinds['file']} installed files, "
-          f"{kinds['sdist']} sdist files); dropped: {dict(dropped)}; distributions read: {len(licences)}")
+          f"{kinds['sdist']} sdist files, {kinds['llm']} LLM-application files); dropped: {dict(dropped)}; distributions read: {len(licences)}")
     if a.list:
         for dist, lic in sorted(licences.items()):
             print(f"  {dist}: {lic}")
@@ -359,7 +373,7 @@ def main() -> int:
     dev["layers"] = dict(sorted(dev_layers.items()))
     dev["rules"] = dict(sorted(dev_rules.items()))
     dev["kinds"] = {kind: {"files": dev_kinds[kind, 0] + dev_kinds[kind, 1], "flagged": dev_kinds[kind, 1]}
-                    for kind in ("description", "file", "sdist")}
+                    for kind in ("description", "file", "sdist", "llm")}
     dev["at_threshold"] = {f"{t:.2f}": sum(s >= t for s in dev_scores) for t in SWEEP}
     n, k = files["sealed", "all"], flagged["sealed", "all"]
     print(f"| sealed | all | {n} | {k} | {k / n:.3f} |" if n else "| sealed | all | 0 | 0 | - |")
