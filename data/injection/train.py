@@ -85,6 +85,8 @@ WRITTEN_WEIGHT = 2.0  # a written group's weight relative to another group's, ea
 # group's weight (each class's total kept)
 # (the fifteenth round's groups of benign source code from registry packages, code_windows.py, are named the same way)
 WRITTEN_EXTRA = {"written_indirect", "written_simusers", "benign_code", "benign_sdk_code"}
+# nineteenth round: benign documentation (READMEs and manuals of LLM libraries and others, doc_windows.py), named the same way
+WRITTEN_EXTRA |= {"benign_docs"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
@@ -457,7 +459,7 @@ def add_recipe_args(ap: argparse.ArgumentParser) -> None:
                     help="jailbreak-family attack groups weigh this times another attack group")
     ap.add_argument("--written-extra", nargs="*", default=sorted(USE_WRITTEN_EXTRA), choices=sorted(WRITTEN_EXTRA),
                     help="training-only groups switched on by name: the thirteenth round's written_indirect, "
-                         "written_simusers; benign_code, benign_sdk_code (code_windows.py)")
+                         "written_simusers; benign_code, benign_sdk_code (code_windows.py); benign_docs (doc_windows.py)")
     ap.add_argument("--extra-weight", type=float, default=EXTRA_WEIGHT,
                     help="a thirteenth-round written group's weight relative to another group's")
 
