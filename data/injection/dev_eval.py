@@ -3,7 +3,7 @@
 Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--kinds K] [--folds N]
               [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--weight-scheme group|family]
               [--jailbreak-boost B] [--written 0|1|2] [--written-weight W] [--written-extra GROUP ...]
-              [--extra-weight W] [--scores FILE]
+              [--extra-weight W] [--group-weight GROUP=W ...] [--scores FILE]
 
 The same protocol as evaluate.py (each fold's classifier trained from scratch on the other folds, after
 removing near-duplicates of the held-out fold), but: the texts are featurised once and every fold's

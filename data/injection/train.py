@@ -85,6 +85,8 @@ WRITTEN_WEIGHT = 2.0  # a written group's weight relative to another group's, ea
 # group's weight (each class's total kept)
 # (the fifteenth round's groups of benign source code from registry packages, code_windows.py, are named the same way)
 WRITTEN_EXTRA = {"written_indirect", "written_simusers", "benign_code", "benign_sdk_code"}
+# nineteenth round: benign documentation (READMEs and manuals of LLM libraries and others, doc_windows.py), named the same way
+WRITTEN_EXTRA |= {"benign_docs"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
@@ -92,6 +94,8 @@ TRAIN_ONLY |= WRITTEN_EXTRA
 # standard library and the openai/anthropic SDKs flagged: 9.5 % -> 1.3 % on long_inputs.py's sealed half; docs/injection.md)
 USE_WRITTEN_EXTRA: set[str] = {"benign_code", "benign_sdk_code"}
 EXTRA_WEIGHT = 2.0
+# nineteenth round: a named group's weight times W on top of the above (`--group-weight GROUP=W`), each class's total kept
+GROUP_WEIGHTS: dict[str, float] = {}
 TRAIN_ONLY_WEIGHT = 1.0  # a training-only group's weight relative to another group's (dev_eval.py --train-only-weight)
 # how the training-only groups get their weight (eleventh round): "group" (every group of a class the same share, so
 # new groups take weight from the others), "family" (each attack family keeps the share its evaluated groups give
@@ -276,6 +280,13 @@ def sample_weights(docs: list[Doc], doc_of_row: np.ndarray) -> np.ndarray:
         for lab in (0, 1):
             if per_doc[labels == lab].sum() > 0:
                 per_doc[labels == lab] *= before[lab] / per_doc[labels == lab].sum()
+    for group, factor in GROUP_WEIGHTS.items():  # one group's weight times factor, each class's total kept
+        labels = np.array([d.label for d in docs])
+        before = {lab: per_doc[labels == lab].sum() for lab in (0, 1)}
+        per_doc[np.array([d.group == group for d in docs])] *= factor
+        for lab in (0, 1):
+            if per_doc[labels == lab].sum() > 0:
+                per_doc[labels == lab] *= before[lab] / per_doc[labels == lab].sum()
     n_rows = np.bincount(doc_of_row, minlength=len(docs)).astype(np.float64)
     n_small = np.array([d.n_small for d in docs], dtype=np.float64)
     n_large = n_rows - n_small
@@ -457,9 +468,11 @@ def add_recipe_args(ap: argparse.ArgumentParser) -> None:
                     help="jailbreak-family attack groups weigh this times another attack group")
     ap.add_argument("--written-extra", nargs="*", default=sorted(USE_WRITTEN_EXTRA), choices=sorted(WRITTEN_EXTRA),
                     help="training-only groups switched on by name: the thirteenth round's written_indirect, "
-                         "written_simusers; benign_code, benign_sdk_code (code_windows.py)")
+                         "written_simusers; benign_code, benign_sdk_code (code_windows.py); benign_docs (doc_windows.py)")
     ap.add_argument("--extra-weight", type=float, default=EXTRA_WEIGHT,
                     help="a thirteenth-round written group's weight relative to another group's")
+    ap.add_argument("--group-weight", nargs="*", default=[f"{g}={w:g}" for g, w in GROUP_WEIGHTS.items()],
+                    metavar="GROUP=W", help="a group's weight times W on top of the others (each class's total kept)")
 
 
 def set_recipe(args: argparse.Namespace) -> None:
@@ -476,6 +489,7 @@ def set_recipe(args: argparse.Namespace) -> None:
     m.JAILBREAK_BOOST = args.jailbreak_boost
     m.USE_WRITTEN_EXTRA = set(args.written_extra)
     m.EXTRA_WEIGHT = args.extra_weight
+    m.GROUP_WEIGHTS = {g: float(w) for g, w in (item.split("=", 1) for item in args.group_weight)}
 
 
 def main() -> None:
