@@ -123,6 +123,9 @@ class Gateway:
         return HttpResponse.json({"status": "ok"})
 
     async def readyz(self, req: HttpRequest) -> HttpResponse:
+        if self.config.audit.enabled and not self.audit_writer.accepting:
+            # API requests are refused (503 audit_unavailable): a load balancer should send them elsewhere
+            return HttpResponse.json({"status": "audit log unavailable"}, status=503)
         ok = await self.db.ping()
         return HttpResponse.json({"status": "ready" if ok else "store unreachable"}, status=200 if ok else 503)
 

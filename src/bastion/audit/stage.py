@@ -37,6 +37,11 @@ class AuditStage:
         self.enabled = enabled
         self.failures = 0  # records that could not be built or submitted (also logged)
 
+    @property
+    def holds_response(self) -> bool:
+        """In sync mode the pipeline runs `finish` before the response's last byte (Observer protocol)."""
+        return self.sync and self.enabled
+
     @classmethod
     def from_config(cls, config: BastionConfig, writer: AuditWriter) -> AuditStage:
         a = config.audit
