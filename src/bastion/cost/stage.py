@@ -194,6 +194,10 @@ class BudgetStage:
         usage = ctx.usage
         if usage is None:
             usage = actual_usage(ctx, self._estimated(ctx, res), upstream_reached=upstream_reached(ctx))
+            if usage.input_tokens or usage.output_tokens:
+                # what is charged (a cut stream: what was streamed) is what the metrics, the access
+                # log and the audit record count, as the usage report does
+                ctx.usage = usage
         price = self._served_price(ctx)
         if price is None:
             self._estimated(ctx, res)
