@@ -49,7 +49,8 @@ class LimitsConfig(_Strict):
     lease_ttl_seconds: float = Field(
         900.0, gt=0,
         description="How long a concurrency lease or budget reservation outlives a replica that crashed "
-                    "before releasing it (Redis backend).")
+                    "before releasing it (Redis backend). A live replica renews those of its requests in "
+                    "flight every third of it, so a request may run longer than this.")
     usage_flush_seconds: float = Field(1.0, gt=0, le=60,
                                        description="How often batched usage records are written to the store.")
 

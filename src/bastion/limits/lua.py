@@ -235,3 +235,26 @@ if #a1 > 0 then release(k1, a1) end
 if #a2 > 0 then settle(k2, a2) end
 return 1
 """
+
+# Keeps the leases and reservations of requests still in flight (a stream may outlive lease_ttl).
+# KEYS: np concurrency lease zsets, then budget reservation zsets. ARGV: np, reservation_expiry,
+# ttl_ms, then one member per key. A member no longer there (released, or expired) stays gone.
+RENEW = """
+local np = tonumber(ARGV[1])
+local expiry = tonumber(ARGV[2])
+local ttl_ms = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+for i = 1, #KEYS do
+  local m = ARGV[3 + i]
+  if redis.call('ZSCORE', KEYS[i], m) then
+    if i <= np then
+      redis.call('ZADD', KEYS[i], now + ttl_ms / 1000, m)
+      redis.call('PEXPIRE', KEYS[i], ttl_ms + 1000)
+    else
+      redis.call('ZADD', KEYS[i], expiry, m)
+    end
+  end
+end
+return 1
+"""

@@ -10,7 +10,10 @@ limits/resp.py, one pipelined connection: redis-py's asyncio client cost ~100 µ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -21,11 +24,14 @@ from bastion.limits.resp import Arg, Reply, ReplyError, RespClient, Script
 from bastion.limits.scopes import ScopeLimit
 
 _KINDS: dict[int, DeniedKind] = {1: "requests", 2: "tokens", 3: "parallel", 4: "too_large"}
-ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED = (
-    Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE, lua.ADMIT, lua.CONCLUDE, lua.SEED))
+ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED, RENEW = (
+    Script(s) for s in (lua.ACQUIRE, lua.RELEASE, lua.RESERVE, lua.SETTLE, lua.ADMIT, lua.CONCLUDE, lua.SEED,
+                        lua.RENEW))
 log = logging.getLogger("bastion.limits")
 _UNSEEDED = 2  # a script's first reply item when budget hashes must first be seeded from the store
 SpendSource = Callable[[BudgetSlot], Awaitable[int]]
+_MAX_HOLD_SECONDS = 86400.0  # a lease held longer was lost by a bug, not by a stream: let it expire
+Held = tuple[float, list[tuple[str, str]]]  # (monotonic time taken, (zset key, member) pairs)
 
 
 class RedisBackend:
@@ -46,11 +52,18 @@ class RedisBackend:
         # The store's settled spend of a budget slot (micro-USD): seeds a budget counter Redis does
         # not hold (first use, or lost in a restart without persistence); None seeds 0.
         self.spend_source: SpendSource | None = None
+        # What requests in flight hold (lease id -> (zset key, member) pairs), renewed every third of
+        # lease_ttl so that only a crashed replica's leases expire, never a long stream's.
+        self._held_leases: dict[str, Held] = {}
+        self._held_reservations: dict[str, Held] = {}
+        self._renewer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Load the scripts (so the first requests need no second round trip). A Redis that is
         down at start-up is not fatal: requests then meet `on_backend_error`."""
-        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED):
+        if self._renewer is None:
+            self._renewer = asyncio.get_running_loop().create_task(self._renew_forever(), name="bastion-lease-renewal")
+        for s in (ACQUIRE, RELEASE, RESERVE, SETTLE, ADMIT, CONCLUDE, SEED, RENEW):
             try:
                 await self._call("start", None, ["SCRIPT", "LOAD", s.source])
             except ServiceUnavailable as e:
@@ -59,7 +72,49 @@ class RedisBackend:
                 return
 
     async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
         await self._client.close()
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ttl / 3)
+            try:
+                await self.renew()
+            except ServiceUnavailable:  # counted; the next round tries again
+                pass
+            except Exception:  # a bug here must not end the renewals
+                log.exception("limits: renewing leases failed")
+
+    async def renew(self) -> None:
+        """Push back the expiry of every lease and reservation held by requests still in flight."""
+        too_old = time.monotonic() - _MAX_HOLD_SECONDS
+        for held in (self._held_leases, self._held_reservations):
+            for rid in [rid for rid, (since, _) in held.items() if since < too_old]:
+                del held[rid]
+        leases = [kv for _, pairs in self._held_leases.values() for kv in pairs]
+        reservations = [kv for _, pairs in self._held_reservations.values() for kv in pairs]
+        if not leases and not reservations:
+            return
+        keys: list[Arg] = [k for k, _ in leases]
+        keys.extend(k for k, _ in reservations)
+        args: list[Arg] = [len(leases), repr(time.time() + self._lease_ttl), math.ceil(self._lease_ttl * 1000)]
+        args.extend(m for _, m in leases)
+        args.extend(m for _, m in reservations)
+        await self._call("renew", RENEW, args, keys)
+
+    def _hold_leases(self, rid: str, scopes: Sequence[ScopeLimit]) -> None:
+        held = [(self._scope_keys(s.id)[2], rid) for s in scopes if s.max_parallel is not None]
+        if held:
+            self._held_leases[rid] = (time.monotonic(), held)
+
+    def _hold_reservations(self, rid: str, slots: Sequence[BudgetSlot], amount: int) -> None:
+        if slots:
+            self._held_reservations[rid] = (time.monotonic(),
+                                            [(self._budget_keys(s)[1], f"{rid}|{amount}") for s in slots])
 
     async def _call(self, op: str, script: Script | None, args: Sequence[Arg],
                     keys: Sequence[Arg] = ()) -> Reply:
@@ -108,7 +163,10 @@ class RedisBackend:
     async def acquire(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int,
                       now: float | None = None) -> RateDecision:
         keys, args = self._acquire_call(rid, scopes, tokens, now)
-        return _rate(_ints(await self._call("acquire", ACQUIRE, args, keys)))
+        d = _rate(_ints(await self._call("acquire", ACQUIRE, args, keys)))
+        if d.allowed:
+            self._hold_leases(rid, scopes)
+        return d
 
     def _release_call(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
                       now: float | None) -> tuple[list[Arg], list[Arg]]:
@@ -130,6 +188,7 @@ class RedisBackend:
 
     async def release(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
                       now: float | None = None) -> None:
+        self._held_leases.pop(rid, None)
         keys, args = self._release_call(rid, scopes, token_delta, now)
         if args:
             await self._call("release", RELEASE, args, keys)
@@ -148,7 +207,10 @@ class RedisBackend:
         for _ in range(3):
             r = _ints(await self._call("reserve", RESERVE, args, keys))
             if r[0] != _UNSEEDED:
-                return _budget(r)
+                d = _budget(r)
+                if d.allowed:
+                    self._hold_reservations(rid, slots, amount)
+                return d
             await self._seed(slots, r[1:])
         raise ServiceUnavailable("limits backend (redis) keeps losing budget counters")
 
@@ -180,6 +242,7 @@ class RedisBackend:
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot], now: float) -> None:
+        self._held_reservations.pop(rid, None)
         keys, args = self._settle_call(rid, reserved, amount, actual, spend)
         if args:
             await self._call("settle", SETTLE, args, keys)
@@ -198,11 +261,17 @@ class RedisBackend:
             raise ServiceUnavailable("limits backend (redis) keeps losing budget counters")
         if r[0] != 1:
             return _rate(r), None
-        return _rate(r[:10]), _budget(r[10:])
+        self._hold_leases(rid, scopes)
+        d = _budget(r[10:])
+        if d.allowed:
+            self._hold_reservations(rid, slots, amount)
+        return _rate(r[:10]), d
 
     async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
                        reserved: Sequence[BudgetSlot], amount: int, actual: int,
                        spend: Sequence[BudgetSlot], budget_now: float) -> None:
+        self._held_leases.pop(rid, None)
+        self._held_reservations.pop(rid, None)
         k1, a1 = self._release_call(rid, scopes, token_delta, now)
         k2, a2 = self._settle_call(rid, reserved, amount, actual, spend)
         if a1 or a2:
