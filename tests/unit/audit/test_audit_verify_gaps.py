@@ -58,3 +58,4 @@ async def test_unsigned_checkpoints_under_a_key_are_not_blamed_on_a_missing_key(
     report = await verify_store(sink, KEY)
     assert report.intact
     assert any("unsigned (written without a checkpoint_key, or forged" in w for w in report.warnings), report.warnings
+
