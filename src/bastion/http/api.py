@@ -51,7 +51,16 @@ class _Admitted:
         self._operation = operation
 
     async def serve(self, req: HttpRequest) -> HttpResponse | StreamingResponse:
-        return await self._serve(self.ctx, req)
+        try:
+            return await self._serve(self.ctx, req)
+        except Exception:
+            # A bug past admission (the server answers 500): the request still gets its audit record,
+            # metrics and access log line, and gives back its audit slot and limits (once: the
+            # pipeline skips a finalizer that already ran).
+            ctx = self.ctx
+            ctx.status, ctx.error_code = 500, "internal_error"
+            await self._p.finalize(ctx)
+            raise
 
     async def unread(self, err: BastionError | None) -> None:
         ctx = self.ctx

@@ -34,6 +34,7 @@ from bastion.observability.tracing import RequestTracer
 from bastion.providers.router import Router
 from bastion.providers.streaming import RoutedStream
 
+_SETTLED, _REPORTED = "_settled", "_reported"  # ctx.state flags: each finalizer runs exactly once
 log = logging.getLogger("bastion.pipeline")
 
 Burst = list[StreamEvent]  # the events of one upstream read
@@ -212,7 +213,10 @@ class Pipeline:
 
     async def settle(self, ctx: RequestContext) -> None:
         """The stages' finishers, last entered first: before the response's last byte is sent, so
-        a client that has its answer finds its usage and spend recorded."""
+        a client that has its answer finds its usage and spend recorded. Runs once per request."""
+        if ctx.state.get(_SETTLED):
+            return
+        ctx.state[_SETTLED] = True
         entered = ctx.state.get("_entered")
         if isinstance(entered, list):
             for stage in reversed(entered):
@@ -224,7 +228,10 @@ class Pipeline:
 
     async def report(self, ctx: RequestContext) -> None:
         """The observers' finish (metrics, access log, span): bounded in-process work with no I/O to
-        wait on, so it may run after the response is sent (`HttpResponse.after`)."""
+        wait on, so it may run after the response is sent (`HttpResponse.after`). Runs once per request."""
+        if ctx.state.get(_REPORTED):
+            return
+        ctx.state[_REPORTED] = True
         await self._finish(self._reporting, ctx)
 
     @staticmethod
