@@ -53,12 +53,12 @@ class _Admitted:
     async def serve(self, req: HttpRequest) -> HttpResponse | StreamingResponse:
         try:
             return await self._serve(self.ctx, req)
-        except Exception:
-            # A bug past admission (the server answers 500): the request still gets its audit record,
-            # metrics and access log line, and gives back its audit slot and limits (once: the
-            # pipeline skips a finalizer that already ran).
+        except Exception as e:
+            # A bug past admission (the server answers 500, or the error's status): the request still
+            # gets its audit record, metrics and access log line, and gives back its audit slot and
+            # limits (once: the pipeline skips a finalizer that already ran).
             ctx = self.ctx
-            ctx.status, ctx.error_code = 500, "internal_error"
+            ctx.status, ctx.error_code = (e.status, e.code) if isinstance(e, BastionError) else (500, "internal_error")
             await self._p.finalize(ctx)
             raise
 

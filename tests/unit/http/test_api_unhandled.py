@@ -70,3 +70,19 @@ async def test_finalizers_run_once_however_often_they_are_called() -> None:
     await p.finalize(ctx)
     await p.report(ctx)
     assert len(holding.finished) == 1 and len(late.finished) == 1
+
+
+async def test_an_escaped_bastion_error_is_recorded_with_its_own_status() -> None:
+    from bastion.core.errors import RateLimited
+
+    late = Observer()
+    p = Pipeline(Auth(), [], None, None, [late])  # type: ignore[arg-type]
+
+    async def serve(ctx: RequestContext, req: HttpRequest) -> HttpResponse:
+        raise RateLimited("slow down", retry_after=1.0)
+
+    admitted = await key_first(p, serve, "openai").gate(head())
+    assert not isinstance(admitted, HttpResponse)
+    with pytest.raises(RateLimited):
+        await admitted.serve(head())
+    assert late.finished == [(429, "rate_limit_exceeded")]
