@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bastion import __version__
 from bastion.audit.sink import SqlAuditSink
@@ -46,6 +47,13 @@ def validate_semantics(config: BastionConfig) -> list[str]:
     """Checks beyond the schema that need the capabilities' knowledge (prices, policies)."""
     problems: list[str] = []
     problems += config_errors(config)
+    url = config.store.url
+    if url.startswith("sqlite:///") and url not in ("sqlite:///", "sqlite:///:memory:"):
+        parent = Path(url[len("sqlite:///"):]).parent
+        if not parent.is_dir():  # else start-up fails with a bare "store error: OperationalError"
+            problems.append(f"store.url: the directory {parent} of the SQLite store does not exist (the file is "
+                            "created in it; a path after sqlite:/// without a leading / is relative to the "
+                            "working directory)")
     if config.server.workers > 1 and config.audit.writer_id:
         problems.append("audit.writer_id: set with server.workers > 1 would make the workers write one hash chain "
                         "over each other; leave it unset (each worker then gets its own chain)")
@@ -123,6 +131,9 @@ class Gateway:
         return HttpResponse.json({"status": "ok"})
 
     async def readyz(self, req: HttpRequest) -> HttpResponse:
+        if self.config.audit.enabled and not self.audit_writer.accepting:
+            # API requests are refused (503 audit_unavailable): a load balancer should send them elsewhere
+            return HttpResponse.json({"status": "audit log unavailable"}, status=503)
         ok = await self.db.ping()
         return HttpResponse.json({"status": "ready" if ok else "store unreachable"}, status=200 if ok else 503)
 

@@ -342,7 +342,9 @@ def test_a_port_in_use_is_refused_with_a_clear_message(tmp_path: Path) -> None:
 
 def test_workers_that_keep_failing_at_start_make_the_supervisor_give_up(tmp_path: Path) -> None:
     cfg = _workers_config("http://127.0.0.1:9", tmp_path, "redis://127.0.0.1:6379/0")
-    cfg["store"] = {"url": f"sqlite:///{tmp_path / 'no-such-dir' / 'bastion.db'}"}  # fails in each worker
+    not_a_database = tmp_path / "bastion.db"
+    not_a_database.write_bytes(b"this is not a SQLite database file" * 100)
+    cfg["store"] = {"url": f"sqlite:///{not_a_database}"}  # fails in each worker
     p = _serve(cfg, tmp_path, free_port())
     assert p.returncode == 1, p.stderr[-2000:]
     assert "worker processes keep failing at start-up (3 attempts in a row" in p.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 
 from bastion.audit.chain import content_key
@@ -14,6 +15,7 @@ from bastion.core.errors import ServiceUnavailable
 from bastion.core.types import ChatRequest, EmbeddingsRequest
 
 log = logging.getLogger("bastion.audit")
+_SYNC_LOG_EVERY_S = 10.0
 _RESERVED = "audit"  # ctx.state key of this stage: a buffer slot was reserved
 _CONTENT = "audit.content"  # ctx.state key: CapturedContent attached by the pipeline
 DURABLE = "audit.durable"  # ctx.state key set in sync mode: whether the record became durable
@@ -36,6 +38,13 @@ class AuditStage:
         self.max_content_chars = max_content_chars
         self.enabled = enabled
         self.failures = 0  # records that could not be built or submitted (also logged)
+        self._last_sync_log = -_SYNC_LOG_EVERY_S
+        self._sync_unlogged = 0
+
+    @property
+    def holds_response(self) -> bool:
+        """In sync mode the pipeline runs `finish` before the response's last byte (Observer protocol)."""
+        return self.sync and self.enabled
 
     @classmethod
     def from_config(cls, config: BastionConfig, writer: AuditWriter) -> AuditStage:
@@ -90,4 +99,10 @@ class AuditStage:
         except ServiceUnavailable as e:
             self.failures += 1
             ctx.state[DURABLE] = False
-            log.error("audit: %s", e.message, extra={"request_id": ctx.request_id})
+            now = time.monotonic()
+            if now - self._last_sync_log < _SYNC_LOG_EVERY_S:  # an outage must not flood the log: one line a period
+                self._sync_unlogged += 1
+                return
+            more = f" ({self._sync_unlogged} more since the last such line)" if self._sync_unlogged else ""
+            self._last_sync_log, self._sync_unlogged = now, 0
+            log.error("audit: %s%s", e.message, more, extra={"request_id": ctx.request_id})

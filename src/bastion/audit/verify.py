@@ -95,11 +95,16 @@ async def verify_store(sink: AuditSink, key: Secret | None = None) -> VerifyRepo
     warnings: list[str] = []
     total_cps = sum(c.checkpoints for c in chains)
     signed = sum(c.signed_checkpoints for c in chains)
-    if total_cps == 0 and any(c.records for c in chains):
-        warnings.append("no checkpoints: records after the last checkpoint are protected by the hash chain only")
+    for c in chains:
+        if c.records and not c.checkpoints:
+            warnings.append(f"chain {c.writer_id}: {c.records} record(s) and no checkpoint: nothing signed covers "
+                            "them (a writer that has just started, or checkpoints deleted: compare with the "
+                            "`audit checkpoint` log lines)")
     if signed < total_cps:
-        warnings.append(f"{total_cps - signed} checkpoint(s) are unsigned (no audit.checkpoint_key): someone "
-                        "with write access to the store could rewrite a whole chain consistently")
+        why = ("no audit.checkpoint_key when written" if key is None else
+               "written without a checkpoint_key, or forged: the key given cannot tell")
+        warnings.append(f"{total_cps - signed} checkpoint(s) are unsigned ({why}): someone with write access to "
+                        "the store could rewrite the records they cover consistently")
     if signed and key is None:
         warnings.append("checkpoints are signed but no checkpoint_key was given: signatures not checked")
     return VerifyReport(chains, warnings)
@@ -177,6 +182,9 @@ async def _check(sink: AuditSink, w: str, rec: _Rec, exp_seq: int, exp_prev: str
                            f"records {earlier[0] + 1}..{r.seq - 1} were replaced (record {r.seq} links to {earlier[0]})")
         return Problem(w, r.seq - 1, "edited", f"record {r.seq - 1} was replaced (record {r.seq} does not link to it)")
     if b_seq < r.seq:
+        original = await sink.record_at(w, b_seq) if b_seq > 0 else None
+        if original is not None and original.hash == r.hash:
+            return Problem(w, r.seq, "inserted", f"position {r.seq} holds a copy of record {b_seq}")
         if hashes.get(b_seq - 1, GENESIS if b_seq == 1 else None) == r.prev_hash:
             return Problem(w, b_seq, "inserted",
                            f"position(s) {b_seq}..{r.seq - 1} hold records that are not part of the chain")

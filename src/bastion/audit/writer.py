@@ -231,14 +231,25 @@ class AuditWriter:
     async def _take_batch(self) -> None:
         n = min(self.batch_size, len(self._buffer))
         self._batch = [self._buffer.popleft() for _ in range(n)]
+        kept: list[tuple[AuditRecord, asyncio.Future[None] | None]] = []
         pending: list[StoredRecord] = []
-        for i, (rec, _) in enumerate(self._batch):
-            pending.append(self.chain.append(rec))
+        for i, (rec, fut) in enumerate(self._batch):
+            try:
+                stored = self.chain.append(rec)  # leaves the chain as it was when the record cannot be serialised
+            except Exception:
+                # one record that cannot be chained must not take its whole batch (and a seq) with it
+                self.records_dropped += 1
+                log.exception("audit: record cannot be serialised; dropped", extra={"request_id": rec.request_id})
+                if fut is not None and not fut.done():
+                    fut.set_exception(ServiceUnavailable("audit record cannot be stored"))
+                continue
+            kept.append((rec, fut))
+            pending.append(stored)
             if i % 16 == 15:
                 # Hashing a big batch must not stall requests: at 64 records a slice (~0.5 ms) put
                 # ~0.9 ms on the p99 latency at concurrency 1 (3.2-4.0 ms vs 2.3-2.9 ms at 16, A/B).
                 await asyncio.sleep(0)
-        self._pending = pending
+        self._batch, self._pending = kept, pending
 
     async def _write_batch(self) -> bool:
         if not self._pending:

@@ -154,6 +154,8 @@ async def _tail(args: argparse.Namespace, config: BastionConfig, sink: SqlAuditS
 async def _export(args: argparse.Namespace, config: BastionConfig, sink: SqlAuditSink, out: IO[str]) -> int:
     since = _date(args.since, "--since")
     until = _date(args.until, "--until") if args.until else None
+    if until is not None and until <= since:
+        raise _UsageError(f"--until: must be after --since ({args.until!r} is not after {args.since!r})")
     after: tuple[int, str, int] | None = None
     n = 0
     while True:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bastion.core.errors import BastionError
+from bastion.core.secret import redacted_url
 from bastion.cost.admin import parse_by, parse_since, row_json
 from bastion.cost.pricing import format_usd
 from bastion.cost.usage import DDL, UsageRow, query_usage
@@ -45,8 +47,14 @@ def run(args: argparse.Namespace) -> int:
     except BastionError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
+    url = config.store.url
+    if url.startswith("sqlite:///") and url != "sqlite:///" and not Path(url[len("sqlite:///"):]).is_file():
+        # never create an empty store and report zero usage: the path is relative to the working directory
+        print(f"error: the store {redacted_url(url)} does not exist (seen from {Path.cwd()}); run this where the "
+              "gateway runs or give its --config", file=sys.stderr)
+        return 2
     try:
-        rows, total = asyncio.run(_query(config.store.url, args.key, args.team, since, by))
+        rows, total = asyncio.run(_query(url, args.key, args.team, since, by))
     except BastionError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 1

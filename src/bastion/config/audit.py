@@ -62,7 +62,9 @@ class ObservabilityConfig(_Strict):
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: Secret | None = Field(
         None, description="When set (>= 16 chars), /metrics requires `Authorization: Bearer <token>`.")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Least severe level logged.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe level logged. The audit log's checkpoint lines (info) are logged at any "
+                            "level: they are the copy of the chain heads outside the store.")
     access_log: bool = Field(True, description="One JSON log line per request.")
     tracing: bool = Field(
         False, description="Emit OpenTelemetry spans (GenAI conventions) when opentelemetry is installed.")

@@ -36,8 +36,11 @@ class LimitsConfig(_Strict):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for backend: redis.")
     on_backend_error: Literal["block", "allow"] = Field("block", description="Fail closed when Redis is down.")
     default: RateLimitConfig = Field(default_factory=RateLimitConfig, description="Per-key defaults.")
-    default_max_output_tokens: int = Field(4096, gt=0,
-                                           description="Output estimate when a request sets no max_tokens.")
+    default_max_output_tokens: int = Field(
+        4096, gt=0,
+        description="Output estimate when a request sets no max_tokens. A request that a budget applies to is "
+                    "also sent upstream with it as max_tokens, so the provider cannot generate more than was "
+                    "reserved.")
     redis_timeout_seconds: float = Field(
         1.0, gt=0, le=10,
         description="Connect and socket timeout for Redis; a request never waits longer on the limits backend.")

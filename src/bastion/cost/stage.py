@@ -46,6 +46,7 @@ class Reservation:
     wanted: tuple[BudgetSlot, ...] = ()  # the budgets that apply, to reserve on
     partnered: bool = False  # reserved and settled by the rate-limit stage, in its backend calls
     request: ChatRequest | EmbeddingsRequest | None = None  # for an estimate put off until the settlement
+    uncapped: ChatRequest | None = None  # reserved for the default output: gets it as max_tokens once admitted
 
 
 class BudgetStage:
@@ -120,7 +121,8 @@ class BudgetStage:
             return Reservation(None, labels, None, now, names=names, request=request)
         est = estimate_for(ctx, request, self._default_out)
         amount, price = self._worst(ctx.model or request.model, est)
-        return Reservation(est, labels, price, now, amount=amount, names=names, wanted=slots)
+        uncapped = request if isinstance(request, ChatRequest) and not request.max_tokens else None
+        return Reservation(est, labels, price, now, amount=amount, names=names, wanted=slots, uncapped=uncapped)
 
     def _estimated(self, ctx: RequestContext, res: Reservation) -> TokenEstimate:
         """The reservation's estimate (and worst-case price), computed now if `plan` put it off."""
@@ -150,6 +152,10 @@ class BudgetStage:
                 headers={"x-should-retry": "false"})
         if d is not None:
             res.slots = res.wanted
+            if res.uncapped is not None:
+                # The reservation priced default_max_output_tokens of output; without a cap the
+                # provider would generate up to the model's own maximum and overspend the budget.
+                res.uncapped.max_tokens = self._default_out
         else:
             res.amount = 0
         ctx.state[self.name] = res
@@ -188,6 +194,10 @@ class BudgetStage:
         usage = ctx.usage
         if usage is None:
             usage = actual_usage(ctx, self._estimated(ctx, res), upstream_reached=upstream_reached(ctx))
+            if usage.input_tokens or usage.output_tokens:
+                # what is charged (a cut stream: what was streamed) is what the metrics, the access
+                # log and the audit record count, as the usage report does
+                ctx.usage = usage
         price = self._served_price(ctx)
         if price is None:
             self._estimated(ctx, res)

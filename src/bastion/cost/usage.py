@@ -83,7 +83,10 @@ class UsageRecorder:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._every)
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # a bug must not end the writer: every later usage row would be lost
+                log.exception("usage records not written")
 
     async def flush(self) -> None:
         """Write what is pending now (also called by reports, so they include it)."""

@@ -51,7 +51,16 @@ class _Admitted:
         self._operation = operation
 
     async def serve(self, req: HttpRequest) -> HttpResponse | StreamingResponse:
-        return await self._serve(self.ctx, req)
+        try:
+            return await self._serve(self.ctx, req)
+        except Exception as e:
+            # A bug past admission (the server answers 500, or the error's status): the request still
+            # gets its audit record, metrics and access log line, and gives back its audit slot and
+            # limits (once: the pipeline skips a finalizer that already ran).
+            ctx = self.ctx
+            ctx.status, ctx.error_code = (e.status, e.code) if isinstance(e, BastionError) else (500, "internal_error")
+            await self._p.finalize(ctx)
+            raise
 
     async def unread(self, err: BastionError | None) -> None:
         ctx = self.ctx

@@ -105,6 +105,9 @@ def setup_logging(config: ObservabilityConfig, stream: IO[str] | None = None) ->
     root.addHandler(handler)
     root.setLevel(_LEVELS[config.log_level])
     _access.setLevel(logging.INFO if config.access_log else logging.CRITICAL + 1)
+    # The audit writer's checkpoint lines (info) are the copy of the chain heads outside the store that
+    # `bastion audit verify` is checked against: a quieter log_level must not silence them.
+    logging.getLogger("bastion.audit").setLevel(min(logging.INFO, _LEVELS[config.log_level]))
     return handler
 
 

@@ -156,7 +156,7 @@ class Metrics:
                         self.fallbacks.inc((model,))
                 prev = target
         self.overhead.observe((route,), overhead)
-        if ctx.first_token_at is not None:
+        if ctx.first_token_at is not None and ctx.stream:  # a non-streamed answer has no first token apart
             self.ttft.observe((model, provider), ctx.first_token_at - ctx.started)
         usage = ctx.usage
         if usage is not None:

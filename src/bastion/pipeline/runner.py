@@ -3,9 +3,10 @@
 This is the only place where the order of the request flow is written:
 admission (audit can accept) → auth → model checks → stages (rate limit, cost, policy) →
 router → output guard → finalizers. `finalize` runs exactly once for every request that
-reached the gateway, whatever happened: `settle` (the stages' finishers: limits, budgets, audit)
-before the response's last byte, `report` (the observers: metrics, access log, span) after it,
-where a client waiting for its answer does not wait for them.
+reached the gateway, whatever happened: `settle` (the stages' finishers: limits, budgets; and an
+observer that holds the response, the audit log in sync mode) before the response's last byte,
+`report` (the other observers: audit record submission, metrics, access log, span) after it, where
+a client waiting for its answer does not wait for them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bastion.observability.tracing import RequestTracer
 from bastion.providers.router import Router
 from bastion.providers.streaming import RoutedStream
 
+_SETTLED, _REPORTED = "_settled", "_reported"  # ctx.state flags: each finalizer runs exactly once
 log = logging.getLogger("bastion.pipeline")
 
 Burst = list[StreamEvent]  # the events of one upstream read
@@ -47,7 +49,8 @@ class Authenticator(Protocol):
 
 class Observer(Protocol):
     """Runs for every request (audit, metrics, access log). `admit` may refuse new work
-    (e.g. the audit buffer cannot accept: fail closed); `finish` must not raise."""
+    (e.g. the audit buffer cannot accept: fail closed); `finish` must not raise. An observer with
+    a true `holds_response` attribute finishes before the response's last byte, the others after."""
 
     name: str
 
@@ -99,6 +102,8 @@ class Pipeline:
         self.router = router
         self.guard = guard
         self.observers = list(observers)
+        self._holding = [o for o in self.observers if getattr(o, "holds_response", False)]
+        self._reporting = [o for o in self.observers if o not in self._holding]
 
     # ---- admission ------------------------------------------------------------------
     async def admit(self, ctx: RequestContext, headers: Mapping[str, str]) -> Principal:
@@ -208,7 +213,10 @@ class Pipeline:
 
     async def settle(self, ctx: RequestContext) -> None:
         """The stages' finishers, last entered first: before the response's last byte is sent, so
-        a client that has its answer finds its usage and spend recorded."""
+        a client that has its answer finds its usage and spend recorded. Runs once per request."""
+        if ctx.state.get(_SETTLED):
+            return
+        ctx.state[_SETTLED] = True
         entered = ctx.state.get("_entered")
         if isinstance(entered, list):
             for stage in reversed(entered):
@@ -216,11 +224,19 @@ class Pipeline:
                     await stage.finish(ctx)
                 except Exception:  # a finalizer must never break the others
                     log.exception("stage %s finish failed", getattr(stage, "name", "?"))
+        await self._finish(self._holding, ctx)  # e.g. the audit log in sync mode: no answer before its record
 
     async def report(self, ctx: RequestContext) -> None:
         """The observers' finish (metrics, access log, span): bounded in-process work with no I/O to
-        wait on, so it may run after the response is sent (`HttpResponse.after`)."""
-        for o in self.observers:
+        wait on, so it may run after the response is sent (`HttpResponse.after`). Runs once per request."""
+        if ctx.state.get(_REPORTED):
+            return
+        ctx.state[_REPORTED] = True
+        await self._finish(self._reporting, ctx)
+
+    @staticmethod
+    async def _finish(observers: list[Observer], ctx: RequestContext) -> None:
+        for o in observers:
             try:
                 await o.finish(ctx)
             except Exception:

@@ -95,6 +95,14 @@ def test_bad_date_is_a_clear_error(store: tuple[Path, Path], capsys: pytest.Capt
     assert "--since: not an ISO date" in err and "Traceback" not in err
 
 
+def test_export_with_until_not_after_since_is_a_usage_error(store: tuple[Path, Path],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("audit", "export", "--since", "2026-01-01T00:00:08Z", "--until", "2026-01-01T00:00:05Z",
+               "--config", str(store[1])) == 2  # was: "exported 0 record(s)", exit 0
+    err = capsys.readouterr().err
+    assert "--until: must be after --since" in err and "Traceback" not in err
+
+
 def test_bad_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("audit: {checkpoint_key: short, colour: red}\n")

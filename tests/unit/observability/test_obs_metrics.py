@@ -35,6 +35,7 @@ def test_a_served_request() -> None:
             attempts=[Attempt("openai", "gpt-4o", "ok", 200, 10.0)],
             findings=[Finding("pii", "email", 0, 3, action="redact")])
     c.first_token_at = c.started
+    c.stream = True
     m.observe_request(c)
     s = samples(m)
     assert s[("bastion_requests_total", (("model", "gpt-4o"), ("provider", "openai"),
@@ -140,3 +141,16 @@ def test_from_config() -> None:
                         "observability": {"metrics_token": "t" * 20}})
     m = Metrics.from_config(cfg)
     assert m.models == {"llama"} and m.authorized("Bearer " + "t" * 20)
+
+
+def test_time_to_first_token_counts_streams_only() -> None:
+    m = Metrics(models=["gpt-4o"])
+    whole = ctx(attempts=[Attempt("openai", "gpt-4o", "ok", 200, 10.0)])
+    whole.first_token_at = whole.started + 5.0  # a non-streamed answer: all of it arrived after 5 s
+    m.observe_request(whole)
+    key = ("bastion_time_to_first_token_seconds_count", (("model", "gpt-4o"), ("provider", "openai")))
+    assert samples(m).get(key, 0) == 0  # it would put full generation times into the TTFT histogram
+    streamed = ctx(attempts=[Attempt("openai", "gpt-4o", "ok", 200, 10.0)], stream=True)
+    streamed.first_token_at = streamed.started + 0.2
+    m.observe_request(streamed)
+    assert samples(m)[key] == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from bastion.core.errors import UpstreamError
 from bastion.core.types import JSON, FinishReason, JSONObject, Usage
 
+MAX_TOKEN_COUNT = 10**9  # more than any request holds (as providers/openai/response.py's)
+
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -45,7 +47,8 @@ def _count(usage: JSONObject, key: str) -> int | None:
     value = usage.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > MAX_TOKEN_COUNT:
+        # beyond MAX_TOKEN_COUNT: a broken upstream, whose count would overflow cost, store and audit
         raise UpstreamError(f"anthropic upstream sent an invalid usage.{key}")
     return value
 

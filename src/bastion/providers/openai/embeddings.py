@@ -8,6 +8,7 @@ from bastion.core.errors import InvalidRequest
 from bastion.core.types import JSON, Embedding, EmbeddingsRequest, EmbeddingsResponse, JSONObject, Usage
 from bastion.providers.openai.errors import embedded_error, malformed
 from bastion.providers.openai.fields import as_int, as_str, invalid, one_of, shown, wrong_type
+from bastion.providers.openai.response import MAX_TOKEN_COUNT
 
 _KEYS = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
 _FORMATS = ("float", "base64")
@@ -97,6 +98,8 @@ def _usage(value: JSON) -> Usage | None:
     tokens = value.get("prompt_tokens", 0)
     if type(tokens) is not int or tokens < 0:
         raise malformed(_WHAT, "usage.prompt_tokens is not a non-negative integer")
+    if tokens > MAX_TOKEN_COUNT:
+        raise malformed(_WHAT, f"usage.prompt_tokens is not a plausible token count (over {MAX_TOKEN_COUNT})")
     return Usage(input_tokens=tokens)
 
 

@@ -49,12 +49,19 @@ def wire_finish(reason: FinishReason | None) -> str:
     return "stop" if reason is None or reason == "error" else reason
 
 
+# More tokens than any request can hold: a count beyond it is a broken upstream, and it would
+# overflow the 64-bit integers of cost, the usage store, Redis and the audit record downstream.
+MAX_TOKEN_COUNT = 10**9
+
+
 def _count(obj: JSONObject, key: str, what: str) -> int:
     value = obj.get(key)
     if value is None:
         return 0
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise malformed(what, f"usage.{key} is not a non-negative integer")
+    if value > MAX_TOKEN_COUNT:
+        raise malformed(what, f"usage.{key} is not a plausible token count (over {MAX_TOKEN_COUNT})")
     return value
 
 
