@@ -108,10 +108,12 @@ end
 return 1
 """
 
-# Renewal of the leases and reservations a live process still holds (limits/renewal.py): only
-# members still present are touched (ZADD XX), so a released or swept one is never recreated.
-# KEYS: m lease zsets, then r reservation zsets. ARGV: now (-1 = server TIME), lease ttl, m,
-# reservation expiry, then the m lease members (request ids), then the r reservation members.
+# Renewal of the leases and reservations a live process still holds (limits/renewal.py). A member
+# Redis no longer holds is put back (a reservation with its amount) only when its flag is 1: the
+# request still runs and has not started to conclude; else only members still present are touched.
+# KEYS: m lease zsets, then per reservation its zset and budget hash. ARGV: now (-1 = server TIME),
+# lease ttl, m, reservation expiry, then per lease: member (request id), flag; then per
+# reservation: member, amount, flag.
 RENEW = """
 local now = tonumber(ARGV[1])
 if now < 0 then
@@ -121,13 +123,22 @@ end
 local ttl = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
 local expiry = tonumber(ARGV[4])
-for i = 1, #KEYS do
-  if i <= m then
-    if redis.call('ZADD', KEYS[i], 'XX', 'CH', now + ttl, ARGV[4 + i]) == 1 then
-      redis.call('PEXPIRE', KEYS[i], math.ceil(ttl * 1000) + 1000)
-    end
-  else
-    redis.call('ZADD', KEYS[i], 'XX', expiry, ARGV[4 + i])
+for i = 1, m do
+  local member, back = ARGV[3 + i * 2], ARGV[4 + i * 2]
+  if back == '1' or redis.call('ZSCORE', KEYS[i], member) then
+    redis.call('ZADD', KEYS[i], now + ttl, member)
+    redis.call('PEXPIRE', KEYS[i], math.ceil(ttl * 1000) + 1000)
+  end
+end
+local a = 4 + m * 2
+for j = 0, (#KEYS - m) / 2 - 1 do
+  local z, h = KEYS[m + j * 2 + 1], KEYS[m + j * 2 + 2]
+  local member, amount, back = ARGV[a + j * 3 + 1], tonumber(ARGV[a + j * 3 + 2]), ARGV[a + j * 3 + 3]
+  if redis.call('ZSCORE', z, member) then
+    redis.call('ZADD', z, expiry, member)
+  elseif back == '1' then
+    redis.call('ZADD', z, expiry, member)
+    redis.call('HINCRBY', h, 'reserved', amount)
   end
 end
 return 1

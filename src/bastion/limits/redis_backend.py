@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bastion.core.errors import ServiceUnavailable
 from bastion.limits import lua
 from bastion.limits.backend import BudgetDecision, BudgetSlot, DeniedKind, FailureCounter, RateDecision
-from bastion.limits.renewal import LeaseRenewal
+from bastion.limits.renewal import LeaseRenewal, Reservation
 from bastion.limits.resp import Arg, Reply, ReplyError, RespClient, Script
 from bastion.limits.scopes import ScopeLimit
 
@@ -124,9 +124,13 @@ class RedisBackend:
     def _lease_keys(self, scopes: Sequence[ScopeLimit]) -> list[str]:
         return [self._scope_keys(s.id)[2] for s in scopes if s.max_parallel is not None]
 
-    def _reservations(self, rid: str, slots: Sequence[BudgetSlot], amount: int) -> list[tuple[str, str]]:
+    def _reservations(self, rid: str, slots: Sequence[BudgetSlot], amount: int) -> list[Reservation]:
         member = f"{rid}|{amount}"
-        return [(self._budget_keys(s)[1], member) for s in slots]
+        out: list[Reservation] = []
+        for s in slots:
+            h, z = self._budget_keys(s)
+            out.append((z, h, member, amount))
+        return out
 
     def _release_call(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
                       now: float | None) -> tuple[list[Arg], list[Arg]]:
@@ -234,6 +238,7 @@ class RedisBackend:
 
     async def _concluding(self, rid: str, leases: bool, reservations: bool, call: Awaitable[Reply]) -> None:
         """Await a release/settlement and tell the renewal whether it was written."""
+        self.renewal.concluding(rid)
         try:
             await call
         except BaseException:

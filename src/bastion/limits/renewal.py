@@ -4,8 +4,14 @@ A concurrency lease and a budget reservation carry an expiry so that a replica t
 cannot hold them for ever; the live process pushes the expiry of everything it still holds
 forward every quarter of `lease_ttl_seconds`. So the TTL only bounds how long a *crashed*
 replica's holdings outlive it (a minute by default), not how long a request may run: a stream
-of an hour keeps its slot and its reservation. Renewal never recreates what is gone (ZADD XX):
-a lease released, or swept after an outage longer than the TTL, stays gone.
+of an hour keeps its slot and its reservation.
+
+A lease or reservation of a request still running that Redis no longer holds (lost in a restart
+without persistence, or swept after the process stalled for longer than the TTL) is put back,
+the reservation's amount with it: otherwise new requests would be judged without it and a budget
+could be overspent by what was in flight. Nothing is put back once its request has started to
+conclude (the release or settlement is sent or awaits a retry), so a released lease or a settled
+reservation is never recreated.
 
 An entry is dropped when its request concludes. If the conclusion failed (Redis unreachable)
 the entry is kept renewed until the background retry writes it, for at most the retry horizon,
@@ -33,8 +39,13 @@ Call = Callable[[str, Script, Sequence[Arg], Sequence[Arg]], Awaitable[Reply]]
 @dataclass(slots=True)
 class _Held:
     leases: tuple[str, ...]  # concurrency lease zsets holding the request id
-    reservations: tuple[tuple[str, str], ...]  # (reservation zset, member)
+    reservations: tuple[Reservation, ...]
     deadline: float  # monotonic: not renewed after this
+    concluding: bool = False  # a release/settlement was sent: renew what is there, put nothing back
+
+
+Reservation = tuple[str, str, str, int]
+"""(reservation zset, budget hash, member, amount) of one budget slot."""
 
 
 class LeaseRenewal:
@@ -59,7 +70,7 @@ class LeaseRenewal:
     def held(self) -> int:
         return len(self._held)
 
-    def hold(self, rid: str, leases: Sequence[str] = (), reservations: Sequence[tuple[str, str]] = ()) -> None:
+    def hold(self, rid: str, leases: Sequence[str] = (), reservations: Sequence[Reservation] = ()) -> None:
         """`rid` now holds these leases and/or reservations (added to what it held)."""
         if not leases and not reservations:
             return
@@ -69,6 +80,12 @@ class LeaseRenewal:
         else:
             h.leases += tuple(leases)
             h.reservations += tuple(reservations)
+
+    def concluding(self, rid: str) -> None:
+        """A release or settlement of `rid` is about to be sent: from now on nothing of it is put back."""
+        h = self._held.get(rid)
+        if h is not None:
+            h.concluding = True
 
     def concluded(self, rid: str, *, leases: bool, reservations: bool, ok: bool) -> None:
         """A release (`leases`) and/or settlement (`reservations`) of `rid` was written (`ok`) or
@@ -116,17 +133,18 @@ class LeaseRenewal:
         expiry = repr(self._clock() + self.ttl)
         for i in range(0, len(items), self._batch):
             lease_keys: list[Arg] = []
-            lease_members: list[Arg] = []
+            lease_args: list[Arg] = []
             res_keys: list[Arg] = []
-            res_members: list[Arg] = []
+            res_args: list[Arg] = []
             for rid, h in items[i:i + self._batch]:
+                back = 0 if h.concluding else 1
                 for k in h.leases:
                     lease_keys.append(k)
-                    lease_members.append(rid)
-                for z, m in h.reservations:
-                    res_keys.append(z)
-                    res_members.append(m)
+                    lease_args.extend((rid, back))
+                for z, hash_key, member, amount in h.reservations:
+                    res_keys.extend((z, hash_key))
+                    res_args.extend((member, amount, back))
             if lease_keys or res_keys:
-                args: list[Arg] = [-1, self.ttl, len(lease_keys), expiry, *lease_members, *res_members]
+                args: list[Arg] = [-1, self.ttl, len(lease_keys), expiry, *lease_args, *res_args]
                 await self._call("renew", self._script, args, [*lease_keys, *res_keys])
         self.renewals += 1

@@ -15,7 +15,7 @@ from tests.unit.limits.conftest import REDIS_URL, _drop_prefix, require_redis
 from bastion.core.errors import ServiceUnavailable
 from bastion.limits.backend import BudgetSlot
 from bastion.limits.late import horizon
-from bastion.limits.redis_backend import RENEW, RedisBackend
+from bastion.limits.redis_backend import RELEASE, RENEW, SETTLE, RedisBackend
 from bastion.limits.renewal import LeaseRenewal
 from bastion.limits.resp import Arg, Reply, Script
 from bastion.limits.scopes import ScopeLimit
@@ -109,20 +109,43 @@ async def test_admit_and_conclude_hold_and_drop(pair: tuple[RedisBackend, RedisB
     assert await b.budget_state(slot) == (100_000, 0)
 
 
-async def test_renewal_never_recreates_a_released_lease(pair: tuple[RedisBackend, RedisBackend]) -> None:
+async def test_renewal_never_recreates_what_a_conclusion_removed(pair: tuple[RedisBackend, RedisBackend]) -> None:
+    """The race: a renewal turn built while the release and settlement were in flight runs after them."""
     a, _ = pair
     s = (ScopeLimit("k:gone", "k", max_parallel=2),)
     slot = BudgetSlot("k:gone", "total", "total", limit=1_000_000)
+    await a._seed([slot], [1])
     assert (await a.acquire("r", s, 1)).allowed
     assert (await a.reserve("r", [slot], 10, time.time())).allowed
-    await a.release("r", s, 0)
-    await a.settle("r", [slot], 10, 0, [slot], time.time())
-    lease_key = a._scope_keys("k:gone")[2]
-    res_key = a._budget_keys(slot)[1]
-    a.renewal.hold("r", leases=[lease_key], reservations=[(res_key, "r|10")])  # as if a stale entry remained
+    a.renewal.concluding("r")  # what release/settle/conclude do before they send
+    rk, ra = a._release_call("r", s, 0, None)
+    await a._call("release", RELEASE, ra, rk)  # written, but the renewal has not heard yet
+    sk, sa = a._settle_call("r", [slot], 10, 0, [slot])
+    await a._call("settle", SETTLE, sa, sk)
     await a.renewal.renew()
-    assert await a._client.execute("ZCARD", lease_key) == 0
-    assert await a._client.execute("ZCARD", res_key) == 0
+    assert await a._client.execute("ZCARD", a._scope_keys("k:gone")[2]) == 0
+    assert await a._client.execute("ZCARD", a._budget_keys(slot)[1]) == 0
+    assert await a.budget_state(slot) == (0, 0)
+
+
+async def test_what_redis_lost_is_put_back_for_requests_in_flight(pair: tuple[RedisBackend, RedisBackend]) -> None:
+    """Redis restarted without persistence while a request ran: its lease and reservation come
+    back at the next renewal, so the budget is not judged without them."""
+    a, b = pair
+    s = (ScopeLimit("k:lost", "k", max_parallel=1),)
+    slot = BudgetSlot("k:lost", "total", "total", limit=1_000_000)
+    assert (await a.acquire("r", s, 1)).allowed
+    assert (await a.reserve("r", [slot], 600_000, time.time())).allowed
+    await _drop_prefix(a._prefix)  # FLUSHDB, as far as this gateway is concerned
+    assert (await b.budget_state(slot)) == (0, 0)
+    await a.renewal.renew()
+    assert not (await b.acquire("other", s, 1)).allowed  # the running request's slot is back
+    assert not (await b.reserve("other", [slot], 600_000, time.time())).allowed  # and its reservation
+    assert await b.budget_state(slot) == (0, 600_000)
+    await a.release("r", s, 0)
+    await a.settle("r", [slot], 600_000, 500_000, [slot], time.time())
+    assert await b.budget_state(slot) == (500_000, 0)
+    assert (await b.acquire("other", s, 1)).allowed
 
 
 class _Calls:
@@ -140,17 +163,21 @@ class _Calls:
 async def test_failed_conclusion_stays_renewed_until_written_or_the_horizon() -> None:
     calls = _Calls()
     r = LeaseRenewal(60.0, calls, RENEW, retry_horizon=900.0, clock=lambda: 1000.0)
-    r.hold("a", leases=["L"], reservations=[("Z", "a|5")])
+    r.hold("a", leases=["L"], reservations=[("Z", "H", "a|5", 5)])
     r.hold("b", leases=["L"])
     await r.renew()
     args, keys = calls.calls[-1]
-    assert keys == ["L", "L", "Z"]
-    assert args == [-1, 60.0, 2, repr(1060.0), "a", "b", "a|5"]
+    assert keys == ["L", "L", "Z", "H"]
+    assert args == [-1, 60.0, 2, repr(1060.0), "a", 1, "b", 1, "a|5", 5, 1]
 
+    r.concluding("a")
     r.concluded("a", leases=True, reservations=True, ok=False)  # Redis down: the retry will write it
+    r.concluding("b")
     r.concluded("b", leases=True, reservations=False, ok=True)
     await r.renew()
-    assert calls.calls[-1][1] == ["L", "Z"]  # a is still renewed, b is gone
+    args, keys = calls.calls[-1]
+    assert keys == ["L", "Z", "H"]  # a is still renewed (nothing put back: flag 0), b is gone
+    assert args == [-1, 60.0, 1, repr(1060.0), "a", 0, "a|5", 5, 0]
 
     r._held["a"].deadline = time.monotonic() - 1  # the retry horizon passed without a write
     n = len(calls.calls)
@@ -180,3 +207,23 @@ def _has_calls(calls: _Calls) -> object:
 def test_retry_horizon_is_at_least_fifteen_minutes() -> None:
     assert horizon(60.0) == 900.0
     assert horizon(3600.0) == 3600.0
+
+
+async def test_the_backend_marks_a_request_concluding_before_it_sends(pair: tuple[RedisBackend, RedisBackend]) -> None:
+    a, _ = pair
+    s = (ScopeLimit("k:mark", "k", max_parallel=1),)
+    assert (await a.acquire("r", s, 1)).allowed
+    seen: list[bool] = []
+    real = a._call
+
+    async def failing(op: str, script: Script | None, args: Sequence[Arg], keys: Sequence[Arg] = ()) -> Reply:
+        if op == "release":
+            seen.append(a.renewal._held["r"].concluding)
+            raise ServiceUnavailable("down")
+        return await real(op, script, args, keys)
+
+    a._call = failing  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        await a.release("r", s, 0)
+    assert seen == [True]  # marked before the call was sent
+    assert a.renewal.held == 1 and a.renewal._held["r"].concluding  # kept (renewed, never put back) for the retry
