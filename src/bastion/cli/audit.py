@@ -14,6 +14,7 @@ from bastion.audit.prune import prune_before
 from bastion.audit.record import parse_iso
 from bastion.audit.sink import SqlAuditSink
 from bastion.audit.verify import verify_store
+from bastion.cli.store_path import missing_sqlite_store
 from bastion.config.loader import ConfigError, load_config
 from bastion.config.schema import BastionConfig
 from bastion.core.errors import BastionError
@@ -82,7 +83,7 @@ def _run(args: argparse.Namespace, command: Command, out: IO[str] | None = None)
         return 2
 
     url = config.store.url
-    if url.startswith("sqlite:///") and url != "sqlite:///" and not Path(url[len("sqlite:///"):]).is_file():
+    if missing_sqlite_store(url) is not None:
         # never create an empty store and report it "intact": the path is relative to the working directory
         print(f"error: the audit store {redacted_url(url)} does not exist (seen from {Path.cwd()}); run this "
               "where the gateway runs or give its --config", file=sys.stderr)

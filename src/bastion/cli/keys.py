@@ -8,6 +8,7 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -16,6 +17,7 @@ from bastion.auth import keys
 from bastion.auth.record import BUDGET_PERIODS, KeyRecord
 from bastion.auth.spec import parse_key_request, parse_update_request
 from bastion.auth.store import SqlKeyStore, issue_key
+from bastion.cli.store_path import missing_sqlite_store
 from bastion.config.loader import ConfigError, load_config
 from bastion.config.schema import BastionConfig
 from bastion.core.errors import BastionError, InvalidRequest
@@ -131,16 +133,27 @@ def _flag_names(message: str) -> str:
 
 
 async def _with_store(args: argparse.Namespace,
-                      fn: Callable[[SqlKeyStore, BastionConfig], Awaitable[_T]]) -> _T:
+                      fn: Callable[[SqlKeyStore, BastionConfig], Awaitable[_T]], *, creates: bool = False) -> _T:
+    """Run `fn` on the configured key store. A SQLite store that does not exist is an error, except
+    for `create` (`creates`), which makes it and says where: a relative store.url resolves against
+    the working directory, so a key made elsewhere would land in a store the gateway never reads."""
     try:
         config = load_config(args.config, offline=True)  # never calls a provider
     except ConfigError as e:
         raise _Failed("invalid config: " + "; ".join(e.errors), EXIT_USAGE) from None
+    if (missing := missing_sqlite_store(config.store.url)) is not None and not creates:
+        raise _Failed(f"the key store {missing} does not exist (seen from {Path.cwd()}); run this where the "
+                      "gateway runs or give its --config", EXIT_USAGE)
     db = open_database(config.store.url)
     try:
         store = SqlKeyStore(db)
         await store.migrate()
-        return await fn(store, config)
+        result = await fn(store, config)
+        if missing is not None:
+            print(f"note: created a new key store at {missing}; the gateway must use this store (store.url is "
+                  "relative to the working directory: run `bastion serve` from here or give both the same "
+                  "--config)", file=sys.stderr)
+        return result
     except InvalidRequest:
         raise
     except BastionError as e:
@@ -165,7 +178,7 @@ def cmd_create(args: argparse.Namespace) -> int:
                 print(f"    {issued.plaintext}\n")
                 print(SHOWN_ONCE)
             return EXIT_OK
-        return await _with_store(args, create)
+        return await _with_store(args, create, creates=True)
     return _run("create", body)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from bastion.cli.store_path import missing_sqlite_store
 from bastion.core.errors import BastionError
 from bastion.core.secret import redacted_url
 from bastion.cost.admin import parse_by, parse_since, row_json
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
     url = config.store.url
-    if url.startswith("sqlite:///") and url != "sqlite:///" and not Path(url[len("sqlite:///"):]).is_file():
+    if missing_sqlite_store(url) is not None:
         # never create an empty store and report zero usage: the path is relative to the working directory
         print(f"error: the store {redacted_url(url)} does not exist (seen from {Path.cwd()}); run this where the "
               "gateway runs or give its --config", file=sys.stderr)

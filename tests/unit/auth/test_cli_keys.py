@@ -154,6 +154,17 @@ def test_bad_config_and_unknown_key_and_argparse_errors(tmp_path: Path, config: 
     (tmp_path / "bad.yaml").write_text("store: {url: 'mysql://x'}\n")
     assert run("keys", "list", "--config", str(tmp_path / "bad.yaml")) == 2
     assert "store.url: must start with sqlite:/// or postgresql://" in capsys.readouterr().err
+    # a SQLite store that does not exist (a relative store.url seen from another directory) is an
+    # error for everything but create, which makes it and says where
+    for argv in (["list"], ["revoke", "abcdefghijkl"], ["update", "abcdefghijkl", "--rpm", "5"]):
+        assert run("keys", argv[0], "--config", str(config), *argv[1:]) == 2
+        err = capsys.readouterr().err
+        assert f"the key store {tmp_path / 'keys.db'} does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "keys.db").exists()
+    assert run("keys", "create", "--config", str(config), "--name", "first") == 0
+    assert f"note: created a new key store at {tmp_path / 'keys.db'}" in capsys.readouterr().err
+    assert run("keys", "create", "--config", str(config), "--name", "second") == 0
+    assert "note:" not in capsys.readouterr().err  # only when it made the store
     assert run("keys", "revoke", "--config", str(config), "abcdefghijkl") == 1
     assert "no key with id abcdefghijkl" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
