@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bastion import __version__
+from bastion.audit.admin import AdminAudit
 from bastion.audit.sink import SqlAuditSink
 from bastion.audit.stage import AuditStage
 from bastion.audit.writer import AuditWriter
@@ -95,7 +96,8 @@ class Gateway:
                                  known_models={m.name for m in config.models},
                                  known_teams=set(config.teams),
                                  on_change=self.auth.invalidate,
-                                 extra_routes=[("GET", "/admin/usage", self.limits.usage_handler)])
+                                 extra_routes=[("GET", "/admin/usage", self.limits.usage_handler)],
+                                 audit=AdminAudit(self.audit))
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
 

@@ -83,6 +83,7 @@ class AuditRecord:
     findings: tuple[tuple[str, str, str, float, str], ...]
     capture: CaptureMode = "none"
     content: dict[str, object] | None = None
+    admin: dict[str, object] | None = None  # a key change through the admin API (audit/admin.py)
 
     def to_dict(self) -> dict[str, object]:
         """The record as a JSON-ready mapping (without chain fields)."""
@@ -119,7 +120,7 @@ class AuditRecord:
                          for s, t, a, sc, d in self.findings],
             "capture": self.capture,
             "content": _serialise_content(self.capture, self.content),
-        }
+        } | ({"admin": self.admin} if self.admin is not None else {})
 
 
 def to_us(ts: float) -> int:

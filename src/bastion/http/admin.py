@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence, Set
 
+from bastion.audit.admin import AdminAudit, AdminChange
 from bastion.auth import keys
 from bastion.auth.admin_key import AdminAuth
 from bastion.auth.record import KeyRecord
@@ -55,8 +57,10 @@ class AdminRoutes:
                  known_teams: Set[str] | None = None,
                  on_change: Callable[[str], None] | None = None,
                  extra_routes: Sequence[Route] = (),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 audit: AdminAudit | None = None) -> None:
         self._extra = list(extra_routes)
+        self._audit = audit
         self._store = store
         self._auth = admin_auth
         self._policies = known_policies
@@ -103,6 +107,13 @@ class AdminRoutes:
     def _check(self, req: HttpRequest) -> None:
         self._auth.check(req.headers.get("authorization"), req.client)
 
+    def _audited(self, action: str, req: HttpRequest) -> contextlib.AbstractAsyncContextManager[AdminChange]:
+        """The audit record of one key change (audit/admin.py): admitted now (503 when the audit log
+        cannot take it), written once the handler marks the change done."""
+        if self._audit is None:
+            return contextlib.nullcontext(AdminChange())
+        return self._audit.change(action, req.request_id, req.client)
+
     def _changed(self, key_id: str) -> None:
         if self._on_change is not None:
             self._on_change(key_id)
@@ -124,8 +135,12 @@ class AdminRoutes:
         """POST /admin/keys → 201 with the plaintext key (shown this once) and the record."""
         self._check(req)
         now = self._clock()
-        spec = parse_key_request(req.json()).to_spec(now, self._policies, self._models, self._teams)
-        issued = await issue_key(self._store, spec, now)
+        sent = req.json()
+        spec = parse_key_request(sent).to_spec(now, self._policies, self._models, self._teams)
+        async with self._audited("create", req) as change:
+            issued = await issue_key(self._store, spec, now)
+            change.key_id, change.team, change.fields, change.done = (
+                issued.record.id, issued.record.team, tuple(sent), True)
         self._changed(issued.record.id)
         log.info("admin created key id=%s", issued.record.id)
         body = {"key": issued.plaintext, "warning": SHOWN_ONCE, **issued.record.public_view(now)}
@@ -159,8 +174,10 @@ class AdminRoutes:
         if record.revoked_at is not None:
             raise InvalidRequest("key is revoked; create a new one", status=409, code="key_revoked")
         spec, fields = changes.apply_to(record.spec, self._clock(), self._policies, self._models, self._teams)
-        if not await self._store.update(key_id, spec, fields):  # revoked meanwhile: the write is refused
-            raise InvalidRequest("key is revoked; create a new one", status=409, code="key_revoked")
+        async with self._audited("update", req) as change:
+            if not await self._store.update(key_id, spec, fields):  # revoked meanwhile: the write is refused
+                raise InvalidRequest("key is revoked; create a new one", status=409, code="key_revoked")
+            change.key_id, change.team, change.fields, change.done = key_id, spec.team, changes.changed(), True
         self._changed(key_id)
         log.info("admin updated key id=%s fields=%s", key_id, ",".join(changes.changed()) or "-")
         return HttpResponse.json((await self._existing(key_id)).public_view(self._clock()),
@@ -171,8 +188,11 @@ class AdminRoutes:
         self._check(req)
         pattern = self.REVOKE if req.path.rstrip("/").endswith("/revoke") else self.KEY
         key_id = self._key_id(req, pattern)
-        if await self._store.revoke(key_id, self._clock()):
-            log.info("admin revoked key id=%s", key_id)
+        async with self._audited("revoke", req) as change:
+            if await self._store.revoke(key_id, self._clock()):  # False: already revoked (or no such key)
+                log.info("admin revoked key id=%s", key_id)
+                revoked = await self._store.get(key_id)
+                change.key_id, change.team, change.done = key_id, revoked.team if revoked else None, True
         record = await self._existing(key_id)
         self._changed(key_id)
         return HttpResponse.json(record.public_view(self._clock()), headers=dict(_NO_STORE))

@@ -206,3 +206,43 @@ async def test_extra_routes_are_served_only_behind_the_admin_key(sqlite_store: S
     assert body_of(await admin.dispatch(request("GET", "/admin/usage"))) == {"object": "usage"}
     with pytest.raises(AuthenticationError):
         await admin.dispatch(request("GET", "/admin/usage", token=keys.generate()[1]))
+
+
+class _RefusingWriter:
+    """An audit writer whose log cannot take a record (store down, buffer full, on_error: block)."""
+
+    def __init__(self) -> None:
+        self.submitted: list[object] = []
+
+    def check(self) -> bool:
+        from bastion.core.errors import ServiceUnavailable
+        raise ServiceUnavailable("audit log unavailable: records cannot be stored", code="audit_unavailable")
+
+
+class _Stage:
+    enabled, sync, failures = True, False, 0
+
+    def __init__(self, writer: object) -> None:
+        self.writer = writer
+
+
+async def test_a_key_change_the_audit_log_cannot_record_is_refused_before_it_is_made(
+        sqlite_store: SqlKeyStore, changed: list[str]) -> None:
+    from bastion.audit.admin import AdminAudit
+    from bastion.core.errors import ServiceUnavailable
+
+    plain = AdminRoutes(sqlite_store, AdminAuth(Secret(ADMIN)), on_change=changed.append, clock=lambda: NOW)
+    made = await create(plain)  # with a working log (none here): made
+    audited = AdminRoutes(sqlite_store, AdminAuth(Secret(ADMIN)), on_change=changed.append, clock=lambda: NOW,
+                          audit=AdminAudit(_Stage(_RefusingWriter())))  # type: ignore[arg-type]
+    with pytest.raises(ServiceUnavailable) as e:
+        await audited.dispatch(request("POST", "/admin/keys", {"name": "unrecorded"}))
+    assert e.value.status == 503 and e.value.code == "audit_unavailable"
+    for method, path, body in (("PATCH", f"/admin/keys/{made['id']}", {"rpm": 5}),
+                               ("DELETE", f"/admin/keys/{made['id']}", None)):
+        with pytest.raises(ServiceUnavailable):
+            await audited.dispatch(request(method, path, body))
+    records = await sqlite_store.list(include_revoked=True)
+    assert [r.name for r in records] == ["svc"]  # nothing was created
+    assert records[0].revoked_at is None and records[0].spec.limits.rpm is None  # nor changed
+    assert changed == [made["id"]]
