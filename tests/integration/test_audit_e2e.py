@@ -253,3 +253,34 @@ def test_content_capture_modes(fake_upstream_server, fake_upstream, tmp_path, mo
         assert email not in content
     else:
         assert email in content
+
+
+def test_a_non_streamed_request_whose_client_left_is_abandoned_and_recorded(fake_upstream_server, fake_upstream,
+                                                                            tmp_path):
+    """The client gives up (an SDK timeout) while the upstream is still working: the gateway stops
+    the call instead of waiting for an answer nobody reads, and records the request as one whose
+    client went away (499), as it does for a stream the client cuts."""
+    cfg = base_config(fake_upstream_server.url, tmp_path)
+    fake_upstream.always("openai.chat", Reply(text="too late", delay_before_headers=30.0))
+    with Gateway(cfg, tmp_path, name="gone") as gw:
+        key = gw.create_key(name="impatient")
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{gw.url}/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                       json={"model": "gpt-4o-mini", "messages": MSG}, timeout=1.0)
+        deadline = time.monotonic() + 15  # well before the upstream's 30 s answer
+        records: list[dict] = []
+        while time.monotonic() < deadline:
+            records = [r for r in export(gw) if r["ingress"] == "openai"]
+            if records:
+                break
+            time.sleep(0.2)
+        assert len(records) == 1, records
+        r = records[0]
+        assert r["status"] == 499 and r["client_disconnected"] and r["error_code"] == "client_disconnected", r
+        status, usage = gw.admin("GET", "/admin/usage")
+        assert status == 200, usage
+        # the gateway still serves this key at once (its concurrency slot and audit slot came back)
+        fake_upstream.always("openai.chat", Reply(text="ok"))
+        ok = httpx.post(f"{gw.url}/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                        json={"model": "gpt-4o-mini", "messages": MSG}, timeout=10)
+        assert ok.status_code == 200, ok.text

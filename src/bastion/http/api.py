@@ -40,9 +40,11 @@ async def _fail(p: Pipeline, ctx: RequestContext, err: BastionError) -> HttpResp
 
 
 class _Admitted:
-    """An API request whose key passed (`ctx.principal` set), waiting for its body."""
+    """An API request whose key passed (`ctx.principal` set), waiting for its body. `abandonable`:
+    the ASGI layer cancels it when its client goes away before the answer (http/asgi.py)."""
 
     __slots__ = ("_operation", "_p", "_serve", "ctx")
+    abandonable = True
 
     def __init__(self, p: Pipeline, ctx: RequestContext, serve: Serve, operation: Operation | None) -> None:
         self._p = p

@@ -225,7 +225,7 @@ class BastionASGI:
                 else:
                     req.body = await self._admitted_body(outcome, req, receive)
                     unread = False
-                    resp = await outcome.serve(req)
+                    resp = await self._abandonable(outcome, req, scope)
             elif public:  # the allow-list needs no body: never read one for a caller without a credential
                 resp = await route(req)
             else:
@@ -247,6 +247,44 @@ class BastionASGI:
         else:
             # Closed, not drained: what the client still sends is never read, let alone taken for a request.
             await self._send(resp, rid, send, close=unread and _declares_body(scope["headers"]))
+
+    @staticmethod
+    async def _abandonable(outcome: Admission, req: LimitedRequest, scope: Scope) -> HttpResponse | StreamingResponse:
+        """Serve an admitted request; when its client goes away before the answer is ready, stop
+        working for nobody (as nginx does by default): the handler is cancelled (the upstream call
+        with it: its connection is closed, so the provider stops generating) and the admission
+        records the request as one whose client went away (status 499, its budget settled on the
+        estimate, as a stream the client cuts). Only admissions that ask for it (`abandonable`: the
+        API routes, not the admin API, whose changes must complete with their audit record), and
+        only under Bastion's own server protocol, which reports the lost connection
+        (http/disconnect.py); under another server the request runs to its end."""
+        hook = scope.get("extensions", {}).get(DISCONNECT) if getattr(outcome, "abandonable", False) else None
+        if not isinstance(hook, Disconnect):
+            return await outcome.serve(req)
+        me = asyncio.current_task()
+        assert me is not None
+        gone = False
+
+        def lost() -> None:
+            nonlocal gone
+            gone = True
+            me.cancel()
+
+        if hook.lost:
+            lost()
+        else:
+            hook.callback = lost
+        try:
+            return await outcome.serve(req)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            me.uncancel()
+            await outcome.unread(None)
+            raise _ClientGone from None
+        finally:
+            if hook.callback is lost:
+                hook.callback = None
 
     async def _body(self, headers: dict[str, str], receive: Receive) -> bytes:
         try:
