@@ -46,6 +46,25 @@ class _ClientGone(Exception):
     """The client closed the connection before the request body arrived."""
 
 
+class _Abandon:
+    """Called when the client is gone: marks it and cancels the task serving it."""
+
+    __slots__ = ("_task", "gone")
+
+    def __init__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self.gone = False
+
+    def __call__(self) -> None:
+        self.gone = True
+        self._task.cancel()
+
+    def uncancel(self) -> None:
+        self._task.uncancel()
+
+
 def _ingress(path: str) -> Ingress:
     return "anthropic" if path.startswith("/v1/messages") else "openai"
 
@@ -261,15 +280,7 @@ class BastionASGI:
         hook = scope.get("extensions", {}).get(DISCONNECT) if getattr(outcome, "abandonable", False) else None
         if not isinstance(hook, Disconnect):
             return await outcome.serve(req)
-        me = asyncio.current_task()
-        assert me is not None
-        gone = False
-
-        def lost() -> None:
-            nonlocal gone
-            gone = True
-            me.cancel()
-
+        lost = _Abandon()
         if hook.lost:
             lost()
         else:
@@ -277,9 +288,9 @@ class BastionASGI:
         try:
             return await outcome.serve(req)
         except asyncio.CancelledError:
-            if not gone:
+            if not lost.gone:
                 raise
-            me.uncancel()
+            lost.uncancel()
             await outcome.unread(None)
             raise _ClientGone from None
         finally:
@@ -326,14 +337,7 @@ class BastionASGI:
 
     async def _send_stream(self, resp: StreamingResponse, rid: str, receive: Receive, send: Send,
                            scope: Scope) -> None:
-        me = asyncio.current_task()
-        assert me is not None
-        gone = False
-
-        def lost() -> None:
-            nonlocal gone
-            gone = True
-            me.cancel()
+        lost = _Abandon()
 
         async def watch() -> None:
             while True:
@@ -375,17 +379,17 @@ class BastionASGI:
                 except Exception:
                     log.exception("closing a stream failed")
             if resp.on_close is not None:
-                await resp.on_close(gone)
+                await resp.on_close(lost.gone)
 
         try:
             await send({"type": "http.response.start", "status": resp.status, "headers": hs})
             await relay(resp.chunks, send, close)
         except asyncio.CancelledError:
-            if not gone:
+            if not lost.gone:
                 raise
-            me.uncancel()
+            lost.uncancel()
         except OSError:
-            gone = True
+            lost.gone = True
         finally:
             if not closed:
                 await close()
