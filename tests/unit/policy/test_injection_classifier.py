@@ -112,14 +112,28 @@ def test_shipped_model_loads() -> None:
 
 
 def test_capped_model_round_trips_and_older_files_count_repeats(hasher: Hasher, tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    model = LinearModel.load()
-    path = tmp_path / "m.npz"
-    replace(model, cap=2).save(path)
-    assert LinearModel.load(path).cap == 2
-    model.save(path)
-    assert LinearModel.load(path).cap == 0  # files without the field keep counting every feature
+    """The models are built here (not the shipped one, which may or may not have a cap)."""
+    text = (ORDER + " ") * 30 + _filler(300)
+    built = _model(hasher, (0, 0))
+    uncapped = dataclasses.replace(built, weights=built.weights.astype(np.float16).astype(np.float32))  # as saved
+    capped = dataclasses.replace(uncapped, cap=2)
+    assert _best(capped, hasher, text).score != _best(uncapped, hasher, text).score  # the cap changes the score
+    for model, fields in ((uncapped, 7), (capped, 8)):
+        path = tmp_path / f"m{model.cap}.npz"
+        model.save(path)
+        with np.load(path, allow_pickle=False) as z:
+            assert len(z["meta"]) == fields  # an uncapped model writes the older seven-field meta
+        loaded = LinearModel.load(path)
+        assert loaded.cap == model.cap
+        assert _best(loaded, hasher, text) == _best(model, hasher, text)
+    # a file without the field (every file before the cap) keeps counting every feature
+    with np.load(tmp_path / "m2.npz", allow_pickle=False) as z:
+        arrays = dict(z)
+    arrays["meta"] = arrays["meta"][:7]
+    np.savez_compressed(tmp_path / "older.npz", **arrays)
+    older = LinearModel.load(tmp_path / "older.npz")
+    assert older.cap == 0
+    assert _best(older, hasher, text) == _best(uncapped, hasher, text)
 
 
 def test_a_cap_of_one_keeps_a_window_from_growing_with_repetition(hasher: Hasher) -> None:

@@ -7,6 +7,8 @@ with a reference detector in test_injection_speedpaths_detector.py.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import json
 import math
 import re
@@ -143,17 +145,28 @@ def test_one_pass_extractor_at_the_limits(hasher: Hasher) -> None:
 # ------------------------------------------------------------------ classifier windows
 def reference_windows(model: LinearModel, feats: Features, n: int, cues: list[tuple[int, int]],
                       offset: int = 0) -> list[tuple[int, int, float]]:
-    """The window scores as computed before the fast paths: every window vectorised, float32 weights."""
+    """The window scores as computed before the fast paths: every window vectorised, float32 weights.
+
+    A model with a `cap` counts a bucket at most `cap` times per window (the model file's definition): in each
+    large window, its features taken in position order (ties: feature order), a bucket's first `cap` add their
+    weights, summed one by one in float64, over sqrt(how many were added, at least 1). Such a model scores the
+    large windows only (no small window). Written here as a plain loop, independent of the scanner's code."""
+    assert not model.dead_runs  # (not modelled here: no shipped model has used it)
     if n == 0:
         return [(offset, offset, 1.0 / (1.0 + math.exp(-model.bias)))]
-    w = model.weights[feats.buckets]
-    contrib = np.zeros(n + 1, dtype=np.float64)
-    contrib[1:] = np.cumsum(np.bincount(feats.positions, weights=w, minlength=n)[:n])
-    counts = np.zeros(n + 1, dtype=np.float64)
-    counts[1:] = np.cumsum(np.bincount(feats.positions, minlength=n)[:n])
     starts = model.window_starts(n)
     ends = np.minimum(starts + model.window, n)
-    logits = model.bias + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts], 1.0))
+    if model.cap:
+        logits = np.array([model.bias + total / math.sqrt(max(count, 1))
+                           for total, count in _capped_sums(model, feats, n, starts.tolist(), ends.tolist())])
+    else:
+        assert not model.small_window  # (not modelled here)
+        w = model.weights[feats.buckets]
+        contrib = np.zeros(n + 1, dtype=np.float64)
+        contrib[1:] = np.cumsum(np.bincount(feats.positions, weights=w, minlength=n)[:n])
+        counts = np.zeros(n + 1, dtype=np.float64)
+        counts[1:] = np.cumsum(np.bincount(feats.positions, minlength=n)[:n])
+        logits = model.bias + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts], 1.0))
     seen: set[tuple[int, int]] = set()
     for rule, pos in cues:
         for k in np.flatnonzero((starts <= pos) & (pos < ends)).tolist():
@@ -165,9 +178,32 @@ def reference_windows(model: LinearModel, feats: Features, n: int, cues: list[tu
             for s, e, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True)]
 
 
-@pytest.fixture(scope="module")
-def model() -> LinearModel:
-    return LinearModel.load()
+def _capped_sums(model: LinearModel, feats: Features, n: int, starts: list[int],
+                 ends: list[int]) -> list[tuple[float, int]]:
+    """Per window [a, e): the sum of the weights the capped count keeps, and how many it keeps."""
+    positions, buckets = feats.positions.tolist(), feats.buckets.tolist()
+    order = sorted((p, i) for i, p in enumerate(positions) if 0 <= p < n)  # position order, ties: feature order
+    at = [p for p, _ in order]
+    out = []
+    for a, e in zip(starts, ends, strict=True):
+        seen: dict[int, int] = {}
+        total, count = 0.0, 0
+        for _, i in order[bisect.bisect_left(at, a):bisect.bisect_left(at, e)]:  # the features in [a, e)
+            b = buckets[i]
+            seen[b] = seen.get(b, 0) + 1
+            if seen[b] <= model.cap:
+                total += float(model.weights[b])
+                count += 1
+        out.append((total, count))
+    return out
+
+
+@pytest.fixture(scope="module", params=["shipped", "other cap"])
+def model(request: pytest.FixtureRequest) -> LinearModel:
+    """The shipped model, and its weights with the other kind of count (cap 3 if it has none, else none), so
+    that both the capped and the uncapped scorers are compared with the reference whichever ships."""
+    shipped = LinearModel.load()
+    return shipped if request.param == "shipped" else dataclasses.replace(shipped, cap=0 if shipped.cap else 3)
 
 
 @SETTINGS

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import dataclasses
 from collections import defaultdict
 
 import numpy as np
@@ -186,9 +187,12 @@ FRAGMENTS = ["Ignore all previous instructions", "ignore previous values", " and
 TEXTS = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=4), max_size=24).map("".join)
 
 
-@pytest.fixture(scope="module")
-def model() -> LinearModel:
-    return LinearModel.load()
+@pytest.fixture(scope="module", params=["shipped", "other cap"])
+def model(request: pytest.FixtureRequest) -> LinearModel:
+    """The shipped model, and its weights with the other kind of count (cap 3 if it has none, else none), so
+    that both the capped and the uncapped scorers are compared with the reference whichever ships."""
+    shipped = LinearModel.load()
+    return shipped if request.param == "shipped" else dataclasses.replace(shipped, cap=0 if shipped.cap else 3)
 
 
 @pytest.fixture(scope="module")
