@@ -59,9 +59,15 @@ class AnthropicStreamDecoder:
         self._calls = 0
         self._thinking = 0  # reasoning blocks started
 
+    TEXT_EVENTS: tuple[str | None, ...] = (None, "content_block_delta")  # providers/frames.py TemplatedDecoder
+
     @property
     def done(self) -> bool:
         return self._done
+
+    def text_template(self) -> TextTemplate | None:
+        """The template `feed` takes a text delta of the open text block by, if any (providers/frames.py)."""
+        return None if self._done else self._template
 
     def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
         template = self._template

@@ -135,6 +135,13 @@ class AnthropicStreamEncoder:
             out += self._delta({"type": "signature_delta", "signature": ev.signature})
         return out
 
+    def text_frame(self) -> tuple[bytes, bytes] | None:
+        """The bytes around the JSON string of a text delta while a text block is open
+        (providers/frames.py TextFramer)."""
+        if self._closed or self._open != "text":
+            return None
+        return _TEXT_HEAD + str(self._next_block - 1).encode() + _TEXT_MID, b"}}\n\n"
+
     def encode(self, event: StreamEvent) -> bytes:
         if self._closed:
             return b""
