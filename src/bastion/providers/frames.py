@@ -113,6 +113,10 @@ class Translator:
         try:
             if decoded:
                 self._encode_all(decoded, out)
+                self._refresh()
+                cut = self._cut
+                if cut is not None:
+                    head, tail, hl, tl, tpl, before, after = cut
             for name, data in events:
                 if cut is not None and name in names:
                     raw: bytes | None = None

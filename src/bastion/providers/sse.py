@@ -47,8 +47,12 @@ class SSEParser:
             # the blank lines; the parts are those the loop below would find (`_block` each).
             events: list[Event] = []
             for part in chunk[:last].split(b"\n\n"):
-                if part.startswith(b"data: ") and part.find(b"\n") < 0:
+                eol = part.find(b"\n")
+                if eol < 0 and part.startswith(b"data: "):
                     events.append((None, part[6:]))
+                elif (eol > 7 and part.startswith(b"event: ") and part.startswith(b"data: ", eol + 1)
+                        and part.find(b"\n", eol + 1) < 0):  # `_block`'s second shape, inlined
+                    events.append((part[7:eol].decode("utf-8", "replace"), part[eol + 7:]))
                 elif part:
                     _block(part, 0, len(part), events)
             return events

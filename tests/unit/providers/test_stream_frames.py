@@ -310,3 +310,11 @@ async def test_routed_frames_encoder_error_is_not_the_targets_failure() -> None:
         async for _ in routed.frames(AnthropicStreamEncoder("alias"), lambda evs, n: None):
             pass
     assert failures == [] and ended == [True]
+
+
+def test_a_ping_gives_nothing_by_its_shortcut_as_by_the_general_path() -> None:
+    for fast in (True, False):
+        decoder = AnthropicStreamDecoder(fast=fast)
+        assert decoder.feed("ping", b'{"type":"ping"}') == [] and decoder.feed(None, b'{"type":"ping"}') == []
+        with pytest.raises(UpstreamError, match="disagree"):
+            decoder.feed("content_block_delta", b'{"type":"ping"}')

@@ -31,6 +31,7 @@ from bastion.providers.literal import TextTemplate
 
 _SIGNED = "thinking+signature"  # block state of a thinking block whose signature has arrived
 _TEXT = b'"delta":{"type":"text_delta","text":'
+_PING = b'{"type":"ping"}'
 
 
 def _malformed(what: str) -> UpstreamError:
@@ -75,6 +76,8 @@ class AnthropicStreamDecoder:
             text = template.text(data)
             if text is not None:
                 return [TextDelta(text)] if text else []
+        if data == _PING and (event is None or event == "ping"):  # the general path's answer, without the parse
+            return []
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
