@@ -198,12 +198,17 @@ class Pipeline:
         await self._run_stages(ctx, req)
         if req.stream:
             routed = await self.router.chat_stream(ctx, req)
-            plain = routed.bursts()
-            bursts = guarded(self.guard, ctx, routed) if self.guard is not None else plain
-            if self.capture is not None and self.capture.wants(ctx):
+            capture = self.capture is not None and self.capture.wants(ctx)
+            if self.guard is None:
+                if not capture:
+                    return DirectStream(self, ctx, routed)
+                bursts = routed.bursts()
+            else:
+                bursts = guarded(self.guard, ctx, routed)
+                if not capture and bursts is routed.bursts():  # the guard has nothing to check (BurstGuard)
+                    return DirectStream(self, ctx, routed)
+            if capture:
                 return self._observe(ctx, bursts, req)
-            if bursts is plain:  # no guard reads this stream (BurstGuard: it returned the bursts unchanged)
-                return DirectStream(self, ctx, routed)
             return self._observe(ctx, bursts)
         resp = await self.router.chat(ctx, req)
         ctx.first_token_at = time.perf_counter()

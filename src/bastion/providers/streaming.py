@@ -104,6 +104,10 @@ class RoutedStream:
         """The client's frames of each upstream read, by `encoder` (providers/frames.py), in place
         of `bursts()` (a stream is read one way: not both); `seen` hears, per read, of the events
         decoded in full and the characters of text taken by the template."""
+        # A `bursts()` generator made only to be looked at (pipeline/runner.py: the output guard's
+        # answer) and never read: dropped, or it and this stream would wait in a reference cycle
+        # for the garbage collector.
+        self._gen = None
         self._framed = self._translated(Translator(self._opened.decoder, encoder), seen)
         return self._framed
 

@@ -318,3 +318,24 @@ def test_a_ping_gives_nothing_by_its_shortcut_as_by_the_general_path() -> None:
         assert decoder.feed("ping", b'{"type":"ping"}') == [] and decoder.feed(None, b'{"type":"ping"}') == []
         with pytest.raises(UpstreamError, match="disagree"):
             decoder.feed("content_block_delta", b'{"type":"ping"}')
+
+
+async def test_a_stream_read_as_frames_after_a_look_at_its_bursts_is_freed_without_the_collector() -> None:
+    """The pipeline asks for `bursts()` to see whether the guard hands them back unchanged; a stream
+    then read as frames must not keep that unread generator (a reference cycle through it would
+    leave every stream to the garbage collector)."""
+    import gc
+    import weakref
+
+    decoder = ChunkDecoder()
+    first = decoder.feed(None, openai_chunk("", None, True)) + decoder.feed(None, openai_chunk("a", None, True))
+    routed = _routed(decoder, first, [], [[(None, b"[DONE]")]], [], [])
+    gone = weakref.ref(routed)
+    gc.disable()
+    try:
+        routed.bursts()
+        frames = [f async for f in routed.frames(ChunkEncoder("alias", False), lambda evs, n: None)]
+        del routed
+        assert frames and gone() is None
+    finally:
+        gc.enable()
