@@ -16,7 +16,7 @@ from bastion.http.errors import error_response
 from bastion.http.gate import Admission, Gated
 from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
 from bastion.observability.logging import request_id_var
-from bastion.pipeline.runner import Pipeline
+from bastion.pipeline.runner import DirectStream, Pipeline
 from bastion.providers.base import StreamEncoder
 from bastion.providers.openai import OPENAI
 from bastion.providers.registry import ingress_format
@@ -204,13 +204,17 @@ async def _frames(ctx: RequestContext, bursts: AsyncIterator[list[StreamEvent]],
     ends with an error frame."""
     encode = enc.encode
     try:
-        async for burst in bursts:
-            if len(burst) == 1:
-                out = encode(burst[0])
-            else:
-                out = b"".join([encode(ev) for ev in burst])
-            if out:
+        if isinstance(bursts, DirectStream):
+            async for out in bursts.frames(enc):
                 yield out
+        else:
+            async for burst in bursts:
+                if len(burst) == 1:
+                    out = encode(burst[0])
+                else:
+                    out = b"".join([encode(ev) for ev in burst])
+                if out:
+                    yield out
         yield enc.close()
     except BastionError as e:
         ctx.error_code = e.code  # the wire status is already 200; the code tells what ended it

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from functools import partial
 from typing import Protocol, cast
 
 from bastion.core.context import Principal, RequestContext, RequestStage, ResponseGuard
@@ -31,6 +32,7 @@ from bastion.core.types import (
     UsageEvent,
 )
 from bastion.observability.tracing import RequestTracer
+from bastion.providers.base import StreamEncoder
 from bastion.providers.router import Router
 from bastion.providers.streaming import RoutedStream
 
@@ -91,6 +93,59 @@ async def _singles(events: AsyncIterator[StreamEvent]) -> AsyncIterator[Burst]:
         yield [ev]
 
 
+def note(ctx: RequestContext, events: list[StreamEvent], text_chars: int) -> None:
+    """What one read of a direct stream tells (as `Pipeline._observe`): first-token time, streamed
+    size, usage, finish reason. `text_chars`: text of choice 0 that was never made an event."""
+    if text_chars:
+        if ctx.first_token_at is None:
+            ctx.first_token_at = time.perf_counter()
+        ctx.streamed_chars += text_chars
+    for ev in events:
+        if isinstance(ev, (TextDelta, ThinkingDelta)):  # reasoning the client sees is output too
+            if ctx.first_token_at is None:
+                ctx.first_token_at = time.perf_counter()
+            ctx.streamed_chars += len(ev.text)
+        elif isinstance(ev, ToolCallDelta):
+            if ctx.first_token_at is None:
+                ctx.first_token_at = time.perf_counter()
+            ctx.streamed_chars += len(ev.arguments)
+        elif isinstance(ev, UsageEvent):
+            ctx.usage = ev.usage
+        elif isinstance(ev, StreamEnd):
+            ctx.finish_reason = ev.finish_reason
+
+
+class DirectStream:
+    """A stream no output guard or content capture reads: the client's frames may come straight
+    from each upstream read (`frames`: providers/frames.py, observed by `note`), without canonical
+    events for the text in between. Iterated, it gives the usual observed bursts (a stream is read
+    one way or the other, not both)."""
+
+    __slots__ = ("_bursts", "_ctx", "_pipeline", "_routed")
+
+    def __init__(self, pipeline: Pipeline, ctx: RequestContext, routed: RoutedStream) -> None:
+        self._pipeline = pipeline
+        self._ctx = ctx
+        self._routed = routed
+        self._bursts: AsyncIterator[Burst] | None = None
+
+    def frames(self, encoder: StreamEncoder) -> AsyncIterator[bytes]:
+        return self._routed.frames(encoder, partial(note, self._ctx))
+
+    def __aiter__(self) -> AsyncIterator[Burst]:
+        if self._bursts is None:
+            self._bursts = self._pipeline._observe(self._ctx, self._routed.bursts())
+        return self._bursts
+
+    async def __anext__(self) -> Burst:
+        return await self.__aiter__().__anext__()
+
+    async def aclose(self) -> None:
+        if self._bursts is not None:
+            await cast(AsyncGenerator[Burst, None], self._bursts).aclose()
+        await self._routed.aclose()
+
+
 class Pipeline:
     def __init__(self, auth: Authenticator, stages: Sequence[RequestStage], router: Router,
                  guard: ResponseGuard | None, observers: Sequence[Observer],
@@ -148,8 +203,16 @@ class Pipeline:
         await self._run_stages(ctx, req)
         if req.stream:
             routed = await self.router.chat_stream(ctx, req)
-            bursts = guarded(self.guard, ctx, routed) if self.guard is not None else routed.bursts()
-            if self.capture is not None and self.capture.wants(ctx):
+            capture = self.capture is not None and self.capture.wants(ctx)
+            if self.guard is None:
+                if not capture:
+                    return DirectStream(self, ctx, routed)
+                bursts = routed.bursts()
+            else:
+                bursts = guarded(self.guard, ctx, routed)
+                if not capture and bursts is routed.bursts():  # the guard has nothing to check (BurstGuard)
+                    return DirectStream(self, ctx, routed)
+            if capture:
                 return self._observe(ctx, bursts, req)
             return self._observe(ctx, bursts)
         resp = await self.router.chat(ctx, req)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from bastion.core.errors import UpstreamError
 from bastion.core.types import StreamEvent
-from bastion.providers.base import StreamDecoder
+from bastion.providers.base import StreamDecoder, StreamEncoder
+from bastion.providers.frames import EncodeFailed, Seen, Translator
 from bastion.providers.transport import UpstreamStream
 
 # Stream events that a client would see as the answer starting; until one arrives, nothing is sent
@@ -90,11 +91,25 @@ class RoutedStream:
         self._failed = failed
         self._end = end
         self._ended = False
-        self._gen = self._run()
+        self._gen: AsyncGenerator[list[StreamEvent], None] | None = None  # made when first asked for
         self._flat: AsyncGenerator[StreamEvent, None] | None = None
+        self._framed: AsyncGenerator[bytes, None] | None = None
 
     def bursts(self) -> AsyncIterator[list[StreamEvent]]:
+        if self._gen is None:
+            self._gen = self._run()
         return self._gen
+
+    def frames(self, encoder: StreamEncoder, seen: Seen) -> AsyncIterator[bytes]:
+        """The client's frames of each upstream read, by `encoder` (providers/frames.py), in place
+        of `bursts()` (a stream is read one way: not both); `seen` hears, per read, of the events
+        decoded in full and the characters of text taken by the template."""
+        # A `bursts()` generator made only to be looked at (pipeline/runner.py: the output guard's
+        # answer) and never read: dropped, or it and this stream would wait in a reference cycle
+        # for the garbage collector.
+        self._gen = None
+        self._framed = self._translated(Translator(self._opened.decoder, encoder), seen)
+        return self._framed
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         if self._flat is None:
@@ -108,7 +123,10 @@ class RoutedStream:
         try:
             if self._flat is not None:
                 await self._flat.aclose()
-            await self._gen.aclose()
+            if self._framed is not None:
+                await self._framed.aclose()
+            if self._gen is not None:
+                await self._gen.aclose()
         finally:
             self._release()
 
@@ -122,7 +140,7 @@ class RoutedStream:
         self._release()
 
     async def _events(self) -> AsyncGenerator[StreamEvent, None]:
-        async for burst in self._gen:
+        async for burst in self.bursts():
             for ev in burst:
                 yield ev
 
@@ -149,6 +167,43 @@ class RoutedStream:
         except UpstreamError as e:
             self._failed(e)
             raise
+        finally:
+            try:
+                await opened.rest.aclose()
+            finally:
+                self._release()
+
+    async def _translated(self, translator: Translator, seen: Seen) -> AsyncGenerator[bytes, None]:
+        """`_run`, with each read translated straight to client frames. An error of the client's
+        encoder is its own, never the upstream's: it does not count against the target."""
+        opened, decoder = self._opened, self._opened.decoder
+        try:
+            try:
+                out: list[bytes] = []
+                events, opened.first = opened.first, []
+                chars, err = translator.read(() if decoder.done else opened.pending, out, events, events[:])
+                while True:
+                    if events or chars:
+                        seen(events, chars)
+                    if out:
+                        yield out[0] if len(out) == 1 else b"".join(out)
+                    if err is not None:
+                        raise err
+                    if decoder.done:
+                        return
+                    try:
+                        sse = await opened.rest.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    out, events = [], []
+                    chars, err = translator.read(sse, out, events)
+                raise UpstreamError(f"provider {self._provider} ended the stream before it was complete",
+                                    retryable=False)
+            except UpstreamError as e:
+                self._failed(e)
+                raise
+        except EncodeFailed as e:
+            raise e.err from None
         finally:
             try:
                 await opened.rest.aclose()

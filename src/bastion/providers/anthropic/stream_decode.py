@@ -31,6 +31,7 @@ from bastion.providers.literal import TextTemplate
 
 _SIGNED = "thinking+signature"  # block state of a thinking block whose signature has arrived
 _TEXT = b'"delta":{"type":"text_delta","text":'
+_PING = b'{"type":"ping"}'
 
 
 def _malformed(what: str) -> UpstreamError:
@@ -59,9 +60,15 @@ class AnthropicStreamDecoder:
         self._calls = 0
         self._thinking = 0  # reasoning blocks started
 
+    TEXT_EVENTS: tuple[str | None, ...] = (None, "content_block_delta")  # providers/frames.py TemplatedDecoder
+
     @property
     def done(self) -> bool:
         return self._done
+
+    def text_template(self) -> TextTemplate | None:
+        """The template `feed` takes a text delta of the open text block by, if any (providers/frames.py)."""
+        return None if self._done else self._template
 
     def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
         template = self._template
@@ -69,6 +76,8 @@ class AnthropicStreamDecoder:
             text = template.text(data)
             if text is not None:
                 return [TextDelta(text)] if text else []
+        if data == _PING and (event is None or event == "ping"):  # the general path's answer, without the parse
+            return []
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:

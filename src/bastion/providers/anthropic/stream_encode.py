@@ -37,6 +37,14 @@ def frame(event: str, data: JSONObject) -> bytes:
 
 _TEXT_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
 _TEXT_MID = b',"delta":{"type":"text_delta","text":'
+# Frames every stream writes, as `frame` writes them (test_anthropic_stream_encode checks the bytes).
+_STOP_HEAD = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":'
+_TEXT_START_HEAD = b'event: content_block_start\ndata: {"type":"content_block_start","index":'
+_TEXT_START_TAIL = b',"content_block":{"type":"text","text":""}}\n\n'
+_MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+
+
+_TEXT_BLOCK: JSONObject = {"type": "text", "text": ""}
 
 
 class AnthropicStreamEncoder:
@@ -73,13 +81,16 @@ class AnthropicStreamEncoder:
             return b""
         self._open = None
         self._open_call = -1
-        return frame("content_block_stop", {"type": "content_block_stop", "index": self._next_block - 1})
+        return b"%s%d}\n\n" % (_STOP_HEAD, self._next_block - 1)
 
     def _open_block(self, block: JSONObject) -> bytes:
         out = self._close_block()
         self._open = str(block["type"])
-        out += frame("content_block_start", {"type": "content_block_start", "index": self._next_block,
-                                             "content_block": block})
+        if block is _TEXT_BLOCK:
+            out += b"%s%d%s" % (_TEXT_START_HEAD, self._next_block, _TEXT_START_TAIL)
+        else:
+            out += frame("content_block_start", {"type": "content_block_start", "index": self._next_block,
+                                                 "content_block": block})
         self._next_block += 1
         return out
 
@@ -95,7 +106,7 @@ class AnthropicStreamEncoder:
                              b"}}\n\n"))
         out = self._start()
         if self._open != "text":
-            out += self._open_block({"type": "text", "text": ""})
+            out += self._open_block(_TEXT_BLOCK)
         return out + self._delta({"type": "text_delta", "text": ev.text})
 
     def _tool(self, ev: ToolCallDelta) -> bytes:
@@ -135,6 +146,13 @@ class AnthropicStreamEncoder:
             out += self._delta({"type": "signature_delta", "signature": ev.signature})
         return out
 
+    def text_frame(self) -> tuple[bytes, bytes] | None:
+        """The bytes around the JSON string of a text delta while a text block is open
+        (providers/frames.py TextFramer)."""
+        if self._closed or self._open != "text":
+            return None
+        return _TEXT_HEAD + str(self._next_block - 1).encode() + _TEXT_MID, b"}}\n\n"
+
     def encode(self, event: StreamEvent) -> bytes:
         if self._closed:
             return b""
@@ -173,7 +191,7 @@ class AnthropicStreamEncoder:
         delta: JSONObject = {"stop_reason": stop_reason(self._finish, seq), "stop_sequence": seq}
         out += frame("message_delta", {"type": "message_delta", "delta": delta,
                                        "usage": {"output_tokens": usage.pop("output_tokens"), **usage}})
-        return out + frame("message_stop", {"type": "message_stop"})
+        return out + _MESSAGE_STOP
 
 
 def stream_encoder(request: ChatRequest, model: str) -> AnthropicStreamEncoder:

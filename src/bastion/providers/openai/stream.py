@@ -47,9 +47,15 @@ class ChunkDecoder:
         self._template: TextTemplate | None = None
         self._learn = fast  # no template yet: learn one from the next text-only chunk
 
+    TEXT_EVENTS: tuple[str | None, ...] = (None,)  # providers/frames.py TemplatedDecoder
+
     @property
     def done(self) -> bool:
         return self._done
+
+    def text_template(self) -> TextTemplate | None:
+        """The template `feed` takes an unnamed event by now, if any (providers/frames.py)."""
+        return None if self._done else self._template
 
     def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
         template = self._template
@@ -215,6 +221,12 @@ class ChunkEncoder:
             return frame
         self._opened.add(index)
         return self._frame(index, _ROLE_DELTA) + frame
+
+    def text_frame(self) -> tuple[bytes, bytes] | None:
+        """The bytes around the JSON string of a text frame of choice 0, once that choice is open
+        (providers/frames.py TextFramer)."""
+        text = self._text.get(0)
+        return None if text is None else (text, self._text_end)
 
     def encode(self, event: StreamEvent) -> bytes:
         if type(event) is TextDelta:

@@ -161,3 +161,16 @@ def test_repeated_id_on_later_fragments_is_a_continuation() -> None:
     calls = [e for e in decode_stream(raw) if isinstance(e, ToolCallDelta)]
     assert "".join(c.arguments for c in calls) == '{"x":1}'
     assert len([c for c in calls if c.id]) == 1
+
+
+@pytest.mark.parametrize("index", [0, 1, 9, 10, 123])
+def test_pre_rendered_frames_are_the_general_frames(index: int) -> None:
+    """The frames every stream writes are pre-rendered; they are the bytes `frame` writes."""
+    from bastion.providers.anthropic import stream_encode as se
+
+    enc = se.AnthropicStreamEncoder("alias")
+    enc._next_block = index
+    assert enc._open_block(se._TEXT_BLOCK) == se.frame("content_block_start", {
+        "type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+    assert enc._close_block() == se.frame("content_block_stop", {"type": "content_block_stop", "index": index})
+    assert se._MESSAGE_STOP == se.frame("message_stop", {"type": "message_stop"})

@@ -1,0 +1,188 @@
+"""One upstream read's SSE events straight to the client's frames, for a stream that no output
+guard or content capture reads event by event (pipeline/runner.py `DirectStream`).
+
+The canonical path decodes each event into canonical events, hands them through the output
+guard and the observers, and encodes them for the client. Most events of a stream are the one
+text chunk shape the decoder takes by its template (providers/literal.py) and the encoder writes
+from cached bytes around the text; for those this module goes from the upstream bytes to the
+client bytes without the canonical objects in between: the same text parse, the same frame bytes.
+Every other event (start, tool calls, reasoning, finish, usage, errors, anything unknown) goes
+through the decoder and the encoder exactly as on the canonical path, one event at a time and in
+order, so what the decoder refuses is still refused (fail closed) and what it reports (usage,
+finish reason) is still reported, through `Seen`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, cast
+
+import orjson
+
+from bastion.core.types import StreamEvent
+from bastion.providers.base import StreamDecoder, StreamEncoder
+from bastion.providers.literal import TextTemplate
+
+SSEEvent = tuple[str | None, bytes]
+# What a read carried besides the bytes: the events decoded in full, and the number of characters
+# of text taken by the template (text deltas of choice 0 that were never made objects).
+Seen = Callable[[list[StreamEvent], int], None]
+
+
+class TemplatedDecoder(Protocol):
+    """A stream decoder whose usual text event can be taken by a template (optional, beside
+    StreamDecoder: a decoder without it has every event decoded in full)."""
+
+    TEXT_EVENTS: tuple[str | None, ...]  # SSE event names the template may apply to
+
+    def text_template(self) -> TextTemplate | None:
+        """The template `feed` would take a text event by now (None: none would); its text is a
+        TextDelta of choice 0 (none for empty text), and taking it changes no decoder state."""
+        ...
+
+
+class TextFramer(Protocol):
+    """A stream encoder that writes a text delta of choice 0 as fixed bytes around its JSON string
+    (optional, beside StreamEncoder)."""
+
+    def text_frame(self) -> tuple[bytes, bytes] | None:
+        """(before, after): `encode(TextDelta(t))` is before + orjson.dumps(t) + after for any
+        non-empty t in the encoder's present state, and changes no state; None when it is not."""
+        ...
+
+
+class EncodeFailed(Exception):
+    """The client encoder refused an event; `err` is its error (not the upstream's failure)."""
+
+    def __init__(self, err: Exception) -> None:
+        super().__init__(str(err))
+        self.err = err
+
+
+# A template and a frame that apply now: head, tail, their lengths, the template when its
+# text needs its own method (OpenAI's obfuscation padding), the frame's bytes before and after.
+_Shortcut = tuple[bytes, bytes, int, int, TextTemplate | None, bytes, bytes]
+
+
+class Translator:
+    """Per stream: the decoder and the encoder, and whether their present state lets text skip them."""
+
+    __slots__ = ("_cut", "_decoder", "_encode", "_frame", "_names", "_template")
+
+    def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
+        self._decoder = decoder
+        self._encode = encoder.encode
+        template = getattr(decoder, "text_template", None)
+        frame = getattr(encoder, "text_frame", None)
+        both = template is not None and frame is not None
+        self._template: Callable[[], TextTemplate | None] | None = template if both else None
+        self._frame: Callable[[], tuple[bytes, bytes] | None] | None = frame if both else None
+        self._names: tuple[str | None, ...] = cast(TemplatedDecoder, decoder).TEXT_EVENTS if both else ()
+        self._cut: _Shortcut | None = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """After the decoder or the encoder changed state: whether text can be taken directly."""
+        self._cut = None
+        if self._template is None or self._frame is None:
+            return
+        tpl = self._template()
+        frame = self._frame() if tpl is not None else None
+        if tpl is not None and frame is not None:
+            self._cut = (tpl.head, tpl.tail, len(tpl.head), len(tpl.tail), tpl if tpl.obfuscated else None,
+                         frame[0], frame[1])
+
+    def read(self, sse: Sequence[SSEEvent], out: list[bytes], seen: list[StreamEvent],
+             decoded: Sequence[StreamEvent] = ()) -> tuple[int, Exception | None]:
+        """One read's events into client frames (appended to `out`), up to the end marker, after
+        `decoded` (events decoded already: those read with the first content). Returns the
+        characters of templated text, and the error that stopped the read, if one did:
+        - the decoder's: the frames before it are in `out`, for the client to get first;
+        - the encoder's, as EncodeFailed: the rest of the read is decoded into `seen` first and
+          `out` is emptied, as the canonical path (pipeline/runner.py) observes a whole read
+          before it encodes any of it, and then writes none of it.
+        The events decoded in full are appended to `seen`."""
+        decoder = self._decoder
+        feed, names = decoder.feed, self._names
+        loads, dumps, malformed = orjson.loads, orjson.dumps, orjson.JSONDecodeError
+        chars = 0
+        cut = self._cut
+        if cut is not None:
+            head, tail, hl, tl, tpl, before, after = cut
+        events = iter(sse)
+        try:
+            if decoded:
+                self._encode_all(decoded, out)
+                self._refresh()
+                cut = self._cut
+                if cut is not None:
+                    head, tail, hl, tl, tpl, before, after = cut
+            for name, data in events:
+                if cut is not None and name in names:
+                    raw: bytes | None = None
+                    if tpl is None:  # TextTemplate.text, inlined: the usual event of most streams
+                        if data.startswith(head) and data.endswith(tail):
+                            raw = data[hl:len(data) - tl]
+                            try:
+                                text = loads(raw)
+                            except malformed:
+                                text = None
+                        else:
+                            text = None
+                    else:
+                        text = tpl.text(data)
+                    if type(text) is str:
+                        if not text:
+                            continue
+                        if raw is None or raw.find(b"\\") >= 0:
+                            # escapes (or none seen): written as the encoder writes them
+                            try:
+                                raw = dumps(text)
+                            except TypeError:  # not encodable (a lone surrogate): the encoder's error, below
+                                raw = None
+                        # else: a JSON string without escapes is the text's UTF-8 in quotes, as dumps writes it
+                        if raw is not None:
+                            chars += len(text)
+                            out.append(b"".join((before, raw, after)))
+                            continue
+                evs = feed(name, data)
+                if evs:
+                    seen += evs
+                    self._encode_all(evs, out)
+                self._refresh()  # the event may have changed what a text event is now
+                cut = self._cut
+                if cut is not None:
+                    head, tail, hl, tl, tpl, before, after = cut
+                elif not evs and decoder.done:
+                    break
+        except EncodeFailed as failed:
+            out.clear()
+            _decode_rest(decoder, events, seen)
+            return chars, failed
+        except Exception as e:
+            return chars, e
+        return chars, None
+
+    def _encode_all(self, events: Sequence[StreamEvent], out: list[bytes]) -> None:
+        encode = self._encode
+        try:
+            for ev in events:
+                frame = encode(ev)
+                if frame:
+                    out.append(frame)
+        except Exception as e:
+            raise EncodeFailed(e) from None
+
+
+def _decode_rest(decoder: StreamDecoder, events: Iterator[SSEEvent], seen: list[StreamEvent]) -> None:
+    """The rest of a read, decoded for what it reports; a decoder error there ends it quietly (the
+    stream already ends with the encoder's error)."""
+    try:
+        for name, data in events:
+            evs = decoder.feed(name, data)
+            if evs:
+                seen += evs
+            elif decoder.done:
+                return
+    except Exception:
+        return

@@ -1,0 +1,341 @@
+"""A direct stream's translation (providers/frames.py) writes what the canonical path writes: for any
+upstream stream, cut into reads anywhere, either upstream format to either client format, the
+client gets the same bytes per read, the same facts are observed (text size, usage, finish reason)
+and it ends the same way (the decoder's errors, the encoder's errors, the end marker). Events the
+adapter does not know are still errors, also once text is being taken by the template."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from tests.unit.providers.test_stream_templates import (
+    ANTHROPIC_STEP,
+    MESSAGE_START,
+    OPENAI_STEP,
+    anthropic_chunk,
+    mutate,
+    openai_chunk,
+)
+
+from bastion.core.context import RequestContext
+from bastion.core.errors import UpstreamError
+from bastion.core.types import (
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+from bastion.pipeline.runner import note
+from bastion.providers.anthropic.stream_decode import AnthropicStreamDecoder
+from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder
+from bastion.providers.frames import EncodeFailed, SSEEvent, Translator
+from bastion.providers.openai.stream import ChunkDecoder, ChunkEncoder
+from bastion.providers.streaming import OpenStream, RoutedStream, _decode
+
+Decoder = ChunkDecoder | AnthropicStreamDecoder
+Encoder = ChunkEncoder | AnthropicStreamEncoder
+Outcome = tuple[list[bytes], dict[str, Any], object]
+
+
+def facts(events: list[StreamEvent], chars: int = 0) -> dict[str, Any]:
+    """What Pipeline._observe records, computed here independently of `note`."""
+    usage = finish = None
+    for ev in events:
+        if isinstance(ev, TextDelta | ThinkingDelta):
+            chars += len(ev.text)
+        elif isinstance(ev, ToolCallDelta):
+            chars += len(ev.arguments)
+        elif isinstance(ev, UsageEvent):
+            usage = ev.usage
+        elif isinstance(ev, StreamEnd):
+            finish = ev.finish_reason
+    return {"chars": chars, "usage": usage, "finish": finish}
+
+
+def canonical(decoder: Decoder, encoder: Encoder, reads: list[list[SSEEvent]]) -> Outcome:
+    """The canonical path: each read decoded (RoutedStream), observed, encoded as one burst (http/api.py)."""
+    written: list[bytes] = []
+    seen: list[StreamEvent] = []
+    for sse in reads:
+        events: list[StreamEvent] = []
+        err = _decode(decoder, sse, events)
+        seen += events
+        try:
+            written.append(b"".join([encoder.encode(ev) for ev in events]))
+        except Exception as e:
+            return written, facts(seen), ("encoder", type(e).__name__, str(e))
+        if err is not None:
+            return written, facts(seen), ("decoder", type(err).__name__, str(err))
+        if decoder.done:
+            return written, facts(seen), "done"
+    return written, facts(seen), "unfinished"
+
+
+def direct(decoder: Decoder, encoder: Encoder, reads: list[list[SSEEvent]]) -> Outcome:
+    translator = Translator(decoder, encoder)
+    written: list[bytes] = []
+    ctx = RequestContext(request_id="r", ingress="openai")
+    end: object = "unfinished"
+    for sse in reads:
+        out: list[bytes] = []
+        events: list[StreamEvent] = []
+        chars, err = translator.read(sse, out, events)
+        note(ctx, events, chars)
+        if isinstance(err, EncodeFailed):
+            assert not out
+            end = ("encoder", type(err.err).__name__, str(err.err))
+            break
+        written.append(b"".join(out))
+        if err is not None:
+            end = ("decoder", type(err).__name__, str(err))
+            break
+        if decoder.done:
+            end = "done"
+            break
+    observed = {"chars": ctx.streamed_chars, "usage": ctx.usage, "finish": ctx.finish_reason}
+    assert (ctx.first_token_at is not None) == (observed["chars"] > 0)
+    return written, observed, end
+
+
+def cut(events: list[SSEEvent], cuts: list[int]) -> list[list[SSEEvent]]:
+    reads, start = [], 0
+    for n in cuts:
+        reads.append(events[start:start + n])
+        start += n
+    reads.append(events[start:])
+    return reads
+
+
+ENCODERS = {"openai": lambda: ChunkEncoder("alias", True), "openai-no-usage": lambda: ChunkEncoder("alias", False),
+            "anthropic": lambda: AnthropicStreamEncoder("alias")}
+CUTS = st.lists(st.integers(0, 5), max_size=6)
+
+
+def same(decoder: type[Decoder], events: list[SSEEvent], cuts: list[int], client: str) -> None:
+    reads = cut(events, cuts)
+    assert direct(decoder(), ENCODERS[client](), reads) == canonical(decoder(), ENCODERS[client](), reads)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(OPENAI_STEP, min_size=1, max_size=12), st.booleans(), CUTS, st.sampled_from(sorted(ENCODERS)))
+@example([(" hi", None, False, 0, None, False, (0, 0, 0))] * 3, True, [], "openai")
+@example([(' "q" \\', None, False, 0, None, False, (0, 0, 0))] * 3, True, [1], "anthropic")
+@example([(" hi", "ab", True, 0, None, True, (0, 0, 0)), (" é\u2028", "c", False, 0, "stop", True, (0, 0, 0))],
+         True, [2], "openai")
+def test_openai_upstream_direct_is_canonical(steps: list[tuple], with_done: bool, cuts: list[int], client: str) -> None:
+    events: list[SSEEvent] = [(None, openai_chunk("", None, True))]
+    for text, pad, ascii_only, index, finish, usage, (how, at, byte) in steps:
+        events.append((None, mutate(openai_chunk(text, pad, ascii_only, index, finish, usage), how, at, byte)))
+    if with_done:
+        events.append((None, b"[DONE]"))
+        events.append((None, openai_chunk("after", None, True)))
+    same(ChunkDecoder, events, cuts, client)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ANTHROPIC_STEP, min_size=1, max_size=14), CUTS, st.sampled_from(sorted(ENCODERS)))
+@example([("start", "", True, 0, (0, 0, 0)), ("delta", "a", True, 0, (0, 0, 0)), ("delta", "b", True, 0, (0, 0, 0)),
+          ("stop", "", True, 0, (0, 0, 0)), ("delta", "c", True, 0, (0, 0, 0))], [], "anthropic")
+@example([("start", "", True, 0, (0, 0, 0)), ("delta", "a", True, 0, (0, 0, 0)), ("delta", "b", True, 0, (0, 0, 0)),
+          ("message_delta", "", True, 0, (0, 0, 0)), ("message_stop", "", True, 0, (0, 0, 0)),
+          ("delta", "c", True, 0, (0, 0, 0))], [3], "openai")
+def test_anthropic_upstream_direct_is_canonical(steps: list[tuple], cuts: list[int], client: str) -> None:
+    events: list[SSEEvent] = [MESSAGE_START]
+    for kind, text, ascii_only, index, (how, at, byte) in steps:
+        name, data = anthropic_chunk(kind, text, ascii_only, index)
+        events.append((name, mutate(data, how, at, byte)))
+    same(AnthropicStreamDecoder, events, cuts, client)
+
+
+# Escapes the upstream may write and the encoder writes otherwise (or not at all): the text is
+# re-encoded, never forwarded as the upstream spelled it; and a lone surrogate, which the client
+# upstream cannot send (not JSON to the decoder: its error, as on the canonical path).
+SPELLINGS = [(b'"hi"', "hi"), (b'"\\u00e9t\\u00e9"', "été"), ('"été"'.encode(), "été"), (b'"a\\/b"', "a/b"),
+             (b'"\\"q\\" \\\\"', '"q" \\'), (b'"line\\nnext\\t"', "line\nnext\t"),
+             ('"\u2028\u007f"'.encode(), "\u2028\u007f"), (b'"\\ud83d\\ude00"', "\U0001F600"),
+             (b'"\\ud800"', None), (b'"\\u0000"', "\x00")]
+
+
+@pytest.mark.parametrize("client", sorted(ENCODERS))
+@pytest.mark.parametrize("spelled,text", SPELLINGS)
+def test_any_spelling_of_a_text_is_written_as_the_encoder_writes_it(spelled: bytes, text: str | None,
+                                                                   client: str) -> None:
+    oa = [(None, openai_chunk("", None, True)), (None, openai_chunk("first", None, True)),
+          (None, openai_chunk("x", None, True).replace(b'"x"', spelled)), (None, b"[DONE]")]
+    if text is None:
+        with pytest.raises(UpstreamError, match="not JSON"):
+            ChunkDecoder(fast=False).feed(*oa[2])
+    else:
+        assert ChunkDecoder(fast=False).feed(*oa[2])[-1] == TextDelta(text)
+    same(ChunkDecoder, oa, [], client)
+    same(ChunkDecoder, oa, [2], client)
+    an = _anthropic_text("first", "x")
+    an[-1] = (an[-1][0], an[-1][1].replace(b'"x"', spelled))
+    same(AnthropicStreamDecoder, an, [], client)
+
+
+def _anthropic_text(*texts: str) -> list[SSEEvent]:
+    return [MESSAGE_START, anthropic_chunk("start", "", True), *(anthropic_chunk("delta", t, True) for t in texts)]
+
+
+def test_text_is_taken_by_the_template_without_the_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shortcut is taken (not only equivalent): once learned, a text event never reaches `feed`."""
+    decoder, encoder = AnthropicStreamDecoder(), AnthropicStreamEncoder("alias")
+    translator = Translator(decoder, encoder)
+    out: list[bytes] = []
+    assert translator.read(_anthropic_text("a"), out, []) == (0, None)  # learned from "a" (decoded in full)
+    fed: list[str | None] = []
+    feed = AnthropicStreamDecoder.feed
+
+    def counted(self: AnthropicStreamDecoder, name: str | None, data: bytes) -> list[StreamEvent]:
+        fed.append(name)
+        return feed(self, name, data)
+
+    monkeypatch.setattr(AnthropicStreamDecoder, "feed", counted)
+    events: list[StreamEvent] = []
+    out = []
+    chars, err = translator.read([anthropic_chunk("delta", t, True) for t in ("bc", "d")], out, events)
+    assert (chars, err, events, fed) == (3, None, [], [])
+    assert b"".join(out).count(b'"text_delta","text":') == 2
+
+
+def test_an_unknown_event_is_an_error_while_text_takes_the_shortcut() -> None:
+    decoder = AnthropicStreamDecoder()
+    translator = Translator(decoder, AnthropicStreamEncoder("alias"))
+    out: list[bytes] = []
+    surprise = ("content_block_surprise", b'{"type":"content_block_surprise","index":0}')
+    chars, err = translator.read([*_anthropic_text("a", "b", "c"), surprise, anthropic_chunk("delta", "d", True)],
+                                 out, [])
+    assert chars == 2 and isinstance(err, UpstreamError) and "unknown stream event type" in err.message
+    assert b"".join(out).count(b'"text_delta"') == 3  # what came before the unknown event, nothing after it
+
+
+def test_a_text_delta_after_its_block_stopped_is_refused_though_it_fits_the_template() -> None:
+    """The block's stop gives no events but changes what a text event is: the shortcut is re-read."""
+    translator = Translator(AnthropicStreamDecoder(), AnthropicStreamEncoder("alias"))
+    reads = [_anthropic_text("a", "b"), [anthropic_chunk("stop", "", True), anthropic_chunk("delta", "c", True)]]
+    assert translator.read(reads[0], [], []) == (1, None)
+    chars, err = translator.read(reads[1], [], [])
+    assert chars == 0 and isinstance(err, UpstreamError) and "already stopped" in err.message
+
+
+def test_an_encoder_error_empties_the_read_and_the_rest_is_still_observed() -> None:
+    """An Anthropic client cannot take interleaved tool calls: the encoder refuses; the read's
+    usage (after the refused event) is still observed, and none of the read is written."""
+    decoder = ChunkDecoder()
+    translator = Translator(decoder, AnthropicStreamEncoder("alias"))
+
+    def call(pos: int, args: str, first: bool) -> SSEEvent:
+        fn = f'{{"name":"f{pos}","arguments":"{args}"}}' if first else f'{{"arguments":"{args}"}}'
+        head = f'"id":"c{pos}","type":"function",' if first else ""
+        return None, (f'{{"id":"x","model":"m","choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":{pos},{head}'
+                      f'"function":{fn}}}]}},"finish_reason":null}}]}}').encode()
+
+    usage = (None, b'{"id":"x","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}')
+    assert translator.read([call(0, "{", True), call(1, "{", True)], [], [])[1] is None
+    out: list[bytes] = []
+    events: list[StreamEvent] = []
+    _, err = translator.read([(None, openai_chunk("hi", None, True)), call(0, "}", False), usage], out, events)
+    assert isinstance(err, EncodeFailed) and isinstance(err.err, UpstreamError) and out == []
+    assert events[-1] == UsageEvent(Usage(input_tokens=3, output_tokens=2))
+
+
+class _Upstream:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def _reads(reads: list[list[SSEEvent]]) -> AsyncIterator[list[SSEEvent]]:
+    for r in reads:
+        yield r
+
+
+def _routed(decoder: Decoder, first: list[StreamEvent], pending: list[SSEEvent], reads: list[list[SSEEvent]],
+            failures: list[UpstreamError], ended: list[bool]) -> RoutedStream:
+    opened = OpenStream(_Upstream(), decoder, first, pending, _reads(reads))  # type: ignore[arg-type]
+    return RoutedStream("p", opened, failures.append, lambda: ended.append(True))
+
+
+async def test_routed_frames_end_at_the_marker_with_usage_seen_and_the_target_released() -> None:
+    decoder = ChunkDecoder()
+    first = decoder.feed(None, openai_chunk("", None, True)) + decoder.feed(None, openai_chunk("Hel", None, True))
+    finish = (None, openai_chunk(None, None, True, finish="stop"))
+    usage = (None, b'{"id":"x","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}')
+    failures: list[UpstreamError] = []
+    ended: list[bool] = []
+    routed = _routed(decoder, first, [(None, openai_chunk("lo", None, True))],
+                     [[(None, openai_chunk(" you", None, True)), finish], [usage, (None, b"[DONE]")]], failures, ended)
+    ctx = RequestContext(request_id="r", ingress="openai")
+    frames = [f async for f in routed.frames(ChunkEncoder("alias", True), lambda evs, n: note(ctx, evs, n))]
+    body = b"".join(frames)
+    assert len(frames) == 3 and body.count(b'"content":') == 4  # role chunk + Hel, lo, you
+    assert (ctx.streamed_chars, ctx.finish_reason, ctx.usage) == (9, "stop", Usage(input_tokens=3, output_tokens=2))
+    assert ended == [True] and failures == [] and routed._opened.stream.closed
+
+
+async def test_routed_frames_without_the_end_marker_fail_against_the_target() -> None:
+    decoder = AnthropicStreamDecoder()
+    first: list[StreamEvent] = []
+    for name, data in _anthropic_text("a"):
+        first += decoder.feed(name, data)
+    failures: list[UpstreamError] = []
+    ended: list[bool] = []
+    routed = _routed(decoder, first, [], [[anthropic_chunk("delta", "b", True)]], failures, ended)
+    got: list[bytes] = []
+    with pytest.raises(UpstreamError, match="ended the stream before it was complete"):
+        async for f in routed.frames(AnthropicStreamEncoder("alias"), lambda evs, n: None):
+            got.append(f)
+    assert len(got) == 2 and len(failures) == 1 and ended == [True]
+
+
+async def test_routed_frames_encoder_error_is_not_the_targets_failure() -> None:
+    decoder = ChunkDecoder()
+    first = decoder.feed(None, openai_chunk("", None, True))
+    failures: list[UpstreamError] = []
+    ended: list[bool] = []
+    call = (None, b'{"id":"x","model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+                  b'"function":{"arguments":"{}"}}]},"finish_reason":null}]}')  # no id or name: Anthropic refuses
+    routed = _routed(decoder, first, [call], [], failures, ended)
+    with pytest.raises(UpstreamError, match="lacks its id or name"):
+        async for _ in routed.frames(AnthropicStreamEncoder("alias"), lambda evs, n: None):
+            pass
+    assert failures == [] and ended == [True]
+
+
+def test_a_ping_gives_nothing_by_its_shortcut_as_by_the_general_path() -> None:
+    for fast in (True, False):
+        decoder = AnthropicStreamDecoder(fast=fast)
+        assert decoder.feed("ping", b'{"type":"ping"}') == [] and decoder.feed(None, b'{"type":"ping"}') == []
+        with pytest.raises(UpstreamError, match="disagree"):
+            decoder.feed("content_block_delta", b'{"type":"ping"}')
+
+
+async def test_a_stream_read_as_frames_after_a_look_at_its_bursts_is_freed_without_the_collector() -> None:
+    """The pipeline asks for `bursts()` to see whether the guard hands them back unchanged; a stream
+    then read as frames must not keep that unread generator (a reference cycle through it would
+    leave every stream to the garbage collector)."""
+    import gc
+    import weakref
+
+    decoder = ChunkDecoder()
+    first = decoder.feed(None, openai_chunk("", None, True)) + decoder.feed(None, openai_chunk("a", None, True))
+    routed = _routed(decoder, first, [], [[(None, b"[DONE]")]], [], [])
+    gone = weakref.ref(routed)
+    gc.disable()
+    try:
+        routed.bursts()
+        frames = [f async for f in routed.frames(ChunkEncoder("alias", False), lambda evs, n: None)]
+        del routed
+        assert frames and gone() is None
+    finally:
+        gc.enable()
