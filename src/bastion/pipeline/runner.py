@@ -245,25 +245,9 @@ class Pipeline:
         texts: list[str] | None = [] if captured_request is not None else None
         try:
             async for burst in bursts:
-                for ev in burst:
-                    if isinstance(ev, TextDelta):
-                        if ctx.first_token_at is None:
-                            ctx.first_token_at = time.perf_counter()
-                        ctx.streamed_chars += len(ev.text)
-                        if texts is not None and ev.index == 0:
-                            texts.append(ev.text)
-                    elif isinstance(ev, ToolCallDelta):
-                        if ctx.first_token_at is None:
-                            ctx.first_token_at = time.perf_counter()
-                        ctx.streamed_chars += len(ev.arguments)
-                    elif isinstance(ev, UsageEvent):
-                        ctx.usage = ev.usage
-                    elif isinstance(ev, StreamEnd):
-                        ctx.finish_reason = ev.finish_reason
-                    elif isinstance(ev, ThinkingDelta):  # reasoning the client sees is output too
-                        if ctx.first_token_at is None:
-                            ctx.first_token_at = time.perf_counter()
-                        ctx.streamed_chars += len(ev.text)
+                note(ctx, burst, 0)
+                if texts is not None:
+                    texts.extend([ev.text for ev in burst if isinstance(ev, TextDelta) and ev.index == 0])
                 yield burst
         finally:
             if texts is not None and captured_request is not None and self.capture is not None:
