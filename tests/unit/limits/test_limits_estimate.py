@@ -80,3 +80,26 @@ def test_actual_usage() -> None:
     assert not upstream_reached(RequestContext(request_id="r", ingress="openai"))
     ctx.attempts = [Attempt("p", "m", "timeout"), Attempt("p", "m", "ok")]
     assert upstream_reached(ctx)
+
+
+def test_the_budget_bound_is_one_token_per_byte_plus_framing() -> None:
+    from bastion.limits.estimate import (
+        IMAGE_TOKENS_BOUND,
+        PER_MESSAGE_BOUND,
+        PER_REQUEST_BOUND,
+        TOOLS_BOUND,
+        input_bound,
+    )
+
+    # digits, base64 and CJK tokenize far denser than bytes / 4; no byte-level BPE token is shorter than a byte
+    dense = "8f3a9c0b" * 50 + "漢字" * 50
+    r = ChatRequest(model="m", system=[TextPart("s" * 10)], messages=[Message("user", [TextPart(dense)])])
+    size = 10 + len(dense.encode())
+    assert input_bound(r) == size + PER_REQUEST_BOUND + PER_MESSAGE_BOUND
+    assert input_bound(r) > 3 * estimate_input(r)
+    r.messages.append(Message("user", [TextPart("x"), ImagePart(url="https://x/y.png")]))
+    r.tools = [ToolDef("t", "d", {"type": "object"})]
+    assert input_bound(r) == (size + 1 + 1 + 1 + len(b'{"type":"object"}') + PER_REQUEST_BOUND + 2 * PER_MESSAGE_BOUND
+                              + IMAGE_TOKENS_BOUND + TOOLS_BOUND)
+    e = EmbeddingsRequest(model="e", input=["a" * 40, "漢" * 10])
+    assert input_bound(e) == PER_REQUEST_BOUND + 40 + 30 + 2 * PER_MESSAGE_BOUND
