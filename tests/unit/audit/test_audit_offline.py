@@ -1,0 +1,122 @@
+"""Records of key changes made offline (audit/offline.py): written to their own chain before the
+change, with a checkpoint each; a change whose record cannot be written is not made; runs at once
+never fork the chain (both store backends)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import orjson
+import pytest
+from pydantic import ValidationError
+from tests.unit.audit.conftest import TAMPER_KEY
+
+from bastion.audit.chain import Checkpoint, StoredRecord
+from bastion.audit.offline import CLI_WRITER, AuditRefused, OfflineAudit, os_user
+from bastion.audit.sink import SqlAuditSink
+from bastion.audit.verify import verify_store
+from bastion.config.audit import AuditConfig
+from bastion.core.errors import ServiceUnavailable
+
+
+def audit(sink: SqlAuditSink, **kw: object) -> OfflineAudit:
+    return OfflineAudit(sink, checkpoint_key=TAMPER_KEY, actor="alice", host="ops-1", **kw)  # type: ignore[arg-type]
+
+
+async def bodies(sink: SqlAuditSink) -> list[dict[str, object]]:
+    return [orjson.loads(r.body) for r in await sink.records(CLI_WRITER, 0, 1000)]
+
+
+async def test_each_change_is_a_signed_record_of_the_admin_shape(sink: SqlAuditSink) -> None:
+    a = audit(sink)
+    async with a.change("create", "k" * 12, "payments", ("name", "rpm")) as change:
+        change.done = True
+    async with a.change("revoke", "k" * 12, "payments", ()) as change:
+        change.done = True
+    first, second = await bodies(sink)
+    assert first["ingress"] == "cli" and first["operation"] == "admin.keys.create" and first["status"] == 201
+    assert first["key_id"] == "k" * 12 and first["team"] == "payments" and first["authenticated"] is True
+    assert first["admin"] == {"action": "create", "fields": ["name", "rpm"], "actor": "alice", "host": "ops-1"}
+    assert second["operation"] == "admin.keys.revoke" and second["status"] == 200 and second["seq"] == 2
+    report = await verify_store(sink, TAMPER_KEY)
+    assert report.intact and not report.warnings, report
+    (chain,) = report.chains
+    assert chain.writer_id == CLI_WRITER and chain.records == 2 and chain.signed_checkpoints == 2
+
+
+async def test_a_change_left_undone_or_failed_has_a_second_record(sink: SqlAuditSink) -> None:
+    a = audit(sink)
+    async with a.change("update", "k" * 12, None, ("rpm",)):
+        pass  # e.g. the key was revoked meanwhile
+    with pytest.raises(RuntimeError):
+        async with a.change("update", "k" * 12, None, ("rpm",)):
+            raise RuntimeError("the key store failed")
+    made, undone, tried, failed = await bodies(sink)
+    assert (made["status"], undone["status"], undone["error_code"]) == (200, 409, "not_changed")
+    assert made["request_id"] == undone["request_id"] != tried["request_id"] == failed["request_id"]
+    assert (failed["status"], failed["error_code"]) == (500, "change_failed")
+    assert (await verify_store(sink, TAMPER_KEY)).intact
+
+
+class BrokenSink(SqlAuditSink):
+    """A store that takes no record (full disk, no permission, a lock held too long)."""
+
+    async def append_checkpointed(self, records: Sequence[StoredRecord], checkpoint: Checkpoint) -> None:
+        raise ServiceUnavailable("store error: OperationalError")
+
+
+async def test_a_record_that_cannot_be_written_refuses_the_change(sink: SqlAuditSink) -> None:
+    made = []
+    with pytest.raises(AuditRefused, match="OperationalError"):
+        async with audit(BrokenSink(sink.db, sink.table)).change("revoke", "k" * 12, None, ()):
+            made.append(True)
+    assert made == [] and await bodies(sink) == []
+
+
+class LostAnswer(SqlAuditSink):
+    """Commits, then loses the answer (a connection that broke after COMMIT)."""
+
+    async def append_checkpointed(self, records: Sequence[StoredRecord], checkpoint: Checkpoint) -> None:
+        await super().append_checkpointed(records, checkpoint)
+        raise ServiceUnavailable("store error: ConnectionResetError")
+
+
+async def test_a_record_written_whose_answer_was_lost_is_written_once(sink: SqlAuditSink) -> None:
+    async with audit(LostAnswer(sink.db, sink.table)).change("revoke", "k" * 12, None, ()) as change:
+        change.done = True
+    assert [b["seq"] for b in await bodies(sink)] == [1]
+
+
+async def test_runs_at_once_never_fork_the_chain(sink: SqlAuditSink) -> None:
+    """Each run reads the head and inserts the next seq; the primary key lets one of those that read
+    the same head in: the others chain after it."""
+
+    async def run(n: int) -> None:
+        a = audit(sink)
+        for i in range(4):
+            async with a.change("update", f"{n:02d}{i:010d}", None, ("rpm",)) as change:
+                change.done = True
+
+    await asyncio.gather(*(run(n) for n in range(5)))
+    assert [b["seq"] for b in await bodies(sink)] == list(range(1, 21))
+    assert len({b["key_id"] for b in await bodies(sink)}) == 20
+    assert (await verify_store(sink, TAMPER_KEY)).intact
+
+
+async def test_disabled_audit_writes_nothing(sink: SqlAuditSink) -> None:
+    async with audit(sink, enabled=False).change("create", "k" * 12, None, ("name",)) as change:
+        change.done = True
+    assert await bodies(sink) == []
+
+
+def test_no_gateway_can_be_configured_to_write_the_cli_chain() -> None:
+    with pytest.raises(ValidationError):
+        AuditConfig(writer_id=CLI_WRITER)
+
+
+def test_the_actor_is_the_user_database_name_not_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os_user()
+    monkeypatch.setenv("USER", "someone-else")
+    monkeypatch.setenv("LOGNAME", "someone-else")
+    assert os_user() == real != "someone-else"
