@@ -10,12 +10,15 @@ revoked meanwhile) is followed by a second record of the same request id with `s
 
 The chain. A gateway's writer keeps its chain's seq and head in memory and appends from one task
 (audit/writer.py): another process appending to that chain would fork it, so the CLI never does. Its
-records go to a chain of their own, CLI_WRITER, in the same store and table: `bastion audit verify`
-checks it with the others, a signed checkpoint (with `audit.checkpoint_key`) is written over each
+records go to a chain of their own (`cli_writer`) in the same store and table: `bastion audit verify`
+checks it with the others, a checkpoint (signed with `audit.checkpoint_key`) is written over each
 record in the same transaction, and `audit prune` treats it like any chain. No gateway can write it:
-`audit.writer_id` does not allow the ':' in its name. Two `bastion keys` runs at once may both read
-the same head; (writer_id, seq) is the table's primary key, so only one can take the next seq, and
-the other reads the new head and chains after it. The chain cannot fork, on SQLite or PostgreSQL.
+`audit.writer_id` does not allow the ':' in its name. There is one such chain per checkpoint key (and
+one unsigned): verify reports an unsigned checkpoint in a signed chain as tampering, so a CLI run
+without the key, or a key added later, must not mix the two in one chain. Two `bastion keys` runs at
+once may both read the same head; (writer_id, seq) is the table's primary key, so only one can take
+the next seq, and the other reads the new head and chains after it. The chain cannot fork, on SQLite
+or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import hashlib
+import hmac
 import os
 import random
 import secrets
@@ -38,8 +43,17 @@ from bastion.audit.sink import SqlAuditSink
 from bastion.core.errors import ServiceUnavailable
 from bastion.core.secret import Secret
 
-CLI_WRITER = "cli:keys"
+CLI_CHAIN = "cli:keys"
 _ATTEMPTS = 20  # other runs taking the next seq first, in a row, before this one gives up
+
+
+def cli_writer(key: Secret | None) -> str:
+    """The CLI's chain for records checkpointed under `key`: `cli:keys` unsigned, `cli:keys:<8 hex>`
+    signed (an HMAC of a fixed text under the key: it names the key without revealing it)."""
+    if key is None:
+        return CLI_CHAIN
+    mark = hmac.new(key.reveal().encode(), b"bastion-audit-cli-chain-v1", hashlib.sha256).hexdigest()[:8]
+    return f"{CLI_CHAIN}:{mark}"
 
 
 class AuditRefused(Exception):
@@ -69,7 +83,7 @@ class OfflineChange:
 
 
 class OfflineAudit:
-    """Writes key-change records of one CLI run to CLI_WRITER's chain in `sink`. `enabled` False
+    """Writes key-change records of one CLI run to the CLI's chain in `sink` (`cli_writer`). `enabled` False
     (`audit.enabled: false`): nothing is written, as the gateway writes nothing."""
 
     def __init__(self, sink: SqlAuditSink, *, enabled: bool = True, checkpoint_key: Secret | None = None,
@@ -77,6 +91,7 @@ class OfflineAudit:
         self._sink = sink
         self.enabled = enabled
         self._key = checkpoint_key
+        self.writer_id = cli_writer(checkpoint_key)
         self._actor = actor if actor is not None else os_user()
         self._host = host if host is not None else socket.gethostname()
         self._clock = clock
@@ -116,21 +131,21 @@ class OfflineAudit:
                                  extra={"actor": self._actor, "host": self._host})
 
     async def append(self, record: AuditRecord) -> StoredRecord:
-        """Chain `record` after CLI_WRITER's head and store it with a checkpoint over it, durable on
+        """Chain `record` after the CLI chain's head and store it with a checkpoint over it, durable on
         return. Raises ServiceUnavailable when the store cannot take it."""
-        sink = self._sink
+        sink, writer = self._sink, self.writer_id
         if not self._migrated:
             await sink.migrate()
             self._migrated = True
         for _ in range(_ATTEMPTS):
-            head = await sink.head(CLI_WRITER)
-            chain = Chain(CLI_WRITER, seq=head[0], head=head[1]) if head is not None else Chain(CLI_WRITER)
+            head = await sink.head(writer)
+            chain = Chain(writer, seq=head[0], head=head[1]) if head is not None else Chain(writer)
             stored = chain.append(record)
             try:
                 await sink.append_checkpointed([stored], chain.checkpoint(self._key, to_us(self._clock())))
                 return stored
             except ServiceUnavailable:
-                there = await sink.record_at(CLI_WRITER, stored.seq)
+                there = await sink.record_at(writer, stored.seq)
                 if there is None:
                     raise  # the seq is still free: the store failed, no other run took it
                 if there.hash == stored.hash:
@@ -138,5 +153,5 @@ class OfflineAudit:
                 # another run took this seq first: chain after it (a pause of random length, so runs that
                 # collided do not collide again in step)
                 await asyncio.sleep(random.uniform(0.0, 0.02))
-        raise ServiceUnavailable(f"the audit chain {CLI_WRITER} kept moving: {_ATTEMPTS} other changes were "
+        raise ServiceUnavailable(f"the audit chain {writer} kept moving: {_ATTEMPTS} other changes were "
                                  "recorded meanwhile; try again")

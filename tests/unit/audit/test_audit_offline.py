@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from tests.unit.audit.conftest import TAMPER_KEY
 
 from bastion.audit.chain import Checkpoint, StoredRecord
-from bastion.audit.offline import CLI_WRITER, AuditRefused, OfflineAudit, os_user
+from bastion.audit.offline import CLI_CHAIN, AuditRefused, OfflineAudit, cli_writer, os_user
 from bastion.audit.sink import SqlAuditSink
 from bastion.audit.verify import verify_store
 from bastion.config.audit import AuditConfig
@@ -25,7 +25,7 @@ def audit(sink: SqlAuditSink, **kw: object) -> OfflineAudit:
 
 
 async def bodies(sink: SqlAuditSink) -> list[dict[str, object]]:
-    return [orjson.loads(r.body) for r in await sink.records(CLI_WRITER, 0, 1000)]
+    return [orjson.loads(r.body) for r in await sink.records(cli_writer(TAMPER_KEY), 0, 1000)]
 
 
 async def test_each_change_is_a_signed_record_of_the_admin_shape(sink: SqlAuditSink) -> None:
@@ -42,7 +42,7 @@ async def test_each_change_is_a_signed_record_of_the_admin_shape(sink: SqlAuditS
     report = await verify_store(sink, TAMPER_KEY)
     assert report.intact and not report.warnings, report
     (chain,) = report.chains
-    assert chain.writer_id == CLI_WRITER and chain.records == 2 and chain.signed_checkpoints == 2
+    assert chain.writer_id == cli_writer(TAMPER_KEY) and chain.records == 2 and chain.signed_checkpoints == 2
 
 
 async def test_a_change_left_undone_or_failed_has_a_second_record(sink: SqlAuditSink) -> None:
@@ -110,9 +110,23 @@ async def test_disabled_audit_writes_nothing(sink: SqlAuditSink) -> None:
     assert await bodies(sink) == []
 
 
-def test_no_gateway_can_be_configured_to_write_the_cli_chain() -> None:
-    with pytest.raises(ValidationError):
-        AuditConfig(writer_id=CLI_WRITER)
+def test_no_gateway_can_be_configured_to_write_a_cli_chain() -> None:
+    for writer in (CLI_CHAIN, cli_writer(TAMPER_KEY)):
+        with pytest.raises(ValidationError):
+            AuditConfig(writer_id=writer)
+
+
+async def test_one_chain_per_checkpoint_key_so_verify_never_sees_a_mix(sink: SqlAuditSink) -> None:
+    """A run without the key (or before one was configured) writes unsigned checkpoints: in a signed
+    chain verify would call that tampering, so they go to a chain of their own."""
+    for key in (None, TAMPER_KEY, None):
+        async with OfflineAudit(sink, checkpoint_key=key).change("revoke", "k" * 12, None, ()) as change:
+            change.done = True
+    assert cli_writer(None) == CLI_CHAIN and cli_writer(TAMPER_KEY).startswith(CLI_CHAIN + ":")
+    assert TAMPER_KEY.reveal() not in cli_writer(TAMPER_KEY)
+    report = await verify_store(sink, TAMPER_KEY)
+    assert report.intact, report.problems
+    assert sorted((c.writer_id, c.records) for c in report.chains) == [(CLI_CHAIN, 2), (cli_writer(TAMPER_KEY), 1)]
 
 
 def test_the_actor_is_the_user_database_name_not_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,14 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
-from bastion.audit.offline import CLI_WRITER, os_user
+from bastion.audit.offline import cli_writer, os_user
 from bastion.audit.sink import SqlAuditSink
 from bastion.auth.store import SqlKeyStore
 from bastion.cli import audit as audit_cli
 from bastion.cli import keys as keys_cli
+from bastion.core.secret import Secret
 from bastion.store.db import open_database
 
 CHECKPOINT_KEY = "cli-checkpoint-key-" + "x" * 32
+CLI_WRITER = cli_writer(Secret(CHECKPOINT_KEY))  # the CLI's chain for this key
 
 
 def write_config(tmp_path: Path, url: str, **audit: Any) -> Path:
