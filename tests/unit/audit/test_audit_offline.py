@@ -14,6 +14,8 @@ from tests.unit.audit.conftest import TAMPER_KEY
 
 from bastion.audit.chain import Checkpoint, StoredRecord
 from bastion.audit.offline import CLI_CHAIN, AuditRefused, OfflineAudit, cli_writer, os_user
+from bastion.audit.prune import prune_before
+from bastion.audit.record import to_us
 from bastion.audit.sink import SqlAuditSink
 from bastion.audit.verify import verify_store
 from bastion.config.audit import AuditConfig
@@ -134,3 +136,21 @@ def test_the_actor_is_the_user_database_name_not_the_environment(monkeypatch: py
     monkeypatch.setenv("USER", "someone-else")
     monkeypatch.setenv("LOGNAME", "someone-else")
     assert os_user() == real != "someone-else"
+
+
+async def test_pruned_away_the_chain_goes_on_from_its_anchor(sink: SqlAuditSink) -> None:
+    """Each CLI record has its checkpoint, so prune can take them all; the next change chains after
+    the anchor, and the chain still verifies."""
+    clock = [1_800_000_000.0]
+    a = audit(sink, clock=lambda: clock[0])
+    for _ in range(3):
+        async with a.change("revoke", "k" * 12, None, ()) as change:
+            change.done = True
+        clock[0] += 10
+    (result,) = await prune_before(sink, to_us(clock[0]))
+    assert (result.writer_id, result.through_seq, result.deleted) == (cli_writer(TAMPER_KEY), 3, 3)
+    async with a.change("revoke", "k" * 12, None, ()) as change:
+        change.done = True
+    assert [b["seq"] for b in await bodies(sink)] == [4]
+    report = await verify_store(sink, TAMPER_KEY)
+    assert report.intact and report.chains[0].anchor_seq == 3, report.problems
