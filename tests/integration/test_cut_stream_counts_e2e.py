@@ -130,3 +130,37 @@ def test_a_cut_anthropic_stream_is_counted_by_the_input_its_start_reported(
     input_tokens, output_tokens = _agree(sinks)
     assert input_tokens == 1234, sinks
     assert 1 <= output_tokens < 40, sinks  # what was streamed (the final count never came)
+
+
+@pytest.mark.parametrize("ingress", ["openai", "anthropic"])
+def test_a_client_that_leaves_before_the_first_text_is_counted_by_the_input_the_start_reported(
+        fake_upstream_server, fake_upstream, tmp_path, ingress: str) -> None:
+    """Anthropic has counted (and bills) the input once message_start is out; a client that gives up
+    before the first text (a long prefill, an SDK timeout) is not served for free."""
+    cfg = base_config(fake_upstream_server.url, tmp_path, limits={"usage_flush_seconds": 0.1})
+    fake_upstream.always("anthropic.messages", Reply(stream=PIECES, usage=Usage(input_tokens=1234, output_tokens=40),
+                                                     stall_after_chunks=0, stall_max=8.0))
+    body = {**BODY, "model": "claude-sonnet-4-6"}
+    route = "/v1/chat/completions" if ingress == "openai" else "/v1/messages"
+    with Gateway(cfg, tmp_path) as gw:
+        key = gw.create_key(name="impatient")
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{gw.url}{route}", json=body, timeout=1.0,
+                       headers={"authorization": f"Bearer {key}", "x-api-key": key})
+        deadline = time.monotonic() + 20
+        report: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            report = gw.admin("GET", f"/admin/usage?key={key.split('_')[1]}")[1]["total"]
+            if report["requests"] == 1:
+                break
+            time.sleep(0.1)
+    assert (report["requests"], report["input_tokens"]) == (1, 1234) and report["cost_micros"] > 0, report
+    con = sqlite3.connect(gw.tmp / "bastion.db")
+    records = [json.loads(b) for (b,) in con.execute("SELECT body FROM bastion_audit ORDER BY seq")]
+    con.close()
+    (record,) = [r for r in records if r["ingress"] != "admin"]
+    assert record["status"] == 499 and record["client_disconnected"], record
+    assert (record["usage"]["input_tokens"], record["cost_micros"]) == (1234, report["cost_micros"]), record
+    (access,) = [a for a in (json.loads(x) for x in gw.logs().splitlines() if '"bastion.access"' in x)
+                 if a["operation"] == "chat"]
+    assert (access["input_tokens"], access["cost_micros"]) == (1234, report["cost_micros"]), access
