@@ -56,3 +56,25 @@ def test_anthropic_ingress_keeps_its_max_tokens(budget_gw: Gateway, fake_upstrea
     client = anthropic.Anthropic(base_url=budget_gw.url, api_key=key, max_retries=0)
     client.messages.create(model="budget-claude", max_tokens=30, messages=MSG)  # type: ignore[arg-type]
     assert fake_upstream.last("anthropic.messages").json["max_tokens"] == 30
+
+
+def test_a_densely_tokenized_prompt_cannot_overspend_its_budget(fake_upstream_server, fake_upstream, tmp_path) -> None:
+    """The input side of the reservation is one token per byte: a prompt the provider bills at that rate
+    (hex, digits, base64, some scripts) settles within what it reserved. At bytes / 4 it reserved $0.14 of the
+    $0.40 it cost, so a third request was admitted at $0.80 spent and the key spent $1.20 of its $1.00."""
+    cfg = base_config(fake_upstream_server.url, tmp_path)
+    cfg["models"].append({"name": "dense-gpt", "targets": [{"provider": "openai", "model": "gpt-dense"}]})
+    cfg["pricing"]["gpt-dense"] = {"input_per_mtok": 10000, "output_per_mtok": 0}  # 1 input token: $0.01
+    prompt = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"  # 40 bytes, billed as 40 tokens ($0.40)
+    fake_upstream.always("openai.chat", Reply(text="ok", usage=Usage(input_tokens=40, output_tokens=1)))
+    with Gateway(cfg, tmp_path) as gw:
+        key = gw.create_key(name="dense", budget_usd=1.0, budget_period="day")
+        client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key, max_retries=0)
+        client.chat.completions.create(model="dense-gpt", messages=[{"role": "user", "content": prompt}], max_tokens=1)
+        with pytest.raises(openai.RateLimitError) as e:  # $0.40 spent + up to $0.64 (40 bytes + framing) > $1.00
+            client.chat.completions.create(model="dense-gpt", messages=[{"role": "user", "content": prompt}],
+                                           max_tokens=1)
+        body = e.value.body
+        assert isinstance(body, dict) and body.get("code") == "budget_exceeded", body
+        assert "spent $0.400000" in body["message"] and "may cost up to $0.640000" in body["message"], body
+        assert len(fake_upstream.requests_for("openai.chat")) == 1

@@ -1,8 +1,9 @@
 """The budget stage ("cost"): reserve the worst-case price against every budget that applies
 before the call, settle the actual cost after it, and record usage.
 
-Worst case = estimated input + max output tokens at the most expensive target of the model
-alias (any target may end up serving it after a fallback). Refusal is 429 `budget_exceeded`
+Worst case = an upper bound of the input tokens (limits/estimate.py `input_bound`: one token per
+UTF-8 byte plus framing) + max output tokens at the most expensive target of the model alias (any
+target may end up serving it after a fallback). Refusal is 429 `budget_exceeded`
 with `x-should-retry: false` (the SDKs would otherwise retry a budget that cannot recover).
 """
 
@@ -22,7 +23,7 @@ from bastion.cost.periods import PERIODS, Period, PeriodLabels, labels_at
 from bastion.cost.pricing import Price, PriceTable, format_usd, usd_to_micros
 from bastion.cost.usage import UsageRecorder
 from bastion.limits.backend import BudgetDecision, BudgetSlot, LimitsBackend, lease_id
-from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
+from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, input_bound, upstream_reached
 from bastion.limits.late import LateConclusions, horizon
 from bastion.limits.scopes import key_scope, team_scope
 from bastion.limits.stage import backend_unavailable
@@ -119,8 +120,8 @@ class BudgetStage:
         slots, names = self._slots(p, labels)
         if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
             return Reservation(None, labels, None, now, names=names, request=request)
-        est = estimate_for(ctx, request, self._default_out)
-        amount, price = self._worst(ctx.model or request.model, est)
+        est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
+        amount, price = self._worst(ctx.model or request.model, TokenEstimate(input_bound(request), est.output))
         uncapped = request if isinstance(request, ChatRequest) and not request.max_tokens else None
         return Reservation(est, labels, price, now, amount=amount, names=names, wanted=slots, uncapped=uncapped)
 
@@ -142,7 +143,7 @@ class BudgetStage:
             if res.amount > s.limit:  # it could never fit, not even in the next period: no Retry-After
                 raise BudgetExceeded(
                     f"Budget exceeded for {res.names[s.scope]}: this request may cost up to ${format_usd(res.amount)} "
-                    f"(prompt estimate + max_tokens at the model's price), more than the whole budget of "
+                    f"(the prompt at one token per byte + max_tokens at the model's price), more than the whole budget of "
                     f"${format_usd(s.limit)} {per}; lower max_tokens or the prompt size.",
                     retry_after=None, headers={"x-should-retry": "false"})
             raise BudgetExceeded(

@@ -7,6 +7,14 @@ results, tool definitions), plus a few tokens per message and a flat count per i
 rather than characters, because non-Latin scripts spend a token on far fewer characters than
 four; for ASCII the two are the same. Output: max_tokens (times n choices), or the configured
 default. The estimate is computed once per request and shared by both stages via ctx.state.
+
+The budget reserves an upper bound of the input instead (`input_bound`): every token of the
+byte-level BPE tokenizers OpenAI and Anthropic use covers at least one UTF-8 byte, so a text
+never costs more tokens than its bytes; plus a generous allowance for the per-message framing,
+the tool-use system prompt a provider adds when tools are sent (Anthropic documents 313-346
+tokens for its current models) and each image (the largest per-image count the providers
+document today is below IMAGE_TOKENS_BOUND). A request then settles at or below what it
+reserved, and a budget cannot be overspent by prompts that tokenize densely.
 """
 
 from __future__ import annotations
@@ -22,6 +30,11 @@ from bastion.core.types import ChatRequest, EmbeddingsRequest, ImagePart, TextPa
 
 PER_MESSAGE_TOKENS = 4
 PER_IMAGE_TOKENS = 1000
+# upper bounds for the budget's reservation (see the module docstring)
+PER_MESSAGE_BOUND = 8
+PER_REQUEST_BOUND = 16
+TOOLS_BOUND = 1000
+IMAGE_TOKENS_BOUND = 5000
 STATE_KEY = "tokens"
 
 
@@ -39,20 +52,18 @@ def _size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-def estimate_input(request: ChatRequest | EmbeddingsRequest) -> int:
-    if isinstance(request, EmbeddingsRequest):
-        return max(1, math.ceil(sum(_size(t) for t in request.input) / 4))
+def _measure(request: ChatRequest) -> tuple[int, int, int]:
+    """(UTF-8 bytes of every text the model reads, messages, images)."""
     size = 0
-    extra = 0
+    images = 0
     for sp in request.system:
         size += _size(sp.text)
     for m in request.messages:
-        extra += PER_MESSAGE_TOKENS
         for p in m.content:
             if isinstance(p, TextPart):
                 size += _size(p.text)
             elif isinstance(p, ImagePart):
-                extra += PER_IMAGE_TOKENS
+                images += 1
         for tc in m.tool_calls:
             size += _size(tc.name) + _size(tc.arguments)
         for th in m.thinking:  # reasoning passed back (a thinking + tool loop) is read as input too
@@ -61,7 +72,23 @@ def estimate_input(request: ChatRequest | EmbeddingsRequest) -> int:
         size += _size(tool.name) + (_size(tool.description) if tool.description else 0)
         if tool.parameters:
             size += len(orjson.dumps(tool.parameters))
-    return max(1, math.ceil(size / 4) + extra)
+    return size, len(request.messages), images
+
+
+def estimate_input(request: ChatRequest | EmbeddingsRequest) -> int:
+    if isinstance(request, EmbeddingsRequest):
+        return max(1, math.ceil(sum(_size(t) for t in request.input) / 4))
+    size, messages, images = _measure(request)
+    return max(1, math.ceil(size / 4) + messages * PER_MESSAGE_TOKENS + images * PER_IMAGE_TOKENS)
+
+
+def input_bound(request: ChatRequest | EmbeddingsRequest) -> int:
+    """At least as many input tokens as the provider can bill for the request (see the module docstring)."""
+    if isinstance(request, EmbeddingsRequest):
+        return PER_REQUEST_BOUND + sum(_size(t) + PER_MESSAGE_BOUND for t in request.input)
+    size, messages, images = _measure(request)
+    return (size + PER_REQUEST_BOUND + messages * PER_MESSAGE_BOUND + images * IMAGE_TOKENS_BOUND
+            + (TOOLS_BOUND if request.tools else 0))
 
 
 def estimate_request(request: ChatRequest | EmbeddingsRequest, default_max_output: int) -> TokenEstimate:

@@ -18,6 +18,7 @@ from bastion.cost.pricing import PriceTable
 from bastion.cost.stage import BudgetStage, Reservation
 from bastion.cost.usage import UsageRecorder, query_usage
 from bastion.limits.backend import BudgetSlot, LimitsBackend
+from bastion.limits.estimate import TokenEstimate
 from bastion.limits.memory import MemoryBackend
 from bastion.limits.runtime import LimitsRuntime
 from bastion.limits.scopes import key_scope
@@ -72,9 +73,11 @@ async def test_reserves_worst_case_at_the_most_expensive_target() -> None:
     await st.check(ctx, chat())
     res = ctx.state["cost"]
     assert isinstance(res, Reservation)
-    # 104 input tokens (400 chars / 4 + 4) and 1000 output at gpt-4o's $2.50 / $10 (dearer than mini)
-    assert res.amount == -(-(104 * 2_500_000 + 1000 * 10_000_000) // 1_000_000) == 10_260
-    assert await b.budget_state(res.slots[0]) == (0, 10_260)
+    # the input's bound, 424 tokens (400 bytes + 16 per request + 8 per message), and 1000 output
+    # at gpt-4o's $2.50 / $10 (dearer than mini)
+    assert res.amount == -(-(424 * 2_500_000 + 1000 * 10_000_000) // 1_000_000) == 11_060
+    assert res.estimate == TokenEstimate(104, 1000)  # what a settlement without usage charges: 400 / 4 + 4
+    assert await b.budget_state(res.slots[0]) == (0, 11_060)
 
 
 async def test_settles_actual_cost_of_the_served_target_and_releases_the_rest() -> None:
@@ -93,16 +96,16 @@ async def test_settles_actual_cost_of_the_served_target_and_releases_the_rest() 
 async def test_refuses_with_budget_exceeded_when_the_worst_case_does_not_fit() -> None:
     st = stage(MemoryBackend())
     p = Principal("k", "k", budgets=(Budget(15_000, "day"),))  # 1.5 cents
-    await st.check(ctx_for(p, "first"), chat())  # reserves 1.026 cents, still in flight
+    await st.check(ctx_for(p, "first"), chat())  # reserves 1.106 cents, still in flight
     ctx = ctx_for(p)
     with pytest.raises(BudgetExceeded) as e:
-        await st.check(ctx, chat())  # may cost 1.026 cents more
+        await st.check(ctx, chat())  # may cost 1.106 cents more
     err = e.value
     assert err.status == 429 and err.code == "budget_exceeded" and err.openai_type == "insufficient_quota"
     assert err.headers["x-should-retry"] == "false"
     assert err.retry_after == 12 * 3600.0  # until midnight UTC
-    assert "key 'k'" in err.message and "$0.015000 per day" in err.message and "$0.010260" in err.message
-    assert "reserved by requests in flight $0.010260" in err.message
+    assert "key 'k'" in err.message and "$0.015000 per day" in err.message and "$0.011060" in err.message
+    assert "reserved by requests in flight $0.011060" in err.message
     assert "cost" not in ctx.state
 
 

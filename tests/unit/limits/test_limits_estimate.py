@@ -94,3 +94,26 @@ def test_a_cut_stream_is_counted_by_what_its_start_reported() -> None:
     assert ctx.start_usage.output_tokens == 1  # not changed in place
     ctx.usage = Usage(1264, 120, cached_input_tokens=30)  # the final count, when it came, wins
     assert actual_usage(ctx, est, upstream_reached=True) is ctx.usage
+
+
+def test_the_budget_bound_is_one_token_per_byte_plus_framing() -> None:
+    from bastion.limits.estimate import (
+        IMAGE_TOKENS_BOUND,
+        PER_MESSAGE_BOUND,
+        PER_REQUEST_BOUND,
+        TOOLS_BOUND,
+        input_bound,
+    )
+
+    # digits, base64 and CJK tokenize far denser than bytes / 4; no byte-level BPE token is shorter than a byte
+    dense = "8f3a9c0b" * 50 + "漢字" * 50
+    r = ChatRequest(model="m", system=[TextPart("s" * 10)], messages=[Message("user", [TextPart(dense)])])
+    size = 10 + len(dense.encode())
+    assert input_bound(r) == size + PER_REQUEST_BOUND + PER_MESSAGE_BOUND
+    assert input_bound(r) > 3 * estimate_input(r)
+    r.messages.append(Message("user", [TextPart("x"), ImagePart(url="https://x/y.png")]))
+    r.tools = [ToolDef("t", "d", {"type": "object"})]
+    assert input_bound(r) == (size + 1 + 1 + 1 + len(b'{"type":"object"}') + PER_REQUEST_BOUND + 2 * PER_MESSAGE_BOUND
+                              + IMAGE_TOKENS_BOUND + TOOLS_BOUND)
+    e = EmbeddingsRequest(model="e", input=["a" * 40, "漢" * 10])
+    assert input_bound(e) == PER_REQUEST_BOUND + 40 + 30 + 2 * PER_MESSAGE_BOUND
