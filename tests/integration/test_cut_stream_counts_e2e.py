@@ -29,7 +29,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-def _live(gw: Gateway, client: httpx.Client, key: str, model: str, provider: str) -> dict[str, Any]:
+def _live(gw: Gateway, key: str, model: str, provider: str) -> dict[str, Any]:
     """The stream's tokens (and cost) in the usage report, once it has them, and in the metrics."""
     deadline = time.monotonic() + 20
     report: dict[str, Any] = {}
@@ -39,7 +39,7 @@ def _live(gw: Gateway, client: httpx.Client, key: str, model: str, provider: str
             break
         time.sleep(0.1)
     assert report["requests"] == 1 and report["output_tokens"] > 0, report
-    metrics = client.get("/metrics", headers={"authorization": f"Bearer {ADMIN_KEY}"}).text
+    metrics = httpx.get(f"{gw.url}/metrics", headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10).text
     return {
         "report": (report["input_tokens"], report["output_tokens"], report["cost_micros"]),
         "metrics": (_metric(metrics, "bastion_tokens_total", model=model, provider=provider, type="input"),
@@ -47,12 +47,16 @@ def _live(gw: Gateway, client: httpx.Client, key: str, model: str, provider: str
     }
 
 
-def _written(gw: Gateway, sinks: dict[str, Any]) -> dict[str, Any]:
-    """`sinks` and the stream's audit record and access log line (the gateway stopped: both flushed)."""
+def _records(gw: Gateway) -> list[dict[str, Any]]:
     con = sqlite3.connect(gw.tmp / "bastion.db")
     records = [json.loads(b) for (b,) in con.execute("SELECT body FROM bastion_audit ORDER BY seq")]
     con.close()
-    (record,) = [r for r in records if r["ingress"] != "admin"]  # the key's creation is a record too
+    return records
+
+
+def _written(gw: Gateway, sinks: dict[str, Any]) -> dict[str, Any]:
+    """`sinks` and the stream's audit record and access log line (the gateway stopped: both flushed)."""
+    (record,) = [r for r in _records(gw) if r["ingress"] != "admin"]  # the key's creation is a record too
     (access,) = [a for a in (json.loads(x) for x in gw.logs().splitlines() if '"bastion.access"' in x)
                  if a["operation"] == "chat"]
     return {**sinks, "audit": (record["usage"]["input_tokens"], record["usage"]["output_tokens"], record["cost_micros"]),
@@ -87,7 +91,7 @@ def test_tokens_of_a_stream_without_usage_agree_everywhere(fake_upstream_server,
                     got += line.count("word")
                     if ending == "client_cut" and got >= 20:
                         break  # the client goes away halfway
-            sinks = _live(gw, client, key, "gpt-4o-mini", "openai")
+            sinks = _live(gw, key, "gpt-4o-mini", "openai")
     input_tokens, _ = _agree(_written(gw, sinks))
     assert input_tokens != 3  # the upstream's count came only at the end, which never came: an estimate
 
@@ -125,7 +129,7 @@ def test_a_cut_anthropic_stream_is_counted_by_the_input_its_start_reported(
                     if ending == "client_cut" and got >= 1:
                         break  # the client goes away after the first text
             assert got >= 1
-            sinks = _live(gw, client, key, "claude-sonnet-4-6", "anthropic")
+            sinks = _live(gw, key, "claude-sonnet-4-6", "anthropic")
     sinks = _written(gw, sinks)
     input_tokens, output_tokens = _agree(sinks)
     assert input_tokens == 1234, sinks
@@ -147,20 +151,8 @@ def test_a_client_that_leaves_before_the_first_text_is_counted_by_the_input_the_
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{gw.url}{route}", json=body, timeout=1.0,
                        headers={"authorization": f"Bearer {key}", "x-api-key": key})
-        deadline = time.monotonic() + 20
-        report: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            report = gw.admin("GET", f"/admin/usage?key={key.split('_')[1]}")[1]["total"]
-            if report["requests"] == 1:
-                break
-            time.sleep(0.1)
-    assert (report["requests"], report["input_tokens"]) == (1, 1234) and report["cost_micros"] > 0, report
-    con = sqlite3.connect(gw.tmp / "bastion.db")
-    records = [json.loads(b) for (b,) in con.execute("SELECT body FROM bastion_audit ORDER BY seq")]
-    con.close()
-    (record,) = [r for r in records if r["ingress"] != "admin"]
+        sinks = _live(gw, key, "claude-sonnet-4-6", "none")  # no attempt answered: provider "none"
+    sinks = _written(gw, sinks)
+    assert _agree(sinks)[0] == 1234 and sinks["report"][2] > 0, sinks
+    (record,) = [r for r in _records(gw) if r["ingress"] != "admin"]
     assert record["status"] == 499 and record["client_disconnected"], record
-    assert (record["usage"]["input_tokens"], record["cost_micros"]) == (1234, report["cost_micros"]), record
-    (access,) = [a for a in (json.loads(x) for x in gw.logs().splitlines() if '"bastion.access"' in x)
-                 if a["operation"] == "chat"]
-    assert (access["input_tokens"], access["cost_micros"]) == (1234, report["cost_micros"]), access
