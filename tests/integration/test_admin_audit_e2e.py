@@ -4,10 +4,18 @@ refused before it is made."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
 
 from tests.gateway import Gateway, base_config
-from tests.integration.test_audit_e2e import export, verify
+from tests.integration.test_audit_e2e import MSG, export, verify
 
 
 def test_create_update_revoke_are_chained_records(fake_upstream_server, tmp_path):
@@ -43,3 +51,75 @@ def test_create_update_revoke_are_chained_records(fake_upstream_server, tmp_path
                      "WHERE body LIKE '%admin.keys.update%'")
     v = verify(gw)
     assert v.returncode != 0, v.stdout
+
+
+def _keys_cli(gw: Gateway, *argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "bastion.cli.main", "keys", *argv, "--config", str(gw.config_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(gw.tmp))
+
+
+def _done(p: subprocess.Popen[str]) -> str:
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    return out
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_offline_and_api_changes_while_serving_are_one_verifiable_log(fake_upstream_server, tmp_path, store,
+                                                                      request):
+    """`bastion keys` run beside a serving gateway (its own chain, `cli:keys`, in the same store): four
+    creates at once, updates and a revoke from both sides, requests all along; every change recorded
+    once, `audit verify` intact, and an edited CLI record caught."""
+    sections = {} if store == "sqlite" else {"store": {"url": request.getfixturevalue("pg_schema_url")}}
+    cfg = base_config(fake_upstream_server.url, tmp_path, **sections)
+    with Gateway(cfg, tmp_path, name="mix") as gw:
+        serving = gw.create_key(name="traffic")
+        stop = threading.Event()
+        statuses: list[int] = []
+
+        def traffic() -> None:
+            with httpx.Client(base_url=gw.url, timeout=10) as c:
+                while not stop.is_set():
+                    statuses.append(c.post("/v1/chat/completions", headers={"authorization": f"Bearer {serving}"},
+                                           json={"model": "gpt-4o-mini", "messages": MSG}).status_code)
+
+        t = threading.Thread(target=traffic)
+        t.start()
+        try:
+            made = [json.loads(_done(p)) for p in [_keys_cli(gw, "create", "--name", f"cli-{i}", "--json")
+                                                   for i in range(4)]]
+            cli_key, cli_id = made[0]["key"], made[0]["id"]
+            status, api = gw.admin("POST", "/admin/keys", {"name": "api"})
+            assert status == 201, api
+            _done(_keys_cli(gw, "update", api["id"], "--rpm", "90"))
+            assert gw.admin("PATCH", f"/admin/keys/{cli_id}", {"tpm": 5000})[0] == 200
+            with httpx.Client(base_url=gw.url, timeout=10) as c:  # the gateway serves a key the CLI made
+                deadline = time.monotonic() + 10
+                while (code := c.post("/v1/chat/completions", headers={"authorization": f"Bearer {cli_key}"},
+                                      json={"model": "gpt-4o-mini", "messages": MSG}).status_code) != 200:
+                    assert time.monotonic() < deadline, code
+                    time.sleep(0.2)
+            _done(_keys_cli(gw, "revoke", cli_id))
+        finally:
+            stop.set()
+            t.join()
+        assert statuses and set(statuses) == {200}
+    records = export(gw)
+    changes = [(r["ingress"], r["operation"], r["key_id"]) for r in records if r["operation"].startswith("admin.")]
+    assert sorted(changes) == sorted(
+        [("admin", "admin.keys.create", serving.split("_")[1])]
+        + [("cli", "admin.keys.create", m["id"]) for m in made]
+        + [("admin", "admin.keys.create", api["id"]), ("cli", "admin.keys.update", api["id"]),
+           ("admin", "admin.keys.update", cli_id), ("cli", "admin.keys.revoke", cli_id)])
+    cli_records = [r for r in records if r["ingress"] == "cli"]
+    assert {r["writer_id"] for r in cli_records} == {"cli:keys"}
+    assert sorted(r["seq"] for r in cli_records) == list(range(1, 7))
+    assert all(r["admin"]["actor"] and r["status"] in (200, 201) for r in cli_records)
+    v = verify(gw)
+    assert v.returncode == 0 and "chain cli:keys: 6 records" in v.stdout and "intact" in v.stdout, v.stdout + v.stderr
+    if store == "sqlite":
+        with sqlite3.connect(tmp_path / "bastion.db") as conn:  # the revocation made to look like an update
+            conn.execute("UPDATE bastion_audit SET body = replace(body, 'admin.keys.revoke', 'admin.keys.update') "
+                         "WHERE writer_id = 'cli:keys'")
+        v = verify(gw)
+        assert v.returncode == 1 and "edited: writer cli:keys seq 6" in v.stdout, v.stdout

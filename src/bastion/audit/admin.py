@@ -6,15 +6,15 @@ hash chain as the requests (`ingress: "admin"`, `operation: "admin.keys.<action>
 key changed, `admin: {"action", "fields"}` the names of the fields set, never their values),
 admitted *before* the change is made: when the audit log cannot take the record the change is
 refused with 503 (fail closed, as requests are), and in sync mode the response waits until the
-record is durable. Key changes made offline with `bastion keys` are in the store's key records
-(created_at, revoked_at) but not in the chain.
+record is durable. Key changes made offline with `bastion keys` are records of the same shape
+(audit/offline.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bastion.audit.record import AuditRecord, _client_text
@@ -29,6 +29,21 @@ class AdminChange:
     team: str | None = None
     fields: Sequence[str] = field(default_factory=tuple)
     done: bool = False  # set once the change is made: only then is a record written
+
+
+def key_change_record(action: str, *, ingress: str, wall: float, request_id: str, key_id: str | None,
+                      team: str | None, client: str | None, fields: Sequence[str], latency_ms: float = 0.0,
+                      status: int | None = None, error_code: str | None = None,
+                      extra: Mapping[str, object] | None = None) -> AuditRecord:
+    """The record of one key change (`operation: admin.keys.<action>`), made through the admin API or
+    offline (audit/offline.py): the names of the fields set, never their values."""
+    return AuditRecord(
+        time=wall, request_id=_client_text(request_id) or "", key_id=key_id, team=team, authenticated=True,
+        client_addr=_client_text(client), ingress=ingress, operation=f"admin.keys.{action}", model=None,
+        attempts=(), status=status if status is not None else 201 if action == "create" else 200,
+        error_code=error_code, latency_ms=latency_ms, ttft_ms=None, upstream_ms=0.0, usage=None, cost_micros=0,
+        stream=False, finish_reason=None, client_disconnected=False, policy=None, findings=(),
+        admin={"action": action, "fields": sorted(fields), **(extra or {})})
 
 
 class AdminAudit:
@@ -57,13 +72,9 @@ class AdminAudit:
             if reserved:
                 stage.writer.release()
             return
-        record = AuditRecord(
-            time=wall, request_id=_client_text(request_id) or "", key_id=change.key_id, team=change.team,
-            authenticated=True, client_addr=_client_text(client), ingress="admin",
-            operation=f"admin.keys.{action}", model=None, attempts=(), status=201 if action == "create" else 200,
-            error_code=None, latency_ms=(time.monotonic() - started) * 1000.0, ttft_ms=None, upstream_ms=0.0,
-            usage=None, cost_micros=0, stream=False, finish_reason=None, client_disconnected=False, policy=None,
-            findings=(), admin={"action": action, "fields": sorted(change.fields)})
+        record = key_change_record(
+            action, ingress="admin", wall=wall, request_id=request_id, key_id=change.key_id, team=change.team,
+            client=client, fields=change.fields, latency_ms=(time.monotonic() - started) * 1000.0)
         if stage.sync:
             await stage.writer.write_sync(record, reserved=reserved)
         elif not stage.writer.submit(record, reserved=reserved):

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from bastion.audit.offline import AuditRefused, OfflineAudit
+from bastion.audit.sink import SqlAuditSink
 from bastion.auth import keys
 from bastion.auth.record import BUDGET_PERIODS, KeyRecord
 from bastion.auth.spec import parse_key_request, parse_update_request
@@ -118,6 +120,10 @@ def _run(command: str, body: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except _Failed as e:
         print(f"bastion keys {command}: error: {e}", file=sys.stderr)
         return e.code
+    except AuditRefused as e:
+        print(f"bastion keys {command}: error: the audit log cannot take the record of this change ({e}); "
+              "nothing was changed", file=sys.stderr)
+        return EXIT_FAILED
     except InvalidRequest as e:
         print(f"bastion keys {command}: error: {_flag_names(e.message)}", file=sys.stderr)
         return EXIT_USAGE
@@ -133,10 +139,12 @@ def _flag_names(message: str) -> str:
 
 
 async def _with_store(args: argparse.Namespace,
-                      fn: Callable[[SqlKeyStore, BastionConfig], Awaitable[_T]], *, creates: bool = False) -> _T:
-    """Run `fn` on the configured key store. A SQLite store that does not exist is an error, except
-    for `create` (`creates`), which makes it and says where: a relative store.url resolves against
-    the working directory, so a key made elsewhere would land in a store the gateway never reads."""
+                      fn: Callable[[SqlKeyStore, BastionConfig, OfflineAudit], Awaitable[_T]], *,
+                      creates: bool = False) -> _T:
+    """Run `fn` on the configured key store, with the audit log of the same store for its changes
+    (audit/offline.py). A SQLite store that does not exist is an error, except for `create`
+    (`creates`), which makes it and says where: a relative store.url resolves against the working
+    directory, so a key made elsewhere would land in a store the gateway never reads."""
     try:
         config = load_config(args.config, offline=True)  # never calls a provider
     except ConfigError as e:
@@ -148,7 +156,9 @@ async def _with_store(args: argparse.Namespace,
     try:
         store = SqlKeyStore(db)
         await store.migrate()
-        result = await fn(store, config)
+        audit = OfflineAudit(SqlAuditSink(db), enabled=config.audit.enabled,
+                             checkpoint_key=config.audit.checkpoint_key)
+        result = await fn(store, config, audit)
         if missing is not None:
             print(f"note: created a new key store at {missing}; the gateway must use this store (store.url is "
                   "relative to the working directory: run `bastion serve` from here or give both the same "
@@ -164,12 +174,16 @@ async def _with_store(args: argparse.Namespace,
 
 def cmd_create(args: argparse.Namespace) -> int:
     async def body() -> int:
-        request = parse_key_request({**_settings_of(args), **_limits_of(args)})
+        sent = {**_settings_of(args), **_limits_of(args)}
+        request = parse_key_request(sent)
 
-        async def create(store: SqlKeyStore, config: BastionConfig) -> int:
+        async def create(store: SqlKeyStore, config: BastionConfig, audit: OfflineAudit) -> int:
             now = time.time()
             spec = request.to_spec(now, *_known(args, config))
-            issued = await issue_key(store, spec, now)
+            generated = keys.generate()  # its id is in the record, written before the key is
+            async with audit.change("create", generated[0], spec.team, tuple(sent)) as change:
+                issued = await issue_key(store, spec, now, generate=lambda: generated)
+                change.done = True
             if args.json:
                 print(orjson.dumps({"key": issued.plaintext, "warning": SHOWN_ONCE,
                                     **issued.record.public_view(now)}).decode())
@@ -184,7 +198,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     async def body() -> int:
-        async def fetch(store: SqlKeyStore, _: BastionConfig) -> list[KeyRecord]:
+        async def fetch(store: SqlKeyStore, _: BastionConfig, __: OfflineAudit) -> list[KeyRecord]:
             return await store.list(include_revoked=args.all, team=args.team)
         records = await _with_store(args, fetch)
         now = time.time()
@@ -200,12 +214,16 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     async def body() -> int:
         key_id = _key_id(args.id)
 
-        async def revoke(store: SqlKeyStore, _: BastionConfig) -> int:
-            if await store.revoke(key_id):
-                print(f"Revoked key {key_id}; running servers refuse it within seconds.")
-                return EXIT_OK
-            if await store.get(key_id) is None:
+        async def revoke(store: SqlKeyStore, _: BastionConfig, audit: OfflineAudit) -> int:
+            record = await store.get(key_id)
+            if record is None:
                 raise _Failed(f"no key with id {key_id}", EXIT_FAILED)
+            if record.revoked_at is None:
+                async with audit.change("revoke", key_id, record.team, ()) as change:
+                    change.done = await store.revoke(key_id)  # False: revoked meanwhile
+                if change.done:
+                    print(f"Revoked key {key_id}; running servers refuse it within seconds.")
+                    return EXIT_OK
             print(f"Key {key_id} was already revoked.")
             return EXIT_OK
         return await _with_store(args, revoke)
@@ -243,14 +261,16 @@ def cmd_update(args: argparse.Namespace) -> int:
                           "--rpm --tpm --max-parallel --budget-usd --budget-period --clear", EXIT_USAGE)
         request = parse_update_request(changes)
 
-        async def update(store: SqlKeyStore, config: BastionConfig) -> int:
+        async def update(store: SqlKeyStore, config: BastionConfig, audit: OfflineAudit) -> int:
             record = await store.get(key_id)
             if record is None:
                 raise _Failed(f"no key with id {key_id}", EXIT_FAILED)
             if record.revoked_at is None:
                 now = time.time()
                 spec, fields = request.apply_to(record.spec, now, *_known(args, config))
-                if await store.update(key_id, spec, fields):
+                async with audit.change("update", key_id, spec.team, request.changed()) as change:
+                    change.done = await store.update(key_id, spec, fields)  # False: revoked meanwhile
+                if change.done:
                     updated = await store.get(key_id) or record
                     if args.json:
                         print(orjson.dumps(updated.public_view(now)).decode())

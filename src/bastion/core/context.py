@@ -100,6 +100,7 @@ class RequestContext:
     attempts: list[Attempt] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     usage: Usage | None = None
+    start_usage: Usage | None = None  # reported at the stream's start (StreamStart.usage), for a cut stream
     streamed_chars: int = 0  # output text streamed to the client (cost fallback)
     cost_micros: int = 0
     status: int = 0

@@ -240,9 +240,14 @@ def event(cls: type[_Event]) -> type[_Event]:
 
 @event
 class StreamStart:
+    """The start of a stream. `usage`: what the provider counted at the start, when it says (Anthropic's
+    message_start: the input tokens, before any text); the final count is the UsageEvent, and a
+    stream cut before one is counted by this (limits/estimate.py `actual_usage`)."""
+
     id: str
     model: str
     created: int = 0
+    usage: Usage | None = None
     kind: ClassVar[Literal["start"]] = "start"
 
 

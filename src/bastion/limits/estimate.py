@@ -1,5 +1,6 @@
 """Token estimates before the call (for tokens-per-minute and the budget reservation) and the
-actual count after it (reported usage, or what was streamed when a stream gave none).
+actual count after it (reported usage, or for a stream that gave none what its start reported and
+what was streamed).
 
 Input: UTF-8 bytes / 4 over every text the model reads (system, messages, tool calls and
 results, tool definitions), plus a few tokens per message and a flat count per image. Bytes
@@ -18,6 +19,7 @@ reserved, and a budget cannot be overspent by prompts that tokenize densely.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -108,14 +110,21 @@ def estimate_for(ctx: RequestContext, request: ChatRequest | EmbeddingsRequest,
 
 
 def actual_usage(ctx: RequestContext, est: TokenEstimate, *, upstream_reached: bool) -> Usage:
-    """What the request really used: the provider's usage when reported; otherwise the input
-    estimate plus streamed characters / 4 as output (a client that cut a stream still pays
-    for what was streamed). Nothing when no upstream call got through and nothing streamed."""
+    """What the request really used: the provider's usage when reported. A stream that ended
+    without it (cut by the client, broken upstream) is counted by what its start reported
+    (Anthropic's message_start: input and cache tokens), else the input estimate, plus as output
+    the larger of the count the start reported and streamed characters / 4 (a client that cut a
+    stream still pays for what was streamed). Nothing when no upstream call got through and
+    nothing streamed."""
     if ctx.usage is not None:
         return ctx.usage
+    streamed = math.ceil(max(0, ctx.streamed_chars) / 4)
+    start = ctx.start_usage
+    if start is not None:
+        return dataclasses.replace(start, output_tokens=max(start.output_tokens, streamed))
     if ctx.streamed_chars <= 0 and not upstream_reached:
         return Usage()
-    return Usage(input_tokens=est.input, output_tokens=math.ceil(max(0, ctx.streamed_chars) / 4))
+    return Usage(input_tokens=est.input, output_tokens=streamed)
 
 
 def upstream_reached(ctx: RequestContext) -> bool:

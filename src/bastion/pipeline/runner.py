@@ -26,6 +26,7 @@ from bastion.core.types import (
     EmbeddingsResponse,
     StreamEnd,
     StreamEvent,
+    StreamStart,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
@@ -94,8 +95,9 @@ async def _singles(events: AsyncIterator[StreamEvent]) -> AsyncIterator[Burst]:
 
 
 def note(ctx: RequestContext, events: list[StreamEvent], text_chars: int) -> None:
-    """What one read of a direct stream tells (as `Pipeline._observe`): first-token time, streamed
-    size, usage, finish reason. `text_chars`: text of choice 0 that was never made an event."""
+    """What one read of a stream tells, on either path (`DirectStream`, `Pipeline._observe`):
+    first-token time, streamed size, usage (the final count, and what the start reported), finish
+    reason. `text_chars`: text of choice 0 that was never made an event."""
     if text_chars:
         if ctx.first_token_at is None:
             ctx.first_token_at = time.perf_counter()
@@ -113,6 +115,8 @@ def note(ctx: RequestContext, events: list[StreamEvent], text_chars: int) -> Non
             ctx.usage = ev.usage
         elif isinstance(ev, StreamEnd):
             ctx.finish_reason = ev.finish_reason
+        elif isinstance(ev, StreamStart):
+            ctx.start_usage = ev.usage
 
 
 class DirectStream:

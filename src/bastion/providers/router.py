@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal, TypeVar
 
 import orjson
@@ -26,6 +27,7 @@ from bastion.core.types import (
     EmbeddingsRequest,
     EmbeddingsResponse,
     JSONObject,
+    Usage,
 )
 from bastion.observability.tracing import RequestTracer
 from bastion.providers.balance import Balancer, Strategy
@@ -279,13 +281,13 @@ class Router:
             raise _error(t, status, headers, data)
         return status, _json_object(data, t.provider)
 
-    async def _stream(self, t: Target, path: str, body: bytes,
-                      extra: Mapping[str, str] | None = None) -> tuple[int, OpenStream]:
+    async def _stream(self, t: Target, path: str, body: bytes, extra: Mapping[str, str] | None = None,
+                      abandoned: Callable[[Usage], None] | None = None) -> tuple[int, OpenStream]:
         status, headers, result = await self._transport.post_stream(t.endpoint, path, body, extra)
         if isinstance(result, bytes):
             raise _error(t, status, headers, result)
         try:
-            return status, await first_content(t.provider, t.fmt.stream_decoder(), result)
+            return status, await first_content(t.provider, t.fmt.stream_decoder(), result, abandoned)
         except BaseException:
             result.close()
             raise
@@ -307,9 +309,15 @@ class Router:
         """Opens the upstream stream (retries/fallback until its first content); its canonical
         events follow, per upstream read (`bursts()`) or one by one."""
         route = self.route(req.model)
+
+        def abandoned(usage: Usage) -> None:
+            # the client left before the first content, after the provider counted the input (Anthropic's
+            # message_start): the request is settled and recorded on that count (limits/estimate.py)
+            ctx.start_usage = usage
+
         t, opened, lease = await self._call(ctx, route, lambda t: t.fmt.chat_path,
                                             lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)),
-                                            self._stream, hold=True)
+                                            partial(self._stream, abandoned=abandoned), hold=True)
         assert lease is not None
 
         def failed(err: UpstreamError) -> None:

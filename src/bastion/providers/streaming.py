@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 from bastion.core.errors import UpstreamError
-from bastion.core.types import StreamEvent
+from bastion.core.types import StreamEvent, StreamStart, Usage
 from bastion.providers.base import StreamDecoder, StreamEncoder
 from bastion.providers.frames import EncodeFailed, Seen, Translator
 from bastion.providers.transport import UpstreamStream
@@ -38,11 +38,14 @@ class OpenStream:
     rest: SSEBursts
 
 
-async def first_content(provider: str, decoder: StreamDecoder, stream: UpstreamStream) -> OpenStream:
+async def first_content(provider: str, decoder: StreamDecoder, stream: UpstreamStream,
+                        abandoned: Callable[[Usage], None] | None = None) -> OpenStream:
     """Read the stream up to its first content event (or its end). Nothing has reached the client
     yet, so a failure here is an ordinary failed attempt: retried, or the next target's turn.
     The rest of the read that held the first content is decoded later, as the client is served:
-    an error there is a mid-stream error, exactly as if it had come in the next read."""
+    an error there is a mid-stream error, exactly as if it had come in the next read.
+    Cancelled here (the client left while the provider had not answered yet), `abandoned` hears of
+    the usage the stream's start reported, if it did: the provider counted (and bills) that input."""
     rest = stream.bursts()
     first: list[StreamEvent] = []
     try:
@@ -52,8 +55,12 @@ async def first_content(provider: str, decoder: StreamDecoder, stream: UpstreamS
                 first.extend(evs)
                 if decoder.done or any(ev.kind in CONTENT_KINDS for ev in evs):
                     return OpenStream(stream, decoder, first, burst[i + 1:], rest)
-    except BaseException:
+    except BaseException as e:
         await rest.aclose()
+        if abandoned is not None and not isinstance(e, Exception):  # cancelled, not failed
+            counted = [ev.usage for ev in first if isinstance(ev, StreamStart) and ev.usage is not None]
+            if counted:
+                abandoned(counted[0])
         raise
     raise UpstreamError(f"provider {provider} ended the stream before sending any content", retryable=True)
 

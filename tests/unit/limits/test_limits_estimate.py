@@ -82,6 +82,20 @@ def test_actual_usage() -> None:
     assert upstream_reached(ctx)
 
 
+def test_a_cut_stream_is_counted_by_what_its_start_reported() -> None:
+    """Anthropic counts the input at the stream's start: a stream cut before its final usage is
+    counted by that, not the estimate; output is the larger of the start's count and what was streamed."""
+    est = TokenEstimate(100, 1000)
+    ctx = RequestContext(request_id="r", ingress="anthropic")
+    ctx.start_usage = Usage(input_tokens=1234 + 30, output_tokens=1, cached_input_tokens=30)
+    assert actual_usage(ctx, est, upstream_reached=True) == Usage(1264, 1, cached_input_tokens=30)
+    ctx.streamed_chars = 401
+    assert actual_usage(ctx, est, upstream_reached=True) == Usage(1264, 101, cached_input_tokens=30)
+    assert ctx.start_usage.output_tokens == 1  # not changed in place
+    ctx.usage = Usage(1264, 120, cached_input_tokens=30)  # the final count, when it came, wins
+    assert actual_usage(ctx, est, upstream_reached=True) is ctx.usage
+
+
 def test_the_budget_bound_is_one_token_per_byte_plus_framing() -> None:
     from bastion.limits.estimate import (
         IMAGE_TOKENS_BOUND,

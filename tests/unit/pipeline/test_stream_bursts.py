@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from bastion.core.context import RequestContext
 from bastion.core.types import ChatResponse, StreamEnd, StreamEvent, StreamStart, TextDelta, Usage, UsageEvent
-from bastion.pipeline.runner import Burst, Pipeline, guarded
+from bastion.pipeline.runner import Burst, Pipeline, guarded, note
 
 BURSTS: list[Burst] = [
     [StreamStart("id", "m"), TextDelta("Hel")],
@@ -104,3 +104,12 @@ async def test_observers_see_every_event_of_every_burst() -> None:
     assert out == BURSTS
     assert c.streamed_chars == len("Hello world") and c.first_token_at is not None
     assert c.usage == Usage(3, 2) and c.finish_reason == "stop"
+
+
+def test_note_keeps_the_count_a_stream_start_reported() -> None:
+    """Both stream paths observe by `note`: the start's count is kept for a stream cut before its usage."""
+    ctx = RequestContext(request_id="r", ingress="anthropic")
+    note(ctx, [StreamStart("id", "m")], 0)
+    assert ctx.start_usage is None and ctx.usage is None
+    note(ctx, [StreamStart("id", "m", usage=Usage(1234, 1)), TextDelta("Hi")], 3)
+    assert ctx.start_usage == Usage(1234, 1) and ctx.usage is None and ctx.streamed_chars == 5

@@ -129,7 +129,11 @@ class AnthropicStreamDecoder:
             raise _malformed("message_start with content")
         self._usage.update(message.get("usage"))
         self._started = True
-        return [StreamStart(id=mid, model=model)]
+        usage = self._usage.canonical()
+        # Anthropic counts the input here, before any text: what a stream cut before its message_delta
+        # is counted by. A start that counts no input at all (some compatible servers write zeros
+        # and count in message_delta only) reports nothing.
+        return [StreamStart(id=mid, model=model, usage=usage if usage.input_tokens > 0 else None)]
 
     @staticmethod
     def _index(payload: JSONObject) -> int:

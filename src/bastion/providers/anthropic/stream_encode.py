@@ -65,14 +65,15 @@ class AnthropicStreamEncoder:
         self._stop_sequence: str | None = None
         self._usage: Usage | None = None
 
-    def _start(self, mid: str | None = None) -> bytes:
+    def _start(self, mid: str | None = None, usage: Usage | None = None) -> bytes:
         if self._started:
             return b""
         self._started = True
         message: JSONObject = {
             "id": message_id(mid or uuid.uuid4().hex), "type": "message", "role": "assistant",
             "model": self._model, "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
+            # as Anthropic does, the input counted at the start when the upstream said (an Anthropic one)
+            "usage": usage_to_wire(usage) if usage is not None else {"input_tokens": 0, "output_tokens": 0},
         }
         return frame("message_start", {"type": "message_start", "message": message})
 
@@ -157,7 +158,7 @@ class AnthropicStreamEncoder:
         if self._closed:
             return b""
         if isinstance(event, StreamStart):
-            return self._start(event.id)
+            return self._start(event.id, event.usage)
         if isinstance(event, UsageEvent):
             self._usage = event.usage
             return b""

@@ -48,7 +48,10 @@ def feed_all(events: list[tuple[str | None, bytes]]) -> list[Any]:
 
 def test_reference_stream_with_parallel_tool_use() -> None:
     assert decode_stream(TOOL_STREAM) == [
-        StreamStart(id="msg_014p7gG3wDgGV9EUtLvnow3U", model="claude-sonnet-4-5-20250929"),
+        # the start's count (with cache reads and writes): what a stream cut before its end is counted by
+        StreamStart(id="msg_014p7gG3wDgGV9EUtLvnow3U", model="claude-sonnet-4-5-20250929",
+                    usage=Usage(input_tokens=472 + 100 + 20, output_tokens=2, cached_input_tokens=100,
+                                cache_write_tokens=20)),
         TextDelta("Okay, let's check "), TextDelta("the weather."),
         ToolCallDelta(call_index=0, id="toolu_01T1x1fJ34qAmk2tNTrN7Up6", name="get_weather"),
         ToolCallDelta(call_index=0, arguments='{"location":'),
@@ -82,7 +85,18 @@ def test_done_only_after_message_stop_and_pings_ignored() -> None:
 
 def test_event_name_may_be_absent() -> None:
     out = feed_all([(None, START[1]), (None, TEXT_START[1])])
-    assert out == [StreamStart(id="msg_1", model="claude-x")]
+    assert out == [StreamStart(id="msg_1", model="claude-x", usage=Usage(7, 1))]
+
+
+@pytest.mark.parametrize("usage", [None, {"input_tokens": 0, "output_tokens": 0}, {"output_tokens": 1}])
+def test_a_start_that_counts_no_input_reports_no_usage(usage: dict[str, int] | None) -> None:
+    """Some Anthropic-compatible servers write zeros at the start and count in message_delta only: a
+    stream of theirs cut early is estimated, not counted as free."""
+    message = {"id": "m", "type": "message", "role": "assistant", "model": "x", "content": []}
+    if usage is not None:
+        message["usage"] = usage
+    (start,) = feed_all([ev({"type": "message_start", "message": message})])
+    assert start == StreamStart(id="m", model="x", usage=None)
 
 
 def test_text_in_block_start_and_stop_sequence() -> None:

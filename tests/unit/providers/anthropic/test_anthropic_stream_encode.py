@@ -50,6 +50,15 @@ def test_text_stream_frames() -> None:
                                       "cache_creation_input_tokens": 0}}
 
 
+def test_message_start_carries_the_input_the_upstream_counted_at_its_start() -> None:
+    """An Anthropic upstream's message_start count reaches the client's message_start, as Anthropic
+    sends it (a client that stops reading early still has it); no count at the start: zeros."""
+    start = Usage(input_tokens=1234 + 100, output_tokens=1, cached_input_tokens=100)
+    frames = sse_json(encode([StreamStart(id="msg_1", model="m", usage=start), TextDelta("x")], close=False))
+    assert frames[0][1]["message"]["usage"] == {"input_tokens": 1234, "output_tokens": 1,
+                                                "cache_read_input_tokens": 100, "cache_creation_input_tokens": 0}
+
+
 def test_parallel_tool_calls_after_text() -> None:
     raw = encode([
         StreamStart(id="msg_x", model="m"), TextDelta("Checking."),
