@@ -284,8 +284,11 @@ class Pipeline:
         if state.get(_REPORTED):
             return
         state[_REPORTED] = True
-        if self._reporting:
-            await self._finish(self._reporting, ctx)
+        for o in self._reporting:  # _finish, inlined: this runs for every request
+            try:
+                await o.finish(ctx)
+            except Exception:
+                log.exception("observer %s failed", o.name)
 
     @staticmethod
     async def _finish(observers: list[Observer], ctx: RequestContext) -> None:

@@ -50,7 +50,8 @@ _FUNCTION_KEYS = frozenset({"name", "arguments", "parsed_arguments"})
 
 # Roles whose plainest message ({"role", "content": "non-empty text"}) decodes the same as through
 # decode_message's full checks (a tool message needs its tool_call_id, so it is not among them).
-_PLAIN_ROLES = {"system": "system", "developer": "developer", "user": "user", "assistant": "assistant"}
+_PLAIN_ROLES: dict[str, Role] = {"system": "system", "developer": "developer", "user": "user",
+                                 "assistant": "assistant"}
 
 
 def decode_messages(value: JSON) -> list[Message]:
@@ -64,7 +65,7 @@ def decode_messages(value: JSON) -> list[Message]:
             role = _PLAIN_ROLES.get(role_value) if type(role_value) is str else None
             content = item.get("content")
             if role is not None and type(content) is str and content:
-                out.append(Message(role=cast(Role, role), content=[TextPart(content)]))
+                out.append(Message(role=role, content=[TextPart(content)]))
                 continue
         out.append(decode_message(item, f"messages[{i}]"))
     return out
