@@ -46,6 +46,13 @@ class _Miss:
     used: float
 
 
+class _Uncached:
+    """What the cache answers for a key id it cannot answer for."""
+
+
+_UNCACHED = _Uncached()
+
+
 def _candidates(authorization: str | None, x_api_key: str | None) -> list[str]:
     """The credential values presented, in header order; a non-Bearer Authorization counts as one that
     cannot parse."""
@@ -140,31 +147,32 @@ class Authenticator:
         if client is not None and self._throttle is not None:
             self._throttle.check(client)
         try:
-            return await self._authenticate(authorization, x_api_key)
+            selected = _select(_candidates(authorization, x_api_key))
+            if not isinstance(selected, tuple):
+                raise AuthenticationError(selected)
+            key_id, secret = selected
+            # Hash before the lookup, so a known id and an unknown one cost the same work.
+            digest = keys.hash_secret(secret)
+            entry = self._cached(key_id)  # a warm key: no await
+            if isinstance(entry, _Uncached):
+                entry = await self._lookup(key_id)
+            if entry is None or not keys.verify(digest, entry.record.secret_hash):
+                raise AuthenticationError(INVALID)
+            # Only the holder of the right secret learns that a key was revoked or has expired.
+            record = entry.record
+            if record.revoked_at is not None:
+                raise AuthenticationError(REVOKED)
+            if record.expires_at is not None and record.expires_at <= self._wall():
+                raise AuthenticationError(EXPIRED)
+            return entry.principal
         except AuthenticationError:
             if client is not None and self._throttle is not None:
                 self._throttle.record_failure(client)
             raise
 
-    async def _authenticate(self, authorization: str | None, x_api_key: str | None) -> Principal:
-        selected = _select(_candidates(authorization, x_api_key))
-        if not isinstance(selected, tuple):
-            raise AuthenticationError(selected)
-        key_id, secret = selected
-        # Hash before the lookup, so a known id and an unknown one cost the same work.
-        digest = keys.hash_secret(secret)
-        entry = await self._lookup(key_id)
-        if entry is None or not keys.verify(digest, entry.record.secret_hash):
-            raise AuthenticationError(INVALID)
-        # Only the holder of the right secret learns that a key was revoked or has expired.
-        record = entry.record
-        if record.revoked_at is not None:
-            raise AuthenticationError(REVOKED)
-        if record.expires_at is not None and record.expires_at <= self._wall():
-            raise AuthenticationError(EXPIRED)
-        return entry.principal
-
-    async def _lookup(self, key_id: str) -> _Entry | None:
+    def _cached(self, key_id: str) -> _Entry | _Uncached | None:
+        """The cache's answer for `key_id` while it holds: the entry, None (not in the store), or
+        _UNCACHED (ask the store)."""
         now = self._clock()
         hit = self._positive.get(key_id)
         if hit is not None and (hit.fresh_until > now or self._confirmed_until > now):
@@ -174,6 +182,10 @@ class Authenticator:
         if miss is not None and (miss.fresh_until > now or self._confirmed_until > now):
             miss.used = now
             return None
+        return _UNCACHED
+
+    async def _lookup(self, key_id: str) -> _Entry | None:
+        """The store's answer for a key id the cache has none for; concurrent misses share one read."""
         task = self._inflight.get(key_id)
         if task is None:
             task = asyncio.ensure_future(self._load(key_id))

@@ -54,6 +54,14 @@ class ImagePart:
 Part = TextPart | ImagePart
 
 
+def _text(parts: list[Part]) -> str:
+    """The text parts' text, joined."""
+    if len(parts) == 1:  # the usual content: one part
+        part = parts[0]
+        return part.text if isinstance(part, TextPart) else ""
+    return "".join([p.text for p in parts if isinstance(p, TextPart)])
+
+
 @dataclass(slots=True)
 class ThinkingPart:
     """A reasoning block (Anthropic extended thinking). Kept in its own list, beside `content`,
@@ -104,7 +112,7 @@ class Message:
     thinking: list[ThinkingPart] = field(default_factory=list)
 
     def text(self) -> str:
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+        return _text(self.content)
 
 
 @dataclass(slots=True)
@@ -195,7 +203,7 @@ class Choice:
     thinking: list[ThinkingPart] = field(default_factory=list)  # reasoning blocks, before the content
 
     def text(self) -> str:
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+        return _text(self.content)
 
 
 @dataclass(slots=True)

@@ -73,6 +73,10 @@ class Price:
         return self.cache_write if self.cache_write_1h is None else self.cache_write_1h
 
     def cost_pico(self, usage: Usage) -> int:
+        if (usage.cached_input_tokens <= 0 and usage.cache_write_tokens <= 0
+                and (self.reasoning is None or usage.reasoning_tokens <= 0)):
+            # the usual usage (no cache, no reasoning billed apart): what the general case computes
+            return max(0, usage.input_tokens) * self.input + max(0, usage.output_tokens) * self.output
         cached = max(0, usage.cached_input_tokens)
         written = max(0, usage.cache_write_tokens)
         hour = min(max(0, usage.cache_write_1h_tokens), written)

@@ -233,11 +233,11 @@ class BudgetStage:
         try:
             s = self.settlement(ctx, res)
             if s is not None:
-                op = partial(self._backend.settle, lease_id(ctx), res.slots, res.amount, s[0], s[1], self._clock())
+                rid, now = lease_id(ctx), self._clock()
                 try:
-                    await op()
+                    await self._backend.settle(rid, res.slots, res.amount, s[0], s[1], now)
                 except ServiceUnavailable:  # counted by the backend; retried (limits/late.py)
-                    self.late.retry(op)
+                    self.late.retry(partial(self._backend.settle, rid, res.slots, res.amount, s[0], s[1], now))
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("cost.finish", type(e).__name__)
 

@@ -129,18 +129,19 @@ class BastionASGI:
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         cl = headers.get("content-length")
+        max_body = self.limits.max_body_bytes
         if cl is not None:
             if not cl.isdigit():
                 raise InvalidRequest("Content-Length header is not a number")
-            if int(cl) > self.max_body:
-                raise PayloadTooLarge(f"request body exceeds the limit of {self.max_body} bytes")
+            if int(cl) > max_body:
+                raise PayloadTooLarge(f"request body exceeds the limit of {max_body} bytes")
         # The common case: the whole body is in the first message; no timer is armed for it.
         msg = await receive()
         if msg["type"] == "http.disconnect":
             raise _ClientGone
         first: bytes = msg.get("body", b"")
-        if len(first) > self.max_body:
-            raise PayloadTooLarge(f"request body exceeds the limit of {self.max_body} bytes")
+        if len(first) > max_body:
+            raise PayloadTooLarge(f"request body exceeds the limit of {max_body} bytes")
         if not msg.get("more_body", False):
             return first
         chunks: list[bytes] = [first] if first else []
@@ -333,7 +334,10 @@ class BastionASGI:
             await send({"type": "http.response.body", "body": resp.body})
         finally:
             if resp.after is not None:
-                await _after(resp.after, rid)
+                try:  # _after, inlined: every answer has its after-work
+                    await resp.after()
+                except Exception:
+                    log.exception("after-response work failed", extra={"request_id": rid})
 
     async def _send_stream(self, resp: StreamingResponse, rid: str, receive: Receive, send: Send,
                            scope: Scope) -> None:

@@ -55,9 +55,26 @@ class LimitedRequest(HttpRequest):
         # escape \u0000 (JSON has no raw control characters), and a document of at most `max_json_depth`
         # brackets cannot nest deeper (brackets inside strings only make the bound looser).
         # (bytes.find, not `in`: on Python 3.11 `in` formats and discards a TypeError first)
-        if body.find(b"\\u0000") >= 0 or body.count(b"[") + body.count(b"{") > self.max_json_depth:
+        if _may_break_rules(body, self.max_json_depth):
             check_json(obj, self.max_json_depth)
         return obj
+
+
+def _may_break_rules(body: bytes, max_depth: int) -> bool:
+    """Whether `body` holds the escape \\u0000 or more than `max_depth` brackets. By single-byte
+    finds (memchr) rather than bytes.count, which reads a byte at a time: a body's brackets are few."""
+    escape = body.find(b"\\")
+    if escape >= 0 and body.find(b"\\u0000", escape) >= 0:
+        return True
+    n = 0
+    for bracket in (b"[", b"{"):
+        i = body.find(bracket)
+        while i >= 0:
+            n += 1
+            if n > max_depth:
+                return True
+            i = body.find(bracket, i + 1)
+    return False
 
 
 def check_json(root: JSONObject, max_depth: int) -> None:

@@ -129,4 +129,7 @@ def actual_usage(ctx: RequestContext, est: TokenEstimate, *, upstream_reached: b
 
 def upstream_reached(ctx: RequestContext) -> bool:
     """Whether an upstream attempt got a response (so the provider bills the input)."""
-    return any(a.outcome == "ok" for a in ctx.attempts) or ctx.first_token_at is not None
+    for a in ctx.attempts:
+        if a.outcome == "ok":
+            return True
+    return ctx.first_token_at is not None

@@ -170,7 +170,10 @@ class RateLimitStage:
                 res, actual, spend, bnow = settle
                 op = partial(backend.settle, rid, res.slots, res.amount, actual, spend, bnow)
             else:
-                used = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx)).total_tokens
+                usage = ctx.usage
+                if usage is None:
+                    usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
+                used = usage.total_tokens
                 if settle is None:
                     op = partial(backend.release, rid, lease.scopes, used - lease.tokens, now)
                 else:

@@ -189,13 +189,15 @@ class Pipeline:
         entered: list[RequestStage] = []
         ctx.state["_entered"] = entered
         tracer = self.tracer
+        if tracer is None:
+            for stage in self.stages:
+                entered.append(stage)
+                await stage.check(ctx, req)
+            return
         for stage in self.stages:
             entered.append(stage)
-            if tracer is None:
+            with tracer.stage(ctx, stage.name):
                 await stage.check(ctx, req)
-            else:
-                with tracer.stage(ctx, stage.name):
-                    await stage.check(ctx, req)
 
     # ---- operations -----------------------------------------------------------------
     async def chat(self, ctx: RequestContext, req: ChatRequest) -> ChatResponse | AsyncIterator[Burst]:
@@ -265,25 +267,32 @@ class Pipeline:
     async def settle(self, ctx: RequestContext) -> None:
         """The stages' finishers, last entered first: before the response's last byte is sent, so
         a client that has its answer finds its usage and spend recorded. Runs once per request."""
-        if ctx.state.get(_SETTLED):
+        state = ctx.state
+        if state.get(_SETTLED):
             return
-        ctx.state[_SETTLED] = True
-        entered = ctx.state.get("_entered")
+        state[_SETTLED] = True
+        entered = state.get("_entered")
         if isinstance(entered, list):
             for stage in reversed(entered):
                 try:
                     await stage.finish(ctx)
                 except Exception:  # a finalizer must never break the others
                     log.exception("stage %s finish failed", getattr(stage, "name", "?"))
-        await self._finish(self._holding, ctx)  # e.g. the audit log in sync mode: no answer before its record
+        if self._holding:  # e.g. the audit log in sync mode: no answer before its record
+            await self._finish(self._holding, ctx)
 
     async def report(self, ctx: RequestContext) -> None:
         """The observers' finish (metrics, access log, span): bounded in-process work with no I/O to
         wait on, so it may run after the response is sent (`HttpResponse.after`). Runs once per request."""
-        if ctx.state.get(_REPORTED):
+        state = ctx.state
+        if state.get(_REPORTED):
             return
-        ctx.state[_REPORTED] = True
-        await self._finish(self._reporting, ctx)
+        state[_REPORTED] = True
+        for o in self._reporting:  # _finish, inlined: this runs for every request
+            try:
+                await o.finish(ctx)
+            except Exception:
+                log.exception("observer %s failed", o.name)
 
     @staticmethod
     async def _finish(observers: list[Observer], ctx: RequestContext) -> None:

@@ -50,7 +50,8 @@ _FUNCTION_KEYS = frozenset({"name", "arguments", "parsed_arguments"})
 
 # Roles whose plainest message ({"role", "content": "non-empty text"}) decodes the same as through
 # decode_message's full checks (a tool message needs its tool_call_id, so it is not among them).
-_PLAIN_ROLES = {"system": "system", "developer": "developer", "user": "user", "assistant": "assistant"}
+_PLAIN_ROLES: dict[str, Role] = {"system": "system", "developer": "developer", "user": "user",
+                                 "assistant": "assistant"}
 
 
 def decode_messages(value: JSON) -> list[Message]:
@@ -64,7 +65,7 @@ def decode_messages(value: JSON) -> list[Message]:
             role = _PLAIN_ROLES.get(role_value) if type(role_value) is str else None
             content = item.get("content")
             if role is not None and type(content) is str and content:
-                out.append(Message(role=cast(Role, role), content=[TextPart(content)]))
+                out.append(Message(role=role, content=[TextPart(content)]))
                 continue
         out.append(decode_message(item, f"messages[{i}]"))
     return out
@@ -185,12 +186,13 @@ def encode_messages(messages: list[Message], system: list[TextPart], *, compatib
     if system:
         out.append({"role": "system", "content": "\n\n".join(p.text for p in system)})
     for i, msg in enumerate(messages):
-        out.append(_encode_message(msg, f"messages[{i}]", compatible))
+        out.append(_encode_message(msg, i, compatible))
     return out
 
 
-def _encode_message(msg: Message, path: str, compatible: bool) -> JSONObject:
-    if msg.role != "user" and any(not isinstance(p, TextPart) for p in msg.content):
+def _encode_message(msg: Message, i: int, compatible: bool) -> JSONObject:
+    if msg.role != "user" and not _text_only(msg.content):
+        path = f"messages[{i}]"
         raise InvalidRequest(f"Invalid '{path}.content': images in {msg.role} messages cannot be sent to an "
                              "OpenAI-format provider (only user messages may carry images).",
                              param=f"{path}.content")
@@ -213,10 +215,21 @@ def _encode_message(msg: Message, path: str, compatible: bool) -> JSONObject:
 def encode_content(parts: list[Part], join_text: bool) -> JSON:
     if not parts:
         return ""
-    text_only = all(isinstance(p, TextPart) for p in parts)
-    if text_only and (len(parts) == 1 or join_text):
-        return "\n".join(p.text for p in parts if isinstance(p, TextPart))
+    if len(parts) == 1:
+        part = parts[0]
+        if isinstance(part, TextPart):  # the usual message: one text
+            return part.text
+        return [_encode_part(part)]
+    if join_text and _text_only(parts):
+        return "\n".join([p.text for p in parts if isinstance(p, TextPart)])
     return [_encode_part(p) for p in parts]
+
+
+def _text_only(parts: list[Part]) -> bool:
+    for p in parts:
+        if not isinstance(p, TextPart):
+            return False
+    return True
 
 
 def _encode_part(part: Part) -> JSON:

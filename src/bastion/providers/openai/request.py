@@ -137,7 +137,9 @@ def decode_request(body: JSONObject) -> ChatRequest:
     req = ChatRequest(model=as_str(get("model"), "model", non_empty=True), messages=decode_messages(get("messages")))
     if (tools := get("tools")) is not None:
         req.tools = decode_tools(tools)
-    req.tool_choice = decode_tool_choice(get("tool_choice"), get("parallel_tool_calls"), req.tools)
+    choice, parallel = get("tool_choice"), get("parallel_tool_calls")
+    if choice is not None or parallel is not None:
+        req.tool_choice = decode_tool_choice(choice, parallel, req.tools)
     if (fmt := get("response_format")) is not None:
         req.response_format = _response_format(fmt)
     if (stop := get("stop")) is not None:

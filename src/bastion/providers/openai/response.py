@@ -58,7 +58,7 @@ def _count(obj: JSONObject, key: str, what: str) -> int:
     value = obj.get(key)
     if value is None:
         return 0
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if type(value) is not int or value < 0:  # JSON gives int, never a subclass but bool
         raise malformed(what, f"usage.{key} is not a non-negative integer")
     if value > MAX_TOKEN_COUNT:
         raise malformed(what, f"usage.{key} is not a plausible token count (over {MAX_TOKEN_COUNT})")
@@ -109,6 +109,15 @@ def decode_response(body: JSONObject) -> ChatResponse:
 
 
 def _choice(value: JSON, position: int) -> Choice:
+    if type(value) is dict and type(msg := value.get("message")) is dict:
+        # the usual choice: a text (or no) content, no refusal, no tool calls; errors name the
+        # place, so anything else goes through the checks below
+        content = msg.get("content")
+        index = value.get("index", position)
+        if ((content is None or type(content) is str) and msg.get("refusal") is None
+                and msg.get("tool_calls") is None and type(index) is int):
+            return Choice(index=index, content=[TextPart(content)] if content else [],
+                          finish_reason=decode_finish(value.get("finish_reason")))
     where = f"choices[{position}]"
     if not isinstance(value, dict):
         raise malformed(_WHAT, f"{where} is not an object")
