@@ -8,6 +8,12 @@ import importlib
 import os
 import sys
 
+# The gateway answers on one event-loop thread per process; numpy's BLAS (the injection classifier) would start a
+# thread pool per core that only spins: a server process pinned to a core lent it CPU for nothing. Set before any
+# subcommand imports numpy; an operator's own setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 # Each module registers its own subcommands with `register(subparsers)`.
 COMMAND_MODULES = ("serve", "config_cmd", "keys", "scan", "audit", "usage")
 
