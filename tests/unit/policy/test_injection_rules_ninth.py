@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.policy.injection.rules import RULES, languages
+from bastion.policy.injection.rules import RULES, languages, languages_more
 from bastion.policy.scanners.injection import InjectionScanner
 
 
@@ -102,4 +102,6 @@ def test_ninth_round_look_alikes_not_reported_by_rules(rules_only: InjectionScan
 def test_ninth_round_rules_are_strong_and_registered() -> None:
     assert languages.RULES
     assert all(not r.is_cue for r in languages.RULES)
-    assert RULES[-len(languages.RULES):] == languages.RULES  # appended last: earlier rules keep their cue order
+    # appended after every earlier rule (only later rounds' modules follow): earlier rules keep their cue order
+    later = len(languages_more.RULES)
+    assert RULES[-len(languages.RULES) - later:len(RULES) - later] == languages.RULES

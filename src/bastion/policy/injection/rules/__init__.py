@@ -19,6 +19,7 @@ from bastion.policy.injection.rules import (
     ignore,
     indirect,
     languages,
+    languages_more,
     personas,
     pretexts,
     roleplay,
@@ -29,7 +30,8 @@ from bastion.policy.injection.rules.base import Rule, rule
 
 RULES: tuple[Rule, ...] = (ignore.RULES + exfiltration.RULES + roleplay.RULES + roleplay_templates.RULES + turns.RULES
                            + indirect.RULES + personas.RULES
-                           + pretexts.RULES + carriers.RULES + framings.RULES + languages.RULES)
+                           + pretexts.RULES + carriers.RULES + framings.RULES + languages.RULES
+                           + languages_more.RULES)
 
 __all__ = ["RULES", "Rule", "digest", "rule"]
 

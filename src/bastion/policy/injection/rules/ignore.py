@@ -49,22 +49,28 @@ RULES: tuple[Rule, ...] = (
     rule("ignore_previous", 0.95, r"\b(?:dimentica\w*|trascura\w*)\b[^.!?\n]{0,40}\b(?:tutt\w*|precedent\w*|sopra|tue)\b"
           r"[^.!?\n]{0,30}\b(?:istruzioni|regole|direttive|indicazioni|quello che ti e stato detto)",
           "dimentica dimenticate trascura"),
-    rule("ignore_previous", 0.95, r"\b(?:negeer|vergeet|zignoruj|ignoruj|zapomnij|abaikan|lupakan)\b[^.!?\n]{0,40}"
+    # "vergeet ... niet", "nie zapomnij", "jangan lupakan": don't forget (twenty-third round)
+    rule("ignore_previous", 0.95, r"(?<!\bnie )(?<!\bjangan )\b(?:negeer|vergeet(?![^.!?\n]*\bniet\b)|zignoruj|ignoruj|zapomnij|"
+          r"abaikan|lupakan)\b[^.!?\n]{0,40}"
           r"\b(?:instructies|regels|aanwijzingen|instrukcje|polecenia|zasady|reguly|instruksi|perintah|aturan|petunjuk|"
           r"wat je eerder|co ci wczesniej)", "negeer vergeet zignoruj ignoruj zapomnij abaikan lupakan"),
     rule("ignore_previous", 0.95, r"\b(?:onceki|daha once|yukaridaki|tum)\b[^.!?\n]{0,40}(?:talimat\w*|kural\w*|komut\w*|yonerge\w*|soylenen)"
           r"[^.!?\n]{0,30}\b(?:yok say\w*|gormezden gel\w*|unut\w*|dikkate alma\w*)", "onceki once yukaridaki tum"),
-    rule("ignore_previous", 0.95, r"\b(?:игнорируй\w*|проигнорируй\w*|забудь\w*|не обращай внимания|отбрось|ігноруй|забудь)\b[^.!?\n]{0,40}"
-          r"(?:инструкци\w*|указани\w*|правил\w*|команд\w*|установк\w*|ограничени\w*|интрукц\w*|інструкці\w*|вказівк\w*|"
+    # "не забудь" (don't forget) is advice; the object starts a word ("отправил" is not "правил"): twenty-third round
+    rule("ignore_previous", 0.95, r"(?<!\bне )\b(?:игнорируй\w*|проигнорируй\w*|забудь\w*|не обращай внимания|отбрось|ігноруй|забудь)\b"
+          r"[^.!?\n]{0,40}\b(?:инструкци\w*|указани\w*|правил\w*|команд\w*|установк\w*|ограничени\w*|интрукц\w*|інструкці\w*|вказівк\w*|"
           r"что тебе говорили|сказали)", "игнорируй игнорируйте проигнорируй забудь забудьте обращай отбрось ігноруй"),
+    # "ignore my earlier question" is correspondence: an earlier / all / your needs an instruction noun (twenty-third round)
     rule("ignore_previous", 0.95, r"(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守|跳过|無視|忘れ|무시|잊어)[^。！？\n]{0,16}"
-          r"(?:之前|以前|先前|上面|上述|前面|所有|全部|你的|これまで|以前|前の|上記|すべて|이전|앞의|위의|모든)"
+          r"(?:(?:之前|以前|先前|前面|所有|全部|你的|これまで|以前|前の|すべて|이전|앞의|모든)[^。！？\n]{0,10}"
+          r"(?:指令|指示|说明|說明|规则|規則|提示|命令|设定|設定|要求|约束|約束|限制|内容|內容|对话|對話|ルール|制限|지시|지침|명령|규칙|설정|제한|내용|대화)"
+          r"|上面|上述|以上|上記|위의)"
           r"|(?:之前|以前|先前|上面|上述|前面|所有|これまでの|以前の|前の|上記の|すべての|이전|앞의|위의|모든)[^。！？\n]{0,16}"
           r"(?:指令|指示|说明|规则|提示|命令|设定|要求|ルール|設定|지시|지침|명령|규칙)[^。！？\n.]{0,16}(?:忽略|无视|無視|忘れ|무시|잊어)",
           substrings="忽略 无视 忽视 忘记 忘掉 不要理会 不要遵守 跳过 無視 忘れ 무시 잊어"),
     rule("ignore_previous", 0.95, r"(?:تجاهل|انس|تناس)[^.\n]{0,40}(?:التعليمات|الأوامر|القواعد|الإرشادات|ما قيل)"
           r"|(?:पिछले|सभी|पूर्व)[^।\n]{0,30}(?:निर्देश|नियम)[^।\n]{0,30}(?:अनदेखा|नजरअंदाज|भूल)"
-          r"|\b(?:bo qua|phot lo|quen)\b[^.\n]{0,30}\b(?:huong dan|chi dan|chi thi|quy tac)",
+          r"|(?<!\bđừng )(?<!\bdung )\b(?:bo qua|phot lo|quen)\b[^.\n]{0,30}\b(?:huong dan|chi dan|chi thi|quy tac)",
           "bo phot quen", "تجاهل انس تناس पिछले सभी पूर्व"),
     # ---- added: ignore-previous variants (no qualifier + an order, "ignore the above and …", supersede, typos)
     rule("ignore_previous", 0.92, rf"\b(?:ignore|disregard|forget|skip)\w*{S}(?:the{S}|these{S}|those{S}|all{S}|any{S})?"

@@ -44,7 +44,8 @@ RULES: tuple[Rule, ...] = (
           r"|\b(?:sen|artik|bundan sonra)\b[^.!?\n]{0,60}(?:kisitlama\w* (?:kaldir\w*|yok|olmayan)|sansursuz|filtresiz|sinirsiz|"
           r"kural tanimayan|guvenlik filtrelerin devre disi)|\b(?:gelistirici|jailbreak|dan) mod\w*\b"
           r"|(?:أنت)[^.\n]{0,40}(?:بلا قيود|بدون قيود|دون أي رفض)|(?:你)[^。！？\n]{0,20}(?:没有任何|没有|不受|无)(?:限制|审查|约束|过滤)"
-          r"|(?:نادیده بگیر)[^.\n]{0,10}|(?:دستورهای قبلی)[^.\n]{0,30}(?:نادیده)",
+          r"|(?:دستور\w*|قوانین|قواعد|قانون|محدودیت\w*|فیلتر\w*|اصول|رهنمود\w*)[^.\n]{0,30}(?:نادیده بگیر)"
+          r"|(?:دستورهای قبلی)[^.\n]{0,30}(?:نادیده)",
           "keine ohne sin senza sem sans aucune aucun nessun nessuna nessuno tienes tiene tem tens без нет kisitlama kisitlamasi kisitlaman kisitlamalar kisitlamalarin artik sansursuz filtresiz sinirsiz tanimayan "
           "devre gelistirici jailbreak dan",
           "أنت 你 نادیده دستورهای"),
