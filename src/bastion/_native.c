@@ -174,19 +174,161 @@ typedef struct {
     int64_t *mf, *cs, *rf, *rs;        /* one allocation */
     uint64_t *scratch;                 /* size + 1 bits (small enough for L1), all zero between calls */
     unsigned char *clause_ok;          /* nc + 1 */
+    /* the strings filed under one of their picks (`key`), for texts of fewer 3-grams than strings: each
+     * 3-gram bucket is looked up (a bit of `firsts`, then `slot`), and only the strings filed under it
+     * are tested; strings without a 3-gram (every pick the sentinel) are in `always` */
+    uint64_t *firsts;                  /* size + 1 bits: the buckets some string is filed under */
+    uint32_t *slot_key;                /* nslot (a power of two), UINT32_MAX when empty */
+    uint32_t *slot_at;                 /* nslot + ...: offsets into by_first; per slot [at, at + count) */
+    uint32_t *slot_count;
+    uint32_t *slot_stamp;              /* the call that last visited the slot (a bucket repeats in a text) */
+    uint32_t *by_first;                /* ns string indices grouped by key */
+    uint32_t *str_cl_at, *str_cl;      /* per string: the clauses it is a member of (ns + 1 offsets, nm) */
+    uint32_t *always;                  /* the strings without a 3-gram */
+    uint32_t *key;                     /* per string, the pick it is filed under */
+    Py_ssize_t nslot, nalways;
+    uint32_t stamp;
 } Tables;
 
 static void
-tables_free(PyObject *capsule)
+tables_free_struct(Tables *t)
 {
-    Tables *t = PyCapsule_GetPointer(capsule, "bastion._native.Tables");
     if (t != NULL) {
         PyMem_Free(t->tri);
         PyMem_Free(t->mf);
         PyMem_Free(t->scratch);
         PyMem_Free(t->clause_ok);
+        PyMem_Free(t->firsts);
+        PyMem_Free(t->slot_key);
+        PyMem_Free(t->by_first);
+        PyMem_Free(t->str_cl_at);
+        PyMem_Free(t->key);
         PyMem_Free(t);
     }
+}
+
+static void
+tables_free(PyObject *capsule)
+{
+    tables_free_struct(PyCapsule_GetPointer(capsule, "bastion._native.Tables"));
+}
+
+static inline uint32_t
+slot_of(const Tables *t, uint32_t key)
+{
+    return (uint32_t)(((uint64_t)key * 0x9E3779B97F4A7C15ULL) >> 40) & (uint32_t)(t->nslot - 1);
+}
+
+/* The inverted tables of `Tables` (0, or -1 with MemoryError set; the caller frees `t` either way). */
+static int
+invert(Tables *t)
+{
+    Py_ssize_t ns = t->ns, nm = t->nm, nc = t->nc;
+    Py_ssize_t nslot = 16;
+    while (nslot < 16 * ns + 2) /* up to 8 distinct picks per string, at most half full */
+        nslot <<= 1;
+    t->nslot = nslot;
+    t->firsts = PyMem_Calloc((size_t)t->size / 64 + 1, sizeof(uint64_t));
+    /* slot_key, slot_at, slot_count, slot_stamp in one allocation; by_first and always in one; the
+     * string-to-clause index in one */
+    t->slot_key = PyMem_Malloc(sizeof(uint32_t) * (size_t)(4 * nslot));
+    t->by_first = PyMem_Malloc(sizeof(uint32_t) * (size_t)(2 * ns + 1));
+    t->str_cl_at = PyMem_Calloc((size_t)(ns + 1 + nm + 1), sizeof(uint32_t));
+    if (t->firsts == NULL || t->slot_key == NULL || t->by_first == NULL || t->str_cl_at == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->slot_at = t->slot_key + nslot;
+    t->slot_count = t->slot_at + nslot;
+    t->slot_stamp = t->slot_count + nslot;
+    t->always = t->by_first + ns;
+    t->str_cl = t->str_cl_at + ns + 1;
+    t->stamp = 0;
+    for (Py_ssize_t k = 0; k < nslot; k++)
+        t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0, t->slot_stamp[k] = 0;
+    t->nalways = 0;
+    /* each string's key: of its three rarest picks, the one fewest strings pick (any pick is necessary;
+     * a key that many strings share tests them all whenever it occurs, a common 3-gram occurs often) */
+    t->key = PyMem_Malloc(sizeof(uint32_t) * (size_t)(ns + 1));
+    if (t->key == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t s = 0; s < ns; s++) /* count every distinct pick (in slot_count, reset below) */
+        for (int j = 0; j < 8; j++) {
+            uint32_t b = t->tri[s * 8 + j];
+            if (b == (uint32_t)t->size || (j > 0 && b == t->tri[s * 8 + j - 1]))
+                continue;
+            uint32_t k = slot_of(t, b);
+            while (t->slot_key[k] != UINT32_MAX && t->slot_key[k] != b)
+                k = (k + 1) & (uint32_t)(nslot - 1);
+            t->slot_key[k] = b;
+            t->slot_count[k]++;
+        }
+    for (Py_ssize_t s = 0; s < ns; s++) {
+        uint32_t best = t->tri[s * 8], fewest = UINT32_MAX;
+        for (int j = 0; j < 3; j++) {
+            uint32_t b = t->tri[s * 8 + j];
+            if (b == (uint32_t)t->size)
+                break;
+            uint32_t k = slot_of(t, b);
+            while (t->slot_key[k] != b)
+                k = (k + 1) & (uint32_t)(nslot - 1);
+            if (t->slot_count[k] < fewest)
+                fewest = t->slot_count[k], best = b;
+        }
+        t->key[s] = best;
+    }
+    for (Py_ssize_t k = 0; k < nslot; k++)
+        t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0;
+    /* count per key (buckets are < 2**31: never UINT32_MAX) */
+    for (Py_ssize_t s = 0; s < ns; s++) {
+        uint32_t key = t->key[s];
+        if (key == (uint32_t)t->size) {
+            t->always[t->nalways++] = (uint32_t)s;
+            continue;
+        }
+        t->firsts[key >> 6] |= 1ULL << (key & 63);
+        uint32_t k = slot_of(t, key);
+        while (t->slot_key[k] != UINT32_MAX && t->slot_key[k] != key)
+            k = (k + 1) & (uint32_t)(nslot - 1);
+        t->slot_key[k] = key;
+        t->slot_count[k]++;
+    }
+    uint32_t at = 0;
+    for (Py_ssize_t k = 0; k < nslot; k++) {
+        t->slot_at[k] = at;
+        at += t->slot_count[k];
+        t->slot_count[k] = 0;
+    }
+    for (Py_ssize_t s = 0; s < ns; s++) { /* ascending string order within a slot */
+        uint32_t key = t->key[s];
+        if (key == (uint32_t)t->size)
+            continue;
+        uint32_t k = slot_of(t, key);
+        while (t->slot_key[k] != key)
+            k = (k + 1) & (uint32_t)(nslot - 1);
+        t->by_first[t->slot_at[k] + t->slot_count[k]++] = (uint32_t)s;
+    }
+    /* per string, its clauses (CSR: count, prefix, fill) */
+    for (Py_ssize_t j = 0; j < nm; j++)
+        t->str_cl_at[t->mf[j] + 1]++;
+    for (Py_ssize_t s = 0; s < ns; s++)
+        t->str_cl_at[s + 1] += t->str_cl_at[s];
+    uint32_t *fill = PyMem_Calloc((size_t)ns + 1, sizeof(uint32_t));
+    if (fill == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t c = 0; c < nc; c++) {
+        Py_ssize_t e = c + 1 < nc ? t->cs[c + 1] : nm;
+        for (Py_ssize_t j = t->cs[c]; j < e; j++) {
+            int64_t s = t->mf[j];
+            t->str_cl[t->str_cl_at[s] + fill[s]++] = (uint32_t)c;
+        }
+    }
+    PyMem_Free(fill);
+    return 0;
 }
 
 static int
@@ -271,14 +413,13 @@ native_prefilter_tables(PyObject *self, PyObject *args)
     memcpy(t->cs, v[2].buf, (size_t)v[2].len);
     memcpy(t->rf, v[3].buf, (size_t)v[3].len);
     memcpy(t->rs, v[4].buf, (size_t)v[4].len);
-    capsule = PyCapsule_New(t, "bastion._native.Tables", tables_free);
-    if (capsule == NULL) {
-        PyMem_Free(t->tri);
-        PyMem_Free(t->mf);
-        PyMem_Free(t->scratch);
-        PyMem_Free(t->clause_ok);
-        PyMem_Free(t);
+    if (invert(t) < 0) {
+        tables_free_struct(t);
+        goto done;
     }
+    capsule = PyCapsule_New(t, "bastion._native.Tables", tables_free);
+    if (capsule == NULL)
+        tables_free_struct(t);
 done:
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);
@@ -300,11 +441,6 @@ native_prefilter(PyObject *self, PyObject *args)
     PyObject *result = NULL, *rule_ok = NULL, *maybe = NULL;
     const int64_t *tg = v.buf;
     Py_ssize_t nt = v.len / 8;
-    for (Py_ssize_t i = 0; i < nt; i++)
-        if (tg[i] < 0 || tg[i] >= t->size) {
-            PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
-            goto done;
-        }
     maybe = PyBytes_FromStringAndSize(NULL, t->ns);
     rule_ok = PyBytes_FromStringAndSize(NULL, t->nr);
     if (maybe == NULL || rule_ok == NULL)
@@ -312,27 +448,77 @@ native_prefilter(PyObject *self, PyObject *args)
     uint64_t *sc = t->scratch;
 #define SET(b) (sc[(uint64_t)(b) >> 6] |= 1ULL << ((uint64_t)(b) & 63))
 #define HAS(b) ((sc[(uint64_t)(b) >> 6] >> ((uint64_t)(b) & 63)) & 1)
-    for (Py_ssize_t i = 0; i < nt; i++)
+    for (Py_ssize_t i = 0; i < nt; i++) {
+        if (tg[i] < 0 || tg[i] >= t->size) {
+            for (Py_ssize_t j = 0; j < i; j++) /* the scratch bits all zero again */
+                sc[(uint64_t)tg[j] >> 6] = 0;
+            PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
+            goto done;
+        }
         SET(tg[i]);
+    }
     SET(t->size); /* the sentinel bucket pads strings of fewer than 8 picks */
     unsigned char *m = (unsigned char *)PyBytes_AS_STRING(maybe);
-    const uint32_t *tri = t->tri;
-    for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8)
-        m[s] = HAS(tri[0]) && HAS(tri[1]) && HAS(tri[2]) && HAS(tri[3]) && HAS(tri[4]) && HAS(tri[5]) &&
-               HAS(tri[6]) && HAS(tri[7]);
+    unsigned char *ok = t->clause_ok;
+#define ALL8(p) (HAS((p)[0]) && HAS((p)[1]) && HAS((p)[2]) && HAS((p)[3]) && HAS((p)[4]) && HAS((p)[5]) && \
+                 HAS((p)[6]) && HAS((p)[7]))
+    if (nt < t->ns) {
+        /* few 3-grams: only the strings filed under one of them can hold all 8 (the same flags) */
+        memset(m, 0, (size_t)t->ns);
+        memset(ok, 0, (size_t)t->nc);
+        const uint64_t *firsts = t->firsts;
+        uint32_t stamp = ++t->stamp;
+        if (stamp == 0) { /* wrapped: no slot may look visited */
+            for (Py_ssize_t k = 0; k < t->nslot; k++)
+                t->slot_stamp[k] = 0;
+            stamp = t->stamp = 1;
+        }
+        for (Py_ssize_t a = 0; a < t->nalways; a++) {
+            uint32_t s = t->always[a];
+            if (ALL8(t->tri + (size_t)s * 8)) {
+                m[s] = 1;
+                for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
+                    ok[t->str_cl[j]] = 1;
+            }
+        }
+        for (Py_ssize_t i = 0; i < nt; i++) {
+            uint32_t key = (uint32_t)tg[i];
+            if (!((firsts[key >> 6] >> (key & 63)) & 1))
+                continue;
+            uint32_t k = slot_of(t, key);
+            while (t->slot_key[k] != key) /* present: the bit says so */
+                k = (k + 1) & (uint32_t)(t->nslot - 1);
+            if (t->slot_stamp[k] == stamp)
+                continue;
+            t->slot_stamp[k] = stamp;
+            const uint32_t *str = t->by_first + t->slot_at[k];
+            for (uint32_t q = 0; q < t->slot_count[k]; q++) {
+                uint32_t s = str[q];
+                if (ALL8(t->tri + (size_t)s * 8)) {
+                    m[s] = 1;
+                    for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
+                        ok[t->str_cl[j]] = 1;
+                }
+            }
+        }
+    } else {
+        const uint32_t *tri = t->tri;
+        for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8)
+            m[s] = ALL8(tri);
+        for (Py_ssize_t k = 0; k < t->nc; k++) {
+            Py_ssize_t e = k + 1 < t->nc ? t->cs[k + 1] : t->nm;
+            unsigned char any = 0;
+            for (Py_ssize_t j = t->cs[k]; j < e && !any; j++)
+                any = m[t->mf[j]];
+            ok[k] = any;
+        }
+    }
+#undef ALL8
     for (Py_ssize_t i = 0; i < nt; i++) /* every set bit came from a trigram or the sentinel */
         sc[(uint64_t)tg[i] >> 6] = 0;
     sc[(uint64_t)t->size >> 6] = 0;
 #undef SET
 #undef HAS
-    unsigned char *ok = t->clause_ok;
-    for (Py_ssize_t k = 0; k < t->nc; k++) {
-        Py_ssize_t e = k + 1 < t->nc ? t->cs[k + 1] : t->nm;
-        unsigned char any = 0;
-        for (Py_ssize_t j = t->cs[k]; j < e && !any; j++)
-            any = m[t->mf[j]];
-        ok[k] = any;
-    }
     ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
     unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
     for (Py_ssize_t k = 0; k < t->nr; k++) {
