@@ -537,10 +537,11 @@ done:
 }
 
 /* The five buffers of a window-logits call, checked: buckets and positions int64 of one length, weights
- * float32, live empty or one byte per weight, starts int64 each in [0, n), every bucket a weight's index, n
- * and window at least 1. 0, or -1 with an exception set; `*got` buffers are held either way (release them). */
+ * float32, live empty or one byte per weight, starts int64 each in [0, n), every bucket a weight's index
+ * (unless `buckets` is 0: the caller checks them as it reads them), n and window at least 1. 0, or -1 with an exception set; `*got` buffers are held either way (release them). */
 int
-window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn)
+window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn,
+               int buckets)
 {
     static const char *names[5] = {"buckets", "positions", "weights", "live", "starts"};
     static const Py_ssize_t sizes[5] = {8, 8, 4, 1, 8};
@@ -558,7 +559,7 @@ window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssi
             PyErr_SetString(PyExc_ValueError, "starts: out of range");
             return -1;
         }
-    for (Py_ssize_t i = 0; i < nf; i++)
+    for (Py_ssize_t i = 0; buckets && i < nf; i++)
         if ((uint64_t)bk[i] >= (uint64_t)nw) {
             PyErr_SetString(PyExc_ValueError, "buckets: out of range");
             return -1;
@@ -579,33 +580,45 @@ native_window_logits(PyObject *self, PyObject *args)
     PyObject *result = NULL;
     double *csum = NULL, *gathered = NULL;
     int64_t *ccount = NULL;
-    if (window_buffers(objs, v, &got, n, window, "window_logits") < 0)
+    if (window_buffers(objs, v, &got, n, window, "window_logits", 0) < 0)
         goto done;
     const int64_t *bk = v[0].buf, *pos = v[1].buf, *starts = v[4].buf;
     const float *w = v[2].buf; /* the model's float32 weights: half the cache footprint of float64, same values */
     const unsigned char *live = v[3].buf;
-    Py_ssize_t nf = v[0].len / 8, nl = v[3].len, ns = v[4].len / 8;
-    csum = PyMem_Calloc((size_t)n + 1, sizeof(double));
-    ccount = PyMem_Calloc((size_t)n + 1, sizeof(int64_t));
-    if (csum == NULL || ccount == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    /* the weights first (independent loads from a large table overlap), then per position in feature
-     * order (numpy.bincount's order and float64 sums) */
+    Py_ssize_t nf = v[0].len / 8, nl = v[3].len, ns = v[4].len / 8, nw = v[2].len / 4;
+    /* csum and ccount (n + 1 each) zeroed in one allocation, gathered (nf) after them */
+    csum = PyMem_Calloc((size_t)(2 * (n + 1)), sizeof(double));
     gathered = PyMem_Malloc(sizeof(double) * (size_t)(nf + 1));
-    if (gathered == NULL) {
+    if (csum == NULL || gathered == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < nf; i++)
-        gathered[i] = (double)w[bk[i]];
+    ccount = (int64_t *)(csum + n + 1);
+    /* the weights first (independent loads from a large table overlap; each bucket checked as it is read),
+     * then per position in feature order (numpy.bincount's order and float64 sums) */
     for (Py_ssize_t i = 0; i < nf; i++) {
-        int64_t p = pos[i];
-        if (p < 0 || p >= n)
-            continue; /* past the text: not counted (as the numpy path's [:n]) */
-        csum[p + 1] += gathered[i];
-        ccount[p + 1] += nl ? live[bk[i]] != 0 : 1;
+        if ((uint64_t)bk[i] >= (uint64_t)nw) {
+            PyErr_SetString(PyExc_ValueError, "buckets: out of range");
+            goto done;
+        }
+        gathered[i] = (double)w[bk[i]];
+    }
+    if (nl) {
+        for (Py_ssize_t i = 0; i < nf; i++) {
+            uint64_t p = (uint64_t)pos[i];
+            if (p >= (uint64_t)n)
+                continue; /* past the text: not counted (as the numpy path's [:n]) */
+            csum[p + 1] += gathered[i];
+            ccount[p + 1] += live[bk[i]] != 0;
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < nf; i++) {
+            uint64_t p = (uint64_t)pos[i];
+            if (p >= (uint64_t)n)
+                continue;
+            csum[p + 1] += gathered[i];
+            ccount[p + 1]++;
+        }
     }
     for (Py_ssize_t k = 1; k <= n; k++) { /* sequential prefix sums (numpy.cumsum's) */
         csum[k] += csum[k - 1];
@@ -622,7 +635,6 @@ native_window_logits(PyObject *self, PyObject *args)
     }
 done:
     PyMem_Free(csum);
-    PyMem_Free(ccount);
     PyMem_Free(gathered);
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);

@@ -134,7 +134,8 @@ def encoded_runs(text: str) -> list[tuple[int, int, str]]:
         out += _morse(text)
     if "0" in text:
         out += _binary(text)
-    if text.count("6") + text.count("7") >= 12 and _HEX_RUN in text.encode("utf-8", "surrogatepass").translate(_HEX_MAP):
+    if (text.count("6") + text.count("7") >= 12  # (find, not `in`: a bytes `in` first tries an int operand)
+            and text.encode("utf-8", "surrogatepass").translate(_HEX_MAP).find(_HEX_RUN) >= 0):
         out += _hex(text)  # (hex of ASCII letters is 61-7a; a run is 32+ hex digits, spaces and colons)
     out += _base85(text)  # a bytes translate and find unless a 40-character run exists
     return out
