@@ -39,6 +39,11 @@
  *   canon(text, table, multi, layout, astral, keep) -> (str, codes, origin)
  *       The detector's canonical form before the spaced-letters step (in _native_canon.c).
  *
+ *   ascii_canon(text, keep, drop, hint_class, run_class) -> None | (str, codes, spaced_hint, run_hint)
+ *       canon._ascii_fast's one-character map of an ASCII text and its gates, in one pass (_native_ascii.c).
+ *   encoding_gates(text, hex_map, b85_map) -> (morse, zero, hex_digits, hex_run, b85_run)
+ *       encodings.encoded_runs's count gates of an ASCII text, in one pass (_native_ascii.c).
+ *
  * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
  */
 #include "_native.h"
@@ -847,6 +852,8 @@ static PyMethodDef methods[] = {
     {"possible", native_possible, METH_VARARGS, "Prefilter.possible: every clause has a string in the region."},
     {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
+    {"ascii_canon", native_ascii_canon, METH_VARARGS, "canon._ascii_fast's map and gates in one pass (_native_ascii.c)."},
+    {"encoding_gates", native_encoding_gates, METH_VARARGS, "encodings.encoded_runs's gates in one pass (_native_ascii.c)."},
     {NULL, NULL, 0, NULL},
 };
 

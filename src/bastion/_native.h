@@ -23,6 +23,8 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name
 }
 
 PyObject *native_canon(PyObject *self, PyObject *args);
+PyObject *native_ascii_canon(PyObject *self, PyObject *args);
+PyObject *native_encoding_gates(PyObject *self, PyObject *args);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *args);

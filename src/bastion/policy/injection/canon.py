@@ -94,11 +94,14 @@ class _Table:
         # the same map as a bytes.translate table (when every kept ASCII character stays ASCII), and the
         # class of each canonical ASCII character for _SPACED_HINT ("s" separator, "l" letter, "o" other)
         self.ascii_bytes: tuple[bytes, bytes] | None = None
+        self.ascii_native: tuple[bytes, bytes] | None = None
         if self.ascii is not None and all(len(ch) <= 1 and ch.isascii() for ch in self.ascii.values()):
             keep = bytearray(range(256))
             for cp, ch in self.ascii.items():
                 keep[cp] = ord(ch) if ch else cp
             self.ascii_bytes = (bytes(keep), bytes(cp for cp, ch in self.ascii.items() if not ch))
+            drop = bytes(1 if cp < 128 and not self.ascii[cp] else 0 for cp in range(256))
+            self.ascii_native = (self.ascii_bytes[0], drop)  # `_native.ascii_canon`'s map and dropped characters
         self.hint_class = bytes(ord("s") if chr(c) in _HINT_SEPARATORS else ord("l") if chr(c).isalpha() and c < 128
                                 else ord("o") for c in range(256))
 
@@ -225,6 +228,20 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
     return Canonical(out, codes, _identity(len(out)), len(text))
 
 
+def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[bytes, bytes]) -> Canonical | None:
+    """`_ascii_fast` with the map and its gates in one pass in C (`bastion._native.ascii_canon`, given as
+    `native`, with `tab.ascii_native` as `tables`; the same result: tests compare)."""
+    got = native.ascii_canon(text, *tables, tab.hint_class, tab.run_class)
+    if got is None:
+        return None
+    out, codes, spaced_hint, run_hint = got
+    if spaced_hint and _SPACED.search(out) is not None:
+        return None
+    if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
+        return None
+    return Canonical(out, np.frombuffer(codes, dtype=np.uint32), _identity(len(out)), len(text))
+
+
 def _identity(n: int) -> IntArray:
     """0 .. n - 1 (a read-only view of one shared array when short: nothing writes to an offset map)."""
     return _IDENTITY[:n] if n <= len(_IDENTITY) else np.arange(n, dtype=np.int64)
@@ -263,11 +280,13 @@ def canonicalize(text: str, native: bool | None = None) -> Canonical:
     """The canonical form of `text` (see the module docstring) with its offset map. `native`: map,
     collapse and cut in C (`bastion._native.canon`; default: when it is built; the same result)."""
     tab = _table()
+    in_c = _native is not None and (native is None or native)
     if text.isascii():
-        fast = _ascii_fast(text, tab)
+        fast = (_ascii_native(text, tab, _native, tab.ascii_native) if _native is not None and in_c
+                and tab.ascii_native is not None else _ascii_fast(text, tab))
         if fast is not None:
             return fast
-    if _native is not None and (native is None or native):
+    if _native is not None and in_c:
         out, cps, ori = _native.canon(text, tab.table, tab.multi, tab.layout, _astral, RUN_KEEP)
         mapped, origin = np.frombuffer(cps, dtype=np.uint32), np.frombuffer(ori, dtype=np.int64)
     else:
