@@ -202,16 +202,7 @@ class LinearModel:
             counts[0], counts[n] = 0, total
             logits = [self.bias + (sums[e] - sums[s]) / math.sqrt(max(float(counts[e] - counts[s]), 1.0))
                       for s, e in bounds]
-        if cues:
-            seen: set[tuple[int, int]] = set()
-            for rule, pos in cues:
-                for k, (s, e) in enumerate(bounds):
-                    if s <= pos < e and (k, rule) not in seen:
-                        seen.add((k, rule))
-                        logits[k] += float(self.cue_weights[rule])
-        # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
-        exps = np.exp(np.array([-x for x in logits], dtype=np.float64)).tolist()
-        return [Window(s + offset, e + offset, 1.0 / (1.0 + x)) for (s, e), x in zip(bounds, exps, strict=True)]
+        return self._scored_few(bounds, logits, cues, offset)
 
     @cached_property
     def _weights64(self) -> npt.NDArray[np.float64]:
@@ -273,6 +264,7 @@ class LinearModel:
                     if s <= pos < e and (k, rule) not in seen:
                         seen.add((k, rule))
                         logits[k] += float(self.cue_weights[rule])
+        # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
         exps = np.exp(np.array([-x for x in logits], dtype=np.float64)).tolist()
         return [Window(s + offset, e + offset, 1.0 / (1.0 + x)) for (s, e), x in zip(bounds, exps, strict=True)]
 
