@@ -39,6 +39,11 @@
  *   canon(text, table, multi, layout, astral, keep) -> (str, codes, origin)
  *       The detector's canonical form before the spaced-letters step (in _native_canon.c).
  *
+ *   ascii_canon(text, keep, drop, hint_class, run_class) -> None | (str, codes, spaced_hint, run_hint)
+ *       canon._ascii_fast's one-character map of an ASCII text and its gates, in one pass (_native_ascii.c).
+ *   encoding_gates(text, hex_map, b85_map) -> (morse, zero, hex_digits, hex_run, b85_run)
+ *       encodings.encoded_runs's count gates of an ASCII text, in one pass (_native_ascii.c).
+ *
  * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
  */
 #include "_native.h"
@@ -174,19 +179,161 @@ typedef struct {
     int64_t *mf, *cs, *rf, *rs;        /* one allocation */
     uint64_t *scratch;                 /* size + 1 bits (small enough for L1), all zero between calls */
     unsigned char *clause_ok;          /* nc + 1 */
+    /* the strings filed under one of their picks (`key`), for texts of fewer 3-grams than strings: each
+     * 3-gram bucket is looked up (a bit of `firsts`, then `slot`), and only the strings filed under it
+     * are tested; strings without a 3-gram (every pick the sentinel) are in `always` */
+    uint64_t *firsts;                  /* size + 1 bits: the buckets some string is filed under */
+    uint32_t *slot_key;                /* nslot (a power of two), UINT32_MAX when empty */
+    uint32_t *slot_at;                 /* nslot + ...: offsets into by_first; per slot [at, at + count) */
+    uint32_t *slot_count;
+    uint32_t *slot_stamp;              /* the call that last visited the slot (a bucket repeats in a text) */
+    uint32_t *by_first;                /* ns string indices grouped by key */
+    uint32_t *str_cl_at, *str_cl;      /* per string: the clauses it is a member of (ns + 1 offsets, nm) */
+    uint32_t *always;                  /* the strings without a 3-gram */
+    uint32_t *key;                     /* per string, the pick it is filed under */
+    Py_ssize_t nslot, nalways;
+    uint32_t stamp;
 } Tables;
 
 static void
-tables_free(PyObject *capsule)
+tables_free_struct(Tables *t)
 {
-    Tables *t = PyCapsule_GetPointer(capsule, "bastion._native.Tables");
     if (t != NULL) {
         PyMem_Free(t->tri);
         PyMem_Free(t->mf);
         PyMem_Free(t->scratch);
         PyMem_Free(t->clause_ok);
+        PyMem_Free(t->firsts);
+        PyMem_Free(t->slot_key);
+        PyMem_Free(t->by_first);
+        PyMem_Free(t->str_cl_at);
+        PyMem_Free(t->key);
         PyMem_Free(t);
     }
+}
+
+static void
+tables_free(PyObject *capsule)
+{
+    tables_free_struct(PyCapsule_GetPointer(capsule, "bastion._native.Tables"));
+}
+
+static inline uint32_t
+slot_of(const Tables *t, uint32_t key)
+{
+    return (uint32_t)(((uint64_t)key * 0x9E3779B97F4A7C15ULL) >> 40) & (uint32_t)(t->nslot - 1);
+}
+
+/* The inverted tables of `Tables` (0, or -1 with MemoryError set; the caller frees `t` either way). */
+static int
+invert(Tables *t)
+{
+    Py_ssize_t ns = t->ns, nm = t->nm, nc = t->nc;
+    Py_ssize_t nslot = 16;
+    while (nslot < 16 * ns + 2) /* up to 8 distinct picks per string, at most half full */
+        nslot <<= 1;
+    t->nslot = nslot;
+    t->firsts = PyMem_Calloc((size_t)t->size / 64 + 1, sizeof(uint64_t));
+    /* slot_key, slot_at, slot_count, slot_stamp in one allocation; by_first and always in one; the
+     * string-to-clause index in one */
+    t->slot_key = PyMem_Malloc(sizeof(uint32_t) * (size_t)(4 * nslot));
+    t->by_first = PyMem_Malloc(sizeof(uint32_t) * (size_t)(2 * ns + 1));
+    t->str_cl_at = PyMem_Calloc((size_t)(ns + 1 + nm + 1), sizeof(uint32_t));
+    if (t->firsts == NULL || t->slot_key == NULL || t->by_first == NULL || t->str_cl_at == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->slot_at = t->slot_key + nslot;
+    t->slot_count = t->slot_at + nslot;
+    t->slot_stamp = t->slot_count + nslot;
+    t->always = t->by_first + ns;
+    t->str_cl = t->str_cl_at + ns + 1;
+    t->stamp = 0;
+    for (Py_ssize_t k = 0; k < nslot; k++)
+        t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0, t->slot_stamp[k] = 0;
+    t->nalways = 0;
+    /* each string's key: of its three rarest picks, the one fewest strings pick (any pick is necessary;
+     * a key that many strings share tests them all whenever it occurs, a common 3-gram occurs often) */
+    t->key = PyMem_Malloc(sizeof(uint32_t) * (size_t)(ns + 1));
+    if (t->key == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t s = 0; s < ns; s++) /* count every distinct pick (in slot_count, reset below) */
+        for (int j = 0; j < 8; j++) {
+            uint32_t b = t->tri[s * 8 + j];
+            if (b == (uint32_t)t->size || (j > 0 && b == t->tri[s * 8 + j - 1]))
+                continue;
+            uint32_t k = slot_of(t, b);
+            while (t->slot_key[k] != UINT32_MAX && t->slot_key[k] != b)
+                k = (k + 1) & (uint32_t)(nslot - 1);
+            t->slot_key[k] = b;
+            t->slot_count[k]++;
+        }
+    for (Py_ssize_t s = 0; s < ns; s++) {
+        uint32_t best = t->tri[s * 8], fewest = UINT32_MAX;
+        for (int j = 0; j < 3; j++) {
+            uint32_t b = t->tri[s * 8 + j];
+            if (b == (uint32_t)t->size)
+                break;
+            uint32_t k = slot_of(t, b);
+            while (t->slot_key[k] != b)
+                k = (k + 1) & (uint32_t)(nslot - 1);
+            if (t->slot_count[k] < fewest)
+                fewest = t->slot_count[k], best = b;
+        }
+        t->key[s] = best;
+    }
+    for (Py_ssize_t k = 0; k < nslot; k++)
+        t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0;
+    /* count per key (buckets are < 2**31: never UINT32_MAX) */
+    for (Py_ssize_t s = 0; s < ns; s++) {
+        uint32_t key = t->key[s];
+        if (key == (uint32_t)t->size) {
+            t->always[t->nalways++] = (uint32_t)s;
+            continue;
+        }
+        t->firsts[key >> 6] |= 1ULL << (key & 63);
+        uint32_t k = slot_of(t, key);
+        while (t->slot_key[k] != UINT32_MAX && t->slot_key[k] != key)
+            k = (k + 1) & (uint32_t)(nslot - 1);
+        t->slot_key[k] = key;
+        t->slot_count[k]++;
+    }
+    uint32_t at = 0;
+    for (Py_ssize_t k = 0; k < nslot; k++) {
+        t->slot_at[k] = at;
+        at += t->slot_count[k];
+        t->slot_count[k] = 0;
+    }
+    for (Py_ssize_t s = 0; s < ns; s++) { /* ascending string order within a slot */
+        uint32_t key = t->key[s];
+        if (key == (uint32_t)t->size)
+            continue;
+        uint32_t k = slot_of(t, key);
+        while (t->slot_key[k] != key)
+            k = (k + 1) & (uint32_t)(nslot - 1);
+        t->by_first[t->slot_at[k] + t->slot_count[k]++] = (uint32_t)s;
+    }
+    /* per string, its clauses (CSR: count, prefix, fill) */
+    for (Py_ssize_t j = 0; j < nm; j++)
+        t->str_cl_at[t->mf[j] + 1]++;
+    for (Py_ssize_t s = 0; s < ns; s++)
+        t->str_cl_at[s + 1] += t->str_cl_at[s];
+    uint32_t *fill = PyMem_Calloc((size_t)ns + 1, sizeof(uint32_t));
+    if (fill == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t c = 0; c < nc; c++) {
+        Py_ssize_t e = c + 1 < nc ? t->cs[c + 1] : nm;
+        for (Py_ssize_t j = t->cs[c]; j < e; j++) {
+            int64_t s = t->mf[j];
+            t->str_cl[t->str_cl_at[s] + fill[s]++] = (uint32_t)c;
+        }
+    }
+    PyMem_Free(fill);
+    return 0;
 }
 
 static int
@@ -271,14 +418,13 @@ native_prefilter_tables(PyObject *self, PyObject *args)
     memcpy(t->cs, v[2].buf, (size_t)v[2].len);
     memcpy(t->rf, v[3].buf, (size_t)v[3].len);
     memcpy(t->rs, v[4].buf, (size_t)v[4].len);
-    capsule = PyCapsule_New(t, "bastion._native.Tables", tables_free);
-    if (capsule == NULL) {
-        PyMem_Free(t->tri);
-        PyMem_Free(t->mf);
-        PyMem_Free(t->scratch);
-        PyMem_Free(t->clause_ok);
-        PyMem_Free(t);
+    if (invert(t) < 0) {
+        tables_free_struct(t);
+        goto done;
     }
+    capsule = PyCapsule_New(t, "bastion._native.Tables", tables_free);
+    if (capsule == NULL)
+        tables_free_struct(t);
 done:
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);
@@ -300,11 +446,6 @@ native_prefilter(PyObject *self, PyObject *args)
     PyObject *result = NULL, *rule_ok = NULL, *maybe = NULL;
     const int64_t *tg = v.buf;
     Py_ssize_t nt = v.len / 8;
-    for (Py_ssize_t i = 0; i < nt; i++)
-        if (tg[i] < 0 || tg[i] >= t->size) {
-            PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
-            goto done;
-        }
     maybe = PyBytes_FromStringAndSize(NULL, t->ns);
     rule_ok = PyBytes_FromStringAndSize(NULL, t->nr);
     if (maybe == NULL || rule_ok == NULL)
@@ -312,27 +453,77 @@ native_prefilter(PyObject *self, PyObject *args)
     uint64_t *sc = t->scratch;
 #define SET(b) (sc[(uint64_t)(b) >> 6] |= 1ULL << ((uint64_t)(b) & 63))
 #define HAS(b) ((sc[(uint64_t)(b) >> 6] >> ((uint64_t)(b) & 63)) & 1)
-    for (Py_ssize_t i = 0; i < nt; i++)
+    for (Py_ssize_t i = 0; i < nt; i++) {
+        if (tg[i] < 0 || tg[i] >= t->size) {
+            for (Py_ssize_t j = 0; j < i; j++) /* the scratch bits all zero again */
+                sc[(uint64_t)tg[j] >> 6] = 0;
+            PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
+            goto done;
+        }
         SET(tg[i]);
+    }
     SET(t->size); /* the sentinel bucket pads strings of fewer than 8 picks */
     unsigned char *m = (unsigned char *)PyBytes_AS_STRING(maybe);
-    const uint32_t *tri = t->tri;
-    for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8)
-        m[s] = HAS(tri[0]) && HAS(tri[1]) && HAS(tri[2]) && HAS(tri[3]) && HAS(tri[4]) && HAS(tri[5]) &&
-               HAS(tri[6]) && HAS(tri[7]);
+    unsigned char *ok = t->clause_ok;
+#define ALL8(p) (HAS((p)[0]) && HAS((p)[1]) && HAS((p)[2]) && HAS((p)[3]) && HAS((p)[4]) && HAS((p)[5]) && \
+                 HAS((p)[6]) && HAS((p)[7]))
+    if (nt < t->ns) {
+        /* few 3-grams: only the strings filed under one of them can hold all 8 (the same flags) */
+        memset(m, 0, (size_t)t->ns);
+        memset(ok, 0, (size_t)t->nc);
+        const uint64_t *firsts = t->firsts;
+        uint32_t stamp = ++t->stamp;
+        if (stamp == 0) { /* wrapped: no slot may look visited */
+            for (Py_ssize_t k = 0; k < t->nslot; k++)
+                t->slot_stamp[k] = 0;
+            stamp = t->stamp = 1;
+        }
+        for (Py_ssize_t a = 0; a < t->nalways; a++) {
+            uint32_t s = t->always[a];
+            if (ALL8(t->tri + (size_t)s * 8)) {
+                m[s] = 1;
+                for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
+                    ok[t->str_cl[j]] = 1;
+            }
+        }
+        for (Py_ssize_t i = 0; i < nt; i++) {
+            uint32_t key = (uint32_t)tg[i];
+            if (!((firsts[key >> 6] >> (key & 63)) & 1))
+                continue;
+            uint32_t k = slot_of(t, key);
+            while (t->slot_key[k] != key) /* present: the bit says so */
+                k = (k + 1) & (uint32_t)(t->nslot - 1);
+            if (t->slot_stamp[k] == stamp)
+                continue;
+            t->slot_stamp[k] = stamp;
+            const uint32_t *str = t->by_first + t->slot_at[k];
+            for (uint32_t q = 0; q < t->slot_count[k]; q++) {
+                uint32_t s = str[q];
+                if (ALL8(t->tri + (size_t)s * 8)) {
+                    m[s] = 1;
+                    for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
+                        ok[t->str_cl[j]] = 1;
+                }
+            }
+        }
+    } else {
+        const uint32_t *tri = t->tri;
+        for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8)
+            m[s] = ALL8(tri);
+        for (Py_ssize_t k = 0; k < t->nc; k++) {
+            Py_ssize_t e = k + 1 < t->nc ? t->cs[k + 1] : t->nm;
+            unsigned char any = 0;
+            for (Py_ssize_t j = t->cs[k]; j < e && !any; j++)
+                any = m[t->mf[j]];
+            ok[k] = any;
+        }
+    }
+#undef ALL8
     for (Py_ssize_t i = 0; i < nt; i++) /* every set bit came from a trigram or the sentinel */
         sc[(uint64_t)tg[i] >> 6] = 0;
     sc[(uint64_t)t->size >> 6] = 0;
 #undef SET
 #undef HAS
-    unsigned char *ok = t->clause_ok;
-    for (Py_ssize_t k = 0; k < t->nc; k++) {
-        Py_ssize_t e = k + 1 < t->nc ? t->cs[k + 1] : t->nm;
-        unsigned char any = 0;
-        for (Py_ssize_t j = t->cs[k]; j < e && !any; j++)
-            any = m[t->mf[j]];
-        ok[k] = any;
-    }
     ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
     unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
     for (Py_ssize_t k = 0; k < t->nr; k++) {
@@ -351,10 +542,11 @@ done:
 }
 
 /* The five buffers of a window-logits call, checked: buckets and positions int64 of one length, weights
- * float32, live empty or one byte per weight, starts int64 each in [0, n), every bucket a weight's index, n
- * and window at least 1. 0, or -1 with an exception set; `*got` buffers are held either way (release them). */
+ * float32, live empty or one byte per weight, starts int64 each in [0, n), every bucket a weight's index
+ * (unless `buckets` is 0: the caller checks them as it reads them), n and window at least 1. 0, or -1 with an exception set; `*got` buffers are held either way (release them). */
 int
-window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn)
+window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn,
+               int buckets)
 {
     static const char *names[5] = {"buckets", "positions", "weights", "live", "starts"};
     static const Py_ssize_t sizes[5] = {8, 8, 4, 1, 8};
@@ -372,7 +564,7 @@ window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssi
             PyErr_SetString(PyExc_ValueError, "starts: out of range");
             return -1;
         }
-    for (Py_ssize_t i = 0; i < nf; i++)
+    for (Py_ssize_t i = 0; buckets && i < nf; i++)
         if ((uint64_t)bk[i] >= (uint64_t)nw) {
             PyErr_SetString(PyExc_ValueError, "buckets: out of range");
             return -1;
@@ -393,33 +585,45 @@ native_window_logits(PyObject *self, PyObject *args)
     PyObject *result = NULL;
     double *csum = NULL, *gathered = NULL;
     int64_t *ccount = NULL;
-    if (window_buffers(objs, v, &got, n, window, "window_logits") < 0)
+    if (window_buffers(objs, v, &got, n, window, "window_logits", 0) < 0)
         goto done;
     const int64_t *bk = v[0].buf, *pos = v[1].buf, *starts = v[4].buf;
     const float *w = v[2].buf; /* the model's float32 weights: half the cache footprint of float64, same values */
     const unsigned char *live = v[3].buf;
-    Py_ssize_t nf = v[0].len / 8, nl = v[3].len, ns = v[4].len / 8;
-    csum = PyMem_Calloc((size_t)n + 1, sizeof(double));
-    ccount = PyMem_Calloc((size_t)n + 1, sizeof(int64_t));
-    if (csum == NULL || ccount == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    /* the weights first (independent loads from a large table overlap), then per position in feature
-     * order (numpy.bincount's order and float64 sums) */
+    Py_ssize_t nf = v[0].len / 8, nl = v[3].len, ns = v[4].len / 8, nw = v[2].len / 4;
+    /* csum and ccount (n + 1 each) zeroed in one allocation, gathered (nf) after them */
+    csum = PyMem_Calloc((size_t)(2 * (n + 1)), sizeof(double));
     gathered = PyMem_Malloc(sizeof(double) * (size_t)(nf + 1));
-    if (gathered == NULL) {
+    if (csum == NULL || gathered == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < nf; i++)
-        gathered[i] = (double)w[bk[i]];
+    ccount = (int64_t *)(csum + n + 1);
+    /* the weights first (independent loads from a large table overlap; each bucket checked as it is read),
+     * then per position in feature order (numpy.bincount's order and float64 sums) */
     for (Py_ssize_t i = 0; i < nf; i++) {
-        int64_t p = pos[i];
-        if (p < 0 || p >= n)
-            continue; /* past the text: not counted (as the numpy path's [:n]) */
-        csum[p + 1] += gathered[i];
-        ccount[p + 1] += nl ? live[bk[i]] != 0 : 1;
+        if ((uint64_t)bk[i] >= (uint64_t)nw) {
+            PyErr_SetString(PyExc_ValueError, "buckets: out of range");
+            goto done;
+        }
+        gathered[i] = (double)w[bk[i]];
+    }
+    if (nl) {
+        for (Py_ssize_t i = 0; i < nf; i++) {
+            uint64_t p = (uint64_t)pos[i];
+            if (p >= (uint64_t)n)
+                continue; /* past the text: not counted (as the numpy path's [:n]) */
+            csum[p + 1] += gathered[i];
+            ccount[p + 1] += live[bk[i]] != 0;
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < nf; i++) {
+            uint64_t p = (uint64_t)pos[i];
+            if (p >= (uint64_t)n)
+                continue;
+            csum[p + 1] += gathered[i];
+            ccount[p + 1]++;
+        }
     }
     for (Py_ssize_t k = 1; k <= n; k++) { /* sequential prefix sums (numpy.cumsum's) */
         csum[k] += csum[k - 1];
@@ -436,7 +640,6 @@ native_window_logits(PyObject *self, PyObject *args)
     }
 done:
     PyMem_Free(csum);
-    PyMem_Free(ccount);
     PyMem_Free(gathered);
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);
@@ -649,6 +852,8 @@ static PyMethodDef methods[] = {
     {"possible", native_possible, METH_VARARGS, "Prefilter.possible: every clause has a string in the region."},
     {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
+    {"ascii_canon", native_ascii_canon, METH_VARARGS, "canon._ascii_fast's map and gates in one pass (_native_ascii.c)."},
+    {"encoding_gates", native_encoding_gates, METH_VARARGS, "encodings.encoded_runs's gates in one pass (_native_ascii.c)."},
     {NULL, NULL, 0, NULL},
 };
 

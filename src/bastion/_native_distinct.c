@@ -61,7 +61,7 @@ native_window_logits_capped(PyObject *self, PyObject *args)
     int got = 0;
     PyObject *result = NULL;
     Py_ssize_t *first = NULL, *order = NULL;
-    if (window_buffers(objs, v, &got, n, window, "window_logits_capped") < 0)
+    if (window_buffers(objs, v, &got, n, window, "window_logits_capped", 1) < 0)
         goto done;
     if (cap < 1) {
         PyErr_SetString(PyExc_ValueError, "window_logits_capped: cap must be at least 1");

@@ -94,11 +94,14 @@ class _Table:
         # the same map as a bytes.translate table (when every kept ASCII character stays ASCII), and the
         # class of each canonical ASCII character for _SPACED_HINT ("s" separator, "l" letter, "o" other)
         self.ascii_bytes: tuple[bytes, bytes] | None = None
+        self.ascii_native: tuple[bytes, bytes] | None = None
         if self.ascii is not None and all(len(ch) <= 1 and ch.isascii() for ch in self.ascii.values()):
             keep = bytearray(range(256))
             for cp, ch in self.ascii.items():
                 keep[cp] = ord(ch) if ch else cp
             self.ascii_bytes = (bytes(keep), bytes(cp for cp, ch in self.ascii.items() if not ch))
+            drop = bytes(1 if cp < 128 and not self.ascii[cp] else 0 for cp in range(256))
+            self.ascii_native = (self.ascii_bytes[0], drop)  # `_native.ascii_canon`'s map and dropped characters
         self.hint_class = bytes(ord("s") if chr(c) in _HINT_SEPARATORS else ord("l") if chr(c).isalpha() and c < 128
                                 else ord("o") for c in range(256))
 
@@ -211,17 +214,32 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
         return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
     # bytes: the same map, pair and hint tests without the regex engine's per-position cost
     raw = text.encode("ascii").translate(*tab.ascii_bytes)
-    if len(raw) != len(text) or b"  " in raw:
+    # (`bytes.find`, not `in`: `in` first tries its operand as an int and formats a TypeError, ~1 µs per test)
+    if len(raw) != len(text) or raw.find(b"  ") >= 0:
         return None
-    if b"\n" in raw and (b"\n\n" in raw or b" \n" in raw or b"\n " in raw):  # (one memchr for most texts)
+    if raw.find(b"\n") >= 0 and (raw.find(b"\n\n") >= 0 or raw.find(b" \n") >= 0 or raw.find(b"\n ") >= 0):
         return None
     out = raw.decode("ascii")
-    if b"slsls" in raw.translate(tab.hint_class) and _SPACED.search(out) is not None:
+    if raw.translate(tab.hint_class).find(b"slsls") >= 0 and _SPACED.search(out) is not None:
         return None
-    if b"pppp" in raw.translate(tab.run_class, b" \n") and RUN_REPEAT.search(raw) is not None:
+    if raw.translate(tab.run_class, b" \n").find(b"pppp") >= 0 and RUN_REPEAT.search(raw) is not None:
         return None
     codes = np.frombuffer(raw, dtype=np.uint8).astype(np.uint32)
     return Canonical(out, codes, _identity(len(out)), len(text))
+
+
+def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[bytes, bytes]) -> Canonical | None:
+    """`_ascii_fast` with the map and its gates in one pass in C (`bastion._native.ascii_canon`, given as
+    `native`, with `tab.ascii_native` as `tables`; the same result: tests compare)."""
+    got = native.ascii_canon(text, *tables, tab.hint_class, tab.run_class)
+    if got is None:
+        return None
+    out, codes, spaced_hint, run_hint = got
+    if spaced_hint and _SPACED.search(out) is not None:
+        return None
+    if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
+        return None
+    return Canonical(out, np.frombuffer(codes, dtype=np.uint32), _identity(len(out)), len(text))
 
 
 def _identity(n: int) -> IntArray:
@@ -236,7 +254,7 @@ _IDENTITY.flags.writeable = False
 def _hinted(out: str, tab: _Table) -> bool:
     """`_SPACED_HINT.search(out)`; for ASCII text by classifying bytes (the regex costs per position)."""
     if out.isascii():
-        return b"slsls" in out.encode("ascii").translate(tab.hint_class)
+        return out.encode("ascii").translate(tab.hint_class).find(b"slsls") >= 0  # (not `in`: see _ascii_fast)
     return _SPACED_HINT.search(out) is not None
 
 
@@ -262,11 +280,13 @@ def canonicalize(text: str, native: bool | None = None) -> Canonical:
     """The canonical form of `text` (see the module docstring) with its offset map. `native`: map,
     collapse and cut in C (`bastion._native.canon`; default: when it is built; the same result)."""
     tab = _table()
+    in_c = _native is not None and (native is None or native)
     if text.isascii():
-        fast = _ascii_fast(text, tab)
+        fast = (_ascii_native(text, tab, _native, tab.ascii_native) if _native is not None and in_c
+                and tab.ascii_native is not None else _ascii_fast(text, tab))
         if fast is not None:
             return fast
-    if _native is not None and (native is None or native):
+    if _native is not None and in_c:
         out, cps, ori = _native.canon(text, tab.table, tab.multi, tab.layout, _astral, RUN_KEEP)
         mapped, origin = np.frombuffer(cps, dtype=np.uint32), np.frombuffer(ori, dtype=np.int64)
     else:

@@ -104,10 +104,15 @@ class LinearModel:
         out: list[Window] | None = None
         small = 0 < self.small_window < n
         if native is not None and not small:
-            starts = self.window_starts(n)
+            starts = _ONE_START if n <= self.window else self.window_starts(n)
             live = self._live_bytes if self.dead_runs else b""
-            logits = np.frombuffer(native.window_logits(feats.buckets, feats.positions, self._weights32, live, n,
-                                                        starts, self.window, self.bias), np.float64)
+            raw = native.window_logits(feats.buckets, feats.positions, self._weights32, live, n, starts, self.window,
+                                       self.bias)
+            if len(starts) <= _FEW:  # Python floats: no numpy call per step
+                bounds = [(s, min(s + self.window, n)) for s in starts.tolist()]
+                logits_few: list[float] = memoryview(raw).cast("d").tolist()  # type: ignore[assignment]
+                return self._scored_few(bounds, logits_few, cues, offset)
+            logits = np.frombuffer(raw, np.float64)
             return self._scored(starts, np.minimum(starts + self.window, n), logits, cues, offset)
         few = n <= self.window + self.stride  # one or two windows
         contrib: F64 | None = None  # weight sum of the features starting at each position (float64: weighted)
@@ -197,16 +202,7 @@ class LinearModel:
             counts[0], counts[n] = 0, total
             logits = [self.bias + (sums[e] - sums[s]) / math.sqrt(max(float(counts[e] - counts[s]), 1.0))
                       for s, e in bounds]
-        if cues:
-            seen: set[tuple[int, int]] = set()
-            for rule, pos in cues:
-                for k, (s, e) in enumerate(bounds):
-                    if s <= pos < e and (k, rule) not in seen:
-                        seen.add((k, rule))
-                        logits[k] += float(self.cue_weights[rule])
-        # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
-        exps = np.exp(np.array([-x for x in logits], dtype=np.float64)).tolist()
-        return [Window(s + offset, e + offset, 1.0 / (1.0 + x)) for (s, e), x in zip(bounds, exps, strict=True)]
+        return self._scored_few(bounds, logits, cues, offset)
 
     @cached_property
     def _weights64(self) -> npt.NDArray[np.float64]:
@@ -257,6 +253,21 @@ class LinearModel:
         return [Window(int(s) + offset, int(e) + offset, float(p))
                 for s, e, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True)]
 
+    def _scored_few(self, bounds: list[tuple[int, int]], logits: list[float], cues: list[tuple[int, int]],
+                    offset: int) -> list[Window]:
+        """`_scored` for a few windows, in Python floats (the same IEEE operations in the same order, and the
+        same `np.exp`, so the same scores)."""
+        if cues:
+            seen: set[tuple[int, int]] = set()
+            for rule, pos in cues:
+                for k, (s, e) in enumerate(bounds):
+                    if s <= pos < e and (k, rule) not in seen:
+                        seen.add((k, rule))
+                        logits[k] += float(self.cue_weights[rule])
+        # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
+        exps = np.exp(np.array([-x for x in logits], dtype=np.float64)).tolist()
+        return [Window(s + offset, e + offset, 1.0 / (1.0 + x)) for (s, e), x in zip(bounds, exps, strict=True)]
+
     @cached_property
     def _weights32(self) -> npt.NDArray[np.float32]:
         """`_weights64` in the model's own float32 (the same values: float64 only widens them), for the C
@@ -269,6 +280,11 @@ class LinearModel:
     @cached_property
     def _live_bytes(self) -> bytes:
         return self._live.astype(np.uint8).tobytes()
+
+
+_ONE_START = np.zeros(1, dtype=np.int64)  # the windows of a text no longer than one window (read only)
+_ONE_START.flags.writeable = False
+_FEW = 8  # up to this many windows, their scores are computed in Python floats
 
 
 def _occurrence_rank(seg: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

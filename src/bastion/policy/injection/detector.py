@@ -146,13 +146,16 @@ class Detector:
         the span): `words` and `trigrams` are then those of the span (or of more). With `near`, only the
         regions that touch one of its spans."""
         n = len(text) if hi is None else hi - lo
-        # a short text's regions are small: a search costs less than the 3-gram lookup, and only clauses of
-        # a few strings are worth testing (in regions long enough for the test to pay)
+        # a short text's regions are small: only clauses of a few strings are worth testing (in regions long
+        # enough for the test to pay), and without the C accelerator a search costs less than the 3-gram lookup
+        # (in C the lookup costs a few µs at any length: a short text's buckets index the rule strings)
         short = trigrams is None or n < _SCAN_FROM
-        rule_ok, maybe = self._prefilter.scan(None if short else trigrams)
-        if strong_only:
-            rule_ok = self._strong if short else (int.from_bytes(rule_ok, "big") & self._strong_bits).to_bytes(
-                len(rule_ok), "big")  # (one AND for all rules)
+        if trigrams is not None and short and not self._prefilter.indexed:
+            trigrams = None
+        rule_ok, maybe = self._prefilter.scan(trigrams)
+        if strong_only:  # (one AND for all rules)
+            rule_ok = self._strong if trigrams is None else (
+                int.from_bytes(rule_ok, "big") & self._strong_bits).to_bytes(len(rule_ok), "big")
         if 1 not in rule_ok:
             return []
         regions = self.regions.find(text, words, rule_ok, lo, hi)

@@ -10,6 +10,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from types import ModuleType
+
+_native: ModuleType | None
+try:
+    import bastion._native as _built
+
+    _native = _built
+except ImportError:  # not built (no C compiler at install time): str.count and bytes.translate
+    _native = None
 
 # Binary opens with a literal (re then skips ahead fast); hex and Morse are searched only past a count
 # gate. Hex and binary: ASCII bytes (first hex digit 2-7, first bit 0) and tab/LF/CR.
@@ -100,9 +109,10 @@ def _b85_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _base85(text: str) -> list[tuple[int, int, str]]:
+def _base85(text: str, runs: bool = True) -> list[tuple[int, int, str]]:
+    """`runs`: False when the text is known to hold no 40-character base85 run (then only Ascii85 is read)."""
     out = []
-    for start, end in _b85_spans(text):
+    for start, end in _b85_spans(text) if runs else ():
         run = text[start:end]
         if len(_B85_PUNCT.findall(run)) < 3:  # identifiers and hashes are letters, digits and "_"
             continue
@@ -128,13 +138,20 @@ def _base85(text: str) -> list[tuple[int, int, str]]:
 def encoded_runs(text: str) -> list[tuple[int, int, str]]:
     """Every hex, binary, Morse or base85 run of `text` that decodes to text, as (start, end, decoded).
     Character counts gate each search (a run needs that many of its symbols), so ordinary text costs
-    a few `str.count` calls."""
+    a few `str.count` calls (for ASCII text, one pass in C when the accelerator is built: the same gates)."""
     out: list[tuple[int, int, str]] = []
-    if text.count(" -") + text.count(" .") >= 7:  # Morse letters after spaces
+    if _native is not None and text.isascii():
+        morse, zero, digits, hex_run, b85_run = _native.encoding_gates(text, _HEX_MAP, _B85_MAP)
+        hexes, b85 = digits >= 12 and bool(hex_run), bool(b85_run)
+    else:
+        morse, zero, b85 = text.count(" -") + text.count(" ."), "0" in text, True  # (_b85_spans tests b85)
+        hexes = (text.count("6") + text.count("7") >= 12  # (find, not `in`: a bytes `in` first tries an int)
+                 and text.encode("utf-8", "surrogatepass").translate(_HEX_MAP).find(_HEX_RUN) >= 0)
+    if morse >= 7:  # Morse letters after spaces
         out += _morse(text)
-    if "0" in text:
+    if zero:
         out += _binary(text)
-    if text.count("6") + text.count("7") >= 12 and _HEX_RUN in text.encode("utf-8", "surrogatepass").translate(_HEX_MAP):
+    if hexes:
         out += _hex(text)  # (hex of ASCII letters is 61-7a; a run is 32+ hex digits, spaces and colons)
-    out += _base85(text)  # a bytes translate and find unless a 40-character run exists
+    out += _base85(text, b85)  # a bytes translate and find unless a 40-character run exists
     return out

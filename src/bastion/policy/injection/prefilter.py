@@ -25,6 +25,7 @@ from bastion.policy.injection.features import Hasher
 _SCAN_BUDGET = 1 << 20  # characters `str.find` may scan to test one clause
 _PARSER: Any = importlib.import_module("re._parser")  # the stdlib regex parser (sre_parse is deprecated)
 _EXACT_LIMIT = 64
+_BRANCH_CLAUSES = 8  # clauses an alternation may give (one per choice of a clause in each branch)
 _Info = tuple[frozenset[str] | None, list[frozenset[str]]]  # (every string the node can consume, or clauses)
 
 
@@ -90,14 +91,20 @@ def _node_info(op: Any, av: Any) -> _Info:
             union = frozenset().union(*exacts)
             if len(union) <= _EXACT_LIMIT:
                 return union, []
-        picked: list[frozenset[str]] = []
+        # a match takes one branch and consumes a string of each of that branch's clauses: one clause per
+        # branch, joined, is a clause of the whole (for every such choice: "(a and b) or c" = "(a or c) and (b or c)")
+        per_branch: list[list[frozenset[str]]] = []
         for ex, cl in infos:
-            options = [c for c in ([_clause(ex)] if ex is not None else cl) if c]
+            options = sorted((c for c in ([_clause(ex)] if ex is not None else cl) if c), key=_cost)
             if not options:
                 return None, []
-            picked.append(min(options, key=_cost))
-        c = _clause(s for p in picked for s in p)
-        return None, [c] if c else []
+            per_branch.append(options)
+        combos: list[tuple[frozenset[str], ...]] = [()]
+        for options in per_branch:  # the cheapest option of each branch first; at most _BRANCH_CLAUSES
+            wider = [(*combo, o) for o in options for combo in combos]
+            combos = wider if len(wider) <= _BRANCH_CLAUSES else [(*combo, options[0]) for combo in combos]
+        clauses = {c for c in (_clause(s for p in combo for s in p) for combo in combos) if c}
+        return None, sorted(clauses, key=lambda c: (_cost(c), sorted(c)))
     if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
         lo, hi, sub = av
         ex, cl = _seq_info(sub)
@@ -128,7 +135,9 @@ def requirement(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
     if ex is not None:
         c = _clause(ex)
         cl = [c] if c else []
-    return tuple(sorted(set(cl), key=lambda c: (_cost(c), sorted(c))))
+    # a clause holding every string of another one says nothing more
+    kept = [c for c in set(cl) if not any(o < c for o in cl)]
+    return tuple(sorted(kept, key=lambda c: (_cost(c), sorted(c))))
 
 
 class Prefilter:
@@ -166,6 +175,8 @@ class Prefilter:
         native = hasher.native  # the C accelerator when the hasher uses it: the same flags (tests compare)
         self._native = None if native is None or not len(strings) else (native, native.prefilter_tables(
             self._tri, self._member_flat, self._clause_start, self._rule_flat, self._rule_start, self._size))
+        # the C lookup indexes the rule strings by their picked 3-grams: a text of few 3-grams costs little
+        self.indexed = self._native is not None
         # `possible` in C when the accelerator is used (the method below is the reference; tests compare)
         self.possible: Callable[..., bool] = self._possible
         if native is not None:
