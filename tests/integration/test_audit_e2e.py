@@ -277,6 +277,11 @@ def test_a_non_streamed_request_whose_client_left_is_abandoned_and_recorded(fake
         assert len(records) == 1, records
         r = records[0]
         assert r["status"] == 499 and r["client_disconnected"] and r["error_code"] == "client_disconnected", r
+        # the call was in flight: the provider may bill the input it read, so the request is settled on its
+        # input estimate, not on zero (a budget must not be overspent by clients that give up)
+        assert [a["outcome"] for a in r["attempts"]] == ["cancelled"], r["attempts"]
+        assert r["usage"]["input_tokens"] > 0 and r["usage"]["output_tokens"] == 0, r["usage"]
+        assert r["cost_micros"] > 0, r
         status, usage = gw.admin("GET", "/admin/usage")
         assert status == 200, usage
         # the gateway still serves this key at once (its concurrency slot and audit slot came back)

@@ -151,7 +151,7 @@ def test_a_client_that_leaves_before_the_first_text_is_counted_by_the_input_the_
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{gw.url}{route}", json=body, timeout=1.0,
                        headers={"authorization": f"Bearer {key}", "x-api-key": key})
-        sinks = _live(gw, key, "claude-sonnet-4-6", "none")  # no attempt answered: provider "none"
+        sinks = _live(gw, key, "claude-sonnet-4-6", "anthropic")  # the attempt in flight names its provider
     sinks = _written(gw, sinks)
     assert _agree(sinks)[0] == 1234 and sinks["report"][2] > 0, sinks
     (record,) = [r for r in _records(gw) if r["ingress"] != "admin"]

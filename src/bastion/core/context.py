@@ -64,13 +64,16 @@ class Finding:
     direction: Direction = "input"
 
 
+CANCELLED = "cancelled"  # an attempt in flight when the client left (the provider may bill its input)
+
+
 @dataclass(slots=True)
 class Attempt:
     """One upstream attempt made by the router."""
 
     provider: str
     model: str
-    outcome: str  # "ok" | "error" | "timeout" | "circuit_open" | ...
+    outcome: str  # "ok" | "error" | "timeout" | "circuit_open" | CANCELLED | ...
     status: int | None = None
     latency_ms: float = 0.0
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from bastion.core.context import RequestContext
+from bastion.core.context import CANCELLED, RequestContext
 from bastion.core.types import ChatRequest, EmbeddingsRequest, ImagePart, TextPart, Usage
 
 PER_MESSAGE_TOKENS = 4
@@ -114,8 +114,9 @@ def actual_usage(ctx: RequestContext, est: TokenEstimate, *, upstream_reached: b
     without it (cut by the client, broken upstream) is counted by what its start reported
     (Anthropic's message_start: input and cache tokens), else the input estimate, plus as output
     the larger of the count the start reported and streamed characters / 4 (a client that cut a
-    stream still pays for what was streamed). Nothing when no upstream call got through and
-    nothing streamed."""
+    stream still pays for what was streamed). A call the client left while it was in flight (no
+    answer yet) is counted by the input estimate: the provider may already have read, and will bill,
+    the input. Nothing when no upstream call got through or was in flight and nothing streamed."""
     if ctx.usage is not None:
         return ctx.usage
     streamed = math.ceil(max(0, ctx.streamed_chars) / 4)
@@ -128,8 +129,9 @@ def actual_usage(ctx: RequestContext, est: TokenEstimate, *, upstream_reached: b
 
 
 def upstream_reached(ctx: RequestContext) -> bool:
-    """Whether an upstream attempt got a response (so the provider bills the input)."""
+    """Whether an upstream attempt got a response, or was in flight when the client left (so the
+    provider bills, or may bill, the input)."""
     for a in ctx.attempts:
-        if a.outcome == "ok":
+        if a.outcome == "ok" or a.outcome == CANCELLED:
             return True
     return ctx.first_token_at is not None

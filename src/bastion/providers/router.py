@@ -19,7 +19,7 @@ from typing import Literal, TypeVar
 import orjson
 
 from bastion.config.schema import BastionConfig, RetryConfig
-from bastion.core.context import Attempt, RequestContext
+from bastion.core.context import CANCELLED, Attempt, RequestContext
 from bastion.core.errors import BastionError, NotFound, UpstreamError, UpstreamUnavailable
 from bastion.core.types import (
     ChatRequest,
@@ -260,6 +260,13 @@ class Router:
                 else:
                     lease.succeeded()
                 err = tried.last = e
+            except asyncio.CancelledError:
+                # the client left while the call was in flight: the provider may have read (and will bill)
+                # the input, so the request is settled on its input estimate (limits/estimate.py)
+                ms = (time.perf_counter() - started) * 1000
+                ctx.upstream_ms += ms
+                ctx.attempts.append(Attempt(t.provider, t.model, CANCELLED, None, ms))
+                raise
             finally:
                 if not kept:
                     lease.end()
