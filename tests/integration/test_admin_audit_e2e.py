@@ -123,3 +123,50 @@ def test_offline_and_api_changes_while_serving_are_one_verifiable_log(fake_upstr
                          "WHERE writer_id = 'cli:keys'")
         v = verify(gw)
         assert v.returncode == 1 and "edited: writer cli:keys seq 6" in v.stdout, v.stdout
+
+
+def test_the_newest_records_deleted_with_their_checkpoints_are_caught_by_the_logged_heads(fake_upstream_server,
+                                                                                          tmp_path):
+    """Deleting a chain's newest records together with their checkpoints leaves a shorter chain that
+    verifies intact on its own; the `audit checkpoint` lines the gateway logs and `bastion keys` prints
+    on stderr are copies of the heads kept outside the store, and `audit verify --checkpoint-log`
+    compares them: both deletions are caught, and an untouched store passes."""
+    cfg = base_config(fake_upstream_server.url, tmp_path)
+    with Gateway(cfg, tmp_path, name="heads") as gw:
+        key = gw.create_key(name="traffic")
+        with httpx.Client(base_url=gw.url, timeout=10) as c:
+            for _ in range(3):
+                assert c.post("/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                              json={"model": "gpt-4o-mini", "messages": MSG}).status_code == 200
+        cli_lines = []
+        for i in range(2):
+            p = _keys_cli(gw, "create", "--name", f"cli-{i}", "--json")
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+            assert json.loads(out)["key"]  # stdout stays the command's output alone
+            cli_lines += [line for line in err.splitlines() if line.startswith("audit checkpoint writer_id=cli:keys ")]
+        assert [line.split()[3] for line in cli_lines] == ["seq=1", "seq=2"], cli_lines
+    log = tmp_path / "checkpoints.log"
+    log.write_text(gw.logs() + "\n".join(cli_lines) + "\n")
+    gateway_heads = [line for line in gw.logs().splitlines() if "audit checkpoint writer_id=" in line]
+    assert gateway_heads, gw.logs()[-2000:]  # the final checkpoint at shutdown, at least
+
+    v = verify(gw, "--checkpoint-log", str(log))
+    assert v.returncode == 0 and "intact" in v.stdout and "compared with the store" in v.stdout, v.stdout + v.stderr
+
+    db = tmp_path / "bastion.db"
+    with sqlite3.connect(db) as conn:
+        (gw_writer, gw_last), = conn.execute("SELECT writer_id, MAX(seq) FROM bastion_audit "
+                                             "WHERE writer_id NOT LIKE 'cli:%' GROUP BY writer_id").fetchall()
+        for writer, seq in ((gw_writer, gw_last), ("cli:keys", 2)):
+            conn.execute("DELETE FROM bastion_audit WHERE writer_id = ? AND seq = ?", (writer, seq))
+            conn.execute("DELETE FROM bastion_audit_checkpoints WHERE writer_id = ? AND seq >= ?", (writer, seq))
+    alone = verify(gw)
+    assert alone.returncode == 0 and "intact" in alone.stdout, alone.stdout  # the gap this option closes
+    v = verify(gw, "--checkpoint-log", str(log))
+    assert v.returncode == 1, v.stdout + v.stderr
+    assert "deleted: writer cli:keys seq 2: record 2 is missing" in v.stdout, v.stdout
+    assert f"deleted: writer {gw_writer} seq {gw_last}: record {gw_last} is missing" in v.stdout, v.stdout
+
+    missing = verify(gw, "--checkpoint-log", str(tmp_path / "nope.log"))
+    assert missing.returncode == 2 and "--checkpoint-log: cannot read" in missing.stderr, missing.stderr

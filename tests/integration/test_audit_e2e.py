@@ -31,9 +31,9 @@ def export(gw: Gateway) -> list[dict]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-def verify(gw: Gateway) -> subprocess.CompletedProcess[str]:
+def verify(gw: Gateway, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bastion.cli.main", "audit", "verify", "--config",
-                           str(gw.config_path)], capture_output=True, text=True, timeout=60, cwd=str(gw.tmp))
+                           str(gw.config_path), *extra], capture_output=True, text=True, timeout=60, cwd=str(gw.tmp))
 
 
 def test_one_record_per_request_of_every_outcome(fake_upstream_server, fake_upstream, tmp_path):

@@ -32,6 +32,7 @@ import os
 import random
 import secrets
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -82,13 +83,19 @@ class OfflineChange:
     done: bool = False
 
 
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 class OfflineAudit:
     """Writes key-change records of one CLI run to the CLI's chain in `sink` (`cli_writer`). `enabled` False
     (`audit.enabled: false`): nothing is written, as the gateway writes nothing."""
 
     def __init__(self, sink: SqlAuditSink, *, enabled: bool = True, checkpoint_key: Secret | None = None,
-                 actor: str | None = None, host: str | None = None, clock: Callable[[], float] = time.time) -> None:
+                 actor: str | None = None, host: str | None = None, clock: Callable[[], float] = time.time,
+                 report: Callable[[str], None] | None = None) -> None:
         self._sink = sink
+        self._report = report if report is not None else _stderr
         self.enabled = enabled
         self._key = checkpoint_key
         self.writer_id = cli_writer(checkpoint_key)
@@ -141,17 +148,24 @@ class OfflineAudit:
             head = await sink.head(writer)
             chain = Chain(writer, seq=head[0], head=head[1]) if head is not None else Chain(writer)
             stored = chain.append(record)
+            cp = chain.checkpoint(self._key, to_us(self._clock()))
             try:
-                await sink.append_checkpointed([stored], chain.checkpoint(self._key, to_us(self._clock())))
-                return stored
+                await sink.append_checkpointed([stored], cp)
             except ServiceUnavailable:
                 there = await sink.record_at(writer, stored.seq)
                 if there is None:
                     raise  # the seq is still free: the store failed, no other run took it
-                if there.hash == stored.hash:
-                    return stored  # it was written; only the answer was lost
-                # another run took this seq first: chain after it (a pause of random length, so runs that
-                # collided do not collide again in step)
-                await asyncio.sleep(random.uniform(0.0, 0.02))
+                if there.hash != stored.hash:
+                    # another run took this seq first: chain after it (a pause of random length, so runs
+                    # that collided do not collide again in step)
+                    await asyncio.sleep(random.uniform(0.0, 0.02))
+                    continue
+                # it was written; only the answer was lost
+            # the line the gateway logs for each checkpoint: a copy of the chain's head outside the store
+            # (`bastion audit verify --checkpoint-log` compares them: deleting the newest record with its
+            # checkpoint is then caught)
+            self._report(f"audit checkpoint writer_id={cp.writer_id} seq={cp.seq} hash={cp.hash} "
+                         f"signed={cp.signature is not None}")
+            return stored
         raise ServiceUnavailable(f"the audit chain {writer} kept moving: {_ATTEMPTS} other changes were "
                                  "recorded meanwhile; try again")

@@ -9,6 +9,8 @@ checkpoint problems (bad signature, or a checkpoint the chain no longer matches)
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -108,6 +110,47 @@ async def verify_store(sink: AuditSink, key: Secret | None = None) -> VerifyRepo
     if signed and key is None:
         warnings.append("checkpoints are signed but no checkpoint_key was given: signatures not checked")
     return VerifyReport(chains, warnings)
+
+
+# what the writer logs for each checkpoint it stores (audit/writer.py, audit/offline.py)
+LOGGED_CHECKPOINT = re.compile(r"audit checkpoint writer_id=(\S+) seq=(\d+) hash=([0-9a-f]{64})")
+
+
+def logged_checkpoints(lines: Iterable[str]) -> list[tuple[str, int, str]]:
+    """(writer_id, seq, hash) of every `audit checkpoint` line in `lines` (log lines of any format:
+    plain or JSON, the message is matched wherever it is)."""
+    found = []
+    for line in lines:
+        for m in LOGGED_CHECKPOINT.finditer(line):
+            found.append((m.group(1).rstrip('",'), int(m.group(2)), m.group(3)))
+    return found
+
+
+async def check_logged(sink: AuditSink, report: VerifyReport, logged: Iterable[tuple[str, int, str]]) -> int:
+    """Compare checkpoints copied out of the store (the `audit checkpoint` log lines) with it: a chain
+    whose newest records were deleted together with their checkpoints verifies intact on its own, but
+    not against a copy of its head kept elsewhere. Adds a problem to the chain's report for each logged
+    checkpoint whose record is missing or different; returns how many logged checkpoints were checked
+    (those of pruned records are skipped)."""
+    chains = {c.writer_id: c for c in report.chains}
+    checked = 0
+    for writer_id, seq, digest in sorted(set(logged)):
+        chain = chains.get(writer_id)
+        if chain is None:
+            chain = chains[writer_id] = ChainReport(writer_id)
+            report.chains.append(chain)
+        if chain.anchor_seq is not None and seq <= chain.anchor_seq:
+            continue  # pruned (`bastion audit prune`): the anchor vouches for what was before it
+        checked += 1
+        row = await sink.record_at(writer_id, seq)
+        if row is None:
+            chain.problems.append(Problem(writer_id, seq, "deleted",
+                                          f"record {seq} is missing but its checkpoint was logged (hash "
+                                          f"{digest[:16]}…): records at the chain's end were deleted"))
+        elif row.hash != digest:
+            chain.problems.append(Problem(writer_id, seq, "edited",
+                                          f"record {seq} does not match its logged checkpoint (hash {digest[:16]}…)"))
+    return checked
 
 
 async def _verify_chain(sink: AuditSink, writer_id: str, key: Secret | None) -> ChainReport:

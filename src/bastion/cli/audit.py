@@ -13,7 +13,7 @@ from typing import IO
 from bastion.audit.prune import prune_before
 from bastion.audit.record import parse_iso
 from bastion.audit.sink import SqlAuditSink
-from bastion.audit.verify import verify_store
+from bastion.audit.verify import check_logged, logged_checkpoints, verify_store
 from bastion.cli.store_path import missing_sqlite_store
 from bastion.config.loader import ConfigError, load_config
 from bastion.config.schema import BastionConfig
@@ -36,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = sub.add_parser("verify", help="Check every hash chain and checkpoint; report the first tampering.")
     common(p)
+    p.add_argument("--checkpoint-log", metavar="FILE", action="append", default=[],
+                   help="Log file(s) holding the `audit checkpoint` lines the gateway (and `bastion keys`) wrote; "
+                        "each logged checkpoint must still match the store, so deleting a chain's newest "
+                        "records together with their checkpoints is caught. '-' reads stdin. Repeatable.")
     p.set_defaults(func=lambda a: _run(a, _verify))
 
     p = sub.add_parser("tail", help="Print the newest records as JSON lines.")
@@ -111,7 +115,13 @@ def _run(args: argparse.Namespace, command: Command, out: IO[str] | None = None)
 
 
 async def _verify(args: argparse.Namespace, config: BastionConfig, sink: SqlAuditSink, out: IO[str]) -> int:
+    logged = _logged_checkpoints(args.checkpoint_log)  # read first: a bad path is a usage error, not a verdict
     report = await verify_store(sink, config.audit.checkpoint_key)
+    if args.checkpoint_log:
+        checked = await check_logged(sink, report, logged)
+        print(f"logged checkpoints: {len(logged)} line(s) read, {checked} compared with the store", file=out)
+        if not logged:
+            report.warnings.append("no `audit checkpoint` line in --checkpoint-log: nothing to compare")
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for chain in report.chains:
@@ -122,6 +132,20 @@ async def _verify(args: argparse.Namespace, config: BastionConfig, sink: SqlAudi
         print(str(problem), file=out)
     print(report.summary(), file=out)
     return 0 if report.intact else 1
+
+
+def _logged_checkpoints(paths: list[str]) -> list[tuple[str, int, str]]:
+    found: list[tuple[str, int, str]] = []
+    for path in paths:
+        try:
+            if path == "-":
+                found += logged_checkpoints(sys.stdin)
+            else:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    found += logged_checkpoints(f)
+        except OSError as e:
+            raise _UsageError(f"--checkpoint-log: cannot read {path}: {e.strerror or e}") from None
+    return found
 
 
 async def _tail(args: argparse.Namespace, config: BastionConfig, sink: SqlAuditSink, out: IO[str]) -> int:
