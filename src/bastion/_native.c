@@ -20,6 +20,11 @@
  *       when not empty, says which buckets count). Sums per position in feature order, then prefix
  *       sums: numpy.bincount's and numpy.cumsum's order, so the same float64 values.
  *
+ *   features_windows(codes, bits, word_table, salts, weights, live, window, stride, bias)
+ *       -> (trigrams, words, word_starts, longest, logits)
+ *       features and window_logits of one chunk in one pass, without the arrays between them (in
+ *       _native_scored.c).
+ *
  *   anchor_tables(hashes, first, rules, n_rules) -> anchors
  *   anchored_spans(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict | None
  *       Regions.anchored_spans: per rule k with ok[k] and an anchor among the words, the spans
@@ -653,7 +658,24 @@ typedef struct {
     uint64_t *hash;    /* na, ascending */
     int64_t *first;    /* na + 1 offsets into rule */
     int64_t *rule;     /* the rule indices */
+    uint32_t *slot;    /* open addressing over `hash`: index + 1, 0 when empty (nslot, a power of two, > 2 na) */
+    int slot_shift;    /* 64 - log2(nslot) */
+    uint32_t slot_mask;
 } Anchors;
+
+/* The index of anchor hash `h` (na when it is not an anchor): one multiply and a probe or two, where a
+ * binary search over the sorted hashes took ~10 compares per word. */
+static inline Py_ssize_t
+anchor_index(const Anchors *t, uint64_t h)
+{
+    for (uint32_t k = (uint32_t)((h * MIX) >> t->slot_shift);; k = (k + 1) & t->slot_mask) {
+        uint32_t at = t->slot[k];
+        if (at == 0)
+            return t->na;
+        if (t->hash[at - 1] == h)
+            return at - 1;
+    }
+}
 
 static void
 anchors_free(PyObject *capsule)
@@ -661,6 +683,7 @@ anchors_free(PyObject *capsule)
     Anchors *a = PyCapsule_GetPointer(capsule, "bastion._native.Anchors");
     if (a != NULL) {
         PyMem_Free(a->hash);
+        PyMem_Free(a->slot);
         PyMem_Free(a);
     }
 }
@@ -697,11 +720,23 @@ native_anchor_tables(PyObject *self, PyObject *args)
     }
     Anchors *a = PyMem_Calloc(1, sizeof(Anchors));
     char *mem = PyMem_Malloc((size_t)(v[0].len + v[1].len + v[2].len) + 8);
-    if (a == NULL || mem == NULL) {
+    int log2 = 4;
+    while (((Py_ssize_t)1 << log2) <= 2 * na) /* at most half full: a probe or two */
+        log2++;
+    uint32_t *slot = log2 < 32 ? PyMem_Calloc((size_t)1 << log2, sizeof(uint32_t)) : NULL;
+    if (a == NULL || mem == NULL || slot == NULL) {
         PyMem_Free(a);
         PyMem_Free(mem);
+        PyMem_Free(slot);
         PyErr_NoMemory();
         goto done;
+    }
+    a->slot = slot, a->slot_shift = 64 - log2, a->slot_mask = (uint32_t)(((Py_ssize_t)1 << log2) - 1);
+    for (Py_ssize_t i = 0; i < na; i++) { /* (hashes are distinct: checked above) */
+        uint32_t k = (uint32_t)((h[i] * MIX) >> a->slot_shift);
+        while (slot[k] != 0)
+            k = (k + 1) & a->slot_mask;
+        slot[k] = (uint32_t)(i + 1);
     }
     a->na = na, a->nrules = nrules;
     a->hash = (uint64_t *)mem;
@@ -713,6 +748,7 @@ native_anchor_tables(PyObject *self, PyObject *args)
     capsule = PyCapsule_New(a, "bastion._native.Anchors", anchors_free);
     if (capsule == NULL) {
         PyMem_Free(mem);
+        PyMem_Free(slot);
         PyMem_Free(a);
     }
 done:
@@ -810,15 +846,8 @@ native_anchored_spans(PyObject *self, PyObject *args)
     }
     for (Py_ssize_t i = 0; i < nw; i++) {
         uint64_t h = wh[i];
-        Py_ssize_t l = 0, r = t->na; /* the first anchor >= h */
-        while (l < r) {
-            Py_ssize_t m = l + (r - l) / 2;
-            if (t->hash[m] < h)
-                l = m + 1;
-            else
-                r = m;
-        }
-        if (l == t->na || t->hash[l] != h)
+        Py_ssize_t l = anchor_index(t, h);
+        if (l == t->na)
             continue;
         Py_ssize_t p = ws[i], a = p - before, b = p + after;
         a = a < lo ? lo : a;
@@ -845,6 +874,8 @@ static PyMethodDef methods[] = {
     {"window_logits", native_window_logits, METH_VARARGS, "The classifier's window logits before cues (see the module)."},
     {"window_logits_capped", native_window_logits_capped, METH_VARARGS,
      "Window logits with each bucket counted at most `cap` times per window (_native_distinct.c)."},
+    {"features_windows", native_features_windows, METH_VARARGS,
+     "features and window_logits of one chunk in one pass (_native_scored.c)."},
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
     {"anchored_spans", native_anchored_spans, METH_VARARGS, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
