@@ -194,7 +194,9 @@ typedef struct {
     uint32_t *slot_stamp;              /* the call that last visited the slot (a bucket repeats in a text) */
     uint32_t *by_first;                /* ns string indices grouped by key */
     uint32_t *str_cl_at, *str_cl;      /* per string: the clauses it is a member of (ns + 1 offsets, nm) */
-    uint32_t *always;                  /* the strings without a 3-gram */
+    uint32_t *always;                  /* the strings whose key is the sentinel, but for those below */
+    unsigned char *maybe0, *ok0;       /* ns, nc: the flags of the strings whose 8 picks are all the sentinel
+                                        * (strings of fewer than 3 characters: always set) and their clauses */
     uint32_t *key;                     /* per string, the pick it is filed under */
     Py_ssize_t nslot, nalways;
     uint32_t stamp;
@@ -213,6 +215,7 @@ tables_free_struct(Tables *t)
         PyMem_Free(t->by_first);
         PyMem_Free(t->str_cl_at);
         PyMem_Free(t->key);
+        PyMem_Free(t->maybe0);
         PyMem_Free(t);
     }
 }
@@ -338,6 +341,28 @@ invert(Tables *t)
         }
     }
     PyMem_Free(fill);
+    /* the strings of the sentinel alone hold all 8 picks in every text: their flags and clauses once here */
+    t->maybe0 = PyMem_Calloc((size_t)(ns + nc + 1), 1);
+    if (t->maybe0 == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->ok0 = t->maybe0 + ns;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t a = 0; a < t->nalways; a++) {
+        uint32_t s = t->always[a];
+        int sentinel = 1;
+        for (int j = 0; j < 8; j++)
+            sentinel &= t->tri[(size_t)s * 8 + j] == (uint32_t)t->size;
+        if (!sentinel) {
+            t->always[kept++] = s; /* tested per call */
+            continue;
+        }
+        t->maybe0[s] = 1;
+        for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
+            t->ok0[t->str_cl[j]] = 1;
+    }
+    t->nalways = kept;
     return 0;
 }
 
@@ -459,7 +484,7 @@ native_prefilter(PyObject *self, PyObject *args)
 #define SET(b) (sc[(uint64_t)(b) >> 6] |= 1ULL << ((uint64_t)(b) & 63))
 #define HAS(b) ((sc[(uint64_t)(b) >> 6] >> ((uint64_t)(b) & 63)) & 1)
     for (Py_ssize_t i = 0; i < nt; i++) {
-        if (tg[i] < 0 || tg[i] >= t->size) {
+        if ((uint64_t)tg[i] >= (uint64_t)t->size) { /* (negative ones too) */
             for (Py_ssize_t j = 0; j < i; j++) /* the scratch bits all zero again */
                 sc[(uint64_t)tg[j] >> 6] = 0;
             PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
@@ -474,8 +499,8 @@ native_prefilter(PyObject *self, PyObject *args)
                  HAS((p)[6]) && HAS((p)[7]))
     if (nt < t->ns) {
         /* few 3-grams: only the strings filed under one of them can hold all 8 (the same flags) */
-        memset(m, 0, (size_t)t->ns);
-        memset(ok, 0, (size_t)t->nc);
+        memcpy(m, t->maybe0, (size_t)t->ns);
+        memcpy(ok, t->ok0, (size_t)t->nc);
         const uint64_t *firsts = t->firsts;
         uint32_t stamp = ++t->stamp;
         if (stamp == 0) { /* wrapped: no slot may look visited */
