@@ -16,6 +16,65 @@
 #define PAIR 0xC2B2AE3D27D4EB4FULL
 #define MIX 0x9E3779B97F4A7C15ULL
 
+/* Per position p, the weights of the features starting at p in feature order (each bucket < 2**bits = the
+ * number of weights) added to the prefix sums before p, and their count (those `live` marks, when given). */
+static inline __attribute__((always_inline)) void
+sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, const float *w,
+              const unsigned char *live, const int64_t *starts, const uint64_t *hw, Py_ssize_t nwords, int64_t *b3,
+              double *csum, int64_t *ccount)
+{
+#define ADD(bucket)                                  \
+    do {                                             \
+        int64_t b_ = (bucket);                       \
+        acc += (double)w[b_];                        \
+        cnt += live != NULL ? live[b_] != 0 : 1;     \
+    } while (0)
+#define WORD()                                                                                    \
+    do {                                                                                          \
+        if (next < nwords && starts[next] == i) {                                                 \
+            ADD((int64_t)(((hw[next] ^ salt[3]) * MIX) >> shift));                                \
+            if (next + 1 < nwords)                                                                \
+                ADD((int64_t)((((hw[next] * PAIR + hw[next + 1]) ^ salt[4]) * MIX) >> shift));     \
+            next++;                                                                               \
+        }                                                                                         \
+    } while (0)
+    csum[0] = 0.0;
+    ccount[0] = 0;
+    Py_ssize_t next = 0, i = 0; /* the next word */
+    for (; i + 4 < n; i++) { /* a 3-, 4- and 5-gram start here */
+        double acc = 0.0;
+        int64_t cnt = 0;
+        uint64_t h = ((uint64_t)c[i] * BASE + c[i + 1]) * BASE + c[i + 2];
+        b3[i] = (int64_t)(((h ^ salt[0]) * MIX) >> shift);
+        ADD(b3[i]);
+        h = h * BASE + c[i + 3];
+        ADD((int64_t)(((h ^ salt[1]) * MIX) >> shift));
+        h = h * BASE + c[i + 4];
+        ADD((int64_t)(((h ^ salt[2]) * MIX) >> shift));
+        WORD();
+        csum[i + 1] = csum[i] + acc;
+        ccount[i + 1] = ccount[i] + cnt;
+    }
+    for (; i < n; i++) { /* the last four positions */
+        double acc = 0.0;
+        int64_t cnt = 0;
+        if (i + 2 < n) {
+            uint64_t h = ((uint64_t)c[i] * BASE + c[i + 1]) * BASE + c[i + 2];
+            b3[i] = (int64_t)(((h ^ salt[0]) * MIX) >> shift);
+            ADD(b3[i]);
+            if (i + 3 < n) {
+                h = h * BASE + c[i + 3];
+                ADD((int64_t)(((h ^ salt[1]) * MIX) >> shift));
+            }
+        }
+        WORD();
+        csum[i + 1] = csum[i] + acc;
+        ccount[i + 1] = ccount[i] + cnt;
+    }
+#undef WORD
+#undef ADD
+}
+
 PyObject *
 native_features_windows(PyObject *self, PyObject *args)
 {
@@ -102,43 +161,10 @@ native_features_windows(PyObject *self, PyObject *args)
             h = h * BASE + c[j];
         hw[k] = h;
     }
-    /* per position p, the weights of the features starting at p in feature order (each bucket < 2**bits =
-     * the number of weights), added to the prefix sums before p */
-#define ADD(bucket)                                  \
-    do {                                             \
-        int64_t b_ = (bucket);                       \
-        acc += (double)w[b_];                        \
-        cnt += nl ? live[b_] != 0 : 1;               \
-    } while (0)
-    csum[0] = 0.0;
-    ccount[0] = 0;
-    Py_ssize_t next = 0; /* the next word */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double acc = 0.0;
-        int64_t cnt = 0;
-        if (i + 2 < n) {
-            uint64_t h = ((uint64_t)c[i] * BASE + c[i + 1]) * BASE + c[i + 2];
-            b3[i] = (int64_t)(((h ^ salt[0]) * MIX) >> shift);
-            ADD(b3[i]);
-            if (i + 3 < n) {
-                h = h * BASE + c[i + 3];
-                ADD((int64_t)(((h ^ salt[1]) * MIX) >> shift));
-                if (i + 4 < n) {
-                    h = h * BASE + c[i + 4];
-                    ADD((int64_t)(((h ^ salt[2]) * MIX) >> shift));
-                }
-            }
-        }
-        if (next < nwords && starts[next] == i) {
-            ADD((int64_t)(((hw[next] ^ salt[3]) * MIX) >> shift));
-            if (next + 1 < nwords)
-                ADD((int64_t)((((hw[next] * PAIR + hw[next + 1]) ^ salt[4]) * MIX) >> shift));
-            next++;
-        }
-        csum[i + 1] = csum[i] + acc;
-        ccount[i + 1] = ccount[i] + cnt;
-    }
-#undef ADD
+    if (nl)
+        sum_positions(c, n, salt, shift, w, live, starts, hw, nwords, b3, csum, ccount);
+    else /* (inlined with live NULL: no test per feature) */
+        sum_positions(c, n, salt, shift, w, NULL, starts, hw, nwords, b3, csum, ccount);
     double *out = (double *)PyByteArray_AS_STRING(logits);
     for (Py_ssize_t k = 0; k < nstarts; k++) {
         /* LinearModel.window_starts: every stride, and one flush with the end */
