@@ -149,11 +149,14 @@ class LinearModel:
     def _scored_probs(self, scored: Scored, n: int,
                       cues: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list[float]]:
         """The bounds and scores of `scored`'s windows: `score_windows`'s arithmetic on the C pass's logits."""
-        if len(scored.logits) // 8 <= _FEW:
-            starts = [0] if n <= self.window else list(range(0, n - self.window + 1, self.stride))
-            if n > self.window and starts[-1] != n - self.window:
-                starts.append(n - self.window)
-            bounds = [(s, min(s + self.window, n)) for s in starts]
+        if len(scored.logits) <= 8 * _FEW:
+            w = self.window
+            if n <= w:
+                bounds = [(0, n)]
+            else:  # `window_starts`: every stride and one flush with the end (each window within the text)
+                bounds = [(s, s + w) for s in range(0, n - w + 1, self.stride)]
+                if bounds[-1][0] != n - w:
+                    bounds.append((n - w, n))
             logits: list[float] = memoryview(scored.logits).cast("d").tolist()  # type: ignore[assignment]
             return bounds, self._probs_few(bounds, logits, cues)
         starts_all = self.window_starts(n)
