@@ -91,33 +91,13 @@ native_features(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "features: needs at least 8 code points and 5 salts");
         goto done;
     }
-    /* words: maximal runs of word characters (code points past the table are not) */
     starts = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
     ends = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
     if (starts == NULL || ends == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t w = 0, longest = 0;
-    int inword = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int is = c[i] < (uint64_t)tlen ? table[c[i]] != 0 : 0;
-        if (is && !inword)
-            starts[w] = i;
-        else if (!is && inword) {
-            ends[w] = i;
-            if (i - starts[w] > longest)
-                longest = i - starts[w];
-            w++;
-        }
-        inword = is;
-    }
-    if (inword) {
-        ends[w] = n;
-        if (n - starts[w] > longest)
-            longest = n - starts[w];
-        w++;
-    }
+    Py_ssize_t longest, w = find_words(c, n, table, tlen, starts, ends, &longest);
     Py_ssize_t pairs = w > 1 ? w - 1 : 0;
     Py_ssize_t total = (n - 2) + (n - 3) + (n - 4) + w + pairs;
     buckets = PyByteArray_FromStringAndSize(NULL, total * 8);

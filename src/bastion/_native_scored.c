@@ -116,7 +116,6 @@ native_features_windows(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "features_windows: weights must hold 2**bits values, live none or as many");
         goto done;
     }
-    /* words: maximal runs of word characters (code points past the table are not) */
     starts = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
     ends = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
     csum = PyMem_Malloc(sizeof(double) * (size_t)(n + 1));
@@ -125,26 +124,7 @@ native_features_windows(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t nwords = 0, longest = 0;
-    int inword = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int is = c[i] < (uint64_t)tlen ? table[c[i]] != 0 : 0;
-        if (is && !inword)
-            starts[nwords] = i;
-        else if (!is && inword) {
-            ends[nwords] = i;
-            if (i - starts[nwords] > longest)
-                longest = i - starts[nwords];
-            nwords++;
-        }
-        inword = is;
-    }
-    if (inword) {
-        ends[nwords] = n;
-        if (n - starts[nwords] > longest)
-            longest = n - starts[nwords];
-        nwords++;
-    }
+    Py_ssize_t longest, nwords = find_words(c, n, table, tlen, starts, ends, &longest);
     Py_ssize_t nstarts = n <= window ? 1 : (n - window) / stride + 1 + ((n - window) % stride != 0);
     trigrams = PyByteArray_FromStringAndSize(NULL, (n - 2) * 8);
     words = PyByteArray_FromStringAndSize(NULL, nwords * 8);
