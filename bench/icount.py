@@ -1,7 +1,8 @@
 """Instructions per request of Bastion's request path in process, counted by valgrind: a figure that
 other load on the machine does not move (CPU time on a shared or throttled VM moves ±10 % and more).
 
-Usage: .venv/bin/python bench/icount.py [--profile min|full] [--stream [--one-read]] [--src DIR ...] [--small 300] [--large 1300]
+Usage: .venv/bin/python bench/icount.py [--profile min|full [--with-injection]] [--stream [--one-read]] [--src DIR ...]
+                                        [--small 300] [--large 1300]
 (`apt-get install -y valgrind` once). For each source tree (default: this checkout's src/), runs
 `bench_gateway_overhead.py` under `valgrind --tool=callgrind` twice, with --small and --large
 requests after the same warm-up, and prints (large - small) instructions / (large - small) requests:
@@ -29,13 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def instructions(src: Path, profile: str, requests: int, stream: bool = False, one_read: bool = False) -> int:
+def instructions(src: Path, profile: str, requests: int, stream: bool = False, one_read: bool = False,
+                 injection: bool = False) -> int:
     """Every instruction of one in-process bench run (all threads) of `requests` requests."""
     with tempfile.TemporaryDirectory(prefix="icount-") as tmp:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.%p.out", sys.executable,
                str(ROOT / "bench" / "bench_gateway_overhead.py"), "--profile", profile, "--requests", str(requests),
                "--rounds", "1", "--warmup", "200", *(["--stream"] if stream else []),
-               *(["--one-read"] if one_read else [])]
+               *(["--one-read"] if one_read else []), *(["--with-injection"] if injection else [])]
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     found = _COLLECTED.findall(done.stderr)
@@ -50,6 +52,8 @@ def main() -> None:
     parser.add_argument("--profile", choices=["min", "full"], default="min",
                         help="min: Bastion (a), auth + routing; full: (b) with the injection detector a no-op")
     parser.add_argument("--src", action="append", type=Path, help="a source tree (its src/ directory); repeatable")
+    parser.add_argument("--with-injection", action="store_true",
+                        help="with --profile full: the injection detector scans every prompt (not a no-op)")
     parser.add_argument("--stream", action="store_true", help="streamed requests: instructions per stream")
     parser.add_argument("--one-read", action="store_true", help="with --stream: each stream in one upstream read")
     parser.add_argument("--small", type=int, default=300)
@@ -64,10 +68,11 @@ def main() -> None:
     for src in args.src or [ROOT / "src"]:
         if not (src / "bastion").is_dir():
             raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")
-        small = instructions(src, args.profile, args.small, args.stream, args.one_read)
-        large = instructions(src, args.profile, args.large, args.stream, args.one_read)
+        small = instructions(src, args.profile, args.small, args.stream, args.one_read, args.with_injection)
+        large = instructions(src, args.profile, args.large, args.stream, args.one_read, args.with_injection)
         per = (large - small) / (args.large - args.small)
-        print(f"{src}: {per:,.0f} instructions per {'stream' if args.stream else 'request'} (profile {args.profile}; "
+        print(f"{src}: {per:,.0f} instructions per {'stream' if args.stream else 'request'} (profile {args.profile}"
+              f"{', injection on' if args.with_injection else ''}; "
               f"{small:,} at {args.small}, {large:,} at {args.large} requests)", flush=True)
 
 

@@ -20,6 +20,11 @@
  *       when not empty, says which buckets count). Sums per position in feature order, then prefix
  *       sums: numpy.bincount's and numpy.cumsum's order, so the same float64 values.
  *
+ *   features_windows(codes, bits, word_table, salts, weights, live, window, stride, bias)
+ *       -> (trigrams, words, word_starts, longest, logits)
+ *       features and window_logits of one chunk in one pass, without the arrays between them (in
+ *       _native_scored.c).
+ *
  *   anchor_tables(hashes, first, rules, n_rules) -> anchors
  *   anchored_spans(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict | None
  *       Regions.anchored_spans: per rule k with ok[k] and an anchor among the words, the spans
@@ -86,33 +91,13 @@ native_features(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "features: needs at least 8 code points and 5 salts");
         goto done;
     }
-    /* words: maximal runs of word characters (code points past the table are not) */
     starts = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
     ends = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
     if (starts == NULL || ends == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t w = 0, longest = 0;
-    int inword = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int is = c[i] < (uint64_t)tlen ? table[c[i]] != 0 : 0;
-        if (is && !inword)
-            starts[w] = i;
-        else if (!is && inword) {
-            ends[w] = i;
-            if (i - starts[w] > longest)
-                longest = i - starts[w];
-            w++;
-        }
-        inword = is;
-    }
-    if (inword) {
-        ends[w] = n;
-        if (n - starts[w] > longest)
-            longest = n - starts[w];
-        w++;
-    }
+    Py_ssize_t longest, w = find_words(c, n, table, tlen, starts, ends, &longest);
     Py_ssize_t pairs = w > 1 ? w - 1 : 0;
     Py_ssize_t total = (n - 2) + (n - 3) + (n - 4) + w + pairs;
     buckets = PyByteArray_FromStringAndSize(NULL, total * 8);
@@ -189,7 +174,9 @@ typedef struct {
     uint32_t *slot_stamp;              /* the call that last visited the slot (a bucket repeats in a text) */
     uint32_t *by_first;                /* ns string indices grouped by key */
     uint32_t *str_cl_at, *str_cl;      /* per string: the clauses it is a member of (ns + 1 offsets, nm) */
-    uint32_t *always;                  /* the strings without a 3-gram */
+    uint32_t *always;                  /* the strings whose key is the sentinel, but for those below */
+    unsigned char *maybe0, *ok0;       /* ns, nc: the flags of the strings whose 8 picks are all the sentinel
+                                        * (strings of fewer than 3 characters: always set) and their clauses */
     uint32_t *key;                     /* per string, the pick it is filed under */
     Py_ssize_t nslot, nalways;
     uint32_t stamp;
@@ -208,6 +195,7 @@ tables_free_struct(Tables *t)
         PyMem_Free(t->by_first);
         PyMem_Free(t->str_cl_at);
         PyMem_Free(t->key);
+        PyMem_Free(t->maybe0);
         PyMem_Free(t);
     }
 }
@@ -333,6 +321,28 @@ invert(Tables *t)
         }
     }
     PyMem_Free(fill);
+    /* the strings of the sentinel alone hold all 8 picks in every text: their flags and clauses once here */
+    t->maybe0 = PyMem_Calloc((size_t)(ns + nc + 1), 1);
+    if (t->maybe0 == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->ok0 = t->maybe0 + ns;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t a = 0; a < t->nalways; a++) {
+        uint32_t s = t->always[a];
+        int sentinel = 1;
+        for (int j = 0; j < 8; j++)
+            sentinel &= t->tri[(size_t)s * 8 + j] == (uint32_t)t->size;
+        if (!sentinel) {
+            t->always[kept++] = s; /* tested per call */
+            continue;
+        }
+        t->maybe0[s] = 1;
+        for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
+            t->ok0[t->str_cl[j]] = 1;
+    }
+    t->nalways = kept;
     return 0;
 }
 
@@ -454,7 +464,7 @@ native_prefilter(PyObject *self, PyObject *args)
 #define SET(b) (sc[(uint64_t)(b) >> 6] |= 1ULL << ((uint64_t)(b) & 63))
 #define HAS(b) ((sc[(uint64_t)(b) >> 6] >> ((uint64_t)(b) & 63)) & 1)
     for (Py_ssize_t i = 0; i < nt; i++) {
-        if (tg[i] < 0 || tg[i] >= t->size) {
+        if ((uint64_t)tg[i] >= (uint64_t)t->size) { /* (negative ones too) */
             for (Py_ssize_t j = 0; j < i; j++) /* the scratch bits all zero again */
                 sc[(uint64_t)tg[j] >> 6] = 0;
             PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
@@ -469,8 +479,8 @@ native_prefilter(PyObject *self, PyObject *args)
                  HAS((p)[6]) && HAS((p)[7]))
     if (nt < t->ns) {
         /* few 3-grams: only the strings filed under one of them can hold all 8 (the same flags) */
-        memset(m, 0, (size_t)t->ns);
-        memset(ok, 0, (size_t)t->nc);
+        memcpy(m, t->maybe0, (size_t)t->ns);
+        memcpy(ok, t->ok0, (size_t)t->nc);
         const uint64_t *firsts = t->firsts;
         uint32_t stamp = ++t->stamp;
         if (stamp == 0) { /* wrapped: no slot may look visited */
@@ -653,7 +663,24 @@ typedef struct {
     uint64_t *hash;    /* na, ascending */
     int64_t *first;    /* na + 1 offsets into rule */
     int64_t *rule;     /* the rule indices */
+    uint32_t *slot;    /* open addressing over `hash`: index + 1, 0 when empty (nslot, a power of two, > 2 na) */
+    int slot_shift;    /* 64 - log2(nslot) */
+    uint32_t slot_mask;
 } Anchors;
+
+/* The index of anchor hash `h` (na when it is not an anchor): one multiply and a probe or two, where a
+ * binary search over the sorted hashes took ~10 compares per word. */
+static inline Py_ssize_t
+anchor_index(const Anchors *t, uint64_t h)
+{
+    for (uint32_t k = (uint32_t)((h * MIX) >> t->slot_shift);; k = (k + 1) & t->slot_mask) {
+        uint32_t at = t->slot[k];
+        if (at == 0)
+            return t->na;
+        if (t->hash[at - 1] == h)
+            return at - 1;
+    }
+}
 
 static void
 anchors_free(PyObject *capsule)
@@ -661,6 +688,7 @@ anchors_free(PyObject *capsule)
     Anchors *a = PyCapsule_GetPointer(capsule, "bastion._native.Anchors");
     if (a != NULL) {
         PyMem_Free(a->hash);
+        PyMem_Free(a->slot);
         PyMem_Free(a);
     }
 }
@@ -697,11 +725,23 @@ native_anchor_tables(PyObject *self, PyObject *args)
     }
     Anchors *a = PyMem_Calloc(1, sizeof(Anchors));
     char *mem = PyMem_Malloc((size_t)(v[0].len + v[1].len + v[2].len) + 8);
-    if (a == NULL || mem == NULL) {
+    int log2 = 4;
+    while (((Py_ssize_t)1 << log2) <= 2 * na) /* at most half full: a probe or two */
+        log2++;
+    uint32_t *slot = log2 < 32 ? PyMem_Calloc((size_t)1 << log2, sizeof(uint32_t)) : NULL;
+    if (a == NULL || mem == NULL || slot == NULL) {
         PyMem_Free(a);
         PyMem_Free(mem);
+        PyMem_Free(slot);
         PyErr_NoMemory();
         goto done;
+    }
+    a->slot = slot, a->slot_shift = 64 - log2, a->slot_mask = (uint32_t)(((Py_ssize_t)1 << log2) - 1);
+    for (Py_ssize_t i = 0; i < na; i++) { /* (hashes are distinct: checked above) */
+        uint32_t k = (uint32_t)((h[i] * MIX) >> a->slot_shift);
+        while (slot[k] != 0)
+            k = (k + 1) & a->slot_mask;
+        slot[k] = (uint32_t)(i + 1);
     }
     a->na = na, a->nrules = nrules;
     a->hash = (uint64_t *)mem;
@@ -713,6 +753,7 @@ native_anchor_tables(PyObject *self, PyObject *args)
     capsule = PyCapsule_New(a, "bastion._native.Anchors", anchors_free);
     if (capsule == NULL) {
         PyMem_Free(mem);
+        PyMem_Free(slot);
         PyMem_Free(a);
     }
 done:
@@ -810,15 +851,8 @@ native_anchored_spans(PyObject *self, PyObject *args)
     }
     for (Py_ssize_t i = 0; i < nw; i++) {
         uint64_t h = wh[i];
-        Py_ssize_t l = 0, r = t->na; /* the first anchor >= h */
-        while (l < r) {
-            Py_ssize_t m = l + (r - l) / 2;
-            if (t->hash[m] < h)
-                l = m + 1;
-            else
-                r = m;
-        }
-        if (l == t->na || t->hash[l] != h)
+        Py_ssize_t l = anchor_index(t, h);
+        if (l == t->na)
             continue;
         Py_ssize_t p = ws[i], a = p - before, b = p + after;
         a = a < lo ? lo : a;
@@ -845,6 +879,8 @@ static PyMethodDef methods[] = {
     {"window_logits", native_window_logits, METH_VARARGS, "The classifier's window logits before cues (see the module)."},
     {"window_logits_capped", native_window_logits_capped, METH_VARARGS,
      "Window logits with each bucket counted at most `cap` times per window (_native_distinct.c)."},
+    {"features_windows", native_features_windows, METH_VARARGS,
+     "features and window_logits of one chunk in one pass (_native_scored.c)."},
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
     {"anchored_spans", native_anchored_spans, METH_VARARGS, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},

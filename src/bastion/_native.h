@@ -22,6 +22,36 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name
     return 0;
 }
 
+/* The words of `c` (n code points): maximal runs of word characters (table[cp] != 0; code points past the
+ * table are not), their starts and ends (n / 2 + 1 each at most), the longest one's length; their number. */
+static inline Py_ssize_t
+find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize_t tlen, int64_t *starts,
+           int64_t *ends, Py_ssize_t *longest)
+{
+    Py_ssize_t w = 0;
+    int inword = 0;
+    *longest = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int is = c[i] < (uint64_t)tlen ? table[c[i]] != 0 : 0;
+        if (is && !inword)
+            starts[w] = i;
+        else if (!is && inword) {
+            ends[w] = i;
+            if (i - starts[w] > *longest)
+                *longest = i - starts[w];
+            w++;
+        }
+        inword = is;
+    }
+    if (inword) {
+        ends[w] = n;
+        if (n - starts[w] > *longest)
+            *longest = n - starts[w];
+        w++;
+    }
+    return w;
+}
+
 PyObject *native_canon(PyObject *self, PyObject *args);
 PyObject *native_ascii_canon(PyObject *self, PyObject *args);
 PyObject *native_encoding_gates(PyObject *self, PyObject *args);
@@ -29,6 +59,7 @@ PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *args);
 PyObject *native_window_logits_capped(PyObject *self, PyObject *args);
+PyObject *native_features_windows(PyObject *self, PyObject *args);
 int window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn,
                    int buckets);
 

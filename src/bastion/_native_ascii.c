@@ -11,6 +11,36 @@
  */
 #include "_native.h"
 
+/* The tables of the last call, and per byte what the loop reads of them in one load: rebuilt when a call
+ * passes other tables (the detector always passes the same ones; the GIL is held). */
+static unsigned char canon_seen[4][256];
+static uint32_t canon_entry[256];
+static int canon_ready;
+
+#define C_BAD (1u << 16)  /* dropped, or mapped past ASCII */
+#define C_WS (1u << 17)   /* mapped to " " or "\n" */
+#define C_RUN (1u << 18)  /* mapped to a byte of run class "p" */
+
+static const uint32_t *
+canon_entries(const unsigned char *keep, const unsigned char *drop, const unsigned char *hint,
+              const unsigned char *run)
+{
+    if (canon_ready && !memcmp(canon_seen[0], keep, 256) && !memcmp(canon_seen[1], drop, 256)
+        && !memcmp(canon_seen[2], hint, 256) && !memcmp(canon_seen[3], run, 256))
+        return canon_entry;
+    for (int c = 0; c < 256; c++) {
+        unsigned char m = keep[c];
+        canon_entry[c] = m | (uint32_t)hint[m] << 8 | (drop[c] || m >= 128 ? C_BAD : 0)
+                         | (m == ' ' || m == '\n' ? C_WS : 0) | (run[m] == 'p' ? C_RUN : 0);
+    }
+    memcpy(canon_seen[0], keep, 256);
+    memcpy(canon_seen[1], drop, 256);
+    memcpy(canon_seen[2], hint, 256);
+    memcpy(canon_seen[3], run, 256);
+    canon_ready = 1;
+    return canon_entry;
+}
+
 PyObject *
 native_ascii_canon(PyObject *self, PyObject *args)
 {
@@ -37,32 +67,27 @@ native_ascii_canon(PyObject *self, PyObject *args)
         goto done;
     Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
     uint32_t *cp = (uint32_t *)PyByteArray_AS_STRING(codes);
-    int prev_ws = 0, spaced = 0, runs = 0, run_len = 0;
+    const uint32_t *entry = canon_entries(keep, drop, hint, run);
+    int spaced = 0, runs = 0, run_len = 0;
+    uint32_t prev_ws = 0;
     uint64_t last5 = 0; /* the last five hint classes, a byte each ("slsls" is 0x736c736c73) */
     for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = in[i];
-        if (drop[c] || keep[c] >= 128) {
+        uint32_t e = entry[in[i]];
+        if ((e & C_BAD) || (e & prev_ws)) {
             Py_INCREF(Py_None);
             result = Py_None;
             goto done;
         }
-        unsigned char m = keep[c];
-        int ws = m == ' ' || m == '\n';
-        if (ws && prev_ws) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-            goto done;
-        }
-        prev_ws = ws;
+        prev_ws = e & C_WS;
+        unsigned char m = (unsigned char)e;
         o[i] = m;
         cp[i] = m;
-        last5 = ((last5 << 8) | hint[m]) & 0xFFFFFFFFFFULL;
-        if (i >= 4 && last5 == 0x736C736C73ULL)
-            spaced = 1;
-        if (!ws) { /* the run classes with spaces and newlines deleted */
-            run_len = run[m] == 'p' ? run_len + 1 : 0;
-            if (run_len >= 4)
-                runs = 1;
+        /* (before the fifth byte the high bytes are 0, never "s": no match) */
+        last5 = ((last5 << 8) | ((e >> 8) & 0xFF)) & 0xFFFFFFFFFFULL;
+        spaced |= last5 == 0x736C736C73ULL;
+        if (!prev_ws) { /* the run classes with spaces and newlines deleted */
+            run_len = (e & C_RUN) ? run_len + 1 : 0;
+            runs |= run_len >= 4;
         }
     }
     result = Py_BuildValue("OOii", out, codes, spaced, runs);
@@ -80,6 +105,27 @@ done:
  *       of "6" and "7", and whether 32 bytes in a row map to "h" in hex_map and 40 in a row to "a" in
  *       b85_map (256 bytes each).
  */
+static unsigned char gate_seen[2][256], gate_entry[256];
+static int gate_ready;
+
+enum { G_SPACE = 1, G_ZERO = 2, G_67 = 4, G_HEX = 8, G_B85 = 16 };
+
+/* Per byte, its gate classes in one load (cached as `canon_entries`). */
+static const unsigned char *
+gate_entries(const unsigned char *hex, const unsigned char *b85)
+{
+    if (gate_ready && !memcmp(gate_seen[0], hex, 256) && !memcmp(gate_seen[1], b85, 256))
+        return gate_entry;
+    for (int c = 0; c < 256; c++)
+        gate_entry[c] = (unsigned char)((c == ' ' ? G_SPACE : 0) | (c == '0' ? G_ZERO : 0)
+                                        | (c == '6' || c == '7' ? G_67 : 0) | (hex[c] == 'h' ? G_HEX : 0)
+                                        | (b85[c] == 'a' ? G_B85 : 0));
+    memcpy(gate_seen[0], hex, 256);
+    memcpy(gate_seen[1], b85, 256);
+    gate_ready = 1;
+    return gate_entry;
+}
+
 PyObject *
 native_encoding_gates(PyObject *self, PyObject *args)
 {
@@ -96,21 +142,22 @@ native_encoding_gates(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "encoding_gates: the text must be ASCII");
         goto done;
     }
-    const unsigned char *hex = hb.buf, *b85 = bb.buf;
+    const unsigned char *entry = gate_entries(hb.buf, bb.buf);
     const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), morse = 0, digits = 0, hex_len = 0, b85_len = 0;
     int zero = 0, hex_run = 0, b85_run = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if (c == ' ' && i + 1 < n && (s[i + 1] == '-' || s[i + 1] == '.'))
+        unsigned e = entry[s[i]];
+        if ((e & G_SPACE) && i + 1 < n && (s[i + 1] == '-' || s[i + 1] == '.'))
             morse++;
-        zero |= c == '0';
-        digits += c == '6' || c == '7';
-        hex_len = hex[c] == 'h' ? hex_len + 1 : 0;
+        zero |= e & G_ZERO;
+        digits += (e & G_67) != 0;
+        hex_len = (e & G_HEX) ? hex_len + 1 : 0;
         hex_run |= hex_len >= 32;
-        b85_len = b85[c] == 'a' ? b85_len + 1 : 0;
+        b85_len = (e & G_B85) ? b85_len + 1 : 0;
         b85_run |= b85_len >= 40;
     }
+    zero = zero != 0;
     result = Py_BuildValue("ninii", morse, zero, digits, hex_run, b85_run);
 done:
     PyBuffer_Release(&hb);

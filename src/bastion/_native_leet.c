@@ -48,6 +48,15 @@ add_run(PyObject *out, Py_ssize_t start, Py_ssize_t end)
     return rc;
 }
 
+/* Within a run, per (last class << 2 | class): the new last class (a SKIP leaves it; bits 0-1) and MET when a
+ * mapped character and a letter are next to each other (only SKIPs between them). */
+enum { MET = 4 };
+static const unsigned char STEP[12] = {
+    [OTHER << 2 | MAPPED] = MAPPED,          [OTHER << 2 | LETTER] = LETTER,          [OTHER << 2 | SKIP] = OTHER,
+    [MAPPED << 2 | MAPPED] = MAPPED,         [MAPPED << 2 | LETTER] = LETTER | MET,   [MAPPED << 2 | SKIP] = MAPPED,
+    [LETTER << 2 | MAPPED] = MAPPED | MET,   [LETTER << 2 | LETTER] = LETTER,         [LETTER << 2 | SKIP] = LETTER,
+};
+
 /* The runs of a text of one kind (T: its code unit type; CLASS(c): leet_class of a code unit). */
 #define LEET_SCAN(T, CLASS)                                                                  \
     do {                                                                                     \
@@ -59,17 +68,15 @@ add_run(PyObject *out, Py_ssize_t start, Py_ssize_t end)
                 continue;                                                                    \
             }                                                                                \
             Py_ssize_t start = i;                                                            \
-            int last = OTHER, pair = 0; /* the run's last mapped character or letter */     \
+            int st = OTHER, pair = 0; /* STEP's state: the run's last mapped character or letter */ \
             for (; i < n; i++) {                                                             \
                 int k = CLASS(u[i]);                                                         \
                 if (k == OTHER)                                                              \
                     break;                                                                   \
-                if (k == SKIP)                                                               \
-                    continue;                                                                \
-                pair |= (k == MAPPED && last == LETTER) || (k == LETTER && last == MAPPED);  \
-                last = k;                                                                    \
+                st = STEP[(st & 3) << 2 | k];                                                \
+                pair |= st;                                                                  \
             }                                                                                \
-            if (pair && add_run(out, start, i) < 0) {                                        \
+            if ((pair & MET) && add_run(out, start, i) < 0) {                                \
                 Py_DECREF(out);                                                              \
                 return NULL;                                                                 \
             }                                                                                \

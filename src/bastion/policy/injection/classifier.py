@@ -20,7 +20,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import Features, run_buckets
+from bastion.policy.injection.features import Features, Hasher, Scored, run_buckets
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -125,6 +125,44 @@ class LinearModel:
         if small and contrib is not None:
             out.append(self._best_small_window(feats, n, cues, offset, contrib[:n]))
         return out
+
+    def extract_scored(self, hasher: Hasher, codes: npt.NDArray[np.uint32]) -> Scored | None:
+        """`hasher.extract(codes)` with the logits `score_windows` sums from its features, in one C pass (see
+        `Hasher.extract_scored`); None where that pass does not apply (no accelerator, a capped model, small
+        windows inside the text): then `extract` and `score_windows`."""
+        if self.cap or 0 < self.small_window < len(codes):
+            return None
+        return hasher.extract_scored(codes, self._weights32, self._live_bytes if self.dead_runs else b"", self.window,
+                                     self.stride, self.bias)
+
+    def score_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> list[Window]:
+        """`score_windows` of the text of length `n` that `extract_scored` read into `scored` (the same windows)."""
+        bounds, probs = self._scored_probs(scored, n, cues)
+        return [Window(s + offset, e + offset, p) for (s, e), p in zip(bounds, probs, strict=True)]
+
+    def best_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> Window:
+        """The first of `score_scored`'s windows of the highest score, without building the others."""
+        bounds, probs = self._scored_probs(scored, n, cues)
+        k = max(range(len(probs)), key=probs.__getitem__)
+        return Window(bounds[k][0] + offset, bounds[k][1] + offset, probs[k])
+
+    def _scored_probs(self, scored: Scored, n: int,
+                      cues: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list[float]]:
+        """The bounds and scores of `scored`'s windows: `score_windows`'s arithmetic on the C pass's logits."""
+        if len(scored.logits) <= 8 * _FEW:
+            w = self.window
+            if n <= w:
+                bounds = [(0, n)]
+            else:  # `window_starts`: every stride and one flush with the end (each window within the text)
+                bounds = [(s, s + w) for s in range(0, n - w + 1, self.stride)]
+                if bounds[-1][0] != n - w:
+                    bounds.append((n - w, n))
+            logits: list[float] = memoryview(scored.logits).cast("d").tolist()  # type: ignore[assignment]
+            return bounds, self._probs_few(bounds, logits, cues)
+        starts_all = self.window_starts(n)
+        ends = np.minimum(starts_all + self.window, n)
+        probs = self._probs(starts_all, ends, np.frombuffer(scored.logits, np.float64).copy(), cues)
+        return list(zip(starts_all.tolist(), ends.tolist(), strict=True)), probs.tolist()
 
     def _capped_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int,
                         native: ModuleType | None) -> list[Window]:
@@ -242,6 +280,12 @@ class LinearModel:
 
     def _scored(self, starts: I64, ends: I64, logits: F64, cues: list[tuple[int, int]], offset: int) -> list[Window]:
         """The windows with their rule cues added (once per rule and window) and the logits made scores."""
+        probs = self._probs(starts, ends, logits, cues)
+        return [Window(int(s) + offset, int(e) + offset, float(p))
+                for s, e, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True)]
+
+    def _probs(self, starts: I64, ends: I64, logits: F64, cues: list[tuple[int, int]]) -> F64:
+        """`_scored`'s scores (`logits` gets the cues added in place)."""
         if cues:
             seen: set[tuple[int, int]] = set()
             for rule, pos in cues:
@@ -249,14 +293,17 @@ class LinearModel:
                     if (k, rule) not in seen:
                         seen.add((k, rule))
                         logits[k] += float(self.cue_weights[rule])
-        probs = 1.0 / (1.0 + np.exp(-logits))
-        return [Window(int(s) + offset, int(e) + offset, float(p))
-                for s, e, p in zip(starts.tolist(), ends.tolist(), probs.tolist(), strict=True)]
+        return 1.0 / (1.0 + np.exp(-logits))
 
     def _scored_few(self, bounds: list[tuple[int, int]], logits: list[float], cues: list[tuple[int, int]],
                     offset: int) -> list[Window]:
         """`_scored` for a few windows, in Python floats (the same IEEE operations in the same order, and the
         same `np.exp`, so the same scores)."""
+        probs = self._probs_few(bounds, logits, cues)
+        return [Window(s + offset, e + offset, p) for (s, e), p in zip(bounds, probs, strict=True)]
+
+    def _probs_few(self, bounds: list[tuple[int, int]], logits: list[float], cues: list[tuple[int, int]]) -> list[float]:
+        """`_scored_few`'s scores (`logits` gets the cues added in place)."""
         if cues:
             seen: set[tuple[int, int]] = set()
             for rule, pos in cues:
@@ -266,7 +313,7 @@ class LinearModel:
                         logits[k] += float(self.cue_weights[rule])
         # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
         exps = np.exp(np.array([-x for x in logits], dtype=np.float64)).tolist()
-        return [Window(s + offset, e + offset, 1.0 / (1.0 + x)) for (s, e), x in zip(bounds, exps, strict=True)]
+        return [1.0 / (1.0 + x) for x in exps]
 
     @cached_property
     def _weights32(self) -> npt.NDArray[np.float32]:

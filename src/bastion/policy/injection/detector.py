@@ -19,7 +19,7 @@ import numpy.typing as npt
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel, Window
 from bastion.policy.injection.encodings import encoded_runs
-from bastion.policy.injection.features import Features, Hasher, word_hash
+from bastion.policy.injection.features import Features, Hasher, Scored, word_hash
 from bastion.policy.injection.joined import joined_runs, pieces, spaced
 from bastion.policy.injection.leet import (
     _LEET,
@@ -64,7 +64,7 @@ class RuleHit:
     end: int
 
 
-def _trigrams(feats: list[Features], offsets: list[int], n: int, step: int) -> npt.NDArray[np.int64] | None:
+def _trigrams(feats: list[Features | Scored], offsets: list[int], n: int, step: int) -> npt.NDArray[np.int64] | None:
     """The 3-gram buckets of the whole text from its chunks' features (None when chunks do not overlap)."""
     if len(feats) == 1:
         return feats[0].buckets[:max(n - 2, 0)]
@@ -97,6 +97,10 @@ def _repetitive(text: str) -> bool:
     tokens = text.split()
     distinct = len(set(tokens))
     return distinct < FEW_WORDS and distinct * 4 <= len(tokens)
+
+
+def _score(window: Window) -> float:
+    return window.score
 
 
 class _Near:
@@ -184,7 +188,7 @@ class Detector:
                     break
         return hits
 
-    def _hidden(self, text: str, c: canon.Canonical, feats: list[Features], words: WordIndex) -> list[Finding]:
+    def _hidden(self, text: str, c: canon.Canonical, feats: list[Features | Scored], words: WordIndex) -> list[Finding]:
         """Attacks hidden in base64, hex, binary or Morse runs, or ROT13 text."""
         out: list[Finding] = []
         if max((f.longest_word for f in feats), default=0) >= 20:
@@ -289,6 +293,11 @@ class Detector:
         tri = f.buckets[:max(len(c.text) - 2, 0)]
         return bool(self.rule_hits(c.text, WordIndex(f.words, f.word_starts), strong_only=True, trigrams=tri))
 
+    def _extract(self, codes: npt.NDArray[np.uint32]) -> Features | Scored:
+        """A chunk's features, with its window logits summed in the same C pass when the model can have them."""
+        scored = self.model.extract_scored(self.hasher, codes) if self.model is not None else None
+        return self.hasher.extract(codes) if scored is None else scored
+
     # ------------------------------------------------------------------ all layers
     def findings(self, text: str) -> list[Finding]:
         """Every strong rule finding plus the classifier's best window (whatever its score)."""
@@ -296,7 +305,7 @@ class Detector:
         n = len(c.text)
         step = CHUNK - (self.model.window if self.model is not None else 0)
         offsets = list(range(0, max(n - (CHUNK - step), 1), step)) if n > CHUNK else [0]
-        feats = [self.hasher.extract(c.codes[o:o + CHUNK]) for o in offsets]
+        feats = [self._extract(c.codes[o:o + CHUNK]) for o in offsets]
         words = WordIndex.of(feats, offsets)
         out: list[Finding] = []
         trigrams = _trigrams(feats, offsets, n, step)
@@ -320,12 +329,14 @@ class Detector:
         if self.use_rules:
             out.extend(self._hidden(text, c, feats, words))
         if self.model is not None:
-            windows: list[Window] = []
+            bests: list[Window] = []  # per chunk, its first window of the highest score
             for o, f in zip(offsets, feats, strict=True):
                 length = min(CHUNK, n - o)
                 cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length]
-                windows.extend(self.model.score_windows(f, length, cues, offset=o, native=self.hasher.native))
-            top = max(windows, key=lambda w: w.score)
+                bests.append(max(self.model.score_windows(f, length, cues, offset=o, native=self.hasher.native),
+                                 key=_score) if isinstance(f, Features)
+                             else self.model.best_scored(f, length, cues, offset=o))
+            top = max(bests, key=_score)  # the first window of the highest score
             s, e = c.span(top.start, top.end) if n else (0, 0)
             score = top.score
             if score > FEW_WORDS_CAP and (_repetitive(c.text) or _names_only(text)):

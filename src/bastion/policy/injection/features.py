@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import accumulate
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -70,6 +71,19 @@ class Features:
     words: U64  # raw 64-bit hashes of the words (rules look their anchors up in these)
     word_starts: I64
     longest_word: int
+
+
+class Scored(NamedTuple):
+    """A chunk's features as `Hasher.extract_scored` leaves them: what the detector reads of `Features` besides
+    the classifier's input (`buckets` holds only the character 3-grams', which the prefilter reads), and the
+    logits of its large windows before rule cues (float64 each, for `LinearModel.score_scored`). A NamedTuple:
+    one is built per chunk of every scanned text, and a frozen dataclass's `__init__` costs three times more."""
+
+    buckets: I64
+    words: U64
+    word_starts: I64
+    longest_word: int
+    logits: bytearray
 
 
 class Hasher:
@@ -180,6 +194,20 @@ class Hasher:
             cb, cp = self._content_pairs(words, starts)
             buckets, positions = np.concatenate((buckets, cb)), np.concatenate((positions, cp))
         return Features(buckets, positions, words, starts, longest)
+
+    def extract_scored(self, codes: U32, weights: npt.NDArray[np.float32], live: bytes, window: int, stride: int,
+                       bias: float) -> Scored | None:
+        """`extract` and the window logits `LinearModel.score_windows` sums from its features, in one C pass that
+        keeps no feature but the 3-grams' buckets (the same values); None without the C accelerator, for fewer
+        than 8 code points or with extra feature kinds (then `extract`)."""
+        if self.native is None or len(codes) < 8 or codes.dtype != np.uint32 or not codes.flags.c_contiguous:
+            return None
+        if len(codes) > self.max_len:
+            raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
+        t, w, ws, longest, logits = self.native.features_windows(codes, self.bits, self._word_bytes, self._salt_bytes,
+                                                                 weights, live, window, stride, bias)
+        return Scored(np.frombuffer(t, np.int64), np.frombuffer(w, np.uint64), np.frombuffer(ws, np.int64), longest,
+                      logits)
 
     def _content_pairs(self, words: U64, starts: I64) -> tuple[I64, I64]:
         """Buckets and positions of the pairs of consecutive content words (STOP_WORDS skipped)."""

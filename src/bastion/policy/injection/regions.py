@@ -12,7 +12,7 @@ from types import ModuleType
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import Features, word_hash
+from bastion.policy.injection.features import Features, Scored, word_hash
 from bastion.policy.injection.rules import Rule
 
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
@@ -46,7 +46,7 @@ class WordIndex:
     starts: npt.NDArray[np.int64]
 
     @classmethod
-    def of(cls, feats: list[Features], offsets: list[int]) -> WordIndex:
+    def of(cls, feats: Sequence[Features | Scored], offsets: list[int]) -> WordIndex:
         if len(feats) == 1:
             return cls(feats[0].words, feats[0].word_starts)
         return cls(np.concatenate([f.words for f in feats]),
