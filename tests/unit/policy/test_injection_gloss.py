@@ -89,6 +89,20 @@ def test_english_text_gets_no_gloss_feature(hasher: Hasher, text: str) -> None:
     assert _gloss_part(hasher, text) == []
 
 
+def test_english_text_reaches_no_anchor(hasher: Hasher) -> None:
+    """The word path costs one sorted search on an English text: none of its words is a key's anchor (the bench
+    prompt included; "tu so", "sla over", "in ra" are anchored on their non-English word)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+    from bodies import SYSTEM, prompt
+
+    assert hasher._gloss is not None
+    for text in (prompt(200), SYSTEM, "so we go over it in a per-user mail to dan"):
+        words = hasher.extract(_codes(text)).words
+        assert not np.isin(words, hasher._gloss._anchors).any(), text
+
+
 def test_keys_are_canonical_and_none_is_english() -> None:
     for e in gloss.entries():
         assert e.key == " ".join(canon.canonicalize(e.key).text.split()), e.key

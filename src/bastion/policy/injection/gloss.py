@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bastion.policy.injection import canon
-from bastion.policy.injection.features import _PAIR, Hasher, word_hash
+from bastion.policy.injection.features import _PAIR, STOP_WORDS, Hasher, word_hash
 from bastion.policy.injection.gloss_lexicon import LEXICON
 
 U64 = npt.NDArray[np.uint64]
@@ -34,6 +34,7 @@ MAX_WORDS = 4  # words in a key matched by word hashes
 NEAR = 4  # two hits are neighbours when at most this many characters lie between them ("todas las …")
 _JOIN = np.uint64(0xD6E8FEB86659FD93)  # combines the word hashes of a multi-word key (any odd constant)
 _SEPARATORS = " -'"  # characters that may join the words of a word key
+_ENGLISH_TOO = {"dan", "in", "mail", "over", "per", "plus", "sensor", "so"}  # English words in keys ("sla over")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,11 @@ def digest() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def _anchor(words: list[str], english: set[str]) -> str:
+    """The longest word of a key that is not an English word (ties: the last, "in ra" → "ra"), else its longest."""
+    return max(reversed([w for w in words if w not in english] or words), key=len)
+
+
 def _combined(hashes: list[int]) -> int:
     h = 0
     for x in hashes:
@@ -103,9 +109,12 @@ class Gloss:
         self._lengths = sorted(by_len, reverse=True)
         self._keys = {n: np.array(sorted(d), dtype=np.uint64) for n, d in by_len.items()}
         self._gloss = {n: np.array([d[k] for k in sorted(d)], dtype=np.int64) for n, d in by_len.items()}
-        firsts = {word_hash(_words(e.key)[0]) for e in entries()  # type: ignore[index]
-                  if _words(e.key) is not None and len(_words(e.key)) <= MAX_WORDS}  # type: ignore[arg-type]
-        self._first = np.array(sorted(firsts), dtype=np.uint64)
+        # each word key's anchor, a word that English texts rarely hold (a text without any costs one sorted search)
+        english = set(STOP_WORDS) | {w for e in entries() for w in e.english} | _ENGLISH_TOO
+        anchors = {word_hash(_anchor(ws, english)) for e in entries()
+                   if (ws := _words(e.key)) is not None and len(ws) <= MAX_WORDS}
+        self._anchors = np.array(sorted(anchors), dtype=np.uint64)
+        self._back = np.arange(MAX_WORDS, dtype=np.int64)  # a key starts up to MAX_WORDS - 1 words before its anchor
         self._subs = subs
         self._sub_re = re.compile("|".join(re.escape(k) for k in sorted(subs, key=len, reverse=True)))
         # a text can hold a substring key only if its highest code point reaches the key's highest
@@ -117,10 +126,12 @@ class Gloss:
         n = len(codes)
         found: list[tuple[int, int, int]] = []
         w = len(words)
-        if w and len(self._first):
-            at = np.searchsorted(self._first, words)
-            cand = np.flatnonzero(self._first[np.minimum(at, len(self._first) - 1)] == words)
-            if len(cand):
+        if w and len(self._anchors):
+            at = self._anchors.searchsorted(words)
+            anchored = np.flatnonzero(self._anchors[np.minimum(at, len(self._anchors) - 1)] == words)
+            if len(anchored):
+                cand = np.unique(anchored[:, None] - self._back)
+                cand = cand[cand >= 0]
                 taken = np.zeros(w, dtype=bool)
                 word_ends = np.append(starts, n)
                 for length in self._lengths:  # longest keys first
@@ -131,7 +142,7 @@ class Gloss:
                     for j in range(1, length):
                         h = h * _JOIN + words[ok + j]
                     keys = self._keys[length]
-                    k = np.minimum(np.searchsorted(keys, h), len(keys) - 1)
+                    k = np.minimum(keys.searchsorted(h), len(keys) - 1)
                     for i, g in zip(ok[keys[k] == h].tolist(), self._gloss[length][k[keys[k] == h]].tolist(),
                                     strict=True):
                         if not taken[i:i + length].any():
