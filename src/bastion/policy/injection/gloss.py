@@ -114,6 +114,8 @@ class Gloss:
         anchors = {word_hash(_anchor(ws, english)) for e in entries()
                    if (ws := _words(e.key)) is not None and len(ws) <= MAX_WORDS}
         self._anchors = np.array(sorted(anchors), dtype=np.uint64)
+        # with a last entry no search goes past (a word equal to it is only a candidate that no key matches)
+        self._anchors_end = np.append(self._anchors, np.uint64((1 << 64) - 1))
         self._back = np.arange(MAX_WORDS, dtype=np.int64)  # a key starts up to MAX_WORDS - 1 words before its anchor
         self._subs = subs
         self._sub_re = re.compile("|".join(re.escape(k) for k in sorted(subs, key=len, reverse=True)))
@@ -126,10 +128,10 @@ class Gloss:
         n = len(codes)
         found: list[tuple[int, int, int]] = []
         w = len(words)
-        if w and len(self._anchors):
-            at = self._anchors.searchsorted(words)
-            anchored = np.flatnonzero(self._anchors[np.minimum(at, len(self._anchors) - 1)] == words)
-            if len(anchored):
+        if w:
+            is_anchor = self._anchors_end[self._anchors_end.searchsorted(words)] == words
+            if is_anchor.any():  # (an English text stops here: three numpy calls)
+                anchored = is_anchor.nonzero()[0]
                 cand = np.unique(anchored[:, None] - self._back)
                 cand = cand[cand >= 0]
                 taken = np.zeros(w, dtype=bool)
