@@ -13,7 +13,7 @@ import pytest
 from bastion.policy.injection import canon, gloss
 from bastion.policy.injection.classifier import LinearModel
 from bastion.policy.injection.detector import Detector
-from bastion.policy.injection.features import _PAIR, GLOSS, NATIVE, SKIP, Hasher, word_hash
+from bastion.policy.injection.features import _MIX, _PAIR, GLOSS, NATIVE, SKIP, Hasher, word_hash
 from bastion.policy.injection.gloss_lexicon import LEXICON
 
 # common English words (and English words close to foreign keys: "role", "mode", "cache", "sensor", "visa" ...)
@@ -102,6 +102,9 @@ def test_english_text_reaches_no_anchor(hasher: Hasher) -> None:
     for text in (prompt(200), SYSTEM, "so we go over it in a per-user mail to dan"):
         words = hasher.extract(_codes(text)).words
         assert not np.isin(words, hasher._gloss._anchors).any(), text
+        if text != prompt(200):
+            continue
+        assert not hasher._gloss._maybe_anchor[(words * _MIX) >> gloss._TOP_SHIFT].any()  # not even a search
 
 
 def test_keys_are_canonical_and_none_is_english() -> None:

@@ -198,9 +198,10 @@ class Hasher:
     def _glossed(self, codes: U32, feats: Features) -> Features:
         """`feats` with the gloss features appended (after every other kind)."""
         assert self._gloss is not None
-        gb, gp = self._gloss.features(codes, feats.words, feats.word_starts)
-        if not len(gb):
+        hits = self._gloss.hits(codes, feats.words, feats.word_starts)
+        if not hits:
             return feats
+        gb, gp = self._gloss.features_of(hits)
         return Features(np.concatenate((feats.buckets, gb)), np.concatenate((feats.positions, gp)), feats.words,
                         feats.word_starts, feats.longest_word)
 
