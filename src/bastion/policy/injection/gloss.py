@@ -34,6 +34,8 @@ MAX_WORDS = 4  # words in a key matched by word hashes
 NEAR = 4  # two hits are neighbours when at most this many characters lie between them ("todas las …")
 _JOIN = np.uint64(0xD6E8FEB86659FD93)  # combines the word hashes of a multi-word key (any odd constant)
 _SEPARATORS = " -'"  # characters that may join the words of a word key
+_ANY = np.logical_or.reduce  # (ufunc methods: ndarray.any and .max add a Python wrapper to a few-µs call)
+_MAX = np.maximum.reduce
 _TOP_BITS = 20
 _TOP_SHIFT = np.uint64(64 - _TOP_BITS)
 _ENGLISH_TOO = {"dan", "in", "mail", "over", "per", "plus", "sensor", "so"}  # English words in keys ("sla over")
@@ -134,7 +136,7 @@ class Gloss:
         n = len(codes)
         found: list[tuple[int, int, int]] = []
         w = len(words)
-        if w and self._maybe_anchor[(words * _MIX) >> _TOP_SHIFT].any():  # (an English text stops here)
+        if w and _ANY(self._maybe_anchor.take((words * _MIX) >> _TOP_SHIFT)):  # (an English text stops here)
             is_anchor = self._anchors_end[self._anchors_end.searchsorted(words)] == words
             if is_anchor.any():
                 anchored = is_anchor.nonzero()[0]
@@ -156,7 +158,7 @@ class Gloss:
                         if not taken[i:i + length].any():
                             taken[i:i + length] = True
                             found.append((int(starts[i]), int(word_ends[i + length]), g))
-        if n and int(codes.max()) >= self._sub_min:
+        if n and int(_MAX(codes)) >= self._sub_min:
             text = codes.astype(np.uint32, copy=False).tobytes().decode("utf-32-le")
             found += [(m.start(), m.end(), self._subs[m.group()]) for m in self._sub_re.finditer(text)]
         found.sort()
