@@ -35,6 +35,8 @@ import evaluate
 import train
 
 from bastion.policy.injection.detector import Detector
+from bastion.policy.injection.features import GLOSS
+from bastion.policy.injection.gloss import digest as gloss_digest
 from bastion.policy.injection.rules import digest as rules_digest
 
 CACHE = Path("/tmp/inj_dev_eval")
@@ -70,7 +72,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=0, help="only the first N folds (0: all)")
     ap.add_argument("--scores", default="", help="write dev texts' scores (JSONL) here")
     ap.add_argument("--bits", type=int, default=train.BITS)
-    ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams)")
+    ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams, 2: content-word pairs, 4: gloss)")
     ap.add_argument("--exclude", nargs="*", default=[], help="groups left out of every fold's training (ablations)")
     train.add_recipe_args(ap)
     args = ap.parse_args()
@@ -81,6 +83,8 @@ def main() -> None:
     records = train.load_corpus()
     digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:8]
     tag = f"{digest}_{rules_digest()[:8]}_{args.bits}_{args.kinds}"  # the caches belong to these texts, rules, features
+    if args.kinds & GLOSS:  # and to the gloss lexicon
+        tag += f"_g{gloss_digest()}"
     docs = cached(f"docs_{tag}", lambda: train.featurise(records, bits=args.bits))
     is_dev = np.array([dev(d.text) for d in docs])
     rules_only = Detector(None, use_model=False)

@@ -29,8 +29,8 @@ and trained on alongside the large ones (`SMALL_SHARE` of a long text's weight o
 `--dead-runs 1` gives runs of one layout character (`features.RUN_CHARS`: `=====`, `-----`, box frames)
 no weight and leaves them out of the length normalisation (the model file says so, the scanner follows);
 `--group-power P` weighs a source group by its size ** P within its class instead of equally; `--kinds K`
-adds feature kinds (`features.SKIP` word skip-bigrams, `features.CPAIR` content-word pairs; the model file says
-which, the scanner follows).
+adds feature kinds (`features.SKIP` word skip-bigrams, `features.CPAIR` content-word pairs, `features.GLOSS` the
+cross-lingual gloss of gloss.py; the model file says which, the scanner follows).
 After training, run data/injection/reference.py (the unit tests pin the detector's findings).
 """
 
@@ -507,7 +507,7 @@ def main() -> None:
     ap.add_argument("--dead-runs", type=int, default=int(DEAD_RUNS), help="1: layout-character runs weigh nothing")
     ap.add_argument("--group-power", type=float, default=GROUP_POWER,
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
-    ap.add_argument("--kinds", type=int, default=KINDS, help="extra feature kinds (1: word skip-bigrams)")
+    ap.add_argument("--kinds", type=int, default=KINDS, help="extra feature kinds (1: word skip-bigrams, 2: content-word pairs, 4: gloss)")
     add_recipe_args(ap)
     args = ap.parse_args()
     set_recipe(args)

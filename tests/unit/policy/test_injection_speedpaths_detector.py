@@ -96,7 +96,8 @@ def reference_rule_hits(text: str, words: WordIndex, strong_only: bool = False) 
 class Reference:
     def __init__(self, model: LinearModel | None, use_rules: bool = True) -> None:
         self.model, self.use_rules = model, use_rules
-        self.hasher = Hasher(bits=18, max_len=CHUNK)
+        # the model's extra feature kinds too (the gloss of a model trained with it)
+        self.hasher = Hasher(bits=18, max_len=CHUNK, kinds=model.kinds if model is not None else 0)
 
     def _strong_in(self, text: str) -> bool:
         c = canon.canonicalize(text[:CHUNK])

@@ -6,7 +6,8 @@ hashes modulo 2**64 computed for all substrings at once from a prefix sum (uint6
 and the hash base is odd so it is invertible), then mixed per feature kind and reduced to `bits`.
 Deterministic across processes and platforms (no use of Python's salted hash()). Optional kinds, appended after
 the base ones (`Hasher(kinds=SKIP | CPAIR)`; the model file says which it was trained with): word skip-bigrams and
-pairs of consecutive content words. Measured, not used by the shipped model (docs/injection.md, eighth round).
+pairs of consecutive content words (measured, not used by the shipped model: docs/injection.md, eighth round), and
+the cross-lingual gloss (`gloss.py`, twenty-fifth round), which keeps the C accelerator for the base kinds.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import accumulate
 from types import ModuleType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from bastion.policy.injection.gloss import Gloss
 
 _native: ModuleType | None
 try:  # the optional C accelerator (setup.py builds it where a compiler is present); same values
@@ -46,6 +50,7 @@ _SALT = {3: 0x1F3D5B79, 4: 0x2E4C6A88, 5: 0x3D5B7997, "word": 0x4C6A88A6, "pair"
          "skip": 0x79A8C6E2, "cpair": 0x88C6E4F0}
 SKIP = 1  # `Hasher(kinds=...)` bit: word skip-bigrams (a word and the word after next)
 CPAIR = 2  # `Hasher(kinds=...)` bit: pairs of consecutive content words (function words skipped)
+GLOSS = 4  # `Hasher(kinds=...)` bit: English word and pair features of foreign attack words (gloss.py)
 STOP_WORDS = ("a an the all any some each every of to in on at for with by from into about as and or but nor "
               "this that these those is are be was were been being am it its please just also very so then "
               "there here such other others can could would should will shall may might must do does did "
@@ -94,8 +99,9 @@ class Hasher:
     def __init__(self, bits: int = 18, max_len: int = 1 << 16, kinds: int = 0, native: bool | None = None) -> None:
         self.bits = bits
         self.kinds = kinds
-        # the C accelerator computes the five base kinds: a hasher with extra kinds takes the numpy path
-        self.native = _native if (NATIVE if native is None else native) and not kinds else None
+        # the C accelerator computes the five base kinds: a hasher with extra kinds takes the numpy path (the gloss
+        # is appended to the base features, from either path)
+        self.native = _native if (NATIVE if native is None else native) and not kinds & ~GLOSS else None
         if native and _native is None:
             raise RuntimeError("the C accelerator bastion._native is not built")
         self.shift = np.uint64(64 - bits)
@@ -114,6 +120,11 @@ class Hasher:
                                    + ([_SALT["skip"]] if kinds & SKIP else []), dtype=np.uint64)
         self._word_bytes = self._word.tobytes()
         self._salt_bytes = self._kind_salt[:5].tobytes()  # the base kinds' salts (the C accelerator's)
+        self._gloss: Gloss | None = None
+        if kinds & GLOSS:
+            from bastion.policy.injection.gloss import Gloss  # (gloss.py builds on this module)
+
+            self._gloss = Gloss(self)
 
     @staticmethod
     def _powers(base: int, n: int) -> U64:
@@ -144,8 +155,9 @@ class Hasher:
             return self.extract_stepwise(codes)
         if self.native is not None and codes.dtype == np.uint32 and codes.flags.c_contiguous:
             b, p, w, ws, longest = self.native.features(codes, self.bits, self._word_bytes, self._salt_bytes)
-            return Features(np.frombuffer(b, np.int64), np.frombuffer(p, np.int64), np.frombuffer(w, np.uint64),
-                            np.frombuffer(ws, np.int64), longest)
+            feats = Features(np.frombuffer(b, np.int64), np.frombuffer(p, np.int64), np.frombuffer(w, np.uint64),
+                             np.frombuffer(ws, np.int64), longest)
+            return feats if self._gloss is None else self._glossed(codes, feats)
         # One pass: the hashes of all five kinds written straight into their blocks of one array (in the
         # order `extract_stepwise` concatenates them), then mixed and reduced in place. Same values. (Ufunc
         # methods, not their numpy.* wrappers: at a few hundred characters a call costs more than its work.)
@@ -193,15 +205,27 @@ class Hasher:
         if self.kinds & CPAIR and w > 2:
             cb, cp = self._content_pairs(words, starts)
             buckets, positions = np.concatenate((buckets, cb)), np.concatenate((positions, cp))
-        return Features(buckets, positions, words, starts, longest)
+        feats = Features(buckets, positions, words, starts, longest)
+        return feats if self._gloss is None else self._glossed(codes, feats)
+
+    def _glossed(self, codes: U32, feats: Features) -> Features:
+        """`feats` with the gloss features appended (after every other kind)."""
+        assert self._gloss is not None
+        hits = self._gloss.hits(codes, feats.words, feats.word_starts)
+        if not hits:
+            return feats
+        gb, gp = self._gloss.features_of(hits)
+        return Features(np.concatenate((feats.buckets, gb)), np.concatenate((feats.positions, gp)), feats.words,
+                        feats.word_starts, feats.longest_word)
 
     def extract_scored(self, codes: U32, weights: npt.NDArray[np.float32], live: bytes, window: int, stride: int,
                        bias: float) -> Scored | None:
         """`extract` and the window logits `LinearModel.score_windows` sums from its features, in one C pass that
         keeps no feature but the 3-grams' buckets (the same values); None without the C accelerator, for fewer
         than 8 code points or with extra feature kinds (then `extract`)."""
-        if self.native is None or len(codes) < 8 or codes.dtype != np.uint32 or not codes.flags.c_contiguous:
-            return None
+        if (self.native is None or self._gloss is not None or len(codes) < 8 or codes.dtype != np.uint32
+                or not codes.flags.c_contiguous):
+            return None  # (the gloss keeps the C accelerator for `extract`, but its features are not in this pass)
         if len(codes) > self.max_len:
             raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
         t, w, ws, longest, logits = self.native.features_windows(codes, self.bits, self._word_bytes, self._salt_bytes,
@@ -266,7 +290,8 @@ class Hasher:
         if not buckets:
             empty = np.zeros(0, dtype=np.int64)
             return Features(empty, empty, hw, starts.astype(np.int64), longest)
-        return Features(np.concatenate(buckets), np.concatenate(positions), hw, starts.astype(np.int64), longest)
+        feats = Features(np.concatenate(buckets), np.concatenate(positions), hw, starts.astype(np.int64), longest)
+        return feats if self._gloss is None else self._glossed(codes, feats)
 
 
 # Characters whose runs are layout, not language: ASCII punctuation and symbols, dashes, bullets and
