@@ -226,7 +226,10 @@ class PolicyEngine:
 
     def _may_match(self, text: str) -> bool:
         try:
-            return any(check(text) for check in self._output_checks or ())
+            for check in self._output_checks or ():  # a loop, not any(): no generator per response
+                if check(text):
+                    return True
+            return False
         except Exception:  # a failing check is no proof: scan (a failing scanner is decided by on_error)
             return True
 

@@ -200,7 +200,7 @@ class ScanRun:
             key = (rule.direction, rule.index)
             spent += self._spent.get(key, 0.0)
             self._spent[key] = spent
-        if not _all_valid(matches, length):
+        if not (matches.__class__ is list and not matches) and not _all_valid(matches, length):
             self.fail(rule, "failed (returned invalid matches)")
             return False
         if spent is not None and spent > rule.budget_s:

@@ -55,7 +55,8 @@ class ScanCache:
         """Keep a successful scan's matches (copied to plain tuples: nothing else of the object)."""
         if len(matches) > MAX_MATCHES:
             return
-        value: Cached = tuple((str(m.type), int(m.start), int(m.end), float(m.score)) for m in matches)
+        value: Cached = tuple([(str(m.type), int(m.start), int(m.end), float(m.score)) for m in matches]) \
+            if matches else ()  # most texts have no finding: no list built for them
         with self._lock:
             self._entries[key] = value
             self._entries.move_to_end(key)

@@ -230,6 +230,15 @@ def test_too_many_matches_are_not_kept() -> None:
     assert len(cache) == 0 and cache.get(key) is None
 
 
+def test_matches_are_kept_as_plain_tuples_and_none_as_an_empty_tuple() -> None:
+    cache = ScanCache(4)
+    found, empty = ("k", "p", "input", 0, 9, b"d", False), ("k", "p", "input", 0, 9, b"e", False)
+    cache.put(found, [Match("t", 1, 3, 0.5)])
+    cache.put(empty, [])
+    assert cache.get(found) == (("t", 1, 3, 0.5),)
+    assert cache.get(empty) == ()  # a kept "nothing found", not a miss (None)
+
+
 # ---- errors, budget and output are never cached ------------------------------------------
 
 @pytest.mark.parametrize("option", [{"fail": True}, {"invalid": True}])

@@ -257,6 +257,16 @@ def test_invalid_matches_fail_closed(registry: ScannerRegistry, monkeypatch: pyt
         engine.scan_request(ctx(), chat("hello"))
 
 
+@pytest.mark.parametrize("nothing", [(), "", 0])
+def test_an_empty_result_that_is_not_a_list_fails_closed(registry: ScannerRegistry, monkeypatch: pytest.MonkeyPatch,
+                                                          nothing: object) -> None:
+    """Only an empty list means "nothing found" (the check skips the empty list alone)."""
+    engine = policy(registry, input=[{"scanner": "secrets", "action": "flag"}])
+    monkeypatch.setattr(engine.input_rules[0].scanner, "scan", lambda text: nothing)
+    with pytest.raises(PolicyViolation, match="invalid matches"):
+        engine.scan_request(ctx(), chat("hello"))
+
+
 # ---- one text --------------------------------------------------------------------------
 
 def test_evaluate_text(registry: ScannerRegistry) -> None:

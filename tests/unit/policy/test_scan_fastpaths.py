@@ -68,10 +68,17 @@ def test_pii_scan_fast_path_equals_the_general_path(monkeypatch: pytest.MonkeyPa
     kinds = {m.type for per_scanner in fast for matches in per_scanner for m in matches}
     assert kinds == set(pii.PII_TYPES)  # the corpus holds findings of every type
     monkeypatch.setattr(pii, "ascii_digits", lambda text: None)
+    monkeypatch.setattr(pii, "has_ascii_digit", lambda text: re.search(r"\d", text) is not None)
     for text, expected, may in zip(texts, fast, fast_may, strict=True):
         assert [s.scan(text) for s in scanners] == expected, text
         assert may == [("email" in s.types and "@" in text) or re.search(r"\d", text) is not None
                        for s in scanners], text
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in range(128)])
+def test_has_ascii_digit_equals_the_regex(char: str) -> None:
+    for text in (char, "plain " + char, char + " plain" * 30, "x" * 200 + char + "y"):
+        assert pii.has_ascii_digit(text) == (re.search(r"\d", text) is not None), repr(text)
 
 
 def test_pii_many_digits_take_the_general_path() -> None:
@@ -124,7 +131,9 @@ ASCII = [chr(c) for c in range(128)]
 
 @pytest.mark.parametrize("char", ASCII)
 def test_is_plain_equals_the_regex(char: str) -> None:
-    for text in (char, "plain " + char, char + " plain" * 30, "x" * 100 + char + "y"):
+    edge = normalize_mod._PRINTABLE_MAX  # texts of that length and shorter are checked by str.isprintable first
+    for text in (char, "plain " + char, char + " plain" * 30, "x" * 100 + char + "y", "x" * (edge - 1) + char,
+                 "x" * edge + char, "\n" + char + "x" * (edge - 2), "line\n" * 100 + char):
         assert is_plain(text) == (normalize_mod._ASCII_CONTROL.search(text) is None), repr(text)
 
 
