@@ -219,7 +219,7 @@ class ScanRun:
             if not self._accumulate:
                 wall = time.perf_counter()
                 matches = scanner.scan(text)
-                if time.perf_counter() - wall <= rule.budget_s:
+                if time.perf_counter() - wall <= rule.budget_s and matches is not None:
                     return matches, None, None
                 clock = None
             started = time.thread_time() if clock is None else clock
@@ -228,6 +228,9 @@ class ScanRun:
         except Exception as e:  # any scanner failure is decided by on_error
             log.warning("scanner %s raised %s", rule.name, type(e).__name__)
             self.fail(rule, "failed")
+            return None, None, None
+        if matches is None:  # None means "decided" to the caller: a scanner returning it must not pass unseen
+            self.fail(rule, "failed (returned no result)")
             return None, None, None
         return matches, ended - started, ended
 

@@ -267,6 +267,21 @@ def test_an_empty_result_that_is_not_a_list_fails_closed(registry: ScannerRegist
         engine.scan_request(ctx(), chat("hello"))
 
 
+@pytest.mark.parametrize("accumulate", [True, False], ids=["scan_request", "evaluate_text"])
+def test_a_scanner_returning_none_fails_closed(registry: ScannerRegistry, monkeypatch: pytest.MonkeyPatch,
+                                               accumulate: bool) -> None:
+    """None is how a scan that raised tells the caller "on_error decided"; a scanner that returns it must not
+    be skipped as if it had found nothing (it used to be: a secret then passed a blocking rule)."""
+    engine = policy(registry, input=[{"scanner": "secrets", "action": "block"}])
+    monkeypatch.setattr(engine.input_rules[0].scanner, "scan", lambda text: None)
+    if accumulate:
+        with pytest.raises(PolicyViolation, match="scanner 'secrets' failed \\(returned no result\\)"):
+            engine.scan_request(ctx(), chat(f"key {GH}"))
+    else:
+        v = engine.evaluate_text(f"key {GH}")
+        assert v.decision == "block" and "returned no result" in (v.reason or ""), v
+
+
 # ---- one text --------------------------------------------------------------------------
 
 def test_evaluate_text(registry: ScannerRegistry) -> None:
