@@ -49,7 +49,7 @@
  *   encoding_gates(text, hex_map, b85_map) -> (morse, zero, hex_digits, hex_run, b85_run)
  *       encodings.encoded_runs's count gates of an ASCII text, in one pass (_native_ascii.c).
  *
- *   secret_tables(literals) -> tables;  secret_bits(tables, text) -> int
+ *   secret_tables(literals, common) -> tables;  secret_bits(tables, text) -> int
  *       The secrets scanner's literal prefilter: the rule bits whose literals occur, in one pass (_native_secrets.c).
  *
  * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
@@ -894,7 +894,7 @@ static PyMethodDef methods[] = {
     {"ascii_canon", native_ascii_canon, METH_VARARGS, "canon._ascii_fast's map and gates in one pass (_native_ascii.c)."},
     {"encoding_gates", native_encoding_gates, METH_VARARGS, "encodings.encoded_runs's gates in one pass (_native_ascii.c)."},
     {"secret_tables", native_secret_tables, METH_VARARGS, "The secrets scanner's literals, for `secret_bits`."},
-    {"secret_bits", native_secret_bits, METH_VARARGS,
+    {"secret_bits", (PyCFunction)(void (*)(void))native_secret_bits, METH_FASTCALL,
      "The secrets scanner's live rule bits in one pass over a text (_native_secrets.c)."},
     {NULL, NULL, 0, NULL},
 };

@@ -1,9 +1,10 @@
 /* bastion._native.secret_tables and secret_bits: the secrets scanner's literal prefilter in one pass.
  *
- *   secret_tables(literals) -> tables
+ *   secret_tables(literals, common) -> tables
  *       literals: a sequence of (literal, bit, folded): a non-empty ASCII str without NUL, the rule bit it
  *       stands for (an int in [1, 2**64)), and whether it is looked for in text.lower() (True) or in the
- *       text as it is (False). At most 64 literals.
+ *       text as it is (False). At most 64 literals. common: characters from common to rare in text
+ *       (secrets._COMMON; any other is rarer), to choose the pair of characters each literal is found by.
  *   secret_bits(tables, text) -> int
  *       The OR of the bits of the literals that occur: a superset of what the scanner's Python prefilter
  *       (secrets._present on the text and on text.lower()) gives, and the same on any text whose
@@ -13,9 +14,11 @@
  * one whose simple lower case is the ASCII letter c is 128 + c (it matches c in a folded literal only,
  * as str.lower() makes it c; U+0130 lowers to "i" and U+0307, so it can only end a match: treating it
  * as "i" anywhere finds at least what Python finds), any other is 0 (matches nothing). An ASCII text is
- * its own classes; other texts are mapped into a buffer first. Then one pass: at position i the literals
- * whose first two characters match the classes at i and i + 1 (two table loads, 64-bit masks of
- * literals) and whose rule is not live yet are compared in place; the pass ends when every rule is live.
+ * its own classes; other texts are mapped into a buffer first. Each literal is found by its rarest pair of
+ * adjacent characters (by `common`; "token" by "ok", "secret" by "cr": a fourth of the candidates its
+ * first two give in prose). Then one pass: at position i the literals whose pair matches the classes at
+ * i and i + 1 (two table loads, 64-bit masks of literals) and whose rule is not live yet are compared in
+ * place; the pass ends when every rule is live.
  */
 #include "_native.h"
 
@@ -23,10 +26,10 @@
 
 typedef struct {
     Py_ssize_t n;
-    uint64_t first[256], second[256]; /* literals whose first (second) character matches a class */
+    uint64_t first[256], second[256]; /* literals whose pair's first (second) character matches a class */
     uint64_t single;                  /* literals of one character (match at the last position) */
     uint64_t bit[MAX_LITERALS];
-    Py_ssize_t len[MAX_LITERALS];
+    Py_ssize_t len[MAX_LITERALS], at[MAX_LITERALS]; /* the pair: characters at and at + 1 */
     int folded[MAX_LITERALS];
     char *chars[MAX_LITERALS];
     int any_folded;
@@ -34,6 +37,50 @@ typedef struct {
 
 /* The character a class stands for in a folded literal (in text.lower()). */
 static unsigned char fold_of[256];
+
+/* The non-ASCII characters whose simple lower case is ASCII (U+0130 and U+212A in Unicode 15), found once
+ * over every code point (~1.1 M Py_UNICODE_TOLOWER calls), and the range they lie in: a character outside
+ * it (Latin-1, CJK, emoji) is class 0 without a look-up. */
+#define MAX_TO_ASCII 32
+static Py_UCS4 to_ascii[MAX_TO_ASCII], to_ascii_lo = 1, to_ascii_hi = 0;
+static unsigned char to_ascii_cls[MAX_TO_ASCII];
+static int n_to_ascii = -1;
+
+static int
+find_to_ascii(void)
+{
+    int found = 0;
+    for (Py_UCS4 ch = 128; ch <= 0x10FFFF; ch++) {
+        Py_UCS4 low = Py_UNICODE_TOLOWER(ch);
+        if (low >= 128 || low == 0)
+            continue;
+        if (found == MAX_TO_ASCII) {
+            PyErr_SetString(PyExc_RuntimeError, "secret_tables: too many characters lower to ASCII");
+            return -1;
+        }
+        to_ascii[found] = ch;
+        to_ascii_cls[found++] = (unsigned char)(128 + low);
+    }
+    if (found) {
+        to_ascii_lo = to_ascii[0];
+        to_ascii_hi = to_ascii[found - 1];
+    }
+    n_to_ascii = found;
+    return 0;
+}
+
+static inline unsigned char
+class_of(Py_UCS4 ch, int folds)
+{
+    if (ch < 128)
+        return (unsigned char)ch;
+    if (!folds || ch < to_ascii_lo || ch > to_ascii_hi)
+        return 0;
+    for (int j = 0; j < n_to_ascii; j++)
+        if (to_ascii[j] == ch)
+            return to_ascii_cls[j];
+    return 0;
+}
 
 static void
 secret_tables_free(PyObject *capsule)
@@ -53,9 +100,25 @@ matches(int folded, unsigned char cls, unsigned char want)
     return folded ? fold_of[cls] == want : cls == want;
 }
 
+/* How rare a character of a literal is: its place in `common` (its length when not there); a folded
+ * literal's letter matches both cases, so as rare as the more common of the two. */
+static Py_ssize_t
+rarity(PyObject *common, unsigned char ch, int folded)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(common), best = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 x = PyUnicode_READ_CHAR(common, i);
+        if (x == ch || (folded && x < 128 && fold_of[x] == fold_of[ch])) {
+            best = i;
+            break;
+        }
+    }
+    return best;
+}
+
 /* Read one (literal, bit, folded) entry into literal k of t; -1 with an exception. */
 static int
-add_literal(SecretTables *t, Py_ssize_t k, PyObject *entry)
+add_literal(SecretTables *t, Py_ssize_t k, PyObject *entry, PyObject *common)
 {
     PyObject *lit, *bit_obj;
     int folded;
@@ -96,10 +159,19 @@ add_literal(SecretTables *t, Py_ssize_t k, PyObject *entry)
     t->folded[k] = folded;
     t->any_folded |= folded;
     const unsigned char *s = (const unsigned char *)t->chars[k];
+    Py_ssize_t at = 0, score = -1;
+    for (Py_ssize_t d = 0; d + 1 < len; d++) {
+        Py_ssize_t r = rarity(common, s[d], folded) + rarity(common, s[d + 1], folded);
+        if (r > score) {
+            score = r;
+            at = d;
+        }
+    }
+    t->at[k] = at;
     for (int cls = 0; cls < 256; cls++) {
-        if (matches(folded, (unsigned char)cls, s[0]))
+        if (matches(folded, (unsigned char)cls, s[at]))
             t->first[cls] |= (uint64_t)1 << k;
-        if (len == 1 || matches(folded, (unsigned char)cls, s[1]))
+        if (len == 1 || matches(folded, (unsigned char)cls, s[at + 1]))
             t->second[cls] |= (uint64_t)1 << k;
     }
     if (len == 1)
@@ -110,13 +182,15 @@ add_literal(SecretTables *t, Py_ssize_t k, PyObject *entry)
 PyObject *
 native_secret_tables(PyObject *self, PyObject *args)
 {
-    PyObject *literals;
-    if (!PyArg_ParseTuple(args, "O", &literals))
+    PyObject *literals, *common;
+    if (!PyArg_ParseTuple(args, "OU", &literals, &common))
         return NULL;
     if (fold_of['A'] == 0)
         for (int c = 0; c < 256; c++)
             fold_of[c] = c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c < 128 ? (unsigned char)c
                                                                                : (unsigned char)(c - 128);
+    if (n_to_ascii < 0 && find_to_ascii() < 0)
+        return NULL;
     PyObject *seq = PySequence_Fast(literals, "secret_tables: literals must be a sequence");
     if (seq == NULL)
         return NULL;
@@ -137,7 +211,7 @@ native_secret_tables(PyObject *self, PyObject *args)
         return NULL;
     }
     for (Py_ssize_t k = 0; k < n; k++)
-        if (add_literal(t, k, PySequence_Fast_GET_ITEM(seq, k)) < 0) {
+        if (add_literal(t, k, PySequence_Fast_GET_ITEM(seq, k), common) < 0) {
             Py_DECREF(seq);
             Py_DECREF(capsule);
             return NULL;
@@ -150,35 +224,35 @@ native_secret_tables(PyObject *self, PyObject *args)
 static void
 classes(PyObject *text, Py_ssize_t n, int folds, unsigned char *cls)
 {
-    int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch < 128)
-            cls[i] = (unsigned char)ch;
-        else if (!folds)
-            cls[i] = 0;
-        else {
-            Py_UCS4 low = Py_UNICODE_TOLOWER(ch);
-            cls[i] = low < 128 && low != 0 ? (unsigned char)(128 + low) : 0;
-        }
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        for (Py_ssize_t i = 0; i < n; i++)
+            cls[i] = class_of(((const Py_UCS1 *)data)[i], folds);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        for (Py_ssize_t i = 0; i < n; i++)
+            cls[i] = class_of(((const Py_UCS2 *)data)[i], folds);
+        break;
+    default:
+        for (Py_ssize_t i = 0; i < n; i++)
+            cls[i] = class_of(((const Py_UCS4 *)data)[i], folds);
     }
 }
 
-/* Literal k occurs at position i of the classes c (n of them); its first two characters already match. */
+/* Literal k occurs with its pair at position i of the classes c (n of them). */
 static inline int
 occurs_at(const SecretTables *t, Py_ssize_t k, const unsigned char *c, Py_ssize_t n, Py_ssize_t i)
 {
-    Py_ssize_t len = t->len[k];
-    if (len > n - i)
+    Py_ssize_t len = t->len[k], start = i - t->at[k];
+    if (start < 0 || len > n - start)
         return 0;
     const unsigned char *s = (const unsigned char *)t->chars[k];
-    if (t->folded[k]) {
-        for (Py_ssize_t j = 2; j < len; j++)
-            if (fold_of[c[i + j]] != s[j])
-                return 0;
-    } else if (len > 2 && memcmp(c + i + 2, s + 2, (size_t)(len - 2)) != 0)
-        return 0;
+    if (!t->folded[k])
+        return memcmp(c + start, s, (size_t)len) == 0;
+    for (Py_ssize_t j = 0; j < len; j++)
+        if (fold_of[c[start + j]] != s[j])
+            return 0;
     return 1;
 }
 
@@ -210,12 +284,18 @@ try_candidates(const SecretTables *t, uint64_t m, const unsigned char *c, Py_ssi
 }
 
 PyObject *
-native_secret_bits(PyObject *self, PyObject *args)
+native_secret_bits(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *capsule, *text;
-    if (!PyArg_ParseTuple(args, "OU", &capsule, &text))
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "secret_bits: expected 2 arguments, got %zd", nargs);
         return NULL;
-    const SecretTables *t = PyCapsule_GetPointer(capsule, "bastion._native.SecretTables");
+    }
+    PyObject *text = args[1];
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "secret_bits: text must be str, not %.100s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    const SecretTables *t = PyCapsule_GetPointer(args[0], "bastion._native.SecretTables");
     if (t == NULL)
         return NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
@@ -232,7 +312,19 @@ native_secret_bits(PyObject *self, PyObject *args)
     }
     uint64_t pending = t->n == MAX_LITERALS ? ~(uint64_t)0 : ((uint64_t)1 << t->n) - 1, live = 0;
     const uint64_t *first = t->first, *second = t->second;
-    for (Py_ssize_t i = 0; i + 1 < n && pending; i++) {
+    Py_ssize_t i = 0;
+    /* four positions at a time (one branch): most blocks of text hold no candidate */
+    for (; i + 4 < n && pending; i += 4) {
+        uint64_t any = (first[c[i]] & second[c[i + 1]]) | (first[c[i + 1]] & second[c[i + 2]])
+                       | (first[c[i + 2]] & second[c[i + 3]]) | (first[c[i + 3]] & second[c[i + 4]]);
+        if (any & pending)
+            for (Py_ssize_t j = i; j < i + 4; j++) {
+                uint64_t m = first[c[j]] & second[c[j + 1]] & pending;
+                if (m)
+                    pending = try_candidates(t, m, c, n, j, pending, &live);
+            }
+    }
+    for (; i + 1 < n && pending; i++) {
         uint64_t m = first[c[i]] & second[c[i + 1]] & pending;
         if (m)
             pending = try_candidates(t, m, c, n, i, pending, &live);

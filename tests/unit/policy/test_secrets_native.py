@@ -115,6 +115,10 @@ def test_each_literal_at_the_edges_of_texts_of_every_kind(lit: str) -> None:
                     _check(t)
                 bits = _c(SCANNER, long + pad + v + pad)
                 assert bits & _python(SCANNER, v) == _python(SCANNER, v) != 0
+        for k in range(9):  # every offset in the C pass's blocks of four, and every distance to the end
+            for t in ("." * k + v, v + "." * k, "." * k + v + "." * (8 - k)):
+                _check(t)
+                assert _c(SCANNER, t) & _python(SCANNER, v) == _python(SCANNER, v) != 0
 
 
 @pytest.mark.parametrize("ch", LOWERS_TO_ASCII, ids=lambda c: f"U+{ord(c):04X}")
@@ -201,16 +205,24 @@ def test_python_fallback_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None
 ])
 def test_bad_tables_raise(literals: object, error: type[Exception]) -> None:
     with pytest.raises(error):
-        _native.secret_tables(literals)  # type: ignore[arg-type]
+        _native.secret_tables(literals, "")  # type: ignore[arg-type]
 
 
 def test_bad_calls_raise() -> None:
-    tables = _native.secret_tables([("ab", 1, False), ("c", 2, True)])
+    tables = _native.secret_tables([("ab", 1, False), ("c", 2, True)], "ab")
     assert _native.secret_bits(tables, "xaby") == 1 and _native.secret_bits(tables, "C") == 2
     assert _native.secret_bits(tables, "") == 0
     with pytest.raises(TypeError):
         _native.secret_bits(tables, b"ab")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         _native.secret_bits(object(), "ab")  # type: ignore[arg-type]
-    top = _native.secret_tables([(f"{i:02d}", 1 << 63, False) for i in range(64)])
+    with pytest.raises(TypeError):
+        _native.secret_bits(tables)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _native.secret_tables([("ab", 1, False)], b"ab")  # type: ignore[arg-type]
+    # found by its rarest pair ("yz", "xy" by `common`) wherever that falls: the whole literal is compared
+    mid = _native.secret_tables([("wxyz", 1, False), ("qwxy", 2, True)], "abcdwxq")
+    texts = ("wxyz", "QWXY", "qwxyz", "Qwxyz", "xyz", "wxy", "WXYZ", "wxyZ", "wxyqwx", "yzwxyz")
+    assert [_native.secret_bits(mid, t) for t in texts] == [1, 2, 3, 3, 0, 0, 0, 0, 0, 1]
+    top = _native.secret_tables([(f"{i:02d}", 1 << 63, False) for i in range(64)], "0123456789")
     assert _native.secret_bits(top, "x63") == 1 << 63 and _native.secret_bits(top, "6") == 0

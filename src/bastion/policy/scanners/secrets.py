@@ -53,7 +53,8 @@ class SecretsScanner:
         # The same bits or more (never fewer) in one pass in C, without building text.lower()
         self._c_bits: Callable[[str], int] | None = None if _native is None else partial(
             _native.secret_bits, _native.secret_tables(
-                [(lit, 1 << i, r.anchor is not None) for i, r in enumerate(self._rules) for lit in r.prefilters]))
+                [(lit, 1 << i, r.anchor is not None) for i, r in enumerate(self._rules) for lit in r.prefilters],
+                _COMMON))
 
     def may_match(self, text: str) -> bool:
         """False when no rule's literal occurs: `scan` then finds nothing (rules.MAY_MATCH)."""
