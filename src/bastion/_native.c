@@ -49,6 +49,9 @@
  *   encoding_gates(text, hex_map, b85_map) -> (morse, zero, hex_digits, hex_run, b85_run)
  *       encodings.encoded_runs's count gates of an ASCII text, in one pass (_native_ascii.c).
  *
+ *   secret_tables(literals, common) -> tables;  secret_bits(tables, text) -> int
+ *       The secrets scanner's literal prefilter: the rule bits whose literals occur, in one pass (_native_secrets.c).
+ *
  * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
  */
 #include "_native.h"
@@ -890,11 +893,14 @@ static PyMethodDef methods[] = {
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
     {"ascii_canon", native_ascii_canon, METH_VARARGS, "canon._ascii_fast's map and gates in one pass (_native_ascii.c)."},
     {"encoding_gates", native_encoding_gates, METH_VARARGS, "encodings.encoded_runs's gates in one pass (_native_ascii.c)."},
+    {"secret_tables", native_secret_tables, METH_VARARGS, "The secrets scanner's literals, for `secret_bits`."},
+    {"secret_bits", (PyCFunction)(void (*)(void))native_secret_bits, METH_FASTCALL,
+     "The secrets scanner's live rule bits in one pass over a text (_native_secrets.c)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "bastion._native",
-                                    "The injection detector's numeric inner loops in C (optional).", -1, methods,
+                                    "The policy scanners' inner loops in C (optional).", -1, methods,
                                     NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC

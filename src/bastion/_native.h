@@ -55,6 +55,8 @@ find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize
 PyObject *native_canon(PyObject *self, PyObject *args);
 PyObject *native_ascii_canon(PyObject *self, PyObject *args);
 PyObject *native_encoding_gates(PyObject *self, PyObject *args);
+PyObject *native_secret_tables(PyObject *self, PyObject *args);
+PyObject *native_secret_bits(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *args);

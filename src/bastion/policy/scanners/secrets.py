@@ -1,16 +1,28 @@
 """The `secrets` scanner: provider and cloud credentials, private keys, JWTs, passwords.
 
 One pass per rule that survives its literal prefilter: most prompts contain none of the
-literals, so the cost is a handful of C-level substring searches.
+literals. The prefilter is one pass over the text in C when the accelerator is built
+(`bastion._native.secret_bits`), else a handful of C-level substring searches (`_present`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
+from types import ModuleType
 
 from bastion.policy.registry import ScannerOptionError, str_list
 from bastion.policy.scanner import Match
 from bastion.policy.scanners.secret_rules import RULE_TYPES, RULES, SecretRule
+
+_native: ModuleType | None
+try:
+    import bastion._native as _built
+
+    _native = _built
+except ImportError:  # not built (no C compiler at install time): the Python prefilter below
+    _native = None
 
 
 class SecretsScanner:
@@ -37,18 +49,32 @@ class SecretsScanner:
                             for r in self._rules if r.anchor is not None}
         self._exact, self._folded = _prefilter_groups(self._rules)
         self._gates = _gates(self._exact)
+        self._anchored = sum(1 << i for i, r in enumerate(self._rules) if r.anchor is not None)
+        # The same bits or more (never fewer) in one pass in C, without building text.lower()
+        self._c_bits: Callable[[str], int] | None = None if _native is None else partial(
+            _native.secret_bits, _native.secret_tables(
+                [(lit, 1 << i, r.anchor is not None) for i, r in enumerate(self._rules) for lit in r.prefilters],
+                _COMMON))
 
     def may_match(self, text: str) -> bool:
         """False when no rule's literal occurs: `scan` then finds nothing (rules.MAY_MATCH)."""
+        if self._c_bits is not None:
+            return self._c_bits(text) != 0
         return bool(self._live(text, text.lower() if self._folds else text))
 
     def _live(self, text: str, lowered: str) -> int:
+        """The bits of the rules whose literals occur (Python; `_c_bits` gives these or more)."""
         live = _present(self._exact, text) if len(text) < _LONG else _gated(self._gates, text)
         return live | _present(self._folded, lowered) if self._folds else live
 
     def scan(self, text: str) -> list[Match]:
-        lowered = text.lower() if self._folds else text
-        live = self._live(text, lowered)
+        if self._c_bits is not None:
+            live = self._c_bits(text)
+            # the lower-cased text only for a live anchored rule (its anchor is matched there)
+            lowered = text.lower() if live & self._anchored else text
+        else:
+            lowered = text.lower() if self._folds else text
+            live = self._live(text, lowered)
         if not live:
             return []
         # str.lower keeps lengths except for a few characters normalisation already folds.
