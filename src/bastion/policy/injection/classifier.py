@@ -15,7 +15,7 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +28,9 @@ I64 = npt.NDArray[np.int64]
 MODEL_FILE = "model.npz"
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
+    """A window of a text and its score (a NamedTuple, like `Finding`: one per chunk of every scan)."""
+
     start: int
     end: int
     score: float

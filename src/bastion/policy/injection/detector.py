@@ -11,7 +11,7 @@ import binascii
 import codecs
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -47,9 +47,9 @@ def _quoted(text: str, start: int) -> bool:
     return bool(before) and before[-1] in "'\"`«“‘"  # noqa: RUF001
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A detection: its family ("ignore_previous", …, or "classifier"), original span and score."""
+class Finding(NamedTuple):
+    """A detection: its family ("ignore_previous", …, or "classifier"), original span and score. Immutable (a
+    NamedTuple: every scan builds a few, and a frozen dataclass's `__init__` costs several times more)."""
 
     family: str
     start: int
@@ -57,8 +57,7 @@ class Finding:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class RuleHit:
+class RuleHit(NamedTuple):
     rule: int  # index into RULES
     start: int  # canonical offsets
     end: int

@@ -123,7 +123,7 @@ def _base85(text: str, runs: bool = True) -> list[tuple[int, int, str]]:
         decoded = _printable(data)
         if decoded is not None:
             out.append((start, end, decoded))
-    if "<~" in text:
+    if "<" in text and "<~" in text:  # (one character first: a `memchr`, where "<~" is sought position by position)
         for m in _A85.finditer(text):
             try:
                 data = base64.a85decode(m.group(1))

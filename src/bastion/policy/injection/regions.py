@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -38,9 +38,9 @@ def trie_pattern(strings: list[str]) -> str:
     return build(root)
 
 
-@dataclass(frozen=True, slots=True)
-class WordIndex:
-    """The words of a canonical text: raw hashes and start offsets (from the feature extractor)."""
+class WordIndex(NamedTuple):
+    """The words of a canonical text: raw hashes and start offsets (from the feature extractor). Immutable (a
+    NamedTuple: a few per scan, and a frozen dataclass's `__init__` costs several times more)."""
 
     hashes: npt.NDArray[np.uint64]
     starts: npt.NDArray[np.int64]
@@ -115,7 +115,10 @@ class Regions:
         """The rules searched in all of text[lo:n]: those without anchors, and those with one of their
         substrings in it (scripts without spaces, special tokens)."""
         span = text if lo == 0 and n == len(text) else text[lo:n]
-        out: dict[int, list[tuple[int, int]]] = {i: [(lo, n)] for i in self._always if ok[i]}
+        out: dict[int, list[tuple[int, int]]] = {}
+        for i in self._always:  # (a loop, not a comprehension: this list is usually empty)
+            if ok[i]:
+                out[i] = [(lo, n)]
         if span.isascii():  # an ASCII text can hold only ASCII substrings
             subs = [(i, s) for i, s in self._ascii_subs_of_rule if ok[i]]
             # many strings: one trie scan for all of them first (`in` per string costs more then)
@@ -125,8 +128,11 @@ class Regions:
         else:
             subs = [(i, s) for i, s in self._subs_of_rule if ok[i]]
         for i, strings in subs:
-            if any(s in span for s in strings):
-                out[i] = [(lo, n)]
+            for s in strings:
+                # its first character first: one `memchr`, where a longer string is sought position by position
+                if s[0] in span and s in span:
+                    out[i] = [(lo, n)]
+                    break
         return out
 
     def anchored_spans(self, words: WordIndex, ok: bytes | bytearray, lo: int,
