@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import RUN_CHARS
+from bastion.policy.injection.features import DT_U32, RUN_CHARS
 from bastion.policy.injection.layout import RUN_KEEP, RUN_REPEAT, layout_runs
 from bastion.policy.normalize import fold_char
 
@@ -247,7 +247,9 @@ def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[byte
         return None
     if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
         return None
-    return Canonical(out, np.frombuffer(codes, dtype=np.uint32), _identity(len(out)), len(text), plain=True)
+    n = len(out)  # (`_identity` inlined: this runs on every ASCII text)
+    return Canonical(out, np.frombuffer(codes, DT_U32), _IDENTITY[:n] if n <= _IDENTITY_LEN else _identity(n),
+                     len(text), plain=True)
 
 
 def _identity(n: int) -> IntArray:
@@ -255,7 +257,8 @@ def _identity(n: int) -> IntArray:
     return _IDENTITY[:n] if n <= len(_IDENTITY) else np.arange(n, dtype=np.int64)
 
 
-_IDENTITY = np.arange(1 << 14, dtype=np.int64)
+_IDENTITY_LEN = 1 << 14
+_IDENTITY = np.arange(_IDENTITY_LEN, dtype=np.int64)
 _IDENTITY.flags.writeable = False
 
 

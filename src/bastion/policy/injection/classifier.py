@@ -144,7 +144,7 @@ class LinearModel:
     def best_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> Window:
         """The first of `score_scored`'s windows of the highest score, without building the others."""
         bounds, probs = self._scored_probs(scored, n, cues)
-        k = max(range(len(probs)), key=probs.__getitem__)
+        k = probs.index(max(probs))  # (the first maximal, as max(range(...), key=...) picks it)
         return Window(bounds[k][0] + offset, bounds[k][1] + offset, probs[k])
 
     def _scored_probs(self, scored: Scored, n: int,
@@ -313,7 +313,7 @@ class LinearModel:
                         seen.add((k, rule))
                         logits[k] += float(self.cue_weights[rule])
         # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
-        exps = np.exp(np.array([-x for x in logits], dtype=np.float64)).tolist()
+        exps = np.exp([-x for x in logits]).tolist()  # (a list of floats: the float64 array np.array makes)
         return [1.0 / (1.0 + x) for x in exps]
 
     @cached_property

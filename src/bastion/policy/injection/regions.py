@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import Features, Scored, word_hash
+from bastion.policy.injection.features import DT_I64, DT_U64, Features, Scored, word_hash
 from bastion.policy.injection.rules import Rule
 
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
@@ -120,17 +120,21 @@ class Regions:
             if ok[i]:
                 out[i] = [(lo, n)]
         if span.isascii():  # an ASCII text can hold only ASCII substrings
-            subs = [(i, s) for i, s in self._ascii_subs_of_rule if ok[i]]
+            subs: list[tuple[int, tuple[str, ...]]] = []
+            count = 0
+            for i, s in self._ascii_subs_of_rule:  # (one loop: a comprehension and a generator cost two calls)
+                if ok[i]:
+                    subs.append((i, s))
+                    count += len(s)
             # many strings: one trie scan for all of them first (`in` per string costs more then)
-            if sum(len(s) for _, s in subs) > 8 and (self._ascii_substrings is None
-                                                     or self._ascii_substrings.search(span) is None):
+            if count > 8 and (self._ascii_substrings is None or self._ascii_substrings.search(span) is None):
                 subs = []
         else:
             subs = [(i, s) for i, s in self._subs_of_rule if ok[i]]
         for i, strings in subs:
-            for s in strings:
+            for sub in strings:
                 # its first character first: one `memchr`, where a longer string is sought position by position
-                if s[0] in span and s in span:
+                if sub[:1] in span and sub in span:
                     out[i] = [(lo, n)]
                     break
         return out
@@ -142,7 +146,7 @@ class Regions:
         hashes, starts = words.hashes, words.starts
         if len(hashes) > 4096:
             return self.anchored_long(words, ok, lo, n)
-        if (self._native is not None and hashes.dtype == np.uint64 and starts.dtype == np.int64
+        if (self._native is not None and hashes.dtype is DT_U64 and starts.dtype is DT_I64
                 and hashes.flags.c_contiguous and starts.flags.c_contiguous):
             native, tables = self._native
             found: dict[int, list[tuple[int, int]]] | None = native.anchored_spans(
