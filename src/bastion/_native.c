@@ -524,16 +524,14 @@ native_prefilter(PyObject *self, PyObject *args)
             }
         }
         PyMem_Free(keys);
-    } else {
+    } else { /* every string tested; a clause is set by its strings that are (not read member by member) */
         const uint32_t *tri = t->tri;
-        for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8)
+        memset(ok, 0, (size_t)t->nc);
+        for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8) {
             m[s] = ALL8(tri);
-        for (Py_ssize_t k = 0; k < t->nc; k++) {
-            Py_ssize_t e = k + 1 < t->nc ? t->cs[k + 1] : t->nm;
-            unsigned char any = 0;
-            for (Py_ssize_t j = t->cs[k]; j < e && !any; j++)
-                any = m[t->mf[j]];
-            ok[k] = any;
+            if (m[s])
+                for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
+                    ok[t->str_cl[j]] = 1;
         }
     }
 #undef ALL8

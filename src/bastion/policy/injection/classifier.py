@@ -313,6 +313,8 @@ class LinearModel:
                         seen.add((k, rule))
                         logits[k] += float(self.cue_weights[rule])
         # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
+        if len(logits) == 1:  # one window (most texts): no comprehensions
+            return [1.0 / (1.0 + np.exp([-logits[0]]).tolist()[0])]
         exps = np.exp([-x for x in logits]).tolist()  # (a list of floats: the float64 array np.array makes)
         return [1.0 / (1.0 + x) for x in exps]
 
