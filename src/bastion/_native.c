@@ -168,13 +168,13 @@ typedef struct {
     uint64_t *scratch;                 /* size + 1 bits (small enough for L1), all zero between calls */
     unsigned char *clause_ok;          /* nc + 1 */
     /* the strings filed under one of their picks (`key`), for texts of fewer 3-grams than strings: each
-     * 3-gram bucket is looked up (a bit of `firsts`, then `slot`), and only the strings filed under it
-     * are tested; strings without a 3-gram (every pick the sentinel) are in `always` */
+     * distinct 3-gram bucket is looked up (a bit of `firsts`, then `slot`), and only the strings filed under
+     * it are tested (their other 7 picks: `tri` holds a filed string's key first); strings without a 3-gram
+     * (every pick the sentinel) are in `always` */
     uint64_t *firsts;                  /* size + 1 bits: the buckets some string is filed under */
     uint32_t *slot_key;                /* nslot (a power of two), UINT32_MAX when empty */
     uint32_t *slot_at;                 /* nslot + ...: offsets into by_first; per slot [at, at + count) */
     uint32_t *slot_count;
-    uint32_t *slot_stamp;              /* the call that last visited the slot (a bucket repeats in a text) */
     uint32_t *by_first;                /* ns string indices grouped by key */
     uint32_t *str_cl_at, *str_cl;      /* per string: the clauses it is a member of (ns + 1 offsets, nm) */
     uint32_t *always;                  /* the strings whose key is the sentinel, but for those below */
@@ -182,7 +182,6 @@ typedef struct {
                                         * (strings of fewer than 3 characters: always set) and their clauses */
     uint32_t *key;                     /* per string, the pick it is filed under */
     Py_ssize_t nslot, nalways;
-    uint32_t stamp;
 } Tables;
 
 static void
@@ -225,9 +224,9 @@ invert(Tables *t)
         nslot <<= 1;
     t->nslot = nslot;
     t->firsts = PyMem_Calloc((size_t)t->size / 64 + 1, sizeof(uint64_t));
-    /* slot_key, slot_at, slot_count, slot_stamp in one allocation; by_first and always in one; the
-     * string-to-clause index in one */
-    t->slot_key = PyMem_Malloc(sizeof(uint32_t) * (size_t)(4 * nslot));
+    /* slot_key, slot_at, slot_count in one allocation; by_first and always in one; the string-to-clause
+     * index in one */
+    t->slot_key = PyMem_Malloc(sizeof(uint32_t) * (size_t)(3 * nslot));
     t->by_first = PyMem_Malloc(sizeof(uint32_t) * (size_t)(2 * ns + 1));
     t->str_cl_at = PyMem_Calloc((size_t)(ns + 1 + nm + 1), sizeof(uint32_t));
     if (t->firsts == NULL || t->slot_key == NULL || t->by_first == NULL || t->str_cl_at == NULL) {
@@ -236,12 +235,10 @@ invert(Tables *t)
     }
     t->slot_at = t->slot_key + nslot;
     t->slot_count = t->slot_at + nslot;
-    t->slot_stamp = t->slot_count + nslot;
     t->always = t->by_first + ns;
     t->str_cl = t->str_cl_at + ns + 1;
-    t->stamp = 0;
     for (Py_ssize_t k = 0; k < nslot; k++)
-        t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0, t->slot_stamp[k] = 0;
+        t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0;
     t->nalways = 0;
     /* each string's key: of its three rarest picks, the one fewest strings pick (any pick is necessary;
      * a key that many strings share tests them all whenever it occurs, a common 3-gram occurs often) */
@@ -274,6 +271,12 @@ invert(Tables *t)
                 fewest = t->slot_count[k], best = b;
         }
         t->key[s] = best;
+        for (int j = 1; j < 8; j++) /* the key first (the picks are ANDed: their order is free) */
+            if (t->tri[s * 8 + j] == best) {
+                t->tri[s * 8 + j] = t->tri[s * 8];
+                t->tri[s * 8] = best;
+                break;
+            }
     }
     for (Py_ssize_t k = 0; k < nslot; k++)
         t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0;
@@ -464,33 +467,42 @@ native_prefilter(PyObject *self, PyObject *args)
     if (maybe == NULL || rule_ok == NULL)
         goto done;
     uint64_t *sc = t->scratch;
-#define SET(b) (sc[(uint64_t)(b) >> 6] |= 1ULL << ((uint64_t)(b) & 63))
 #define HAS(b) ((sc[(uint64_t)(b) >> 6] >> ((uint64_t)(b) & 63)) & 1)
+    /* few 3-grams: only the strings filed under one of them can hold all 8 picks (the same flags), so the
+     * distinct buckets that are some string's key are collected as the bits are set */
+    int few = nt < t->ns;
+    uint32_t *keys = few ? PyMem_Malloc(sizeof(uint32_t) * (size_t)(nt + 1)) : NULL;
+    Py_ssize_t nk = 0;
+    if (few && keys == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint64_t *firsts = t->firsts;
     for (Py_ssize_t i = 0; i < nt; i++) {
-        if ((uint64_t)tg[i] >= (uint64_t)t->size) { /* (negative ones too) */
+        uint64_t b = (uint64_t)tg[i];
+        if (b >= (uint64_t)t->size) { /* (negative ones too) */
             for (Py_ssize_t j = 0; j < i; j++) /* the scratch bits all zero again */
                 sc[(uint64_t)tg[j] >> 6] = 0;
+            PyMem_Free(keys);
             PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
             goto done;
         }
-        SET(tg[i]);
+        uint64_t bit = 1ULL << (b & 63), word = sc[b >> 6];
+        if (word & bit) /* a bucket seen before in this text */
+            continue;
+        sc[b >> 6] = word | bit;
+        if (few && (firsts[b >> 6] & bit))
+            keys[nk++] = (uint32_t)b;
     }
-    SET(t->size); /* the sentinel bucket pads strings of fewer than 8 picks */
+    sc[(uint64_t)t->size >> 6] |= 1ULL << ((uint64_t)t->size & 63); /* the sentinel pads strings of < 8 picks */
     unsigned char *m = (unsigned char *)PyBytes_AS_STRING(maybe);
     unsigned char *ok = t->clause_ok;
-#define ALL8(p) (HAS((p)[0]) && HAS((p)[1]) && HAS((p)[2]) && HAS((p)[3]) && HAS((p)[4]) && HAS((p)[5]) && \
-                 HAS((p)[6]) && HAS((p)[7]))
-    if (nt < t->ns) {
-        /* few 3-grams: only the strings filed under one of them can hold all 8 (the same flags) */
+#define ALL7(p) (HAS((p)[1]) && HAS((p)[2]) && HAS((p)[3]) && HAS((p)[4]) && HAS((p)[5]) && HAS((p)[6]) && \
+                 HAS((p)[7]))
+#define ALL8(p) (HAS((p)[0]) && ALL7(p))
+    if (few) {
         memcpy(m, t->maybe0, (size_t)t->ns);
         memcpy(ok, t->ok0, (size_t)t->nc);
-        const uint64_t *firsts = t->firsts;
-        uint32_t stamp = ++t->stamp;
-        if (stamp == 0) { /* wrapped: no slot may look visited */
-            for (Py_ssize_t k = 0; k < t->nslot; k++)
-                t->slot_stamp[k] = 0;
-            stamp = t->stamp = 1;
-        }
         for (Py_ssize_t a = 0; a < t->nalways; a++) {
             uint32_t s = t->always[a];
             if (ALL8(t->tri + (size_t)s * 8)) {
@@ -499,44 +511,38 @@ native_prefilter(PyObject *self, PyObject *args)
                     ok[t->str_cl[j]] = 1;
             }
         }
-        for (Py_ssize_t i = 0; i < nt; i++) {
-            uint32_t key = (uint32_t)tg[i];
-            if (!((firsts[key >> 6] >> (key & 63)) & 1))
-                continue;
+        for (Py_ssize_t i = 0; i < nk; i++) { /* each key once: the bit test above kept only its first */
+            uint32_t key = keys[i];
             uint32_t k = slot_of(t, key);
             while (t->slot_key[k] != key) /* present: the bit says so */
                 k = (k + 1) & (uint32_t)(t->nslot - 1);
-            if (t->slot_stamp[k] == stamp)
-                continue;
-            t->slot_stamp[k] = stamp;
             const uint32_t *str = t->by_first + t->slot_at[k];
             for (uint32_t q = 0; q < t->slot_count[k]; q++) {
                 uint32_t s = str[q];
-                if (ALL8(t->tri + (size_t)s * 8)) {
+                if (ALL7(t->tri + (size_t)s * 8)) { /* (pick 0 is the key, present) */
                     m[s] = 1;
                     for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
                         ok[t->str_cl[j]] = 1;
                 }
             }
         }
-    } else {
+        PyMem_Free(keys);
+    } else { /* every string tested; a clause is set by its strings that are (not read member by member) */
         const uint32_t *tri = t->tri;
-        for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8)
+        memset(ok, 0, (size_t)t->nc);
+        for (Py_ssize_t s = 0; s < t->ns; s++, tri += 8) {
             m[s] = ALL8(tri);
-        for (Py_ssize_t k = 0; k < t->nc; k++) {
-            Py_ssize_t e = k + 1 < t->nc ? t->cs[k + 1] : t->nm;
-            unsigned char any = 0;
-            for (Py_ssize_t j = t->cs[k]; j < e && !any; j++)
-                any = m[t->mf[j]];
-            ok[k] = any;
+            if (m[s])
+                for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
+                    ok[t->str_cl[j]] = 1;
         }
     }
 #undef ALL8
+#undef ALL7
+#undef HAS
     for (Py_ssize_t i = 0; i < nt; i++) /* every set bit came from a trigram or the sentinel */
         sc[(uint64_t)tg[i] >> 6] = 0;
     sc[(uint64_t)t->size >> 6] = 0;
-#undef SET
-#undef HAS
     ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
     unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
     for (Py_ssize_t k = 0; k < t->nr; k++) {
@@ -888,7 +894,8 @@ static PyMethodDef methods[] = {
     {"anchored_spans", native_anchored_spans, METH_VARARGS, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
     {"possible_tables", native_possible_tables, METH_VARARGS, "Prefilter.possible's tables (_native_possible.c)."},
-    {"possible", native_possible, METH_VARARGS, "Prefilter.possible: every clause has a string in the region."},
+    {"possible", (PyCFunction)(void (*)(void))native_possible, METH_FASTCALL,
+     "Prefilter.possible: every clause has a string in the region."},
     {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
     {"ascii_canon", native_ascii_canon, METH_VARARGS, "canon._ascii_fast's map and gates in one pass (_native_ascii.c)."},

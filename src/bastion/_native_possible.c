@@ -126,14 +126,47 @@ native_possible_tables(PyObject *self, PyObject *args)
     return capsule;
 }
 
-PyObject *
-native_possible(PyObject *self, PyObject *args)
+/* An index argument (what "n" accepts), or -1 with an exception set (check PyErr_Occurred). */
+static Py_ssize_t
+index_arg(PyObject *obj)
 {
-    PyObject *capsule, *text;
-    Py_ssize_t rule, a, b;
+    if (PyLong_CheckExact(obj))
+        return PyLong_AsSsize_t(obj);
+    PyObject *i = PyNumber_Index(obj);
+    if (i == NULL)
+        return -1;
+    Py_ssize_t v = PyLong_AsSsize_t(i);
+    Py_DECREF(i);
+    return v;
+}
+
+/* METH_FASTCALL: the detector calls this for every region it searches, and parsing a format string cost
+ * more than the test of a short region. */
+PyObject *
+native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 6 || nargs > 7) {
+        PyErr_Format(PyExc_TypeError, "possible() takes 6 or 7 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *capsule = args[0], *text = args[3];
+    Py_ssize_t rule = index_arg(args[1]), a, b;
+    if ((rule == -1 && PyErr_Occurred()) || ((a = index_arg(args[4])) == -1 && PyErr_Occurred()) ||
+        ((b = index_arg(args[5])) == -1 && PyErr_Occurred()))
+        return NULL;
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "text: must be str, not %.50s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    int few = nargs > 6 ? PyObject_IsTrue(args[6]) : 0;
+    if (few < 0)
+        return NULL;
     Py_buffer mv;
-    int few = 0;
-    if (!PyArg_ParseTuple(args, "Ony*Unn|p", &capsule, &rule, &mv, &text, &a, &b, &few))
+    if (PyUnicode_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "maybe: must be a bytes-like object, not str");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &mv, PyBUF_SIMPLE) < 0)
         return NULL;
     PyObject *result = NULL;
     Possible *t = PyCapsule_GetPointer(capsule, "bastion._native.Possible");

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import RUN_CHARS
+from bastion.policy.injection.features import DT_U32, RUN_CHARS
 from bastion.policy.injection.layout import RUN_KEEP, RUN_REPEAT, layout_runs
 from bastion.policy.normalize import fold_char
 
@@ -130,17 +130,25 @@ def _astral(cp: int) -> str:
     return _fold_lower(ch)
 
 
-@dataclass(frozen=True, slots=True)
-class Canonical:
-    """`text` in canonical form, `codes` its code points; `origin[i]` is the original index of text[i]."""
+class Canonical(NamedTuple):
+    """`text` in canonical form, `codes` its code points; `origin[i]` is the original index of text[i].
+    Immutable (a NamedTuple: one per scan and per decoded run, and a frozen dataclass's `__init__` costs
+    several times more)."""
 
     text: str
     codes: U32
     origin: IntArray
     source_length: int
+    plain: bool = False  # `origin` is the identity and `source_length` is len(text) (the ASCII fast paths)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span covering canonical [start, end)."""
+        if self.plain:  # the arithmetic below without reading `origin` (numpy indexing costs ~1 µs a read)
+            n = len(self.text)
+            if not n or end <= start:
+                return 0, 0
+            s = start if start < n else n - 1
+            return s, max(s, end if end < n else n)
         if not len(self.origin) or end <= start:
             return 0, 0
         s = int(self.origin[min(start, len(self.origin) - 1)])
@@ -211,7 +219,7 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
         if _SPACED_HINT.search(out) is not None and _SPACED.search(out) is not None:
             return None
         codes = np.frombuffer(out.encode("ascii"), dtype=np.uint8).astype(np.uint32)
-        return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text))
+        return Canonical(out, codes, np.arange(len(out), dtype=np.int64), len(text), plain=True)
     # bytes: the same map, pair and hint tests without the regex engine's per-position cost
     raw = text.encode("ascii").translate(*tab.ascii_bytes)
     # (`bytes.find`, not `in`: `in` first tries its operand as an int and formats a TypeError, ~1 µs per test)
@@ -225,7 +233,7 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
     if raw.translate(tab.run_class, b" \n").find(b"pppp") >= 0 and RUN_REPEAT.search(raw) is not None:
         return None
     codes = np.frombuffer(raw, dtype=np.uint8).astype(np.uint32)
-    return Canonical(out, codes, _identity(len(out)), len(text))
+    return Canonical(out, codes, _identity(len(out)), len(text), plain=True)
 
 
 def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[bytes, bytes]) -> Canonical | None:
@@ -239,7 +247,9 @@ def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[byte
         return None
     if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
         return None
-    return Canonical(out, np.frombuffer(codes, dtype=np.uint32), _identity(len(out)), len(text))
+    n = len(out)  # (`_identity` inlined: this runs on every ASCII text)
+    return Canonical(out, np.frombuffer(codes, DT_U32), _IDENTITY[:n] if n <= _IDENTITY_LEN else _identity(n),
+                     len(text), plain=True)
 
 
 def _identity(n: int) -> IntArray:
@@ -247,7 +257,8 @@ def _identity(n: int) -> IntArray:
     return _IDENTITY[:n] if n <= len(_IDENTITY) else np.arange(n, dtype=np.int64)
 
 
-_IDENTITY = np.arange(1 << 14, dtype=np.int64)
+_IDENTITY_LEN = 1 << 14
+_IDENTITY = np.arange(_IDENTITY_LEN, dtype=np.int64)
 _IDENTITY.flags.writeable = False
 
 

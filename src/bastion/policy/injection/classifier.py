@@ -15,7 +15,7 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +28,9 @@ I64 = npt.NDArray[np.int64]
 MODEL_FILE = "model.npz"
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
+    """A window of a text and its score (a NamedTuple, like `Finding`: one per chunk of every scan)."""
+
     start: int
     end: int
     score: float
@@ -143,7 +144,7 @@ class LinearModel:
     def best_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> Window:
         """The first of `score_scored`'s windows of the highest score, without building the others."""
         bounds, probs = self._scored_probs(scored, n, cues)
-        k = max(range(len(probs)), key=probs.__getitem__)
+        k = probs.index(max(probs))  # (the first maximal, as max(range(...), key=...) picks it)
         return Window(bounds[k][0] + offset, bounds[k][1] + offset, probs[k])
 
     def _scored_probs(self, scored: Scored, n: int,
@@ -312,7 +313,9 @@ class LinearModel:
                         seen.add((k, rule))
                         logits[k] += float(self.cue_weights[rule])
         # np.exp (not math.exp: they may differ in the last bit), the rest in Python floats (same IEEE ops)
-        exps = np.exp(np.array([-x for x in logits], dtype=np.float64)).tolist()
+        if len(logits) == 1:  # one window (most texts): no comprehensions
+            return [1.0 / (1.0 + np.exp([-logits[0]]).tolist()[0])]
+        exps = np.exp([-x for x in logits]).tolist()  # (a list of floats: the float64 array np.array makes)
         return [1.0 / (1.0 + x) for x in exps]
 
     @cached_property

@@ -11,7 +11,7 @@ import binascii
 import codecs
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,9 @@ _WORD_TAIL = re.compile(r"\w*\Z")
 _WORD_HEAD = re.compile(r"\w*")
 _LEET_SMALL = 8192  # up to this length the leet pass reads the whole leet text again
 _NEAR_MARGIN = 64  # characters a rule's look-arounds may read past a region (\b, (?<!...), (?=...): a few)
-_SCAN_FROM, _TEST_FROM = 300, 100  # text / region lengths from which the literal prefilter pays
+# text / region lengths from which the literal prefilter pays (a region's test, in C, costs less than one regex
+# search of 50 characters: a sample of the corpus scanned with 0, 20, 50 and 100 here, 50 cost least overall)
+_SCAN_FROM, _TEST_FROM = 300, 50
 MODEL_FAMILY = "classifier"
 
 
@@ -47,9 +49,9 @@ def _quoted(text: str, start: int) -> bool:
     return bool(before) and before[-1] in "'\"`«“‘"  # noqa: RUF001
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A detection: its family ("ignore_previous", …, or "classifier"), original span and score."""
+class Finding(NamedTuple):
+    """A detection: its family ("ignore_previous", …, or "classifier"), original span and score. Immutable (a
+    NamedTuple: every scan builds a few, and a frozen dataclass's `__init__` costs several times more)."""
 
     family: str
     start: int
@@ -57,8 +59,7 @@ class Finding:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class RuleHit:
+class RuleHit(NamedTuple):
     rule: int  # index into RULES
     start: int  # canonical offsets
     end: int
@@ -67,7 +68,8 @@ class RuleHit:
 def _trigrams(feats: list[Features | Scored], offsets: list[int], n: int, step: int) -> npt.NDArray[np.int64] | None:
     """The 3-gram buckets of the whole text from its chunks' features (None when chunks do not overlap)."""
     if len(feats) == 1:
-        return feats[0].buckets[:max(n - 2, 0)]
+        buckets = feats[0].buckets  # (a `Scored` holds just these: no slice needed)
+        return buckets if len(buckets) == n - 2 else buckets[:max(n - 2, 0)]
     if CHUNK - step < 2:  # a 3-gram across two chunks would be missing
         return None
     return np.concatenate([f.buckets[:max(min(CHUNK, n - o) - 2, 0)] for f, o in zip(feats, offsets, strict=True)])
@@ -191,7 +193,7 @@ class Detector:
     def _hidden(self, text: str, c: canon.Canonical, feats: list[Features | Scored], words: WordIndex) -> list[Finding]:
         """Attacks hidden in base64, hex, binary or Morse runs, or ROT13 text."""
         out: list[Finding] = []
-        if max((f.longest_word for f in feats), default=0) >= 20:
+        if (feats[0].longest_word if len(feats) == 1 else max(f.longest_word for f in feats)) >= 20:
             for m in _B64.finditer(text):
                 token = m.group(0)
                 try:
@@ -305,8 +307,12 @@ class Detector:
         n = len(c.text)
         step = CHUNK - (self.model.window if self.model is not None else 0)
         offsets = list(range(0, max(n - (CHUNK - step), 1), step)) if n > CHUNK else [0]
-        feats = [self._extract(c.codes[o:o + CHUNK]) for o in offsets]
-        words = WordIndex.of(feats, offsets)
+        if n > CHUNK:
+            feats = [self._extract(c.codes[o:o + CHUNK]) for o in offsets]
+            words = WordIndex.of(feats, offsets)
+        else:  # one chunk (most texts): no slice, no list comprehension
+            feats = [self._extract(c.codes)]
+            words = WordIndex(feats[0].words, feats[0].word_starts)
         out: list[Finding] = []
         trigrams = _trigrams(feats, offsets, n, step)
         hits = self.rule_hits(c.text, words, trigrams=trigrams) if self.use_rules else []
@@ -332,11 +338,11 @@ class Detector:
             bests: list[Window] = []  # per chunk, its first window of the highest score
             for o, f in zip(offsets, feats, strict=True):
                 length = min(CHUNK, n - o)
-                cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length]
+                cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length] if hits else []
                 bests.append(max(self.model.score_windows(f, length, cues, offset=o, native=self.hasher.native),
                                  key=_score) if isinstance(f, Features)
                              else self.model.best_scored(f, length, cues, offset=o))
-            top = max(bests, key=_score)  # the first window of the highest score
+            top = bests[0] if len(bests) == 1 else max(bests, key=_score)  # the first window of the highest score
             s, e = c.span(top.start, top.end) if n else (0, 0)
             score = top.score
             if score > FEW_WORDS_CAP and (_repetitive(c.text) or _names_only(text)):

@@ -123,7 +123,7 @@ def _base85(text: str, runs: bool = True) -> list[tuple[int, int, str]]:
         decoded = _printable(data)
         if decoded is not None:
             out.append((start, end, decoded))
-    if "<~" in text:
+    if "<" in text and "<~" in text:  # (one character first: a `memchr`, where "<~" is sought position by position)
         for m in _A85.finditer(text):
             try:
                 data = base64.a85decode(m.group(1))
@@ -153,5 +153,6 @@ def encoded_runs(text: str) -> list[tuple[int, int, str]]:
         out += _binary(text)
     if hexes:
         out += _hex(text)  # (hex of ASCII letters is 61-7a; a run is 32+ hex digits, spaces and colons)
-    out += _base85(text, b85)  # a bytes translate and find unless a 40-character run exists
+    if b85 or "<" in text:  # (no run and no "<~": `_base85` would find nothing)
+        out += _base85(text, b85)  # a bytes translate and find unless a 40-character run exists
     return out

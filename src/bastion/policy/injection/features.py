@@ -45,6 +45,9 @@ _CPAIR = np.uint64(0x27D4EB2F165667C5)
 CHAR_NS = (3, 4, 5)
 _ACCUMULATE = np.add.accumulate  # np.cumsum's sums, without its Python wrapper
 _MAX_REDUCE = np.maximum.reduce
+# dtype objects, not the scalar types: `np.frombuffer` and `==` convert a type to its dtype on every call, and
+# the C accelerator's arrays carry these very objects (`is` tests them; any other dtype takes the slow path)
+DT_I64, DT_U64, DT_U32 = np.dtype(np.int64), np.dtype(np.uint64), np.dtype(np.uint32)
 # salts keep kinds apart: the word "the" and the character 3-gram "the" are different features
 _SALT = {3: 0x1F3D5B79, 4: 0x2E4C6A88, 5: 0x3D5B7997, "word": 0x4C6A88A6, "pair": 0x5B7997B5, "cue": 0x6A88A6C4,
          "skip": 0x79A8C6E2, "cpair": 0x88C6E4F0}
@@ -223,15 +226,14 @@ class Hasher:
         """`extract` and the window logits `LinearModel.score_windows` sums from its features, in one C pass that
         keeps no feature but the 3-grams' buckets (the same values); None without the C accelerator, for fewer
         than 8 code points or with extra feature kinds (then `extract`)."""
-        if (self.native is None or self._gloss is not None or len(codes) < 8 or codes.dtype != np.uint32
+        if (self.native is None or self._gloss is not None or len(codes) < 8 or codes.dtype is not DT_U32
                 or not codes.flags.c_contiguous):
             return None  # (the gloss keeps the C accelerator for `extract`, but its features are not in this pass)
         if len(codes) > self.max_len:
             raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
         t, w, ws, longest, logits = self.native.features_windows(codes, self.bits, self._word_bytes, self._salt_bytes,
                                                                  weights, live, window, stride, bias)
-        return Scored(np.frombuffer(t, np.int64), np.frombuffer(w, np.uint64), np.frombuffer(ws, np.int64), longest,
-                      logits)
+        return Scored(np.frombuffer(t, DT_I64), np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits)
 
     def _content_pairs(self, words: U64, starts: I64) -> tuple[I64, I64]:
         """Buckets and positions of the pairs of consecutive content words (STOP_WORDS skipped)."""

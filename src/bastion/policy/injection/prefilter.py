@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import Hasher
+from bastion.policy.injection.features import DT_I64, Hasher
 
 _SCAN_BUDGET = 1 << 20  # characters `str.find` may scan to test one clause
 _PARSER: Any = importlib.import_module("re._parser")  # the stdlib regex parser (sre_parse is deprecated)
@@ -197,7 +197,7 @@ class Prefilter:
         (everything when they are not)."""
         if trigrams is None or not self._n_strings:
             return self._everything
-        if self._native is not None and trigrams.dtype == np.int64 and trigrams.flags.c_contiguous:
+        if self._native is not None and trigrams.dtype is DT_I64 and trigrams.flags.c_contiguous:
             native, tables = self._native
             return native.prefilter(tables, trigrams)  # type: ignore[no-any-return]
         maybe = self._present(trigrams, self._all_strings)

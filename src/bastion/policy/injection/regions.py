@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import Features, Scored, word_hash
+from bastion.policy.injection.features import DT_I64, DT_U64, Features, Scored, word_hash
 from bastion.policy.injection.rules import Rule
 
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
@@ -38,9 +38,9 @@ def trie_pattern(strings: list[str]) -> str:
     return build(root)
 
 
-@dataclass(frozen=True, slots=True)
-class WordIndex:
-    """The words of a canonical text: raw hashes and start offsets (from the feature extractor)."""
+class WordIndex(NamedTuple):
+    """The words of a canonical text: raw hashes and start offsets (from the feature extractor). Immutable (a
+    NamedTuple: a few per scan, and a frozen dataclass's `__init__` costs several times more)."""
 
     hashes: npt.NDArray[np.uint64]
     starts: npt.NDArray[np.int64]
@@ -115,18 +115,28 @@ class Regions:
         """The rules searched in all of text[lo:n]: those without anchors, and those with one of their
         substrings in it (scripts without spaces, special tokens)."""
         span = text if lo == 0 and n == len(text) else text[lo:n]
-        out: dict[int, list[tuple[int, int]]] = {i: [(lo, n)] for i in self._always if ok[i]}
+        out: dict[int, list[tuple[int, int]]] = {}
+        for i in self._always:  # (a loop, not a comprehension: this list is usually empty)
+            if ok[i]:
+                out[i] = [(lo, n)]
         if span.isascii():  # an ASCII text can hold only ASCII substrings
-            subs = [(i, s) for i, s in self._ascii_subs_of_rule if ok[i]]
+            subs: list[tuple[int, tuple[str, ...]]] = []
+            count = 0
+            for i, s in self._ascii_subs_of_rule:  # (one loop: a comprehension and a generator cost two calls)
+                if ok[i]:
+                    subs.append((i, s))
+                    count += len(s)
             # many strings: one trie scan for all of them first (`in` per string costs more then)
-            if sum(len(s) for _, s in subs) > 8 and (self._ascii_substrings is None
-                                                     or self._ascii_substrings.search(span) is None):
+            if count > 8 and (self._ascii_substrings is None or self._ascii_substrings.search(span) is None):
                 subs = []
         else:
             subs = [(i, s) for i, s in self._subs_of_rule if ok[i]]
         for i, strings in subs:
-            if any(s in span for s in strings):
-                out[i] = [(lo, n)]
+            for sub in strings:
+                # its first character first: one `memchr`, where a longer string is sought position by position
+                if sub[:1] in span and sub in span:
+                    out[i] = [(lo, n)]
+                    break
         return out
 
     def anchored_spans(self, words: WordIndex, ok: bytes | bytearray, lo: int,
@@ -136,7 +146,7 @@ class Regions:
         hashes, starts = words.hashes, words.starts
         if len(hashes) > 4096:
             return self.anchored_long(words, ok, lo, n)
-        if (self._native is not None and hashes.dtype == np.uint64 and starts.dtype == np.int64
+        if (self._native is not None and hashes.dtype is DT_U64 and starts.dtype is DT_I64
                 and hashes.flags.c_contiguous and starts.flags.c_contiguous):
             native, tables = self._native
             found: dict[int, list[tuple[int, int]]] | None = native.anchored_spans(
