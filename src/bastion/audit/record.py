@@ -17,6 +17,7 @@ from typing import Literal
 import orjson
 
 from bastion.core.context import RequestContext
+from bastion.core.decimals import round3
 from bastion.core.types import ChatRequest, ImagePart, Message
 from bastion.observability.scrub import REDACTED, scrub_secrets
 
@@ -103,13 +104,13 @@ class AuditRecord:
             "ingress": self.ingress,
             "operation": self.operation,
             "model": self.model,
-            "attempts": [{"provider": p, "model": m, "outcome": o, "status": s, "latency_ms": round(lat, 3)}
+            "attempts": [{"provider": p, "model": m, "outcome": o, "status": s, "latency_ms": round3(lat)}
                          for p, m, o, s, lat in self.attempts],
             "status": self.status,
             "error_code": self.error_code,
-            "latency_ms": round(self.latency_ms, 3),
-            "ttft_ms": round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
-            "upstream_ms": round(self.upstream_ms, 3),
+            "latency_ms": round3(self.latency_ms),
+            "ttft_ms": round3(self.ttft_ms) if self.ttft_ms is not None else None,
+            "upstream_ms": round3(self.upstream_ms),
             "usage": usage,
             "cost_micros": self.cost_micros,
             "stream": self.stream,

@@ -20,6 +20,7 @@ import orjson
 
 from bastion.config.audit import ObservabilityConfig
 from bastion.core.context import RequestContext
+from bastion.core.decimals import round3
 from bastion.observability.scrub import scrub
 
 request_id_var: ContextVar[str | None] = ContextVar("bastion_request_id", default=None)
@@ -131,9 +132,9 @@ def access_log(ctx: RequestContext) -> None:
         "attempts": len(a),
         "status": ctx.status,
         "error_code": ctx.error_code,
-        "latency_ms": round(ctx.elapsed_ms, 3),
-        "upstream_ms": round(ctx.upstream_ms, 3),
-        "ttft_ms": round((ctx.first_token_at - ctx.started) * 1000.0, 3) if ctx.first_token_at is not None else None,
+        "latency_ms": round3(ctx.elapsed_ms),
+        "upstream_ms": round3(ctx.upstream_ms),
+        "ttft_ms": round3((ctx.first_token_at - ctx.started) * 1000.0) if ctx.first_token_at is not None else None,
         "stream": ctx.stream,
         "input_tokens": u.input_tokens if u is not None else None,
         "output_tokens": u.output_tokens if u is not None else None,
