@@ -121,7 +121,7 @@ class BudgetStage:
         if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
             return Reservation(None, labels, None, now, names=names, request=request)
         est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
-        amount, price = self._worst(ctx.model or request.model, TokenEstimate(input_bound(request), est.output))
+        amount, price = self._worst(ctx.model or request.model, TokenEstimate(est.bound or input_bound(request), est.output))
         uncapped = request if isinstance(request, ChatRequest) and not request.max_tokens else None
         return Reservation(est, labels, price, now, amount=amount, names=names, wanted=slots, uncapped=uncapped)
 
