@@ -93,7 +93,7 @@ class AuditRecord:
             i, o, c, w, r = self.usage
             usage = {"input_tokens": i, "output_tokens": o, "cached_input_tokens": c,
                      "cache_write_tokens": w, "reasoning_tokens": r}
-        return {
+        data: dict[str, object] = {
             "v": RECORD_VERSION,
             "time": iso_time(to_us(self.time)),
             "request_id": self.request_id,
@@ -120,8 +120,11 @@ class AuditRecord:
             "findings": [{"scanner": s, "type": t, "action": a, "score": round(sc, 4), "direction": d}
                          for s, t, a, sc, d in self.findings],
             "capture": self.capture,
-            "content": _serialise_content(self.capture, self.content),
-        } | ({"admin": self.admin} if self.admin is not None else {})
+            "content": _serialise_content(self.capture, self.content) if self.content is not None else None,
+        }
+        if self.admin is not None:  # set in place: `|` would copy the whole mapping
+            data["admin"] = self.admin
+        return data
 
 
 def to_us(ts: float) -> int:
