@@ -78,7 +78,8 @@ def _measure(request: ChatRequest) -> tuple[int, int, int]:
 
 
 def _chat_input(size: int, messages: int, images: int) -> int:
-    return max(1, math.ceil(size / 4) + messages * PER_MESSAGE_TOKENS + images * PER_IMAGE_TOKENS)
+    tokens = math.ceil(size / 4) + messages * PER_MESSAGE_TOKENS + images * PER_IMAGE_TOKENS
+    return tokens if tokens > 1 else 1
 
 
 def _chat_bound(request: ChatRequest, size: int, messages: int, images: int) -> int:
@@ -105,7 +106,7 @@ def estimate_request(request: ChatRequest | EmbeddingsRequest, default_max_outpu
         return TokenEstimate(estimate_input(request), 0)
     out = request.max_tokens if request.max_tokens is not None and request.max_tokens > 0 else default_max_output
     size, messages, images = _measure(request)
-    return TokenEstimate(_chat_input(size, messages, images), out * max(1, request.n or 1),
+    return TokenEstimate(_chat_input(size, messages, images), out * (request.n if request.n and request.n > 1 else 1),
                          _chat_bound(request, size, messages, images))
 
 

@@ -126,7 +126,9 @@ class MemoryBackend:
                 tkey = self._keys(s.id)[1]
                 b = self._buckets.get(tkey)
                 cur = level_at(b[0], b[1], t, s.tpm) if b is not None else float(s.tpm)
-                cur = min(float(s.tpm), cur - token_delta)
+                cur -= token_delta
+                if cur > s.tpm:  # min(), without a builtin call
+                    cur = float(s.tpm)
                 if b is None:
                     self._buckets[tkey] = [cur, t, float(s.tpm)]
                 else:
@@ -171,7 +173,8 @@ class MemoryBackend:
         for s in reserved:
             e = ledger.get((s.scope, s.period))
             if e is not None and e.label == s.label:
-                e.reserved = max(0, e.reserved - amount)
+                left = e.reserved - amount
+                e.reserved = left if left > 0 else 0
         if actual:
             for s in spend:
                 e = ledger.get((s.scope, s.period))

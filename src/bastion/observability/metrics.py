@@ -144,7 +144,7 @@ class Metrics:
         if attempts:
             upstream = ctx.upstream_ms / 1000.0
             self.upstream_duration.observe((provider,), upstream)
-            overhead = max(0.0, total - upstream)
+            overhead = total - upstream if total > upstream else 0.0
             prev: tuple[str, str] | None = None
             for a in attempts:
                 self.attempts.inc((a.provider, a.outcome))
