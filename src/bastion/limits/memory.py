@@ -18,6 +18,7 @@ from bastion.limits.bucket import full_after, level_at, wait_for
 from bastion.limits.scopes import ScopeLimit
 
 _SWEEP_EVERY = 4096
+_SPEND_MEMO_MAX = 4096
 
 
 class _Entry:
@@ -45,6 +46,11 @@ class MemoryBackend:
         self._max_buckets = max_buckets
         self._sweep_at = max_buckets
         self._ids: dict[str, tuple[str, str]] = {}
+        # id(spend slots) -> (those slots, ledger generation, their entries and labels): the cost
+        # stage hands settle the same slot list per key and day, so its look-ups are done once, and
+        # again only after an entry was replaced (a new period: the generation counts replacements)
+        self._spend_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[tuple[_Entry, str]]]] = {}
+        self._generation = 0
 
     async def start(self) -> None:
         return None
@@ -155,6 +161,8 @@ class MemoryBackend:
         key = (slot.scope, slot.period)
         e = self._ledger.get(key)
         if e is None or e.label != slot.label:
+            if e is not None:
+                self._generation += 1
             e = self._ledger[key] = _Entry(slot.label)
         return e
 
@@ -176,15 +184,22 @@ class MemoryBackend:
                 left = e.reserved - amount
                 e.reserved = left if left > 0 else 0
         if actual:
-            for s in spend:
-                e = ledger.get((s.scope, s.period))
-                if e is None:
-                    e = ledger[(s.scope, s.period)] = _Entry(s.label)
-                elif e.label != s.label:
-                    # Reserved in a period that has since rolled over: the spend belongs to the
-                    # old period (the usage table has it by day), not to the new one.
-                    continue
-                e.spent += actual
+            memo = self._spend_memo.get(id(spend))
+            if memo is None or memo[0] is not spend or memo[1] != self._generation:
+                pairs: list[tuple[_Entry, str]] = []
+                for s in spend:
+                    e = ledger.get((s.scope, s.period))
+                    if e is None:
+                        e = ledger[(s.scope, s.period)] = _Entry(s.label)
+                    pairs.append((e, s.label))
+                if len(self._spend_memo) >= _SPEND_MEMO_MAX:
+                    self._spend_memo.clear()
+                memo = self._spend_memo[id(spend)] = (spend, self._generation, pairs)
+            for e, label in memo[2]:
+                # Another label: reserved in a period that has since rolled over, the spend belongs
+                # to the old period (the usage table has it by day), not to the new one.
+                if e.label == label:
+                    e.spent += actual
 
     async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
                     slots: Sequence[BudgetSlot], amount: int, budget_now: float
@@ -211,5 +226,7 @@ class MemoryBackend:
         for scope, period, label, micros in rows:
             e = self._ledger.get((scope, period))
             if e is None or e.label != label:
+                if e is not None:
+                    self._generation += 1
                 e = self._ledger[(scope, period)] = _Entry(label)
             e.spent += micros
