@@ -17,6 +17,7 @@ from typing import Literal
 import orjson
 
 from bastion.core.context import RequestContext
+from bastion.core.decimals import round3
 from bastion.core.types import ChatRequest, ImagePart, Message
 from bastion.observability.scrub import REDACTED, scrub_secrets
 
@@ -92,7 +93,7 @@ class AuditRecord:
             i, o, c, w, r = self.usage
             usage = {"input_tokens": i, "output_tokens": o, "cached_input_tokens": c,
                      "cache_write_tokens": w, "reasoning_tokens": r}
-        return {
+        data: dict[str, object] = {
             "v": RECORD_VERSION,
             "time": iso_time(to_us(self.time)),
             "request_id": self.request_id,
@@ -103,13 +104,13 @@ class AuditRecord:
             "ingress": self.ingress,
             "operation": self.operation,
             "model": self.model,
-            "attempts": [{"provider": p, "model": m, "outcome": o, "status": s, "latency_ms": round(lat, 3)}
+            "attempts": [{"provider": p, "model": m, "outcome": o, "status": s, "latency_ms": round3(lat)}
                          for p, m, o, s, lat in self.attempts],
             "status": self.status,
             "error_code": self.error_code,
-            "latency_ms": round(self.latency_ms, 3),
-            "ttft_ms": round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
-            "upstream_ms": round(self.upstream_ms, 3),
+            "latency_ms": round3(self.latency_ms),
+            "ttft_ms": round3(self.ttft_ms) if self.ttft_ms is not None else None,
+            "upstream_ms": round3(self.upstream_ms),
             "usage": usage,
             "cost_micros": self.cost_micros,
             "stream": self.stream,
@@ -119,8 +120,11 @@ class AuditRecord:
             "findings": [{"scanner": s, "type": t, "action": a, "score": round(sc, 4), "direction": d}
                          for s, t, a, sc, d in self.findings],
             "capture": self.capture,
-            "content": _serialise_content(self.capture, self.content),
-        } | ({"admin": self.admin} if self.admin is not None else {})
+            "content": _serialise_content(self.capture, self.content) if self.content is not None else None,
+        }
+        if self.admin is not None:  # set in place: `|` would copy the whole mapping
+            data["admin"] = self.admin
+        return data
 
 
 def to_us(ts: float) -> int:

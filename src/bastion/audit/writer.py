@@ -149,7 +149,8 @@ class AuditWriter:
 
     def release(self) -> None:
         """Give back a reservation whose record will never be submitted."""
-        self._reserved = max(0, self._reserved - 1)
+        if self._reserved > 0:
+            self._reserved -= 1
 
     def submit(self, record: AuditRecord, *, reserved: bool = False) -> bool:
         """Queue a record (never blocks). With a reservation it always fits. Returns False when

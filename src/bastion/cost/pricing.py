@@ -14,6 +14,7 @@ What is billed (both vendors, documented in prices.json):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -68,6 +69,13 @@ class Price:
     cache_write: int
     reasoning: int | None = None  # None: reasoning is billed as output (OpenAI, Anthropic)
     cache_write_1h: int | None = None  # Anthropic's 1-hour cache writes; None: the cache_write price
+    # the dearest input and output kinds, for worst_case_micros (derived: not compared, not shown)
+    _worst_in: int = dataclasses.field(init=False, repr=False, compare=False)
+    _worst_out: int = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_worst_in", max(self.input, self.cached_input, self.cache_write, self._write_1h()))
+        object.__setattr__(self, "_worst_out", max(self.output, self.reasoning or 0))
 
     def _write_1h(self) -> int:
         return self.cache_write if self.cache_write_1h is None else self.cache_write_1h
@@ -76,7 +84,9 @@ class Price:
         if (usage.cached_input_tokens <= 0 and usage.cache_write_tokens <= 0
                 and (self.reasoning is None or usage.reasoning_tokens <= 0)):
             # the usual usage (no cache, no reasoning billed apart): what the general case computes
-            return max(0, usage.input_tokens) * self.input + max(0, usage.output_tokens) * self.output
+            # (conditionals, not max(): a builtin call with its argument parsing costs ~600 instructions)
+            i, o = usage.input_tokens, usage.output_tokens
+            return (i if i > 0 else 0) * self.input + (o if o > 0 else 0) * self.output
         cached = max(0, usage.cached_input_tokens)
         written = max(0, usage.cache_write_tokens)
         hour = min(max(0, usage.cache_write_1h_tokens), written)
@@ -98,9 +108,8 @@ class Price:
     def worst_case_micros(self, input_tokens: int, output_tokens: int) -> int:
         """The most `input_tokens` in and `output_tokens` out can cost, however the provider
         splits input into cached/written/uncached or output into reasoning."""
-        in_price = max(self.input, self.cached_input, self.cache_write, self._write_1h())
-        out_price = max(self.output, self.reasoning or 0)
-        pico = max(0, input_tokens) * in_price + max(0, output_tokens) * out_price
+        pico = ((input_tokens if input_tokens > 0 else 0) * self._worst_in
+                + (output_tokens if output_tokens > 0 else 0) * self._worst_out)
         return -(-pico // PICO_PER_MICRO)
 
 

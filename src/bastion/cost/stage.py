@@ -72,14 +72,14 @@ class BudgetStage:
         self._spend_cache: dict[tuple[str, str | None, str], list[BudgetSlot]] = {}
         self.served_unchecked = 0  # requests served without a budget check because the backend failed
 
-    def _worst(self, model: str, est: TokenEstimate) -> tuple[int, Price | None]:
+    def _worst(self, model: str, input_tokens: int, output_tokens: int) -> tuple[int, Price | None]:
         candidates = self._targets.get(model)
         if candidates is None:
             direct = self._prices.get(model)
             candidates = [direct] if direct is not None else []
         best: tuple[int, Price | None] = (0, None)
         for price in candidates:
-            amount = price.worst_case_micros(est.input, est.output)
+            amount = price.worst_case_micros(input_tokens, output_tokens)
             if best[1] is None or amount > best[0]:
                 best = (amount, price)
         return best
@@ -121,7 +121,7 @@ class BudgetStage:
         if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
             return Reservation(None, labels, None, now, names=names, request=request)
         est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
-        amount, price = self._worst(ctx.model or request.model, TokenEstimate(input_bound(request), est.output))
+        amount, price = self._worst(ctx.model or request.model, est.bound or input_bound(request), est.output)
         uncapped = request if isinstance(request, ChatRequest) and not request.max_tokens else None
         return Reservation(est, labels, price, now, amount=amount, names=names, wanted=slots, uncapped=uncapped)
 
@@ -130,7 +130,7 @@ class BudgetStage:
         if res.estimate is None:
             assert res.request is not None
             res.estimate = estimate_for(ctx, res.request, self._default_out)
-            res.price = self._worst(ctx.model or res.request.model, res.estimate)[1]
+            res.price = self._worst(ctx.model or res.request.model, res.estimate.input, res.estimate.output)[1]
         return res.estimate
 
     def admitted(self, ctx: RequestContext, res: Reservation, d: BudgetDecision | None) -> None:

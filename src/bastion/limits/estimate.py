@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -42,6 +42,8 @@ STATE_KEY = "tokens"
 class TokenEstimate:
     input: int
     output: int
+    # input_bound of the same request, measured with `input` (0: not computed); not part of equality
+    bound: int = field(default=0, compare=False)
 
     @property
     def total(self) -> int:
@@ -75,27 +77,37 @@ def _measure(request: ChatRequest) -> tuple[int, int, int]:
     return size, len(request.messages), images
 
 
+def _chat_input(size: int, messages: int, images: int) -> int:
+    tokens = math.ceil(size / 4) + messages * PER_MESSAGE_TOKENS + images * PER_IMAGE_TOKENS
+    return tokens if tokens > 1 else 1
+
+
+def _chat_bound(request: ChatRequest, size: int, messages: int, images: int) -> int:
+    return (size + PER_REQUEST_BOUND + messages * PER_MESSAGE_BOUND + images * IMAGE_TOKENS_BOUND
+            + (TOOLS_BOUND if request.tools else 0))
+
+
 def estimate_input(request: ChatRequest | EmbeddingsRequest) -> int:
     if isinstance(request, EmbeddingsRequest):
         return max(1, math.ceil(sum(_size(t) for t in request.input) / 4))
-    size, messages, images = _measure(request)
-    return max(1, math.ceil(size / 4) + messages * PER_MESSAGE_TOKENS + images * PER_IMAGE_TOKENS)
+    return _chat_input(*_measure(request))
 
 
 def input_bound(request: ChatRequest | EmbeddingsRequest) -> int:
     """At least as many input tokens as the provider can bill for the request (see the module docstring)."""
     if isinstance(request, EmbeddingsRequest):
         return PER_REQUEST_BOUND + sum(_size(t) + PER_MESSAGE_BOUND for t in request.input)
-    size, messages, images = _measure(request)
-    return (size + PER_REQUEST_BOUND + messages * PER_MESSAGE_BOUND + images * IMAGE_TOKENS_BOUND
-            + (TOOLS_BOUND if request.tools else 0))
+    return _chat_bound(request, *_measure(request))
 
 
 def estimate_request(request: ChatRequest | EmbeddingsRequest, default_max_output: int) -> TokenEstimate:
+    """The estimate; of a chat request with its input bound, from the same pass over the texts."""
     if isinstance(request, EmbeddingsRequest):
         return TokenEstimate(estimate_input(request), 0)
     out = request.max_tokens if request.max_tokens is not None and request.max_tokens > 0 else default_max_output
-    return TokenEstimate(estimate_input(request), out * max(1, request.n or 1))
+    size, messages, images = _measure(request)
+    return TokenEstimate(_chat_input(size, messages, images), out * (request.n if request.n and request.n > 1 else 1),
+                         _chat_bound(request, size, messages, images))
 
 
 def estimate_for(ctx: RequestContext, request: ChatRequest | EmbeddingsRequest,

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bastion.cost.periods import Period
 from bastion.limits.backend import BudgetDecision, BudgetSlot, FailureCounter, RateDecision
-from bastion.limits.bucket import full_after, level_at, remaining, wait_for
+from bastion.limits.bucket import full_after, level_at, wait_for
 from bastion.limits.scopes import ScopeLimit
 
 _SWEEP_EVERY = 4096
+_SPEND_MEMO_MAX = 4096
 
 
 class _Entry:
@@ -45,6 +46,11 @@ class MemoryBackend:
         self._max_buckets = max_buckets
         self._sweep_at = max_buckets
         self._ids: dict[str, tuple[str, str]] = {}
+        # id(spend slots) -> (those slots, ledger generation, their entries and labels): the cost
+        # stage hands settle the same slot list per key and day, so its look-ups are done once, and
+        # again only after an entry was replaced (a new period: the generation counts replacements)
+        self._spend_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[tuple[_Entry, str]]]] = {}
+        self._generation = 0
 
     async def start(self) -> None:
         return None
@@ -62,47 +68,61 @@ class MemoryBackend:
 
     async def acquire(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int,
                       now: float | None = None) -> RateDecision:
+        # bucket.remaining and full_after inlined or put off: full_after only for the scopes that
+        # end up in the headers (this runs on every request; a Python call costs more than the arithmetic).
         t = self._clock() if now is None else now
         buckets = self._buckets
         new: list[tuple[str, float, int]] = []
-        d = RateDecision(True)
+        parallel: list[str] = []
+        req_limit = tok_limit = 0  # of the requests / tokens scope with the fewest left (0: none yet)
+        req_left = tok_left = 0.0
+        req_rem = tok_rem = 0
         for i, s in enumerate(scopes):
-            rkey, tkey = self._keys(s.id)
-            if s.rpm is not None:
+            rpm, tpm = s.rpm, s.tpm
+            if rpm is not None or tpm is not None:
+                rkey, tkey = self._keys(s.id)
+            if rpm is not None:
                 b = buckets.get(rkey)
-                cur = level_at(b[0], b[1], t, s.rpm) if b is not None else float(s.rpm)
+                cur = level_at(b[0], b[1], t, rpm) if b is not None else float(rpm)
                 if cur < 1:  # rpm 0 admits nothing: asked again after a period, as the Redis backend says
-                    return RateDecision(False, wait_for(cur, 1, s.rpm) if s.rpm > 0 else 60.0, i, "requests")
-                new.append((rkey, cur - 1, s.rpm))
-                rem = remaining(cur - 1)
-                if d.req_limit is None or rem < d.req_remaining:
-                    d.req_limit, d.req_remaining, d.req_reset = s.rpm, rem, full_after(cur - 1, s.rpm)
-            if s.tpm is not None:
-                if tokens > s.tpm:
+                    return RateDecision(False, wait_for(cur, 1, rpm) if rpm > 0 else 60.0, i, "requests")
+                cur -= 1
+                new.append((rkey, cur, rpm))
+                rem = int(cur)  # cur >= 0: floor
+                if not req_limit or rem < req_rem:
+                    req_limit, req_rem, req_left = rpm, rem, cur
+            if tpm is not None:
+                if tokens > tpm:
                     return RateDecision(False, 60.0, i, "too_large")
                 b = buckets.get(tkey)
-                cur = level_at(b[0], b[1], t, s.tpm) if b is not None else float(s.tpm)
+                cur = level_at(b[0], b[1], t, tpm) if b is not None else float(tpm)
                 if cur < tokens:
-                    return RateDecision(False, wait_for(cur, tokens, s.tpm), i, "tokens")
-                new.append((tkey, cur - tokens, s.tpm))
-                rem = remaining(cur - tokens)
-                if d.tok_limit is None or rem < d.tok_remaining:
-                    d.tok_limit, d.tok_remaining, d.tok_reset = s.tpm, rem, full_after(cur - tokens, s.tpm)
-            if s.max_parallel is not None and self._parallel.get(s.id, 0) >= s.max_parallel:
-                return RateDecision(False, 1.0, i, "parallel")
+                    return RateDecision(False, wait_for(cur, tokens, tpm), i, "tokens")
+                cur -= tokens
+                new.append((tkey, cur, tpm))
+                rem = int(cur)
+                if not tok_limit or rem < tok_rem:
+                    tok_limit, tok_rem, tok_left = tpm, rem, cur
+            if s.max_parallel is not None:
+                if self._parallel.get(s.id, 0) >= s.max_parallel:
+                    return RateDecision(False, 1.0, i, "parallel")
+                parallel.append(s.id)
         for key, level, limit in new:
             b = buckets.get(key)
             if b is None:
                 buckets[key] = [level, t, float(limit)]
             else:
                 b[0], b[1], b[2] = level, t, float(limit)
-        for s in scopes:
-            if s.max_parallel is not None:
-                self._parallel[s.id] = self._parallel.get(s.id, 0) + 1
+        for sid in parallel:
+            self._parallel[sid] = self._parallel.get(sid, 0) + 1
         self._ops += 1
         if self._ops % _SWEEP_EVERY == 0 or len(buckets) > self._sweep_at:
             self._sweep(t)
-        return d
+        # A limit admitting a request is >= 1, so a 0 limit above means none applied.
+        return RateDecision(True, req_limit=req_limit or None, req_remaining=req_rem,
+                            req_reset=full_after(req_left, req_limit) if req_limit else 0.0,
+                            tok_limit=tok_limit or None, tok_remaining=tok_rem,
+                            tok_reset=full_after(tok_left, tok_limit) if tok_limit else 0.0)
 
     async def release(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
                       now: float | None = None) -> None:
@@ -112,7 +132,9 @@ class MemoryBackend:
                 tkey = self._keys(s.id)[1]
                 b = self._buckets.get(tkey)
                 cur = level_at(b[0], b[1], t, s.tpm) if b is not None else float(s.tpm)
-                cur = min(float(s.tpm), cur - token_delta)
+                cur -= token_delta
+                if cur > s.tpm:  # min(), without a builtin call
+                    cur = float(s.tpm)
                 if b is None:
                     self._buckets[tkey] = [cur, t, float(s.tpm)]
                 else:
@@ -139,6 +161,8 @@ class MemoryBackend:
         key = (slot.scope, slot.period)
         e = self._ledger.get(key)
         if e is None or e.label != slot.label:
+            if e is not None:
+                self._generation += 1
             e = self._ledger[key] = _Entry(slot.label)
         return e
 
@@ -157,17 +181,25 @@ class MemoryBackend:
         for s in reserved:
             e = ledger.get((s.scope, s.period))
             if e is not None and e.label == s.label:
-                e.reserved = max(0, e.reserved - amount)
+                left = e.reserved - amount
+                e.reserved = left if left > 0 else 0
         if actual:
-            for s in spend:
-                e = ledger.get((s.scope, s.period))
-                if e is None:
-                    e = ledger[(s.scope, s.period)] = _Entry(s.label)
-                elif e.label != s.label:
-                    # Reserved in a period that has since rolled over: the spend belongs to the
-                    # old period (the usage table has it by day), not to the new one.
-                    continue
-                e.spent += actual
+            memo = self._spend_memo.get(id(spend))
+            if memo is None or memo[0] is not spend or memo[1] != self._generation:
+                pairs: list[tuple[_Entry, str]] = []
+                for s in spend:
+                    e = ledger.get((s.scope, s.period))
+                    if e is None:
+                        e = ledger[(s.scope, s.period)] = _Entry(s.label)
+                    pairs.append((e, s.label))
+                if len(self._spend_memo) >= _SPEND_MEMO_MAX:
+                    self._spend_memo.clear()
+                memo = self._spend_memo[id(spend)] = (spend, self._generation, pairs)
+            for e, label in memo[2]:
+                # Another label: reserved in a period that has since rolled over, the spend belongs
+                # to the old period (the usage table has it by day), not to the new one.
+                if e.label == label:
+                    e.spent += actual
 
     async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
                     slots: Sequence[BudgetSlot], amount: int, budget_now: float
@@ -194,5 +226,7 @@ class MemoryBackend:
         for scope, period, label, micros in rows:
             e = self._ledger.get((scope, period))
             if e is None or e.label != label:
+                if e is not None:
+                    self._generation += 1
                 e = self._ledger[(scope, period)] = _Entry(label)
             e.spent += micros

@@ -85,7 +85,9 @@ class RateLimitStage:
         if not scopes:
             return
         est = estimate_for(ctx, request, self._default_out)
-        tokens = max(1, est.total)
+        tokens = est.total
+        if tokens < 1:
+            tokens = 1
         now = self._clock() if self._clock is not None else None
         budget = self._budget
         res = None

@@ -62,7 +62,11 @@ class Counter(_Family):
 
     def inc(self, labels: Labels = (), amount: float = 1.0) -> None:
         values = self.values
-        key = labels if labels in values else self._key(values, labels)
+        value = values.get(labels)
+        if value is not None:  # a known series: one look-up to read, one to write
+            values[labels] = value + amount
+            return
+        key = self._key(values, labels)
         values[key] = values.get(key, 0.0) + amount
 
     def get(self, labels: Labels = ()) -> float:

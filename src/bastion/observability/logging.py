@@ -20,6 +20,7 @@ import orjson
 
 from bastion.config.audit import ObservabilityConfig
 from bastion.core.context import RequestContext
+from bastion.core.decimals import round3
 from bastion.observability.scrub import scrub
 
 request_id_var: ContextVar[str | None] = ContextVar("bastion_request_id", default=None)
@@ -111,6 +112,9 @@ def setup_logging(config: ObservabilityConfig, stream: IO[str] | None = None) ->
     return handler
 
 
+_HEAD = ("ts", "level", "logger", "msg")
+
+
 def access_log(ctx: RequestContext) -> None:
     """One line per finished request: ids, route, model, provider, status, timings, tokens, cost.
     Client-supplied strings (request id, model, key id) are scrubbed; content never appears."""
@@ -119,7 +123,9 @@ def access_log(ctx: RequestContext) -> None:
     p = ctx.principal
     u = ctx.usage
     a = ctx.attempts
+    # The line's head first, then the fields: the usual set-up writes this very mapping (no copy).
     fields: dict[str, object] = {
+        "ts": _ts(time.time()), "level": "info", "logger": ACCESS_LOGGER, "msg": "request",
         "request_id": scrub(ctx.request_id),
         "key_id": p.key_id if p is not None else (scrub(ctx.presented_key_id) if ctx.presented_key_id else None),
         "team": p.team if p is not None else None,
@@ -131,9 +137,9 @@ def access_log(ctx: RequestContext) -> None:
         "attempts": len(a),
         "status": ctx.status,
         "error_code": ctx.error_code,
-        "latency_ms": round(ctx.elapsed_ms, 3),
-        "upstream_ms": round(ctx.upstream_ms, 3),
-        "ttft_ms": round((ctx.first_token_at - ctx.started) * 1000.0, 3) if ctx.first_token_at is not None else None,
+        "latency_ms": round3(ctx.elapsed_ms),
+        "upstream_ms": round3(ctx.upstream_ms),
+        "ttft_ms": round3((ctx.first_token_at - ctx.started) * 1000.0) if ctx.first_token_at is not None else None,
         "stream": ctx.stream,
         "input_tokens": u.input_tokens if u is not None else None,
         "output_tokens": u.output_tokens if u is not None else None,
@@ -146,8 +152,7 @@ def access_log(ctx: RequestContext) -> None:
     if handler is not None:
         # The usual set-up, our handler alone: the line JsonFormatter would write, written as
         # StreamHandler.emit would, without a LogRecord (~140k instructions per request with one).
-        line = orjson.dumps({"ts": _ts(time.time()), "level": "info", "logger": ACCESS_LOGGER, "msg": "request",
-                             **fields}).decode() + "\n"
+        line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE).decode()
         handler.acquire()
         try:
             handler.stream.write(line)
@@ -160,6 +165,8 @@ def access_log(ctx: RequestContext) -> None:
         return
     # Built directly: Logger.info would walk the stack for the caller's file and line (~4 µs).
     record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", None, None)
+    for head in _HEAD:  # JsonFormatter (or whichever formatter) writes its own
+        del fields[head]
     record.fields = fields
     _access.handle(record)
 

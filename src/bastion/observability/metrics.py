@@ -134,7 +134,8 @@ class Metrics:
     def observe_request(self, ctx: RequestContext) -> None:
         """Record one finished request. Call exactly once per request, after it ended."""
         route = _ROUTES.get((ctx.ingress, ctx.operation), OTHER)
-        model = self.model_label(ctx.model)
+        alias = ctx.model  # model_label, inlined: this runs for every request
+        model = "none" if alias is None else alias if alias in self.models else OTHER
         attempts = ctx.attempts
         provider = attempts[-1].provider if attempts else "none"
         self.requests.inc((route, model, provider, _STATUS.get(ctx.status, OTHER)))
@@ -144,7 +145,7 @@ class Metrics:
         if attempts:
             upstream = ctx.upstream_ms / 1000.0
             self.upstream_duration.observe((provider,), upstream)
-            overhead = max(0.0, total - upstream)
+            overhead = total - upstream if total > upstream else 0.0
             prev: tuple[str, str] | None = None
             for a in attempts:
                 self.attempts.inc((a.provider, a.outcome))

@@ -104,7 +104,8 @@ def escape_controls(text: str) -> str:
 
 def scrub(text: str) -> str:
     """Both: secrets first (a key split by a newline is still one key), then controls."""
-    if text in _CLEAN:
+    # (the gateway's own request ids, one a request, hold no control character either)
+    if text in _CLEAN or (text.startswith("req_") and _OWN_REQUEST_ID.fullmatch(text) is not None):
         return text
     return escape_controls(scrub_secrets(text))
 

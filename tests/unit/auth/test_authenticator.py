@@ -316,3 +316,27 @@ async def test_stale_entries_are_dropped_so_memory_follows_the_keys_in_use(sqlit
     assert auth.cache_size == 4  # the stale ones went at the sweep; the fresh ones stay cached
     for k in fresh:  # and still answer without a store lookup, revoked keys still refused
         assert (await auth.authenticate(None, k.plaintext)).key_id == k.record.id
+
+
+async def test_a_verified_secret_skips_the_hash_but_no_other_secret_passes(
+        auth: Authenticator, sqlite_store: SqlKeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    issued = await make(sqlite_store)
+    key_id, secret = keys.parse(issued.plaintext)  # type: ignore[misc]
+    hashed: list[str] = []
+    real = keys.hash_secret
+    monkeypatch.setattr(keys, "hash_secret", lambda s: hashed.append(s) or real(s))
+    for _ in range(3):
+        await auth.authenticate(None, issued.plaintext)
+    assert hashed == [secret]  # once, then the cached entry vouches for the same secret
+    near = secret[:-1] + ("A" if secret[-1] != "A" else "B")  # one character off the verified secret
+    assert await refused(auth, None, keys.format_key(key_id, near)) == authn.INVALID
+    assert await refused(auth, None, keys.format_key(key_id, "D" * 43)) == authn.INVALID
+    assert hashed == [secret, near, "D" * 43]  # a secret other than the verified one is hashed and refused
+    assert await refused(auth, None, keys.generate()[1]) == authn.INVALID  # unknown id: hashed all the same
+    assert len(hashed) == 4
+    await auth.authenticate(None, issued.plaintext)  # the wrong ones did not displace the verified secret
+    assert len(hashed) == 4
+    await sqlite_store.revoke(key_id)
+    auth.invalidate(key_id)  # a new entry: verified again, then refused as revoked
+    assert await refused(auth, None, issued.plaintext) == authn.REVOKED
+    assert hashed[-1] == secret and len(hashed) == 5

@@ -266,3 +266,26 @@ async def test_spend_survives_a_restart_with_the_memory_backend(tmp_path: Path) 
     assert [(r.group, r.requests, r.output_tokens, r.cost_micros) for r in rows] == [("fixed", 2, 200, 200_000)]
     await rt.close()
     await db.close()
+
+
+async def test_memory_settle_reuses_a_slot_lists_entries_until_a_period_replaces_one() -> None:
+    """settle looks a spend list's ledger entries up once (the stage hands it the same list per key and
+    day); an entry replaced by a new period since then is looked up again, and spend on an old period's
+    slot still does not land in the new period."""
+    backend = MemoryBackend()
+    june = [BudgetSlot("k:a", "day", "2026-06-01"), BudgetSlot("k:a", "month", "2026-06")]
+    await backend.settle("r1", (), 0, 5, june, 0.0)
+    await backend.settle("r2", (), 0, 7, june, 0.0)
+    assert [await backend.budget_state(s) for s in june] == [(12, 0), (12, 0)]
+    july = [BudgetSlot("k:a", "day", "2026-07-01", limit=100), BudgetSlot("k:a", "month", "2026-07", limit=100)]
+    assert (await backend.reserve("r3", july, 40, 0.0)).allowed  # replaces both entries: a new period
+    await backend.settle("r2", (), 0, 3, june, 0.0)  # a late settlement of June: not July's spend
+    assert [await backend.budget_state(s) for s in july] == [(0, 40), (0, 40)]
+    await backend.settle("r3", july, 40, 9, july, 0.0)
+    assert [await backend.budget_state(s) for s in july] == [(9, 0), (9, 0)]
+    await backend.settle("r4", (), 0, 1, july, 0.0)
+    assert [await backend.budget_state(s) for s in july] == [(10, 0), (10, 0)]
+    june_again = [BudgetSlot(s.scope, s.period, s.label, limit=100) for s in june]
+    assert (await backend.reserve("r5", june_again, 0, 0.0)).allowed  # back to June's labels: new entries
+    await backend.settle("r6", (), 0, 4, june, 0.0)  # the old list: its spend must reach the entries in use
+    assert [await backend.budget_state(s) for s in june] == [(4, 0), (4, 0)]

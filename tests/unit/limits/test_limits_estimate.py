@@ -117,3 +117,12 @@ def test_the_budget_bound_is_one_token_per_byte_plus_framing() -> None:
                               + IMAGE_TOKENS_BOUND + TOOLS_BOUND)
     e = EmbeddingsRequest(model="e", input=["a" * 40, "漢" * 10])
     assert input_bound(e) == PER_REQUEST_BOUND + 40 + 30 + 2 * PER_MESSAGE_BOUND
+
+
+def test_the_estimate_carries_the_bound_of_the_same_measurement() -> None:
+    from bastion.limits.estimate import input_bound
+
+    r = ChatRequest(model="m", system=[TextPart("s" * 10)], messages=[Message("user", [TextPart("漢字" * 30)])])
+    est = estimate_request(r, 100)
+    assert est.bound == input_bound(r) and est == TokenEstimate(est.input, est.output)  # bound: not in equality
+    assert estimate_request(EmbeddingsRequest(model="e", input=["a"]), 1).bound == 0  # not computed: the stage measures
