@@ -94,8 +94,9 @@ class Translator:
 
     def read(self, sse: Sequence[SSEEvent], out: list[bytes], seen: list[StreamEvent],
              decoded: Sequence[StreamEvent] = ()) -> tuple[int, Exception | None]:
-        """One read's events into client frames (appended to `out`), up to the end marker, after
-        `decoded` (events decoded already: those read with the first content). Returns the
+        """One read's events into client frames (their bytes appended to `out`, in pieces to be
+        joined), up to the end marker, after `decoded` (events decoded already: those read with the
+        first content). Returns the
         characters of templated text, and the error that stopped the read, if one did:
         - the decoder's: the frames before it are in `out`, for the client to get first;
         - the encoder's, as EncodeFailed: the rest of the read is decoded into `seen` first and
@@ -119,7 +120,6 @@ class Translator:
                     head, tail, hl, tl, tpl, before, after = cut
             for name, data in events:
                 if cut is not None and name in names:
-                    raw: bytes | None = None
                     if tpl is None:  # TextTemplate.text, inlined: the usual event of most streams
                         if data.startswith(head) and data.endswith(tail):
                             raw = data[hl:len(data) - tl]
@@ -127,24 +127,30 @@ class Translator:
                                 text = loads(raw)
                             except malformed:
                                 text = None
-                        else:
-                            text = None
+                            if type(text) is str:
+                                if not text:
+                                    continue
+                                if raw.find(b"\\") < 0:
+                                    # a JSON string without escapes is the text's UTF-8 in quotes, as dumps
+                                    # writes it; the frame's pieces are joined with the read's others
+                                    chars += len(text)
+                                    out += (before, raw, after)
+                                    continue
+                                written = _written(text, dumps)
+                                if written is not None:
+                                    chars += len(text)
+                                    out += (before, written, after)
+                                    continue
                     else:
                         text = tpl.text(data)
-                    if type(text) is str:
-                        if not text:
-                            continue
-                        if raw is None or raw.find(b"\\") >= 0:
-                            # escapes (or none seen): written as the encoder writes them
-                            try:
-                                raw = dumps(text)
-                            except TypeError:  # not encodable (a lone surrogate): the encoder's error, below
-                                raw = None
-                        # else: a JSON string without escapes is the text's UTF-8 in quotes, as dumps writes it
-                        if raw is not None:
-                            chars += len(text)
-                            out.append(b"".join((before, raw, after)))
-                            continue
+                        if type(text) is str:
+                            if not text:
+                                continue
+                            written = _written(text, dumps)
+                            if written is not None:
+                                chars += len(text)
+                                out += (before, written, after)
+                                continue
                 evs = feed(name, data)
                 if evs:
                     seen += evs
@@ -172,6 +178,16 @@ class Translator:
                     out.append(frame)
         except Exception as e:
             raise EncodeFailed(e) from None
+
+
+def _written(text: str, dumps: Callable[[str], bytes]) -> bytes | None:
+    """A text with escapes (or one taken by its template's own method), written as the encoder
+    writes it; None when it is not encodable (a lone surrogate: the encoder's error, on the
+    canonical path)."""
+    try:
+        return dumps(text)
+    except TypeError:
+        return None
 
 
 def _decode_rest(decoder: StreamDecoder, events: Iterator[SSEEvent], seen: list[StreamEvent]) -> None:
