@@ -96,8 +96,8 @@ class Translator:
              decoded: Sequence[StreamEvent] = ()) -> tuple[int, Exception | None]:
         """One read's events into client frames (their bytes appended to `out`, in pieces to be
         joined), up to the end marker, after `decoded` (events decoded already: those read with the
-        first content). Returns the
-        characters of templated text, and the error that stopped the read, if one did:
+        first content). Returns the characters of templated text, and the error that stopped the
+        read, if one did:
         - the decoder's: the frames before it are in `out`, for the client to get first;
         - the encoder's, as EncodeFailed: the rest of the read is decoded into `seen` first and
           `out` is emptied, as the canonical path (pipeline/runner.py) observes a whole read
