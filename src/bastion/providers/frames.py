@@ -127,30 +127,28 @@ class Translator:
                                 text = loads(raw)
                             except malformed:
                                 text = None
-                            if type(text) is str:
-                                if not text:
-                                    continue
-                                if raw.find(b"\\") < 0:
-                                    # a JSON string without escapes is the text's UTF-8 in quotes, as dumps
-                                    # writes it; the frame's pieces are joined with the read's others
+                            if type(text) is str and raw.find(b"\\") < 0:
+                                # a JSON string without escapes is the text's UTF-8 in quotes, as dumps
+                                # writes it; the frame's pieces are joined with the read's others
+                                if text:
                                     chars += len(text)
                                     out += (before, raw, after)
-                                    continue
-                                written = _written(text, dumps)
-                                if written is not None:
-                                    chars += len(text)
-                                    out += (before, written, after)
-                                    continue
+                                continue
+                        else:
+                            text = None
                     else:
                         text = tpl.text(data)
-                        if type(text) is str:
-                            if not text:
-                                continue
-                            written = _written(text, dumps)
-                            if written is not None:
-                                chars += len(text)
-                                out += (before, written, after)
-                                continue
+                    if type(text) is str:  # escapes, or taken by the template's own method
+                        if not text:
+                            continue
+                        try:  # written as the encoder writes it
+                            written = dumps(text)
+                        except TypeError:  # not encodable (a lone surrogate): the encoder's error, below
+                            written = None
+                        if written is not None:
+                            chars += len(text)
+                            out += (before, written, after)
+                            continue
                 evs = feed(name, data)
                 if evs:
                     seen += evs
@@ -178,16 +176,6 @@ class Translator:
                     out.append(frame)
         except Exception as e:
             raise EncodeFailed(e) from None
-
-
-def _written(text: str, dumps: Callable[[str], bytes]) -> bytes | None:
-    """A text with escapes (or one taken by its template's own method), written as the encoder
-    writes it; None when it is not encodable (a lone surrogate: the encoder's error, on the
-    canonical path)."""
-    try:
-        return dumps(text)
-    except TypeError:
-        return None
 
 
 def _decode_rest(decoder: StreamDecoder, events: Iterator[SSEEvent], seen: list[StreamEvent]) -> None:
