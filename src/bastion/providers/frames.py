@@ -94,9 +94,10 @@ class Translator:
 
     def read(self, sse: Sequence[SSEEvent], out: list[bytes], seen: list[StreamEvent],
              decoded: Sequence[StreamEvent] = ()) -> tuple[int, Exception | None]:
-        """One read's events into client frames (appended to `out`), up to the end marker, after
-        `decoded` (events decoded already: those read with the first content). Returns the
-        characters of templated text, and the error that stopped the read, if one did:
+        """One read's events into client frames (their bytes appended to `out`, in pieces to be
+        joined), up to the end marker, after `decoded` (events decoded already: those read with the
+        first content). Returns the characters of templated text, and the error that stopped the
+        read, if one did:
         - the decoder's: the frames before it are in `out`, for the client to get first;
         - the encoder's, as EncodeFailed: the rest of the read is decoded into `seen` first and
           `out` is emptied, as the canonical path (pipeline/runner.py) observes a whole read
@@ -119,7 +120,6 @@ class Translator:
                     head, tail, hl, tl, tpl, before, after = cut
             for name, data in events:
                 if cut is not None and name in names:
-                    raw: bytes | None = None
                     if tpl is None:  # TextTemplate.text, inlined: the usual event of most streams
                         if data.startswith(head) and data.endswith(tail):
                             raw = data[hl:len(data) - tl]
@@ -127,23 +127,27 @@ class Translator:
                                 text = loads(raw)
                             except malformed:
                                 text = None
+                            if type(text) is str and raw.find(b"\\") < 0:
+                                # a JSON string without escapes is the text's UTF-8 in quotes, as dumps
+                                # writes it; the frame's pieces are joined with the read's others
+                                if text:
+                                    chars += len(text)
+                                    out += (before, raw, after)
+                                continue
                         else:
                             text = None
                     else:
                         text = tpl.text(data)
-                    if type(text) is str:
+                    if type(text) is str:  # escapes, or taken by the template's own method
                         if not text:
                             continue
-                        if raw is None or raw.find(b"\\") >= 0:
-                            # escapes (or none seen): written as the encoder writes them
-                            try:
-                                raw = dumps(text)
-                            except TypeError:  # not encodable (a lone surrogate): the encoder's error, below
-                                raw = None
-                        # else: a JSON string without escapes is the text's UTF-8 in quotes, as dumps writes it
-                        if raw is not None:
+                        try:  # written as the encoder writes it
+                            written = dumps(text)
+                        except TypeError:  # not encodable (a lone surrogate): the encoder's error, below
+                            written = None
+                        if written is not None:
                             chars += len(text)
-                            out.append(b"".join((before, raw, after)))
+                            out += (before, written, after)
                             continue
                 evs = feed(name, data)
                 if evs:

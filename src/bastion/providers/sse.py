@@ -43,8 +43,15 @@ class SSEParser:
             elif (chunk.startswith(b"event: ") and chunk.startswith(b"data: ", eol + 1)
                     and chunk.find(b"\n", eol + 1) == last):
                 return [(chunk[7:eol].decode("utf-8", "replace"), chunk[eol + 7:last])]
-            # Several complete events in one read (a whole stream, under load): split once at
-            # the blank lines; the parts are those the loop below would find (`_block` each).
+            # Several complete events in one read (a whole stream, under load). When every event is
+            # one `data: ` line (OpenAI), the read is `data: ` and their data joined by "\n\ndata: ",
+            # with no other line end: one split there gives what the loop below would.
+            if chunk.startswith(b"data: "):
+                datas = chunk[6:last].split(b"\n\ndata: ")
+                if b"".join(datas).find(b"\n") < 0:
+                    return [(None, data) for data in datas]
+            # Otherwise: split once at the blank lines; the parts are those the loop below would
+            # find (`_block` each).
             events: list[Event] = []
             for part in chunk[:last].split(b"\n\n"):
                 eol = part.find(b"\n")

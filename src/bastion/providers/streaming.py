@@ -52,9 +52,12 @@ async def first_content(provider: str, decoder: StreamDecoder, stream: UpstreamS
         async for burst in rest:
             for i, (name, data) in enumerate(burst):
                 evs = decoder.feed(name, data)
-                first.extend(evs)
-                if decoder.done or any(ev.kind in CONTENT_KINDS for ev in evs):
+                first += evs
+                if decoder.done:
                     return OpenStream(stream, decoder, first, burst[i + 1:], rest)
+                for ev in evs:  # (a loop, not any() over a generator: this runs for every stream)
+                    if ev.kind in CONTENT_KINDS:
+                        return OpenStream(stream, decoder, first, burst[i + 1:], rest)
     except BaseException as e:
         await rest.aclose()
         if abandoned is not None and not isinstance(e, Exception):  # cancelled, not failed

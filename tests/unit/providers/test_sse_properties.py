@@ -158,3 +158,19 @@ def test_a_read_of_whole_events_parses_as_the_same_bytes_one_at_a_time(pieces):
     whole = SSEParser()
     got = whole.feed(data) + whole.flush()
     assert got == feed_all([bytes([b]) for b in data])
+
+
+# A whole read of OpenAI events (one `data: ` line each) is split once at "\n\ndata: "; any other
+# line end in the read (a second data line, a comment, an empty line more) takes the general path.
+DATA_VALUE = st.one_of(VALUE, st.sampled_from([b"", b"data: ", b"\n\ndata: x", b"\n", b"[DONE]", b":x"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(DATA_VALUE, min_size=2, max_size=8))
+def test_a_read_of_data_lines_parses_as_the_same_bytes_one_at_a_time(values):
+    data = b"".join(b"data: " + v + b"\n\n" for v in values)
+    whole = SSEParser()
+    got = whole.feed(data) + whole.flush()
+    assert got == feed_all([bytes([b]) for b in data])
+    if all(v.find(b"\n") < 0 for v in values):
+        assert got == [(None, v) for v in values]
