@@ -48,10 +48,11 @@ _SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*+|/\\]){2,}[^\W\d_](?![^\W
 _SPACED_HINT = re.compile(r"[ .*_|/\\+-][^\W\d_][ .*_|/\\+-][^\W\d_][ .*_|/\\+-]")  # cheap pre-check
 _HINT_SEPARATORS = " .*_|/\\+-"  # the separators of _SPACED_HINT
 # Twenty-sixth round (`vertical`): SHORT_RUN or more lines in a row of one or two words of letters (an apostrophe
-# inside a word, one of . , ! ? after it) are one line. Nothing else on a line: code (`else:`, `x = 1`, `}`), bullets
-# (`- milk`), numbers and markup end a run. Searched in "\n" + text (the literal "\n" first lets the search skip ahead).
+# inside a word, one of . ! ? after it) are one line. Nothing else on a line: code (`else:`, `x = 1`, `}`), bullets
+# (`- milk`), numbers and markup end a run, and so does a comma (twenty-seventh round: names listed one a line in
+# code, `Foo,\nBar,\nBaz,`, were read as one line). Searched in "\n" + text (the literal "\n" first lets the search skip ahead).
 SHORT_RUN = 4
-_SHORT_WORD = r"[^\W\d_]+(?:'[^\W\d_]+)*[.,!?]?"
+_SHORT_WORD = r"[^\W\d_]+(?:'[^\W\d_]+)*[.!?]?"
 _SHORT_LINE = rf"{_SHORT_WORD}(?: {_SHORT_WORD})?"
 _SHORT_LINES = re.compile(rf"\n((?:{_SHORT_LINE}\n){{{SHORT_RUN - 1},}}{_SHORT_LINE})(?=\n|\Z)")
 
