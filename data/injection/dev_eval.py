@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaluate
 import train
 
+from bastion.policy.injection import canon
 from bastion.policy.injection.detector import Detector
 from bastion.policy.injection.features import GLOSS, VERT
 from bastion.policy.injection.gloss import digest as gloss_digest
@@ -85,6 +86,8 @@ def main() -> None:
     tag = f"{digest}_{rules_digest()[:8]}_{args.bits}_{args.kinds}"  # the caches belong to these texts, rules, features
     if args.kinds & GLOSS:  # and to the gloss lexicon
         tag += f"_g{gloss_digest()}"
+    if args.kinds & VERT:  # and to the short-line pattern
+        tag += f"_v{canon.short_lines_digest()}"
     docs = cached(f"docs_{tag}", lambda: train.featurise(records, bits=args.bits))
     is_dev = np.array([dev(d.text) for d in docs])
     rules_only = Detector(None, use_model=False, vertical=bool(train.KINDS & VERT))

@@ -15,6 +15,7 @@ it or that expand to several characters.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -55,6 +56,11 @@ SHORT_RUN = 4
 _SHORT_WORD = r"[^\W\d_]+(?:'[^\W\d_]+)*[.!?]?"
 _SHORT_LINE = rf"{_SHORT_WORD}(?: {_SHORT_WORD})?"
 _SHORT_LINES = re.compile(rf"\n((?:{_SHORT_LINE}\n){{{SHORT_RUN - 1},}}{_SHORT_LINE})(?=\n|\Z)")
+
+
+def short_lines_digest() -> str:
+    """What the `vertical` form depends on (dev_eval.py's cache key: change the pattern, featurise again)."""
+    return hashlib.sha256(_SHORT_LINES.pattern.encode()).hexdigest()[:8]
 
 def _fold_lower(ch: str) -> str:
     folded = fold_char(ch)
