@@ -51,7 +51,8 @@ _HINT_SEPARATORS = " .*_|/\\+-"  # the separators of _SPACED_HINT
 # Twenty-sixth round (`vertical`): SHORT_RUN or more lines in a row of one or two words of letters (an apostrophe
 # inside a word, one of . ! ? after it) are one line. Nothing else on a line: code (`else:`, `x = 1`, `}`), bullets
 # (`- milk`), numbers and markup end a run, and so does a comma (twenty-seventh round: names listed one a line in
-# code, `Foo,\nBar,\nBaz,`, were read as one line). Searched in "\n" + text (the literal "\n" first lets the search skip ahead).
+# code, `Foo,\nBar,\nBaz,`, were read as one line). Searched in "\n" + text (the literal "\n" first lets the
+# search skip ahead).
 SHORT_RUN = 4
 _SHORT_WORD = r"[^\W\d_]+(?:'[^\W\d_]+)*[.!?]?"
 _SHORT_LINE = rf"{_SHORT_WORD}(?: {_SHORT_WORD})?"
@@ -61,6 +62,7 @@ _SHORT_LINES = re.compile(rf"\n((?:{_SHORT_LINE}\n){{{SHORT_RUN - 1},}}{_SHORT_L
 def short_lines_digest() -> str:
     """What the `vertical` form depends on (dev_eval.py's cache key: change the pattern, featurise again)."""
     return hashlib.sha256(_SHORT_LINES.pattern.encode()).hexdigest()[:8]
+
 
 def _fold_lower(ch: str) -> str:
     folded = fold_char(ch)
