@@ -54,7 +54,7 @@ _HINT_SEPARATORS = " .*_|/\\+-"  # the separators of _SPACED_HINT
 # code, `Foo,\nBar,\nBaz,`, were read as one line). Searched in "\n" + text (the literal "\n" first lets the
 # search skip ahead).
 SHORT_RUN = 4
-_SHORT_WORD = r"[^\W\d_]+(?:'[^\W\d_]+)*[.!?]?"
+_SHORT_WORD = r"[^\W\d_]++(?:'[^\W\d_]++)*+[.!?]?"  # possessive: what follows a word is never a letter
 _SHORT_LINE = rf"{_SHORT_WORD}(?: {_SHORT_WORD})?"
 _SHORT_LINES = re.compile(rf"\n((?:{_SHORT_LINE}\n){{{SHORT_RUN - 1},}}{_SHORT_LINE})(?=\n|\Z)")
 
