@@ -34,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaluate
 import train
 
+from bastion.policy.injection import canon
 from bastion.policy.injection.detector import Detector
-from bastion.policy.injection.features import GLOSS
+from bastion.policy.injection.features import GLOSS, VERT
 from bastion.policy.injection.gloss import digest as gloss_digest
 from bastion.policy.injection.rules import digest as rules_digest
 
@@ -72,7 +73,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=0, help="only the first N folds (0: all)")
     ap.add_argument("--scores", default="", help="write dev texts' scores (JSONL) here")
     ap.add_argument("--bits", type=int, default=train.BITS)
-    ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams, 2: content-word pairs, 4: gloss)")
+    ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams, 2: content-word pairs, 4: gloss, 8: short lines read as one)")
     ap.add_argument("--exclude", nargs="*", default=[], help="groups left out of every fold's training (ablations)")
     train.add_recipe_args(ap)
     args = ap.parse_args()
@@ -85,9 +86,11 @@ def main() -> None:
     tag = f"{digest}_{rules_digest()[:8]}_{args.bits}_{args.kinds}"  # the caches belong to these texts, rules, features
     if args.kinds & GLOSS:  # and to the gloss lexicon
         tag += f"_g{gloss_digest()}"
+    if args.kinds & VERT:  # and to the short-line pattern
+        tag += f"_v{canon.short_lines_digest()}"
     docs = cached(f"docs_{tag}", lambda: train.featurise(records, bits=args.bits))
     is_dev = np.array([dev(d.text) for d in docs])
-    rules_only = Detector(None, use_model=False)
+    rules_only = Detector(None, use_model=False, vertical=bool(train.KINDS & VERT))
     rule_score = cached(f"rules_{tag}", lambda: np.array([rules_only.score(d.text) if dev(d.text) else 0.0 for d in docs]))
     sys.stderr.write(f"featurised {len(docs)} texts, {time.time() - t0:.0f}s\n")
     folds = list(evaluate.FOLDS.items())

@@ -30,6 +30,7 @@ import train
 
 from bastion.policy.injection.classifier import LinearModel
 from bastion.policy.injection.detector import MODEL_FAMILY, Detector
+from bastion.policy.injection.features import VERT
 
 THRESHOLD = train.THRESHOLD
 FOLDS: dict[str, list[str]] = {
@@ -106,7 +107,7 @@ def main() -> None:
     ap.add_argument("--group-power", type=float, default=train.GROUP_POWER,
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
     ap.add_argument("--small-share", type=float, default=train.SMALL_SHARE)
-    ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams)")
+    ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams, 8: short lines read as one)")
     train.add_recipe_args(ap)
     args = ap.parse_args()
     train.set_recipe(args)
@@ -126,7 +127,7 @@ def main() -> None:
     missing = {d.group for d in docs} - set(fold_of) - train.TRAIN_ONLY  # training-only groups are never held out
     if missing:
         raise SystemExit(f"groups without a fold: {sorted(missing)}")
-    rules_only = Detector(None, use_model=False)
+    rules_only = Detector(None, use_model=False, vertical=bool(train.KINDS & VERT))
     result: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     per_group: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     per_text: list[dict[str, object]] = []

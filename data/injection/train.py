@@ -168,7 +168,7 @@ def featurise(records: list[dict[str, object]], window: int = WINDOW, stride: in
     docs: list[Doc] = []
     for r in records:
         text = str(r["text"])[:MAX_TRAIN_CHARS]
-        c = canon.canonicalize(text)
+        c = canon.canonicalize(text, vertical=det.vertical)
         f = hasher.extract(c.codes)
         hits = det.rule_hits(c.text, WordIndex(f.words, f.word_starts))
         n = len(c.text)
@@ -507,7 +507,7 @@ def main() -> None:
     ap.add_argument("--dead-runs", type=int, default=int(DEAD_RUNS), help="1: layout-character runs weigh nothing")
     ap.add_argument("--group-power", type=float, default=GROUP_POWER,
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
-    ap.add_argument("--kinds", type=int, default=KINDS, help="extra feature kinds (1: word skip-bigrams, 2: content-word pairs, 4: gloss)")
+    ap.add_argument("--kinds", type=int, default=KINDS, help="extra feature kinds (1: word skip-bigrams, 2: content-word pairs, 4: gloss, 8: short lines read as one)")
     add_recipe_args(ap)
     args = ap.parse_args()
     set_recipe(args)

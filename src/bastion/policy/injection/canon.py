@@ -6,13 +6,16 @@ it: Unicode tag characters ("ASCII smuggling") are decoded to the ASCII they hid
 lower-cased, every whitespace run becomes one space (or one newline if it held a line break), a run of
 one layout character (`-----`, `=====`, `═════`, also spaced or over several lines) is cut to its first
 three (padding cannot dilute a text or fingerprint a source) and letters spelled out one by one
-("i g n o r e") are joined. Vectorised with numpy: one table lookup
+("i g n o r e") are joined. With `vertical` (a model file with the `features.VERT` bit; twenty-sixth round), a run of
+`SHORT_RUN` or more short lines (one or two words of letters each: "ignore\nall\nprevious\ninstructions") is read as
+one line, its inner newlines as spaces. Vectorised with numpy: one table lookup
 per character for the Basic Multilingual Plane, a Python loop only for the rare characters beyond
 it or that expand to several characters.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from types import ModuleType
@@ -45,6 +48,21 @@ _NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*+|/\\]){2,}[^\W\d_](?![^\W\d_])")
 _SPACED_HINT = re.compile(r"[ .*_|/\\+-][^\W\d_][ .*_|/\\+-][^\W\d_][ .*_|/\\+-]")  # cheap pre-check
 _HINT_SEPARATORS = " .*_|/\\+-"  # the separators of _SPACED_HINT
+# Twenty-sixth round (`vertical`): SHORT_RUN or more lines in a row of one or two words of letters (an apostrophe
+# inside a word, one of . ! ? after it) are one line. Nothing else on a line: code (`else:`, `x = 1`, `}`), bullets
+# (`- milk`), numbers and markup end a run, and so does a comma (twenty-seventh round: names listed one a line in
+# code, `Foo,\nBar,\nBaz,`, were read as one line). Searched in "\n" + text (the literal "\n" first lets the
+# search skip ahead).
+SHORT_RUN = 4
+_SHORT_WORD = r"[^\W\d_]++(?:'[^\W\d_]++)*+[.!?]?"  # possessive: what follows a word is never a letter
+_SHORT_LINE = rf"{_SHORT_WORD}(?: {_SHORT_WORD})?"
+_SHORT_LINES = re.compile(rf"\n((?:{_SHORT_LINE}\n){{{SHORT_RUN - 1},}}{_SHORT_LINE})(?=\n|\Z)")
+
+
+def short_lines_digest() -> str:
+    """What the `vertical` form depends on (dev_eval.py's cache key: change the pattern, featurise again)."""
+    return hashlib.sha256(_SHORT_LINES.pattern.encode()).hexdigest()[:8]
+
 
 def _fold_lower(ch: str) -> str:
     folded = fold_char(ch)
@@ -287,9 +305,42 @@ def _collapse_whitespace(mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:
     return mapped[keep], origin[keep]
 
 
-def canonicalize(text: str, native: bool | None = None) -> Canonical:
+def canonicalize(text: str, native: bool | None = None, vertical: bool = False) -> Canonical:
     """The canonical form of `text` (see the module docstring) with its offset map. `native`: map,
-    collapse and cut in C (`bastion._native.canon`; default: when it is built; the same result)."""
+    collapse and cut in C (`bastion._native.canon`; default: when it is built; the same result).
+    `vertical`: runs of short lines read as one line (`short_lines`)."""
+    c = _canonicalize(text, native)
+    return short_lines(c) if vertical else c
+
+
+def short_lines(c: Canonical) -> Canonical:
+    """`c` with the newlines inside each run of `SHORT_RUN` or more short lines read as spaces (one character for
+    one: the offsets stay), then letters spelled out one a line ("i\ng\nn\no\nr\ne") joined like spaced ones."""
+    if c.text.count("\n") < SHORT_RUN - 1:
+        return c
+    runs = [(m.start(1) - 1, m.end(1) - 1) for m in _SHORT_LINES.finditer("\n" + c.text)]
+    if not runs:
+        return c
+    codes = c.codes.copy()
+    for a, b in runs:
+        inner = codes[a:b]
+        inner[inner == _NL] = _SPACE
+    out = _to_str(codes)
+    if _hinted(out, _table()) and _SPACED.search(out) is not None:
+        codes, origin = _unspace(out, codes, c.origin)
+        return Canonical(_to_str(codes), codes, origin, c.source_length)
+    return Canonical(out, codes, c.origin, c.source_length)
+
+
+def _unspace(out: str, mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:
+    """Letters spelled out one by one ("i g n o r e") joined: the separators dropped."""
+    drop = np.zeros(len(mapped), dtype=bool)
+    for m in _SPACED.finditer(out):
+        drop[m.start() + 1:m.end():2] = True
+    return mapped[~drop], origin[~drop]
+
+
+def _canonicalize(text: str, native: bool | None) -> Canonical:
     tab = _table()
     in_c = _native is not None and (native is None or native)
     if text.isascii():
@@ -306,10 +357,7 @@ def canonicalize(text: str, native: bool | None = None) -> Canonical:
         mapped, origin = _mapped(text, tab)
         out = _to_str(mapped)
     if _hinted(out, tab) and _SPACED.search(out) is not None:
-        drop = np.zeros(len(mapped), dtype=bool)
-        for m in _SPACED.finditer(out):
-            drop[m.start() + 1:m.end():2] = True
-        mapped, origin = mapped[~drop], origin[~drop]
+        mapped, origin = _unspace(out, mapped, origin)
         out = _to_str(mapped)
     return Canonical(out, mapped, origin, len(text))
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel, Window
 from bastion.policy.injection.encodings import encoded_runs
-from bastion.policy.injection.features import Features, Hasher, Scored, word_hash
+from bastion.policy.injection.features import STOP_WORDS, VERT, Features, Hasher, Scored, word_hash
 from bastion.policy.injection.joined import joined_runs, pieces, spaced
 from bastion.policy.injection.leet import (
     _LEET,
@@ -41,6 +41,7 @@ _NEAR_MARGIN = 64  # characters a rule's look-arounds may read past a region (\b
 # search of 50 characters: a sample of the corpus scanned with 0, 20, 50 and 100 here, 50 cost least overall)
 _SCAN_FROM, _TEST_FROM = 300, 50
 MODEL_FAMILY = "classifier"
+VERTICAL = True  # a detector without a model file reads runs of short lines as one line (as the shipped model, round 27)
 
 
 def _quoted(text: str, start: int) -> bool:
@@ -81,18 +82,29 @@ FEW_WORDS_CAP = 0.5  # does not flag the text (its score is capped here)
 
 _WORD = re.compile(r"[^\W_]+")
 _NAME_LINE = re.compile(r"[ \t]*[A-Za-z_$][\w$.-]*[ \t]*")
+# words that make one-a-line words a sentence, not a list of names (twenty-sixth round, `vertical`)
+_FUNCTION_WORDS = frozenset(STOP_WORDS) | frozenset("i me my you your we us our he she they them what how before after "
+                                                    "now".split())
+PROSE_MIN = 3  # function words (and at least a fifth of the words) that make a names list a sentence
 
 
-def _names_only(text: str) -> bool:
+def _names_only(text: str, vertical: bool = False) -> bool:
     """Fewer than three words (`system`, `system prompt`), or a list of names, one a line (the
     property names of a schema, `system_prompt\ninstructions`): no sentence for the classifier to
     weigh (it scores the single word `system` 0.91). Rules still judge such texts, and they catch
-    the underscore-joined orders (`ignore_all_previous_instructions`)."""
+    the underscore-joined orders (`ignore_all_previous_instructions`). With `vertical`, words one a line
+    that read as a sentence (`PROSE_MIN` function words, a fifth of the words or more) are not a list."""
     if not text.isascii():  # Chinese or Japanese write a whole order without a space
         return False
-    if len(_WORD.findall(text)) < 3:
+    words = _WORD.findall(text)
+    if len(words) < 3:
         return True
-    return all(_NAME_LINE.fullmatch(line) for line in text.split("\n") if line.strip())
+    if not all(_NAME_LINE.fullmatch(line) for line in text.split("\n") if line.strip()):
+        return False
+    if vertical:
+        function = sum(w.lower() in _FUNCTION_WORDS for w in words)
+        return function < PROSE_MIN or 5 * function < len(words)
+    return True
 
 
 def _repetitive(text: str) -> bool:
@@ -125,8 +137,10 @@ class Detector:
     """Build once (loads tables and the model); `findings` is pure and thread-safe."""
 
     def __init__(self, model: LinearModel | None, *, use_rules: bool = True, use_model: bool = True,
-                 native: bool | None = None) -> None:
-        """`native`: use the C accelerator (default: when it is built; findings are the same)."""
+                 native: bool | None = None, vertical: bool | None = None) -> None:
+        """`native`: use the C accelerator (default: when it is built; findings are the same). `vertical`: runs of
+        short lines read as one line (`canon.short_lines`; default: as the model file says, `features.VERT`, and
+        `VERTICAL` without a model)."""
         canon.warm()
         if model is not None and use_model and model.rules_digest and model.rules_digest != digest():
             raise ValueError("the injection model was trained with another rule set: retrain it "
@@ -134,6 +148,7 @@ class Detector:
         self.model = model if use_model else None
         self.use_rules = use_rules
         self._native = native  # for canon.canonicalize (None: when built)
+        self.vertical = (bool(model.kinds & VERT) if model is not None else VERTICAL) if vertical is None else vertical
         self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK,
                              kinds=model.kinds if model is not None and use_model else 0, native=native)
         self.regions = Regions(RULES, self.hasher.native)
@@ -290,7 +305,7 @@ class Detector:
         return hits
 
     def _strong_in(self, text: str) -> bool:
-        c = canon.canonicalize(text[:CHUNK], self._native)
+        c = canon.canonicalize(text[:CHUNK], self._native, self.vertical)
         f = self.hasher.extract(c.codes)
         tri = f.buckets[:max(len(c.text) - 2, 0)]
         return bool(self.rule_hits(c.text, WordIndex(f.words, f.word_starts), strong_only=True, trigrams=tri))
@@ -303,7 +318,7 @@ class Detector:
     # ------------------------------------------------------------------ all layers
     def findings(self, text: str) -> list[Finding]:
         """Every strong rule finding plus the classifier's best window (whatever its score)."""
-        c = canon.canonicalize(text, self._native)
+        c = canon.canonicalize(text, self._native, self.vertical)
         n = len(c.text)
         step = CHUNK - (self.model.window if self.model is not None else 0)
         offsets = list(range(0, max(n - (CHUNK - step), 1), step)) if n > CHUNK else [0]
@@ -345,7 +360,7 @@ class Detector:
             top = bests[0] if len(bests) == 1 else max(bests, key=_score)  # the first window of the highest score
             s, e = c.span(top.start, top.end) if n else (0, 0)
             score = top.score
-            if score > FEW_WORDS_CAP and (_repetitive(c.text) or _names_only(text)):
+            if score > FEW_WORDS_CAP and (_repetitive(c.text) or _names_only(text, self.vertical)):
                 # A few distinct words, each repeated (one word twenty times), give the classifier
                 # nothing to weigh: its score there is an artefact, not evidence. Rules still judge
                 # such texts. (No held-out text changed verdict: docs/injection.md.)

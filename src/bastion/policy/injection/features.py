@@ -54,6 +54,7 @@ _SALT = {3: 0x1F3D5B79, 4: 0x2E4C6A88, 5: 0x3D5B7997, "word": 0x4C6A88A6, "pair"
 SKIP = 1  # `Hasher(kinds=...)` bit: word skip-bigrams (a word and the word after next)
 CPAIR = 2  # `Hasher(kinds=...)` bit: pairs of consecutive content words (function words skipped)
 GLOSS = 4  # `Hasher(kinds=...)` bit: English word and pair features of foreign attack words (gloss.py)
+VERT = 8  # model-file bit (no feature of its own): the canonical form reads runs of short lines as one line (canon.py)
 STOP_WORDS = ("a an the all any some each every of to in on at for with by from into about as and or but nor "
               "this that these those is are be was were been being am it its please just also very so then "
               "there here such other others can could would should will shall may might must do does did "
@@ -104,7 +105,7 @@ class Hasher:
         self.kinds = kinds
         # the C accelerator computes the five base kinds: a hasher with extra kinds takes the numpy path (the gloss
         # is appended to the base features, from either path)
-        self.native = _native if (NATIVE if native is None else native) and not kinds & ~GLOSS else None
+        self.native = _native if (NATIVE if native is None else native) and not kinds & ~(GLOSS | VERT) else None
         if native and _native is None:
             raise RuntimeError("the C accelerator bastion._native is not built")
         self.shift = np.uint64(64 - bits)
