@@ -279,31 +279,7 @@ async def test_hashing_a_big_batch_gives_the_loop_back_every_16_records(sqlite_s
     """A batch is chained on the event loop: requests must get a turn between small slices of it (a
     slice of 64 records measurably lengthened the p99 latency at concurrency 1)."""
     w = writer(sqlite_sink, batch_size=200, flush_interval=3600)
-    hashed = 0
-    append = w.chain.append
-
-    def counting(rec: Any) -> StoredRecord:
-        nonlocal hashed
-        hashed += 1
-        return append(rec)
-
-    w.chain.append = counting  # type: ignore[method-assign]
-    for i in range(200):
-        w.submit(build_record(make_ctx(i)))
-    slices: list[int] = []
-    last = 0
-
-    async def ticker() -> None:
-        nonlocal last
-        while hashed < 200:
-            await asyncio.sleep(0)
-            slices.append(hashed - last)
-            last = hashed
-
-    tick = asyncio.create_task(ticker())
-    await w.start()
-    await asyncio.wait_for(tick, 5)
-    await w.stop()
+    slices = await chained_slices(w, make_ctx, 200)
     assert await sqlite_sink.count() == 200
     assert sum(slices) == 200 and max(slices) <= 16, slices
 
@@ -314,6 +290,15 @@ async def test_a_writer_behind_by_two_batches_keeps_the_loop_until_a_batch_is_ch
     records faster than it chained them, until the buffer filled and admission refused with 503
     (bench, 2026-11-29: 1,533-1,862 refusals in 20 s at ~2,000 req/s): then it chains a whole batch at once."""
     w = writer(sqlite_sink, batch_size=50, flush_interval=3600)
+    slices = await chained_slices(w, make_ctx, 200)
+    assert await sqlite_sink.count() == 200 and w.records_dropped == 0
+    assert sum(slices) == 200
+    assert slices.count(50) == 2, slices  # 150 and 100 left behind: each batch in one slice
+    assert max(slices[-4:]) <= 16, slices  # the last batch (nothing behind it) in slices of 16 again
+
+
+async def chained_slices(w: AuditWriter, make_ctx: Ctx, n: int) -> list[int]:
+    """Start `w` with `n` records buffered; how many it chained between each two turns of another task."""
     hashed = 0
     append = w.chain.append
 
@@ -323,14 +308,14 @@ async def test_a_writer_behind_by_two_batches_keeps_the_loop_until_a_batch_is_ch
         return append(rec)
 
     w.chain.append = counting  # type: ignore[method-assign]
-    for i in range(200):
+    for i in range(n):
         w.submit(build_record(make_ctx(i)))
     slices: list[int] = []
     last = 0
 
     async def ticker() -> None:
         nonlocal last
-        while hashed < 200:
+        while hashed < n:
             await asyncio.sleep(0)
             slices.append(hashed - last)
             last = hashed
@@ -339,7 +324,4 @@ async def test_a_writer_behind_by_two_batches_keeps_the_loop_until_a_batch_is_ch
     await w.start()
     await asyncio.wait_for(tick, 5)
     await w.stop()
-    assert await sqlite_sink.count() == 200 and w.records_dropped == 0
-    assert sum(slices) == 200
-    assert slices.count(50) == 2, slices  # 150 and 100 left behind: each batch in one slice
-    assert max(slices[-4:]) <= 16, slices  # the last batch (nothing behind it) in slices of 16 again
+    return slices
