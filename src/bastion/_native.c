@@ -44,8 +44,10 @@
  *   canon(text, table, multi, layout, astral, keep) -> (str, codes, origin)
  *       The detector's canonical form before the spaced-letters step (in _native_canon.c).
  *
- *   ascii_canon(text, keep, drop, hint_class, run_class) -> None | (str, codes, spaced_hint, run_hint)
- *       canon._ascii_fast's one-character map of an ASCII text and its gates, in one pass (_native_ascii.c).
+ *   ascii_canon(text, keep, drop, hint_class, run_class, hex_map, b85_map)
+ *       -> None | (str, codes, spaced_hint, run_hint, gates, leet)
+ *       canon._ascii_fast's one-character map of an ASCII text and its gates, encoding_gates's gates and whether
+ *       leet_runs finds a run, in one pass (_native_ascii.c).
  *   encoding_gates(text, hex_map, b85_map) -> (morse, zero, hex_digits, hex_run, b85_run)
  *       encodings.encoded_runs's count gates of an ASCII text, in one pass (_native_ascii.c).
  *
@@ -898,7 +900,8 @@ static PyMethodDef methods[] = {
      "Prefilter.possible: every clause has a string in the region."},
     {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
-    {"ascii_canon", native_ascii_canon, METH_VARARGS, "canon._ascii_fast's map and gates in one pass (_native_ascii.c)."},
+    {"ascii_canon", (PyCFunction)(void (*)(void))native_ascii_canon, METH_FASTCALL,
+     "canon._ascii_fast's map and gates, the encoding gates and the leet test in one pass (_native_ascii.c)."},
     {"encoding_gates", native_encoding_gates, METH_VARARGS, "encodings.encoded_runs's gates in one pass (_native_ascii.c)."},
     {"secret_tables", native_secret_tables, METH_VARARGS, "The secrets scanner's literals, for `secret_bits`."},
     {"secret_bits", (PyCFunction)(void (*)(void))native_secret_bits, METH_FASTCALL,

@@ -52,8 +52,34 @@ find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize
     return w;
 }
 
+/* The leetspeak classes of leet_runs (_native_leet.c): a code point that leetspeak maps (0 1 3 4 5 7 8 @ $), a
+ * letter (a word character that is not a decimal digit or "_"), an unmapped decimal digit or "_" (stepped over),
+ * anything else (ends a run). ASCII here (by range: the Unicode database calls cost more). */
+enum { LEET_OTHER, LEET_MAPPED, LEET_LETTER, LEET_SKIP };
+
+static inline int
+leet_class_ascii(unsigned c)
+{
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+        return LEET_LETTER;
+    if (c >= '0' && c <= '9')
+        return (c == '2' || c == '6' || c == '9') ? LEET_SKIP : LEET_MAPPED;
+    return c == '_' ? LEET_SKIP : (c == '@' || c == '$') ? LEET_MAPPED : LEET_OTHER;
+}
+
+/* Within a run, per (last class << 2 | class): the new last class (a SKIP leaves it; bits 0-1) and LEET_MET when a
+ * mapped character and a letter are next to each other (only SKIPs between them); 0 for a class of LEET_OTHER. */
+enum { LEET_MET = 4 };
+static const unsigned char LEET_STEP[16] = {
+    [LEET_OTHER << 2 | LEET_MAPPED] = LEET_MAPPED, [LEET_OTHER << 2 | LEET_LETTER] = LEET_LETTER,
+    [LEET_OTHER << 2 | LEET_SKIP] = LEET_OTHER,    [LEET_MAPPED << 2 | LEET_MAPPED] = LEET_MAPPED,
+    [LEET_MAPPED << 2 | LEET_LETTER] = LEET_LETTER | LEET_MET, [LEET_MAPPED << 2 | LEET_SKIP] = LEET_MAPPED,
+    [LEET_LETTER << 2 | LEET_MAPPED] = LEET_MAPPED | LEET_MET, [LEET_LETTER << 2 | LEET_LETTER] = LEET_LETTER,
+    [LEET_LETTER << 2 | LEET_SKIP] = LEET_LETTER,
+};
+
 PyObject *native_canon(PyObject *self, PyObject *args);
-PyObject *native_ascii_canon(PyObject *self, PyObject *args);
+PyObject *native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_encoding_gates(PyObject *self, PyObject *args);
 PyObject *native_secret_tables(PyObject *self, PyObject *args);
 PyObject *native_secret_bits(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
