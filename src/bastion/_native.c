@@ -480,21 +480,33 @@ native_prefilter(PyObject *self, PyObject *args)
         goto done;
     }
     const uint64_t *firsts = t->firsts;
-    for (Py_ssize_t i = 0; i < nt; i++) {
-        uint64_t b = (uint64_t)tg[i];
-        if (b >= (uint64_t)t->size) { /* (negative ones too) */
-            for (Py_ssize_t j = 0; j < i; j++) /* the scratch bits all zero again */
-                sc[(uint64_t)tg[j] >> 6] = 0;
-            PyMem_Free(keys);
-            PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
-            goto done;
+    const uint64_t size = (uint64_t)t->size;
+    Py_ssize_t g = 0; /* the 3-grams read */
+    if (few) /* (two loops: no test of `few` per 3-gram) */
+        for (; g < nt; g++) {
+            uint64_t b = (uint64_t)tg[g];
+            if (b >= size) /* (negative ones too) */
+                break;
+            uint64_t bit = 1ULL << (b & 63), word = sc[b >> 6];
+            if (word & bit) /* a bucket seen before in this text */
+                continue;
+            sc[b >> 6] = word | bit;
+            if (firsts[b >> 6] & bit)
+                keys[nk++] = (uint32_t)b;
         }
-        uint64_t bit = 1ULL << (b & 63), word = sc[b >> 6];
-        if (word & bit) /* a bucket seen before in this text */
-            continue;
-        sc[b >> 6] = word | bit;
-        if (few && (firsts[b >> 6] & bit))
-            keys[nk++] = (uint32_t)b;
+    else
+        for (; g < nt; g++) {
+            uint64_t b = (uint64_t)tg[g];
+            if (b >= size)
+                break;
+            sc[b >> 6] |= 1ULL << (b & 63);
+        }
+    if (g < nt) {
+        for (Py_ssize_t j = 0; j < g; j++) /* the scratch bits all zero again */
+            sc[(uint64_t)tg[j] >> 6] = 0;
+        PyMem_Free(keys);
+        PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
+        goto done;
     }
     sc[(uint64_t)t->size >> 6] |= 1ULL << ((uint64_t)t->size & 63); /* the sentinel pads strings of < 8 picks */
     unsigned char *m = (unsigned char *)PyBytes_AS_STRING(maybe);

@@ -16,14 +16,19 @@
 /* The tables of the last call, and per byte what the loop reads of them in one load: rebuilt when a call
  * passes other tables (the detector always passes the same ones; the GIL is held). */
 static unsigned char canon_seen[6][256];
-static uint64_t canon_entry[256];
+/* Per byte of the text: `entry`, the mapped byte (bits 0-7), its input to the automaton below (bits 8-13) and
+ * flags; `run_mask` and `run_reset`, how it continues the hex (low 32 bits) and base85 (high 32 bits) run
+ * lengths: kept and counted when the byte belongs to that run's alphabet, else reset to 0 (hex) or 24 (base85:
+ * counted from 24, a run of 40 reaches 64). */
+typedef struct {
+    uint64_t entry, run_mask, run_reset;
+} Row;
+static Row canon_rows[256];
 static int canon_ready;
-
-/* An entry: the mapped byte (bits 0-7), its input to the automaton below (bits 8-13), then flags. */
+#define RUN_ONE 0x100000001ULL     /* one more byte in both runs */
+#define B85_RESET (24ULL << 32)
 #define C_BAD (1u << 16)  /* dropped, or mapped past ASCII */
 #define C_WS (1u << 17)   /* mapped to " " or "\n" */
-enum { G_SPACE = 1, G_67 = 2, G_HEX = 4, G_B85 = 8, G_DOT = 16 }; /* of the byte itself (the text's, not mapped) */
-#define G_SHIFT 20
 
 /* One automaton follows the three patterns the mapped bytes are tested for, its state (h * 5 + r) * 4 + l:
  * h, the length of the longest prefix of "slsls" the hint classes end with (5: seen, kept); r, the "p" run
@@ -66,7 +71,7 @@ build_trans(void)
     trans_ready = 1;
 }
 
-static const uint64_t *
+static const Row *
 canon_entries(const unsigned char *const tables[6])
 {
     if (canon_ready) {
@@ -74,7 +79,7 @@ canon_entries(const unsigned char *const tables[6])
         for (int k = 0; k < 6 && same; k++)
             same = !memcmp(canon_seen[k], tables[k], 256);
         if (same)
-            return canon_entry;
+            return canon_rows;
     }
     const unsigned char *keep = tables[0], *drop = tables[1], *hint = tables[2], *run = tables[3],
                         *hex = tables[4], *b85 = tables[5];
@@ -83,16 +88,34 @@ canon_entries(const unsigned char *const tables[6])
         int bad = drop[c] || m >= 128, ws = m == ' ' || m == '\n';
         unsigned hi = hint[m] == 's' ? 0 : hint[m] == 'l' ? 1 : 2, ri = ws ? 0 : run[m] == 'p' ? 1 : 2;
         unsigned li = m < 128 ? (unsigned)leet_class_ascii(m) : LEET_OTHER;
-        unsigned gate = (c == ' ' ? G_SPACE : 0) | (c == '6' || c == '7' ? G_67 : 0)
-                        | (hex[c] == 'h' ? G_HEX : 0) | (b85[c] == 'a' ? G_B85 : 0)
-                        | (c == '-' || c == '.' ? G_DOT : 0);
-        canon_entry[c] = m | (uint64_t)((hi * 3 + ri) * 4 + li) << 8 | (bad ? C_BAD : 0) | (ws ? C_WS : 0)
-                         | (uint64_t)gate << G_SHIFT;
+        canon_rows[c].entry = m | (uint64_t)((hi * 3 + ri) * 4 + li) << 8 | (bad ? C_BAD : 0) | (ws ? C_WS : 0);
+        canon_rows[c].run_mask = (hex[c] == 'h' ? 0xFFFFFFFFULL : 0) | (b85[c] == 'a' ? 0xFFFFFFFFULL << 32 : 0);
+        canon_rows[c].run_reset = b85[c] == 'a' ? 0 : B85_RESET;
     }
     for (int k = 0; k < 6; k++)
         memcpy(canon_seen[k], tables[k], 256);
     canon_ready = 1;
-    return canon_entry;
+    return canon_rows;
+}
+
+/* How many times byte `c` occurs in s[0:n] (memchr: the gates' digits and dashes are rare in prose). */
+static Py_ssize_t
+count_byte(const Py_UCS1 *s, Py_ssize_t n, int c)
+{
+    Py_ssize_t k = 0;
+    for (const Py_UCS1 *p = s, *end = s + n; (p = memchr(p, c, (size_t)(end - p))) != NULL; p++)
+        k++;
+    return k;
+}
+
+/* How many times " " stands before byte `c` in s[0:n]. */
+static Py_ssize_t
+count_after_space(const Py_UCS1 *s, Py_ssize_t n, int c)
+{
+    Py_ssize_t k = 0;
+    for (const Py_UCS1 *p = s, *end = s + n; (p = memchr(p, c, (size_t)(end - p))) != NULL; p++)
+        k += p > s && p[-1] == ' ';
+    return k;
 }
 
 PyObject *
@@ -121,9 +144,11 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (!trans_ready)
         build_trans();
-    const uint64_t *entry = canon_entries(tables);
+    const Row *rows = canon_entries(tables);
     const Py_UCS1 *in = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n >= ((Py_ssize_t)1 << 31)) /* (the run lengths are 32-bit halves; such a text takes the general path) */
+        Py_RETURN_NONE;
     PyObject *out = PyUnicode_New(n, 127);
     PyObject *codes = PyByteArray_FromStringAndSize(NULL, n * 4);
     PyObject *result = NULL;
@@ -132,34 +157,33 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
     uint32_t *cp = (uint32_t *)PyByteArray_AS_STRING(codes);
     uint64_t bad = C_BAD; /* C_BAD, and C_WS after a whitespace byte */
-    unsigned state = 0, gates = 0, hex_len = 0, hex_seen = 0, b85_len = 24, b85_seen = 0;
-    Py_ssize_t morse = 0, digits = 0;
+    uint64_t runs = B85_RESET, seen = 0; /* the hex and base85 run lengths, and every value they took, or'ed */
+    unsigned state = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        uint64_t e = entry[in[i]];
+        const Row *row = &rows[in[i]];
+        uint64_t e = row->entry;
         if (e & bad) {
             Py_INCREF(Py_None);
             result = Py_None;
             goto done;
         }
-        unsigned prev = gates;
         bad = C_BAD | (e & C_WS);
         o[i] = (Py_UCS1)e;
         cp[i] = (Py_UCS1)e;
         state = trans[state + ((e >> 8) & 63)];
-        gates = (unsigned)(e >> G_SHIFT);
-        morse += (prev & G_SPACE) && (gates & G_DOT); /* " -" and " ." */
-        digits += (gates & G_67) != 0;
-        /* run lengths: a run of 32 hex bytes sets a bit >= 5 of hex_seen; b85_len counts from 24, so a run of 40
-         * sets a bit >= 6 of b85_seen (and shorter runs never do) */
-        hex_len = (gates & G_HEX) ? hex_len + 1 : 0;
-        hex_seen |= hex_len;
-        b85_len = (gates & G_B85) ? b85_len + 1 : 24;
-        b85_seen |= b85_len;
+        runs = ((runs + RUN_ONE) & row->run_mask) | row->run_reset;
+        seen |= runs;
     }
-    int zero = n > 0 && memchr(in, '0', (size_t)n) != NULL; /* (one memchr: no per-byte test) */
+    /* the rare bytes' gates after the pass: "0", "6" and "7", " -" and " ." (encoding_gates's values) */
+    int zero = n > 0 && memchr(in, '0', (size_t)n) != NULL;
+    Py_ssize_t digits = count_byte(in, n, '6') + count_byte(in, n, '7');
+    Py_ssize_t morse = count_after_space(in, n, '-') + count_after_space(in, n, '.');
+    /* a run of 32 hex bytes sets a bit >= 5 of the low half (shorter runs never do), one of 40 base85 bytes a
+     * bit >= 6 of the high half */
+    int hex_run = (seen & 0xFFFFFFE0ULL) != 0, b85_run = (seen >> 38) != 0;
     state /= 64;
     result = Py_BuildValue("OOii(ninii)i", out, codes, state / 20 == 5, state / 4 % 5 == 4, morse, zero, digits,
-                           hex_seen >= 32, b85_seen >= 64, state % 4 == 3);
+                           hex_run, b85_run, state % 4 == 3);
 done:
     Py_XDECREF(out);
     Py_XDECREF(codes);

@@ -31,16 +31,21 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
     } while (0)
 #define WORD()                                                                                    \
     do {                                                                                          \
-        if (next < nwords && starts[next] == i) {                                                 \
+        if (i == next_at) {                                                                       \
             ADD((int64_t)(((hw[next] ^ salt[3]) * MIX) >> shift));                                \
             if (next + 1 < nwords)                                                                \
                 ADD((int64_t)((((hw[next] * PAIR + hw[next + 1]) ^ salt[4]) * MIX) >> shift));     \
             next++;                                                                               \
+            next_at = next < nwords ? starts[next] : -1;                                          \
         }                                                                                         \
     } while (0)
     csum[0] = 0.0;
     ccount[0] = 0;
-    Py_ssize_t next = 0, i = 0; /* the next word */
+    /* the next word and where it starts (-1: none), and the running sums, in locals: the stores into b3, csum
+     * and ccount (int64 and double arrays) would otherwise make the compiler read them back every position */
+    Py_ssize_t next = 0, i = 0;
+    int64_t next_at = nwords > 0 ? starts[0] : -1, total_cnt = 0;
+    double total = 0.0; /* csum[i], the same float64 additions in the same order */
     for (; i + 4 < n; i++) { /* a 3-, 4- and 5-gram start here */
         double acc = 0.0;
         int64_t cnt = 0;
@@ -52,8 +57,10 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
         h = h * BASE + c[i + 4];
         ADD((int64_t)(((h ^ salt[2]) * MIX) >> shift));
         WORD();
-        csum[i + 1] = csum[i] + acc;
-        ccount[i + 1] = ccount[i] + cnt;
+        total += acc;
+        csum[i + 1] = total;
+        total_cnt += cnt;
+        ccount[i + 1] = total_cnt;
     }
     for (; i < n; i++) { /* the last four positions */
         double acc = 0.0;
@@ -68,8 +75,10 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
             }
         }
         WORD();
-        csum[i + 1] = csum[i] + acc;
-        ccount[i + 1] = ccount[i] + cnt;
+        total += acc;
+        csum[i + 1] = total;
+        total_cnt += cnt;
+        ccount[i + 1] = total_cnt;
     }
 #undef WORD
 #undef ADD
