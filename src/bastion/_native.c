@@ -87,7 +87,8 @@ native_features(PyObject *self, PyObject *args)
     }
     PyObject *result = NULL;
     PyObject *buckets = NULL, *positions = NULL, *words = NULL, *starts_out = NULL;
-    int64_t *starts = NULL, *ends = NULL;
+    int64_t *starts = NULL;
+    uint64_t *word_hashes = NULL;
     const uint32_t *c = (const uint32_t *)cv.buf;
     const unsigned char *table = (const unsigned char *)tv.buf;
     const uint64_t *salt = (const uint64_t *)sv.buf;
@@ -97,12 +98,12 @@ native_features(PyObject *self, PyObject *args)
         goto done;
     }
     starts = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
-    ends = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
-    if (starts == NULL || ends == NULL) {
+    word_hashes = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
+    if (starts == NULL || word_hashes == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t longest, w = find_words(c, n, table, tlen, starts, ends, &longest);
+    Py_ssize_t longest, w = find_words(c, n, table, tlen, starts, word_hashes, &longest);
     Py_ssize_t pairs = w > 1 ? w - 1 : 0;
     Py_ssize_t total = (n - 2) + (n - 3) + (n - 4) + w + pairs;
     buckets = PyByteArray_FromStringAndSize(NULL, total * 8);
@@ -133,9 +134,7 @@ native_features(PyObject *self, PyObject *args)
         }
     }
     for (Py_ssize_t k = 0; k < w; k++) {
-        uint64_t h = 0;
-        for (int64_t j = starts[k]; j < ends[k]; j++)
-            h = h * BASE + c[j];
+        uint64_t h = word_hashes[k];
         hw[k] = h;
         bw[k] = (int64_t)(((h ^ salt[3]) * MIX) >> shift);
         pw[k] = starts[k];
@@ -154,7 +153,7 @@ done:
     Py_XDECREF(words);
     Py_XDECREF(starts_out);
     PyMem_Free(starts);
-    PyMem_Free(ends);
+    PyMem_Free(word_hashes);
     PyBuffer_Release(&cv);
     PyBuffer_Release(&tv);
     PyBuffer_Release(&sv);
@@ -785,6 +784,17 @@ done:
     return capsule;
 }
 
+/* The tuple (a, b) (Py_BuildValue parses its format on every call). */
+static PyObject *
+span_tuple(Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *pa = PyLong_FromSsize_t(a), *pb = pa == NULL ? NULL : PyLong_FromSsize_t(b);
+    PyObject *out = pb == NULL ? NULL : PyTuple_Pack(2, pa, pb);
+    Py_XDECREF(pa);
+    Py_XDECREF(pb);
+    return out;
+}
+
 /* Append (or merge into the last) span [a, b) of rule k in `out` (a dict rule -> list of (a, b)). */
 static int
 add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *last_end)
@@ -804,14 +814,16 @@ add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t
     } else if (a <= last_end[k]) { /* overlaps the last span (positions ascend): merged */
         Py_ssize_t len = PyList_GET_SIZE(spans);
         PyObject *prev = PyList_GET_ITEM(spans, len - 1);
-        PyObject *merged = Py_BuildValue("(On)", PyTuple_GET_ITEM(prev, 0), b);
+        PyObject *pb = PyLong_FromSsize_t(b);
+        PyObject *merged = pb == NULL ? NULL : PyTuple_Pack(2, PyTuple_GET_ITEM(prev, 0), pb);
+        Py_XDECREF(pb);
         if (merged == NULL)
             return -1;
         PyList_SetItem(spans, len - 1, merged); /* steals merged, drops prev */
         last_end[k] = b;
         return 0;
     }
-    PyObject *span = Py_BuildValue("(nn)", a, b);
+    PyObject *span = span_tuple(a, b);
     if (span == NULL)
         return -1;
     int err = PyList_Append(spans, span);

@@ -23,20 +23,25 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name
 }
 
 /* The words of `c` (n code points): maximal runs of word characters (table[cp] != 0; code points past the
- * table are not), their starts and ends (n / 2 + 1 each at most), the longest one's length; their number. */
+ * table are not), their starts and raw hashes (the polynomial hash of their code points with base `WORD_BASE`
+ * modulo 2**64, computed as they are read; n / 2 + 1 each at most), the longest one's length; their number. */
+#define WORD_BASE 0x100000001B3ULL
 static inline Py_ssize_t
 find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize_t tlen, int64_t *starts,
-           int64_t *ends, Py_ssize_t *longest)
+           uint64_t *hashes, Py_ssize_t *longest)
 {
     Py_ssize_t w = 0;
     int inword = 0;
+    uint64_t h = 0;
     *longest = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int is = c[i] < (uint64_t)tlen ? table[c[i]] != 0 : 0;
-        if (is && !inword)
-            starts[w] = i;
-        else if (!is && inword) {
-            ends[w] = i;
+        if (is) {
+            if (!inword)
+                starts[w] = i, h = 0;
+            h = h * WORD_BASE + c[i];
+        } else if (inword) {
+            hashes[w] = h;
             if (i - starts[w] > *longest)
                 *longest = i - starts[w];
             w++;
@@ -44,7 +49,7 @@ find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize
         inword = is;
     }
     if (inword) {
-        ends[w] = n;
+        hashes[w] = h;
         if (n - starts[w] > *longest)
             *longest = n - starts[w];
         w++;
