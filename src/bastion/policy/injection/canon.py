@@ -316,13 +316,13 @@ def canonicalize(text: str, native: bool | None = None, vertical: bool = False) 
     collapse and cut in C (`bastion._native.canon`; default: when it is built; the same result).
     `vertical`: runs of short lines read as one line (`short_lines`)."""
     c = _canonicalize(text, native)
-    return short_lines(c) if vertical else c
+    return short_lines(c) if vertical and "\n" in c.text else c  # (`in` of one character: a `memchr`)
 
 
 def short_lines(c: Canonical) -> Canonical:
     """`c` with the newlines inside each run of `SHORT_RUN` or more short lines read as spaces (one character for
     one: the offsets stay), then letters spelled out one a line ("i\ng\nn\no\nr\ne") joined like spaced ones."""
-    if c.text.find("\n") < 0 or c.text.count("\n") < SHORT_RUN - 1:  # (`find` of one character: a `memchr`)
+    if c.text.count("\n") < SHORT_RUN - 1:
         return c
     runs = [(m.start(1) - 1, m.end(1) - 1) for m in _SHORT_LINES.finditer("\n" + c.text)]
     if not runs:
@@ -347,7 +347,7 @@ def _unspace(out: str, mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:
 
 
 def _canonicalize(text: str, native: bool | None) -> Canonical:
-    tab = _table()
+    tab = _TABLE if _TABLE is not None else _table()
     in_c = _native is not None and (native is None or native)
     if text.isascii():
         fast = (_ascii_native(text, tab, _native, tab.ascii_native) if _native is not None and in_c

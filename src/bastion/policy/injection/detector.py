@@ -226,8 +226,7 @@ class Detector:
                 out.append(Finding("encoded_payload", 0, len(text), 0.9))
         return out
 
-    def _leet_hits(self, text: str, words: WordIndex, trigrams: npt.NDArray[np.int64] | None,
-                   leet: bool = True) -> list[RuleHit]:
+    def _leet_hits(self, text: str, words: WordIndex, trigrams: npt.NDArray[np.int64] | None) -> list[RuleHit]:
         """Strong rules on the text with leetspeak undone (same length, so offsets carry over), searched only
         near the words that change: a match away from them is a match of the text itself, which the main pass
         searched. `words` and `trigrams` are the main pass's (of `text`, or None).
@@ -235,10 +234,9 @@ class Detector:
         Few changed words: each window of `LEET_REACH` around them is searched on its own, with the words
         and 3-grams of the window. Many (the windows cover half the text or more), or windows that found
         several rules (whose order decides which hit of a family is reported): the whole leet text is
-        searched, with the text's words and 3-grams patched where words changed. `leet` False: the text is
-        known to hold no leetspeak run (`Canonical.leet`).
+        searched, with the text's words and 3-grams patched where words changed.
         """
-        runs = _leet_runs(text) if leet else None
+        runs = _leet_runs(text)
         if not runs:
             return []
         pieces: list[str] = []
@@ -343,7 +341,11 @@ class Detector:
             if prev is None or rule.score > prev.score:
                 best[rule.family] = Finding(rule.family, s, e, rule.score)
         if self.use_rules:
-            for h in self._leet_hits(c.text, words, trigrams, c.leet) + self._joined_hits(c.text):
+            # (no call when the canonical pass found no leetspeak run, or the text has no underscore to join)
+            extra = self._leet_hits(c.text, words, trigrams) if c.leet else []
+            if "_" in c.text:
+                extra += self._joined_hits(c.text)
+            for h in extra:
                 rule = RULES[h.rule]
                 if rule.family not in best and not _quoted(c.text, h.start):
                     s, e = c.span(h.start, h.end)
