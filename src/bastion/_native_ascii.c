@@ -130,6 +130,8 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "ascii_canon: the text must be a str");
         return NULL;
     }
+    if (PyUnicode_READY(text) < 0) /* (as the "U" argument format does) */
+        return NULL;
     const unsigned char *tables[6];
     for (int k = 0; k < 6; k++) {
         if (!PyBytes_Check(args[k + 1]) || PyBytes_GET_SIZE(args[k + 1]) != 256) {
