@@ -164,9 +164,9 @@ def test_ascii_canon_refuses_bad_inputs() -> None:
     with pytest.raises(ValueError, match="ASCII"):
         _native.ascii_canon("é", keep, drop, tab.hint_class, tab.run_class, HEX_MAP, B85_MAP)
     with pytest.raises(TypeError):
-        _native.ascii_canon(b"abc", keep, drop, tab.hint_class, tab.run_class, HEX_MAP, B85_MAP)  # type: ignore
+        _native.ascii_canon(b"abc", keep, drop, tab.hint_class, tab.run_class, HEX_MAP, B85_MAP)
     with pytest.raises(TypeError):
-        _native.ascii_canon("abc", keep, drop, tab.hint_class, tab.run_class, HEX_MAP)  # type: ignore[call-arg]
+        _native.ascii_canon("abc", keep, drop, tab.hint_class, tab.run_class, HEX_MAP)
 
 
 # the encodings' symbols, leetspeak (mapped digits, "@", "$", unmapped digits and "_" between them and letters),

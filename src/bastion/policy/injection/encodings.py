@@ -142,9 +142,10 @@ def encoded_runs(text: str, gates: Gates | None = None) -> list[tuple[int, int, 
     a few `str.count` calls (for ASCII text, one pass in C when the accelerator is built: the same gates).
     `gates`: `_native.encoding_gates(text, HEX_MAP, B85_MAP)` when the caller has them (the canonical form's pass)."""
     out: list[tuple[int, int, str]] = []
-    if gates is not None or (_native is not None and text.isascii()):
-        morse, zero, digits, hex_run, b85_run = (_native.encoding_gates(text, HEX_MAP, B85_MAP) if gates is None
-                                                 else gates)
+    if gates is None and _native is not None and text.isascii():
+        gates = _native.encoding_gates(text, HEX_MAP, B85_MAP)
+    if gates is not None:
+        morse, zero, digits, hex_run, b85_run = gates
         hexes, b85 = digits >= 12 and bool(hex_run), bool(b85_run)
     else:
         morse, zero, b85 = text.count(" -") + text.count(" ."), "0" in text, True  # (_b85_spans tests b85)
