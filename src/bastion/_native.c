@@ -44,8 +44,10 @@
  *   canon(text, table, multi, layout, astral, keep) -> (str, codes, origin)
  *       The detector's canonical form before the spaced-letters step (in _native_canon.c).
  *
- *   ascii_canon(text, keep, drop, hint_class, run_class) -> None | (str, codes, spaced_hint, run_hint)
- *       canon._ascii_fast's one-character map of an ASCII text and its gates, in one pass (_native_ascii.c).
+ *   ascii_canon(text, keep, drop, hint_class, run_class, hex_map, b85_map)
+ *       -> None | (str, codes, spaced_hint, run_hint, gates, leet)
+ *       canon._ascii_fast's one-character map of an ASCII text and its gates, encoding_gates's gates and whether
+ *       leet_runs finds a run, in one pass (_native_ascii.c).
  *   encoding_gates(text, hex_map, b85_map) -> (morse, zero, hex_digits, hex_run, b85_run)
  *       encodings.encoded_runs's count gates of an ASCII text, in one pass (_native_ascii.c).
  *
@@ -85,7 +87,8 @@ native_features(PyObject *self, PyObject *args)
     }
     PyObject *result = NULL;
     PyObject *buckets = NULL, *positions = NULL, *words = NULL, *starts_out = NULL;
-    int64_t *starts = NULL, *ends = NULL;
+    int64_t *starts = NULL;
+    uint64_t *word_hashes = NULL;
     const uint32_t *c = (const uint32_t *)cv.buf;
     const unsigned char *table = (const unsigned char *)tv.buf;
     const uint64_t *salt = (const uint64_t *)sv.buf;
@@ -95,12 +98,12 @@ native_features(PyObject *self, PyObject *args)
         goto done;
     }
     starts = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
-    ends = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
-    if (starts == NULL || ends == NULL) {
+    word_hashes = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
+    if (starts == NULL || word_hashes == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t longest, w = find_words(c, n, table, tlen, starts, ends, &longest);
+    Py_ssize_t longest, w = find_words(c, n, table, tlen, starts, word_hashes, &longest);
     Py_ssize_t pairs = w > 1 ? w - 1 : 0;
     Py_ssize_t total = (n - 2) + (n - 3) + (n - 4) + w + pairs;
     buckets = PyByteArray_FromStringAndSize(NULL, total * 8);
@@ -131,9 +134,7 @@ native_features(PyObject *self, PyObject *args)
         }
     }
     for (Py_ssize_t k = 0; k < w; k++) {
-        uint64_t h = 0;
-        for (int64_t j = starts[k]; j < ends[k]; j++)
-            h = h * BASE + c[j];
+        uint64_t h = word_hashes[k];
         hw[k] = h;
         bw[k] = (int64_t)(((h ^ salt[3]) * MIX) >> shift);
         pw[k] = starts[k];
@@ -152,7 +153,7 @@ done:
     Py_XDECREF(words);
     Py_XDECREF(starts_out);
     PyMem_Free(starts);
-    PyMem_Free(ends);
+    PyMem_Free(word_hashes);
     PyBuffer_Release(&cv);
     PyBuffer_Release(&tv);
     PyBuffer_Release(&sv);
@@ -478,21 +479,33 @@ native_prefilter(PyObject *self, PyObject *args)
         goto done;
     }
     const uint64_t *firsts = t->firsts;
-    for (Py_ssize_t i = 0; i < nt; i++) {
-        uint64_t b = (uint64_t)tg[i];
-        if (b >= (uint64_t)t->size) { /* (negative ones too) */
-            for (Py_ssize_t j = 0; j < i; j++) /* the scratch bits all zero again */
-                sc[(uint64_t)tg[j] >> 6] = 0;
-            PyMem_Free(keys);
-            PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
-            goto done;
+    const uint64_t size = (uint64_t)t->size;
+    Py_ssize_t g = 0; /* the 3-grams read */
+    if (few) /* (two loops: no test of `few` per 3-gram) */
+        for (; g < nt; g++) {
+            uint64_t b = (uint64_t)tg[g];
+            if (b >= size) /* (negative ones too) */
+                break;
+            uint64_t bit = 1ULL << (b & 63), word = sc[b >> 6];
+            if (word & bit) /* a bucket seen before in this text */
+                continue;
+            sc[b >> 6] = word | bit;
+            if (firsts[b >> 6] & bit)
+                keys[nk++] = (uint32_t)b;
         }
-        uint64_t bit = 1ULL << (b & 63), word = sc[b >> 6];
-        if (word & bit) /* a bucket seen before in this text */
-            continue;
-        sc[b >> 6] = word | bit;
-        if (few && (firsts[b >> 6] & bit))
-            keys[nk++] = (uint32_t)b;
+    else
+        for (; g < nt; g++) {
+            uint64_t b = (uint64_t)tg[g];
+            if (b >= size)
+                break;
+            sc[b >> 6] |= 1ULL << (b & 63);
+        }
+    if (g < nt) {
+        for (Py_ssize_t j = 0; j < g; j++) /* the scratch bits all zero again */
+            sc[(uint64_t)tg[j] >> 6] = 0;
+        PyMem_Free(keys);
+        PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
+        goto done;
     }
     sc[(uint64_t)t->size >> 6] |= 1ULL << ((uint64_t)t->size & 63); /* the sentinel pads strings of < 8 picks */
     unsigned char *m = (unsigned char *)PyBytes_AS_STRING(maybe);
@@ -771,6 +784,17 @@ done:
     return capsule;
 }
 
+/* The tuple (a, b) (Py_BuildValue parses its format on every call). */
+static PyObject *
+span_tuple(Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *pa = PyLong_FromSsize_t(a), *pb = pa == NULL ? NULL : PyLong_FromSsize_t(b);
+    PyObject *out = pb == NULL ? NULL : PyTuple_Pack(2, pa, pb);
+    Py_XDECREF(pa);
+    Py_XDECREF(pb);
+    return out;
+}
+
 /* Append (or merge into the last) span [a, b) of rule k in `out` (a dict rule -> list of (a, b)). */
 static int
 add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *last_end)
@@ -790,14 +814,16 @@ add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t
     } else if (a <= last_end[k]) { /* overlaps the last span (positions ascend): merged */
         Py_ssize_t len = PyList_GET_SIZE(spans);
         PyObject *prev = PyList_GET_ITEM(spans, len - 1);
-        PyObject *merged = Py_BuildValue("(On)", PyTuple_GET_ITEM(prev, 0), b);
+        PyObject *pb = PyLong_FromSsize_t(b);
+        PyObject *merged = pb == NULL ? NULL : PyTuple_Pack(2, PyTuple_GET_ITEM(prev, 0), pb);
+        Py_XDECREF(pb);
         if (merged == NULL)
             return -1;
         PyList_SetItem(spans, len - 1, merged); /* steals merged, drops prev */
         last_end[k] = b;
         return 0;
     }
-    PyObject *span = Py_BuildValue("(nn)", a, b);
+    PyObject *span = span_tuple(a, b);
     if (span == NULL)
         return -1;
     int err = PyList_Append(spans, span);
@@ -898,7 +924,8 @@ static PyMethodDef methods[] = {
      "Prefilter.possible: every clause has a string in the region."},
     {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
-    {"ascii_canon", native_ascii_canon, METH_VARARGS, "canon._ascii_fast's map and gates in one pass (_native_ascii.c)."},
+    {"ascii_canon", (PyCFunction)(void (*)(void))native_ascii_canon, METH_FASTCALL,
+     "canon._ascii_fast's map and gates, the encoding gates and the leet test in one pass (_native_ascii.c)."},
     {"encoding_gates", native_encoding_gates, METH_VARARGS, "encodings.encoded_runs's gates in one pass (_native_ascii.c)."},
     {"secret_tables", native_secret_tables, METH_VARARGS, "The secrets scanner's literals, for `secret_bits`."},
     {"secret_bits", (PyCFunction)(void (*)(void))native_secret_bits, METH_FASTCALL,

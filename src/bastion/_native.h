@@ -23,20 +23,25 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name
 }
 
 /* The words of `c` (n code points): maximal runs of word characters (table[cp] != 0; code points past the
- * table are not), their starts and ends (n / 2 + 1 each at most), the longest one's length; their number. */
+ * table are not), their starts and raw hashes (the polynomial hash of their code points with base `WORD_BASE`
+ * modulo 2**64, computed as they are read; n / 2 + 1 each at most), the longest one's length; their number. */
+#define WORD_BASE 0x100000001B3ULL
 static inline Py_ssize_t
 find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize_t tlen, int64_t *starts,
-           int64_t *ends, Py_ssize_t *longest)
+           uint64_t *hashes, Py_ssize_t *longest)
 {
     Py_ssize_t w = 0;
     int inword = 0;
+    uint64_t h = 0;
     *longest = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int is = c[i] < (uint64_t)tlen ? table[c[i]] != 0 : 0;
-        if (is && !inword)
-            starts[w] = i;
-        else if (!is && inword) {
-            ends[w] = i;
+        if (is) {
+            if (!inword)
+                starts[w] = i, h = 0;
+            h = h * WORD_BASE + c[i];
+        } else if (inword) {
+            hashes[w] = h;
             if (i - starts[w] > *longest)
                 *longest = i - starts[w];
             w++;
@@ -44,7 +49,7 @@ find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize
         inword = is;
     }
     if (inword) {
-        ends[w] = n;
+        hashes[w] = h;
         if (n - starts[w] > *longest)
             *longest = n - starts[w];
         w++;
@@ -52,8 +57,34 @@ find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize
     return w;
 }
 
+/* The leetspeak classes of leet_runs (_native_leet.c): a code point that leetspeak maps (0 1 3 4 5 7 8 @ $), a
+ * letter (a word character that is not a decimal digit or "_"), an unmapped decimal digit or "_" (stepped over),
+ * anything else (ends a run). ASCII here (by range: the Unicode database calls cost more). */
+enum { LEET_OTHER, LEET_MAPPED, LEET_LETTER, LEET_SKIP };
+
+static inline int
+leet_class_ascii(unsigned c)
+{
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+        return LEET_LETTER;
+    if (c >= '0' && c <= '9')
+        return (c == '2' || c == '6' || c == '9') ? LEET_SKIP : LEET_MAPPED;
+    return c == '_' ? LEET_SKIP : (c == '@' || c == '$') ? LEET_MAPPED : LEET_OTHER;
+}
+
+/* Within a run, per (last class << 2 | class): the new last class (a SKIP leaves it; bits 0-1) and LEET_MET when a
+ * mapped character and a letter are next to each other (only SKIPs between them); 0 for a class of LEET_OTHER. */
+enum { LEET_MET = 4 };
+static const unsigned char LEET_STEP[16] = {
+    [LEET_OTHER << 2 | LEET_MAPPED] = LEET_MAPPED, [LEET_OTHER << 2 | LEET_LETTER] = LEET_LETTER,
+    [LEET_OTHER << 2 | LEET_SKIP] = LEET_OTHER,    [LEET_MAPPED << 2 | LEET_MAPPED] = LEET_MAPPED,
+    [LEET_MAPPED << 2 | LEET_LETTER] = LEET_LETTER | LEET_MET, [LEET_MAPPED << 2 | LEET_SKIP] = LEET_MAPPED,
+    [LEET_LETTER << 2 | LEET_MAPPED] = LEET_MAPPED | LEET_MET, [LEET_LETTER << 2 | LEET_LETTER] = LEET_LETTER,
+    [LEET_LETTER << 2 | LEET_SKIP] = LEET_LETTER,
+};
+
 PyObject *native_canon(PyObject *self, PyObject *args);
-PyObject *native_ascii_canon(PyObject *self, PyObject *args);
+PyObject *native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_encoding_gates(PyObject *self, PyObject *args);
 PyObject *native_secret_tables(PyObject *self, PyObject *args);
 PyObject *native_secret_bits(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -1,101 +1,194 @@
 /* bastion._native.ascii_canon and encoding_gates: one pass over an ASCII text for the injection detector's
- * cheap tests (canon._ascii_fast's map and gates, encodings.encoded_runs's gates).
+ * cheap tests (canon._ascii_fast's map and gates, encodings.encoded_runs's gates, whether leet runs exist).
  *
- *   ascii_canon(text, keep, drop, hint_class, run_class) -> None | (str, codes, spaced_hint, run_hint)
+ *   ascii_canon(text, keep, drop, hint_class, run_class, hex_map, b85_map)
+ *       -> None | (str, codes, spaced_hint, run_hint, gates, leet)
  *       For an ASCII `text`: None when a character is dropped (drop[c] != 0), maps to a non-ASCII
  *       character, or two whitespace characters (" " or "\n" after the map) are adjacent; else the
  *       mapped text (keep[c] per character), its code points (uint32, as a bytearray), whether the
  *       hint classes of the mapped bytes hold "slsls" (hint_class) and whether, spaces and newlines
  *       left out, four bytes in a row have the run class "p" (run_class): exactly the tests
- *       `_ascii_fast` makes with bytes.translate and find. The four tables are 256 bytes each.
+ *       `_ascii_fast` makes with bytes.translate and find; `gates`, what encoding_gates(text, hex_map, b85_map)
+ *       returns, and `leet`, whether leet_runs(mapped text) is not empty. The six tables are bytes of 256.
  */
 #include "_native.h"
 
 /* The tables of the last call, and per byte what the loop reads of them in one load: rebuilt when a call
  * passes other tables (the detector always passes the same ones; the GIL is held). */
-static unsigned char canon_seen[4][256];
-static uint32_t canon_entry[256];
+static unsigned char canon_seen[6][256];
+/* Per byte of the text: `entry`, the mapped byte (bits 0-7), its input to the automaton below (bits 8-13) and
+ * flags; `run_mask` and `run_reset`, how it continues the hex (low 32 bits) and base85 (high 32 bits) run
+ * lengths: kept and counted when the byte belongs to that run's alphabet, else reset to 0 (hex) or 24 (base85:
+ * counted from 24, a run of 40 reaches 64). */
+typedef struct {
+    uint64_t entry, run_mask, run_reset;
+} Row;
+static Row canon_rows[256];
 static int canon_ready;
-
+#define RUN_ONE 0x100000001ULL     /* one more byte in both runs */
+#define B85_RESET (24ULL << 32)
 #define C_BAD (1u << 16)  /* dropped, or mapped past ASCII */
 #define C_WS (1u << 17)   /* mapped to " " or "\n" */
-#define C_RUN (1u << 18)  /* mapped to a byte of run class "p" */
 
-static const uint32_t *
-canon_entries(const unsigned char *keep, const unsigned char *drop, const unsigned char *hint,
-              const unsigned char *run)
+/* One automaton follows the three patterns the mapped bytes are tested for, its state (h * 5 + r) * 4 + l:
+ * h, the length of the longest prefix of "slsls" the hint classes end with (5: seen, kept); r, the "p" run
+ * classes in a row, spaces and newlines skipped (4: seen, kept); l, the leet_runs state (LEET_STEP's last
+ * class, 3: a mapped character met a letter, kept). A byte's input is (hint * 3 + run) * 4 + leet class, with
+ * hint 0/1/2 for "s"/"l"/other and run 0/1/2 for whitespace/"p"/other. trans[state * 64 + input] is the next
+ * state times 64. */
+enum { A_STATES = 6 * 5 * 4 };
+static uint16_t trans[A_STATES * 64];
+static int trans_ready;
+
+static void
+build_trans(void)
 {
-    if (canon_ready && !memcmp(canon_seen[0], keep, 256) && !memcmp(canon_seen[1], drop, 256)
-        && !memcmp(canon_seen[2], hint, 256) && !memcmp(canon_seen[3], run, 256))
-        return canon_entry;
+    static const char pattern[] = "slsls", cls[] = "slo";
+    for (int h = 0; h < 6; h++)
+        for (int r = 0; r < 5; r++)
+            for (int l = 0; l < 4; l++)
+                for (int hi = 0; hi < 3; hi++)
+                    for (int ri = 0; ri < 3; ri++)
+                        for (int li = 0; li < 4; li++) {
+                            int nh = 5;
+                            if (h < 5) { /* the longest prefix of the pattern that pattern[:h] + c ends with */
+                                char seen[6];
+                                memcpy(seen, pattern, (size_t)h);
+                                seen[h] = cls[hi];
+                                for (nh = h + 1; nh > 0; nh--)
+                                    if (!memcmp(seen + h + 1 - nh, pattern, (size_t)nh))
+                                        break;
+                            }
+                            int nr = r == 4 ? 4 : ri == 0 ? r : ri == 1 ? r + 1 : 0;
+                            int nl = 3;
+                            if (l < 3) {
+                                int step = li == LEET_OTHER ? LEET_OTHER : LEET_STEP[l << 2 | li];
+                                nl = (step & LEET_MET) ? 3 : (step & 3);
+                            }
+                            int state = (h * 5 + r) * 4 + l, input = (hi * 3 + ri) * 4 + li;
+                            trans[state * 64 + input] = (uint16_t)(((nh * 5 + nr) * 4 + nl) * 64);
+                        }
+    trans_ready = 1;
+}
+
+static const Row *
+canon_entries(const unsigned char *const tables[6])
+{
+    if (canon_ready) {
+        int same = 1;
+        for (int k = 0; k < 6 && same; k++)
+            same = !memcmp(canon_seen[k], tables[k], 256);
+        if (same)
+            return canon_rows;
+    }
+    const unsigned char *keep = tables[0], *drop = tables[1], *hint = tables[2], *run = tables[3],
+                        *hex = tables[4], *b85 = tables[5];
     for (int c = 0; c < 256; c++) {
         unsigned char m = keep[c];
-        canon_entry[c] = m | (uint32_t)hint[m] << 8 | (drop[c] || m >= 128 ? C_BAD : 0)
-                         | (m == ' ' || m == '\n' ? C_WS : 0) | (run[m] == 'p' ? C_RUN : 0);
+        int bad = drop[c] || m >= 128, ws = m == ' ' || m == '\n';
+        unsigned hi = hint[m] == 's' ? 0 : hint[m] == 'l' ? 1 : 2, ri = ws ? 0 : run[m] == 'p' ? 1 : 2;
+        unsigned li = m < 128 ? (unsigned)leet_class_ascii(m) : LEET_OTHER;
+        canon_rows[c].entry = m | (uint64_t)((hi * 3 + ri) * 4 + li) << 8 | (bad ? C_BAD : 0) | (ws ? C_WS : 0);
+        canon_rows[c].run_mask = (hex[c] == 'h' ? 0xFFFFFFFFULL : 0) | (b85[c] == 'a' ? 0xFFFFFFFFULL << 32 : 0);
+        canon_rows[c].run_reset = b85[c] == 'a' ? 0 : B85_RESET;
     }
-    memcpy(canon_seen[0], keep, 256);
-    memcpy(canon_seen[1], drop, 256);
-    memcpy(canon_seen[2], hint, 256);
-    memcpy(canon_seen[3], run, 256);
+    for (int k = 0; k < 6; k++)
+        memcpy(canon_seen[k], tables[k], 256);
     canon_ready = 1;
-    return canon_entry;
+    return canon_rows;
+}
+
+/* How many times byte `c` occurs in s[0:n] (memchr: the gates' digits and dashes are rare in prose). */
+static Py_ssize_t
+count_byte(const Py_UCS1 *s, Py_ssize_t n, int c)
+{
+    Py_ssize_t k = 0;
+    for (const Py_UCS1 *p = s, *end = s + n; (p = memchr(p, c, (size_t)(end - p))) != NULL; p++)
+        k++;
+    return k;
+}
+
+/* How many times " " stands before byte `c` in s[0:n]. */
+static Py_ssize_t
+count_after_space(const Py_UCS1 *s, Py_ssize_t n, int c)
+{
+    Py_ssize_t k = 0;
+    for (const Py_UCS1 *p = s, *end = s + n; (p = memchr(p, c, (size_t)(end - p))) != NULL; p++)
+        k += p > s && p[-1] == ' ';
+    return k;
 }
 
 PyObject *
-native_ascii_canon(PyObject *self, PyObject *args)
+native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *text;
-    Py_buffer tb[4];
-    if (!PyArg_ParseTuple(args, "U" "y*y*y*y*", &text, &tb[0], &tb[1], &tb[2], &tb[3]))
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "ascii_canon: expected 7 arguments");
         return NULL;
-    PyObject *result = NULL, *out = NULL, *codes = NULL;
-    for (int k = 0; k < 4; k++)
-        if (tb[k].len != 256) {
-            PyErr_SetString(PyExc_ValueError, "ascii_canon: the tables must be 256 bytes each");
-            goto done;
+    }
+    PyObject *text = args[0];
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "ascii_canon: the text must be a str");
+        return NULL;
+    }
+    if (PyUnicode_READY(text) < 0) /* (as the "U" argument format does) */
+        return NULL;
+    const unsigned char *tables[6];
+    for (int k = 0; k < 6; k++) {
+        if (!PyBytes_Check(args[k + 1]) || PyBytes_GET_SIZE(args[k + 1]) != 256) {
+            PyErr_SetString(PyExc_ValueError, "ascii_canon: the tables must be bytes of 256 each");
+            return NULL;
         }
+        tables[k] = (const unsigned char *)PyBytes_AS_STRING(args[k + 1]);
+    }
     if (!PyUnicode_IS_ASCII(text)) {
         PyErr_SetString(PyExc_ValueError, "ascii_canon: the text must be ASCII");
-        goto done;
+        return NULL;
     }
-    const unsigned char *keep = tb[0].buf, *drop = tb[1].buf, *hint = tb[2].buf, *run = tb[3].buf;
+    if (!trans_ready)
+        build_trans();
+    const Row *rows = canon_entries(tables);
     const Py_UCS1 *in = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    out = PyUnicode_New(n, 127);
-    codes = PyByteArray_FromStringAndSize(NULL, n * 4);
+    if (n >= ((Py_ssize_t)1 << 31)) /* (the run lengths are 32-bit halves; such a text takes the general path) */
+        Py_RETURN_NONE;
+    PyObject *out = PyUnicode_New(n, 127);
+    PyObject *codes = PyByteArray_FromStringAndSize(NULL, n * 4);
+    PyObject *result = NULL;
     if (out == NULL || codes == NULL)
         goto done;
     Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
     uint32_t *cp = (uint32_t *)PyByteArray_AS_STRING(codes);
-    const uint32_t *entry = canon_entries(keep, drop, hint, run);
-    int spaced = 0, runs = 0, run_len = 0;
-    uint32_t prev_ws = 0;
-    uint64_t last5 = 0; /* the last five hint classes, a byte each ("slsls" is 0x736c736c73) */
+    uint64_t bad = C_BAD; /* C_BAD, and C_WS after a whitespace byte */
+    uint64_t runs = B85_RESET, seen = 0; /* the hex and base85 run lengths, and every value they took, or'ed */
+    unsigned state = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        uint32_t e = entry[in[i]];
-        if ((e & C_BAD) || (e & prev_ws)) {
+        const Row *row = &rows[in[i]];
+        uint64_t e = row->entry;
+        if (e & bad) {
             Py_INCREF(Py_None);
             result = Py_None;
             goto done;
         }
-        prev_ws = e & C_WS;
-        unsigned char m = (unsigned char)e;
-        o[i] = m;
-        cp[i] = m;
-        /* (before the fifth byte the high bytes are 0, never "s": no match) */
-        last5 = ((last5 << 8) | ((e >> 8) & 0xFF)) & 0xFFFFFFFFFFULL;
-        spaced |= last5 == 0x736C736C73ULL;
-        if (!prev_ws) { /* the run classes with spaces and newlines deleted */
-            run_len = (e & C_RUN) ? run_len + 1 : 0;
-            runs |= run_len >= 4;
-        }
+        bad = C_BAD | (e & C_WS);
+        o[i] = (Py_UCS1)e;
+        cp[i] = (Py_UCS1)e;
+        state = trans[state + ((e >> 8) & 63)];
+        runs = ((runs + RUN_ONE) & row->run_mask) | row->run_reset;
+        seen |= runs;
     }
-    result = Py_BuildValue("OOii", out, codes, spaced, runs);
+    /* the rare bytes' gates after the pass: "0", "6" and "7", " -" and " ." (encoding_gates's values) */
+    int zero = n > 0 && memchr(in, '0', (size_t)n) != NULL;
+    Py_ssize_t digits = count_byte(in, n, '6') + count_byte(in, n, '7');
+    Py_ssize_t morse = count_after_space(in, n, '-') + count_after_space(in, n, '.');
+    /* a run of 32 hex bytes sets a bit >= 5 of the low half (shorter runs never do), one of 40 base85 bytes a
+     * bit >= 6 of the high half */
+    int hex_run = (seen & 0xFFFFFFE0ULL) != 0, b85_run = (seen >> 38) != 0;
+    state /= 64;
+    result = Py_BuildValue("OOii(ninii)i", out, codes, state / 20 == 5, state / 4 % 5 == 4, morse, zero, digits,
+                           hex_run, b85_run, state % 4 == 3);
 done:
     Py_XDECREF(out);
     Py_XDECREF(codes);
-    for (int k = 0; k < 4; k++)
-        PyBuffer_Release(&tb[k]);
     return result;
 }
 
@@ -108,7 +201,7 @@ done:
 static unsigned char gate_seen[2][256], gate_entry[256];
 static int gate_ready;
 
-enum { G_SPACE = 1, G_ZERO = 2, G_67 = 4, G_HEX = 8, G_B85 = 16 };
+enum { EG_SPACE = 1, EG_ZERO = 2, EG_67 = 4, EG_HEX = 8, EG_B85 = 16 };
 
 /* Per byte, its gate classes in one load (cached as `canon_entries`). */
 static const unsigned char *
@@ -117,9 +210,9 @@ gate_entries(const unsigned char *hex, const unsigned char *b85)
     if (gate_ready && !memcmp(gate_seen[0], hex, 256) && !memcmp(gate_seen[1], b85, 256))
         return gate_entry;
     for (int c = 0; c < 256; c++)
-        gate_entry[c] = (unsigned char)((c == ' ' ? G_SPACE : 0) | (c == '0' ? G_ZERO : 0)
-                                        | (c == '6' || c == '7' ? G_67 : 0) | (hex[c] == 'h' ? G_HEX : 0)
-                                        | (b85[c] == 'a' ? G_B85 : 0));
+        gate_entry[c] = (unsigned char)((c == ' ' ? EG_SPACE : 0) | (c == '0' ? EG_ZERO : 0)
+                                        | (c == '6' || c == '7' ? EG_67 : 0) | (hex[c] == 'h' ? EG_HEX : 0)
+                                        | (b85[c] == 'a' ? EG_B85 : 0));
     memcpy(gate_seen[0], hex, 256);
     memcpy(gate_seen[1], b85, 256);
     gate_ready = 1;
@@ -148,13 +241,13 @@ native_encoding_gates(PyObject *self, PyObject *args)
     int zero = 0, hex_run = 0, b85_run = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         unsigned e = entry[s[i]];
-        if ((e & G_SPACE) && i + 1 < n && (s[i + 1] == '-' || s[i + 1] == '.'))
+        if ((e & EG_SPACE) && i + 1 < n && (s[i + 1] == '-' || s[i + 1] == '.'))
             morse++;
-        zero |= e & G_ZERO;
-        digits += (e & G_67) != 0;
-        hex_len = (e & G_HEX) ? hex_len + 1 : 0;
+        zero |= e & EG_ZERO;
+        digits += (e & EG_67) != 0;
+        hex_len = (e & EG_HEX) ? hex_len + 1 : 0;
         hex_run |= hex_len >= 32;
-        b85_len = (e & G_B85) ? b85_len + 1 : 0;
+        b85_len = (e & EG_B85) ? b85_len + 1 : 0;
         b85_run |= b85_len >= 40;
     }
     zero = zero != 0;

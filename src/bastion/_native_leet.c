@@ -8,29 +8,14 @@
  */
 #include "_native.h"
 
-enum { OTHER, MAPPED, LETTER, SKIP };
-
 static inline int
 leet_class(Py_UCS4 c)
 {
-    if (c < 128) { /* ASCII: letters, digits and "_" by range (the Unicode database calls cost more) */
-        if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-            return LETTER;
-        if (c >= '0' && c <= '9')
-            return (c == '2' || c == '6' || c == '9') ? SKIP : MAPPED;
-        return c == '_' ? SKIP : (c == '@' || c == '$') ? MAPPED : OTHER;
-    }
-    switch (c) {
-    case '0': case '1': case '3': case '4': case '5': case '7': case '8': case '@': case '$':
-        return MAPPED;
-    case '_':
-        return SKIP;
-    default:
-        break;
-    }
+    if (c < 128)
+        return leet_class_ascii(c);
     if (!Py_UNICODE_ISALNUM(c))
-        return OTHER;
-    return Py_UNICODE_ISDECIMAL(c) ? SKIP : LETTER;
+        return LEET_OTHER;
+    return Py_UNICODE_ISDECIMAL(c) ? LEET_SKIP : LEET_LETTER;
 }
 
 static unsigned char latin1[256]; /* leet_class of U+0000..U+00FF, filled at the first call */
@@ -48,35 +33,26 @@ add_run(PyObject *out, Py_ssize_t start, Py_ssize_t end)
     return rc;
 }
 
-/* Within a run, per (last class << 2 | class): the new last class (a SKIP leaves it; bits 0-1) and MET when a
- * mapped character and a letter are next to each other (only SKIPs between them). */
-enum { MET = 4 };
-static const unsigned char STEP[12] = {
-    [OTHER << 2 | MAPPED] = MAPPED,          [OTHER << 2 | LETTER] = LETTER,          [OTHER << 2 | SKIP] = OTHER,
-    [MAPPED << 2 | MAPPED] = MAPPED,         [MAPPED << 2 | LETTER] = LETTER | MET,   [MAPPED << 2 | SKIP] = MAPPED,
-    [LETTER << 2 | MAPPED] = MAPPED | MET,   [LETTER << 2 | LETTER] = LETTER,         [LETTER << 2 | SKIP] = LETTER,
-};
-
 /* The runs of a text of one kind (T: its code unit type; CLASS(c): leet_class of a code unit). */
 #define LEET_SCAN(T, CLASS)                                                                  \
     do {                                                                                     \
         const T *u = (const T *)data;                                                        \
         Py_ssize_t i = 0;                                                                    \
         while (i < n) {                                                                      \
-            if (CLASS(u[i]) == OTHER) {                                                      \
+            if (CLASS(u[i]) == LEET_OTHER) {                                                      \
                 i++;                                                                         \
                 continue;                                                                    \
             }                                                                                \
             Py_ssize_t start = i;                                                            \
-            int st = OTHER, pair = 0; /* STEP's state: the run's last mapped character or letter */ \
+            int st = LEET_OTHER, pair = 0; /* STEP's state: the run's last mapped character or letter */ \
             for (; i < n; i++) {                                                             \
                 int k = CLASS(u[i]);                                                         \
-                if (k == OTHER)                                                              \
+                if (k == LEET_OTHER)                                                              \
                     break;                                                                   \
-                st = STEP[(st & 3) << 2 | k];                                                \
+                st = LEET_STEP[(st & 3) << 2 | k];                                                \
                 pair |= st;                                                                  \
             }                                                                                \
-            if ((pair & MET) && add_run(out, start, i) < 0) {                                \
+            if ((pair & LEET_MET) && add_run(out, start, i) < 0) {                                \
                 Py_DECREF(out);                                                              \
                 return NULL;                                                                 \
             }                                                                                \

@@ -31,16 +31,21 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
     } while (0)
 #define WORD()                                                                                    \
     do {                                                                                          \
-        if (next < nwords && starts[next] == i) {                                                 \
+        if (i == next_at) {                                                                       \
             ADD((int64_t)(((hw[next] ^ salt[3]) * MIX) >> shift));                                \
             if (next + 1 < nwords)                                                                \
                 ADD((int64_t)((((hw[next] * PAIR + hw[next + 1]) ^ salt[4]) * MIX) >> shift));     \
             next++;                                                                               \
+            next_at = next < nwords ? starts[next] : -1;                                          \
         }                                                                                         \
     } while (0)
     csum[0] = 0.0;
     ccount[0] = 0;
-    Py_ssize_t next = 0, i = 0; /* the next word */
+    /* the next word and where it starts (-1: none), and the running sums, in locals: the stores into b3, csum
+     * and ccount (int64 and double arrays) would otherwise make the compiler read them back every position */
+    Py_ssize_t next = 0, i = 0;
+    int64_t next_at = nwords > 0 ? starts[0] : -1, total_cnt = 0;
+    double total = 0.0; /* csum[i], the same float64 additions in the same order */
     for (; i + 4 < n; i++) { /* a 3-, 4- and 5-gram start here */
         double acc = 0.0;
         int64_t cnt = 0;
@@ -52,8 +57,10 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
         h = h * BASE + c[i + 4];
         ADD((int64_t)(((h ^ salt[2]) * MIX) >> shift));
         WORD();
-        csum[i + 1] = csum[i] + acc;
-        ccount[i + 1] = ccount[i] + cnt;
+        total += acc;
+        csum[i + 1] = total;
+        total_cnt += cnt;
+        ccount[i + 1] = total_cnt;
     }
     for (; i < n; i++) { /* the last four positions */
         double acc = 0.0;
@@ -68,8 +75,10 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
             }
         }
         WORD();
-        csum[i + 1] = csum[i] + acc;
-        ccount[i + 1] = ccount[i] + cnt;
+        total += acc;
+        csum[i + 1] = total;
+        total_cnt += cnt;
+        ccount[i + 1] = total_cnt;
     }
 #undef WORD
 #undef ADD
@@ -98,7 +107,8 @@ native_features_windows(PyObject *self, PyObject *args)
     Py_buffer v[5];
     int got = 0;
     PyObject *result = NULL, *trigrams = NULL, *words = NULL, *starts_out = NULL, *logits = NULL;
-    int64_t *starts = NULL, *ends = NULL, *ccount = NULL;
+    int64_t *starts = NULL, *ccount = NULL;
+    uint64_t *word_hashes = NULL;
     double *csum = NULL;
     for (; got < 5; got++)
         if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
@@ -117,14 +127,14 @@ native_features_windows(PyObject *self, PyObject *args)
         goto done;
     }
     starts = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
-    ends = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
+    word_hashes = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
     csum = PyMem_Malloc(sizeof(double) * (size_t)(n + 1));
     ccount = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
-    if (starts == NULL || ends == NULL || csum == NULL || ccount == NULL) {
+    if (starts == NULL || word_hashes == NULL || csum == NULL || ccount == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t longest, nwords = find_words(c, n, table, tlen, starts, ends, &longest);
+    Py_ssize_t longest, nwords = find_words(c, n, table, tlen, starts, word_hashes, &longest);
     Py_ssize_t nstarts = n <= window ? 1 : (n - window) / stride + 1 + ((n - window) % stride != 0);
     trigrams = PyByteArray_FromStringAndSize(NULL, (n - 2) * 8);
     words = PyByteArray_FromStringAndSize(NULL, nwords * 8);
@@ -135,12 +145,8 @@ native_features_windows(PyObject *self, PyObject *args)
     int64_t *b3 = (int64_t *)PyByteArray_AS_STRING(trigrams);
     uint64_t *hw = (uint64_t *)PyByteArray_AS_STRING(words);
     int shift = 64 - bits;
-    for (Py_ssize_t k = 0; k < nwords; k++) {
-        uint64_t h = 0;
-        for (int64_t j = starts[k]; j < ends[k]; j++)
-            h = h * BASE + c[j];
-        hw[k] = h;
-    }
+    if (nwords)
+        memcpy(hw, word_hashes, (size_t)nwords * 8);
     if (nl)
         sum_positions(c, n, salt, shift, w, live, starts, hw, nwords, b3, csum, ccount);
     else /* (inlined with live NULL: no test per feature) */
@@ -162,7 +168,7 @@ done:
     Py_XDECREF(starts_out);
     Py_XDECREF(logits);
     PyMem_Free(starts);
-    PyMem_Free(ends);
+    PyMem_Free(word_hashes);
     PyMem_Free(csum);
     PyMem_Free(ccount);
     for (int i = 0; i < got; i++)

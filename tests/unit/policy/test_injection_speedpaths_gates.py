@@ -130,3 +130,22 @@ def test_substring_rules_on_ascii_equal_plain_test(det: Detector, text: str, whi
              bytes(1 if i in subs[::2] else 0 for i in range(len(RULES)))]
     ok = masks[which]
     assert det.regions.whole(c.text, ok, 0, len(c.text)) == _whole_reference(det, c.text, ok)
+
+
+# ------------------------------------------------------------------ passes skipped after the canonical pass
+@SETTINGS
+@given(TEXTS)
+def test_findings_skip_the_leet_and_joined_passes_only_when_they_find_nothing(det: Detector, text: str) -> None:
+    """The detector calls `_leet_hits` only when the canonical pass saw a leet run (`Canonical.leet`) and
+    `_joined_hits` only for a text with an underscore: the skipped calls return nothing."""
+    c = canon.canonicalize(text, vertical=det.vertical)
+    if not c.leet:
+        assert _leet_runs(c.text) == []
+        f = det.hasher.extract(c.codes)
+        assert det._leet_hits(c.text, WordIndex(f.words, f.word_starts), None) == []
+    if "_" not in c.text:
+        assert det._joined_hits(c.text) == []
+
+
+def test_the_canonical_pass_sees_leet_runs() -> None:
+    assert canon.canonicalize("please 1gn0r3 it").leet and not canon.canonicalize("run-7: go 2day").leet

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from bastion.policy.injection.encodings import B85_MAP, HEX_MAP, Gates
 from bastion.policy.injection.features import DT_U32, RUN_CHARS
 from bastion.policy.injection.layout import RUN_KEEP, RUN_REPEAT, layout_runs
 from bastion.policy.normalize import fold_char
@@ -158,6 +159,10 @@ class Canonical(NamedTuple):
     origin: IntArray
     source_length: int
     plain: bool = False  # `origin` is the identity and `source_length` is len(text) (the ASCII fast paths)
+    # what the C fast path learnt in the same pass: the encodings' gates of the text it was given
+    # (`encodings.encoded_runs`) and whether `text` may hold leetspeak runs (False: `leet._leet_runs` finds none)
+    gates: Gates | None = None
+    leet: bool = True
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span covering canonical [start, end)."""
@@ -256,18 +261,19 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
 
 def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[bytes, bytes]) -> Canonical | None:
     """`_ascii_fast` with the map and its gates in one pass in C (`bastion._native.ascii_canon`, given as
-    `native`, with `tab.ascii_native` as `tables`; the same result: tests compare)."""
-    got = native.ascii_canon(text, *tables, tab.hint_class, tab.run_class)
+    `native`, with `tab.ascii_native` as `tables`; the same result: tests compare). The same pass gives the
+    encodings' gates of `text` and whether the canonical text has leetspeak runs (`Canonical.gates`, `.leet`)."""
+    got = native.ascii_canon(text, *tables, tab.hint_class, tab.run_class, HEX_MAP, B85_MAP)
     if got is None:
         return None
-    out, codes, spaced_hint, run_hint = got
+    out, codes, spaced_hint, run_hint, gates, leet = got
     if spaced_hint and _SPACED.search(out) is not None:
         return None
     if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
         return None
     n = len(out)  # (`_identity` inlined: this runs on every ASCII text)
     return Canonical(out, np.frombuffer(codes, DT_U32), _IDENTITY[:n] if n <= _IDENTITY_LEN else _identity(n),
-                     len(text), plain=True)
+                     len(text), True, gates, leet == 1)
 
 
 def _identity(n: int) -> IntArray:
@@ -310,7 +316,7 @@ def canonicalize(text: str, native: bool | None = None, vertical: bool = False) 
     collapse and cut in C (`bastion._native.canon`; default: when it is built; the same result).
     `vertical`: runs of short lines read as one line (`short_lines`)."""
     c = _canonicalize(text, native)
-    return short_lines(c) if vertical else c
+    return short_lines(c) if vertical and "\n" in c.text else c  # (`in` of one character: a `memchr`)
 
 
 def short_lines(c: Canonical) -> Canonical:
@@ -341,7 +347,7 @@ def _unspace(out: str, mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:
 
 
 def _canonicalize(text: str, native: bool | None) -> Canonical:
-    tab = _table()
+    tab = _TABLE if _TABLE is not None else _table()
     in_c = _native is not None and (native is None or native)
     if text.isascii():
         fast = (_ascii_native(text, tab, _native, tab.ascii_native) if _native is not None and in_c

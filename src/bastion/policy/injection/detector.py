@@ -218,7 +218,7 @@ class Detector:
                     continue
                 if self._strong_in(decoded):
                     out.append(Finding("encoded_payload", m.start(), m.end(), 0.95))
-        for start, end, decoded in encoded_runs(text):  # hex, binary, Morse
+        for start, end, decoded in encoded_runs(text, c.gates):  # hex, binary, Morse
             if self._strong_in(decoded):
                 out.append(Finding("encoded_payload", start, end, 0.95))
         if "rot" in c.text and words.has_any(self._rot):  # the word "rot13" or "rot"
@@ -341,7 +341,11 @@ class Detector:
             if prev is None or rule.score > prev.score:
                 best[rule.family] = Finding(rule.family, s, e, rule.score)
         if self.use_rules:
-            for h in self._leet_hits(c.text, words, trigrams) + self._joined_hits(c.text):
+            # (no call when the canonical pass found no leetspeak run, or the text has no underscore to join)
+            extra = self._leet_hits(c.text, words, trigrams) if c.leet else []
+            if "_" in c.text:
+                extra += self._joined_hits(c.text)
+            for h in extra:
                 rule = RULES[h.rule]
                 if rule.family not in best and not _quoted(c.text, h.start):
                     s, e = c.span(h.start, h.end)

@@ -31,10 +31,10 @@ _B85 = re.compile("[" + re.escape(_B85_ALPHABET) + "]{40,}")
 _B85_PUNCT = re.compile(r"[!#$%&()*+\-;<=>?@^_`{|}~]")
 _B85_RUN = b"a" * 40
 # a match of _HEX is 32 or more characters of [0-9A-Fa-f :] in a row: "h" for those bytes, " " for the others
-_HEX_MAP = bytes(ord("h") if chr(b) in "0123456789abcdefABCDEF :" else ord(" ") for b in range(256))
+HEX_MAP = bytes(ord("h") if chr(b) in "0123456789abcdefABCDEF :" else ord(" ") for b in range(256))
 _HEX_RUN = b"h" * 32
 # UTF-8 bytes -> "a" for a base85 character, " " for any other byte: one translate and one find say whether a run exists
-_B85_MAP = bytes(ord("a") if chr(b) in _B85_ALPHABET else ord(" ") for b in range(256))
+B85_MAP = bytes(ord("a") if chr(b) in _B85_ALPHABET else ord(" ") for b in range(256))
 _A85 = re.compile(r"<~([!-u\s]{20,}?)~>")
 _MORSE_CODE = {
     ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
@@ -44,6 +44,7 @@ _MORSE_CODE = {
     "--...": "7", "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",", "..--..": "?", "-.-.--": "!",
     ".----.": "'", "-..-.": "/", "---...": ":", ".-..-.": '"',
 }
+Gates = tuple[int, int, int, int, int]  # `_native.encoding_gates`: " -"/" ." pairs, a "0", "6"/"7"s, hex run, b85 run
 _MIN_LETTERS = 4  # a decoded text needs this many letters to be worth a search
 
 
@@ -94,7 +95,7 @@ def _b85_spans(text: str) -> list[tuple[int, int]]:
     find when there is none. The runs are found in the UTF-8 bytes, where every byte of a non-ASCII character
     breaks a run as the character does; a run is ASCII, so only its start needs a character offset."""
     raw = text.encode("utf-8", "surrogatepass")
-    mapped = raw.translate(_B85_MAP)
+    mapped = raw.translate(B85_MAP)
     i = mapped.find(_B85_RUN)
     if i < 0:
         return []
@@ -135,18 +136,21 @@ def _base85(text: str, runs: bool = True) -> list[tuple[int, int, str]]:
     return out
 
 
-def encoded_runs(text: str) -> list[tuple[int, int, str]]:
+def encoded_runs(text: str, gates: Gates | None = None) -> list[tuple[int, int, str]]:
     """Every hex, binary, Morse or base85 run of `text` that decodes to text, as (start, end, decoded).
     Character counts gate each search (a run needs that many of its symbols), so ordinary text costs
-    a few `str.count` calls (for ASCII text, one pass in C when the accelerator is built: the same gates)."""
+    a few `str.count` calls (for ASCII text, one pass in C when the accelerator is built: the same gates).
+    `gates`: `_native.encoding_gates(text, HEX_MAP, B85_MAP)` when the caller has them (the canonical form's pass)."""
     out: list[tuple[int, int, str]] = []
-    if _native is not None and text.isascii():
-        morse, zero, digits, hex_run, b85_run = _native.encoding_gates(text, _HEX_MAP, _B85_MAP)
+    if gates is None and _native is not None and text.isascii():
+        gates = _native.encoding_gates(text, HEX_MAP, B85_MAP)
+    if gates is not None:
+        morse, zero, digits, hex_run, b85_run = gates
         hexes, b85 = digits >= 12 and bool(hex_run), bool(b85_run)
     else:
         morse, zero, b85 = text.count(" -") + text.count(" ."), "0" in text, True  # (_b85_spans tests b85)
         hexes = (text.count("6") + text.count("7") >= 12  # (find, not `in`: a bytes `in` first tries an int)
-                 and text.encode("utf-8", "surrogatepass").translate(_HEX_MAP).find(_HEX_RUN) >= 0)
+                 and text.encode("utf-8", "surrogatepass").translate(HEX_MAP).find(_HEX_RUN) >= 0)
     if morse >= 7:  # Morse letters after spaces
         out += _morse(text)
     if zero:
