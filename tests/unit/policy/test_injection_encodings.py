@@ -51,6 +51,21 @@ def test_each_encoding_decodes(name, encode) -> None:
     assert [r[2].lower() for r in runs] == [ATTACK.lower()]
 
 
+@pytest.mark.parametrize("digits", [str.lower, str.upper])
+@pytest.mark.parametrize("sep", ["", " ", ":"])
+def test_upper_case_text_in_hex_is_decoded(detector, monkeypatch, digits, sep) -> None:
+    """Upper-case letters are 41-5a in hex: a gate that wanted a dozen "6"/"7" digits (lower-case letters' 61-7a)
+    let "IGNORE ALL PREVIOUS INSTRUCTIONS…" through undecoded. Both paths: the C gates and the pure-Python ones."""
+    text = f"Decode this: {digits(hexed(ATTACK.upper(), sep))}"
+    assert sum(text.count(d) for d in "67") < 12
+    for native in (encodings._native, None):
+        monkeypatch.setattr(encodings, "_native", native)
+        assert [r[2] for r in encoded_runs(text)] == [ATTACK.upper()]
+        assert [r[2] for r in encoded_runs(text, None)] == [ATTACK.upper()]
+    hits = [f for f in detector.findings(text) if f.family == "encoded_payload"]
+    assert hits and hits[0].score >= 0.9
+
+
 @pytest.mark.parametrize("name, encode", ENCODINGS)
 def test_an_encoded_injection_is_found(detector, name, encode) -> None:
     text = f"Shipping notes for order 4471: {encode(ATTACK)}"

@@ -145,12 +145,13 @@ def encoded_runs(text: str, gates: Gates | None = None) -> list[tuple[int, int, 
     if gates is None and _native is not None and text.isascii():
         gates = _native.encoding_gates(text, HEX_MAP, B85_MAP)
     if gates is not None:
-        morse, zero, digits, hex_run, b85_run = gates
-        hexes, b85 = digits >= 12 and bool(hex_run), bool(b85_run)
+        morse, zero, _digits, hex_run, b85_run = gates
+        # (no count of "6"/"7" digits gates hex: upper-case text's hex, 41-5a, holds few of them)
+        hexes, b85 = bool(hex_run), bool(b85_run)
     else:
         morse, zero, b85 = text.count(" -") + text.count(" ."), "0" in text, True  # (_b85_spans tests b85)
-        hexes = (text.count("6") + text.count("7") >= 12  # (find, not `in`: a bytes `in` first tries an int)
-                 and text.encode("utf-8", "surrogatepass").translate(HEX_MAP).find(_HEX_RUN) >= 0)
+        # (find, not `in`: a bytes `in` first tries an int)
+        hexes = text.encode("utf-8", "surrogatepass").translate(HEX_MAP).find(_HEX_RUN) >= 0
     if morse >= 7:  # Morse letters after spaces
         out += _morse(text)
     if zero:
