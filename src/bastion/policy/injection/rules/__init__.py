@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 
 from bastion.policy.injection.rules import (
+    agent_setup,
     carriers,
     exfiltration,
     framings,
@@ -22,6 +23,7 @@ from bastion.policy.injection.rules import (
     languages_more,
     personas,
     pretexts,
+    refusals,
     roleplay,
     roleplay_templates,
     turns,
@@ -31,7 +33,7 @@ from bastion.policy.injection.rules.base import Rule, rule
 RULES: tuple[Rule, ...] = (ignore.RULES + exfiltration.RULES + roleplay.RULES + roleplay_templates.RULES + turns.RULES
                            + indirect.RULES + personas.RULES
                            + pretexts.RULES + carriers.RULES + framings.RULES + languages.RULES
-                           + languages_more.RULES)
+                           + languages_more.RULES + agent_setup.RULES + refusals.RULES)
 
 __all__ = ["RULES", "Rule", "digest", "rule"]
 
