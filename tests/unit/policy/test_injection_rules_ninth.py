@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.policy.injection.rules import RULES, agent_setup, languages, languages_more, refusals
+from bastion.policy.injection.rules import RULES, languages, languages_more
 from bastion.policy.scanners.injection import InjectionScanner
 
 
@@ -103,5 +103,5 @@ def test_ninth_round_rules_are_strong_and_registered() -> None:
     assert languages.RULES
     assert all(not r.is_cue for r in languages.RULES)
     # appended after every earlier rule (only later rounds' modules follow): earlier rules keep their cue order
-    later = len(languages_more.RULES) + len(agent_setup.RULES) + len(refusals.RULES)
+    later = len(languages_more.RULES)
     assert RULES[-len(languages.RULES) - later:len(RULES) - later] == languages.RULES

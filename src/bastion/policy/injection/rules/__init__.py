@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 
 from bastion.policy.injection.rules import (
-    agent_setup,
     carriers,
     exfiltration,
     framings,
@@ -23,7 +22,6 @@ from bastion.policy.injection.rules import (
     languages_more,
     personas,
     pretexts,
-    refusals,
     roleplay,
     roleplay_templates,
     turns,
@@ -33,7 +31,7 @@ from bastion.policy.injection.rules.base import Rule, rule
 RULES: tuple[Rule, ...] = (ignore.RULES + exfiltration.RULES + roleplay.RULES + roleplay_templates.RULES + turns.RULES
                            + indirect.RULES + personas.RULES
                            + pretexts.RULES + carriers.RULES + framings.RULES + languages.RULES
-                           + languages_more.RULES + agent_setup.RULES + refusals.RULES)
+                           + languages_more.RULES)
 
 __all__ = ["RULES", "Rule", "digest", "rule"]
 
