@@ -101,10 +101,9 @@ RULES: tuple[Rule, ...] = (
           r"|\bprint\w*\s*\([^)\n]{0,40}\bos\.(?:environ|getenv)\b|\bos\.environ\.items\(\)"
           r"|\b(?:printenv|env)\s*\|\s*(?:curl|nc|base64|tee)\b)",
           "before diagnostic diagnostics first setup debug debugging inspect check verify troubleshoot troubleshooting"),
-    rule("indirect", 0.9, r"\b(?:before (?:modifying|editing|changing|touching|making (?:any )?changes|you (?:modify|edit|change|make "
-          r"(?:any )?changes|touch|start)|starting work|working on|running (?:the |any |make )?(?:targets?|build|tests?)|building)"
-          r"|initiali[sz]e\b[^\n]{0,60}\bbefore)\b[^\n]{0,100}(?:\n[^\n]{0,100}){0,3}?\bpython3? -c\s*[\"']"
-          r"[^\"'\n]{0,80}\b(?:os\.system|os\.popen|subprocess|exec\(|eval\(|__import__)", "before initialize initialise"),
+    rule("indirect", 0.9, r"\bbefore (?:modifying|editing|changing|touching|making (?:any )?changes|you (?:modify|edit|change|make "
+          r"(?:any )?changes|touch|start)|starting work|working on)\b[^\n]{0,100}(?:\n[^\n]{0,100}){0,3}?\bpython3? -c\s*[\"']"
+          r"[^\"'\n]{0,80}\b(?:os\.system|os\.popen|subprocess|exec\(|eval\(|__import__)", "before"),
     rule("indirect", 0.9, r"\b(?:pip3? install|npm (?:i|install)|curl|wget)\b[^\n]{0,200}\b(?:do not|don'?t|never) (?:tell|mention|inform|"
           r"notify|show|reveal|report)\w*\b[^\n.]{0,30}\b(?:to )?(?:the )?(?:user|human|reviewer|maintainers?)\b",
           "install curl wget"),
