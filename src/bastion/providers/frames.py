@@ -14,7 +14,7 @@ finish reason) is still reported, through `Seen`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, cast
 
 import orjson
@@ -102,7 +102,8 @@ class Translator:
         - the encoder's, as EncodeFailed: the rest of the read is decoded into `seen` first and
           `out` is emptied, as the canonical path (pipeline/runner.py) observes a whole read
           before it encodes any of it, and then writes none of it.
-        The events decoded in full are appended to `seen`."""
+        The events decoded in full are appended to `seen`. A read of many events (a stream read
+        whole) has its text events taken as one run when they all fit the template (`_run`)."""
         decoder = self._decoder
         feed, names = decoder.feed, self._names
         loads, dumps, malformed = orjson.loads, orjson.dumps, orjson.JSONDecodeError
@@ -110,7 +111,9 @@ class Translator:
         cut = self._cut
         if cut is not None:
             head, tail, hl, tl, tpl, before, after = cut
-        events = iter(sse)
+        n = len(sse)
+        i = 0  # the next event
+        whole = n > 1  # a read of several events: its text events may be taken as one run (`_run`), once
         try:
             if decoded:
                 self._encode_all(decoded, out)
@@ -118,8 +121,24 @@ class Translator:
                 cut = self._cut
                 if cut is not None:
                     head, tail, hl, tl, tpl, before, after = cut
-            for name, data in events:
+            while i < n:
+                name, data = sse[i]
+                i += 1
                 if cut is not None and name in names:
+                    if whole and tpl is None:
+                        whole = False
+                        # the run's end: the read's last event that may be a text event (a stream read
+                        # whole ends in its finish, usage and end events)
+                        end = n
+                        while end > i and (sse[end - 1][0] not in names or not sse[end - 1][1].endswith(tail)):
+                            end -= 1
+                        if end > i:
+                            run = _run(sse, i - 1, end, cut)
+                            if run is not None:
+                                out.append(run[0])
+                                chars += run[1]
+                                i = end
+                                continue
                     if tpl is None:  # TextTemplate.text, inlined: the usual event of most streams
                         if data.startswith(head) and data.endswith(tail):
                             raw = data[hl:len(data) - tl]
@@ -161,7 +180,7 @@ class Translator:
                     break
         except EncodeFailed as failed:
             out.clear()
-            _decode_rest(decoder, events, seen)
+            _decode_rest(decoder, sse[i:], seen)
             return chars, failed
         except Exception as e:
             return chars, e
@@ -178,7 +197,39 @@ class Translator:
             raise EncodeFailed(e) from None
 
 
-def _decode_rest(decoder: StreamDecoder, events: Iterator[SSEEvent], seen: list[StreamEvent]) -> None:
+def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple[bytes, int] | None:
+    """The client's frames of the text events sse[start:end] at once, and the characters of their
+    text, when each is the template's head + a non-empty JSON string without escapes + its tail;
+    None when any is not (then the read goes one event at a time, as before).
+
+    Each event's bytes between head and tail (a slice: empty for data shorter than both) rebuilt
+    into head + part + tail and joined are the events' data joined exactly when every event is
+    head + its part + tail (a data too short makes the rebuilt text longer, so each rebuilt piece
+    has its event's length and place); the parts read as the items of one JSON array are one
+    string each exactly when the array has one item per part, all strings. The frames are those
+    the loop writes one by one (before + part + after each), in one join; no event changes a state."""
+    head, tail, hl, tl, _, before, after = cut
+    events = sse[start:end]
+    joined = b"".join([data for _, data in events])
+    if joined.find(b"\\") >= 0:  # an escape (in a text, as a rule: the loop writes it as the encoder does)
+        return None
+    parts = [data[hl:len(data) - tl] for _, data in events]
+    if head + (tail + head).join(parts) + tail != joined:
+        return None
+    items = b",".join(parts)
+    if items.find(b'""') >= 0:  # an empty text (no frame)
+        return None
+    try:
+        texts = orjson.loads(b"[" + items + b"]")
+        chars = len("".join(texts))  # TypeError unless every item is a string
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    if len(texts) != len(parts):
+        return None
+    return before + (after + before).join(parts) + after, chars
+
+
+def _decode_rest(decoder: StreamDecoder, events: Iterable[SSEEvent], seen: list[StreamEvent]) -> None:
     """The rest of a read, decoded for what it reports; a decoder error there ends it quietly (the
     stream already ends with the encoder's error)."""
     try:
