@@ -113,7 +113,7 @@ class Translator:
             head, tail, hl, tl, tpl, before, after = cut
         n = len(sse)
         i = 0  # the next event
-        whole = n > 1  # a read of several events: its text events may be taken as one run (`_run`), once
+        ready = 0 if n > 1 else n  # the first event a run of text events (`_run`) may start at
         try:
             if decoded:
                 self._encode_all(decoded, out)
@@ -125,20 +125,22 @@ class Translator:
                 name, data = sse[i]
                 i += 1
                 if cut is not None and name in names:
-                    if whole and tpl is None:
-                        whole = False
+                    if i > ready and tpl is None:
                         # the run's end: the read's last event that may be a text event (a stream read
                         # whole ends in its finish, usage and end events)
                         end = n
                         while end > i and (sse[end - 1][0] not in names or not sse[end - 1][1].endswith(tail)):
                             end -= 1
                         if end > i:
-                            run = _run(sse, i - 1, end, cut)
+                            end, run, taken = _run(sse, i - 1, end, cut)
+                            ready = end + 1  # the event that ended the run goes by the loop; a next run after it
                             if run is not None:
-                                out.append(run[0])
-                                chars += run[1]
+                                out.append(run)
+                                chars += taken
                                 i = end
                                 continue
+                        else:
+                            ready = n  # no text event after this one
                     if tpl is None:  # TextTemplate.text, inlined: the usual event of most streams
                         if data.startswith(head) and data.endswith(tail):
                             raw = data[hl:len(data) - tl]
@@ -197,10 +199,11 @@ class Translator:
             raise EncodeFailed(e) from None
 
 
-def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple[bytes, int] | None:
-    """The client's frames of the text events sse[start:end] at once, and the characters of their
-    text, when each is the template's head + a non-empty JSON string without escapes + its tail;
-    None when any is not (then the read goes one event at a time, as before).
+def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple[int, bytes | None, int]:
+    """The client's frames of the text events sse[start:stop] at once, and the characters of their
+    text, when each is the template's head + a non-empty JSON string without escapes + its tail:
+    (stop, frames, characters), with stop the first event from `start` on whose data holds an
+    escape (or `end`). Frames None when any is not so (then they go one event at a time, as before).
 
     Each event's bytes between head and tail (a slice: empty for data shorter than both) rebuilt
     into head + part + tail and joined are the events' data joined exactly when every event is
@@ -209,24 +212,33 @@ def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple
     string each exactly when the array has one item per part, all strings. The frames are those
     the loop writes one by one (before + part + after each), in one join; no event changes a state."""
     head, tail, hl, tl, _, before, after = cut
-    events = sse[start:end]
-    joined = b"".join([data for _, data in events])
-    if joined.find(b"\\") >= 0:  # an escape (in a text, as a rule: the loop writes it as the encoder does)
-        return None
-    parts = [data[hl:len(data) - tl] for _, data in events]
+    datas = [data for _, data in sse[start:end]]
+    joined = b"".join(datas)
+    escape = joined.find(b"\\")
+    if escape >= 0:  # an escape (in a text, as a rule: the loop writes it as the encoder does) ends the run
+        k = 0  # the event holding it
+        while escape >= len(datas[k]):
+            escape -= len(datas[k])
+            k += 1
+        end = start + k
+        if k == 0:
+            return end, None, 0
+        datas = datas[:k]
+        joined = b"".join(datas)
+    parts = [data[hl:len(data) - tl] for data in datas]
     if head + (tail + head).join(parts) + tail != joined:
-        return None
+        return end, None, 0
     items = b",".join(parts)
     if items.find(b'""') >= 0:  # an empty text (no frame)
-        return None
+        return end, None, 0
     try:
         texts = orjson.loads(b"[" + items + b"]")
         chars = len("".join(texts))  # TypeError unless every item is a string
     except (orjson.JSONDecodeError, TypeError):
-        return None
+        return end, None, 0
     if len(texts) != len(parts):
-        return None
-    return before + (after + before).join(parts) + after, chars
+        return end, None, 0
+    return end, before + (after + before).join(parts) + after, chars
 
 
 def _decode_rest(decoder: StreamDecoder, events: Iterable[SSEEvent], seen: list[StreamEvent]) -> None:

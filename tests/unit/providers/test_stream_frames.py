@@ -378,8 +378,8 @@ def test_a_read_of_many_text_events_is_written_as_one_run(client: str, monkeypat
 
         monkeypatch.setattr(frames, "_run", spied)
         at_once = _read_whole(decoder(), ENCODERS[client](), sse)
-        assert [(s, e) for s, e, got in runs if got is not None] == [(2, 7) if decoder is ChunkDecoder else (3, 8)]
-        monkeypatch.setattr(frames, "_run", lambda *a: None)
+        assert [(s, e) for s, e, got in runs if got[1] is not None] == [(2, 7) if decoder is ChunkDecoder else (3, 8)]
+        monkeypatch.setattr(frames, "_run", lambda events, start, end, shortcut: (end, None, 0))
         assert at_once == _read_whole(decoder(), ENCODERS[client](), sse)
         assert at_once[1] == len("lo wörld é\u2028.") and at_once[3] is None
 
@@ -397,7 +397,6 @@ TEXT = openai_chunk("x", None, True)
 
 
 @pytest.mark.parametrize("spelled", [
-    b'"a\\nb"',  # an escape: written as the encoder writes it, by the loop
     b'""',  # an empty text: no frame
     b"12",  # not a string: the decoder's error
     b'"a","refusal":"b"',  # another member after the text
@@ -411,9 +410,9 @@ def test_a_run_is_refused_unless_every_event_is_one_plain_text_of_the_template(s
     tail refuses the whole run (it goes one event at a time), and the client still gets what the
     canonical path writes."""
     shortcut, run = _shortcut(["first", "a", "b", "c"])
-    assert frames._run(run, 0, len(run), shortcut) is not None
+    assert frames._run(run, 0, len(run), shortcut)[1] is not None
     run[1] = (None, TEXT.replace(b'"x"', spelled))
-    assert frames._run(run, 0, len(run), shortcut) is None
+    assert frames._run(run, 0, len(run), shortcut) == (len(run), None, 0)
     sse = _one_read(["first", "a", "b", "c"])
     sse[3] = run[1]
     for client in sorted(ENCODERS):
@@ -425,9 +424,22 @@ def test_a_run_whose_events_are_cut_elsewhere_than_the_template_says_is_refused(
     joined right but cut between events elsewhere, or data shorter than head and tail, are refused."""
     shortcut, run = _shortcut(["first", "a", "b"])
     head, tail = shortcut[0], shortcut[1]
-    assert frames._run(run, 0, 2, shortcut) is not None
+    assert frames._run(run, 0, 2, shortcut)[1] is not None
     moved = [(None, head + b'"a"' + tail + head[:3]), (None, head[3:] + b'"b"' + tail)]
     assert b"".join(d for _, d in moved) == b"".join(d for _, d in run)
-    assert frames._run(moved, 0, 2, shortcut) is None
+    assert frames._run(moved, 0, 2, shortcut) == (2, None, 0)
     short = [(None, head + b'"a"' + tail + head + b'"b"'), (None, tail)]
-    assert frames._run(short, 0, 2, shortcut) is None
+    assert frames._run(short, 0, 2, shortcut) == (2, None, 0)
+
+
+@pytest.mark.parametrize("client", sorted(ENCODERS))
+def test_an_escaped_text_ends_a_run_and_the_next_run_starts_after_it(client: str) -> None:
+    """Text with escapes (a line end, a quote) is written by the loop, as the encoder writes it; the
+    plain text around it still goes in runs, and the client gets what the canonical path writes."""
+    texts = ["first", "a", "b", 'line\n"q"', "c", "d", "\\", "e"]
+    shortcut, run = _shortcut(texts)
+    assert [frames._run(run, s, len(run), shortcut)[:1] for s in (0, 2, 3, 5)] == [(2,), (2,), (5,), (5,)]
+    stop, written, chars = frames._run(run, 0, len(run), shortcut)
+    assert written is not None and written.count(b'"content":') == 2 and chars == 2
+    for cuts in ([], [3], [5]):
+        same(ChunkDecoder, _one_read(texts), cuts, client)
