@@ -14,7 +14,10 @@ finish reason) is still reported, through `Seen`.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, islice
+from operator import itemgetter, length_hint
 from typing import Protocol, cast
 
 import orjson
@@ -58,6 +61,11 @@ class EncodeFailed(Exception):
         super().__init__(str(err))
         self.err = err
 
+
+_DATA = itemgetter(1)  # an SSE event's data
+
+# The fewest text events taken as one run (`_run`): a run of 3 cost more than its events one by one
+_MIN_RUN = 6
 
 # A template and a frame that apply now: head, tail, their lengths, the template when its
 # text needs its own method (OpenAI's obfuscation padding), the frame's bytes before and after.
@@ -111,9 +119,9 @@ class Translator:
         cut = self._cut
         if cut is not None:
             head, tail, hl, tl, tpl, before, after = cut
-        n = len(sse)
-        i = 0  # the next event
-        ready = 0 if n > 1 else n  # the first event a run of text events (`_run`) may start at
+        events = iter(sse)
+        # a read of many events: its text may go as one run, once (`_run`; a list: its iterator tells its place)
+        whole = type(sse) is list and len(sse) >= _MIN_RUN
         try:
             if decoded:
                 self._encode_all(decoded, out)
@@ -121,26 +129,24 @@ class Translator:
                 cut = self._cut
                 if cut is not None:
                     head, tail, hl, tl, tpl, before, after = cut
-            while i < n:
-                name, data = sse[i]
-                i += 1
+            for name, data in events:
                 if cut is not None and name in names:
-                    if i > ready and tpl is None:
+                    if whole and tpl is None:
+                        whole = False
+                        at = len(sse) - length_hint(events) - 1  # this event's place in the read
                         # the run's end: the read's last event that may be a text event (a stream read
                         # whole ends in its finish, usage and end events)
-                        end = n
-                        while end > i and (sse[end - 1][0] not in names or not sse[end - 1][1].endswith(tail)):
+                        end = len(sse)
+                        while end > at + 1 and (sse[end - 1][0] not in names or not sse[end - 1][1].endswith(tail)):
                             end -= 1
-                        if end > i:
-                            end, run, taken = _run(sse, i - 1, end, cut)
-                            ready = end + 1  # the event that ended the run goes by the loop; a next run after it
+                        if end - at >= _MIN_RUN:
+                            run = _run(sse, at, end, cut)
                             if run is not None:
-                                out.append(run)
+                                stop, block, taken = run
+                                out.append(block)
                                 chars += taken
-                                i = end
+                                next(islice(events, stop - at - 2, None), None)  # the run's other events
                                 continue
-                        else:
-                            ready = n  # no text event after this one
                     if tpl is None:  # TextTemplate.text, inlined: the usual event of most streams
                         if data.startswith(head) and data.endswith(tail):
                             raw = data[hl:len(data) - tl]
@@ -182,7 +188,7 @@ class Translator:
                     break
         except EncodeFailed as failed:
             out.clear()
-            _decode_rest(decoder, sse[i:], seen)
+            _decode_rest(decoder, events, seen)
             return chars, failed
         except Exception as e:
             return chars, e
@@ -199,11 +205,12 @@ class Translator:
             raise EncodeFailed(e) from None
 
 
-def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple[int, bytes | None, int]:
+def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple[int, bytes, int] | None:
     """The client's frames of the text events sse[start:stop] at once, and the characters of their
     text, when each is the template's head + a non-empty JSON string without escapes + its tail:
-    (stop, frames, characters), with stop the first event from `start` on whose data holds an
-    escape (or `end`). Frames None when any is not so (then they go one event at a time, as before).
+    (stop, frames, characters), where stop is `end` or the first event with an escape (a text
+    with one is written by the loop, as the encoder writes it). None when any is not so, or the
+    run is short (then they go one event at a time, as before).
 
     Each event's bytes between head and tail (a slice: empty for data shorter than both) rebuilt
     into head + part + tail and joined are the events' data joined exactly when every event is
@@ -212,32 +219,31 @@ def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple
     string each exactly when the array has one item per part, all strings. The frames are those
     the loop writes one by one (before + part + after each), in one join; no event changes a state."""
     head, tail, hl, tl, _, before, after = cut
-    datas = [data for _, data in sse[start:end]]
+    if b"".join(map(_DATA, sse[start:start + _MIN_RUN])).find(b"\\") >= 0:  # it would be short: fail cheaply
+        return None
+    datas = list(map(_DATA, sse[start:end]))
     joined = b"".join(datas)
     escape = joined.find(b"\\")
-    if escape >= 0:  # an escape (in a text, as a rule: the loop writes it as the encoder does) ends the run
-        k = 0  # the event holding it
-        while escape >= len(datas[k]):
-            escape -= len(datas[k])
-            k += 1
-        end = start + k
-        if k == 0:
-            return end, None, 0
-        datas = datas[:k]
+    if escape >= 0:
+        count = bisect_right(list(accumulate(map(len, datas))), escape)  # the event holding it
+        if count < _MIN_RUN:
+            return None
+        end = start + count
+        del datas[count:]
         joined = b"".join(datas)
     parts = [data[hl:len(data) - tl] for data in datas]
     if head + (tail + head).join(parts) + tail != joined:
-        return end, None, 0
+        return None
     items = b",".join(parts)
     if items.find(b'""') >= 0:  # an empty text (no frame)
-        return end, None, 0
+        return None
     try:
         texts = orjson.loads(b"[" + items + b"]")
         chars = len("".join(texts))  # TypeError unless every item is a string
     except (orjson.JSONDecodeError, TypeError):
-        return end, None, 0
+        return None
     if len(texts) != len(parts):
-        return end, None, 0
+        return None
     return end, before + (after + before).join(parts) + after, chars
 
 

@@ -360,7 +360,7 @@ def _read_whole(decoder: Decoder, encoder: Encoder, sse: list[SSEEvent]) -> tupl
 def test_a_read_of_many_text_events_is_written_as_one_run(client: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stream read whole: its text events after the first go through `_run` at once, and the
     client gets what the loop writes one event at a time (bytes, text size, events, end)."""
-    texts = ["Hel", "lo", " wor", "ld", " é\u2028", "."]  # written without escapes (UTF-8)
+    texts = ["Hel", "lo", " wor", "ld", " é\u2028", ".", " Bye", "!"]  # written without escapes (UTF-8)
     streams = [(ChunkDecoder, _one_read(texts)),
                (AnthropicStreamDecoder, [MESSAGE_START, anthropic_chunk("start", "", True),
                                          *(anthropic_chunk("delta", t, False) for t in texts),
@@ -378,10 +378,10 @@ def test_a_read_of_many_text_events_is_written_as_one_run(client: str, monkeypat
 
         monkeypatch.setattr(frames, "_run", spied)
         at_once = _read_whole(decoder(), ENCODERS[client](), sse)
-        assert [(s, e) for s, e, got in runs if got[1] is not None] == [(2, 7) if decoder is ChunkDecoder else (3, 8)]
-        monkeypatch.setattr(frames, "_run", lambda events, start, end, shortcut: (end, None, 0))
+        assert [(s, got[0]) for s, e, got in runs if got is not None] == [(2, 9) if decoder is ChunkDecoder else (3, 10)]
+        monkeypatch.setattr(frames, "_run", lambda *a: None)
         assert at_once == _read_whole(decoder(), ENCODERS[client](), sse)
-        assert at_once[1] == len("lo wörld é\u2028.") and at_once[3] is None
+        assert at_once[1] == len("lo wörld é\u2028. Bye!") and at_once[3] is None
 
 
 def _shortcut(texts: list[str]) -> tuple[Any, list[SSEEvent]]:
@@ -397,6 +397,7 @@ TEXT = openai_chunk("x", None, True)
 
 
 @pytest.mark.parametrize("spelled", [
+    b'"a\\nb"',  # an escape: the loop writes it as the encoder does
     b'""',  # an empty text: no frame
     b"12",  # not a string: the decoder's error
     b'"a","refusal":"b"',  # another member after the text
@@ -410,9 +411,9 @@ def test_a_run_is_refused_unless_every_event_is_one_plain_text_of_the_template(s
     tail refuses the whole run (it goes one event at a time), and the client still gets what the
     canonical path writes."""
     shortcut, run = _shortcut(["first", "a", "b", "c"])
-    assert frames._run(run, 0, len(run), shortcut)[1] is not None
+    assert frames._run(run, 0, len(run), shortcut) is not None
     run[1] = (None, TEXT.replace(b'"x"', spelled))
-    assert frames._run(run, 0, len(run), shortcut) == (len(run), None, 0)
+    assert frames._run(run, 0, len(run), shortcut) is None
     sse = _one_read(["first", "a", "b", "c"])
     sse[3] = run[1]
     for client in sorted(ENCODERS):
@@ -424,22 +425,35 @@ def test_a_run_whose_events_are_cut_elsewhere_than_the_template_says_is_refused(
     joined right but cut between events elsewhere, or data shorter than head and tail, are refused."""
     shortcut, run = _shortcut(["first", "a", "b"])
     head, tail = shortcut[0], shortcut[1]
-    assert frames._run(run, 0, 2, shortcut)[1] is not None
+    assert frames._run(run, 0, 2, shortcut) is not None
     moved = [(None, head + b'"a"' + tail + head[:3]), (None, head[3:] + b'"b"' + tail)]
     assert b"".join(d for _, d in moved) == b"".join(d for _, d in run)
-    assert frames._run(moved, 0, 2, shortcut) == (2, None, 0)
+    assert frames._run(moved, 0, 2, shortcut) is None
     short = [(None, head + b'"a"' + tail + head + b'"b"'), (None, tail)]
-    assert frames._run(short, 0, 2, shortcut) == (2, None, 0)
+    assert frames._run(short, 0, 2, shortcut) is None
 
 
 @pytest.mark.parametrize("client", sorted(ENCODERS))
-def test_an_escaped_text_ends_a_run_and_the_next_run_starts_after_it(client: str) -> None:
-    """Text with escapes (a line end, a quote) is written by the loop, as the encoder writes it; the
-    plain text around it still goes in runs, and the client gets what the canonical path writes."""
-    texts = ["first", "a", "b", 'line\n"q"', "c", "d", "\\", "e"]
-    shortcut, run = _shortcut(texts)
-    assert [frames._run(run, s, len(run), shortcut)[:1] for s in (0, 2, 3, 5)] == [(2,), (2,), (5,), (5,)]
-    stop, written, chars = frames._run(run, 0, len(run), shortcut)
-    assert written is not None and written.count(b'"content":') == 2 and chars == 2
-    for cuts in ([], [3], [5]):
-        same(ChunkDecoder, _one_read(texts), cuts, client)
+def test_an_escaped_text_ends_a_run(client: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text with escapes (a line end, a quote) is written by the loop, as the encoder writes it: a run
+    stops before the first such event, or is not taken when that leaves it short; the client gets
+    what the canonical path writes."""
+    plain = ["a", "b", "c", "d", "e", "f", "g"]
+    taken = frames._run
+    for texts, expected in ((["first", *plain, 'line\n"q"', "h", "i"], [(2, 9)]),
+                            (["first", "a", "b\\", *plain], [])):
+        sse = _one_read(texts)
+        runs: list[tuple[int, int]] = []
+
+        def spied(events: Any, start: int, end: int, shortcut: Any, runs: list[tuple[int, int]] = runs) -> Any:
+            got = taken(events, start, end, shortcut)
+            if got is not None:
+                runs.append((start, got[0]))
+            return got
+
+        monkeypatch.setattr(frames, "_run", spied)
+        _, chars, _, err = _read_whole(ChunkDecoder(), ENCODERS[client](), sse)
+        assert runs == expected and err is None and chars == len("".join(texts[1:]))
+        monkeypatch.setattr(frames, "_run", taken)
+        for cuts in ([], [3], [9]):
+            same(ChunkDecoder, sse, cuts, client)
