@@ -219,15 +219,13 @@ def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple
     string each exactly when the array has one item per part, all strings. The frames are those
     the loop writes one by one (before + part + after each), in one join; no event changes a state."""
     head, tail, hl, tl, _, before, after = cut
-    if b"".join(map(_DATA, sse[start:start + _MIN_RUN])).find(b"\\") >= 0:  # it would be short: fail cheaply
-        return None
     datas = list(map(_DATA, sse[start:end]))
+    if b"".join(datas[:_MIN_RUN]).find(b"\\") >= 0:  # the run would be short: fail before joining all
+        return None
     joined = b"".join(datas)
     escape = joined.find(b"\\")
     if escape >= 0:
         count = bisect_right(list(accumulate(map(len, datas))), escape)  # the event holding it
-        if count < _MIN_RUN:
-            return None
         end = start + count
         del datas[count:]
         joined = b"".join(datas)
