@@ -220,11 +220,11 @@ def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple
     the loop writes one by one (before + part + after each), in one join; no event changes a state."""
     head, tail, hl, tl, _, before, after = cut
     datas = list(map(_DATA, sse[start:end]))
-    if b"".join(datas[:_MIN_RUN]).find(b"\\") >= 0:  # the run would be short: fail before joining all
-        return None
     joined = b"".join(datas)
     escape = joined.find(b"\\")
     if escape >= 0:
+        if escape < sum(map(len, datas[:_MIN_RUN])):  # the run would be short
+            return None
         count = bisect_right(list(accumulate(map(len, datas))), escape)  # the event holding it
         end = start + count
         del datas[count:]
