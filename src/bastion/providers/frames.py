@@ -14,7 +14,10 @@ finish reason) is still reported, through `Seen`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, islice
+from operator import itemgetter, length_hint
 from typing import Protocol, cast
 
 import orjson
@@ -59,6 +62,11 @@ class EncodeFailed(Exception):
         self.err = err
 
 
+_DATA = itemgetter(1)  # an SSE event's data
+
+# The fewest text events taken as one run (`_run`): a run of 3 cost more than its events one by one
+_MIN_RUN = 6
+
 # A template and a frame that apply now: head, tail, their lengths, the template when its
 # text needs its own method (OpenAI's obfuscation padding), the frame's bytes before and after.
 _Shortcut = tuple[bytes, bytes, int, int, TextTemplate | None, bytes, bytes]
@@ -102,7 +110,8 @@ class Translator:
         - the encoder's, as EncodeFailed: the rest of the read is decoded into `seen` first and
           `out` is emptied, as the canonical path (pipeline/runner.py) observes a whole read
           before it encodes any of it, and then writes none of it.
-        The events decoded in full are appended to `seen`."""
+        The events decoded in full are appended to `seen`. A read of many events (a stream read
+        whole) has its text events taken as one run when they all fit the template (`_run`)."""
         decoder = self._decoder
         feed, names = decoder.feed, self._names
         loads, dumps, malformed = orjson.loads, orjson.dumps, orjson.JSONDecodeError
@@ -111,6 +120,8 @@ class Translator:
         if cut is not None:
             head, tail, hl, tl, tpl, before, after = cut
         events = iter(sse)
+        # a read of many events: its text may go as one run, once (`_run`; a list: its iterator tells its place)
+        whole = type(sse) is list and len(sse) >= _MIN_RUN
         try:
             if decoded:
                 self._encode_all(decoded, out)
@@ -120,6 +131,22 @@ class Translator:
                     head, tail, hl, tl, tpl, before, after = cut
             for name, data in events:
                 if cut is not None and name in names:
+                    if whole and tpl is None:
+                        whole = False
+                        at = len(sse) - length_hint(events) - 1  # this event's place in the read
+                        # the run's end: the read's last event that may be a text event (a stream read
+                        # whole ends in its finish, usage and end events)
+                        end = len(sse)
+                        while end > at + 1 and (sse[end - 1][0] not in names or not sse[end - 1][1].endswith(tail)):
+                            end -= 1
+                        if end - at >= _MIN_RUN:
+                            run = _run(sse, at, end, cut)
+                            if run is not None:
+                                stop, block, taken = run
+                                out.append(block)
+                                chars += taken
+                                next(islice(events, stop - at - 2, None), None)  # the run's other events
+                                continue
                     if tpl is None:  # TextTemplate.text, inlined: the usual event of most streams
                         if data.startswith(head) and data.endswith(tail):
                             raw = data[hl:len(data) - tl]
@@ -178,7 +205,47 @@ class Translator:
             raise EncodeFailed(e) from None
 
 
-def _decode_rest(decoder: StreamDecoder, events: Iterator[SSEEvent], seen: list[StreamEvent]) -> None:
+def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple[int, bytes, int] | None:
+    """The client's frames of the text events sse[start:stop] at once, and the characters of their
+    text, when each is the template's head + a non-empty JSON string without escapes + its tail:
+    (stop, frames, characters), where stop is `end` or the first event with an escape (a text
+    with one is written by the loop, as the encoder writes it). None when any is not so, or the
+    run is short (then they go one event at a time, as before).
+
+    Each event's bytes between head and tail (a slice: empty for data shorter than both) rebuilt
+    into head + part + tail and joined are the events' data joined exactly when every event is
+    head + its part + tail (a data too short makes the rebuilt text longer, so each rebuilt piece
+    has its event's length and place); the parts read as the items of one JSON array are one
+    string each exactly when the array has one item per part, all strings. The frames are those
+    the loop writes one by one (before + part + after each), in one join; no event changes a state."""
+    head, tail, hl, tl, _, before, after = cut
+    datas = list(map(_DATA, sse[start:end]))
+    joined = b"".join(datas)
+    escape = joined.find(b"\\")
+    if escape >= 0:
+        if escape < sum(map(len, datas[:_MIN_RUN])):  # the run would be short
+            return None
+        count = bisect_right(list(accumulate(map(len, datas))), escape)  # the event holding it
+        end = start + count
+        del datas[count:]
+        joined = b"".join(datas)
+    parts = [data[hl:len(data) - tl] for data in datas]
+    if head + (tail + head).join(parts) + tail != joined:
+        return None
+    items = b",".join(parts)
+    if items.find(b'""') >= 0:  # an empty text (no frame)
+        return None
+    try:
+        texts = orjson.loads(b"[" + items + b"]")
+        chars = len("".join(texts))  # TypeError unless every item is a string
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    if len(texts) != len(parts):
+        return None
+    return end, before + (after + before).join(parts) + after, chars
+
+
+def _decode_rest(decoder: StreamDecoder, events: Iterable[SSEEvent], seen: list[StreamEvent]) -> None:
     """The rest of a read, decoded for what it reports; a decoder error there ends it quietly (the
     stream already ends with the encoder's error)."""
     try:

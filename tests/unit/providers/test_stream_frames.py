@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import example, given, settings
@@ -33,6 +34,7 @@ from bastion.core.types import (
     UsageEvent,
 )
 from bastion.pipeline.runner import note
+from bastion.providers import frames
 from bastion.providers.anthropic.stream_decode import AnthropicStreamDecoder
 from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder
 from bastion.providers.frames import EncodeFailed, SSEEvent, Translator
@@ -120,7 +122,10 @@ CUTS = st.lists(st.integers(0, 5), max_size=6)
 
 def same(decoder: type[Decoder], events: list[SSEEvent], cuts: list[int], client: str) -> None:
     reads = cut(events, cuts)
-    assert direct(decoder(), ENCODERS[client](), reads) == canonical(decoder(), ENCODERS[client](), reads)
+    # one clock for both: an OpenAI client's chunks carry the time when the upstream gave none (an
+    # Anthropic stream), and the two paths ran a second apart now and then (a flaky failure)
+    with patch("time.time", return_value=1_764_300_000.0):
+        assert direct(decoder(), ENCODERS[client](), reads) == canonical(decoder(), ENCODERS[client](), reads)
 
 
 @settings(max_examples=300, deadline=None)
@@ -339,3 +344,120 @@ async def test_a_stream_read_as_frames_after_a_look_at_its_bursts_is_freed_witho
         assert frames and gone() is None
     finally:
         gc.enable()
+
+
+def _one_read(texts: list[str]) -> list[SSEEvent]:
+    """An OpenAI stream in one read, as a fast upstream sends it: role, texts, finish, usage, end."""
+    usage = b'{"id":"x","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}'
+    return [(None, openai_chunk("", None, True)), *((None, openai_chunk(t, None, False)) for t in texts),
+            (None, openai_chunk(None, None, True, finish="stop")), (None, usage), (None, b"[DONE]")]
+
+
+def _read_whole(decoder: Decoder, encoder: Encoder, sse: list[SSEEvent]) -> tuple[bytes, int, list[StreamEvent], object]:
+    out: list[bytes] = []
+    seen: list[StreamEvent] = []
+    chars, err = Translator(decoder, encoder).read(sse, out, seen)
+    return b"".join(out), chars, seen, err
+
+
+@pytest.mark.parametrize("client", sorted(ENCODERS))
+def test_a_read_of_many_text_events_is_written_as_one_run(client: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream read whole: its text events after the first go through `_run` at once, and the
+    client gets what the loop writes one event at a time (bytes, text size, events, end)."""
+    texts = ["Hel", "lo", " wor", "ld", " é\u2028", ".", " Bye", "!"]  # written without escapes (UTF-8)
+    streams = [(ChunkDecoder, _one_read(texts)),
+               (AnthropicStreamDecoder, [MESSAGE_START, anthropic_chunk("start", "", True),
+                                         *(anthropic_chunk("delta", t, False) for t in texts),
+                                         anthropic_chunk("stop", "", True), anthropic_chunk("message_delta", "", True),
+                                         anthropic_chunk("message_stop", "", True)])]
+    taken = frames._run
+    for decoder, sse in streams:
+        runs: list[tuple[int, int, object]] = []
+
+        def spied(events: Any, start: int, end: int, shortcut: Any,
+                  runs: list[tuple[int, int, object]] = runs) -> Any:
+            got = taken(events, start, end, shortcut)
+            runs.append((start, end, got))
+            return got
+
+        monkeypatch.setattr(frames, "_run", spied)
+        at_once = _read_whole(decoder(), ENCODERS[client](), sse)
+        assert [(s, got[0]) for s, e, got in runs if got is not None] == [(2, 9) if decoder is ChunkDecoder else (3, 10)]
+        monkeypatch.setattr(frames, "_run", lambda *a: None)
+        assert at_once == _read_whole(decoder(), ENCODERS[client](), sse)
+        assert at_once[1] == len("lo wörld é\u2028. Bye!") and at_once[3] is None
+
+
+def _shortcut(texts: list[str]) -> tuple[Any, list[SSEEvent]]:
+    """The shortcut a translator takes text by after a stream's first text, and the events after it."""
+    sse = _one_read(texts)
+    translator = Translator(ChunkDecoder(), ChunkEncoder("alias", True))
+    assert translator.read(sse[:2], [], []) == (0, None)
+    assert translator._cut is not None
+    return translator._cut, sse[2:2 + len(texts) - 1]
+
+
+TEXT = openai_chunk("x", None, True)
+
+
+@pytest.mark.parametrize("spelled", [
+    b'"a\\nb"',  # an escape: the loop writes it as the encoder does
+    b'""',  # an empty text: no frame
+    b"12",  # not a string: the decoder's error
+    b'"a","refusal":"b"',  # another member after the text
+    b'["a"]',
+    b'"a" "b"',
+    b'"a',
+    b'"a"},"logprobs":null,"finish_reason":null}]}' + TEXT,  # two chunks in one event's data
+])
+def test_a_run_is_refused_unless_every_event_is_one_plain_text_of_the_template(spelled: bytes) -> None:
+    """One event in the middle of a run that is not head + a non-empty JSON string without escapes +
+    tail refuses the whole run (it goes one event at a time), and the client still gets what the
+    canonical path writes."""
+    shortcut, run = _shortcut(["first", "a", "b", "c"])
+    assert frames._run(run, 0, len(run), shortcut) is not None
+    run[1] = (None, TEXT.replace(b'"x"', spelled))
+    assert frames._run(run, 0, len(run), shortcut) is None
+    sse = _one_read(["first", "a", "b", "c"])
+    sse[3] = run[1]
+    for client in sorted(ENCODERS):
+        same(ChunkDecoder, sse, [], client)
+
+
+def test_a_run_whose_events_are_cut_elsewhere_than_the_template_says_is_refused() -> None:
+    """The run's bytes are head + text + tail for each event in turn, not only all together: texts
+    joined right but cut between events elsewhere, or data shorter than head and tail, are refused."""
+    shortcut, run = _shortcut(["first", "a", "b"])
+    head, tail = shortcut[0], shortcut[1]
+    assert frames._run(run, 0, 2, shortcut) is not None
+    moved = [(None, head + b'"a"' + tail + head[:3]), (None, head[3:] + b'"b"' + tail)]
+    assert b"".join(d for _, d in moved) == b"".join(d for _, d in run)
+    assert frames._run(moved, 0, 2, shortcut) is None
+    short = [(None, head + b'"a"' + tail + head + b'"b"'), (None, tail)]
+    assert frames._run(short, 0, 2, shortcut) is None
+
+
+@pytest.mark.parametrize("client", sorted(ENCODERS))
+def test_an_escaped_text_ends_a_run(client: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text with escapes (a line end, a quote) is written by the loop, as the encoder writes it: a run
+    stops before the first such event, or is not taken when that leaves it short; the client gets
+    what the canonical path writes."""
+    plain = ["a", "b", "c", "d", "e", "f", "g"]
+    taken = frames._run
+    for texts, expected in ((["first", *plain, 'line\n"q"', "h", "i"], [(2, 9)]),
+                            (["first", "a", "b\\", *plain], [])):
+        sse = _one_read(texts)
+        runs: list[tuple[int, int]] = []
+
+        def spied(events: Any, start: int, end: int, shortcut: Any, runs: list[tuple[int, int]] = runs) -> Any:
+            got = taken(events, start, end, shortcut)
+            if got is not None:
+                runs.append((start, got[0]))
+            return got
+
+        monkeypatch.setattr(frames, "_run", spied)
+        _, chars, _, err = _read_whole(ChunkDecoder(), ENCODERS[client](), sse)
+        assert runs == expected and err is None and chars == len("".join(texts[1:]))
+        monkeypatch.setattr(frames, "_run", taken)
+        for cuts in ([], [3], [9]):
+            same(ChunkDecoder, sse, cuts, client)
