@@ -65,14 +65,20 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
-_second: list[object] = [None, ""]  # (whole second, its formatted text): strftime once per second
+# (whole second, its formatted text), replaced as one (lines are formatted on more than one thread)
+_second: list[tuple[int | None, str]] = [(None, "")]
+_MILLIS = [f".{ms:03d}Z" for ms in range(1000)]  # a look-up, not a format spec, per line
 
 
 def _ts(created: float) -> str:
     whole = int(created)
-    if _second[0] != whole:
-        _second[:] = [whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")]
-    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
+    second = _second[0]
+    if second[0] != whole:  # strftime once per second
+        second = _second[0] = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    ms = int((created - whole) * 1000)
+    if 0 <= ms < 1000:
+        return second[1] + _MILLIS[ms]
+    return f"{second[1]}.{ms:03d}Z"  # before 1970
 
 
 class SecretRedactingFilter(logging.Filter):

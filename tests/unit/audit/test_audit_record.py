@@ -112,6 +112,15 @@ def test_iso_time_round_trips_exactly(ts_us: int) -> None:
     assert parse_iso(iso_time(ts_us)) == ts_us
 
 
+@given(st.integers(min_value=-10**12, max_value=4_102_444_800_000_000))
+def test_iso_time_writes_the_microseconds_as_six_digits(ts_us: int) -> None:
+    """The digit tables write what `{frac:06d}` writes (the text the hash chain commits to)."""
+    from datetime import UTC, datetime
+
+    whole, frac = divmod(ts_us, 1_000_000)
+    assert iso_time(ts_us) == f"{datetime.fromtimestamp(whole, UTC).strftime('%Y-%m-%dT%H:%M:%S')}.{frac:06d}Z"
+
+
 def test_parse_iso_accepts_dates_and_offsets() -> None:
     assert parse_iso("2026-01-01") == 1_767_225_600_000_000
     assert parse_iso("2026-01-01T01:00:00+01:00") == 1_767_225_600_000_000

@@ -234,3 +234,16 @@ def test_gateway_shutdown_flushes_the_access_lines_still_buffered(counted: _Coun
 
     assert asyncio.run(serve_then_stop()) == 0
     assert "req_00000007" in counted.written
+
+
+@pytest.mark.parametrize("created", [1_767_000_000.0, 1_767_000_000.125, 1_767_000_000.9999999, 1_767_000_059.5005,
+                                     -1.25, 0.0])
+def test_line_times_are_milliseconds_as_three_digits(created: float) -> None:
+    """The millisecond table writes what the format spec `{ms:03d}` writes."""
+    from datetime import UTC, datetime
+
+    from bastion.observability.logging import _ts
+
+    whole = int(created)
+    expected = f"{datetime.fromtimestamp(whole, UTC).strftime('%Y-%m-%dT%H:%M:%S')}.{int((created - whole) * 1000):03d}Z"
+    assert _ts(created) == expected
