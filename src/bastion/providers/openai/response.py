@@ -70,8 +70,8 @@ def decode_usage(value: JSON, what: str = _WHAT) -> Usage | None:
         return None
     if not isinstance(value, dict):
         raise malformed(what, "usage is not an object")
-    usage = Usage(input_tokens=_count(value, "prompt_tokens", what),
-                  output_tokens=_count(value, "completion_tokens", what))
+    # (input_tokens, output_tokens) by position, as ChatResponse below
+    usage = Usage(_count(value, "prompt_tokens", what), _count(value, "completion_tokens", what))
     details = value.get("prompt_tokens_details")
     if isinstance(details, dict):
         usage.cached_input_tokens = _count(details, "cached_tokens", what)
