@@ -32,6 +32,7 @@ from bastion.http.limits import HttpLimits
 from bastion.http.openapi import OpenApiRoute
 from bastion.http.types import HttpRequest, HttpResponse
 from bastion.limits.runtime import LimitsRuntime, config_errors
+from bastion.observability.logging import flush_access_log
 from bastion.observability.metrics import CONTENT_TYPE
 from bastion.observability.observer import TelemetryObserver
 from bastion.pipeline.capture import ContentCapture
@@ -127,6 +128,7 @@ class Gateway:
                 log.exception("shutdown step failed")
         await self.transport.close()
         await self.db.close()
+        flush_access_log()  # the lines of the last requests (flushed at intervals: observability/logging.py)
 
     # ---- unauthenticated allow-list -------------------------------------------------------
     async def healthz(self, req: HttpRequest) -> HttpResponse:

@@ -133,6 +133,7 @@ def to_us(ts: float) -> int:
 
 
 _second: list[object] = [None, ""]  # (whole second, its text): strftime once per second
+_DIGITS3 = [f"{n:03d}" for n in range(1000)]
 
 
 def iso_time(ts_us: int) -> str:
@@ -140,7 +141,7 @@ def iso_time(ts_us: int) -> str:
     whole, frac = divmod(ts_us, 1_000_000)
     if _second[0] != whole:
         _second[:] = [whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")]
-    return f"{_second[1]}.{frac:06d}Z"
+    return f"{_second[1]}.{_DIGITS3[frac // 1000]}{_DIGITS3[frac % 1000]}Z"  # look-ups, not a format spec
 
 
 def parse_iso(text: str) -> int:
@@ -178,32 +179,35 @@ def build_record(ctx: RequestContext, *, capture: CaptureMode = "none",
     """The record of a finished request. `content` is used only as `capture` allows."""
     p = ctx.principal
     usage = ctx.usage
+    # Positional, in the order of the fields (named in the comments): with 24 keywords the call
+    # builds and unpacks a dict of them, ~12k instructions per request (callgrind).
     return AuditRecord(
-        time=ctx.wall_time,
-        request_id=scrub_secrets(ctx.request_id[:_MAX_ID]),
-        key_id=p.key_id if p is not None else _public_id(ctx.presented_key_id),
-        team=p.team if p is not None else None,
-        authenticated=p is not None,
-        client_addr=_client_text(ctx.client_addr),
-        ingress=ctx.ingress,
-        operation=ctx.operation,
-        model=_client_text(ctx.model),
-        attempts=tuple([(a.provider, a.model, a.outcome, a.status, a.latency_ms) for a in ctx.attempts]),
-        status=ctx.status,
-        error_code=ctx.error_code,
-        latency_ms=ctx.elapsed_ms,
-        ttft_ms=(ctx.first_token_at - ctx.started) * 1000.0 if ctx.first_token_at is not None else None,
-        upstream_ms=ctx.upstream_ms,
-        usage=(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
-               usage.reasoning_tokens) if usage is not None else None,
-        cost_micros=ctx.cost_micros,
-        stream=ctx.stream,
-        finish_reason=ctx.finish_reason,
-        client_disconnected=ctx.client_disconnected,
-        policy=ctx.policy_name,
-        findings=tuple([(f.scanner, f.type, f.action, f.score, f.direction) for f in ctx.findings]),
-        capture=capture if content is not None else "none",
-        content=capture_content(content, capture, content_key, max_content_chars) if content is not None else None,
+        ctx.wall_time,  # time
+        scrub_secrets(ctx.request_id[:_MAX_ID]),  # request_id
+        p.key_id if p is not None else _public_id(ctx.presented_key_id),  # key_id
+        p.team if p is not None else None,  # team
+        p is not None,  # authenticated
+        _client_text(ctx.client_addr),  # client_addr
+        ctx.ingress,  # ingress
+        ctx.operation,  # operation
+        _client_text(ctx.model),  # model
+        tuple([(a.provider, a.model, a.outcome, a.status, a.latency_ms) for a in ctx.attempts]),  # attempts
+        ctx.status,  # status
+        ctx.error_code,  # error_code
+        ctx.elapsed_ms,  # latency_ms
+        (ctx.first_token_at - ctx.started) * 1000.0 if ctx.first_token_at is not None else None,  # ttft_ms
+        ctx.upstream_ms,  # upstream_ms
+        (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.cache_write_tokens,
+         usage.reasoning_tokens) if usage is not None else None,  # usage
+        ctx.cost_micros,  # cost_micros
+        ctx.stream,  # stream
+        ctx.finish_reason,  # finish_reason
+        ctx.client_disconnected,  # client_disconnected
+        ctx.policy_name,  # policy
+        tuple([(f.scanner, f.type, f.action, f.score, f.direction) for f in ctx.findings])
+        if ctx.findings else (),  # findings
+        capture if content is not None else "none",  # capture
+        capture_content(content, capture, content_key, max_content_chars) if content is not None else None,  # content
     )
 
 

@@ -123,7 +123,9 @@ class BudgetStage:
         est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
         amount, price = self._worst(ctx.model or request.model, est.bound or input_bound(request), est.output)
         uncapped = request if isinstance(request, ChatRequest) and not request.max_tokens else None
-        return Reservation(est, labels, price, now, amount=amount, names=names, wanted=slots, uncapped=uncapped)
+        # By position (estimate, labels, price, now, slots, amount, done, names, wanted, partnered, request,
+        # uncapped): keywords make a class call build and unpack a dict of them.
+        return Reservation(est, labels, price, now, (), amount, False, names, slots, False, None, uncapped)
 
     def _estimated(self, ctx: RequestContext, res: Reservation) -> TokenEstimate:
         """The reservation's estimate (and worst-case price), computed now if `plan` put it off."""

@@ -87,8 +87,9 @@ def key_first(p: Pipeline, serve: Serve, ingress: Ingress | None = None, *, oper
 
     async def gate(head: HttpRequest) -> Admission | HttpResponse:
         request_id_var.set(head.request_id)
-        ctx = RequestContext(request_id=head.request_id, ingress=ingress or _ingress_of(head.path),
-                             client_addr=head.client)
+        # (request_id, ingress, operation, client_addr) by position: keywords make a class call build
+        # and unpack a dict of them
+        ctx = RequestContext(head.request_id, ingress or _ingress_of(head.path), "chat", head.client)
         if operation is not None:
             ctx.operation = operation
         try:

@@ -119,10 +119,11 @@ class MemoryBackend:
         if self._ops % _SWEEP_EVERY == 0 or len(buckets) > self._sweep_at:
             self._sweep(t)
         # A limit admitting a request is >= 1, so a 0 limit above means none applied.
-        return RateDecision(True, req_limit=req_limit or None, req_remaining=req_rem,
-                            req_reset=full_after(req_left, req_limit) if req_limit else 0.0,
-                            tok_limit=tok_limit or None, tok_remaining=tok_rem,
-                            tok_reset=full_after(tok_left, tok_limit) if tok_limit else 0.0)
+        # By position (allowed, retry_after, denied_index, denied_kind, req_*, tok_*): keywords make
+        # a class call build and unpack a dict of them.
+        return RateDecision(True, 0.0, -1, None,
+                            req_limit or None, req_rem, full_after(req_left, req_limit) if req_limit else 0.0,
+                            tok_limit or None, tok_rem, full_after(tok_left, tok_limit) if tok_limit else 0.0)
 
     async def release(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
                       now: float | None = None) -> None:

@@ -106,10 +106,15 @@ class Histogram(_Family):
     def observe(self, labels: Labels, value: float) -> None:
         series = self.values.get(labels)
         if series is None:
-            key = self._key(self.values, labels)
-            series = self.values.setdefault(key, [0.0] * (len(self.buckets) + 2))
+            series = self.series(labels)
         series[bisect_left(self.buckets, value)] += 1
         series[-1] += value
+
+    def series(self, labels: Labels) -> list[float]:
+        """The counts of `labels` (or of the overflow series): a list observations update in place,
+        which a caller may keep (a family never drops a series)."""
+        key = self._key(self.values, labels)
+        return self.values.setdefault(key, [0.0] * (len(self.buckets) + 2))
 
     def count(self, labels: Labels = ()) -> int:
         series = self.values.get(labels)

@@ -8,6 +8,7 @@ nor forge a log line. `SecretRedactingFilter` does the same for handlers that ar
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -64,14 +65,20 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
-_second: list[object] = [None, ""]  # (whole second, its formatted text): strftime once per second
+# (whole second, its formatted text), replaced as one (lines are formatted on more than one thread)
+_second: list[tuple[int | None, str]] = [(None, "")]
+_MILLIS = [f".{ms:03d}Z" for ms in range(1000)]  # a look-up, not a format spec, per line
 
 
 def _ts(created: float) -> str:
     whole = int(created)
-    if _second[0] != whole:
-        _second[:] = [whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")]
-    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
+    second = _second[0]
+    if second[0] != whole:  # strftime once per second
+        second = _second[0] = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    ms = int((created - whole) * 1000)
+    if 0 <= ms < 1000:
+        return second[1] + _MILLIS[ms]
+    return f"{second[1]}.{ms:03d}Z"  # before 1970
 
 
 class SecretRedactingFilter(logging.Filter):
@@ -156,12 +163,11 @@ def access_log(ctx: RequestContext) -> None:
         handler.acquire()
         try:
             handler.stream.write(line)
-            handler.stream.flush()
         except Exception:  # as StreamHandler.emit: reported by handleError (stderr), never raised
-            record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", None, None)
-            handler.handleError(record)
+            _handle_error(handler)
         finally:
             handler.release()
+        _flush_soon(handler)
         return
     # Built directly: Logger.info would walk the stack for the caller's file and line (~4 µs).
     record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", None, None)
@@ -169,6 +175,45 @@ def access_log(ctx: RequestContext) -> None:
         del fields[head]
     record.fields = fields
     _access.handle(record)
+
+
+# An access line is flushed with the lines written after it within ACCESS_FLUSH_S on the event loop:
+# one flush (a write system call on a file) per interval instead of one per request. Lines still
+# buffered are flushed by the gateway's shutdown (flush_access_log) and by logging's at exit; a
+# line-buffered stream (stderr) writes each line at once anyway.
+ACCESS_FLUSH_S = 0.1
+_flush_due: list[object] = [None, None]  # (loop, handler) of the flush scheduled, if any
+
+
+def _flush_soon(handler: logging.Handler) -> None:
+    due = _flush_due
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no event loop (a command, a test): no later to wait for
+        _flush(handler)
+        return
+    if due[0] is not loop or due[1] is not handler:  # (a loop that ended left its flag behind)
+        due[0], due[1] = loop, handler
+        loop.call_later(ACCESS_FLUSH_S, _flush, handler)
+
+
+def _flush(handler: logging.Handler) -> None:
+    _flush_due[0] = _flush_due[1] = None
+    try:
+        handler.flush()
+    except Exception:
+        _handle_error(handler)
+
+
+def _handle_error(handler: logging.Handler) -> None:
+    handler.handleError(logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", None, None))
+
+
+def flush_access_log() -> None:
+    """Write out the access lines still buffered (at shutdown: none may be lost)."""
+    for h in logging.root.handlers:
+        if getattr(h, _MARK, False):
+            _flush(h)
 
 
 def _sole_handler() -> logging.StreamHandler[IO[str]] | None:

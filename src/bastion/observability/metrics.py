@@ -9,6 +9,7 @@ become "other", so a client cannot create series or smuggle text (a key) into /m
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -39,6 +40,26 @@ _REFUSALS = {"invalid_api_key": "auth", "model_not_allowed": "permission", "rate
 _STATUS = {s: str(s) for s in range(100, 600)}
 
 
+_SHAPES_MAX = 4096
+
+
+class _Shape:
+    """The label values of one kind of finished request (ingress, operation, model alias, provider,
+    status), and the histogram series it updates, worked out once instead of per request."""
+
+    __slots__ = ("duration", "input", "model", "output", "overhead", "pair", "requests", "route", "upstream")
+
+    def __init__(self, route: str, model: str, provider: str, status: str) -> None:
+        self.route, self.model = route, model
+        self.requests = (route, model, provider, status)
+        self.pair = (model, provider)
+        self.input = (model, provider, "input")
+        self.output = (model, provider, "output")
+        self.duration: list[float] | None = None
+        self.upstream: list[float] | None = None
+        self.overhead: list[float] | None = None
+
+
 class AuditStats(Protocol):
     """What metrics read from the audit writer (bastion.audit.writer.AuditWriter satisfies it)."""
 
@@ -61,6 +82,7 @@ class Metrics:
     def __init__(self, *, models: Iterable[str] = (), token: Secret | None = None) -> None:
         self.models = frozenset(models)
         self.token = token
+        self._shapes: dict[tuple[str, str, str | None, str, int], _Shape] = {}
         self.requests = Counter("bastion_requests_total", "Requests finished, by route, model alias, provider "
                                 "and HTTP status.", ("route", "model", "provider", "status"))
         self.request_duration = Histogram("bastion_request_duration_seconds", "Total request time, to the last "
@@ -131,20 +153,40 @@ class Metrics:
             return "none"
         return model if model in self.models else OTHER
 
+    def _shape(self, key: tuple[str, str, str | None, str, int]) -> _Shape:
+        if len(self._shapes) >= _SHAPES_MAX:  # model aliases come from clients: bounded, emptied when full
+            self._shapes.clear()
+        ingress, operation, alias, provider, status = key
+        route = _ROUTES.get((ingress, operation), OTHER)
+        model = "none" if alias is None else alias if alias in self.models else OTHER
+        shape = self._shapes[key] = _Shape(route, model, provider, _STATUS.get(status, OTHER))
+        return shape
+
     def observe_request(self, ctx: RequestContext) -> None:
         """Record one finished request. Call exactly once per request, after it ended."""
-        route = _ROUTES.get((ctx.ingress, ctx.operation), OTHER)
-        alias = ctx.model  # model_label, inlined: this runs for every request
-        model = "none" if alias is None else alias if alias in self.models else OTHER
         attempts = ctx.attempts
         provider = attempts[-1].provider if attempts else "none"
-        self.requests.inc((route, model, provider, _STATUS.get(ctx.status, OTHER)))
+        shape = self._shapes.get((ctx.ingress, ctx.operation, ctx.model, provider, ctx.status))
+        if shape is None:
+            shape = self._shape((ctx.ingress, ctx.operation, ctx.model, provider, ctx.status))
+        route, model = shape.route, shape.model
+        self.requests.inc(shape.requests)
         total = ctx.elapsed_ms / 1000.0
-        self.request_duration.observe((route, model), total)
+        # Histogram.observe, inlined on the series the shape keeps (resolved on first use only: an
+        # observation nobody made must not create a series)
+        series = shape.duration
+        if series is None:
+            series = shape.duration = self.request_duration.series((route, model))
+        series[bisect_left(self.request_duration.buckets, total)] += 1
+        series[-1] += total
         overhead = total
         if attempts:
             upstream = ctx.upstream_ms / 1000.0
-            self.upstream_duration.observe((provider,), upstream)
+            series = shape.upstream
+            if series is None:
+                series = shape.upstream = self.upstream_duration.series((provider,))
+            series[bisect_left(self.upstream_duration.buckets, upstream)] += 1
+            series[-1] += upstream
             overhead = total - upstream if total > upstream else 0.0
             prev: tuple[str, str] | None = None
             for a in attempts:
@@ -156,15 +198,19 @@ class Metrics:
                     else:
                         self.fallbacks.inc((model,))
                 prev = target
-        self.overhead.observe((route,), overhead)
+        series = shape.overhead
+        if series is None:
+            series = shape.overhead = self.overhead.series((route,))
+        series[bisect_left(self.overhead.buckets, overhead)] += 1
+        series[-1] += overhead
         if ctx.first_token_at is not None and ctx.stream:  # a non-streamed answer has no first token apart
-            self.ttft.observe((model, provider), ctx.first_token_at - ctx.started)
+            self.ttft.observe(shape.pair, ctx.first_token_at - ctx.started)
         usage = ctx.usage
         if usage is not None:
-            self.tokens.inc((model, provider, "input"), usage.input_tokens)
-            self.tokens.inc((model, provider, "output"), usage.output_tokens)
+            self.tokens.inc(shape.input, usage.input_tokens)
+            self.tokens.inc(shape.output, usage.output_tokens)
         if ctx.cost_micros:
-            self.cost.inc((model, provider), ctx.cost_micros / 1_000_000)
+            self.cost.inc(shape.pair, ctx.cost_micros / 1_000_000)
         for f in ctx.findings:
             self.findings.inc((f.scanner, f.action, f.direction))
         if ctx.error_code is not None:

@@ -46,7 +46,7 @@ def _part(where: str, part: TextPart, source: str) -> TextSlot:
     def set_text(value: str) -> None:
         part.text = value
 
-    return TextSlot(where, part.text, set_text, source=source)
+    return TextSlot(where, part.text, set_text, False, source)  # by position (a slot per part): no kwargs dict
 
 
 def _name(where: str, msg: Message) -> TextSlot:

@@ -112,6 +112,40 @@ def test_iso_time_round_trips_exactly(ts_us: int) -> None:
     assert parse_iso(iso_time(ts_us)) == ts_us
 
 
+@given(st.integers(min_value=-10**12, max_value=4_102_444_800_000_000))
+def test_iso_time_writes_the_microseconds_as_six_digits(ts_us: int) -> None:
+    """The digit tables write what `{frac:06d}` writes (the text the hash chain commits to)."""
+    from datetime import UTC, datetime
+
+    whole, frac = divmod(ts_us, 1_000_000)
+    assert iso_time(ts_us) == f"{datetime.fromtimestamp(whole, UTC).strftime('%Y-%m-%dT%H:%M:%S')}.{frac:06d}Z"
+
+
 def test_parse_iso_accepts_dates_and_offsets() -> None:
     assert parse_iso("2026-01-01") == 1_767_225_600_000_000
     assert parse_iso("2026-01-01T01:00:00+01:00") == 1_767_225_600_000_000
+
+
+def test_every_field_takes_its_own_fact(make_ctx: Callable[..., RequestContext], monkeypatch) -> None:
+    """build_record passes the fields by position: each one must land in its own field (every fact
+    here is distinct, so a swap of two fields of one type shows)."""
+    import bastion.core.context as context
+    from bastion.audit.record import AuditRecord
+
+    monkeypatch.setattr(context.time, "perf_counter", lambda: 5000.0)
+    ctx = make_ctx(7, stream=True, error_code="upstream_error")
+    ctx.started, ctx.first_token_at, ctx.upstream_ms = 4999.5, 4999.75, 123.25
+    ctx.status, ctx.client_disconnected, ctx.cost_micros = 502, True, 42
+    content = CapturedContent(prompt="p", response="r")
+    p, u, a = ctx.principal, ctx.usage, ctx.attempts[0]
+    assert p is not None and u is not None
+    expected = AuditRecord(
+        time=ctx.wall_time, request_id="req-000007", key_id=p.key_id, team=p.team, authenticated=True,
+        client_addr="10.1.2.3", ingress="openai", operation="chat", model="gpt-4o",
+        attempts=((a.provider, a.model, a.outcome, a.status, a.latency_ms),), status=502,
+        error_code="upstream_error", latency_ms=500.0, ttft_ms=250.0, upstream_ms=123.25,
+        usage=(u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens),
+        cost_micros=42, stream=True, finish_reason="stop", client_disconnected=True, policy="default",
+        findings=tuple((f.scanner, f.type, f.action, f.score, f.direction) for f in ctx.findings),
+        capture="full", content={"prompt": "p", "response": "r"})
+    assert build_record(ctx, capture="full", content=content) == expected

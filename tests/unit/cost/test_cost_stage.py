@@ -289,3 +289,22 @@ async def test_memory_settle_reuses_a_slot_lists_entries_until_a_period_replaces
     assert (await backend.reserve("r5", june_again, 0, 0.0)).allowed  # back to June's labels: new entries
     await backend.settle("r6", (), 0, 4, june, 0.0)  # the old list: its spend must reach the entries in use
     assert [await backend.budget_state(s) for s in june] == [(4, 0), (4, 0)]
+
+
+async def test_a_budgeted_request_without_max_tokens_is_capped_at_the_output_it_reserved() -> None:
+    """The reservation priced default_max_output_tokens of output: once admitted, the request gets it
+    as max_tokens (a request with its own max_tokens keeps it); the plan's fields are in place."""
+    b = MemoryBackend()
+    st = stage(b)
+    default_out = config().limits.default_max_output_tokens
+    ctx = ctx_for(Principal("k", "k", budgets=(Budget(10**9, "day"),)))
+    req = chat(max_tokens=0)
+    req.max_tokens = None
+    plan = st.plan(ctx, req)
+    assert plan.uncapped is req and plan.wanted and plan.slots == () and not plan.done and not plan.partnered
+    assert plan.request is None and plan.now == NOW and plan.names and plan.price is not None
+    await st.check(ctx, req)
+    assert req.max_tokens == default_out
+    capped = chat(max_tokens=7)
+    await st.check(ctx_for(Principal("k", "k", budgets=(Budget(10**9, "day"),)), rid="r2"), capped)
+    assert capped.max_tokens == 7

@@ -147,3 +147,103 @@ def test_access_line_written_directly_is_the_formatters_line(logs: io.StringIO, 
         assert logs.getvalue() == before  # a handler's filter still decides
     finally:
         ours.filters.clear()
+
+
+class _CountingStream(io.StringIO):
+    """A stream that holds what was written until flushed, as a file's buffer does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+        self.written = ""
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self.written = self.getvalue()
+
+
+def _request(n: int) -> RequestContext:
+    return RequestContext(request_id=f"req_{n:08x}", ingress="openai", model="m", status=200,
+                          principal=Principal("k1", "svc", team="t"), usage=Usage(3, 4))
+
+
+@pytest.fixture
+def counted() -> Iterator[_CountingStream]:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = _CountingStream()
+    setup_logging(ObservabilityConfig(), stream=stream)
+    yield stream
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+def _ours_only() -> None:
+    """Our handler alone (pytest's capture out): the access line takes the direct path."""
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if getattr(h, "_bastion_handler", False)]
+
+
+def test_access_lines_on_the_loop_share_one_flush_within_the_interval(counted: _CountingStream) -> None:
+    """On the event loop a burst of access lines costs one flush (a write system call on a file), made
+    within ACCESS_FLUSH_S of the first line; every line is then written out."""
+    import asyncio
+
+    from bastion.observability.logging import ACCESS_FLUSH_S
+
+    async def burst() -> tuple[int, int]:
+        for n in range(5):
+            access_log(_request(n))
+        before = counted.flushes
+        await asyncio.sleep(ACCESS_FLUSH_S * 3)
+        return before, counted.flushes
+
+    _ours_only()
+    before, after = asyncio.run(burst())
+    assert (before, after) == (0, 1)
+    assert [line["request_id"] for line in map(orjson.loads, counted.written.splitlines())] == \
+        [f"req_{n:08x}" for n in range(5)]
+    # a loop that ended before its flush came leaves nothing behind: the next loop flushes its own lines
+    asyncio.run(burst())
+    assert counted.flushes == 2 and counted.written.count("\n") == 10
+
+
+def test_access_line_off_the_loop_is_flushed_at_once(counted: _CountingStream) -> None:
+    _ours_only()
+    access_log(_request(1))
+    assert counted.flushes == 1 and orjson.loads(counted.written)["request_id"] == "req_00000001"
+
+
+def test_gateway_shutdown_flushes_the_access_lines_still_buffered(counted: _CountingStream, tmp_path) -> None:
+    """No access line is lost at shutdown, even one written just before it (no interval waited)."""
+    import asyncio
+
+    from bastion.app import create_app
+    from bastion.config.schema import BastionConfig
+
+    app = create_app(BastionConfig.model_validate({"store": {"url": f"sqlite:///{tmp_path / 'b.db'}"}}))
+    _ours_only()
+
+    async def serve_then_stop() -> int:
+        gw = app.gateway  # type: ignore[attr-defined]
+        await gw.startup()
+        access_log(_request(7))
+        flushed_before = counted.flushes
+        await gw.shutdown()
+        return flushed_before
+
+    assert asyncio.run(serve_then_stop()) == 0
+    assert "req_00000007" in counted.written
+
+
+@pytest.mark.parametrize("created", [1_767_000_000.0, 1_767_000_000.125, 1_767_000_000.9999999, 1_767_000_059.5005,
+                                     -1.25, 0.0])
+def test_line_times_are_milliseconds_as_three_digits(created: float) -> None:
+    """The millisecond table writes what the format spec `{ms:03d}` writes."""
+    from datetime import UTC, datetime
+
+    from bastion.observability.logging import _ts
+
+    whole = int(created)
+    expected = f"{datetime.fromtimestamp(whole, UTC).strftime('%Y-%m-%dT%H:%M:%S')}.{int((created - whole) * 1000):03d}Z"
+    assert _ts(created) == expected

@@ -154,3 +154,53 @@ def test_time_to_first_token_counts_streams_only() -> None:
     streamed.first_token_at = streamed.started + 0.2
     m.observe_request(streamed)
     assert samples(m)[key] == 1
+
+
+def _reference(requests: list[RequestContext]) -> Metrics:
+    """What observe_request records, through the families' own calls (no per-shape look-ups)."""
+    m = Metrics(models=["gpt-4o"])
+    for c in requests:
+        route = "/v1/chat/completions" if c.ingress == "openai" else "/v1/messages"
+        model = c.model if c.model in m.models else "none" if c.model is None else "other"
+        provider = c.attempts[-1].provider if c.attempts else "none"
+        m.requests.inc((route, model, provider, str(c.status)))
+        total = c.elapsed_ms / 1000.0
+        m.request_duration.observe((route, model), total)
+        if c.attempts:
+            m.upstream_duration.observe((provider,), c.upstream_ms / 1000.0)
+            for a in c.attempts:
+                m.attempts.inc((a.provider, a.outcome))
+        m.overhead.observe((route,), max(total - c.upstream_ms / 1000.0, 0.0) if c.attempts else total)
+        if c.usage is not None:
+            m.tokens.inc((model, provider, "input"), c.usage.input_tokens)
+            m.tokens.inc((model, provider, "output"), c.usage.output_tokens)
+        if c.cost_micros:
+            m.cost.inc((model, provider), c.cost_micros / 1_000_000)
+    return m
+
+
+def test_kinds_of_request_update_the_series_the_families_would(monkeypatch) -> None:
+    """observe_request keeps each kind of request's labels and histogram series (a `_Shape`): the
+    exposition is the one the families' own calls give; a series is made only when observed."""
+    import bastion.core.context as context
+    import bastion.observability.metrics as metrics
+
+    metrics_clock = context.time
+
+    monkeypatch.setattr(metrics, "_SHAPES_MAX", 3)  # emptied when full: the series stay as they were
+    monkeypatch.setattr(metrics_clock, "perf_counter", lambda: 1000.0)  # elapsed_ms: the same in both runs
+    requests = []
+    for i in range(12):
+        c = ctx(model=["gpt-4o", None, f"alias-{i}"][i % 3], ingress=["openai", "anthropic"][i % 2],
+                status=[200, 429, 200, 502][i % 4], usage=Usage(i, 2 * i) if i % 2 else None, cost_micros=i,
+                attempts=[Attempt("openai", "gpt-4o", "ok", 200)] if i % 4 == 0 else [], upstream_ms=0.25)
+        c.started = 1000.0 - 0.0021 * i
+        requests.append(c)
+    m = Metrics(models=["gpt-4o"])
+    for c in requests:
+        m.observe_request(c)
+    assert len(m._shapes) <= 3
+    got, want = samples(m), samples(_reference(requests))
+    assert got.keys() == want.keys()
+    assert got == want
+    assert not any(k[0].startswith("bastion_upstream_duration") and ("provider", "none") in k[1] for k in got)

@@ -65,7 +65,7 @@ def decode_messages(value: JSON) -> list[Message]:
             role = _PLAIN_ROLES.get(role_value) if type(role_value) is str else None
             content = item.get("content")
             if role is not None and type(content) is str and content:
-                out.append(Message(role=role, content=[TextPart(content)]))
+                out.append(Message(role, [TextPart(content)]))  # (role, content) by position: no kwargs dict
                 continue
         out.append(decode_message(item, f"messages[{i}]"))
     return out

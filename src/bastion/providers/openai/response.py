@@ -70,8 +70,8 @@ def decode_usage(value: JSON, what: str = _WHAT) -> Usage | None:
         return None
     if not isinstance(value, dict):
         raise malformed(what, "usage is not an object")
-    usage = Usage(input_tokens=_count(value, "prompt_tokens", what),
-                  output_tokens=_count(value, "completion_tokens", what))
+    # (input_tokens, output_tokens) by position, as ChatResponse below
+    usage = Usage(_count(value, "prompt_tokens", what), _count(value, "completion_tokens", what))
     details = value.get("prompt_tokens_details")
     if isinstance(details, dict):
         usage.cached_input_tokens = _count(details, "cached_tokens", what)
@@ -104,8 +104,9 @@ def decode_response(body: JSONObject) -> ChatResponse:
         raise malformed(_WHAT, "'id' and 'model' must be strings")
     if not isinstance(created, int) or isinstance(created, bool):
         raise malformed(_WHAT, "'created' is not an integer")
-    return ChatResponse(id=rid, model=model, created=created, usage=decode_usage(body.get("usage")),
-                        choices=[_choice(c, i) for i, c in enumerate(choices)])
+    usage = decode_usage(body.get("usage"))  # checked before the choices, as ever
+    # (by position: keywords make a class call build and unpack a dict of them)
+    return ChatResponse(rid, model, [_choice(c, i) for i, c in enumerate(choices)], usage, created)
 
 
 def _choice(value: JSON, position: int) -> Choice:
@@ -116,8 +117,9 @@ def _choice(value: JSON, position: int) -> Choice:
         index = value.get("index", position)
         if ((content is None or type(content) is str) and msg.get("refusal") is None
                 and msg.get("tool_calls") is None and type(index) is int):
-            return Choice(index=index, content=[TextPart(content)] if content else [],
-                          finish_reason=decode_finish(value.get("finish_reason")))
+            # index, content, tool_calls, finish_reason (by position, as ChatResponse above)
+            return Choice(index, [TextPart(content)] if content else [], [],
+                          decode_finish(value.get("finish_reason")))
     where = f"choices[{position}]"
     if not isinstance(value, dict):
         raise malformed(_WHAT, f"{where} is not an object")
