@@ -65,7 +65,11 @@ class ObservabilityConfig(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe level logged. The audit log's checkpoint lines (info) are logged at any "
                             "level: they are the copy of the chain heads outside the store.")
-    access_log: bool = Field(True, description="One JSON log line per request.")
+    access_log: bool = Field(True, description=(
+        "One JSON log line per request. Written to a file (stdout redirected), the lines of one 0.1 s interval share "
+        "one flush (one write system call instead of one per request); shutdown flushes what is left, and a crash can "
+        "lose at most that interval's access lines (the audit log, not the access log, is the record that loses "
+        "nothing). To a terminal or stderr each line is written at once."))
     tracing: bool = Field(
         False, description="Emit OpenTelemetry spans (GenAI conventions) when opentelemetry is installed.")
 
