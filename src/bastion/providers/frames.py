@@ -75,7 +75,7 @@ _Shortcut = tuple[bytes, bytes, int, int, TextTemplate | None, bytes, bytes]
 class Translator:
     """Per stream: the decoder and the encoder, and whether their present state lets text skip them."""
 
-    __slots__ = ("_cut", "_decoder", "_encode", "_frame", "_names", "_template")
+    __slots__ = ("_cut", "_decoder", "_encode", "_frame", "_names", "_stale", "_template")
 
     def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
         self._decoder = decoder
@@ -87,11 +87,14 @@ class Translator:
         self._frame: Callable[[], tuple[bytes, bytes] | None] | None = frame if both else None
         self._names: tuple[str | None, ...] = cast(TemplatedDecoder, decoder).TEXT_EVENTS if both else ()
         self._cut: _Shortcut | None = None
-        self._refresh()
+        # The decoder or the encoder may have changed state since `_cut` was asked for: asked again
+        # when an event may fit it (`read`)
+        self._stale = True
 
     def _refresh(self) -> None:
         """After the decoder or the encoder changed state: whether text can be taken directly."""
         self._cut = None
+        self._stale = False
         if self._template is None or self._frame is None:
             return
         tpl = self._template()
@@ -111,12 +114,18 @@ class Translator:
           `out` is emptied, as the canonical path (pipeline/runner.py) observes a whole read
           before it encodes any of it, and then writes none of it.
         The events decoded in full are appended to `seen`. A read of many events (a stream read
-        whole) has its text events taken as one run when they all fit the template (`_run`)."""
+        whole) has its text events taken as one run when they all fit the template (`_run`).
+
+        After an event decoded in full, the shortcut is asked for again (`_refresh`) only for an
+        event of a text event's name that starts with the shortcut's head (or when there was no
+        shortcut): any other goes to the decoder, as it would after asking, and the decoder gives
+        what the shortcut stands for (the same events, the same bytes). So the finish, usage and
+        end events of a stream read whole ask for it no more."""
         decoder = self._decoder
         feed, names = decoder.feed, self._names
         loads, dumps, malformed = orjson.loads, orjson.dumps, orjson.JSONDecodeError
         chars = 0
-        cut = self._cut
+        cut, stale = self._cut, self._stale
         if cut is not None:
             head, tail, hl, tl, tpl, before, after = cut
         events = iter(sse)
@@ -125,12 +134,15 @@ class Translator:
         try:
             if decoded:
                 self._encode_all(decoded, out)
-                self._refresh()
-                cut = self._cut
-                if cut is not None:
-                    head, tail, hl, tl, tpl, before, after = cut
+                stale = True
             for name, data in events:
-                if cut is not None and name in names:
+                if stale and name in names and (cut is None or data.startswith(head)):  # may fit: ask again
+                    self._refresh()
+                    stale = False
+                    cut = self._cut
+                    if cut is not None:
+                        head, tail, hl, tl, tpl, before, after = cut
+                if cut is not None and not stale and name in names:
                     if whole and tpl is None:
                         whole = False
                         at = len(sse) - length_hint(events) - 1  # this event's place in the read
@@ -180,18 +192,17 @@ class Translator:
                 if evs:
                     seen += evs
                     self._encode_all(evs, out)
-                self._refresh()  # the event may have changed what a text event is now
-                cut = self._cut
-                if cut is not None:
-                    head, tail, hl, tl, tpl, before, after = cut
-                elif not evs and decoder.done:
+                elif decoder.done:
                     break
+                stale = True  # the event may have changed what a text event is now
         except EncodeFailed as failed:
             out.clear()
             _decode_rest(decoder, events, seen)
             return chars, failed
         except Exception as e:
             return chars, e
+        finally:
+            self._stale = stale
         return chars, None
 
     def _encode_all(self, events: Sequence[StreamEvent], out: list[bytes]) -> None:

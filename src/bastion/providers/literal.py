@@ -49,16 +49,28 @@ class TextTemplate:
         if len(data) > MAX_LEARN or data.count(marker) != 1:
             return None
         start = data.find(marker) + len(marker)
-        m = _STRING.match(data, start)
-        if m is None:
-            return None
-        head, tail = data[:start], data[m.end():]
+        # The usual spelling, the text as orjson writes it: that string ends where it does (a JSON
+        # string ends at its first unescaped quote), and its text is `text`.
+        try:
+            spelled: bytes | None = orjson.dumps(text)
+        except TypeError:  # not encodable (a lone surrogate): not the usual spelling
+            spelled = None
+        if spelled is not None and data.startswith(spelled, start):
+            end, known = start + len(spelled), True
+        else:
+            m = _STRING.match(data, start)
+            if m is None:
+                return None
+            end, known = m.end(), False
+        head, tail = data[:start], data[end:]
         obfuscated = False
         cut = tail.rfind(_OBFUSCATION)
         if cut >= 0:
             obfuscated, tail = True, tail[:cut + len(_OBFUSCATION)]
         template = cls(head, tail, obfuscated)
-        return template if template.text(data) == text else None
+        # head + that string + tail is the chunk, so `text` takes it back as `text` (unless the tail
+        # ends in padding: then by its own rule)
+        return template if (known and not obfuscated) or template.text(data) == text else None
 
     def text(self, data: bytes) -> str | None:
         """The text of a chunk of this template, None for a chunk that does not fit it."""

@@ -9,7 +9,7 @@ client encoder) pay their per-call overhead once per read rather than once per e
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from bastion.core.errors import UpstreamError
@@ -85,6 +85,24 @@ def _decode(decoder: StreamDecoder, sse: list[SSEEvent], out: list[StreamEvent])
     return None
 
 
+class _Bursts:
+    """`RoutedStream.bursts()`: its generator of bursts, made when first iterated. The pipeline
+    asks for `bursts()` to see whether the output guard hands them back unchanged (pipeline/runner.py
+    `guarded`), and a stream then read as frames never iterates them: no generator is made (and
+    dropped unstarted, which costs a throw into it) for nothing."""
+
+    __slots__ = ("_routed",)
+
+    def __init__(self, routed: RoutedStream) -> None:
+        self._routed = routed
+
+    def __aiter__(self) -> AsyncGenerator[list[StreamEvent], None]:
+        return self._routed._bursts()
+
+    def __anext__(self) -> Awaitable[list[StreamEvent]]:
+        return self._routed._bursts().__anext__()
+
+
 class RoutedStream:
     """The canonical events of an upstream stream chosen by the router: `bursts()` gives one
     list per upstream read; `async for` gives the same events one by one.
@@ -101,23 +119,30 @@ class RoutedStream:
         self._failed = failed
         self._end = end
         self._ended = False
-        self._gen: AsyncGenerator[list[StreamEvent], None] | None = None  # made when first asked for
+        self._view: _Bursts | None = None  # what bursts() gives
+        self._gen: AsyncGenerator[list[StreamEvent], None] | None = None  # made when first iterated
         self._flat: AsyncGenerator[StreamEvent, None] | None = None
         self._framed: AsyncGenerator[bytes, None] | None = None
 
     def bursts(self) -> AsyncIterator[list[StreamEvent]]:
+        if self._view is None:
+            self._view = _Bursts(self)
+        return self._view
+
+    def _bursts(self) -> AsyncGenerator[list[StreamEvent], None]:
         if self._gen is None:
             self._gen = self._run()
+            self._view = None  # held by what iterates it, if anything: no reference cycle through it
         return self._gen
 
     def frames(self, encoder: StreamEncoder, seen: Seen) -> AsyncIterator[bytes]:
         """The client's frames of each upstream read, by `encoder` (providers/frames.py), in place
         of `bursts()` (a stream is read one way: not both); `seen` hears, per read, of the events
         decoded in full and the characters of text taken by the template."""
-        # A `bursts()` generator made only to be looked at (pipeline/runner.py: the output guard's
-        # answer) and never read: dropped, or it and this stream would wait in a reference cycle
-        # for the garbage collector.
-        self._gen = None
+        # What `bursts()` gave only to be looked at (pipeline/runner.py: the output guard's answer)
+        # and never read: dropped, or it and this stream would wait in a reference cycle for the
+        # garbage collector.
+        self._view = None
         self._framed = self._translated(Translator(self._opened.decoder, encoder), seen)
         return self._framed
 
@@ -150,7 +175,7 @@ class RoutedStream:
         self._release()
 
     async def _events(self) -> AsyncGenerator[StreamEvent, None]:
-        async for burst in self.bursts():
+        async for burst in self._bursts():
             for ev in burst:
                 yield ev
 

@@ -346,6 +346,68 @@ async def test_a_stream_read_as_frames_after_a_look_at_its_bursts_is_freed_witho
         gc.enable()
 
 
+def _calls(monkeypatch: pytest.MonkeyPatch, cls: type, name: str) -> list[object]:
+    """The objects `cls.name` is called on from now on (a spy around the method)."""
+    calls: list[object] = []
+    method = getattr(cls, name)
+
+    def spy(self: object, *args: Any) -> Any:
+        calls.append(self)
+        return method(self, *args)
+
+    monkeypatch.setattr(cls, name, spy)
+    return calls
+
+
+async def test_bursts_looked_at_make_no_generator_until_iterated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bursts()` is one object however often asked for; its generator is made only when it is
+    iterated, so a stream read as frames makes none. Iterated, it gives the stream's bursts, and
+    the stream read to its end is freed without the collector."""
+    import gc
+    import weakref
+
+    made = _calls(monkeypatch, RoutedStream, "_run")
+
+    def opened() -> tuple[ChunkDecoder, list[StreamEvent]]:
+        decoder = ChunkDecoder()
+        return decoder, decoder.feed(None, openai_chunk("", None, True)) + decoder.feed(None, openai_chunk("a", None, True))
+
+    decoder, first = opened()
+    routed = _routed(decoder, first, [], [[(None, b"[DONE]")]], [], [])
+    assert routed.bursts() is routed.bursts()
+    assert [f async for f in routed.frames(ChunkEncoder("alias", False), lambda evs, n: None)] and made == []
+    decoder, first = opened()
+    ended: list[bool] = []
+    routed = _routed(decoder, first, [], [[(None, openai_chunk("b", None, True)), (None, b"[DONE]")]], [], ended)
+    gone = weakref.ref(routed)
+    gc.disable()
+    try:
+        assert [b async for b in routed.bursts()] == [first, [TextDelta("b")]]
+        assert made == [routed] and ended == [True]
+        del routed
+        made.clear()
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+def test_a_stream_read_whole_asks_for_the_shortcut_at_its_first_text_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an event decoded in full the shortcut is asked for again only when an event may fit
+    it: a stream read whole (its role and first text decoded as the router does) asks once, at its
+    next text, and not after its finish, usage and end events. It still writes what the canonical
+    path writes (the tests above)."""
+    sse = _one_read(["first", "a", "b", "c", "d", "e", "f", "g"])
+    decoder = ChunkDecoder()
+    first = decoder.feed(*sse[0]) + decoder.feed(*sse[1])
+    asked = _calls(monkeypatch, ChunkDecoder, "text_template")
+    translator = Translator(decoder, ChunkEncoder("alias", True))
+    out: list[bytes] = []
+    seen = list(first)
+    assert translator.read(sse[2:], out, seen, first[:]) == (len("abcdefg"), None)
+    assert len(asked) == 1 and decoder.done
+    assert [type(ev).__name__ for ev in seen] == ["StreamStart", "TextDelta", "StreamEnd", "UsageEvent"]
+
+
 def _one_read(texts: list[str]) -> list[SSEEvent]:
     """An OpenAI stream in one read, as a fast upstream sends it: role, texts, finish, usage, end."""
     usage = b'{"id":"x","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}'
@@ -393,6 +455,7 @@ def _shortcut(texts: list[str]) -> tuple[Any, list[SSEEvent]]:
     sse = _one_read(texts)
     translator = Translator(ChunkDecoder(), ChunkEncoder("alias", True))
     assert translator.read(sse[:2], [], []) == (0, None)
+    translator._refresh()  # asked for when an event may fit it (read's next text event)
     assert translator._cut is not None
     return translator._cut, sse[2:2 + len(texts) - 1]
 

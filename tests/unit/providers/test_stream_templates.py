@@ -155,6 +155,31 @@ def test_template_refuses_what_is_not_one_string() -> None:
     assert TextTemplate.learn(chunk, b'"delta":{"content":', "other") is None
 
 
+@settings(max_examples=200, deadline=None)
+@given(TEXT, st.one_of(st.none(), PAD), st.booleans(), TEXT)
+@example("a\u00e9/\"\\\n\u2028", None, True, "a")
+@example("ab", None, False, "a")
+@example("é", "p", False, "é")
+def test_a_template_is_learned_alike_by_the_text_as_orjson_spells_it_and_by_any_other_spelling(
+        text: str, pad: str | None, ascii_only: bool, other: str) -> None:
+    """`learn` finds the text's end by orjson's spelling of the text when the chunk spells it so,
+    and by the general match otherwise: the same template either way (the chunk's bytes before and
+    after the string), which takes the chunk back as its text; a text the chunk does not hold
+    learns none."""
+    marker = b'"delta":{"content":'
+    chunk = openai_chunk(text, pad, ascii_only)
+    start = chunk.index(marker) + len(marker)
+    spelled = dumps(text, ascii_only).encode()
+    assert chunk.startswith(spelled, start)
+    template = TextTemplate.learn(chunk, marker, text)
+    assert template is not None and template.text(chunk) == text
+    tail = chunk[start + len(spelled):]
+    assert template.head == chunk[:start]
+    assert template.tail == (tail[:tail.rindex(b'"obfuscation":"') + 15] if pad is not None else tail)
+    if other != text:
+        assert TextTemplate.learn(chunk, marker, other) is None
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(TEXT, st.sampled_from([0, 0, 1])), min_size=1, max_size=8), st.booleans())
 def test_encoders_usual_text_frame_is_the_general_one(texts: list[tuple[str, int]], usage: bool) -> None:

@@ -90,9 +90,9 @@ class ChunkDecoder:
         if not self._started:
             self._started = True
             rid, model, created = get("id"), get("model"), get("created")
-            events.append(StreamStart(id=rid if isinstance(rid, str) else "",
-                                      model=model if isinstance(model, str) else "",
-                                      created=created if type(created) is int else 0))
+            # (id, model, created) by position: keywords make a class call build and unpack a dict of them
+            events.append(StreamStart(rid if isinstance(rid, str) else "", model if isinstance(model, str) else "",
+                                      created if type(created) is int else 0))
         choices = get("choices")
         if choices is not None:
             if type(choices) is not list:
