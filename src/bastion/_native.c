@@ -54,6 +54,9 @@
  *   secret_tables(literals, common) -> tables;  secret_bits(tables, text) -> int
  *       The secrets scanner's literal prefilter: the rule bits whose literals occur, in one pass (_native_secrets.c).
  *
+ *   plain(text) -> bool;  pii_gates(text) -> None | (first digit, IBAN hint, IPv6 hint, cluster spans)
+ *       normalize.is_plain, and the PII scanner's gates of an ASCII text, in one pass each (_native_pii.c).
+ *
  * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
  */
 #include "_native.h"
@@ -930,6 +933,9 @@ static PyMethodDef methods[] = {
     {"secret_tables", native_secret_tables, METH_VARARGS, "The secrets scanner's literals, for `secret_bits`."},
     {"secret_bits", (PyCFunction)(void (*)(void))native_secret_bits, METH_FASTCALL,
      "The secrets scanner's live rule bits in one pass over a text (_native_secrets.c)."},
+    {"plain", native_plain, METH_O, "normalize.is_plain: ASCII without control characters but tab and line breaks."},
+    {"pii_gates", native_pii_gates, METH_O,
+     "The PII scanner's first digit, IBAN and IPv6 hints and number clusters of an ASCII text (_native_pii.c)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,6 +8,18 @@
 #include <math.h>
 
 
+/* Append the 2-tuple (start, end) to the list out; -1 with an exception. */
+static inline int
+append_span(PyObject *out, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *span = Py_BuildValue("(nn)", start, end);
+    if (span == NULL)
+        return -1;
+    int rc = PyList_Append(out, span);
+    Py_DECREF(span);
+    return rc;
+}
+
 /* A C-contiguous buffer of items of `itemsize` bytes (or of bytes); -1 with ValueError naming `name`. */
 static inline int
 get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name)
@@ -88,6 +100,8 @@ PyObject *native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t n
 PyObject *native_encoding_gates(PyObject *self, PyObject *args);
 PyObject *native_secret_tables(PyObject *self, PyObject *args);
 PyObject *native_secret_bits(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_plain(PyObject *self, PyObject *text);
+PyObject *native_pii_gates(PyObject *self, PyObject *text);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

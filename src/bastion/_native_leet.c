@@ -21,18 +21,6 @@ leet_class(Py_UCS4 c)
 static unsigned char latin1[256]; /* leet_class of U+0000..U+00FF, filled at the first call */
 static int latin1_ready;
 
-/* Append (start, end) to out; -1 on error. */
-static int
-add_run(PyObject *out, Py_ssize_t start, Py_ssize_t end)
-{
-    PyObject *span = Py_BuildValue("(nn)", start, end);
-    if (span == NULL)
-        return -1;
-    int rc = PyList_Append(out, span);
-    Py_DECREF(span);
-    return rc;
-}
-
 /* The runs of a text of one kind (T: its code unit type; CLASS(c): leet_class of a code unit). */
 #define LEET_SCAN(T, CLASS)                                                                  \
     do {                                                                                     \
@@ -52,7 +40,7 @@ add_run(PyObject *out, Py_ssize_t start, Py_ssize_t end)
                 st = LEET_STEP[(st & 3) << 2 | k];                                                \
                 pair |= st;                                                                  \
             }                                                                                \
-            if ((pair & LEET_MET) && add_run(out, start, i) < 0) {                                \
+            if ((pair & LEET_MET) && append_span(out, start, i) < 0) {                       \
                 Py_DECREF(out);                                                              \
                 return NULL;                                                                 \
             }                                                                                \

@@ -18,7 +18,8 @@
  * adjacent characters (by `common`; "token" by "ok", "secret" by "cr": a fourth of the candidates its
  * first two give in prose). Then one pass: at position i the literals whose pair matches the classes at
  * i and i + 1 (two table loads, 64-bit masks of literals) and whose rule is not live yet are compared in
- * place; the pass ends when every rule is live.
+ * place; the pass ends when every rule is live. Eight positions are first tested at once by a table of the
+ * 65,536 pairs of classes (one byte load each): most blocks of text hold no pair of any literal.
  */
 #include "_native.h"
 
@@ -33,6 +34,9 @@ typedef struct {
     int folded[MAX_LITERALS];
     char *chars[MAX_LITERALS];
     int any_folded;
+    /* pair[load_pair({a, b})]: some literal's pair matches the classes a, b (first[a] & second[b] != 0): one load per
+     * position instead of two masks of 64 bits; filled once every literal is in */
+    unsigned char pair[65536];
 } SecretTables;
 
 /* The character a class stands for in a folded literal (in text.lower()). */
@@ -80,6 +84,16 @@ class_of(Py_UCS4 ch, int folds)
         if (to_ascii[j] == ch)
             return to_ascii_cls[j];
     return 0;
+}
+
+/* The two bytes at p as one 16-bit index of `pair` (one load; the table is filled by the same function, so the
+ * byte order does not matter). */
+static inline uint16_t
+load_pair(const unsigned char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
 }
 
 static void
@@ -217,6 +231,11 @@ native_secret_tables(PyObject *self, PyObject *args)
             return NULL;
         }
     Py_DECREF(seq);
+    for (int a = 0; a < 256; a++)
+        if (t->first[a])
+            for (int b = 0; b < 256; b++)
+                t->pair[load_pair((const unsigned char[2]){(unsigned char)a, (unsigned char)b})] =
+                    (t->first[a] & t->second[b]) != 0;
     return capsule;
 }
 
@@ -313,17 +332,20 @@ native_secret_bits(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     uint64_t pending = t->n == MAX_LITERALS ? ~(uint64_t)0 : ((uint64_t)1 << t->n) - 1, live = 0;
     const uint64_t *first = t->first, *second = t->second;
     Py_ssize_t i = 0;
-    /* four positions at a time (one branch): most blocks of text hold no candidate */
-    for (; i + 4 < n && pending; i += 4) {
-        uint64_t any = (first[c[i]] & second[c[i + 1]]) | (first[c[i + 1]] & second[c[i + 2]])
-                       | (first[c[i + 2]] & second[c[i + 3]]) | (first[c[i + 3]] & second[c[i + 4]]);
-        if (any & pending)
-            for (Py_ssize_t j = i; j < i + 4; j++) {
+    /* eight positions at a time (one branch): most blocks of text hold no candidate */
+    const unsigned char *pair = t->pair;
+#define PAIR(j) pair[load_pair(c + (j))]
+    for (; i + 8 < n && pending; i += 8) {
+        unsigned any = PAIR(i) | PAIR(i + 1) | PAIR(i + 2) | PAIR(i + 3) | PAIR(i + 4) | PAIR(i + 5) | PAIR(i + 6)
+                       | PAIR(i + 7);
+        if (any)
+            for (Py_ssize_t j = i; j < i + 8; j++) {
                 uint64_t m = first[c[j]] & second[c[j + 1]] & pending;
                 if (m)
                     pending = try_candidates(t, m, c, n, j, pending, &live);
             }
     }
+#undef PAIR
     for (; i + 1 < n && pending; i++) {
         uint64_t m = first[c[i]] & second[c[i + 1]] & pending;
         if (m)

@@ -15,6 +15,15 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable
+from types import ModuleType
+
+_native: ModuleType | None
+try:
+    import bastion._native as _built
+
+    _native = _built
+except ImportError:  # not built (no C compiler at install time): the Python is_plain below
+    _native = None
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Everything outside printable ASCII (plus tab/newline/carriage return) may change.
@@ -158,7 +167,7 @@ _MEMCHR_MAX = 16384
 _PRINTABLE_MAX = 384
 
 
-def is_plain(text: str) -> bool:
+def _is_plain(text: str) -> bool:
     """Printable ASCII (tabs and line breaks allowed): normalising it changes nothing."""
     if not text.isascii():
         return False
@@ -170,6 +179,10 @@ def is_plain(text: str) -> bool:
         if c in text:
             return False
     return True
+
+
+# The same in one C pass when the accelerator is built (~1 instruction a character against ~12 here)
+is_plain: Callable[[str], bool] = _is_plain if _native is None else _native.plain
 
 
 # A JSON escape: a surrogate pair, one \\uXXXX, or a backslash and the character it escapes (read left to

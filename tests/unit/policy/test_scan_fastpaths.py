@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 import string
+from collections.abc import Callable
 
 import pytest
 
@@ -59,7 +60,9 @@ def test_pii_helpers_equal_the_regexes() -> None:
 
 @pytest.mark.parametrize("find_min", [0, pii.FIND_MIN])
 def test_pii_scan_fast_path_equals_the_general_path(monkeypatch: pytest.MonkeyPatch, find_min: int) -> None:
-    """`find_min` 0: every ASCII text, however short, takes the fast path (most of the corpus is short)."""
+    """`find_min` 0: every ASCII text, however short, takes the fast path (most of the corpus is short).
+    Without the C gates (test_pii_native.py compares those with these paths)."""
+    monkeypatch.setattr(pii, "_gates", None)
     monkeypatch.setattr(pii, "FIND_MIN", find_min)
     scanners = [PiiScanner(), PiiScanner(types=["iban", "phone"]), PiiScanner(min_score=0.0)]
     texts = pii_texts()
@@ -81,9 +84,11 @@ def test_has_ascii_digit_equals_the_regex(char: str) -> None:
         assert pii.has_ascii_digit(text) == (re.search(r"\d", text) is not None), repr(text)
 
 
-def test_pii_many_digits_take_the_general_path() -> None:
+def test_pii_many_digits_take_the_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
     text = " ".join(str(n) for n in range(100)) + " call (415) 555-2671"
     assert pii.ascii_digits(text) is None
+    assert [m.type for m in PiiScanner().scan(text)] == ["phone"]
+    monkeypatch.setattr(pii, "_gates", None)
     assert [m.type for m in PiiScanner().scan(text)] == ["phone"]
 
 
@@ -129,17 +134,22 @@ def test_secrets_gates_are_characters_of_their_literal() -> None:
 ASCII = [chr(c) for c in range(128)]
 
 
+PLAIN = [is_plain, normalize_mod._is_plain]  # the one in use (C when built) and the Python one
+
+
 @pytest.mark.parametrize("char", ASCII)
-def test_is_plain_equals_the_regex(char: str) -> None:
+@pytest.mark.parametrize("plain", PLAIN)
+def test_is_plain_equals_the_regex(char: str, plain: Callable[[str], bool]) -> None:
     edge = normalize_mod._PRINTABLE_MAX  # texts of that length and shorter are checked by str.isprintable first
     for text in (char, "plain " + char, char + " plain" * 30, "x" * 100 + char + "y", "x" * (edge - 1) + char,
                  "x" * edge + char, "\n" + char + "x" * (edge - 2), "line\n" * 100 + char):
-        assert is_plain(text) == (normalize_mod._ASCII_CONTROL.search(text) is None), repr(text)
+        assert plain(text) == (normalize_mod._ASCII_CONTROL.search(text) is None), repr(text)
 
 
-def test_is_plain_long_and_non_ascii() -> None:
+@pytest.mark.parametrize("plain", PLAIN)
+def test_is_plain_long_and_non_ascii(plain: Callable[[str], bool]) -> None:
     long = "a" * (normalize_mod._MEMCHR_MAX + 10)
-    assert is_plain(long)
-    assert not is_plain(long + "\x00")
-    assert not is_plain("café")
-    assert is_plain("tabs\tand\nlines\r\n")
+    assert plain(long)
+    assert not plain(long + "\x00")
+    assert not plain("café")
+    assert plain("tabs\tand\nlines\r\n")

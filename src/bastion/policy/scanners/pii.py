@@ -4,6 +4,8 @@ Each type has a cheap candidate pass (a literal-anchored regex or a digit-run re
 validator (Luhn and issuer ranges, mod-97, SSA rules, `ipaddress`, `phonenumbers`); context
 words raise or lower the score of the ambiguous ones (phone, SSN). Phone parsing, the only
 costly step, runs only on digit runs that are formatted like a number or follow a context word.
+On ASCII text the questions asked before any regex runs (a digit? an IBAN or IPv6 hint? which number
+clusters?) are answered by one pass in C when the accelerator is built (`bastion._native.pii_gates`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,22 @@ import ipaddress
 import re
 import string
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
 
 import phonenumbers
 
 from bastion.policy.registry import ScannerOptionError, number, str_list
 from bastion.policy.scanner import Match
 from bastion.policy.scanners import pii_checks as checks
+
+_native: ModuleType | None
+try:
+    import bastion._native as _built
+
+    _native = _built
+except ImportError:  # not built (no C compiler at install time): the Python gates below
+    _native = None
 
 PII_TYPES = ("email", "phone", "credit_card", "iban", "us_ssn", "ip_address")
 # Overlaps are resolved by this priority (earlier wins), e.g. a card number is not a phone.
@@ -54,6 +65,11 @@ _SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 _PHONE = re.compile(r"(?<![0-9A-Za-z_+/.-])(?:\+ ?)?\(?\d[\d \t().-]{5,20}\d(?!(?![xX]\d)[0-9A-Za-z_]|[.-]\d)")
 _DATE = re.compile(r"^\(?(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d))")
 
+
+# Of an ASCII text, in one C pass: (first digit or -1, `_IBAN_HINT` start or -1, whether `_IPV6_HINT` finds
+# something, the spans of `_CLUSTER_ASCII.finditer`); None for other text (_native_pii.c)
+Gates = tuple[int, int, bool, list[tuple[int, int]]]
+_gates: Callable[[str], Gates | None] | None = None if _native is None else _native.pii_gates
 
 _ASCII_DIGITS = "0123456789"
 _CLUSTER_CHARS = frozenset("0123456789 \t().-")  # the characters of a _CLUSTER match
@@ -161,6 +177,9 @@ class PiiScanner:
         """False without a digit or an "@": `scan` then finds nothing (rules.MAY_MATCH)."""
         if "email" in self.types and "@" in text:
             return True
+        gates = _gates(text) if _gates is not None else None
+        if gates is not None:
+            return gates[0] >= 0
         if text.isascii():
             return has_ascii_digit(text)
         return _DIGIT.search(text) is not None
@@ -170,15 +189,27 @@ class PiiScanner:
         types = self.types
         if "email" in types and "@" in text:
             self._emails(text, found)
+        gates = _gates(text) if _gates is not None else None
+        if gates is not None:  # an ASCII text: every gate below answered by one pass in C
+            first, hint, ipv6, spans = gates
+            if first < 0:  # every other type has a digit
+                return _resolve([m for m in found if m.score >= self.min_score]) if found else found
+            if hint >= 0 and "iban" in types:
+                self._ibans(text, hint, found)
+            if spans:
+                self._numbers(text, spans, found)
+            if ipv6 and "ip_address" in types:
+                self._ipv6(text, found)
+            return _resolve([m for m in found if m.score >= self.min_score]) if found else found
         ascii_text = text.isascii()
         digits = ascii_digits(text) if ascii_text and len(text) >= FIND_MIN else None
         if digits is not None:  # few ASCII digits: the number passes look only at the runs around them
             if not digits:
                 return _resolve([m for m in found if m.score >= self.min_score]) if found else found
             if "iban" in types:
-                hint = iban_hint(text, digits)
-                if hint is not None:
-                    self._ibans(text, hint, found)
+                at = iban_hint(text, digits)
+                if at is not None:
+                    self._ibans(text, at, found)
             clusters: Iterable[re.Match[str]] = cluster_matches(text, digits)
         else:
             digit = _DIGIT.search(text) if not ascii_text or has_ascii_digit(text) else None
@@ -190,22 +221,27 @@ class PiiScanner:
                 if match is not None:
                     self._ibans(text, match.start(), found)
             clusters = (_CLUSTER_ASCII if ascii_text else _CLUSTER).finditer(text, first)
-        n = len(text)
-        for c in clusters:
-            # Widen by one character on the left (for a "+" or "(") and two on the right so the
-            # type patterns' boundary assertions see the neighbours.
-            lo, hi = max(0, c.start() - 2), min(n, c.end() + 2)
-            if "credit_card" in types:
-                self._cards(text, lo, hi, found)
-            if "us_ssn" in types:
-                self._ssns(text, lo, hi, found)
-            if "ip_address" in types:
-                self._ipv4(text, lo, hi, found)
-            if "phone" in types:
-                self._phones(text, lo, hi, found)
+        self._numbers(text, [(c.start(), c.end()) for c in clusters], found)
         if "ip_address" in types and ":" in text and _IPV6_HINT.search(text) is not None:
             self._ipv6(text, found)
         return _resolve([m for m in found if m.score >= self.min_score])
+
+    def _numbers(self, text: str, clusters: list[tuple[int, int]], out: list[Match]) -> None:
+        """Cards, SSNs, IPv4 addresses and phones in the number clusters (`_CLUSTER` spans)."""
+        types = self.types
+        n = len(text)
+        for start, end in clusters:
+            # Widen by one character on the left (for a "+" or "(") and two on the right so the
+            # type patterns' boundary assertions see the neighbours.
+            lo, hi = max(0, start - 2), min(n, end + 2)
+            if "credit_card" in types:
+                self._cards(text, lo, hi, out)
+            if "us_ssn" in types:
+                self._ssns(text, lo, hi, out)
+            if "ip_address" in types:
+                self._ipv4(text, lo, hi, out)
+            if "phone" in types:
+                self._phones(text, lo, hi, out)
 
     def _emails(self, text: str, out: list[Match]) -> None:
         for m in _DOMAIN.finditer(text):
