@@ -58,6 +58,17 @@ def cached(name: str, make):  # type: ignore[no-untyped-def]
     return value
 
 
+def cache_keys(records: list[dict[str, object]], bits: int, kinds: int) -> tuple[str, str]:
+    """The corpus digest and the cache tag: the caches belong to these texts, rules and features."""
+    digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:8]
+    tag = f"{digest}_{rules_digest()[:8]}_{bits}_{kinds}"
+    if kinds & GLOSS:  # and to the gloss lexicon
+        tag += f"_g{gloss_digest()}"
+    if kinds & VERT:  # and to the short-line pattern
+        tag += f"_v{canon.short_lines_digest()}"
+    return digest, tag
+
+
 def recall_at(scores: np.ndarray, labels: np.ndarray, fpr: float) -> float:
     neg = np.sort(scores[labels == 0])[::-1]
     k = int(np.floor(fpr * len(neg)))
@@ -82,12 +93,7 @@ def main() -> None:
     train.KINDS = args.kinds
     t0 = time.time()
     records = train.load_corpus()
-    digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:8]
-    tag = f"{digest}_{rules_digest()[:8]}_{args.bits}_{args.kinds}"  # the caches belong to these texts, rules, features
-    if args.kinds & GLOSS:  # and to the gloss lexicon
-        tag += f"_g{gloss_digest()}"
-    if args.kinds & VERT:  # and to the short-line pattern
-        tag += f"_v{canon.short_lines_digest()}"
+    digest, tag = cache_keys(records, args.bits, args.kinds)
     docs = cached(f"docs_{tag}", lambda: train.featurise(records, bits=args.bits))
     is_dev = np.array([dev(d.text) for d in docs])
     rules_only = Detector(None, use_model=False, vertical=bool(train.KINDS & VERT))
