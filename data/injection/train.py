@@ -89,6 +89,8 @@ WRITTEN_EXTRA = {"written_indirect", "written_simusers", "benign_code", "benign_
 WRITTEN_EXTRA |= {"benign_docs"}
 # twenty-fourth round: attacks and benign look-alikes in 25 languages written for this project (1,800 texts), named the same way
 WRITTEN_EXTRA |= {"written_multilingual"}
+# thirtieth round: benign contributor guides written for this project (contrib.py), named the same way
+WRITTEN_EXTRA |= {"written_contrib"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
