@@ -96,7 +96,8 @@ TRAIN_ONLY |= WRITTEN_EXTRA
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
 # fifteenth round (shipped): benign source code, so that whole files a coding agent sends are not flagged (files of the
 # standard library and the openai/anthropic SDKs flagged: 9.5 % -> 1.3 % on long_inputs.py's sealed half; docs/injection.md)
-USE_WRITTEN_EXTRA: set[str] = {"benign_code", "benign_sdk_code"}
+# thirtieth round (shipped): benign contributor guides, so that CONTRIBUTING files a coding agent reads are not flagged
+USE_WRITTEN_EXTRA: set[str] = {"benign_code", "benign_sdk_code", "written_contrib"}
 EXTRA_WEIGHT = 2.0
 # nineteenth round: a named group's weight times W on top of the above (`--group-weight GROUP=W`), each class's total kept
 GROUP_WEIGHTS: dict[str, float] = {}
