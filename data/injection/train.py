@@ -89,12 +89,15 @@ WRITTEN_EXTRA = {"written_indirect", "written_simusers", "benign_code", "benign_
 WRITTEN_EXTRA |= {"benign_docs"}
 # twenty-fourth round: attacks and benign look-alikes in 25 languages written for this project (1,800 texts), named the same way
 WRITTEN_EXTRA |= {"written_multilingual"}
+# thirtieth round: benign contributor guides written for this project (contrib.py), named the same way
+WRITTEN_EXTRA |= {"written_contrib"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
 # fifteenth round (shipped): benign source code, so that whole files a coding agent sends are not flagged (files of the
 # standard library and the openai/anthropic SDKs flagged: 9.5 % -> 1.3 % on long_inputs.py's sealed half; docs/injection.md)
-USE_WRITTEN_EXTRA: set[str] = {"benign_code", "benign_sdk_code"}
+# thirtieth round (shipped): benign contributor guides, so that CONTRIBUTING files a coding agent reads are not flagged
+USE_WRITTEN_EXTRA: set[str] = {"benign_code", "benign_sdk_code", "written_contrib"}
 EXTRA_WEIGHT = 2.0
 # nineteenth round: a named group's weight times W on top of the above (`--group-weight GROUP=W`), each class's total kept
 GROUP_WEIGHTS: dict[str, float] = {}
