@@ -166,25 +166,27 @@ class RateLimitStage:
             now = self._clock() if self._clock is not None else None
             rid = lease_id(ctx)
             backend = self._backend
-            op: Callable[[], Awaitable[None]]
+            # The call and its arguments; bound into a partial only for a retry (limits/late.py)
+            call: Callable[..., Awaitable[None]]
+            args: tuple[object, ...]
             if lease is None:
                 assert settle is not None
                 res, actual, spend, bnow = settle
-                op = partial(backend.settle, rid, res.slots, res.amount, actual, spend, bnow)
+                call, args = backend.settle, (rid, res.slots, res.amount, actual, spend, bnow)
             else:
                 usage = ctx.usage
                 if usage is None:
                     usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
                 used = usage.total_tokens
                 if settle is None:
-                    op = partial(backend.release, rid, lease.scopes, used - lease.tokens, now)
+                    call, args = backend.release, (rid, lease.scopes, used - lease.tokens, now)
                 else:
                     res, actual, spend, bnow = settle
-                    op = partial(backend.conclude, rid, lease.scopes, used - lease.tokens, now,
-                                 res.slots, res.amount, actual, spend, bnow)
+                    call, args = backend.conclude, (rid, lease.scopes, used - lease.tokens, now,
+                                                    res.slots, res.amount, actual, spend, bnow)
             try:
-                await op()
+                await call(*args)
             except ServiceUnavailable:  # counted by the backend; retried (limits/late.py)
-                self.late.retry(op)
+                self.late.retry(partial(call, *args))
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("ratelimit.finish", type(e).__name__)
