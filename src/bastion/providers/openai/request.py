@@ -134,7 +134,8 @@ def decode_request(body: JSONObject) -> ChatRequest:
                 raise InvalidRequest(f"Unsupported parameter {shown(key)}: {reason}.", param=key[:64])
             extras = True
     get = body.get
-    req = ChatRequest(model=as_str(get("model"), "model", non_empty=True), messages=decode_messages(get("messages")))
+    # (model, messages) by position: keywords make a class call build and unpack a dict of them
+    req = ChatRequest(as_str(get("model"), "model", non_empty=True), decode_messages(get("messages")))
     if (tools := get("tools")) is not None:
         req.tools = decode_tools(tools)
     choice, parallel = get("tool_choice"), get("parallel_tool_calls")
