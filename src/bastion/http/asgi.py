@@ -321,8 +321,7 @@ class BastionASGI:
         hs = [(b"content-type", content_type.encode()), (b"x-request-id", rid.encode())]
         if length is not None:
             hs.append((b"content-length", str(length).encode()))
-        for k, v in extra.items():
-            hs.append((k.encode("latin-1"), v.encode("latin-1")))
+        hs += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]  # no append call each
         return hs
 
     async def _send(self, resp: HttpResponse, rid: str, send: Send, close: bool = False) -> None:
