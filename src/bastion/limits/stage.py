@@ -38,12 +38,13 @@ _WHAT = {"requests": "requests per minute", "tokens": "tokens per minute", "para
 class RateLease:
     """What `check` took, for `finish` to correct and release."""
 
-    __slots__ = ("done", "estimate", "scopes", "tokens")
+    __slots__ = ("done", "estimate", "rid", "scopes", "tokens")
 
-    def __init__(self, scopes: tuple[ScopeLimit, ...], estimate: TokenEstimate, tokens: int) -> None:
+    def __init__(self, scopes: tuple[ScopeLimit, ...], estimate: TokenEstimate, tokens: int, rid: str) -> None:
         self.scopes = scopes
         self.estimate = estimate
         self.tokens = tokens
+        self.rid = rid  # the lease id (backend.lease_id) it was taken under
         self.done = False
 
 
@@ -91,18 +92,18 @@ class RateLimitStage:
         now = self._clock() if self._clock is not None else None
         budget = self._budget
         res = None
+        rid = lease_id(ctx)
         try:
             if budget is None:
-                d = await self._backend.acquire(lease_id(ctx), scopes, tokens, now)
+                d = await self._backend.acquire(rid, scopes, tokens, now)
                 bd = None
             else:
                 res = budget.plan(ctx, request)
                 res.partnered = True
                 if res.wanted:
-                    d, bd = await self._backend.admit(lease_id(ctx), scopes, tokens, now,
-                                                      res.wanted, res.amount, res.now)
+                    d, bd = await self._backend.admit(rid, scopes, tokens, now, res.wanted, res.amount, res.now)
                 else:
-                    d, bd = await self._backend.acquire(lease_id(ctx), scopes, tokens, now), None
+                    d, bd = await self._backend.acquire(rid, scopes, tokens, now), None
         except ServiceUnavailable:
             if self._block:
                 raise backend_unavailable(self._backend.kind, "rate limits") from None
@@ -114,7 +115,7 @@ class RateLimitStage:
             return
         if not d.allowed:
             raise self._refusal(d, scopes, tokens)
-        ctx.state[self.name] = RateLease(scopes, est, tokens)
+        ctx.state[self.name] = RateLease(scopes, est, tokens, rid)
         h = ctx.response_headers
         if d.req_limit is not None:
             h["x-ratelimit-limit-requests"] = str(d.req_limit)
@@ -164,7 +165,7 @@ class RateLimitStage:
             return
         try:
             now = self._clock() if self._clock is not None else None
-            rid = lease_id(ctx)
+            rid = lease_id(ctx) if lease is None else lease.rid
             backend = self._backend
             # The call and its arguments; bound into a partial only for a retry (limits/late.py)
             call: Callable[..., Awaitable[None]]
