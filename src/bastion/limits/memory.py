@@ -14,16 +14,16 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bastion.cost.periods import Period
 from bastion.limits.backend import BudgetDecision, BudgetSlot, FailureCounter, RateDecision
-from bastion.limits.bucket import PERIOD_SECONDS, wait_for
+from bastion.limits.bucket import PERIOD_SECONDS, level_at, wait_for
 from bastion.limits.scopes import ScopeLimit
 
 _SWEEP_EVERY = 4096
 _SPEND_MEMO_MAX = 4096
 _PLANS_MAX = 4096
 
-# One scope's counters: (index, requests key, rpm, tokens key, tpm, parallel id, max_parallel);
-# a key or id is None where that limit is not set.
-_Row = tuple[int, str | None, int, str | None, int, str | None, int]
+# One counter of a scope: (scope index, kind, bucket key or scope id, limit); kinds by identity.
+_REQUESTS, _TOKENS, _PARALLEL = "requests", "tokens", "parallel"
+_Row = tuple[int, str, str, int]
 _Plan = tuple[_Row, ...]
 
 
@@ -68,17 +68,20 @@ class MemoryBackend:
         return None
 
     def _plan(self, scopes: Sequence[ScopeLimit]) -> _Plan:
-        """The counters of `scopes`, read off once per scope tuple (the resolver hands out the same
-        tuple per key and model): (index, requests key, rpm, tokens key, tpm, parallel id, max_parallel)."""
+        """The counters of `scopes` in the order they are checked, read off once per scope tuple
+        (the resolver hands out the same tuple per key and model): (scope index, kind, bucket key
+        or scope id, limit)."""
         plan = self._plans.get(id(scopes))
         if plan is not None and plan[0] is scopes:
             return plan[1]
         rows: list[_Row] = []
         for i, s in enumerate(scopes):
-            rpm, tpm, cap = s.rpm, s.tpm, s.max_parallel
-            rows.append((i, None if rpm is None else s.id + "|r", rpm or 0,
-                         None if tpm is None else s.id + "|t", tpm or 0,
-                         None if cap is None else s.id, cap or 0))
+            if s.rpm is not None:
+                rows.append((i, _REQUESTS, s.id + "|r", s.rpm))
+            if s.tpm is not None:
+                rows.append((i, _TOKENS, s.id + "|t", s.tpm))
+            if s.max_parallel is not None:
+                rows.append((i, _PARALLEL, s.id, s.max_parallel))
         if len(self._plans) >= _PLANS_MAX:
             self._plans.clear()
         out = tuple(rows)
@@ -91,60 +94,53 @@ class MemoryBackend:
 
     def _acquire(self, scopes: Sequence[ScopeLimit], tokens: int, now: float | None) -> RateDecision:
         # bucket.level_at, remaining and full_after inlined (this runs on every request; a Python
-        # call costs more than the arithmetic, which is level_at's to the operation).
+        # call costs more than the arithmetic).
         t = self._clock() if now is None else now
         buckets = self._buckets
+        counts = self._parallel
         new: list[tuple[list[float] | None, str, float, int]] = []  # (bucket, key, new level, limit)
         parallel: list[str] | None = None
         req_limit = tok_limit = 0  # of the requests / tokens scope with the fewest left (0: none yet)
         req_left = tok_left = 0.0
         req_rem = tok_rem = 0
-        for i, rkey, rpm, tkey, tpm, sid, cap in self._plan(scopes):
-            if rkey is not None:
-                b = buckets.get(rkey)
-                if b is None:
-                    cur = float(rpm)
-                else:
-                    cur = b[0]
-                    elapsed = t - b[1]
-                    if elapsed > 0:
-                        cur += elapsed * rpm / PERIOD_SECONDS
-                    if cur > rpm:
-                        cur = float(rpm)
-                if cur < 1:  # rpm 0 admits nothing: asked again after a period, as the Redis backend says
-                    return RateDecision(False, wait_for(cur, 1, rpm) if rpm > 0 else 60.0, i, "requests")
-                cur -= 1
-                new.append((b, rkey, cur, rpm))
-                rem = int(cur)  # cur >= 0: floor
-                if not req_limit or rem < req_rem:
-                    req_limit, req_rem, req_left = rpm, rem, cur
-            if tkey is not None:
-                if tokens > tpm:
-                    return RateDecision(False, 60.0, i, "too_large")
-                b = buckets.get(tkey)
-                if b is None:
-                    cur = float(tpm)
-                else:
-                    cur = b[0]
-                    elapsed = t - b[1]
-                    if elapsed > 0:
-                        cur += elapsed * tpm / PERIOD_SECONDS
-                    if cur > tpm:
-                        cur = float(tpm)
-                if cur < tokens:
-                    return RateDecision(False, wait_for(cur, tokens, tpm), i, "tokens")
-                cur -= tokens
-                new.append((b, tkey, cur, tpm))
-                rem = int(cur)
-                if not tok_limit or rem < tok_rem:
-                    tok_limit, tok_rem, tok_left = tpm, rem, cur
-            if sid is not None:
-                if self._parallel.get(sid, 0) >= cap:
+        for i, kind, key, limit in self._plan(scopes):
+            if kind is _PARALLEL:
+                if counts.get(key, 0) >= limit:
                     return RateDecision(False, 1.0, i, "parallel")
                 if parallel is None:
-                    parallel = [sid]
+                    parallel = [key]
                 else:
-                    parallel.append(sid)
+                    parallel.append(key)
+                continue
+            if kind is _TOKENS:
+                if tokens > limit:
+                    return RateDecision(False, 60.0, i, "too_large")
+                need = tokens
+            else:
+                need = 1
+            b = buckets.get(key)
+            if b is None:
+                cur = float(limit)
+            else:
+                cur = b[0]
+                elapsed = t - b[1]
+                if elapsed > 0:
+                    cur += elapsed * limit / PERIOD_SECONDS
+                if cur > limit:
+                    cur = float(limit)
+            if cur < need:
+                if kind is _TOKENS:
+                    return RateDecision(False, wait_for(cur, tokens, limit), i, "tokens")
+                # rpm 0 admits nothing: asked again after a period, as the Redis backend says
+                return RateDecision(False, wait_for(cur, 1, limit) if limit > 0 else 60.0, i, "requests")
+            cur -= need
+            new.append((b, key, cur, limit))
+            rem = int(cur)  # cur >= 0: floor
+            if kind is _TOKENS:
+                if not tok_limit or rem < tok_rem:
+                    tok_limit, tok_rem, tok_left = limit, rem, cur
+            elif not req_limit or rem < req_rem:
+                req_limit, req_rem, req_left = limit, rem, cur
         for b, key, level, limit in new:
             if b is None:
                 buckets[key] = [level, t, float(limit)]
@@ -153,7 +149,6 @@ class MemoryBackend:
                 b[1] = t
                 b[2] = float(limit)
         if parallel is not None:
-            counts = self._parallel
             for sid in parallel:
                 counts[sid] = counts.get(sid, 0) + 1
         self._ops += 1
@@ -175,32 +170,25 @@ class MemoryBackend:
     def _release(self, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None) -> None:
         t = self._clock() if now is None else now
         buckets = self._buckets
-        for _i, _rkey, _rpm, tkey, tpm, sid, _cap in self._plan(scopes):
-            if tkey is not None and token_delta:
-                b = buckets.get(tkey)
-                if b is None:
-                    cur = float(tpm)
-                else:
-                    cur = b[0]
-                    elapsed = t - b[1]
-                    if elapsed > 0:
-                        cur += elapsed * tpm / PERIOD_SECONDS
-                    if cur > tpm:
-                        cur = float(tpm)
-                cur -= token_delta
-                if cur > tpm:  # min(), without a builtin call
-                    cur = float(tpm)
-                if b is None:
-                    buckets[tkey] = [cur, t, float(tpm)]
-                else:
-                    b[0] = cur
-                    b[1] = t
-            if sid is not None:
-                n = self._parallel.get(sid, 0) - 1
+        counts = self._parallel
+        for _i, kind, key, limit in self._plan(scopes):
+            if kind is _TOKENS:
+                if token_delta:
+                    b = buckets.get(key)
+                    cur = (level_at(b[0], b[1], t, limit) if b is not None else float(limit)) - token_delta
+                    if cur > limit:  # min(), without a builtin call
+                        cur = float(limit)
+                    if b is None:
+                        buckets[key] = [cur, t, float(limit)]
+                    else:
+                        b[0] = cur
+                        b[1] = t
+            elif kind is _PARALLEL:
+                n = counts.get(key, 0) - 1
                 if n > 0:
-                    self._parallel[sid] = n
+                    counts[key] = n
                 else:
-                    self._parallel.pop(sid, None)
+                    counts.pop(key, None)
 
     def _sweep(self, now: float) -> None:
         full = [k for k, (lvl, stamp, lim) in self._buckets.items()
