@@ -14,11 +14,17 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bastion.cost.periods import Period
 from bastion.limits.backend import BudgetDecision, BudgetSlot, FailureCounter, RateDecision
-from bastion.limits.bucket import full_after, level_at, wait_for
+from bastion.limits.bucket import PERIOD_SECONDS, level_at, wait_for
 from bastion.limits.scopes import ScopeLimit
 
 _SWEEP_EVERY = 4096
 _SPEND_MEMO_MAX = 4096
+_PLANS_MAX = 4096
+
+# One counter of a scope: (scope index, kind, bucket key or scope id, limit); kinds by identity.
+_REQUESTS, _TOKENS, _PARALLEL = "requests", "tokens", "parallel"
+_Row = tuple[int, str, str, int]
+_Plan = tuple[_Row, ...]
 
 
 class _Entry:
@@ -45,11 +51,14 @@ class MemoryBackend:
         self._ops = 0
         self._max_buckets = max_buckets
         self._sweep_at = max_buckets
-        self._ids: dict[str, tuple[str, str]] = {}
-        # id(spend slots) -> (those slots, ledger generation, their entries and labels): the cost
-        # stage hands settle the same slot list per key and day, so its look-ups are done once, and
-        # again only after an entry was replaced (a new period: the generation counts replacements)
-        self._spend_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[tuple[_Entry, str]]]] = {}
+        # id(scope tuple) -> (that tuple, its plan): see _plan
+        self._plans: dict[int, tuple[Sequence[ScopeLimit], _Plan]] = {}
+        # id(spend slots) -> (those slots, ledger generation, their entries that are of the slot's
+        # label): the cost stage hands settle the same slot list per key and day, so its look-ups
+        # are done once, and again only after an entry was replaced (a new period: the generation
+        # counts replacements). _slot_memo: the same for the slots reserved on (see _entries).
+        self._spend_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[_Entry]]] = {}
+        self._slot_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[_Entry]]] = {}
         self._generation = 0
 
     async def start(self) -> None:
@@ -58,94 +67,128 @@ class MemoryBackend:
     async def close(self) -> None:
         return None
 
-    def _keys(self, scope_id: str) -> tuple[str, str]:
-        k = self._ids.get(scope_id)
-        if k is None:
-            if len(self._ids) > self._max_buckets:
-                self._ids.clear()
-            k = self._ids[scope_id] = (scope_id + "|r", scope_id + "|t")
-        return k
+    def _plan(self, scopes: Sequence[ScopeLimit]) -> _Plan:
+        """The counters of `scopes` in the order they are checked, read off once per scope tuple
+        (the resolver hands out the same tuple per key and model): (scope index, kind, bucket key
+        or scope id, limit)."""
+        plan = self._plans.get(id(scopes))
+        if plan is not None and plan[0] is scopes:
+            return plan[1]
+        rows: list[_Row] = []
+        for i, s in enumerate(scopes):
+            if s.rpm is not None:
+                rows.append((i, _REQUESTS, s.id + "|r", s.rpm))
+            if s.tpm is not None:
+                rows.append((i, _TOKENS, s.id + "|t", s.tpm))
+            if s.max_parallel is not None:
+                rows.append((i, _PARALLEL, s.id, s.max_parallel))
+        if len(self._plans) >= _PLANS_MAX:
+            self._plans.clear()
+        out = tuple(rows)
+        self._plans[id(scopes)] = (scopes, out)
+        return out
 
     async def acquire(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int,
                       now: float | None = None) -> RateDecision:
-        # bucket.remaining and full_after inlined or put off: full_after only for the scopes that
-        # end up in the headers (this runs on every request; a Python call costs more than the arithmetic).
+        return self._acquire(scopes, tokens, now)
+
+    def _acquire(self, scopes: Sequence[ScopeLimit], tokens: int, now: float | None) -> RateDecision:
+        # bucket.level_at, remaining and full_after inlined (this runs on every request; a Python
+        # call costs more than the arithmetic).
         t = self._clock() if now is None else now
         buckets = self._buckets
-        new: list[tuple[str, float, int]] = []
-        parallel: list[str] = []
+        counts = self._parallel
+        new: list[tuple[list[float] | None, str, float, int]] = []  # (bucket, key, new level, limit)
+        parallel: list[str] | None = None
         req_limit = tok_limit = 0  # of the requests / tokens scope with the fewest left (0: none yet)
         req_left = tok_left = 0.0
         req_rem = tok_rem = 0
-        for i, s in enumerate(scopes):
-            rpm, tpm = s.rpm, s.tpm
-            if rpm is not None or tpm is not None:
-                rkey, tkey = self._keys(s.id)
-            if rpm is not None:
-                b = buckets.get(rkey)
-                cur = level_at(b[0], b[1], t, rpm) if b is not None else float(rpm)
-                if cur < 1:  # rpm 0 admits nothing: asked again after a period, as the Redis backend says
-                    return RateDecision(False, wait_for(cur, 1, rpm) if rpm > 0 else 60.0, i, "requests")
-                cur -= 1
-                new.append((rkey, cur, rpm))
-                rem = int(cur)  # cur >= 0: floor
-                if not req_limit or rem < req_rem:
-                    req_limit, req_rem, req_left = rpm, rem, cur
-            if tpm is not None:
-                if tokens > tpm:
-                    return RateDecision(False, 60.0, i, "too_large")
-                b = buckets.get(tkey)
-                cur = level_at(b[0], b[1], t, tpm) if b is not None else float(tpm)
-                if cur < tokens:
-                    return RateDecision(False, wait_for(cur, tokens, tpm), i, "tokens")
-                cur -= tokens
-                new.append((tkey, cur, tpm))
-                rem = int(cur)
-                if not tok_limit or rem < tok_rem:
-                    tok_limit, tok_rem, tok_left = tpm, rem, cur
-            if s.max_parallel is not None:
-                if self._parallel.get(s.id, 0) >= s.max_parallel:
+        for i, kind, key, limit in self._plan(scopes):
+            if kind is _PARALLEL:
+                if counts.get(key, 0) >= limit:
                     return RateDecision(False, 1.0, i, "parallel")
-                parallel.append(s.id)
-        for key, level, limit in new:
+                if parallel is None:
+                    parallel = [key]
+                else:
+                    parallel.append(key)
+                continue
+            if kind is _TOKENS:
+                if tokens > limit:
+                    return RateDecision(False, 60.0, i, "too_large")
+                need = tokens
+            else:
+                need = 1
             b = buckets.get(key)
+            if b is None:
+                cur = float(limit)
+            else:
+                cur = b[0]
+                elapsed = t - b[1]
+                if elapsed > 0:
+                    cur += elapsed * limit / PERIOD_SECONDS
+                if cur > limit:
+                    cur = float(limit)
+            if cur < need:
+                if kind is _TOKENS:
+                    return RateDecision(False, wait_for(cur, tokens, limit), i, "tokens")
+                # rpm 0 admits nothing: asked again after a period, as the Redis backend says
+                return RateDecision(False, wait_for(cur, 1, limit) if limit > 0 else 60.0, i, "requests")
+            cur -= need
+            new.append((b, key, cur, limit))
+            rem = int(cur)  # cur >= 0: floor
+            if kind is _TOKENS:
+                if not tok_limit or rem < tok_rem:
+                    tok_limit, tok_rem, tok_left = limit, rem, cur
+            elif not req_limit or rem < req_rem:
+                req_limit, req_rem, req_left = limit, rem, cur
+        for b, key, level, limit in new:
             if b is None:
                 buckets[key] = [level, t, float(limit)]
             else:
-                b[0], b[1], b[2] = level, t, float(limit)
-        for sid in parallel:
-            self._parallel[sid] = self._parallel.get(sid, 0) + 1
+                b[0] = level
+                b[1] = t
+                b[2] = float(limit)
+        if parallel is not None:
+            for sid in parallel:
+                counts[sid] = counts.get(sid, 0) + 1
         self._ops += 1
         if self._ops % _SWEEP_EVERY == 0 or len(buckets) > self._sweep_at:
             self._sweep(t)
-        # A limit admitting a request is >= 1, so a 0 limit above means none applied.
-        # By position (allowed, retry_after, denied_index, denied_kind, req_*, tok_*): keywords make
-        # a class call build and unpack a dict of them.
+        # A limit admitting a request is >= 1, so a 0 limit above means none applied; full_after
+        # of a level below its limit. By position (allowed, retry_after, denied_index,
+        # denied_kind, req_*, tok_*): keywords make a class call build and unpack a dict of them.
         return RateDecision(True, 0.0, -1, None,
-                            req_limit or None, req_rem, full_after(req_left, req_limit) if req_limit else 0.0,
-                            tok_limit or None, tok_rem, full_after(tok_left, tok_limit) if tok_limit else 0.0)
+                            req_limit or None, req_rem,
+                            (req_limit - req_left) * PERIOD_SECONDS / req_limit if req_left < req_limit else 0.0,
+                            tok_limit or None, tok_rem,
+                            (tok_limit - tok_left) * PERIOD_SECONDS / tok_limit if tok_left < tok_limit else 0.0)
 
     async def release(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
                       now: float | None = None) -> None:
+        self._release(scopes, token_delta, now)
+
+    def _release(self, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None) -> None:
         t = self._clock() if now is None else now
-        for s in scopes:
-            if s.tpm is not None and token_delta:
-                tkey = self._keys(s.id)[1]
-                b = self._buckets.get(tkey)
-                cur = level_at(b[0], b[1], t, s.tpm) if b is not None else float(s.tpm)
-                cur -= token_delta
-                if cur > s.tpm:  # min(), without a builtin call
-                    cur = float(s.tpm)
-                if b is None:
-                    self._buckets[tkey] = [cur, t, float(s.tpm)]
-                else:
-                    b[0], b[1] = cur, t
-            if s.max_parallel is not None:
-                n = self._parallel.get(s.id, 0) - 1
+        buckets = self._buckets
+        counts = self._parallel
+        for _i, kind, key, limit in self._plan(scopes):
+            if kind is _TOKENS:
+                if token_delta:
+                    b = buckets.get(key)
+                    cur = (level_at(b[0], b[1], t, limit) if b is not None else float(limit)) - token_delta
+                    if cur > limit:  # min(), without a builtin call
+                        cur = float(limit)
+                    if b is None:
+                        buckets[key] = [cur, t, float(limit)]
+                    else:
+                        b[0] = cur
+                        b[1] = t
+            elif kind is _PARALLEL:
+                n = counts.get(key, 0) - 1
                 if n > 0:
-                    self._parallel[s.id] = n
+                    counts[key] = n
                 else:
-                    self._parallel.pop(s.id, None)
+                    counts.pop(key, None)
 
     def _sweep(self, now: float) -> None:
         full = [k for k, (lvl, stamp, lim) in self._buckets.items()
@@ -167,8 +210,26 @@ class MemoryBackend:
             e = self._ledger[key] = _Entry(slot.label)
         return e
 
-    async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
+    def _entries(self, slots: Sequence[BudgetSlot]) -> list[_Entry]:
+        """The ledger entries of `slots` in their periods (made or renewed if missing or of another
+        label). The cost stage hands the same slot tuple per key and day: the look-ups are done
+        once, and again only after an entry was replaced (the generation counts replacements)."""
+        memo = self._slot_memo.get(id(slots))
+        if memo is not None and memo[0] is slots and memo[1] == self._generation:
+            return memo[2]
+        generation = self._generation
         entries = [self._entry(s) for s in slots]
+        if self._generation == generation:  # else an entry of this very list may be stale already
+            if len(self._slot_memo) >= _SPEND_MEMO_MAX:
+                self._slot_memo.clear()
+            self._slot_memo[id(slots)] = (slots, generation, entries)
+        return entries
+
+    async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
+        return self._reserve(slots, amount)
+
+    def _reserve(self, slots: Sequence[BudgetSlot], amount: int) -> BudgetDecision:
+        entries = self._entries(slots)
         for i, (s, e) in enumerate(zip(slots, entries, strict=True)):
             if e.spent + e.reserved + amount > s.limit:
                 return BudgetDecision(False, i, e.spent, e.reserved)
@@ -178,43 +239,54 @@ class MemoryBackend:
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot], now: float) -> None:
+        self._settle(reserved, amount, actual, spend)
+
+    def _settle(self, reserved: Sequence[BudgetSlot], amount: int, actual: int,
+                spend: Sequence[BudgetSlot]) -> None:
         ledger = self._ledger
-        for s in reserved:
-            e = ledger.get((s.scope, s.period))
-            if e is not None and e.label == s.label:
-                left = e.reserved - amount
-                e.reserved = left if left > 0 else 0
+        memo = self._slot_memo.get(id(reserved))
+        if memo is not None and memo[0] is reserved and memo[1] == self._generation:
+            for entry in memo[2]:  # the slots' own entries, of their labels: nothing was replaced since
+                left = entry.reserved - amount
+                entry.reserved = left if left > 0 else 0
+        else:
+            for s in reserved:
+                found = ledger.get((s.scope, s.period))
+                if found is not None and found.label == s.label:
+                    left = found.reserved - amount
+                    found.reserved = left if left > 0 else 0
         if actual:
-            memo = self._spend_memo.get(id(spend))
-            if memo is None or memo[0] is not spend or memo[1] != self._generation:
-                pairs: list[tuple[_Entry, str]] = []
+            spent = self._spend_memo.get(id(spend))
+            if spent is None or spent[0] is not spend or spent[1] != self._generation:
+                entries: list[_Entry] = []
                 for s in spend:
                     e = ledger.get((s.scope, s.period))
                     if e is None:
                         e = ledger[(s.scope, s.period)] = _Entry(s.label)
-                    pairs.append((e, s.label))
+                    # Another label: reserved in a period that has since rolled over, the spend
+                    # belongs to the old period (the usage table has it by day), not to the new
+                    # one. An entry's label never changes (a new period replaces the entry).
+                    if e.label == s.label:
+                        entries.append(e)
                 if len(self._spend_memo) >= _SPEND_MEMO_MAX:
                     self._spend_memo.clear()
-                memo = self._spend_memo[id(spend)] = (spend, self._generation, pairs)
-            for e, label in memo[2]:
-                # Another label: reserved in a period that has since rolled over, the spend belongs
-                # to the old period (the usage table has it by day), not to the new one.
-                if e.label == label:
-                    e.spent += actual
+                spent = self._spend_memo[id(spend)] = (spend, self._generation, entries)
+            for e in spent[2]:
+                e.spent += actual
 
     async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
                     slots: Sequence[BudgetSlot], amount: int, budget_now: float
                     ) -> tuple[RateDecision, BudgetDecision | None]:
-        d = await self.acquire(rid, scopes, tokens, now)  # no await inside: the pair is atomic
+        d = self._acquire(scopes, tokens, now)  # nothing awaited: the pair is atomic
         if not d.allowed:
             return d, None
-        return d, await self.reserve(rid, slots, amount, budget_now)
+        return d, self._reserve(slots, amount)
 
     async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
                        reserved: Sequence[BudgetSlot], amount: int, actual: int,
                        spend: Sequence[BudgetSlot], budget_now: float) -> None:
-        await self.release(rid, scopes, token_delta, now)
-        await self.settle(rid, reserved, amount, actual, spend, budget_now)
+        self._release(scopes, token_delta, now)
+        self._settle(reserved, amount, actual, spend)
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
         e = self._ledger.get((slot.scope, slot.period))

@@ -38,12 +38,13 @@ _WHAT = {"requests": "requests per minute", "tokens": "tokens per minute", "para
 class RateLease:
     """What `check` took, for `finish` to correct and release."""
 
-    __slots__ = ("done", "estimate", "scopes", "tokens")
+    __slots__ = ("done", "estimate", "rid", "scopes", "tokens")
 
-    def __init__(self, scopes: tuple[ScopeLimit, ...], estimate: TokenEstimate, tokens: int) -> None:
+    def __init__(self, scopes: tuple[ScopeLimit, ...], estimate: TokenEstimate, tokens: int, rid: str) -> None:
         self.scopes = scopes
         self.estimate = estimate
         self.tokens = tokens
+        self.rid = rid  # the lease id (backend.lease_id) it was taken under
         self.done = False
 
 
@@ -91,18 +92,18 @@ class RateLimitStage:
         now = self._clock() if self._clock is not None else None
         budget = self._budget
         res = None
+        rid = lease_id(ctx)
         try:
             if budget is None:
-                d = await self._backend.acquire(lease_id(ctx), scopes, tokens, now)
+                d = await self._backend.acquire(rid, scopes, tokens, now)
                 bd = None
             else:
                 res = budget.plan(ctx, request)
                 res.partnered = True
                 if res.wanted:
-                    d, bd = await self._backend.admit(lease_id(ctx), scopes, tokens, now,
-                                                      res.wanted, res.amount, res.now)
+                    d, bd = await self._backend.admit(rid, scopes, tokens, now, res.wanted, res.amount, res.now)
                 else:
-                    d, bd = await self._backend.acquire(lease_id(ctx), scopes, tokens, now), None
+                    d, bd = await self._backend.acquire(rid, scopes, tokens, now), None
         except ServiceUnavailable:
             if self._block:
                 raise backend_unavailable(self._backend.kind, "rate limits") from None
@@ -114,7 +115,7 @@ class RateLimitStage:
             return
         if not d.allowed:
             raise self._refusal(d, scopes, tokens)
-        ctx.state[self.name] = RateLease(scopes, est, tokens)
+        ctx.state[self.name] = RateLease(scopes, est, tokens, rid)
         h = ctx.response_headers
         if d.req_limit is not None:
             h["x-ratelimit-limit-requests"] = str(d.req_limit)
@@ -164,27 +165,29 @@ class RateLimitStage:
             return
         try:
             now = self._clock() if self._clock is not None else None
-            rid = lease_id(ctx)
+            rid = lease_id(ctx) if lease is None else lease.rid
             backend = self._backend
-            op: Callable[[], Awaitable[None]]
+            # The call and its arguments; bound into a partial only for a retry (limits/late.py)
+            call: Callable[..., Awaitable[None]]
+            args: tuple[object, ...]
             if lease is None:
                 assert settle is not None
                 res, actual, spend, bnow = settle
-                op = partial(backend.settle, rid, res.slots, res.amount, actual, spend, bnow)
+                call, args = backend.settle, (rid, res.slots, res.amount, actual, spend, bnow)
             else:
                 usage = ctx.usage
                 if usage is None:
                     usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
                 used = usage.total_tokens
                 if settle is None:
-                    op = partial(backend.release, rid, lease.scopes, used - lease.tokens, now)
+                    call, args = backend.release, (rid, lease.scopes, used - lease.tokens, now)
                 else:
                     res, actual, spend, bnow = settle
-                    op = partial(backend.conclude, rid, lease.scopes, used - lease.tokens, now,
-                                 res.slots, res.amount, actual, spend, bnow)
+                    call, args = backend.conclude, (rid, lease.scopes, used - lease.tokens, now,
+                                                    res.slots, res.amount, actual, spend, bnow)
             try:
-                await op()
+                await call(*args)
             except ServiceUnavailable:  # counted by the backend; retried (limits/late.py)
-                self.late.retry(op)
+                self.late.retry(partial(call, *args))
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("ratelimit.finish", type(e).__name__)

@@ -159,3 +159,36 @@ async def test_200_concurrent_reservations_never_exceed_a_one_dollar_budget(back
     assert spent == admitted * cost
     assert spent <= 1_000_000
     assert 1_000_000 - spent < cost  # nothing that fitted was refused
+
+
+async def test_a_scope_tuple_with_new_limits_applies_them_at_once(backend: LimitsBackend) -> None:
+    # The same tuple comes back per key and model (a backend may keep what it read off it by
+    # identity); a reloaded key brings a new tuple for the same scope id.
+    first = (scope("k:plan", rpm=5),)
+    for _ in range(2):
+        assert (await backend.acquire("a", first, 1, T0)).allowed
+    capped = (scope("k:plan", rpm=5, max_parallel=1),)
+    d = await backend.acquire("b", capped, 1, T0)
+    assert d.allowed and d.req_remaining == 2  # the same bucket, now with a concurrency cap
+    d = await backend.acquire("c", capped, 1, T0)
+    assert not d.allowed and d.denied_kind == "parallel"
+    await backend.release("b", capped, 0, T0)
+    assert (await backend.acquire("c", capped, 1, T0)).allowed
+
+
+async def test_a_settlement_after_the_period_rolled_over_leaves_the_new_period_alone(backend: LimitsBackend) -> None:
+    # The cost stage hands the same slot tuples per key and day: a backend may remember their
+    # counters by identity, but not past a new period's counter replacing the old one.
+    old = (BudgetSlot("k:roll", "day", "2027-01-15", limit=1_000_000),)
+    new = (BudgetSlot("k:roll", "day", "2027-01-16", limit=1_000_000),)
+    assert (await backend.reserve("a", old, 300_000, T0)).allowed
+    await backend.settle("a", old, 300_000, 100_000, old, T0)
+    assert (await backend.reserve("b", old, 300_000, T0)).allowed
+    assert await backend.budget_state(old[0]) == (100_000, 300_000)
+    assert (await backend.reserve("c", new, 200_000, T0)).allowed  # the day rolled over
+    await backend.settle("b", old, 300_000, 50_000, old, T0)  # a request of the old day ends
+    assert await backend.budget_state(new[0]) == (0, 200_000)
+    await backend.settle("c", new, 200_000, 70_000, new, T0)
+    assert await backend.budget_state(new[0]) == (70_000, 0)
+    assert (await backend.reserve("d", new, 930_000, T0)).allowed  # exactly fills it
+    assert not (await backend.reserve("e", new, 1, T0)).allowed

@@ -191,6 +191,11 @@ def encode_messages(messages: list[Message], system: list[TextPart], *, compatib
 
 
 def _encode_message(msg: Message, i: int, compatible: bool) -> JSONObject:
+    content = msg.content
+    if len(content) == 1 and msg.role != "tool" and msg.name is None and not msg.tool_calls:
+        part = content[0]
+        if isinstance(part, TextPart):  # the usual turn, one text: what the general path below makes of it
+            return {"role": "system" if compatible and msg.role == "developer" else msg.role, "content": part.text}
     if msg.role != "user" and not _text_only(msg.content):
         path = f"messages[{i}]"
         raise InvalidRequest(f"Invalid '{path}.content': images in {msg.role} messages cannot be sent to an "

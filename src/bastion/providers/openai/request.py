@@ -35,6 +35,8 @@ _CORE = frozenset({
     "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "user", "n", "stream",
     "stream_options",
 })
+# The fields of the usual request: a body of only these has none of the others to look up.
+_USUAL = frozenset({"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "stream"})
 # Known OpenAI parameters that are not supported, with the reason the client gets.
 _REFUSED = {
     "functions": "deprecated; use 'tools'",
@@ -134,30 +136,34 @@ def decode_request(body: JSONObject) -> ChatRequest:
                 raise InvalidRequest(f"Unsupported parameter {shown(key)}: {reason}.", param=key[:64])
             extras = True
     get = body.get
-    req = ChatRequest(model=as_str(get("model"), "model", non_empty=True), messages=decode_messages(get("messages")))
-    if (tools := get("tools")) is not None:
-        req.tools = decode_tools(tools)
-    choice, parallel = get("tool_choice"), get("parallel_tool_calls")
-    if choice is not None or parallel is not None:
-        req.tool_choice = decode_tool_choice(choice, parallel, req.tools)
-    if (fmt := get("response_format")) is not None:
-        req.response_format = _response_format(fmt)
-    if (stop := get("stop")) is not None:
-        req.stop = _stop(stop)
+    rare = not body.keys() <= _USUAL  # else the look-ups of the other fields would all find nothing
+    # (model, messages) by position: keywords make a class call build and unpack a dict of them
+    req = ChatRequest(as_str(get("model"), "model", non_empty=True), decode_messages(get("messages")))
+    if rare:
+        if (tools := get("tools")) is not None:
+            req.tools = decode_tools(tools)
+        choice, parallel = get("tool_choice"), get("parallel_tool_calls")
+        if choice is not None or parallel is not None:
+            req.tool_choice = decode_tool_choice(choice, parallel, req.tools)
+        if (fmt := get("response_format")) is not None:
+            req.response_format = _response_format(fmt)
+        if (stop := get("stop")) is not None:
+            req.stop = _stop(stop)
     req.max_tokens = _max_tokens(get("max_tokens"), get("max_completion_tokens"))
     if (v := get("temperature")) is not None:
         req.temperature = as_number(v, "temperature", lo=0.0, hi=2.0)
-    if (v := get("top_p")) is not None:
-        req.top_p = as_number(v, "top_p", lo=0.0, hi=1.0)
-    if (v := get("seed")) is not None:
-        req.seed = as_int(v, "seed")
-    if (v := get("user")) is not None:
-        req.user = as_str(v, "user")
-    if (v := get("n")) is not None:
-        req.n = as_int(v, "n", lo=1, hi=128)
+    if rare:
+        if (v := get("top_p")) is not None:
+            req.top_p = as_number(v, "top_p", lo=0.0, hi=1.0)
+        if (v := get("seed")) is not None:
+            req.seed = as_int(v, "seed")
+        if (v := get("user")) is not None:
+            req.user = as_str(v, "user")
+        if (v := get("n")) is not None:
+            req.n = as_int(v, "n", lo=1, hi=128)
     if (v := get("stream")) is not None:
         req.stream = as_bool(v, "stream")
-    if (v := get("stream_options")) is not None:
+    if rare and (v := get("stream_options")) is not None:
         req.include_usage = _stream_options(v, req.stream)
     if extras:
         for key, check in _EXTRA.items():

@@ -70,14 +70,22 @@ def decode_usage(value: JSON, what: str = _WHAT) -> Usage | None:
         return None
     if not isinstance(value, dict):
         raise malformed(what, "usage is not an object")
-    # (input_tokens, output_tokens) by position, as ChatResponse below
-    usage = Usage(_count(value, "prompt_tokens", what), _count(value, "completion_tokens", what))
+    # A plausible count is taken as is; anything else (absent, null, wrong) goes through _count,
+    # in the same order, for its 0 or its error. (input_tokens, output_tokens) by position, as
+    # ChatResponse below.
+    i, o = value.get("prompt_tokens"), value.get("completion_tokens")
+    usage = Usage(i if type(i) is int and 0 <= i <= MAX_TOKEN_COUNT else _count(value, "prompt_tokens", what),
+                  o if type(o) is int and 0 <= o <= MAX_TOKEN_COUNT else _count(value, "completion_tokens", what))
     details = value.get("prompt_tokens_details")
     if isinstance(details, dict):
-        usage.cached_input_tokens = _count(details, "cached_tokens", what)
+        n = details.get("cached_tokens")
+        usage.cached_input_tokens = (n if type(n) is int and 0 <= n <= MAX_TOKEN_COUNT
+                                     else _count(details, "cached_tokens", what))
     details = value.get("completion_tokens_details")
     if isinstance(details, dict):
-        usage.reasoning_tokens = _count(details, "reasoning_tokens", what)
+        n = details.get("reasoning_tokens")
+        usage.reasoning_tokens = (n if type(n) is int and 0 <= n <= MAX_TOKEN_COUNT
+                                  else _count(details, "reasoning_tokens", what))
     return usage
 
 

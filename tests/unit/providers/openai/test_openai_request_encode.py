@@ -8,6 +8,7 @@ import pytest
 
 from bastion.core.errors import InvalidRequest
 from bastion.core.types import (
+    CacheHint,
     ChatRequest,
     ImagePart,
     Message,
@@ -105,6 +106,21 @@ def test_developer_role_is_kept_for_openai_and_sent_as_system_to_compatible_serv
                                            Message("user", [TextPart("hi")])])
     assert OPENAI.encode_request(req, "m")["messages"][0] == {"role": "developer", "content": "Be brief."}
     assert OPENAI_COMPATIBLE.encode_request(req, "m")["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+@pytest.mark.parametrize("fmt", [OPENAI, OPENAI_COMPATIBLE])
+def test_one_text_turns_are_role_and_string_content_and_anything_more_keeps_its_fields(fmt: Any) -> None:
+    req = ChatRequest(model="m", messages=[
+        Message("system", [TextPart("Be brief.")]), Message("user", [TextPart("hi", cache=CacheHint())]),
+        Message("assistant", [TextPart("Hello.")]), Message("user", [TextPart("again")], name="ann"),
+        Message("assistant", [TextPart("Checking.")], tool_calls=[ToolCall("c1", "f", "{}")]),
+        Message("tool", [TextPart("18C")], tool_call_id="c1")])
+    assert fmt.encode_request(req, "m")["messages"] == [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello."}, {"role": "user", "name": "ann", "content": "again"},
+        {"role": "assistant", "content": "Checking.",
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "18C"}]
 
 
 def test_assistant_with_only_tool_calls_sends_null_content() -> None:

@@ -125,6 +125,47 @@ def test_malformed_upstream_json_is_a_non_retryable_upstream_error(body: Any, fr
     assert "malformed chat completion" in info.value.message and fragment in info.value.message
 
 
+_COUNTS = (("prompt_tokens", None), ("completion_tokens", None), ("cached_tokens", "prompt_tokens_details"),
+           ("reasoning_tokens", "completion_tokens_details"))
+
+
+def _usage_with(key: str, parent: str | None, value: Any) -> dict[str, Any]:
+    usage: dict[str, Any] = {"prompt_tokens": 3, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 1},
+                             "completion_tokens_details": {"reasoning_tokens": 1}}
+    (usage[parent] if parent else usage)[key] = value
+    return usage
+
+
+@pytest.mark.parametrize(("key", "parent"), _COUNTS)
+@pytest.mark.parametrize(("value", "taken"), [(0, 0), (10**9, 10**9), (None, 0)])
+def test_usage_counts_from_none_to_the_plausible_maximum_are_taken(key: str, parent: str | None, value: Any,
+                                                                    taken: int) -> None:
+    usage = OPENAI.decode_response({"choices": [], "usage": _usage_with(key, parent, value)}).usage
+    assert usage is not None
+    got = {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
+           "cached_tokens": usage.cached_input_tokens, "reasoning_tokens": usage.reasoning_tokens}
+    assert got[key] == taken
+
+
+@pytest.mark.parametrize(("key", "parent"), _COUNTS)
+@pytest.mark.parametrize(("value", "fragment"), [(-1, "non-negative integer"), (True, "non-negative integer"),
+                                                 (1.0, "non-negative integer"), ("7", "non-negative integer"),
+                                                 (10**9 + 1, "plausible token count")])
+def test_usage_counts_that_are_not_plausible_integers_are_refused(key: str, parent: str | None, value: Any,
+                                                                  fragment: str) -> None:
+    with pytest.raises(UpstreamError) as info:
+        OPENAI.decode_response({"choices": [], "usage": _usage_with(key, parent, value)})
+    assert f"usage.{key} is not a" in info.value.message and fragment in info.value.message
+
+
+def test_the_first_wrong_usage_count_is_the_one_named() -> None:
+    usage = _usage_with("completion_tokens", None, -1)
+    usage["prompt_tokens"] = 10**9 + 1
+    with pytest.raises(UpstreamError) as info:
+        OPENAI.decode_response({"choices": [], "usage": usage})
+    assert "usage.prompt_tokens is not a plausible" in info.value.message
+
+
 def test_error_object_in_a_200_body_is_an_upstream_error_without_secrets() -> None:
     with pytest.raises(UpstreamError) as info:
         OPENAI.decode_response({"error": {"message": "bad key sk-proj-abcdefghijklmnop1234", "type": "server_error"}})
