@@ -17,6 +17,8 @@ from bisect import bisect_right
 from collections.abc import Callable
 from types import ModuleType
 
+import numpy as np
+
 _native: ModuleType | None
 try:
     import bastion._native as _built
@@ -228,14 +230,50 @@ def normalize(text: str, json_string: bool = False, *, drop_tags: bool = False) 
     if is_plain(text):
         return Normalized(text, text, None)
     # Common case: every special character folds to exactly one character (accents, dashes,
-    # quotes, Cyrillic look-alikes): offsets do not move, no map is needed.
-    parts = _SPECIAL_SPLIT.split(text)  # plain, special, plain, ... runs
-    runs = parts[1::2]
-    folds = {ch: fold(ch) for ch in set("".join(runs))}
+    # quotes, Cyrillic look-alikes, CJK): offsets do not move, no map is needed, one translate folds the text.
+    folds = _special_folds(text, fold)
     if all(len(f) == 1 for f in folds.values()):
-        parts[1::2] = [folds[r] if len(r) == 1 else "".join([folds[c] for c in r]) for r in runs]
-        return Normalized("".join(parts), text, None)
-    return _normalize_mapped(text, None, fold)
+        return Normalized(_Replacer(folds)(text), text, None)
+    return _normalize_mapped(text, None, fold, folds)
+
+
+# Up to this many distinct characters to replace, one `str.replace` each (a C pass of ~1-2 instructions a character)
+# costs less than `str.translate` (a dictionary lookup and a write per character, ~200 instructions)
+_REPLACE_MAX = 64
+
+
+class _Replacer:
+    """Replaces the characters that fold to one other character: by `str.replace`, one C pass each, when they are few
+    and no replacement is itself replaced; otherwise by one `str.translate` (a dictionary lookup per character)."""
+
+    __slots__ = ("pairs", "table")
+
+    def __init__(self, folds: dict[str, str]) -> None:
+        changed = {ch: f for ch, f in folds.items() if len(f) == 1 and f != ch}
+        few = len(changed) <= _REPLACE_MAX and not changed.keys() & set(changed.values())
+        self.pairs = list(changed.items()) if few else None
+        self.table = None if few else {ord(ch): f for ch, f in changed.items()}
+
+    def __call__(self, text: str) -> str:
+        if self.pairs is not None:
+            for ch, f in self.pairs:
+                text = text.replace(ch, f)
+            return text
+        return text.translate(self.table)  # type: ignore[arg-type]
+
+
+# From this length the distinct characters come from numpy (one encode and a sort in C, ~40 instructions a
+# character) instead of `set(text)` (a new string object and a hash for every non-Latin-1 character, ~450)
+_UNIQUE_FROM = 512
+
+
+def _special_folds(text: str, fold: Callable[[str], str]) -> dict[str, str]:
+    """The fold of every distinct character of `text` that may change (not printable ASCII, tab or line break)."""
+    if len(text) < _UNIQUE_FROM:
+        return {ch: fold(ch) for ch in set(text) if not ("\x20" <= ch <= "\x7e" or ch in "\t\n\r")}
+    codes = np.unique(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
+    codes = codes[(codes > 0x7E) | ((codes < 0x20) & (codes != 9) & (codes != 10) & (codes != 13))]
+    return {ch: fold(ch) for ch in map(chr, codes.tolist())}
 
 
 def has_tags(text: str) -> bool:
@@ -250,45 +288,46 @@ def _fold_dropping_tags(ch: str) -> str:
 
 
 def _normalize_mapped(text: str, escapes: list[tuple[int, int, str]] | None = None,
-                      fold: Callable[[str], str] = fold_char) -> Normalized:
+                      fold: Callable[[str], str] = fold_char, folds: dict[str, str] | None = None) -> Normalized:
     """The normalised text with its offset map (characters dropped or expanded; with `escapes`, each
-    (start, end, character) read as that character, folded)."""
+    (start, end, character) read as that character, folded).
+
+    Segments: every maximal run of characters that fold to exactly one character (plain ASCII, accents, CJK,
+    look-alikes) is one identity segment, folded by one `str.translate`; a character that folds to several is a
+    segment of its own; a dropped one ends a run. Only the irregular characters are visited in Python, so a
+    text of CJK with one zero-width space costs one translate, not a loop over every character."""
     if escapes:
         return _with_escapes(text, escapes, fold)
+    if folds is None:
+        folds = _special_folds(text, fold)
+    one = _Replacer(folds)
+    irregular = [ch for ch, f in folds.items() if len(f) != 1]
     pieces: list[str] = []
     segs: list[tuple[int, int, int, bool]] = []
     npos = 0
-
-    def identity(orig_start: int, orig_end: int, piece: str) -> None:
-        nonlocal npos
-        if segs:
-            ns, os_, oe, ident = segs[-1]
-            if ident and oe == orig_start and ns + (oe - os_) == npos:
-                segs[-1] = (ns, os_, orig_end, True)
-                pieces.append(piece)
-                npos += len(piece)
-                return
-        segs.append((npos, orig_start, orig_end, True))
-        pieces.append(piece)
-        npos += len(piece)
-
     pos = 0
-    for m in _SPECIAL_RUN.finditer(text):
-        if m.start() > pos:
-            identity(pos, m.start(), text[pos:m.start()])
-        for i in range(m.start(), m.end()):
-            rep = fold(text[i])
-            if not rep:
-                continue
-            if len(rep) == 1:
-                identity(i, i + 1, rep)
-            else:
+    if irregular:
+        at: list[int] = []  # where they are: one C-level find per occurrence (a regex class scan costs ~100x more)
+        for ch in irregular:
+            i = text.find(ch)
+            while i >= 0:
+                at.append(i)
+                i = text.find(ch, i + 1)
+        at.sort()
+        for i in at:
+            if i > pos:
+                segs.append((npos, pos, i, True))
+                pieces.append(one(text[pos:i]))
+                npos += i - pos
+            rep = folds[text[i]]
+            if rep:
                 segs.append((npos, i, i + 1, False))
                 pieces.append(rep)
                 npos += len(rep)
-        pos = m.end()
+            pos = i + 1
     if pos < len(text):
-        identity(pos, len(text), text[pos:])
+        segs.append((npos, pos, len(text), True))
+        pieces.append(one(text[pos:]))
     return Normalized("".join(pieces), text, segs)
 
 
