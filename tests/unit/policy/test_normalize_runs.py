@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (look-alike characters are the subject of these tests)
 """`normalize` folds runs of one-to-one characters with C-level replaces and visits only the characters that are
 dropped or expand (issue 6: a CJK text with one zero-width space cost ~1,500 instructions a character in a Python
 loop). Its text and offset map must be exactly those of the per-character definition below."""
