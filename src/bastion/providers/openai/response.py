@@ -19,7 +19,7 @@ from bastion.core.types import (
 from bastion.providers.openai.errors import embedded_error, malformed
 from bastion.providers.openai.messages import arguments_text
 
-_FINISH: dict[str, FinishReason] = {
+FINISH_REASONS: dict[str, FinishReason] = {  # wire → canonical
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_calls",
@@ -41,7 +41,7 @@ def decode_finish(value: JSON, what: str = _WHAT) -> FinishReason | None:
         return None
     if not isinstance(value, str):
         raise malformed(what, "finish_reason is not a string")
-    return _FINISH.get(value, "stop")
+    return FINISH_REASONS.get(value, "stop")
 
 
 def wire_finish(reason: FinishReason | None) -> str:
@@ -70,12 +70,18 @@ def decode_usage(value: JSON, what: str = _WHAT) -> Usage | None:
         return None
     if not isinstance(value, dict):
         raise malformed(what, "usage is not an object")
-    # (input_tokens, output_tokens) by position, as ChatResponse below
-    usage = Usage(_count(value, "prompt_tokens", what), _count(value, "completion_tokens", what))
-    details = value.get("prompt_tokens_details")
+    get = value.get
+    i, o = get("prompt_tokens"), get("completion_tokens")
+    # (input_tokens, output_tokens) by position, as ChatResponse below; both plausible counts (the
+    # usual case) taken as they are, any other through `_count` (its 0 for a missing one, its errors)
+    if type(i) is int and type(o) is int and 0 <= i <= MAX_TOKEN_COUNT and 0 <= o <= MAX_TOKEN_COUNT:
+        usage = Usage(i, o)
+    else:
+        usage = Usage(_count(value, "prompt_tokens", what), _count(value, "completion_tokens", what))
+    details = get("prompt_tokens_details")
     if isinstance(details, dict):
         usage.cached_input_tokens = _count(details, "cached_tokens", what)
-    details = value.get("completion_tokens_details")
+    details = get("completion_tokens_details")
     if isinstance(details, dict):
         usage.reasoning_tokens = _count(details, "reasoning_tokens", what)
     return usage
