@@ -70,17 +70,23 @@ class EndShapes:
 
     __slots__ = ("finish", "reasons", "usage")
 
-    def __init__(self, template: TextTemplate) -> None:
+    def __init__(self, members: bytes | None, tail: tuple[bytes, bytes] | None) -> None:
+        """`members`: the chunk's bytes before `"choices"` (None: no shapes); `tail`: its `_TAILS` entry."""
         self.finish: bytes | None = None
         self.usage = b""
         self.reasons: dict[bytes, FinishReason] = {}
-        tail = None if template.obfuscated else _TAILS.get(template.tail)
-        head = template.head
-        members = head[:len(head) - len(_CHOICE0)]
-        if tail is not None and head.endswith(_CHOICE0) and members.find(b"\\") < 0:
+        if members is not None and tail is not None:
             self.finish = members + b'"choices":[{"index":0,"delta":{}' + tail[0]
             self.reasons = _REASONS[tail[1]]
             self.usage = members + b'"choices":[],"usage":'
+
+    @classmethod
+    def of(cls, template: TextTemplate) -> EndShapes:
+        tail = None if template.obfuscated else _TAILS.get(template.tail)
+        head = template.head
+        members = head[:len(head) - len(_CHOICE0)]
+        certain = tail is not None and head.endswith(_CHOICE0) and members.find(b"\\") < 0
+        return cls(members if certain else None, tail)
 
     def events(self, data: bytes) -> list[StreamEvent] | None:
         """The events of a finish or usage chunk of these shapes; None for any other chunk."""
@@ -101,14 +107,14 @@ class EndShapes:
         return None
 
 
-def opening_template(data: bytes) -> TextTemplate | None:
+def opening_template(data: bytes) -> tuple[TextTemplate, EndShapes] | None:
     """The text template of a stream whose first chunk, decoded in full to its start alone, is its
     members and choice 0 opened with no text (`_OPENINGS`) and one of `_TAILS` closing it: its text
     chunks are then those members and choice 0's delta holding the text alone. As in `EndShapes`
     (and with no backslash before `"choices"`, every quote there opens or closes a string), the
     members are the chunk's top level whole, and gave no event but the start: a later chunk of them
     with a text in that delta is read by the general decoder as that text of choice 0 (none for
-    an empty text), which is what the template gives."""
+    an empty text), which is what the template gives. With it, the stream's `EndShapes`."""
     cut = data.rfind(_DELTA0)
     if cut < 0 or data.find(b"\\", 0, cut) >= 0:
         return None
@@ -116,7 +122,11 @@ def opening_template(data: bytes) -> TextTemplate | None:
     for opening in _OPENINGS:
         if data[at:at + len(opening)] == opening:
             tail = b"}" + data[at + len(opening):]
-            return TextTemplate(data[:cut] + _CHOICE0, tail, False) if tail in _TAILS else None
+            ends = _TAILS.get(tail)
+            if ends is None:
+                return None
+            members = data[:cut]
+            return TextTemplate(members + _CHOICE0, tail, False), EndShapes(members, ends)
     return None
 
 
@@ -124,8 +134,10 @@ class ChunkDecoder:
     """Upstream chunks → canonical events. Normalises tool-call fragments so that id and name are
     sent once per call (some servers repeat them; OpenAI SDKs would concatenate repeats).
 
-    The usual chunk, a text delta of choice 0, is taken by a template learned from the first such
-    chunk (`providers/literal.py`) when it fits one; `fast=False` decodes every chunk in full."""
+    The usual chunk, a text delta of choice 0, is taken by a template (`providers/literal.py`) when
+    it fits one: told by the stream's first chunk when that has the usual shape (`opening_template`),
+    else learned from the first text chunk; the finish and usage chunks then by their shapes
+    (`EndShapes`). `fast=False` decodes every chunk in full."""
 
     __slots__ = ("_by_id", "_calls", "_done", "_ends", "_learn", "_started", "_template")
 
@@ -156,7 +168,7 @@ class ChunkDecoder:
                 return [TextDelta(text, 0)] if text else []
             ends = self._ends
             if ends is None:
-                ends = self._ends = EndShapes(template)
+                ends = self._ends = EndShapes.of(template)
             taken = ends.events(data)
             if taken is not None:
                 return taken
@@ -167,8 +179,10 @@ class ChunkDecoder:
                 self._learn = False  # one try: a stream whose chunks fit no template pays it once
                 self._template = TextTemplate.learn(data, _CONTENT, ev.text)
             elif type(ev) is StreamStart:  # the first chunk: its shape may tell the text chunks' already
-                self._template = opening_template(data)
-                self._learn = self._template is None
+                opened = opening_template(data)
+                if opened is not None:
+                    self._learn = False
+                    self._template, self._ends = opened
         return events
 
     def _decode(self, event: str | None, data: bytes) -> list[StreamEvent]:
