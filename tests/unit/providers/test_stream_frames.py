@@ -17,6 +17,7 @@ from tests.unit.providers.test_stream_templates import (
     ANTHROPIC_STEP,
     MESSAGE_START,
     OPENAI_STEP,
+    Shape,
     anthropic_chunk,
     mutate,
     openai_chunk,
@@ -530,3 +531,26 @@ def test_an_escaped_text_ends_a_run(client: str, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setattr(frames, "_run", taken)
         for cuts in ([], [3], [9]):
             same(ChunkDecoder, sse, cuts, client)
+
+
+@pytest.mark.parametrize("client", sorted(ENCODERS))
+@pytest.mark.parametrize("logprobs,usage_null", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("cuts", [[], [1], [2], [5], [1, 1, 1, 1, 1, 1]])
+def test_openai_stream_with_its_ends_taken_by_shape_is_written_as_on_the_canonical_path(
+        client: str, logprobs: bool, usage_null: bool, cuts: list[int]) -> None:
+    """OpenAI's stream as it sends it (role chunk, texts, finish, usage, end), whose text, finish and
+    usage chunks the decoder takes by their shapes once it has read the first chunk: the same
+    bytes, usage and finish reason as the canonical path, read whole or cut anywhere."""
+    shape = Shape({"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 5, "model": "m",
+                   "system_fingerprint": "fp"}, logprobs, usage_null)
+    usage = {"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17,
+             "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 2}}
+    events = [(None, shape.chunk({"role": "assistant", "content": "", "refusal": None})),
+              *((None, shape.chunk({"content": t})) for t in ["Hel", "lo", " wö", "rld", '"q"', "!", ".", "x"]),
+              (None, shape.chunk({}, "length")), (None, shape.chunk(None, choices=False, usage=usage, with_usage=True)),
+              (None, b"[DONE]")]
+    same(ChunkDecoder, events, cuts, client)
+    outcome = direct(ChunkDecoder(), ENCODERS[client](), cut(events, cuts))
+    assert outcome[1] == {"chars": 17, "finish": "length",
+                          "usage": Usage(input_tokens=11, output_tokens=6, cached_input_tokens=4, reasoning_tokens=2)}
+    assert outcome[2] == "done"
