@@ -338,3 +338,22 @@ def test_openai_ends_are_decoded_in_full_when_the_shape_is_not_certain(before: b
     decoder = ChunkDecoder()
     decoder.feed(*events[0])
     assert (decoder._template is not None) == learnt
+
+
+def test_a_first_chunk_shaped_unlike_the_texts_still_lets_the_first_text_teach_the_template(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server whose first chunk has the usual shape but whose text chunks another (here: no
+    `logprobs` in the first chunk, `logprobs` in the texts) has the template learnt from its first
+    text chunk, as without the first chunk's: later texts skip the general decoder."""
+    first = Shape({"id": "c", "model": "m"}, False, False).chunk({"role": "assistant", "content": ""})
+    texts = Shape({"id": "c", "model": "m"}, True, False)
+    decoder = ChunkDecoder()
+    decoder.feed(None, first)
+    assert decoder.feed(None, texts.chunk({"content": "a"})) == [TextDelta("a")]  # decoded in full
+
+    def refuse(*_: object) -> list[object]:
+        raise AssertionError("the general decoder ran")
+
+    monkeypatch.setattr(ChunkDecoder, "_decode", refuse)
+    assert decoder.feed(None, texts.chunk({"content": "b"})) == [TextDelta("b")]
+    assert decoder.feed(None, texts.chunk({}, "stop")) == [StreamEnd("stop", 0)]  # the new template's shape

@@ -177,11 +177,12 @@ class ChunkDecoder:
             ev = events[0]
             if type(ev) is TextDelta and ev.index == 0:
                 self._learn = False  # one try: a stream whose chunks fit no template pays it once
-                self._template = TextTemplate.learn(data, _CONTENT, ev.text)
-            elif type(ev) is StreamStart:  # the first chunk: its shape may tell the text chunks' already
-                opened = opening_template(data)
+                learnt = TextTemplate.learn(data, _CONTENT, ev.text)
+                if learnt is not None or template is None:  # (a text that fits no template keeps the first chunk's)
+                    self._template, self._ends = learnt, None
+            elif type(ev) is StreamStart:  # the first chunk: its shape may tell the text chunks' already (a
+                opened = opening_template(data)  # text decoded in full, not of that shape, still teaches one)
                 if opened is not None:
-                    self._learn = False
                     self._template, self._ends = opened
         return events
 
