@@ -77,42 +77,36 @@ class _Stalled(Exception):
 
 class IdleWatch:
     """The idle timeout of every stream of one event loop with one `idle_timeout`: one timer, not
-    one per stream. A stream's wait for bytes is noted (`begin`) and forgotten when it ends
-    (`end`), oldest first (waits begin in loop-time order); the timer is due when the oldest wait
-    would pass the timeout. Then each wait that has: if bytes came since it began (the reader has
+    one per stream. A stream's wait for bytes is noted in `waits` while it lasts, oldest first
+    (waits begin in loop-time order); the timer is due when the oldest wait would pass the
+    timeout. Then each wait that has: if bytes came since it began (the reader has
     yet to take them, e.g. while it writes to a slow client), it is noted again from now; else
     its reader fails with UpstreamTimeout, wherever its task is. Only the oldest wait is ever due,
     so a stalled upstream is cut at its idle timeout, as with a timer of its own."""
 
-    __slots__ = ("_idle", "_loop", "_timer", "_waits")
+    __slots__ = ("_idle", "_loop", "time", "timer", "waits")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, idle: float) -> None:
         self._loop = loop
         self._idle = idle
-        self._timer: asyncio.TimerHandle | None = None
-        self._waits: dict[UpstreamStream, float] = {}  # stream -> when its wait began (loop time)
+        self.time = loop.time
+        self.timer: asyncio.TimerHandle | None = None
+        # stream -> when its wait began (loop time), oldest first: a stream notes its wait here
+        # (and arms the timer when none is) and takes it out when the wait ends (UpstreamStream._read)
+        self.waits: dict[UpstreamStream, float] = {}
 
-    def begin(self, stream: UpstreamStream) -> None:
-        since = self._waits[stream] = self._loop.time()
-        if self._timer is None:
-            self._timer = self._loop.call_at(since + self._idle, self._due)
-
-    def end(self, stream: UpstreamStream) -> None:
-        self._waits.pop(stream, None)  # (gone already when it stalled)
-
-    @property
-    def waits(self) -> int:
-        return len(self._waits)
+    def arm(self, since: float) -> None:
+        self.timer = self._loop.call_at(since + self._idle, self._due)
 
     def _due(self) -> None:
-        self._timer = None
-        waits, idle = self._waits, self._idle
+        self.timer = None
+        waits, idle = self.waits, self._idle
         now = self._loop.time()
         while waits:
             stream = next(iter(waits))
             since = waits[stream]
             if since + idle > now:
-                self._timer = self._loop.call_at(since + idle, self._due)
+                self.arm(since)
                 return
             del waits[stream]
             if stream.received():
@@ -149,6 +143,7 @@ class UpstreamStream:
         self._stats = stats
         self._closed = False
         self._watch: IdleWatch | None = None
+        self._waits: dict[UpstreamStream, float] = {}  # its watch's waits, once it waited
         self._seen = 0  # bytes received when the current wait began
         if stats is not None:
             stats.open_streams += 1
@@ -170,8 +165,12 @@ class UpstreamStream:
         watch = self._watch
         if watch is None:
             watch = self._watch = idle_watch(asyncio.get_running_loop(), self._idle)
+            self._waits = watch.waits
+        waits = self._waits
         self._seen = content.total_bytes
-        watch.begin(self)
+        since = waits[self] = watch.time()
+        if watch.timer is None:
+            watch.arm(since)
         try:
             while (waiter := content.waiter()) is not None:  # content.readany(), inline: one frame fewer per read
                 await waiter
@@ -181,7 +180,7 @@ class UpstreamStream:
                                   "(timeouts.idle)",
                                   retryable=True) from None
         finally:
-            watch.end(self)
+            waits.pop(self, None)  # (gone already when it stalled)
 
     async def bursts(self) -> AsyncGenerator[list[tuple[str | None, bytes]], None]:
         """The SSE events of each upstream read, as (event name, data) pairs; a read that holds
@@ -209,8 +208,7 @@ class UpstreamStream:
         except SSEError as e:
             raise UpstreamError(f"provider {self._name}: {e}") from None
         finally:
-            if self._watch is not None:
-                self._watch.end(self)
+            self._waits.pop(self, None)
 
     async def events(self) -> AsyncGenerator[tuple[str | None, bytes], None]:
         """The SSE events one by one (`bursts()` flattened)."""
@@ -230,8 +228,7 @@ class UpstreamStream:
         if self._closed:
             return
         self._closed = True
-        if self._watch is not None:
-            self._watch.end(self)
+        self._waits.pop(self, None)
         self._resp.close()
         if self._stats is not None:
             self._stats.open_streams -= 1

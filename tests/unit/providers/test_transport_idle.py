@@ -58,7 +58,7 @@ async def test_a_silent_upstream_ends_the_stream_with_a_timeout() -> None:
             got.append(burst)
     assert got == [[(None, b"1")]]
     stream.close()
-    assert stream._watch is not None and stream._watch.waits == 0
+    assert stream._watch is not None and not stream._watch.waits
 
 
 async def test_a_consumer_busy_elsewhere_is_not_an_idle_upstream() -> None:
@@ -168,4 +168,4 @@ async def test_each_stream_is_cut_at_its_own_timeout_among_others_waiting() -> N
     # never before its timeout (a busy host may run the timer late, never early)
     assert IDLE <= ended[0] <= ended[1] < IDLE * 20 and ended[1] >= IDLE * 1.5
     watch = streams[0][0]._watch
-    assert watch is not None and watch.waits == 0 and all(s._watch is watch for s, _ in streams)
+    assert watch is not None and not watch.waits and all(s._watch is watch for s, _ in streams)
