@@ -36,7 +36,7 @@ class Endpoint:
     `total_timeout` a whole non-streamed attempt (waiting for a pooled connection, connect,
     head and body), and a streamed one up to its head (the stream itself has only the idle
     timeout). All of them run on the provider's DeadlineClock, except the connect (a timer per
-    new connection) and the stream's idle timer (one per stream)."""
+    new connection) and the streams' idle timeout (one timer per loop and idle timeout: IdleWatch)."""
 
     name: str
     base_url: str
@@ -75,14 +75,65 @@ class _Stalled(Exception):
     """Set on a stream's reader when its idle timeout passed (raised where the reader is awaited)."""
 
 
+class IdleWatch:
+    """The idle timeout of every stream of one event loop with one `idle_timeout`: one timer, not
+    one per stream. A stream's wait for bytes is noted in `waits` while it lasts, oldest first
+    (waits begin in loop-time order); the timer is due when the oldest wait would pass the
+    timeout. Then each wait that has: if bytes came since it began (the reader has
+    yet to take them, e.g. while it writes to a slow client), it is noted again from now; else
+    its reader fails with UpstreamTimeout, wherever its task is. Only the oldest wait is ever due,
+    so a stalled upstream is cut at its idle timeout, as with a timer of its own."""
+
+    __slots__ = ("_idle", "_loop", "time", "timer", "waits")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle: float) -> None:
+        self._loop = loop
+        self._idle = idle
+        self.time = loop.time
+        self.timer: asyncio.TimerHandle | None = None
+        # stream -> when its wait began (loop time), oldest first: a stream notes its wait here
+        # (and arms the timer when none is) and takes it out when the wait ends (UpstreamStream._read)
+        self.waits: dict[UpstreamStream, float] = {}
+
+    def arm(self, since: float) -> None:
+        self.timer = self._loop.call_at(since + self._idle, self._due)
+
+    def _due(self) -> None:
+        self.timer = None
+        waits, idle = self.waits, self._idle
+        now = self._loop.time()
+        while waits:
+            stream = next(iter(waits))
+            since = waits[stream]
+            if since + idle > now:
+                self.arm(since)
+                return
+            del waits[stream]
+            if stream.received():
+                waits[stream] = now  # bytes came; the reader has yet to take them
+            else:
+                stream.stall()
+
+
+_watches: dict[tuple[asyncio.AbstractEventLoop, float], IdleWatch] = {}
+
+
+def idle_watch(loop: asyncio.AbstractEventLoop, idle: float) -> IdleWatch:
+    """The loop's watch for `idle` (made when first asked for; a closed loop's are dropped then)."""
+    watch = _watches.get((loop, idle))
+    if watch is None:
+        for key in [k for k in _watches if k[0].is_closed()]:
+            del _watches[key]
+        watch = _watches[(loop, idle)] = IdleWatch(loop, idle)
+    return watch
+
+
 class UpstreamStream:
     """An open streamed upstream response; iterate `bursts()` (or `events()`); always `close()`
     (idempotent).
 
-    The idle timeout (no byte for `idle_timeout` seconds) is one timer per stream, not one per
-    read: a wait only notes when it began, and the timer, when it fires, re-arms itself for the
-    newest wait's deadline, or fails the wait once its deadline has passed with no byte received
-    (through the reader, so the waiting code raises UpstreamTimeout wherever its task is)."""
+    The idle timeout (no byte for `idle_timeout` seconds) is kept by the loop's `IdleWatch`, one
+    timer for all streams: a wait for bytes is noted there while it lasts."""
 
     def __init__(self, resp: Response, ep: Endpoint, stats: TransportStats | None = None) -> None:
         self._resp = resp
@@ -91,42 +142,35 @@ class UpstreamStream:
         self._name = ep.name
         self._stats = stats
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._waiting = False
-        self._since = 0.0  # when the current wait began (loop time)
-        self._seen = 0  # bytes received when it began
+        self._watch: IdleWatch | None = None
+        self._waits: dict[UpstreamStream, float] = {}  # its watch's waits, once it waited
+        self._seen = 0  # bytes received when the current wait began
         if stats is not None:
             stats.open_streams += 1
 
-    def _expire(self) -> None:
-        self._timer = None
-        if not self._waiting:
-            return  # the next wait arms the timer again
-        loop = self._loop
-        assert loop is not None
+    def received(self) -> bool:
+        """Whether bytes came (or the end) since the current wait began (IdleWatch)."""
         content = self._resp.content
-        deadline = self._since + self._idle
-        if content.total_bytes != self._seen or content.is_eof():
-            deadline = loop.time() + self._idle  # bytes came; the reader has yet to take them
-        if loop.time() < deadline:
-            self._timer = loop.call_at(deadline, self._expire)
-            return
-        content.set_exception(_Stalled())
+        return content.total_bytes != self._seen or content.is_eof()
+
+    def stall(self) -> None:
+        """The current wait passed the idle timeout (IdleWatch): its reader fails."""
+        self._resp.content.set_exception(_Stalled())
 
     async def _read(self, content: Body) -> bytes:
         """The next bytes the upstream sent (b"" at its end), within the idle timeout."""
         chunk = content.read_nowait()  # what has arrived already: no wait, so no timer
         if chunk or content.is_eof():
             return chunk
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        self._waiting = True
+        watch = self._watch
+        if watch is None:
+            watch = self._watch = idle_watch(asyncio.get_running_loop(), self._idle)
+            self._waits = watch.waits
+        waits = self._waits
         self._seen = content.total_bytes
-        self._since = loop.time()
-        if self._timer is None:
-            self._timer = loop.call_at(self._since + self._idle, self._expire)
+        since = waits[self] = watch.time()
+        if watch.timer is None:
+            watch.arm(since)
         try:
             while (waiter := content.waiter()) is not None:  # content.readany(), inline: one frame fewer per read
                 await waiter
@@ -136,7 +180,7 @@ class UpstreamStream:
                                   "(timeouts.idle)",
                                   retryable=True) from None
         finally:
-            self._waiting = False
+            waits.pop(self, None)  # (gone already when it stalled)
 
     async def bursts(self) -> AsyncGenerator[list[tuple[str | None, bytes]], None]:
         """The SSE events of each upstream read, as (event name, data) pairs; a read that holds
@@ -164,7 +208,7 @@ class UpstreamStream:
         except SSEError as e:
             raise UpstreamError(f"provider {self._name}: {e}") from None
         finally:
-            self._disarm()
+            self._waits.pop(self, None)
 
     async def events(self) -> AsyncGenerator[tuple[str | None, bytes], None]:
         """The SSE events one by one (`bursts()` flattened)."""
@@ -176,11 +220,6 @@ class UpstreamStream:
         finally:
             await bursts.aclose()
 
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
     @property
     def closed(self) -> bool:
         return self._closed
@@ -189,7 +228,7 @@ class UpstreamStream:
         if self._closed:
             return
         self._closed = True
-        self._disarm()
+        self._waits.pop(self, None)
         self._resp.close()
         if self._stats is not None:
             self._stats.open_streams -= 1

@@ -17,6 +17,7 @@ from tests.unit.providers.test_stream_templates import (
     ANTHROPIC_STEP,
     MESSAGE_START,
     OPENAI_STEP,
+    Shape,
     anthropic_chunk,
     mutate,
     openai_chunk,
@@ -424,8 +425,10 @@ def _read_whole(decoder: Decoder, encoder: Encoder, sse: list[SSEEvent]) -> tupl
 
 @pytest.mark.parametrize("client", sorted(ENCODERS))
 def test_a_read_of_many_text_events_is_written_as_one_run(client: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A stream read whole: its text events after the first go through `_run` at once, and the
-    client gets what the loop writes one event at a time (bytes, text size, events, end)."""
+    """A stream read whole: its text events go through `_run` at once (from the first when the
+    first chunk tells the template of OpenAI's text chunks and the client's encoder has its text
+    frame already, else after the first), and the client gets what the loop writes one event at a
+    time (bytes, text size, events, end)."""
     texts = ["Hel", "lo", " wor", "ld", " é\u2028", ".", " Bye", "!"]  # written without escapes (UTF-8)
     streams = [(ChunkDecoder, _one_read(texts)),
                (AnthropicStreamDecoder, [MESSAGE_START, anthropic_chunk("start", "", True),
@@ -444,17 +447,20 @@ def test_a_read_of_many_text_events_is_written_as_one_run(client: str, monkeypat
 
         monkeypatch.setattr(frames, "_run", spied)
         at_once = _read_whole(decoder(), ENCODERS[client](), sse)
-        assert [(s, got[0]) for s, e, got in runs if got is not None] == [(2, 9) if decoder is ChunkDecoder else (3, 10)]
+        whole = decoder is ChunkDecoder and client != "anthropic"  # "Hel" in the run too
+        assert [(s, got[0]) for s, e, got in runs if got is not None] == [
+            (1, 9) if whole else (2, 9) if decoder is ChunkDecoder else (3, 10)]
         monkeypatch.setattr(frames, "_run", lambda *a: None)
         assert at_once == _read_whole(decoder(), ENCODERS[client](), sse)
-        assert at_once[1] == len("lo wörld é\u2028. Bye!") and at_once[3] is None
+        assert at_once[1] == len("Hello wörld é\u2028. Bye!" if whole else "lo wörld é\u2028. Bye!")
+        assert at_once[3] is None
 
 
 def _shortcut(texts: list[str]) -> tuple[Any, list[SSEEvent]]:
     """The shortcut a translator takes text by after a stream's first text, and the events after it."""
     sse = _one_read(texts)
     translator = Translator(ChunkDecoder(), ChunkEncoder("alias", True))
-    assert translator.read(sse[:2], [], []) == (0, None)
+    assert translator.read(sse[:2], [], [])[1] is None
     translator._refresh()  # asked for when an event may fit it (read's next text event)
     assert translator._cut is not None
     return translator._cut, sse[2:2 + len(texts) - 1]
@@ -507,7 +513,8 @@ def test_an_escaped_text_ends_a_run(client: str, monkeypatch: pytest.MonkeyPatch
     what the canonical path writes."""
     plain = ["a", "b", "c", "d", "e", "f", "g"]
     taken = frames._run
-    for texts, expected in ((["first", *plain, 'line\n"q"', "h", "i"], [(2, 9)]),
+    whole = client != "anthropic"  # the first text in the run too: the template is known before it
+    for texts, expected in ((["first", *plain, 'line\n"q"', "h", "i"], [(1, 9) if whole else (2, 9)]),
                             (["first", "a", "b\\", *plain], [])):
         sse = _one_read(texts)
         runs: list[tuple[int, int]] = []
@@ -520,7 +527,30 @@ def test_an_escaped_text_ends_a_run(client: str, monkeypatch: pytest.MonkeyPatch
 
         monkeypatch.setattr(frames, "_run", spied)
         _, chars, _, err = _read_whole(ChunkDecoder(), ENCODERS[client](), sse)
-        assert runs == expected and err is None and chars == len("".join(texts[1:]))
+        assert runs == expected and err is None and chars == len("".join(texts if whole else texts[1:]))
         monkeypatch.setattr(frames, "_run", taken)
         for cuts in ([], [3], [9]):
             same(ChunkDecoder, sse, cuts, client)
+
+
+@pytest.mark.parametrize("client", sorted(ENCODERS))
+@pytest.mark.parametrize("logprobs,usage_null", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("cuts", [[], [1], [2], [5], [1, 1, 1, 1, 1, 1]])
+def test_openai_stream_with_its_ends_taken_by_shape_is_written_as_on_the_canonical_path(
+        client: str, logprobs: bool, usage_null: bool, cuts: list[int]) -> None:
+    """OpenAI's stream as it sends it (role chunk, texts, finish, usage, end), whose text, finish and
+    usage chunks the decoder takes by their shapes once it has read the first chunk: the same
+    bytes, usage and finish reason as the canonical path, read whole or cut anywhere."""
+    shape = Shape({"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 5, "model": "m",
+                   "system_fingerprint": "fp"}, logprobs, usage_null)
+    usage = {"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17,
+             "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 2}}
+    events = [(None, shape.chunk({"role": "assistant", "content": "", "refusal": None})),
+              *((None, shape.chunk({"content": t})) for t in ["Hel", "lo", " wö", "rld", '"q"', "!", ".", "x"]),
+              (None, shape.chunk({}, "length")), (None, shape.chunk(None, choices=False, usage=usage, with_usage=True)),
+              (None, b"[DONE]")]
+    same(ChunkDecoder, events, cuts, client)
+    outcome = direct(ChunkDecoder(), ENCODERS[client](), cut(events, cuts))
+    assert outcome[1] == {"chars": 17, "finish": "length",
+                          "usage": Usage(input_tokens=11, output_tokens=6, cached_input_tokens=4, reasoning_tokens=2)}
+    assert outcome[2] == "done"

@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bastion.core.errors import BastionError
-from bastion.core.types import StreamStart, TextDelta
+from bastion.core.types import StreamEnd, StreamStart, TextDelta, Usage, UsageEvent
 from bastion.providers.anthropic.stream_decode import AnthropicStreamDecoder
 from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder, frame
 from bastion.providers.literal import TextTemplate
@@ -216,3 +216,144 @@ def test_end_markers_give_no_events() -> None:
         assert not an.done
         an.feed(*anthropic_chunk(kind, "hi", True))
     assert an.feed(*anthropic_chunk("message_stop", "", True)) == [] and an.done
+
+
+# OpenAI's usual stream, spelt as it sends it, in its variants: the first chunk's delta (role, with
+# a refusal member, an empty text), choice 0 with or without `logprobs`, the chunk with or without
+# `"usage":null` after the choices (stream_options.include_usage), other members before them.
+OPENINGS = [{"role": "assistant", "content": ""}, {"role": "assistant", "content": "", "refusal": None},
+            {"content": ""}, {"role": "assistant"}, {"role": "assistant", "content": None}]
+REASONS = st.sampled_from(["stop", "length", "tool_calls", "content_filter", "function_call", "error", "abort",
+                           "other", "", 'a"b', "é", None, 3])
+USAGES = st.one_of(st.none(), st.integers(-1, 3), st.dictionaries(
+    st.sampled_from(["prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
+                     "completion_tokens_details"]),
+    st.one_of(st.integers(-2, 10**9 + 1), st.none(), st.booleans(), st.just(1.5), st.just("7"),
+              st.dictionaries(st.sampled_from(["cached_tokens", "reasoning_tokens"]), st.integers(-1, 5),
+                              max_size=2)), max_size=5))
+MEMBERS = st.sampled_from([
+    {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m", "system_fingerprint": "fp"},
+    {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1, "model": "m", "service_tier": "default"},
+    {"id": "chatcmpl-\\3", "created": 1, "model": "m"},  # a backslash: no shortcut for the ends
+    {"id": "c4", "meta": {"a": [1]}, "model": "m"},
+    {"id": "c5", "usage": None, "error": None},
+])
+
+
+class Shape:
+    """One stream's spelling of its chunks."""
+
+    def __init__(self, members: dict[str, object], logprobs: bool, usage_null: bool) -> None:
+        self.members, self.logprobs, self.usage_null = members, logprobs, usage_null
+
+    def chunk(self, delta: object, finish: object = None, choices: bool = True, usage: object = None,
+              with_usage: bool = False) -> bytes:
+        choice: dict[str, object] = {"index": 0, "delta": delta}
+        if self.logprobs:
+            choice["logprobs"] = None
+        choice["finish_reason"] = finish
+        obj: dict[str, object] = {**self.members, "choices": [choice] if choices else []}
+        if with_usage:
+            obj["usage"] = usage
+        elif self.usage_null:
+            obj["usage"] = None
+        return dumps(obj, False).encode()
+
+
+END_STEP = st.tuples(st.sampled_from(["text", "text", "finish", "usage", "other"]), TEXT, REASONS, USAGES, MUTATION)
+
+
+@settings(max_examples=400, deadline=None)
+@given(MEMBERS, st.booleans(), st.booleans(), st.sampled_from(range(len(OPENINGS))),
+       st.lists(END_STEP, max_size=8), MUTATION)
+@example({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"},
+         True, False, 0, [("text", "hi", None, None, (0, 0, 0)), ("finish", "", "stop", None, (0, 0, 0)),
+                          ("usage", "", None, {"prompt_tokens": 3, "completion_tokens": 2}, (0, 0, 0))], (0, 0, 0))
+@example({"id": "c", "model": "m"}, False, True, 1,
+         [("finish", "", "length", None, (0, 0, 0)), ("usage", "", None, {"prompt_tokens": -1}, (0, 0, 0))], (0, 0, 0))
+@example({"id": "c", "model": "m"}, False, False, 2,
+         [("text", "a", None, None, (0, 0, 0)), ("finish", "", "stop", None, (1, -3, 34))], (0, 0, 0))
+@example({"id": "c", "model": "m"}, False, False, 0,
+         [("usage", "", None, {"prompt_tokens": 3, "completion_tokens": 2}, (2, -1, 125))], (0, 0, 0))
+def test_openai_stream_ends_taken_by_their_shape_change_nothing(
+        members: dict[str, object], logprobs: bool, usage_null: bool, opening: int, steps: list[tuple],
+        first_mutation: tuple[int, int, int]) -> None:
+    """The first chunk's shape gives the text template, and the template the finish and usage
+    chunks' shapes (`EndShapes`): for any spelling of a stream, any finish reason and usage, and
+    chunks with a byte changed, the decoder gives exactly what it gives with no shortcut."""
+    shape = Shape(members, logprobs, usage_null)
+    events = [(None, mutate(shape.chunk(OPENINGS[opening]), *first_mutation))]
+    for kind, text, reason, usage, (how, at, byte) in steps:
+        if kind == "text":
+            data = shape.chunk({"content": text})
+        elif kind == "finish":
+            data = shape.chunk({}, reason)
+        elif kind == "usage":
+            data = shape.chunk(None, choices=False, usage=usage, with_usage=True)
+        else:
+            data = shape.chunk({"content": text}, reason)
+        events.append((None, mutate(data, how, at, byte)))
+    events.append((None, b"[DONE]"))
+    assert outcome(ChunkDecoder(fast=True), events) == outcome(ChunkDecoder(fast=False), events)
+
+
+def test_openai_first_chunk_gives_the_template_and_the_ends_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Taken, not only equivalent: after OpenAI's role chunk, its text, finish and usage chunks are
+    read without the general decoder; the usage counted is the chunk's."""
+    shape = Shape({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                   "system_fingerprint": "fp"}, True, False)
+    decoder = ChunkDecoder()
+    assert decoder.feed(None, shape.chunk({"role": "assistant", "content": "", "refusal": None})) == [
+        StreamStart("chatcmpl-1", "m", 1)]
+
+    def refuse(*_: object) -> list[object]:
+        raise AssertionError("the general decoder ran")
+
+    monkeypatch.setattr(ChunkDecoder, "_decode", refuse)
+    assert decoder.feed(None, shape.chunk({"content": "Hi"})) == [TextDelta("Hi")]
+    assert decoder.feed(None, shape.chunk({}, "length")) == [StreamEnd("length", 0)]
+    assert decoder.feed(None, shape.chunk({}, "function_call")) == [StreamEnd("tool_calls", 0)]
+    usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9,
+             "prompt_tokens_details": {"cached_tokens": 3}, "completion_tokens_details": {"reasoning_tokens": 1}}
+    assert decoder.feed(None, shape.chunk(None, choices=False, usage=usage, with_usage=True)) == [
+        UsageEvent(Usage(input_tokens=7, output_tokens=2, cached_input_tokens=3, reasoning_tokens=1))]
+
+
+@pytest.mark.parametrize("before,learnt", [(b'{"id":"c\\u0031",', False), (b'{"id":"c","choices":null,', True),
+                                           (b'{"id":"c","usage":null,"error":null,', True)])
+def test_openai_ends_are_decoded_in_full_when_the_shape_is_not_certain(before: bytes, learnt: bool) -> None:
+    """A backslash before `choices` (a quote there may be escaped) leaves the first chunk's template
+    and the ends' shapes unlearnt; members the shapes carry over whole (a duplicate `choices`, last
+    wins; null usage and error) give the decoder's own answer."""
+    shape = Shape({"id": "c", "model": "m"}, False, False)
+
+    def spelt(data: bytes) -> bytes:
+        return before + data[len(b'{"id":"c",'):]
+
+    events = [(None, spelt(shape.chunk({"role": "assistant", "content": ""}))),
+              (None, spelt(shape.chunk({"content": "a"}))), (None, spelt(shape.chunk({}, "stop"))),
+              (None, spelt(shape.chunk(None, choices=False, usage={"prompt_tokens": 1}, with_usage=True))),
+              (None, b"[DONE]")]
+    assert outcome(ChunkDecoder(fast=True), events) == outcome(ChunkDecoder(fast=False), events)
+    decoder = ChunkDecoder()
+    decoder.feed(*events[0])
+    assert (decoder._template is not None) == learnt
+
+
+def test_a_first_chunk_shaped_unlike_the_texts_still_lets_the_first_text_teach_the_template(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server whose first chunk has the usual shape but whose text chunks another (here: no
+    `logprobs` in the first chunk, `logprobs` in the texts) has the template learnt from its first
+    text chunk, as without the first chunk's: later texts skip the general decoder."""
+    first = Shape({"id": "c", "model": "m"}, False, False).chunk({"role": "assistant", "content": ""})
+    texts = Shape({"id": "c", "model": "m"}, True, False)
+    decoder = ChunkDecoder()
+    decoder.feed(None, first)
+    assert decoder.feed(None, texts.chunk({"content": "a"})) == [TextDelta("a")]  # decoded in full
+
+    def refuse(*_: object) -> list[object]:
+        raise AssertionError("the general decoder ran")
+
+    monkeypatch.setattr(ChunkDecoder, "_decode", refuse)
+    assert decoder.feed(None, texts.chunk({"content": "b"})) == [TextDelta("b")]
+    assert decoder.feed(None, texts.chunk({}, "stop")) == [StreamEnd("stop", 0)]  # the new template's shape

@@ -1,6 +1,8 @@
-"""The stream idle timeout of providers/transport.py (one timer per stream): a silent upstream
-ends the stream with UpstreamTimeout, bytes that arrived while the consumer was busy elsewhere
-(writing to a slow client) do not count as silence, and the timer is gone once the stream is."""
+"""The stream idle timeout of providers/transport.py (one timer per loop and idle timeout, all
+streams' waits noted in its IdleWatch): a silent upstream ends the stream with UpstreamTimeout at
+its timeout, also among other streams' waits, bytes that arrived while the consumer was busy
+elsewhere (writing to a slow client) do not count as silence, and no wait is left noted once the
+stream is gone."""
 
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ async def test_a_silent_upstream_ends_the_stream_with_a_timeout() -> None:
             got.append(burst)
     assert got == [[(None, b"1")]]
     stream.close()
-    assert stream._timer is None
+    assert stream._watch is not None and not stream._watch.waits
 
 
 async def test_a_consumer_busy_elsewhere_is_not_an_idle_upstream() -> None:
@@ -129,3 +131,41 @@ async def test_an_upstream_silent_while_the_client_write_blocked_times_out() -> 
     await task
     assert b"".join(got) == b"1timeout"
     stream.close()
+
+
+async def test_each_stream_is_cut_at_its_own_timeout_among_others_waiting() -> None:
+    """One timer for many streams: a stream that stalls is cut IDLE after its own wait began, while
+    streams whose waits began later or that keep receiving bytes go on; the watch ends with none."""
+    loop = asyncio.get_running_loop()
+    streams = [_stream() for _ in range(3)]
+    ended: dict[int, float] = {}
+    start = loop.time()
+
+    async def read(i: int) -> None:
+        stream, _ = streams[i]
+        try:
+            async for _ in stream.bursts():
+                pass
+        except UpstreamTimeout:
+            ended[i] = loop.time() - start
+        stream.close()
+
+    def feed(i: int, n: int) -> None:  # stream 2 gets bytes every IDLE / 2, five times, then its end
+        body = streams[i][1].content
+        if n < 5:
+            body.feed_data(_event(n))
+            loop.call_later(IDLE / 2, feed, i, n + 1)
+        else:
+            body.feed_eof()
+
+    first = asyncio.create_task(read(0))
+    await asyncio.sleep(IDLE / 2)
+    second = asyncio.create_task(read(1))
+    third = asyncio.create_task(read(2))
+    feed(2, 0)
+    await asyncio.gather(first, second, third)
+    assert sorted(ended) == [0, 1]  # the third had bytes in time, and its end
+    # never before its timeout (a busy host may run the timer late, never early)
+    assert IDLE <= ended[0] <= ended[1] < IDLE * 20 and ended[1] >= IDLE * 1.5
+    watch = streams[0][0]._watch
+    assert watch is not None and not watch.waits and all(s._watch is watch for s, _ in streams)

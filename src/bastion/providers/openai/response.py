@@ -19,7 +19,7 @@ from bastion.core.types import (
 from bastion.providers.openai.errors import embedded_error, malformed
 from bastion.providers.openai.messages import arguments_text
 
-_FINISH: dict[str, FinishReason] = {
+FINISH_REASONS: dict[str, FinishReason] = {  # wire → canonical
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_calls",
@@ -41,7 +41,7 @@ def decode_finish(value: JSON, what: str = _WHAT) -> FinishReason | None:
         return None
     if not isinstance(value, str):
         raise malformed(what, "finish_reason is not a string")
-    return _FINISH.get(value, "stop")
+    return FINISH_REASONS.get(value, "stop")
 
 
 def wire_finish(reason: FinishReason | None) -> str:

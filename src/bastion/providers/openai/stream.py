@@ -11,6 +11,7 @@ import orjson
 from bastion.core.errors import BastionError
 from bastion.core.types import (
     JSON,
+    FinishReason,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -23,21 +24,122 @@ from bastion.core.types import (
 from bastion.providers.literal import TextTemplate
 from bastion.providers.openai.errors import embedded_error, encode_error, malformed
 from bastion.providers.openai.messages import arguments_text
-from bastion.providers.openai.response import decode_finish, decode_usage, encode_usage, new_id, wire_finish
+from bastion.providers.openai.response import (
+    FINISH_REASONS,
+    decode_finish,
+    decode_usage,
+    encode_usage,
+    new_id,
+    wire_finish,
+)
 
 _WHAT = "stream chunk"
 _SENT_ID, _SENT_NAME = 1, 2
 _CONTENT = b'"delta":{"content":'
+# The end of a text template's head: choice 0 first, its delta opened for the text
+_CHOICE0 = b'"choices":[{"index":0,"delta":{"content":'
+_DELTA0 = b'"choices":[{"index":0,"delta":'
+# The deltas of a first chunk that opens choice 0 with no text (OpenAI's role chunk, and an empty text)
+_OPENINGS = (b'{"role":"assistant","content":""}', b'{"role":"assistant","content":"","refusal":null}',
+             b'{"content":""}')
+# A text chunk's tail after its text, as (before, after) its finish reason `null`: the delta, choice
+# 0, the choices and the chunk closed (with or without the `usage` member of a stream with usage)
+_TAILS = {b"},%s" % before + b"null" + after: (b",%s" % before, after)
+          for before in (b'"finish_reason":', b'"logprobs":null,"finish_reason":')
+          for after in (b"}]}", b'}],"usage":null}')}
+# A finish chunk's end after `"finish_reason":`, by what closes it: its reason and the close
+_REASONS = {after: {b'"%s"' % wire.encode() + after: reason for wire, reason in FINISH_REASONS.items()}
+            for after in (b"}]}", b'}],"usage":null}')}
+
+
+class EndShapes:
+    """The finish and usage chunks of a stream whose text chunks fit a template, taken by their
+    bytes as the template takes text (providers/literal.py): OpenAI ends a stream with the text
+    chunk's members and choice 0 with an empty delta and a finish reason, then those members with
+    no choices and the usage.
+
+    Taken only where the template's head ends in `_CHOICE0` and its tail is one of `_TAILS`. Then
+    the template's chunk (valid JSON, decoded to its text alone) ends by closing the delta, the
+    choice, the choices array and the chunk itself: `choices` is a member of the chunk's top level,
+    with one element, choice 0; what comes before `"choices"` is the chunk's other members, whole
+    (and, as they gave no event in the template's chunk, they give none in these). A chunk of those
+    members with choice 0's delta `{}` and a finish reason the decoder knows (`_REASONS`), or with
+    `"choices":[]` and a usage object, is read by the general decoder as that finish or usage:
+    these give what it would give. Anything else (obfuscation padding, other members or spellings,
+    another reason) takes the general decoder."""
+
+    __slots__ = ("finish", "reasons", "usage")
+
+    def __init__(self, members: bytes | None, tail: tuple[bytes, bytes] | None) -> None:
+        """`members`: the chunk's bytes before `"choices"` (None: no shapes); `tail`: its `_TAILS` entry."""
+        self.finish: bytes | None = None
+        self.usage = b""
+        self.reasons: dict[bytes, FinishReason] = {}
+        if members is not None and tail is not None:
+            self.finish = members + b'"choices":[{"index":0,"delta":{}' + tail[0]
+            self.reasons = _REASONS[tail[1]]
+            self.usage = members + b'"choices":[],"usage":'
+
+    @classmethod
+    def of(cls, template: TextTemplate) -> EndShapes:
+        tail = None if template.obfuscated else _TAILS.get(template.tail)
+        head = template.head
+        members = head[:len(head) - len(_CHOICE0)]
+        certain = tail is not None and head.endswith(_CHOICE0) and members.find(b"\\") < 0
+        return cls(members if certain else None, tail)
+
+    def events(self, data: bytes) -> list[StreamEvent] | None:
+        """The events of a finish or usage chunk of these shapes; None for any other chunk."""
+        finish = self.finish
+        if finish is None or len(data) <= len(self.usage):  # (the end marker, in one comparison)
+            return None
+        if data.startswith(finish):
+            reason = self.reasons.get(data[len(finish):])
+            return None if reason is None else [StreamEnd(reason, 0)]
+        usage = self.usage
+        if data.startswith(usage) and data[-2:] == b"}}":
+            try:
+                value = orjson.loads(data[len(usage):-1])
+            except orjson.JSONDecodeError:
+                return None
+            if type(value) is dict:
+                return [UsageEvent(decode_usage(value, _WHAT) or Usage())]
+        return None
+
+
+def opening_template(data: bytes) -> tuple[TextTemplate, EndShapes] | None:
+    """The text template of a stream whose first chunk, decoded in full to its start alone, is its
+    members and choice 0 opened with no text (`_OPENINGS`) and one of `_TAILS` closing it: its text
+    chunks are then those members and choice 0's delta holding the text alone. As in `EndShapes`
+    (and with no backslash before `"choices"`, every quote there opens or closes a string), the
+    members are the chunk's top level whole, and gave no event but the start: a later chunk of them
+    with a text in that delta is read by the general decoder as that text of choice 0 (none for
+    an empty text), which is what the template gives. With it, the stream's `EndShapes`."""
+    cut = data.rfind(_DELTA0)
+    if cut < 0 or data.find(b"\\", 0, cut) >= 0:
+        return None
+    at = cut + len(_DELTA0)
+    for opening in _OPENINGS:
+        if data[at:at + len(opening)] == opening:
+            tail = b"}" + data[at + len(opening):]
+            ends = _TAILS.get(tail)
+            if ends is None:
+                return None
+            members = data[:cut]
+            return TextTemplate(members + _CHOICE0, tail, False), EndShapes(members, ends)
+    return None
 
 
 class ChunkDecoder:
     """Upstream chunks → canonical events. Normalises tool-call fragments so that id and name are
     sent once per call (some servers repeat them; OpenAI SDKs would concatenate repeats).
 
-    The usual chunk, a text delta of choice 0, is taken by a template learned from the first such
-    chunk (`providers/literal.py`) when it fits one; `fast=False` decodes every chunk in full."""
+    The usual chunk, a text delta of choice 0, is taken by a template (`providers/literal.py`) when
+    it fits one: told by the stream's first chunk when that has the usual shape (`opening_template`),
+    else learned from the first text chunk; the finish and usage chunks then by their shapes
+    (`EndShapes`). `fast=False` decodes every chunk in full."""
 
-    __slots__ = ("_by_id", "_calls", "_done", "_learn", "_started", "_template")
+    __slots__ = ("_by_id", "_calls", "_done", "_ends", "_learn", "_started", "_template")
 
     def __init__(self, fast: bool = True) -> None:
         self._done = False
@@ -45,6 +147,7 @@ class ChunkDecoder:
         self._calls: dict[tuple[int, int], int] = {}  # (choice, call) -> _SENT_* flags
         self._by_id: dict[tuple[int, str], int] = {}  # for servers that omit the call index
         self._template: TextTemplate | None = None
+        self._ends: EndShapes | None = None  # the finish and usage chunks of the template's shape
         self._learn = fast  # no template yet: learn one from the next text-only chunk
 
     TEXT_EVENTS: tuple[str | None, ...] = (None,)  # providers/frames.py TemplatedDecoder
@@ -63,12 +166,24 @@ class ChunkDecoder:
             text = template.text(data)
             if text is not None:
                 return [TextDelta(text, 0)] if text else []
+            ends = self._ends
+            if ends is None:
+                ends = self._ends = EndShapes.of(template)
+            taken = ends.events(data)
+            if taken is not None:
+                return taken
         events = self._decode(event, data)
         if self._learn and len(events) == 1 and event is None:
             ev = events[0]
             if type(ev) is TextDelta and ev.index == 0:
                 self._learn = False  # one try: a stream whose chunks fit no template pays it once
-                self._template = TextTemplate.learn(data, _CONTENT, ev.text)
+                learnt = TextTemplate.learn(data, _CONTENT, ev.text)
+                if learnt is not None or template is None:  # (a text that fits no template keeps the first chunk's)
+                    self._template, self._ends = learnt, None
+            elif type(ev) is StreamStart:  # the first chunk: its shape may tell the text chunks' already (a
+                opened = opening_template(data)  # text decoded in full, not of that shape, still teaches one)
+                if opened is not None:
+                    self._template, self._ends = opened
         return events
 
     def _decode(self, event: str | None, data: bytes) -> list[StreamEvent]:
