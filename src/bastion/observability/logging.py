@@ -123,13 +123,12 @@ class JsonStreamHandler(logging.StreamHandler[IO[str]]):
             self.handleError(record)
 
     def flush(self) -> None:
-        self.acquire()
-        try:
+        with self.lock:  # type: ignore[union-attr]  # (StreamHandler.flush, with the pending lines first)
             if self.pending:
                 self._write_pending()
-            super().flush()
-        finally:
-            self.release()
+            stream = self.stream
+            if stream and hasattr(stream, "flush"):
+                stream.flush()
 
     def _write_pending(self) -> None:
         """With the lock held. Lines go out in writes of at most PIPE_BUF bytes that end at a line's end:
@@ -137,8 +136,8 @@ class JsonStreamHandler(logging.StreamHandler[IO[str]]):
         interleave within a line (as with one write per line before). Appends may go on meanwhile
         (access_log does not take the lock): only the bytes taken here are removed."""
         pending = self.pending
-        n = len(pending)
-        data = bytes(pending[:n])
+        data = bytes(pending)
+        n = len(data)
         del pending[:n]
         stream = self.stream
         binary: IO[bytes] | None = getattr(stream, "buffer", None)
