@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from bastion.audit.record import AuditRecord, canonical, to_us
+from bastion.audit.record import AuditRecord, to_us
 from bastion.core.secret import Secret
 
 GENESIS = "0" * 64
@@ -91,10 +91,7 @@ class Chain:
 
     def append(self, record: AuditRecord) -> StoredRecord:
         seq = self.seq + 1
-        data = record.to_dict()
-        data["writer_id"] = self.writer_id
-        data["seq"] = seq
-        body = canonical(data)
+        body = record.chain_body(self.writer_id, seq)  # canonical(record.to_dict() + writer_id and seq)
         h = link_hash(self.head, body)
         stored = StoredRecord(self.writer_id, seq, to_us(record.time), record.request_id,
                               self.head, h, body.decode())

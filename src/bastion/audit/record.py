@@ -88,41 +88,58 @@ class AuditRecord:
 
     def to_dict(self) -> dict[str, object]:
         """The record as a JSON-ready mapping (without chain fields)."""
+        return self._mapping(None, None)
+
+    def chain_body(self, writer_id: str, seq: int) -> bytes:
+        """The canonical bytes the chain hashes: `canonical` of to_dict() with writer_id and seq.
+        The mapping is built in canonical (sorted) key order, nested ones too, so orjson need not
+        sort it; content and admin mappings (keys not ours) are still sorted by orjson."""
+        data = self._mapping(writer_id, seq)
+        if self.content is None and self.admin is None:
+            return orjson.dumps(data)
+        return canonical(data)
+
+    def _mapping(self, writer_id: str | None, seq: int | None) -> dict[str, object]:
+        # Keys in sorted order (a test holds this to canonical's), chain fields only when given.
         usage: dict[str, int] | None = None
         if self.usage is not None:
             i, o, c, w, r = self.usage
-            usage = {"input_tokens": i, "output_tokens": o, "cached_input_tokens": c,
-                     "cache_write_tokens": w, "reasoning_tokens": r}
+            usage = {"cache_write_tokens": w, "cached_input_tokens": c, "input_tokens": i, "output_tokens": o,
+                     "reasoning_tokens": r}
         data: dict[str, object] = {
-            "v": RECORD_VERSION,
-            "time": iso_time(to_us(self.time)),
-            "request_id": self.request_id,
-            "key_id": self.key_id,
-            "team": self.team,
-            "authenticated": self.authenticated,
-            "client_addr": self.client_addr,
-            "ingress": self.ingress,
-            "operation": self.operation,
-            "model": self.model,
-            "attempts": [{"provider": p, "model": m, "outcome": o, "status": s, "latency_ms": round3(lat)}
+            "attempts": [{"latency_ms": round3(lat), "model": m, "outcome": o, "provider": p, "status": s}
                          for p, m, o, s, lat in self.attempts],
-            "status": self.status,
-            "error_code": self.error_code,
-            "latency_ms": round3(self.latency_ms),
-            "ttft_ms": round3(self.ttft_ms) if self.ttft_ms is not None else None,
-            "upstream_ms": round3(self.upstream_ms),
-            "usage": usage,
-            "cost_micros": self.cost_micros,
-            "stream": self.stream,
-            "finish_reason": self.finish_reason,
-            "client_disconnected": self.client_disconnected,
-            "policy": self.policy,
-            "findings": [{"scanner": s, "type": t, "action": a, "score": round(sc, 4), "direction": d}
-                         for s, t, a, sc, d in self.findings],
+            "authenticated": self.authenticated,
             "capture": self.capture,
+            "client_addr": self.client_addr,
+            "client_disconnected": self.client_disconnected,
             "content": _serialise_content(self.capture, self.content) if self.content is not None else None,
+            "cost_micros": self.cost_micros,
+            "error_code": self.error_code,
+            "findings": [{"action": a, "direction": d, "scanner": s, "score": round(sc, 4), "type": t}
+                         for s, t, a, sc, d in self.findings],
+            "finish_reason": self.finish_reason,
+            "ingress": self.ingress,
+            "key_id": self.key_id,
+            "latency_ms": round3(self.latency_ms),
+            "model": self.model,
+            "operation": self.operation,
+            "policy": self.policy,
+            "request_id": self.request_id,
         }
-        if self.admin is not None:  # set in place: `|` would copy the whole mapping
+        if seq is not None:
+            data["seq"] = seq
+        data["status"] = self.status
+        data["stream"] = self.stream
+        data["team"] = self.team
+        data["time"] = iso_time(to_us(self.time))
+        data["ttft_ms"] = round3(self.ttft_ms) if self.ttft_ms is not None else None
+        data["upstream_ms"] = round3(self.upstream_ms)
+        data["usage"] = usage
+        data["v"] = RECORD_VERSION
+        if writer_id is not None:
+            data["writer_id"] = writer_id
+        if self.admin is not None:  # set in place: `|` would copy the whole mapping (sorted by canonical)
             data["admin"] = self.admin
         return data
 

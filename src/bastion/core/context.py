@@ -9,6 +9,9 @@ from typing import Literal, Protocol
 
 from bastion.core.types import ChatRequest, ChatResponse, EmbeddingsRequest, Ingress, StreamEvent, Usage
 
+_perf_counter = time.perf_counter
+_time = time.time
+
 
 @dataclass(slots=True, frozen=True)
 class ModelLimit:
@@ -81,7 +84,7 @@ class Attempt:
 Operation = Literal["chat", "embeddings", "models"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class RequestContext:
     """Everything the stages and finalizers learn about one request.
 
@@ -114,6 +117,45 @@ class RequestContext:
     client_disconnected: bool = False
     state: dict[str, object] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
+
+    # Written out rather than generated: the generated __init__ calls a factory per container and clock
+    # (a global look-up and a call each); literals and direct clock calls are cheaper. Same parameters,
+    # same order, same defaults (None for a container or clock: a fresh one, as the factories give).
+    def __init__(self, request_id: str, ingress: Ingress, operation: Operation = "chat",
+                 client_addr: str | None = None, started: float | None = None, wall_time: float | None = None,
+                 principal: Principal | None = None, presented_key_id: str | None = None,
+                 model: str | None = None, stream: bool = False, policy_name: str | None = None,
+                 attempts: list[Attempt] | None = None, findings: list[Finding] | None = None,
+                 usage: Usage | None = None, start_usage: Usage | None = None, streamed_chars: int = 0,
+                 cost_micros: int = 0, status: int = 0, error_code: str | None = None,
+                 finish_reason: str | None = None, first_token_at: float | None = None, upstream_ms: float = 0.0,
+                 client_disconnected: bool = False, state: dict[str, object] | None = None,
+                 response_headers: dict[str, str] | None = None) -> None:
+        self.request_id = request_id
+        self.ingress = ingress
+        self.operation = operation
+        self.client_addr = client_addr
+        self.started = _perf_counter() if started is None else started
+        self.wall_time = _time() if wall_time is None else wall_time
+        self.principal = principal
+        self.presented_key_id = presented_key_id
+        self.model = model
+        self.stream = stream
+        self.policy_name = policy_name
+        self.attempts = [] if attempts is None else attempts
+        self.findings = [] if findings is None else findings
+        self.usage = usage
+        self.start_usage = start_usage
+        self.streamed_chars = streamed_chars
+        self.cost_micros = cost_micros
+        self.status = status
+        self.error_code = error_code
+        self.finish_reason = finish_reason
+        self.first_token_at = first_token_at
+        self.upstream_ms = upstream_ms
+        self.client_disconnected = client_disconnected
+        self.state = {} if state is None else state
+        self.response_headers = {} if response_headers is None else response_headers
 
     @property
     def elapsed_ms(self) -> float:

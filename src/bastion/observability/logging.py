@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
 import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, TextIO, cast
 
 import orjson
 
@@ -100,14 +101,110 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
+class JsonStreamHandler(logging.StreamHandler[IO[str]]):
+    """Our handler: every record written and flushed at once (`emit`), as StreamHandler does; access
+    lines (`access_log`) wait in `pending` for the next flush (within ACCESS_FLUSH_S on the event loop,
+    at shutdown, at exit). Whatever it writes writes the pending lines first, so they keep their order."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self.pending = bytearray()  # encoded access lines, each ending in a newline, oldest first
+
+    def emit(self, record: logging.LogRecord) -> None:  # StreamHandler.emit after the pending lines
+        try:
+            msg = self.format(record)
+            if self.pending:
+                self._write_pending()
+            self.stream.write(msg + self.terminator)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]  # (StreamHandler.flush, with the pending lines first)
+            if self.pending:
+                self._write_pending()
+            stream = self.stream
+            if stream and hasattr(stream, "flush"):
+                stream.flush()
+
+    def _write_pending(self) -> None:
+        """With the lock held. Lines go out in writes of at most PIPE_BUF bytes that end at a line's end:
+        on a pipe each such write is atomic, so the lines of several workers sharing one stderr never
+        interleave within a line (as with one write per line before). Appends may go on meanwhile
+        (access_log does not take the lock): only the bytes taken here are removed."""
+        pending = self.pending
+        data = bytes(pending)
+        n = len(data)
+        del pending[:n]
+        stream = self.stream
+        binary: IO[bytes] | None = getattr(stream, "buffer", None)
+        if binary is not None:
+            stream.flush()  # text written before (a print without a newline, say) goes first
+        start = 0
+        while start < n:
+            end = n
+            if n - start > _PIPE_BUF:
+                end = data.rfind(b"\n", start, start + _PIPE_BUF) + 1
+                if end <= start:  # one line longer than PIPE_BUF: alone in its write
+                    end = data.index(b"\n", start) + 1
+            chunk = data[start:end]
+            if binary is None:  # a text-only stream (a StringIO, a test's capture)
+                stream.write(chunk.decode())
+            else:
+                binary.write(chunk)
+                binary.flush()  # one write system call per chunk, never two chunks in one
+            start = end
+
+
+_PIPE_BUF = 4096  # POSIX's guarantee for an atomic write on a pipe (Linux: 4096)
+
+
+class _StderrAfterAccessLines:
+    """sys.stderr while our handler buffers access lines on the real stderr: whatever else writes there
+    (a traceback, a print, logging's own error report, a warning) writes the pending lines first, so
+    stderr keeps the order things happened in. Everything else is the real stream's."""
+
+    def __init__(self, stream: TextIO, handler: JsonStreamHandler) -> None:
+        self.stream = stream
+        self.handler = handler
+
+    def write(self, text: str) -> int:
+        if self.handler.pending:
+            _flush(self.handler)
+        return self.stream.write(text)
+
+    def writelines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        _flush(self.handler)
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
 def setup_logging(config: ObservabilityConfig, stream: IO[str] | None = None) -> logging.Handler:
     """Install one JSON handler on the root logger (replacing a previous one of ours), so every
-    library's records go through the scrubbing formatter. Returns the handler."""
+    library's records go through the scrubbing formatter. Returns the handler. Without a stream it
+    writes to stderr, and sys.stderr becomes `_StderrAfterAccessLines` over it (see there)."""
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, _MARK, False):
             root.removeHandler(h)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+            _flush(h)  # its pending lines, if any
+    if stream is None:
+        real = sys.stderr
+        if isinstance(real, _StderrAfterAccessLines):
+            real = real.stream
+        handler = JsonStreamHandler(real)
+        sys.stderr = cast(TextIO, _StderrAfterAccessLines(real, handler))
+    else:
+        handler = JsonStreamHandler(stream)
     handler.setFormatter(JsonFormatter())  # scrubs by itself; the filter is for foreign handlers
     setattr(handler, _MARK, True)
     root.addHandler(handler)
@@ -157,16 +254,9 @@ def access_log(ctx: RequestContext) -> None:
     }
     handler = _sole_handler()
     if handler is not None:
-        # The usual set-up, our handler alone: the line JsonFormatter would write, written as
-        # StreamHandler.emit would, without a LogRecord (~140k instructions per request with one).
-        line = orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE).decode()
-        handler.acquire()
-        try:
-            handler.stream.write(line)
-        except Exception:  # as StreamHandler.emit: reported by handleError (stderr), never raised
-            _handle_error(handler)
-        finally:
-            handler.release()
+        # The usual set-up, our handler alone: the line JsonFormatter would write, without a LogRecord
+        # (~140k instructions per request with one), held until the handler's next flush.
+        handler.pending += orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         _flush_soon(handler)
         return
     # Built directly: Logger.info would walk the stack for the caller's file and line (~4 µs).
@@ -177,10 +267,12 @@ def access_log(ctx: RequestContext) -> None:
     _access.handle(record)
 
 
-# An access line is flushed with the lines written after it within ACCESS_FLUSH_S on the event loop:
-# one flush (a write system call on a file) per interval instead of one per request. Lines still
-# buffered are flushed by the gateway's shutdown (flush_access_log) and by logging's at exit; a
-# line-buffered stream (stderr) writes each line at once anyway.
+# An access line is written with the lines after it within ACCESS_FLUSH_S on the event loop: one
+# write system call per interval (per 4 KiB of lines) instead of one per request, on a file and on
+# stderr (line-buffered: a write per line) alike. Lines still pending are written by any other record
+# of our handler or write to sys.stderr (first, so the order holds), by the gateway's shutdown
+# (flush_access_log) and by logging's at exit. A forked child forgets its parent's (the parent writes
+# them). A process killed outright (SIGKILL) loses at most the last interval's lines.
 ACCESS_FLUSH_S = 0.1
 _flush_due: list[object] = [None, None]  # (loop, handler) of the flush scheduled, if any
 
@@ -205,6 +297,15 @@ def _flush(handler: logging.Handler) -> None:
         _handle_error(handler)
 
 
+def _forget_pending_in_child() -> None:
+    for h in logging.root.handlers:
+        if isinstance(h, JsonStreamHandler):
+            h.pending.clear()
+
+
+os.register_at_fork(after_in_child=_forget_pending_in_child)
+
+
 def _handle_error(handler: logging.Handler) -> None:
     handler.handleError(logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", None, None))
 
@@ -216,7 +317,7 @@ def flush_access_log() -> None:
             _flush(h)
 
 
-def _sole_handler() -> logging.StreamHandler[IO[str]] | None:
+def _sole_handler() -> JsonStreamHandler | None:
     """Our JSON handler when an access record would reach it and nothing else: no handler or filter
     on the way (the access logger, "bastion", the root), none beside it (a test's capture, say)."""
     root = logging.root
@@ -226,6 +327,6 @@ def _sole_handler() -> logging.StreamHandler[IO[str]] | None:
     h = handlers[0]
     if (not getattr(h, _MARK, False) or h.filters or h.level > logging.INFO or _access.handlers or _access.filters
             or _access.disabled or not _access.propagate or _BASTION.handlers or not _BASTION.propagate
-            or not isinstance(h, logging.StreamHandler) or type(h.formatter) is not JsonFormatter):
+            or type(h) is not JsonStreamHandler or type(h.formatter) is not JsonFormatter):
         return None
     return h

@@ -81,7 +81,7 @@ class SqliteDatabase:
         conn = self._connect()
         conn.execute("BEGIN")
         try:
-            conn.executemany(sql, [tuple(r) for r in rows])
+            conn.executemany(sql, rows)  # each row a sequence already (sqlite3 binds lists and tuples alike)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

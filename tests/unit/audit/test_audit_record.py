@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bastion.audit.chain import content_key
-from bastion.audit.record import CapturedContent, build_record, canonical, iso_time, parse_iso
+from bastion.audit.record import AuditRecord, CapturedContent, build_record, canonical, iso_time, parse_iso
 from bastion.core.context import RequestContext
 from bastion.core.secret import Secret
 from bastion.core.types import ChatRequest, Message, TextPart
@@ -149,3 +150,32 @@ def test_every_field_takes_its_own_fact(make_ctx: Callable[..., RequestContext],
         findings=tuple((f.scanner, f.type, f.action, f.score, f.direction) for f in ctx.findings),
         capture="full", content={"prompt": "p", "response": "r"})
     assert build_record(ctx, capture="full", content=content) == expected
+
+
+_text = st.text(max_size=12)
+_opt_text = st.none() | _text
+_ms = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+_records = st.builds(
+    AuditRecord, st.floats(min_value=0, max_value=4e9, allow_nan=False), _text, _opt_text, _opt_text, st.booleans(),
+    _opt_text, _text, _text, _opt_text,
+    st.lists(st.tuples(_text, _text, _text, st.none() | st.integers(100, 599), _ms), max_size=3).map(tuple),
+    st.integers(0, 599), _opt_text, _ms, st.none() | _ms, _ms,
+    st.none() | st.tuples(*[st.integers(0, 10**6)] * 5), st.integers(0, 10**9), st.booleans(), _opt_text,
+    st.booleans(), _opt_text,
+    st.lists(st.tuples(_text, _text, _text, st.floats(0, 1), _text), max_size=3).map(tuple),
+    st.sampled_from(["none", "hash", "redacted", "full"]),
+    st.none() | st.dictionaries(_text, _opt_text, max_size=3),
+    st.none() | st.dictionaries(_text, st.integers() | _text, max_size=3))
+
+
+@given(_records, st.integers(1, 2**62))
+def test_chain_body_is_canonical_of_the_mapping_with_the_chain_fields(rec: AuditRecord, seq: int) -> None:
+    """The chain hashes what `canonical` makes of to_dict() plus writer_id and seq, byte for byte,
+    though it skips the sort when the mapping is built in sorted order (no content, no admin)."""
+    body = rec.chain_body("w-0123456789abcdef", seq)
+    assert body == canonical({**rec.to_dict(), "writer_id": "w-0123456789abcdef", "seq": seq})
+    fields = {f.name for f in dataclasses.fields(AuditRecord)}
+    if rec.admin is None:  # every field but admin (only when set), and the version
+        assert list(rec.to_dict()) == sorted(fields - {"admin"} | {"v"})
+    else:
+        assert set(rec.to_dict()) == fields | {"v"}

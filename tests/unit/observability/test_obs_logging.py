@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -12,7 +14,13 @@ import pytest
 from bastion.config.audit import ObservabilityConfig
 from bastion.core.context import Principal, RequestContext
 from bastion.core.types import Usage
-from bastion.observability.logging import SecretRedactingFilter, access_log, request_id_var, setup_logging
+from bastion.observability.logging import (
+    SecretRedactingFilter,
+    access_log,
+    flush_access_log,
+    request_id_var,
+    setup_logging,
+)
 
 PROVIDER_KEY = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx0123"
 VIRTUAL_KEY = "bst_k7f3a9_9vJmZqXrT4LpWs2NcYb8Hd5"
@@ -247,3 +255,147 @@ def test_line_times_are_milliseconds_as_three_digits(created: float) -> None:
     whole = int(created)
     expected = f"{datetime.fromtimestamp(whole, UTC).strftime('%Y-%m-%dT%H:%M:%S')}.{int((created - whole) * 1000):03d}Z"
     assert _ts(created) == expected
+
+
+class _CountingRaw(io.RawIOBase):
+    """The file descriptor under a stream: each `write` here is one write system call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: object) -> int:
+        data = bytes(b)  # type: ignore[call-overload]
+        self.writes.append(data)
+        return len(data)
+
+    def text(self) -> str:
+        return b"".join(self.writes).decode()
+
+
+@pytest.fixture
+def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], _CountingRaw]]:
+    """sys.stderr as Python makes it for a pipe (line-buffered text over a buffer), our handler alone on
+    it: installed by the test itself (pytest puts its capture back on sys.stderr for each phase)."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+
+    def install() -> _CountingRaw:
+        raw = _CountingRaw()
+        monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8",
+                                                            line_buffering=True))
+        setup_logging(ObservabilityConfig())
+        _ours_only()
+        return raw
+
+    yield install
+    flush_access_log()
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+def _ids(text: str) -> list[object]:
+    """Each line's request id; the message of a line without one; a line that is not JSON as it is."""
+    out: list[object] = []
+    for line in text.splitlines():
+        record = orjson.loads(line) if line.startswith("{") else {"msg": line}
+        out.append(record.get("request_id", record["msg"]))
+    return out
+
+
+def test_access_lines_on_stderr_are_written_in_few_whole_line_writes(stderr: Callable[[], _CountingRaw]) -> None:
+    """Line-buffered stderr made one write system call per access line; now a burst of lines takes a write
+    per 4 KiB (PIPE_BUF: atomic on a pipe, so workers sharing stderr never split each other's lines)."""
+    import asyncio
+
+    from bastion.observability.logging import ACCESS_FLUSH_S
+
+    n = 300
+    out = stderr()
+
+    async def burst() -> int:
+        for i in range(n):
+            access_log(_request(i))
+        before = len(out.writes)
+        await asyncio.sleep(ACCESS_FLUSH_S * 3)
+        return before
+
+    assert asyncio.run(burst()) == 0
+    assert _ids(out.text()) == [f"req_{i:08x}" for i in range(n)]
+    assert len(out.writes) <= len(out.text()) // 3500 + 1 < n // 5  # (~450 bytes a line: 9 in a write)
+    assert all(len(w) <= 4096 and w.endswith(b"\n") for w in out.writes)
+
+
+def test_a_warning_or_other_stderr_write_comes_at_once_after_the_pending_lines(
+        stderr: Callable[[], _CountingRaw]) -> None:
+    import asyncio
+
+    out = stderr()
+
+    async def interleaved() -> list[list[object]]:
+        seen = []
+        access_log(_request(1))
+        logging.getLogger("bastion.test").warning("upstream slow")
+        seen.append(_ids(out.text()))
+        access_log(_request(2))
+        print("a traceback, say", file=sys.stderr)
+        seen.append(_ids(out.text()))
+        access_log(_request(3))
+        access_log(_request(4))
+        seen.append(_ids(out.text()))
+        return seen
+
+    after_warning, after_print, pending = asyncio.run(interleaved())
+    assert after_warning == ["req_00000001", "upstream slow"]  # the warning at once, after the pending line
+    assert after_print == ["req_00000001", "upstream slow", "req_00000002", "a traceback, say"]
+    assert pending == after_print  # access lines alone wait for the interval
+    flush_access_log()  # (the loop ended before its timer)
+    assert _ids(out.text())[-2:] == ["req_00000003", "req_00000004"]
+
+
+def test_shutdown_writes_the_pending_lines_to_stderr(stderr: Callable[[], _CountingRaw]) -> None:
+    import asyncio
+
+    out = stderr()
+
+    async def serve_then_stop() -> str:
+        for i in range(50):
+            access_log(_request(i))
+        text = out.text()
+        flush_access_log()  # what Gateway.shutdown does
+        return text
+
+    assert asyncio.run(serve_then_stop()) == ""
+    assert _ids(out.text()) == [f"req_{i:08x}" for i in range(50)]
+
+
+def test_a_forked_child_leaves_its_parents_pending_lines_to_the_parent(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    out = (tmp_path / "log").open("a")
+    try:
+        setup_logging(ObservabilityConfig(), stream=out)
+        _ours_only()
+
+        async def fork_with_a_pending_line() -> int:
+            access_log(_request(1))
+            pid = os.fork()
+            if pid == 0:  # the child writes what it has (nothing) and leaves
+                flush_access_log()
+                os._exit(0)
+            return pid
+
+        pid = asyncio.run(fork_with_a_pending_line())  # its timer wrote the parent's line
+        os.waitpid(pid, 0)
+        flush_access_log()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        out.close()
+    assert _ids((tmp_path / "log").read_text()) == ["req_00000001"]
