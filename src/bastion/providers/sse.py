@@ -9,17 +9,9 @@ MAX_EVENT_BYTES = 8 * 1024 * 1024
 Event = tuple[str | None, bytes]
 
 
-class _Names(dict[bytes, str]):
-    """Event names by their bytes, decoded once (up to a bound: the names come from the upstream)."""
-
-    def __missing__(self, raw: bytes) -> str:
-        name = raw.decode("utf-8", "replace")
-        if len(self) < 256:
-            self[raw] = name
-        return name
-
-
-_NAMES = _Names()
+# Anthropic's event names, decoded once (a read of other names decodes its names itself)
+_NAMES = {name.encode(): name for name in ("message_start", "content_block_start", "content_block_delta",
+                                           "content_block_stop", "message_delta", "message_stop", "ping", "error")}
 
 
 class SSEError(Exception):
@@ -75,7 +67,10 @@ class SSEParser:
                 if len(items) % 2 == 0 and b"".join(items).find(b"\n") < 0:
                     names, datas = items[0::2], items[1::2]
                     if b"\n\nevent: ".join(map(b"\ndata: ".join, zip(names, datas, strict=True))) == chunk[7:last]:
-                        return list(zip(map(_NAMES.__getitem__, names), datas, strict=True))
+                        decoded: list[str | None] = list(map(_NAMES.get, names))
+                        if None in decoded:
+                            decoded = [name.decode("utf-8", "replace") for name in names]
+                        return list(zip(decoded, datas, strict=True))
             # Otherwise: split once at the blank lines; the parts are those the loop below would
             # find (`_block` each).
             events: list[Event] = []
