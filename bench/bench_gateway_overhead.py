@@ -14,7 +14,9 @@ what is left is the rest of "everything on". With `--stream` the requests are st
 the fake upstream's 20-event OpenAI stream and hands it over one event per loop iteration (one upstream
 read per event, as the paced cell of bench/run.py); CPU is then per stream. `--one-read` hands the
 whole stream over in one read instead, as in the streamed throughput cell (there, under load, a stream
-arrives in 1.14 reads on average: counted on 2026-11-29 over 14,174 streams).
+arrives in 1.14 reads on average: counted on 2026-11-29 over 14,174 streams). `--anthropic` sends the
+requests to the Anthropic ingress (/v1/messages) for a model of an Anthropic provider, whose stub answers
+with the fake upstream's Anthropic body or stream (bench cells `a_json`/`a_stream`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import profiles
 from bodies import SYSTEM, prompt
-from upstream import WORDS, openai_events, openai_json
+from upstream import WORDS, anthropic_events, anthropic_json, openai_events, openai_json
 
 # (module, class or None, function): timed inclusively with --breakdown (thread CPU time).
 PIECES = [
@@ -149,7 +151,7 @@ async def run(args: argparse.Namespace) -> None:
     setup_logging(config.observability, stream=log_file)
     app = create_app(config)
     gw = app.gateway  # type: ignore[attr-defined]
-    answer = openai_json()
+    answer = anthropic_json() if args.anthropic else openai_json()
 
     async def post(ep: object, path: str, body: bytes, extra: object = None) -> tuple[int, dict[str, str], bytes]:
         return 200, {"content-type": "application/json"}, answer
@@ -166,7 +168,14 @@ async def run(args: argparse.Namespace) -> None:
     headers = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
     text = prompt(args.words)
 
+    path = "/v1/messages" if args.anthropic else "/v1/chat/completions"
+    end_marker = b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n" if args.anthropic else b"data: [DONE]\n\n"
+
     def request(n: int | str) -> bytes:
+        if args.anthropic:
+            return json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 256, "temperature": 0.2,
+                               "stream": args.stream, "system": SYSTEM,
+                               "messages": [{"role": "user", "content": f"Ticket bench-{n}: {text}"}]}).encode()
         return json.dumps({"model": "gpt-4o-mini", "max_tokens": 256, "temperature": 0.2, "stream": args.stream,
                            "messages": [{"role": "system", "content": SYSTEM},
                                         {"role": "user", "content": f"Ticket bench-{n}: {text}"}]}).encode()
@@ -177,9 +186,9 @@ async def run(args: argparse.Namespace) -> None:
     bodies = [head + str(n).encode() + tail for n in range(args.requests + args.warmup)]
     assert bodies[-1] == request(len(bodies) - 1)
     for b in bodies[:args.warmup]:
-        status, out = await _call(app, "POST", "/v1/chat/completions", b, headers)
+        status, out = await _call(app, "POST", path, b, headers)
         assert status == 200, (status, out[:300])
-        assert not args.stream or (out.endswith(b"data: [DONE]\n\n") and b"window." in out), out[-300:]
+        assert not args.stream or (out.endswith(end_marker) and b"window." in out), out[-300:]
     await _drain(gw)
     for acc in SPENT.values():
         acc[:] = [0.0, 0]
@@ -189,7 +198,7 @@ async def run(args: argparse.Namespace) -> None:
         chunk = bodies[args.warmup + r * per_round: args.warmup + (r + 1) * per_round]
         cpu = time.process_time()
         for b in chunk:
-            status, _ = await _call(app, "POST", "/v1/chat/completions", b, headers)
+            status, _ = await _call(app, "POST", path, b, headers)
             assert status == 200
         await _drain(gw)
         rounds.append((time.process_time() - cpu) / len(chunk) * 1e6)
@@ -207,13 +216,14 @@ async def run(args: argparse.Namespace) -> None:
             print(f"| {label} | {spent / n * 1e6:.1f} | {calls / n:.2f} |")
     print(f"µs CPU per request (process, audit writer included): median {statistics.median(rounds):.1f}, min {min(rounds):.1f}, "
           f"rounds {', '.join(f'{x:.1f}' for x in rounds)}; injection {'on' if args.with_injection else 'no-op'}; "
-          f"{args.words}-word prompt; profile {args.profile}{'; streamed' if args.stream else ''}; audit rows {records}; load average {os.getloadavg()[0]:.2f}")
+          f"{args.words}-word prompt; profile {args.profile}{'; streamed' if args.stream else ''}{'; anthropic' if args.anthropic else ''}; audit rows {records}; load average {os.getloadavg()[0]:.2f}")
 
 
 class _StreamedAnswer:
     """The fake upstream's stream as the transport's response: a body fed one event per loop turn."""
 
     one_read = False
+    events: list[bytes] = []  # the fake upstream's stream (set by main: OpenAI's or Anthropic's)
 
     def __init__(self) -> None:
         from bastion.providers.http1 import Body
@@ -224,18 +234,15 @@ class _StreamedAnswer:
     async def _feed(self) -> None:
         if self.one_read:
             await asyncio.sleep(0)
-            self.content.feed(b"".join(STREAM_EVENTS))
+            self.content.feed(b"".join(self.events))
         else:
-            for event in STREAM_EVENTS:
+            for event in self.events:
                 await asyncio.sleep(0)  # the consumer takes each event before the next arrives
                 self.content.feed(event)
         self.content.feed_eof()
 
     def close(self) -> None:
         self.feeder.cancel()
-
-
-STREAM_EVENTS = openai_events(WORDS)
 
 
 async def _post_stream(ep: Any, path: str, body: bytes, extra: object = None) -> tuple[int, dict[str, str], Any]:
@@ -261,12 +268,15 @@ def main() -> None:
     parser.add_argument("--with-injection", action="store_true")
     parser.add_argument("--stream", action="store_true", help="streamed requests (20 events, one read each)")
     parser.add_argument("--one-read", action="store_true", help="with --stream: the whole stream in one upstream read")
+    parser.add_argument("--anthropic", action="store_true",
+                        help="Anthropic ingress and upstream (/v1/messages, an Anthropic provider's model)")
     parser.add_argument("--profile", choices=["full", "min"], default="full",
                         help="min: Bastion (a), auth + routing (as bench/run.py's bastion-min)")
     parser.add_argument("--breakdown", action="store_true",
                         help="time the main pieces (wrapped: adds ~1.3 µs per call to the total)")
     args = parser.parse_args()
     _StreamedAnswer.one_read = args.one_read
+    _StreamedAnswer.events = anthropic_events(WORDS) if args.anthropic else openai_events(WORDS)
     if not args.with_injection:
         _no_injection()
     if args.breakdown:

@@ -1,14 +1,15 @@
 """Instructions per request of Bastion's request path in process, counted by valgrind: a figure that
 other load on the machine does not move (CPU time on a shared or throttled VM moves ±10 % and more).
 
-Usage: .venv/bin/python bench/icount.py [--profile min|full [--with-injection]] [--stream [--one-read]] [--src DIR ...]
-                                        [--small 300] [--large 1300]
+Usage: .venv/bin/python bench/icount.py [--profile min|full [--with-injection]] [--stream [--one-read]] [--anthropic]
+                                        [--src DIR ...] [--small 300] [--large 1300]
 (`apt-get install -y valgrind` once). For each source tree (default: this checkout's src/), runs
 `bench_gateway_overhead.py` under `valgrind --tool=callgrind` twice, with --small and --large
 requests after the same warm-up, and prints (large - small) instructions / (large - small) requests:
 start-up, imports and warm-up cancel out. Pass several --src (e.g. a `git worktree` of the base
 commit's src/ and this one's) to compare trees. Instructions are not time (cache misses, syscalls and
-the upstream's I/O are not in them) but they follow the Python work of a change. The hash seed is
+the upstream's I/O are not in them) but they follow the Python work of a change. `--anthropic`: Anthropic
+requests (ingress and upstream, as bench cells `a_json`/`a_stream`) in place of OpenAI's. The hash seed is
 fixed (PYTHONHASHSEED=0 unless set): two runs of one tree, one with a random seed, one with seed 0,
 differed by 2.6 % (2026-11-29: 1,146,688 and 1,116,979 per one-read stream), more than many changes
 being compared; with the seed fixed, A/B pairs agreed in direction every time.
@@ -31,13 +32,14 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def instructions(src: Path, profile: str, requests: int, stream: bool = False, one_read: bool = False,
-                 injection: bool = False) -> int:
+                 injection: bool = False, anthropic: bool = False) -> int:
     """Every instruction of one in-process bench run (all threads) of `requests` requests."""
     with tempfile.TemporaryDirectory(prefix="icount-") as tmp:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.%p.out", sys.executable,
                str(ROOT / "bench" / "bench_gateway_overhead.py"), "--profile", profile, "--requests", str(requests),
                "--rounds", "1", "--warmup", "200", *(["--stream"] if stream else []),
-               *(["--one-read"] if one_read else []), *(["--with-injection"] if injection else [])]
+               *(["--one-read"] if one_read else []), *(["--with-injection"] if injection else []),
+               *(["--anthropic"] if anthropic else [])]
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     found = _COLLECTED.findall(done.stderr)
@@ -56,6 +58,7 @@ def main() -> None:
                         help="with --profile full: the injection detector scans every prompt (not a no-op)")
     parser.add_argument("--stream", action="store_true", help="streamed requests: instructions per stream")
     parser.add_argument("--one-read", action="store_true", help="with --stream: each stream in one upstream read")
+    parser.add_argument("--anthropic", action="store_true", help="Anthropic requests (ingress and upstream)")
     parser.add_argument("--small", type=int, default=300)
     parser.add_argument("--large", type=int, default=1300)
     args = parser.parse_args()
@@ -68,11 +71,13 @@ def main() -> None:
     for src in args.src or [ROOT / "src"]:
         if not (src / "bastion").is_dir():
             raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")
-        small = instructions(src, args.profile, args.small, args.stream, args.one_read, args.with_injection)
-        large = instructions(src, args.profile, args.large, args.stream, args.one_read, args.with_injection)
+        small = instructions(src, args.profile, args.small, args.stream, args.one_read, args.with_injection,
+                             args.anthropic)
+        large = instructions(src, args.profile, args.large, args.stream, args.one_read, args.with_injection,
+                             args.anthropic)
         per = (large - small) / (args.large - args.small)
         print(f"{src}: {per:,.0f} instructions per {'stream' if args.stream else 'request'} (profile {args.profile}"
-              f"{', injection on' if args.with_injection else ''}; "
+              f"{', injection on' if args.with_injection else ''}{', anthropic' if args.anthropic else ''}; "
               f"{small:,} at {args.small}, {large:,} at {args.large} requests)", flush=True)
 
 

@@ -152,7 +152,10 @@ class ApiHandlers:
             ctx.client_disconnected = gone
             await self.p.settle(ctx)
 
-        return StreamingResponse(_frames(ctx, result, encoder), headers=ctx.response_headers, on_close=on_close,
+        # A direct stream gives the client's frames, its end included (no generator around it)
+        frames = (result.frames(encoder, _Ending(ctx, encoder)) if isinstance(result, DirectStream)
+                  else _frames(ctx, result, encoder))
+        return StreamingResponse(frames, headers=ctx.response_headers, on_close=on_close,
                                  after=partial(self.p.report, ctx))
 
     # ---- embeddings and models --------------------------------------------------------
@@ -199,16 +202,46 @@ class ApiHandlers:
         return await self._fail(ctx, NotFound(f"no route {req.method} {req.path[:200]}", code="not_found"))
 
 
+class _Ending:
+    """A stream's end for its client (providers/streaming.py `Ending`): the encoder's close, or on a
+    failure mid-stream an error frame (the failure logged, its code recorded: the wire status is
+    already 200)."""
+
+    __slots__ = ("_ctx", "_enc")
+
+    def __init__(self, ctx: RequestContext, enc: StreamEncoder) -> None:
+        self._ctx = ctx
+        self._enc = enc
+
+    def close(self) -> bytes:
+        try:
+            return self._enc.close()
+        except Exception as e:
+            return self.failed(e)
+
+    def failed(self, err: Exception) -> bytes:
+        ctx = self._ctx
+        if isinstance(err, BastionError):
+            ctx.error_code = err.code
+            log.log(err.log_level, "stream ended with %s: %s", err.code, err.message,
+                    extra={"request_id": ctx.request_id})
+            return self._enc.error(err)
+        log.error("stream failed", exc_info=err, extra={"request_id": ctx.request_id})
+        ctx.error_code = "internal_error"
+        return self._enc.error(InternalError("internal error; request " + ctx.request_id))
+
+    def closed(self) -> None:
+        self._ctx.state["stream_closed_at"] = time.perf_counter()
+
+
 async def _frames(ctx: RequestContext, bursts: AsyncIterator[list[StreamEvent]], enc: StreamEncoder
                   ) -> AsyncIterator[bytes]:
     """Canonical events → ingress SSE frames, those of one burst together; a failure mid-stream
-    ends with an error frame."""
+    ends with an error frame (`_Ending`)."""
     encode = enc.encode
+    ending = _Ending(ctx, enc)
     try:
-        if isinstance(bursts, DirectStream):
-            async for out in bursts.frames(enc):
-                yield out
-        else:
+        try:
             async for burst in bursts:
                 if len(burst) == 1:
                     out = encode(burst[0])
@@ -216,15 +249,10 @@ async def _frames(ctx: RequestContext, bursts: AsyncIterator[list[StreamEvent]],
                     out = b"".join([encode(ev) for ev in burst])
                 if out:
                     yield out
-        yield enc.close()
-    except BastionError as e:
-        ctx.error_code = e.code  # the wire status is already 200; the code tells what ended it
-        log.log(e.log_level, "stream ended with %s: %s", e.code, e.message,
-                extra={"request_id": ctx.request_id})
-        yield enc.error(e)
-    except Exception:
-        log.exception("stream failed", extra={"request_id": ctx.request_id})
-        ctx.error_code = "internal_error"
-        yield enc.error(InternalError("internal error; request " + ctx.request_id))
+        except Exception as e:
+            last = ending.failed(e)
+        else:
+            last = ending.close()
+        yield last
     finally:
-        ctx.state["stream_closed_at"] = time.perf_counter()
+        ending.closed()

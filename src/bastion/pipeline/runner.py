@@ -35,7 +35,7 @@ from bastion.core.types import (
 from bastion.observability.tracing import RequestTracer
 from bastion.providers.base import StreamEncoder
 from bastion.providers.router import Router
-from bastion.providers.streaming import RoutedStream
+from bastion.providers.streaming import Ending, RoutedStream
 
 _SETTLED, _REPORTED = "_settled", "_reported"  # ctx.state flags: each finalizer runs exactly once
 log = logging.getLogger("bastion.pipeline")
@@ -133,8 +133,8 @@ class DirectStream:
         self._routed = routed
         self._bursts: AsyncIterator[Burst] | None = None
 
-    def frames(self, encoder: StreamEncoder) -> AsyncIterator[bytes]:
-        return self._routed.frames(encoder, partial(note, self._ctx))
+    def frames(self, encoder: StreamEncoder, ending: Ending | None = None) -> AsyncIterator[bytes]:
+        return self._routed.frames(encoder, partial(note, self._ctx), ending)
 
     def __aiter__(self) -> AsyncIterator[Burst]:
         if self._bursts is None:

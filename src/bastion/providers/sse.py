@@ -9,6 +9,11 @@ MAX_EVENT_BYTES = 8 * 1024 * 1024
 Event = tuple[str | None, bytes]
 
 
+# Anthropic's event names, decoded once (a read of other names decodes its names itself)
+_NAMES = {name.encode(): name for name in ("message_start", "content_block_start", "content_block_delta",
+                                           "content_block_stop", "message_delta", "message_stop", "ping", "error")}
+
+
 class SSEError(Exception):
     """The upstream's SSE framing is broken (an event larger than the limit)."""
 
@@ -52,6 +57,20 @@ class SSEParser:
                 datas = chunk[6:last].split(b"\n\ndata: ")
                 if b"".join(datas).find(b"\n") < 0:
                     return list(zip(repeat(None), datas))  # [(None, data) ...], built in C
+            # When every event is an `event: ` line and a `data: ` line (Anthropic), the read is
+            # their names and data, each name followed by "\ndata: " and each data by "\n\nevent: "
+            # (but the last): with both separators made one, one split gives names and data in
+            # turn. Taken when the items (none holding a line end) put back together with the
+            # separators in turn are the read: then each event is exactly those two lines.
+            elif chunk.startswith(b"event: "):
+                items = chunk[7:last].replace(b"\n\nevent: ", b"\ndata: ").split(b"\ndata: ")
+                if len(items) % 2 == 0 and b"".join(items).find(b"\n") < 0:
+                    names, datas = items[0::2], items[1::2]
+                    if b"\n\nevent: ".join(map(b"\ndata: ".join, zip(names, datas, strict=True))) == chunk[7:last]:
+                        decoded: list[str | None] = list(map(_NAMES.get, names))
+                        if None in decoded:
+                            decoded = [name.decode("utf-8", "replace") for name in names]
+                        return list(zip(decoded, datas, strict=True))
             # Otherwise: split once at the blank lines; the parts are those the loop below would
             # find (`_block` each).
             events: list[Event] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bastion.core.errors import UpstreamError
 from bastion.core.types import StreamEvent, StreamStart, Usage
@@ -24,6 +25,17 @@ CONTENT_KINDS = frozenset({"text", "tool_call", "thinking", "end"})
 
 SSEEvent = tuple[str | None, bytes]
 SSEBursts = AsyncGenerator[list[SSEEvent], None]
+
+
+class Ending(Protocol):
+    """How a stream read as frames ends for its client (http/api.py): its last frames, after its
+    end or a failure, and the moment it is over (however it ended: finished, failed or dropped)."""
+
+    def close(self) -> bytes: ...
+
+    def failed(self, err: Exception) -> bytes: ...
+
+    def closed(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -135,15 +147,17 @@ class RoutedStream:
             self._view = None  # held by what iterates it, if anything: no reference cycle through it
         return self._gen
 
-    def frames(self, encoder: StreamEncoder, seen: Seen) -> AsyncIterator[bytes]:
+    def frames(self, encoder: StreamEncoder, seen: Seen, ending: Ending | None = None) -> AsyncIterator[bytes]:
         """The client's frames of each upstream read, by `encoder` (providers/frames.py), in place
         of `bursts()` (a stream is read one way: not both); `seen` hears, per read, of the events
-        decoded in full and the characters of text taken by the template."""
+        decoded in full and the characters of text taken by the template. With `ending`, the
+        stream's end or failure gives its last frames (after the upstream is closed) in place of
+        ending the iteration or raising: the client's whole stream, with no generator around it."""
         # What `bursts()` gave only to be looked at (pipeline/runner.py: the output guard's answer)
         # and never read: dropped, or it and this stream would wait in a reference cycle for the
         # garbage collector.
         self._view = None
-        self._framed = self._translated(Translator(self._opened.decoder, encoder), seen)
+        self._framed = self._translated(Translator(self._opened.decoder, encoder), seen, ending)
         return self._framed
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
@@ -208,39 +222,50 @@ class RoutedStream:
             finally:
                 self._release()
 
-    async def _translated(self, translator: Translator, seen: Seen) -> AsyncGenerator[bytes, None]:
+    async def _translated(self, translator: Translator, seen: Seen, ending: Ending | None
+                          ) -> AsyncGenerator[bytes, None]:
         """`_run`, with each read translated straight to client frames. An error of the client's
         encoder is its own, never the upstream's: it does not count against the target."""
         opened, decoder = self._opened, self._opened.decoder
+        failure: Exception | None = None
         try:
             try:
-                out: list[bytes] = []
-                events, opened.first = opened.first, []
-                chars, err = translator.read(() if decoder.done else opened.pending, out, events, events[:])
-                while True:
-                    if events or chars:
-                        seen(events, chars)
-                    if out:
-                        yield out[0] if len(out) == 1 else b"".join(out)
-                    if err is not None:
-                        raise err
-                    if decoder.done:
-                        return
-                    try:
-                        sse = await opened.rest.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    out, events = [], []
-                    chars, err = translator.read(sse, out, events)
-                raise UpstreamError(f"provider {self._provider} ended the stream before it was complete",
-                                    retryable=False)
-            except UpstreamError as e:
-                self._failed(e)
-                raise
-        except EncodeFailed as e:
-            raise e.err from None
-        finally:
-            try:
-                await opened.rest.aclose()
+                try:
+                    out: list[bytes] = []
+                    events, opened.first = opened.first, []
+                    chars, err = translator.read(() if decoder.done else opened.pending, out, events, events[:])
+                    while True:
+                        if events or chars:
+                            seen(events, chars)
+                        if out:
+                            yield out[0] if len(out) == 1 else b"".join(out)
+                        if err is not None:
+                            raise err
+                        if decoder.done:
+                            break
+                        try:
+                            sse = await opened.rest.__anext__()
+                        except StopAsyncIteration:
+                            raise UpstreamError(f"provider {self._provider} ended the stream before it was complete",
+                                                retryable=False) from None
+                        out, events = [], []
+                        chars, err = translator.read(sse, out, events)
+                except UpstreamError as e:
+                    self._failed(e)
+                    raise
+            except EncodeFailed as e:
+                failure = e.err
+            except Exception as e:
+                failure = e
             finally:
-                self._release()
+                try:
+                    await opened.rest.aclose()
+                finally:
+                    self._release()
+            if ending is not None:
+                yield ending.close() if failure is None else ending.failed(failure)
+            elif failure is not None:
+                raise failure
+        finally:
+            if ending is not None:
+                ending.closed()

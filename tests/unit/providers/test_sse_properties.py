@@ -174,3 +174,33 @@ def test_a_read_of_data_lines_parses_as_the_same_bytes_one_at_a_time(values):
     assert got == feed_all([bytes([b]) for b in data])
     if all(v.find(b"\n") < 0 for v in values):
         assert got == [(None, v) for v in values]
+
+
+# A whole read of Anthropic events (an `event: ` line and a `data: ` line each) is split once with
+# both separators made one; any other shape (a second data line, a missing one, a comment, a name or
+# value holding a separator, an empty line more) takes the general path.
+NAME_VALUE = st.one_of(VALUE, st.sampled_from([b"", b"data: ", b"\ndata: x", b"\n\nevent: x", b"event: ", b"\n",
+                                               b"\xff\xfe", b"message_delta"]))
+ANTHROPIC_EVENT = st.tuples(NAME_VALUE, st.lists(DATA_VALUE, min_size=0, max_size=2).map(
+    lambda vs: vs if vs else []), st.booleans())
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(ANTHROPIC_EVENT, min_size=2, max_size=8))
+def test_a_read_of_event_and_data_lines_parses_as_the_same_bytes_one_at_a_time(events):
+    data = b"".join(b"event: " + name + b"\n" + b"".join(b"data: " + v + b"\n" for v in values)
+                    + (b": c\n" if comment else b"") + b"\n" for name, values, comment in events)
+    whole = SSEParser()
+    got = whole.feed(data) + whole.flush()
+    assert got == feed_all([bytes([b]) for b in data])
+    if all(n.find(b"\n") < 0 and len(vs) == 1 and vs[0].find(b"\n") < 0 and not c for n, vs, c in events):
+        assert got == [(n.decode("utf-8", "replace"), vs[0]) for n, vs, _ in events]
+
+
+def test_anthropic_stream_read_whole_is_its_events():
+    events = [("message_start", b'{"type":"message_start"}'), ("ping", b'{"type":"ping"}'),
+              ("content_block_delta", b'{"text":"a\\ndata: b"}'), ("message_stop", b"")]
+    data = b"".join(b"event: %s\ndata: %s\n\n" % (n.encode(), d) for n, d in events)
+    assert SSEParser().feed(data) == events
+    assert SSEParser().feed(data.replace(b"event: ping\n", b"")) == [  # an event with no name
+        events[0], (None, events[1][1]), *events[2:]]

@@ -426,9 +426,10 @@ def _read_whole(decoder: Decoder, encoder: Encoder, sse: list[SSEEvent]) -> tupl
 @pytest.mark.parametrize("client", sorted(ENCODERS))
 def test_a_read_of_many_text_events_is_written_as_one_run(client: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stream read whole: its text events go through `_run` at once (from the first when the
-    first chunk tells the template of OpenAI's text chunks and the client's encoder has its text
-    frame already, else after the first), and the client gets what the loop writes one event at a
-    time (bytes, text size, events, end)."""
+    decoder knows the template before it (OpenAI's first chunk, Anthropic's text block start) and
+    the client's encoder has its text frame already (an OpenAI client's, open from the start),
+    else after the first), and the client gets what the loop writes one event at a time (bytes,
+    text size, events, end)."""
     texts = ["Hel", "lo", " wor", "ld", " é\u2028", ".", " Bye", "!"]  # written without escapes (UTF-8)
     streams = [(ChunkDecoder, _one_read(texts)),
                (AnthropicStreamDecoder, [MESSAGE_START, anthropic_chunk("start", "", True),
@@ -447,9 +448,10 @@ def test_a_read_of_many_text_events_is_written_as_one_run(client: str, monkeypat
 
         monkeypatch.setattr(frames, "_run", spied)
         at_once = _read_whole(decoder(), ENCODERS[client](), sse)
-        whole = decoder is ChunkDecoder and client != "anthropic"  # "Hel" in the run too
+        whole = client != "anthropic"  # "Hel" in the run too
+        first = 1 if decoder is ChunkDecoder else 2  # the first text's place
         assert [(s, got[0]) for s, e, got in runs if got is not None] == [
-            (1, 9) if whole else (2, 9) if decoder is ChunkDecoder else (3, 10)]
+            (first if whole else first + 1, first + len(texts))]
         monkeypatch.setattr(frames, "_run", lambda *a: None)
         assert at_once == _read_whole(decoder(), ENCODERS[client](), sse)
         assert at_once[1] == len("Hello wörld é\u2028. Bye!" if whole else "lo wörld é\u2028. Bye!")

@@ -237,6 +237,11 @@ MEMBERS = st.sampled_from([
     {"id": "chatcmpl-\\3", "created": 1, "model": "m"},  # a backslash: no shortcut for the ends
     {"id": "c4", "meta": {"a": [1]}, "model": "m"},
     {"id": "c5", "usage": None, "error": None},
+    {"id": None, "created": "1", "model": 3},  # not a string, not an integer: "" and 0
+    {"id": "c6", "choices": None, "created": True},  # a `choices` before the last (the last wins)
+    {"id": "c7", "error": {"message": "overloaded"}},  # an error: raised
+    {"id": "c8", "usage": {"prompt_tokens": 2}},  # a usage before the choices: its event
+    {},  # `choices` first
 ])
 
 
@@ -357,3 +362,133 @@ def test_a_first_chunk_shaped_unlike_the_texts_still_lets_the_first_text_teach_t
     monkeypatch.setattr(ChunkDecoder, "_decode", refuse)
     assert decoder.feed(None, texts.chunk({"content": "b"})) == [TextDelta("b")]
     assert decoder.feed(None, texts.chunk({}, "stop")) == [StreamEnd("stop", 0)]  # the new template's shape
+
+
+# Anthropic's usual events besides text, spelt as it sends them, and their variants: any stop reason,
+# a stop sequence, usage of any kind (cache counts, invalid counts, not an object), blocks of other
+# indexes and types, event names that disagree with the data.
+STOP_REASONS = st.sampled_from(["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+                                "model_context_window_exceeded", "new_reason", "", None, 3])
+ANTHROPIC_USAGES = st.one_of(st.none(), st.just(3), st.just([]), st.dictionaries(
+    st.sampled_from(["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+                     "cache_creation", "server_tool_use"]),
+    st.one_of(st.integers(-1, 40), st.none(), st.booleans(), st.just(10**9 + 1), st.just("7"),
+              st.dictionaries(st.sampled_from(["ephemeral_1h_input_tokens", "ephemeral_5m_input_tokens"]),
+                              st.integers(-1, 5), max_size=2)), max_size=5))
+ANTHROPIC_END_STEP = st.tuples(
+    st.sampled_from(["start", "start", "delta", "delta", "delta", "stop", "stop", "message_delta", "message_delta",
+                     "message_stop", "ping", "tool_start", "text_start_with_text"]),
+    TEXT, st.sampled_from([0, 0, 0, 1, 2]), STOP_REASONS, st.one_of(st.none(), st.just("END")), ANTHROPIC_USAGES,
+    st.sampled_from(["name", "name", "none", "other"]), MUTATION)
+
+
+def anthropic_event(kind: str, text: str, index: int, reason: object, seq: object, usage: object) -> bytes:
+    """An event of `kind` as Anthropic spells it (compact JSON, its members in Anthropic's order)."""
+    obj: dict[str, object]
+    if kind == "start":
+        obj = {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+    elif kind == "text_start_with_text":
+        obj = {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": text}}
+    elif kind == "tool_start":
+        obj = {"type": "content_block_start", "index": index,
+               "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}}
+    elif kind == "delta":
+        obj = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+    elif kind == "stop":
+        obj = {"type": "content_block_stop", "index": index}
+    elif kind == "message_delta":
+        obj = {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": seq}, "usage": usage}
+    elif kind == "ping":
+        obj = {"type": "ping"}
+    else:
+        obj = {"type": "message_stop"}
+    return dumps(obj, False).encode()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(ANTHROPIC_END_STEP, max_size=12), st.booleans())
+@example([("start", "", 0, None, None, None, "name", (0, 0, 0)), ("delta", "hi", 0, None, None, None, "name", (0, 0, 0)),
+          ("stop", "", 0, None, None, None, "name", (0, 0, 0)),
+          ("message_delta", "", 0, "end_turn", None, {"output_tokens": 5, "cache_read_input_tokens": 2}, "name",
+           (0, 0, 0)), ("message_stop", "", 0, None, None, None, "name", (0, 0, 0))], True)
+@example([("start", "", 0, None, None, None, "name", (2, 40, 32))], False)  # a space before the index
+@example([("start", "", 0, None, None, None, "other", (0, 0, 0))], False)
+@example([("message_delta", "", 0, "end_turn", None, {"output_tokens": -1}, "name", (0, 0, 0))], False)
+@example([("message_delta", "", 0, "end_turn", None, {"output_tokens": 1}, "name", (1, -1, 32))], False)
+@example([("message_delta", "", 0, "end_turn", None, {"output_tokens": 1}, "name", (2, -2, 32))], False)
+@example([("start", "", 0, None, None, None, "name", (0, 0, 0)), ("stop", "", 0, None, None, None, "name", (0, 0, 0)),
+          ("stop", "", 0, None, None, None, "name", (0, 0, 0))], False)
+@example([("message_delta", "", 0, "max_tokens", None, None, "name", (0, 0, 0)),
+          ("start", "", 1, None, None, None, "name", (0, 0, 0))], False)
+@example([("message_delta", "", 0, "end_turn", None, {"output_tokens": 1}, "name", (0, 0, 0)),
+          ("message_stop", "", 0, None, None, None, "name", (0, 0, 0)),
+          ("stop", "", 0, None, None, None, "name", (0, 0, 0))], True)
+def test_anthropic_usual_events_taken_by_their_bytes_change_nothing(steps: list[tuple], started: bool) -> None:
+    """The text block's start (telling its template), its stop, message_delta and message_stop
+    taken by their bytes (`AnthropicStreamDecoder._known`): for any such events, in any order, with
+    any stop reason, stop sequence and usage, named or not (or misnamed), with a byte changed,
+    the decoder gives exactly the events, usage and errors it gives with no shortcut."""
+    events: list[tuple[str | None, bytes]] = [MESSAGE_START] if started else []
+    for kind, text, index, reason, seq, usage, naming, mutation in steps:
+        data = mutate(anthropic_event(kind, text, index, reason, seq, usage), *mutation)
+        etype = json.loads(anthropic_event(kind, text, index, reason, seq, usage))["type"]
+        events.append(({"name": etype, "none": None, "other": "message_delta" if etype != "message_delta"
+                        else "ping"}[naming], data))
+    fast, full = AnthropicStreamDecoder(fast=True), AnthropicStreamDecoder(fast=False)
+    assert outcome(fast, events) == outcome(full, events)
+    assert fast._usage.canonical() == full._usage.canonical() and fast.done == full.done
+
+
+def test_anthropic_usual_events_are_taken_without_the_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Taken, not only equivalent: after message_start, Anthropic's usual stream (text block start,
+    its deltas, its stop, message_delta, message_stop) is read without parsing a whole event; the
+    usage counted is the message_delta's, over the start's."""
+    decoder = AnthropicStreamDecoder()
+    decoder.feed(*MESSAGE_START)
+    calls: list[bytes] = []
+    loads = orjson.loads
+
+    def counted(data: bytes) -> object:
+        calls.append(data)
+        return loads(data)
+
+    monkeypatch.setattr("bastion.providers.anthropic.stream_decode.orjson.loads", counted)
+    assert decoder.feed("content_block_start", anthropic_event("start", "", 0, None, None, None)) == []
+    assert decoder.text_template() is not None
+    assert decoder.feed("content_block_delta", anthropic_event("delta", "Hi", 0, None, None, None)) == [TextDelta("Hi")]
+    assert decoder.feed("content_block_stop", anthropic_event("stop", "", 0, None, None, None)) == []
+    assert decoder.text_template() is None
+    for kind in ("delta", "stop"):  # the block is closed: a delta or a second stop for it is refused
+        with pytest.raises(BastionError, match="already stopped"):
+            decoder.feed(None, anthropic_event(kind, "x", 0, None, None, None))
+    usage = {"input_tokens": 5, "cache_read_input_tokens": 2, "output_tokens": 9}
+    assert decoder.feed("message_delta", anthropic_event("message_delta", "", 0, "max_tokens", None, usage)) == [
+        StreamEnd("length"), UsageEvent(Usage(input_tokens=7, output_tokens=9, cached_input_tokens=2))]
+    assert decoder.feed("message_stop", anthropic_event("message_stop", "", 0, None, None, None)) == []
+    assert decoder.done
+    # besides the refused events, only the text (its JSON string) and the usage object were parsed
+    assert calls[:1] == [b'"Hi"'] and calls[-1:] == [orjson.dumps(usage)] and len(calls) == 4
+
+
+def test_openai_first_chunk_of_the_usual_shape_is_read_without_the_general_decoder(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenAI's role chunk: its shape tells the template, and its start is read from its members
+    alone (`opening_start`), not by the general decoder; members it cannot vouch for (a usage, an
+    error) take the general decoder, which gives the start and the usage."""
+    shape = Shape({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7, "model": "m",
+                   "system_fingerprint": "fp"}, True, True)
+    decode = ChunkDecoder._decode
+
+    def refuse(*_: object) -> list[object]:
+        raise AssertionError("the general decoder ran")
+
+    monkeypatch.setattr(ChunkDecoder, "_decode", refuse)
+    decoder = ChunkDecoder()
+    assert decoder.feed(None, shape.chunk({"role": "assistant", "content": ""})) == [StreamStart("chatcmpl-1", "m", 7)]
+    assert decoder.feed(None, shape.chunk({"content": "Hi"})) == [TextDelta("Hi")]
+    monkeypatch.setattr(ChunkDecoder, "_decode", decode)
+    counted = Shape({"id": "c", "model": "m", "usage": {"prompt_tokens": 2}}, True, False)
+    decoder = ChunkDecoder()
+    assert decoder.feed(None, counted.chunk({"role": "assistant", "content": ""})) == [
+        StreamStart("c", "m", 0), UsageEvent(Usage(input_tokens=2))]
+    assert decoder._template is None  # its text chunks would carry the usage too: no template

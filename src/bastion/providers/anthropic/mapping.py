@@ -18,6 +18,9 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
+STOP_REASONS = tuple(_FINISH)  # the stop reasons this table knows
+
+
 def finish_reason(stop_reason: JSON) -> FinishReason | None:
     """Canonical finish reason of an upstream `stop_reason` (null stays None). A stop reason
     newer than this table reads as "stop": it is metadata, not text, and the API adds values

@@ -14,6 +14,7 @@ import orjson
 from bastion.core.errors import UpstreamError
 from bastion.core.types import (
     JSON,
+    FinishReason,
     JSONObject,
     StreamEnd,
     StreamEvent,
@@ -25,13 +26,24 @@ from bastion.core.types import (
 )
 from bastion.providers.anthropic.errors import error_event
 from bastion.providers.anthropic.fields import label
-from bastion.providers.anthropic.mapping import UsageCounter, finish_reason
+from bastion.providers.anthropic.mapping import STOP_REASONS, UsageCounter, finish_reason
 from bastion.providers.anthropic.response import tool_arguments
 from bastion.providers.literal import TextTemplate
 
 _SIGNED = "thinking+signature"  # block state of a thinking block whose signature has arrived
 _TEXT = b'"delta":{"type":"text_delta","text":'
 _PING = b'{"type":"ping"}'
+# The usual events besides text, as Anthropic spells them (`AnthropicStreamDecoder._known`)
+_BLOCK_START = b'{"type":"content_block_start","index":'
+_TEXT_OPEN = b',"content_block":{"type":"text","text":""}}'
+_DELTA_HEAD = b'{"type":"content_block_delta","index":'
+_BLOCK_STOP = b'{"type":"content_block_stop","index":'
+_MESSAGE_STOP = b'{"type":"message_stop"}'
+_MESSAGE_DELTA = b'{"type":"message_delta","delta":{"stop_reason":'
+_USAGE = b',"usage":'
+# A message_delta's bytes up to its usage, by its stop reason (no stop sequence)
+_ENDS = {_MESSAGE_DELTA + b'"%s","stop_sequence":null}' % reason.encode() + _USAGE: finish_reason(reason)
+         for reason in STOP_REASONS}
 
 
 def _malformed(what: str) -> UpstreamError:
@@ -39,16 +51,21 @@ def _malformed(what: str) -> UpstreamError:
 
 
 class AnthropicStreamDecoder:
-    """The usual event, a text delta of the open text block, is taken by a template learned from
-    that block's first delta (`providers/literal.py`) when it fits one; `fast=False` decodes every
-    event in full."""
+    """The usual event, a text delta of the open text block, is taken by a template
+    (`providers/literal.py`): told by the block's start when that has the usual spelling, else
+    learned from the block's first delta when it fits one. The other usual events, in Anthropic's
+    spelling, are taken by their bytes (`_known`). `fast=False` decodes every event in full."""
 
-    __slots__ = ("_blocks", "_calls", "_done", "_ended", "_learn", "_started", "_template", "_thinking", "_usage",
-                 "_usage_sent")
+    __slots__ = ("_blocks", "_calls", "_done", "_ended", "_fast", "_learn", "_started", "_stop", "_template",
+                 "_text_block", "_thinking", "_usage", "_usage_sent")
 
     def __init__(self, fast: bool = True) -> None:
         self._template: TextTemplate | None = None  # of the open text block's deltas (its index is in it)
         self._learn = fast
+        self._fast = fast
+        # the content_block_stop of the text block whose start told the template, while it is open
+        self._stop: bytes | None = None
+        self._text_block = -1  # that block's index
         self._started = False
         self._done = False
         self._ended = False
@@ -78,6 +95,10 @@ class AnthropicStreamDecoder:
                 return [TextDelta(text)] if text else []
         if data == _PING and (event is None or event == "ping"):  # the general path's answer, without the parse
             return []
+        if self._fast and self._started and not self._done:
+            known = self._known(event, data)
+            if known is not None:
+                return known
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -108,13 +129,63 @@ class AnthropicStreamDecoder:
         if etype == "content_block_stop":
             btype, call = self._block(payload, open_required=True)
             self._blocks[self._index(payload)] = (btype, call, False)
-            self._template = None  # its block is closed: a later delta for it is malformed
+            self._template = self._stop = None  # its block is closed: a later delta for it is malformed
             return []
         if etype == "message_delta":
             return self._message_delta(payload)
         if etype == "message_stop":
             return self._message_stop()
         raise UpstreamError(f"anthropic upstream sent an unknown stream event type '{label(etype)}'")
+
+    def _known(self, event: str | None, data: bytes) -> list[StreamEvent] | None:
+        """The events of a usual event other than text, in Anthropic's spelling, after message_start
+        and before message_stop; None for any other (the general path's). Each is taken by its bytes
+        only where they are the whole event, as the general path would read it:
+        - `content_block_start` of a text block with no text (`_BLOCK_START` + index + `_TEXT_OPEN`):
+          the block opens (no event), and tells the template of its deltas: `_DELTA_HEAD` + index +
+          `_TEXT` + a JSON string + `}}`, which the general path reads as that text alone;
+        - that block's `content_block_stop` (`_stop`, while the block is open): it closes;
+        - `message_delta` with a stop reason the decoder knows, no stop sequence and a usage
+          (`_ENDS` + a JSON value + `}`): the usage value, parsed alone, is counted as the general
+          path counts it (and refused as it refuses it), then the end and usage events;
+        - `message_stop`."""
+        if data == self._stop:
+            if event is None or event == "content_block_stop":
+                self._blocks[self._text_block] = ("text", -1, False)
+                self._template = self._stop = None
+                return []
+            return None
+        if data == _MESSAGE_STOP:
+            return self._message_stop() if event is None or event == "message_stop" else None
+        if data.startswith(_BLOCK_START):
+            if not data.endswith(_TEXT_OPEN) or not (event is None or event == "content_block_start"):
+                return None
+            digits = data[len(_BLOCK_START):len(data) - len(_TEXT_OPEN)]
+            # a JSON integer (no sign, no leading zero), of a block not seen, before the stop reason
+            if not digits.isdigit() or (digits[0] == 48 and len(digits) > 1) or self._ended:
+                return None
+            index = int(digits)
+            if index in self._blocks:
+                return None
+            self._blocks[index] = ("text", -1, True)
+            self._template = TextTemplate(_DELTA_HEAD + digits + b"," + _TEXT, b"}}", False)
+            self._stop = _BLOCK_STOP + digits + b"}"
+            self._text_block = index
+            return []
+        if data.startswith(_MESSAGE_DELTA):
+            if not (event is None or event == "message_delta") or data[-1:] != b"}":
+                return None
+            cut = data.find(_USAGE) + len(_USAGE)
+            reason = _ENDS.get(data[:cut])
+            if reason is None:
+                return None
+            try:
+                usage = orjson.loads(data[cut:-1])
+            except orjson.JSONDecodeError:
+                return None
+            self._usage.update(usage)
+            return self._ending(reason, None)
+        return None
 
     def _message_start(self, payload: JSONObject) -> list[StreamEvent]:
         if self._started:
@@ -231,12 +302,19 @@ class AnthropicStreamDecoder:
         if not isinstance(delta, dict):
             raise _malformed("message_delta without a delta")
         self._usage.update(payload.get("usage"))
-        out: list[StreamEvent] = []
         reason = finish_reason(delta.get("stop_reason"))
+        seq: str | None = None
         if reason is not None and not self._ended:
-            seq = delta.get("stop_sequence")
-            if seq is not None and not isinstance(seq, str):
+            given = delta.get("stop_sequence")
+            if given is not None and not isinstance(given, str):
                 raise _malformed("a stop_sequence that is not a string")
+            seq = given
+        return self._ending(reason, seq)
+
+    def _ending(self, reason: FinishReason | None, seq: str | None) -> list[StreamEvent]:
+        """A message_delta's events, its usage counted: the end (its first stop reason) and then the usage."""
+        out: list[StreamEvent] = []
+        if reason is not None and not self._ended:
             self._ended = True
             out.append(StreamEnd(finish_reason=reason, stop_sequence=seq))
         if self._ended and not self._usage_sent:

@@ -102,13 +102,10 @@ class AnthropicStreamEncoder:
     def _text(self, ev: TextDelta) -> bytes:
         if not ev.text:
             return b""
-        if self._open == "text":  # the usual event: `_delta`'s frame, without building its objects
-            return b"".join((_TEXT_HEAD, str(self._next_block - 1).encode(), _TEXT_MID, orjson.dumps(ev.text),
-                             b"}}\n\n"))
-        out = self._start()
-        if self._open != "text":
-            out += self._open_block(_TEXT_BLOCK)
-        return out + self._delta({"type": "text_delta", "text": ev.text})
+        # `_delta`'s frame, without building its objects; the first text opens its block
+        opened = b"" if self._open == "text" else self._start() + self._open_block(_TEXT_BLOCK)
+        return b"".join((opened, _TEXT_HEAD, str(self._next_block - 1).encode(), _TEXT_MID, orjson.dumps(ev.text),
+                         b"}}\n\n"))
 
     def _tool(self, ev: ToolCallDelta) -> bytes:
         out = self._start()

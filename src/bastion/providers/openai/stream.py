@@ -130,6 +130,29 @@ def opening_template(data: bytes) -> tuple[TextTemplate, EndShapes] | None:
     return None
 
 
+def opening_start(template: TextTemplate) -> StreamStart | None:
+    """The start told by a first chunk of the usual shape (`opening_template` gave `template`),
+    read with only its members parsed: choice 0 opened with no text and no finish reason gives no
+    event (as the general decoder reads it), so the chunk's only event is the start, from its id,
+    model and created. Taken only when the members, the chunk's bytes before `"choices"` with the
+    comma there made the object's end, parse alone as a non-empty object with neither `error` nor
+    `usage` (those the general decoder reads): the chunk is then that object's members followed
+    by the choices and the tail's members (its `choices` is the last, which wins). None otherwise."""
+    members = template.head[:len(template.head) - len(_CHOICE0)]
+    if members[-1:] != b",":
+        return None
+    try:
+        obj = orjson.loads(members[:-1] + b"}")
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict or not obj or "error" in obj or "usage" in obj:
+        return None
+    get = obj.get
+    rid, model, created = get("id"), get("model"), get("created")
+    return StreamStart(rid if isinstance(rid, str) else "", model if isinstance(model, str) else "",
+                       created if type(created) is int else 0)
+
+
 class ChunkDecoder:
     """Upstream chunks → canonical events. Normalises tool-call fragments so that id and name are
     sent once per call (some servers repeat them; OpenAI SDKs would concatenate repeats).
@@ -172,6 +195,20 @@ class ChunkDecoder:
             taken = ends.events(data)
             if taken is not None:
                 return taken
+        elif not self._started and self._learn and event is None and not self._done:
+            # The first chunk: its shape may tell the text chunks' already (a text decoded in full,
+            # not of that shape, still teaches one), and then its start is read from its members
+            opened = opening_template(data)
+            if opened is not None:
+                start = opening_start(opened[0])
+                if start is not None:
+                    self._template, self._ends = opened
+                    self._started = True
+                    return [start]
+                events = self._decode(event, data)
+                if len(events) == 1 and type(events[0]) is StreamStart:  # its members gave no event
+                    self._template, self._ends = opened
+                return events
         events = self._decode(event, data)
         if self._learn and len(events) == 1 and event is None:
             ev = events[0]
@@ -180,10 +217,6 @@ class ChunkDecoder:
                 learnt = TextTemplate.learn(data, _CONTENT, ev.text)
                 if learnt is not None or template is None:  # (a text that fits no template keeps the first chunk's)
                     self._template, self._ends = learnt, None
-            elif type(ev) is StreamStart:  # the first chunk: its shape may tell the text chunks' already (a
-                opened = opening_template(data)  # text decoded in full, not of that shape, still teaches one)
-                if opened is not None:
-                    self._template, self._ends = opened
         return events
 
     def _decode(self, event: str | None, data: bytes) -> list[StreamEvent]:
