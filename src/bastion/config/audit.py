@@ -69,7 +69,9 @@ class ObservabilityConfig(_Strict):
         "One JSON log line per request. Written to a file (stdout redirected), the lines of one 0.1 s interval share "
         "one flush (one write system call instead of one per request); shutdown flushes what is left, and a crash can "
         "lose at most that interval's access lines (the audit log, not the access log, is the record that loses "
-        "nothing). To a terminal or stderr each line is written at once."))
+        "nothing). On stderr (a terminal or a pipe) too: there the lines go out in whole-line writes of at most 4 KiB "
+        "(atomic on a pipe, so workers sharing one stderr never split a line), and any warning, error or other write to "
+        "stderr writes them first, so the order holds."))
     tracing: bool = Field(
         False, description="Emit OpenTelemetry spans (GenAI conventions) when opentelemetry is installed.")
 
