@@ -98,3 +98,19 @@ def test_the_detector_takes_the_model_arguments_of_the_one_pass() -> None:
     assert Detector(replace(MODEL, cap=1))._scored_args is None
     assert Detector(replace(MODEL, small_window=8, small_stride=4))._scored_args is None
     assert Detector(None)._scored_args is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("abcdefghij XYZ.,-_=\n\t0123456789"), max_size=300),
+       bounds=st.tuples(st.integers(0, 400), st.integers(0, 400)))
+def test_the_detectors_span_of_plain_offsets_is_the_canonical_span(text: str, bounds: tuple[int, int]) -> None:
+    """`findings` reads a window's span in a plain canonical form (identity offsets) without `Canonical.span`:
+    for a window within [0, n] the same span."""
+    from bastion.policy.injection import canon
+
+    c = canon.canonicalize(text, None, True)
+    if not c.plain:
+        return
+    n = len(c.text)
+    s, e = min(bounds[0], n), min(bounds[1], n)
+    assert c.span(s, e) == ((s, e) if s < e else (0, 0))
