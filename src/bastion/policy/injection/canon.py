@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bastion.policy.injection.encodings import B85_MAP, HEX_MAP, Gates
-from bastion.policy.injection.features import DT_U32, RUN_CHARS
+from bastion.policy.injection.features import DT_U32, RUN_CHARS, TUPLE_NEW
 from bastion.policy.injection.layout import RUN_KEEP, RUN_REPEAT, layout_runs
 from bastion.policy.normalize import fold_char
 
@@ -272,8 +272,8 @@ def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[byte
     if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
         return None
     n = len(out)  # (`_identity` inlined: this runs on every ASCII text)
-    return Canonical(out, np.frombuffer(codes, DT_U32), _IDENTITY[:n] if n <= _IDENTITY_LEN else _identity(n),
-                     len(text), True, gates, leet == 1)
+    return TUPLE_NEW(Canonical, (out, np.frombuffer(codes, DT_U32), _IDENTITY[:n] if n <= _IDENTITY_LEN
+                                 else _identity(n), len(text), True, gates, leet == 1))
 
 
 def _identity(n: int) -> IntArray:
@@ -315,7 +315,13 @@ def canonicalize(text: str, native: bool | None = None, vertical: bool = False) 
     """The canonical form of `text` (see the module docstring) with its offset map. `native`: map,
     collapse and cut in C (`bastion._native.canon`; default: when it is built; the same result).
     `vertical`: runs of short lines read as one line (`short_lines`)."""
-    c = _canonicalize(text, native)
+    tab = _TABLE if _TABLE is not None else _table()
+    c: Canonical | None = None
+    if text.isascii():  # an ASCII fast path (most texts); the general path when it declines
+        c = (_ascii_native(text, tab, _native, tab.ascii_native) if _native is not None and (native is None or native)
+             and tab.ascii_native is not None else _ascii_fast(text, tab))
+    if c is None:
+        c = _general(text, native, tab)
     return short_lines(c) if vertical and "\n" in c.text else c  # (`in` of one character: a `memchr`)
 
 
@@ -346,14 +352,9 @@ def _unspace(out: str, mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:
     return mapped[~drop], origin[~drop]
 
 
-def _canonicalize(text: str, native: bool | None) -> Canonical:
-    tab = _TABLE if _TABLE is not None else _table()
+def _general(text: str, native: bool | None, tab: _Table) -> Canonical:
+    """`canonicalize` without its ASCII fast paths (nor `short_lines`)."""
     in_c = _native is not None and (native is None or native)
-    if text.isascii():
-        fast = (_ascii_native(text, tab, _native, tab.ascii_native) if _native is not None and in_c
-                and tab.ascii_native is not None else _ascii_fast(text, tab))
-        if fast is not None:
-            return fast
     if _native is not None and in_c:
         out, cps, ori = _native.canon(text, tab.table, tab.multi, tab.layout, _astral, RUN_KEEP)
         mapped, origin = np.frombuffer(cps, dtype=np.uint32), np.frombuffer(ori, dtype=np.int64)

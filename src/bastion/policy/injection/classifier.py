@@ -10,6 +10,7 @@ cumulative sum make every window O(1), so the cost is linear in the text's lengt
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -20,7 +21,7 @@ from typing import NamedTuple, cast
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import Features, Hasher, Scored, run_buckets
+from bastion.policy.injection.features import TUPLE_NEW, Features, Hasher, Scored, run_buckets
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -133,8 +134,11 @@ class LinearModel:
         windows inside the text): then `extract` and `score_windows`."""
         if self.cap or 0 < self.small_window < len(codes):
             return None
-        return hasher.extract_scored(codes, self._weights32, self._live_bytes if self.dead_runs else b"", self.window,
-                                     self.stride, self.bias)
+        return hasher.extract_scored(codes, *self.scored_args())
+
+    def scored_args(self) -> tuple[npt.NDArray[np.float32], bytes, int, int, float]:
+        """The model's arguments of `Hasher.extract_scored` after the codes."""
+        return self._weights32, self._live_bytes if self.dead_runs else b"", self.window, self.stride, self.bias
 
     def score_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> list[Window]:
         """`score_windows` of the text of length `n` that `extract_scored` read into `scored` (the same windows)."""
@@ -143,6 +147,19 @@ class LinearModel:
 
     def best_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> Window:
         """The first of `score_scored`'s windows of the highest score, without building the others."""
+        w = self.window
+        if not cues and len(scored.logits) == (8 if n <= w else 16):
+            # one or two windows and no cue (most texts): `_probs_few`'s arithmetic per logit (`np.exp` of a float
+            # runs the same float64 loop as of a list: tests compare), the bounds of the best window only
+            if n <= w:
+                logit: float = _ONE_D(scored.logits)[0]
+                return TUPLE_NEW(Window, (offset, n + offset, 1.0 / (1.0 + float(np.exp(-logit)))))
+            first, last = _TWO_D(scored.logits)
+            p0, p1 = 1.0 / (1.0 + float(np.exp(-first))), 1.0 / (1.0 + float(np.exp(-last)))
+            # two windows: at 0 and flush with the end (`window_starts`: n - w <= stride, or there would be more);
+            # the second only when strictly higher, as `probs.index(max(probs))` picks (a NaN first stays first)
+            return (TUPLE_NEW(Window, (n - w + offset, n + offset, p1)) if p1 > p0
+                    else TUPLE_NEW(Window, (offset, w + offset, p0)))
         bounds, probs = self._scored_probs(scored, n, cues)
         k = probs.index(max(probs))  # (the first maximal, as max(range(...), key=...) picks it)
         return Window(bounds[k][0] + offset, bounds[k][1] + offset, probs[k])
@@ -332,6 +349,7 @@ class LinearModel:
         return self._live.astype(np.uint8).tobytes()
 
 
+_ONE_D, _TWO_D = struct.Struct("d").unpack, struct.Struct("2d").unpack  # 1 and 2 native float64s (as memoryview "d")
 _ONE_START = np.zeros(1, dtype=np.int64)  # the windows of a text no longer than one window (read only)
 _ONE_START.flags.writeable = False
 _FEW = 8  # up to this many windows, their scores are computed in Python floats

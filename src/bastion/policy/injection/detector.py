@@ -19,7 +19,15 @@ import numpy.typing as npt
 from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel, Window
 from bastion.policy.injection.encodings import encoded_runs
-from bastion.policy.injection.features import STOP_WORDS, VERT, Features, Hasher, Scored, word_hash
+from bastion.policy.injection.features import (
+    STOP_WORDS,
+    TUPLE_NEW,
+    VERT,
+    Features,
+    Hasher,
+    Scored,
+    word_hash,
+)
 from bastion.policy.injection.joined import joined_runs, pieces, spaced
 from bastion.policy.injection.leet import (
     _LEET,
@@ -156,6 +164,9 @@ class Detector:
         self._strong_bits = int.from_bytes(self._strong, "big")
         self._rot = (word_hash("rot13"), word_hash("rot"))
         self._prefilter = Prefilter([r.pattern for r in RULES], self.hasher)
+        # what `LinearModel.extract_scored` passes on when it always applies (no cap, no small windows)
+        self._scored_args = None if self.model is None or self.model.cap or self.model.small_window else (
+            self.model.scored_args())
 
     # ------------------------------------------------------------------ rules
     def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False,
@@ -312,7 +323,10 @@ class Detector:
 
     def _extract(self, codes: npt.NDArray[np.uint32]) -> Features | Scored:
         """A chunk's features, with its window logits summed in the same C pass when the model can have them."""
-        scored = self.model.extract_scored(self.hasher, codes) if self.model is not None else None
+        if self._scored_args is not None:  # `LinearModel.extract_scored` without its call and tests
+            scored = self.hasher.extract_scored(codes, *self._scored_args)
+        else:
+            scored = self.model.extract_scored(self.hasher, codes) if self.model is not None else None
         return self.hasher.extract(codes) if scored is None else scored
 
     # ------------------------------------------------------------------ all layers
@@ -325,11 +339,14 @@ class Detector:
         if n > CHUNK:
             feats = [self._extract(c.codes[o:o + CHUNK]) for o in offsets]
             words = WordIndex.of(feats, offsets)
-        else:  # one chunk (most texts): no slice, no list comprehension
-            feats = [self._extract(c.codes)]
-            words = WordIndex(feats[0].words, feats[0].word_starts)
+            trigrams = _trigrams(feats, offsets, n, step)
+        else:  # one chunk (most texts): no slice, no list comprehension, `_trigrams` and `WordIndex.of` inlined
+            f0 = self._extract(c.codes)
+            feats = [f0]
+            words = TUPLE_NEW(WordIndex, (f0.words, f0.word_starts))
+            buckets = f0.buckets
+            trigrams = buckets if len(buckets) == n - 2 else buckets[:max(n - 2, 0)]
         out: list[Finding] = []
-        trigrams = _trigrams(feats, offsets, n, step)
         hits = self.rule_hits(c.text, words, trigrams=trigrams) if self.use_rules else []
         best: dict[str, Finding] = {}
         for h in hits:
@@ -354,22 +371,29 @@ class Detector:
         if self.use_rules:
             out.extend(self._hidden(text, c, feats, words))
         if self.model is not None:
-            bests: list[Window] = []  # per chunk, its first window of the highest score
-            for o, f in zip(offsets, feats, strict=True):
-                length = min(CHUNK, n - o)
-                cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length] if hits else []
-                bests.append(max(self.model.score_windows(f, length, cues, offset=o, native=self.hasher.native),
-                                 key=_score) if isinstance(f, Features)
-                             else self.model.best_scored(f, length, cues, offset=o))
-            top = bests[0] if len(bests) == 1 else max(bests, key=_score)  # the first window of the highest score
-            s, e = c.span(top.start, top.end) if n else (0, 0)
+            if n <= CHUNK and not isinstance(feats[0], Features):  # one chunk read by the C pass (most texts):
+                # the loop below with o = 0 and length = n (every hit of the text is a cue of its one chunk)
+                top = self.model.best_scored(feats[0], n, [(h.rule, h.start) for h in hits] if hits else [])
+            else:
+                bests: list[Window] = []  # per chunk, its first window of the highest score
+                for o, f in zip(offsets, feats, strict=True):
+                    length = min(CHUNK, n - o)
+                    cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length] if hits else []
+                    bests.append(max(self.model.score_windows(f, length, cues, offset=o, native=self.hasher.native),
+                                     key=_score) if isinstance(f, Features)
+                                 else self.model.best_scored(f, length, cues, offset=o))
+                top = bests[0] if len(bests) == 1 else max(bests, key=_score)  # the first window of the highest score
+            if c.plain:  # `c.span` of a window (within [0, n]) where offsets are the identity, without its call
+                s, e = (top.start, top.end) if top.start < top.end else (0, 0)
+            else:
+                s, e = c.span(top.start, top.end) if n else (0, 0)
             score = top.score
             if score > FEW_WORDS_CAP and (_repetitive(c.text) or _names_only(text, self.vertical)):
                 # A few distinct words, each repeated (one word twenty times), give the classifier
                 # nothing to weigh: its score there is an artefact, not evidence. Rules still judge
                 # such texts. (No held-out text changed verdict: docs/injection.md.)
                 score = FEW_WORDS_CAP
-            out.append(Finding(MODEL_FAMILY, s, e, score))
+            out.append(TUPLE_NEW(Finding, (MODEL_FAMILY, s, e, score)))
         return out
 
     def score(self, text: str) -> float:

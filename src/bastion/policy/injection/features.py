@@ -82,6 +82,11 @@ class Features:
     longest_word: int
 
 
+# `TUPLE_NEW(cls, (field, ...))` builds a NamedTuple `cls` with every field given, without the Python-level
+# `__new__` frame the class call runs (the same object; ~1,300 instructions less): for the records of every scan
+TUPLE_NEW = tuple.__new__
+
+
 class Scored(NamedTuple):
     """A chunk's features as `Hasher.extract_scored` leaves them: what the detector reads of `Features` besides
     the classifier's input (`buckets` holds only the character 3-grams', which the prefilter reads), and the
@@ -234,7 +239,8 @@ class Hasher:
             raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
         t, w, ws, longest, logits = self.native.features_windows(codes, self.bits, self._word_bytes, self._salt_bytes,
                                                                  weights, live, window, stride, bias)
-        return Scored(np.frombuffer(t, DT_I64), np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits)
+        return TUPLE_NEW(Scored, (np.frombuffer(t, DT_I64), np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64),
+                                  longest, logits))
 
     def _content_pairs(self, words: U64, starts: I64) -> tuple[I64, I64]:
         """Buckets and positions of the pairs of consecutive content words (STOP_WORDS skipped)."""

@@ -100,13 +100,8 @@ class Regions:
         by first anchor occurrence, or by index for long texts): the first hit of a family wins.
         """
         n = len(text) if hi is None else hi
-        return self.merged(self.whole(text, ok, lo, n), self.anchored_spans(words, ok, lo, n), ok)
-
-    @staticmethod
-    def merged(out: dict[int, list[tuple[int, int]]], anchored: dict[int, list[tuple[int, int]]],
-               ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
-        """The whole-text regions, then the anchored rules' regions (of the rules not searched whole)."""
-        for k, spans in anchored.items():
+        out = self.whole(text, ok, lo, n)
+        for k, spans in self.anchored_spans(words, ok, lo, n).items():  # then the anchored rules not searched whole
             if ok[k] and k not in out:
                 out[k] = spans
         return out

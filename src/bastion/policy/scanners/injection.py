@@ -77,5 +77,11 @@ class InjectionScanner:
                 continue
             kind = "injection" if f.family == MODEL_FAMILY else f"injection.{f.family}"
             out.append(Match(kind, f.start, f.end, round(min(max(f.score, 0.0), 1.0), 4)))
-        out.sort(key=lambda m: (-m.score, m.start))
+        if len(out) > 1:  # (most scans report nothing: no sort, no key function)
+            out.sort(key=_order)
         return out
+
+
+def _order(m: Match) -> tuple[float, int]:
+    """Highest score first, then by start."""
+    return -m.score, m.start
