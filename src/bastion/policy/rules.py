@@ -102,7 +102,7 @@ class ScanRun:
 
     __slots__ = ("_accumulate", "_cache", "_scope", "_spent", "findings", "skipped")
 
-    def __init__(self, findings: list[Finding], *, accumulate: bool = True, cache: ScanCache | None = None,
+    def __init__(self, findings: list[Finding], accumulate: bool = True, cache: ScanCache | None = None,
                  scope: str | None = None) -> None:
         self.findings = findings
         self._accumulate = accumulate
