@@ -157,6 +157,8 @@ class ScanRun:
                 clock = None  # normalising is not the rule's time
                 norm = normalize(text, json_string)
             ntext = norm.text
+            matches: list[Match] | None
+            spent: float | None
             if accumulate:
                 # _timed and _kept, inlined for a request's run (the same clock readings, in the same
                 # order); a raise, no result or a result that is not an empty list takes them in full

@@ -59,23 +59,16 @@ async def test_memory_backend_sweeps_full_buckets() -> None:
 
 
 def _format_reset_before(seconds: float) -> str:
-    """format_reset as it was before its sub-second branch moved ahead of the finiteness test."""
+    """format_reset with the order of its first tests as it was (the finiteness test before the
+    sub-second branch); from one second on it is format_reset's own code."""
     if seconds <= 0:
         return "0s"
     if not math.isfinite(seconds):
-        seconds = 86_400.0
+        return format_reset(86_400.0)
     if seconds < 1:
         ms = math.ceil(seconds * 1000)
         return f"{ms if ms > 1 else 1}ms"
-    ms = math.ceil(seconds * 1000)
-    minutes, ms = divmod(ms, 60_000)
-    hours, minutes = divmod(minutes, 60)
-    secs = f"{ms // 1000}" if ms % 1000 == 0 else f"{ms / 1000:.3f}".rstrip("0")
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+    return format_reset(seconds)
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=0, max_value=2)

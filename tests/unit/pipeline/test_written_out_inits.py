@@ -1,5 +1,5 @@
-"""The written-out __init__s of the canonical request and response types are the ones the dataclass
-would generate: every field, in order, with its default (None standing for a fresh container)."""
+"""The written-out __init__s of RequestContext and of the canonical request and response types are the
+ones the dataclass would generate: every field, in order, with its default (None standing for a fresh container)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import inspect
 
 import pytest
 
+from bastion.core.context import RequestContext
 from bastion.core.types import ChatRequest, Choice, Message, TextPart
 
 
-@pytest.mark.parametrize("cls", [Message, ChatRequest, Choice])
+@pytest.mark.parametrize("cls", [RequestContext, Message, ChatRequest, Choice])
 def test_init_takes_every_field_in_order_with_its_default(cls: type) -> None:
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = dataclasses.fields(cls)
