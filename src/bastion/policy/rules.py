@@ -167,8 +167,7 @@ class ScanRun:
                     matches = scanner.scan(ntext)
                     ended = time.thread_time()
                 except Exception as e:  # any scanner failure is decided by on_error
-                    log.warning("scanner %s raised %s", rule.name, type(e).__name__)
-                    self.fail(rule, "failed")
+                    self._raised(rule, e)
                     clock = None
                     continue
                 else:
@@ -240,6 +239,10 @@ class ScanRun:
             return False
         return True
 
+    def _raised(self, rule: Rule, e: Exception) -> None:
+        log.warning("scanner %s raised %s", rule.name, type(e).__name__)
+        self.fail(rule, "failed")
+
     def _timed(self, rule: Rule, scanner: Scanner, text: str,
                clock: float | None) -> tuple[list[Match] | None, float | None, float | None]:
         """Run one scanner: its matches (None when it raised: on_error decided), its CPU time,
@@ -258,8 +261,7 @@ class ScanRun:
             matches = scanner.scan(text)
             ended = time.thread_time()
         except Exception as e:  # any scanner failure is decided by on_error
-            log.warning("scanner %s raised %s", rule.name, type(e).__name__)
-            self.fail(rule, "failed")
+            self._raised(rule, e)
             return None, None, None
         if matches is None:  # None means "decided" to the caller: a scanner returning it must not pass unseen
             self.fail(rule, "failed (returned no result)")
