@@ -89,7 +89,7 @@ class ToolCall:
     cache: CacheHint | None = None  # a breakpoint on the tool_use block (Anthropic)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Message:
     """One conversation turn.
 
@@ -110,6 +110,21 @@ class Message:
     # Reasoning blocks of an assistant turn, passed back unchanged (Anthropic: before the turn's
     # text and tool_use blocks). Only same-format providers receive them; no input scan reads them.
     thinking: list[ThinkingPart] = field(default_factory=list)
+
+    # Written out rather than generated (as the two below): the generated __init__ calls a factory per
+    # container left out (a global look-up and a call each); a literal is cheaper. Same parameters, same
+    # order, same defaults (None for a container: a fresh one, as the factory gives).
+    def __init__(self, role: Role, content: list[Part] | None = None, tool_calls: list[ToolCall] | None = None,
+                 tool_call_id: str | None = None, name: str | None = None, is_error: bool = False,
+                 cache: CacheHint | None = None, thinking: list[ThinkingPart] | None = None) -> None:
+        self.role = role
+        self.content = [] if content is None else content
+        self.tool_calls = [] if tool_calls is None else tool_calls
+        self.tool_call_id = tool_call_id
+        self.name = name
+        self.is_error = is_error
+        self.cache = cache
+        self.thinking = [] if thinking is None else thinking
 
     def text(self) -> str:
         return _text(self.content)
@@ -133,7 +148,7 @@ class ToolChoice:
     disable_parallel: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ChatRequest:
     """A chat request in canonical form.
 
@@ -166,6 +181,32 @@ class ChatRequest:
     extra: JSONObject = field(default_factory=dict)
     ingress: Ingress = "openai"
 
+    def __init__(self, model: str, messages: list[Message], system: list[TextPart] | None = None,
+                 tools: list[ToolDef] | None = None, tool_choice: ToolChoice | None = None,
+                 max_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
+                 top_k: int | None = None, stop: list[str] | None = None, stream: bool = False,
+                 include_usage: bool = False, seed: int | None = None, user: str | None = None,
+                 n: int | None = None, response_format: JSONObject | None = None, extra: JSONObject | None = None,
+                 ingress: Ingress = "openai") -> None:
+        self.model = model
+        self.messages = messages
+        self.system = [] if system is None else system
+        self.tools = [] if tools is None else tools
+        self.tool_choice = tool_choice
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.top_k = top_k
+        self.stop = [] if stop is None else stop
+        self.stream = stream
+        self.include_usage = include_usage
+        self.seed = seed
+        self.user = user
+        self.n = n
+        self.response_format = response_format
+        self.extra = {} if extra is None else extra
+        self.ingress = ingress
+
 
 @dataclass(slots=True)
 class EmbeddingsRequest:
@@ -193,7 +234,7 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Choice:
     index: int
     content: list[Part] = field(default_factory=list)
@@ -201,6 +242,16 @@ class Choice:
     finish_reason: FinishReason | None = None
     refusal: str | None = None
     thinking: list[ThinkingPart] = field(default_factory=list)  # reasoning blocks, before the content
+
+    def __init__(self, index: int, content: list[Part] | None = None, tool_calls: list[ToolCall] | None = None,
+                 finish_reason: FinishReason | None = None, refusal: str | None = None,
+                 thinking: list[ThinkingPart] | None = None) -> None:
+        self.index = index
+        self.content = [] if content is None else content
+        self.tool_calls = [] if tool_calls is None else tool_calls
+        self.finish_reason = finish_reason
+        self.refusal = refusal
+        self.thinking = [] if thinking is None else thinking
 
     def text(self) -> str:
         return _text(self.content)

@@ -155,8 +155,10 @@ class ApiHandlers:
         # A direct stream gives the client's frames, its end included (no generator around it)
         frames = (result.frames(encoder, _Ending(ctx, encoder)) if isinstance(result, DirectStream)
                   else _frames(ctx, result, encoder))
-        return StreamingResponse(frames, headers=ctx.response_headers, on_close=on_close,
-                                 after=partial(self.p.report, ctx))
+        # (chunks, status, content_type, headers, on_close, after) by position: keywords make a class
+        # call build and unpack a dict of them
+        return StreamingResponse(frames, 200, "text/event-stream", ctx.response_headers, on_close,
+                                 partial(self.p.report, ctx))
 
     # ---- embeddings and models --------------------------------------------------------
     async def _embeddings(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:

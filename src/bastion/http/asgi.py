@@ -41,6 +41,22 @@ Send = Callable[[Message], Awaitable[None]]
 _SINGLETONS = frozenset({"authorization", "x-api-key", "content-length", "content-type", "host",
                          "transfer-encoding"})
 
+# Header names of every request or answer, converted once: request names as servers hand them
+# (lower-case bytes) to the text _check_head makes of them, answer names to their bytes. Any other
+# name (another case included) takes the general conversion, with the same result.
+_COMMON_NAMES = ("host", "user-agent", "accept", "accept-encoding", "accept-language", "connection",
+                 "content-type", "content-length", "authorization", "x-api-key", "anthropic-version",
+                 "anthropic-beta", "expect", "transfer-encoding", "x-request-id", "x-forwarded-for",
+                 "forwarded", "x-real-ip", "traceparent", "tracestate", "openai-organization", "openai-project",
+                 "x-stainless-lang", "x-stainless-package-version", "x-stainless-os", "x-stainless-arch",
+                 "x-stainless-runtime", "x-stainless-runtime-version", "x-stainless-retry-count",
+                 "x-stainless-timeout", "x-stainless-async", "retry-after", "x-should-retry", "allow",
+                 "cache-control", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+                 "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
+                 "x-ratelimit-reset-tokens", "www-authenticate")
+_NAME_TEXT = {n.encode("latin-1"): n for n in _COMMON_NAMES}
+_NAME_BYTES = {n: n.encode("latin-1") for n in _COMMON_NAMES}
+
 
 class _ClientGone(Exception):
     """The client closed the connection before the request body arrived."""
@@ -219,8 +235,11 @@ class BastionASGI:
                                  code="request_header_fields_too_large", status=431)
         headers: dict[str, str] = {}
         size = 0
+        known = _NAME_TEXT
         for k, v in raw:
-            name = k.decode("latin-1").lower()
+            name = known.get(k) if k.__class__ is bytes else None
+            if name is None:
+                name = k.decode("latin-1").lower()
             size += len(k) + len(v) + 4
             if name in headers and name in _SINGLETONS:
                 raise InvalidRequest(f"the {name} header appears more than once", code="duplicate_header")
@@ -319,7 +338,9 @@ class BastionASGI:
         hs = [(b"content-type", content_type.encode()), (b"x-request-id", rid.encode())]
         if length is not None:
             hs.append((b"content-length", str(length).encode()))
-        hs += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]  # no append call each
+        known = _NAME_BYTES
+        hs += [(known.get(k) or k.encode("latin-1"), v.encode("latin-1"))  # no append call each
+               for k, v in extra.items()]
         return hs
 
     async def _send(self, resp: HttpResponse, rid: str, send: Send, close: bool = False) -> None:

@@ -57,7 +57,9 @@ class HttpResponse:
     @classmethod
     def json(cls, obj: object, status: int = 200, headers: dict[str, str] | None = None,
              after: After | None = None) -> HttpResponse:
-        return cls(status, orjson.dumps(obj), headers=headers or {}, after=after)
+        # (status, body, content_type, headers, after) by position: keywords make a class call build
+        # and unpack a dict of them
+        return cls(status, orjson.dumps(obj), "application/json", headers or {}, after)
 
 
 @dataclass(slots=True)

@@ -53,11 +53,11 @@ def format_reset(seconds: float) -> str:
     """A duration the way OpenAI writes it in `x-ratelimit-reset-*`: "6ms", "1s", "1.5s", "6m0s"."""
     if seconds <= 0:
         return "0s"
+    if seconds < 1:  # (finite: NaN compares false both times and goes on)
+        ms = math.ceil(seconds * 1000)
+        return f"{ms}ms" if ms > 1 else "1ms"  # not max(): a builtin call costs more than this whole branch
     if not math.isfinite(seconds):
         seconds = 86_400.0  # never: a day is as honest a hint as a header can give
-    if seconds < 1:
-        ms = math.ceil(seconds * 1000)
-        return f"{ms if ms > 1 else 1}ms"  # not max(): a builtin call costs more than this whole branch
     ms = math.ceil(seconds * 1000)
     minutes, ms = divmod(ms, 60_000)
     hours, minutes = divmod(minutes, 60)

@@ -14,17 +14,18 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bastion.cost.periods import Period
 from bastion.limits.backend import BudgetDecision, BudgetSlot, FailureCounter, RateDecision
-from bastion.limits.bucket import PERIOD_SECONDS, level_at, wait_for
+from bastion.limits.bucket import PERIOD_SECONDS, wait_for
 from bastion.limits.scopes import ScopeLimit
 
 _SWEEP_EVERY = 4096
 _SPEND_MEMO_MAX = 4096
 _PLANS_MAX = 4096
 
-# One counter of a scope: (scope index, kind, bucket key or scope id, limit); kinds by identity.
+# One counter of a scope: (scope index, kind, bucket key or scope id, limit, the limit as a float);
+# kinds by identity. A plan: every row in check order, and the rows a release touches (tokens, parallel).
 _REQUESTS, _TOKENS, _PARALLEL = "requests", "tokens", "parallel"
-_Row = tuple[int, str, str, int]
-_Plan = tuple[_Row, ...]
+_Row = tuple[int, str, str, int, float]
+_Plan = tuple[tuple[_Row, ...], tuple[_Row, ...]]
 
 
 class _Entry:
@@ -70,21 +71,21 @@ class MemoryBackend:
     def _plan(self, scopes: Sequence[ScopeLimit]) -> _Plan:
         """The counters of `scopes` in the order they are checked, read off once per scope tuple
         (the resolver hands out the same tuple per key and model): (scope index, kind, bucket key
-        or scope id, limit)."""
+        or scope id, limit, float(limit)); and those of them a release changes (tokens, parallel)."""
         plan = self._plans.get(id(scopes))
         if plan is not None and plan[0] is scopes:
             return plan[1]
         rows: list[_Row] = []
         for i, s in enumerate(scopes):
             if s.rpm is not None:
-                rows.append((i, _REQUESTS, s.id + "|r", s.rpm))
+                rows.append((i, _REQUESTS, s.id + "|r", s.rpm, float(s.rpm)))
             if s.tpm is not None:
-                rows.append((i, _TOKENS, s.id + "|t", s.tpm))
+                rows.append((i, _TOKENS, s.id + "|t", s.tpm, float(s.tpm)))
             if s.max_parallel is not None:
-                rows.append((i, _PARALLEL, s.id, s.max_parallel))
+                rows.append((i, _PARALLEL, s.id, s.max_parallel, float(s.max_parallel)))
         if len(self._plans) >= _PLANS_MAX:
             self._plans.clear()
-        out = tuple(rows)
+        out = (tuple(rows), tuple(r for r in rows if r[1] is not _REQUESTS))
         self._plans[id(scopes)] = (scopes, out)
         return out
 
@@ -98,12 +99,12 @@ class MemoryBackend:
         t = self._clock() if now is None else now
         buckets = self._buckets
         counts = self._parallel
-        new: list[tuple[list[float] | None, str, float, int]] = []  # (bucket, key, new level, limit)
+        new: list[tuple[list[float] | None, str, float, float]] = []  # (bucket, key, new level, float limit)
         parallel: list[str] | None = None
         req_limit = tok_limit = 0  # of the requests / tokens scope with the fewest left (0: none yet)
         req_left = tok_left = 0.0
         req_rem = tok_rem = 0
-        for i, kind, key, limit in self._plan(scopes):
+        for i, kind, key, limit, flimit in self._plan(scopes)[0]:
             if kind is _PARALLEL:
                 if counts.get(key, 0) >= limit:
                     return RateDecision(False, 1.0, i, "parallel")
@@ -120,34 +121,34 @@ class MemoryBackend:
                 need = 1
             b = buckets.get(key)
             if b is None:
-                cur = float(limit)
+                cur = flimit
             else:
                 cur = b[0]
                 elapsed = t - b[1]
                 if elapsed > 0:
                     cur += elapsed * limit / PERIOD_SECONDS
                 if cur > limit:
-                    cur = float(limit)
+                    cur = flimit
             if cur < need:
                 if kind is _TOKENS:
                     return RateDecision(False, wait_for(cur, tokens, limit), i, "tokens")
                 # rpm 0 admits nothing: asked again after a period, as the Redis backend says
                 return RateDecision(False, wait_for(cur, 1, limit) if limit > 0 else 60.0, i, "requests")
             cur -= need
-            new.append((b, key, cur, limit))
+            new.append((b, key, cur, flimit))
             rem = int(cur)  # cur >= 0: floor
             if kind is _TOKENS:
                 if not tok_limit or rem < tok_rem:
                     tok_limit, tok_rem, tok_left = limit, rem, cur
             elif not req_limit or rem < req_rem:
                 req_limit, req_rem, req_left = limit, rem, cur
-        for b, key, level, limit in new:
+        for b, key, level, flimit in new:
             if b is None:
-                buckets[key] = [level, t, float(limit)]
+                buckets[key] = [level, t, flimit]
             else:
                 b[0] = level
                 b[1] = t
-                b[2] = float(limit)
+                b[2] = flimit
         if parallel is not None:
             for sid in parallel:
                 counts[sid] = counts.get(sid, 0) + 1
@@ -171,19 +172,26 @@ class MemoryBackend:
         t = self._clock() if now is None else now
         buckets = self._buckets
         counts = self._parallel
-        for _i, kind, key, limit in self._plan(scopes):
+        for _i, kind, key, limit, flimit in self._plan(scopes)[1]:  # tokens and parallel rows only
             if kind is _TOKENS:
                 if token_delta:
                     b = buckets.get(key)
-                    cur = (level_at(b[0], b[1], t, limit) if b is not None else float(limit)) - token_delta
-                    if cur > limit:  # min(), without a builtin call
-                        cur = float(limit)
                     if b is None:
-                        buckets[key] = [cur, t, float(limit)]
+                        cur = flimit - token_delta
+                    else:  # bucket.level_at, inlined
+                        level = b[0]
+                        elapsed = t - b[1]
+                        if elapsed > 0:
+                            level += elapsed * limit / PERIOD_SECONDS
+                        cur = (flimit if level > limit else level) - token_delta
+                    if cur > limit:  # min(), without a builtin call
+                        cur = flimit
+                    if b is None:
+                        buckets[key] = [cur, t, flimit]
                     else:
                         b[0] = cur
                         b[1] = t
-            elif kind is _PARALLEL:
+            else:  # parallel
                 n = counts.get(key, 0) - 1
                 if n > 0:
                     counts[key] = n

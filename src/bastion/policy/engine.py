@@ -84,6 +84,7 @@ class PolicyEngine:
         # per part of a request (config.policy.TEXT_SOURCES), the input rules that scan it, when some
         # rule is limited to some roles (None: every rule scans every text)
         self._input_for: dict[str, tuple[Rule, ...]] | None = None
+        self._has_limits = any(r.limits is not None for r in self.input_rules)  # else _check_limits does nothing
         if any(r.roles is not None for r in self.input_rules):
             self._input_for = {src: tuple(r for r in self.input_rules if r.roles is None or src in r.roles)
                                for src in TEXT_SOURCES}
@@ -160,8 +161,11 @@ class PolicyEngine:
         slots = text_slots(request)
         scope = ctx.principal.key_id if ctx.principal is not None else None
         found = ctx.findings if findings is None else findings
-        run = ScanRun(found, cache=self.cache if use_cache else None, scope=scope)
-        self._check_limits(run, request, sum(len(s.text) for s in slots))
+        # (findings, accumulate, cache, scope) by position: keywords make a class call build and unpack a
+        # dict of them
+        run = ScanRun(found, True, self.cache if use_cache else None, scope)
+        if self._has_limits:
+            self._check_limits(run, request, sum(len(s.text) for s in slots))
         per_slot: list[list[Hit]] = []
         blocking: tuple[Hit, str] | None = None
         for slot in slots:
@@ -174,6 +178,8 @@ class PolicyEngine:
         if blocking is not None:
             raise violation(*blocking)
         for slot, hits in zip(slots, per_slot, strict=True):
+            if not hits:  # most texts: no list of edits to build
+                continue
             edits = [Edit(h.start, h.end, h.type, h.key, slot.text[h.start:h.end] if h.rule.restore else None)
                      for h in hits if h.rule.action == "redact"
                      and (slot.keep is None or h.end <= slot.keep[0] or h.start >= slot.keep[1])]

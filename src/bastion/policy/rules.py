@@ -102,7 +102,7 @@ class ScanRun:
 
     __slots__ = ("_accumulate", "_cache", "_scope", "_spent", "findings", "skipped")
 
-    def __init__(self, findings: list[Finding], *, accumulate: bool = True, cache: ScanCache | None = None,
+    def __init__(self, findings: list[Finding], accumulate: bool = True, cache: ScanCache | None = None,
                  scope: str | None = None) -> None:
         self.findings = findings
         self._accumulate = accumulate
@@ -134,13 +134,13 @@ class ScanRun:
         digest = b""
         hits: list[Hit] = []
         skipped = self.skipped
+        accumulate = self._accumulate
         clock: float | None = None  # thread time when the last scan ended (one reading between two rules)
-        for rule in rules:
-            scanner = rule.scanner
-            if scanner is None or (skipped and (rule.direction, rule.index) in skipped):
+        for rule, scanner, key, input_, uncheap in _prepared(rules):
+            if scanner is None or (skipped and key in skipped):
                 continue
             ckey: CacheKey | None = None
-            if cache is not None and rule.direction == "input" and (long_text or not cheap(scanner)):
+            if cache is not None and input_ and (long_text or uncheap):
                 digest = digest or cache.digest(text)
                 ckey = (self._scope, rule.policy, rule.direction, rule.index, len(text), digest, json_string)
                 cached = cache.get(ckey)
@@ -156,13 +156,44 @@ class ScanRun:
             if norm is None:
                 clock = None  # normalising is not the rule's time
                 norm = normalize(text, json_string)
-            matches, spent, clock = self._timed(rule, scanner, norm.text, clock)
-            if matches is None or not self._kept(rule, matches, spent, len(norm.text)):
+            ntext = norm.text
+            matches: list[Match] | None
+            spent: float | None
+            if accumulate:
+                # _timed and _kept, inlined for a request's run (the same clock readings, in the same
+                # order); a raise, no result or a result that is not an empty list takes them in full
+                try:
+                    started = time.thread_time() if clock is None else clock
+                    matches = scanner.scan(ntext)
+                    ended = time.thread_time()
+                except Exception as e:  # any scanner failure is decided by on_error
+                    self._raised(rule, e)
+                    clock = None
+                    continue
+                else:
+                    spent = ended - started
+                    clock = ended
+                    if matches is not None and matches.__class__ is list and not matches:
+                        spent_by = self._spent
+                        spent += spent_by.get(key, 0.0)
+                        spent_by[key] = spent
+                        if spent > rule.budget_s:
+                            self.fail(rule, f"exceeded its time budget of {rule.budget_s * 1000:g} ms")
+                            continue
+                        if ckey is not None and cache is not None:
+                            cache.put(ckey, matches)
+                        continue
+                    if matches is None:
+                        self.fail(rule, "failed (returned no result)")
+                        clock = None
+                        continue
+            else:
+                matches, spent, clock = self._timed(rule, scanner, ntext, clock)
+            if matches is None or not self._kept(rule, matches, spent, len(ntext)):
                 continue
             if ckey is not None and cache is not None:
                 cache.put(ckey, matches)
             if matches:
-                ntext = norm.text
                 if norm.is_identity:
                     hits.extend(Hit(rule, m.type, m.start, m.end, float(m.score), ntext[m.start:m.end])
                                 for m in matches)
@@ -208,6 +239,10 @@ class ScanRun:
             return False
         return True
 
+    def _raised(self, rule: Rule, e: Exception) -> None:
+        log.warning("scanner %s raised %s", rule.name, type(e).__name__)
+        self.fail(rule, "failed")
+
     def _timed(self, rule: Rule, scanner: Scanner, text: str,
                clock: float | None) -> tuple[list[Match] | None, float | None, float | None]:
         """Run one scanner: its matches (None when it raised: on_error decided), its CPU time,
@@ -226,13 +261,31 @@ class ScanRun:
             matches = scanner.scan(text)
             ended = time.thread_time()
         except Exception as e:  # any scanner failure is decided by on_error
-            log.warning("scanner %s raised %s", rule.name, type(e).__name__)
-            self.fail(rule, "failed")
+            self._raised(rule, e)
             return None, None, None
         if matches is None:  # None means "decided" to the caller: a scanner returning it must not pass unseen
             self.fail(rule, "failed (returned no result)")
             return None, None, None
         return matches, ended - started, ended
+
+
+# What `ScanRun.scan` reads of each rule, worked out once per rules tuple (a policy's tuples live as
+# long as it does): (rule, scanner, (direction, index), an input rule, its scanner not `cheap`).
+_Prepared = tuple[tuple[Rule, Scanner | None, tuple[str, int], bool, bool], ...]
+_PREPARED: dict[int, tuple[tuple[Rule, ...], _Prepared]] = {}
+_PREPARED_MAX = 1024
+
+
+def _prepared(rules: tuple[Rule, ...]) -> _Prepared:
+    found = _PREPARED.get(id(rules))
+    if found is not None and found[0] is rules:
+        return found[1]
+    out = tuple((r, r.scanner, (r.direction, r.index), r.direction == "input",
+                 r.scanner is not None and not cheap(r.scanner)) for r in rules)
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[id(rules)] = (rules, out)  # the tuple is held: its id is not reused while the entry lives
+    return out
 
 
 def _all_valid(matches: object, length: int) -> bool:

@@ -61,10 +61,13 @@ class ScanCache:
         value: Cached = tuple([(str(m.type), int(m.start), int(m.end), float(m.score)) for m in matches]) \
             if matches else ()  # most texts have no finding: no list built for them
         with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            entries = self._entries
+            n = len(entries)
+            entries[key] = value
+            if len(entries) == n:  # the key was there: now the most recent (a new key is put last)
+                entries.move_to_end(key)
+            while len(entries) > self.capacity:
+                entries.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

@@ -183,11 +183,14 @@ def text_slots(request: ChatRequest | EmbeddingsRequest) -> list[TextSlot]:
         out.append(TextSlot(f"stop[{i}]", request.stop[i], _list_item(request.stop, i), source=REQUEST_FIELDS))
     if request.user:
         out.append(_attr("user", request, "user", REQUEST_FIELDS))
-    metadata = request.extra.get("metadata")
+    extra = request.extra
+    if not extra:  # the usual request: none of the look-ups below would find anything
+        return out
+    metadata = extra.get("metadata")
     if isinstance(metadata, dict):
         out.extend(_json_strings("metadata", metadata, REQUEST_FIELDS))
     for key in _EXTRA_STRINGS:
-        value = request.extra.get(key)
+        value = extra.get(key)
         if isinstance(value, str) and value:
-            out.append(TextSlot(key, value, _setter(request.extra, key), source=REQUEST_FIELDS))
+            out.append(TextSlot(key, value, _setter(extra, key), source=REQUEST_FIELDS))
     return out

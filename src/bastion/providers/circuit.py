@@ -109,7 +109,7 @@ class CircuitBreaker:
         if not self.config.enabled:
             return UNGUARDED
         if self._state == "closed":
-            return Permit(self, probe=False)
+            return Permit(self, False)  # (breaker, probe) by position: no kwargs dict per call
         if self._state == "open":
             if self._clock() < self._opened_at + self.config.cooldown_seconds:
                 return None
@@ -118,7 +118,7 @@ class CircuitBreaker:
         if self._probes >= self.config.half_open_probes:
             return None
         self._probes += 1
-        return Permit(self, probe=True)
+        return Permit(self, True)
 
     def force(self) -> Permit:
         """A probe permit even while the circuit refuses: for a route that tries its targets
@@ -126,10 +126,10 @@ class CircuitBreaker:
         if not self.config.enabled:
             return UNGUARDED
         if self._state == "closed":
-            return Permit(self, probe=False)
+            return Permit(self, False)  # (breaker, probe) by position: no kwargs dict per call
         self._state = "half_open"
         self._probes += 1
-        return Permit(self, probe=True)
+        return Permit(self, True)
 
     # ---- outcomes -----------------------------------------------------------------------------
     def _on_result(self, probe: bool, ok: bool) -> None:

@@ -239,6 +239,17 @@ def test_matches_are_kept_as_plain_tuples_and_none_as_an_empty_tuple() -> None:
     assert cache.get(empty) == ()  # a kept "nothing found", not a miss (None)
 
 
+def test_a_key_put_again_becomes_the_most_recent_and_the_least_recent_is_evicted() -> None:
+    cache = ScanCache(2)
+    k1, k2, k3 = (("k", "p", "input", 0, 9, d, False) for d in (b"1", b"2", b"3"))
+    cache.put(k1, [])
+    cache.put(k2, [Match("t", 1, 2)])
+    cache.put(k1, [Match("t", 0, 1)])  # known: replaced, and now the most recent
+    cache.put(k3, [])  # evicts k2, the least recent
+    assert (cache.get(k1), cache.get(k2), cache.get(k3), len(cache)) == ((("t", 0, 1, 1.0),), None, (), 2)
+    cache.put(k2, [])  # k3 was read after k1: k1 goes
+    assert (cache.get(k1), cache.get(k3), len(cache)) == (None, (), 2)
+
 # ---- errors, budget and output are never cached ------------------------------------------
 
 @pytest.mark.parametrize("option", [{"fail": True}, {"invalid": True}])

@@ -88,10 +88,10 @@ class UsageCounter:
 
     def canonical(self) -> Usage:
         """Input includes cache reads and writes (the canonical, OpenAI-style convention)."""
-        return Usage(input_tokens=self.input + self.cache_read + self.cache_creation,
-                     output_tokens=self.output, cached_input_tokens=self.cache_read,
-                     cache_write_tokens=self.cache_creation,
-                     cache_write_1h_tokens=min(self.cache_1h, self.cache_creation))
+        # (input, output, cached_input, cache_write, reasoning, cache_write_1h) by position: keywords make
+        # a class call build and unpack a dict of them
+        return Usage(self.input + self.cache_read + self.cache_creation, self.output, self.cache_read,
+                     self.cache_creation, 0, min(self.cache_1h, self.cache_creation))
 
 
 def usage_from_wire(usage: JSON) -> Usage:

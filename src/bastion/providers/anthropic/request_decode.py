@@ -207,7 +207,7 @@ def _messages(raw: JSON, bp: Breakpoints) -> list[Message]:
                                  "the top-level 'system' field)", param=f"{path}.role")
         content = required(m, "content", path)
         if isinstance(content, str):
-            out.append(Message(role="user" if role == "user" else "assistant", content=[TextPart(content)]))
+            out.append(Message("user" if role == "user" else "assistant", [TextPart(content)]))  # by position
             continue
         blocks = arr(content, f"{path}.content")
         if role == "user":

@@ -77,11 +77,13 @@ def decode_response(body: JSONObject) -> ChatResponse:
     seq = body.get("stop_sequence")
     if seq is not None and not isinstance(seq, str):
         raise UpstreamError("anthropic upstream sent a stop_sequence that is not a string")
-    choice = Choice(index=0, content=[TextPart("".join(texts))] if texts else [], tool_calls=calls,
-                    finish_reason=finish_reason(body.get("stop_reason")), thinking=thinking)
+    # (index, content, tool_calls, finish_reason, refusal, thinking) and (id, model, choices, usage,
+    # created, stop_sequence) by position: keywords make a class call build and unpack a dict of them
+    choice = Choice(0, [TextPart("".join(texts))] if texts else [], calls,
+                    finish_reason(body.get("stop_reason")), None, thinking)
     usage = body.get("usage")
-    return ChatResponse(id=_str(body, "id", "message"), model=_str(body, "model", "message"), choices=[choice],
-                        usage=None if usage is None else usage_from_wire(usage), stop_sequence=seq)
+    return ChatResponse(_str(body, "id", "message"), _str(body, "model", "message"), [choice],
+                        None if usage is None else usage_from_wire(usage), 0, seq)
 
 
 def message_id(raw: str) -> str:

@@ -204,7 +204,7 @@ class AnthropicStreamDecoder:
         # Anthropic counts the input here, before any text: what a stream cut before its message_delta
         # is counted by. A start that counts no input at all (some compatible servers write zeros
         # and count in message_delta only) reports nothing.
-        return [StreamStart(id=mid, model=model, usage=usage if usage.input_tokens > 0 else None)]
+        return [StreamStart(mid, model, 0, usage if usage.input_tokens > 0 else None)]  # by position: no kwargs dict
 
     @staticmethod
     def _index(payload: JSONObject) -> int:
@@ -316,7 +316,7 @@ class AnthropicStreamDecoder:
         out: list[StreamEvent] = []
         if reason is not None and not self._ended:
             self._ended = True
-            out.append(StreamEnd(finish_reason=reason, stop_sequence=seq))
+            out.append(StreamEnd(reason, 0, seq))  # (finish_reason, index, stop_sequence) by position
         if self._ended and not self._usage_sent:
             self._usage_sent = True
             out.append(UsageEvent(self._usage.canonical()))
