@@ -191,17 +191,16 @@ class Detector:
         if 1 not in rule_ok:
             return []
         regions = self.regions.find(text, words, rule_ok, lo, hi)
-        possible = self._prefilter.possible
+        if near is not None:
+            regions = {i: kept for i, spans in regions.items() if (kept := [s for s in spans if near.touches(*s)])}
+        # the regions where every clause has a string (those of `_TEST_FROM` or more characters tested): in the
+        # others no match can lie (one call for all rules)
         hits: list[RuleHit] = []
-        for i, spans in regions.items():
+        for i, spans in self._prefilter.possible_regions(regions, maybe, text, short, _TEST_FROM).items():
             rule: Rule = RULES[i]
             found = 0
             last = -1
             for a, b in spans:
-                if near is not None and not near.touches(a, b):
-                    continue
-                if b - a >= _TEST_FROM and not possible(i, maybe, text, a, b, short):
-                    continue  # a clause has no string in this region: no match can lie in it
                 if rule.pattern.search(text, a, b) is None:  # most regions (cheaper than starting finditer)
                     continue
                 for m in rule.pattern.finditer(text, a, b):
@@ -232,7 +231,8 @@ class Detector:
         for start, end, decoded in encoded_runs(text, c.gates):  # hex, binary, Morse
             if self._strong_in(decoded):
                 out.append(Finding("encoded_payload", start, end, 0.95))
-        if "rot" in c.text and words.has_any(self._rot):  # the word "rot13" or "rot"
+        rot = c.rot  # (whether "rot" occurs, when the C pass saw it: `in` reads the whole text)
+        if ("rot" in c.text if rot is None else rot) and words.has_any(self._rot):  # the word "rot13" or "rot"
             if self._strong_in(codecs.encode(c.text, "rot13")):
                 out.append(Finding("encoded_payload", 0, len(text), 0.9))
         return out

@@ -179,9 +179,12 @@ class Prefilter:
         self.indexed = self._native is not None
         # `possible` in C when the accelerator is used (the method below is the reference; tests compare)
         self.possible: Callable[..., bool] = self._possible
+        # `_possible_regions` in C likewise (one call per scan instead of one `possible` per region)
+        self.possible_regions: Callable[..., dict[int, list[tuple[int, int]]]] = self._possible_regions
         if native is not None:
-            self.possible = partial(native.possible, native.possible_tables(
-                self._of_rule, members, tuple(strings), _SCAN_BUDGET))
+            tables = native.possible_tables(self._of_rule, members, tuple(strings), _SCAN_BUDGET)
+            self.possible = partial(native.possible, tables)
+            self.possible_regions = partial(native.possible_regions, tables)
 
     def _rarest(self, s: str, hasher: Hasher) -> list[int]:
         """Buckets of the (up to) 8 3-grams of `s` least likely in ordinary text, padded with the sentinel."""
@@ -240,6 +243,18 @@ class Prefilter:
             if not any(text.find(s, a, b) >= 0 for s in present):
                 return False
         return True
+
+
+    def _possible_regions(self, regions: dict[int, list[tuple[int, int]]], maybe: bytes, text: str, few: bool,
+                          test_from: int) -> dict[int, list[tuple[int, int]]]:
+        """Per rule of `regions` (in its order), its spans shorter than `test_from` or `possible` (rules keeping
+        none left out): the regions worth searching."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        for i, spans in regions.items():
+            kept = [(a, b) for a, b in spans if b - a < test_from or self._possible(i, maybe, text, a, b, few)]
+            if kept:
+                out[i] = kept
+        return out
 
 
 def _single(member: int) -> Callable[[bytes], tuple[int]]:
