@@ -649,3 +649,24 @@ def test_trigrams_of_scored_chunks_equal_those_of_features() -> None:
     one = _trigrams(scored[:1], [0], CHUNK, step)  # type: ignore[arg-type]
     assert isinstance(one, bytearray)
     assert np.array_equal(features_mod.as_i64(one), feats[0].buckets[:CHUNK - 2])
+
+
+@pytest.mark.parametrize("text", ["r.o.t.x", "a r b o c", "rot", "x rot y", "tor.r", "r-o-t-a-b"])
+def test_ascii_canon_rot_inputs_step_as_their_classes_in_other_tables(text: str) -> None:
+    """"r", "o" and "t" have inputs of their own in the C automaton, which step as their classes in the tables
+    given: with a hint table that makes them separators, the hint test still equals the bytes' (and the tables
+    of the detector are back in force in the next call)."""
+    from bastion.policy.injection.encodings import B85_MAP, HEX_MAP
+
+    tab = canon._table()
+    assert tab.ascii_native is not None
+    hint = bytearray(tab.hint_class)
+    for ch in b"rot":
+        hint[ch] = ord("s")
+    for table in (bytes(hint), tab.hint_class):
+        got = _native.ascii_canon(text, *tab.ascii_native, table, tab.run_class, HEX_MAP, B85_MAP)
+        assert got is not None
+        out = got[0]
+        assert got[2] == (out.encode().translate(table).find(b"slsls") >= 0)
+        assert got[6] == ("rot" in out)
+    _fused_gates_equal(text)
