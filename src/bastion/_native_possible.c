@@ -223,16 +223,28 @@ done:
     return result;
 }
 
+/* An int of `regions` (exactly int: no Python code, as an `__index__`, may run while the dict and its lists are
+ * read), or -1 with an exception set (check PyErr_Occurred). */
+static Py_ssize_t
+exact_int(PyObject *obj)
+{
+    if (!PyLong_CheckExact(obj)) {
+        PyErr_Format(PyExc_TypeError, "regions: rules and offsets must be int, not %.50s", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    return PyLong_AsSsize_t(obj);
+}
+
 /* A span (a, b) of text of length n: 0 <= a <= b <= n, else -1 with an exception set. */
 static int
 span_arg(PyObject *item, Py_ssize_t n, Py_ssize_t *a, Py_ssize_t *b)
 {
-    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
         PyErr_SetString(PyExc_TypeError, "regions: spans must be (a, b) tuples");
         return -1;
     }
-    if (((*a = index_arg(PyTuple_GET_ITEM(item, 0))) == -1 && PyErr_Occurred()) ||
-        ((*b = index_arg(PyTuple_GET_ITEM(item, 1))) == -1 && PyErr_Occurred()))
+    if (((*a = exact_int(PyTuple_GET_ITEM(item, 0))) == -1 && PyErr_Occurred()) ||
+        ((*b = exact_int(PyTuple_GET_ITEM(item, 1))) == -1 && PyErr_Occurred()))
         return -1;
     if (*a < 0 || *a > *b || *b > n) {
         PyErr_Format(PyExc_ValueError, "regions: span (%zd, %zd) out of bounds", *a, *b);
@@ -284,15 +296,16 @@ native_possible_regions(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto fail;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), pos = 0;
     PyObject *key, *spans;
+    /* (below, no Python code runs: exact ints, tuples and lists, PyUnicode_Find, the dict `out` of exact ints) */
     while (PyDict_Next(regions, &pos, &key, &spans)) {
-        Py_ssize_t rule = index_arg(key);
+        Py_ssize_t rule = exact_int(key);
         if (rule == -1 && PyErr_Occurred())
             goto fail;
         if (rule < 0 || rule >= t->n_rules) {
             PyErr_Format(PyExc_ValueError, "rule: %zd out of range", rule);
             goto fail;
         }
-        if (!PyList_Check(spans)) {
+        if (!PyList_CheckExact(spans)) {
             PyErr_SetString(PyExc_TypeError, "regions: each rule's spans must be a list");
             goto fail;
         }

@@ -350,11 +350,12 @@ def test_possible_regions_refuses_bad_inputs() -> None:
     assert _native.possible_regions(tables, {}, every, text, True, 0) == {}
     for regions, error, match in [
             ([(1, [(0, 8)])], TypeError, "dict"), ({2: [(0, 8)]}, ValueError, "rule"),
-            ({-1: [(0, 8)]}, ValueError, "rule"), ({"1": [(0, 8)]}, TypeError, "integer"),
+            ({-1: [(0, 8)]}, ValueError, "rule"), ({"1": [(0, 8)]}, TypeError, "int"),
             ({1: ((0, 8),)}, TypeError, "list"), ({1: [(0, 8, 9)]}, TypeError, "tuples"),
             ({1: [[0, 8]]}, TypeError, "tuples"), ({1: [(0, 9)]}, ValueError, "bounds"),
             ({1: [(-1, 8)]}, ValueError, "bounds"), ({1: [(5, 4)]}, ValueError, "bounds"),
-            ({1: [(0, "8")]}, TypeError, "integer"), ({1: [(0, 8), (0, 2**70)]}, OverflowError, "int")]:
+            ({1: [(0, "8")]}, TypeError, "int"), ({1: [(0, 8), (0, 2**70)]}, OverflowError, "int"),
+            ({1: [(0, np.int64(8))]}, TypeError, "int"), ({True: [(0, 8)]}, TypeError, "int")]:
         with pytest.raises(error, match=match):
             _native.possible_regions(tables, regions, every, text, False, 0)
     with pytest.raises(ValueError, match="maybe"):
