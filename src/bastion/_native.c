@@ -34,6 +34,8 @@
  *   possible_tables(rule_clauses, clause_members, strings, budget) -> tables
  *   possible(tables, rule, maybe, text, a, b, few) -> bool
  *       Prefilter.possible, the exact str.find test of a region (in _native_possible.c).
+ *   possible_regions(tables, regions, maybe, text, few, test_from) -> dict
+ *       Prefilter._possible_regions: `possible` of every region of a scan in one call (_native_possible.c).
  *
  *   window_logits_capped(buckets, positions, weights, live, n, starts, window, bias, cap) -> logits
  *       window_logits with each bucket counted at most `cap` times per window (in _native_distinct.c).
@@ -925,6 +927,8 @@ static PyMethodDef methods[] = {
     {"possible_tables", native_possible_tables, METH_VARARGS, "Prefilter.possible's tables (_native_possible.c)."},
     {"possible", (PyCFunction)(void (*)(void))native_possible, METH_FASTCALL,
      "Prefilter.possible: every clause has a string in the region."},
+    {"possible_regions", (PyCFunction)(void (*)(void))native_possible_regions, METH_FASTCALL,
+     "Prefilter._possible_regions: the regions worth searching, in one call (_native_possible.c)."},
     {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
     {"ascii_canon", (PyCFunction)(void (*)(void))native_ascii_canon, METH_FASTCALL,

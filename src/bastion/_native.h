@@ -105,6 +105,7 @@ PyObject *native_pii_gates(PyObject *self, PyObject *text);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_possible_regions(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_window_logits_capped(PyObject *self, PyObject *args);
 PyObject *native_features_windows(PyObject *self, PyObject *args);
 int window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn,

@@ -2,14 +2,15 @@
  * cheap tests (canon._ascii_fast's map and gates, encodings.encoded_runs's gates, whether leet runs exist).
  *
  *   ascii_canon(text, keep, drop, hint_class, run_class, hex_map, b85_map)
- *       -> None | (str, codes, spaced_hint, run_hint, gates, leet)
+ *       -> None | (str, codes, spaced_hint, run_hint, gates, leet, rot)
  *       For an ASCII `text`: None when a character is dropped (drop[c] != 0), maps to a non-ASCII
  *       character, or two whitespace characters (" " or "\n" after the map) are adjacent; else the
  *       mapped text (keep[c] per character), its code points (uint32, as a bytearray), whether the
  *       hint classes of the mapped bytes hold "slsls" (hint_class) and whether, spaces and newlines
  *       left out, four bytes in a row have the run class "p" (run_class): exactly the tests
  *       `_ascii_fast` makes with bytes.translate and find; `gates`, what encoding_gates(text, hex_map, b85_map)
- *       returns, and `leet`, whether leet_runs(mapped text) is not empty. The six tables are bytes of 256.
+ *       returns, `leet`, whether leet_runs(mapped text) is not empty, and `rot`, whether "rot" occurs in the
+ *       mapped text (the detector's ROT13 gate). The six tables are bytes of 256.
  */
 #include "_native.h"
 
@@ -30,26 +31,41 @@ static int canon_ready;
 #define C_BAD (1u << 16)  /* dropped, or mapped past ASCII */
 #define C_WS (1u << 17)   /* mapped to " " or "\n" */
 
-/* One automaton follows the three patterns the mapped bytes are tested for, its state (h * 5 + r) * 4 + l:
- * h, the length of the longest prefix of "slsls" the hint classes end with (5: seen, kept); r, the "p" run
- * classes in a row, spaces and newlines skipped (4: seen, kept); l, the leet_runs state (LEET_STEP's last
- * class, 3: a mapped character met a letter, kept). A byte's input is (hint * 3 + run) * 4 + leet class, with
- * hint 0/1/2 for "s"/"l"/other and run 0/1/2 for whitespace/"p"/other. trans[state * 64 + input] is the next
- * state times 64. */
-enum { A_STATES = 6 * 5 * 4 };
+/* One automaton follows the four patterns the mapped bytes are tested for, its state
+ * ((h * 5 + r) * 4 + l) * 4 + t: h, the length of the longest prefix of "slsls" the hint classes end with (5: seen,
+ * kept); r, the "p" run classes in a row, spaces and newlines skipped (4: seen, kept); l, the leet_runs state
+ * (LEET_STEP's last class, 3: a mapped character met a letter, kept); t, the length of the longest prefix of "rot"
+ * the mapped bytes end with (3: seen, kept). A byte's input is (hint * 3 + run) * 4 + leet class, with hint 0/1/2
+ * for "s"/"l"/other and run 0/1/2 for whitespace/"p"/other, except for the mapped bytes "r", "o" and "t": inputs
+ * ROT_INPUT + 0, 1, 2, which step h, r and l as their classes' input would (`rot_base`, from the tables).
+ * trans[state * 64 + input] is the next state times 64. */
+enum { A_STATES = 6 * 5 * 4 * 4, ROT_INPUT = 36 };
 static uint16_t trans[A_STATES * 64];
-static int trans_ready;
+
+/* The input (below ROT_INPUT) of mapped byte m from its classes. */
+static unsigned
+class_input(const unsigned char *hint, const unsigned char *run, unsigned char m)
+{
+    int ws = m == ' ' || m == '\n';
+    unsigned hi = hint[m] == 's' ? 0 : hint[m] == 'l' ? 1 : 2, ri = ws ? 0 : run[m] == 'p' ? 1 : 2;
+    unsigned li = m < 128 ? (unsigned)leet_class_ascii(m) : LEET_OTHER;
+    return (hi * 3 + ri) * 4 + li;
+}
 
 static void
-build_trans(void)
+build_trans(const unsigned rot_base[3])
 {
     static const char pattern[] = "slsls", cls[] = "slo";
     for (int h = 0; h < 6; h++)
         for (int r = 0; r < 5; r++)
             for (int l = 0; l < 4; l++)
-                for (int hi = 0; hi < 3; hi++)
-                    for (int ri = 0; ri < 3; ri++)
-                        for (int li = 0; li < 4; li++) {
+                for (int t = 0; t < 4; t++)
+                    for (int input = 0; input < ROT_INPUT + 3; input++) {
+                        /* k: 1, 2, 3 for the mapped bytes "r", "o", "t", else 0 */
+                        int k = input >= ROT_INPUT ? input - ROT_INPUT + 1 : 0;
+                        int base = k ? (int)rot_base[k - 1] : input;
+                        int hi = base / 12, ri = base / 4 % 3, li = base % 4;
+                        {
                             int nh = 5;
                             if (h < 5) { /* the longest prefix of the pattern that pattern[:h] + c ends with */
                                 char seen[6];
@@ -65,10 +81,12 @@ build_trans(void)
                                 int step = li == LEET_OTHER ? LEET_OTHER : LEET_STEP[l << 2 | li];
                                 nl = (step & LEET_MET) ? 3 : (step & 3);
                             }
-                            int state = (h * 5 + r) * 4 + l, input = (hi * 3 + ri) * 4 + li;
-                            trans[state * 64 + input] = (uint16_t)(((nh * 5 + nr) * 4 + nl) * 64);
+                            /* "rot": an "r" starts it (again), an "o" after "r" and a "t" after "ro" continue it */
+                            int nt = t == 3 ? 3 : k == 1 ? 1 : (k == 2 && t == 1) ? 2 : (k == 3 && t == 2) ? 3 : 0;
+                            int state = ((h * 5 + r) * 4 + l) * 4 + t;
+                            trans[state * 64 + input] = (uint16_t)((((nh * 5 + nr) * 4 + nl) * 4 + nt) * 64);
                         }
-    trans_ready = 1;
+                    }
 }
 
 static const Row *
@@ -86,12 +104,14 @@ canon_entries(const unsigned char *const tables[6])
     for (int c = 0; c < 256; c++) {
         unsigned char m = keep[c];
         int bad = drop[c] || m >= 128, ws = m == ' ' || m == '\n';
-        unsigned hi = hint[m] == 's' ? 0 : hint[m] == 'l' ? 1 : 2, ri = ws ? 0 : run[m] == 'p' ? 1 : 2;
-        unsigned li = m < 128 ? (unsigned)leet_class_ascii(m) : LEET_OTHER;
-        canon_rows[c].entry = m | (uint64_t)((hi * 3 + ri) * 4 + li) << 8 | (bad ? C_BAD : 0) | (ws ? C_WS : 0);
+        unsigned input = m == 'r' ? ROT_INPUT : m == 'o' ? ROT_INPUT + 1 : m == 't' ? ROT_INPUT + 2
+                         : class_input(hint, run, m);
+        canon_rows[c].entry = m | (uint64_t)input << 8 | (bad ? C_BAD : 0) | (ws ? C_WS : 0);
         canon_rows[c].run_mask = (hex[c] == 'h' ? 0xFFFFFFFFULL : 0) | (b85[c] == 'a' ? 0xFFFFFFFFULL << 32 : 0);
         canon_rows[c].run_reset = b85[c] == 'a' ? 0 : B85_RESET;
     }
+    const unsigned rot_base[3] = {class_input(hint, run, 'r'), class_input(hint, run, 'o'), class_input(hint, run, 't')};
+    build_trans(rot_base); /* (the inputs of "r", "o" and "t" step as their classes: the tables say which) */
     for (int k = 0; k < 6; k++)
         memcpy(canon_seen[k], tables[k], 256);
     canon_ready = 1;
@@ -144,8 +164,6 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "ascii_canon: the text must be ASCII");
         return NULL;
     }
-    if (!trans_ready)
-        build_trans();
     const Row *rows = canon_entries(tables);
     const Py_UCS1 *in = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
@@ -184,8 +202,10 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
      * bit >= 6 of the high half */
     int hex_run = (seen & 0xFFFFFFE0ULL) != 0, b85_run = (seen >> 38) != 0;
     state /= 64;
-    result = Py_BuildValue("OOii(ninii)i", out, codes, state / 20 == 5, state / 4 % 5 == 4, morse, zero, digits,
-                           hex_run, b85_run, state % 4 == 3);
+    int rot = state % 4 == 3;
+    state /= 4;
+    result = Py_BuildValue("OOii(ninii)ii", out, codes, state / 20 == 5, state / 4 % 5 == 4, morse, zero, digits,
+                           hex_run, b85_run, state % 4 == 3, rot);
 done:
     Py_XDECREF(out);
     Py_XDECREF(codes);

@@ -7,6 +7,11 @@
  *       True when every clause of `rule` has a string in text[a:b], testing only the strings whose byte in
  *       `maybe` is not 0; a clause with more such strings than max(8, budget // (b - a)) (8 with `few`) is
  *       not tested. The same answer as Prefilter.possible (prefilter.py), without its per-clause tuples.
+ *   possible_regions(tables, regions, maybe, text, few, test_from) -> dict
+ *       `possible` of every region the detector searches, in one call: regions is a dict {rule: [(a, b), ...]}
+ *       with 0 <= a <= b <= len(text); per rule in the dict's order, the list of its spans that are shorter than
+ *       `test_from` or `possible` (the rule's own list when it keeps them all), rules keeping none left out.
+ *       The same as Prefilter._possible_regions.
  */
 #include "_native.h"
 
@@ -126,6 +131,34 @@ native_possible_tables(PyObject *self, PyObject *args)
     return capsule;
 }
 
+/* 1 when every clause of `rule` has a string in text[a:b] (as `possible`), 0 when not, -1 with an exception set. */
+static int
+region_possible(const Possible *t, Py_ssize_t rule, const unsigned char *maybe, PyObject *text, Py_ssize_t a,
+                Py_ssize_t b, int few)
+{
+    Py_ssize_t span = b - a > 1 ? b - a : 1;
+    Py_ssize_t most = few ? 8 : (t->budget / span > 8 ? t->budget / span : 8);
+    for (Py_ssize_t k = t->rule_start[rule]; k < t->rule_start[rule + 1]; k++) {
+        Py_ssize_t c = t->rule_clause[k], lo = t->clause_start[c], hi = t->clause_start[c + 1], present = 0;
+        for (Py_ssize_t j = lo; j < hi; j++)
+            present += maybe[t->member[j]] != 0;
+        if (present > most)
+            continue;
+        int found = 0;
+        for (Py_ssize_t j = lo; j < hi && !found; j++) {
+            if (!maybe[t->member[j]])
+                continue;
+            Py_ssize_t at = PyUnicode_Find(text, PyTuple_GET_ITEM(t->strings, t->member[j]), a, b, 1);
+            if (at == -2)
+                return -1;
+            found = at >= 0;
+        }
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
 /* An index argument (what "n" accepts), or -1 with an exception set (check PyErr_Occurred). */
 static Py_ssize_t
 index_arg(PyObject *obj)
@@ -180,33 +213,127 @@ native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_ValueError, "maybe: expected %zd bytes, got %zd", t->n_strings, mv.len);
         goto done;
     }
-    const unsigned char *maybe = mv.buf;
-    Py_ssize_t span = b - a > 1 ? b - a : 1;
-    Py_ssize_t most = few ? 8 : (t->budget / span > 8 ? t->budget / span : 8);
-    for (Py_ssize_t k = t->rule_start[rule]; k < t->rule_start[rule + 1]; k++) {
-        Py_ssize_t c = t->rule_clause[k], lo = t->clause_start[c], hi = t->clause_start[c + 1], present = 0;
-        for (Py_ssize_t j = lo; j < hi; j++)
-            present += maybe[t->member[j]] != 0;
-        if (present > most)
-            continue;
-        int found = 0;
-        for (Py_ssize_t j = lo; j < hi && !found; j++) {
-            if (!maybe[t->member[j]])
-                continue;
-            Py_ssize_t at = PyUnicode_Find(text, PyTuple_GET_ITEM(t->strings, t->member[j]), a, b, 1);
-            if (at == -2)
-                goto done;
-            found = at >= 0;
-        }
-        if (!found) {
-            result = Py_False;
-            Py_INCREF(result);
-            goto done;
-        }
+    int ok = region_possible(t, rule, mv.buf, text, a, b, few);
+    if (ok >= 0) {
+        result = ok ? Py_True : Py_False;
+        Py_INCREF(result);
     }
-    result = Py_True;
-    Py_INCREF(result);
 done:
     PyBuffer_Release(&mv);
     return result;
+}
+
+/* An int of `regions` (exactly int: no Python code, as an `__index__`, may run while the dict and its lists are
+ * read), or -1 with an exception set (check PyErr_Occurred). */
+static Py_ssize_t
+exact_int(PyObject *obj)
+{
+    if (!PyLong_CheckExact(obj)) {
+        PyErr_Format(PyExc_TypeError, "regions: rules and offsets must be int, not %.50s", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    return PyLong_AsSsize_t(obj);
+}
+
+/* A span (a, b) of text of length n: 0 <= a <= b <= n, else -1 with an exception set. */
+static int
+span_arg(PyObject *item, Py_ssize_t n, Py_ssize_t *a, Py_ssize_t *b)
+{
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_SetString(PyExc_TypeError, "regions: spans must be (a, b) tuples");
+        return -1;
+    }
+    if (((*a = exact_int(PyTuple_GET_ITEM(item, 0))) == -1 && PyErr_Occurred()) ||
+        ((*b = exact_int(PyTuple_GET_ITEM(item, 1))) == -1 && PyErr_Occurred()))
+        return -1;
+    if (*a < 0 || *a > *b || *b > n) {
+        PyErr_Format(PyExc_ValueError, "regions: span (%zd, %zd) out of bounds", *a, *b);
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *
+native_possible_regions(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "possible_regions() takes 6 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *regions = args[1], *text = args[3];
+    if (!PyDict_Check(regions)) {
+        PyErr_Format(PyExc_TypeError, "regions: must be a dict, not %.50s", Py_TYPE(regions)->tp_name);
+        return NULL;
+    }
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "text: must be str, not %.50s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+    int few = PyObject_IsTrue(args[4]);
+    if (few < 0)
+        return NULL;
+    Py_ssize_t test_from = index_arg(args[5]);
+    if (test_from == -1 && PyErr_Occurred())
+        return NULL;
+    Possible *t = PyCapsule_GetPointer(args[0], "bastion._native.Possible");
+    if (t == NULL)
+        return NULL;
+    if (PyUnicode_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "maybe: must be a bytes-like object, not str");
+        return NULL;
+    }
+    Py_buffer mv;
+    if (PyObject_GetBuffer(args[2], &mv, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *out = NULL, *kept = NULL;
+    if (mv.len != t->n_strings) {
+        PyErr_Format(PyExc_ValueError, "maybe: expected %zd bytes, got %zd", t->n_strings, mv.len);
+        goto fail;
+    }
+    if ((out = PyDict_New()) == NULL)
+        goto fail;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), pos = 0;
+    PyObject *key, *spans;
+    /* (below, no Python code runs: exact ints, tuples and lists, PyUnicode_Find, the dict `out` of exact ints) */
+    while (PyDict_Next(regions, &pos, &key, &spans)) {
+        Py_ssize_t rule = exact_int(key);
+        if (rule == -1 && PyErr_Occurred())
+            goto fail;
+        if (rule < 0 || rule >= t->n_rules) {
+            PyErr_Format(PyExc_ValueError, "rule: %zd out of range", rule);
+            goto fail;
+        }
+        if (!PyList_CheckExact(spans)) {
+            PyErr_SetString(PyExc_TypeError, "regions: each rule's spans must be a list");
+            goto fail;
+        }
+        Py_ssize_t m = PyList_GET_SIZE(spans), dropped = 0;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *item = PyList_GET_ITEM(spans, j);
+            Py_ssize_t a, b;
+            if (span_arg(item, n, &a, &b) < 0)
+                goto fail;
+            int ok = b - a < test_from ? 1 : region_possible(t, rule, mv.buf, text, a, b, few);
+            if (ok < 0)
+                goto fail;
+            if (!ok && kept == NULL) { /* the first span dropped: the ones before it, kept */
+                if ((kept = PyList_GetSlice(spans, 0, j)) == NULL)
+                    goto fail;
+            } else if (ok && kept != NULL && PyList_Append(kept, item) < 0)
+                goto fail;
+            dropped += !ok;
+        }
+        if (dropped < m && PyDict_SetItem(out, key, kept != NULL ? kept : spans) < 0)
+            goto fail;
+        Py_CLEAR(kept);
+    }
+    PyBuffer_Release(&mv);
+    return out;
+fail:
+    Py_XDECREF(kept);
+    Py_XDECREF(out);
+    PyBuffer_Release(&mv);
+    return NULL;
 }

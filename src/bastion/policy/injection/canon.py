@@ -163,6 +163,8 @@ class Canonical(NamedTuple):
     # (`encodings.encoded_runs`) and whether `text` may hold leetspeak runs (False: `leet._leet_runs` finds none)
     gates: Gates | None = None
     leet: bool = True
+    # whether "rot" occurs in `text`, when the C fast path saw it (None: not known, `"rot" in text` tells)
+    rot: bool | None = None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span covering canonical [start, end)."""
@@ -262,18 +264,19 @@ def _ascii_fast(text: str, tab: _Table) -> Canonical | None:
 def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[bytes, bytes]) -> Canonical | None:
     """`_ascii_fast` with the map and its gates in one pass in C (`bastion._native.ascii_canon`, given as
     `native`, with `tab.ascii_native` as `tables`; the same result: tests compare). The same pass gives the
-    encodings' gates of `text` and whether the canonical text has leetspeak runs (`Canonical.gates`, `.leet`)."""
+    encodings' gates of `text`, whether the canonical text has leetspeak runs and whether "rot" occurs in it
+    (`Canonical.gates`, `.leet`, `.rot`)."""
     got = native.ascii_canon(text, *tables, tab.hint_class, tab.run_class, HEX_MAP, B85_MAP)
     if got is None:
         return None
-    out, codes, spaced_hint, run_hint, gates, leet = got
+    out, codes, spaced_hint, run_hint, gates, leet, rot = got
     if spaced_hint and _SPACED.search(out) is not None:
         return None
     if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
         return None
     n = len(out)  # (`_identity` inlined: this runs on every ASCII text)
     return TUPLE_NEW(Canonical, (out, np.frombuffer(codes, DT_U32), _IDENTITY[:n] if n <= _IDENTITY_LEN
-                                 else _identity(n), len(text), True, gates, leet == 1))
+                                 else _identity(n), len(text), True, gates, leet == 1, rot == 1))
 
 
 def _identity(n: int) -> IntArray:

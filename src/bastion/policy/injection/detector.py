@@ -26,6 +26,8 @@ from bastion.policy.injection.features import (
     Features,
     Hasher,
     Scored,
+    Trigrams,
+    as_i64,
     word_hash,
 )
 from bastion.policy.injection.joined import joined_runs, pieces, spaced
@@ -74,14 +76,15 @@ class RuleHit(NamedTuple):
     end: int
 
 
-def _trigrams(feats: list[Features | Scored], offsets: list[int], n: int, step: int) -> npt.NDArray[np.int64] | None:
+def _trigrams(feats: list[Features | Scored], offsets: list[int], n: int, step: int) -> Trigrams | None:
     """The 3-gram buckets of the whole text from its chunks' features (None when chunks do not overlap)."""
     if len(feats) == 1:
-        buckets = feats[0].buckets  # (a `Scored` holds just these: no slice needed)
-        return buckets if len(buckets) == n - 2 else buckets[:max(n - 2, 0)]
+        buckets = feats[0].buckets  # (a `Scored` holds just these, in its bytearray: no slice needed)
+        return buckets if type(buckets) is bytearray or len(buckets) == n - 2 else buckets[:max(n - 2, 0)]
     if CHUNK - step < 2:  # a 3-gram across two chunks would be missing
         return None
-    return np.concatenate([f.buckets[:max(min(CHUNK, n - o) - 2, 0)] for f, o in zip(feats, offsets, strict=True)])
+    return np.concatenate([as_i64(f.buckets)[:max(min(CHUNK, n - o) - 2, 0)]
+                           for f, o in zip(feats, offsets, strict=True)])
 
 
 FEW_WORDS = 5  # fewer distinct words than this, each said 4+ times on average: the classifier alone
@@ -170,7 +173,7 @@ class Detector:
 
     # ------------------------------------------------------------------ rules
     def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False,
-                  trigrams: npt.NDArray[np.int64] | None = None, lo: int = 0, hi: int | None = None,
+                  trigrams: Trigrams | None = None, lo: int = 0, hi: int | None = None,
                   near: _Near | None = None) -> list[RuleHit]:
         """Rule matches in a canonical text. `trigrams`, when given, must be the buckets of every character
         3-gram of `text` (from `Hasher.extract`): they let most rules be skipped without a search.
@@ -191,17 +194,16 @@ class Detector:
         if 1 not in rule_ok:
             return []
         regions = self.regions.find(text, words, rule_ok, lo, hi)
-        possible = self._prefilter.possible
+        if near is not None:
+            regions = {i: kept for i, spans in regions.items() if (kept := [s for s in spans if near.touches(*s)])}
+        # the regions where every clause has a string (those of `_TEST_FROM` or more characters tested): in the
+        # others no match can lie (one call for all rules)
         hits: list[RuleHit] = []
-        for i, spans in regions.items():
+        for i, spans in self._prefilter.possible_regions(regions, maybe, text, short, _TEST_FROM).items():
             rule: Rule = RULES[i]
             found = 0
             last = -1
             for a, b in spans:
-                if near is not None and not near.touches(a, b):
-                    continue
-                if b - a >= _TEST_FROM and not possible(i, maybe, text, a, b, short):
-                    continue  # a clause has no string in this region: no match can lie in it
                 if rule.pattern.search(text, a, b) is None:  # most regions (cheaper than starting finditer)
                     continue
                 for m in rule.pattern.finditer(text, a, b):
@@ -232,12 +234,13 @@ class Detector:
         for start, end, decoded in encoded_runs(text, c.gates):  # hex, binary, Morse
             if self._strong_in(decoded):
                 out.append(Finding("encoded_payload", start, end, 0.95))
-        if "rot" in c.text and words.has_any(self._rot):  # the word "rot13" or "rot"
+        rot = c.rot  # (whether "rot" occurs, when the C pass saw it: `in` reads the whole text)
+        if ("rot" in c.text if rot is None else rot) and words.has_any(self._rot):  # the word "rot13" or "rot"
             if self._strong_in(codecs.encode(c.text, "rot13")):
                 out.append(Finding("encoded_payload", 0, len(text), 0.9))
         return out
 
-    def _leet_hits(self, text: str, words: WordIndex, trigrams: npt.NDArray[np.int64] | None) -> list[RuleHit]:
+    def _leet_hits(self, text: str, words: WordIndex, trigrams: Trigrams | None) -> list[RuleHit]:
         """Strong rules on the text with leetspeak undone (same length, so offsets carry over), searched only
         near the words that change: a match away from them is a match of the text itself, which the main pass
         searched. `words` and `trigrams` are the main pass's (of `text`, or None).
@@ -298,7 +301,7 @@ class Detector:
         starts = np.concatenate(new_starts)
         order = np.argsort(starts, kind="stable")
         patched = WordIndex(np.concatenate(new_words)[order], starts[order])
-        tri = None if trigrams is None else np.concatenate([trigrams, *new_tri])
+        tri = None if trigrams is None else np.concatenate([as_i64(trigrams), *new_tri])
         return self.rule_hits(leet, patched, strong_only=True, trigrams=tri, near=near)
 
     def _joined_hits(self, text: str) -> list[RuleHit]:
@@ -344,8 +347,8 @@ class Detector:
             f0 = self._extract(c.codes)
             feats = [f0]
             words = TUPLE_NEW(WordIndex, (f0.words, f0.word_starts))
-            buckets = f0.buckets
-            trigrams = buckets if len(buckets) == n - 2 else buckets[:max(n - 2, 0)]
+            buckets = f0.buckets  # (a `Scored`'s bytearray holds just these: passed on to the prefilter's C as it is)
+            trigrams = buckets if type(buckets) is bytearray or len(buckets) == n - 2 else buckets[:max(n - 2, 0)]
         out: list[Finding] = []
         hits = self.rule_hits(c.text, words, trigrams=trigrams) if self.use_rules else []
         best: dict[str, Finding] = {}

@@ -35,6 +35,9 @@ NATIVE = _native is not None
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
+# character 3-gram buckets: an int64 array, or the bytearray of int64 the C pass leaves (`Scored.buckets`: the
+# prefilter reads them in C again, so no array is built for them)
+Trigrams = npt.NDArray[np.int64] | bytearray
 
 _BASE = 0x100000001B3  # odd: invertible modulo 2**64
 _BASE_INV = pow(_BASE, -1, 2**64)
@@ -89,15 +92,21 @@ TUPLE_NEW = tuple.__new__
 
 class Scored(NamedTuple):
     """A chunk's features as `Hasher.extract_scored` leaves them: what the detector reads of `Features` besides
-    the classifier's input (`buckets` holds only the character 3-grams', which the prefilter reads), and the
-    logits of its large windows before rule cues (float64 each, for `LinearModel.score_scored`). A NamedTuple:
+    the classifier's input (`buckets` holds only the character 3-grams', which the prefilter reads: int64 each, in
+    the bytearray the C pass leaves, `as_i64` reads it as an array), and the logits of its large windows before
+    rule cues (float64 each, for `LinearModel.score_scored`). A NamedTuple:
     one is built per chunk of every scanned text, and a frozen dataclass's `__init__` costs three times more."""
 
-    buckets: I64
+    buckets: bytearray
     words: U64
     word_starts: I64
     longest_word: int
     logits: bytearray
+
+
+def as_i64(trigrams: Trigrams) -> I64:
+    """3-gram buckets as an int64 array (a view of a `Scored.buckets` bytearray, an array as it is)."""
+    return np.frombuffer(trigrams, DT_I64) if isinstance(trigrams, bytearray) else trigrams
 
 
 class Hasher:
@@ -239,8 +248,7 @@ class Hasher:
             raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
         t, w, ws, longest, logits = self.native.features_windows(codes, self.bits, self._word_bytes, self._salt_bytes,
                                                                  weights, live, window, stride, bias)
-        return TUPLE_NEW(Scored, (np.frombuffer(t, DT_I64), np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64),
-                                  longest, logits))
+        return TUPLE_NEW(Scored, (t, np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits))
 
     def _content_pairs(self, words: U64, starts: I64) -> tuple[I64, I64]:
         """Buckets and positions of the pairs of consecutive content words (STOP_WORDS skipped)."""

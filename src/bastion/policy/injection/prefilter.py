@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import DT_I64, Hasher
+from bastion.policy.injection.features import DT_I64, Hasher, Trigrams, as_i64
 
 _SCAN_BUDGET = 1 << 20  # characters `str.find` may scan to test one clause
 _PARSER: Any = importlib.import_module("re._parser")  # the stdlib regex parser (sre_parse is deprecated)
@@ -179,9 +179,12 @@ class Prefilter:
         self.indexed = self._native is not None
         # `possible` in C when the accelerator is used (the method below is the reference; tests compare)
         self.possible: Callable[..., bool] = self._possible
+        # `_possible_regions` in C likewise (one call per scan instead of one `possible` per region)
+        self.possible_regions: Callable[..., dict[int, list[tuple[int, int]]]] = self._possible_regions
         if native is not None:
-            self.possible = partial(native.possible, native.possible_tables(
-                self._of_rule, members, tuple(strings), _SCAN_BUDGET))
+            tables = native.possible_tables(self._of_rule, members, tuple(strings), _SCAN_BUDGET)
+            self.possible = partial(native.possible, tables)
+            self.possible_regions = partial(native.possible_regions, tables)
 
     def _rarest(self, s: str, hasher: Hasher) -> list[int]:
         """Buckets of the (up to) 8 3-grams of `s` least likely in ordinary text, padded with the sentinel."""
@@ -192,15 +195,16 @@ class Prefilter:
         picked = list(dict.fromkeys(buckets[i] for i in rank))[:8]
         return picked + [self._size] * (8 - len(picked))
 
-    def scan(self, trigrams: npt.NDArray[np.int64] | None) -> tuple[bytes, bytes]:
+    def scan(self, trigrams: Trigrams | None) -> tuple[bytes, bytes]:
         """(per rule, per string) 1 when it may match / occur in the text whose 3-gram buckets are given
-        (everything when they are not)."""
+        (everything when they are not; a bytearray holds them as int64, `Scored.buckets`)."""
         if trigrams is None or not self._n_strings:
             return self._everything
-        if self._native is not None and trigrams.dtype is DT_I64 and trigrams.flags.c_contiguous:
+        if self._native is not None and (isinstance(trigrams, bytearray)
+                                         or (trigrams.dtype is DT_I64 and trigrams.flags.c_contiguous)):
             native, tables = self._native
             return native.prefilter(tables, trigrams)  # type: ignore[no-any-return]
-        maybe = self._present(trigrams, self._all_strings)
+        maybe = self._present(as_i64(trigrams), self._all_strings)
         clause_ok = np.ones(len(self._clauses) + 1, dtype=bool)
         clause_ok[:-1] = np.logical_or.reduceat(maybe[self._member_flat], self._clause_start)
         return np.logical_and.reduceat(clause_ok[self._rule_flat], self._rule_start).tobytes(), maybe.tobytes()
@@ -240,6 +244,18 @@ class Prefilter:
             if not any(text.find(s, a, b) >= 0 for s in present):
                 return False
         return True
+
+
+    def _possible_regions(self, regions: dict[int, list[tuple[int, int]]], maybe: bytes, text: str, few: bool,
+                          test_from: int) -> dict[int, list[tuple[int, int]]]:
+        """Per rule of `regions` (in its order), its spans shorter than `test_from` or `possible` (rules keeping
+        none left out): the regions worth searching."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        for i, spans in regions.items():
+            kept = [(a, b) for a, b in spans if b - a < test_from or self._possible(i, maybe, text, a, b, few)]
+            if kept:
+                out[i] = kept
+        return out
 
 
 def _single(member: int) -> Callable[[bytes], tuple[int]]:
