@@ -16,7 +16,7 @@ from bastion.http.errors import error_response
 from bastion.http.gate import Admission, Gated
 from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
 from bastion.observability.logging import request_id_var
-from bastion.pipeline.runner import DirectStream, Pipeline
+from bastion.pipeline.runner import DirectStream, ObservedStream, Pipeline, framed
 from bastion.providers.base import StreamEncoder
 from bastion.providers.openai import OPENAI
 from bastion.providers.registry import ingress_format
@@ -152,8 +152,8 @@ class ApiHandlers:
             ctx.client_disconnected = gone
             await self.p.settle(ctx)
 
-        # A direct stream gives the client's frames, its end included (no generator around it)
-        frames = (result.frames(encoder, _Ending(ctx, encoder)) if isinstance(result, DirectStream)
+        # A direct or observed stream gives the client's frames, its end included (no generator around it)
+        frames = (result.frames(encoder, _Ending(ctx, encoder)) if isinstance(result, (DirectStream, ObservedStream))
                   else _frames(ctx, result, encoder))
         # (chunks, status, content_type, headers, on_close, after) by position: keywords make a class
         # call build and unpack a dict of them
@@ -236,25 +236,8 @@ class _Ending:
         self._ctx.state["stream_closed_at"] = time.perf_counter()
 
 
-async def _frames(ctx: RequestContext, bursts: AsyncIterator[list[StreamEvent]], enc: StreamEncoder
-                  ) -> AsyncIterator[bytes]:
+def _frames(ctx: RequestContext, bursts: AsyncIterator[list[StreamEvent]], enc: StreamEncoder
+            ) -> AsyncIterator[bytes]:
     """Canonical events → ingress SSE frames, those of one burst together; a failure mid-stream
     ends with an error frame (`_Ending`)."""
-    encode = enc.encode
-    ending = _Ending(ctx, enc)
-    try:
-        try:
-            async for burst in bursts:
-                if len(burst) == 1:
-                    out = encode(burst[0])
-                else:
-                    out = b"".join([encode(ev) for ev in burst])
-                if out:
-                    yield out
-        except Exception as e:
-            last = ending.failed(e)
-        else:
-            last = ending.close()
-        yield last
-    finally:
-        ending.closed()
+    return framed(bursts, enc, _Ending(ctx, enc))

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Protocol, cast
 
 from bastion.core.context import Principal, RequestContext, RequestStage, ResponseGuard
-from bastion.core.errors import PermissionDenied
+from bastion.core.errors import PermissionDenied, PolicyViolation
 from bastion.core.types import (
     ChatRequest,
     ChatResponse,
@@ -79,13 +79,52 @@ class BurstGuard(Protocol):
     def guard_bursts(self, ctx: RequestContext, bursts: AsyncIterator[Burst]) -> AsyncIterator[Burst]: ...
 
 
+class BurstFilter(Protocol):
+    """`BurstGuard.guard_bursts` for one stream, one burst at a time by a plain call."""
+
+    def burst(self, burst: Burst, out: Burst) -> None:
+        """Take one read's events; append to `out` what may leave now. Raises PolicyViolation on
+        a block, `out` then holding what was safe to release before it."""
+        ...
+
+    def finish(self, out: Burst) -> None:
+        """The bursts ended normally: append what is left to `out` (raises as `burst`)."""
+        ...
+
+    def guarded(self, bursts: AsyncIterator[Burst]) -> AsyncIterator[Burst]:
+        """The guarded bursts, as `guard_bursts` gives them."""
+        ...
+
+
+class FilteringGuard(Protocol):
+    """A burst guard that can give its work on one stream as a `BurstFilter` (optional, beside
+    `guard_bursts`): a stream read as frames then has no guard's generator per read
+    (`ObservedStream`)."""
+
+    def burst_filter(self, ctx: RequestContext) -> BurstFilter | None:
+        """None when there is nothing to check for the request (as `guard_bursts` returning its bursts)."""
+        ...
+
+
+def _join_text(guard: ResponseGuard, routed: RoutedStream) -> None:
+    """The guard joins a read's adjacent text deltas before anything reads them: the routed stream
+    may decode them joined (providers/streaming.py `_decode_joined`)."""
+    join = getattr(routed, "join_text", None)
+    if join is not None and getattr(guard, "joins_text", False):
+        join()
+
+
 def guarded(guard: ResponseGuard, ctx: RequestContext, routed: RoutedStream) -> AsyncIterator[Burst]:
     """The output guard over a routed stream, in bursts. A guard that works on bursts gets them as
     they come; one that works event by event gets the events one by one, and each event it lets
     out is a burst of its own (the HTTP layer still writes together what is ready together:
     http/relay.py)."""
     if hasattr(guard, "guard_bursts"):
-        return cast(BurstGuard, guard).guard_bursts(ctx, routed.bursts())
+        bursts = routed.bursts()
+        out = cast(BurstGuard, guard).guard_bursts(ctx, bursts)
+        if out is not bursts:
+            _join_text(guard, routed)
+        return out
     return _singles(guard.guard_stream(ctx, routed))
 
 
@@ -148,6 +187,99 @@ class DirectStream:
         if self._bursts is not None:
             await cast(AsyncGenerator[Burst, None], self._bursts).aclose()
         await self._routed.aclose()
+
+
+class ObservedStream:
+    """A guarded stream that no content capture reads: iterated, its observed bursts (`Pipeline._observe`);
+    `frames` gives the client's frames of each burst from the generator that reads, guards (with
+    `filter`: `BurstFilter`) and observes it, with the stream's end (http/api.py): no generator per
+    upstream read for the guard, for observing and for encoding each (the same bursts, the same
+    `note` per burst, the same frames, the same end)."""
+
+    __slots__ = ("_bursts", "_ctx", "_filter", "_observed", "_pipeline")
+
+    def __init__(self, pipeline: Pipeline, ctx: RequestContext, bursts: AsyncIterator[Burst],
+                 burst_filter: BurstFilter | None = None) -> None:
+        self._pipeline = pipeline
+        self._ctx = ctx
+        self._bursts = bursts
+        self._filter = burst_filter
+        self._observed: AsyncIterator[Burst] | None = None
+
+    def frames(self, encoder: StreamEncoder, ending: Ending) -> AsyncIterator[bytes]:
+        return framed(self._bursts, encoder, ending, self._ctx, self._filter)
+
+    def __aiter__(self) -> AsyncIterator[Burst]:
+        if self._observed is None:
+            bursts = self._bursts if self._filter is None else self._filter.guarded(self._bursts)
+            self._observed = self._pipeline._observe(self._ctx, bursts)
+        return self._observed
+
+    async def __anext__(self) -> Burst:
+        return await self.__aiter__().__anext__()
+
+    async def aclose(self) -> None:
+        if self._observed is not None:
+            await cast(AsyncGenerator[Burst, None], self._observed).aclose()
+
+
+async def framed(bursts: AsyncIterator[Burst], encoder: StreamEncoder, ending: Ending,
+                 ctx: RequestContext | None = None, burst_filter: BurstFilter | None = None) -> AsyncIterator[bytes]:
+    """The client's frames of each burst (its events encoded together), then the stream's end; a
+    failure mid-stream ends with `ending.failed`'s frame. With `ctx`, each burst is observed first
+    (`note`): `Pipeline._observe` and the encoding in one generator. With `burst_filter`, what it
+    releases of each burst is that burst (`BurstFilter.guarded`, without its generator): a burst
+    it releases nothing of gives no frame; on a block, what it released before the block leaves
+    first, then the block's error frame."""
+    encode = encoder.encode
+
+    def frame(burst: Burst) -> bytes:
+        if ctx is not None:
+            note(ctx, burst, 0)
+        return encode(burst[0]) if len(burst) == 1 else b"".join([encode(ev) for ev in burst])
+
+    try:
+        try:
+            out: Burst = []
+            async for burst in bursts:
+                if burst_filter is not None:
+                    blocked = None
+                    try:
+                        burst_filter.burst(burst, out)
+                    except PolicyViolation as e:
+                        blocked = e
+                    if not out:
+                        if blocked is not None:
+                            raise blocked
+                        continue
+                    burst, out = out, []
+                    if blocked is not None:  # what was safe to release before the block leaves first
+                        written = frame(burst)
+                        if written:
+                            yield written
+                        raise blocked
+                written = frame(burst)
+                if written:
+                    yield written
+            if burst_filter is not None:
+                blocked = None
+                try:
+                    burst_filter.finish(out)
+                except PolicyViolation as e:
+                    blocked = e
+                if out:
+                    written = frame(out)
+                    if written:
+                        yield written
+                if blocked is not None:
+                    raise blocked
+        except Exception as e:
+            last = ending.failed(e)
+        else:
+            last = ending.close()
+        yield last
+    finally:
+        ending.closed()
 
 
 class Pipeline:
@@ -215,12 +347,18 @@ class Pipeline:
                     return DirectStream(self, ctx, routed)
                 bursts = routed.bursts()
             else:
+                if not capture and hasattr(self.guard, "burst_filter"):
+                    burst_filter = cast(FilteringGuard, self.guard).burst_filter(ctx)
+                    if burst_filter is None:  # the guard has nothing to check
+                        return DirectStream(self, ctx, routed)
+                    _join_text(self.guard, routed)
+                    return ObservedStream(self, ctx, routed.bursts(), burst_filter)
                 bursts = guarded(self.guard, ctx, routed)
                 if not capture and bursts is routed.bursts():  # the guard has nothing to check (BurstGuard)
                     return DirectStream(self, ctx, routed)
             if capture:
                 return self._observe(ctx, bursts, req)
-            return self._observe(ctx, bursts)
+            return ObservedStream(self, ctx, bursts)
         resp = await self.router.chat(ctx, req)
         ctx.first_token_at = time.perf_counter()
         if self.guard is not None:

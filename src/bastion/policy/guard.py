@@ -44,6 +44,10 @@ class OutputGuard:
     placeholders the input redaction made (for rules with `restore: true`). Built once;
     per-request state comes from ctx.state["policy"] (set by PolicyStage)."""
 
+    # guard_bursts joins a read's adjacent text deltas of one choice (`_coalesced`) before anything
+    # reads them: the stream may decode them joined (pipeline/runner.py `guarded`)
+    joins_text = True
+
     def __init__(self, policies: PolicySet) -> None:
         self.policies = policies
 
@@ -129,10 +133,17 @@ class OutputGuard:
         """The same over the events of one upstream read at a time (pipeline.runner.BurstGuard):
         a read's text deltas of one choice (or argument deltas of one call) are held and scanned
         together, once. With nothing to check for the request, `bursts` pass unchanged."""
+        streamed = self.burst_filter(ctx)
+        return bursts if streamed is None else streamed.guarded(bursts)
+
+    def burst_filter(self, ctx: RequestContext) -> _Streamed | None:
+        """`guard_bursts` as a per-stream object that takes one burst at a time by a plain call
+        (pipeline.runner.BurstFilter: the client's frames are then made in the generator that reads
+        the bursts, without one of the guard's around it); None with nothing to check for the request."""
         state = self._state(ctx)
         if not self._active(state):
-            return bursts
-        return self._guard_bursts(_Streamed(self, ctx, state), bursts)
+            return None
+        return _Streamed(self, ctx, state)
 
     async def _guard(self, ctx: RequestContext, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
         state = self._state(ctx)
@@ -157,38 +168,48 @@ class OutputGuard:
         for e in out:
             yield e
 
-    async def _guard_bursts(self, streamed: _Streamed,
-                            bursts: AsyncIterator[list[StreamEvent]]) -> AsyncIterator[list[StreamEvent]]:
+
+class _Streamed:
+    """One guarded stream: a held text per choice's text, per tool call's arguments and per
+    reasoning block."""
+
+    __slots__ = ("ctx", "current", "edited", "guard", "held", "order", "run", "state", "text", "text_index")
+
+    def __init__(self, guard: OutputGuard, ctx: RequestContext, state: PolicyState) -> None:
+        self.guard, self.ctx, self.state = guard, ctx, state
+        # The held text of choice `text_index`'s text while text deltas of that choice follow each
+        # other: what `_switch` and `_buffer` would find for the next (any other event forgets it)
+        self.text: HeldText | None = None
+        self.text_index = -1
+        self.run = ScanRun(ctx.findings, accumulate=False)
+        self.held: dict[_Key, HeldText] = {}
+        self.order: dict[int, list[_Key]] = {}  # per choice, buffers in order of first appearance
+        self.current: dict[int, _Key] = {}
+        self.edited: set[_Key] = set()  # reasoning blocks whose text a redact rule changed
+
+    def burst(self, burst: list[StreamEvent], out: list[StreamEvent]) -> None:
+        """Take the events of one upstream read (a read's adjacent text deltas of one choice, or
+        argument deltas of one call, held and scanned together, once); append to `out` what may
+        leave now. Raises PolicyViolation on a block, `out` then holding what was safe to release."""
+        for event in burst if len(burst) < 2 else _coalesced(burst):
+            self.push(event, out)
+
+    async def guarded(self, bursts: AsyncIterator[list[StreamEvent]]) -> AsyncIterator[list[StreamEvent]]:
+        """The guarded bursts (OutputGuard.guard_bursts): what each read releases, as one burst."""
         out: list[StreamEvent] = []
         try:
             async for burst in bursts:
-                for event in _coalesced(burst):
-                    streamed.push(event, out)
+                self.burst(burst, out)
                 if out:
                     yield out
                     out = []
-            streamed.finish(out)
+            self.finish(out)
         except PolicyViolation:
             if out:
                 yield out
             raise
         if out:
             yield out
-
-
-class _Streamed:
-    """One guarded stream: a held text per choice's text, per tool call's arguments and per
-    reasoning block."""
-
-    __slots__ = ("ctx", "current", "edited", "guard", "held", "order", "run", "state")
-
-    def __init__(self, guard: OutputGuard, ctx: RequestContext, state: PolicyState) -> None:
-        self.guard, self.ctx, self.state = guard, ctx, state
-        self.run = ScanRun(ctx.findings, accumulate=False)
-        self.held: dict[_Key, HeldText] = {}
-        self.order: dict[int, list[_Key]] = {}  # per choice, buffers in order of first appearance
-        self.current: dict[int, _Key] = {}
-        self.edited: set[_Key] = set()  # reasoning blocks whose text a redact rule changed
 
     def _buffer(self, key: _Key) -> HeldText:
         h = self.held.get(key)
@@ -208,12 +229,19 @@ class _Streamed:
     def push(self, event: StreamEvent, out: list[StreamEvent]) -> None:
         """Take one event; append to `out` what may leave now. Raises PolicyViolation on a block."""
         if isinstance(event, TextDelta):
-            key = (event.index, -1)
-            self._switch(key, out)
-            text = self._buffer(key).feed(event.text)
+            index = event.index
+            h = self.text
+            if h is None or self.text_index != index:
+                key = (index, -1)
+                self._switch(key, out)
+                h = self.text = self._buffer(key)
+                self.text_index = index
+            text = h.feed(event.text)
             if text:
-                out.append(TextDelta(text, event.index))
-        elif isinstance(event, ToolCallDelta):
+                out.append(TextDelta(text, index))
+            return
+        self.text = None
+        if isinstance(event, ToolCallDelta):
             key = (event.index, event.call_index)
             self._switch(key, out)
             h = self._buffer(key)

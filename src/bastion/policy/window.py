@@ -43,17 +43,37 @@ _PARTIAL_PLACEHOLDER = re.compile(r"\[[A-Z0-9_]*")
 
 # Whitespace that normalisation turns into a space or drops: it can join groups of a number.
 _JOIN = r"[^\S\n\r\u2028\u2029]"
-# The pending suffix: a run of such groups and the last token, which continues the run unless
-# it has a lower-case letter; or else the last token alone.
-_PENDING = re.compile(rf'(?:[^a-z\s"]+(?:{_JOIN}+[^a-z\s"]+)*{_JOIN}+[^a-z\s"]*|[^\s"]*)\Z')
+# The pending suffix is where `(?:G+(?:J+G+)*J+G*|[^\s"]*)\Z` first matches (G a group's character,
+# [^a-z\s"]; J a joiner, _JOIN): a run of groups and the last token, which continues the run unless it
+# has a lower-case letter; or else the last token alone. Searched so, each position is tried in turn
+# (2.9 µs for 87 characters); `pending_start` finds the same start from three anchored matches.
+_LAST_TOKEN = re.compile(r'[^\s"]*')  # on the reversed text: the last token
+_GROUPS_AND_JOINERS = re.compile('[^a-z"\\n\\r\\u2028\\u2029]*')  # on the reversed text: a suffix of G or J only
+_JOINERS = re.compile(_JOIN + "*")
+_GROUP = re.compile(r'[^a-z\s"]*')
 _DELIMITER = re.compile(r'[\s"]')
 ESCAPE_WIDTH = 12  # the most characters of JSON text that spell one character ("\\ud835\\udc00")
 
 
 def pending_start(text: str, pos: int = 0) -> int:
-    """The start of the pending suffix of `text` (see the module docstring), at least `pos`."""
-    m = _PENDING.search(text, pos)
-    return len(text) if m is None else m.start()
+    """The start of the pending suffix of `text` (see the module docstring), at least `pos`.
+
+    The last token matches from its start on (and from no earlier position). The run of groups
+    matches at a position i exactly when text[i] is a group's character, every character from i on
+    is a group's or a joiner, and a joiner comes after i: so first at the first group's character
+    of the longest such suffix, when a joiner follows it. The earlier of the two is the start."""
+    n = len(text)
+    if pos >= n:
+        return n
+    rev = text[pos:][::-1]
+    # (each pattern is a `*`: it always matches)
+    start = n - _LAST_TOKEN.match(rev).end()  # type: ignore[union-attr]
+    run = n - _GROUPS_AND_JOINERS.match(rev).end()  # type: ignore[union-attr]
+    if run < start:
+        first = _JOINERS.match(text, run).end()  # type: ignore[union-attr]
+        if first < start and _GROUP.match(text, first).end() < n:  # type: ignore[union-attr]
+            return first
+    return start
 
 
 class HeldText:
@@ -138,8 +158,8 @@ class HeldText:
             if h.rule.action != "block" and off < h.end <= cut:
                 self._record(h, origin)
         edits = found.edits
-        out = redaction.apply(combined[off:cut], [e for e in edits if e.end > off and e.start < cut] if edits else edits,
-                              self._redactor, offset=off)
+        out = (redaction.apply(combined[off:cut], [e for e in edits if e.end > off and e.start < cut], self._redactor,
+                               offset=off) if edits else combined[off:cut])  # (apply gives the text back with no edit)
         self._tail = combined[max(0, cut - self.window):cut]
         self._buf = combined[cut:]
         self.base += cut - off

@@ -13,8 +13,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import orjson
+
 from bastion.core.errors import UpstreamError
-from bastion.core.types import StreamEvent, StreamStart, Usage
+from bastion.core.types import StreamEvent, StreamStart, TextDelta, Usage
 from bastion.providers.base import StreamDecoder, StreamEncoder
 from bastion.providers.frames import EncodeFailed, Seen, Translator
 from bastion.providers.transport import UpstreamStream
@@ -97,6 +99,54 @@ def _decode(decoder: StreamDecoder, sse: list[SSEEvent], out: list[StreamEvent])
     return None
 
 
+def _decode_joined(decoder: StreamDecoder, sse: list[SSEEvent], out: list[StreamEvent]) -> Exception | None:
+    """`_decode`, with each run of adjacent events that the decoder's text template takes (the
+    usual text chunk of choice 0, providers/literal.py) given as one text delta of their texts
+    joined, none when all are empty: the events the output guard makes of them
+    (policy/guard.py `_coalesced` joins a read's adjacent text deltas of one choice), without an
+    event, a list and a decoder call per chunk. Taken exactly as `TextTemplate.text` takes
+    it (head, one JSON string, tail; taking it changes no decoder state), else by `feed`."""
+    template = getattr(decoder, "text_template", None)
+    tpl = template() if template is not None else None
+    if tpl is None or tpl.obfuscated:
+        return _decode(decoder, sse, out)
+    names: tuple[str | None, ...] = getattr(decoder, "TEXT_EVENTS", ())
+    head, tail, hl, tl = tpl.head, tpl.tail, len(tpl.head), len(tpl.tail)
+    loads, malformed = orjson.loads, orjson.JSONDecodeError
+    feed = decoder.feed
+    texts: list[str] = []
+    try:
+        for name, data in sse:
+            if tpl is not None and name in names and data.startswith(head) and data.endswith(tail):
+                try:
+                    text = loads(data[hl:len(data) - tl])
+                except malformed:
+                    text = None
+                if type(text) is str:
+                    if text:
+                        texts.append(text)
+                    continue
+            if texts:
+                out.append(TextDelta(texts[0] if len(texts) == 1 else "".join(texts), 0))
+                texts = []
+            events = feed(name, data)
+            if events:
+                out += events
+            elif decoder.done:
+                break
+            tpl = template() if template is not None else None  # the event may have changed it
+            if tpl is not None:
+                if tpl.obfuscated:
+                    tpl = None
+                else:
+                    head, tail, hl, tl = tpl.head, tpl.tail, len(tpl.head), len(tpl.tail)
+    except Exception as e:
+        return e
+    if texts:
+        out.append(TextDelta(texts[0] if len(texts) == 1 else "".join(texts), 0))
+    return None
+
+
 class _Bursts:
     """`RoutedStream.bursts()`: its generator of bursts, made when first iterated. The pipeline
     asks for `bursts()` to see whether the output guard hands them back unchanged (pipeline/runner.py
@@ -135,6 +185,12 @@ class RoutedStream:
         self._gen: AsyncGenerator[list[StreamEvent], None] | None = None  # made when first iterated
         self._flat: AsyncGenerator[StreamEvent, None] | None = None
         self._framed: AsyncGenerator[bytes, None] | None = None
+        self._join = False  # `join_text`
+
+    def join_text(self) -> None:
+        """What reads the bursts joins adjacent text deltas of one choice (the output guard): a
+        read's run of templated text chunks may be decoded as one delta (`_decode_joined`)."""
+        self._join = True
 
     def bursts(self) -> AsyncIterator[list[StreamEvent]]:
         if self._view is None:
@@ -195,9 +251,12 @@ class RoutedStream:
 
     async def _run(self) -> AsyncGenerator[list[StreamEvent], None]:
         opened, decoder = self._opened, self._opened.decoder
+        join = self._join
         try:
             events, opened.first = opened.first, []
-            err = None if decoder.done else _decode(decoder, opened.pending, events)
+            pending = opened.pending
+            err = (None if decoder.done else _decode_joined(decoder, pending, events) if join and len(pending) > 1
+                   else _decode(decoder, pending, events))
             while True:
                 if events:
                     yield events
@@ -210,7 +269,8 @@ class RoutedStream:
                 except StopAsyncIteration:
                     break
                 events = []
-                err = _decode(decoder, sse, events)
+                # (a read of one event, as most of a paced stream's, has nothing to join)
+                err = _decode_joined(decoder, sse, events) if join and len(sse) > 1 else _decode(decoder, sse, events)
             raise UpstreamError(f"provider {self._provider} ended the stream before it was complete",
                                 retryable=False)
         except UpstreamError as e:

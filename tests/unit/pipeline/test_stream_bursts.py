@@ -113,3 +113,44 @@ def test_note_keeps_the_count_a_stream_start_reported() -> None:
     assert ctx.start_usage is None and ctx.usage is None
     note(ctx, [StreamStart("id", "m", usage=Usage(1234, 1)), TextDelta("Hi")], 3)
     assert ctx.start_usage == Usage(1234, 1) and ctx.usage is None and ctx.streamed_chars == 5
+
+
+async def test_an_observed_stream_read_as_frames_is_observing_then_encoding() -> None:
+    """`ObservedStream.frames` (observing and encoding in one generator) gives the frames, the observed
+    facts and the end that `Pipeline._observe` read by http/api.py `_frames` gives, also when the
+    bursts fail mid-stream (the error frame) or the encoder refuses an event."""
+    from types import SimpleNamespace
+
+    from bastion.core.errors import UpstreamError
+    from bastion.core.types import ToolCallDelta
+    from bastion.http.api import _Ending, _frames
+    from bastion.pipeline.runner import ObservedStream
+    from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder
+    from bastion.providers.openai.stream import ChunkEncoder
+
+    async def source(bursts: list[Burst], fail: Exception | None) -> AsyncIterator[Burst]:
+        for b in bursts:
+            yield list(b)
+        if fail is not None:
+            raise fail
+
+    interleaved: list[Burst] = [[StreamStart("id", "m"), ToolCallDelta(0, "c0", "f", "{"), ToolCallDelta(1, "c1", "g", "{")],
+                                [ToolCallDelta(0, arguments="}")]]
+    cases = [(BURSTS, None), (BURSTS[:1], UpstreamError("gone")), (BURSTS[:1], ValueError("bug")), (interleaved, None)]
+    for bursts, fail in cases:
+        for make in (lambda: ChunkEncoder("alias", True), lambda: AnthropicStreamEncoder("alias")):
+            outcomes = []
+            for fused in (True, False):
+                ctx = RequestContext(request_id="r", ingress="openai")
+                enc = make()
+                if fused:
+                    frames = ObservedStream(None, ctx, source(bursts, fail)).frames(  # type: ignore[arg-type]
+                        enc, _Ending(ctx, enc))
+                else:
+                    observed = Pipeline._observe(SimpleNamespace(capture=None), ctx,  # type: ignore[arg-type]
+                                                 source(bursts, fail))
+                    frames = _frames(ctx, observed, enc)
+                out = [f async for f in frames]
+                outcomes.append((out, ctx.streamed_chars, ctx.usage, ctx.finish_reason, ctx.error_code,
+                                 "stream_closed_at" in ctx.state, ctx.first_token_at is not None))
+            assert outcomes[0] == outcomes[1], (bursts, fail)

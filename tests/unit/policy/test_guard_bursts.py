@@ -117,3 +117,88 @@ async def test_block_in_a_burst_raises_before_the_secret(registry: ScannerRegist
             seen += text_of(burst)
     assert seen and GH[:6] not in seen and "b" not in seen
 
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_the_last_text_buffer_kept_across_pushes_gives_what_looking_it_up_gives(
+        registry: ScannerRegistry, data: st.DataObject) -> None:
+    """`_Streamed.push` keeps the held text of the last text delta's choice for the next one: any
+    interleaving of texts of two choices, tool calls, reasoning and ends gives the same events and
+    the same findings as looking the buffer up for every delta (the kept one forgotten before each push)."""
+    from bastion.core.types import ThinkingDelta
+    from bastion.policy.guard import _Streamed
+
+    s = stage(registry, **REDACT_OUT)
+    pieces = [GH + " ", f" {CARD} ", "x@y.io", " ", "word ", "\n", "4111", " 1111"]
+    event = st.one_of(
+        st.builds(TextDelta, st.sampled_from(pieces), st.sampled_from([0, 0, 1])),
+        st.builds(lambda p, c, first, i: ToolCallDelta(c, id="c" if first else None, name="f" if first else None,
+                                                       arguments=p, index=i),
+                  st.sampled_from(pieces), st.integers(0, 1), st.booleans(), st.sampled_from([0, 1])),
+        st.builds(lambda p, i: ThinkingDelta(0, p, index=i), st.sampled_from(pieces), st.sampled_from([0, 1])),
+        st.builds(lambda i: StreamEnd("stop", i), st.sampled_from([0, 1])))
+    events = data.draw(st.lists(event, max_size=25))
+
+    def pushed(forget: bool) -> tuple[list[StreamEvent], list[Any], str | None]:
+        c = ctx()
+        streamed = _Streamed(s.guard, c, s.guard._state(c))
+        out: list[StreamEvent] = []
+        try:
+            for e in events:
+                if forget:
+                    streamed.text = None
+                streamed.push(e, out)
+            streamed.finish(out)
+        except PolicyViolation as v:
+            return out, c.findings, v.message
+        return out, c.findings, None
+
+    assert pushed(False) == pushed(True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_frames_through_the_burst_filter_are_those_of_the_guarded_bursts(
+        registry: ScannerRegistry, data: st.DataObject) -> None:
+    """A stream read as frames with the guard's `BurstFilter` in the framing generator
+    (pipeline/runner.py `ObservedStream`) gives the client the frames, the observed facts, the
+    findings and the end that the guard's bursts, observed and then encoded, give: redactions,
+    blocks (what was released before the block, then the error frame) and bursts released empty."""
+    from types import SimpleNamespace
+
+    from bastion.http.api import _Ending, _frames
+    from bastion.pipeline.runner import ObservedStream, Pipeline
+    from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder
+    from bastion.providers.openai.stream import ChunkEncoder
+
+    action = data.draw(st.sampled_from(["redact", "block"]))
+    s = stage(registry, output=[{"scanner": "secrets", "action": action}, {"scanner": "pii", "action": "redact"}])
+    pieces = [GH + " ", f" {CARD} ", "x@y.io", " ", "word ", "\n", "ghp_", "4111", " 1111", "a" * 70]
+    text = "".join(data.draw(st.lists(st.sampled_from(pieces), max_size=10)))
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(len(text) - 1, 1)), max_size=10))))
+    events: list[StreamEvent] = [StreamStart("i", "m")]
+    events += [TextDelta(text[a:b]) for a, b in itertools.pairwise([0, *cuts, len(text)]) if b > a]
+    if data.draw(st.booleans()):
+        events += [ToolCallDelta(0, id="c", name="f", arguments='{"k": "'), ToolCallDelta(0, arguments=GH + '"}')]
+    if data.draw(st.booleans()):
+        events.append(StreamEnd("stop"))
+    bursts = grouped(events, data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=5)))
+    client = data.draw(st.sampled_from(["openai", "anthropic"]))
+
+    outcomes = []
+    for fused in (True, False):
+        c = ctx()
+        enc = ChunkEncoder("alias", True) if client == "openai" else AnthropicStreamEncoder("alias")
+        if fused:
+            burst_filter = s.guard.burst_filter(c)
+            assert burst_filter is not None
+            frames = ObservedStream(None, c, source(bursts), burst_filter).frames(  # type: ignore[arg-type]
+                enc, _Ending(c, enc))
+        else:
+            observed = Pipeline._observe(SimpleNamespace(capture=None), c,  # type: ignore[arg-type]
+                                         s.guard.guard_bursts(c, source(bursts)))
+            frames = _frames(c, observed, enc)
+        out = [f async for f in frames]
+        outcomes.append((out, c.findings, c.streamed_chars, c.finish_reason, c.error_code))
+    assert outcomes[0] == outcomes[1]

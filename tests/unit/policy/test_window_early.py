@@ -230,3 +230,16 @@ async def test_any_chunking_gives_the_whole_response_result(registry: ScannerReg
     expected = await whole(s, text)
     got, _ = await stream(s, split(text, cuts))
     assert got == expected
+
+
+# The pending suffix as first written: where this pattern first matches, searched from `pos`.
+_PENDING_SEARCH = re.compile(r'(?:[^a-z\s"]+(?:[^\S\n\r\u2028\u2029]+[^a-z\s"]+)*[^\S\n\r\u2028\u2029]+[^a-z\s"]*'
+                             r'|[^\s"]*)\Z')
+_PENDING_CHARS = list('aqZ19 \t\n\r"-(.\u2028\u2029\xa0\x0b\x0c\x1c\x85\u3000é\U0001d400')
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(st.sampled_from(_PENDING_CHARS), max_size=16), st.integers(0, 18))
+def test_pending_start_is_where_the_pending_pattern_first_matches(text: str, pos: int) -> None:
+    m = _PENDING_SEARCH.search(text, pos)
+    assert pending_start(text, pos) == (len(text) if m is None else m.start())

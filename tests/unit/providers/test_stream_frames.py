@@ -136,13 +136,18 @@ def same(decoder: type[Decoder], events: list[SSEEvent], cuts: list[int], client
 @example([(" hi", "ab", True, 0, None, True, (0, 0, 0)), (" é\u2028", "c", False, 0, "stop", True, (0, 0, 0))],
          True, [2], "openai")
 def test_openai_upstream_direct_is_canonical(steps: list[tuple], with_done: bool, cuts: list[int], client: str) -> None:
+    same(ChunkDecoder, openai_stream(steps, with_done), cuts, client)
+
+
+def openai_stream(steps: list[tuple], with_done: bool) -> list[SSEEvent]:
+    """An OpenAI upstream stream of OPENAI_STEP steps (and its end marker, with a chunk after it)."""
     events: list[SSEEvent] = [(None, openai_chunk("", None, True))]
     for text, pad, ascii_only, index, finish, usage, (how, at, byte) in steps:
         events.append((None, mutate(openai_chunk(text, pad, ascii_only, index, finish, usage), how, at, byte)))
     if with_done:
         events.append((None, b"[DONE]"))
         events.append((None, openai_chunk("after", None, True)))
-    same(ChunkDecoder, events, cuts, client)
+    return events
 
 
 @settings(max_examples=300, deadline=None)
@@ -153,11 +158,16 @@ def test_openai_upstream_direct_is_canonical(steps: list[tuple], with_done: bool
           ("message_delta", "", True, 0, (0, 0, 0)), ("message_stop", "", True, 0, (0, 0, 0)),
           ("delta", "c", True, 0, (0, 0, 0))], [3], "openai")
 def test_anthropic_upstream_direct_is_canonical(steps: list[tuple], cuts: list[int], client: str) -> None:
+    same(AnthropicStreamDecoder, anthropic_stream(steps), cuts, client)
+
+
+def anthropic_stream(steps: list[tuple]) -> list[SSEEvent]:
+    """An Anthropic upstream stream of ANTHROPIC_STEP steps."""
     events: list[SSEEvent] = [MESSAGE_START]
     for kind, text, ascii_only, index, (how, at, byte) in steps:
         name, data = anthropic_chunk(kind, text, ascii_only, index)
         events.append((name, mutate(data, how, at, byte)))
-    same(AnthropicStreamDecoder, events, cuts, client)
+    return events
 
 
 # Escapes the upstream may write and the encoder writes otherwise (or not at all): the text is
