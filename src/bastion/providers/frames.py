@@ -227,7 +227,8 @@ def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple
     into head + part + tail and joined are the events' data joined exactly when every event is
     head + its part + tail (a data too short makes the rebuilt text longer, so each rebuilt piece
     has its event's length and place); the parts read as the items of one JSON array are one
-    string each exactly when the array has one item per part, all strings. The frames are those
+    string each exactly when each part opens and closes with the only two quotes it holds and the array
+    reads as strings. The frames are those
     the loop writes one by one (before + part + after each), in one join; no event changes a state."""
     head, tail, hl, tl, _, before, after = cut
     datas = list(map(_DATA, sse[start:end]))
@@ -244,6 +245,11 @@ def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple
     if head + (tail + head).join(parts) + tail != joined:
         return None
     items = b",".join(parts)
+    # every part one string of its own: it opens and closes with a quote and holds no other (no escapes
+    # here), so the array's items are the parts one for one (two malformed parts can otherwise make as
+    # many strings between them as they are parts: '"a","b' then '"' read as "a", "b,")
+    if items.count(b'"') != 2 * len(parts) or not all(len(p) > 1 and p[0] == 34 and p[-1] == 34 for p in parts):
+        return None
     if items.find(b'""') >= 0:  # an empty text (no frame)
         return None
     try:

@@ -505,6 +505,21 @@ def test_a_run_is_refused_unless_every_event_is_one_plain_text_of_the_template(s
         same(ChunkDecoder, sse, [], client)
 
 
+@pytest.mark.parametrize(("one", "two"), [(b'"a","b', b'"'), (b'"a', b'b"'), (b'"', b'"a","b'), (b'"a"', b'"b","')])
+def test_two_malformed_events_that_make_as_many_strings_together_refuse_the_run(one: bytes, two: bytes) -> None:
+    """Two events each not one string, whose texts together still read as two strings ('"a","b' then '"'
+    is "a", "b,"), refuse the run, and the client gets the canonical path's error, not their bytes (found
+    by the bstream helper's probe: the direct path once wrote them)."""
+    shortcut, run = _shortcut(["first", "a", "b", "c", "d"])
+    run[1] = (None, TEXT.replace(b'"x"', one))
+    run[2] = (None, TEXT.replace(b'"x"', two))
+    assert frames._run(run, 0, len(run), shortcut) is None
+    sse = _one_read(["first", "a", "b", "c", "d"])
+    sse[3], sse[4] = run[1], run[2]
+    for client in sorted(ENCODERS):
+        same(ChunkDecoder, sse, [], client)
+
+
 def test_a_run_whose_events_are_cut_elsewhere_than_the_template_says_is_refused() -> None:
     """The run's bytes are head + text + tail for each event in turn, not only all together: texts
     joined right but cut between events elsewhere, or data shorter than head and tail, are refused."""
