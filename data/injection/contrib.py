@@ -151,12 +151,10 @@ def records() -> Iterator[dict[str, object]]:
 
 def main() -> None:
     """Write corpus/written_contrib.jsonl offline (the evaluated corpus files are the texts to keep clear of)."""
-    here = Path(__file__).resolve().parent
-    sys.path.insert(0, str(here))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import collect
-    import train
 
-    collect.write_written_groups(here / "corpus", list(records()), GROUPS, train.TRAIN_ONLY)
+    collect.write_generated(list(records()), GROUPS)
 
 
 if __name__ == "__main__":
