@@ -135,6 +135,8 @@ class ScanRun:
         cache = self._cache
         long_text = cache is not None and len(text) >= cache.min_chars
         digest = b""
+        scope = self._scope
+        length = len(text)
         hits: list[Hit] = []
         skipped = self.skipped
         accumulate = self._accumulate
@@ -145,7 +147,7 @@ class ScanRun:
             ckey: CacheKey | None = None
             if cache is not None and input_ and (long_text or uncheap):
                 digest = digest or cache.digest(text)
-                ckey = (self._scope, rule.policy, rule.direction, rule.index, len(text), digest, json_string)
+                ckey = (scope, rule.policy, key[0], key[1], length, digest, json_string)
                 cached = cache.get(ckey)
                 if cached is not None:
                     if cached:

@@ -13,6 +13,8 @@ import pytest
 from bastion.config.policy import PolicyConfig
 from bastion.core.context import Principal, RequestContext
 from bastion.core.types import ChatRequest, Message, TextPart
+from bastion.limits.estimate import STATE_KEY as TOKENS
+from bastion.limits.estimate import TokenEstimate
 from bastion.policy import slots as slots_mod
 from bastion.policy.engine import PolicyEngine
 from bastion.policy.normalize import normalize
@@ -20,6 +22,7 @@ from bastion.policy.registry import ScannerRegistry
 from bastion.policy.rules import _view
 from bastion.policy.scan_cache import ScanCache
 from bastion.policy.slots import TextSlot, text_slots
+from bastion.policy.stage import OFFLOAD_TOKENS, PolicyStage
 
 _R = random.Random(20261130)
 PIECES = ["plain words ", "4111 1111 1111 1111", "jane@example.com", "\\u0041KIA", "\\\\u0041", "\\/", "\t", "\n",
@@ -120,3 +123,30 @@ def test_the_cache_lock_is_released_after_every_call_and_every_raise() -> None:
         cache.put(bad, [])
     assert not cache._lock.locked()
     assert (cache.hits, cache.misses) == (1, 1)
+
+
+@pytest.mark.parametrize(("estimate", "words", "offloaded"), [
+    (None, 10, False), (None, 40_000, True),  # no estimate from the limits stage: one made here
+    (10, 40_000, False), (OFFLOAD_TOKENS, 10, True),  # the limits stage's estimate decides
+])
+async def test_the_stage_offloads_by_the_token_estimate(registry: ScannerRegistry, monkeypatch: pytest.MonkeyPatch,
+                                                        estimate: int | None, words: int, offloaded: bool) -> None:
+    stage = PolicyStage({"default": PolicyConfig.model_validate({"input": [{"scanner": "pii", "action": "redact"}]})},
+                        registry=registry)
+    engine = stage.policies.engines["default"]
+    seen: list[bool] = []
+    scan = engine.scan_request
+
+    def recording(*args: Any, **kw: Any) -> Any:
+        seen.append(kw.get("use_cache", True) is False)
+        return scan(*args, **kw)
+
+    monkeypatch.setattr(engine, "scan_request", recording)
+    c = RequestContext(request_id="r", ingress="openai")
+    if estimate is not None:
+        c.state[TOKENS] = TokenEstimate(estimate, 0)
+    req = ChatRequest("m", [Message("user", [TextPart("word " * words + "mail jane@example.com")])])
+    await stage.check(c, req)
+    assert seen == [offloaded]
+    assert req.messages[0].content[0].text.endswith("mail [EMAIL_1]")  # type: ignore[union-attr]
+    assert [f.type for f in c.findings] == ["email"]
