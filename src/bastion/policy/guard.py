@@ -104,8 +104,10 @@ class OutputGuard:
         return bool(state.engine.output_rules) or bool(state.redactor.restore)
 
     async def check_response(self, ctx: RequestContext, response: ChatResponse) -> ChatResponse:
-        state = self._state(ctx)
-        if not self._active(state):
+        state = ctx.state.get("policy")  # _state and _active, inlined (one response per request)
+        if not isinstance(state, PolicyState):
+            state = PolicyState(self.policies.choose(ctx.principal))
+        if not state.engine.output_rules and not state.redactor.restore:
             return response
         if _quiet(state, response):
             return response  # nothing any rule could find or restore: the general path would copy it as it is

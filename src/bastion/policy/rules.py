@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bastion.core.context import Action, Direction, Finding
 from bastion.core.errors import PolicyViolation
 from bastion.policy.limits import RequestLimits
-from bastion.policy.normalize import Normalized, has_tags, normalize
+from bastion.policy.normalize import Normalized, has_tags, is_plain, normalize, spells_escapes
 from bastion.policy.scan_cache import CacheKey, ScanCache
 from bastion.policy.scanner import Match, Scanner
 
@@ -111,6 +111,7 @@ class ScanRun:
         self._spent: dict[tuple[str, int], float] = {}
         self.skipped: set[tuple[str, int]] = set()
 
+
     def fail(self, rule: Rule, why: str) -> None:
         """A rule could not run: block (fail closed) or skip it, per its `on_error`."""
         log.warning("policy %s: scanner %s %s (on_error: %s)", rule.policy, rule.name, why, rule.on_error)
@@ -128,10 +129,14 @@ class ScanRun:
         whose escapes are read as the characters they spell: normalize.normalize)."""
         if not text:
             return []
+        # the normalised text, and its map back when it is not the text itself (None: offsets are the same)
+        ntext: str | None = None
         norm: Normalized | None = None
         cache = self._cache
         long_text = cache is not None and len(text) >= cache.min_chars
         digest = b""
+        scope = self._scope
+        length = len(text)
         hits: list[Hit] = []
         skipped = self.skipped
         accumulate = self._accumulate
@@ -142,21 +147,20 @@ class ScanRun:
             ckey: CacheKey | None = None
             if cache is not None and input_ and (long_text or uncheap):
                 digest = digest or cache.digest(text)
-                ckey = (self._scope, rule.policy, rule.direction, rule.index, len(text), digest, json_string)
+                ckey = (scope, rule.policy, key[0], key[1], length, digest, json_string)
                 cached = cache.get(ckey)
                 if cached is not None:
                     if cached:
-                        if norm is None:
-                            norm = normalize(text, json_string)
+                        if ntext is None:
+                            ntext, norm = _view(text, json_string)
                         for type_, s, e, score in cached:
-                            start, end = norm.to_original(s, e)
-                            hits.append(Hit(rule, type_, start, end, score, norm.text[s:e]))
+                            start, end = (s, e) if norm is None else norm.to_original(s, e)
+                            hits.append(Hit(rule, type_, start, end, score, ntext[s:e]))
                     clock = None
                     continue
-            if norm is None:
+            if ntext is None:
                 clock = None  # normalising is not the rule's time
-                norm = normalize(text, json_string)
-            ntext = norm.text
+                ntext, norm = _view(text, json_string)
             matches: list[Match] | None
             spent: float | None
             if accumulate:
@@ -194,7 +198,7 @@ class ScanRun:
             if ckey is not None and cache is not None:
                 cache.put(ckey, matches)
             if matches:
-                if norm.is_identity:
+                if norm is None:
                     hits.extend(Hit(rule, m.type, m.start, m.end, float(m.score), ntext[m.start:m.end])
                                 for m in matches)
                 else:
@@ -267,6 +271,15 @@ class ScanRun:
             self.fail(rule, "failed (returned no result)")
             return None, None, None
         return matches, ended - started, ended
+
+
+def _view(text: str, json_string: bool) -> tuple[str, Normalized | None]:
+    """`normalize(text, json_string)`: its text, and the map back unless offsets are the same (None). Printable ASCII
+    that is not JSON text spelling an escape is its own normal form (as `normalize` finds): no object is built."""
+    if (not json_string or not spells_escapes(text)) and is_plain(text):
+        return text, None
+    norm = normalize(text, json_string)
+    return norm.text, None if norm.is_identity else norm
 
 
 # What `ScanRun.scan` reads of each rule, worked out once per rules tuple (a policy's tuples live as

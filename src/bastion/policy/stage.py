@@ -47,7 +47,9 @@ class PolicyStage:
         ctx.policy_name = engine.name
         state = PolicyState(engine)
         ctx.state[self.name] = state
-        if engine.input_rules and self._tokens(ctx, request) >= OFFLOAD_TOKENS:
+        est = ctx.state.get(TOKENS)  # the limits stage's estimate, else one made here
+        if engine.input_rules and (est.input if isinstance(est, TokenEstimate) else estimate_input(request)) \
+                >= OFFLOAD_TOKENS:
             # The thread cannot be stopped: if this request is abandoned meanwhile (the client left),
             # the scan finishes into a list nobody reads, never into the finalized context.
             found: list[Finding] = []
@@ -59,11 +61,6 @@ class PolicyStage:
                 ctx.findings.extend(found)
             return
         engine.scan_request(ctx, request, state.redactor)
-
-    @staticmethod
-    def _tokens(ctx: RequestContext, request: ChatRequest | EmbeddingsRequest) -> int:
-        est = ctx.state.get(TOKENS)
-        return est.input if isinstance(est, TokenEstimate) else estimate_input(request)
 
     async def finish(self, ctx: RequestContext) -> None:
         return None
