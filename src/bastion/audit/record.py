@@ -117,7 +117,7 @@ class AuditRecord:
             "cost_micros": self.cost_micros,
             "error_code": self.error_code,
             "findings": [{"action": a, "direction": d, "scanner": s, "score": round(sc, 4), "type": t}
-                         for s, t, a, sc, d in self.findings],
+                         for s, t, a, sc, d in self.findings] if self.findings else [],
             "finish_reason": self.finish_reason,
             "ingress": self.ingress,
             "key_id": self.key_id,

@@ -114,16 +114,14 @@ class SqlAuditSink:
         await self.db.migrate(self.ddl)
 
     async def append(self, records: Sequence[StoredRecord]) -> None:
-        if records:
-            await self.db.executemany(self._sql_append, [
-                (r.writer_id, r.seq, r.ts_us, r.request_id, r.prev_hash, r.hash, r.body) for r in records])
+        if records:  # a StoredRecord is a row in the column order of _REC_COLS (a copy of the list: the caller's may change)
+            await self.db.executemany(self._sql_append, list(records))
 
     async def append_checkpointed(self, records: Sequence[StoredRecord], checkpoint: Checkpoint) -> None:
         """Insert records and a checkpoint over the last of them in one transaction (all or none): a
         writer that appends once and stops, as `bastion keys` does (audit/offline.py)."""
         await self.db.transaction(
-            [(self._sql_append, (r.writer_id, r.seq, r.ts_us, r.request_id, r.prev_hash, r.hash, r.body))
-             for r in records]
+            [(self._sql_append, r) for r in records]
             + [(self._sql_add_cp, (checkpoint.writer_id, checkpoint.seq, checkpoint.hash, checkpoint.ts_us,
                                    checkpoint.signature, checkpoint.kind))])
 

@@ -95,3 +95,12 @@ async def test_migrate_is_idempotent(sink: SqlAuditSink) -> None:
 def test_table_name_is_validated(sink: SqlAuditSink) -> None:
     with pytest.raises(ValueError, match="audit table name"):
         SqlAuditSink(sink.db, "audit; DROP TABLE x")
+
+
+def test_a_stored_record_is_a_row_in_column_order() -> None:
+    """The sinks bind a StoredRecord as the row of an INSERT as it is: its fields must be the columns, in order."""
+    from bastion.audit.sink import _REC_COLS
+
+    assert StoredRecord._fields == tuple(c.strip() for c in _REC_COLS.split(","))
+    row = StoredRecord("w", 1, 2, "r", "p", "h", "{}")
+    assert isinstance(row, tuple) and tuple(row) == ("w", 1, 2, "r", "p", "h", "{}") and row.body == "{}"
