@@ -940,6 +940,10 @@ static PyMethodDef methods[] = {
     {"plain", native_plain, METH_O, "normalize.is_plain: ASCII without control characters but tab and line breaks."},
     {"pii_gates", native_pii_gates, METH_O,
      "The PII scanner's first digit, IBAN and IPv6 hints and number clusters of an ASCII text (_native_pii.c)."},
+    {"sse_events", (PyCFunction)(void (*)(void))native_sse_events, METH_FASTCALL,
+     "providers/sse.py: a read of whole `data:` or `event:` + `data:` events as (name, data) pairs (_native_sse.c)."},
+    {"text_run", (PyCFunction)(void (*)(void))native_text_run, METH_FASTCALL,
+     "providers/frames.py `_run`: a run of templated text events checked and joined in one pass (_native_sse.c)."},
     {NULL, NULL, 0, NULL},
 };
 

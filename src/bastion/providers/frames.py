@@ -26,6 +26,14 @@ from bastion.core.types import StreamEvent
 from bastion.providers.base import StreamDecoder, StreamEncoder
 from bastion.providers.literal import TextTemplate
 
+_Run = Callable[[list[tuple[str | None, bytes]], int, int, tuple[str | None, ...], bytes, bytes, bytes, bytes, int],
+                tuple[int, bytes, bytes, int, int] | None]
+_native_run: _Run | None
+try:
+    from bastion._native import text_run as _native_run
+except ImportError:  # not built (no C compiler at install time): the Python below
+    _native_run = None
+
 SSEEvent = tuple[str | None, bytes]
 # What a read carried besides the bytes: the events decoded in full, and the number of characters
 # of text taken by the template (text deltas of choice 0 that were never made objects).
@@ -62,14 +70,15 @@ class EncodeFailed(Exception):
         self.err = err
 
 
-_DATA = itemgetter(1)  # an SSE event's data
+_NAME, _DATA = itemgetter(0), itemgetter(1)  # an SSE event's name, its data
 
 # The fewest text events taken as one run (`_run`): a run of 3 cost more than its events one by one
 _MIN_RUN = 6
 
 # A template and a frame that apply now: head, tail, their lengths, the template when its
-# text needs its own method (OpenAI's obfuscation padding), the frame's bytes before and after.
-_Shortcut = tuple[bytes, bytes, int, int, TextTemplate | None, bytes, bytes]
+# text needs its own method (OpenAI's obfuscation padding), the frame's bytes before and after,
+# the names a text event may have.
+_Shortcut = tuple[bytes, bytes, int, int, TextTemplate | None, bytes, bytes, tuple[str | None, ...]]
 
 
 class Translator:
@@ -101,7 +110,7 @@ class Translator:
         frame = self._frame() if tpl is not None else None
         if tpl is not None and frame is not None:
             self._cut = (tpl.head, tpl.tail, len(tpl.head), len(tpl.tail), tpl if tpl.obfuscated else None,
-                         frame[0], frame[1])
+                         frame[0], frame[1], self._names)
 
     def read(self, sse: Sequence[SSEEvent], out: list[bytes], seen: list[StreamEvent],
              decoded: Sequence[StreamEvent] = ()) -> tuple[int, Exception | None]:
@@ -127,7 +136,7 @@ class Translator:
         chars = 0
         cut, stale = self._cut, self._stale
         if cut is not None:
-            head, tail, hl, tl, tpl, before, after = cut
+            head, tail, hl, tl, tpl, before, after, _ = cut
         events = iter(sse)
         # a read of many events: its text may go as one run, once (`_run`; a list: its iterator tells its place)
         whole = type(sse) is list and len(sse) >= _MIN_RUN
@@ -141,7 +150,7 @@ class Translator:
                     stale = False
                     cut = self._cut
                     if cut is not None:
-                        head, tail, hl, tl, tpl, before, after = cut
+                        head, tail, hl, tl, tpl, before, after, _ = cut
                 if cut is not None and not stale and name in names:
                     if whole and tpl is None:
                         whole = False
@@ -218,10 +227,12 @@ class Translator:
 
 def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple[int, bytes, int] | None:
     """The client's frames of the text events sse[start:stop] at once, and the characters of their
-    text, when each is the template's head + a non-empty JSON string without escapes + its tail:
-    (stop, frames, characters), where stop is `end` or the first event with an escape (a text
-    with one is written by the loop, as the encoder writes it). None when any is not so, or the
-    run is short (then they go one event at a time, as before).
+    text, when each has a text event's name and is the template's head + a non-empty JSON string
+    without escapes + its tail: (stop, frames, characters), where stop is `end` or the first event
+    with an escape (a text with one is written by the loop, as the encoder writes it). None when any
+    is not so, or the run is short (then they go one event at a time, as before). An event of another
+    name is the decoder's to refuse (Anthropic: the name and the data's type must agree), whatever
+    its data.
 
     Each event's bytes between head and tail (a slice: empty for data shorter than both) rebuilt
     into head + part + tail and joined are the events' data joined exactly when every event is
@@ -229,8 +240,22 @@ def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple
     has its event's length and place); the parts read as the items of one JSON array are one
     string each exactly when each part opens and closes with the only two quotes it holds and the array
     reads as strings. The frames are those
-    the loop writes one by one (before + part + after each), in one join; no event changes a state."""
-    head, tail, hl, tl, _, before, after = cut
+    the loop writes one by one (before + part + after each), in one join; no event changes a state.
+    With the C accelerator (`_native_run`: the same checks and joins in one pass) only the array is
+    read here: a part is a JSON string when the array reads (no control character, valid UTF-8)."""
+    head, tail, hl, tl, _, before, after, names = cut
+    if _native_run is not None and type(sse) is list:
+        got = _native_run(sse, start, end, names, head, tail, before, after, _MIN_RUN)
+        if got is None:
+            return None
+        stop, frames, items, chars, count = got
+        try:
+            texts = orjson.loads(items)
+        except orjson.JSONDecodeError:
+            return None
+        return (stop, frames, chars) if type(texts) is list and len(texts) == count else None
+    if not set(map(_NAME, sse[start:end])).issubset(names):
+        return None
     datas = list(map(_DATA, sse[start:end]))
     joined = b"".join(datas)
     escape = joined.find(b"\\")

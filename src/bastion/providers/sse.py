@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import repeat
+
+_split: Callable[[bytes, tuple[tuple[bytes, str], ...]], list[tuple[str | None, bytes]] | None] | None
+try:
+    from bastion._native import sse_events as _split
+except ImportError:  # not built (no C compiler at install time): the Python below
+    _split = None
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024
 
@@ -12,6 +19,7 @@ Event = tuple[str | None, bytes]
 # Anthropic's event names, decoded once (a read of other names decodes its names itself)
 _NAMES = {name.encode(): name for name in ("message_start", "content_block_start", "content_block_delta",
                                            "content_block_stop", "message_delta", "message_stop", "ping", "error")}
+_NAME_PAIRS = tuple(_NAMES.items())  # for the C split (`_split`)
 
 
 class SSEError(Exception):
@@ -37,6 +45,12 @@ class SSEParser:
     def feed(self, chunk: bytes) -> list[Event]:
         if not chunk:
             return []
+        # The usual read, nothing pending: whole events of the two usual shapes, split in C (one pass,
+        # the pairs the general path gives; None for any other read, which the paths below take)
+        if _split is not None and not self._buf and not self._cr:
+            split = _split(chunk, _NAME_PAIRS)
+            if split is not None:
+                return split
         # The usual read, nothing pending: one event, a `data: ` line (OpenAI) or an `event: ` line
         # and a `data: ` line (Anthropic), and its blank line. The general path gives the same.
         # (bytes.find, not `in`: on Python 3.11 `b"x" in data` first tries the operand as an

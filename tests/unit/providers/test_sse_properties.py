@@ -7,7 +7,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bastion.providers import sse
 from bastion.providers.sse import MAX_EVENT_BYTES, SSEError, SSEParser
+
+
+@pytest.fixture(autouse=True, scope="module", params=["native", "python"])
+def split_in(request):
+    """Every test twice: with the C split of whole reads (`sse._split`, when built) and without it
+    (the Python paths it stands in for)."""
+    if request.param == "native" and sse._split is None:
+        pytest.skip("bastion._native is not built")
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "python":
+            mp.setattr(sse, "_split", None)
+        yield request.param
 
 # A data or event line's value: any bytes but the line terminators.
 VALUE = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
@@ -204,3 +217,52 @@ def test_anthropic_stream_read_whole_is_its_events():
     assert SSEParser().feed(data) == events
     assert SSEParser().feed(data.replace(b"event: ping\n", b"")) == [  # an event with no name
         events[0], (None, events[1][1]), *events[2:]]
+
+
+# The C split (`sse._split`) answers a read of whole events of the two usual shapes with a known name,
+# and None for any other read: what it answers must be what the Python parser gives.
+KNOWN = st.sampled_from([n.encode() for n in ("message_start", "content_block_delta", "message_stop", "ping",
+                                               "error")])
+NATIVE_PIECE = st.one_of(st.sampled_from([b"data: ", b"event: ", b"\n", b"\n\n", b"\r", b": c", b"data:", b"x"]),
+                         KNOWN, st.binary(max_size=12))
+
+
+def python_parse(data: bytes) -> list[tuple[str | None, bytes]]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sse, "_split", None)
+        parser = SSEParser()
+        return parser.feed(data) + parser.flush()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.one_of(NATIVE_PIECE, st.tuples(st.one_of(st.none(), KNOWN, NAME_VALUE), DATA_VALUE).map(
+    lambda e: (b"" if e[0] is None else b"event: " + e[0] + b"\n") + b"data: " + e[1] + b"\n\n")), max_size=12))
+def test_the_native_split_gives_the_python_parsers_events(pieces):
+    if sse._split is None:
+        pytest.skip("bastion._native is not built")
+    data = b"".join(pieces)
+    got = sse._split(data, sse._NAME_PAIRS)
+    want = python_parse(data)
+    if got is not None:
+        assert got == want
+        assert [type(n) for n, _ in got] == [type(n) for n, _ in want]
+    whole = SSEParser()
+    assert whole.feed(data) + whole.flush() == want
+
+
+def test_the_native_split_takes_the_usual_reads_and_leaves_the_others():
+    if sse._split is None:
+        pytest.skip("bastion._native is not built")
+    names = sse._NAME_PAIRS
+    usual = b'event: message_start\ndata: {"a":1}\n\ndata: {"b":2}\n\nevent: ping\ndata: \n\n'
+    assert sse._split(usual, names) == [("message_start", b'{"a":1}'), (None, b'{"b":2}'), ("ping", b"")]
+    for other in (b"", b"\n\n", b"data: a\n", b"data: a\n\n\n\n", b"data: a\ndata: b\n\n", b"data: a\r\n\r\n",
+                  b": c\ndata: a\n\n", b"event: nameless\ndata: a\n\n", b"event: ping\n\n", b"data:a\n\n",
+                  b"event: ping\ndata: a\nevent: ping\n\n", b"data: a\n\ndata: b"):
+        assert sse._split(other, names) is None, other
+    with pytest.raises(TypeError):
+        sse._split(bytearray(b"data: a\n\n"), names)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        sse._split(b"data: a\n\n", ((b"ping", b"ping"),))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        sse._split(b"data: a\n\n", [(b"ping", "ping")])  # type: ignore[arg-type]

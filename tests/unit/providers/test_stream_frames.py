@@ -43,6 +43,19 @@ from bastion.providers.openai.stream import ChunkDecoder, ChunkEncoder
 from bastion.providers.streaming import OpenStream, RoutedStream, _decode
 
 Decoder = ChunkDecoder | AnthropicStreamDecoder
+
+
+@pytest.fixture(autouse=True, scope="module", params=["native", "python"])
+def run_in(request):
+    """Every test twice: with the C checks and joins of a run (`frames._native_run`, when built) and
+    without them (the Python `_run` they stand in for)."""
+    if request.param == "native" and getattr(frames, "_native_run", None) is None:
+        pytest.skip("bastion._native is not built")
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "python":
+            mp.setattr(frames, "_native_run", None, raising=False)
+        yield request.param
+
 Encoder = ChunkEncoder | AnthropicStreamEncoder
 Outcome = tuple[list[bytes], dict[str, Any], object]
 
@@ -581,3 +594,89 @@ def test_openai_stream_with_its_ends_taken_by_shape_is_written_as_on_the_canonic
     assert outcome[1] == {"chars": 17, "finish": "length",
                           "usage": Usage(input_tokens=11, output_tokens=6, cached_input_tokens=4, reasoning_tokens=2)}
     assert outcome[2] == "done"
+
+
+def _anthropic_whole(texts: list[str]) -> list[SSEEvent]:
+    return [MESSAGE_START, anthropic_chunk("start", "", True), *(anthropic_chunk("delta", t, False) for t in texts),
+            anthropic_chunk("stop", "", True), anthropic_chunk("message_delta", "", True),
+            anthropic_chunk("message_stop", "", True)]
+
+
+@pytest.mark.parametrize("name", ["message_delta", "ping", "content_block_stop", "error", "x"])
+@pytest.mark.parametrize("client", sorted(ENCODERS))
+def test_a_text_event_of_another_name_inside_a_run_is_the_decoders_error(name: str, client: str) -> None:
+    """A text delta's data under another event name, in the middle of a stream read whole, is refused
+    as the decoder refuses it (Anthropic: the name and the data's type disagree), not written as text
+    of the run: a run's events must each have a text event's name (the direct path once checked the
+    names of a run's first and last events only)."""
+    texts = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    sse = _anthropic_whole(texts)
+    sse[6] = (name, sse[6][1])
+    written, chars, seen, err = _read_whole(AnthropicStreamDecoder(), ENCODERS[client](), sse)
+    assert isinstance(err, UpstreamError) and "disagree" in str(err)
+    assert b'"e"' not in written and facts(seen, chars)["chars"] == len("abcd")
+    same(AnthropicStreamDecoder, sse, [], client)
+    openai = _one_read(["first", *texts])
+    openai[5] = (name, openai[5][1])
+    same(ChunkDecoder, openai, [], client)
+
+
+RUN_CHANGE = st.tuples(st.integers(0, 9), st.integers(0, 4), st.integers(-40, 200),
+                       st.sampled_from([0, 34, 92, 10, 1, 0xC3, 0xA9, 0x80, 0xED, 0xFF, 97]),
+                       st.sampled_from([None, "content_block_delta", "ping", "message_delta"]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=6), min_size=1, max_size=10), st.lists(RUN_CHANGE, max_size=4),
+       st.integers(0, 3), st.booleans())
+def test_the_native_run_is_the_python_run(texts: list[str], changes: list[tuple], start: int, anthropic: bool) -> None:
+    """`_run` with the C checks and joins gives what the Python gives, for runs of text events with
+    bytes changed, added or dropped, escapes, empty texts, malformed UTF-8 and other names."""
+    if frames._native_run is None:
+        pytest.skip("bastion._native is not built")
+    if anthropic:
+        translator = Translator(AnthropicStreamDecoder(), AnthropicStreamEncoder("alias"))
+        sse = _anthropic_whole(["first", *texts])
+        assert translator.read(sse[:3], [], [])[1] is None
+        translator._refresh()
+        run = sse[3:3 + len(texts)]
+    else:
+        translator = Translator(ChunkDecoder(), ChunkEncoder("alias", True))
+        sse = _one_read(["first", *texts])
+        assert translator.read(sse[:2], [], [])[1] is None
+        translator._refresh()
+        run = sse[2:2 + len(texts)]
+    shortcut = translator._cut
+    assert shortcut is not None
+    for which, how, at, byte, name in changes:  # how 4: the event's name changed, else its bytes
+        i = which % len(run)
+        run[i] = (name, run[i][1]) if how == 4 else (run[i][0], mutate(run[i][1], how, at, byte))
+    begin = min(start, len(run))
+    native = frames._run(run, begin, len(run), shortcut)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(frames, "_native_run", None)
+        python = frames._run(run, begin, len(run), shortcut)
+    assert native == python
+
+
+def test_the_native_run_refuses_bad_inputs() -> None:
+    """The C checks read only what their types promise: anything else is refused, not read."""
+    native = frames._native_run
+    if native is None:
+        pytest.skip("bastion._native is not built")
+    sse = [(None, b'h"a"t')] * 3
+    assert native(sse, 0, 3, (None,), b"h", b"t", b"<", b">", 6) == (3, b'<"a">' * 3, b'["a","a","a"]', 3, 3)
+    assert native([(None, b'h"a"t'), ("x", b'h"a"t')], 0, 2, (None,), b"h", b"t", b"<", b">", 6) is None
+    assert native([(None, b'h"a"t'), [None, b'h"a"t']], 0, 2, (None,), b"h", b"t", b"<", b">", 6) is None
+    assert native([(None, b'h"a"t'), (None, bytearray(b'h"a"t'))], 0, 2, (None,), b"h", b"t", b"<", b">", 6) is None
+    for start, end in ((0, 4), (-1, 2), (2, 1)):
+        with pytest.raises(ValueError):
+            native(sse, start, end, (None,), b"h", b"t", b"<", b">", 6)
+    with pytest.raises(TypeError):
+        native(tuple(sse), 0, 3, (None,), b"h", b"t", b"<", b">", 6)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        native(sse, 0, 3, [None], b"h", b"t", b"<", b">", 6)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        native(sse, 0, 3, (None,), "h", b"t", b"<", b">", 6)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        native(sse, True, 3, (None,), b"h", b"t", b"<", b">", 6)

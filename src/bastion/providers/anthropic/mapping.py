@@ -48,8 +48,11 @@ def stop_reason(finish: FinishReason | None, stop_sequence: str | None) -> str |
 
 def _count(usage: JSONObject, key: str) -> int | None:
     value = usage.get(key)
-    if value is None:
-        return None
+    return None if value is None else _counted(value, key)
+
+
+def _counted(value: JSON, key: str) -> int:
+    """A count that is there (usage.`key`), or the error of a broken one."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > MAX_TOKEN_COUNT:
         # beyond MAX_TOKEN_COUNT: a broken upstream, whose count would overflow cost, store and audit
         raise UpstreamError(f"anthropic upstream sent an invalid usage.{key}")
@@ -74,13 +77,26 @@ class UsageCounter:
             return
         if not isinstance(usage, dict):
             raise UpstreamError("anthropic upstream sent a usage that is not an object")
-        for key, attr in (("input_tokens", "input"), ("output_tokens", "output"),
-                          ("cache_read_input_tokens", "cache_read"),
-                          ("cache_creation_input_tokens", "cache_creation")):
-            value = _count(usage, key)
-            if value is not None:
-                setattr(self, attr, value)
-        split = usage.get("cache_creation")
+        # `_count` of each key in turn, written out: a count that is a plain int in range is taken as
+        # it is (what `_counted` returns for it), any other value that is there goes through `_counted`
+        get = usage.get
+        value = get("input_tokens")
+        if value is not None:
+            self.input = (value if type(value) is int and 0 <= value <= MAX_TOKEN_COUNT
+                          else _counted(value, "input_tokens"))
+        value = get("output_tokens")
+        if value is not None:
+            self.output = (value if type(value) is int and 0 <= value <= MAX_TOKEN_COUNT
+                           else _counted(value, "output_tokens"))
+        value = get("cache_read_input_tokens")
+        if value is not None:
+            self.cache_read = (value if type(value) is int and 0 <= value <= MAX_TOKEN_COUNT
+                               else _counted(value, "cache_read_input_tokens"))
+        value = get("cache_creation_input_tokens")
+        if value is not None:
+            self.cache_creation = (value if type(value) is int and 0 <= value <= MAX_TOKEN_COUNT
+                                   else _counted(value, "cache_creation_input_tokens"))
+        split = get("cache_creation")
         if isinstance(split, dict):
             hour = _count(split, "ephemeral_1h_input_tokens")
             if hour is not None:
