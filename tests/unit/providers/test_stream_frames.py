@@ -632,8 +632,8 @@ RUN_CHANGE = st.tuples(st.integers(0, 9), st.integers(0, 4), st.integers(-40, 20
 def test_the_native_run_is_the_python_run(texts: list[str], changes: list[tuple], start: int, anthropic: bool) -> None:
     """`_run` with the C checks and joins gives what the Python gives, for runs of text events with
     bytes changed, added or dropped, escapes, empty texts, malformed UTF-8 and other names."""
-    if frames._native_run is None:
-        pytest.skip("bastion._native is not built")
+    if frames._native_run is None:  # under the fixture's python parameter, or not built
+        pytest.skip("compares the C code with the Python: runs under the native parameter only")
     if anthropic:
         translator = Translator(AnthropicStreamDecoder(), AnthropicStreamEncoder("alias"))
         sse = _anthropic_whole(["first", *texts])
@@ -662,8 +662,8 @@ def test_the_native_run_is_the_python_run(texts: list[str], changes: list[tuple]
 def test_the_native_run_refuses_bad_inputs() -> None:
     """The C checks read only what their types promise: anything else is refused, not read."""
     native = frames._native_run
-    if native is None:
-        pytest.skip("bastion._native is not built")
+    if native is None:  # under the fixture's python parameter, or not built
+        pytest.skip("tests the C code: runs under the native parameter only")
     sse = [(None, b'h"a"t')] * 3
     assert native(sse, 0, 3, (None,), b"h", b"t", b"<", b">", 6) == (3, b'<"a">' * 3, b'["a","a","a"]', 3, 3)
     assert native([(None, b'h"a"t'), ("x", b'h"a"t')], 0, 2, (None,), b"h", b"t", b"<", b">", 6) is None
