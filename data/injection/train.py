@@ -94,6 +94,10 @@ WRITTEN_EXTRA |= {"written_contrib"}
 # thirty-first round: dressed requests (harmful ones as attacks, ordinary ones as benign) written for this project
 # (dressed.py), named the same way; measured on the dev halves only, off (dev_results_round31.md)
 WRITTEN_EXTRA |= {"written_dressed"}
+# thirty-second round: short everyday chat lines (benign) written for this project (chat.py), named the same way;
+# eligible on the dev halves at offset -0.05 but its model flags more whole files (long_inputs / long_docs dev), off
+# (dev_results_round32.md)
+WRITTEN_EXTRA |= {"written_chat"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
