@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import DT_I64, DT_U64, Features, Scored, word_hash
+from bastion.policy.injection.features import DT_I64, DT_U64, TUPLE_NEW, Features, Scored, word_hash
 from bastion.policy.injection.rules import Rule
 
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
@@ -100,8 +100,28 @@ class Regions:
         by first anchor occurrence, or by index for long texts): the first hit of a family wins.
         """
         n = len(text) if hi is None else hi
-        out = self.whole(text, ok, lo, n)
-        for k, spans in self.anchored_spans(words, ok, lo, n).items():  # then the anchored rules not searched whole
+        return self._merged(self.whole(text, ok, lo, n), self.anchored_spans(words, ok, lo, n), ok)
+
+    def find_raw(self, text: str, hashes: bytes, starts: bytes,
+                 ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
+        """`find(text, WordIndex(hashes, starts), ok)` for a text of one chunk whose words `Hasher.extract_scored`'s
+        C pass left as bytes (uint64 hashes, int64 starts): they go to the C accelerator as they are, and become
+        arrays only where `anchored_spans` would not call it."""
+        n = len(text)
+        tables = self._native
+        found = None
+        if tables is not None and len(hashes) <= 8 * 4096:
+            found = tables[0].anchored_spans(tables[1], hashes, starts, ok, 0, n, _BEFORE, _AFTER)
+        if found is None:
+            found = self.anchored_spans(TUPLE_NEW(WordIndex, (np.frombuffer(hashes, DT_U64),
+                                                              np.frombuffer(starts, DT_I64))), ok, 0, n)
+        return self._merged(self.whole(text, ok, 0, n), found, ok)
+
+    @staticmethod
+    def _merged(out: dict[int, list[tuple[int, int]]], anchored: dict[int, list[tuple[int, int]]],
+                ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
+        """The whole-text regions `out` then the anchored rules not searched whole (in `out`, returned)."""
+        for k, spans in anchored.items():
             if ok[k] and k not in out:
                 out[k] = spans
         return out
