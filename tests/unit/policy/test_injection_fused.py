@@ -75,3 +75,15 @@ def test_corpus_texts() -> None:
         pytest.skip("data/injection/corpus is not present")
     for text in texts:
         _same(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXTS, st.binary(min_size=len(FUSED._strong), max_size=len(FUSED._strong)))
+def test_whole_text_regions_of_ascii_texts(text: str, flags: bytes) -> None:
+    """`Regions.whole`'s selection of the substring rules (`_ascii_flags`, `compress`) is the plain loop's: the
+    rules with their flag set and one of their strings in the text."""
+    ok = bytes(b & 1 for b in flags)
+    regions = FUSED.regions
+    want = {i: [(0, len(text))] for i, strings in regions._ascii_subs_of_rule if ok[i] and any(s in text for s in strings)}
+    want.update({i: [(0, len(text))] for i in regions._always if ok[i]})
+    assert regions.whole(text, ok, 0, len(text)) == want

@@ -394,8 +394,9 @@ class Detector:
         t, w, ws, longest, logits = nat.features_windows(codes, *hash_args)
         # `rule_hits(out, words, trigrams=t)`: the C prefilter reads any text's 3-grams (`indexed`)
         rule_ok, maybe = nat.prefilter(pre_tables, t)
-        hits = self._search(out, self._prefilter.possible_regions(
-            self.regions.find_raw(out, w, ws, rule_ok), maybe, out, n < _SCAN_FROM, _TEST_FROM)) if 1 in rule_ok else []
+        regions = self._prefilter.possible_regions(self.regions.find_raw(out, w, ws, rule_ok), maybe, out,
+                                                   n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
+        hits = self._search(out, regions) if regions else []
         morse, zero, _digits, hex_run, b85_run = gates
         if (hits or leet or rot or longest >= 20 or "_" in out or morse >= 7 or zero or hex_run or b85_run
                 or "<" in text):  # (`_layers` then, with the records it reads: `_hidden` finds nothing without)

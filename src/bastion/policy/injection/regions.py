@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import compress
+from operator import itemgetter
 from types import ModuleType
 from typing import NamedTuple
 
@@ -82,6 +84,11 @@ class Regions:
         self._subs_of_rule = [(i, r.substrings) for i, r in enumerate(rules) if r.substrings]
         self._ascii_subs_of_rule = [(i, tuple(s for s in subs if s.isascii())) for i, subs in self._subs_of_rule
                                     if any(s.isascii() for s in subs)]
+        # per rule of `_ascii_subs_of_rule`, its flag in an `ok` (a tuple whatever their number), its strings' count
+        at = [i for i, _ in self._ascii_subs_of_rule]
+        self._ascii_flags: Callable[[bytes | bytearray], tuple[int, ...]] = (
+            itemgetter(*at) if len(at) > 1 else lambda ok: tuple(ok[i] for i in at))
+        self._ascii_counts = [len(s) for _, s in self._ascii_subs_of_rule]
         ascii_subs = sorted({s for r in rules for s in r.substrings if s.isascii()})
         self._ascii_substrings = re.compile(trie_pattern(ascii_subs)) if ascii_subs else None
         self._native: tuple[ModuleType, object] | None = None
@@ -121,6 +128,8 @@ class Regions:
     def _merged(out: dict[int, list[tuple[int, int]]], anchored: dict[int, list[tuple[int, int]]],
                 ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
         """The whole-text regions `out` then the anchored rules not searched whole (in `out`, returned)."""
+        if not out:  # (most texts: every rule of `anchored` has its `ok` flag, whichever path found them)
+            return anchored
         for k, spans in anchored.items():
             if ok[k] and k not in out:
                 out[k] = spans
@@ -135,12 +144,9 @@ class Regions:
             if ok[i]:
                 out[i] = [(lo, n)]
         if span.isascii():  # an ASCII text can hold only ASCII substrings
-            subs: list[tuple[int, tuple[str, ...]]] = []
-            count = 0
-            for i, s in self._ascii_subs_of_rule:  # (one loop: a comprehension and a generator cost two calls)
-                if ok[i]:
-                    subs.append((i, s))
-                    count += len(s)
+            flags = self._ascii_flags(ok)  # (C-level lookups and selections: a Python loop costs several times more)
+            subs = list(compress(self._ascii_subs_of_rule, flags))
+            count = sum(compress(self._ascii_counts, flags))
             # many strings: one trie scan for all of them first (`in` per string costs more then)
             if count > 8 and (self._ascii_substrings is None or self._ascii_substrings.search(span) is None):
                 subs = []
