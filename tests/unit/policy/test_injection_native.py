@@ -482,7 +482,7 @@ def test_one_pass_features_and_window_scores_equal_numpy(dead_runs: bool, window
     cues = [(r, p) for r, p in cues if p < n]
     windows = model.score_windows(feats, n, cues, offset=7)
     assert model.score_scored(scored, n, cues, offset=7) == windows
-    assert model.best_scored(scored, n, cues, offset=7) == max(windows, key=lambda w: w.score)  # the first best
+    assert model.best_scored(scored.logits, n, cues, offset=7) == max(windows, key=lambda w: w.score)  # the first best
 
 
 def test_one_pass_is_left_to_the_two_steps_where_it_does_not_apply() -> None:

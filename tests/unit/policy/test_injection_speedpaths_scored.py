@@ -48,7 +48,7 @@ def test_fast_best_window_equals_the_general_path(text: str, window: int, stride
     scored = model.extract_scored(NATIVE, codes)
     assert scored is not None
     n = len(codes)
-    got = model.best_scored(scored, n, [], offset=offset)
+    got = model.best_scored(scored.logits, n, [], offset=offset)
     want = _general(model, scored, n, offset)
     assert got == want
     assert type(got) is Window and math.copysign(1.0, got.score) == math.copysign(1.0, want.score)
@@ -63,7 +63,7 @@ def test_two_windows_tie_and_nan_pick_as_the_general_path(logits: list[float]) -
     n = model.window + min(model.stride, 5)
     scored = Scored(EMPTY_I, EMPTY_U, EMPTY_I, 0, bytearray(array("d", logits).tobytes()))
     with np.errstate(over="ignore", invalid="ignore"):
-        got, want = model.best_scored(scored, n, [], offset=3), _general(model, scored, n, 3)
+        got, want = model.best_scored(scored.logits, n, [], offset=3), _general(model, scored, n, 3)
     assert (got.start, got.end) == (want.start, want.end)
     assert got.score == want.score or (math.isnan(got.score) and math.isnan(want.score))
 
@@ -72,7 +72,7 @@ def test_two_windows_tie_and_nan_pick_as_the_general_path(logits: list[float]) -
 def test_one_window_extremes_as_the_general_path(logit: float) -> None:
     scored = Scored(EMPTY_I, EMPTY_U, EMPTY_I, 0, bytearray(array("d", [logit]).tobytes()))
     with np.errstate(over="ignore"):
-        assert MODEL.best_scored(scored, 10, [], offset=1) == _general(MODEL, scored, 10, 1)
+        assert MODEL.best_scored(scored.logits, 10, [], offset=1) == _general(MODEL, scored, 10, 1)
 
 
 @settings(max_examples=500, deadline=None)

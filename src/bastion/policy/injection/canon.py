@@ -135,6 +135,11 @@ def _table() -> _Table:
     return _TABLE
 
 
+def native_for(native: bool | None) -> ModuleType | None:
+    """The C accelerator `canonicalize(..., native)` uses (None: the numpy path)."""
+    return _native if native is None or native else None
+
+
 def warm() -> None:
     """Build the lookup table now (the scanner calls this at construction)."""
     _table()
@@ -266,6 +271,24 @@ def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[byte
     `native`, with `tab.ascii_native` as `tables`; the same result: tests compare). The same pass gives the
     encodings' gates of `text`, whether the canonical text has leetspeak runs and whether "rot" occurs in it
     (`Canonical.gates`, `.leet`, `.rot`)."""
+    got = ascii_parts(text, tab, native, tables)
+    if got is None:
+        return None
+    return ascii_canonical(text, *got)
+
+
+def ascii_canonical(text: str, out: str, codes: bytes, gates: Gates, leet: int, rot: int) -> Canonical:
+    """The `Canonical` of `text` from `ascii_parts(text, ...)`."""
+    n = len(out)  # (`_identity` inlined: this runs on every ASCII text)
+    return TUPLE_NEW(Canonical, (out, np.frombuffer(codes, DT_U32), _IDENTITY[:n] if n <= _IDENTITY_LEN
+                                 else _identity(n), len(text), True, gates, leet == 1, rot == 1))
+
+
+def ascii_parts(text: str, tab: _Table, native: ModuleType,
+                tables: tuple[bytes, bytes]) -> tuple[str, bytes, Gates, int, int] | None:
+    """`_ascii_native`'s canonical text, its code points (uint32 each, in bytes), gates, leet and rot flags (0 or 1),
+    without building the `Canonical` (`Detector`'s fused ASCII path reads them as they are); None where
+    `_ascii_native` declines."""
     got = native.ascii_canon(text, *tables, tab.hint_class, tab.run_class, HEX_MAP, B85_MAP)
     if got is None:
         return None
@@ -274,9 +297,7 @@ def _ascii_native(text: str, tab: _Table, native: ModuleType, tables: tuple[byte
         return None
     if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
         return None
-    n = len(out)  # (`_identity` inlined: this runs on every ASCII text)
-    return TUPLE_NEW(Canonical, (out, np.frombuffer(codes, DT_U32), _IDENTITY[:n] if n <= _IDENTITY_LEN
-                                 else _identity(n), len(text), True, gates, leet == 1, rot == 1))
+    return out, codes, gates, leet, rot
 
 
 def _identity(n: int) -> IntArray:
@@ -331,9 +352,7 @@ def canonicalize(text: str, native: bool | None = None, vertical: bool = False) 
 def short_lines(c: Canonical) -> Canonical:
     """`c` with the newlines inside each run of `SHORT_RUN` or more short lines read as spaces (one character for
     one: the offsets stay), then letters spelled out one a line ("i\ng\nn\no\nr\ne") joined like spaced ones."""
-    if c.text.count("\n") < SHORT_RUN - 1:
-        return c
-    runs = [(m.start(1) - 1, m.end(1) - 1) for m in _SHORT_LINES.finditer("\n" + c.text)]
+    runs = short_runs(c.text)
     if not runs:
         return c
     codes = c.codes.copy()
@@ -345,6 +364,13 @@ def short_lines(c: Canonical) -> Canonical:
         codes, origin = _unspace(out, codes, c.origin)
         return Canonical(_to_str(codes), codes, origin, c.source_length)
     return Canonical(out, codes, c.origin, c.source_length)
+
+
+def short_runs(text: str) -> list[tuple[int, int]]:
+    """The spans of `text` that `short_lines` reads as one line each (none: it returns its argument)."""
+    if text.count("\n") < SHORT_RUN - 1:
+        return []
+    return [(m.start(1) - 1, m.end(1) - 1) for m in _SHORT_LINES.finditer("\n" + text)]
 
 
 def _unspace(out: str, mapped: U32, origin: IntArray) -> tuple[U32, IntArray]:

@@ -142,32 +142,34 @@ class LinearModel:
 
     def score_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> list[Window]:
         """`score_windows` of the text of length `n` that `extract_scored` read into `scored` (the same windows)."""
-        bounds, probs = self._scored_probs(scored, n, cues)
+        bounds, probs = self._scored_probs(scored.logits, n, cues)
         return [Window(s + offset, e + offset, p) for (s, e), p in zip(bounds, probs, strict=True)]
 
-    def best_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> Window:
-        """The first of `score_scored`'s windows of the highest score, without building the others."""
+    def best_scored(self, logits: bytearray, n: int, cues: list[tuple[int, int]], offset: int = 0) -> Window:
+        """The first of `score_scored`'s windows of the highest score, without building the others (`logits`: a
+        `Scored`'s, of a text of length `n`)."""
         w = self.window
-        if not cues and len(scored.logits) == (8 if n <= w else 16):
+        if not cues and len(logits) == (8 if n <= w else 16):
             # one or two windows and no cue (most texts): `_probs_few`'s arithmetic per logit (`np.exp` of a float
             # runs the same float64 loop as of a list: tests compare), the bounds of the best window only
             if n <= w:
-                logit: float = _ONE_D(scored.logits)[0]
+                logit: float = _ONE_D(logits)[0]
                 return TUPLE_NEW(Window, (offset, n + offset, 1.0 / (1.0 + float(np.exp(-logit)))))
-            first, last = _TWO_D(scored.logits)
+            first, last = _TWO_D(logits)
             p0, p1 = 1.0 / (1.0 + float(np.exp(-first))), 1.0 / (1.0 + float(np.exp(-last)))
             # two windows: at 0 and flush with the end (`window_starts`: n - w <= stride, or there would be more);
             # the second only when strictly higher, as `probs.index(max(probs))` picks (a NaN first stays first)
             return (TUPLE_NEW(Window, (n - w + offset, n + offset, p1)) if p1 > p0
                     else TUPLE_NEW(Window, (offset, w + offset, p0)))
-        bounds, probs = self._scored_probs(scored, n, cues)
+        bounds, probs = self._scored_probs(logits, n, cues)
         k = probs.index(max(probs))  # (the first maximal, as max(range(...), key=...) picks it)
         return Window(bounds[k][0] + offset, bounds[k][1] + offset, probs[k])
 
-    def _scored_probs(self, scored: Scored, n: int,
+    def _scored_probs(self, raw: bytearray, n: int,
                       cues: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list[float]]:
-        """The bounds and scores of `scored`'s windows: `score_windows`'s arithmetic on the C pass's logits."""
-        if len(scored.logits) <= 8 * _FEW:
+        """The bounds and scores of the windows of a `Scored`'s logits `raw`: `score_windows`'s arithmetic on the C
+        pass's logits."""
+        if len(raw) <= 8 * _FEW:
             w = self.window
             if n <= w:
                 bounds = [(0, n)]
@@ -175,11 +177,11 @@ class LinearModel:
                 bounds = [(s, s + w) for s in range(0, n - w + 1, self.stride)]
                 if bounds[-1][0] != n - w:
                     bounds.append((n - w, n))
-            logits: list[float] = memoryview(scored.logits).cast("d").tolist()  # type: ignore[assignment]
+            logits: list[float] = memoryview(raw).cast("d").tolist()  # type: ignore[assignment]
             return bounds, self._probs_few(bounds, logits, cues)
         starts_all = self.window_starts(n)
         ends = np.minimum(starts_all + self.window, n)
-        probs = self._probs(starts_all, ends, np.frombuffer(scored.logits, np.float64).copy(), cues)
+        probs = self._probs(starts_all, ends, np.frombuffer(raw, np.float64).copy(), cues)
         return list(zip(starts_all.tolist(), ends.tolist(), strict=True)), probs.tolist()
 
     def _capped_windows(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int,

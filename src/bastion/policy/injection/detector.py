@@ -11,6 +11,7 @@ import binascii
 import codecs
 import re
 from bisect import bisect_right
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +21,9 @@ from bastion.policy.injection import canon
 from bastion.policy.injection.classifier import LinearModel, Window
 from bastion.policy.injection.encodings import encoded_runs
 from bastion.policy.injection.features import (
+    DT_I64,
+    DT_U64,
+    GLOSS,
     STOP_WORDS,
     TUPLE_NEW,
     VERT,
@@ -170,6 +174,16 @@ class Detector:
         # what `LinearModel.extract_scored` passes on when it always applies (no cap, no small windows)
         self._scored_args = None if self.model is None or self.model.cap or self.model.small_window else (
             self.model.scored_args())
+        # `_findings_ascii`'s C calls and their arguments after the text (None: that path does not apply: it needs
+        # the C accelerator at every step it fuses, the rules and a model the C pass scores without the gloss)
+        tab = canon._table()
+        nat = self.hasher.native
+        self._fused: tuple[ModuleType, canon._Table, tuple[bytes, bytes], tuple[object, ...], object] | None = None
+        if (nat is not None and canon.native_for(native) is nat and tab.ascii_native is not None and use_rules
+                and self._scored_args is not None and not self.hasher.kinds & GLOSS
+                and self._prefilter.native_tables is not None):
+            self._fused = (nat, tab, tab.ascii_native, (self.hasher.bits, *self.hasher.base_tables(), *self._scored_args),
+                           self._prefilter.native_tables)
 
     # ------------------------------------------------------------------ rules
     def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False,
@@ -198,8 +212,13 @@ class Detector:
             regions = {i: kept for i, spans in regions.items() if (kept := [s for s in spans if near.touches(*s)])}
         # the regions where every clause has a string (those of `_TEST_FROM` or more characters tested): in the
         # others no match can lie (one call for all rules)
+        return self._search(text, self._prefilter.possible_regions(regions, maybe, text, short, _TEST_FROM))
+
+    @staticmethod
+    def _search(text: str, regions: dict[int, list[tuple[int, int]]]) -> list[RuleHit]:
+        """The matches of each rule of `regions` in its spans (in the order of `regions`; 16 per rule at most)."""
         hits: list[RuleHit] = []
-        for i, spans in self._prefilter.possible_regions(regions, maybe, text, short, _TEST_FROM).items():
+        for i, spans in regions.items():
             rule: Rule = RULES[i]
             found = 0
             last = -1
@@ -335,6 +354,10 @@ class Detector:
     # ------------------------------------------------------------------ all layers
     def findings(self, text: str) -> list[Finding]:
         """Every strong rule finding plus the classifier's best window (whatever its score)."""
+        if self._fused is not None and text.isascii():
+            fused = self._findings_ascii(text)
+            if fused is not None:
+                return fused
         c = canon.canonicalize(text, self._native, self.vertical)
         n = len(c.text)
         step = CHUNK - (self.model.window if self.model is not None else 0)
@@ -349,8 +372,48 @@ class Detector:
             words = TUPLE_NEW(WordIndex, (f0.words, f0.word_starts))
             buckets = f0.buckets  # (a `Scored`'s bytearray holds just these: passed on to the prefilter's C as it is)
             trigrams = buckets if type(buckets) is bytearray or len(buckets) == n - 2 else buckets[:max(n - 2, 0)]
-        out: list[Finding] = []
         hits = self.rule_hits(c.text, words, trigrams=trigrams) if self.use_rules else []
+        return self._layers(text, c, feats, offsets, words, trigrams, hits)
+
+    def _findings_ascii(self, text: str) -> list[Finding] | None:
+        """`findings` of an ASCII text (`_fused` set) in a few C calls, without the records and arrays of the
+        general path: the canonical pass, the features with the window logits, the 3-gram prefilter, the regions
+        and their string test (`canon.ascii_parts`, `Hasher.extract_scored`, `rule_hits`). The common case (no rule
+        match, nothing leetspeak, joined or encoded to look at) ends here; any other hands what it has to
+        `_layers`, as `findings` would; None where the general path must run from the start (a text the ASCII
+        canonical pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join)."""
+        assert self._fused is not None
+        nat, tab, tables, hash_args, pre_tables = self._fused
+        parts = canon.ascii_parts(text, tab, nat, tables)
+        if parts is None:
+            return None
+        out, codes, gates, leet, rot = parts
+        n = len(out)
+        if n < 8 or n > CHUNK or (self.vertical and "\n" in out and canon.short_runs(out)):
+            return None
+        t, w, ws, longest, logits = nat.features_windows(codes, *hash_args)
+        # `rule_hits(out, words, trigrams=t)`: the C prefilter reads any text's 3-grams (`indexed`)
+        rule_ok, maybe = nat.prefilter(pre_tables, t)
+        regions = self._prefilter.possible_regions(self.regions.find_raw(out, w, ws, rule_ok), maybe, out,
+                                                   n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
+        hits = self._search(out, regions) if regions else []
+        morse, zero, _digits, hex_run, b85_run = gates
+        if (hits or leet or rot or longest >= 20 or "_" in out or morse >= 7 or zero or hex_run or b85_run
+                or "<" in text):  # (`_layers` then, with the records it reads: `_hidden` finds nothing without)
+            c = canon.ascii_canonical(text, out, codes, gates, leet, rot)
+            scored = TUPLE_NEW(Scored, (t, np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits))
+            words = TUPLE_NEW(WordIndex, (scored.words, scored.word_starts))
+            return self._layers(text, c, [scored], [0], words, t, hits)
+        assert self.model is not None  # (`_scored_args`)
+        top = self.model.best_scored(logits, n, [])
+        return [self._model_finding(text, out, *((top.start, top.end) if top.start < top.end else (0, 0)),
+                                    top.score)]
+
+    def _layers(self, text: str, c: canon.Canonical, feats: list[Features | Scored], offsets: list[int],
+                words: WordIndex, trigrams: Trigrams | None, hits: list[RuleHit]) -> list[Finding]:
+        """`findings` after the main rule pass (`hits` in `c.text`, whose chunks at `offsets` have `feats`)."""
+        n = len(c.text)
+        out: list[Finding] = []
         best: dict[str, Finding] = {}
         for h in hits:
             rule = RULES[h.rule]
@@ -376,7 +439,7 @@ class Detector:
         if self.model is not None:
             if n <= CHUNK and not isinstance(feats[0], Features):  # one chunk read by the C pass (most texts):
                 # the loop below with o = 0 and length = n (every hit of the text is a cue of its one chunk)
-                top = self.model.best_scored(feats[0], n, [(h.rule, h.start) for h in hits] if hits else [])
+                top = self.model.best_scored(feats[0].logits, n, [(h.rule, h.start) for h in hits] if hits else [])
             else:
                 bests: list[Window] = []  # per chunk, its first window of the highest score
                 for o, f in zip(offsets, feats, strict=True):
@@ -384,20 +447,23 @@ class Detector:
                     cues = [(h.rule, h.start - o) for h in hits if o <= h.start < o + length] if hits else []
                     bests.append(max(self.model.score_windows(f, length, cues, offset=o, native=self.hasher.native),
                                      key=_score) if isinstance(f, Features)
-                                 else self.model.best_scored(f, length, cues, offset=o))
+                                 else self.model.best_scored(f.logits, length, cues, offset=o))
                 top = bests[0] if len(bests) == 1 else max(bests, key=_score)  # the first window of the highest score
             if c.plain:  # `c.span` of a window (within [0, n]) where offsets are the identity, without its call
                 s, e = (top.start, top.end) if top.start < top.end else (0, 0)
             else:
                 s, e = c.span(top.start, top.end) if n else (0, 0)
-            score = top.score
-            if score > FEW_WORDS_CAP and (_repetitive(c.text) or _names_only(text, self.vertical)):
-                # A few distinct words, each repeated (one word twenty times), give the classifier
-                # nothing to weigh: its score there is an artefact, not evidence. Rules still judge
-                # such texts. (No held-out text changed verdict: docs/injection.md.)
-                score = FEW_WORDS_CAP
-            out.append(TUPLE_NEW(Finding, (MODEL_FAMILY, s, e, score)))
+            out.append(self._model_finding(text, c.text, s, e, top.score))
         return out
+
+    def _model_finding(self, text: str, canonical: str, s: int, e: int, score: float) -> Finding:
+        """The classifier's finding of its best window (original span [s, e), `score`) in `text`."""
+        if score > FEW_WORDS_CAP and (_repetitive(canonical) or _names_only(text, self.vertical)):
+            # A few distinct words, each repeated (one word twenty times), give the classifier
+            # nothing to weigh: its score there is an artefact, not evidence. Rules still judge
+            # such texts. (No held-out text changed verdict: docs/injection.md.)
+            score = FEW_WORDS_CAP
+        return TUPLE_NEW(Finding, (MODEL_FAMILY, s, e, score))
 
     def score(self, text: str) -> float:
         """The highest score of any layer (0 when nothing fires)."""

@@ -250,6 +250,10 @@ class Hasher:
                                                                  weights, live, window, stride, bias)
         return TUPLE_NEW(Scored, (t, np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits))
 
+    def base_tables(self) -> tuple[bytes, bytes]:
+        """The word-character table and the base kinds' salts, as the C passes read them (after `bits`)."""
+        return self._word_bytes, self._salt_bytes
+
     def _content_pairs(self, words: U64, starts: I64) -> tuple[I64, I64]:
         """Buckets and positions of the pairs of consecutive content words (STOP_WORDS skipped)."""
         at = np.searchsorted(self._stop, words)

@@ -177,6 +177,8 @@ class Prefilter:
             self._tri, self._member_flat, self._clause_start, self._rule_flat, self._rule_start, self._size))
         # the C lookup indexes the rule strings by their picked 3-grams: a text of few 3-grams costs little
         self.indexed = self._native is not None
+        # `native.prefilter`'s first argument (None without the C lookup): `Detector`'s fused ASCII path calls it
+        self.native_tables = None if self._native is None else self._native[1]
         # `possible` in C when the accelerator is used (the method below is the reference; tests compare)
         self.possible: Callable[..., bool] = self._possible
         # `_possible_regions` in C likewise (one call per scan instead of one `possible` per region)

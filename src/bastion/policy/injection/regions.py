@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import compress
+from operator import itemgetter
 from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from bastion.policy.injection.features import DT_I64, DT_U64, Features, Scored, word_hash
+from bastion.policy.injection.features import DT_I64, DT_U64, TUPLE_NEW, Features, Scored, word_hash
 from bastion.policy.injection.rules import Rule
 
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
@@ -82,6 +84,11 @@ class Regions:
         self._subs_of_rule = [(i, r.substrings) for i, r in enumerate(rules) if r.substrings]
         self._ascii_subs_of_rule = [(i, tuple(s for s in subs if s.isascii())) for i, subs in self._subs_of_rule
                                     if any(s.isascii() for s in subs)]
+        # per rule of `_ascii_subs_of_rule`, its flag in an `ok` (a tuple whatever their number), its strings' count
+        at = [i for i, _ in self._ascii_subs_of_rule]
+        self._ascii_flags: Callable[[bytes | bytearray], tuple[int, ...]] = (
+            itemgetter(*at) if len(at) > 1 else lambda ok: tuple(ok[i] for i in at))
+        self._ascii_counts = [len(s) for _, s in self._ascii_subs_of_rule]
         ascii_subs = sorted({s for r in rules for s in r.substrings if s.isascii()})
         self._ascii_substrings = re.compile(trie_pattern(ascii_subs)) if ascii_subs else None
         self._native: tuple[ModuleType, object] | None = None
@@ -100,8 +107,30 @@ class Regions:
         by first anchor occurrence, or by index for long texts): the first hit of a family wins.
         """
         n = len(text) if hi is None else hi
-        out = self.whole(text, ok, lo, n)
-        for k, spans in self.anchored_spans(words, ok, lo, n).items():  # then the anchored rules not searched whole
+        return self._merged(self.whole(text, ok, lo, n), self.anchored_spans(words, ok, lo, n), ok)
+
+    def find_raw(self, text: str, hashes: bytes, starts: bytes,
+                 ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
+        """`find(text, WordIndex(hashes, starts), ok)` for a text of one chunk whose words `Hasher.extract_scored`'s
+        C pass left as bytes (uint64 hashes, int64 starts): they go to the C accelerator as they are, and become
+        arrays only where `anchored_spans` would not call it."""
+        n = len(text)
+        tables = self._native
+        found = None
+        if tables is not None and len(hashes) <= 8 * 4096:
+            found = tables[0].anchored_spans(tables[1], hashes, starts, ok, 0, n, _BEFORE, _AFTER)
+        if found is None:
+            found = self.anchored_spans(TUPLE_NEW(WordIndex, (np.frombuffer(hashes, DT_U64),
+                                                              np.frombuffer(starts, DT_I64))), ok, 0, n)
+        return self._merged(self.whole(text, ok, 0, n), found, ok)
+
+    @staticmethod
+    def _merged(out: dict[int, list[tuple[int, int]]], anchored: dict[int, list[tuple[int, int]]],
+                ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
+        """The whole-text regions `out` then the anchored rules not searched whole (in `out`, returned)."""
+        if not out:  # (most texts: every rule of `anchored` has its `ok` flag, whichever path found them)
+            return anchored
+        for k, spans in anchored.items():
             if ok[k] and k not in out:
                 out[k] = spans
         return out
@@ -115,12 +144,9 @@ class Regions:
             if ok[i]:
                 out[i] = [(lo, n)]
         if span.isascii():  # an ASCII text can hold only ASCII substrings
-            subs: list[tuple[int, tuple[str, ...]]] = []
-            count = 0
-            for i, s in self._ascii_subs_of_rule:  # (one loop: a comprehension and a generator cost two calls)
-                if ok[i]:
-                    subs.append((i, s))
-                    count += len(s)
+            flags = self._ascii_flags(ok)  # (C-level lookups and selections: a Python loop costs several times more)
+            subs = list(compress(self._ascii_subs_of_rule, flags))
+            count = sum(compress(self._ascii_counts, flags))
             # many strings: one trie scan for all of them first (`in` per string costs more then)
             if count > 8 and (self._ascii_substrings is None or self._ascii_substrings.search(span) is None):
                 subs = []
