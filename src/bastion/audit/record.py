@@ -104,7 +104,7 @@ class AuditRecord:
     def chained(self, writer_id: str, seq: int) -> tuple[bytes, str, int]:
         """The chain body, the same as text (the store's column) and the time in microseconds.
         Written in C when built, for every record without content or admin mapping and with
-        plain values (~4x fewer instructions than mapping + orjson); else the mapping is built in
+        plain values (10.3k instructions, mapping + orjson 37.6k: callgrind); else the mapping is built in
         canonical (sorted) key order, nested ones too, so orjson need not sort it; content and
         admin mappings (keys not ours) are still sorted by orjson."""
         if _native_body is not None:
