@@ -12,9 +12,10 @@ gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omi
     -ffp-contract=off -fPIC -shared -I"$inc" src/bastion/_native.c src/bastion/_native_canon.c \
     src/bastion/_native_possible.c src/bastion/_native_leet.c src/bastion/_native_distinct.c \
     src/bastion/_native_ascii.c src/bastion/_native_scored.c src/bastion/_native_secrets.c src/bastion/_native_pii.c \
-    src/bastion/_native_sse.c -o "$so"
+    src/bastion/_native_sse.c src/bastion/_native_audit.c -o "$so"
 LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0 \
     $py -m pytest -q -p no:cacheprovider -p no:capture \
     tests/unit/policy/test_injection_native.py tests/unit/policy/test_injection_reference.py \
     tests/unit/policy/test_secrets_native.py tests/unit/policy/test_pii_native.py tests/unit/policy/test_scan_fastpaths.py \
-    tests/unit/providers/test_sse_properties.py tests/unit/providers/test_stream_frames.py
+    tests/unit/providers/test_sse_properties.py tests/unit/providers/test_stream_frames.py \
+    tests/unit/audit/test_audit_body_native.py

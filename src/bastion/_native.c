@@ -944,6 +944,8 @@ static PyMethodDef methods[] = {
      "providers/sse.py: a read of whole `data:` or `event:` + `data:` events as (name, data) pairs (_native_sse.c)."},
     {"text_run", (PyCFunction)(void (*)(void))native_text_run, METH_FASTCALL,
      "providers/frames.py `_run`: a run of templated text events checked and joined in one pass (_native_sse.c)."},
+    {"audit_body", (PyCFunction)(void (*)(void))native_audit_body, METH_FASTCALL,
+     "audit/record.py: a record's chain body, its text and its time in microseconds, or None (_native_audit.c)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from bastion.audit.record import AuditRecord, to_us
+from bastion.audit.record import AuditRecord
 from bastion.core.secret import Secret
 
 GENESIS = "0" * 64
@@ -93,10 +93,9 @@ class Chain:
 
     def append(self, record: AuditRecord) -> StoredRecord:
         seq = self.seq + 1
-        body = record.chain_body(self.writer_id, seq)  # canonical(record.to_dict() + writer_id and seq)
+        body, text, ts_us = record.chained(self.writer_id, seq)  # canonical(record.to_dict() + writer_id and seq)
         h = link_hash(self.head, body)
-        stored = _new_tuple(StoredRecord, (self.writer_id, seq, to_us(record.time), record.request_id,
-                                           self.head, h, body.decode()))
+        stored = _new_tuple(StoredRecord, (self.writer_id, seq, ts_us, record.request_id, self.head, h, text))
         self.seq, self.head = seq, h
         return stored
 

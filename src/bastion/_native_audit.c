@@ -1,0 +1,484 @@
+/* bastion._native.audit_body: an audit record's chain body (audit/record.py) written in one pass.
+ *
+ *   audit_body(record, writer_id, seq, version) -> (body bytes, body str, ts_us) | None
+ *
+ * The bytes are those of `AuditRecord._mapping(writer_id, seq)` written by orjson: compact JSON, keys in
+ * sorted order, latencies rounded as `round3` does, scores as `round(score, 4)`, the time as `iso_time`.
+ * Only the shapes whose orjson output this file reproduces exactly are written here; for anything else
+ * (a content or admin mapping, a value of another type, a float outside the plain-decimal range, an int
+ * past 64 bits, a surrogate, a time before 1970 or after 9999) it returns None and the caller takes the
+ * Python path, which writes (or refuses) such a record as before. An exception only for MemoryError. */
+#include "_native.h"
+#include <structmember.h>
+
+enum { OK = 0, SLOW = 1, FAIL = -1 };
+
+typedef struct {
+    char *buf;
+    Py_ssize_t len, cap;
+    int ascii;
+    long long ts_us;  /* the record's time, set by put_time */
+    char small[2048];
+} Out;
+
+static int
+grow(Out *o, Py_ssize_t need)
+{
+    if (o->len + need <= o->cap)
+        return OK;
+    if (need > PY_SSIZE_T_MAX / 2 - o->len) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    Py_ssize_t cap = 2 * (o->len + need);
+    char *buf = o->buf == o->small ? PyMem_Malloc(cap) : PyMem_Realloc(o->buf, cap);
+    if (buf == NULL) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    if (o->buf == o->small)
+        memcpy(buf, o->small, o->len);
+    o->buf = buf;
+    o->cap = cap;
+    return OK;
+}
+
+static int
+put(Out *o, const char *s, Py_ssize_t n)
+{
+    if (grow(o, n) != OK)
+        return FAIL;
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    return OK;
+}
+
+#define PUTS(o, lit) put((o), (lit), (Py_ssize_t)sizeof(lit) - 1)
+
+/* A string as orjson writes it: `"` and `\` escaped, \b \t \n \f \r short, other controls \u00xx, the
+ * rest as UTF-8. A str that is no valid UTF-8 (a lone surrogate: orjson refuses it) is SLOW. */
+static int
+put_str(Out *o, PyObject *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p;
+    Py_ssize_t n;
+    if (PyUnicode_IS_ASCII(s)) {
+        p = PyUnicode_1BYTE_DATA(s);
+        n = PyUnicode_GET_LENGTH(s);
+    } else {
+        p = (const unsigned char *)PyUnicode_AsUTF8AndSize(s, &n);
+        if (p == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+                return FAIL;
+            PyErr_Clear();
+            return SLOW;
+        }
+        o->ascii = 0;
+    }
+    if (n > (PY_SSIZE_T_MAX - 2) / 6) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    if (grow(o, 6 * n + 2) != OK)  /* the longest escape is 6 bytes */
+        return FAIL;
+    char *w = o->buf + o->len;
+    *w++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *w++ = (char)c;
+            continue;
+        }
+        *w++ = '\\';
+        switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\t': *w++ = 't'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\f': *w++ = 'f'; break;
+        case '\r': *w++ = 'r'; break;
+        default:
+            *w++ = 'u', *w++ = '0', *w++ = '0', *w++ = hex[c >> 4], *w++ = hex[c & 15];
+        }
+    }
+    *w++ = '"';
+    o->len = w - o->buf;
+    return OK;
+}
+
+/* The decimal digits of u written to end before tmp[i] (20 at most); where they start. */
+static int
+digits_before(char *tmp, int i, unsigned long long u)
+{
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    return i;
+}
+
+static int
+put_i64(Out *o, long long v)
+{
+    char tmp[24];
+    int i = digits_before(tmp, (int)sizeof(tmp), v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
+    if (v < 0)
+        tmp[--i] = '-';
+    return put(o, tmp + i, (Py_ssize_t)sizeof(tmp) - i);
+}
+
+/* None, a bool, an int of 64 bits or a str: what orjson writes for them; anything else SLOW. */
+static int
+put_scalar(Out *o, PyObject *v)
+{
+    if (v == Py_None)
+        return PUTS(o, "null");
+    if (v == Py_True)
+        return PUTS(o, "true");
+    if (v == Py_False)
+        return PUTS(o, "false");
+    if (PyUnicode_CheckExact(v))
+        return put_str(o, v);
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow)  /* orjson writes up to 2**64 - 1; the Python path does that (or refuses) */
+            return SLOW;
+        if (x == -1 && PyErr_Occurred())
+            return FAIL;
+        return put_i64(o, x);
+    }
+    return SLOW;
+}
+
+/* round3(v) written as orjson writes a float. round3 is (v*1000 + 1.5*2**52 - 1.5*2**52) / 1000 below
+ * |v*1000| < 1e15: the integer k = that numerator over 1000. A decimal of at most 15 significant digits is
+ * the only one of its length that parses to its double (DBL_DIG), so the shortest round trip (Python's
+ * repr and orjson) of k/1000 is k/1000's decimal: the integer part, a point, the thousandths without
+ * trailing zeros but one digit. Values of 0.001 and up (or 0) never take an exponent. Larger values,
+ * infinities and NaN go round(v, 3), the Python path: SLOW. */
+static int
+put_ms(Out *o, PyObject *v)
+{
+    if (!PyFloat_CheckExact(v))
+        return SLOW;
+    double scaled = PyFloat_AS_DOUBLE(v) * 1000.0;
+    if (!(scaled > -1e15 && scaled < 1e15))
+        return SLOW;
+    double nearest = 6755399441055744.0;
+    long long k = (long long)((scaled + nearest) - nearest);
+    unsigned long long u = k < 0 ? 0ULL - (unsigned long long)k : (unsigned long long)k;
+    char tmp[32];
+    int i = (int)sizeof(tmp);
+    unsigned frac = (unsigned)(u % 1000);
+    if (frac == 0)
+        tmp[--i] = '0';
+    else {
+        int digits[3] = {(int)(frac / 100), (int)(frac / 10 % 10), (int)(frac % 10)};
+        int last = digits[2] ? 2 : digits[1] ? 1 : 0;
+        for (int d = last; d >= 0; d--)
+            tmp[--i] = (char)('0' + digits[d]);
+    }
+    tmp[--i] = '.';
+    i = digits_before(tmp, i, u / 1000);
+    if (k < 0)
+        tmp[--i] = '-';
+    return put(o, tmp + i, (Py_ssize_t)sizeof(tmp) - i);
+}
+
+/* round(score, 4) written as orjson writes a float: Python's round, then its repr, which is orjson's
+ * text for a float without an exponent (from 1e-4 below 1e16); any other float SLOW. */
+static int
+put_score(Out *o, PyObject *v)
+{
+    static PyObject *four = NULL, *round_name = NULL;
+    if (!PyFloat_CheckExact(v))
+        return SLOW;
+    if (four == NULL && (four = PyLong_FromLong(4)) == NULL)
+        return FAIL;
+    if (round_name == NULL && (round_name = PyUnicode_InternFromString("__round__")) == NULL)
+        return FAIL;
+    PyObject *r = PyObject_CallMethodOneArg(v, round_name, four);
+    if (r == NULL)
+        return FAIL;
+    if (!PyFloat_CheckExact(r)) {
+        Py_DECREF(r);
+        return SLOW;
+    }
+    char *text = PyOS_double_to_string(PyFloat_AS_DOUBLE(r), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    Py_DECREF(r);
+    if (text == NULL)
+        return FAIL;
+    int rc = strpbrk(text, "eni") != NULL ? SLOW : put(o, text, (Py_ssize_t)strlen(text));
+    PyMem_Free(text);
+    return rc;
+}
+
+/* iso_time(to_us(t)): `round(t * 1e6)` (half to even, as float.__round__ computes it) and that
+ * microsecond as YYYY-MM-DDTHH:MM:SS.ffffffZ, the proleptic Gregorian calendar of datetime; from 1970
+ * through 9999 (four-digit years), else SLOW. */
+static int
+put_time(Out *o, PyObject *v)
+{
+    if (!PyFloat_CheckExact(v))
+        return SLOW;
+    double x = PyFloat_AS_DOUBLE(v) * 1e6;
+    double r = round(x);
+    if (fabs(x - r) == 0.5)
+        r = 2.0 * round(x / 2.0);
+    if (!(r >= 0.0 && r < 253402300800e6))
+        return SLOW;
+    long long us = (long long)r;
+    o->ts_us = us;
+    long long secs = us / 1000000, days = secs / 86400;
+    int sod = (int)(secs % 86400), micro = (int)(us % 1000000);
+    /* days since 1970-01-01 to year, month, day (H. Hinnant's civil_from_days) */
+    long long z = days + 719468, era = z / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int day = (int)(doy - (153 * mp + 2) / 5 + 1), month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int year = (int)(yoe + era * 400 + (month <= 2));
+    char t[32];  /* "YYYY-MM-DDTHH:MM:SS.ffffffZ": 30 */
+    int fields[7][2] = {{year, 4}, {month, 2}, {day, 2}, {sod / 3600, 2}, {sod / 60 % 60, 2}, {sod % 60, 2},
+                        {micro, 6}};
+    const char seps[] = "\"--T::.";
+    int at = 0;
+    for (int f = 0; f < 7; f++) {
+        t[at++] = seps[f];
+        int val = fields[f][0], width = fields[f][1];
+        for (int d = width - 1; d >= 0; d--, val /= 10)
+            t[at + d] = (char)('0' + val % 10);
+        at += width;
+    }
+    t[at++] = 'Z';
+    t[at++] = '"';
+    return put(o, t, at);
+}
+
+/* the record's attributes, in the order the body writes them */
+enum { A_ATTEMPTS, A_AUTHENTICATED, A_CAPTURE, A_CLIENT_ADDR, A_CLIENT_DISCONNECTED, A_CONTENT, A_COST,
+       A_ERROR_CODE, A_FINDINGS, A_FINISH_REASON, A_INGRESS, A_KEY_ID, A_LATENCY, A_MODEL, A_OPERATION,
+       A_POLICY, A_REQUEST_ID, A_STATUS, A_STREAM, A_TEAM, A_TIME, A_TTFT, A_UPSTREAM, A_USAGE, A_ADMIN, N_ATTR,
+       I_SEQ = N_ATTR, I_VERSION, I_WRITER, N_ITEMS };  /* then the arguments written */
+static const char *attr_names[N_ATTR] = {
+    "attempts", "authenticated", "capture", "client_addr", "client_disconnected", "content", "cost_micros",
+    "error_code", "findings", "finish_reason", "ingress", "key_id", "latency_ms", "model", "operation", "policy",
+    "request_id", "status", "stream", "team", "time", "ttft_ms", "upstream_ms", "usage", "admin"};
+static PyObject *attr_strs[N_ATTR];
+
+/* Where a slotted class (the dataclass AuditRecord) keeps each attribute: read there, the 25 attributes
+ * cost ~0.3k instructions instead of ~4.4k through PyObject_GetAttr. Kept for one type (a strong
+ * reference: its address cannot be reused) at one version tag (any change to the class clears it). */
+static PyTypeObject *slots_type;
+static unsigned int slots_version;
+static Py_ssize_t slot_offsets[N_ATTR];
+
+/* -1 with an exception; else slots_type is `tp` when every attribute is a plain object slot of it. */
+static int
+load_slots(PyTypeObject *tp)
+{
+    if (attr_strs[N_ATTR - 1] == NULL)  /* interned in order: the last one set means all are */
+        for (int i = 0; i < N_ATTR; i++)
+            if ((attr_strs[i] = PyUnicode_InternFromString(attr_names[i])) == NULL)
+                return -1;
+    if (tp == slots_type && tp->tp_version_tag == slots_version && slots_version != 0)
+        return 0;
+    Py_CLEAR(slots_type);
+    Py_ssize_t offsets[N_ATTR];
+    for (int i = 0; i < N_ATTR; i++) {
+        PyObject *d = PyObject_GetAttr((PyObject *)tp, attr_strs[i]);  /* a slot's member descriptor */
+        if (d == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                return -1;
+            PyErr_Clear();
+            return 0;
+        }
+        int plain = Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
+                    && PyType_IsSubtype(tp, PyDescr_TYPE(d));
+        if (plain)
+            offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        Py_DECREF(d);
+        if (!plain)
+            return 0;
+    }
+    memcpy(slot_offsets, offsets, sizeof(offsets));
+    slots_version = tp->tp_version_tag;
+    slots_type = (PyTypeObject *)Py_NewRef(tp);
+    return 0;
+}
+
+#define TRY(call) do { int rc_ = (call); if (rc_ != OK) return rc_; } while (0)
+
+typedef int (*Put)(Out *, PyObject *);
+
+/* One member of an object: its key with what precedes it (`{"key":` or `,"key":`), the index of its
+ * value among the items given, and how the value is written. */
+typedef struct {
+    const char *key;
+    Py_ssize_t len;
+    int at;
+    Put put;
+} Member;
+#define MEMBER(key, at, put) {key, (Py_ssize_t)sizeof(key) - 1, at, put}
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int
+put_members(Out *o, PyObject *const *items, const Member *m, int n)
+{
+    for (int i = 0; i < n; i++) {
+        TRY(put(o, m[i].key, m[i].len));
+        TRY(m[i].put(o, items[m[i].at]));
+    }
+    return PUTS(o, "}");
+}
+
+static const Member attempt_members[] = {  /* of (provider, model, outcome, status, latency_ms) */
+    MEMBER("{\"latency_ms\":", 4, put_ms), MEMBER(",\"model\":", 1, put_scalar),
+    MEMBER(",\"outcome\":", 2, put_scalar), MEMBER(",\"provider\":", 0, put_scalar),
+    MEMBER(",\"status\":", 3, put_scalar)};
+static const Member finding_members[] = {  /* of (scanner, type, action, score, direction) */
+    MEMBER("{\"action\":", 2, put_scalar), MEMBER(",\"direction\":", 4, put_scalar),
+    MEMBER(",\"scanner\":", 0, put_scalar), MEMBER(",\"score\":", 3, put_score), MEMBER(",\"type\":", 1, put_scalar)};
+static const Member usage_members[] = {  /* of (input, output, cached input, cache write, reasoning) tokens */
+    MEMBER("{\"cache_write_tokens\":", 3, put_scalar), MEMBER(",\"cached_input_tokens\":", 2, put_scalar),
+    MEMBER(",\"input_tokens\":", 0, put_scalar), MEMBER(",\"output_tokens\":", 1, put_scalar),
+    MEMBER(",\"reasoning_tokens\":", 4, put_scalar)};
+
+/* A tuple of 5-tuples, each an object of `members`; anything else (a list, a row of another length) SLOW. */
+static int
+put_rows(Out *o, PyObject *rows, const Member *members)
+{
+    if (!PyTuple_CheckExact(rows))
+        return SLOW;
+    TRY(PUTS(o, "["));
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(rows); i++) {
+        PyObject *row = PyTuple_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != 5)
+            return SLOW;
+        if (i > 0)
+            TRY(PUTS(o, ","));
+        TRY(put_members(o, &PyTuple_GET_ITEM(row, 0), members, 5));
+    }
+    return PUTS(o, "]");
+}
+
+static int
+put_attempts(Out *o, PyObject *v)
+{
+    return put_rows(o, v, attempt_members);
+}
+
+/* `[...] if findings else []`: an empty tuple, or any other falsy value, is [] */
+static int
+put_findings(Out *o, PyObject *v)
+{
+    int any = PyObject_IsTrue(v);
+    if (any < 0)
+        return FAIL;
+    return any ? put_rows(o, v, finding_members) : PUTS(o, "[]");
+}
+
+static int
+put_usage(Out *o, PyObject *v)
+{
+    if (v == Py_None)
+        return PUTS(o, "null");
+    if (!PyTuple_CheckExact(v) || PyTuple_GET_SIZE(v) != 5)
+        return SLOW;
+    return put_members(o, &PyTuple_GET_ITEM(v, 0), usage_members, 5);
+}
+
+static int
+put_opt_ms(Out *o, PyObject *v)
+{
+    return v == Py_None ? PUTS(o, "null") : put_ms(o, v);
+}
+
+/* content: a mapping with keys not ours (orjson sorts them), written by the Python path */
+static int
+put_null(Out *o, PyObject *v)
+{
+    return v == Py_None ? PUTS(o, "null") : SLOW;
+}
+
+/* the body's members, sorted; admin (absent when None) is the Python path's */
+static const Member body_members[] = {
+    MEMBER("{\"attempts\":", A_ATTEMPTS, put_attempts), MEMBER(",\"authenticated\":", A_AUTHENTICATED, put_scalar),
+    MEMBER(",\"capture\":", A_CAPTURE, put_scalar), MEMBER(",\"client_addr\":", A_CLIENT_ADDR, put_scalar),
+    MEMBER(",\"client_disconnected\":", A_CLIENT_DISCONNECTED, put_scalar),
+    MEMBER(",\"content\":", A_CONTENT, put_null), MEMBER(",\"cost_micros\":", A_COST, put_scalar),
+    MEMBER(",\"error_code\":", A_ERROR_CODE, put_scalar), MEMBER(",\"findings\":", A_FINDINGS, put_findings),
+    MEMBER(",\"finish_reason\":", A_FINISH_REASON, put_scalar), MEMBER(",\"ingress\":", A_INGRESS, put_scalar),
+    MEMBER(",\"key_id\":", A_KEY_ID, put_scalar), MEMBER(",\"latency_ms\":", A_LATENCY, put_ms),
+    MEMBER(",\"model\":", A_MODEL, put_scalar), MEMBER(",\"operation\":", A_OPERATION, put_scalar),
+    MEMBER(",\"policy\":", A_POLICY, put_scalar), MEMBER(",\"request_id\":", A_REQUEST_ID, put_scalar),
+    MEMBER(",\"seq\":", I_SEQ, put_scalar), MEMBER(",\"status\":", A_STATUS, put_scalar),
+    MEMBER(",\"stream\":", A_STREAM, put_scalar), MEMBER(",\"team\":", A_TEAM, put_scalar),
+    MEMBER(",\"time\":", A_TIME, put_time), MEMBER(",\"ttft_ms\":", A_TTFT, put_opt_ms),
+    MEMBER(",\"upstream_ms\":", A_UPSTREAM, put_ms), MEMBER(",\"usage\":", A_USAGE, put_usage),
+    MEMBER(",\"v\":", I_VERSION, put_scalar), MEMBER(",\"writer_id\":", I_WRITER, put_scalar)};
+
+PyObject *
+native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "audit_body(record, writer_id, seq, version) takes 4 arguments");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(args[1]) || !PyLong_CheckExact(args[2]) || !PyLong_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "audit_body: writer_id must be a str, seq and version ints");
+        return NULL;
+    }
+    PyObject *items[N_ITEMS];  /* the attributes (new references), then the arguments */
+    int n = 0;
+    if (load_slots(Py_TYPE(args[0])) < 0)
+        return NULL;
+    if (slots_type == Py_TYPE(args[0])) {
+        for (; n < N_ATTR; n++) {
+            PyObject *v = *(PyObject **)((char *)args[0] + slot_offsets[n]);
+            if (v == NULL)  /* unset: the Python path raises its AttributeError */
+                break;
+            items[n] = Py_NewRef(v);
+        }
+    } else
+        for (; n < N_ATTR; n++)
+            if ((items[n] = PyObject_GetAttr(args[0], attr_strs[n])) == NULL)
+                break;
+    Out o;
+    o.buf = o.small, o.len = 0, o.cap = (Py_ssize_t)sizeof(o.small), o.ascii = 1, o.ts_us = 0;
+    int rc = FAIL;
+    if (n < N_ATTR)
+        rc = PyErr_Occurred() ? FAIL : SLOW;
+    else if (items[A_ADMIN] != Py_None)
+        rc = SLOW;
+    else {
+        items[I_SEQ] = args[2], items[I_VERSION] = args[3], items[I_WRITER] = args[1];
+        rc = put_members(&o, items, body_members, COUNT(body_members));
+    }
+    PyObject *result = NULL;
+    if (rc == SLOW)
+        result = Py_NewRef(Py_None);
+    else if (rc == OK) {
+        PyObject *raw = PyBytes_FromStringAndSize(o.buf, o.len);
+        PyObject *text = NULL;
+        if (raw != NULL && o.ascii && (text = PyUnicode_New(o.len, 127)) != NULL)
+            memcpy(PyUnicode_1BYTE_DATA(text), o.buf, o.len);
+        else if (raw != NULL && !o.ascii)
+            text = PyUnicode_DecodeUTF8(o.buf, o.len, "strict");
+        PyObject *ts = text != NULL ? PyLong_FromLongLong(o.ts_us) : NULL;
+        if (ts != NULL)
+            result = PyTuple_Pack(3, raw, text, ts);
+        Py_XDECREF(raw);
+        Py_XDECREF(text);
+        Py_XDECREF(ts);
+    }
+    if (o.buf != o.small)
+        PyMem_Free(o.buf);
+    for (int i = 0; i < n; i++)
+        Py_DECREF(items[i]);
+    return result;
+}
