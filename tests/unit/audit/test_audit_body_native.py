@@ -281,9 +281,10 @@ def test_a_large_record_grows_the_buffer() -> None:
 KEY = "extend-checkpoint-key-" + "e" * 32
 
 
-def test_a_log_of_the_old_code_extended_by_the_new_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                                            ) -> None:
+def test_a_log_of_the_old_code_extended_by_the_new_verifies(tmp_path: Path) -> None:
     import argparse
+    import contextlib
+    import io
 
     db_path, cfg = tmp_path / "a.db", tmp_path / "bastion.yaml"
     cfg.write_text(f"store: {{url: 'sqlite:///{db_path}'}}\naudit: {{checkpoint_key: '{KEY}'}}\n")
@@ -316,5 +317,7 @@ def test_a_log_of_the_old_code_extended_by_the_new_verifies(tmp_path: Path, caps
     parser = argparse.ArgumentParser(prog="bastion")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["audit", "verify", "--config", str(cfg)])
-    assert args.func(args) == 0
-    assert f"intact: {2 * len(records)} records in 1 chain(s)" in capsys.readouterr().out
+    out = io.StringIO()  # not capsys: the ASan check runs pytest with capture off
+    with contextlib.redirect_stdout(out):
+        assert args.func(args) == 0
+    assert f"intact: {2 * len(records)} records in 1 chain(s)" in out.getvalue()
