@@ -1,6 +1,7 @@
 """Fast leave-one-source-out numbers on the *dev* halves only (for choosing training options).
 
-Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--kinds K] [--folds N]
+Usage: python data/injection/dev_eval.py [--l2 X] [--strong-cues 0|1] [--bias-offset X] [--short-bias-offset X]
+              [--kinds K] [--folds N]
               [--exclude GROUP ...] [--train-only 0|1] [--train-only-weight W] [--weight-scheme group|family]
               [--jailbreak-boost B] [--written 0|1|2] [--written-weight W] [--written-extra GROUP ...]
               [--extra-weight W] [--group-weight GROUP=W ...] [--scores FILE]
@@ -119,6 +120,7 @@ def main() -> None:
     groups_of: list[str] = []
     keys: list[str] = []
     rule_of: list[float] = []
+    windows: list[int] = []  # per text, its large windows (1: `--short-bias-offset`'s texts)
     x_all, y_all, row_doc = cached(f"design_{tag}{f'_cap{train.CAP}' if train.CAP else ''}",
                                    lambda: train.design_rows(docs, bits=args.bits))
     rows_of = np.split(np.arange(len(row_doc)), np.flatnonzero(np.diff(row_doc)) + 1)
@@ -134,10 +136,13 @@ def main() -> None:
         hremap = np.full(len(docs), -1)
         hremap[held] = np.arange(len(held))
         coef = np.append(model.weights, model.cue_weights).astype(np.float64)
-        z = train.doc_logits(x_all[hrows] @ coef + model.bias, hremap[row_doc[hrows]], len(held))
+        # per row, its text's bias (`LinearModel.bias_at`: a text of one window has one row)
+        row_bias = np.array([model.bias_at(0) if len(docs[held[j]].rows) - docs[held[j]].n_small == 1 else model.bias
+                             for j in hremap[row_doc[hrows]]])
+        z = train.doc_logits(x_all[hrows] @ coef + row_bias, hremap[row_doc[hrows]], len(held))
         p = 1.0 / (1.0 + np.exp(-z))
         coef[1 << args.bits:] = 0.0  # the n-grams alone (as on a paraphrase no rule matches)
-        zn = train.doc_logits(x_all[hrows] @ coef + model.bias, hremap[row_doc[hrows]], len(held))
+        zn = train.doc_logits(x_all[hrows] @ coef + row_bias, hremap[row_doc[hrows]], len(held))
         ngram.extend((1.0 / (1.0 + np.exp(-zn))).tolist())
         for j, i in enumerate(held):
             clf.append(float(p[j]))
@@ -146,6 +151,7 @@ def main() -> None:
             labels.append(docs[i].label)
             groups_of.append(docs[i].group)
             keys.append(hashlib.sha256(docs[i].text.encode()).hexdigest()[:16])
+            windows.append(len(docs[i].rows) - docs[i].n_small)
         sys.stderr.write(f"fold {name}: {len(held)} dev texts, {time.time() - t0:.0f}s\n")
     y = np.array(labels)
     w = sys.stdout.write
@@ -182,9 +188,9 @@ def main() -> None:
                for k, v in sorted(per.items())) + "\n")
     if args.scores:
         Path(args.scores).write_text("".join(json.dumps({"key": k, "group": g, "label": lab, "full": f, "classifier": c, "rules": r,
-                                                         "ngrams": n}) + "\n"
-                                             for k, g, lab, f, c, r, n in zip(keys, groups_of, labels, full, clf, rule_of,
-                                                                              ngram, strict=True)))
+                                                         "ngrams": n, "windows": nw}) + "\n"
+                                             for k, g, lab, f, c, r, n, nw in zip(keys, groups_of, labels, full, clf,
+                                                                                  rule_of, ngram, windows, strict=True)))
 
 
 if __name__ == "__main__":

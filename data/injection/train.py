@@ -145,6 +145,8 @@ STRONG_CUES = False  # strong rules' matches are classifier features too (False:
 # twelfth (with the written role-play group the dev benign rate at -0.45 fell from 21 to 17 of 2,076 texts), -0.35 in the
 # fifteenth (with the benign code groups, -0.30 put a hard-negative test sentence over 0.8; dev unchanged at -0.35)
 BIAS_OFFSET = -0.35
+# thirty-third round: the offset of a text of one window (LinearModel.short_bias; None: BIAS_OFFSET for every text)
+SHORT_BIAS_OFFSET: float | None = None
 CROSSFIT = 0  # calibrate the bias on benign texts of held-out source groups (0: on the training texts)
 
 
@@ -456,7 +458,8 @@ def train_from(docs: list[Doc], x: scipy.sparse.csr_matrix, y: np.ndarray, doc_o
     return LinearModel(coef[: 1 << bits].astype(np.float32), coef[1 << bits:].astype(np.float32),
                        bias + shift + BIAS_OFFSET, bits,
                        window, stride, "", small_window=small[0], small_stride=small[1], dead_runs=dead_runs,
-                       kinds=KINDS, cap=CAP)
+                       kinds=KINDS, cap=CAP,
+                       short_bias=None if SHORT_BIAS_OFFSET is None else bias + shift + SHORT_BIAS_OFFSET)
 
 
 def add_recipe_args(ap: argparse.ArgumentParser) -> None:
@@ -465,6 +468,8 @@ def add_recipe_args(ap: argparse.ArgumentParser) -> None:
                     help="a bucket counts at most this many times per window, in training and in the model (0: no cap)")
     ap.add_argument("--strong-cues", type=int, default=int(STRONG_CUES), help="1: strong rules are classifier features")
     ap.add_argument("--bias-offset", type=float, default=BIAS_OFFSET, help="added to each model's calibrated bias")
+    ap.add_argument("--short-bias-offset", type=float, default=SHORT_BIAS_OFFSET,
+                    help="added to the calibrated bias for texts of one window instead (LinearModel.short_bias)")
     ap.add_argument("--train-only", type=int, default=int(USE_TRAIN_ONLY),
                     help="1: also train on the TRAIN_ONLY groups (never held out)")
     ap.add_argument("--train-only-weight", type=float, default=TRAIN_ONLY_WEIGHT,
@@ -493,6 +498,7 @@ def set_recipe(args: argparse.Namespace) -> None:
     m.STRONG_CUES = bool(args.strong_cues)
     m.CAP = args.cap
     m.BIAS_OFFSET = args.bias_offset
+    m.SHORT_BIAS_OFFSET = args.short_bias_offset
     m.USE_TRAIN_ONLY = bool(args.train_only)
     m.TRAIN_ONLY_WEIGHT = args.train_only_weight
     m.USE_WRITTEN = args.written
@@ -531,8 +537,9 @@ def main() -> None:
     version = f"hash{BITS}-w{WINDOW}-n{len(docs)}"
     LinearModel(model.weights, model.cue_weights, model.bias, model.bits, model.window, model.stride, version,
                 digest(), model.small_window, model.small_stride, model.dead_runs, model.kinds,
-                cap=model.cap).save(Path(args.out))
-    sys.stdout.write(f"saved {args.out} ({version}), bias {model.bias:.3f}\n")
+                cap=model.cap, short_bias=model.short_bias).save(Path(args.out))
+    short = "" if model.short_bias is None else f", one-window bias {model.short_bias:.3f}"
+    sys.stdout.write(f"saved {args.out} ({version}), bias {model.bias:.3f}{short}\n")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ lines, texts of fewer than 8 characters) and on real texts of data/injection/cor
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -87,3 +89,19 @@ def test_whole_text_regions_of_ascii_texts(text: str, flags: bytes) -> None:
     want = {i: [(0, len(text))] for i, strings in regions._ascii_subs_of_rule if ok[i] and any(s in text for s in strings)}
     want.update({i: [(0, len(text))] for i in regions._always if ok[i]})
     assert regions.whole(text, ok, 0, len(text)) == want
+
+
+def test_a_model_with_a_one_window_bias_scores_the_same_on_both_paths() -> None:
+    # the fused C pass takes the text's bias (`LinearModel.bias_at`); a model with `short_bias` must not score a
+    # one-window text with the long-text bias on one path and the short one on the other
+    model = dataclasses.replace(MODEL, short_bias=MODEL.bias + 1.5)
+    fused, general = Detector(model), Detector(model)
+    general._fused = None
+    assert fused._fused is not None
+    short = "Please summarise the attached quarterly report for the board."
+    long = " ".join(["Our team is planning the migration of a reporting service."] * 40)
+    for text in (short, long, short * 3):
+        got, want = fused.findings(text), general.findings(text)
+        assert [f.score.hex() for f in got] == [f.score.hex() for f in want]
+    assert fused.findings(short)[0].score > FUSED.findings(short)[0].score  # the short bias was applied
+    assert fused.findings(long)[0].score == FUSED.findings(long)[0].score  # and not to a longer text

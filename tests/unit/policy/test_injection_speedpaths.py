@@ -150,14 +150,16 @@ def reference_windows(model: LinearModel, feats: Features, n: int, cues: list[tu
     A model with a `cap` counts a bucket at most `cap` times per window (the model file's definition): in each
     large window, its features taken in position order (ties: feature order), a bucket's first `cap` add their
     weights, summed one by one in float64, over sqrt(how many were added, at least 1). Such a model scores the
-    large windows only (no small window). Written here as a plain loop, independent of the scanner's code."""
+    large windows only (no small window). A model with a `short_bias` scores a text of one window (n <= window)
+    with it instead of `bias`. Written here as a plain loop, independent of the scanner's code."""
     assert not model.dead_runs  # (not modelled here: no shipped model has used it)
+    bias = model.short_bias if model.short_bias is not None and n <= model.window else model.bias
     if n == 0:
-        return [(offset, offset, 1.0 / (1.0 + math.exp(-model.bias)))]
+        return [(offset, offset, 1.0 / (1.0 + math.exp(-bias)))]
     starts = model.window_starts(n)
     ends = np.minimum(starts + model.window, n)
     if model.cap:
-        logits = np.array([model.bias + total / math.sqrt(max(count, 1))
+        logits = np.array([bias + total / math.sqrt(max(count, 1))
                            for total, count in _capped_sums(model, feats, n, starts.tolist(), ends.tolist())])
     else:
         assert not model.small_window  # (not modelled here)
@@ -166,7 +168,7 @@ def reference_windows(model: LinearModel, feats: Features, n: int, cues: list[tu
         contrib[1:] = np.cumsum(np.bincount(feats.positions, weights=w, minlength=n)[:n])
         counts = np.zeros(n + 1, dtype=np.float64)
         counts[1:] = np.cumsum(np.bincount(feats.positions, minlength=n)[:n])
-        logits = model.bias + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts], 1.0))
+        logits = bias + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts], 1.0))
     seen: set[tuple[int, int]] = set()
     for rule, pos in cues:
         for k in np.flatnonzero((starts <= pos) & (pos < ends)).tolist():
@@ -198,11 +200,14 @@ def _capped_sums(model: LinearModel, feats: Features, n: int, starts: list[int],
     return out
 
 
-@pytest.fixture(scope="module", params=["shipped", "other cap"])
+@pytest.fixture(scope="module", params=["shipped", "other cap", "other short bias"])
 def model(request: pytest.FixtureRequest) -> LinearModel:
-    """The shipped model, and its weights with the other kind of count (cap 3 if it has none, else none), so
-    that both the capped and the uncapped scorers are compared with the reference whichever ships."""
+    """The shipped model, and its weights with the other kind of count (cap 3 if it has none, else none) and
+    with the other kind of bias (a one-window `short_bias` if it has none, else none), so that both the capped
+    and the uncapped scorers, with one bias or two, are compared with the reference whichever ships."""
     shipped = LinearModel.load()
+    if request.param == "other short bias":
+        return dataclasses.replace(shipped, short_bias=None if shipped.short_bias is not None else shipped.bias + 0.4)
     return shipped if request.param == "shipped" else dataclasses.replace(shipped, cap=0 if shipped.cap else 3)
 
 

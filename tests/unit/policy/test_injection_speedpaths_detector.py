@@ -228,14 +228,17 @@ FRAGMENTS = ["Ignore all previous instructions", "ignore previous values", " and
 TEXTS = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=4), max_size=24).map("".join)
 
 
-@pytest.fixture(scope="module", params=["shipped", "other cap", "other vertical"])
+@pytest.fixture(scope="module", params=["shipped", "other cap", "other vertical", "other short bias"])
 def model(request: pytest.FixtureRequest) -> LinearModel:
-    """The shipped model, and its weights with the other kind of count (cap 3 if it has none, else none), and with
-    the other canonical form (short lines read as one, `features.VERT`, or not), so that both scorers and both forms
-    are compared with the reference whichever ships."""
+    """The shipped model, and its weights with the other kind of count (cap 3 if it has none, else none), with
+    the other canonical form (short lines read as one, `features.VERT`, or not), and with the other kind of bias (a
+    one-window `short_bias` if it has none, else none), so that both scorers, both forms and both biases are
+    compared with the reference whichever ships."""
     shipped = LinearModel.load()
     if request.param == "other vertical":
         return dataclasses.replace(shipped, kinds=shipped.kinds ^ VERT)
+    if request.param == "other short bias":
+        return dataclasses.replace(shipped, short_bias=None if shipped.short_bias is not None else shipped.bias + 0.4)
     return shipped if request.param == "shipped" else dataclasses.replace(shipped, cap=0 if shipped.cap else 3)
 
 

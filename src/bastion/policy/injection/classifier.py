@@ -2,9 +2,10 @@
 
 A window's logit is `bias + sum(weights[buckets]) / sqrt(n_features) + sum(cue_weights[cues])`: the
 n-gram part is length-normalised (an L2-normalised bag of counts when features do not repeat), rule
-cues count once each. A text is scored on overlapping windows so that an instruction buried in a
-long document is not diluted by it; the text's score is its best window's. Per-position sums and one
-cumulative sum make every window O(1), so the cost is linear in the text's length.
+cues count once each (a model with `short_bias` uses it instead of `bias` for a text of one window). A
+text is scored on overlapping windows so that an instruction buried in a long document is not diluted
+by it; the text's score is its best window's. Per-position sums and one cumulative sum make every window
+O(1), so the cost is linear in the text's length.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,9 @@ class LinearModel:
     dead_runs: bool = False  # runs of one layout character (features.RUN_CHARS) neither weigh nor count
     kinds: int = 0  # extra feature kinds the model was trained with (`features.Hasher(kinds=...)` bits)
     cap: int = 0  # a bucket counts at most this many times per window (0: every time; 1: repeating adds nothing)
+    # the bias of a text of one window (canonical length <= `window`), None: `bias`. A long text is scored by its best
+    # window out of many, so a looser bias flags long texts first; this loosens it for one-window texts only
+    short_bias: float | None = None
 
     @classmethod
     def load(cls, path: Path | None = None) -> LinearModel:
@@ -72,14 +76,23 @@ class LinearModel:
                    bias=float(z["bias"][0]), bits=int(meta[0]), window=int(meta[1]), stride=int(meta[2]),
                    version=str(z["version"][0]), rules_digest=str(z["rules"][0]) if "rules" in z else "",
                    small_window=small[0], small_stride=small[1], dead_runs=len(meta) >= 6 and bool(meta[5]),
-                   kinds=int(meta[6]) if len(meta) >= 7 else 0, cap=int(meta[7]) if len(meta) >= 8 else 0)
+                   kinds=int(meta[6]) if len(meta) >= 7 else 0, cap=int(meta[7]) if len(meta) >= 8 else 0,
+                   short_bias=float(z["short_bias"][0]) if "short_bias" in z else None)
 
     def save(self, path: Path) -> None:
+        # (no `short_bias` entry without one: a model trained without it is written as before, byte for byte)
+        extra: dict[str, Any] = {} if self.short_bias is None else {"short_bias": np.array([self.short_bias])}
         np.savez_compressed(path, weights=self.weights.astype(np.float16), cue_weights=self.cue_weights,
                             bias=np.array([self.bias]), meta=np.array([self.bits, self.window, self.stride, self.small_window, self.small_stride,
                                                                      int(self.dead_runs), self.kinds]
                                                                     + ([self.cap] if self.cap else [])),
-                            version=np.array([self.version]), rules=np.array([self.rules_digest]))
+                            version=np.array([self.version]), rules=np.array([self.rules_digest]), **extra)
+
+    def bias_at(self, n: int) -> float:
+        """The bias of every window of a text (or chunk) of `n` canonical characters: `short_bias` when it is set
+        and the text is one window, else `bias`. (The detector's chunks of a longer text are all longer than a
+        window, so a text's windows share one bias.)"""
+        return self.short_bias if self.short_bias is not None and n <= self.window else self.bias
 
     def window_starts(self, n: int, window: int = 0, stride: int = 0) -> I64:
         """Starts of the windows covering [0, n): every `stride`, plus one flush with the end (default: the
@@ -100,7 +113,7 @@ class LinearModel:
         accelerator (`bastion._native`), which computes the same logits.
         """
         if n == 0:
-            return [Window(offset, offset, _sigmoid(self.bias))]
+            return [Window(offset, offset, _sigmoid(self.bias_at(0)))]
         if self.cap:
             return self._capped_windows(feats, n, cues, offset, native)
         out: list[Window] | None = None
@@ -109,7 +122,7 @@ class LinearModel:
             starts = _ONE_START if n <= self.window else self.window_starts(n)
             live = self._live_bytes if self.dead_runs else b""
             raw = native.window_logits(feats.buckets, feats.positions, self._weights32, live, n, starts, self.window,
-                                       self.bias)
+                                       self.bias_at(n))
             if len(starts) <= _FEW:  # Python floats: no numpy call per step
                 bounds = [(s, min(s + self.window, n)) for s in starts.tolist()]
                 logits_few: list[float] = memoryview(raw).cast("d").tolist()  # type: ignore[assignment]
@@ -136,9 +149,10 @@ class LinearModel:
             return None
         return hasher.extract_scored(codes, *self.scored_args())
 
-    def scored_args(self) -> tuple[npt.NDArray[np.float32], bytes, int, int, float]:
+    def scored_args(self) -> tuple[npt.NDArray[np.float32], bytes, int, int, float, float | None]:
         """The model's arguments of `Hasher.extract_scored` after the codes."""
-        return self._weights32, self._live_bytes if self.dead_runs else b"", self.window, self.stride, self.bias
+        return (self._weights32, self._live_bytes if self.dead_runs else b"", self.window, self.stride, self.bias,
+                self.short_bias)
 
     def score_scored(self, scored: Scored, n: int, cues: list[tuple[int, int]], offset: int = 0) -> list[Window]:
         """`score_windows` of the text of length `n` that `extract_scored` read into `scored` (the same windows)."""
@@ -193,9 +207,11 @@ class LinearModel:
         live = self._live_bytes if self.dead_runs else b""
         if native is not None:
             logits = np.frombuffer(native.window_logits_capped(feats.buckets, feats.positions, self._weights32, live,
-                                                               n, starts, self.window, self.bias, self.cap), np.float64)
+                                                               n, starts, self.window, self.bias_at(n), self.cap),
+                                   np.float64)
             return self._scored(starts, ends, logits, cues, offset)
         inside = (feats.positions >= 0) & (feats.positions < n)
+        bias = self.bias_at(n)
         order = np.argsort(feats.positions[inside], kind="stable")
         pos, bk = feats.positions[inside][order], feats.buckets[inside][order]
         w = self._weights64
@@ -206,7 +222,7 @@ class LinearModel:
                 seg = seg[self._live[seg]]
             kept = seg[_occurrence_rank(seg) < self.cap]
             total = float(np.cumsum(w[kept])[-1]) if len(kept) else 0.0  # sequential, as the C loop adds
-            logits[k] = self.bias + total / math.sqrt(max(len(kept), 1))
+            logits[k] = bias + total / math.sqrt(max(len(kept), 1))
         return self._scored(starts, ends, logits, cues, offset)
 
     def _best_small_window(self, feats: Features, n: int, cues: list[tuple[int, int]], offset: int,
@@ -220,7 +236,8 @@ class LinearModel:
         counts[1:] = np.cumsum(self._position_counts(feats, n))
         starts = self.window_starts(n, sw, self.small_stride)
         ends = np.minimum(starts + sw, n)
-        logits = self.bias + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts], 1.0))
+        logits = self.bias_at(n) + (contrib[ends] - contrib[starts]) / np.sqrt(np.maximum(counts[ends] - counts[starts],
+                                                                                             1.0))
         if cues:
             seen: set[tuple[int, int]] = set()
             for rule, pos in cues:
@@ -243,7 +260,7 @@ class LinearModel:
         csum = np.add.accumulate(contrib)  # (np.cumsum: the same sums, one Python call more)
         if n <= self.window:  # one window: its sum is the last prefix sum (minus csum[0] = 0.0, exact)
             bounds = [(0, n)]
-            logits = [self.bias + (float(csum[-1]) - 0.0) / math.sqrt(max(float(total - 0), 1.0))]
+            logits = [self.bias_at(n) + (float(csum[-1]) - 0.0) / math.sqrt(max(float(total - 0), 1.0))]
         else:
             starts = list(range(0, n - self.window + 1, self.stride))
             if starts[-1] != n - self.window:
@@ -295,7 +312,7 @@ class LinearModel:
         ends = np.minimum(starts + self.window, n)
         sums = contrib[ends] - contrib[starts]
         cnt = np.maximum(counts[ends] - counts[starts], 1.0)
-        logits = self.bias + sums / np.sqrt(cnt)
+        logits = self.bias_at(n) + sums / np.sqrt(cnt)
         return self._scored(starts, ends, logits, cues, offset)
 
     def _scored(self, starts: I64, ends: I64, logits: F64, cues: list[tuple[int, int]], offset: int) -> list[Window]:

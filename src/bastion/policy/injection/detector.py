@@ -182,8 +182,10 @@ class Detector:
         if (nat is not None and canon.native_for(native) is nat and tab.ascii_native is not None and use_rules
                 and self._scored_args is not None and not self.hasher.kinds & GLOSS
                 and self._prefilter.native_tables is not None):
-            self._fused = (nat, tab, tab.ascii_native, (self.hasher.bits, *self.hasher.base_tables(), *self._scored_args),
-                           self._prefilter.native_tables)
+            # the C pass's arguments up to its bias (`features_windows(codes, *these, bias)`); the bias is the text's
+            # (`LinearModel.bias_at`: a model with `short_bias` scores a one-window text with it)
+            self._fused = (nat, tab, tab.ascii_native, (self.hasher.bits, *self.hasher.base_tables(),
+                                                        *self._scored_args[:4]), self._prefilter.native_tables)
 
     # ------------------------------------------------------------------ rules
     def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False,
@@ -391,7 +393,9 @@ class Detector:
         n = len(out)
         if n < 8 or n > CHUNK or (self.vertical and "\n" in out and canon.short_runs(out)):
             return None
-        t, w, ws, longest, logits = nat.features_windows(codes, *hash_args)
+        model = self.model
+        assert model is not None  # (`_scored_args`)
+        t, w, ws, longest, logits = nat.features_windows(codes, *hash_args, model.bias_at(n))
         # `rule_hits(out, words, trigrams=t)`: the C prefilter reads any text's 3-grams (`indexed`)
         rule_ok, maybe = nat.prefilter(pre_tables, t)
         regions = self._prefilter.possible_regions(self.regions.find_raw(out, w, ws, rule_ok), maybe, out,
@@ -404,8 +408,7 @@ class Detector:
             scored = TUPLE_NEW(Scored, (t, np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits))
             words = TUPLE_NEW(WordIndex, (scored.words, scored.word_starts))
             return self._layers(text, c, [scored], [0], words, t, hits)
-        assert self.model is not None  # (`_scored_args`)
-        top = self.model.best_scored(logits, n, [])
+        top = model.best_scored(logits, n, [])
         return [self._model_finding(text, out, *((top.start, top.end) if top.start < top.end else (0, 0)),
                                     top.score)]
 

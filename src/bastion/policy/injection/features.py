@@ -237,17 +237,20 @@ class Hasher:
                         feats.word_starts, feats.longest_word)
 
     def extract_scored(self, codes: U32, weights: npt.NDArray[np.float32], live: bytes, window: int, stride: int,
-                       bias: float) -> Scored | None:
+                       bias: float, short_bias: float | None = None) -> Scored | None:
         """`extract` and the window logits `LinearModel.score_windows` sums from its features, in one C pass that
         keeps no feature but the 3-grams' buckets (the same values); None without the C accelerator, for fewer
-        than 8 code points or with extra feature kinds (then `extract`)."""
+        than 8 code points or with extra feature kinds (then `extract`). `short_bias` (when given) is the bias of
+        codes no longer than one window (`LinearModel.bias_at`)."""
         if (self.native is None or self._gloss is not None or len(codes) < 8 or codes.dtype is not DT_U32
                 or not codes.flags.c_contiguous):
             return None  # (the gloss keeps the C accelerator for `extract`, but its features are not in this pass)
         if len(codes) > self.max_len:
             raise ValueError(f"text longer than max_len={self.max_len}; chunk it")
         t, w, ws, longest, logits = self.native.features_windows(codes, self.bits, self._word_bytes, self._salt_bytes,
-                                                                 weights, live, window, stride, bias)
+                                                                 weights, live, window, stride,
+                                                                 bias if short_bias is None or len(codes) > window
+                                                                 else short_bias)
         return TUPLE_NEW(Scored, (t, np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits))
 
     def base_tables(self) -> tuple[bytes, bytes]:
