@@ -29,18 +29,32 @@ _Plan = tuple[tuple[_Row, ...], tuple[_Row, ...]]
 _PERIOD_INDEX = {p: i for i, p in enumerate(PERIODS)}
 
 
+class _Period:
+    """One period of a budget account: its label, the account's running spend when it began
+    (`base`: the period's spend is the difference) and what requests in flight reserved in it."""
+
+    __slots__ = ("base", "label", "reserved")
+
+    def __init__(self) -> None:
+        self.label: str | None = None  # None: not used yet
+        self.base = 0
+        self.reserved = 0
+
+
 class _Account:
     """Spend and reservations of one budget scope (a key or a team) in its current periods
-    (`labels`, by PERIODS index). Spend is one running sum, a period's spend is that sum less its
-    value when the period began (`base`): a settlement adds once per scope, not once per period."""
+    (`periods`, by PERIODS index). Spend is one running sum and a period's spend is derived from
+    it, so a settlement adds once per scope, not once per period."""
 
-    __slots__ = ("base", "labels", "reserved", "spent")
+    __slots__ = ("periods", "spent")
 
     def __init__(self) -> None:
         self.spent = 0
-        self.labels: list[str | None] = [None] * len(PERIODS)
-        self.base = [0] * len(PERIODS)
-        self.reserved = [0] * len(PERIODS)
+        self.periods = [_Period() for _ in PERIODS]
+
+
+_Counter = tuple[_Period, _Account, int]  # a period of an account, the account, the budget's limit in it
+_SpendRow = tuple[_Account, tuple[_Period, ...]]  # an account spend adds to, its periods the spend is not of
 
 
 class MemoryBackend:
@@ -61,8 +75,8 @@ class MemoryBackend:
         # id(slots reserved on) -> (those slots, ledger generation, their counters): see _counters;
         # id(spend slots) -> the same with what settle adds to (see _spend_plan). The generation
         # counts roll-overs: a memo of an older one may name a period that is no longer current.
-        self._slot_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[tuple[_Account, int]]]] = {}
-        self._spend_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[tuple[_Account, tuple[int, ...]]]]] = {}
+        self._slot_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[_Counter]]] = {}
+        self._spend_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[_SpendRow]]] = {}
         self._generation = 0
 
     async def start(self) -> None:
@@ -212,39 +226,38 @@ class MemoryBackend:
 
     # ---- budgets --------------------------------------------------------------------------
 
-    def _account(self, scope: str) -> _Account:
+    def _period(self, scope: str, period: Period) -> tuple[_Period, _Account]:
         a = self._ledger.get(scope)
         if a is None:
             a = self._ledger[scope] = _Account()
-        return a
+        return a.periods[_PERIOD_INDEX[period]], a
 
-    def _roll(self, a: _Account, i: int, label: str) -> None:
-        """Start period `i` of `a` afresh under `label`: nothing spent or reserved in it yet."""
-        if a.labels[i] is not None:
+    def _roll(self, p: _Period, a: _Account, label: str) -> None:
+        """Start period `p` of `a` afresh under `label`: nothing spent or reserved in it yet."""
+        if p.label is not None:
             self._generation += 1
-        a.labels[i] = label
-        a.base[i] = a.spent
-        a.reserved[i] = 0
+        p.label = label
+        p.base = a.spent
+        p.reserved = 0
 
-    def _counters(self, slots: Sequence[BudgetSlot]) -> list[tuple[_Account, int]]:
-        """The (account, period) counters of `slots` in their periods (a period of another label
-        rolls over to the slot's). The cost stage hands the same slot tuple per key and day: the
-        look-ups are done once, and again only after a period rolled over (the generation counts that)."""
+    def _counters(self, slots: Sequence[BudgetSlot]) -> list[_Counter]:
+        """The counters of `slots` in their periods (a period of another label rolls over to the
+        slot's). The cost stage hands the same slot tuple per key and day: the look-ups are done
+        once, and again only after a period rolled over (the generation counts roll-overs)."""
         memo = self._slot_memo.get(id(slots))
         if memo is not None and memo[0] is slots and memo[1] == self._generation:
             return memo[2]
         generation = self._generation
-        out: list[tuple[_Account, int]] = []
+        out: list[_Counter] = []
         for s in slots:
-            a = self._account(s.scope)
-            i = _PERIOD_INDEX[s.period]
-            if a.labels[i] != s.label:
-                self._roll(a, i, s.label)
-            out.append((a, i))
-        if self._generation == generation:  # else a counter of this very list may be of a rolled-over period
-            if len(self._slot_memo) >= _MEMO_MAX:
-                self._slot_memo.clear()
-            self._slot_memo[id(slots)] = (slots, generation, out)
+            p, a = self._period(s.scope, s.period)
+            if p.label != s.label:
+                self._roll(p, a, s.label)
+            out.append((p, a, s.limit))
+        if len(self._slot_memo) >= _MEMO_MAX:
+            self._slot_memo.clear()
+        # of the generation before: a period rolled over here makes the next call look again
+        self._slot_memo[id(slots)] = (slots, generation, out)
         return out
 
     async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
@@ -252,12 +265,12 @@ class MemoryBackend:
 
     def _reserve(self, slots: Sequence[BudgetSlot], amount: int) -> BudgetDecision:
         counters = self._counters(slots)
-        for n, (a, i) in enumerate(counters):
-            spent = a.spent - a.base[i]
-            if spent + a.reserved[i] + amount > slots[n].limit:
-                return BudgetDecision(False, n, spent, a.reserved[i])
-        for a, i in counters:
-            a.reserved[i] += amount
+        for c in counters:
+            p, a, limit = c
+            if a.spent - p.base + p.reserved + amount > limit:  # (the first counter equal to c refuses alike)
+                return BudgetDecision(False, counters.index(c), a.spent - p.base, p.reserved)
+        for p, _, _ in counters:
+            p.reserved += amount
         return BudgetDecision(True)
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
@@ -268,42 +281,40 @@ class MemoryBackend:
                 spend: Sequence[BudgetSlot]) -> None:
         memo = self._slot_memo.get(id(reserved))
         if memo is not None and memo[0] is reserved and memo[1] == self._generation:
-            counters = memo[2]  # the slots' own counters, of their labels: nothing rolled over since
-        else:  # a period rolled over since the reservation: it no longer holds there
-            counters = []
+            for p, _, _ in memo[2]:  # the slots' own periods, of their labels: nothing rolled over since
+                left = p.reserved - amount
+                p.reserved = left if left > 0 else 0
+        else:  # a period that rolled over since the reservation no longer holds it
             for s in reserved:
                 a = self._ledger.get(s.scope)
-                i = _PERIOD_INDEX[s.period]
-                if a is not None and a.labels[i] == s.label:
-                    counters.append((a, i))
-        for a, i in counters:
-            left = a.reserved[i] - amount
-            a.reserved[i] = left if left > 0 else 0
+                if a is None:
+                    continue
+                p = a.periods[_PERIOD_INDEX[s.period]]
+                if p.label == s.label:
+                    left = p.reserved - amount
+                    p.reserved = left if left > 0 else 0
         if actual:
             spent = self._spend_memo.get(id(spend))
             if spent is None or spent[0] is not spend or spent[1] != self._generation:
                 spent = self._spend_plan(spend)
-            for a, skip in spent[2]:
+            for a, others in spent[2]:
                 a.spent += actual
-                for i in skip:  # periods of the account this spend is not of: unchanged
-                    a.base[i] += actual
+                for p in others:  # periods of the account this spend is not of: unchanged
+                    p.base += actual
 
-    def _spend_plan(self, spend: Sequence[BudgetSlot]) -> tuple[Sequence[BudgetSlot], int, list[tuple[_Account, tuple[int, ...]]]]:
+    def _spend_plan(self, spend: Sequence[BudgetSlot]) -> tuple[Sequence[BudgetSlot], int, list[_SpendRow]]:
         """The accounts `spend` adds to, each with the periods it must leave alone: those not in
         `spend`, and those already of a later label (spend of a request that started before the
         roll-over belongs to the old period, which the usage table has by day, not to the new one).
-        A later label than the account's rolls the period over: spend counts in every period, budget or not."""
-        counted: dict[_Account, set[int]] = {}
+        A later label rolls the period over: every period counts spend, budget or not."""
+        counted: dict[_Account, list[_Period]] = {}
         for s in spend:
-            a = self._account(s.scope)
-            i = _PERIOD_INDEX[s.period]
-            cur = a.labels[i]
-            if cur is None or s.label > cur:  # labels of one period sort in time order
-                self._roll(a, i, s.label)
-                cur = s.label
-            if cur == s.label:
-                counted.setdefault(a, set()).add(i)
-        rows = [(a, tuple(i for i in range(len(_PERIOD_INDEX)) if i not in periods)) for a, periods in counted.items()]
+            p, a = self._period(s.scope, s.period)
+            if p.label is None or s.label > p.label:  # labels of one period sort in time order
+                self._roll(p, a, s.label)
+            if p.label == s.label:
+                counted.setdefault(a, []).append(p)
+        rows = [(a, tuple(p for p in a.periods if p not in mine)) for a, mine in counted.items()]
         if len(self._spend_memo) >= _MEMO_MAX:
             self._spend_memo.clear()
         out = self._spend_memo[id(spend)] = (spend, self._generation, rows)
@@ -325,16 +336,17 @@ class MemoryBackend:
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
         a = self._ledger.get(slot.scope)
-        i = _PERIOD_INDEX[slot.period]
-        if a is None or a.labels[i] != slot.label:
+        if a is None:
             return 0, 0
-        return a.spent - a.base[i], a.reserved[i]
+        p = a.periods[_PERIOD_INDEX[slot.period]]
+        if p.label != slot.label:
+            return 0, 0
+        return a.spent - p.base, p.reserved
 
     def seed_spend(self, rows: Iterable[tuple[str, Period, str, int]]) -> None:
         """Load settled spend (scope, period, label, micros) of the current periods at start-up."""
         for scope, period, label, micros in rows:
-            a = self._account(scope)
-            i = _PERIOD_INDEX[period]
-            if a.labels[i] != label:
-                self._roll(a, i, label)
-            a.base[i] -= micros  # that period's spend only: the others keep theirs
+            p, a = self._period(scope, period)
+            if p.label != label:
+                self._roll(p, a, label)
+            p.base -= micros  # that period's spend only: the others keep theirs
