@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from bastion.cost.periods import PERIODS, Period
-from bastion.limits.backend import BudgetDecision, BudgetSlot, FailureCounter, RateDecision
+from bastion.limits.backend import BUDGET_ALLOWED, BudgetDecision, BudgetSlot, FailureCounter, RateDecision
 from bastion.limits.bucket import PERIOD_SECONDS, wait_for
 from bastion.limits.scopes import ScopeLimit
 
@@ -271,7 +271,7 @@ class MemoryBackend:
                 return BudgetDecision(False, counters.index(c), a.spent - p.base, p.reserved)
         for p, _, _ in counters:
             p.reserved += amount
-        return BudgetDecision(True)
+        return BUDGET_ALLOWED
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot], now: float) -> None:
