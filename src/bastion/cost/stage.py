@@ -48,6 +48,7 @@ class Reservation:
     partnered: bool = False  # reserved and settled by the rate-limit stage, in its backend calls
     request: ChatRequest | EmbeddingsRequest | None = None  # for an estimate put off until the settlement
     uncapped: ChatRequest | None = None  # reserved for the default output: gets it as max_tokens once admitted
+    spend: list[BudgetSlot] = field(default_factory=list)  # what the settlement adds the actual cost to
 
 
 class BudgetStage:
@@ -67,9 +68,9 @@ class BudgetStage:
                          for alias, models in model_targets.items()}
         self._recorder = recorder
         self._clock = clock or time.time
-        # Per-request allocations dominate this stage's cost: slots are cached per key and day.
-        self._slot_cache: dict[str, tuple[Principal, str, tuple[BudgetSlot, ...], dict[str, str]]] = {}
-        self._spend_cache: dict[tuple[str, str | None, str], list[BudgetSlot]] = {}
+        # Per-request allocations dominate this stage's cost: slots are cached per key and day
+        # (principal, day, budget slots, their names, spend slots).
+        self._slot_cache: dict[str, tuple[Principal, str, tuple[BudgetSlot, ...], dict[str, str], list[BudgetSlot]]] = {}
         self.served_unchecked = 0  # requests served without a budget check because the backend failed
 
     def _worst(self, model: str, input_tokens: int, output_tokens: int) -> tuple[int, Price | None]:
@@ -84,15 +85,17 @@ class BudgetStage:
                 best = (amount, price)
         return best
 
-    def _slots(self, p: Principal, labels: PeriodLabels) -> tuple[tuple[BudgetSlot, ...], dict[str, str]]:
+    def _slots(self, p: Principal, labels: PeriodLabels
+               ) -> tuple[Principal, str, tuple[BudgetSlot, ...], dict[str, str], list[BudgetSlot]]:
+        """(p, day, the budget slots of `p`, their names, its spend slots) on the day of `labels`."""
         hit = self._slot_cache.get(p.key_id)
         if hit is not None and hit[0] is p and hit[1] == labels.day:
-            return hit[2], hit[3]
+            return hit
         slots, names = self._build_slots(p, labels)
         if len(self._slot_cache) > 50_000:
             self._slot_cache.clear()
-        self._slot_cache[p.key_id] = (p, labels.day, slots, names)
-        return slots, names
+        hit = self._slot_cache[p.key_id] = (p, labels.day, slots, names, _spend_slots(p, labels))
+        return hit
 
     def _build_slots(self, p: Principal, labels: PeriodLabels) -> tuple[tuple[BudgetSlot, ...], dict[str, str]]:
         chosen: dict[tuple[str, Period], int] = {}
@@ -110,22 +113,25 @@ class BudgetStage:
                       for (scope, period), limit in chosen.items())
         return slots, names
 
-    def plan(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest) -> Reservation:
-        """What this request would reserve, and on which budgets (no backend call)."""
+    def plan(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest,
+             est: TokenEstimate | None = None) -> Reservation:
+        """What this request would reserve, and on which budgets (no backend call). `est`: the
+        request's estimate if the caller has it (the rate-limit stage)."""
         p = ctx.principal
         if p is None:
             raise InternalError("budgets ran before authentication")
         now = self._clock()
         labels = labels_at(now)
-        slots, names = self._slots(p, labels)
+        _, _, slots, names, spend = self._slots(p, labels)
         if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
-            return Reservation(None, labels, None, now, names=names, request=request)
-        est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
+            return Reservation(None, labels, None, now, names=names, request=request, spend=spend)
+        if est is None:
+            est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
         amount, price = self._worst(ctx.model or request.model, est.bound or input_bound(request), est.output)
         uncapped = request if isinstance(request, ChatRequest) and not request.max_tokens else None
         # By position (estimate, labels, price, now, slots, amount, done, names, wanted, partnered, request,
-        # uncapped): keywords make a class call build and unpack a dict of them.
-        return Reservation(est, labels, price, now, (), amount, False, names, slots, False, None, uncapped)
+        # uncapped, spend): keywords make a class call build and unpack a dict of them.
+        return Reservation(est, labels, price, now, (), amount, False, names, slots, False, None, uncapped, spend)
 
     def _estimated(self, ctx: RequestContext, res: Reservation) -> TokenEstimate:
         """The reservation's estimate (and worst-case price), computed now if `plan` put it off."""
@@ -213,7 +219,7 @@ class BudgetStage:
         if self._recorder is not None:
             self._recorder.record(res.labels.day, p.key_id, p.team, ctx.model or "", usage.input_tokens,
                                   usage.output_tokens, actual)
-        return actual, self._spend_slots(p, res.labels)
+        return actual, res.spend
 
     def partner_settlement(self, ctx: RequestContext) -> tuple[Reservation, int, list[BudgetSlot], float] | None:
         """For the rate-limit stage's `finish`: the settlement of a reservation it made
@@ -243,25 +249,18 @@ class BudgetStage:
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("cost.finish", type(e).__name__)
 
-    def _spend_slots(self, p: Principal, labels: PeriodLabels) -> list[BudgetSlot]:
-        """Every period of the key and its team records spend, budget or not, so a budget set
-        later in a period starts from what was already spent."""
-        ck = (p.key_id, p.team, labels.day)
-        slots = self._spend_cache.get(ck)
-        if slots is None:
-            scopes = [key_scope(p.key_id)] + ([team_scope(p.team)] if p.team is not None else [])
-            slots = [BudgetSlot(s, period, labels.label(period), 0, _expiry(labels, period))
-                     for s in scopes for period in PERIODS]
-            if len(self._spend_cache) > 50_000:
-                self._spend_cache.clear()
-            self._spend_cache[ck] = slots
-        return slots
-
     def _served_price(self, ctx: RequestContext) -> Price | None:
         for a in reversed(ctx.attempts):
             if a.outcome == "ok":
                 return self._prices.get(a.model)
         return None
+
+
+def _spend_slots(p: Principal, labels: PeriodLabels) -> list[BudgetSlot]:
+    """Every period of the key and its team records spend, budget or not, so a budget set
+    later in a period starts from what was already spent."""
+    scopes = [key_scope(p.key_id)] + ([team_scope(p.team)] if p.team is not None else [])
+    return [BudgetSlot(s, period, labels.label(period), 0, _expiry(labels, period)) for s in scopes for period in PERIODS]
 
 
 def _keep_min(chosen: dict[tuple[str, Period], int], key: tuple[str, Period], micros: int) -> None:

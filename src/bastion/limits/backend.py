@@ -67,12 +67,15 @@ class BudgetSlot:
     expires_at: int | None = None  # unix second after which the counter may be dropped (None: never)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class BudgetDecision:
     allowed: bool
     denied_index: int = -1
     spent: int = 0
     reserved: int = 0
+
+
+BUDGET_ALLOWED = BudgetDecision(True)  # every admission is the same decision: one object for all
 
 
 class FailureCounter:

@@ -1,7 +1,7 @@
 """In-process counters: the single-process default. Every operation runs without an `await`
 inside, so under asyncio it is atomic. Memory stays bounded: a bucket that has refilled is
 indistinguishable from a missing one and is swept, a released concurrency counter is dropped,
-and budget counters keep only the current period label per (scope, period).
+and budget counters keep one account per budget scope, of its current periods only.
 
 Spend does not live here across restarts: the usage table is (cost/usage.py), and `seed_spend`
 loads the current periods' totals from it at start-up.
@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from bastion.cost.periods import Period
-from bastion.limits.backend import BudgetDecision, BudgetSlot, FailureCounter, RateDecision
+from bastion.cost.periods import PERIODS, Period
+from bastion.limits.backend import BUDGET_ALLOWED, BudgetDecision, BudgetSlot, FailureCounter, RateDecision
 from bastion.limits.bucket import PERIOD_SECONDS, wait_for
 from bastion.limits.scopes import ScopeLimit
 
 _SWEEP_EVERY = 4096
-_SPEND_MEMO_MAX = 4096
+_MEMO_MAX = 4096
 _PLANS_MAX = 4096
 
 # One counter of a scope: (scope index, kind, bucket key or scope id, limit, the limit as a float);
@@ -26,17 +26,35 @@ _PLANS_MAX = 4096
 _REQUESTS, _TOKENS, _PARALLEL = "requests", "tokens", "parallel"
 _Row = tuple[int, str, str, int, float]
 _Plan = tuple[tuple[_Row, ...], tuple[_Row, ...]]
+_PERIOD_INDEX = {p: i for i, p in enumerate(PERIODS)}
 
 
-class _Entry:
-    """Spend and reservations of one (scope, period) in the period named `label`."""
+class _Period:
+    """One period of a budget account: its label, the account's running spend when it began
+    (`base`: the period's spend is the difference) and what requests in flight reserved in it."""
 
-    __slots__ = ("label", "reserved", "spent")
+    __slots__ = ("base", "label", "reserved")
 
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.spent = 0
+    def __init__(self) -> None:
+        self.label: str | None = None  # None: not used yet
+        self.base = 0
         self.reserved = 0
+
+
+class _Account:
+    """Spend and reservations of one budget scope (a key or a team) in its current periods
+    (`periods`, by PERIODS index). Spend is one running sum and a period's spend is derived from
+    it, so a settlement adds once per scope, not once per period."""
+
+    __slots__ = ("periods", "spent")
+
+    def __init__(self) -> None:
+        self.spent = 0
+        self.periods = [_Period() for _ in PERIODS]
+
+
+_Counter = tuple[_Period, _Account, int]  # a period of an account, the account, the budget's limit in it
+_SpendRow = tuple[_Account, tuple[_Period, ...]]  # an account spend adds to, its periods the spend is not of
 
 
 class MemoryBackend:
@@ -48,18 +66,17 @@ class MemoryBackend:
         # bucket id -> [level, stamp, limit]
         self._buckets: dict[str, list[float]] = {}
         self._parallel: dict[str, int] = {}
-        self._ledger: dict[tuple[str, Period], _Entry] = {}
+        self._ledger: dict[str, _Account] = {}  # budget scope -> its account
         self._ops = 0
         self._max_buckets = max_buckets
         self._sweep_at = max_buckets
         # id(scope tuple) -> (that tuple, its plan): see _plan
         self._plans: dict[int, tuple[Sequence[ScopeLimit], _Plan]] = {}
-        # id(spend slots) -> (those slots, ledger generation, their entries that are of the slot's
-        # label): the cost stage hands settle the same slot list per key and day, so its look-ups
-        # are done once, and again only after an entry was replaced (a new period: the generation
-        # counts replacements). _slot_memo: the same for the slots reserved on (see _entries).
-        self._spend_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[_Entry]]] = {}
-        self._slot_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[_Entry]]] = {}
+        # id(slots reserved on) -> (those slots, ledger generation, their counters): see _counters;
+        # id(spend slots) -> the same with what settle adds to (see _spend_plan). The generation
+        # counts roll-overs: a memo of an older one may name a period that is no longer current.
+        self._slot_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[_Counter]]] = {}
+        self._spend_memo: dict[int, tuple[Sequence[BudgetSlot], int, list[_SpendRow]]] = {}
         self._generation = 0
 
     async def start(self) -> None:
@@ -209,41 +226,52 @@ class MemoryBackend:
 
     # ---- budgets --------------------------------------------------------------------------
 
-    def _entry(self, slot: BudgetSlot) -> _Entry:
-        key = (slot.scope, slot.period)
-        e = self._ledger.get(key)
-        if e is None or e.label != slot.label:
-            if e is not None:
-                self._generation += 1
-            e = self._ledger[key] = _Entry(slot.label)
-        return e
+    def _period(self, scope: str, period: Period) -> tuple[_Period, _Account]:
+        a = self._ledger.get(scope)
+        if a is None:
+            a = self._ledger[scope] = _Account()
+        return a.periods[_PERIOD_INDEX[period]], a
 
-    def _entries(self, slots: Sequence[BudgetSlot]) -> list[_Entry]:
-        """The ledger entries of `slots` in their periods (made or renewed if missing or of another
-        label). The cost stage hands the same slot tuple per key and day: the look-ups are done
-        once, and again only after an entry was replaced (the generation counts replacements)."""
+    def _roll(self, p: _Period, a: _Account, label: str) -> None:
+        """Start period `p` of `a` afresh under `label`: nothing spent or reserved in it yet."""
+        if p.label is not None:
+            self._generation += 1
+        p.label = label
+        p.base = a.spent
+        p.reserved = 0
+
+    def _counters(self, slots: Sequence[BudgetSlot]) -> list[_Counter]:
+        """The counters of `slots` in their periods (a period of another label rolls over to the
+        slot's). The cost stage hands the same slot tuple per key and day: the look-ups are done
+        once, and again only after a period rolled over (the generation counts roll-overs)."""
         memo = self._slot_memo.get(id(slots))
         if memo is not None and memo[0] is slots and memo[1] == self._generation:
             return memo[2]
         generation = self._generation
-        entries = [self._entry(s) for s in slots]
-        if self._generation == generation:  # else an entry of this very list may be stale already
-            if len(self._slot_memo) >= _SPEND_MEMO_MAX:
-                self._slot_memo.clear()
-            self._slot_memo[id(slots)] = (slots, generation, entries)
-        return entries
+        out: list[_Counter] = []
+        for s in slots:
+            p, a = self._period(s.scope, s.period)
+            if p.label != s.label:
+                self._roll(p, a, s.label)
+            out.append((p, a, s.limit))
+        if len(self._slot_memo) >= _MEMO_MAX:
+            self._slot_memo.clear()
+        # of the generation before: a period rolled over here makes the next call look again
+        self._slot_memo[id(slots)] = (slots, generation, out)
+        return out
 
     async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
         return self._reserve(slots, amount)
 
     def _reserve(self, slots: Sequence[BudgetSlot], amount: int) -> BudgetDecision:
-        entries = self._entries(slots)
-        for i, (s, e) in enumerate(zip(slots, entries, strict=True)):
-            if e.spent + e.reserved + amount > s.limit:
-                return BudgetDecision(False, i, e.spent, e.reserved)
-        for e in entries:
-            e.reserved += amount
-        return BudgetDecision(True)
+        counters = self._counters(slots)
+        for c in counters:
+            p, a, limit = c
+            if a.spent - p.base + p.reserved + amount > limit:  # (the first counter equal to c refuses alike)
+                return BudgetDecision(False, counters.index(c), a.spent - p.base, p.reserved)
+        for p, _, _ in counters:
+            p.reserved += amount
+        return BUDGET_ALLOWED
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot], now: float) -> None:
@@ -251,36 +279,46 @@ class MemoryBackend:
 
     def _settle(self, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                 spend: Sequence[BudgetSlot]) -> None:
-        ledger = self._ledger
         memo = self._slot_memo.get(id(reserved))
         if memo is not None and memo[0] is reserved and memo[1] == self._generation:
-            for entry in memo[2]:  # the slots' own entries, of their labels: nothing was replaced since
-                left = entry.reserved - amount
-                entry.reserved = left if left > 0 else 0
-        else:
+            for p, _, _ in memo[2]:  # the slots' own periods, of their labels: nothing rolled over since
+                left = p.reserved - amount
+                p.reserved = left if left > 0 else 0
+        else:  # a period that rolled over since the reservation no longer holds it
             for s in reserved:
-                found = ledger.get((s.scope, s.period))
-                if found is not None and found.label == s.label:
-                    left = found.reserved - amount
-                    found.reserved = left if left > 0 else 0
+                a = self._ledger.get(s.scope)
+                if a is None:
+                    continue
+                p = a.periods[_PERIOD_INDEX[s.period]]
+                if p.label == s.label:
+                    left = p.reserved - amount
+                    p.reserved = left if left > 0 else 0
         if actual:
             spent = self._spend_memo.get(id(spend))
             if spent is None or spent[0] is not spend or spent[1] != self._generation:
-                entries: list[_Entry] = []
-                for s in spend:
-                    e = ledger.get((s.scope, s.period))
-                    if e is None:
-                        e = ledger[(s.scope, s.period)] = _Entry(s.label)
-                    # Another label: reserved in a period that has since rolled over, the spend
-                    # belongs to the old period (the usage table has it by day), not to the new
-                    # one. An entry's label never changes (a new period replaces the entry).
-                    if e.label == s.label:
-                        entries.append(e)
-                if len(self._spend_memo) >= _SPEND_MEMO_MAX:
-                    self._spend_memo.clear()
-                spent = self._spend_memo[id(spend)] = (spend, self._generation, entries)
-            for e in spent[2]:
-                e.spent += actual
+                spent = self._spend_plan(spend)
+            for a, others in spent[2]:
+                a.spent += actual
+                for p in others:  # periods of the account this spend is not of: unchanged
+                    p.base += actual
+
+    def _spend_plan(self, spend: Sequence[BudgetSlot]) -> tuple[Sequence[BudgetSlot], int, list[_SpendRow]]:
+        """The accounts `spend` adds to, each with the periods it must leave alone: those not in
+        `spend`, and those already of a later label (spend of a request that started before the
+        roll-over belongs to the old period, which the usage table has by day, not to the new one).
+        A later label rolls the period over: every period counts spend, budget or not."""
+        counted: dict[_Account, list[_Period]] = {}
+        for s in spend:
+            p, a = self._period(s.scope, s.period)
+            if p.label is None or s.label > p.label:  # labels of one period sort in time order
+                self._roll(p, a, s.label)
+            if p.label == s.label:
+                counted.setdefault(a, []).append(p)
+        rows = [(a, tuple(p for p in a.periods if p not in mine)) for a, mine in counted.items()]
+        if len(self._spend_memo) >= _MEMO_MAX:
+            self._spend_memo.clear()
+        out = self._spend_memo[id(spend)] = (spend, self._generation, rows)
+        return out
 
     async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
                     slots: Sequence[BudgetSlot], amount: int, budget_now: float
@@ -297,17 +335,18 @@ class MemoryBackend:
         self._settle(reserved, amount, actual, spend)
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
-        e = self._ledger.get((slot.scope, slot.period))
-        if e is None or e.label != slot.label:
+        a = self._ledger.get(slot.scope)
+        if a is None:
             return 0, 0
-        return e.spent, e.reserved
+        p = a.periods[_PERIOD_INDEX[slot.period]]
+        if p.label != slot.label:
+            return 0, 0
+        return a.spent - p.base, p.reserved
 
     def seed_spend(self, rows: Iterable[tuple[str, Period, str, int]]) -> None:
         """Load settled spend (scope, period, label, micros) of the current periods at start-up."""
         for scope, period, label, micros in rows:
-            e = self._ledger.get((scope, period))
-            if e is None or e.label != label:
-                if e is not None:
-                    self._generation += 1
-                e = self._ledger[(scope, period)] = _Entry(label)
-            e.spent += micros
+            p, a = self._period(scope, period)
+            if p.label != label:
+                self._roll(p, a, label)
+            p.base -= micros  # that period's spend only: the others keep theirs

@@ -18,7 +18,14 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bastion.core.errors import ServiceUnavailable
 from bastion.limits import lua
-from bastion.limits.backend import BudgetDecision, BudgetSlot, DeniedKind, FailureCounter, RateDecision
+from bastion.limits.backend import (
+    BUDGET_ALLOWED,
+    BudgetDecision,
+    BudgetSlot,
+    DeniedKind,
+    FailureCounter,
+    RateDecision,
+)
 from bastion.limits.renewal import LeaseRenewal, Reservation
 from bastion.limits.resp import Arg, Reply, ReplyError, RespClient, Script
 from bastion.limits.scopes import ScopeLimit
@@ -269,7 +276,7 @@ def _rate(r: list[int]) -> RateDecision:
 def _budget(r: list[int]) -> BudgetDecision:
     """RESERVE's reply as a decision (see lua.RESERVE)."""
     if r[0] == 1:
-        return BudgetDecision(True)
+        return BUDGET_ALLOWED
     return BudgetDecision(False, r[1] - 1, r[2], r[3])
 
 

@@ -98,7 +98,7 @@ class RateLimitStage:
                 d = await self._backend.acquire(rid, scopes, tokens, now)
                 bd = None
             else:
-                res = budget.plan(ctx, request)
+                res = budget.plan(ctx, request, est)
                 res.partnered = True
                 if res.wanted:
                     d, bd = await self._backend.admit(rid, scopes, tokens, now, res.wanted, res.amount, res.now)

@@ -192,3 +192,21 @@ async def test_a_settlement_after_the_period_rolled_over_leaves_the_new_period_a
     assert await backend.budget_state(new[0]) == (70_000, 0)
     assert (await backend.reserve("d", new, 930_000, T0)).allowed  # exactly fills it
     assert not (await backend.reserve("e", new, 1, T0)).allowed
+
+
+async def test_spend_of_a_new_period_counts_though_the_old_period_has_a_counter(backend: LimitsBackend) -> None:
+    # Spend is recorded in every period, budget or not (a budget set later in a period starts from
+    # what was spent): a settlement that is the first of a new day must not be lost to the old day.
+    def spend(day: str) -> list[BudgetSlot]:
+        return [BudgetSlot("k:new", "day", day), BudgetSlot("k:new", "week", "2027-W02"),
+                BudgetSlot("k:new", "month", "2027-01"), BudgetSlot("k:new", "total", "total")]
+
+    await backend.settle("a", [], 0, 1000, spend("2027-01-14"), T0)
+    await backend.settle("b", [], 0, 10, spend("2027-01-15"), T0)
+    await backend.settle("c", [], 0, 1, spend("2027-01-14"), T0)  # a request of the old day ends late
+    assert await backend.budget_state(spend("2027-01-15")[0]) == (10, 0)
+    for s in spend("2027-01-15")[1:]:
+        assert await backend.budget_state(s) == (1011, 0)
+    day = BudgetSlot("k:new", "day", "2027-01-15", limit=20)
+    assert (await backend.reserve("d", [day], 10, T0)).allowed  # exactly fills it
+    assert not (await backend.reserve("e", [day], 1, T0)).allowed
