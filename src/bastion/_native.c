@@ -944,6 +944,8 @@ static PyMethodDef methods[] = {
      "providers/sse.py: a read of whole `data:` or `event:` + `data:` events as (name, data) pairs (_native_sse.c)."},
     {"text_run", (PyCFunction)(void (*)(void))native_text_run, METH_FASTCALL,
      "providers/frames.py `_run`: a run of templated text events checked and joined in one pass (_native_sse.c)."},
+    {"text_one", (PyCFunction)(void (*)(void))native_text_one, METH_FASTCALL,
+     "providers/frames.py `Translator.read`: a read of one templated text event checked and framed (_native_sse.c)."},
     {NULL, NULL, 0, NULL},
 };
 
