@@ -206,3 +206,55 @@ native_text_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     it[-1] = ']';
     return Py_BuildValue("(nNNnn)", stop, frames, items, chars, count);
 }
+
+/* bastion._native.text_one: providers/frames.py `Translator.read`'s steps for a read of one text event.
+ *
+ *   text_one(data, head, tail, before, after) -> (frame, chars) | None
+ *       When data (bytes) is head + a quote + one or more bytes + a quote + tail, the bytes between the
+ *       quotes holding no quote, no backslash and no control character (below 0x20) and being valid UTF-8
+ *       (strict: no surrogate, no overlong form): then they are a JSON string without escapes, whose text
+ *       is those bytes decoded, as orjson reads it. Gives the frame, before + the quoted bytes + after, and
+ *       the characters of the text. None for any other data (the caller's general path then reads it).
+ */
+PyObject *
+native_text_one(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyBytes_CheckExact(args[0]) || !PyBytes_CheckExact(args[1]) || !PyBytes_CheckExact(args[2])
+            || !PyBytes_CheckExact(args[3]) || !PyBytes_CheckExact(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "text_one(data: bytes, head: bytes, tail: bytes, before: bytes, after: bytes)");
+        return NULL;
+    }
+    const char *d = PyBytes_AS_STRING(args[0]);
+    Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
+    Py_ssize_t hl = PyBytes_GET_SIZE(args[1]), tl = PyBytes_GET_SIZE(args[2]);
+    Py_ssize_t len = n - hl - tl;  /* the quoted part's */
+    if (len < 3 || memcmp(d, PyBytes_AS_STRING(args[1]), (size_t)hl) != 0
+            || memcmp(d + n - tl, PyBytes_AS_STRING(args[2]), (size_t)tl) != 0)
+        Py_RETURN_NONE;
+    const unsigned char *part = (const unsigned char *)d + hl;
+    if (part[0] != '"' || part[len - 1] != '"')
+        Py_RETURN_NONE;
+    for (Py_ssize_t k = 1; k < len - 1; k++) {
+        unsigned char c = part[k];
+        if (c < 0x20 || c == '"' || c == '\\')
+            Py_RETURN_NONE;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)part + 1, len - 2, "strict");
+    if (text == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t chars = PyUnicode_GET_LENGTH(text);
+    Py_DECREF(text);
+    Py_ssize_t bl = PyBytes_GET_SIZE(args[3]), al = PyBytes_GET_SIZE(args[4]);
+    PyObject *frame = PyBytes_FromStringAndSize(NULL, bl + len + al);
+    if (frame == NULL)
+        return NULL;
+    char *f = PyBytes_AS_STRING(frame);
+    memcpy(f, PyBytes_AS_STRING(args[3]), (size_t)bl);
+    memcpy(f + bl, part, (size_t)len);
+    memcpy(f + bl + len, PyBytes_AS_STRING(args[4]), (size_t)al);
+    return Py_BuildValue("(Nn)", frame, chars);
+}

@@ -29,10 +29,12 @@ from bastion.providers.literal import TextTemplate
 _Run = Callable[[list[tuple[str | None, bytes]], int, int, tuple[str | None, ...], bytes, bytes, bytes, bytes, int],
                 tuple[int, bytes, bytes, int, int] | None]
 _native_run: _Run | None
+_native_one: Callable[[bytes, bytes, bytes, bytes, bytes], tuple[bytes, int] | None] | None
 try:
+    from bastion._native import text_one as _native_one
     from bastion._native import text_run as _native_run
 except ImportError:  # not built (no C compiler at install time): the Python below
-    _native_run = None
+    _native_run = _native_one = None
 
 SSEEvent = tuple[str | None, bytes]
 # What a read carried besides the bytes: the events decoded in full, and the number of characters
@@ -130,11 +132,20 @@ class Translator:
         shortcut): any other goes to the decoder, as it would after asking, and the decoder gives
         what the shortcut stands for (the same events, the same bytes). So the finish, usage and
         end events of a stream read whole ask for it no more."""
+        cut = self._cut
+        if (len(sse) == 1 and _native_one is not None and cut is not None and not self._stale and not decoded
+                and cut[4] is None and sse[0][0] in cut[7]):
+            # A read of one event (most of a paced stream's): the loop's steps for a text event that the shortcut
+            # takes as it is, in C (the string read there); any other event, an empty text included, is the loop's
+            got = _native_one(sse[0][1], cut[0], cut[1], cut[5], cut[6])
+            if got is not None:
+                out.append(got[0])
+                return got[1], None
         decoder = self._decoder
         feed, names = decoder.feed, self._names
         loads, dumps, malformed = orjson.loads, orjson.dumps, orjson.JSONDecodeError
         chars = 0
-        cut, stale = self._cut, self._stale
+        stale = self._stale
         if cut is not None:
             head, tail, hl, tl, tpl, before, after, _ = cut
         events = iter(sse)

@@ -47,13 +47,14 @@ Decoder = ChunkDecoder | AnthropicStreamDecoder
 
 @pytest.fixture(autouse=True, scope="module", params=["native", "python"])
 def run_in(request):
-    """Every test twice: with the C checks and joins of a run (`frames._native_run`, when built) and
-    without them (the Python `_run` they stand in for)."""
+    """Every test twice: with the C checks and joins of a run (`frames._native_run`, when built) and of a
+    read of one text event (`frames._native_one`), and without them (the Python they stand in for)."""
     if request.param == "native" and getattr(frames, "_native_run", None) is None:
         pytest.skip("bastion._native is not built")
     with pytest.MonkeyPatch.context() as mp:
         if request.param == "python":
             mp.setattr(frames, "_native_run", None, raising=False)
+            mp.setattr(frames, "_native_one", None, raising=False)
         yield request.param
 
 Encoder = ChunkEncoder | AnthropicStreamEncoder
@@ -680,3 +681,89 @@ def test_the_native_run_refuses_bad_inputs() -> None:
         native(sse, 0, 3, (None,), "h", b"t", b"<", b">", 6)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         native(sse, True, 3, (None,), b"h", b"t", b"<", b">", 6)
+
+
+def _read_one(anthropic: bool, event: SSEEvent) -> tuple[object, ...]:
+    """A read of `event` alone, by a translator whose shortcut applies (after its stream's first text)."""
+    if anthropic:
+        translator = Translator(AnthropicStreamDecoder(), AnthropicStreamEncoder("alias"))
+        assert translator.read(_anthropic_whole(["first"])[:3], [], [])[1] is None
+    else:
+        translator = Translator(ChunkDecoder(), ChunkEncoder("alias", True))
+        assert translator.read(_one_read(["first"])[:2], [], [])[1] is None
+    translator._refresh()
+    assert translator._cut is not None
+    out: list[bytes] = []
+    seen: list[StreamEvent] = []
+    chars, err = translator.read([event], out, seen)
+    return chars, b"".join(out), seen, None if err is None else (type(err).__name__, str(err)), translator._stale
+
+
+def _usual(anthropic: bool, text: str) -> SSEEvent:
+    return _anthropic_whole([text])[2] if anthropic else _one_read([text])[1]
+
+
+ONE_CHANGE = st.tuples(st.integers(0, 3), st.integers(-40, 200),
+                       st.sampled_from([0, 1, 31, 32, 34, 92, 10, 127, 0xC3, 0xA9, 0x80, 0xED, 0xA0, 0xC0, 0xF4, 0x90,
+                                        0xF5, 0xFF, 97]))
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.text(max_size=8), st.lists(ONE_CHANGE, max_size=3), st.sampled_from([None, "content_block_delta", "ping"]),
+       st.booleans())
+@example("\ud7ff\ue000\U0010ffff", [], "content_block_delta", True)
+def test_the_native_read_of_one_event_is_the_python_read(text: str, changes: list[tuple], name: str | None,
+                                                        anthropic: bool) -> None:
+    """A read of one text event gives with the C steps (`_native_one`) what it gives without them: the
+    frame, the characters, the events decoded, the error, for the usual event with bytes changed, added
+    or dropped (quotes, escapes, control characters, malformed UTF-8) and other names."""
+    if frames._native_one is None:  # under the fixture's python parameter, or not built
+        pytest.skip("compares the C code with the Python: runs under the native parameter only")
+    event_name, data = _usual(anthropic, text)
+    for how, at, byte in changes:
+        data = mutate(data, how, at, byte)
+    event = (name if anthropic else event_name, data)
+    native = _read_one(anthropic, event)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(frames, "_native_one", None)
+        assert native == _read_one(anthropic, event)
+
+
+# Bytes between the quotes that are no plain text: escapes, quotes, control characters, a surrogate's UTF-8,
+# overlong forms, a cut sequence, beyond U+10FFFF; and some that are (DEL, the last characters before a
+# surrogate and before U+110000, an empty text, a space)
+INSIDE = [b"a\\nb", b'a\\"b', b'a"b', b"a\nb", b"\x00", b"\x1f", b"\x7f", b"\xed\xa0\x80", b"\xed\x9f\xbf",
+          b"\xc0\x81", b"\xe0\x80\xaf", b"\xc3", b"a\xe2\x82", b"\xf4\x90\x80\x80", b"\xf4\x8f\xbf\xbf", b"\xff",
+          b"\xc3\xa9\xe2\x80\xa8", b"", b" "]
+
+
+@pytest.mark.parametrize("anthropic", [True, False])
+@pytest.mark.parametrize("inside", INSIDE)
+def test_the_native_read_of_one_event_is_the_python_read_for_any_bytes_inside(inside: bytes, anthropic: bool) -> None:
+    if frames._native_one is None:  # under the fixture's python parameter, or not built
+        pytest.skip("compares the C code with the Python: runs under the native parameter only")
+    name, data = _usual(anthropic, "x")
+    assert data.count(b'"x"') == 1
+    event = (name, data.replace(b'"x"', b'"' + inside + b'"'))
+    native = _read_one(anthropic, event)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(frames, "_native_one", None)
+        assert native == _read_one(anthropic, event)
+
+
+def test_the_native_read_of_one_event_takes_plain_text_and_refuses_bad_inputs() -> None:
+    """The C steps take a plain text (and count its characters), leave anything else to the Python, and
+    read only what their types promise."""
+    native = frames._native_one
+    if native is None:  # under the fixture's python parameter, or not built
+        pytest.skip("tests the C code: runs under the native parameter only")
+    assert native('h"é a\x7f"t'.encode(), b"h", b"t", b"<", b">") == ('<"é a\x7f">'.encode(), 4)
+    for data in (b'h""t', b'h"a\\nb"t', b'h"a\nb"t', b'h"a"b"t', b'h"\xed\xa0\x80"t', b'h"\xc0\x81"t', b'h"\xc3"t',
+                 b'h"a"', b'"a"t', b'h"a', b"ht", b""):
+        assert native(data, b"h", b"t", b"<", b">") is None, data
+    with pytest.raises(TypeError):
+        native(bytearray(b'h"a"t'), b"h", b"t", b"<", b">")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        native(b'h"a"t', "h", b"t", b"<", b">")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        native(b'h"a"t', b"h", b"t", b"<")  # type: ignore[call-arg]

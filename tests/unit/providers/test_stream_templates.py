@@ -492,3 +492,16 @@ def test_openai_first_chunk_of_the_usual_shape_is_read_without_the_general_decod
     assert decoder.feed(None, counted.chunk({"role": "assistant", "content": ""})) == [
         StreamStart("c", "m", 0), UsageEvent(Usage(input_tokens=2))]
     assert decoder._template is None  # its text chunks would carry the usage too: no template
+
+
+@pytest.mark.parametrize("index", [0, 1, 15, 16, 123])
+def test_anthropic_text_blocks_of_any_index_are_taken_as_the_general_path_reads_them(index: int) -> None:
+    """A text block's start tells its deltas' template and its stop, made once for the first indexes
+    and made for the block beyond them: both read its deltas, its stop and a delta after it as the
+    general path does."""
+    events = [MESSAGE_START, *(anthropic_chunk(kind, text, True, index) for kind, text in
+                               (("start", ""), ("delta", "a"), ("delta", 'q"\\'), ("stop", ""), ("delta", "late")))]
+    fast = AnthropicStreamDecoder(fast=True)
+    got = outcome(fast, events)
+    assert got == outcome(AnthropicStreamDecoder(fast=False), events)
+    assert got[2:4] == [[TextDelta("a")], [TextDelta('q"\\')]] and got[-1][0] == "UpstreamError"

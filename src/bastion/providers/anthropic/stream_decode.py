@@ -41,6 +41,11 @@ _BLOCK_STOP = b'{"type":"content_block_stop","index":'
 _MESSAGE_STOP = b'{"type":"message_stop"}'
 _MESSAGE_DELTA = b'{"type":"message_delta","delta":{"stop_reason":'
 _USAGE = b',"usage":'
+# The template of a text block's deltas and the bytes of its content_block_stop, by the block's index
+# as spelled (`_known`), made once for the first indexes (a text block is almost always 0): a
+# TextTemplate changes no state
+_OPENED = {digits: (TextTemplate(_DELTA_HEAD + digits + b"," + _TEXT, b"}}", False), _BLOCK_STOP + digits + b"}")
+           for digits in (b"%d" % index for index in range(16))}
 # A message_delta's bytes up to its usage, by its stop reason (no stop sequence)
 _ENDS = {_MESSAGE_DELTA + b'"%s","stop_sequence":null}' % reason.encode() + _USAGE: finish_reason(reason)
          for reason in STOP_REASONS}
@@ -168,8 +173,10 @@ class AnthropicStreamDecoder:
             if index in self._blocks:
                 return None
             self._blocks[index] = ("text", -1, True)
-            self._template = TextTemplate(_DELTA_HEAD + digits + b"," + _TEXT, b"}}", False)
-            self._stop = _BLOCK_STOP + digits + b"}"
+            opened = _OPENED.get(digits)
+            if opened is None:
+                opened = (TextTemplate(_DELTA_HEAD + digits + b"," + _TEXT, b"}}", False), _BLOCK_STOP + digits + b"}")
+            self._template, self._stop = opened
             self._text_block = index
             return []
         if data.startswith(_MESSAGE_DELTA):

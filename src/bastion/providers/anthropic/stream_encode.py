@@ -42,6 +42,15 @@ _STOP_HEAD = b'event: content_block_stop\ndata: {"type":"content_block_stop","in
 _TEXT_START_HEAD = b'event: content_block_start\ndata: {"type":"content_block_start","index":'
 _TEXT_START_TAIL = b',"content_block":{"type":"text","text":""}}\n\n'
 _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+# message_start around its id, the client's model and the usage (`_start`), and message_delta before its
+# stop reason (`close`): the bytes `frame` writes there, without the objects
+_START_HEAD = b'event: message_start\ndata: {"type":"message_start","message":{"id":'
+_START_MODEL = b',"type":"message","role":"assistant","model":'
+_START_USAGE = b',"content":[],"stop_reason":null,"stop_sequence":null,"usage":'
+_NO_USAGE = b'{"input_tokens":0,"output_tokens":0}'
+_DELTA_HEAD = b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":'
+_STOP_REASONS = {reason: orjson.dumps(reason) for reason in ("end_turn", "stop_sequence", "max_tokens", "tool_use",
+                                                             "refusal", None)}
 
 
 _TEXT_BLOCK: JSONObject = {"type": "text", "text": ""}
@@ -69,11 +78,15 @@ class AnthropicStreamEncoder:
         if self._started:
             return b""
         self._started = True
+        mid = message_id(mid or uuid.uuid4().hex)
+        # as Anthropic does, the input counted at the start when the upstream said (an Anthropic one)
+        wire = _NO_USAGE if usage is None else _usage_template(usage, False)
+        if wire is not None:  # the bytes `frame` writes for the message below, in its order
+            return b"".join((_START_HEAD, orjson.dumps(mid), _START_MODEL, orjson.dumps(self._model), _START_USAGE,
+                             wire, b"}}\n\n"))
         message: JSONObject = {
-            "id": message_id(mid or uuid.uuid4().hex), "type": "message", "role": "assistant",
-            "model": self._model, "content": [], "stop_reason": None, "stop_sequence": None,
-            # as Anthropic does, the input counted at the start when the upstream said (an Anthropic one)
-            "usage": usage_to_wire(usage) if usage is not None else {"input_tokens": 0, "output_tokens": 0},
+            "id": mid, "type": "message", "role": "assistant", "model": self._model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": usage_to_wire(usage),
         }
         return frame("message_start", {"type": "message_start", "message": message})
 
@@ -185,11 +198,35 @@ class AnthropicStreamEncoder:
         self._closed = True
         out = self._start() + self._close_block()
         seq = self._stop_sequence if self._finish in (None, "stop") else None
-        usage = usage_to_wire(self._usage)
-        delta: JSONObject = {"stop_reason": stop_reason(self._finish, seq), "stop_sequence": seq}
+        reason = stop_reason(self._finish, seq)
+        usage = self._usage or Usage()
+        wire = _usage_template(usage, True)
+        if wire is not None:  # the bytes `frame` writes for the message_delta below
+            return b"".join((out, _DELTA_HEAD, _STOP_REASONS[reason], b',"stop_sequence":',
+                             b"null" if seq is None else orjson.dumps(seq), b'},"usage":', wire, b"}\n\n",
+                             _MESSAGE_STOP))
+        counts = usage_to_wire(usage)
+        delta: JSONObject = {"stop_reason": reason, "stop_sequence": seq}
         out += frame("message_delta", {"type": "message_delta", "delta": delta,
-                                       "usage": {"output_tokens": usage.pop("output_tokens"), **usage}})
+                                       "usage": {"output_tokens": counts.pop("output_tokens"), **counts}})
         return out + _MESSAGE_STOP
+
+
+_USAGE_IN = b'{"input_tokens":%d,"output_tokens":%d,"cache_read_input_tokens":%d,"cache_creation_input_tokens":%d}'
+_USAGE_OUT = b'{"output_tokens":%d,"input_tokens":%d,"cache_read_input_tokens":%d,"cache_creation_input_tokens":%d}'
+
+
+def _usage_template(u: Usage, output_first: bool) -> bytes | None:
+    """orjson.dumps of `usage_to_wire(u)`, its output count first when `output_first` (message_delta's
+    order), when every count is a plain int in [0, 2**62) and no cache write is of one hour: then the
+    wire usage is those four counts, written as %d writes them. None for any other usage (then the
+    objects are dumped, which refuses what they cannot write)."""
+    inp, out, read, write = u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens
+    if (type(inp) is not int or type(out) is not int or type(read) is not int or type(write) is not int
+            or (inp | out | read | write) >> 62 or u.cache_write_1h_tokens):
+        return None
+    inp = max(0, inp - read - write)
+    return _USAGE_OUT % (out, inp, read, write) if output_first else _USAGE_IN % (inp, out, read, write)
 
 
 def stream_encoder(request: ChatRequest, model: str) -> AnthropicStreamEncoder:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from anthropic_samples import decode_stream, sse_json
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bastion.core.errors import PolicyViolation, UpstreamError, UpstreamUnavailable
 from bastion.core.types import (
@@ -183,3 +185,70 @@ def test_pre_rendered_frames_are_the_general_frames(index: int) -> None:
         "type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
     assert enc._close_block() == se.frame("content_block_stop", {"type": "content_block_stop", "index": index})
     assert se._MESSAGE_STOP == se.frame("message_stop", {"type": "message_stop"})
+
+
+def _old_start(model: str, mid: str, usage: Usage | None) -> bytes:
+    """message_start as the encoder wrote it before its template: the message's objects, dumped."""
+    from bastion.providers.anthropic.mapping import usage_to_wire
+    from bastion.providers.anthropic.response import message_id
+    from bastion.providers.anthropic.stream_encode import frame
+
+    message = {"id": message_id(mid), "type": "message", "role": "assistant", "model": model, "content": [],
+               "stop_reason": None, "stop_sequence": None,
+               "usage": usage_to_wire(usage) if usage is not None else {"input_tokens": 0, "output_tokens": 0}}
+    return frame("message_start", {"type": "message_start", "message": message})
+
+
+def _old_close(finish: Any, seq: str | None, usage: Usage | None) -> bytes:
+    """message_delta and message_stop as `close` wrote them before its template."""
+    from bastion.providers.anthropic.mapping import stop_reason, usage_to_wire
+    from bastion.providers.anthropic.stream_encode import _MESSAGE_STOP, frame
+
+    seq = seq if finish in (None, "stop") else None
+    wire = usage_to_wire(usage)
+    delta = {"stop_reason": stop_reason(finish, seq), "stop_sequence": seq}
+    return frame("message_delta", {"type": "message_delta", "delta": delta,
+                                   "usage": {"output_tokens": wire.pop("output_tokens"), **wire}}) + _MESSAGE_STOP
+
+
+def _outcome(write: Any) -> object:
+    try:
+        return write()
+    except Exception as e:  # the same refusal: type and message
+        return type(e), str(e)
+
+
+# Counts as a Usage may hold them: in range, out of orjson's, negative, not ints (a decoder checks its own;
+# the template must not write what the objects' dump refuses or writes otherwise)
+COUNT = st.one_of(st.integers(0, 10**9), st.integers(-2**65, 2**66), st.sampled_from([2**62 - 1, 2**62, 2**63, 2**64,
+                                                                                       -1, True, False, 1.5, None]))
+USAGE = st.one_of(st.none(), st.builds(Usage, COUNT, COUNT, COUNT, COUNT, st.just(0), st.one_of(st.just(0), COUNT)))
+TEXT = st.text(st.characters(codec="utf-8"), max_size=8) | st.sampled_from(["msg_x", "a\ud800", 'q"\\', "é\u2028"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT, TEXT, USAGE)
+@example("alias", "msg_1", Usage(300, 1, 20, 10, 0, 4))
+@example("alias", "chatcmpl-9", Usage(2**63, 1))
+def test_message_start_template_is_the_objects_dumped(model: str, mid: str, usage: Usage | None) -> None:
+    from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder
+
+    got = _outcome(lambda: AnthropicStreamEncoder(model).encode(StreamStart(mid or "x", "upstream", 0, usage)))
+    assert got == _outcome(lambda: _old_start(model, mid or "x", usage))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([None, "stop", "length", "tool_calls", "content_filter", "error"]), st.none() | TEXT, USAGE)
+@example("stop", "END", Usage(12, 2))
+@example(None, None, None)
+def test_message_delta_template_is_the_objects_dumped(finish: Any, seq: str | None, usage: Usage | None) -> None:
+    from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder
+
+    enc = AnthropicStreamEncoder("alias")
+    enc.encode(StreamStart("msg_1", "m"))
+    if finish is not None:
+        enc.encode(StreamEnd(finish, 0, seq))
+    if usage is not None:
+        enc.encode(UsageEvent(usage))
+    got = _outcome(enc.close)
+    assert got == _outcome(lambda: _old_close(finish, seq if finish is not None else None, usage))
