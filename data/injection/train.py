@@ -96,7 +96,7 @@ WRITTEN_EXTRA |= {"written_contrib"}
 WRITTEN_EXTRA |= {"written_dressed"}
 # thirty-second round: short everyday chat lines (benign) written for this project (chat.py), named the same way;
 # eligible on the dev halves at offset -0.05 but its model flags more whole files (long_inputs / long_docs dev), off
-# (dev_results_round32.md)
+# (dev_results_round32.md); shipped in the thirty-fourth round with a split offset (below)
 WRITTEN_EXTRA |= {"written_chat"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
@@ -104,7 +104,8 @@ TRAIN_ONLY |= WRITTEN_EXTRA
 # fifteenth round (shipped): benign source code, so that whole files a coding agent sends are not flagged (files of the
 # standard library and the openai/anthropic SDKs flagged: 9.5 % -> 1.3 % on long_inputs.py's sealed half; docs/injection.md)
 # thirtieth round (shipped): benign contributor guides, so that CONTRIBUTING files a coding agent reads are not flagged
-USE_WRITTEN_EXTRA: set[str] = {"benign_code", "benign_sdk_code", "written_contrib"}
+# thirty-fourth round (shipped): short everyday chat lines, so that a looser bias does not flag them (dev_results_round34.md)
+USE_WRITTEN_EXTRA: set[str] = {"benign_code", "benign_sdk_code", "written_contrib", "written_chat"}
 EXTRA_WEIGHT = 2.0
 # nineteenth round: a named group's weight times W on top of the above (`--group-weight GROUP=W`), each class's total kept
 GROUP_WEIGHTS: dict[str, float] = {}
@@ -143,10 +144,13 @@ CAP = 0
 STRONG_CUES = False  # strong rules' matches are classifier features too (False: only the weak cues are)
 # added to the calibrated bias, chosen on the dev halves' cross-source scores: -0.45 in the eighth round, -0.30 in the
 # twelfth (with the written role-play group the dev benign rate at -0.45 fell from 21 to 17 of 2,076 texts), -0.35 in the
-# fifteenth (with the benign code groups, -0.30 put a hard-negative test sentence over 0.8; dev unchanged at -0.35)
-BIAS_OFFSET = -0.35
-# thirty-third round: the offset of a text of one window (LinearModel.short_bias; None: BIAS_OFFSET for every text)
-SHORT_BIAS_OFFSET: float | None = None
+# fifteenth (with the benign code groups, -0.30 put a hard-negative test sentence over 0.8; dev unchanged at -0.35),
+# -0.25 in the thirty-fourth (with `written_chat`; longer texts are scored by their best window of many, so a looser
+# offset for them flags more whole files: -0.05 flagged 13 of 850 dev source files, -0.25 flags 8)
+BIAS_OFFSET = -0.25
+# thirty-third round: the offset of a text of one window (LinearModel.short_bias; None: BIAS_OFFSET for every text);
+# +0.00 since the thirty-fourth round (shipped: sealed 739 -> 746 of 944 attacks at 20 -> 19 of 1,993 benign flagged)
+SHORT_BIAS_OFFSET: float | None = 0.0
 CROSSFIT = 0  # calibrate the bias on benign texts of held-out source groups (0: on the training texts)
 
 
@@ -462,14 +466,19 @@ def train_from(docs: list[Doc], x: scipy.sparse.csr_matrix, y: np.ndarray, doc_o
                        short_bias=None if SHORT_BIAS_OFFSET is None else bias + shift + SHORT_BIAS_OFFSET)
 
 
+def _offset_or_none(value: str) -> float | None:
+    return None if value.lower() == "none" else float(value)
+
+
 def add_recipe_args(ap: argparse.ArgumentParser) -> None:
     """The training recipe's options that train.py, evaluate.py and dev_eval.py share (defaults: the shipped recipe)."""
     ap.add_argument("--cap", type=int, default=CAP,
                     help="a bucket counts at most this many times per window, in training and in the model (0: no cap)")
     ap.add_argument("--strong-cues", type=int, default=int(STRONG_CUES), help="1: strong rules are classifier features")
     ap.add_argument("--bias-offset", type=float, default=BIAS_OFFSET, help="added to each model's calibrated bias")
-    ap.add_argument("--short-bias-offset", type=float, default=SHORT_BIAS_OFFSET,
-                    help="added to the calibrated bias for texts of one window instead (LinearModel.short_bias)")
+    ap.add_argument("--short-bias-offset", type=_offset_or_none, default=SHORT_BIAS_OFFSET,
+                    help="added to the calibrated bias for texts of one window instead (LinearModel.short_bias; "
+                         "none: every text gets --bias-offset, no short_bias in the model)")
     ap.add_argument("--train-only", type=int, default=int(USE_TRAIN_ONLY),
                     help="1: also train on the TRAIN_ONLY groups (never held out)")
     ap.add_argument("--train-only-weight", type=float, default=TRAIN_ONLY_WEIGHT,
