@@ -88,7 +88,8 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
 
 /* sum_positions without `live` (every feature counts): only the sums. A window's count follows from where it lies
  * (window_count); the 3-gram hash rolls (the next one is the 4-gram's hash less its first code point's term, modulo
- * 2**64: the same value as hashed afresh), each position loads one new code point, the salts are in locals. The
+ * 2**64: the same value as hashed afresh), each position loads one new code point, the salts are in locals, two
+ * positions a loop step (the same operations in the same order; fewer loop tests and spilled reloads). The
  * per-position sum starts from the 3-gram's weight instead of 0.0 + it: the two differ only in a zero's sign, which
  * no later addition to `total` (never -0.0: it starts at +0.0 and rounds to nearest) can see. */
 static void
@@ -101,9 +102,9 @@ sum_plain(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, cons
     int64_t next_at = nwords > 0 ? starts[0] : -1;
     double total = 0.0;
     csum[0] = 0.0;
-#define WORD_ADD()                                                                              \
+#define WORD_ADD(j)                                                                             \
     do {                                                                                        \
-        if (i == next_at) {                                                                     \
+        if ((j) == next_at) {                                                                   \
             uint64_t hn = hw[next];                                                             \
             acc += (double)w[((hn ^ s3) * MIX) >> shift];                                       \
             if (next + 1 < nwords)                                                              \
@@ -112,19 +113,29 @@ sum_plain(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, cons
             next_at = next < nwords ? starts[next] : -1;                                        \
         }                                                                                       \
     } while (0)
+#define STEP(j)                                                                                 \
+    do {                                                                                        \
+        uint64_t h4 = h3 * BASE + c[(j) + 3], h5 = h4 * BASE + c[(j) + 4];                      \
+        uint64_t b = ((h3 ^ s0) * MIX) >> shift;                                                \
+        b3[j] = (int64_t)b;                                                                     \
+        double acc = (double)w[b];                                                              \
+        acc += (double)w[((h4 ^ s1) * MIX) >> shift];                                           \
+        acc += (double)w[((h5 ^ s2) * MIX) >> shift];                                           \
+        WORD_ADD(j);                                                                            \
+        total += acc;                                                                           \
+        csum[(j) + 1] = total;                                                                  \
+        h3 = h4 - (uint64_t)c[j] * base3;                                                       \
+    } while (0)
     uint64_t h3 = ((uint64_t)c[0] * BASE + c[1]) * BASE + c[2]; /* (n >= 8) */
-    for (; i + 4 < n; i++) { /* a 3-, 4- and 5-gram start here */
-        uint64_t h4 = h3 * BASE + c[i + 3], h5 = h4 * BASE + c[i + 4];
-        uint64_t b = ((h3 ^ s0) * MIX) >> shift;
-        b3[i] = (int64_t)b;
-        double acc = (double)w[b];
-        acc += (double)w[((h4 ^ s1) * MIX) >> shift];
-        acc += (double)w[((h5 ^ s2) * MIX) >> shift];
-        WORD_ADD();
-        total += acc;
-        csum[i + 1] = total;
-        h3 = h4 - (uint64_t)c[i] * base3;
+    for (; i + 5 < n; i += 2) { /* two positions a step, where a 3-, 4- and 5-gram start */
+        STEP(i);
+        STEP(i + 1);
     }
+    if (i + 4 < n) {
+        STEP(i);
+        i++;
+    }
+#undef STEP
     for (; i < n; i++) { /* the last four positions (h3: position i's 3-gram while one starts here) */
         double acc = 0.0;
         if (i + 2 < n) {
@@ -137,7 +148,7 @@ sum_plain(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, cons
                 h3 = h4 - (uint64_t)c[i] * base3;
             }
         }
-        WORD_ADD();
+        WORD_ADD(i);
         total += acc;
         csum[i + 1] = total;
     }
