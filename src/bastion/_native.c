@@ -20,10 +20,10 @@
  *       when not empty, says which buckets count). Sums per position in feature order, then prefix
  *       sums: numpy.bincount's and numpy.cumsum's order, so the same float64 values.
  *
- *   features_windows(codes, bits, word_table, salts, weights, live, window, stride, bias)
- *       -> (trigrams, words, word_starts, longest, logits)
+ *   features_windows(codes, bits, word_table, salts, weights, live, window, stride, bias[, tables])
+ *       -> (trigrams, words, word_starts, longest, logits[, rule_ok, maybe])
  *       features and window_logits of one chunk in one pass, without the arrays between them (in
- *       _native_scored.c).
+ *       _native_scored.c); with the prefilter's tables, also `prefilter(tables, trigrams)`'s flags.
  *
  *   anchor_tables(hashes, first, rules, n_rules) -> anchors
  *   anchored_spans(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict | None
@@ -453,21 +453,15 @@ done:
     return capsule;
 }
 
-static PyObject *
-native_prefilter(PyObject *self, PyObject *args)
+/* `prefilter` of the nt 3-gram buckets at tg with the tables of `capsule`: (rule_ok, maybe), or NULL with an
+ * exception. `check`: 0 when the caller knows every bucket is below the tables' size (none is tested). */
+static inline __attribute__((always_inline)) PyObject *
+prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
 {
-    PyObject *capsule, *trigrams;
-    if (!PyArg_ParseTuple(args, "OO", &capsule, &trigrams))
-        return NULL;
     Tables *t = PyCapsule_GetPointer(capsule, "bastion._native.Tables");
     if (t == NULL)
         return NULL;
-    Py_buffer v;
-    if (get_buffer(trigrams, &v, 8, "trigrams") < 0)
-        return NULL;
     PyObject *result = NULL, *rule_ok = NULL, *maybe = NULL;
-    const int64_t *tg = v.buf;
-    Py_ssize_t nt = v.len / 8;
     maybe = PyBytes_FromStringAndSize(NULL, t->ns);
     rule_ok = PyBytes_FromStringAndSize(NULL, t->nr);
     if (maybe == NULL || rule_ok == NULL)
@@ -489,19 +483,19 @@ native_prefilter(PyObject *self, PyObject *args)
     if (few) /* (two loops: no test of `few` per 3-gram) */
         for (; g < nt; g++) {
             uint64_t b = (uint64_t)tg[g];
-            if (b >= size) /* (negative ones too) */
+            if (check && b >= size) /* (negative ones too) */
                 break;
-            uint64_t bit = 1ULL << (b & 63), word = sc[b >> 6];
-            if (word & bit) /* a bucket seen before in this text */
+            uint64_t at = b >> 6, word = sc[at];
+            if ((word >> (b & 63)) & 1) /* a bucket seen before in this text (bit tests: no mask built) */
                 continue;
-            sc[b >> 6] = word | bit;
-            if (firsts[b >> 6] & bit)
+            sc[at] = word | (1ULL << (b & 63));
+            if ((firsts[at] >> (b & 63)) & 1)
                 keys[nk++] = (uint32_t)b;
         }
     else
         for (; g < nt; g++) {
             uint64_t b = (uint64_t)tg[g];
-            if (b >= size)
+            if (check && b >= size)
                 break;
             sc[b >> 6] |= 1ULL << (b & 63);
         }
@@ -529,18 +523,23 @@ native_prefilter(PyObject *self, PyObject *args)
                     ok[t->str_cl[j]] = 1;
             }
         }
+        /* the tables' arrays in locals: the flags are bytes, and a byte's store may alias anything, so the
+         * compiler would read each field again after every flag set */
+        const uint32_t *slot_key = t->slot_key, *slot_at = t->slot_at, *slot_count = t->slot_count;
+        const uint32_t *by_first = t->by_first, *tri = t->tri, *cl_at = t->str_cl_at, *cl = t->str_cl;
+        const uint32_t mask = (uint32_t)(t->nslot - 1);
         for (Py_ssize_t i = 0; i < nk; i++) { /* each key once: the bit test above kept only its first */
             uint32_t key = keys[i];
             uint32_t k = slot_of(t, key);
-            while (t->slot_key[k] != key) /* present: the bit says so */
-                k = (k + 1) & (uint32_t)(t->nslot - 1);
-            const uint32_t *str = t->by_first + t->slot_at[k];
-            for (uint32_t q = 0; q < t->slot_count[k]; q++) {
-                uint32_t s = str[q];
-                if (ALL7(t->tri + (size_t)s * 8)) { /* (pick 0 is the key, present) */
+            while (slot_key[k] != key) /* present: the bit says so */
+                k = (k + 1) & mask;
+            const uint32_t *str = by_first + slot_at[k], *str_end = str + slot_count[k];
+            for (; str < str_end; str++) {
+                uint32_t s = *str;
+                if (ALL7(tri + (size_t)s * 8)) { /* (pick 0 is the key, present) */
                     m[s] = 1;
-                    for (uint32_t j = t->str_cl_at[s]; j < t->str_cl_at[s + 1]; j++)
-                        ok[t->str_cl[j]] = 1;
+                    for (uint32_t j = cl_at[s], e = cl_at[s + 1]; j < e; j++)
+                        ok[cl[j]] = 1;
                 }
             }
         }
@@ -558,22 +557,54 @@ native_prefilter(PyObject *self, PyObject *args)
 #undef ALL8
 #undef ALL7
 #undef HAS
-    for (Py_ssize_t i = 0; i < nt; i++) /* every set bit came from a trigram or the sentinel */
+    Py_ssize_t i = 0; /* every set bit came from a trigram or the sentinel (four stores a step) */
+    for (; i + 4 <= nt; i += 4) {
+        sc[(uint64_t)tg[i] >> 6] = 0;
+        sc[(uint64_t)tg[i + 1] >> 6] = 0;
+        sc[(uint64_t)tg[i + 2] >> 6] = 0;
+        sc[(uint64_t)tg[i + 3] >> 6] = 0;
+    }
+    for (; i < nt; i++)
         sc[(uint64_t)tg[i] >> 6] = 0;
     sc[(uint64_t)t->size >> 6] = 0;
     ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
     unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
-    for (Py_ssize_t k = 0; k < t->nr; k++) {
-        Py_ssize_t e = k + 1 < t->nr ? t->rs[k + 1] : t->nrf;
+    const int64_t *rs = t->rs, *rf = t->rf; /* (in locals: the byte stores below may alias the fields) */
+    const Py_ssize_t nr = t->nr, nrf = t->nrf;
+    for (Py_ssize_t k = 0; k < nr; k++) {
+        Py_ssize_t e = k + 1 < nr ? rs[k + 1] : nrf;
         unsigned char all = 1;
-        for (Py_ssize_t j = t->rs[k]; j < e && all; j++)
-            all = ok[t->rf[j]];
+        for (Py_ssize_t j = rs[k]; j < e && all; j++)
+            all = ok[rf[j]];
         r[k] = all;
     }
     result = PyTuple_Pack(2, rule_ok, maybe);
 done:
     Py_XDECREF(rule_ok);
     Py_XDECREF(maybe);
+    return result;
+}
+
+/* `prefilter` of buckets the caller made below 2**bits: checked only when 2**bits is past the tables' size. */
+PyObject *
+prefilter_below(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int bits)
+{
+    Tables *t = PyCapsule_GetPointer(capsule, "bastion._native.Tables");
+    if (t == NULL)
+        return NULL;
+    return ((int64_t)1 << bits) <= t->size ? prefilter_of(capsule, tg, nt, 0) : prefilter_of(capsule, tg, nt, 1);
+}
+
+static PyObject *
+native_prefilter(PyObject *self, PyObject *args)
+{
+    PyObject *capsule, *trigrams;
+    if (!PyArg_ParseTuple(args, "OO", &capsule, &trigrams))
+        return NULL;
+    Py_buffer v;
+    if (get_buffer(trigrams, &v, 8, "trigrams") < 0)
+        return NULL;
+    PyObject *result = prefilter_of(capsule, v.buf, v.len / 8, 1);
     PyBuffer_Release(&v);
     return result;
 }
@@ -838,12 +869,18 @@ add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t
 }
 
 static PyObject *
-native_anchored_spans(PyObject *self, PyObject *args)
+native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *capsule, *objs[3];
-    Py_ssize_t lo, n, before, after;
-    if (!PyArg_ParseTuple(args, "OOOOnnnn", &capsule, &objs[0], &objs[1], &objs[2], &lo, &n, &before, &after))
+    if (nargs != 8) { /* (METH_FASTCALL: a format string's parse cost as much as the spans of a short text) */
+        PyErr_SetString(PyExc_TypeError, "anchored_spans: expected 8 arguments");
         return NULL;
+    }
+    PyObject *capsule = args[0], *objs[3] = {args[1], args[2], args[3]};
+    Py_ssize_t num[4]; /* lo, n, before, after */
+    for (int k = 0; k < 4; k++)
+        if ((num[k] = index_arg(args[4 + k])) == -1 && PyErr_Occurred())
+            return NULL;
+    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3];
     Anchors *t = PyCapsule_GetPointer(capsule, "bastion._native.Anchors");
     if (t == NULL)
         return NULL;
@@ -851,8 +888,10 @@ native_anchored_spans(PyObject *self, PyObject *args)
     static const Py_ssize_t sizes[3] = {8, 8, 1};
     Py_buffer v[3];
     int got = 0;
-    PyObject *out = NULL, **lists = NULL;
-    Py_ssize_t *last_end = NULL;
+    enum { STACK_RULES = 512 };
+    PyObject *out = NULL, **lists = NULL, *stack_lists[STACK_RULES];
+    Py_ssize_t *last_end = NULL, stack_ends[STACK_RULES];
+    void *heap = NULL;
     for (; got < 3; got++)
         if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
             goto done;
@@ -869,19 +908,28 @@ native_anchored_spans(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "anchored_spans: lo, n, before and after must be in 0..2**40");
         goto done;
     }
-    for (Py_ssize_t i = 0; i < nw; i++)
+    int unordered = 0; /* (one pass: each start in range, and whether they ascend) */
+    for (Py_ssize_t i = 0; i < nw; i++) {
         if (ws[i] < 0 || ws[i] > far) {
             PyErr_SetString(PyExc_ValueError, "word_starts: out of range");
             goto done;
         }
-    for (Py_ssize_t i = 1; i < nw; i++)
-        if (ws[i] < ws[i - 1]) { /* words not in text order: the caller's general path */
-            Py_INCREF(Py_None);
-            out = Py_None;
-            goto done;
-        }
-    lists = PyMem_Calloc((size_t)t->nrules + 1, sizeof(PyObject *));
-    last_end = PyMem_Calloc((size_t)t->nrules + 1, sizeof(Py_ssize_t));
+        unordered |= i > 0 && ws[i] < ws[i - 1];
+    }
+    if (unordered) { /* words not in text order: the caller's general path */
+        Py_INCREF(Py_None);
+        out = Py_None;
+        goto done;
+    }
+    /* per rule its list (NULL until it has one) and its last span's end (read once the list exists): on the stack
+     * for the rules of a few hundred (a calloc of both cost more than a short text's spans), else one allocation */
+    if (t->nrules < STACK_RULES) {
+        memset(stack_lists, 0, sizeof(PyObject *) * (size_t)(t->nrules + 1));
+        lists = stack_lists, last_end = stack_ends;
+    } else {
+        lists = heap = PyMem_Calloc((size_t)t->nrules + 1, sizeof(PyObject *) + sizeof(Py_ssize_t));
+        last_end = lists == NULL ? NULL : (Py_ssize_t *)(lists + t->nrules + 1);
+    }
     out = PyDict_New();
     if (lists == NULL || last_end == NULL || out == NULL) {
         if (out != NULL)
@@ -906,8 +954,7 @@ native_anchored_spans(PyObject *self, PyObject *args)
         }
     }
 done:
-    PyMem_Free(lists);
-    PyMem_Free(last_end);
+    PyMem_Free(heap); /* (lists and last_end, when not on the stack) */
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);
     return out;
@@ -919,10 +966,10 @@ static PyMethodDef methods[] = {
     {"window_logits", native_window_logits, METH_VARARGS, "The classifier's window logits before cues (see the module)."},
     {"window_logits_capped", native_window_logits_capped, METH_VARARGS,
      "Window logits with each bucket counted at most `cap` times per window (_native_distinct.c)."},
-    {"features_windows", native_features_windows, METH_VARARGS,
+    {"features_windows", (PyCFunction)(void (*)(void))native_features_windows, METH_FASTCALL,
      "features and window_logits of one chunk in one pass (_native_scored.c)."},
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
-    {"anchored_spans", native_anchored_spans, METH_VARARGS, "Regions.anchored_spans for words in text order."},
+    {"anchored_spans", (PyCFunction)(void (*)(void))native_anchored_spans, METH_FASTCALL, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
     {"possible_tables", native_possible_tables, METH_VARARGS, "Prefilter.possible's tables (_native_possible.c)."},
     {"possible", (PyCFunction)(void (*)(void))native_possible, METH_FASTCALL,

@@ -34,6 +34,33 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *name
     return 0;
 }
 
+/* An index argument (what "n" accepts), or -1 with an exception set (check PyErr_Occurred). */
+static inline Py_ssize_t
+index_arg(PyObject *obj)
+{
+    if (PyLong_CheckExact(obj))
+        return PyLong_AsSsize_t(obj);
+    PyObject *i = PyNumber_Index(obj);
+    if (i == NULL)
+        return -1;
+    Py_ssize_t v = PyLong_AsSsize_t(i);
+    Py_DECREF(i);
+    return v;
+}
+
+/* A new tuple of the n objects `items` (new references to each), or NULL with an exception. */
+static inline PyObject *
+tuple_of(Py_ssize_t n, PyObject *const *items)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t != NULL)
+        for (Py_ssize_t k = 0; k < n; k++) {
+            Py_INCREF(items[k]);
+            PyTuple_SET_ITEM(t, k, items[k]);
+        }
+    return t;
+}
+
 /* The words of `c` (n code points): maximal runs of word characters (table[cp] != 0; code points past the
  * table are not), their starts and raw hashes (the polynomial hash of their code points with base `WORD_BASE`
  * modulo 2**64, computed as they are read; n / 2 + 1 each at most), the longest one's length; their number. */
@@ -42,30 +69,36 @@ static inline Py_ssize_t
 find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize_t tlen, int64_t *starts,
            uint64_t *hashes, Py_ssize_t *longest)
 {
-    Py_ssize_t w = 0;
-    int inword = 0;
-    uint64_t h = 0;
-    *longest = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int is = c[i] < (uint64_t)tlen ? table[c[i]] != 0 : 0;
-        if (is) {
-            if (!inword)
-                starts[w] = i, h = 0;
+#define IS_WORD(cp) ((cp) < (uint64_t)tlen && table[(cp)] != 0)
+    Py_ssize_t w = 0, i = 0, most = 0, end = n;
+    while (end > 0 && IS_WORD(c[end - 1])) /* a word at the very end: [end, n), found last */
+        end--;
+    for (;;) { /* a run of other characters, then a word (two tight loops: no state per character) */
+        while (i < end && !IS_WORD(c[i]))
+            i++;
+        if (i >= end)
+            break;
+        Py_ssize_t start = i;
+        uint64_t h = 0;
+        do /* (no bound: c[end - 1] ends the word) */
+            h = h * WORD_BASE + c[i++];
+        while (IS_WORD(c[i]));
+        starts[w] = start;
+        hashes[w++] = h;
+        if (i - start > most)
+            most = i - start;
+    }
+    if (end < n) {
+        uint64_t h = 0;
+        for (i = end; i < n; i++)
             h = h * WORD_BASE + c[i];
-        } else if (inword) {
-            hashes[w] = h;
-            if (i - starts[w] > *longest)
-                *longest = i - starts[w];
-            w++;
-        }
-        inword = is;
+        starts[w] = end;
+        hashes[w++] = h;
+        if (n - end > most)
+            most = n - end;
     }
-    if (inword) {
-        hashes[w] = h;
-        if (n - starts[w] > *longest)
-            *longest = n - starts[w];
-        w++;
-    }
+#undef IS_WORD
+    *longest = most;
     return w;
 }
 
@@ -111,7 +144,8 @@ PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_possible_regions(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_window_logits_capped(PyObject *self, PyObject *args);
-PyObject *native_features_windows(PyObject *self, PyObject *args);
+PyObject *native_features_windows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *prefilter_below(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int bits);
 int window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn,
                    int buckets);
 

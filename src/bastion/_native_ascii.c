@@ -17,12 +17,16 @@
 /* The tables of the last call, and per byte what the loop reads of them in one load: rebuilt when a call
  * passes other tables (the detector always passes the same ones; the GIL is held). */
 static unsigned char canon_seen[6][256];
-/* Per byte of the text: `entry`, the mapped byte (bits 0-7), its input to the automaton below (bits 8-13) and
- * flags; `run_mask` and `run_reset`, how it continues the hex (low 32 bits) and base85 (high 32 bits) run
- * lengths: kept and counted when the byte belongs to that run's alphabet, else reset to 0 (hex) or 24 (base85:
- * counted from 24, a run of 40 reaches 64). */
+/* Per byte of the text, what the loop reads of it (32 bytes: a row's address is a shift): `run_mask` and
+ * `run_reset`, how it continues the hex (low 32 bits) and base85 (high 32 bits) run lengths: kept and counted when
+ * the byte belongs to that run's alphabet, else reset to 0 (hex) or 24 (base85: counted from 24, a run of 40
+ * reaches 64); `flags` (C_BAD, C_WS), `next_bad`, the flags the next byte must not have (C_BAD, and C_WS after a
+ * whitespace byte), `input` to the automaton below and the `mapped` byte. */
 typedef struct {
-    uint64_t entry, run_mask, run_reset;
+    uint64_t run_mask, run_reset;
+    uint32_t flags, next_bad;
+    uint16_t input;
+    unsigned char mapped, pad[5];
 } Row;
 static Row canon_rows[256];
 static int canon_ready;
@@ -106,7 +110,10 @@ canon_entries(const unsigned char *const tables[6])
         int bad = drop[c] || m >= 128, ws = m == ' ' || m == '\n';
         unsigned input = m == 'r' ? ROT_INPUT : m == 'o' ? ROT_INPUT + 1 : m == 't' ? ROT_INPUT + 2
                          : class_input(hint, run, m);
-        canon_rows[c].entry = m | (uint64_t)input << 8 | (bad ? C_BAD : 0) | (ws ? C_WS : 0);
+        canon_rows[c].flags = (bad ? C_BAD : 0) | (ws ? C_WS : 0);
+        canon_rows[c].next_bad = C_BAD | (ws ? C_WS : 0);
+        canon_rows[c].input = (uint16_t)input;
+        canon_rows[c].mapped = m;
         canon_rows[c].run_mask = (hex[c] == 'h' ? 0xFFFFFFFFULL : 0) | (b85[c] == 'a' ? 0xFFFFFFFFULL << 32 : 0);
         canon_rows[c].run_reset = b85[c] == 'a' ? 0 : B85_RESET;
     }
@@ -176,21 +183,20 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
     uint32_t *cp = (uint32_t *)PyByteArray_AS_STRING(codes);
-    uint64_t bad = C_BAD; /* C_BAD, and C_WS after a whitespace byte */
+    uint32_t bad = C_BAD; /* C_BAD, and C_WS after a whitespace byte */
     uint64_t runs = B85_RESET, seen = 0; /* the hex and base85 run lengths, and every value they took, or'ed */
     unsigned state = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         const Row *row = &rows[in[i]];
-        uint64_t e = row->entry;
-        if (e & bad) {
+        if (row->flags & bad) {
             Py_INCREF(Py_None);
             result = Py_None;
             goto done;
         }
-        bad = C_BAD | (e & C_WS);
-        o[i] = (Py_UCS1)e;
-        cp[i] = (Py_UCS1)e;
-        state = trans[state + ((e >> 8) & 63)];
+        bad = row->next_bad;
+        o[i] = row->mapped;
+        cp[i] = row->mapped;
+        state = trans[state + row->input];
         runs = ((runs + RUN_ONE) & row->run_mask) | row->run_reset;
         seen |= runs;
     }
@@ -204,8 +210,18 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     state /= 64;
     int rot = state % 4 == 3;
     state /= 4;
-    result = Py_BuildValue("OOii(ninii)ii", out, codes, state / 20 == 5, state / 4 % 5 == 4, morse, zero, digits,
-                           hex_run, b85_run, state % 4 == 3, rot);
+    /* ("OOii(ninii)ii" built by hand: a format string cost more than the ints, all small and cached but two) */
+    PyObject *g[5] = {PyLong_FromSsize_t(morse), PyLong_FromLong(zero), PyLong_FromSsize_t(digits),
+                      PyLong_FromLong(hex_run), PyLong_FromLong(b85_run)};
+    PyObject *gates = g[0] && g[1] && g[2] && g[3] && g[4] ? tuple_of(5, g) : NULL;
+    PyObject *items[7] = {out, codes, PyLong_FromLong(state / 20 == 5), PyLong_FromLong(state / 4 % 5 == 4), gates,
+                          PyLong_FromLong(state % 4 == 3), PyLong_FromLong(rot)};
+    if (gates != NULL && items[2] && items[3] && items[5] && items[6])
+        result = tuple_of(7, items);
+    for (int k = 0; k < 5; k++)
+        Py_XDECREF(g[k]);
+    for (int k = 2; k < 7; k++)
+        Py_XDECREF(items[k]);
 done:
     Py_XDECREF(out);
     Py_XDECREF(codes);

@@ -1,14 +1,16 @@
 /* features_windows: `features` and `window_logits` of one chunk in one pass (see _native.c).
  *
- *   features_windows(codes, bits, word_table, salts, weights, live, window, stride, bias)
- *       -> (trigrams, words, word_starts, longest, logits)
+ *   features_windows(codes, bits, word_table, salts, weights, live, window, stride, bias[, tables])
+ *       -> (trigrams, words, word_starts, longest, logits[, rule_ok, maybe])
  *       The features of `codes` (n >= 8) are hashed as `features` hashes them, but only the character
  *       3-grams' buckets (the prefilter's), the words and their starts are returned; every feature's weight
  *       goes straight into the large windows' logits, as `window_logits` computes them from `features`'
  *       buckets and positions with the starts LinearModel.window_starts(n) gives (0, stride, ... and one
  *       flush with the end). The same float64 values: per position, its features' weights in feature order
  *       (3-, 4-, 5-gram, word, word pair: numpy.bincount's order over `features`' output), then sequential
- *       prefix sums. `weights` holds 2**bits float32, `live` is empty or one byte per weight.
+ *       prefix sums. `weights` holds 2**bits float32, `live` is empty or one byte per weight. With the
+ *       prefilter's `tables` (`prefilter_tables`), also `prefilter(tables, trigrams)`'s flags, read from the
+ *       buckets as they lie in memory (below 2**bits: not checked one by one when the tables hold as many).
  */
 #include "_native.h"
 
@@ -84,15 +86,125 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
 #undef ADD
 }
 
-PyObject *
-native_features_windows(PyObject *self, PyObject *args)
+/* sum_positions without `live` (every feature counts): only the sums. A window's count follows from where it lies
+ * (window_count); the 3-gram hash rolls (the next one is the 4-gram's hash less its first code point's term, modulo
+ * 2**64: the same value as hashed afresh), each position loads one new code point, the salts are in locals, two
+ * positions a loop step (the same operations in the same order; fewer loop tests and spilled reloads). The
+ * per-position sum starts from the 3-gram's weight instead of 0.0 + it: the two differ only in a zero's sign, which
+ * no later addition to `total` (never -0.0: it starts at +0.0 and rounds to nearest) can see. */
+static void
+sum_plain(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, const float *w, const int64_t *starts,
+          const uint64_t *hw, Py_ssize_t nwords, int64_t *b3, double *csum)
 {
-    PyObject *objs[5];
-    int bits;
-    Py_ssize_t window, stride;
-    double bias;
-    if (!PyArg_ParseTuple(args, "OiOOOOnnd", &objs[0], &bits, &objs[1], &objs[2], &objs[3], &objs[4], &window,
-                          &stride, &bias))
+    const uint64_t s0 = salt[0], s1 = salt[1], s2 = salt[2], s3 = salt[3], s4 = salt[4];
+    const uint64_t base3 = BASE * BASE * BASE;
+    Py_ssize_t next = 0, i = 0;
+    int64_t next_at = nwords > 0 ? starts[0] : -1;
+    double total = 0.0;
+    csum[0] = 0.0;
+#define WORD_ADD(j)                                                                             \
+    do {                                                                                        \
+        if ((j) == next_at) {                                                                   \
+            uint64_t hn = hw[next];                                                             \
+            acc += (double)w[((hn ^ s3) * MIX) >> shift];                                       \
+            if (next + 1 < nwords)                                                              \
+                acc += (double)w[(((hn * PAIR + hw[next + 1]) ^ s4) * MIX) >> shift];           \
+            next++;                                                                             \
+            next_at = next < nwords ? starts[next] : -1;                                        \
+        }                                                                                       \
+    } while (0)
+#define STEP(j)                                                                                 \
+    do {                                                                                        \
+        uint64_t h4 = h3 * BASE + c[(j) + 3], h5 = h4 * BASE + c[(j) + 4];                      \
+        uint64_t b = ((h3 ^ s0) * MIX) >> shift;                                                \
+        b3[j] = (int64_t)b;                                                                     \
+        double acc = (double)w[b];                                                              \
+        acc += (double)w[((h4 ^ s1) * MIX) >> shift];                                           \
+        acc += (double)w[((h5 ^ s2) * MIX) >> shift];                                           \
+        WORD_ADD(j);                                                                            \
+        total += acc;                                                                           \
+        csum[(j) + 1] = total;                                                                  \
+        h3 = h4 - (uint64_t)c[j] * base3;                                                       \
+    } while (0)
+    uint64_t h3 = ((uint64_t)c[0] * BASE + c[1]) * BASE + c[2]; /* (n >= 8) */
+    for (; i + 5 < n; i += 2) { /* two positions a step, where a 3-, 4- and 5-gram start */
+        STEP(i);
+        STEP(i + 1);
+    }
+    if (i + 4 < n) {
+        STEP(i);
+        i++;
+    }
+#undef STEP
+    for (; i < n; i++) { /* the last four positions (h3: position i's 3-gram while one starts here) */
+        double acc = 0.0;
+        if (i + 2 < n) {
+            uint64_t b = ((h3 ^ s0) * MIX) >> shift;
+            b3[i] = (int64_t)b;
+            acc += (double)w[b];
+            if (i + 3 < n) {
+                uint64_t h4 = h3 * BASE + c[i + 3];
+                acc += (double)w[((h4 ^ s1) * MIX) >> shift];
+                h3 = h4 - (uint64_t)c[i] * base3;
+            }
+        }
+        WORD_ADD(i);
+        total += acc;
+        csum[i + 1] = total;
+    }
+#undef WORD_ADD
+}
+
+/* The number of the ascending `starts` below x. */
+static inline Py_ssize_t
+below(const int64_t *starts, Py_ssize_t nwords, Py_ssize_t x)
+{
+    Py_ssize_t lo = 0, hi = nwords;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (starts[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The features starting in [a, e) (0 <= a < e <= n, n >= 8) when every one counts: the 3-, 4- and 5-grams that fit,
+ * the words and the word pairs (a pair starts with its first word: every word but the last). */
+static inline int64_t
+window_count(Py_ssize_t a, Py_ssize_t e, Py_ssize_t n, const int64_t *starts, Py_ssize_t nwords)
+{
+    int64_t cnt = 0;
+    for (Py_ssize_t k = 2; k <= 4; k++) {
+        Py_ssize_t end = e < n - k ? e : n - k;
+        cnt += end > a ? end - a : 0;
+    }
+    if (nwords > 0) {
+        Py_ssize_t wa = below(starts, nwords, a), we = below(starts, nwords, e);
+        cnt += (we - wa) + ((we < nwords - 1 ? we : nwords - 1) - (wa < nwords - 1 ? wa : nwords - 1));
+    }
+    return cnt;
+}
+
+/* METH_FASTCALL: a format string's parse cost about as much as the pass over a short text's windows. */
+PyObject *
+native_features_windows(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9 && nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "features_windows: expected 9 or 10 arguments");
+        return NULL;
+    }
+    PyObject *objs[5] = {args[0], args[2], args[3], args[4], args[5]}, *pre = nargs == 10 ? args[9] : NULL;
+    Py_ssize_t bits = index_arg(args[1]), window, stride;
+    if (bits == -1 && PyErr_Occurred())
+        return NULL;
+    if ((window = index_arg(args[6])) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((stride = index_arg(args[7])) == -1 && PyErr_Occurred())
+        return NULL;
+    double bias = PyFloat_AsDouble(args[8]);
+    if (bias == -1.0 && PyErr_Occurred())
         return NULL;
     if (bits < 1 || bits > 40) {
         PyErr_SetString(PyExc_ValueError, "bits: must be 1..40");
@@ -126,14 +238,17 @@ native_features_windows(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "features_windows: weights must hold 2**bits values, live none or as many");
         goto done;
     }
-    starts = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
-    word_hashes = PyMem_Malloc(sizeof(int64_t) * (size_t)(n / 2 + 1));
-    csum = PyMem_Malloc(sizeof(double) * (size_t)(n + 1));
-    ccount = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
-    if (starts == NULL || word_hashes == NULL || csum == NULL || ccount == NULL) {
+    /* the scratch arrays in one allocation (8-byte items): starts and word hashes n / 2 + 1 each, the prefix sums
+     * n + 1, the prefix counts n + 1 when `live` is given (a buffer's n is far below SIZE_MAX / 32) */
+    size_t half = (size_t)(n / 2 + 1), full = (size_t)(n + 1);
+    starts = PyMem_Malloc(8 * (2 * half + (nl ? 2 : 1) * full));
+    if (starts == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    word_hashes = (uint64_t *)(starts + half);
+    csum = (double *)(word_hashes + half);
+    ccount = nl ? (int64_t *)(csum + full) : NULL;
     Py_ssize_t longest, nwords = find_words(c, n, table, tlen, starts, word_hashes, &longest);
     Py_ssize_t nstarts = n <= window ? 1 : (n - window) / stride + 1 + ((n - window) % stride != 0);
     trigrams = PyByteArray_FromStringAndSize(NULL, (n - 2) * 8);
@@ -149,28 +264,33 @@ native_features_windows(PyObject *self, PyObject *args)
         memcpy(hw, word_hashes, (size_t)nwords * 8);
     if (nl)
         sum_positions(c, n, salt, shift, w, live, starts, hw, nwords, b3, csum, ccount);
-    else /* (inlined with live NULL: no test per feature) */
-        sum_positions(c, n, salt, shift, w, NULL, starts, hw, nwords, b3, csum, ccount);
+    else
+        sum_plain(c, n, salt, shift, w, starts, hw, nwords, b3, csum);
     double *out = (double *)PyByteArray_AS_STRING(logits);
     for (Py_ssize_t k = 0; k < nstarts; k++) {
         /* LinearModel.window_starts: every stride, and one flush with the end */
         Py_ssize_t a = n <= window ? 0 : (k + 1 < nstarts ? k * stride : n - window);
         Py_ssize_t e = window < n - a ? a + window : n; /* (no overflow: a < n) */
-        double cnt = (double)(ccount[e] - ccount[a]);
+        double cnt = (double)(nl ? ccount[e] - ccount[a] : window_count(a, e, n, starts, nwords));
         out[k] = bias + (csum[e] - csum[a]) / sqrt(cnt > 1.0 ? cnt : 1.0);
     }
     if (nwords)
         memcpy(PyByteArray_AS_STRING(starts_out), starts, (size_t)nwords * 8);
-    result = Py_BuildValue("OOOnO", trigrams, words, starts_out, longest, logits);
+    PyObject *items[7] = {trigrams, words, starts_out, PyLong_FromSsize_t(longest), logits, NULL, NULL};
+    /* with the tables, the prefilter's flags of the 3-grams too (their buckets are below 2**bits) */
+    PyObject *flags = items[3] == NULL || pre == NULL ? NULL : prefilter_below(pre, b3, n - 2, (int)bits);
+    if (flags != NULL)
+        items[5] = PyTuple_GET_ITEM(flags, 0), items[6] = PyTuple_GET_ITEM(flags, 1);
+    if (items[3] != NULL && (pre == NULL || flags != NULL))
+        result = tuple_of(pre == NULL ? 5 : 7, items);
+    Py_XDECREF(items[3]);
+    Py_XDECREF(flags);
 done:
     Py_XDECREF(trigrams);
     Py_XDECREF(words);
     Py_XDECREF(starts_out);
     Py_XDECREF(logits);
-    PyMem_Free(starts);
-    PyMem_Free(word_hashes);
-    PyMem_Free(csum);
-    PyMem_Free(ccount);
+    PyMem_Free(starts); /* (and the other scratch arrays) */
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);
     return result;

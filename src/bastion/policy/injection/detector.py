@@ -395,9 +395,10 @@ class Detector:
             return None
         model = self.model
         assert model is not None  # (`_scored_args`)
-        t, w, ws, longest, logits = nat.features_windows(codes, *hash_args, model.bias_at(n))
-        # `rule_hits(out, words, trigrams=t)`: the C prefilter reads any text's 3-grams (`indexed`)
-        rule_ok, maybe = nat.prefilter(pre_tables, t)
+        # with `rule_hits(out, words, trigrams=t)`'s prefilter flags (`nat.prefilter(pre_tables, t)`: the C prefilter
+        # reads any text's 3-grams, `indexed`) from the same call
+        t, w, ws, longest, logits, rule_ok, maybe = nat.features_windows(codes, *hash_args, model.bias_at(n),
+                                                                         pre_tables)
         regions = self._prefilter.possible_regions(self.regions.find_raw(out, w, ws, rule_ok), maybe, out,
                                                    n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
         hits = self._search(out, regions) if regions else []
