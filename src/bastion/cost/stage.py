@@ -221,9 +221,11 @@ class BudgetStage:
                                   usage.output_tokens, actual)
         return actual, res.spend
 
-    def partner_settlement(self, ctx: RequestContext) -> tuple[Reservation, int, list[BudgetSlot], float] | None:
+    def partner_settlement(self, ctx: RequestContext, timed: bool = True
+                           ) -> tuple[Reservation, int, list[BudgetSlot], float] | None:
         """For the rate-limit stage's `finish`: the settlement of a reservation it made
-        (reservation, actual micro-USD, spend slots, now)."""
+        (reservation, actual micro-USD, spend slots, now; now is 0.0 unless `timed`: the
+        in-process backend does not read it)."""
         res = ctx.state.get(self.name)
         if not isinstance(res, Reservation) or res.done or not res.partnered:
             return None
@@ -232,7 +234,7 @@ class BudgetStage:
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("cost.finish", type(e).__name__)
             return None
-        return None if s is None else (res, s[0], s[1], self._clock())
+        return None if s is None else (res, s[0], s[1], self._clock() if timed else 0.0)
 
     async def finish(self, ctx: RequestContext) -> None:
         res = ctx.state.get(self.name)
