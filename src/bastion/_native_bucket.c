@@ -136,6 +136,22 @@ set_count(PyObject *counts, PyObject *key, long long n)
     return rc;
 }
 
+/* The arguments (buckets: dict, counts: dict, rows: tuple, an int, t: float) of both functions, the
+ * int and t read: 1; 0 when they are not what the C path handles (the caller returns None); -1 with
+ * TypeError naming `usage`. */
+static int
+bucket_args(PyObject *const *args, Py_ssize_t nargs, const char *usage, long long *amount, double *t)
+{
+    if (nargs != 5 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyTuple_CheckExact(args[2])) {
+        PyErr_Format(PyExc_TypeError, "%s: dict, dict, tuple, int, float expected", usage);
+        return -1;
+    }
+    if (exact_int(args[3], amount) < 0 || !PyFloat_CheckExact(args[4]) || PyTuple_GET_SIZE(args[2]) > MAX_ROWS)
+        return 0;
+    *t = PyFloat_AS_DOUBLE(args[4]);
+    return isfinite(*t) ? 1 : 0;
+}
+
 /* bucket_take(buckets, counts, rows, tokens, t): MemoryBackend.take's counters. Admitted:
  * (req_limit, req_remaining, req_left, tok_limit, tok_remaining, tok_left), the limits 0 when none
  * applied; refused: (position of the refusing row in rows, the bucket's level or None); None: not
@@ -143,22 +159,13 @@ set_count(PyObject *counts, PyObject *key, long long n)
 PyObject *
 native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "bucket_take(buckets, counts, rows, tokens, t)");
-        return NULL;
-    }
-    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
-    if (!PyDict_CheckExact(buckets) || !PyDict_CheckExact(counts) || !PyTuple_CheckExact(rows)) {
-        PyErr_SetString(PyExc_TypeError, "bucket_take: dict, dict, tuple expected");
-        return NULL;
-    }
     long long tokens;
+    double t;
+    int ok = bucket_args(args, nargs, "bucket_take(buckets, counts, rows, tokens, t)", &tokens, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
     Py_ssize_t n = PyTuple_GET_SIZE(rows);
-    if (exact_int(args[3], &tokens) < 0 || !PyFloat_CheckExact(t_obj) || n > MAX_ROWS)
-        Py_RETURN_NONE;
-    double t = PyFloat_AS_DOUBLE(t_obj);
-    if (!isfinite(t))
-        Py_RETURN_NONE;
     char kinds[MAX_ROWS];
     PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS], *bs[MAX_ROWS];
     double levels[MAX_ROWS];
@@ -249,22 +256,13 @@ native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 PyObject *
 native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "bucket_give_back(buckets, counts, rows, token_delta, t)");
-        return NULL;
-    }
-    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
-    if (!PyDict_CheckExact(buckets) || !PyDict_CheckExact(counts) || !PyTuple_CheckExact(rows)) {
-        PyErr_SetString(PyExc_TypeError, "bucket_give_back: dict, dict, tuple expected");
-        return NULL;
-    }
     long long delta;
+    double t;
+    int ok = bucket_args(args, nargs, "bucket_give_back(buckets, counts, rows, token_delta, t)", &delta, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
     Py_ssize_t n = PyTuple_GET_SIZE(rows);
-    if (exact_int(args[3], &delta) < 0 || !PyFloat_CheckExact(t_obj) || n > MAX_ROWS)
-        Py_RETURN_NONE;
-    double t = PyFloat_AS_DOUBLE(t_obj);
-    if (!isfinite(t))
-        Py_RETURN_NONE;
     char kinds[MAX_ROWS];
     PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS];
     long long limits[MAX_ROWS];
