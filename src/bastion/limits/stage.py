@@ -90,7 +90,7 @@ class RateLimitStage:
         if not scopes:
             return
         est = estimate_for(ctx, request, self._default_out)
-        tokens = est.total
+        tokens = est.input + est.output  # (est.total, without the property's call)
         if tokens < 1:
             tokens = 1
         now = self._clock() if self._clock is not None else None
@@ -190,7 +190,7 @@ class RateLimitStage:
                     usage = ctx.usage
                     if usage is None:
                         usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
-                    mem.give_back(lease.scopes, usage.total_tokens - lease.tokens,
+                    mem.give_back(lease.scopes, usage.input_tokens + usage.output_tokens - lease.tokens,
                                   self._clock() if self._clock is not None else None)
                 if settle is not None:
                     res = settle[0]
