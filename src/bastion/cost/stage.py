@@ -219,7 +219,7 @@ class BudgetStage:
         if price is None:
             self._estimated(ctx, res)
             price = res.price
-        actual = price.cost_micros(usage) if price is not None else 0
+        actual = -(-price.cost_pico(usage) // PICO_PER_MICRO) if price is not None else 0  # (cost_micros)
         ctx.cost_micros = actual
         p = ctx.principal
         if p is None:

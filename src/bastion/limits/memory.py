@@ -125,7 +125,8 @@ class MemoryBackend:
         """`acquire`, synchronously (the rate-limit stage calls it directly)."""
         t = self._clock() if now is None else now
         if _bucket_take is not None:
-            rows = self._plan(scopes)[0]
+            memo = self._plans.get(id(scopes))  # self._plan, its hit inlined
+            rows = memo[1][0] if memo is not None and memo[0] is scopes else self._plan(scopes)[0]
             r = _bucket_take(self._buckets, self._parallel, rows, tokens, t)
             if r is not None:
                 if len(r) == 2:  # refused by row r[0] (its bucket's level r[1]; None: parallel or too large)
@@ -226,9 +227,12 @@ class MemoryBackend:
     def give_back(self, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None) -> None:
         """`release`, synchronously (the rate-limit stage calls it directly)."""
         t = self._clock() if now is None else now
-        if _bucket_give_back is None or _bucket_give_back(self._buckets, self._parallel, self._plan(scopes)[1],
-                                                          token_delta, t) is None:
-            self._give_back(scopes, token_delta, t)
+        if _bucket_give_back is not None:
+            memo = self._plans.get(id(scopes))  # self._plan, its hit inlined
+            rows = memo[1][1] if memo is not None and memo[0] is scopes else self._plan(scopes)[1]
+            if _bucket_give_back(self._buckets, self._parallel, rows, token_delta, t) is not None:
+                return
+        self._give_back(scopes, token_delta, t)
 
     def _give_back(self, scopes: Sequence[ScopeLimit], token_delta: int, t: float) -> None:
         """`give_back` in Python (what the C one does; anything it does not handle)."""
@@ -309,7 +313,9 @@ class MemoryBackend:
         return self.hold(slots, amount)
 
     def hold(self, slots: Sequence[BudgetSlot], amount: int) -> BudgetDecision:
-        counters = self._counters(slots)
+        memo = self._slot_memo.get(id(slots))  # self._counters, its hit inlined
+        counters = memo[2] if memo is not None and memo[0] is slots and memo[1] == self._generation \
+            else self._counters(slots)
         for c in counters:
             p, a, limit = c
             if a.spent - p.base + p.reserved + amount > limit:  # (the first counter equal to c refuses alike)
