@@ -1,6 +1,7 @@
 """Types of the optional C accelerator (src/bastion/_native.c)."""
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from typing_extensions import Buffer
 
@@ -42,3 +43,9 @@ def text_run(sse: list[tuple[str | None, bytes]], start: int, end: int, names: t
              tail: bytes, before: bytes, after: bytes, fewest: int, /) -> tuple[int, bytes, bytes, int, int] | None: ...
 def audit_body(record: object, writer_id: str, seq: int, version: int, /) -> tuple[bytes, str, int] | None: ...
 def text_one(data: bytes, head: bytes, tail: bytes, before: bytes, after: bytes, /) -> tuple[bytes, int] | None: ...
+def bucket_take(buckets: dict[str, list[float]], counts: dict[str, int],
+                rows: tuple[tuple[int, str, str, int, float], ...], tokens: int, t: float, /
+                ) -> tuple[Any, ...] | None: ...
+def bucket_give_back(buckets: dict[str, list[float]], counts: dict[str, int],
+                     rows: tuple[tuple[int, str, str, int, float], ...], token_delta: int, t: float, /
+                     ) -> bool | None: ...

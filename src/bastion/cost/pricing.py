@@ -105,6 +105,10 @@ class Price:
         """Cost in micro-USD, rounded up."""
         return -(-self.cost_pico(usage) // PICO_PER_MICRO)
 
+    def worst_rates(self) -> tuple[int, int]:
+        """Pico-USD per token of the dearest input and output kinds (what worst_case_micros charges)."""
+        return self._worst_in, self._worst_out
+
     def worst_case_micros(self, input_tokens: int, output_tokens: int) -> int:
         """The most `input_tokens` in and `output_tokens` out can cost, however the provider
         splits input into cached/written/uncached or output into reasoning."""

@@ -20,7 +20,7 @@ from bastion.core.context import Principal, RequestContext
 from bastion.core.errors import BudgetExceeded, InternalError, ServiceUnavailable
 from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.cost.periods import PERIODS, Period, PeriodLabels, labels_at
-from bastion.cost.pricing import Price, PriceTable, format_usd, usd_to_micros
+from bastion.cost.pricing import PICO_PER_MICRO, Price, PriceTable, format_usd, usd_to_micros
 from bastion.cost.usage import UsageRecorder
 from bastion.limits.backend import BudgetDecision, BudgetSlot, LimitsBackend, lease_id
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, input_bound, upstream_reached
@@ -64,8 +64,9 @@ class BudgetStage:
         self._default_out = limits.default_max_output_tokens
         self._team_budgets = {name: tuple((usd_to_micros(b.usd), b.period) for b in t.budgets)
                               for name, t in teams.items()}
-        self._targets = {alias: [p for p in (prices.get(m) for m in models) if p is not None]
-                         for alias, models in model_targets.items()}
+        # per alias: (dearest input, dearest output, price) of each priced target, for `_worst`
+        self._worst_rows = {alias: tuple(_worst_row(p) for p in (prices.get(m) for m in models) if p is not None)
+                            for alias, models in model_targets.items()}
         self._recorder = recorder
         self._clock = clock or time.time
         # Per-request allocations dominate this stage's cost: slots are cached per key and day
@@ -74,16 +75,20 @@ class BudgetStage:
         self.served_unchecked = 0  # requests served without a budget check because the backend failed
 
     def _worst(self, model: str, input_tokens: int, output_tokens: int) -> tuple[int, Price | None]:
-        candidates = self._targets.get(model)
-        if candidates is None:
+        """(micro-USD, price) of the dearest target of `model` for that many tokens in and out:
+        Price.worst_case_micros over the targets, inlined (this runs on every request)."""
+        rows = self._worst_rows.get(model)
+        if rows is None:
             direct = self._prices.get(model)
-            candidates = [direct] if direct is not None else []
-        best: tuple[int, Price | None] = (0, None)
-        for price in candidates:
-            amount = price.worst_case_micros(input_tokens, output_tokens)
-            if best[1] is None or amount > best[0]:
-                best = (amount, price)
-        return best
+            rows = (_worst_row(direct),) if direct is not None else ()
+        tokens_in = input_tokens if input_tokens > 0 else 0
+        tokens_out = output_tokens if output_tokens > 0 else 0
+        amount, price = 0, None
+        for worst_in, worst_out, candidate in rows:
+            micros = -(-(tokens_in * worst_in + tokens_out * worst_out) // PICO_PER_MICRO)
+            if price is None or micros > amount:
+                amount, price = micros, candidate
+        return amount, price
 
     def _slots(self, p: Principal, labels: PeriodLabels
                ) -> tuple[Principal, str, tuple[BudgetSlot, ...], dict[str, str], list[BudgetSlot]]:
@@ -122,7 +127,10 @@ class BudgetStage:
             raise InternalError("budgets ran before authentication")
         now = self._clock()
         labels = labels_at(now)
-        _, _, slots, names, spend = self._slots(p, labels)
+        hit = self._slot_cache.get(p.key_id)  # self._slots, its cache hit inlined
+        if hit is None or hit[0] is not p or hit[1] != labels.day:
+            hit = self._slots(p, labels)
+        _, _, slots, names, spend = hit
         if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
             return Reservation(None, labels, None, now, names=names, request=request, spend=spend)
         if est is None:
@@ -211,7 +219,7 @@ class BudgetStage:
         if price is None:
             self._estimated(ctx, res)
             price = res.price
-        actual = price.cost_micros(usage) if price is not None else 0
+        actual = -(-price.cost_pico(usage) // PICO_PER_MICRO) if price is not None else 0  # (cost_micros)
         ctx.cost_micros = actual
         p = ctx.principal
         if p is None:
@@ -221,9 +229,11 @@ class BudgetStage:
                                   usage.output_tokens, actual)
         return actual, res.spend
 
-    def partner_settlement(self, ctx: RequestContext) -> tuple[Reservation, int, list[BudgetSlot], float] | None:
+    def partner_settlement(self, ctx: RequestContext, timed: bool = True
+                           ) -> tuple[Reservation, int, list[BudgetSlot], float] | None:
         """For the rate-limit stage's `finish`: the settlement of a reservation it made
-        (reservation, actual micro-USD, spend slots, now)."""
+        (reservation, actual micro-USD, spend slots, now; now is 0.0 unless `timed`: the
+        in-process backend does not read it)."""
         res = ctx.state.get(self.name)
         if not isinstance(res, Reservation) or res.done or not res.partnered:
             return None
@@ -232,7 +242,7 @@ class BudgetStage:
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("cost.finish", type(e).__name__)
             return None
-        return None if s is None else (res, s[0], s[1], self._clock())
+        return None if s is None else (res, s[0], s[1], self._clock() if timed else 0.0)
 
     async def finish(self, ctx: RequestContext) -> None:
         res = ctx.state.get(self.name)
@@ -261,6 +271,11 @@ def _spend_slots(p: Principal, labels: PeriodLabels) -> list[BudgetSlot]:
     later in a period starts from what was already spent."""
     scopes = [key_scope(p.key_id)] + ([team_scope(p.team)] if p.team is not None else [])
     return [BudgetSlot(s, period, labels.label(period), 0, _expiry(labels, period)) for s in scopes for period in PERIODS]
+
+
+def _worst_row(price: Price) -> tuple[int, int, Price]:
+    worst_in, worst_out = price.worst_rates()
+    return worst_in, worst_out, price
 
 
 def _keep_min(chosen: dict[tuple[str, Period], int], key: tuple[str, Period], micros: int) -> None:

@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from bastion.cost.periods import PERIODS, Period
 from bastion.limits.backend import BUDGET_ALLOWED, BudgetDecision, BudgetSlot, FailureCounter, RateDecision
 from bastion.limits.bucket import PERIOD_SECONDS, wait_for
 from bastion.limits.scopes import ScopeLimit
+
+_bucket_take: Callable[[dict[str, list[float]], dict[str, int], tuple[tuple[int, str, str, int, float], ...], int,
+                        float], tuple[Any, ...] | None] | None
+_bucket_give_back: Callable[[dict[str, list[float]], dict[str, int], tuple[tuple[int, str, str, int, float], ...],
+                             int, float], bool | None] | None
+try:  # the buckets' arithmetic in C (_native_bucket.c): the same floats, bit for bit
+    from bastion._native import bucket_give_back as _bucket_give_back
+    from bastion._native import bucket_take as _bucket_take
+except ImportError:  # not built: the Python below
+    _bucket_take = _bucket_give_back = None
 
 _SWEEP_EVERY = 4096
 _MEMO_MAX = 4096
@@ -108,12 +119,40 @@ class MemoryBackend:
 
     async def acquire(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int,
                       now: float | None = None) -> RateDecision:
-        return self._acquire(scopes, tokens, now)
+        return self.take(scopes, tokens, now)
 
-    def _acquire(self, scopes: Sequence[ScopeLimit], tokens: int, now: float | None) -> RateDecision:
+    def take(self, scopes: Sequence[ScopeLimit], tokens: int, now: float | None) -> RateDecision:
+        """`acquire`, synchronously (the rate-limit stage calls it directly)."""
+        t = self._clock() if now is None else now
+        if _bucket_take is not None:
+            memo = self._plans.get(id(scopes))  # self._plan, its hit inlined
+            rows = memo[1][0] if memo is not None and memo[0] is scopes else self._plan(scopes)[0]
+            r = _bucket_take(self._buckets, self._parallel, rows, tokens, t)
+            if r is not None:
+                if len(r) == 2:  # refused by row r[0] (its bucket's level r[1]; None: parallel or too large)
+                    i, kind, _, limit, _ = rows[r[0]]
+                    if kind is _PARALLEL:
+                        return RateDecision(False, 1.0, i, "parallel")
+                    if kind is _TOKENS:
+                        if r[1] is None:
+                            return RateDecision(False, 60.0, i, "too_large")
+                        return RateDecision(False, wait_for(r[1], tokens, limit), i, "tokens")
+                    return RateDecision(False, wait_for(r[1], 1, limit) if limit > 0 else 60.0, i, "requests")
+                self._ops += 1
+                if self._ops % _SWEEP_EVERY == 0 or len(self._buckets) > self._sweep_at:
+                    self._sweep(t)
+                req_limit, req_rem, req_left, tok_limit, tok_rem, tok_left = r
+                return RateDecision(True, 0.0, -1, None,
+                                    req_limit or None, req_rem,
+                                    (req_limit - req_left) * PERIOD_SECONDS / req_limit if req_left < req_limit else 0.0,
+                                    tok_limit or None, tok_rem,
+                                    (tok_limit - tok_left) * PERIOD_SECONDS / tok_limit if tok_left < tok_limit else 0.0)
+        return self._take(scopes, tokens, t)
+
+    def _take(self, scopes: Sequence[ScopeLimit], tokens: int, t: float) -> RateDecision:
+        """`take` in Python (what the C one does; anything it does not handle)."""
         # bucket.level_at, remaining and full_after inlined (this runs on every request; a Python
         # call costs more than the arithmetic).
-        t = self._clock() if now is None else now
         buckets = self._buckets
         counts = self._parallel
         new: list[tuple[list[float] | None, str, float, float]] = []  # (bucket, key, new level, float limit)
@@ -183,10 +222,20 @@ class MemoryBackend:
 
     async def release(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int,
                       now: float | None = None) -> None:
-        self._release(scopes, token_delta, now)
+        self.give_back(scopes, token_delta, now)
 
-    def _release(self, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None) -> None:
+    def give_back(self, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None) -> None:
+        """`release`, synchronously (the rate-limit stage calls it directly)."""
         t = self._clock() if now is None else now
+        if _bucket_give_back is not None:
+            memo = self._plans.get(id(scopes))  # self._plan, its hit inlined
+            rows = memo[1][1] if memo is not None and memo[0] is scopes else self._plan(scopes)[1]
+            if _bucket_give_back(self._buckets, self._parallel, rows, token_delta, t) is not None:
+                return
+        self._give_back(scopes, token_delta, t)
+
+    def _give_back(self, scopes: Sequence[ScopeLimit], token_delta: int, t: float) -> None:
+        """`give_back` in Python (what the C one does; anything it does not handle)."""
         buckets = self._buckets
         counts = self._parallel
         for _i, kind, key, limit, flimit in self._plan(scopes)[1]:  # tokens and parallel rows only
@@ -261,10 +310,12 @@ class MemoryBackend:
         return out
 
     async def reserve(self, rid: str, slots: Sequence[BudgetSlot], amount: int, now: float) -> BudgetDecision:
-        return self._reserve(slots, amount)
+        return self.hold(slots, amount)
 
-    def _reserve(self, slots: Sequence[BudgetSlot], amount: int) -> BudgetDecision:
-        counters = self._counters(slots)
+    def hold(self, slots: Sequence[BudgetSlot], amount: int) -> BudgetDecision:
+        memo = self._slot_memo.get(id(slots))  # self._counters, its hit inlined
+        counters = memo[2] if memo is not None and memo[0] is slots and memo[1] == self._generation \
+            else self._counters(slots)
         for c in counters:
             p, a, limit = c
             if a.spent - p.base + p.reserved + amount > limit:  # (the first counter equal to c refuses alike)
@@ -275,9 +326,9 @@ class MemoryBackend:
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot], now: float) -> None:
-        self._settle(reserved, amount, actual, spend)
+        self.account(reserved, amount, actual, spend)
 
-    def _settle(self, reserved: Sequence[BudgetSlot], amount: int, actual: int,
+    def account(self, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                 spend: Sequence[BudgetSlot]) -> None:
         memo = self._slot_memo.get(id(reserved))
         if memo is not None and memo[0] is reserved and memo[1] == self._generation:
@@ -323,16 +374,16 @@ class MemoryBackend:
     async def admit(self, rid: str, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
                     slots: Sequence[BudgetSlot], amount: int, budget_now: float
                     ) -> tuple[RateDecision, BudgetDecision | None]:
-        d = self._acquire(scopes, tokens, now)  # nothing awaited: the pair is atomic
+        d = self.take(scopes, tokens, now)  # nothing awaited: the pair is atomic
         if not d.allowed:
             return d, None
-        return d, self._reserve(slots, amount)
+        return d, self.hold(slots, amount)
 
     async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
                        reserved: Sequence[BudgetSlot], amount: int, actual: int,
                        spend: Sequence[BudgetSlot], budget_now: float) -> None:
-        self._release(scopes, token_delta, now)
-        self._settle(reserved, amount, actual, spend)
+        self.give_back(scopes, token_delta, now)
+        self.account(reserved, amount, actual, spend)
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:
         a = self._ledger.get(slot.scope)

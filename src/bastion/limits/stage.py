@@ -24,6 +24,7 @@ from bastion.limits.backend import LimitsBackend, RateDecision, lease_id
 from bastion.limits.bucket import format_reset
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, upstream_reached
 from bastion.limits.late import LateConclusions, horizon
+from bastion.limits.memory import MemoryBackend
 from bastion.limits.scopes import ScopeLimit, ScopeResolver
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ class RateLimitStage:
         self._clock = clock
         self.served_unchecked = 0  # requests served without limits because the backend failed (allow)
         self._budget: BudgetStage | None = None
+        # The in-process backend, called without its coroutine wrappers (nothing there awaits, nor
+        # uses a lease id); exactly that class, so a subclass overriding a method keeps the general path.
+        self._mem = backend if type(backend) is MemoryBackend else None
 
     def pair(self, budget: BudgetStage) -> None:
         """Reserve and settle `budget`'s budgets in this stage's backend calls (same backend)."""
@@ -86,11 +90,24 @@ class RateLimitStage:
         if not scopes:
             return
         est = estimate_for(ctx, request, self._default_out)
-        tokens = est.total
+        tokens = est.input + est.output  # (est.total, without the property's call)
         if tokens < 1:
             tokens = 1
         now = self._clock() if self._clock is not None else None
         budget = self._budget
+        mem = self._mem
+        if mem is not None and budget is not None:
+            # Paired on the in-process backend: the same two steps as its `admit`, called directly
+            plan = budget.plan(ctx, request, est)
+            plan.partnered = True
+            d = mem.take(scopes, tokens, now)
+            if not d.allowed:
+                raise self._refusal(d, scopes, tokens)
+            bd = mem.hold(plan.wanted, plan.amount) if plan.wanted else None
+            ctx.state[self.name] = RateLease(scopes, est, tokens, "")  # (memory leases have no id)
+            self._headers(ctx.response_headers, d)
+            budget.admitted(ctx, plan, bd)  # may refuse: 429 budget_exceeded (the lease is released in finish)
+            return
         res = None
         rid = lease_id(ctx)
         try:
@@ -116,7 +133,12 @@ class RateLimitStage:
         if not d.allowed:
             raise self._refusal(d, scopes, tokens)
         ctx.state[self.name] = RateLease(scopes, est, tokens, rid)
-        h = ctx.response_headers
+        self._headers(ctx.response_headers, d)
+        if budget is not None and res is not None:
+            budget.admitted(ctx, res, bd)  # may refuse: 429 budget_exceeded (the lease is released in finish)
+
+    @staticmethod
+    def _headers(h: dict[str, str], d: RateDecision) -> None:
         if d.req_limit is not None:
             h["x-ratelimit-limit-requests"] = str(d.req_limit)
             h["x-ratelimit-remaining-requests"] = str(d.req_remaining)
@@ -125,8 +147,6 @@ class RateLimitStage:
             h["x-ratelimit-limit-tokens"] = str(d.tok_limit)
             h["x-ratelimit-remaining-tokens"] = str(d.tok_remaining)
             h["x-ratelimit-reset-tokens"] = format_reset(d.tok_reset)
-        if budget is not None and res is not None:
-            budget.admitted(ctx, res, bd)  # may refuse: 429 budget_exceeded (the lease is released in finish)
 
     def _refusal(self, d: RateDecision, scopes: tuple[ScopeLimit, ...], tokens: int) -> RateLimited:
         s = scopes[d.denied_index]
@@ -160,8 +180,23 @@ class RateLimitStage:
             lease.done = True
         else:
             lease = None
-        settle = self._budget.partner_settlement(ctx) if self._budget is not None else None
+        mem = self._mem
+        settle = self._budget.partner_settlement(ctx, mem is None) if self._budget is not None else None
         if lease is None and settle is None:
+            return
+        if mem is not None:  # the in-process backend's `conclude` (or `release`, `settle`), called directly
+            try:
+                if lease is not None:
+                    usage = ctx.usage
+                    if usage is None:
+                        usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
+                    mem.give_back(lease.scopes, usage.input_tokens + usage.output_tokens - lease.tokens,
+                                  self._clock() if self._clock is not None else None)
+                if settle is not None:
+                    res = settle[0]
+                    mem.account(res.slots, res.amount, settle[1], settle[2])
+            except Exception as e:  # a finaliser never raises
+                mem.failures.record("ratelimit.finish", type(e).__name__)
             return
         try:
             now = self._clock() if self._clock is not None else None

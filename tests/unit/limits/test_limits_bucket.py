@@ -93,7 +93,7 @@ def test_memory_release_corrects_the_tokens_bucket_by_level_at(tpm: int, tokens:
     t = [1000.0]
     b = MemoryBackend(clock=lambda: t[0])
     scopes = (ScopeLimit(key_scope("k"), "key 'k'", rpm=10**9, tpm=tpm, max_parallel=5),)
-    d = b._acquire(scopes, tokens, None)
+    d = b.take(scopes, tokens, None)
     key = key_scope("k") + "|t"
     if not d.allowed:
         assert tokens > tpm and key not in b._buckets
@@ -103,11 +103,11 @@ def test_memory_release_corrects_the_tokens_bucket_by_level_at(tpm: int, tokens:
     t[0] += later
     if fresh:
         del b._buckets[key]
-    b._release(scopes, delta, None)
+    b.give_back(scopes, delta, None)
     expected = (float(tpm) if fresh else level_at(level, stamp, t[0], tpm)) - delta
     if delta:
         assert b._buckets[key] == [expected if expected <= tpm else float(tpm), t[0], float(tpm)]
     assert b._parallel == {}
     t[0] += again
-    b._release(scopes, 0, None)  # a second release of nothing taken: no counter goes below zero
+    b.give_back(scopes, 0, None)  # a second release of nothing taken: no counter goes below zero
     assert b._parallel == {}

@@ -1,0 +1,341 @@
+/* The memory backend's token buckets (limits/memory.py `take` and `give_back`) in C: the same
+ * arithmetic on the same objects, so either can run on the counters the other left.
+ *
+ * A plan row is (scope index, kind, key, limit, float(limit)) with kind "requests", "tokens" or
+ * "parallel"; `buckets` maps a key to the list [level, stamp, float limit], `counts` a scope id to
+ * its requests in flight. Anything outside what the C arithmetic reproduces bit for bit (a limit,
+ * token count or counter beyond 2**53 or negative where Python's int and float would part ways, a
+ * stamp or clock that is not a float, a plan of more than MAX_ROWS rows) returns None before
+ * anything changed: the caller runs the Python code instead. Python compares a float with an int
+ * exactly and converts an int to float with correct rounding; for integers of at most 2**53 in
+ * magnitude the conversion is exact, so the C double arithmetic below gives the same floats. */
+#include "_native.h"
+
+#define MAX_ROWS 32
+#define EXACT (1LL << 53)
+#define PERIOD 60.0
+
+/* Row r's fields; 0, or -1 when the row is not what the C path handles (no exception set). */
+static int
+row_fields(PyObject *row, char *kind, PyObject **key, long long *limit, double *flimit, PyObject **flimit_obj)
+{
+    if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != 5)
+        return -1;
+    PyObject *k = PyTuple_GET_ITEM(row, 1), *lim = PyTuple_GET_ITEM(row, 3), *fl = PyTuple_GET_ITEM(row, 4);
+    if (!PyUnicode_Check(k) || PyUnicode_GET_LENGTH(k) < 1 || !PyLong_CheckExact(lim) || !PyFloat_CheckExact(fl))
+        return -1;
+    *kind = (char)PyUnicode_READ_CHAR(k, 0);
+    if (*kind != 'r' && *kind != 't' && *kind != 'p')
+        return -1;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(lim, &overflow);
+    if (overflow || v < 0 || v > EXACT)
+        return -1;
+    *key = PyTuple_GET_ITEM(row, 2);
+    *limit = v;
+    *flimit = PyFloat_AS_DOUBLE(fl);
+    *flimit_obj = fl;
+    return 0;
+}
+
+/* An int argument within +-2**53; 0, or -1 when it is not. */
+static int
+exact_int(PyObject *o, long long *out)
+{
+    if (!PyLong_CheckExact(o))
+        return -1;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow || v > EXACT || v < -EXACT)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A bucket list [level, stamp, limit] of floats at level and stamp; 0, or -1 when it is not. */
+static int
+bucket_fields(PyObject *b, double *level, double *stamp)
+{
+    if (!PyList_CheckExact(b) || PyList_GET_SIZE(b) != 3)
+        return -1;
+    PyObject *l = PyList_GET_ITEM(b, 0), *s = PyList_GET_ITEM(b, 1);
+    if (!PyFloat_CheckExact(l) || !PyFloat_CheckExact(s))
+        return -1;
+    *level = PyFloat_AS_DOUBLE(l);
+    *stamp = PyFloat_AS_DOUBLE(s);
+    return 0;
+}
+
+/* A count in `counts` (0 when absent); 0, -1 when not a small int, -2 with an exception. */
+static int
+count_of(PyObject *counts, PyObject *key, long long *n)
+{
+    PyObject *v = PyDict_GetItemWithError(counts, key);
+    if (v == NULL) {
+        if (PyErr_Occurred())
+            return -2;
+        *n = 0;
+        return 0;
+    }
+    return exact_int(v, n);
+}
+
+/* Set item i of list b to a new float d; -1 with an exception. */
+static int
+set_float(PyObject *b, Py_ssize_t i, double d)
+{
+    PyObject *f = PyFloat_FromDouble(d);
+    if (f == NULL)
+        return -1;
+    PyObject *old = PyList_GET_ITEM(b, i);
+    PyList_SET_ITEM(b, i, f);
+    Py_DECREF(old);
+    return 0;
+}
+
+static int
+set_obj(PyObject *b, Py_ssize_t i, PyObject *o)
+{
+    PyObject *old = PyList_GET_ITEM(b, i);
+    Py_INCREF(o);
+    PyList_SET_ITEM(b, i, o);
+    Py_DECREF(old);
+    return 0;
+}
+
+/* buckets[key] = [level, t, flimit]; -1 with an exception. */
+static int
+new_bucket(PyObject *buckets, PyObject *key, double level, PyObject *t, PyObject *flimit)
+{
+    PyObject *b = PyList_New(3);
+    if (b == NULL)
+        return -1;
+    PyObject *f = PyFloat_FromDouble(level);
+    if (f == NULL) {
+        Py_DECREF(b);
+        return -1;
+    }
+    PyList_SET_ITEM(b, 0, f);
+    Py_INCREF(t);
+    PyList_SET_ITEM(b, 1, t);
+    Py_INCREF(flimit);
+    PyList_SET_ITEM(b, 2, flimit);
+    int rc = PyDict_SetItem(buckets, key, b);
+    Py_DECREF(b);
+    return rc;
+}
+
+static int
+set_count(PyObject *counts, PyObject *key, long long n)
+{
+    PyObject *v = PyLong_FromLongLong(n);
+    if (v == NULL)
+        return -1;
+    int rc = PyDict_SetItem(counts, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* The arguments (buckets: dict, counts: dict, rows: tuple, an int, t: float) of both functions, the
+ * int and t read: 1; 0 when they are not what the C path handles (the caller returns None); -1 with
+ * TypeError naming `usage`. */
+static int
+bucket_args(PyObject *const *args, Py_ssize_t nargs, const char *usage, long long *amount, double *t)
+{
+    if (nargs != 5 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyTuple_CheckExact(args[2])) {
+        PyErr_Format(PyExc_TypeError, "%s: dict, dict, tuple, int, float expected", usage);
+        return -1;
+    }
+    if (exact_int(args[3], amount) < 0 || !PyFloat_CheckExact(args[4]) || PyTuple_GET_SIZE(args[2]) > MAX_ROWS)
+        return 0;
+    *t = PyFloat_AS_DOUBLE(args[4]);
+    return isfinite(*t) ? 1 : 0;
+}
+
+/* bucket_take(buckets, counts, rows, tokens, t): MemoryBackend.take's counters. Admitted:
+ * (req_limit, req_remaining, req_left, tok_limit, tok_remaining, tok_left), the limits 0 when none
+ * applied; refused: (position of the refusing row in rows, the bucket's level or None); None: not
+ * handled here, nothing changed. */
+PyObject *
+native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long tokens;
+    double t;
+    int ok = bucket_args(args, nargs, "bucket_take(buckets, counts, rows, tokens, t)", &tokens, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
+    Py_ssize_t n = PyTuple_GET_SIZE(rows);
+    char kinds[MAX_ROWS];
+    PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS], *bs[MAX_ROWS];
+    double levels[MAX_ROWS];
+    long long req_limit = 0, tok_limit = 0, req_rem = 0, tok_rem = 0;
+    double req_left = 0.0, tok_left = 0.0;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        long long limit;
+        double flimit;
+        if (row_fields(PyTuple_GET_ITEM(rows, j), &kinds[j], &keys[j], &limit, &flimit, &fobjs[j]) < 0)
+            Py_RETURN_NONE;
+        bs[j] = NULL;
+        if (kinds[j] == 'p') {
+            long long cur;
+            int rc = count_of(counts, keys[j], &cur);
+            if (rc == -2)
+                return NULL;
+            if (rc < 0)
+                Py_RETURN_NONE;
+            if (cur >= limit)
+                return Py_BuildValue("(nO)", j, Py_None);
+            continue;
+        }
+        long long need;
+        if (kinds[j] == 't') {
+            if (tokens > limit)
+                return Py_BuildValue("(nO)", j, Py_None);
+            need = tokens;
+        } else {
+            need = 1;
+        }
+        PyObject *b = PyDict_GetItemWithError(buckets, keys[j]);
+        double cur;
+        if (b == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            cur = flimit;
+        } else {
+            double stamp;
+            if (bucket_fields(b, &cur, &stamp) < 0)
+                Py_RETURN_NONE;
+            double elapsed = t - stamp;
+            if (elapsed > 0)
+                cur += elapsed * (double)limit / PERIOD;
+            if (cur > (double)limit)
+                cur = flimit;
+        }
+        if (cur < (double)need)
+            return Py_BuildValue("(nd)", j, cur);
+        cur -= (double)need;
+        bs[j] = b;
+        levels[j] = cur;
+        long long rem = (long long)cur; /* cur >= 0: floor */
+        if (kinds[j] == 't') {
+            if (!tok_limit || rem < tok_rem)
+                tok_limit = limit, tok_rem = rem, tok_left = cur;
+        } else if (!req_limit || rem < req_rem) {
+            req_limit = limit, req_rem = rem, req_left = cur;
+        }
+    }
+    /* Everything admits: take. Buckets are borrowed from `buckets`, which nothing above changed. */
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (kinds[j] == 'p')
+            continue;
+        if (bs[j] == NULL) {
+            if (new_bucket(buckets, keys[j], levels[j], t_obj, fobjs[j]) < 0)
+                return NULL;
+        } else {
+            if (set_float(bs[j], 0, levels[j]) < 0)
+                return NULL;
+            set_obj(bs[j], 1, t_obj);
+            set_obj(bs[j], 2, fobjs[j]);
+        }
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (kinds[j] != 'p')
+            continue;
+        long long cur;
+        if (count_of(counts, keys[j], &cur) < 0)
+            return PyErr_Occurred() ? NULL : (PyErr_SetString(PyExc_ValueError, "bucket_take: a count changed"), NULL);
+        if (set_count(counts, keys[j], cur + 1) < 0)
+            return NULL;
+    }
+    return Py_BuildValue("(LLdLLd)", req_limit, req_rem, req_left, tok_limit, tok_rem, tok_left);
+}
+
+/* bucket_give_back(buckets, counts, rows, token_delta, t): MemoryBackend.give_back's counters
+ * (rows: the plan's tokens and parallel rows). True, or None: not handled here, nothing changed. */
+PyObject *
+native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long delta;
+    double t;
+    int ok = bucket_args(args, nargs, "bucket_give_back(buckets, counts, rows, token_delta, t)", &delta, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
+    Py_ssize_t n = PyTuple_GET_SIZE(rows);
+    char kinds[MAX_ROWS];
+    PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS];
+    long long limits[MAX_ROWS];
+    double flimits[MAX_ROWS];
+    /* Check every row first: None must leave everything as it was. */
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (row_fields(PyTuple_GET_ITEM(rows, j), &kinds[j], &keys[j], &limits[j], &flimits[j], &fobjs[j]) < 0
+                || kinds[j] == 'r')
+            Py_RETURN_NONE;
+        if (kinds[j] == 'p') {
+            long long cur;
+            int rc = count_of(counts, keys[j], &cur);
+            if (rc == -2)
+                return NULL;
+            if (rc < 0 || cur < -EXACT + 1)
+                Py_RETURN_NONE;
+        } else if (delta) {
+            PyObject *b = PyDict_GetItemWithError(buckets, keys[j]);
+            double level, stamp;
+            if (b == NULL && PyErr_Occurred())
+                return NULL;
+            if (b != NULL && bucket_fields(b, &level, &stamp) < 0)
+                Py_RETURN_NONE;
+        }
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (kinds[j] == 't') {
+            if (!delta)
+                continue;
+            double limit = (double)limits[j], cur;
+            PyObject *b = PyDict_GetItemWithError(buckets, keys[j]);
+            if (b == NULL) {
+                if (PyErr_Occurred())
+                    return NULL;
+                cur = flimits[j] - (double)delta;
+            } else {
+                double level, stamp;
+                if (bucket_fields(b, &level, &stamp) < 0) { /* (a row earlier in this call wrote floats) */
+                    PyErr_SetString(PyExc_ValueError, "bucket_give_back: a bucket changed");
+                    return NULL;
+                }
+                double elapsed = t - stamp;
+                if (elapsed > 0)
+                    level += elapsed * limit / PERIOD;
+                cur = (level > limit ? flimits[j] : level) - (double)delta;
+            }
+            if (cur > limit)
+                cur = flimits[j];
+            if (b == NULL) {
+                if (new_bucket(buckets, keys[j], cur, t_obj, fobjs[j]) < 0)
+                    return NULL;
+            } else {
+                if (set_float(b, 0, cur) < 0)
+                    return NULL;
+                set_obj(b, 1, t_obj);
+            }
+        } else {
+            long long cur;
+            int rc = count_of(counts, keys[j], &cur);
+            if (rc < 0) {
+                if (rc != -2)
+                    PyErr_SetString(PyExc_ValueError, "bucket_give_back: a count changed");
+                return NULL;
+            }
+            if (cur - 1 > 0) {
+                if (set_count(counts, keys[j], cur - 1) < 0)
+                    return NULL;
+            } else if (PyDict_DelItem(counts, keys[j]) < 0) {
+                if (!PyErr_ExceptionMatches(PyExc_KeyError))
+                    return NULL;
+                PyErr_Clear(); /* counts.pop(key, None) */
+            }
+        }
+    }
+    Py_RETURN_TRUE;
+}
