@@ -286,10 +286,15 @@ def _line(ctx: RequestContext) -> bytes:
     a = ctx.attempts
     u = ctx.usage
     first = ctx.first_token_at
+    addr = ctx.client_addr
+    model = ctx.model
+    # client text in the key scrubbed as in the line (scrub's known-clean look-up, mostly): a template's key
+    # holds nothing secret-shaped either
     key = (p.key_id if p is not None else None, p.team if p is not None else None,
-           ctx.presented_key_id if p is None else None, ctx.client_addr, ctx.ingress, ctx.operation, ctx.model,
-           a[-1].provider if a else None, len(a), ctx.status, ctx.error_code, ctx.stream, ctx.finish_reason,
-           len(ctx.findings), ctx.client_disconnected)
+           scrub(ctx.presented_key_id) if p is None and ctx.presented_key_id else None,
+           scrub(addr) if addr is not None else None, ctx.ingress, ctx.operation,
+           scrub(model) if model is not None else None, a[-1].provider if a else None, len(a), ctx.status,
+           ctx.error_code, ctx.stream, ctx.finish_reason, len(ctx.findings), ctx.client_disconnected)
     template = _TEMPLATES.get(key)
     if template is None:
         template = _template(ctx, key)

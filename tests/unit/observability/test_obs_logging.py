@@ -429,7 +429,7 @@ def _contexts() -> Iterator[RequestContext]:
 def test_access_line_from_a_template_is_the_mapping_serialised(monkeypatch: pytest.MonkeyPatch) -> None:
     """The direct access line is put in a template kept per combination of the fields that repeat: byte for
     byte the mapping's serialisation, whatever the values hold (commas, quotes, `%`, the marks, non-ASCII),
-    on the first line of a combination and on the next."""
+    on the first line of a combination and on the next; a template is kept under scrubbed client text."""
     import bastion.core.context as context
     import bastion.observability.logging as obs
 
@@ -442,3 +442,5 @@ def test_access_line_from_a_template_is_the_mapping_serialised(monkeypatch: pyte
         assert obs._line(ctx) == expected
         assert obs._line(ctx) == expected  # from the template kept
     assert obs._TEMPLATES  # (most combinations took a template)
+    kept = repr(list(obs._TEMPLATES))
+    assert PROVIDER_KEY not in kept and VIRTUAL_KEY not in kept  # keys hold client text scrubbed
