@@ -999,6 +999,8 @@ static PyMethodDef methods[] = {
      "limits/memory.py MemoryBackend.give_back's token buckets and concurrency counts (_native_bucket.c)."},
     {"text_one", (PyCFunction)(void (*)(void))native_text_one, METH_FASTCALL,
      "providers/frames.py `Translator.read`: a read of one templated text event checked and framed (_native_sse.c)."},
+    {"keyed_digest", (PyCFunction)(void (*)(void))native_keyed_digest, METH_FASTCALL,
+     "policy/scan_cache.py: SipHash-2-4-128 of a text (its characters as held) or bytes under a key (_native_digest.c)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -399,3 +399,48 @@ def test_a_forked_child_leaves_its_parents_pending_lines_to_the_parent(tmp_path:
         root.setLevel(saved[1])
         out.close()
     assert _ids((tmp_path / "log").read_text()) == ["req_00000001"]
+
+
+def _contexts() -> Iterator[RequestContext]:
+    from bastion.core.context import Attempt, Finding
+
+    for n, (rid, model, key, addr) in enumerate([
+            ("req_0af3", "gpt-4o-mini", None, "127.0.0.1"), ("x,y\"z%s%%,", "m,%d\\\"", "bst_k1", None),
+            ("a\x00\x01\u2028", "\x00%s\x00", None, "10.0.0.1,2"), ("é,ü", "模型", "bst_" + "x" * 30, "::1"),
+            (f"r {VIRTUAL_KEY}", PROVIDER_KEY, VIRTUAL_KEY, "%s")]):
+        for variant in range(4):
+            ctx = RequestContext(request_id=rid, ingress="anthropic" if n % 2 else "openai", model=model,
+                                 client_addr=addr, presented_key_id=key, stream=bool(variant % 2),
+                                 status=(200, 429, 500, 0)[variant], cost_micros=(0, 7, 10**12, 3)[variant])
+            if variant != 1:
+                ctx.principal = Principal(f"k{n}", "svc", team=None if variant == 2 else f"t,{n}%s")
+            if variant:
+                ctx.usage = Usage(variant * 11, (0, 5, 10**15, 2)[variant])
+                ctx.attempts = [Attempt("p1", "m1", "error", 1.5), Attempt(f"p,{variant}", "m2", "ok", 2.25)]
+                ctx.first_token_at = ctx.started + (0.0123456, 1e-7, 12345.6789)[variant - 1]
+                ctx.upstream_ms = (0.0004, 1e16, 33.3335)[variant - 1]
+                ctx.error_code = "rate_limit" if variant == 2 else None
+                ctx.finish_reason = "stop" if variant == 3 else None
+                ctx.findings = [Finding("pii", "email", 0, 1)] * variant
+                ctx.client_disconnected = variant == 3
+            yield ctx
+
+
+def test_access_line_from_a_template_is_the_mapping_serialised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct access line is put in a template kept per combination of the fields that repeat: byte for
+    byte the mapping's serialisation, whatever the values hold (commas, quotes, `%`, the marks, non-ASCII),
+    on the first line of a combination and on the next; a template is kept under scrubbed client text."""
+    import bastion.core.context as context
+    import bastion.observability.logging as obs
+
+    monkeypatch.setattr(obs.time, "time", lambda: 1_767_000_000.125)
+    monkeypatch.setattr(context.time, "perf_counter", lambda: 1000.0)
+    monkeypatch.setattr(obs, "_TEMPLATES", {})
+    for ctx in _contexts():
+        ctx.started = 1000.0 - (0.5, 1e-9, 123.4567891)[ctx.status % 3]
+        expected = orjson.dumps(obs._fields(ctx), option=orjson.OPT_APPEND_NEWLINE)
+        assert obs._line(ctx) == expected
+        assert obs._line(ctx) == expected  # from the template kept
+    assert obs._TEMPLATES  # (most combinations took a template)
+    kept = repr(list(obs._TEMPLATES))
+    assert PROVIDER_KEY not in kept and VIRTUAL_KEY not in kept  # keys hold client text scrubbed

@@ -324,3 +324,36 @@ def test_cache_stats_per_policy(stub_registry: ScannerRegistry) -> None:
     for _ in range(3):
         e.scan_request(ctx(), chat(LONG))
     assert policies.cache_stats() == {"default": (2, 1, 1)}
+
+
+def test_the_native_digest_is_siphash_2_4_128() -> None:
+    """The C accelerator's digest is the reference SipHash-2-4 with 128-bit output (the reference
+    implementation's vectors: key 00..0f, message 00..len-1), over a text's characters as held, under the key
+    tweaked by their width: texts of the same bytes and other widths get different digests."""
+    native = pytest.importorskip("bastion._native")
+    key = bytes(range(16))
+    vectors = ["a3817f04ba25a8e66df67214c7550293", "da87c1d86b99af44347659119b22fc45",
+               "8177228da4a45dc7fca38bdef60affe4", "9c70b60c5267a94e5f33b6b02985ed51",
+               "f88164c12d9c8faf7d0f6e7c7bcd5579", "1368875980776f8854527a07690e9627",
+               "14eeca338b208613485ea0308fd7a15e", "a1f1ebbed8dbc153c0b84aa61ff08239",
+               "3b62a9ba6258f5610f83e264f31497b4", "264499060ad9baabc47f8b02bb6d71ed"]
+    for n, expected in enumerate(vectors):
+        assert native.keyed_digest(key, bytes(range(n))).hex() == expected
+    assert native.keyed_digest(key, "abc") != native.keyed_digest(key, b"abc")
+    assert native.keyed_digest(key, "\x00\x01") != native.keyed_digest(key, "\u0100")  # same bytes, two widths
+    same = "".join(["caf", "é " * 150, "\ud800"])
+    assert ScanCache.digest(same) == ScanCache.digest("café " + "é " * 149 + "\ud800")
+    assert len({ScanCache.digest(t) for t in ("", "a", "b", "ab", "ba", "é", "\U0001f600", LONG, LONG + " ")}) == 9
+    with pytest.raises(TypeError):
+        native.keyed_digest(b"short", "text")
+
+
+def test_without_the_native_digest_it_is_blake2b(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from bastion.policy import scan_cache
+
+    monkeypatch.setattr(scan_cache, "_keyed", None)
+    text = LONG + "\ud800 é"
+    expected = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    assert ScanCache.digest(text) == expected
