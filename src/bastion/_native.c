@@ -946,6 +946,8 @@ static PyMethodDef methods[] = {
      "providers/frames.py `_run`: a run of templated text events checked and joined in one pass (_native_sse.c)."},
     {"audit_body", (PyCFunction)(void (*)(void))native_audit_body, METH_FASTCALL,
      "audit/record.py: a record's chain body, its text and its time in microseconds, or None (_native_audit.c)."},
+    {"audit_record", (PyCFunction)(void (*)(void))native_audit_record, METH_FASTCALL,
+     "audit/record.py: build_record's record of a context without captured content, or None (_native_audit.c)."},
     {"text_one", (PyCFunction)(void (*)(void))native_text_one, METH_FASTCALL,
      "providers/frames.py `Translator.read`: a read of one templated text event checked and framed (_native_sse.c)."},
     {NULL, NULL, 0, NULL},

@@ -140,7 +140,7 @@ class AuditWriter:
         (no reservation, on_error: allow), or raises ServiceUnavailable (503)."""
         if self._stopping or self._closed:
             raise ServiceUnavailable("audit log is shutting down", code="audit_unavailable")
-        if self.depth + self._reserved < self.capacity:
+        if len(self._buffer) + len(self._batch) + self._reserved < self.capacity:  # self.depth, written out
             self._reserved += 1
             return True
         if self.on_error == "allow":
@@ -156,6 +156,15 @@ class AuditWriter:
     def submit(self, record: AuditRecord, *, reserved: bool = False) -> bool:
         """Queue a record (never blocks). With a reservation it always fits. Returns False when
         the record was dropped (no reservation and no room, or writer closed): counted and logged."""
+        task = self._task
+        if reserved and self._reserved > 0 and not self._closed and task is not None and not task.done():
+            # _enqueue's path for a reserved record while the writer runs, written out (once per request)
+            self._reserved -= 1
+            buffer = self._buffer
+            buffer.append((record, None))
+            if len(buffer) >= self.batch_size:
+                self._kick()
+            return True
         return self._enqueue(record, None, reserved)
 
     async def write_sync(self, record: AuditRecord, *, reserved: bool = False) -> None:
