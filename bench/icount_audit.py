@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-_COLLECTED = re.compile(r"Collected : (\d+)")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from icount import ROOT, callgrind_total
+
 _BATCH = 500
 
 
@@ -110,17 +109,8 @@ def _child(mode: str, records: int, contexts_only: bool) -> None:
 
 
 def instructions(src: Path, mode: str, records: int, contexts_only: bool) -> int:
-    with tempfile.TemporaryDirectory(prefix="icount-") as tmp:
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.%p.out", sys.executable,
-               str(Path(__file__).resolve()), "--child", "--mode", mode, "--records", str(records),
-               *(["--contexts-only"] if contexts_only else [])]
-        env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
-    found = _COLLECTED.findall(done.stderr)
-    if done.returncode != 0 or not found:
-        tail = "\n".join(done.stderr.splitlines()[-15:])
-        raise SystemExit(f"the run under valgrind failed (exit {done.returncode}):\n{tail}")
-    return int(found[-1])
+    return callgrind_total(src, [str(Path(__file__).resolve()), "--child", "--mode", mode, "--records", str(records),
+                                 *(["--contexts-only"] if contexts_only else [])])
 
 
 def main() -> None:

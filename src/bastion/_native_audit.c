@@ -270,27 +270,31 @@ static const char *attr_names[N_ATTR] = {
     "request_id", "status", "stream", "team", "time", "ttft_ms", "upstream_ms", "usage", "admin"};
 static PyObject *attr_strs[N_ATTR];
 
-/* Where a slotted class (the dataclass AuditRecord) keeps each attribute: read there, the 25 attributes
- * cost ~0.3k instructions instead of ~4.4k through PyObject_GetAttr. Kept for one type (a strong
- * reference: its address cannot be reused) at one version tag (any change to the class clears it). */
-static PyTypeObject *slots_type;
-static unsigned int slots_version;
-static Py_ssize_t slot_offsets[N_ATTR];
+/* Where a slotted class keeps each of some attributes: read there, the record's 25 attributes cost ~0.3k
+ * instructions instead of ~4.4k through PyObject_GetAttr. Kept for one type (a strong reference: its address
+ * cannot be reused) at one version tag (any change to the class clears it). */
+typedef struct {
+    PyTypeObject *type;  /* a strong reference: its address cannot be reused */
+    unsigned int version;
+    int n;
+    const char *const *names;
+    PyObject **strs;
+    Py_ssize_t *offsets;
+} SlotCache;
 
-/* -1 with an exception; else slots_type is `tp` when every attribute is a plain object slot of it. */
+/* 1 when every name is a plain object slot of `tp` (the cache then holds tp's offsets), 0 if not, -1 error */
 static int
-load_slots(PyTypeObject *tp)
+slot_cache(SlotCache *c, PyTypeObject *tp)
 {
-    if (attr_strs[N_ATTR - 1] == NULL)  /* interned in order: the last one set means all are */
-        for (int i = 0; i < N_ATTR; i++)
-            if ((attr_strs[i] = PyUnicode_InternFromString(attr_names[i])) == NULL)
+    if (tp == c->type && tp->tp_version_tag == c->version && c->version != 0)
+        return 1;
+    if (c->strs[c->n - 1] == NULL)
+        for (int i = 0; i < c->n; i++)
+            if (c->strs[i] == NULL && (c->strs[i] = PyUnicode_InternFromString(c->names[i])) == NULL)
                 return -1;
-    if (tp == slots_type && tp->tp_version_tag == slots_version && slots_version != 0)
-        return 0;
-    Py_CLEAR(slots_type);
-    Py_ssize_t offsets[N_ATTR];
-    for (int i = 0; i < N_ATTR; i++) {
-        PyObject *d = PyObject_GetAttr((PyObject *)tp, attr_strs[i]);  /* a slot's member descriptor */
+    Py_CLEAR(c->type);
+    for (int i = 0; i < c->n; i++) {
+        PyObject *d = PyObject_GetAttr((PyObject *)tp, c->strs[i]);
         if (d == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_AttributeError))
                 return -1;
@@ -300,16 +304,20 @@ load_slots(PyTypeObject *tp)
         int plain = Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
                     && PyType_IsSubtype(tp, PyDescr_TYPE(d));
         if (plain)
-            offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+            c->offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
         Py_DECREF(d);
         if (!plain)
             return 0;
     }
-    memcpy(slot_offsets, offsets, sizeof(offsets));
-    slots_version = tp->tp_version_tag;
-    slots_type = (PyTypeObject *)Py_NewRef(tp);
-    return 0;
+    if (tp->tp_version_tag == 0)  /* no tag to tell a changed class by: not cached */
+        return 0;
+    c->version = tp->tp_version_tag;
+    c->type = (PyTypeObject *)Py_NewRef(tp);
+    return 1;
 }
+
+static Py_ssize_t slot_offsets[N_ATTR];
+static SlotCache record_cache = {NULL, 0, N_ATTR, attr_names, attr_strs, slot_offsets};  /* AuditRecord's */
 
 #define TRY(call) do { int rc_ = (call); if (rc_ != OK) return rc_; } while (0)
 
@@ -435,9 +443,10 @@ native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *items[N_ITEMS];  /* the attributes (new references), then the arguments */
     int n = 0;
-    if (load_slots(Py_TYPE(args[0])) < 0)
+    int cached = slot_cache(&record_cache, Py_TYPE(args[0]));  /* interns attr_strs in any case */
+    if (cached < 0)
         return NULL;
-    if (slots_type == Py_TYPE(args[0])) {
+    if (cached) {
         for (; n < N_ATTR; n++) {
             PyObject *v = *(PyObject **)((char *)args[0] + slot_offsets[n]);
             if (v == NULL)  /* unset: the Python path raises its AttributeError */
@@ -496,82 +505,27 @@ native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  * field unset, a text longer than 128 characters, a presented key id without a principal, a latency that
  * is not a float, a container that is not a list. */
 
-typedef struct {
-    PyTypeObject *type;  /* a strong reference: its address cannot be reused */
-    unsigned int version;
-    int n;
-    const char *const *names;
-    PyObject **strs;
-    Py_ssize_t *offsets;
-} SlotCache;
-
-/* 1 when every name is a plain object slot of `tp` (the cache then holds tp's offsets), 0 if not, -1 error */
-static int
-slot_cache(SlotCache *c, PyTypeObject *tp)
-{
-    if (tp == c->type && tp->tp_version_tag == c->version && c->version != 0)
-        return 1;
-    if (c->strs[c->n - 1] == NULL)
-        for (int i = 0; i < c->n; i++)
-            if (c->strs[i] == NULL && (c->strs[i] = PyUnicode_InternFromString(c->names[i])) == NULL)
-                return -1;
-    Py_CLEAR(c->type);
-    for (int i = 0; i < c->n; i++) {
-        PyObject *d = PyObject_GetAttr((PyObject *)tp, c->strs[i]);
-        if (d == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-                return -1;
-            PyErr_Clear();
-            return 0;
-        }
-        int plain = Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
-                    && PyType_IsSubtype(tp, PyDescr_TYPE(d));
-        if (plain)
-            c->offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
-        Py_DECREF(d);
-        if (!plain)
-            return 0;
-    }
-    if (tp->tp_version_tag == 0)  /* no tag to tell a changed class by: not cached */
-        return 0;
-    c->version = tp->tp_version_tag;
-    c->type = (PyTypeObject *)Py_NewRef(tp);
-    return 1;
-}
-
 #define SLOT(obj, cache, i) (*(PyObject **)((char *)(obj) + (cache).offsets[i]))
 
 enum { C_WALL_TIME, C_REQUEST_ID, C_PRINCIPAL, C_PRESENTED_KEY_ID, C_CLIENT_ADDR, C_INGRESS, C_OPERATION, C_MODEL,
        C_ATTEMPTS, C_STATUS, C_ERROR_CODE, C_STARTED, C_FIRST_TOKEN_AT, C_UPSTREAM_MS, C_USAGE, C_COST_MICROS,
        C_STREAM, C_FINISH_REASON, C_CLIENT_DISCONNECTED, C_POLICY_NAME, C_FINDINGS, N_CTX };
-static const char *const ctx_names[N_CTX] = {
+/* the names, interned names and offsets of one class's attributes read here, and their SlotCache `name##_cache` */
+#define SLOT_CACHE(name, n, ...)                                  \
+    static const char *const name##_names[n] = {__VA_ARGS__};     \
+    static PyObject *name##_strs[n];                              \
+    static Py_ssize_t name##_offsets[n];                          \
+    static SlotCache name##_cache = {NULL, 0, n, name##_names, name##_strs, name##_offsets};
+
+SLOT_CACHE(ctx, N_CTX,  /* RequestContext */
     "wall_time", "request_id", "principal", "presented_key_id", "client_addr", "ingress", "operation", "model",
     "attempts", "status", "error_code", "started", "first_token_at", "upstream_ms", "usage", "cost_micros",
-    "stream", "finish_reason", "client_disconnected", "policy_name", "findings"};
-static PyObject *ctx_strs[N_CTX];
-static Py_ssize_t ctx_offsets[N_CTX];
-static SlotCache ctx_cache = {NULL, 0, N_CTX, ctx_names, ctx_strs, ctx_offsets};
-
-static const char *const principal_names[2] = {"key_id", "team"};
-static PyObject *principal_strs[2];
-static Py_ssize_t principal_offsets[2];
-static SlotCache principal_cache = {NULL, 0, 2, principal_names, principal_strs, principal_offsets};
-
-static const char *const attempt_names[5] = {"provider", "model", "outcome", "status", "latency_ms"};
-static PyObject *attempt_strs[5];
-static Py_ssize_t attempt_offsets[5];
-static SlotCache attempt_cache = {NULL, 0, 5, attempt_names, attempt_strs, attempt_offsets};
-
-static const char *const usage_names[5] = {"input_tokens", "output_tokens", "cached_input_tokens",
-                                           "cache_write_tokens", "reasoning_tokens"};
-static PyObject *usage_strs[5];
-static Py_ssize_t usage_offsets[5];
-static SlotCache usage_cache = {NULL, 0, 5, usage_names, usage_strs, usage_offsets};
-
-static const char *const finding_names[5] = {"scanner", "type", "action", "score", "direction"};
-static PyObject *finding_strs[5];
-static Py_ssize_t finding_offsets[5];
-static SlotCache finding_cache = {NULL, 0, 5, finding_names, finding_strs, finding_offsets};
+    "stream", "finish_reason", "client_disconnected", "policy_name", "findings")
+SLOT_CACHE(principal, 2, "key_id", "team")
+SLOT_CACHE(attempt, 5, "provider", "model", "outcome", "status", "latency_ms")
+SLOT_CACHE(usage, 5, "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+           "reasoning_tokens")
+SLOT_CACHE(finding, 5, "scanner", "type", "action", "score", "direction")
 
 /* a tuple of obj's five cached slots; NULL with *slow set when a slot is unset or obj is of another class */
 static PyObject *
@@ -680,12 +634,12 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyTypeObject *rt = (PyTypeObject *)args[0];
     PyObject *ctx = args[1], *now = args[2], *scrub = args[3], *clean = args[4];
-    if (load_slots(rt) < 0)
-        return NULL;
-    int rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+    int rc = slot_cache(&record_cache, rt);
+    if (rc > 0)
+        rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
     if (rc < 0)
         return NULL;
-    if (slots_type != rt || rc == 0)
+    if (rc == 0)
         Py_RETURN_NONE;
     PyObject *c[N_CTX];
     for (int i = 0; i < N_CTX; i++)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from tests.unit.audit.test_audit_body_native import ctx as body_ctx
 
 from bastion.audit import record as record_mod
 from bastion.audit.record import AuditRecord, CapturedContent, build_record
@@ -67,15 +68,8 @@ def assert_same_record(ctx: RequestContext) -> None:
 
 
 def ctx(**kw: Any) -> RequestContext:
-    c = RequestContext("req_00ab12cd000000002a", "openai", client_addr="203.0.113.9", model="gpt-4o-mini",
-                       wall_time=1_764_460_800.123456, started=100.0)
-    c.principal = Principal("k-0001", "alice", "team-a")
-    c.attempts.append(Attempt("openai", "gpt-4o-mini-2024-07-18", "ok", 200, 231.4567))
-    c.usage = Usage(1200, 310, 1024, 0, 64)
-    c.cost_micros, c.status, c.finish_reason, c.policy_name, c.upstream_ms = 1234, 200, "stop", "default", 230.9
-    for k, v in kw.items():
-        setattr(c, k, v)
-    return c
+    """test_audit_body_native's typical context, with a principal unless given."""
+    return body_ctx(**{"principal": Principal("k-0001", "alice", "team-a"), **kw})
 
 
 def test_typical_contexts_give_the_same_record() -> None:
