@@ -34,12 +34,17 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 def instructions(src: Path, profile: str, requests: int, stream: bool = False, one_read: bool = False,
                  injection: bool = False, anthropic: bool = False) -> int:
     """Every instruction of one in-process bench run (all threads) of `requests` requests."""
+    return callgrind_total(src, [str(ROOT / "bench" / "bench_gateway_overhead.py"), "--profile", profile,
+                                 "--requests", str(requests), "--rounds", "1", "--warmup", "200",
+                                 *(["--stream"] if stream else []), *(["--one-read"] if one_read else []),
+                                 *(["--with-injection"] if injection else []),
+                                 *(["--anthropic"] if anthropic else [])])
+
+
+def callgrind_total(src: Path, script: list[str]) -> int:
+    """Every instruction (all threads) of `python script...` under callgrind with `src` as the PYTHONPATH."""
     with tempfile.TemporaryDirectory(prefix="icount-") as tmp:
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.%p.out", sys.executable,
-               str(ROOT / "bench" / "bench_gateway_overhead.py"), "--profile", profile, "--requests", str(requests),
-               "--rounds", "1", "--warmup", "200", *(["--stream"] if stream else []),
-               *(["--one-read"] if one_read else []), *(["--with-injection"] if injection else []),
-               *(["--anthropic"] if anthropic else [])]
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.%p.out", sys.executable, *script]
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     found = _COLLECTED.findall(done.stderr)

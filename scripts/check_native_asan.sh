@@ -18,4 +18,4 @@ LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.s
     tests/unit/policy/test_injection_native.py tests/unit/policy/test_injection_reference.py \
     tests/unit/policy/test_secrets_native.py tests/unit/policy/test_pii_native.py tests/unit/policy/test_scan_fastpaths.py \
     tests/unit/providers/test_sse_properties.py tests/unit/providers/test_stream_frames.py \
-    tests/unit/audit/test_audit_body_native.py
+    tests/unit/audit/test_audit_body_native.py tests/unit/audit/test_audit_record_native.py

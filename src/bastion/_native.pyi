@@ -1,9 +1,11 @@
 """Types of the optional C accelerator (src/bastion/_native.c)."""
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from typing_extensions import Buffer
+
+_T = TypeVar("_T")
 
 class Tables: ...
 class Anchors: ...
@@ -42,6 +44,7 @@ def sse_events(chunk: bytes, names: tuple[tuple[bytes, str], ...], /) -> list[tu
 def text_run(sse: list[tuple[str | None, bytes]], start: int, end: int, names: tuple[str | None, ...], head: bytes,
              tail: bytes, before: bytes, after: bytes, fewest: int, /) -> tuple[int, bytes, bytes, int, int] | None: ...
 def audit_body(record: object, writer_id: str, seq: int, version: int, /) -> tuple[bytes, str, int] | None: ...
+def audit_record(record_type: type[_T], ctx: object, now: float, scrub: Callable[[str], str], clean: set[str], /) -> _T | None: ...
 def text_one(data: bytes, head: bytes, tail: bytes, before: bytes, after: bytes, /) -> tuple[bytes, int] | None: ...
 def bucket_take(buckets: dict[str, list[float]], counts: dict[str, int],
                 rows: tuple[tuple[int, str, str, int, float], ...], tokens: int, t: float, /

@@ -270,27 +270,31 @@ static const char *attr_names[N_ATTR] = {
     "request_id", "status", "stream", "team", "time", "ttft_ms", "upstream_ms", "usage", "admin"};
 static PyObject *attr_strs[N_ATTR];
 
-/* Where a slotted class (the dataclass AuditRecord) keeps each attribute: read there, the 25 attributes
- * cost ~0.3k instructions instead of ~4.4k through PyObject_GetAttr. Kept for one type (a strong
- * reference: its address cannot be reused) at one version tag (any change to the class clears it). */
-static PyTypeObject *slots_type;
-static unsigned int slots_version;
-static Py_ssize_t slot_offsets[N_ATTR];
+/* Where a slotted class keeps each of some attributes: read there, the record's 25 attributes cost ~0.3k
+ * instructions instead of ~4.4k through PyObject_GetAttr. Kept for one type (a strong reference: its address
+ * cannot be reused) at one version tag (any change to the class clears it). */
+typedef struct {
+    PyTypeObject *type;  /* a strong reference: its address cannot be reused */
+    unsigned int version;
+    int n;
+    const char *const *names;
+    PyObject **strs;
+    Py_ssize_t *offsets;
+} SlotCache;
 
-/* -1 with an exception; else slots_type is `tp` when every attribute is a plain object slot of it. */
+/* 1 when every name is a plain object slot of `tp` (the cache then holds tp's offsets), 0 if not, -1 error */
 static int
-load_slots(PyTypeObject *tp)
+slot_cache(SlotCache *c, PyTypeObject *tp)
 {
-    if (attr_strs[N_ATTR - 1] == NULL)  /* interned in order: the last one set means all are */
-        for (int i = 0; i < N_ATTR; i++)
-            if ((attr_strs[i] = PyUnicode_InternFromString(attr_names[i])) == NULL)
+    if (tp == c->type && tp->tp_version_tag == c->version && c->version != 0)
+        return 1;
+    if (c->strs[c->n - 1] == NULL)
+        for (int i = 0; i < c->n; i++)
+            if (c->strs[i] == NULL && (c->strs[i] = PyUnicode_InternFromString(c->names[i])) == NULL)
                 return -1;
-    if (tp == slots_type && tp->tp_version_tag == slots_version && slots_version != 0)
-        return 0;
-    Py_CLEAR(slots_type);
-    Py_ssize_t offsets[N_ATTR];
-    for (int i = 0; i < N_ATTR; i++) {
-        PyObject *d = PyObject_GetAttr((PyObject *)tp, attr_strs[i]);  /* a slot's member descriptor */
+    Py_CLEAR(c->type);
+    for (int i = 0; i < c->n; i++) {
+        PyObject *d = PyObject_GetAttr((PyObject *)tp, c->strs[i]);
         if (d == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_AttributeError))
                 return -1;
@@ -300,16 +304,20 @@ load_slots(PyTypeObject *tp)
         int plain = Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
                     && PyType_IsSubtype(tp, PyDescr_TYPE(d));
         if (plain)
-            offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+            c->offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
         Py_DECREF(d);
         if (!plain)
             return 0;
     }
-    memcpy(slot_offsets, offsets, sizeof(offsets));
-    slots_version = tp->tp_version_tag;
-    slots_type = (PyTypeObject *)Py_NewRef(tp);
-    return 0;
+    if (tp->tp_version_tag == 0)  /* no tag to tell a changed class by: not cached */
+        return 0;
+    c->version = tp->tp_version_tag;
+    c->type = (PyTypeObject *)Py_NewRef(tp);
+    return 1;
 }
+
+static Py_ssize_t slot_offsets[N_ATTR];
+static SlotCache record_cache = {NULL, 0, N_ATTR, attr_names, attr_strs, slot_offsets};  /* AuditRecord's */
 
 #define TRY(call) do { int rc_ = (call); if (rc_ != OK) return rc_; } while (0)
 
@@ -435,9 +443,10 @@ native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *items[N_ITEMS];  /* the attributes (new references), then the arguments */
     int n = 0;
-    if (load_slots(Py_TYPE(args[0])) < 0)
+    int cached = slot_cache(&record_cache, Py_TYPE(args[0]));  /* interns attr_strs in any case */
+    if (cached < 0)
         return NULL;
-    if (slots_type == Py_TYPE(args[0])) {
+    if (cached) {
         for (; n < N_ATTR; n++) {
             PyObject *v = *(PyObject **)((char *)args[0] + slot_offsets[n]);
             if (v == NULL)  /* unset: the Python path raises its AttributeError */
@@ -480,5 +489,232 @@ native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyMem_Free(o.buf);
     for (int i = 0; i < n; i++)
         Py_DECREF(items[i]);
+    return result;
+}
+
+/* ---- audit_record: build_record's AuditRecord from a finished RequestContext, in one call ----
+ *
+ *   audit_record(record_type, ctx, now, scrub, clean) -> AuditRecord | None
+ *
+ * The record `build_record(ctx)` makes without captured content (audit/record.py): the same field values,
+ * the objects of the context copied, the tuples and the latencies made as the Python code makes them
+ * (`now` is time.perf_counter(), read by the caller). A client text (request id, address, model alias) is
+ * kept as it is when it is the gateway's own request id or in `clean` (the scrubber's set of texts known
+ * clean: scrub_secrets returns those unchanged), else passed through `scrub`. None (the caller takes the
+ * Python path, which builds or raises as before) for anything else: a class other than the ones cached, a
+ * field unset, a text longer than 128 characters, a presented key id without a principal, a latency that
+ * is not a float, a container that is not a list. */
+
+#define SLOT(obj, cache, i) (*(PyObject **)((char *)(obj) + (cache).offsets[i]))
+
+enum { C_WALL_TIME, C_REQUEST_ID, C_PRINCIPAL, C_PRESENTED_KEY_ID, C_CLIENT_ADDR, C_INGRESS, C_OPERATION, C_MODEL,
+       C_ATTEMPTS, C_STATUS, C_ERROR_CODE, C_STARTED, C_FIRST_TOKEN_AT, C_UPSTREAM_MS, C_USAGE, C_COST_MICROS,
+       C_STREAM, C_FINISH_REASON, C_CLIENT_DISCONNECTED, C_POLICY_NAME, C_FINDINGS, N_CTX };
+/* the names, interned names and offsets of one class's attributes read here, and their SlotCache `name##_cache` */
+#define SLOT_CACHE(name, n, ...)                                  \
+    static const char *const name##_names[n] = {__VA_ARGS__};     \
+    static PyObject *name##_strs[n];                              \
+    static Py_ssize_t name##_offsets[n];                          \
+    static SlotCache name##_cache = {NULL, 0, n, name##_names, name##_strs, name##_offsets};
+
+SLOT_CACHE(ctx, N_CTX,  /* RequestContext */
+    "wall_time", "request_id", "principal", "presented_key_id", "client_addr", "ingress", "operation", "model",
+    "attempts", "status", "error_code", "started", "first_token_at", "upstream_ms", "usage", "cost_micros",
+    "stream", "finish_reason", "client_disconnected", "policy_name", "findings")
+SLOT_CACHE(principal, 2, "key_id", "team")
+SLOT_CACHE(attempt, 5, "provider", "model", "outcome", "status", "latency_ms")
+SLOT_CACHE(usage, 5, "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+           "reasoning_tokens")
+SLOT_CACHE(finding, 5, "scanner", "type", "action", "score", "direction")
+
+/* a tuple of obj's five cached slots; NULL with *slow set when a slot is unset or obj is of another class */
+static PyObject *
+five(PyObject *obj, SlotCache *c, int *slow)
+{
+    int rc = slot_cache(c, Py_TYPE(obj));
+    if (rc <= 0) {
+        *slow = rc == 0;
+        return NULL;
+    }
+    PyObject *t = PyTuple_New(5);
+    if (t == NULL)
+        return NULL;
+    for (int i = 0; i < 5; i++) {
+        PyObject *v = SLOT(obj, *c, i);
+        if (v == NULL) {
+            Py_DECREF(t);
+            *slow = 1;
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, Py_NewRef(v));
+    }
+    return t;
+}
+
+/* tuple(five(item) for item in list); an empty list gives the empty tuple, as tuple([]) does */
+static PyObject *
+five_each(PyObject *list, SlotCache *c, int *slow)
+{
+    if (!PyList_CheckExact(list)) {
+        *slow = 1;
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = five(PyList_GET_ITEM(list, i), c, slow);
+        if (row == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, row);
+    }
+    return t;
+}
+
+/* "req_" and 1 to 64 of [0-9a-f]: scrub.py's _OWN_REQUEST_ID */
+static int
+own_request_id(PyObject *s)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (!PyUnicode_IS_ASCII(s) || n < 5 || n > 68)
+        return 0;
+    const unsigned char *p = PyUnicode_1BYTE_DATA(s);
+    if (memcmp(p, "req_", 4) != 0)
+        return 0;
+    for (Py_ssize_t i = 4; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* scrub_secrets(text[:128]) for a str of 128 characters at most (else *slow); None stays None */
+static PyObject *
+client_text(PyObject *text, PyObject *scrub, PyObject *clean, int request_id, int *slow)
+{
+    if (text == Py_None) {  /* a request id of None: the Python path raises its TypeError */
+        if (!request_id)
+            return Py_NewRef(Py_None);
+        *slow = 1;
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) > 128) {
+        *slow = 1;
+        return NULL;
+    }
+    if (request_id && own_request_id(text))
+        return Py_NewRef(text);
+    int known = PySet_Contains(clean, text);
+    if (known < 0)
+        return NULL;
+    if (known)
+        return Py_NewRef(text);
+    return PyObject_CallOneArg(scrub, text);
+}
+
+/* (a - b) * 1000.0 for two floats (elapsed_ms and the ttft): else *slow */
+static PyObject *
+ms_since(PyObject *a, PyObject *b, int *slow)
+{
+    if (!PyFloat_CheckExact(a) || !PyFloat_CheckExact(b)) {
+        *slow = 1;
+        return NULL;
+    }
+    return PyFloat_FromDouble((PyFloat_AS_DOUBLE(a) - PyFloat_AS_DOUBLE(b)) * 1000.0);
+}
+
+PyObject *
+native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyType_Check(args[0]) || !PyFloat_CheckExact(args[2]) || !PyAnySet_CheckExact(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "audit_record(record_type, ctx, now: float, scrub, clean: set)");
+        return NULL;
+    }
+    PyTypeObject *rt = (PyTypeObject *)args[0];
+    PyObject *ctx = args[1], *now = args[2], *scrub = args[3], *clean = args[4];
+    int rc = slot_cache(&record_cache, rt);
+    if (rc > 0)
+        rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+    if (rc < 0)
+        return NULL;
+    if (rc == 0)
+        Py_RETURN_NONE;
+    PyObject *c[N_CTX];
+    for (int i = 0; i < N_CTX; i++)
+        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)  /* unset: the Python path raises its AttributeError */
+            Py_RETURN_NONE;
+    PyObject *v[N_ATTR];  /* the record's attributes (new references), in the order of attr_names */
+    for (int i = 0; i < N_ATTR; i++)
+        v[i] = NULL;
+    int slow = 0;
+    PyObject *result = NULL;
+    PyObject *p = c[C_PRINCIPAL];
+    if (p == Py_None) {
+        if (c[C_PRESENTED_KEY_ID] != Py_None) {  /* _public_id: the Python path's */
+            slow = 1;
+            goto done;
+        }
+        v[A_KEY_ID] = Py_NewRef(Py_None), v[A_TEAM] = Py_NewRef(Py_None);
+    } else {
+        int prc = slot_cache(&principal_cache, Py_TYPE(p));
+        if (prc <= 0) {
+            slow = prc == 0;
+            goto done;
+        }
+        PyObject *key_id = SLOT(p, principal_cache, 0), *team = SLOT(p, principal_cache, 1);
+        if (key_id == NULL || team == NULL) {
+            slow = 1;
+            goto done;
+        }
+        v[A_KEY_ID] = Py_NewRef(key_id), v[A_TEAM] = Py_NewRef(team);
+    }
+    v[A_AUTHENTICATED] = Py_NewRef(p != Py_None ? Py_True : Py_False);
+    if ((v[A_REQUEST_ID] = client_text(c[C_REQUEST_ID], scrub, clean, 1, &slow)) == NULL
+        || (v[A_CLIENT_ADDR] = client_text(c[C_CLIENT_ADDR], scrub, clean, 0, &slow)) == NULL
+        || (v[A_MODEL] = client_text(c[C_MODEL], scrub, clean, 0, &slow)) == NULL
+        || (v[A_ATTEMPTS] = five_each(c[C_ATTEMPTS], &attempt_cache, &slow)) == NULL
+        || (v[A_LATENCY] = ms_since(now, c[C_STARTED], &slow)) == NULL)
+        goto done;
+    if (c[C_FIRST_TOKEN_AT] == Py_None)
+        v[A_TTFT] = Py_NewRef(Py_None);
+    else if ((v[A_TTFT] = ms_since(c[C_FIRST_TOKEN_AT], c[C_STARTED], &slow)) == NULL)
+        goto done;
+    if (c[C_USAGE] == Py_None)
+        v[A_USAGE] = Py_NewRef(Py_None);
+    else if ((v[A_USAGE] = five(c[C_USAGE], &usage_cache, &slow)) == NULL)
+        goto done;
+    if ((v[A_FINDINGS] = five_each(c[C_FINDINGS], &finding_cache, &slow)) == NULL)
+        goto done;
+    v[A_TIME] = Py_NewRef(c[C_WALL_TIME]);
+    v[A_INGRESS] = Py_NewRef(c[C_INGRESS]);
+    v[A_OPERATION] = Py_NewRef(c[C_OPERATION]);
+    v[A_STATUS] = Py_NewRef(c[C_STATUS]);
+    v[A_ERROR_CODE] = Py_NewRef(c[C_ERROR_CODE]);
+    v[A_UPSTREAM] = Py_NewRef(c[C_UPSTREAM_MS]);
+    v[A_COST] = Py_NewRef(c[C_COST_MICROS]);
+    v[A_STREAM] = Py_NewRef(c[C_STREAM]);
+    v[A_FINISH_REASON] = Py_NewRef(c[C_FINISH_REASON]);
+    v[A_CLIENT_DISCONNECTED] = Py_NewRef(c[C_CLIENT_DISCONNECTED]);
+    v[A_POLICY] = Py_NewRef(c[C_POLICY_NAME]);
+    v[A_CONTENT] = Py_NewRef(Py_None);
+    v[A_ADMIN] = Py_NewRef(Py_None);
+    static PyObject *none_str = NULL;
+    if (none_str == NULL && (none_str = PyUnicode_InternFromString("none")) == NULL)
+        goto done;
+    v[A_CAPTURE] = Py_NewRef(none_str);
+    result = rt->tp_alloc(rt, 0);
+    if (result == NULL)
+        goto done;
+    for (int i = 0; i < N_ATTR; i++) {  /* the slots take the references */
+        *(PyObject **)((char *)result + slot_offsets[i]) = v[i];
+        v[i] = NULL;
+    }
+done:
+    for (int i = 0; i < N_ATTR; i++)
+        Py_XDECREF(v[i]);
+    if (result == NULL && slow && !PyErr_Occurred())
+        Py_RETURN_NONE;
     return result;
 }

@@ -16,10 +16,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from bastion.audit.record import AuditRecord
+from bastion.audit import record as _record
+from bastion.audit.record import RECORD_VERSION, AuditRecord
 from bastion.core.secret import Secret
 
 GENESIS = "0" * 64
+_sha256 = hashlib.sha256
 _new_tuple = tuple.__new__
 CheckpointKind = Literal["checkpoint", "anchor"]
 
@@ -93,9 +95,13 @@ class Chain:
 
     def append(self, record: AuditRecord) -> StoredRecord:
         seq = self.seq + 1
-        body, text, ts_us = record.chained(self.writer_id, seq)  # canonical(record.to_dict() + writer_id and seq)
-        h = link_hash(self.head, body)
-        stored = _new_tuple(StoredRecord, (self.writer_id, seq, ts_us, record.request_id, self.head, h, text))
+        writer_id, head = self.writer_id, self.head
+        # record.chained(writer_id, seq) and link_hash(head, body), their C path called from here (once per record)
+        native = _record._native_body  # read here: tests take the Python path by setting it to None
+        done = native(record, writer_id, seq, RECORD_VERSION) if native is not None else None
+        body, text, ts_us = done if done is not None else record.chained_python(writer_id, seq)
+        h = _sha256(head.encode("ascii") + body).hexdigest()
+        stored = _new_tuple(StoredRecord, (writer_id, seq, ts_us, record.request_id, head, h, text))
         self.seq, self.head = seq, h
         return stored
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +21,16 @@ import orjson
 from bastion.core.context import RequestContext
 from bastion.core.decimals import round3
 from bastion.core.types import ChatRequest, ImagePart, Message
-from bastion.observability.scrub import REDACTED, scrub_secrets
+from bastion.observability.scrub import CLEAN_TEXTS, REDACTED, scrub_secrets
 
 _native_body: Callable[[object, str, int, int], tuple[bytes, str, int] | None] | None
+_native_record: Callable[[type[AuditRecord], RequestContext, float, Callable[[str], str], set[str]],
+                         AuditRecord | None] | None
 try:
     from bastion._native import audit_body as _native_body
+    from bastion._native import audit_record as _native_record
 except ImportError:  # not built (no C compiler at install time): the mapping and orjson below
-    _native_body = None
+    _native_body = _native_record = None
 
 RECORD_VERSION = 1
 CaptureMode = Literal["none", "hash", "redacted", "full"]
@@ -111,6 +115,10 @@ class AuditRecord:
             done = _native_body(self, writer_id, seq, RECORD_VERSION)
             if done is not None:
                 return done
+        return self.chained_python(writer_id, seq)
+
+    def chained_python(self, writer_id: str, seq: int) -> tuple[bytes, str, int]:
+        """`chained` without the C path (for a record the C path handed back)."""
         data = self._mapping(writer_id, seq)
         body = orjson.dumps(data) if self.content is None and self.admin is None else canonical(data)
         return body, body.decode(), to_us(self.time)
@@ -210,6 +218,12 @@ def build_record(ctx: RequestContext, *, capture: CaptureMode = "none",
                  content: CapturedContent | None = None, content_key: bytes | None = None,
                  max_content_chars: int = 65536) -> AuditRecord:
     """The record of a finished request. `content` is used only as `capture` allows."""
+    if content is None and _native_record is not None:
+        # The same record made in C (_native_audit.c: audit_record) from the context's slots: ~3k
+        # instructions instead of ~15k (callgrind); None for a context it does not reproduce exactly.
+        record = _native_record(AuditRecord, ctx, time.perf_counter(), scrub_secrets, CLEAN_TEXTS)
+        if record is not None:
+            return record
     p = ctx.principal
     usage = ctx.usage
     addr, model = ctx.client_addr, ctx.model

@@ -80,9 +80,12 @@ class AuditStage:
             return
         try:
             content = ctx.state.get(_CONTENT)
-            record = build_record(ctx, capture=self.capture_mode(ctx),
-                                  content=content if isinstance(content, CapturedContent) else None,
-                                  content_key=self.content_key, max_content_chars=self.max_content_chars)
+            if content is None:  # the record keeps no content whatever the policy's capture mode
+                record = build_record(ctx)
+            else:
+                record = build_record(ctx, capture=self.capture_mode(ctx),
+                                      content=content if isinstance(content, CapturedContent) else None,
+                                      content_key=self.content_key, max_content_chars=self.max_content_chars)
         except Exception:
             self.failures += 1
             if reserved:

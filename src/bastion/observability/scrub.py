@@ -74,6 +74,7 @@ _OWN_REQUEST_ID = re.compile(r"req_[0-9a-f]{1,64}")
 # request): seen again, they are known clean without the passes. Only unchanged texts are kept,
 # so nothing secret-shaped is ever held here; bounded, emptied when full.
 _CLEAN: set[str] = set()
+CLEAN_TEXTS = _CLEAN  # read by audit/record.py's C path (which keeps a text found here as scrub_secrets does)
 _CLEAN_LEN = 64
 _CLEAN_MAX = 4096
 

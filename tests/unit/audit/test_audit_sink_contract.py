@@ -41,6 +41,28 @@ async def test_append_is_atomic(sink: SqlAuditSink, make_ctx: Callable[..., Requ
     assert await sink.count() == 1
 
 
+@pytest.mark.parametrize("n", [2, 63, 64, 65, 130, 500])
+async def test_a_batch_of_any_size_is_stored_in_order(sink: SqlAuditSink, make_ctx: Callable[..., RequestContext],
+                                                       n: int) -> None:
+    """SQLite takes a batch as INSERTs of up to 64 rows: every row, as chained, whatever the size."""
+    chain, recs = chained(make_ctx, "w-a", n)
+    await sink.append(recs[:1])
+    await sink.append(recs[1:])
+    assert await sink.records("w-a", 0, 1000) == recs
+    more = [chain.append(build_record(make_ctx(n + i))) for i in range(3)]
+    await sink.append(more)
+    assert await sink.count() == n + 3 and await sink.head("w-a") == (n + 3, more[-1].hash)
+
+
+async def test_a_conflict_in_a_later_insert_refuses_the_whole_batch(
+        sink: SqlAuditSink, make_ctx: Callable[..., RequestContext]) -> None:
+    _, recs = chained(make_ctx, "w-a", 200)
+    await sink.append(recs[150:151])
+    with pytest.raises(ServiceUnavailable):
+        await sink.append(recs)  # seq 151 (in the third INSERT of 64 rows) exists: nothing of the batch is kept
+    assert await sink.count() == 1 and await sink.records("w-a", 0, 1000) == recs[150:151]
+
+
 async def test_checkpoints_and_anchor_head(sink: SqlAuditSink, make_ctx: Callable[..., RequestContext]) -> None:
     chain, recs = chained(make_ctx, "w-a", 3)
     await sink.append(recs)
