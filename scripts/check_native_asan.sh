@@ -9,13 +9,16 @@ so=$($py -c "import sysconfig; print('src/bastion/_native' + sysconfig.get_confi
 inc=$($py -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 trap '.venv/bin/pip install -q -e . >/dev/null 2>&1' EXIT  # the normal build back, whatever happens
 gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-    -ffp-contract=off -fPIC -shared -I"$inc" src/bastion/_native.c src/bastion/_native_canon.c \
-    src/bastion/_native_possible.c src/bastion/_native_leet.c src/bastion/_native_distinct.c \
-    src/bastion/_native_ascii.c src/bastion/_native_scored.c src/bastion/_native_secrets.c src/bastion/_native_pii.c \
-    src/bastion/_native_sse.c src/bastion/_native_audit.c -o "$so"
-LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0 \
+    -ffp-contract=off -fPIC -shared -I"$inc" src/bastion/_native*.c -lm -o "$so"
+preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+# the sanitized build must load: a missing source file would leave symbols undefined and the tests would skip
+LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 PYTHONPATH=src $py -c "import bastion._native" \
+    || { echo "the sanitized build of bastion._native does not import" >&2; exit 1; }
+LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 \
     $py -m pytest -q -p no:cacheprovider -p no:capture \
     tests/unit/policy/test_injection_native.py tests/unit/policy/test_injection_reference.py \
     tests/unit/policy/test_secrets_native.py tests/unit/policy/test_pii_native.py tests/unit/policy/test_scan_fastpaths.py \
     tests/unit/providers/test_sse_properties.py tests/unit/providers/test_stream_frames.py \
-    tests/unit/audit/test_audit_body_native.py tests/unit/audit/test_audit_record_native.py
+    tests/unit/audit/test_audit_body_native.py tests/unit/audit/test_audit_record_native.py \
+    tests/unit/policy/test_injection_native_passes.py tests/unit/limits/test_limits_bucket_native.py \
+    tests/unit/policy/test_cache.py
