@@ -106,6 +106,23 @@ def test_text_part_locations_past_the_cached_ones(monkeypatch: pytest.MonkeyPatc
     assert len(slots_mod._CONTENT_WHERE) == 3
 
 
+def test_a_text_part_slot_sets_its_own_part() -> None:
+    # a part's setter is a method on the part the slot holds (slots._PartSlot), not a closure: each slot's
+    # `set` writes its own part's text, system parts included, and nothing else
+    req = ChatRequest("m", [Message("user", [TextPart("a0"), TextPart("a1")]), Message("assistant", [TextPart("b0")])],
+                      system=[TextPart("s0")])
+    got = text_slots(req)
+    assert [(s.where, s.text, s.source) for s in got] == [
+        ("system[0]", "s0", "system"), ("messages[0].content[0]", "a0", "user"),
+        ("messages[0].content[1]", "a1", "user"), ("messages[1].content[0]", "b0", "assistant")]
+    assert all(isinstance(s, TextSlot) and s.set == s.set and callable(s.set) for s in got)
+    for slot in got:
+        slot.set(slot.text.upper())
+    assert [p.text for p in req.system] == ["S0"]
+    assert [[p.text for p in m.content] for m in req.messages] == [["A0", "A1"], ["B0"]]
+    assert [s.text for s in got] == ["s0", "a0", "a1", "b0"]  # a slot keeps the text it was built with
+
+
 def test_the_cache_lock_is_released_after_every_call_and_every_raise() -> None:
     cache = ScanCache(2)
     key = ("k", "p", "input", 0, 1, b"d", False)
