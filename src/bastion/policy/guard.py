@@ -34,6 +34,7 @@ from bastion.policy.rules import Hit, ScanRun, violation
 from bastion.policy.selection import PolicySet, PolicyState
 from bastion.policy.window import HeldText
 
+_PASSING = frozenset((StreamStart, UsageEvent))  # events that pass the guard as they are
 _Key = tuple[int, int]  # (choice index, -1 for text, the tool call's index, or -2 - the reasoning block's number)
 _THOUGHT = "the reasoning"
 _NAME = "a tool call's name"
@@ -243,6 +244,9 @@ class _Streamed:
                 out.append(TextDelta(text, index))
             return
         self.text = None
+        if type(event) in _PASSING:  # (the exact classes: nothing to hold or scan; a subclass takes the checks below)
+            out.append(event)
+            return
         if isinstance(event, ToolCallDelta):
             key = (event.index, event.call_index)
             self._switch(key, out)
@@ -318,15 +322,18 @@ def _coalesced(burst: list[StreamEvent]) -> list[StreamEvent]:
     if len(burst) < 2:
         return burst
     out: list[StreamEvent] = []
+    last: StreamEvent | None = None  # out[-1]
     for e in burst:
-        last = out[-1] if out else None
-        if isinstance(e, TextDelta) and isinstance(last, TextDelta) and last.index == e.index:
-            out[-1] = TextDelta(last.text + e.text, e.index)
+        if isinstance(e, TextDelta):
+            if isinstance(last, TextDelta) and last.index == e.index:
+                last = out[-1] = TextDelta(last.text + e.text, e.index)
+                continue
         elif (isinstance(e, ToolCallDelta) and isinstance(last, ToolCallDelta) and e.id is None
               and e.name is None and last.index == e.index and last.call_index == e.call_index):
-            out[-1] = ToolCallDelta(e.call_index, last.id, last.name, last.arguments + e.arguments, e.index)
-        else:
-            out.append(e)
+            last = out[-1] = ToolCallDelta(e.call_index, last.id, last.name, last.arguments + e.arguments, e.index)
+            continue
+        out.append(e)
+        last = e
     return out
 
 

@@ -202,3 +202,50 @@ async def test_frames_through_the_burst_filter_are_those_of_the_guarded_bursts(
         out = [f async for f in frames]
         outcomes.append((out, c.findings, c.streamed_chars, c.finish_reason, c.error_code))
     assert outcomes[0] == outcomes[1]
+
+
+def _coalesced_reference(burst: list[StreamEvent]) -> list[StreamEvent]:
+    """guard._coalesced as it was before it tracked the last event in a local (frozen reference)."""
+    if len(burst) < 2:
+        return burst
+    out: list[StreamEvent] = []
+    for e in burst:
+        last = out[-1] if out else None
+        if isinstance(e, TextDelta) and isinstance(last, TextDelta) and last.index == e.index:
+            out[-1] = TextDelta(last.text + e.text, e.index)
+        elif (isinstance(e, ToolCallDelta) and isinstance(last, ToolCallDelta) and e.id is None
+              and e.name is None and last.index == e.index and last.call_index == e.call_index):
+            out[-1] = ToolCallDelta(e.call_index, last.id, last.name, last.arguments + e.arguments, e.index)
+        else:
+            out.append(e)
+    return out
+
+
+_EVENTS = st.one_of(
+    st.builds(TextDelta, st.sampled_from(["", "a", "b c", "4111"]), st.integers(0, 1)),
+    st.builds(ToolCallDelta, st.integers(0, 1), st.sampled_from([None, "call_1"]), st.sampled_from([None, "f"]),
+              st.sampled_from(["", "{", "\"x\""]), st.integers(0, 1)),
+    st.builds(StreamEnd, st.just("stop"), st.integers(0, 1)),
+    st.just(StreamStart(id="r", model="m", created=1)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(burst=st.lists(_EVENTS, max_size=8))
+def test_coalesced_matches_the_reference(burst: list[StreamEvent]) -> None:
+    from bastion.policy.guard import _coalesced
+
+    assert _coalesced(list(burst)) == _coalesced_reference(list(burst))
+
+
+async def test_start_and_usage_pass_between_text_deltas(registry: ScannerRegistry) -> None:
+    """StreamStart and UsageEvent leave as they are, in place, and end a run of text deltas (the
+    text after them is held in the same window: nothing of a secret split around them leaks)."""
+    from bastion.core.types import Usage, UsageEvent
+
+    s = stage(registry, **REDACT_OUT)
+    start, usage = StreamStart(id="r", model="m", created=1), UsageEvent(Usage(1, 2))
+    got = await run(s, [[start, TextDelta("key " + GH[:10])], [usage], [TextDelta(GH[10:] + " end")],
+                        [StreamEnd("stop")]])
+    assert got[0] is start and usage in got
+    assert GH not in text_of(got) and GH[:10] not in text_of(got) and text_of(got).endswith(" end")
