@@ -170,7 +170,7 @@ done:
 typedef struct {
     Py_ssize_t size, ns, nm, nc, nrf, nr;
     uint32_t *tri;                     /* 8 picks per string (checked <= size < 2**31): half of int64's reads */
-    int64_t *mf, *cs, *rf, *rs;        /* one allocation */
+    int64_t *mf, *cs, *rf, *rs;        /* one allocation (rs: nr + 1 offsets, the last nrf) */
     unsigned char *stamp;              /* size + 1 bytes: a bucket of this call's text holds `gen` (a call's bucket
                                         * is set and tested by one load or store, and no call clears it: the
                                         * next takes the next `gen`; all zero again when it wraps to 0) */
@@ -443,6 +443,7 @@ native_prefilter_tables(PyObject *self, PyObject *args)
     memcpy(t->cs, v[2].buf, (size_t)v[2].len);
     memcpy(t->rf, v[3].buf, (size_t)v[3].len);
     memcpy(t->rs, v[4].buf, (size_t)v[4].len);
+    t->rs[nr] = nrf; /* (the allocation's last item) rule k's clauses end where rule k + 1's start, the last's too */
     if (invert(t) < 0) {
         tables_free_struct(t);
         goto done;
@@ -492,16 +493,29 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
     const uint64_t *firsts = t->firsts;
     const uint64_t size = (uint64_t)t->size;
     Py_ssize_t g = 0; /* the 3-grams read */
+    /* a bucket not seen before in this text stamped, and kept when it is some string's key */
+#define STAMP(bucket)                                   \
+    do {                                                \
+        uint64_t b_ = (bucket);                         \
+        if (st[b_] != gen) {                            \
+            st[b_] = gen;                               \
+            if ((firsts[b_ >> 6] >> (b_ & 63)) & 1)     \
+                keys[nk++] = (uint32_t)b_;              \
+        }                                               \
+    } while (0)
+    if (few && !check) /* (four 3-grams a step: fewer loop tests) */
+        for (; g + 4 <= nt; g += 4) {
+            STAMP((uint64_t)tg[g]);
+            STAMP((uint64_t)tg[g + 1]);
+            STAMP((uint64_t)tg[g + 2]);
+            STAMP((uint64_t)tg[g + 3]);
+        }
     if (few) /* (two loops: no test of `few` per 3-gram) */
         for (; g < nt; g++) {
             uint64_t b = (uint64_t)tg[g];
             if (check && b >= size) /* (negative ones too) */
                 break;
-            if (st[b] == gen) /* a bucket seen before in this text */
-                continue;
-            st[b] = gen;
-            if ((firsts[b >> 6] >> (b & 63)) & 1)
-                keys[nk++] = (uint32_t)b;
+            STAMP(b);
         }
     else
         for (; g < nt; g++) {
@@ -568,12 +582,13 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
 #undef ALL8
 #undef ALL7
 #undef HAS
+#undef STAMP
     ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
     unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
     const int64_t *rs = t->rs, *rf = t->rf; /* (in locals: the byte stores below may alias the fields) */
-    const Py_ssize_t nr = t->nr, nrf = t->nrf;
+    const Py_ssize_t nr = t->nr;
     for (Py_ssize_t k = 0; k < nr; k++) {
-        Py_ssize_t e = k + 1 < nr ? rs[k + 1] : nrf;
+        Py_ssize_t e = rs[k + 1];
         unsigned char all = 1;
         for (Py_ssize_t j = rs[k]; j < e && all; j++)
             all = ok[rf[j]];
