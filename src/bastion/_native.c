@@ -59,7 +59,7 @@
  *   plain(text) -> bool;  pii_gates(text) -> None | (first digit, IBAN hint, IPv6 hint, cluster spans)
  *       normalize.is_plain, and the PII scanner's gates of an ASCII text, in one pass each (_native_pii.c).
  *
- * They hold the GIL throughout (the tables' scratch bits are left all zero after every call).
+ * They hold the GIL throughout (the prefilter's tables hold a stamp table each call writes).
  */
 #include "_native.h"
 
@@ -170,8 +170,11 @@ done:
 typedef struct {
     Py_ssize_t size, ns, nm, nc, nrf, nr;
     uint32_t *tri;                     /* 8 picks per string (checked <= size < 2**31): half of int64's reads */
-    int64_t *mf, *cs, *rf, *rs;        /* one allocation */
-    uint64_t *scratch;                 /* size + 1 bits (small enough for L1), all zero between calls */
+    int64_t *mf, *cs, *rf, *rs;        /* one allocation (rs: nr + 1 offsets, the last nrf) */
+    unsigned char *stamp;              /* size + 1 bytes: a bucket of this call's text holds `gen` (a call's bucket
+                                        * is set and tested by one load or store, and no call clears it: the
+                                        * next takes the next `gen`; all zero again when it wraps to 0) */
+    unsigned char gen;                 /* the last call's stamp (0: none yet) */
     unsigned char *clause_ok;          /* nc + 1 */
     /* the strings filed under one of their picks (`key`), for texts of fewer 3-grams than strings: each
      * distinct 3-gram bucket is looked up (a bit of `firsts`, then `slot`), and only the strings filed under
@@ -196,7 +199,7 @@ tables_free_struct(Tables *t)
     if (t != NULL) {
         PyMem_Free(t->tri);
         PyMem_Free(t->mf);
-        PyMem_Free(t->scratch);
+        PyMem_Free(t->stamp);
         PyMem_Free(t->clause_ok);
         PyMem_Free(t->firsts);
         PyMem_Free(t->slot_key);
@@ -418,12 +421,12 @@ native_prefilter_tables(PyObject *self, PyObject *args)
     Py_ssize_t words = nm + nc + nrf + nr;
     t->tri = PyMem_Malloc(sizeof(uint32_t) * (size_t)(ns * 8 + 1));
     t->mf = PyMem_Malloc(sizeof(int64_t) * (size_t)(words + 1));
-    t->scratch = PyMem_Calloc((size_t)size / 64 + 1, sizeof(uint64_t));
+    t->stamp = PyMem_Calloc((size_t)size + 1, 1);
     t->clause_ok = PyMem_Malloc((size_t)nc + 1);
-    if (t->tri == NULL || t->mf == NULL || t->scratch == NULL || t->clause_ok == NULL) {
+    if (t->tri == NULL || t->mf == NULL || t->stamp == NULL || t->clause_ok == NULL) {
         PyMem_Free(t->tri);
         PyMem_Free(t->mf);
-        PyMem_Free(t->scratch);
+        PyMem_Free(t->stamp);
         PyMem_Free(t->clause_ok);
         PyMem_Free(t);
         t = NULL;
@@ -440,6 +443,7 @@ native_prefilter_tables(PyObject *self, PyObject *args)
     memcpy(t->cs, v[2].buf, (size_t)v[2].len);
     memcpy(t->rf, v[3].buf, (size_t)v[3].len);
     memcpy(t->rs, v[4].buf, (size_t)v[4].len);
+    t->rs[nr] = nrf; /* (the allocation's last item) rule k's clauses end where rule k + 1's start, the last's too */
     if (invert(t) < 0) {
         tables_free_struct(t);
         goto done;
@@ -466,12 +470,21 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
     rule_ok = PyBytes_FromStringAndSize(NULL, t->nr);
     if (maybe == NULL || rule_ok == NULL)
         goto done;
-    uint64_t *sc = t->scratch;
-#define HAS(b) ((sc[(uint64_t)(b) >> 6] >> ((uint64_t)(b) & 63)) & 1)
+    /* this call's stamp (each of 1..255 once between two clearings of the table) */
+    unsigned char *st = t->stamp, gen = (unsigned char)(t->gen + 1);
+    if (gen == 0) {
+        memset(st, 0, (size_t)t->size + 1);
+        gen = 1;
+    }
+    t->gen = gen;
+#define HAS(b) (st[b] == gen)
     /* few 3-grams: only the strings filed under one of them can hold all 8 picks (the same flags), so the
-     * distinct buckets that are some string's key are collected as the bits are set */
+     * distinct buckets that are some string's key are collected as they are stamped (on the stack up to
+     * KEYS_ON_STACK of them) */
     int few = nt < t->ns;
-    uint32_t *keys = few ? PyMem_Malloc(sizeof(uint32_t) * (size_t)(nt + 1)) : NULL;
+    enum { KEYS_ON_STACK = 2048 };
+    uint32_t keys_stack[KEYS_ON_STACK];
+    uint32_t *keys = !few ? NULL : nt < KEYS_ON_STACK ? keys_stack : PyMem_Malloc(sizeof(uint32_t) * (size_t)(nt + 1));
     Py_ssize_t nk = 0;
     if (few && keys == NULL) {
         PyErr_NoMemory();
@@ -480,33 +493,44 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
     const uint64_t *firsts = t->firsts;
     const uint64_t size = (uint64_t)t->size;
     Py_ssize_t g = 0; /* the 3-grams read */
+    /* a bucket not seen before in this text stamped, and kept when it is some string's key */
+#define STAMP(bucket)                                   \
+    do {                                                \
+        uint64_t b_ = (bucket);                         \
+        if (st[b_] != gen) {                            \
+            st[b_] = gen;                               \
+            if ((firsts[b_ >> 6] >> (b_ & 63)) & 1)     \
+                keys[nk++] = (uint32_t)b_;              \
+        }                                               \
+    } while (0)
+    if (few && !check) /* (four 3-grams a step: fewer loop tests) */
+        for (; g + 4 <= nt; g += 4) {
+            STAMP((uint64_t)tg[g]);
+            STAMP((uint64_t)tg[g + 1]);
+            STAMP((uint64_t)tg[g + 2]);
+            STAMP((uint64_t)tg[g + 3]);
+        }
     if (few) /* (two loops: no test of `few` per 3-gram) */
         for (; g < nt; g++) {
             uint64_t b = (uint64_t)tg[g];
             if (check && b >= size) /* (negative ones too) */
                 break;
-            uint64_t at = b >> 6, word = sc[at];
-            if ((word >> (b & 63)) & 1) /* a bucket seen before in this text (bit tests: no mask built) */
-                continue;
-            sc[at] = word | (1ULL << (b & 63));
-            if ((firsts[at] >> (b & 63)) & 1)
-                keys[nk++] = (uint32_t)b;
+            STAMP(b);
         }
     else
         for (; g < nt; g++) {
             uint64_t b = (uint64_t)tg[g];
             if (check && b >= size)
                 break;
-            sc[b >> 6] |= 1ULL << (b & 63);
+            st[b] = gen;
         }
-    if (g < nt) {
-        for (Py_ssize_t j = 0; j < g; j++) /* the scratch bits all zero again */
-            sc[(uint64_t)tg[j] >> 6] = 0;
-        PyMem_Free(keys);
+    if (g < nt) { /* (the stamps set stay: the next call's differs) */
+        if (keys != keys_stack)
+            PyMem_Free(keys);
         PyErr_SetString(PyExc_ValueError, "trigrams: bucket out of range");
         goto done;
     }
-    sc[(uint64_t)t->size >> 6] |= 1ULL << ((uint64_t)t->size & 63); /* the sentinel pads strings of < 8 picks */
+    st[size] = gen; /* the sentinel pads strings of < 8 picks */
     unsigned char *m = (unsigned char *)PyBytes_AS_STRING(maybe);
     unsigned char *ok = t->clause_ok;
 #define ALL7(p) (HAS((p)[1]) && HAS((p)[2]) && HAS((p)[3]) && HAS((p)[4]) && HAS((p)[5]) && HAS((p)[6]) && \
@@ -528,7 +552,7 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
         const uint32_t *slot_key = t->slot_key, *slot_at = t->slot_at, *slot_count = t->slot_count;
         const uint32_t *by_first = t->by_first, *tri = t->tri, *cl_at = t->str_cl_at, *cl = t->str_cl;
         const uint32_t mask = (uint32_t)(t->nslot - 1);
-        for (Py_ssize_t i = 0; i < nk; i++) { /* each key once: the bit test above kept only its first */
+        for (Py_ssize_t i = 0; i < nk; i++) { /* each key once: the stamp test above kept only its first */
             uint32_t key = keys[i];
             uint32_t k = slot_of(t, key);
             while (slot_key[k] != key) /* present: the bit says so */
@@ -543,7 +567,8 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
                 }
             }
         }
-        PyMem_Free(keys);
+        if (keys != keys_stack)
+            PyMem_Free(keys);
     } else { /* every string tested; a clause is set by its strings that are (not read member by member) */
         const uint32_t *tri = t->tri;
         memset(ok, 0, (size_t)t->nc);
@@ -557,22 +582,13 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
 #undef ALL8
 #undef ALL7
 #undef HAS
-    Py_ssize_t i = 0; /* every set bit came from a trigram or the sentinel (four stores a step) */
-    for (; i + 4 <= nt; i += 4) {
-        sc[(uint64_t)tg[i] >> 6] = 0;
-        sc[(uint64_t)tg[i + 1] >> 6] = 0;
-        sc[(uint64_t)tg[i + 2] >> 6] = 0;
-        sc[(uint64_t)tg[i + 3] >> 6] = 0;
-    }
-    for (; i < nt; i++)
-        sc[(uint64_t)tg[i] >> 6] = 0;
-    sc[(uint64_t)t->size >> 6] = 0;
+#undef STAMP
     ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
     unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
     const int64_t *rs = t->rs, *rf = t->rf; /* (in locals: the byte stores below may alias the fields) */
-    const Py_ssize_t nr = t->nr, nrf = t->nrf;
+    const Py_ssize_t nr = t->nr;
     for (Py_ssize_t k = 0; k < nr; k++) {
-        Py_ssize_t e = k + 1 < nr ? rs[k + 1] : nrf;
+        Py_ssize_t e = rs[k + 1];
         unsigned char all = 1;
         for (Py_ssize_t j = rs[k]; j < e && all; j++)
             all = ok[rf[j]];

@@ -31,6 +31,7 @@ from bastion import _native
 
 NATIVE, NUMPY = Hasher(native=True), Hasher(native=False)
 PRE = Prefilter([r.pattern for r in RULES], NATIVE)
+PRE_NUMPY = Prefilter([r.pattern for r in RULES], NUMPY)  # the reference the C flags are held to
 MODEL = LinearModel.load()
 CODE = st.one_of(st.integers(0x20, 0x7E), st.integers(0x80, 0x2FFF), st.integers(0xFFF0, 0x10010),
                  st.sampled_from([0, ord("a"), ord(" "), 0xFFFF]))
@@ -53,6 +54,8 @@ def _check_flags(codes: np.ndarray, window: int = 0, stride: int = 0) -> None:
     assert len(plain) == 5 and len(fused) == 7
     assert fused[:5] == plain  # the same buckets, words, starts, longest word and logits (bytes: to the bit)
     assert fused[5:] == _native.prefilter(PRE.native_tables, plain[0]) == PRE.scan(plain[0])
+    # (the C pass stamps its 3-grams four at a time, any count of them, with no bucket check: numpy's flags)
+    assert fused[5:] == PRE_NUMPY.scan(np.frombuffer(plain[0], np.int64))
 
 
 @settings(max_examples=200, deadline=None)

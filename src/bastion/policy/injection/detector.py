@@ -178,14 +178,19 @@ class Detector:
         # the C accelerator at every step it fuses, the rules and a model the C pass scores without the gloss)
         tab = canon._table()
         nat = self.hasher.native
-        self._fused: tuple[ModuleType, canon._Table, tuple[bytes, bytes], tuple[object, ...], object] | None = None
+        self._fused: tuple[ModuleType, canon._Table, tuple[bytes, bytes], tuple[object, ...], object, object,
+                           tuple[int, float, float]] | None = None
         if (nat is not None and canon.native_for(native) is nat and tab.ascii_native is not None and use_rules
                 and self._scored_args is not None and not self.hasher.kinds & GLOSS
-                and self._prefilter.native_tables is not None):
-            # the C pass's arguments up to its bias (`features_windows(codes, *these, bias)`); the bias is the text's
-            # (`LinearModel.bias_at`: a model with `short_bias` scores a one-window text with it)
+                and self._prefilter.native_tables is not None and self._prefilter.possible_tables is not None):
+            # the C pass's arguments up to its bias (`features_windows(codes, *these, bias)`), the prefilter's
+            # tables (of `prefilter` and `possible_regions`); the bias is the text's (`LinearModel.bias_at`: a model
+            # with `short_bias` scores a one-window text with it): (window, bias up to it, bias past it)
+            m = self.model
+            assert m is not None  # (`_scored_args`)
             self._fused = (nat, tab, tab.ascii_native, (self.hasher.bits, *self.hasher.base_tables(),
-                                                        *self._scored_args[:4]), self._prefilter.native_tables)
+                                                        *self._scored_args[:4]), self._prefilter.native_tables,
+                           self._prefilter.possible_tables, (m.window, m.bias_at(m.window), m.bias_at(m.window + 1)))
 
     # ------------------------------------------------------------------ rules
     def rule_hits(self, text: str, words: WordIndex, strong_only: bool = False,
@@ -385,7 +390,7 @@ class Detector:
         `_layers`, as `findings` would; None where the general path must run from the start (a text the ASCII
         canonical pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join)."""
         assert self._fused is not None
-        nat, tab, tables, hash_args, pre_tables = self._fused
+        nat, tab, tables, hash_args, pre_tables, possible_tables, (window, short_bias, long_bias) = self._fused
         parts = canon.ascii_parts(text, tab, nat, tables)
         if parts is None:
             return None
@@ -397,10 +402,10 @@ class Detector:
         assert model is not None  # (`_scored_args`)
         # with `rule_hits(out, words, trigrams=t)`'s prefilter flags (`nat.prefilter(pre_tables, t)`: the C prefilter
         # reads any text's 3-grams, `indexed`) from the same call
-        t, w, ws, longest, logits, rule_ok, maybe = nat.features_windows(codes, *hash_args, model.bias_at(n),
-                                                                         pre_tables)
-        regions = self._prefilter.possible_regions(self.regions.find_raw(out, w, ws, rule_ok), maybe, out,
-                                                   n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
+        t, w, ws, longest, logits, rule_ok, maybe = nat.features_windows(
+            codes, *hash_args, short_bias if n <= window else long_bias, pre_tables)  # (`model.bias_at(n)`)
+        regions = nat.possible_regions(possible_tables, self.regions.find_raw(out, w, ws, rule_ok), maybe, out,
+                                       n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
         hits = self._search(out, regions) if regions else []
         morse, zero, _digits, hex_run, b85_run = gates
         if (hits or leet or rot or longest >= 20 or "_" in out or morse >= 7 or zero or hex_run or b85_run

@@ -183,8 +183,11 @@ class Prefilter:
         self.possible: Callable[..., bool] = self._possible
         # `_possible_regions` in C likewise (one call per scan instead of one `possible` per region)
         self.possible_regions: Callable[..., dict[int, list[tuple[int, int]]]] = self._possible_regions
+        # `native.possible_regions`'s first argument (None without the accelerator): `Detector`'s fused ASCII path
+        # calls it without the partial
+        self.possible_tables: object = None
         if native is not None:
-            tables = native.possible_tables(self._of_rule, members, tuple(strings), _SCAN_BUDGET)
+            tables = self.possible_tables = native.possible_tables(self._of_rule, members, tuple(strings), _SCAN_BUDGET)
             self.possible = partial(native.possible, tables)
             self.possible_regions = partial(native.possible_regions, tables)
 

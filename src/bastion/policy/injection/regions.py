@@ -89,6 +89,8 @@ class Regions:
         self._ascii_flags: Callable[[bytes | bytearray], tuple[int, ...]] = (
             itemgetter(*at) if len(at) > 1 else lambda ok: tuple(ok[i] for i in at))
         self._ascii_counts = [len(s) for _, s in self._ascii_subs_of_rule]
+        # `_choose` of each flags tuple seen (the selection is a function of the flags alone)
+        self._ascii_chosen: dict[tuple[int, ...], tuple[list[tuple[int, tuple[str, ...]]], bool]] = {}
         ascii_subs = sorted({s for r in rules for s in r.substrings if s.isascii()})
         self._ascii_substrings = re.compile(trie_pattern(ascii_subs)) if ascii_subs else None
         self._native: tuple[ModuleType, object] | None = None
@@ -144,12 +146,14 @@ class Regions:
             if ok[i]:
                 out[i] = [(lo, n)]
         if span.isascii():  # an ASCII text can hold only ASCII substrings
-            flags = self._ascii_flags(ok)  # (C-level lookups and selections: a Python loop costs several times more)
-            subs = list(compress(self._ascii_subs_of_rule, flags))
-            count = sum(compress(self._ascii_counts, flags))
+            flags = self._ascii_flags(ok)  # (a C-level lookup: a Python loop costs several times more)
+            chosen = self._ascii_chosen.get(flags)
+            if chosen is None:
+                chosen = self._ascii_chosen[flags] = self._choose(flags)
+            subs, many = chosen
             # many strings: one trie scan for all of them first (`in` per string costs more then)
-            if count > 8 and (self._ascii_substrings is None or self._ascii_substrings.search(span) is None):
-                subs = []
+            if many and (self._ascii_substrings is None or self._ascii_substrings.search(span) is None):
+                return out
         else:
             subs = [(i, s) for i, s in self._subs_of_rule if ok[i]]
         for i, strings in subs:
@@ -159,6 +163,11 @@ class Regions:
                     out[i] = [(lo, n)]
                     break
         return out
+
+    def _choose(self, flags: tuple[int, ...]) -> tuple[list[tuple[int, tuple[str, ...]]], bool]:
+        """`whole`'s ASCII substring rules of `_ascii_flags(ok)` = `flags` (those flagged), and whether they hold more
+        than 8 strings. (`_ascii_chosen` keeps it per flags: at most 2**(substring rules) of them.)"""
+        return list(compress(self._ascii_subs_of_rule, flags)), sum(compress(self._ascii_counts, flags)) > 8
 
     def anchored_spans(self, words: WordIndex, ok: bytes | bytearray, lo: int,
                        n: int) -> dict[int, list[tuple[int, int]]]:
