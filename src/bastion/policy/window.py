@@ -77,13 +77,18 @@ def pending_start(text: str, pos: int = 0) -> int:
 
 
 class HeldText:
-    __slots__ = ("_block", "_buf", "_early", "_escapes", "_fresh", "_inspect", "_record", "_redactor", "_restoring",
-                 "_tail", "base", "step", "window")
+    __slots__ = ("_block", "_buf", "_early", "_escapes", "_fresh", "_inspect", "_quiet", "_record", "_redactor",
+                 "_restoring", "_tail", "base", "step", "window")
 
-    def __init__(self, inspect: Callable[[str], Inspection], redactor: Redactor, window: int, *,
+    def __init__(self, inspect: Callable[[str], Inspection], redactor: Redactor, window: int,
                  record: Callable[[Hit, int], None], block: Callable[[Hit], None], restoring: bool,
-                 step: int = 1, early: bool = False, json_string: bool = False) -> None:
+                 step: int = 1, early: bool = False, json_string: bool = False,
+                 quiet: Callable[[str], bool] | None = None) -> None:
+        # (positional or by keyword: the output guard passes them in this order, which costs less)
         self._inspect = inspect
+        # True when `inspect` would find nothing and edit nothing (PolicyEngine.quiet_test): the
+        # text is then released by position alone
+        self._quiet = quiet
         self._redactor = redactor
         self.window = window
         self.step = step  # without early release: scan only once this much text beyond the window has arrived
@@ -127,6 +132,21 @@ class HeldText:
         self._fresh = 0
         combined = self._tail + self._buf
         off, n = len(self._tail), len(combined)
+        quiet = self._quiet
+        if quiet is not None and quiet(combined):
+            # what the general path below does with no hit and no edit (and, restoring, no "[")
+            if final:
+                cut = n
+            elif self._early:
+                cut = pending_start(combined, max(off, n - self.window))
+            else:
+                cut = n - self.window
+            if cut <= off:
+                return ""
+            self._tail = combined[max(0, cut - self.window):cut]
+            self._buf = combined[cut:]
+            self.base += cut - off
+            return combined[off:cut]
         found = self._inspect(combined)
         cut = n
         for h in found.hits:
