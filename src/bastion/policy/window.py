@@ -65,7 +65,7 @@ def pending_start(text: str, pos: int = 0) -> int:
     n = len(text)
     if pos >= n:
         return n
-    rev = text[pos:][::-1]
+    rev = text[:pos - 1:-1] if pos else text[::-1]  # text[pos:] reversed, in one slice
     # (each pattern is a `*`: it always matches)
     start = n - _LAST_TOKEN.match(rev).end()  # type: ignore[union-attr]
     run = n - _GROUPS_AND_JOINERS.match(rev).end()  # type: ignore[union-attr]
@@ -119,14 +119,14 @@ class HeldText:
             # text is rescanned once per `step` new characters, at the next token end.
             if not self._early or (self.base and self._fresh < self.step) or _DELIMITER.search(text) is None:
                 return ""
-        return self._release(final=False)
+        return self._release(False)
 
     def flush(self, text: str = "") -> str:
         """The stream of text ended (with `text`): release everything, every finding final."""
         self._buf += text
         if not self._buf:
             return ""
-        return self._release(final=True)
+        return self._release(True)
 
     def _release(self, final: bool) -> str:
         self._fresh = 0
