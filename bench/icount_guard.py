@@ -23,29 +23,21 @@ import ctypes
 import hashlib
 import json
 import logging
-import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from icount_scan import build_helper, counted
+
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("one-read", "paced")
-_HELPER = """#include <valgrind/callgrind.h>
-void cg_start(void) { CALLGRIND_START_INSTRUMENTATION; }
-void cg_zero(void) { CALLGRIND_ZERO_STATS; }
-void cg_dump(const char *s) { CALLGRIND_DUMP_STATS_AT(s); }
-"""
-_TRIGGER = re.compile(r"^desc: Trigger: Client Request: (\S+) (\d+)$", re.MULTILINE)
-_TOTAL = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)
 
 
 async def _record() -> dict[str, tuple[Any, Any, list[list[Any]]]]:
     """Per mode: (the guard, the request's context, the bursts its per-stream object took)."""
-    sys.path.insert(0, str(ROOT / "bench"))
     import bench_gateway_overhead as gwb
     import profiles
     from bodies import SYSTEM, prompt
@@ -134,21 +126,9 @@ def child(helper: str, streams: int) -> None:
 
 def count(src: Path, helper: str, streams: int) -> tuple[dict[str, int], list[str]]:
     """Instructions per stream of each mode with the tree at `src`, and the replays' digests."""
-    with tempfile.TemporaryDirectory(prefix="icount-guard-") as tmp:
-        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/cg.out",
-               sys.executable, str(Path(__file__).resolve()), "--child", helper, "--streams", str(streams)]
-        env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
-        out: dict[str, int] = {}
-        for dump in sorted(Path(tmp).glob("cg.out.*")):
-            body = dump.read_text(errors="replace")
-            trigger, total = _TRIGGER.search(body), _TOTAL.search(body)
-            if trigger and total:
-                out[trigger.group(1)] = int(total.group(1)) // int(trigger.group(2))
-    if done.returncode != 0 or set(out) != set(MODES):
-        tail = "\n".join(done.stderr.splitlines()[-15:])
-        raise SystemExit(f"the run under valgrind failed (exit {done.returncode}):\n{tail}")
-    return out, [line for line in done.stderr.splitlines() if "digest" in line]
+    got, stderr = counted(src, [str(Path(__file__).resolve()), "--child", helper, "--streams", str(streams)],
+                          list(MODES))
+    return got, [line for line in stderr.splitlines() if "digest" in line]
 
 
 def main() -> None:
@@ -160,15 +140,8 @@ def main() -> None:
     if args.child:
         child(args.child, args.streams)
         return
-    if shutil.which("valgrind") is None or shutil.which("cc") is None:
-        raise SystemExit("needs valgrind (with its headers: apt-get install -y valgrind) and a C compiler")
     with tempfile.TemporaryDirectory(prefix="icount-guard-helper-") as tmp:
-        (Path(tmp) / "cg.c").write_text(_HELPER)
-        helper = str(Path(tmp) / "cg.so")
-        built = subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", helper, str(Path(tmp) / "cg.c")],
-                               capture_output=True, text=True)
-        if built.returncode != 0:
-            raise SystemExit(f"cannot build the client-request helper (valgrind headers missing?):\n{built.stderr}")
+        helper = build_helper(tmp)
         for src in args.src or [ROOT / "src"]:
             if not (src / "bastion").is_dir():
                 raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")
