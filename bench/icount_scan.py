@@ -76,10 +76,16 @@ def child(helper: str, kinds: list[str], no_native: bool) -> None:
 
 def count(src: Path, helper: str, kinds: list[str], no_native: bool) -> dict[str, int]:
     """Instructions per scan of each kind with the tree at `src`."""
-    with tempfile.TemporaryDirectory(prefix="icount-scan-") as tmp:
+    return counted(src, [str(Path(__file__).resolve()), "--child", helper, "--kinds", ",".join(kinds),
+                         *(["--no-native"] if no_native else [])], kinds)[0]
+
+
+def counted(src: Path, script: list[str], names: list[str]) -> tuple[dict[str, int], str]:
+    """`python script...` under callgrind (instrumented between its client requests) with `src` as the
+    PYTHONPATH: per dump `name calls`, its instructions / calls; and the run's stderr."""
+    with tempfile.TemporaryDirectory(prefix="icount-piece-") as tmp:
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/cg.out",
-               sys.executable, str(Path(__file__).resolve()), "--child", helper, "--kinds", ",".join(kinds),
-               *(["--no-native"] if no_native else [])]
+               sys.executable, *script]
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
         out: dict[str, int] = {}
@@ -88,10 +94,23 @@ def count(src: Path, helper: str, kinds: list[str], no_native: bool) -> dict[str
             trigger, total = _TRIGGER.search(body), _TOTAL.search(body)
             if trigger and total:
                 out[trigger.group(1)] = int(total.group(1)) // int(trigger.group(2))
-    if done.returncode != 0 or set(out) != set(kinds):
+    if done.returncode != 0 or set(out) != set(names):
         tail = "\n".join(done.stderr.splitlines()[-15:])
         raise SystemExit(f"the run under valgrind failed (exit {done.returncode}):\n{tail}")
-    return out
+    return out, done.stderr
+
+
+def build_helper(tmp: str) -> str:
+    """The client-request helper library built in `tmp` (its path); exits without valgrind or a compiler."""
+    if shutil.which("valgrind") is None or shutil.which("cc") is None:
+        raise SystemExit("needs valgrind (with its headers: apt-get install -y valgrind) and a C compiler")
+    (Path(tmp) / "cg.c").write_text(_HELPER)
+    helper = str(Path(tmp) / "cg.so")
+    built = subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", helper, str(Path(tmp) / "cg.c")],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        raise SystemExit(f"cannot build the client-request helper (valgrind headers missing?):\n{built.stderr}")
+    return helper
 
 
 def main() -> None:
@@ -107,15 +126,8 @@ def main() -> None:
     if args.child:
         child(args.child, kinds, args.no_native)
         return
-    if shutil.which("valgrind") is None or shutil.which("cc") is None:
-        raise SystemExit("needs valgrind (with its headers: apt-get install -y valgrind) and a C compiler")
     with tempfile.TemporaryDirectory(prefix="icount-scan-helper-") as tmp:
-        (Path(tmp) / "cg.c").write_text(_HELPER)
-        helper = str(Path(tmp) / "cg.so")
-        built = subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", helper, str(Path(tmp) / "cg.c")],
-                               capture_output=True, text=True)
-        if built.returncode != 0:
-            raise SystemExit(f"cannot build the client-request helper (valgrind headers missing?):\n{built.stderr}")
+        helper = build_helper(tmp)
         for src in args.src or [ROOT / "src"]:
             if not (src / "bastion").is_dir():
                 raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")

@@ -58,6 +58,8 @@
  *
  *   plain(text) -> bool;  pii_gates(text) -> None | (first digit, IBAN hint, IPv6 hint, cluster spans)
  *       normalize.is_plain, and the PII scanner's gates of an ASCII text, in one pass each (_native_pii.c).
+ *   quiet_text(marks, tables, text) -> bool
+ *       An ASCII text with no byte `marks` marks and (tables not None) no secret literal (_native_pii.c).
  *
  * They hold the GIL throughout (the prefilter's tables hold a stamp table each call writes).
  */
@@ -1001,6 +1003,8 @@ static PyMethodDef methods[] = {
     {"secret_bits", (PyCFunction)(void (*)(void))native_secret_bits, METH_FASTCALL,
      "The secrets scanner's live rule bits in one pass over a text (_native_secrets.c)."},
     {"plain", native_plain, METH_O, "normalize.is_plain: ASCII without control characters but tab and line breaks."},
+    {"quiet_text", (PyCFunction)(void (*)(void))native_quiet_text, METH_FASTCALL,
+     "PolicyEngine's quiet of an ASCII text in one call: no marked byte, no secret literal (_native_pii.c)."},
     {"pii_gates", native_pii_gates, METH_O,
      "The PII scanner's first digit, IBAN and IPv6 hints and number clusters of an ASCII text (_native_pii.c)."},
     {"sse_events", (PyCFunction)(void (*)(void))native_sse_events, METH_FASTCALL,

@@ -119,6 +119,51 @@ native_plain(PyObject *self, PyObject *text)
     Py_RETURN_TRUE;
 }
 
+/* quiet_text(marks, tables, text) -> bool: True when `text` is an ASCII str none of whose bytes `marks` (256 bytes,
+ * nonzero for a byte that may matter) marks and, unless `tables` is None, secret_bits(tables, text) is 0. With the
+ * control characters that normalize.is_plain refuses marked, it is policy/engine.py `quiet` of such a text in one
+ * call (PolicyEngine._quiet_test). */
+PyObject *
+native_quiet_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "quiet_text: expected 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (view.len != 256) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "quiet_text: marks must be 256 bytes");
+        return NULL;
+    }
+    const unsigned char *marks = view.buf, *c;
+    Py_ssize_t n;
+    int ascii = ascii_text(args[2], "quiet_text", &c, &n);
+    if (ascii <= 0) {
+        PyBuffer_Release(&view);
+        return ascii < 0 ? NULL : Py_NewRef(Py_False);
+    }
+    unsigned any = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        any |= marks[c[i]];
+    PyBuffer_Release(&view);
+    if (any)
+        Py_RETURN_FALSE;
+    if (args[1] == Py_None)
+        Py_RETURN_TRUE;
+    PyObject *pair[2] = {args[1], args[2]};
+    PyObject *bits = native_secret_bits(self, pair, 2);
+    if (bits == NULL)
+        return NULL;
+    int live = PyObject_IsTrue(bits);
+    Py_DECREF(bits);
+    if (live < 0)
+        return NULL;
+    return Py_NewRef(live ? Py_False : Py_True);
+}
+
 PyObject *
 native_pii_gates(PyObject *self, PyObject *text)
 {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
+from types import ModuleType
 from typing import Literal
 
 from bastion.config.loader import ConfigError
@@ -15,9 +18,17 @@ from bastion.policy.limits import RequestLimits
 from bastion.policy.normalize import is_plain, spells_escapes
 from bastion.policy.redaction import Edit, Redactor
 from bastion.policy.registry import ScannerOptionError, ScannerRegistry, default_registry
-from bastion.policy.rules import Hit, Rule, ScanRun, may_match, token_bounded, violation
+from bastion.policy.rules import Hit, Rule, ScanRun, may_match, quiet_marks, token_bounded, violation
 from bastion.policy.scan_cache import DEFAULT_ENTRIES, MAX_ENTRIES, ScanCache
 from bastion.policy.slots import text_slots
+
+_native: ModuleType | None
+try:
+    import bastion._native as _built
+
+    _native = _built
+except ImportError:  # not built: quiet tests are Python (PolicyEngine._quiet_test)
+    _native = None
 
 RULE_KEYS = frozenset({"scanner", "action", "on_error", "restore", "budget_ms", "roles"})
 DEFAULT_BUDGET_MS = 250.0
@@ -81,6 +92,8 @@ class PolicyEngine:
         self.early_release = all(token_bounded(r.scanner) for r in self.output_rules)
         checks = [may_match(r.scanner) for r in self.output_rules]
         self._output_checks = tuple(c for c in checks if c is not None) if None not in checks else None
+        # quiet_test(restoring, json_string) is quiet_tests[restoring][json_string] (made once: one per held text)
+        self.quiet_tests = tuple((self._quiet_test(r, False), self._quiet_test(r, True)) for r in (False, True))
         # per part of a request (config.policy.TEXT_SOURCES), the input rules that scan it, when some
         # rule is limited to some roles (None: every rule scans every text)
         self._input_for: dict[str, tuple[Rule, ...]] | None = None
@@ -242,6 +255,65 @@ class PolicyEngine:
         except Exception:  # a failing check is no proof: scan (a failing scanner is decided by on_error)
             return False
         return True
+
+    def quiet_test(self, restoring: bool, json_string: bool = False) -> Callable[[str], bool] | None:
+        """`quiet` as one function of the text, for texts restored when `restoring` (a non-empty
+        restore map) and read as JSON when `json_string`; None when every text is scanned (a rule
+        without a literal pre-check). A hold-back window asks it before each inspection
+        (window.py): True is `inspect` finding nothing and editing nothing."""
+        return self.quiet_tests[restoring][json_string]
+
+    def _quiet_test(self, restoring: bool, json_string: bool) -> Callable[[str], bool] | None:
+        checks = self._output_checks
+        if checks is None:
+            return None
+        plain, escapes = is_plain, spells_escapes
+        native = self._native_quiet(restoring)
+        if native is not None:
+            if not json_string:
+                return native
+
+            def quiet_json(text: str) -> bool:
+                return not escapes(text) and native(text)
+
+            return quiet_json
+
+        def quiet(text: str) -> bool:
+            if not plain(text) or (json_string and escapes(text)) or (restoring and "[" in text):
+                return False
+            try:
+                for check in checks:
+                    if check(text):
+                        return False
+            except Exception:  # a failing check is no proof: scan
+                return False
+            return True
+
+        return quiet
+
+    def _native_quiet(self, restoring: bool) -> Callable[[str], bool] | None:
+        """`quiet` of a text not read as JSON in one C call (`_native.quiet_text`), when every output
+        rule's scanner gives its marks (rules.QUIET_MARKS) and at most one gives secret tables: True
+        only for printable ASCII without a marked character ("[" too when `restoring`), for which
+        no rule's `may_match` holds. (It may say False where `quiet` says True: the text is then
+        inspected, and the inspection finds what `quiet` said, nothing.)"""
+        if _native is None:
+            return None
+        marks = bytearray(b"\x01" * 0x20 + b"\x00" * 0x5f + b"\x01" * 0x81)  # what is_plain refuses
+        marks[9] = marks[10] = marks[13] = 0
+        tables: object = None
+        for rule in self.output_rules:
+            spec = quiet_marks(rule.scanner)
+            if spec is None or (spec[1] is not None and tables is not None):
+                return None
+            chars, more = spec
+            for ch in chars:
+                marks[ord(ch)] = 1
+            if more is not None:
+                tables = more
+        if restoring:
+            marks[ord("[")] = 1
+        return partial(_native.quiet_text, bytes(marks), tables)
 
     def _may_match(self, text: str) -> bool:
         try:

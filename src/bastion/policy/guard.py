@@ -71,7 +71,8 @@ class OutputGuard:
 
         return HeldText(lambda text: engine.inspect(run, text, restore, json_string), state.redactor,
                         engine.window_chars, record=record, block=block, restoring=bool(restore),
-                        step=engine.release_chars, early=engine.early_release, json_string=json_string)
+                        step=engine.release_chars, early=engine.early_release, json_string=json_string,
+                        quiet=engine.quiet_tests[bool(restore)][json_string])
 
     def _held_thought(self, ctx: RequestContext, state: PolicyState, run: ScanRun,
                       edited: Callable[[], None]) -> HeldText:
@@ -93,7 +94,7 @@ class OutputGuard:
             raise violation(hit, _THOUGHT)
 
         return HeldText(inspect, state.redactor, engine.window_chars, record=record, block=block, restoring=False,
-                        step=engine.release_chars, early=engine.early_release)
+                        step=engine.release_chars, early=engine.early_release, quiet=engine.quiet_tests[False][False])
 
     def _thought(self, ctx: RequestContext, state: PolicyState, run: ScanRun, part: ThinkingPart) -> ThinkingPart:
         if part.redacted is not None:
@@ -143,8 +144,10 @@ class OutputGuard:
         """`guard_bursts` as a per-stream object that takes one burst at a time by a plain call
         (pipeline.runner.BurstFilter: the client's frames are then made in the generator that reads
         the bursts, without one of the guard's around it); None with nothing to check for the request."""
-        state = self._state(ctx)
-        if not self._active(state):
+        state = ctx.state.get("policy")  # _state and _active, inlined (one per stream)
+        if not isinstance(state, PolicyState):
+            state = PolicyState(self.policies.choose(ctx.principal))
+        if not state.engine.output_rules and not state.redactor.restore:
             return None
         return _Streamed(self, ctx, state)
 
@@ -176,26 +179,70 @@ class _Streamed:
     """One guarded stream: a held text per choice's text, per tool call's arguments and per
     reasoning block."""
 
-    __slots__ = ("ctx", "current", "edited", "guard", "held", "order", "run", "state", "text", "text_index")
+    __slots__ = ("_run", "ctx", "current", "edited", "engine", "guard", "held", "order", "restore", "state", "text",
+                 "text_index")
 
     def __init__(self, guard: OutputGuard, ctx: RequestContext, state: PolicyState) -> None:
         self.guard, self.ctx, self.state = guard, ctx, state
+        self.engine, self.restore = state.engine, state.redactor.restore
         # The held text of choice `text_index`'s text while text deltas of that choice follow each
         # other: what `_switch` and `_buffer` would find for the next (any other event forgets it)
         self.text: HeldText | None = None
         self.text_index = -1
-        self.run = ScanRun(ctx.findings, accumulate=False)
+        self._run: ScanRun | None = None  # made by the first inspection that scans (`run`)
         self.held: dict[_Key, HeldText] = {}
         self.order: dict[int, list[_Key]] = {}  # per choice, buffers in order of first appearance
         self.current: dict[int, _Key] = {}
         self.edited: set[_Key] = set()  # reasoning blocks whose text a redact rule changed
 
+    @property
+    def run(self) -> ScanRun:
+        run = self._run
+        if run is None:
+            run = self._run = ScanRun(self.ctx.findings, accumulate=False)
+        return run
+
     def burst(self, burst: list[StreamEvent], out: list[StreamEvent]) -> None:
         """Take the events of one upstream read (a read's adjacent text deltas of one choice, or
         argument deltas of one call, held and scanned together, once); append to `out` what may
         leave now. Raises PolicyViolation on a block, `out` then holding what was safe to release."""
-        for event in burst if len(burst) < 2 else _coalesced(burst):
-            self.push(event, out)
+        if len(burst) < 2:
+            if burst:
+                event = burst[0]
+                if type(event) is TextDelta:
+                    self._text(event.index, event.text, out)
+                else:
+                    self.push(event, out)
+            return
+        # `push` of each event of `_coalesced(burst)`, with the text deltas joined here, as long as the
+        # events are of the exact classes the loop knows; the rest of the burst (from a tool call's
+        # delta, reasoning or a subclass on) takes the general way
+        texts: list[str] = []
+        index = 0
+        for i, event in enumerate(burst):
+            kind = type(event)
+            if kind is TextDelta:
+                if texts and index != event.index:  # type: ignore[union-attr]
+                    self._text(index, "".join(texts), out)
+                    texts = []
+                index = event.index  # type: ignore[union-attr]
+                texts.append(event.text)  # type: ignore[union-attr]
+                continue
+            if texts:
+                self._text(index, "".join(texts), out)
+                texts = []
+            if kind in _PASSING:
+                self.text = None
+                out.append(event)
+            elif kind is StreamEnd:
+                self.text = None
+                self._end(event, out)  # type: ignore[arg-type]
+            else:
+                for e in _coalesced(burst[i:]):
+                    self.push(e, out)
+                return
+        if texts:
+            self._text(index, "".join(texts), out)
 
     async def guarded(self, bursts: AsyncIterator[list[StreamEvent]]) -> AsyncIterator[list[StreamEvent]]:
         """The guarded bursts (OutputGuard.guard_bursts): what each read releases, as one burst."""
@@ -214,11 +261,37 @@ class _Streamed:
         if out:
             yield out
 
+    def _inspect_text(self, text: str) -> Inspection:
+        return self.engine.inspect(self.run, text, self.restore)
+
+    def _inspect_json(self, text: str) -> Inspection:
+        return self.engine.inspect(self.run, text, self.restore, True)
+
+    def _record(self, hit: Hit, origin: int) -> None:
+        self.ctx.findings.append(hit.finding(origin))
+
+    def _block_text(self, hit: Hit) -> None:
+        self.ctx.findings.append(hit.finding())
+        raise violation(hit, "the response")
+
+    def _block_json(self, hit: Hit) -> None:
+        self.ctx.findings.append(hit.finding())
+        raise violation(hit, "tool call arguments")
+
     def _buffer(self, key: _Key) -> HeldText:
+        """OutputGuard._held for the key's text (without closures made per text)."""
         h = self.held.get(key)
         if h is None:
-            where = "the response" if key[1] < 0 else "tool call arguments"
-            h = self.held[key] = self.guard._held(self.ctx, self.state, self.run, where, key[1] >= 0)
+            engine, restoring = self.engine, bool(self.restore)
+            if key[1] < 0:
+                h = HeldText(self._inspect_text, self.state.redactor, engine.window_chars, self._record,
+                             self._block_text, restoring, engine.release_chars, engine.early_release, False,
+                             engine.quiet_tests[restoring][0])
+            else:
+                h = HeldText(self._inspect_json, self.state.redactor, engine.window_chars, self._record,
+                             self._block_json, restoring, engine.release_chars, engine.early_release, True,
+                             engine.quiet_tests[restoring][1])
+            self.held[key] = h
             self.order.setdefault(key[0], []).append(key)
         return h
 
@@ -229,19 +302,29 @@ class _Streamed:
         if last is not None and last != key:
             _add(out, last, self.held[last].flush())
 
+    def _text(self, index: int, text: str, out: list[StreamEvent]) -> None:
+        """`push` of TextDelta(text, index)."""
+        h = self.text
+        if h is None or self.text_index != index:
+            key = (index, -1)
+            self._switch(key, out)
+            h = self.text = self._buffer(key)
+            self.text_index = index
+        text = h.feed(text)
+        if text:
+            out.append(TextDelta(text, index))
+
+    def _end(self, event: StreamEnd, out: list[StreamEvent]) -> None:
+        """`push` of a StreamEnd: the choice's texts are complete."""
+        for key in self.order.pop(event.index, []):
+            _add(out, key, self.held.pop(key).flush())
+        self.current.pop(event.index, None)
+        out.append(event)
+
     def push(self, event: StreamEvent, out: list[StreamEvent]) -> None:
         """Take one event; append to `out` what may leave now. Raises PolicyViolation on a block."""
         if isinstance(event, TextDelta):
-            index = event.index
-            h = self.text
-            if h is None or self.text_index != index:
-                key = (index, -1)
-                self._switch(key, out)
-                h = self.text = self._buffer(key)
-                self.text_index = index
-            text = h.feed(event.text)
-            if text:
-                out.append(TextDelta(text, index))
+            self._text(event.index, event.text, out)
             return
         self.text = None
         if type(event) in _PASSING:  # (the exact classes: nothing to hold or scan; a subclass takes the checks below)
@@ -258,10 +341,7 @@ class _Streamed:
                 out.append(ToolCallDelta(event.call_index, event.id, name, "", event.index))
             _add(out, key, h.feed(event.arguments))
         elif isinstance(event, StreamEnd):
-            for key in self.order.pop(event.index, []):
-                _add(out, key, self.held.pop(key).flush())
-            self.current.pop(event.index, None)
-            out.append(event)
+            self._end(event, out)
         elif isinstance(event, ThinkingDelta):
             self._thinking(event, out)
         else:

@@ -51,6 +51,19 @@ def may_match(scanner: object) -> Callable[[str], bool] | None:
     return check if callable(check) else None
 
 
+QUIET_MARKS = "quiet_marks"
+"""The method `quiet_marks() -> (characters, tables) | None` a scanner with `may_match` may have:
+for printable ASCII text (tabs and line breaks allowed), when none of `characters` (ASCII) occurs
+in it and, unless `tables` is None, the C accelerator's `secret_bits(tables, text)` is 0,
+`may_match(text)` is False. The output guard then asks every output rule at once, in one C call
+(PolicyEngine._quiet_test); None: only `may_match` answers."""
+
+
+def quiet_marks(scanner: object) -> tuple[str, object] | None:
+    marks = getattr(scanner, QUIET_MARKS, None)
+    return marks() if callable(marks) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One `{scanner: ..., action: ...}` entry of a policy, built at start-up."""

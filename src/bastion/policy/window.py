@@ -65,7 +65,7 @@ def pending_start(text: str, pos: int = 0) -> int:
     n = len(text)
     if pos >= n:
         return n
-    rev = text[pos:][::-1]
+    rev = text[:pos - 1:-1] if pos else text[::-1]  # text[pos:] reversed, in one slice
     # (each pattern is a `*`: it always matches)
     start = n - _LAST_TOKEN.match(rev).end()  # type: ignore[union-attr]
     run = n - _GROUPS_AND_JOINERS.match(rev).end()  # type: ignore[union-attr]
@@ -77,13 +77,18 @@ def pending_start(text: str, pos: int = 0) -> int:
 
 
 class HeldText:
-    __slots__ = ("_block", "_buf", "_early", "_escapes", "_fresh", "_inspect", "_record", "_redactor", "_restoring",
-                 "_tail", "base", "step", "window")
+    __slots__ = ("_block", "_buf", "_early", "_escapes", "_fresh", "_inspect", "_quiet", "_record", "_redactor",
+                 "_restoring", "_tail", "base", "step", "window")
 
-    def __init__(self, inspect: Callable[[str], Inspection], redactor: Redactor, window: int, *,
+    def __init__(self, inspect: Callable[[str], Inspection], redactor: Redactor, window: int,
                  record: Callable[[Hit, int], None], block: Callable[[Hit], None], restoring: bool,
-                 step: int = 1, early: bool = False, json_string: bool = False) -> None:
+                 step: int = 1, early: bool = False, json_string: bool = False,
+                 quiet: Callable[[str], bool] | None = None) -> None:
+        # (positional or by keyword: the output guard passes them in this order, which costs less)
         self._inspect = inspect
+        # True when `inspect` would find nothing and edit nothing (PolicyEngine.quiet_test): the
+        # text is then released by position alone
+        self._quiet = quiet
         self._redactor = redactor
         self.window = window
         self.step = step  # without early release: scan only once this much text beyond the window has arrived
@@ -114,19 +119,34 @@ class HeldText:
             # text is rescanned once per `step` new characters, at the next token end.
             if not self._early or (self.base and self._fresh < self.step) or _DELIMITER.search(text) is None:
                 return ""
-        return self._release(final=False)
+        return self._release(False)
 
     def flush(self, text: str = "") -> str:
         """The stream of text ended (with `text`): release everything, every finding final."""
         self._buf += text
         if not self._buf:
             return ""
-        return self._release(final=True)
+        return self._release(True)
 
     def _release(self, final: bool) -> str:
         self._fresh = 0
         combined = self._tail + self._buf
         off, n = len(self._tail), len(combined)
+        quiet = self._quiet
+        if quiet is not None and quiet(combined):
+            # what the general path below does with no hit and no edit (and, restoring, no "[")
+            if final:
+                cut = n
+            elif self._early:
+                cut = pending_start(combined, max(off, n - self.window))
+            else:
+                cut = n - self.window
+            if cut <= off:
+                return ""
+            self._tail = combined[max(0, cut - self.window):cut]
+            self._buf = combined[cut:]
+            self.base += cut - off
+            return combined[off:cut]
         found = self._inspect(combined)
         cut = n
         for h in found.hits:

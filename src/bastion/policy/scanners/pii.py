@@ -173,6 +173,10 @@ class PiiScanner:
             phonenumbers.is_valid_number(phonenumbers.parse("+1 415 555 2671", r))
             phonenumbers.example_number(r)
 
+    def quiet_marks(self) -> tuple[str, object] | None:
+        """`may_match` of an ASCII text is a digit or (email) an "@" in it (rules.QUIET_MARKS)."""
+        return ("0123456789@" if "email" in self.types else "0123456789"), None
+
     def may_match(self, text: str) -> bool:
         """False without a digit or an "@": `scan` then finds nothing (rules.MAY_MATCH)."""
         if "email" in self.types and "@" in text:

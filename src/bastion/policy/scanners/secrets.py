@@ -56,6 +56,10 @@ class SecretsScanner:
                 [(lit, 1 << i, r.anchor is not None) for i, r in enumerate(self._rules) for lit in r.prefilters],
                 _COMMON))
 
+    def quiet_marks(self) -> tuple[str, object] | None:
+        """`may_match` is `secret_bits(tables, text) != 0` with the accelerator (rules.QUIET_MARKS)."""
+        return None if self._c_bits is None else ("", self._c_bits.args[0])  # type: ignore[attr-defined]
+
     def may_match(self, text: str) -> bool:
         """False when no rule's literal occurs: `scan` then finds nothing (rules.MAY_MATCH)."""
         if self._c_bits is not None:
