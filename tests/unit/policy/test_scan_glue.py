@@ -125,19 +125,19 @@ def test_a_text_part_slot_sets_its_own_part() -> None:
 
 def test_the_cache_lock_is_released_after_every_call_and_every_raise() -> None:
     cache = ScanCache(2)
-    key = ("k", "p", "input", 0, 1, b"d", False)
+    key = ("k", "p", 1, b"d", False)
     assert cache.get(key) is None and not cache._lock.locked()
-    cache.put(key, [])
-    assert cache.get(key) == () and not cache._lock.locked()
+    cache.put(key, {("input", 0): ()})
+    assert cache.get(key) == {("input", 0): ()} and not cache._lock.locked()
     for _ in range(3):
-        cache.put(("k", "p", "input", 0, 1, bytes([_]), False), [])
+        cache.put(("k", "p", 1, bytes([_]), False), {("input", 0): ()})
     assert len(cache) == 2 and not cache._lock.locked()
     bad: Any = ("k", [], "input")  # unhashable: the dictionary raises inside the lock
     with pytest.raises(TypeError):
         cache.get(bad)
     assert not cache._lock.locked()
     with pytest.raises(TypeError):
-        cache.put(bad, [])
+        cache.put(bad, {})
     assert not cache._lock.locked()
     assert (cache.hits, cache.misses) == (1, 1)
 
