@@ -165,7 +165,11 @@ class ScanRun:
                 keep = True
             if ntext is None:
                 clock = None  # normalising is not the rule's time
-                ntext, norm = _view(text, json_string)
+                # _view, its usual case inlined: printable ASCII that is not JSON text is its own normal form
+                if not json_string and is_plain(text):
+                    ntext = text
+                else:
+                    ntext, norm = _view(text, json_string)
             matches: list[Match] | None
             spent: float | None
             if accumulate:
@@ -218,7 +222,7 @@ class ScanRun:
                         hits.append(Hit(rule, m.type, start, end, float(m.score), ntext[m.start:m.end]))
         if fresh is not None and tkey is not None and cache is not None:
             cache.put(tkey, fresh if entry is None else {**entry, **fresh})
-        if has_tags(text):
+        if not text.isascii() and has_tags(text):  # (ASCII holds no tag character: no call for most texts)
             hits.extend(self._tag_view(rules, text, json_string, hits))
         return hits
 
