@@ -239,18 +239,11 @@ def main() -> None:
     if args.child:
         child(args.child, pieces, args.requests, args.stream)
         return
-    if shutil.which("valgrind") is None or shutil.which("cc") is None:
-        raise SystemExit("needs valgrind (with its headers: apt-get install -y valgrind) and a C compiler")
+    from icount_scan import build_helper, trees  # bench/ is on sys.path
+
     with tempfile.TemporaryDirectory(prefix="icount-pieces-helper-") as tmp:
-        (Path(tmp) / "cg.c").write_text(_HELPER)
-        helper = str(Path(tmp) / "cg.so")
-        built = subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", helper, str(Path(tmp) / "cg.c")],
-                               capture_output=True, text=True)
-        if built.returncode != 0:
-            raise SystemExit(f"cannot build the client-request helper (valgrind headers missing?):\n{built.stderr}")
-        for src in args.src or [ROOT / "src"]:
-            if not (src / "bastion").is_dir():
-                raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")
+        helper = build_helper(tmp, _HELPER)
+        for src in trees(args.src):
             got = count(src, helper, pieces, args.requests, args.stream, args.keep)
             print(f"{src} ({args.requests} requests{', streamed' if args.stream else ''}):", flush=True)
             for label in pieces:

@@ -94,6 +94,28 @@ def count(src: Path, helper: str, kinds: list[str], no_native: bool) -> dict[str
     return out
 
 
+def build_helper(tmp: str, source: str) -> str:
+    """The client-request helper library (C `source` calling callgrind's macros) compiled in `tmp`: its path."""
+    if shutil.which("valgrind") is None or shutil.which("cc") is None:
+        raise SystemExit("needs valgrind (with its headers: apt-get install -y valgrind) and a C compiler")
+    (Path(tmp) / "cg.c").write_text(source)
+    helper = str(Path(tmp) / "cg.so")
+    built = subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", helper, str(Path(tmp) / "cg.c")],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        raise SystemExit(f"cannot build the client-request helper (valgrind headers missing?):\n{built.stderr}")
+    return helper
+
+
+def trees(srcs: list[Path] | None) -> list[Path]:
+    """The source trees to count (`--src`; default this checkout's src/), each checked to hold the package."""
+    out = srcs or [ROOT / "src"]
+    for src in out:
+        if not (src / "bastion").is_dir():
+            raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", action="append", type=Path, help="a source tree (its src/ directory); repeatable")
@@ -107,18 +129,9 @@ def main() -> None:
     if args.child:
         child(args.child, kinds, args.no_native)
         return
-    if shutil.which("valgrind") is None or shutil.which("cc") is None:
-        raise SystemExit("needs valgrind (with its headers: apt-get install -y valgrind) and a C compiler")
     with tempfile.TemporaryDirectory(prefix="icount-scan-helper-") as tmp:
-        (Path(tmp) / "cg.c").write_text(_HELPER)
-        helper = str(Path(tmp) / "cg.so")
-        built = subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", helper, str(Path(tmp) / "cg.c")],
-                               capture_output=True, text=True)
-        if built.returncode != 0:
-            raise SystemExit(f"cannot build the client-request helper (valgrind headers missing?):\n{built.stderr}")
-        for src in args.src or [ROOT / "src"]:
-            if not (src / "bastion").is_dir():
-                raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")
+        helper = build_helper(tmp, _HELPER)
+        for src in trees(args.src):
             got = count(src, helper, kinds, args.no_native)
             print(f"{src}: " + ", ".join(f"{k} {got[k]:,}" for k in kinds)
                   + f" instructions per scan{' (no accelerator)' if args.no_native else ''}", flush=True)
