@@ -100,17 +100,26 @@ def counted(src: Path, script: list[str], names: list[str]) -> tuple[dict[str, i
     return out, done.stderr
 
 
-def build_helper(tmp: str) -> str:
-    """The client-request helper library built in `tmp` (its path); exits without valgrind or a compiler."""
+def build_helper(tmp: str, source: str = _HELPER) -> str:
+    """The client-request helper library (C `source` calling callgrind's macros) compiled in `tmp`: its path."""
     if shutil.which("valgrind") is None or shutil.which("cc") is None:
         raise SystemExit("needs valgrind (with its headers: apt-get install -y valgrind) and a C compiler")
-    (Path(tmp) / "cg.c").write_text(_HELPER)
+    (Path(tmp) / "cg.c").write_text(source)
     helper = str(Path(tmp) / "cg.so")
     built = subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", helper, str(Path(tmp) / "cg.c")],
                            capture_output=True, text=True)
     if built.returncode != 0:
         raise SystemExit(f"cannot build the client-request helper (valgrind headers missing?):\n{built.stderr}")
     return helper
+
+
+def trees(srcs: list[Path] | None) -> list[Path]:
+    """The source trees to count (`--src`; default this checkout's src/), each checked to hold the package."""
+    out = srcs or [ROOT / "src"]
+    for src in out:
+        if not (src / "bastion").is_dir():
+            raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")
+    return out
 
 
 def main() -> None:
@@ -127,10 +136,8 @@ def main() -> None:
         child(args.child, kinds, args.no_native)
         return
     with tempfile.TemporaryDirectory(prefix="icount-scan-helper-") as tmp:
-        helper = build_helper(tmp)
-        for src in args.src or [ROOT / "src"]:
-            if not (src / "bastion").is_dir():
-                raise SystemExit(f"--src {src}: no bastion package there (give a tree's src/ directory)")
+        helper = build_helper(tmp, _HELPER)
+        for src in trees(args.src):
             got = count(src, helper, kinds, args.no_native)
             print(f"{src}: " + ", ".join(f"{k} {got[k]:,}" for k in kinds)
                   + f" instructions per scan{' (no accelerator)' if args.no_native else ''}", flush=True)

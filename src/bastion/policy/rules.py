@@ -11,7 +11,7 @@ from bastion.core.context import Action, Direction, Finding
 from bastion.core.errors import PolicyViolation
 from bastion.policy.limits import RequestLimits
 from bastion.policy.normalize import Normalized, has_tags, is_plain, normalize, spells_escapes
-from bastion.policy.scan_cache import CacheKey, ScanCache
+from bastion.policy.scan_cache import CacheKey, Results, ScanCache, kept
 from bastion.policy.scanner import Match, Scanner
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,12 @@ class ScanRun:
         norm: Normalized | None = None
         cache = self._cache
         long_text = cache is not None and len(text) >= cache.min_chars
-        digest = b""
+        # the text's cache entry: one look-up for its rules (on the first that may use it) and one store of what
+        # this run scanned (`fresh`, after the loop), not one of each per rule
+        tkey: CacheKey | None = None
+        entry: Results | None = None
+        fresh: Results | None = None
         scope = self._scope
-        length = len(text)
         hits: list[Hit] = []
         skipped = self.skipped
         accumulate = self._accumulate
@@ -157,11 +160,12 @@ class ScanRun:
         for rule, scanner, key, input_, uncheap in _prepared(rules):
             if scanner is None or (skipped and key in skipped):
                 continue
-            ckey: CacheKey | None = None
+            keep = False  # this rule's result is to be kept
             if cache is not None and input_ and (long_text or uncheap):
-                digest = digest or cache.digest(text)
-                ckey = (scope, rule.policy, key[0], key[1], length, digest, json_string)
-                cached = cache.get(ckey)
+                if tkey is None:  # (a run's rules are one policy's: the engine's)
+                    tkey = (scope, rule.policy, len(text), cache.digest(text), json_string)
+                    entry = cache.get(tkey)
+                cached = entry.get(key) if entry is not None else None
                 if cached is not None:
                     if cached:
                         if ntext is None:
@@ -171,9 +175,14 @@ class ScanRun:
                             hits.append(Hit(rule, type_, start, end, score, ntext[s:e]))
                     clock = None
                     continue
+                keep = True
             if ntext is None:
                 clock = None  # normalising is not the rule's time
-                ntext, norm = _view(text, json_string)
+                # _view, its usual case inlined: printable ASCII that is not JSON text is its own normal form
+                if not json_string and is_plain(text):
+                    ntext = text
+                else:
+                    ntext, norm = _view(text, json_string)
             matches: list[Match] | None
             spent: float | None
             if accumulate:
@@ -197,8 +206,10 @@ class ScanRun:
                         if spent > rule.budget_s:
                             self.fail(rule, f"exceeded its time budget of {rule.budget_s * 1000:g} ms")
                             continue
-                        if ckey is not None and cache is not None:
-                            cache.put(ckey, matches)
+                        if keep:
+                            if fresh is None:
+                                fresh = {}
+                            fresh[key] = ()
                         continue
                     if matches is None:
                         self.fail(rule, "failed (returned no result)")
@@ -208,8 +219,12 @@ class ScanRun:
                 matches, spent, clock = self._timed(rule, scanner, ntext, clock)
             if matches is None or not self._kept(rule, matches, spent, len(ntext)):
                 continue
-            if ckey is not None and cache is not None:
-                cache.put(ckey, matches)
+            if keep:
+                value = kept(matches)
+                if value is not None:
+                    if fresh is None:
+                        fresh = {}
+                    fresh[key] = value
             if matches:
                 if norm is None:
                     hits.extend(Hit(rule, m.type, m.start, m.end, float(m.score), ntext[m.start:m.end])
@@ -218,7 +233,9 @@ class ScanRun:
                     for m in matches:
                         start, end = norm.to_original(m.start, m.end)
                         hits.append(Hit(rule, m.type, start, end, float(m.score), ntext[m.start:m.end]))
-        if has_tags(text):
+        if fresh is not None and tkey is not None and cache is not None:
+            cache.put(tkey, fresh if entry is None else {**entry, **fresh})
+        if not text.isascii() and has_tags(text):  # (ASCII holds no tag character: no call for most texts)
             hits.extend(self._tag_view(rules, text, json_string, hits))
         return hits
 

@@ -16,7 +16,9 @@ MIN_CHARS = 200  # shorter texts are cheaper to scan than to look up, for cheap 
 MAX_MATCHES = 64  # a result with more matches is not kept (bounds an entry's size)
 
 Cached = tuple[tuple[str, int, int, float], ...]  # (type, start, end, score) in the normalised text
-CacheKey = tuple[str | None, str, str, int, int, bytes, bool]  # (..., len, digest, read as JSON text)
+RuleKey = tuple[str, int]  # a rule's (direction, index) in its policy
+Results = dict[RuleKey, Cached]  # one text's kept results, by rule (never changed once kept: replaced)
+CacheKey = tuple[str | None, str, int, bytes, bool]  # (scope, policy, len, digest, read as JSON text)
 _BLAKE2B_128 = hashlib.blake2b(digest_size=16)  # never updated: copied per digest (without the C accelerator)
 _KEY = os.urandom(16)  # the digest's key (with the C accelerator): this process's own, never shown
 _keyed: Callable[[bytes, str], bytes] | None
@@ -29,13 +31,15 @@ except ImportError:  # the package works without its C accelerator
 
 
 class ScanCache:
-    """Matches of (scope, policy, direction, rule index, exact text) — the text is held only as
+    """Matches of (scope, policy, exact text) per rule (direction, index) — the text is held only as
     a 128-bit digest (`digest`); entries keep types, normalised-text offsets and scores, never a
-    matched value. Bounded to `capacity` entries, least recently used evicted first.
-    Thread-safe. A scanner's findings are a pure function of its configuration and the text,
-    so a hit stands for the scan (the engine re-derives spans and placeholders per request)."""
+    matched value. One entry per text holds its rules' results (one look-up and one store per text,
+    not per rule: ~3.3k and ~6.4k instructions each); the bound counts rule results, as many as
+    `capacity`, the least recently used text evicted first. Thread-safe. A scanner's findings are a
+    pure function of its configuration and the text, so a hit stands for the scan (the engine
+    re-derives spans and placeholders per request)."""
 
-    __slots__ = ("_entries", "_lock", "capacity", "hits", "min_chars", "misses")
+    __slots__ = ("_entries", "_lock", "_size", "capacity", "hits", "min_chars", "misses")
 
     def __init__(self, capacity: int = DEFAULT_ENTRIES, min_chars: int = MIN_CHARS) -> None:
         if capacity <= 0:
@@ -44,7 +48,8 @@ class ScanCache:
         self.min_chars = min_chars
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[CacheKey, Cached] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, Results] = OrderedDict()
+        self._size = 0  # rule results held (the entries' lengths)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -62,7 +67,8 @@ class ScanCache:
     # get and put take the lock by acquire and release, not `with`: in Python 3.11 a `with` block on a lock costs
     # ~2,000 instructions, the pair in try/finally ~900 (the same exclusion; up to seven times a request)
 
-    def get(self, key: CacheKey) -> Cached | None:
+    def get(self, key: CacheKey) -> Results | None:
+        """The text's kept results by rule (not to be changed: `put` a new mapping), or None."""
         lock = self._lock
         lock.acquire()
         try:
@@ -76,28 +82,41 @@ class ScanCache:
         finally:
             lock.release()
 
-    def put(self, key: CacheKey, matches: list[Match]) -> None:
-        """Keep a successful scan's matches (copied to plain tuples: nothing else of the object)."""
-        if len(matches) > MAX_MATCHES:
-            return
-        value: Cached = tuple([(str(m.type), int(m.start), int(m.end), float(m.score)) for m in matches]) \
-            if matches else ()  # most texts have no finding: no list built for them
+    def put(self, key: CacheKey, results: Results) -> None:
+        """Keep a text's results by rule (`kept` values), replacing what was kept for it; the text becomes the
+        most recent."""
         lock = self._lock
         lock.acquire()
         try:
             entries = self._entries
             n = len(entries)
-            entries[key] = value
-            if len(entries) == n:  # the key was there: now the most recent (a new key is put last)
+            old = entries.setdefault(key, results)
+            if len(entries) == n:  # the key was there: replaced, and now the most recent (a new key is put last)
+                entries[key] = results
                 entries.move_to_end(key)
-            while len(entries) > self.capacity:
-                entries.popitem(last=False)
+                self._size += len(results) - len(old)
+            else:
+                self._size += len(results)
+            while self._size > self.capacity:
+                self._size -= len(entries.popitem(last=False)[1])
         finally:
             lock.release()
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._size = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        """Rule results held (one per rule and text)."""
+        return self._size
+
+
+def kept(matches: list[Match]) -> Cached | None:
+    """A successful scan's matches as kept (copied to plain tuples: nothing else of the object); None for more
+    than MAX_MATCHES (not kept: bounds an entry's size)."""
+    if not matches:
+        return ()  # most texts have no finding: no list built for them
+    if len(matches) > MAX_MATCHES:
+        return None
+    return tuple([(str(m.type), int(m.start), int(m.end), float(m.score)) for m in matches])

@@ -17,7 +17,7 @@ from bastion.core.types import ChatRequest, ChatResponse, Choice, Message, TextP
 from bastion.policy.engine import PolicyEngine
 from bastion.policy.guard import OutputGuard
 from bastion.policy.registry import ScannerRegistry
-from bastion.policy.scan_cache import MAX_MATCHES, MIN_CHARS, ScanCache
+from bastion.policy.scan_cache import MAX_MATCHES, MIN_CHARS, ScanCache, kept
 from bastion.policy.scanner import Match
 from bastion.policy.selection import PolicySet, PolicyState
 from tests.unit.policy.fake_credentials import SECRETS
@@ -107,7 +107,9 @@ def test_same_results_with_and_without_the_cache(stub_registry: ScannerRegistry,
     rules = [{"scanner": "secrets", "action": secrets_action},
              {"scanner": "pii", "action": "redact", "restore": True},
              {"scanner": "injection", "action": "flag"},
-             {"scanner": "counting", "action": "redact"}]
+             {"scanner": "counting", "action": "redact"},
+             # scans user messages only: a text seen as a system prompt first has an entry without its result
+             {"scanner": "counting", "action": "flag", "word": "alice", "roles": ["user"]}]
     cached = engine(stub_registry, input=rules, options={"cache_entries": 8})  # small: evictions too
     plain = engine(stub_registry, input=rules, options={"cache_entries": 0})
     assert cached.cache is not None and plain.cache is None
@@ -190,11 +192,12 @@ def test_rules_policies_and_callers_do_not_share_entries(stub_registry: ScannerR
     assert calls(a, 0) == calls(a, 1) == 2  # another caller too (no cross-tenant timing)
     a.scan_request(ctx("k2"), chat(text))
     assert calls(a, 0) == calls(a, 1) == 2
-    keys = set()
+    kept_for = set()
     for e in (a, b):
         assert e.cache is not None
-        keys |= set(e.cache._entries)
-    assert {(k[1], k[3]) for k in keys} == {("a", 0), ("a", 1), ("b", 0), ("b", 1)}
+        for k, results in e.cache._entries.items():
+            kept_for |= {(k[1], rule) for rule in results}
+    assert kept_for == {("a", ("input", 0)), ("a", ("input", 1)), ("b", ("input", 0)), ("b", ("input", 1))}
 
 
 def test_the_cache_is_bounded_and_keeps_no_text(stub_registry: ScannerRegistry) -> None:
@@ -207,9 +210,10 @@ def test_the_cache_is_bounded_and_keeps_no_text(stub_registry: ScannerRegistry) 
     assert calls(e) == 11
     e.scan_request(ctx(), chat(LONG + " needle 9"))  # recent: served
     assert calls(e) == 11
-    for key, value in e.cache._entries.items():
+    for key, results in e.cache._entries.items():
         assert not any(isinstance(part, str) and (FILLER in part or "needle" in part) for part in key)
-        assert all(len(v) == 4 and v[0] == "needle" for v in value)  # type, start, end, score only
+        for value in results.values():
+            assert all(len(v) == 4 and v[0] == "needle" for v in value)  # type, start, end, score only
 
 
 def test_lone_surrogates_are_hashed_not_refused(stub_registry: ScannerRegistry) -> None:
@@ -223,32 +227,66 @@ def test_lone_surrogates_are_hashed_not_refused(stub_registry: ScannerRegistry) 
     assert calls(e) == 1
 
 
-def test_too_many_matches_are_not_kept() -> None:
-    cache = ScanCache(4)
-    key = ("k", "p", "input", 0, 1, b"d")
-    cache.put(key, [Match("t", i, i + 1) for i in range(MAX_MATCHES + 1)])
-    assert len(cache) == 0 and cache.get(key) is None
+def test_too_many_matches_are_not_kept(stub_registry: ScannerRegistry) -> None:
+    assert kept([Match("t", i, i + 1) for i in range(MAX_MATCHES + 1)]) is None
+    assert kept([Match("t", i, i + 1) for i in range(MAX_MATCHES)]) is not None
+    e = engine(stub_registry, input=[{"scanner": "counting", "action": "flag"},
+                                     {"scanner": "counting", "action": "flag", "word": "hay"}])
+    text = LONG + " needle" * (MAX_MATCHES + 1) + " hay"
+    for n in (1, 2):
+        c = ctx()
+        e.scan_request(c, chat(text))
+        assert len(c.findings) == MAX_MATCHES + 2 and calls(e, 0) == n and calls(e, 1) == 1  # hay's is kept
+    assert e.cache is not None and len(e.cache) == 1
 
 
 def test_matches_are_kept_as_plain_tuples_and_none_as_an_empty_tuple() -> None:
-    cache = ScanCache(4)
-    found, empty = ("k", "p", "input", 0, 9, b"d", False), ("k", "p", "input", 0, 9, b"e", False)
-    cache.put(found, [Match("t", 1, 3, 0.5)])
-    cache.put(empty, [])
-    assert cache.get(found) == (("t", 1, 3, 0.5),)
-    assert cache.get(empty) == ()  # a kept "nothing found", not a miss (None)
+    assert kept([Match("t", 1, 3, 0.5)]) == (("t", 1, 3, 0.5),)
+    assert kept([]) == ()  # a kept "nothing found", not a miss (None)
 
 
 def test_a_key_put_again_becomes_the_most_recent_and_the_least_recent_is_evicted() -> None:
-    cache = ScanCache(2)
-    k1, k2, k3 = (("k", "p", "input", 0, 9, d, False) for d in (b"1", b"2", b"3"))
-    cache.put(k1, [])
-    cache.put(k2, [Match("t", 1, 2)])
-    cache.put(k1, [Match("t", 0, 1)])  # known: replaced, and now the most recent
-    cache.put(k3, [])  # evicts k2, the least recent
-    assert (cache.get(k1), cache.get(k2), cache.get(k3), len(cache)) == ((("t", 0, 1, 1.0),), None, (), 2)
-    cache.put(k2, [])  # k3 was read after k1: k1 goes
-    assert (cache.get(k1), cache.get(k3), len(cache)) == (None, (), 2)
+    cache = ScanCache(4)  # four rule results
+    k1, k2, k3 = (("k", "p", 9, d, False) for d in (b"1", b"2", b"3"))
+    one, two = {("input", 0): ()}, {("input", 0): (), ("input", 1): (("t", 1, 2, 1.0),)}
+    cache.put(k1, one)
+    cache.put(k2, two)
+    cache.put(k1, two)  # known: replaced, and now the most recent
+    assert len(cache) == 4
+    cache.put(k3, one)  # evicts k2, the least recent
+    assert (cache.get(k1), cache.get(k2), cache.get(k3), len(cache)) == (two, None, one, 3)
+    cache.put(k2, two)  # k3 was read after k1: k1 goes
+    assert (cache.get(k1), cache.get(k3), cache.get(k2), len(cache)) == (None, one, two, 3)
+    cache.put(k1, two)  # a new text past the bound: k3, read before k2, goes
+    assert (cache.get(k3), cache.get(k2), cache.get(k1), len(cache)) == (None, two, two, 4)
+    cache.clear()
+    assert len(cache) == 0 and cache.get(k3) is None
+
+
+def test_a_text_s_results_too_many_for_the_bound_are_not_kept() -> None:
+    cache = ScanCache(1)
+    cache.put(("k", "p", 9, b"1", False), {("input", 0): (), ("input", 1): ()})
+    assert len(cache) == 0 and not cache._entries
+
+
+def test_one_look_up_and_one_store_per_text(stub_registry: ScannerRegistry) -> None:
+    """A text's rules share its entry: one look-up (a hit or a miss) per text, one store of what was scanned;
+    a rule not in the entry yet (a rule limited to some roles) is scanned and added to it."""
+    e = engine(stub_registry, input=[{"scanner": "counting", "action": "flag"},
+                                     {"scanner": "counting", "action": "flag", "word": "hay", "roles": ["user"]}])
+    text = LONG + " needle hay"
+    c = ctx()
+    e.scan_request(c, chat("x" * 10, system=text))  # the system prompt: the first rule only
+    assert calls(e, 0) == 2 and calls(e, 1) == 1
+    assert e.cache is not None and (e.cache.hits, e.cache.misses, len(e.cache)) == (0, 2, 3)
+    c = ctx()
+    e.scan_request(c, chat(text))  # as a user message: the first rule's from the entry, the second's scanned
+    assert [f.type for f in c.findings] == ["needle", "needle"] and calls(e, 0) == 2 and calls(e, 1) == 2
+    assert (e.cache.hits, e.cache.misses, len(e.cache)) == (1, 2, 4)
+    c = ctx()
+    e.scan_request(c, chat(text))
+    assert [f.type for f in c.findings] == ["needle", "needle"] and calls(e, 0) == 2 and calls(e, 1) == 2
+    assert (e.cache.hits, e.cache.misses, len(e.cache)) == (2, 2, 4)
 
 # ---- errors, budget and output are never cached ------------------------------------------
 

@@ -125,19 +125,19 @@ def test_a_text_part_slot_sets_its_own_part() -> None:
 
 def test_the_cache_lock_is_released_after_every_call_and_every_raise() -> None:
     cache = ScanCache(2)
-    key = ("k", "p", "input", 0, 1, b"d", False)
+    key = ("k", "p", 1, b"d", False)
     assert cache.get(key) is None and not cache._lock.locked()
-    cache.put(key, [])
-    assert cache.get(key) == () and not cache._lock.locked()
+    cache.put(key, {("input", 0): ()})
+    assert cache.get(key) == {("input", 0): ()} and not cache._lock.locked()
     for _ in range(3):
-        cache.put(("k", "p", "input", 0, 1, bytes([_]), False), [])
+        cache.put(("k", "p", 1, bytes([_]), False), {("input", 0): ()})
     assert len(cache) == 2 and not cache._lock.locked()
     bad: Any = ("k", [], "input")  # unhashable: the dictionary raises inside the lock
     with pytest.raises(TypeError):
         cache.get(bad)
     assert not cache._lock.locked()
     with pytest.raises(TypeError):
-        cache.put(bad, [])
+        cache.put(bad, {})
     assert not cache._lock.locked()
     assert (cache.hits, cache.misses) == (1, 1)
 
@@ -167,3 +167,34 @@ async def test_the_stage_offloads_by_the_token_estimate(registry: ScannerRegistr
     assert seen == [offloaded]
     assert req.messages[0].content[0].text.endswith("mail [EMAIL_1]")  # type: ignore[union-attr]
     assert [f.type for f in c.findings] == ["email"]
+
+
+def test_the_scan_s_inlined_view_and_tag_test_find_what_the_general_steps_find(registry: ScannerRegistry) -> None:
+    """ScanRun.scan takes printable ASCII (not JSON text) as its own view and tests for tag characters only in
+    non-ASCII text, without calling `_view` / `has_tags`: the same hits as every text scanned in its normal
+    form (`normalize`), spans mapped back, and a text with tags scanned again without them (`_tag_view`)."""
+    from bastion.policy.normalize import has_tags
+    from bastion.policy.rules import Hit, ScanRun
+
+    e = PolicyEngine("p", PolicyConfig.model_validate({"input": [{"scanner": "secrets", "action": "redact"},
+                                                                 {"scanner": "pii", "action": "redact"}]}),
+                     registry)
+    rng = random.Random(7)
+    pieces = ["alice@example.com", "call (415) 555-2671", "ghp_" + "a1B2c3D4" * 5, " plain words. ", "\\u0041",
+              "\\/", "caf\u00e9 ", "\U000e0061\U000e006b", "\u200b", "\t", "x" * 30, "ali\u200bce@example.com",
+              "\uff41lice@example.com", "\u0430lice@example.com", "b\\u006fb@example.com"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        for json_string in (False, True):
+            norm = normalize(text, json_string)
+            expected: list[Hit] = []
+            for rule in e.input_rules:
+                assert rule.scanner is not None
+                for m in rule.scanner.scan(norm.text):
+                    start, end = norm.to_original(m.start, m.end)
+                    expected.append(Hit(rule, m.type, start, end, float(m.score), norm.text[m.start:m.end]))
+            if has_tags(text):
+                expected += ScanRun([])._tag_view(e.input_rules, text, json_string, expected)
+            got = ScanRun([]).scan(e.input_rules, text, json_string)
+            assert [(h.type, h.start, h.end, h.key) for h in got] == \
+                [(h.type, h.start, h.end, h.key) for h in expected], (text, json_string)
