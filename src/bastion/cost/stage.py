@@ -136,7 +136,9 @@ class BudgetStage:
             hit = self._slots(p, labels)
         _, _, slots, names, spend = hit
         if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
-            return Reservation(None, labels, None, now, names=names, request=request, spend=spend)
+            # (by position, as below: estimate, labels, price, now, slots, amount, done, names, wanted,
+            # partnered, request, uncapped, spend)
+            return Reservation(None, labels, None, now, (), 0, False, names, (), False, request, None, spend)
         if est is None:
             est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
         amount, price = self._worst(ctx.model or request.model, est.bound or input_bound(request), est.output)
