@@ -27,6 +27,7 @@ EXPIRED = "API key has expired"
 
 
 _SWEEP_MIN = 1024
+_PARSED_MAX = 4096  # credentials remembered parsed (`Authenticator._parsed`); the map is emptied when full
 
 log = logging.getLogger("bastion.auth")
 
@@ -137,6 +138,11 @@ class Authenticator:
         self._polled_from = wall_clock()
         self._confirmed_until = float("-inf")  # what the last successful poll vouches for
         self._poller: asyncio.Task[None] | None = None
+        # (Authorization, x-api-key) as presented -> (key_id, secret) parsed, of requests that passed:
+        # a key's next request skips the parse (~10k instructions). Only keys that authenticated are
+        # kept, so made-up ones cannot fill it; what a key's requests check after the parse (the
+        # cache, the secret, revocation, expiry) they all still do.
+        self._parsed: dict[tuple[str | None, str | None], tuple[str, str]] = {}
 
     @property
     def cache_size(self) -> int:
@@ -152,9 +158,13 @@ class Authenticator:
         if client is not None and self._throttle is not None:
             self._throttle.check(client)
         try:
-            selected = _select(_candidates(authorization, x_api_key))
-            if not isinstance(selected, tuple):
-                raise AuthenticationError(selected)
+            presented = (authorization, x_api_key)
+            selected = self._parsed.get(presented)
+            if selected is None:
+                fresh = _select(_candidates(authorization, x_api_key))
+                if not isinstance(fresh, tuple):
+                    raise AuthenticationError(fresh)
+                selected = fresh
             key_id, secret = selected
             entry = self._cached(key_id)  # a warm key: no await
             if isinstance(entry, _Uncached):
@@ -173,6 +183,11 @@ class Authenticator:
                 raise AuthenticationError(REVOKED)
             if record.expires_at is not None and record.expires_at <= self._wall():
                 raise AuthenticationError(EXPIRED)
+            parsed = self._parsed
+            if presented not in parsed:
+                if len(parsed) >= _PARSED_MAX:
+                    parsed.clear()
+                parsed[presented] = selected
             return entry.principal
         except AuthenticationError:
             if client is not None and self._throttle is not None:
@@ -319,8 +334,10 @@ class Authenticator:
         self._positive.pop(key_id, None)
         self._negative.pop(key_id, None)
         self._inflight.pop(key_id, None)
+        self._parsed.clear()  # (a changed key's credentials need not stay in memory here)
 
     def clear(self) -> None:
         self._positive.clear()
         self._negative.clear()
         self._inflight.clear()
+        self._parsed.clear()

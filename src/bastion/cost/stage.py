@@ -25,6 +25,7 @@ from bastion.cost.usage import UsageRecorder
 from bastion.limits.backend import BudgetDecision, BudgetSlot, LimitsBackend, lease_id
 from bastion.limits.estimate import TokenEstimate, actual_usage, estimate_for, input_bound, upstream_reached
 from bastion.limits.late import LateConclusions, horizon
+from bastion.limits.memory import MemoryBackend
 from bastion.limits.scopes import key_scope, team_scope
 from bastion.limits.stage import backend_unavailable
 
@@ -73,6 +74,9 @@ class BudgetStage:
         # (principal, day, budget slots, their names, spend slots).
         self._slot_cache: dict[str, tuple[Principal, str, tuple[BudgetSlot, ...], dict[str, str], list[BudgetSlot]]] = {}
         self.served_unchecked = 0  # requests served without a budget check because the backend failed
+        # The in-process backend, its settlement called without the coroutine wrapper (it reads neither
+        # the lease id nor the time); exactly that class, so a subclass overriding a method keeps the general path.
+        self._mem = backend if type(backend) is MemoryBackend else None
 
     def _worst(self, model: str, input_tokens: int, output_tokens: int) -> tuple[int, Price | None]:
         """(micro-USD, price) of the dearest target of `model` for that many tokens in and out:
@@ -132,7 +136,9 @@ class BudgetStage:
             hit = self._slots(p, labels)
         _, _, slots, names, spend = hit
         if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
-            return Reservation(None, labels, None, now, names=names, request=request, spend=spend)
+            # (by position, as below: estimate, labels, price, now, slots, amount, done, names, wanted,
+            # partnered, request, uncapped, spend)
+            return Reservation(None, labels, None, now, (), 0, False, names, (), False, request, None, spend)
         if est is None:
             est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
         amount, price = self._worst(ctx.model or request.model, est.bound or input_bound(request), est.output)
@@ -250,7 +256,12 @@ class BudgetStage:
             return
         try:
             s = self.settlement(ctx, res)
-            if s is not None:
+            if s is None:
+                return
+            mem = self._mem
+            if mem is not None:  # the in-process backend's `settle`, called directly
+                mem.account(res.slots, res.amount, s[0], s[1])
+            else:
                 rid, now = lease_id(ctx), self._clock()
                 try:
                     await self._backend.settle(rid, res.slots, res.amount, s[0], s[1], now)

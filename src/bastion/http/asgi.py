@@ -23,7 +23,7 @@ from bastion.http.disconnect import EXTENSION as DISCONNECT
 from bastion.http.disconnect import Disconnect
 from bastion.http.errors import error_response
 from bastion.http.forwarded import TrustedProxies
-from bastion.http.gate import Admission, Gated
+from bastion.http.gate import Gated
 from bastion.http.gate import Routes as Routes  # built by callers from here too
 from bastion.http.limits import HttpLimits, LimitedRequest
 from bastion.http.relay import relay
@@ -216,8 +216,81 @@ class BastionASGI:
             await self._send(error_response(self._overloaded(), ingress), rid, send)
             return
         self.in_flight += not public
-        try:
-            await self._serve(scope, receive, send, path, method, rid, ingress, public, client)
+        try:  # the request served here, not in a method of its own: a coroutine less per request
+            resp: HttpResponse | StreamingResponse
+            unread = True  # until the body is read: one declared and left unread closes the connection
+            try:
+                headers = self._check_head(scope)
+                qs = scope.get("query_string", b"")
+                query = _parse_query(qs.decode("latin-1")) if qs else {}
+                req = LimitedRequest(method, path, query, headers, b"", client, rid)
+                req.max_json_depth = self.limits.max_json_depth
+                route = self.routes.resolve(method, path)
+                if isinstance(route, Gated):
+                    outcome = await route.gate(req)  # the credential, from the head alone
+                    if isinstance(outcome, HttpResponse):
+                        resp = outcome
+                    else:
+                        try:
+                            req.body = await self._body(headers, receive)
+                        except _ClientGone:  # when the body cannot be read, the admission records why
+                            await outcome.unread(None)
+                            raise
+                        except BastionError as e:
+                            await outcome.unread(e)
+                            raise
+                        unread = False
+                        # Served; when its client goes away before the answer is ready, work stops for nobody (as
+                        # nginx does by default): the handler is cancelled (the upstream call with it: its
+                        # connection is closed, so the provider stops generating) and the admission records the
+                        # request as one whose client went away (status 499, its budget settled on the estimate,
+                        # as a stream the client cuts). Only admissions that ask for it (`abandonable`: the API
+                        # routes, not the admin API, whose changes must complete with their audit record), and
+                        # only under Bastion's own server protocol, which reports the lost connection
+                        # (http/disconnect.py); under another server the request runs to its end. (Inlined here,
+                        # as the body's read above: two coroutines less per request than methods of their own.)
+                        ext = scope.get("extensions")
+                        hook = ext.get(DISCONNECT) if ext and getattr(outcome, "abandonable", False) else None
+                        if not isinstance(hook, Disconnect):
+                            resp = await outcome.serve(req)
+                        else:
+                            lost = _Abandon()
+                            if hook.lost:
+                                lost()
+                            else:
+                                hook.callback = lost
+                            try:
+                                resp = await outcome.serve(req)
+                            except asyncio.CancelledError:
+                                if not lost.gone:
+                                    raise
+                                lost.uncancel()
+                                await outcome.unread(None)
+                                raise _ClientGone from None
+                            finally:
+                                if hook.callback is lost:
+                                    hook.callback = None
+                elif public:  # the allow-list needs no body: never read one for a caller without a credential
+                    resp = await route(req)
+                else:
+                    req.body = await self._body(headers, receive)
+                    unread = False
+                    resp = await route(req)
+            except _ClientGone:
+                return  # nobody to answer; a gated route has recorded it
+            except BastionError as e:
+                resp = error_response(e, ingress)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("unhandled error", extra={"request_id": rid})
+                resp = error_response(InternalError("internal error; see the gateway log for request " + rid),
+                                      ingress)
+            if isinstance(resp, StreamingResponse):
+                await self._send_stream(resp, rid, receive, send, scope)
+            else:
+                # Closed, not drained: what the client still sends is never read, let alone taken for a request.
+                await self._send(resp, rid, send, close=unread and _declares_body(scope["headers"]))
         finally:
             self.in_flight -= not public
 
@@ -251,96 +324,15 @@ class BastionASGI:
             raise InvalidRequest("Transfer-Encoding is not allowed in an HTTP/1.0 request", code="bad_framing")
         return headers
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, path: str, method: str, rid: str,
-                     ingress: Ingress, public: bool, client: str | None) -> None:
-        resp: HttpResponse | StreamingResponse
-        unread = True  # until the body is read: one declared and left unread closes the connection
-        try:
-            headers = self._check_head(scope)
-            qs = scope.get("query_string", b"")
-            query = _parse_query(qs.decode("latin-1")) if qs else {}
-            req = LimitedRequest(method, path, query, headers, b"", client, rid)
-            req.max_json_depth = self.limits.max_json_depth
-            route = self.routes.resolve(method, path)
-            if isinstance(route, Gated):
-                outcome = await route.gate(req)  # the credential, from the head alone
-                if isinstance(outcome, HttpResponse):
-                    resp = outcome
-                else:
-                    req.body = await self._admitted_body(outcome, req, receive)
-                    unread = False
-                    resp = await self._abandonable(outcome, req, scope)
-            elif public:  # the allow-list needs no body: never read one for a caller without a credential
-                resp = await route(req)
-            else:
-                req.body = await self._body(headers, receive)
-                unread = False
-                resp = await route(req)
-        except _ClientGone:
-            return  # nobody to answer; a gated route has recorded it
-        except BastionError as e:
-            resp = error_response(e, ingress)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("unhandled error", extra={"request_id": rid})
-            resp = error_response(InternalError("internal error; see the gateway log for request " + rid),
-                                  ingress)
-        if isinstance(resp, StreamingResponse):
-            await self._send_stream(resp, rid, receive, send, scope)
-        else:
-            # Closed, not drained: what the client still sends is never read, let alone taken for a request.
-            await self._send(resp, rid, send, close=unread and _declares_body(scope["headers"]))
-
-    @staticmethod
-    async def _abandonable(outcome: Admission, req: LimitedRequest, scope: Scope) -> HttpResponse | StreamingResponse:
-        """Serve an admitted request; when its client goes away before the answer is ready, stop
-        working for nobody (as nginx does by default): the handler is cancelled (the upstream call
-        with it: its connection is closed, so the provider stops generating) and the admission
-        records the request as one whose client went away (status 499, its budget settled on the
-        estimate, as a stream the client cuts). Only admissions that ask for it (`abandonable`: the
-        API routes, not the admin API, whose changes must complete with their audit record), and
-        only under Bastion's own server protocol, which reports the lost connection
-        (http/disconnect.py); under another server the request runs to its end."""
-        hook = scope.get("extensions", {}).get(DISCONNECT) if getattr(outcome, "abandonable", False) else None
-        if not isinstance(hook, Disconnect):
-            return await outcome.serve(req)
-        lost = _Abandon()
-        if hook.lost:
-            lost()
-        else:
-            hook.callback = lost
-        try:
-            return await outcome.serve(req)
-        except asyncio.CancelledError:
-            if not lost.gone:
-                raise
-            lost.uncancel()
-            await outcome.unread(None)
-            raise _ClientGone from None
-        finally:
-            if hook.callback is lost:
-                hook.callback = None
-
-    async def _admitted_body(self, admission: Admission, req: LimitedRequest, receive: Receive) -> bytes:
-        """The body of an admitted request; when it cannot be read, the admission records why."""
-        try:
-            return await self._body(req.headers, receive)
-        except _ClientGone:
-            await admission.unread(None)
-            raise
-        except BastionError as e:
-            await admission.unread(e)
-            raise
-
     @staticmethod
     def _headers(content_type: str, extra: dict[str, str], rid: str, length: int | None) -> list[tuple[bytes, bytes]]:
         hs = [(b"content-type", content_type.encode()), (b"x-request-id", rid.encode())]
         if length is not None:
             hs.append((b"content-length", str(length).encode()))
-        known = _NAME_BYTES
-        hs += [(known.get(k) or k.encode("latin-1"), v.encode("latin-1"))  # no append call each
-               for k, v in extra.items()]
+        if extra:  # (none on most answers without rate limits: no comprehension for nothing)
+            known = _NAME_BYTES
+            hs += [(known.get(k) or k.encode("latin-1"), v.encode("latin-1"))  # no append call each
+                   for k, v in extra.items()]
         return hs
 
     async def _send(self, resp: HttpResponse, rid: str, send: Send, close: bool = False) -> None:

@@ -290,6 +290,8 @@ class Pipeline:
         self.tracer = tracer if tracer is not None and tracer.enabled else None
         self.auth = auth
         self.stages = list(stages)
+        # stages whose `finish` does nothing (a false `finishes` attribute): settle skips their call
+        self._quiet = tuple(s for s in self.stages if not getattr(s, "finishes", True))
         self.router = router
         self.guard = guard
         self.observers = list(observers)
@@ -338,7 +340,14 @@ class Pipeline:
         ctx.operation = "chat"
         ctx.stream = req.stream
         self.check_model(ctx, req.model, "chat")
-        await self._run_stages(ctx, req)
+        if self.tracer is None:  # _run_stages, inlined: a coroutine less per request
+            entered: list[RequestStage] = []
+            ctx.state["_entered"] = entered
+            for stage in self.stages:
+                entered.append(stage)
+                await stage.check(ctx, req)
+        else:
+            await self._run_stages(ctx, req)
         if req.stream:
             routed = await self.router.chat_stream(ctx, req)
             capture = self.capture is not None and self.capture.wants(ctx)
@@ -411,7 +420,10 @@ class Pipeline:
         state[_SETTLED] = True
         entered = state.get("_entered")
         if isinstance(entered, list):
+            quiet = self._quiet
             for stage in reversed(entered):
+                if stage in quiet:
+                    continue
                 try:
                     await stage.finish(ctx)
                 except Exception:  # a finalizer must never break the others

@@ -30,6 +30,7 @@ class PolicyStage:
     leaves in ctx.state["policy"] what the output guard needs."""
 
     name = "policy"
+    finishes = False  # `finish` does nothing: the pipeline need not call it (pipeline/runner.py `settle`)
 
     def __init__(self, policies: Mapping[str, PolicyConfig] | PolicySet | None = None,
                  team_policies: Mapping[str, str] | None = None,
@@ -47,9 +48,10 @@ class PolicyStage:
         ctx.policy_name = engine.name
         state = PolicyState(engine)
         ctx.state[self.name] = state
+        if not engine.input_rules:  # nothing to scan (scan_request would return at once)
+            return
         est = ctx.state.get(TOKENS)  # the limits stage's estimate, else one made here
-        if engine.input_rules and (est.input if isinstance(est, TokenEstimate) else estimate_input(request)) \
-                >= OFFLOAD_TOKENS:
+        if (est.input if isinstance(est, TokenEstimate) else estimate_input(request)) >= OFFLOAD_TOKENS:
             # The thread cannot be stopped: if this request is abandoned meanwhile (the client left),
             # the scan finishes into a list nobody reads, never into the finalized context.
             found: list[Finding] = []

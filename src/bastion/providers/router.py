@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Literal, TypeVar
 
@@ -138,12 +138,13 @@ class _Lease:
             self._balancer.end(self._key)
 
 
-@dataclass(slots=True)
 class _Tried:
-    """What one request's walk over the targets has seen so far."""
+    """What one request's walk over the targets has seen so far. Class defaults, no `__init__`: made
+    on every request, most of which never write to it (an instance with an `__init__` costs ~2k
+    instructions more)."""
 
     last: BastionError | None = None
-    refused: list[Target] = field(default_factory=list)  # skipped: circuit open
+    refused: tuple[Target, ...] = ()  # skipped: circuit open
 
 
 class Router:
@@ -196,7 +197,7 @@ class Router:
             if won is not None:
                 return won
         if tried.refused and route.when_all_open == "try":
-            for t in list(tried.refused):
+            for t in tried.refused:  # (a tuple: what these tries add does not change it)
                 won = await self._try_target(ctx, t, path_of, body_of, open_, hold, tried, force=True)
                 if won is not None:
                     return won
@@ -232,7 +233,7 @@ class Router:
             if permit is None:
                 ctx.attempts.append(Attempt(t.provider, t.model, "circuit_open", 503, 0.0))
                 if not force and t not in tried.refused:
-                    tried.refused.append(t)
+                    tried.refused += (t,)
                 return None
             lease = _Lease(self.balancer, t, permit)
             started = time.perf_counter()
@@ -281,6 +282,15 @@ class Router:
         return None
 
     # ---- one attempt of each kind -------------------------------------------------------
+    async def _fetch_chat(self, t: Target, path: str, body: bytes,
+                          extra: Mapping[str, str] | None = None) -> tuple[int, ChatResponse]:
+        """One non-streamed chat call: `_post` and the decoding in one coroutine (this runs for
+        every request). A malformed answer is a failed attempt."""
+        status, headers, data = await self._transport.post(t.endpoint, path, body, extra)
+        if status >= 300:
+            raise _error(t, status, headers, data)
+        return status, t.fmt.decode_response(_json_object(data, t.provider))
+
     async def _post(self, t: Target, path: str, body: bytes,
                     extra: Mapping[str, str] | None = None) -> tuple[int, JSONObject]:
         status, headers, data = await self._transport.post(t.endpoint, path, body, extra)
@@ -302,14 +312,8 @@ class Router:
     # ---- operations -----------------------------------------------------------------------
     async def chat(self, ctx: RequestContext, req: ChatRequest) -> ChatResponse:
         route = self.route(req.model)
-
-        async def fetch(t: Target, path: str, body: bytes,
-                        extra: Mapping[str, str] | None) -> tuple[int, ChatResponse]:
-            status, obj = await self._post(t, path, body, extra)
-            return status, t.fmt.decode_response(obj)  # a malformed answer is a failed attempt
-
-        _, resp, _ = await self._call(ctx, route, lambda t: t.fmt.chat_path,
-                                      lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)), fetch)
+        _, resp, _ = await self._call(ctx, route, _chat_path,
+                                      lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)), self._fetch_chat)
         return resp
 
     async def chat_stream(self, ctx: RequestContext, req: ChatRequest) -> RoutedStream:
@@ -322,7 +326,7 @@ class Router:
             # message_start): the request is settled and recorded on that count (limits/estimate.py)
             ctx.start_usage = usage
 
-        t, opened, lease = await self._call(ctx, route, lambda t: t.fmt.chat_path,
+        t, opened, lease = await self._call(ctx, route, _chat_path,
                                             lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)),
                                             partial(self._stream, abandoned=abandoned), hold=True)
         assert lease is not None
@@ -348,6 +352,10 @@ class Router:
                                       lambda t: orjson.dumps(fmt(t).encode_embeddings_request(req, t.model)),
                                       fetch)
         return resp
+
+
+def _chat_path(t: Target) -> str:
+    return t.fmt.chat_path
 
 
 def _error(t: Target, status: int, headers: Mapping[str, str], body: bytes) -> BastionError:

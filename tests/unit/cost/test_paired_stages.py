@@ -290,6 +290,7 @@ async def test_a_conclusion_the_backend_failed_is_retried_so_spend_and_slots_are
     # The stage calls the memory backend's synchronous steps directly (they never fail): make it
     # call the failing coroutine, as it does any other backend's.
     rt.ratelimit._mem = None
+    rt.cost._mem = None
     p = Principal("k", "k", max_parallel=1, budgets=(Budget(1_000_000, "total"),)) if op == "conclude" \
         else Principal("k", "k", budgets=(Budget(1_000_000, "total"),))
     ctx = ctx_for(p, "r1")
@@ -304,3 +305,34 @@ async def test_a_conclusion_the_backend_failed_is_retried_so_spend_and_slots_are
     if op == "conclude":
         await admit(rt, ctx_for(p, "r2"))  # the one concurrency slot is free again
     await rt.close()
+
+
+@pytest.mark.parametrize("limited", [False, True])
+async def test_an_unpaired_settlement_on_the_memory_backend_matches_its_coroutine(limited: bool) -> None:
+    """The budget stage alone (a key without rate limits: the rate-limit stage takes no part) settles
+    on the memory backend by its synchronous `account`, not `settle`: the same budgets, the same spend."""
+    direct, general = MemoryBackend(), MemoryBackend()
+    runs = [runtime(direct), runtime(general)]
+    assert runs[0].cost._mem is direct
+    runs[1].cost._mem = None  # the coroutine, as any other backend's
+    settled: list[str] = []
+    real_settle = general.settle
+
+    async def counted(*a: Any, **kw: Any) -> None:
+        settled.append("settle")
+        await real_settle(*a, **kw)
+
+    general.settle = counted  # type: ignore[method-assign]
+    budgets = (Budget(1_000_000, "total"),) if limited else ()
+    p = Principal("k", "k", budgets=budgets)
+    day = BudgetSlot("k:k", "day", "2027-01-15")  # T0's UTC day: spend is recorded per period too
+    for i, served in enumerate([True, False, True, True]):
+        for rt in runs:
+            ctx = ctx_for(p, f"r{i}")
+            await admit(rt, ctx)
+            assert ctx.state[rt.cost.name].partnered is False  # no rate limit: the budget stage alone
+            await conclude(rt, ctx, served)
+        assert await direct.budget_state(SLOT) == await general.budget_state(SLOT)
+        assert await direct.budget_state(day) == await general.budget_state(day)
+    assert settled == ["settle"] * 4
+    assert (await direct.budget_state(day))[0] > 0

@@ -243,7 +243,9 @@ def encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObj
     if req.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-    if req.ingress == "openai":
+    if not req.extra:  # most requests: no extra parameter to pass on (no generator for none)
+        pass
+    elif req.ingress == "openai":
         # Only vetted keys pass (never over a core field), and another ingress' extras never cross formats.
         body.update((k, v) for k, v in req.extra.items() if k in _EXTRA and k not in body)
     elif isinstance(effort := req.extra.get("effort"), str):
