@@ -178,7 +178,7 @@ class Detector:
         # the C accelerator at every step it fuses, the rules and a model the C pass scores without the gloss)
         tab = canon._table()
         nat = self.hasher.native
-        self._fused: tuple[ModuleType, canon._Table, tuple[bytes, bytes], tuple[object, ...], object, object,
+        self._fused: tuple[ModuleType, tuple[object, ...], tuple[object, ...], object, object,
                            tuple[int, float, float]] | None = None
         if (nat is not None and canon.native_for(native) is nat and tab.ascii_native is not None and use_rules
                 and self._scored_args is not None and not self.hasher.kinds & GLOSS
@@ -188,7 +188,7 @@ class Detector:
             # with `short_bias` scores a one-window text with it): (window, bias up to it, bias past it)
             m = self.model
             assert m is not None  # (`_scored_args`)
-            self._fused = (nat, tab, tab.ascii_native, (self.hasher.bits, *self.hasher.base_tables(),
+            self._fused = (nat, canon.ascii_args(tab, tab.ascii_native), (self.hasher.bits, *self.hasher.base_tables(),
                                                         *self._scored_args[:4]), self._prefilter.native_tables,
                            self._prefilter.possible_tables, (m.window, m.bias_at(m.window), m.bias_at(m.window + 1)))
 
@@ -390,21 +390,21 @@ class Detector:
         `_layers`, as `findings` would; None where the general path must run from the start (a text the ASCII
         canonical pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join)."""
         assert self._fused is not None
-        nat, tab, tables, hash_args, pre_tables, possible_tables, (window, short_bias, long_bias) = self._fused
-        parts = canon.ascii_parts(text, tab, nat, tables)
-        if parts is None:
+        nat, canon_args, hash_args, pre_tables, possible_tables, (window, short_bias, long_bias) = self._fused
+        got = nat.ascii_canon(text, *canon_args)  # (`canon.ascii_parts` inlined)
+        if got is None:
             return None
-        out, codes, gates, leet, rot = parts
+        out, codes, spaced_hint, run_hint, gates, leet, rot = got
+        if (spaced_hint or run_hint) and canon.ascii_declines(out, spaced_hint, run_hint):
+            return None
         n = len(out)
         if n < 8 or n > CHUNK or (self.vertical and "\n" in out and canon.short_runs(out)):
             return None
-        model = self.model
-        assert model is not None  # (`_scored_args`)
         # with `rule_hits(out, words, trigrams=t)`'s prefilter flags (`nat.prefilter(pre_tables, t)`: the C prefilter
         # reads any text's 3-grams, `indexed`) from the same call
         t, w, ws, longest, logits, rule_ok, maybe = nat.features_windows(
             codes, *hash_args, short_bias if n <= window else long_bias, pre_tables)  # (`model.bias_at(n)`)
-        regions = nat.possible_regions(possible_tables, self.regions.find_raw(out, w, ws, rule_ok), maybe, out,
+        regions = nat.possible_regions(possible_tables, self.regions.find_ascii(out, w, ws, rule_ok), maybe, out,
                                        n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
         hits = self._search(out, regions) if regions else []
         morse, zero, _digits, hex_run, b85_run = gates
@@ -414,9 +414,13 @@ class Detector:
             scored = TUPLE_NEW(Scored, (t, np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits))
             words = TUPLE_NEW(WordIndex, (scored.words, scored.word_starts))
             return self._layers(text, c, [scored], [0], words, t, hits)
+        model = self.model
+        assert model is not None  # (`_scored_args`)
         top = model.best_scored(logits, n, [])
-        return [self._model_finding(text, out, *((top.start, top.end) if top.start < top.end else (0, 0)),
-                                    top.score)]
+        s, e = (top.start, top.end) if top.start < top.end else (0, 0)
+        if top.score > FEW_WORDS_CAP:
+            return [self._model_finding(text, out, s, e, top.score)]
+        return [TUPLE_NEW(Finding, (MODEL_FAMILY, s, e, top.score))]  # (`_model_finding` leaves such a score)
 
     def _layers(self, text: str, c: canon.Canonical, feats: list[Features | Scored], offsets: list[int],
                 words: WordIndex, trigrams: Trigrams | None, hits: list[RuleHit]) -> list[Finding]:
