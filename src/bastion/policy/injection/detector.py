@@ -416,11 +416,13 @@ class Detector:
             return self._layers(text, c, [scored], [0], words, t, hits)
         model = self.model
         assert model is not None  # (`_scored_args`)
-        top = model.best_scored(logits, n, [])
-        s, e = (top.start, top.end) if top.start < top.end else (0, 0)
-        if top.score > FEW_WORDS_CAP:
-            return [self._model_finding(text, out, s, e, top.score)]
-        return [TUPLE_NEW(Finding, (MODEL_FAMILY, s, e, top.score))]  # (`_model_finding` leaves such a score)
+        few = model.best_few(logits, n)  # (`best_scored(logits, n, [])` without its record, for most texts)
+        s, e, score = few if few is not None else model.best_scored(logits, n, [])
+        if s >= e:
+            s = e = 0
+        if score > FEW_WORDS_CAP:
+            return [self._model_finding(text, out, s, e, score)]
+        return [TUPLE_NEW(Finding, (MODEL_FAMILY, s, e, score))]  # (`_model_finding` leaves such a score)
 
     def _layers(self, text: str, c: canon.Canonical, feats: list[Features | Scored], offsets: list[int],
                 words: WordIndex, trigrams: Trigrams | None, hits: list[RuleHit]) -> list[Finding]:
