@@ -113,7 +113,7 @@ def test_ascii_regions_are_the_general_ones(text: str, flags: bytes, cold: bool)
     """`Regions.find_ascii` (the fused path's regions: `find_raw` with `whole` and `_merged` inlined) gives
     `find_raw`'s regions in the same order, whatever the rule flags, with or without their selection cached."""
     assert FUSED._fused is not None
-    nat, canon_args, hash_args, pre_tables, _possible, (window, short_bias, _long) = FUSED._fused
+    nat, canon_args, hash_args, pre_tables, _possible, (_window, short_bias, _long) = FUSED._fused
     got = nat.ascii_canon(text, *canon_args)
     if got is None or len(got[0]) < 8:
         return

@@ -42,7 +42,7 @@ from bastion.policy.injection.leet import (
     _leet_runs,
     _leet_windows,
 )
-from bastion.policy.injection.prefilter import Prefilter
+from bastion.policy.injection.prefilter import Prefilter, heads
 from bastion.policy.injection.regions import Regions, WordIndex
 from bastion.policy.injection.rules import RULES, Rule, digest
 
@@ -171,6 +171,8 @@ class Detector:
         self._strong_bits = int.from_bytes(self._strong, "big")
         self._rot = (word_hash("rot13"), word_hash("rot"))
         self._prefilter = Prefilter([r.pattern for r in RULES], self.hasher)
+        # per rule, the literals every match starts with when it is led by `\b` (`_no_match`; with the C module only)
+        self._heads = [heads(r.pattern) if self.hasher.native is not None else None for r in RULES]
         # what `LinearModel.extract_scored` passes on when it always applies (no cap, no small windows)
         self._scored_args = None if self.model is None or self.model.cap or self.model.small_window else (
             self.model.scored_args())
@@ -221,16 +223,17 @@ class Detector:
         # others no match can lie (one call for all rules)
         return self._search(text, self._prefilter.possible_regions(regions, maybe, text, short, _TEST_FROM))
 
-    @staticmethod
-    def _search(text: str, regions: dict[int, list[tuple[int, int]]]) -> list[RuleHit]:
+    def _search(self, text: str, regions: dict[int, list[tuple[int, int]]]) -> list[RuleHit]:
         """The matches of each rule of `regions` in its spans (in the order of `regions`; 16 per rule at most)."""
         hits: list[RuleHit] = []
         for i, spans in regions.items():
             rule: Rule = RULES[i]
+            lead = self._heads[i]
             found = 0
             last = -1
             for a, b in spans:
-                if rule.pattern.search(text, a, b) is None:  # most regions (cheaper than starting finditer)
+                # most regions hold no match (a test cheaper than starting finditer)
+                if rule.pattern.search(text, a, b) is None if lead is None else self._no_match(rule, lead, text, a, b):
                     continue
                 for m in rule.pattern.finditer(text, a, b):
                     if m.start() <= last or rule.described(text, m.start()):
@@ -243,6 +246,21 @@ class Detector:
                 if found >= 16:
                     break
         return hits
+
+    def _no_match(self, rule: Rule, lead: tuple[str, ...], text: str, a: int, b: int) -> bool:
+        """`rule.pattern.search(text, a, b) is None` for a rule led by `\b` whose every match starts with one of the
+        literals `lead` (`prefilter.heads`): a match is tried only where one of them starts, in text order, so the
+        first match found is the search's. (sre finds no prefix to skip ahead with after a `\b`: it tries a match
+        at each position, ~230 instructions each.)"""
+        nat = self.hasher.native
+        pattern = rule.pattern
+        while True:
+            at = nat.next_literal(text, lead, a, b)  # type: ignore[union-attr]  # (`_heads`: set with the C module)
+            if at < 0:
+                return at == -1 or pattern.search(text, a, b) is None  # (-2: not one byte a character)
+            if pattern.match(text, at, b) is not None:
+                return False
+            a = at + 1
 
     def _hidden(self, text: str, c: canon.Canonical, feats: list[Features | Scored], words: WordIndex) -> list[Finding]:
         """Attacks hidden in base64, hex, binary or Morse runs, or ROT13 text."""

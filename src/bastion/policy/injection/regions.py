@@ -135,7 +135,8 @@ class Regions:
         if tables is None or chosen is None or self._always or len(hashes) > 8 * 4096:
             return self.find_raw(text, hashes, starts, ok)  # (which fills `_ascii_chosen` for these flags)
         n = len(text)
-        found = tables[0].anchored_spans(tables[1], hashes, starts, ok, 0, n, _BEFORE, _AFTER)
+        found: dict[int, list[tuple[int, int]]] | None = tables[0].anchored_spans(tables[1], hashes, starts, ok, 0, n,
+                                                                                 _BEFORE, _AFTER)
         if found is None:
             return self.find_raw(text, hashes, starts, ok)
         subs, many = chosen
