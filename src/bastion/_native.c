@@ -36,6 +36,9 @@
  *       Prefilter.possible, the exact str.find test of a region (in _native_possible.c).
  *   possible_regions(tables, regions, maybe, text, few, test_from) -> dict
  *       Prefilter._possible_regions: `possible` of every region of a scan in one call (_native_possible.c).
+ *   next_literal(text, literals, pos, end) -> int
+ *       Where the first of `literals` starts in text[pos:end] (wholly inside it), -1 when none, -2 when `text` is
+ *       not of one byte per character (_native_possible.c: the detector's search for rules led by `\b`).
  *
  *   window_logits_capped(buckets, positions, weights, live, n, starts, window, bias, cap) -> logits
  *       window_logits with each bucket counted at most `cap` times per window (in _native_distinct.c).
@@ -994,6 +997,8 @@ static PyMethodDef methods[] = {
      "Prefilter.possible: every clause has a string in the region."},
     {"possible_regions", (PyCFunction)(void (*)(void))native_possible_regions, METH_FASTCALL,
      "Prefilter._possible_regions: the regions worth searching, in one call (_native_possible.c)."},
+    {"next_literal", (PyCFunction)(void (*)(void))native_next_literal, METH_FASTCALL,
+     "The first start of one of some literals in a span of a one-byte-per-character str (_native_possible.c)."},
     {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},
     {"canon", native_canon, METH_VARARGS, "canon.canonicalize's mapped, collapsed and cut text (_native_canon.c)."},
     {"ascii_canon", (PyCFunction)(void (*)(void))native_ascii_canon, METH_FASTCALL,

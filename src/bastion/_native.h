@@ -148,6 +148,7 @@ PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_possible_regions(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_next_literal(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_window_logits_capped(PyObject *self, PyObject *args);
 PyObject *native_features_windows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *prefilter_below(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int bits);

@@ -340,3 +340,62 @@ fail:
     PyBuffer_Release(&mv);
     return NULL;
 }
+
+/* next_literal(text, literals, pos, end): the least q with pos <= q and q + len(s) <= end where some str s of the
+ * tuple `literals` occurs in `text` (pos and end clamped to [0, len(text)]), -1 when there is none; -2 when `text`
+ * is not of one byte per character (the caller then searches as it would without this). A literal of a wider kind
+ * cannot occur in such a text: skipped. Each literal is sought only before the best start found so far. */
+PyObject *
+native_next_literal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "next_literal() takes 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *text = args[0], *lits = args[1];
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "text: must be str, not %.50s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    if (!PyTuple_Check(lits)) {
+        PyErr_Format(PyExc_TypeError, "literals: must be a tuple, not %.50s", Py_TYPE(lits)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t pos = index_arg(args[2]), end;
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    if ((end = index_arg(args[3])) == -1 && PyErr_Occurred())
+        return NULL;
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
+        return PyLong_FromLong(-2);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = PyTuple_GET_SIZE(lits), best = -1;
+    pos = pos < 0 ? 0 : pos > n ? n : pos;
+    end = end < pos ? pos : end > n ? n : end;
+    const char *data = (const char *)PyUnicode_1BYTE_DATA(text);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *lit = PyTuple_GET_ITEM(lits, k);
+        if (!PyUnicode_Check(lit)) {
+            PyErr_Format(PyExc_TypeError, "literals: each must be str, not %.50s", Py_TYPE(lit)->tp_name);
+            return NULL;
+        }
+        if (PyUnicode_READY(lit) < 0)
+            return NULL;
+        if (PyUnicode_KIND(lit) != PyUnicode_1BYTE_KIND)
+            continue;
+        Py_ssize_t m = PyUnicode_GET_LENGTH(lit);
+        /* an earlier start than `best` ends before best + m (and within end) */
+        Py_ssize_t stop = best >= 0 && best - 1 + m < end ? best - 1 + m : end;
+        if (m > stop - pos)
+            continue;
+        if (m == 0) {
+            best = pos;
+            continue;
+        }
+        const char *at = memmem(data + pos, (size_t)(stop - pos), PyUnicode_1BYTE_DATA(lit), (size_t)m);
+        if (at != NULL)
+            best = at - data;
+    }
+    return PyLong_FromSsize_t(best);
+}

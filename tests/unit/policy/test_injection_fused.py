@@ -105,3 +105,25 @@ def test_a_model_with_a_one_window_bias_scores_the_same_on_both_paths() -> None:
         assert [f.score.hex() for f in got] == [f.score.hex() for f in want]
     assert fused.findings(short)[0].score > FUSED.findings(short)[0].score  # the short bias was applied
     assert fused.findings(long)[0].score == FUSED.findings(long)[0].score  # and not to a longer text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TEXTS, st.binary(min_size=len(FUSED._strong), max_size=len(FUSED._strong)), st.booleans())
+def test_ascii_regions_are_the_general_ones(text: str, flags: bytes, cold: bool) -> None:
+    """`Regions.find_ascii` (the fused path's regions: `find_raw` with `whole` and `_merged` inlined) gives
+    `find_raw`'s regions in the same order, whatever the rule flags, with or without their selection cached."""
+    assert FUSED._fused is not None
+    nat, canon_args, hash_args, pre_tables, _possible, (_window, short_bias, _long) = FUSED._fused
+    got = nat.ascii_canon(text, *canon_args)
+    if got is None or len(got[0]) < 8:
+        return
+    out, codes = got[0], got[1]
+    _t, w, ws, *_ = nat.features_windows(codes, *hash_args, short_bias, pre_tables)
+    ok = bytes(b & 1 for b in flags)
+    regions = FUSED.regions
+    if cold:
+        regions._ascii_chosen.clear()
+    fast = regions.find_ascii(out, w, ws, ok)
+    want = regions.find_raw(out, w, ws, ok)
+    assert list(fast.items()) == list(want.items())
+    assert regions.find_ascii(out, w, ws, ok) == want  # (the selection now cached)

@@ -289,15 +289,25 @@ def ascii_parts(text: str, tab: _Table, native: ModuleType,
     """`_ascii_native`'s canonical text, its code points (uint32 each, in bytes), gates, leet and rot flags (0 or 1),
     without building the `Canonical` (`Detector`'s fused ASCII path reads them as they are); None where
     `_ascii_native` declines."""
-    got = native.ascii_canon(text, *tables, tab.hint_class, tab.run_class, HEX_MAP, B85_MAP)
+    got = native.ascii_canon(text, *ascii_args(tab, tables))
     if got is None:
         return None
     out, codes, spaced_hint, run_hint, gates, leet, rot = got
-    if spaced_hint and _SPACED.search(out) is not None:
-        return None
-    if run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None:
+    if (spaced_hint or run_hint) and ascii_declines(out, spaced_hint, run_hint):
         return None
     return out, codes, gates, leet, rot
+
+
+def ascii_args(tab: _Table, tables: tuple[bytes, bytes]) -> tuple[object, ...]:
+    """`ascii_canon(text, *these)`'s arguments after the text (`Detector` keeps them: one tuple per detector)."""
+    return (*tables, tab.hint_class, tab.run_class, HEX_MAP, B85_MAP)
+
+
+def ascii_declines(out: str, spaced_hint: int, run_hint: int) -> bool:
+    """Whether `ascii_parts` declines the canonical text `out` whose C pass gave these hints (only asked when
+    one is set: the regexes confirm them)."""
+    return bool((spaced_hint and _SPACED.search(out) is not None)
+                or (run_hint and RUN_REPEAT.search(out.encode("ascii")) is not None))
 
 
 def _identity(n: int) -> IntArray:

@@ -162,22 +162,30 @@ class LinearModel:
     def best_scored(self, logits: bytearray, n: int, cues: list[tuple[int, int]], offset: int = 0) -> Window:
         """The first of `score_scored`'s windows of the highest score, without building the others (`logits`: a
         `Scored`'s, of a text of length `n`)."""
-        w = self.window
-        if not cues and len(logits) == (8 if n <= w else 16):
-            # one or two windows and no cue (most texts): `_probs_few`'s arithmetic per logit (`np.exp` of a float
-            # runs the same float64 loop as of a list: tests compare), the bounds of the best window only
-            if n <= w:
-                logit: float = _ONE_D(logits)[0]
-                return TUPLE_NEW(Window, (offset, n + offset, 1.0 / (1.0 + float(np.exp(-logit)))))
-            first, last = _TWO_D(logits)
-            p0, p1 = 1.0 / (1.0 + float(np.exp(-first))), 1.0 / (1.0 + float(np.exp(-last)))
-            # two windows: at 0 and flush with the end (`window_starts`: n - w <= stride, or there would be more);
-            # the second only when strictly higher, as `probs.index(max(probs))` picks (a NaN first stays first)
-            return (TUPLE_NEW(Window, (n - w + offset, n + offset, p1)) if p1 > p0
-                    else TUPLE_NEW(Window, (offset, w + offset, p0)))
+        if not cues:
+            few = self.best_few(logits, n)
+            if few is not None:
+                return TUPLE_NEW(Window, (few[0] + offset, few[1] + offset, few[2]))
         bounds, probs = self._scored_probs(logits, n, cues)
         k = probs.index(max(probs))  # (the first maximal, as max(range(...), key=...) picks it)
         return Window(bounds[k][0] + offset, bounds[k][1] + offset, probs[k])
+
+    def best_few(self, logits: bytearray, n: int) -> tuple[int, int, float] | None:
+        """`best_scored(logits, n, [])`'s window as (start, end, score) when the text (or chunk) has one or two windows
+        (most texts), without its record; None when it has more."""
+        w = self.window
+        if len(logits) != (8 if n <= w else 16):
+            return None
+        # `_probs_few`'s arithmetic per logit (`np.exp` of a float runs the same float64 loop as of a list: tests
+        # compare), the bounds of the best window only
+        if n <= w:
+            logit: float = _ONE_D(logits)[0]
+            return 0, n, 1.0 / (1.0 + float(np.exp(-logit)))
+        first, last = _TWO_D(logits)
+        p0, p1 = 1.0 / (1.0 + float(np.exp(-first))), 1.0 / (1.0 + float(np.exp(-last)))
+        # two windows: at 0 and flush with the end (`window_starts`: n - w <= stride, or there would be more);
+        # the second only when strictly higher, as `probs.index(max(probs))` picks (a NaN first stays first)
+        return (n - w, n, p1) if p1 > p0 else (0, w, p0)
 
     def _scored_probs(self, raw: bytearray, n: int,
                       cues: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list[float]]:

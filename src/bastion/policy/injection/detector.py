@@ -42,7 +42,7 @@ from bastion.policy.injection.leet import (
     _leet_runs,
     _leet_windows,
 )
-from bastion.policy.injection.prefilter import Prefilter
+from bastion.policy.injection.prefilter import Prefilter, heads
 from bastion.policy.injection.regions import Regions, WordIndex
 from bastion.policy.injection.rules import RULES, Rule, digest
 
@@ -171,6 +171,8 @@ class Detector:
         self._strong_bits = int.from_bytes(self._strong, "big")
         self._rot = (word_hash("rot13"), word_hash("rot"))
         self._prefilter = Prefilter([r.pattern for r in RULES], self.hasher)
+        # per rule, the literals every match starts with when it is led by `\b` (`_no_match`; with the C module only)
+        self._heads = [heads(r.pattern) if self.hasher.native is not None else None for r in RULES]
         # what `LinearModel.extract_scored` passes on when it always applies (no cap, no small windows)
         self._scored_args = None if self.model is None or self.model.cap or self.model.small_window else (
             self.model.scored_args())
@@ -178,7 +180,7 @@ class Detector:
         # the C accelerator at every step it fuses, the rules and a model the C pass scores without the gloss)
         tab = canon._table()
         nat = self.hasher.native
-        self._fused: tuple[ModuleType, canon._Table, tuple[bytes, bytes], tuple[object, ...], object, object,
+        self._fused: tuple[ModuleType, tuple[object, ...], tuple[object, ...], object, object,
                            tuple[int, float, float]] | None = None
         if (nat is not None and canon.native_for(native) is nat and tab.ascii_native is not None and use_rules
                 and self._scored_args is not None and not self.hasher.kinds & GLOSS
@@ -188,7 +190,7 @@ class Detector:
             # with `short_bias` scores a one-window text with it): (window, bias up to it, bias past it)
             m = self.model
             assert m is not None  # (`_scored_args`)
-            self._fused = (nat, tab, tab.ascii_native, (self.hasher.bits, *self.hasher.base_tables(),
+            self._fused = (nat, canon.ascii_args(tab, tab.ascii_native), (self.hasher.bits, *self.hasher.base_tables(),
                                                         *self._scored_args[:4]), self._prefilter.native_tables,
                            self._prefilter.possible_tables, (m.window, m.bias_at(m.window), m.bias_at(m.window + 1)))
 
@@ -221,16 +223,17 @@ class Detector:
         # others no match can lie (one call for all rules)
         return self._search(text, self._prefilter.possible_regions(regions, maybe, text, short, _TEST_FROM))
 
-    @staticmethod
-    def _search(text: str, regions: dict[int, list[tuple[int, int]]]) -> list[RuleHit]:
+    def _search(self, text: str, regions: dict[int, list[tuple[int, int]]]) -> list[RuleHit]:
         """The matches of each rule of `regions` in its spans (in the order of `regions`; 16 per rule at most)."""
         hits: list[RuleHit] = []
         for i, spans in regions.items():
             rule: Rule = RULES[i]
+            lead = self._heads[i]
             found = 0
             last = -1
             for a, b in spans:
-                if rule.pattern.search(text, a, b) is None:  # most regions (cheaper than starting finditer)
+                # most regions hold no match (a test cheaper than starting finditer)
+                if rule.pattern.search(text, a, b) is None if lead is None else self._no_match(rule, lead, text, a, b):
                     continue
                 for m in rule.pattern.finditer(text, a, b):
                     if m.start() <= last or rule.described(text, m.start()):
@@ -243,6 +246,21 @@ class Detector:
                 if found >= 16:
                     break
         return hits
+
+    def _no_match(self, rule: Rule, lead: tuple[str, ...], text: str, a: int, b: int) -> bool:
+        """`rule.pattern.search(text, a, b) is None` for a rule led by `\b` whose every match starts with one of the
+        literals `lead` (`prefilter.heads`): a match is tried only where one of them starts, in text order, so the
+        first match found is the search's. (sre finds no prefix to skip ahead with after a `\b`: it tries a match
+        at each position, ~230 instructions each.)"""
+        nat = self.hasher.native
+        pattern = rule.pattern
+        while True:
+            at = nat.next_literal(text, lead, a, b)  # type: ignore[union-attr]  # (`_heads`: set with the C module)
+            if at < 0:
+                return at == -1 or pattern.search(text, a, b) is None  # (-2: not one byte a character)
+            if pattern.match(text, at, b) is not None:
+                return False
+            a = at + 1
 
     def _hidden(self, text: str, c: canon.Canonical, feats: list[Features | Scored], words: WordIndex) -> list[Finding]:
         """Attacks hidden in base64, hex, binary or Morse runs, or ROT13 text."""
@@ -390,21 +408,21 @@ class Detector:
         `_layers`, as `findings` would; None where the general path must run from the start (a text the ASCII
         canonical pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join)."""
         assert self._fused is not None
-        nat, tab, tables, hash_args, pre_tables, possible_tables, (window, short_bias, long_bias) = self._fused
-        parts = canon.ascii_parts(text, tab, nat, tables)
-        if parts is None:
+        nat, canon_args, hash_args, pre_tables, possible_tables, (window, short_bias, long_bias) = self._fused
+        got = nat.ascii_canon(text, *canon_args)  # (`canon.ascii_parts` inlined)
+        if got is None:
             return None
-        out, codes, gates, leet, rot = parts
+        out, codes, spaced_hint, run_hint, gates, leet, rot = got
+        if (spaced_hint or run_hint) and canon.ascii_declines(out, spaced_hint, run_hint):
+            return None
         n = len(out)
         if n < 8 or n > CHUNK or (self.vertical and "\n" in out and canon.short_runs(out)):
             return None
-        model = self.model
-        assert model is not None  # (`_scored_args`)
         # with `rule_hits(out, words, trigrams=t)`'s prefilter flags (`nat.prefilter(pre_tables, t)`: the C prefilter
         # reads any text's 3-grams, `indexed`) from the same call
         t, w, ws, longest, logits, rule_ok, maybe = nat.features_windows(
             codes, *hash_args, short_bias if n <= window else long_bias, pre_tables)  # (`model.bias_at(n)`)
-        regions = nat.possible_regions(possible_tables, self.regions.find_raw(out, w, ws, rule_ok), maybe, out,
+        regions = nat.possible_regions(possible_tables, self.regions.find_ascii(out, w, ws, rule_ok), maybe, out,
                                        n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
         hits = self._search(out, regions) if regions else []
         morse, zero, _digits, hex_run, b85_run = gates
@@ -414,9 +432,15 @@ class Detector:
             scored = TUPLE_NEW(Scored, (t, np.frombuffer(w, DT_U64), np.frombuffer(ws, DT_I64), longest, logits))
             words = TUPLE_NEW(WordIndex, (scored.words, scored.word_starts))
             return self._layers(text, c, [scored], [0], words, t, hits)
-        top = model.best_scored(logits, n, [])
-        return [self._model_finding(text, out, *((top.start, top.end) if top.start < top.end else (0, 0)),
-                                    top.score)]
+        model = self.model
+        assert model is not None  # (`_scored_args`)
+        few = model.best_few(logits, n)  # (`best_scored(logits, n, [])` without its record, for most texts)
+        s, e, score = few if few is not None else model.best_scored(logits, n, [])
+        if s >= e:
+            s = e = 0
+        if score > FEW_WORDS_CAP:
+            return [self._model_finding(text, out, s, e, score)]
+        return [TUPLE_NEW(Finding, (MODEL_FAMILY, s, e, score))]  # (`_model_finding` leaves such a score)
 
     def _layers(self, text: str, c: canon.Canonical, feats: list[Features | Scored], offsets: list[int],
                 words: WordIndex, trigrams: Trigrams | None, hits: list[RuleHit]) -> list[Finding]:

@@ -140,6 +140,45 @@ def requirement(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
     return tuple(sorted(kept, key=lambda c: (_cost(c), sorted(c))))
 
 
+def _name(op: Any) -> str:
+    return str(getattr(op, "name", op))
+
+
+def _leading(items: list[tuple[Any, Any]]) -> list[str] | None:
+    """The literal strings one of which every match of the sequence `items` starts with (each alternative's
+    literals up to its first other node), or None when a match may start otherwise (or with nothing)."""
+    out = ""
+    for op, av in items:
+        name = _name(op)
+        if name == "LITERAL":
+            out += chr(av)
+            continue
+        if not out and name == "BRANCH":
+            alternatives = [_leading(list(b)) for b in av[1]]
+            return None if any(a is None for a in alternatives) else [s for a in alternatives for s in a or ()]
+        if not out and name == "SUBPATTERN" and not av[1] and not av[2]:  # a group without inline flags
+            return _leading(list(av[3]))
+        break
+    return [out] if out else None
+
+
+def heads(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """For a pattern that starts with `\b` (sre then finds no prefix to skip ahead with and tries a match at every
+    position): the literals one of which starts every match (`Detector` tries a match only where one occurs: the
+    same first match); None for any other pattern, a case-insensitive one or one this parser reading cannot vouch
+    for."""
+    if pattern.flags & (re.IGNORECASE | re.LOCALE):
+        return None
+    try:
+        items = list(_PARSER.parse(pattern.pattern, pattern.flags))
+    except Exception:  # a parser we do not know: searched as it is
+        return None
+    if len(items) < 2 or _name(items[0][0]) != "AT" or _name(items[0][1]) != "AT_BOUNDARY":
+        return None
+    found = _leading(items[1:])
+    return tuple(sorted(set(found))) if found else None
+
+
 class Prefilter:
     """Which rules can match a text, from the literal strings their patterns consume (see `requirement`).
 

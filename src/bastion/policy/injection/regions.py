@@ -126,6 +126,30 @@ class Regions:
                                                               np.frombuffer(starts, DT_I64))), ok, 0, n)
         return self._merged(self.whole(text, ok, 0, n), found, ok)
 
+    def find_ascii(self, text: str, hashes: bytes, starts: bytes,
+                   ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
+        """`find_raw` of an ASCII text (`Detector`'s fused path), with `whole`'s ASCII branch and `_merged` inlined
+        where the C anchored spans apply and the flags' selection is known: the same regions in the same order."""
+        tables = self._native
+        chosen = self._ascii_chosen.get(self._ascii_flags(ok))
+        if tables is None or chosen is None or self._always or len(hashes) > 8 * 4096:
+            return self.find_raw(text, hashes, starts, ok)  # (which fills `_ascii_chosen` for these flags)
+        n = len(text)
+        found: dict[int, list[tuple[int, int]]] | None = tables[0].anchored_spans(tables[1], hashes, starts, ok, 0, n,
+                                                                                 _BEFORE, _AFTER)
+        if found is None:
+            return self.find_raw(text, hashes, starts, ok)
+        subs, many = chosen
+        if not subs or (many and (self._ascii_substrings is None or self._ascii_substrings.search(text) is None)):
+            return found
+        out: dict[int, list[tuple[int, int]]] = {}
+        for i, strings in subs:
+            for sub in strings:
+                if sub[:1] in text and sub in text:
+                    out[i] = [(0, n)]
+                    break
+        return self._merged(out, found, ok)
+
     @staticmethod
     def _merged(out: dict[int, list[tuple[int, int]]], anchored: dict[int, list[tuple[int, int]]],
                 ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:
