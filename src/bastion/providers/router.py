@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, TypeVar
 
@@ -59,10 +59,11 @@ class Target:
     weight: int = 1
     priority: int = 0
     breaker: CircuitBreaker | None = None
+    # (provider, model), made once (read twice per call: the balancer's in-flight count)
+    key: tuple[str, str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.provider, self.model)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.provider, self.model))
 
 
 @dataclass(slots=True, frozen=True)
@@ -245,7 +246,7 @@ class Router:
                         status, result = await open_(t, path, body, trace_headers)
                 else:
                     status, result = await open_(t, path, body, None)
-                lease.succeeded()
+                permit.success()  # (lease.succeeded(), a call less)
                 ms = (time.perf_counter() - started) * 1000
                 ctx.upstream_ms += ms
                 ctx.attempts.append(Attempt(t.provider, t.model, "ok", status, ms))

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 
 from bastion.core.errors import InvalidRequest
-from bastion.core.types import JSON, ChatRequest, JSONObject
+from bastion.core.types import JSON, ChatRequest, JSONObject, Message, TextPart
 from bastion.providers.openai.fields import (
     as_bool,
     as_ident,
@@ -27,7 +27,13 @@ from bastion.providers.openai.fields import (
     reject_unknown,
     shown,
 )
-from bastion.providers.openai.messages import decode_messages, encode_messages
+from bastion.providers.openai.messages import (
+    _PLAIN_ROLES,
+    _encode_message,
+    decode_message,
+    decode_messages,
+    encode_messages,
+)
 from bastion.providers.openai.tools import decode_tool_choice, decode_tools, encode_tools
 
 _CORE = frozenset({
@@ -126,6 +132,40 @@ _EXTRA: dict[str, Callable[[JSON, str], JSON]] = {
 
 
 def decode_request(body: JSONObject) -> ChatRequest:
+    """The client's body in canonical form; InvalidRequest naming the field on error. The usual
+    body (only `_USUAL` fields, each valid) is read here without a call per field; anything else,
+    and every invalid field, goes to `_decode_general` (from the start: nothing here raises before
+    the messages, whose errors come after the model's in both), which returns what this returns."""
+    if type(body) is not dict or not body.keys() <= _USUAL:
+        return _decode_general(body)
+    get = body.get
+    model, items = get("model"), get("messages")
+    legacy, current, temperature, stream = (get("max_tokens"), get("max_completion_tokens"), get("temperature"),
+                                            get("stream"))
+    if (type(model) is not str or not model or type(items) is not list or not items
+            or (legacy is not None and (type(legacy) is not int or legacy < 1))
+            or (current is not None and (type(current) is not int or current < 1 or legacy not in (None, current)))
+            or (temperature is not None and ((type(temperature) is not float and type(temperature) is not int)
+                                             or not 0.0 <= temperature <= 2.0))  # (NaN is not)
+            or (stream is not None and type(stream) is not bool)):
+        return _decode_general(body)
+    messages: list[Message] = []
+    for i, item in enumerate(items):
+        # decode_messages, inlined: the plain turn here, anything else through decode_message
+        if type(item) is dict and len(item) == 2:
+            role_value = item.get("role")
+            role = _PLAIN_ROLES.get(role_value) if type(role_value) is str else None
+            content = item.get("content")
+            if role is not None and type(content) is str and content:
+                messages.append(Message(role, [TextPart(content)]))  # (role, content) by position: no kwargs dict
+                continue
+        messages.append(decode_message(item, f"messages[{i}]"))
+    # (model, messages, system, tools, tool_choice, max_tokens, temperature, top_p, top_k, stop, stream) by position
+    return ChatRequest(model, messages, None, None, None, current if current is not None else legacy,
+                       None if temperature is None else float(temperature), None, None, None, stream is True)
+
+
+def _decode_general(body: JSONObject) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     extras = False
@@ -219,9 +259,20 @@ def _stream_options(value: JSON, stream: bool) -> bool:
 def encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObject:
     """The upstream body. `compatible` selects the dialect of Ollama/vLLM/llama.cpp: legacy
     `max_tokens`, `top_k` kept, text-only content sent as one string."""
-    body: JSONObject = {"model": model}
-    body["messages"] = encode_messages(req.messages, req.system, compatible=compatible)
-    encode_tools(req.tools, req.tool_choice, body)
+    if req.system:
+        messages = encode_messages(req.messages, req.system, compatible=compatible)
+    else:  # encode_messages, inlined: the usual turn (one text) here, any other through _encode_message
+        messages = []
+        for i, msg in enumerate(req.messages):
+            content, role = msg.content, msg.role
+            if (len(content) == 1 and role != "tool" and msg.name is None and not msg.tool_calls
+                    and isinstance(part := content[0], TextPart)):
+                messages.append({"role": "system" if compatible and role == "developer" else role, "content": part.text})
+            else:
+                messages.append(_encode_message(msg, i, compatible))
+    body: JSONObject = {"model": model, "messages": messages}
+    if req.tools:
+        encode_tools(req.tools, req.tool_choice, body)
     if req.max_tokens is not None:
         body["max_tokens" if compatible else "max_completion_tokens"] = req.max_tokens
     if req.temperature is not None:
