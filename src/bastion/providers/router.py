@@ -21,6 +21,7 @@ import orjson
 from bastion.config.schema import BastionConfig, RetryConfig
 from bastion.core.context import CANCELLED, Attempt, RequestContext
 from bastion.core.errors import BastionError, NotFound, UpstreamError, UpstreamUnavailable
+from bastion.core.makers import maker
 from bastion.core.types import (
     ChatRequest,
     ChatResponse,
@@ -46,6 +47,7 @@ from bastion.providers.transport import (
 _FALLBACK_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 R = TypeVar("R")
+_ATTEMPT = maker(Attempt)
 
 
 @dataclass(slots=True, frozen=True)
@@ -249,7 +251,7 @@ class Router:
                 permit.success()  # (lease.succeeded(), a call less)
                 ms = (time.perf_counter() - started) * 1000
                 ctx.upstream_ms += ms
-                ctx.attempts.append(Attempt(t.provider, t.model, "ok", status, ms))
+                ctx.attempts.append(_ATTEMPT(t.provider, t.model, "ok", status, ms))  # (Attempt(...): core/makers.py)
                 kept = hold
                 return t, result, lease if hold else None
             except BastionError as e:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from bastion.core.errors import InvalidRequest
+from bastion.core.makers import maker
 from bastion.core.types import JSON, ChatRequest, JSONObject, Message, TextPart
 from bastion.providers.openai.fields import (
     as_bool,
@@ -131,6 +132,9 @@ _EXTRA: dict[str, Callable[[JSON, str], JSON]] = {
 }
 
 
+_TEXT, _MESSAGE, _REQUEST = maker(TextPart), maker(Message), maker(ChatRequest)
+
+
 def decode_request(body: JSONObject) -> ChatRequest:
     """The client's body in canonical form; InvalidRequest naming the field on error. The usual
     body (only `_USUAL` fields, each valid) is read here without a call per field; anything else,
@@ -157,12 +161,14 @@ def decode_request(body: JSONObject) -> ChatRequest:
             role = _PLAIN_ROLES.get(role_value) if type(role_value) is str else None
             content = item.get("content")
             if role is not None and type(content) is str and content:
-                messages.append(Message(role, [TextPart(content)]))  # (role, content) by position: no kwargs dict
+                # Message(role, [TextPart(content)]): every field, by position (core/makers.py)
+                messages.append(_MESSAGE(role, [_TEXT(content, "text", None)], [], None, None, False, None, []))
                 continue
         messages.append(decode_message(item, f"messages[{i}]"))
-    # (model, messages, system, tools, tool_choice, max_tokens, temperature, top_p, top_k, stop, stream) by position
-    return ChatRequest(model, messages, None, None, None, current if current is not None else legacy,
-                       None if temperature is None else float(temperature), None, None, None, stream is True)
+    # ChatRequest(model, messages, max_tokens=..., temperature=..., stream=...): every field, by position
+    return _REQUEST(model, messages, [], [], None, current if current is not None else legacy,
+                    None if temperature is None else float(temperature), None, None, [], stream is True, False,
+                    None, None, None, None, {}, "openai")
 
 
 def _decode_general(body: JSONObject) -> ChatRequest:

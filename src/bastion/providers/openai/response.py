@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from bastion.core.makers import maker
 from bastion.core.types import (
     JSON,
     ChatResponse,
@@ -99,6 +100,9 @@ def encode_usage(usage: Usage) -> JSONObject:
     }
 
 
+_TEXT, _USAGE, _CHOICE, _RESPONSE = maker(TextPart), maker(Usage), maker(Choice), maker(ChatResponse)
+
+
 def decode_response(body: JSONObject) -> ChatResponse:
     """The upstream's completion in canonical form. The usual answer (every choice a text or no
     content, no refusal, no tool calls; plain usage counts) is read here without a call per field;
@@ -128,8 +132,8 @@ def decode_response(body: JSONObject) -> ChatResponse:
             if type(n) is not int or not 0 <= n <= MAX_TOKEN_COUNT:
                 return _decode_general(body)
             reasoning = n
-        # (input, output, cached_input, cache_write, reasoning) by position
-        usage = Usage(i, o, cached, 0, reasoning)
+        # Usage(input, output, cached_input, cache_write, reasoning, cache_write_1h): every field, by position
+        usage = _USAGE(i, o, cached, 0, reasoning, 0)
     else:
         return _decode_general(body)
     out: list[Choice] = []
@@ -144,9 +148,9 @@ def decode_response(body: JSONObject) -> ChatResponse:
             finish = FINISH_REASONS.get(finish, "stop")
         elif finish is not None:
             return _decode_general(body)
-        # index, content, tool_calls, finish_reason by position
-        out.append(Choice(index, [TextPart(content)] if content else [], [], finish))
-    return ChatResponse(rid, model, out, usage, created)
+        # Choice(index, content, tool_calls, finish_reason, refusal, thinking), by position (core/makers.py)
+        out.append(_CHOICE(index, [_TEXT(content, "text", None)] if content else [], [], finish, None, []))
+    return _RESPONSE(rid, model, out, usage, created, None)
 
 
 def _decode_general(body: JSONObject) -> ChatResponse:
