@@ -165,13 +165,7 @@ class CircuitBreaker:
         ends so."""
         if self._state != "closed":
             return  # a call admitted before the circuit opened: the state is already decided
-        epoch = int(self._clock() / self._width)  # _count(True), inlined
-        i = epoch % _BUCKETS
-        if self._epochs[i] != epoch:
-            self._epochs[i] = epoch
-            self._calls[i] = 0
-            self._failures[i] = 0
-        self._calls[i] += 1
+        self._count(True)
         self._consecutive = 0
 
     def _on_release(self, probe: bool) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from bastion.core.errors import InvalidRequest
 from bastion.core.makers import maker
-from bastion.core.types import JSON, ChatRequest, JSONObject, Message, TextPart
+from bastion.core.types import JSON, ChatRequest, JSONObject
 from bastion.providers.openai.fields import (
     as_bool,
     as_ident,
@@ -28,13 +28,7 @@ from bastion.providers.openai.fields import (
     reject_unknown,
     shown,
 )
-from bastion.providers.openai.messages import (
-    _PLAIN_ROLES,
-    _encode_message,
-    decode_message,
-    decode_messages,
-    encode_messages,
-)
+from bastion.providers.openai.messages import decode_messages, encode_messages
 from bastion.providers.openai.tools import decode_tool_choice, decode_tools, encode_tools
 
 _CORE = frozenset({
@@ -132,7 +126,7 @@ _EXTRA: dict[str, Callable[[JSON, str], JSON]] = {
 }
 
 
-_TEXT, _MESSAGE, _REQUEST = maker(TextPart), maker(Message), maker(ChatRequest)
+_REQUEST = maker(ChatRequest)
 
 
 def decode_request(body: JSONObject) -> ChatRequest:
@@ -153,18 +147,7 @@ def decode_request(body: JSONObject) -> ChatRequest:
                                              or not 0.0 <= temperature <= 2.0))  # (NaN is not)
             or (stream is not None and type(stream) is not bool)):
         return _decode_general(body)
-    messages: list[Message] = []
-    for i, item in enumerate(items):
-        # decode_messages, inlined: the plain turn here, anything else through decode_message
-        if type(item) is dict and len(item) == 2:
-            role_value = item.get("role")
-            role = _PLAIN_ROLES.get(role_value) if type(role_value) is str else None
-            content = item.get("content")
-            if role is not None and type(content) is str and content:
-                # Message(role, [TextPart(content)]): every field, by position (core/makers.py)
-                messages.append(_MESSAGE(role, [_TEXT(content, "text", None)], [], None, None, False, None, []))
-                continue
-        messages.append(decode_message(item, f"messages[{i}]"))
+    messages = decode_messages(items)
     # ChatRequest(model, messages, max_tokens=..., temperature=..., stream=...): every field, by position
     return _REQUEST(model, messages, [], [], None, current if current is not None else legacy,
                     None if temperature is None else float(temperature), None, None, [], stream is True, False,
@@ -265,18 +248,7 @@ def _stream_options(value: JSON, stream: bool) -> bool:
 def encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObject:
     """The upstream body. `compatible` selects the dialect of Ollama/vLLM/llama.cpp: legacy
     `max_tokens`, `top_k` kept, text-only content sent as one string."""
-    if req.system:
-        messages = encode_messages(req.messages, req.system, compatible=compatible)
-    else:  # encode_messages, inlined: the usual turn (one text) here, any other through _encode_message
-        messages = []
-        for i, msg in enumerate(req.messages):
-            content, role = msg.content, msg.role
-            if (len(content) == 1 and role != "tool" and msg.name is None and not msg.tool_calls
-                    and isinstance(part := content[0], TextPart)):
-                messages.append({"role": "system" if compatible and role == "developer" else role, "content": part.text})
-            else:
-                messages.append(_encode_message(msg, i, compatible))
-    body: JSONObject = {"model": model, "messages": messages}
+    body: JSONObject = {"model": model, "messages": encode_messages(req.messages, req.system, compatible=compatible)}
     if req.tools:
         encode_tools(req.tools, req.tool_choice, body)
     if req.max_tokens is not None:

@@ -28,7 +28,7 @@ from bastion.core.types import (
     Usage,
 )
 from bastion.providers.openai import request, response
-from bastion.providers.openai.messages import encode_messages
+from bastion.providers.openai.messages import _encode_message
 from bastion.providers.openai.response import encode_usage, new_id, wire_finish
 from bastion.providers.openai.tools import encode_tools
 
@@ -134,9 +134,10 @@ def test_decode_request_takes_the_usual_body_through_the_fast_path() -> None:
 
 
 def _old_encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObject:
-    """encode_request before the fast path (frozen copy)."""
+    """encode_request before the fast path (frozen copy; encode_messages spelt out as it was)."""
     body: JSONObject = {"model": model}
-    body["messages"] = encode_messages(req.messages, req.system, compatible=compatible)
+    body["messages"] = ([{"role": "system", "content": "\n\n".join(p.text for p in req.system)}] if req.system else []
+                        ) + [_encode_message(m, i, compatible) for i, m in enumerate(req.messages)]
     encode_tools(req.tools, req.tool_choice, body)
     if req.max_tokens is not None:
         body["max_tokens" if compatible else "max_completion_tokens"] = req.max_tokens
@@ -291,8 +292,12 @@ def near_usual_answers(draw: st.DrawFn) -> Any:
     for path, value in draw(st.lists(st.sampled_from(_PERTURBED), max_size=2)):
         node: Any = body
         for step in path[:-1]:
-            node = node[step] if isinstance(node, dict | list) and (
-                step in node if isinstance(node, dict) else step < len(node)) else None
+            if isinstance(node, dict) and isinstance(step, str):
+                node = node.get(step)
+            elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+                node = node[step]
+            else:
+                node = None
         if isinstance(node, dict):
             if draw(st.booleans()) or value is not None:
                 node[path[-1]] = value
