@@ -196,7 +196,9 @@ class Router:
         (they are tried last, regardless, when the route says `when_all_open: try`). With `hold`,
         the winning call's lease stays open (a stream keeps its in-flight slot until it closes)."""
         tried = _Tried()
-        for t in self.balancer.order(route.targets, route.strategy):
+        targets = route.targets
+        # (one target: the balancer's order is that target; most routes have one)
+        for t in targets if len(targets) == 1 else self.balancer.order(targets, route.strategy):
             won = await self._try_target(ctx, t, path_of, body_of, open_, hold, tried, force=False)
             if won is not None:
                 return won
