@@ -16,12 +16,13 @@ from bastion.core import makers
 from bastion.core.context import Attempt
 from bastion.core.makers import maker
 from bastion.core.types import ChatRequest, ChatResponse, Choice, Message, TextPart, ToolCall, Usage
+from bastion.providers.circuit import Permit
 
 native = pytest.importorskip("bastion._native")
 
 _VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.booleans(), st.floats(allow_nan=False),
                     st.lists(st.integers(), max_size=2), st.builds(TextPart, st.text(max_size=3)))
-MADE = [TextPart, Message, ChatRequest, Usage, Choice, ChatResponse, Attempt, ToolCall]
+MADE = [TextPart, Message, ChatRequest, Usage, Choice, ChatResponse, Attempt, ToolCall, Permit]
 
 
 @pytest.mark.parametrize("cls", MADE)
@@ -36,7 +37,8 @@ def test_a_made_instance_equals_the_class_call(cls: type[Any], data: st.DataObje
               for f in dataclasses.fields(cls)]
     made, called = maker(cls)(*values), cls(*values)
     assert type(made) is cls
-    assert made == called and repr(made) == repr(called)
+    if cls.__eq__ is not object.__eq__:  # (a Permit is compared by identity)
+        assert made == called and repr(made) == repr(called)
     for f, v in zip(dataclasses.fields(cls), values, strict=True):
         assert getattr(made, f.name) is v
 
