@@ -1028,6 +1028,8 @@ static PyMethodDef methods[] = {
      "providers/frames.py `Translator.read`: a read of one templated text event checked and framed (_native_sse.c)."},
     {"keyed_digest", (PyCFunction)(void (*)(void))native_keyed_digest, METH_FASTCALL,
      "policy/scan_cache.py: SipHash-2-4-128 of a text (its characters as held) or bytes under a key (_native_digest.c)."},
+    {"slot_maker", (PyCFunction)(void (*)(void))native_slot_maker, METH_FASTCALL,
+     "core/makers.py: a maker of a slotted class's instances that sets its slots without calling it (_native_make.c)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from urllib.parse import unquote
 
+import orjson
+
 from bastion.core.context import Operation, RequestContext
 from bastion.core.errors import BastionError, InternalError, InvalidRequest, NotFound
 from bastion.core.types import ChatResponse, Ingress, StreamEvent
@@ -142,9 +144,11 @@ class ApiHandlers:
             return await self._fail(ctx, InternalError("internal error; request " + ctx.request_id))
         if isinstance(result, ChatResponse):
             ctx.status = 200
-            body = fmt.encode_response(result, alias)
+            body = orjson.dumps(fmt.encode_response(result, alias))
             await self.p.settle(ctx)
-            return HttpResponse.json(body, headers=ctx.response_headers, after=partial(self.p.report, ctx))
+            # HttpResponse.json, by position: (status, body, content_type, headers, after)
+            return HttpResponse(200, body, "application/json", ctx.response_headers or {},
+                                partial(self.p.report, ctx))
         ctx.status = 200
         encoder = fmt.stream_encoder(chat, alias)
 

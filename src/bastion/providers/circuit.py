@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from bastion.config.schema import CircuitConfig
+from bastion.core.makers import maker
 
 CircuitState = Literal["closed", "open", "half_open"]
 STATE_VALUES: dict[CircuitState, int] = {"closed": 0, "half_open": 1, "open": 2}
@@ -25,27 +27,30 @@ STATE_VALUES: dict[CircuitState, int] = {"closed": 0, "half_open": 1, "open": 2}
 _BUCKETS = 10
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Permit:
-    """The right to make one call through a breaker; resolve it exactly once (later calls are no-ops)."""
+    """The right to make one call through a breaker; resolve it exactly once (later calls are no-ops).
+    Made as `_PERMIT(breaker, probe, False)` (core/makers.py: one per call)."""
 
-    __slots__ = ("_breaker", "_probe", "done")
-
-    def __init__(self, breaker: CircuitBreaker | None, probe: bool) -> None:
-        self._breaker = breaker
-        self._probe = probe
-        self.done = False
+    _breaker: CircuitBreaker | None
+    _probe: bool
+    done: bool = False
 
     def success(self) -> None:
         if not self.done:
             self.done = True
-            if self._breaker is not None:
-                self._breaker._on_result(self._probe, ok=True)
+            breaker = self._breaker
+            if breaker is not None:
+                if self._probe:
+                    breaker._on_result(True, True)
+                else:
+                    breaker._succeeded()
 
     def failure(self) -> None:
         if not self.done:
             self.done = True
             if self._breaker is not None:
-                self._breaker._on_result(self._probe, ok=False)
+                self._breaker._on_result(self._probe, False)
 
     def release(self) -> None:
         if not self.done:
@@ -54,7 +59,8 @@ class Permit:
                 self._breaker._on_release(self._probe)
 
 
-UNGUARDED = Permit(None, probe=False)
+_PERMIT = maker(Permit)
+UNGUARDED = Permit(None, False)
 """What a disabled breaker hands out: resolving it does nothing."""
 
 
@@ -109,7 +115,7 @@ class CircuitBreaker:
         if not self.config.enabled:
             return UNGUARDED
         if self._state == "closed":
-            return Permit(self, False)  # (breaker, probe) by position: no kwargs dict per call
+            return _PERMIT(self, False, False)  # Permit(self, False)
         if self._state == "open":
             if self._clock() < self._opened_at + self.config.cooldown_seconds:
                 return None
@@ -118,7 +124,7 @@ class CircuitBreaker:
         if self._probes >= self.config.half_open_probes:
             return None
         self._probes += 1
-        return Permit(self, True)
+        return _PERMIT(self, True, False)  # Permit(self, True)
 
     def force(self) -> Permit:
         """A probe permit even while the circuit refuses: for a route that tries its targets
@@ -126,10 +132,10 @@ class CircuitBreaker:
         if not self.config.enabled:
             return UNGUARDED
         if self._state == "closed":
-            return Permit(self, False)  # (breaker, probe) by position: no kwargs dict per call
+            return _PERMIT(self, False, False)  # Permit(self, False)
         self._state = "half_open"
         self._probes += 1
-        return Permit(self, True)
+        return _PERMIT(self, True, False)  # Permit(self, True)
 
     # ---- outcomes -----------------------------------------------------------------------------
     def _on_result(self, probe: bool, ok: bool) -> None:
@@ -156,6 +162,14 @@ class CircuitBreaker:
         if calls >= self.config.min_calls and failures >= self.config.failure_rate * calls:
             self._open()
 
+    def _succeeded(self) -> None:
+        """`_on_result(False, True)` (a call of the closed circuit succeeded), in one call: every request
+        ends so."""
+        if self._state != "closed":
+            return  # a call admitted before the circuit opened: the state is already decided
+        self._count(True)
+        self._consecutive = 0
+
     def _on_release(self, probe: bool) -> None:
         if probe:
             self._probes = max(0, self._probes - 1)
@@ -163,7 +177,7 @@ class CircuitBreaker:
     def record_failure(self) -> None:
         """A failure seen outside a permit (a stream that broke after it had started)."""
         if self.config.enabled:
-            self._on_result(False, ok=False)
+            self._on_result(False, False)
 
     def _count(self, ok: bool) -> None:
         epoch = int(self._clock() / self._width)

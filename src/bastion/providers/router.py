@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, TypeVar
 
@@ -21,6 +21,7 @@ import orjson
 from bastion.config.schema import BastionConfig, RetryConfig
 from bastion.core.context import CANCELLED, Attempt, RequestContext
 from bastion.core.errors import BastionError, NotFound, UpstreamError, UpstreamUnavailable
+from bastion.core.makers import maker
 from bastion.core.types import (
     ChatRequest,
     ChatResponse,
@@ -46,6 +47,7 @@ from bastion.providers.transport import (
 _FALLBACK_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 R = TypeVar("R")
+_ATTEMPT = maker(Attempt)
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,10 +61,11 @@ class Target:
     weight: int = 1
     priority: int = 0
     breaker: CircuitBreaker | None = None
+    # (provider, model), made once (read twice per call: the balancer's in-flight count)
+    key: tuple[str, str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.provider, self.model)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.provider, self.model))
 
 
 @dataclass(slots=True, frozen=True)
@@ -108,9 +111,17 @@ def is_target_failure(err: BastionError) -> bool:
     return isinstance(err, UpstreamError) and (err.retryable or err.status in _FALLBACK_STATUSES)
 
 
+def _failed(permit: Permit, breaker: CircuitBreaker | None) -> None:
+    if not permit.done:
+        permit.failure()
+    elif breaker is not None:
+        breaker.record_failure()  # a stream that broke after its permit said "healthy"
+
+
 class _Lease:
-    """One call's hold on a target: its in-flight slot (least_busy) and its circuit permit.
-    `end()` frees the slot once; an unresolved permit is released without a verdict."""
+    """A held call's hold on a target (a stream's): its in-flight slot (least_busy), taken by the
+    router before the call (`Balancer.begin`), and its circuit permit. `end()` frees the slot once;
+    an unresolved permit is released without a verdict."""
 
     __slots__ = ("_balancer", "_breaker", "_ended", "_key", "_permit")
 
@@ -120,16 +131,9 @@ class _Lease:
         self._breaker = target.breaker
         self._permit = permit
         self._ended = False
-        balancer.begin(self._key)
-
-    def succeeded(self) -> None:
-        self._permit.success()
 
     def failed(self) -> None:
-        if not self._permit.done:
-            self._permit.failure()
-        elif self._breaker is not None:
-            self._breaker.record_failure()  # a stream that broke after its permit said "healthy"
+        _failed(self._permit, self._breaker)
 
     def end(self) -> None:
         if not self._ended:
@@ -192,7 +196,9 @@ class Router:
         (they are tried last, regardless, when the route says `when_all_open: try`). With `hold`,
         the winning call's lease stays open (a stream keeps its in-flight slot until it closes)."""
         tried = _Tried()
-        for t in self.balancer.order(route.targets, route.strategy):
+        targets = route.targets
+        # (one target: the balancer's order is that target; most routes have one)
+        for t in targets if len(targets) == 1 else self.balancer.order(targets, route.strategy):
             won = await self._try_target(ctx, t, path_of, body_of, open_, hold, tried, force=False)
             if won is not None:
                 return won
@@ -235,7 +241,10 @@ class Router:
                 if not force and t not in tried.refused:
                     tried.refused += (t,)
                 return None
-            lease = _Lease(self.balancer, t, permit)
+            # The call's in-flight slot and permit; a held call (a stream) keeps them in a _Lease. Without
+            # one (every non-streamed call), they are ended below: no object per call.
+            balancer = self.balancer
+            balancer.begin(t.key)
             started = time.perf_counter()
             kept = False
             try:
@@ -245,21 +254,23 @@ class Router:
                         status, result = await open_(t, path, body, trace_headers)
                 else:
                     status, result = await open_(t, path, body, None)
-                lease.succeeded()
+                permit.success()
                 ms = (time.perf_counter() - started) * 1000
                 ctx.upstream_ms += ms
-                ctx.attempts.append(Attempt(t.provider, t.model, "ok", status, ms))
-                kept = hold
-                return t, result, lease if hold else None
+                ctx.attempts.append(_ATTEMPT(t.provider, t.model, "ok", status, ms))  # (Attempt(...): core/makers.py)
+                if hold:
+                    kept = True
+                    return t, result, _Lease(balancer, t, permit)
+                return t, result, None
             except BastionError as e:
                 ms = (time.perf_counter() - started) * 1000
                 ctx.upstream_ms += ms
                 ctx.attempts.append(Attempt(t.provider, t.model, e.code, getattr(e, "upstream_status", None)
                                             or e.status, ms))
                 if is_target_failure(e):
-                    lease.failed()
+                    _failed(permit, t.breaker)
                 else:
-                    lease.succeeded()
+                    permit.success()
                 err = tried.last = e
             except asyncio.CancelledError:
                 # the client left while the call was in flight: the provider may have read (and will bill)
@@ -269,8 +280,9 @@ class Router:
                 ctx.attempts.append(Attempt(t.provider, t.model, CANCELLED, None, ms))
                 raise
             finally:
-                if not kept:
-                    lease.end()
+                if not kept:  # (a lease's end)
+                    permit.release()
+                    balancer.end(t.key)
             if not (isinstance(err, UpstreamError) and err.retryable):
                 if err.status in _FALLBACK_STATUSES:
                     return None  # provider-side, not worth retrying here: next target

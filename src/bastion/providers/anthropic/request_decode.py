@@ -22,6 +22,7 @@ import re
 import orjson
 
 from bastion.core.errors import InvalidRequest
+from bastion.core.makers import maker
 from bastion.core.types import (
     JSON,
     ChatRequest,
@@ -207,7 +208,9 @@ def _messages(raw: JSON, bp: Breakpoints) -> list[Message]:
                                  "the top-level 'system' field)", param=f"{path}.role")
         content = required(m, "content", path)
         if isinstance(content, str):
-            out.append(Message("user" if role == "user" else "assistant", [TextPart(content)]))  # by position
+            # Message(role, [TextPart(content)]): every field, by position (core/makers.py)
+            out.append(_MESSAGE("user" if role == "user" else "assistant", [_TEXT(content, "text", None)], [],
+                                None, None, False, None, []))
             continue
         blocks = arr(content, f"{path}.content")
         if role == "user":
@@ -282,18 +285,21 @@ def _thinking(raw: JSON) -> JSONObject:
     raise InvalidRequest("thinking.type: must be one of enabled, disabled, adaptive", param="thinking.type")
 
 
+_TEXT, _MESSAGE, _REQUEST = maker(TextPart), maker(Message), maker(ChatRequest)
+
+
 def decode_request(body: JSONObject) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     refuse_known(body)
     only_keys(body, _TOP, "", "a Messages request")
     bp = Breakpoints()
-    req = ChatRequest(
-        model=string(required(body, "model", ""), "model", non_empty=True),
-        max_tokens=integer(required(body, "max_tokens", ""), "max_tokens", minimum=1),
-        messages=_messages(required(body, "messages", ""), bp),
-        ingress="anthropic",
-    )
+    model = string(required(body, "model", ""), "model", non_empty=True)
+    max_tokens = integer(required(body, "max_tokens", ""), "max_tokens", minimum=1)
+    messages = _messages(required(body, "messages", ""), bp)
+    # ChatRequest(model, messages, max_tokens=..., ingress="anthropic"): every field, by position (core/makers.py)
+    req = _REQUEST(model, messages, [], [], None, max_tokens, None, None, None, [], False, False, None, None, None,
+                   None, {}, "anthropic")
     if (system := body.get("system")) is not None:
         req.system = _system(system, bp)
     if (temperature := body.get("temperature")) is not None:

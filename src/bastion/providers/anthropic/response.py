@@ -11,6 +11,7 @@ from __future__ import annotations
 import orjson
 
 from bastion.core.errors import UpstreamError
+from bastion.core.makers import maker
 from bastion.core.types import JSON, ChatResponse, Choice, JSONObject, TextPart, ThinkingPart, ToolCall
 from bastion.providers.anthropic.errors import error_event
 from bastion.providers.anthropic.fields import label
@@ -50,6 +51,10 @@ def thinking_block(part: ThinkingPart) -> JSONObject:
     return {"type": "thinking", "thinking": part.text, "signature": part.signature or ""}
 
 
+# (Choice, ChatResponse and TextPart made with every field by position: core/makers.py)
+_TEXT, _CHOICE, _RESPONSE = maker(TextPart), maker(Choice), maker(ChatResponse)
+
+
 def decode_response(body: JSONObject) -> ChatResponse:
     if body.get("type") == "error":
         raise error_event(body)
@@ -79,11 +84,11 @@ def decode_response(body: JSONObject) -> ChatResponse:
         raise UpstreamError("anthropic upstream sent a stop_sequence that is not a string")
     # (index, content, tool_calls, finish_reason, refusal, thinking) and (id, model, choices, usage,
     # created, stop_sequence) by position: keywords make a class call build and unpack a dict of them
-    choice = Choice(0, [TextPart("".join(texts))] if texts else [], calls,
-                    finish_reason(body.get("stop_reason")), None, thinking)
+    choice = _CHOICE(0, [_TEXT(texts[0] if len(texts) == 1 else "".join(texts), "text", None)] if texts else [],
+                     calls, finish_reason(body.get("stop_reason")), None, thinking)
     usage = body.get("usage")
-    return ChatResponse(_str(body, "id", "message"), _str(body, "model", "message"), [choice],
-                        None if usage is None else usage_from_wire(usage), 0, seq)
+    rid, model = _str(body, "id", "message"), _str(body, "model", "message")
+    return _RESPONSE(rid, model, [choice], None if usage is None else usage_from_wire(usage), 0, seq)
 
 
 def message_id(raw: str) -> str:

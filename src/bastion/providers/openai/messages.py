@@ -8,6 +8,7 @@ from typing import cast
 import orjson
 
 from bastion.core.errors import InvalidRequest
+from bastion.core.makers import maker
 from bastion.core.types import JSON, ImagePart, JSONObject, Message, Part, Role, TextPart, ToolCall
 from bastion.providers.openai.fields import (
     as_list,
@@ -54,6 +55,9 @@ _PLAIN_ROLES: dict[str, Role] = {"system": "system", "developer": "developer", "
                                  "assistant": "assistant"}
 
 
+_TEXT, _MESSAGE = maker(TextPart), maker(Message)
+
+
 def decode_messages(value: JSON) -> list[Message]:
     items = as_list(value, "messages", non_empty=True)
     out: list[Message] = []
@@ -65,7 +69,8 @@ def decode_messages(value: JSON) -> list[Message]:
             role = _PLAIN_ROLES.get(role_value) if type(role_value) is str else None
             content = item.get("content")
             if role is not None and type(content) is str and content:
-                out.append(Message(role, [TextPart(content)]))  # (role, content) by position: no kwargs dict
+                # Message(role, [TextPart(content)]): every field, by position (core/makers.py)
+                out.append(_MESSAGE(role, [_TEXT(content, "text", None)], [], None, None, False, None, []))
                 continue
         out.append(decode_message(item, f"messages[{i}]"))
     return out
@@ -186,7 +191,13 @@ def encode_messages(messages: list[Message], system: list[TextPart], *, compatib
     if system:
         out.append({"role": "system", "content": "\n\n".join(p.text for p in system)})
     for i, msg in enumerate(messages):
-        out.append(_encode_message(msg, i, compatible))
+        content, role = msg.content, msg.role
+        if (len(content) == 1 and role != "tool" and msg.name is None and not msg.tool_calls
+                and isinstance(part := content[0], TextPart)):
+            # the usual turn, one text: what _encode_message makes of it, without the call
+            out.append({"role": "system" if compatible and role == "developer" else role, "content": part.text})
+        else:
+            out.append(_encode_message(msg, i, compatible))
     return out
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from bastion.core.errors import InvalidRequest
+from bastion.core.makers import maker
 from bastion.core.types import JSON, ChatRequest, JSONObject
 from bastion.providers.openai.fields import (
     as_bool,
@@ -125,7 +126,35 @@ _EXTRA: dict[str, Callable[[JSON, str], JSON]] = {
 }
 
 
+_REQUEST = maker(ChatRequest)
+
+
 def decode_request(body: JSONObject) -> ChatRequest:
+    """The client's body in canonical form; InvalidRequest naming the field on error. The usual
+    body (only `_USUAL` fields, each valid) is read here without a call per field; anything else,
+    and every invalid field, goes to `_decode_general` (from the start: nothing here raises before
+    the messages, whose errors come after the model's in both), which returns what this returns."""
+    if type(body) is not dict or not body.keys() <= _USUAL:
+        return _decode_general(body)
+    get = body.get
+    model, items = get("model"), get("messages")
+    legacy, current, temperature, stream = (get("max_tokens"), get("max_completion_tokens"), get("temperature"),
+                                            get("stream"))
+    if (type(model) is not str or not model or type(items) is not list or not items
+            or (legacy is not None and (type(legacy) is not int or legacy < 1))
+            or (current is not None and (type(current) is not int or current < 1 or legacy not in (None, current)))
+            or (temperature is not None and ((type(temperature) is not float and type(temperature) is not int)
+                                             or not 0.0 <= temperature <= 2.0))  # (NaN is not)
+            or (stream is not None and type(stream) is not bool)):
+        return _decode_general(body)
+    messages = decode_messages(items)
+    # ChatRequest(model, messages, max_tokens=..., temperature=..., stream=...): every field, by position
+    return _REQUEST(model, messages, [], [], None, current if current is not None else legacy,
+                    None if temperature is None else float(temperature), None, None, [], stream is True, False,
+                    None, None, None, None, {}, "openai")
+
+
+def _decode_general(body: JSONObject) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     extras = False
@@ -219,9 +248,9 @@ def _stream_options(value: JSON, stream: bool) -> bool:
 def encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObject:
     """The upstream body. `compatible` selects the dialect of Ollama/vLLM/llama.cpp: legacy
     `max_tokens`, `top_k` kept, text-only content sent as one string."""
-    body: JSONObject = {"model": model}
-    body["messages"] = encode_messages(req.messages, req.system, compatible=compatible)
-    encode_tools(req.tools, req.tool_choice, body)
+    body: JSONObject = {"model": model, "messages": encode_messages(req.messages, req.system, compatible=compatible)}
+    if req.tools:
+        encode_tools(req.tools, req.tool_choice, body)
     if req.max_tokens is not None:
         body["max_tokens" if compatible else "max_completion_tokens"] = req.max_tokens
     if req.temperature is not None:

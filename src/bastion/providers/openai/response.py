@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from bastion.core.makers import maker
 from bastion.core.types import (
     JSON,
     ChatResponse,
@@ -99,7 +100,61 @@ def encode_usage(usage: Usage) -> JSONObject:
     }
 
 
+_TEXT, _USAGE, _CHOICE, _RESPONSE = maker(TextPart), maker(Usage), maker(Choice), maker(ChatResponse)
+
+
 def decode_response(body: JSONObject) -> ChatResponse:
+    """The upstream's completion in canonical form. The usual answer (every choice a text or no
+    content, no refusal, no tool calls; plain usage counts) is read here without a call per field;
+    anything else, and every error, goes to `_decode_general` (from the start: nothing here raises),
+    which returns what this returns for the usual answer (tests/unit/providers/openai hold them equal)."""
+    if type(body) is not dict or body.get("error") is not None:
+        return _decode_general(body)
+    choices, rid, model, created = body.get("choices"), body.get("id", ""), body.get("model", ""), body.get("created", 0)
+    if type(choices) is not list or type(rid) is not str or type(model) is not str or type(created) is not int:
+        return _decode_general(body)
+    value = body.get("usage")
+    if value is None:
+        usage = None
+    elif type(value) is dict:
+        i, o = value.get("prompt_tokens"), value.get("completion_tokens")
+        if (type(i) is not int or not 0 <= i <= MAX_TOKEN_COUNT
+                or type(o) is not int or not 0 <= o <= MAX_TOKEN_COUNT):
+            return _decode_general(body)
+        cached = reasoning = 0  # (absent or null: 0, as `_count` reads them)
+        details = value.get("prompt_tokens_details")
+        if isinstance(details, dict) and (n := details.get("cached_tokens")) is not None:
+            if type(n) is not int or not 0 <= n <= MAX_TOKEN_COUNT:
+                return _decode_general(body)
+            cached = n
+        details = value.get("completion_tokens_details")
+        if isinstance(details, dict) and (n := details.get("reasoning_tokens")) is not None:
+            if type(n) is not int or not 0 <= n <= MAX_TOKEN_COUNT:
+                return _decode_general(body)
+            reasoning = n
+        # Usage(input, output, cached_input, cache_write, reasoning, cache_write_1h): every field, by position
+        usage = _USAGE(i, o, cached, 0, reasoning, 0)
+    else:
+        return _decode_general(body)
+    out: list[Choice] = []
+    for position, c in enumerate(choices):
+        if type(c) is not dict or type(msg := c.get("message")) is not dict:
+            return _decode_general(body)
+        content, index, finish = msg.get("content"), c.get("index", position), c.get("finish_reason")
+        if (msg.get("refusal") is not None or msg.get("tool_calls") is not None or type(index) is not int
+                or not (content is None or type(content) is str)):
+            return _decode_general(body)
+        if type(finish) is str:
+            finish = FINISH_REASONS.get(finish, "stop")
+        elif finish is not None:
+            return _decode_general(body)
+        # Choice(index, content, tool_calls, finish_reason, refusal, thinking), by position (core/makers.py)
+        out.append(_CHOICE(index, [_TEXT(content, "text", None)] if content else [], [], finish, None, []))
+    return _RESPONSE(rid, model, out, usage, created, None)
+
+
+def _decode_general(body: JSONObject) -> ChatResponse:
+    """`decode_response` of any answer, with its checks in order: the first failing one is the error."""
     if not isinstance(body, dict):
         raise malformed(_WHAT, "expected a JSON object")
     if body.get("error") is not None:
@@ -183,6 +238,15 @@ def _tool_call(value: JSON, where: str) -> ToolCall:
 def encode_response(resp: ChatResponse, model: str) -> JSONObject:
     choices: list[JSON] = []
     for c in resp.choices:
+        if not c.tool_calls and c.refusal is None:
+            # the usual choice (what the general path below makes of it): its text, even empty
+            parts = c.content
+            text = parts[0].text if len(parts) == 1 and type(parts[0]) is TextPart else c.text()
+            fr = c.finish_reason
+            choices.append({"index": c.index,
+                            "message": {"role": "assistant", "content": text, "refusal": None},
+                            "finish_reason": "stop" if fr is None or fr == "error" else fr, "logprobs": None})
+            continue
         text = c.text()
         message: JSONObject = {
             "role": "assistant",
@@ -203,7 +267,14 @@ def encode_response(resp: ChatResponse, model: str) -> JSONObject:
         "model": model,
         "choices": choices,
     }
-    if resp.usage is not None:
-        out["usage"] = encode_usage(resp.usage)
+    usage = resp.usage
+    if usage is not None:  # encode_usage, inlined
+        out["usage"] = {
+            "prompt_tokens": usage.input_tokens,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.input_tokens + usage.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
+            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+        }
     return out
 
