@@ -160,11 +160,9 @@ put_scalar(Out *o, PyObject *v)
  * trailing zeros but one digit. Values of 0.001 and up (or 0) never take an exponent. Larger values,
  * infinities and NaN go round(v, 3), the Python path: SLOW. */
 static int
-put_ms(Out *o, PyObject *v)
+put_ms_d(Out *o, double v)
 {
-    if (!PyFloat_CheckExact(v))
-        return SLOW;
-    double scaled = PyFloat_AS_DOUBLE(v) * 1000.0;
+    double scaled = v * 1000.0;
     if (!(scaled > -1e15 && scaled < 1e15))
         return SLOW;
     double nearest = 6755399441055744.0;
@@ -186,6 +184,12 @@ put_ms(Out *o, PyObject *v)
     if (k < 0)
         tmp[--i] = '-';
     return put(o, tmp + i, (Py_ssize_t)sizeof(tmp) - i);
+}
+
+static int
+put_ms(Out *o, PyObject *v)
+{
+    return PyFloat_CheckExact(v) ? put_ms_d(o, PyFloat_AS_DOUBLE(v)) : SLOW;
 }
 
 /* round(score, 4) written as orjson writes a float: Python's round, then its repr, which is orjson's
@@ -216,6 +220,38 @@ put_score(Out *o, PyObject *v)
     return rc;
 }
 
+/* `"YYYY-MM-DDTHH:MM:SS.<frac>Z"` (with its quotes) for `secs` seconds since 1970 (0 to year 9999) and a
+ * fraction of `width` digits, the proleptic Gregorian calendar of datetime. */
+static int
+put_stamp(Out *o, long long secs, int frac, int width)
+{
+    long long days = secs / 86400;
+    int sod = (int)(secs % 86400);
+    /* days since 1970-01-01 to year, month, day (H. Hinnant's civil_from_days) */
+    long long z = days + 719468, era = z / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int day = (int)(doy - (153 * mp + 2) / 5 + 1), month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int year = (int)(yoe + era * 400 + (month <= 2));
+    char t[32];  /* "YYYY-MM-DDTHH:MM:SS.ffffffZ": 30 */
+    int fields[7][2] = {{year, 4}, {month, 2}, {day, 2}, {sod / 3600, 2}, {sod / 60 % 60, 2}, {sod % 60, 2},
+                        {frac, width}};
+    const char seps[] = "\"--T::.";
+    int at = 0;
+    for (int f = 0; f < 7; f++) {
+        t[at++] = seps[f];
+        int val = fields[f][0], w = fields[f][1];
+        for (int d = w - 1; d >= 0; d--, val /= 10)
+            t[at + d] = (char)('0' + val % 10);
+        at += w;
+    }
+    t[at++] = 'Z';
+    t[at++] = '"';
+    return put(o, t, at);
+}
+
 /* iso_time(to_us(t)): `round(t * 1e6)` (half to even, as float.__round__ computes it) and that
  * microsecond as YYYY-MM-DDTHH:MM:SS.ffffffZ, the proleptic Gregorian calendar of datetime; from 1970
  * through 9999 (four-digit years), else SLOW. */
@@ -232,31 +268,7 @@ put_time(Out *o, PyObject *v)
         return SLOW;
     long long us = (long long)r;
     o->ts_us = us;
-    long long secs = us / 1000000, days = secs / 86400;
-    int sod = (int)(secs % 86400), micro = (int)(us % 1000000);
-    /* days since 1970-01-01 to year, month, day (H. Hinnant's civil_from_days) */
-    long long z = days + 719468, era = z / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    int day = (int)(doy - (153 * mp + 2) / 5 + 1), month = (int)(mp < 10 ? mp + 3 : mp - 9);
-    int year = (int)(yoe + era * 400 + (month <= 2));
-    char t[32];  /* "YYYY-MM-DDTHH:MM:SS.ffffffZ": 30 */
-    int fields[7][2] = {{year, 4}, {month, 2}, {day, 2}, {sod / 3600, 2}, {sod / 60 % 60, 2}, {sod % 60, 2},
-                        {micro, 6}};
-    const char seps[] = "\"--T::.";
-    int at = 0;
-    for (int f = 0; f < 7; f++) {
-        t[at++] = seps[f];
-        int val = fields[f][0], width = fields[f][1];
-        for (int d = width - 1; d >= 0; d--, val /= 10)
-            t[at + d] = (char)('0' + val % 10);
-        at += width;
-    }
-    t[at++] = 'Z';
-    t[at++] = '"';
-    return put(o, t, at);
+    return put_stamp(o, us / 1000000, (int)(us % 1000000), 6);
 }
 
 /* the record's attributes, in the order the body writes them */
@@ -714,6 +726,278 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 done:
     for (int i = 0; i < N_ATTR; i++)
         Py_XDECREF(v[i]);
+    if (result == NULL && slow && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return result;
+}
+
+/* ---- access_line: observability/logging.py `_line` of a finished request, appended to a bytearray ----
+ *
+ *   access_line(pending, templates, ctx, wall_now, perf_now, scrub, clean) -> True | None
+ *
+ * The bytes `_line(ctx)` makes when its template is known: the key `_line` builds (the same 15 values, a
+ * client text passed through `scrub` unless it is the gateway's own request id or in `clean`, the scrubber's
+ * set of texts it returns unchanged) looked up in `templates`, and its eight `%s` filled with what orjson
+ * writes for the varying values (`_ts(wall_now)`, the scrubbed request id, round3 of the latency from
+ * `perf_now`, of the upstream time and of the time to first token, the two token counts, the cost). `pending`
+ * grows by the line only when all of it is written. None (nothing appended; the caller takes `_line`) for a
+ * key not in `templates` and for anything this does not reproduce exactly: another class, an unset slot, a
+ * value of another type (tokens and cost other than int or None), a time before 1970 or after 9999, a
+ * latency out of put_ms's range, a lone surrogate. */
+
+/* scrub(text) for a str (the shortcut scrub.py's takes: own request id or a known-clean text), None for
+ * None; anything else *slow */
+static PyObject *
+scrubbed(PyObject *text, PyObject *scrub, PyObject *clean, int *slow)
+{
+    if (text == Py_None)
+        return Py_NewRef(Py_None);
+    if (!PyUnicode_CheckExact(text)) {
+        *slow = 1;
+        return NULL;
+    }
+    if (own_request_id(text))
+        return Py_NewRef(text);
+    int known = PySet_Contains(clean, text);
+    if (known < 0)
+        return NULL;
+    if (known)
+        return Py_NewRef(text);
+    PyObject *out = PyObject_CallOneArg(scrub, text);
+    if (out != NULL && !PyUnicode_CheckExact(out)) {
+        Py_DECREF(out);
+        *slow = 1;
+        return NULL;
+    }
+    return out;
+}
+
+/* `_ts(created)` with its quotes, for 0 <= created < year 10000: the second truncated, the milliseconds
+ * `int((created - whole) * 1000)` */
+static int
+put_wall_ms(Out *o, double created)
+{
+    if (!(created >= 0.0 && created < 253402300800.0))
+        return SLOW;
+    long long whole = (long long)created;
+    int ms = (int)((created - (double)whole) * 1000.0);
+    if (ms < 0 || ms >= 1000)
+        return SLOW;
+    return put_stamp(o, whole, ms, 3);
+}
+
+/* an int of 64 bits or None (the token counts and the cost: no other type, so no comma, as `_line` assumes) */
+static int
+put_count(Out *o, PyObject *v)
+{
+    if (v != Py_None && !PyLong_CheckExact(v))
+        return SLOW;
+    return put_scalar(o, v);
+}
+
+enum { K_KEY_ID, K_TEAM, K_PRESENTED, K_ADDR, K_INGRESS, K_OPERATION, K_MODEL, K_PROVIDER, K_ATTEMPTS, K_STATUS,
+       K_ERROR_CODE, K_STREAM, K_FINISH_REASON, K_FINDINGS, K_DISCONNECTED, N_KEY };
+
+PyObject *
+native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7 || !PyByteArray_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyFloat_CheckExact(args[3])
+        || !PyFloat_CheckExact(args[4]) || !PyAnySet_CheckExact(args[6])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "access_line(pending: bytearray, templates: dict, ctx, wall_now: float, perf_now: float, "
+                        "scrub, clean: set)");
+        return NULL;
+    }
+    PyObject *pending = args[0], *templates = args[1], *ctx = args[2], *scrub = args[5], *clean = args[6];
+    int rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+    if (rc < 0)
+        return NULL;
+    if (rc == 0)
+        Py_RETURN_NONE;
+    PyObject *c[N_CTX];
+    for (int i = 0; i < N_CTX; i++)
+        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)  /* unset: the Python path raises its AttributeError */
+            Py_RETURN_NONE;
+    int slow = 0;
+    PyObject *key = NULL, *rid = NULL, *result = NULL;
+    Out o;
+    o.buf = o.small, o.len = 0, o.cap = (Py_ssize_t)sizeof(o.small), o.ascii = 1, o.ts_us = 0;
+    PyObject *k[N_KEY];  /* the key's values (new references) */
+    for (int i = 0; i < N_KEY; i++)
+        k[i] = NULL;
+    PyObject *p = c[C_PRINCIPAL], *attempts = c[C_ATTEMPTS], *findings = c[C_FINDINGS];
+    if (!PyList_CheckExact(attempts) || !PyList_CheckExact(findings)) {
+        slow = 1;
+        goto done;
+    }
+    if (p == Py_None) {
+        k[K_KEY_ID] = Py_NewRef(Py_None), k[K_TEAM] = Py_NewRef(Py_None);
+        PyObject *presented = c[C_PRESENTED_KEY_ID];
+        int truthy = presented == Py_None ? 0 : PyObject_IsTrue(presented);
+        if (truthy < 0)
+            goto done;
+        if (!truthy)
+            k[K_PRESENTED] = Py_NewRef(Py_None);
+        else if ((k[K_PRESENTED] = scrubbed(presented, scrub, clean, &slow)) == NULL)
+            goto done;
+    } else {
+        int prc = slot_cache(&principal_cache, Py_TYPE(p));
+        if (prc <= 0) {
+            slow = prc == 0;
+            goto done;
+        }
+        PyObject *key_id = SLOT(p, principal_cache, 0), *team = SLOT(p, principal_cache, 1);
+        if (key_id == NULL || team == NULL) {
+            slow = 1;
+            goto done;
+        }
+        k[K_KEY_ID] = Py_NewRef(key_id), k[K_TEAM] = Py_NewRef(team), k[K_PRESENTED] = Py_NewRef(Py_None);
+    }
+    if ((k[K_ADDR] = scrubbed(c[C_CLIENT_ADDR], scrub, clean, &slow)) == NULL
+        || (k[K_MODEL] = scrubbed(c[C_MODEL], scrub, clean, &slow)) == NULL)
+        goto done;
+    Py_ssize_t n_attempts = PyList_GET_SIZE(attempts);
+    if (n_attempts == 0)
+        k[K_PROVIDER] = Py_NewRef(Py_None);
+    else {
+        PyObject *last = PyList_GET_ITEM(attempts, n_attempts - 1);
+        int arc = slot_cache(&attempt_cache, Py_TYPE(last));
+        if (arc <= 0) {
+            slow = arc == 0;
+            goto done;
+        }
+        PyObject *provider = SLOT(last, attempt_cache, 0);
+        if (provider == NULL) {
+            slow = 1;
+            goto done;
+        }
+        k[K_PROVIDER] = Py_NewRef(provider);
+    }
+    if ((k[K_ATTEMPTS] = PyLong_FromSsize_t(n_attempts)) == NULL
+        || (k[K_FINDINGS] = PyLong_FromSsize_t(PyList_GET_SIZE(findings))) == NULL)
+        goto done;
+    k[K_INGRESS] = Py_NewRef(c[C_INGRESS]);
+    k[K_OPERATION] = Py_NewRef(c[C_OPERATION]);
+    k[K_STATUS] = Py_NewRef(c[C_STATUS]);
+    k[K_ERROR_CODE] = Py_NewRef(c[C_ERROR_CODE]);
+    k[K_STREAM] = Py_NewRef(c[C_STREAM]);
+    k[K_FINISH_REASON] = Py_NewRef(c[C_FINISH_REASON]);
+    k[K_DISCONNECTED] = Py_NewRef(c[C_CLIENT_DISCONNECTED]);
+    /* The last template found, kept with its key's values and dict: the same objects again (the usual next
+     * request) take it without building, hashing and comparing the key. A template is made from its key's
+     * values alone (`_template`), so it is the one the dict holds for them, or would make again. */
+    static PyObject *last_dict = NULL, *last_template = NULL, *last_key[N_KEY];
+    int same = last_template != NULL && last_dict == templates;
+    for (int i = 0; i < N_KEY && same; i++)
+        same = k[i] == last_key[i];
+    PyObject *template;
+    if (same)
+        template = Py_NewRef(last_template);
+    else {
+        if ((key = PyTuple_New(N_KEY)) == NULL)
+            goto done;
+        for (int i = 0; i < N_KEY; i++)  /* the tuple takes new references */
+            PyTuple_SET_ITEM(key, i, Py_NewRef(k[i]));
+        template = PyDict_GetItemWithError(templates, key);  /* borrowed */
+        if (template == NULL || !PyBytes_CheckExact(template)) {
+            slow = template != NULL || !PyErr_Occurred();
+            goto done;
+        }
+        Py_INCREF(template);  /* (scrub, called below, runs Python code: the dict may change meanwhile) */
+        Py_XSETREF(last_template, Py_NewRef(template));
+        Py_XSETREF(last_dict, Py_NewRef(templates));
+        for (int i = 0; i < N_KEY; i++)
+            Py_XSETREF(last_key[i], Py_NewRef(k[i]));
+    }
+    /* the varying values, each as orjson writes it, one after another in `o`; where each starts */
+    Py_ssize_t starts[9];
+    int vrc = OK;
+    PyObject *usage = c[C_USAGE], *tokens[2] = {Py_None, Py_None};
+    if (usage != Py_None) {
+        int urc = slot_cache(&usage_cache, Py_TYPE(usage));
+        if (urc <= 0)
+            vrc = urc == 0 ? SLOW : FAIL;
+        else if ((tokens[0] = SLOT(usage, usage_cache, 0)) == NULL || (tokens[1] = SLOT(usage, usage_cache, 1)) == NULL)
+            vrc = SLOW;
+    }
+    PyObject *started = c[C_STARTED], *first = c[C_FIRST_TOKEN_AT];
+    if (vrc == OK && (!PyFloat_CheckExact(started) || (first != Py_None && !PyFloat_CheckExact(first))))
+        vrc = SLOW;
+    if (vrc == OK && (rid = scrubbed(c[C_REQUEST_ID], scrub, clean, &slow)) == NULL)
+        vrc = slow ? SLOW : FAIL;
+    for (int i = 0; i < 8 && vrc == OK; i++) {
+        starts[i] = o.len;
+        switch (i) {
+        case 0: vrc = put_wall_ms(&o, PyFloat_AS_DOUBLE(args[3])); break;
+        case 1: vrc = rid == Py_None ? SLOW : put_str(&o, rid); break;
+        case 2: vrc = put_ms_d(&o, (PyFloat_AS_DOUBLE(args[4]) - PyFloat_AS_DOUBLE(started)) * 1000.0); break;
+        case 3: vrc = put_ms(&o, c[C_UPSTREAM_MS]); break;
+        case 4:
+            vrc = first == Py_None ? PUTS(&o, "null")
+                                   : put_ms_d(&o, (PyFloat_AS_DOUBLE(first) - PyFloat_AS_DOUBLE(started)) * 1000.0);
+            break;
+        case 5: vrc = put_count(&o, tokens[0]); break;
+        case 6: vrc = put_count(&o, tokens[1]); break;
+        default: vrc = put_count(&o, c[C_COST_MICROS]); break;
+        }
+    }
+    starts[8] = o.len;
+    /* the template's text with each `%s` the next value and `%%` one `%` (what `template % values` makes) */
+    const char *t = PyBytes_AS_STRING(template);
+    Py_ssize_t tn = PyBytes_GET_SIZE(template), size = 0;
+    int filled = 0;
+    for (Py_ssize_t i = 0; i < tn && vrc == OK; i++) {
+        if (t[i] != '%') {
+            size++;
+            continue;
+        }
+        if (i + 1 < tn && t[i + 1] == '%')
+            size++;
+        else if (i + 1 < tn && t[i + 1] == 's' && filled < 8)
+            size += starts[filled + 1] - starts[filled], filled++;
+        else
+            vrc = SLOW;
+        i++;
+    }
+    if (vrc == OK && filled != 8)
+        vrc = SLOW;
+    if (vrc == OK) {
+        Py_ssize_t before = PyByteArray_GET_SIZE(pending);
+        if (PyByteArray_Resize(pending, before + size) < 0)
+            vrc = FAIL;
+        else {
+            char *w = PyByteArray_AS_STRING(pending) + before;
+            filled = 0;
+            for (Py_ssize_t i = 0; i < tn; i++) {
+                const char *run = memchr(t + i, '%', tn - i);
+                Py_ssize_t end = run == NULL ? tn : run - t;
+                memcpy(w, t + i, end - i);
+                w += end - i;
+                if (run == NULL)
+                    break;
+                i = end + 1;  /* at the character after `%` */
+                if (t[i] == '%')
+                    *w++ = '%';
+                else {
+                    memcpy(w, o.buf + starts[filled], starts[filled + 1] - starts[filled]);
+                    w += starts[filled + 1] - starts[filled];
+                    filled++;
+                }
+            }
+        }
+    }
+    Py_DECREF(template);
+    if (vrc == OK)
+        result = Py_NewRef(Py_True);
+    else
+        slow = vrc == SLOW;
+done:
+    for (int i = 0; i < N_KEY; i++)
+        Py_XDECREF(k[i]);
+    Py_XDECREF(key);
+    Py_XDECREF(rid);
+    if (o.buf != o.small)
+        PyMem_Free(o.buf);
     if (result == NULL && slow && !PyErr_Occurred())
         Py_RETURN_NONE;
     return result;
