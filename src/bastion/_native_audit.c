@@ -795,6 +795,21 @@ put_count(Out *o, PyObject *v)
     return put_scalar(o, v);
 }
 
+/* the same object, or two exact str of the same characters (a model alias or a finish reason parsed anew for
+ * each request): values the template writes the same (an equal value of another type may not be) */
+static int
+same_value(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    int kind = PyUnicode_KIND(a);
+    return n == PyUnicode_GET_LENGTH(b) && kind == PyUnicode_KIND(b)
+           && memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * kind) == 0;
+}
+
 enum { K_KEY_ID, K_TEAM, K_PRESENTED, K_ADDR, K_INGRESS, K_OPERATION, K_MODEL, K_PROVIDER, K_ATTEMPTS, K_STATUS,
        K_ERROR_CODE, K_STREAM, K_FINISH_REASON, K_FINDINGS, K_DISCONNECTED, N_KEY };
 
@@ -889,7 +904,7 @@ native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     static PyObject *last_dict = NULL, *last_template = NULL, *last_key[N_KEY];
     int same = last_template != NULL && last_dict == templates;
     for (int i = 0; i < N_KEY && same; i++)
-        same = k[i] == last_key[i];
+        same = same_value(k[i], last_key[i]);
     PyObject *template;
     if (same)
         template = Py_NewRef(last_template);
@@ -998,6 +1013,299 @@ done:
     Py_XDECREF(rid);
     if (o.buf != o.small)
         PyMem_Free(o.buf);
+    if (result == NULL && slow && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return result;
+}
+
+/* ---- observe_request: observability/metrics.py `Metrics.observe_request` of the usual finished request ----
+ *
+ *   observe_request(shapes, fast, ctx, now) -> True | None
+ *
+ * `shapes` is Metrics._shapes, `fast` Metrics._fast: (requests.values, request_duration.buckets,
+ * upstream_duration.buckets, overhead.buckets, attempts.values, tokens.values, cost.values, ttft.values,
+ * ttft.buckets), `now` time.perf_counter(). For a request of a known shape (its histogram series resolved)
+ * with at most one attempt, no finding, no error code and no disconnect, whose counters and series all exist
+ * already: the same float operations on the same values in the same order as the Python code (so the counts
+ * and sums are equal to the bit), applied all together. None, with nothing changed, for anything else (the
+ * caller runs the Python code, which creates series, counts overflow, retries and the rest). */
+
+SLOT_CACHE(shape, 7, "requests", "pair", "input", "output", "duration", "upstream", "overhead")
+enum { S_REQUESTS, S_PAIR, S_INPUT, S_OUTPUT, S_DURATION, S_UPSTREAM, S_OVERHEAD };
+enum { F_REQUESTS, F_DURATION_B, F_UPSTREAM_B, F_OVERHEAD_B, F_ATTEMPTS, F_TOKENS, F_COST, F_TTFT, F_TTFT_B, N_FAST };
+#define MAX_BUCKETS 64
+
+/* the counter value of `key` in `values` (borrowed), or NULL: absent (or an error) or not a float */
+static PyObject *
+counter_value(PyObject *values, PyObject *key, int *slow)
+{
+    PyObject *v = PyDict_GetItemWithError(values, key);
+    if (v == NULL || !PyFloat_CheckExact(v)) {
+        *slow = v != NULL || !PyErr_Occurred();
+        return NULL;
+    }
+    return v;
+}
+
+/* One histogram observation to make: the series, the bucket index and the new count and sum. */
+typedef struct {
+    PyObject *series;
+    Py_ssize_t index;
+    double count, sum;
+} Observation;
+
+/* bisect_left(buckets, x) and the new values of series (a list of len(buckets) + 2 floats); 0 or *slow */
+static int
+observe_plan(Observation *ob, PyObject *series, PyObject *buckets, double x, int *slow)
+{
+    if (series == Py_None || !PyList_CheckExact(series) || !PyTuple_CheckExact(buckets)) {
+        *slow = 1;
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(buckets);
+    if (n > MAX_BUCKETS || PyList_GET_SIZE(series) != n + 2) {
+        *slow = 1;
+        return -1;
+    }
+    Py_ssize_t i = 0;
+    for (; i < n; i++) {
+        PyObject *b = PyTuple_GET_ITEM(buckets, i);
+        if (!PyFloat_CheckExact(b)) {
+            *slow = 1;
+            return -1;
+        }
+        if (!(PyFloat_AS_DOUBLE(b) < x))
+            break;
+    }
+    for (Py_ssize_t j = i + 1; j < n; j++)  /* (sorted floats, as bisect needs: checked, not assumed) */
+        if (!PyFloat_CheckExact(PyTuple_GET_ITEM(buckets, j))
+            || PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(buckets, j)) < PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(buckets, j - 1))) {
+            *slow = 1;
+            return -1;
+        }
+    PyObject *count = PyList_GET_ITEM(series, i), *sum = PyList_GET_ITEM(series, n + 1);
+    if (!PyFloat_CheckExact(count) || !PyFloat_CheckExact(sum)) {
+        *slow = 1;
+        return -1;
+    }
+    ob->series = series;
+    ob->index = i;
+    ob->count = PyFloat_AS_DOUBLE(count) + 1.0;
+    ob->sum = PyFloat_AS_DOUBLE(sum) + x;
+    return 0;
+}
+
+/* an exact int below 2**53 in magnitude as a double (what float + int and int / int compute with), or *slow */
+static int
+small_int(PyObject *v, double *out, int *slow)
+{
+    if (!PyLong_CheckExact(v)) {
+        *slow = 1;
+        return -1;
+    }
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || x > (1LL << 53) || x < -(1LL << 53)) {
+        *slow = 1;
+        return -1;
+    }
+    *out = (double)x;
+    return 0;
+}
+
+PyObject *
+native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyTuple_CheckExact(args[1]) || PyTuple_GET_SIZE(args[1]) != N_FAST
+        || !PyFloat_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "observe_request(shapes: dict, fast: tuple of 9, ctx, now: float)");
+        return NULL;
+    }
+    PyObject *shapes = args[0], *ctx = args[2];
+    PyObject *f[N_FAST];
+    for (int i = 0; i < N_FAST; i++) {
+        f[i] = PyTuple_GET_ITEM(args[1], i);
+        if ((i == F_REQUESTS || i == F_ATTEMPTS || i == F_TOKENS || i == F_COST || i == F_TTFT) && !PyDict_CheckExact(f[i]))
+            Py_RETURN_NONE;
+    }
+    int rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+    if (rc < 0)
+        return NULL;
+    if (rc == 0)
+        Py_RETURN_NONE;
+    PyObject *c[N_CTX];
+    for (int i = 0; i < N_CTX; i++)
+        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)
+            Py_RETURN_NONE;
+    PyObject *attempts = c[C_ATTEMPTS], *findings = c[C_FINDINGS];
+    if (!PyList_CheckExact(attempts) || PyList_GET_SIZE(attempts) > 1 || !PyList_CheckExact(findings)
+        || PyList_GET_SIZE(findings) != 0 || c[C_ERROR_CODE] != Py_None || c[C_CLIENT_DISCONNECTED] != Py_False
+        || !PyFloat_CheckExact(c[C_STARTED]) || (c[C_STREAM] != Py_True && c[C_STREAM] != Py_False))
+        Py_RETURN_NONE;
+    static PyObject *none_str = NULL;
+    if (none_str == NULL && (none_str = PyUnicode_InternFromString("none")) == NULL)
+        return NULL;
+    PyObject *attempt = NULL, *provider = none_str, *outcome = NULL;
+    if (PyList_GET_SIZE(attempts) == 1) {
+        attempt = PyList_GET_ITEM(attempts, 0);
+        int arc = slot_cache(&attempt_cache, Py_TYPE(attempt));
+        if (arc < 0)
+            return NULL;
+        if (arc == 0 || (provider = SLOT(attempt, attempt_cache, 0)) == NULL
+            || (outcome = SLOT(attempt, attempt_cache, 2)) == NULL || !PyFloat_CheckExact(c[C_UPSTREAM_MS]))
+            Py_RETURN_NONE;
+    }
+    int slow = 0;
+    PyObject *result = NULL, *key = NULL, *shape = NULL, *akey = NULL;
+    PyObject *made[16];  /* the new floats, then where each goes */
+    int n_made = 0;
+    PyObject *key_items[5] = {c[C_INGRESS], c[C_OPERATION], c[C_MODEL], provider, c[C_STATUS]};
+    /* The last shape found, kept with its key's values and dict: the same values again (the usual next request)
+     * take it without a look-up. A shape's label values, and the series they resolve to (a family never drops
+     * one), follow from its key's values alone: the one in the dict, or the one made anew after it was emptied,
+     * updates the same counts. */
+    static PyObject *last_shapes = NULL, *last_shape = NULL, *last_items[5];
+    int same = last_shape != NULL && last_shapes == shapes;
+    for (int i = 0; i < 5 && same; i++)
+        same = same_value(key_items[i], last_items[i]);
+    if (same)
+        shape = Py_NewRef(last_shape);
+    else {
+        if ((key = PyTuple_New(5)) == NULL)
+            goto done;
+        for (int i = 0; i < 5; i++)
+            PyTuple_SET_ITEM(key, i, Py_NewRef(key_items[i]));
+        shape = PyDict_GetItemWithError(shapes, key);
+        if (shape == NULL) {
+            slow = !PyErr_Occurred();
+            goto done;
+        }
+        Py_INCREF(shape);
+    }
+    int src = slot_cache(&shape_cache, Py_TYPE(shape));
+    if (src <= 0) {
+        slow = src == 0;
+        goto done;
+    }
+    PyObject *s[7];
+    for (int i = 0; i < 7; i++)
+        if ((s[i] = SLOT(shape, shape_cache, i)) == NULL) {
+            slow = 1;
+            goto done;
+        }
+    if (!same) {  /* (a shape of the cached class only) */
+        Py_XSETREF(last_shape, Py_NewRef(shape));
+        Py_XSETREF(last_shapes, Py_NewRef(shapes));
+        for (int i = 0; i < 5; i++)
+            Py_XSETREF(last_items[i], Py_NewRef(key_items[i]));
+    }
+    /* what the Python code computes, in its order */
+    double total = (PyFloat_AS_DOUBLE(args[3]) - PyFloat_AS_DOUBLE(c[C_STARTED])) * 1000.0 / 1000.0;
+    PyObject *requests = counter_value(f[F_REQUESTS], s[S_REQUESTS], &slow);
+    if (requests == NULL)
+        goto done;
+    Observation obs[4];
+    int n_obs = 0;
+    if (observe_plan(&obs[n_obs++], s[S_DURATION], f[F_DURATION_B], total, &slow) < 0)
+        goto done;
+    double overhead = total;
+    PyObject *attempted = NULL;
+    if (attempt != NULL) {
+        double upstream = PyFloat_AS_DOUBLE(c[C_UPSTREAM_MS]) / 1000.0;
+        if (observe_plan(&obs[n_obs++], s[S_UPSTREAM], f[F_UPSTREAM_B], upstream, &slow) < 0)
+            goto done;
+        overhead = total > upstream ? total - upstream : 0.0;
+        if ((akey = PyTuple_Pack(2, provider, outcome)) == NULL || (attempted = counter_value(f[F_ATTEMPTS], akey, &slow)) == NULL)
+            goto done;
+    }
+    if (observe_plan(&obs[n_obs++], s[S_OVERHEAD], f[F_OVERHEAD_B], overhead, &slow) < 0)
+        goto done;
+    PyObject *first = c[C_FIRST_TOKEN_AT];
+    if (first != Py_None && c[C_STREAM] == Py_True) {
+        if (!PyFloat_CheckExact(first)) {
+            slow = 1;
+            goto done;
+        }
+        PyObject *series = PyDict_GetItemWithError(f[F_TTFT], s[S_PAIR]);
+        if (series == NULL) {
+            slow = !PyErr_Occurred();
+            goto done;
+        }
+        if (observe_plan(&obs[n_obs++], series, f[F_TTFT_B], PyFloat_AS_DOUBLE(first) - PyFloat_AS_DOUBLE(c[C_STARTED]),
+                         &slow) < 0)
+            goto done;
+    }
+    PyObject *usage = c[C_USAGE], *tokens_in = NULL, *tokens_out = NULL;
+    double in = 0.0, out = 0.0;
+    if (usage != Py_None) {
+        int urc = slot_cache(&usage_cache, Py_TYPE(usage));
+        if (urc <= 0) {
+            slow = urc == 0;
+            goto done;
+        }
+        PyObject *ui = SLOT(usage, usage_cache, 0), *uo = SLOT(usage, usage_cache, 1);
+        if (ui == NULL || uo == NULL) {
+            slow = 1;
+            goto done;
+        }
+        if (small_int(ui, &in, &slow) < 0 || small_int(uo, &out, &slow) < 0
+            || (tokens_in = counter_value(f[F_TOKENS], s[S_INPUT], &slow)) == NULL
+            || (tokens_out = counter_value(f[F_TOKENS], s[S_OUTPUT], &slow)) == NULL)
+            goto done;
+    }
+    double cost = 0.0;
+    PyObject *cost_value = NULL;
+    if (small_int(c[C_COST_MICROS], &cost, &slow) < 0)
+        goto done;
+    if (cost != 0.0 && (cost_value = counter_value(f[F_COST], s[S_PAIR], &slow)) == NULL)
+        goto done;
+    for (int i = 0; i < n_obs; i++)  /* four different series (as the histograms make them): no update chains */
+        for (int j = 0; j < i; j++)
+            if (obs[i].series == obs[j].series) {
+                slow = 1;
+                goto done;
+            }
+    /* the new values, all made before any is stored (nothing changes unless everything can) */
+    double news[16];
+    PyObject *into[16], *at[16];  /* a dict and its key, or a list (at NULL) */
+    Py_ssize_t index[16];
+    int n = 0;
+#define NEW_COUNTER(dict, k, value) (news[n] = (value), into[n] = (dict), at[n] = (k), index[n] = 0, n++)
+    NEW_COUNTER(f[F_REQUESTS], s[S_REQUESTS], PyFloat_AS_DOUBLE(requests) + 1.0);
+    for (int i = 0; i < n_obs; i++) {
+        news[n] = obs[i].count, into[n] = obs[i].series, at[n] = NULL, index[n] = obs[i].index, n++;
+        news[n] = obs[i].sum, into[n] = obs[i].series, at[n] = NULL, index[n] = PyList_GET_SIZE(obs[i].series) - 1, n++;
+    }
+    if (attempted != NULL)
+        NEW_COUNTER(f[F_ATTEMPTS], akey, PyFloat_AS_DOUBLE(attempted) + 1.0);
+    if (tokens_in != NULL) {
+        NEW_COUNTER(f[F_TOKENS], s[S_INPUT], PyFloat_AS_DOUBLE(tokens_in) + in);
+        NEW_COUNTER(f[F_TOKENS], s[S_OUTPUT], PyFloat_AS_DOUBLE(tokens_out) + out);
+    }
+    if (cost_value != NULL)
+        NEW_COUNTER(f[F_COST], s[S_PAIR], PyFloat_AS_DOUBLE(cost_value) + cost / 1000000.0);
+#undef NEW_COUNTER
+    for (; n_made < n; n_made++)
+        if ((made[n_made] = PyFloat_FromDouble(news[n_made])) == NULL)
+            goto done;
+    for (int i = 0; i < n; i++) {
+        if (at[i] == NULL) {
+            PyObject *value = made[i];
+            made[i] = NULL;
+            if (PyList_SetItem(into[i], index[i], value) < 0)  /* (takes the reference; an index in range) */
+                goto done;
+        } else if (PyDict_SetItem(into[i], at[i], made[i]) < 0)  /* (an existing key: no allocation) */
+            goto done;
+    }
+    result = Py_NewRef(Py_True);
+done:
+    for (int i = 0; i < n_made; i++)
+        Py_XDECREF(made[i]);
+    Py_XDECREF(key);
+    Py_XDECREF(shape);
+    Py_XDECREF(akey);
     if (result == NULL && slow && !PyErr_Occurred())
         Py_RETURN_NONE;
     return result;
