@@ -731,16 +731,16 @@ done:
     return result;
 }
 
-/* ---- access_line: observability/logging.py `_line` of a finished request, appended to a bytearray ----
+/* ---- access_line: observability/logging.py `_line` of a finished request, appended to a list ----
  *
  *   access_line(pending, templates, ctx, wall_now, perf_now, scrub, clean) -> True | None
  *
- * The bytes `_line(ctx)` makes when its template is known: the key `_line` builds (the same 15 values, a
+ * Appends to the list `pending` the bytes `_line(ctx)` makes when its template is known: the key `_line` builds (the same 15 values, a
  * client text passed through `scrub` unless it is the gateway's own request id or in `clean`, the scrubber's
  * set of texts it returns unchanged) looked up in `templates`, and its eight `%s` filled with what orjson
  * writes for the varying values (`_ts(wall_now)`, the scrubbed request id, round3 of the latency from
- * `perf_now`, of the upstream time and of the time to first token, the two token counts, the cost). `pending`
- * grows by the line only when all of it is written. None (nothing appended; the caller takes `_line`) for a
+ * `perf_now`, of the upstream time and of the time to first token, the two token counts, the cost), once all
+ * of it is written. None (nothing appended; the caller takes `_line`) for a
  * key not in `templates` and for anything this does not reproduce exactly: another class, an unset slot, a
  * value of another type (tokens and cost other than int or None), a time before 1970 or after 9999, a
  * latency out of put_ms's range, a lone surrogate. */
@@ -816,10 +816,10 @@ enum { K_KEY_ID, K_TEAM, K_PRESENTED, K_ADDR, K_INGRESS, K_OPERATION, K_MODEL, K
 PyObject *
 native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7 || !PyByteArray_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyFloat_CheckExact(args[3])
+    if (nargs != 7 || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyFloat_CheckExact(args[3])
         || !PyFloat_CheckExact(args[4]) || !PyAnySet_CheckExact(args[6])) {
         PyErr_SetString(PyExc_TypeError,
-                        "access_line(pending: bytearray, templates: dict, ctx, wall_now: float, perf_now: float, "
+                        "access_line(pending: list, templates: dict, ctx, wall_now: float, perf_now: float, "
                         "scrub, clean: set)");
         return NULL;
     }
@@ -976,12 +976,12 @@ native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (vrc == OK && filled != 8)
         vrc = SLOW;
+    PyObject *line = NULL;
     if (vrc == OK) {
-        Py_ssize_t before = PyByteArray_GET_SIZE(pending);
-        if (PyByteArray_Resize(pending, before + size) < 0)
+        if ((line = PyBytes_FromStringAndSize(NULL, size)) == NULL)
             vrc = FAIL;
         else {
-            char *w = PyByteArray_AS_STRING(pending) + before;
+            char *w = PyBytes_AS_STRING(line);
             filled = 0;
             for (Py_ssize_t i = 0; i < tn; i++) {
                 const char *run = memchr(t + i, '%', tn - i);
@@ -999,7 +999,10 @@ native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                     filled++;
                 }
             }
+            if (PyList_Append(pending, line) < 0)
+                vrc = FAIL;
         }
+        Py_XDECREF(line);
     }
     Py_DECREF(template);
     if (vrc == OK)

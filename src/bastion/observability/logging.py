@@ -26,7 +26,7 @@ from bastion.core.context import RequestContext
 from bastion.core.decimals import round3
 from bastion.observability.scrub import CLEAN_TEXTS, scrub
 
-_native_line: Callable[[bytearray, dict[tuple[object, ...], bytes], RequestContext, float, float,
+_native_line: Callable[[list[bytes], dict[tuple[object, ...], bytes], RequestContext, float, float,
                         Callable[[str], str], set[str]], bool | None] | None
 try:
     from bastion._native import access_line as _native_line
@@ -116,7 +116,9 @@ class JsonStreamHandler(logging.StreamHandler[IO[str]]):
 
     def __init__(self, stream: IO[str]) -> None:
         super().__init__(stream)
-        self.pending = bytearray()  # encoded access lines, each ending in a newline, oldest first
+        # encoded access lines, each ending in a newline, oldest first (a list: a bytearray grown line by line
+        # and emptied at each flush was reallocated, and copied, every few lines)
+        self.pending: list[bytes] = []
 
     def emit(self, record: logging.LogRecord) -> None:  # StreamHandler.emit after the pending lines
         try:
@@ -144,9 +146,10 @@ class JsonStreamHandler(logging.StreamHandler[IO[str]]):
         interleave within a line (as with one write per line before). Appends may go on meanwhile
         (access_log does not take the lock): only the bytes taken here are removed."""
         pending = self.pending
-        data = bytes(pending)
+        taken = len(pending)
+        data = b"".join(pending[:taken])
+        del pending[:taken]
         n = len(data)
-        del pending[:n]
         stream = self.stream
         binary: IO[bytes] | None = getattr(stream, "buffer", None)
         if binary is not None:
@@ -240,7 +243,7 @@ def access_log(ctx: RequestContext) -> None:
         # instructions a line by `_line` alone, ~15k this way), else by `_line`.
         if _native_line is None or _native_line(handler.pending, _TEMPLATES, ctx, time.time(), time.perf_counter(),
                                                 scrub, CLEAN_TEXTS) is None:
-            handler.pending += _line(ctx)
+            handler.pending.append(_line(ctx))
         _flush_soon(handler)
         return
     fields = _fields(ctx)
