@@ -962,10 +962,13 @@ native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t tn = PyBytes_GET_SIZE(template), size = 0;
     int filled = 0;
     for (Py_ssize_t i = 0; i < tn && vrc == OK; i++) {
-        if (t[i] != '%') {
-            size++;
-            continue;
+        const char *run = memchr(t + i, '%', tn - i);
+        if (run == NULL) {
+            size += tn - i;
+            break;
         }
+        size += run - (t + i);
+        i = run - t;  /* at the `%` */
         if (i + 1 < tn && t[i + 1] == '%')
             size++;
         else if (i + 1 < tn && t[i + 1] == 's' && filled < 8)
