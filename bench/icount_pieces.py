@@ -61,8 +61,7 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "AuditStage.admit": ("bastion.audit.stage", "AuditStage", "admit"),
     "AuditStage.finish": ("bastion.audit.stage", "AuditStage", "finish"),
     "build_record": ("bastion.audit.stage", None, "build_record"),
-    "AuditWriter._take_batch": ("bastion.audit.writer", "AuditWriter", "_take_batch"),
-    "AuditWriter._write_batch": ("bastion.audit.writer", "AuditWriter", "_write_batch"),
+    "JsonStreamHandler.flush": ("bastion.observability.logging", "JsonStreamHandler", "flush"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")

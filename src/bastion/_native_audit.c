@@ -539,6 +539,43 @@ SLOT_CACHE(usage, 5, "input_tokens", "output_tokens", "cached_input_tokens", "ca
            "reasoning_tokens")
 SLOT_CACHE(finding, 5, "scanner", "type", "action", "score", "direction")
 
+/* obj's cached slot i (borrowed), or NULL with *slow set (another class, the slot unset) or an error set */
+static PyObject *
+slot_of(PyObject *obj, SlotCache *c, int i, int *slow)
+{
+    int rc = slot_cache(c, Py_TYPE(obj));
+    if (rc <= 0) {
+        *slow = rc == 0;
+        return NULL;
+    }
+    PyObject *v = SLOT(obj, *c, i);
+    if (v == NULL)
+        *slow = 1;
+    return v;
+}
+
+/* the context's slots read here into c (borrowed): 1; 0 for another class or a slot unset (the Python path
+ * raises its AttributeError), -1 for an error */
+static int
+ctx_slots(PyObject *ctx, PyObject **c)
+{
+    int rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+    if (rc <= 0)
+        return rc;
+    for (int i = 0; i < N_CTX; i++)
+        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)
+            return 0;
+    return 1;
+}
+
+/* a principal's key id and team (borrowed): 0, or -1 with *slow set or an error set */
+static int
+principal_ids(PyObject *p, PyObject **key_id, PyObject **team, int *slow)
+{
+    return (*key_id = slot_of(p, &principal_cache, 0, slow)) != NULL
+           && (*team = slot_of(p, &principal_cache, 1, slow)) != NULL ? 0 : -1;
+}
+
 /* a tuple of obj's five cached slots; NULL with *slow set when a slot is unset or obj is of another class */
 static PyObject *
 five(PyObject *obj, SlotCache *c, int *slow)
@@ -602,6 +639,21 @@ own_request_id(PyObject *s)
     return 1;
 }
 
+/* scrub(text) for a str: the text itself where scrub.py's scrub and scrub_secrets return it without their passes
+ * (the gateway's own request id, or a text in `clean`), else the call */
+static PyObject *
+scrub_known(PyObject *text, PyObject *scrub, PyObject *clean)
+{
+    if (own_request_id(text))
+        return Py_NewRef(text);
+    int known = PySet_Contains(clean, text);
+    if (known < 0)
+        return NULL;
+    if (known)
+        return Py_NewRef(text);
+    return PyObject_CallOneArg(scrub, text);
+}
+
 /* scrub_secrets(text[:128]) for a str of 128 characters at most (else *slow); None stays None */
 static PyObject *
 client_text(PyObject *text, PyObject *scrub, PyObject *clean, int request_id, int *slow)
@@ -616,14 +668,7 @@ client_text(PyObject *text, PyObject *scrub, PyObject *clean, int request_id, in
         *slow = 1;
         return NULL;
     }
-    if (request_id && own_request_id(text))
-        return Py_NewRef(text);
-    int known = PySet_Contains(clean, text);
-    if (known < 0)
-        return NULL;
-    if (known)
-        return Py_NewRef(text);
-    return PyObject_CallOneArg(scrub, text);
+    return scrub_known(text, scrub, clean);
 }
 
 /* (a - b) * 1000.0 for two floats (elapsed_ms and the ttft): else *slow */
@@ -646,17 +691,14 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyTypeObject *rt = (PyTypeObject *)args[0];
     PyObject *ctx = args[1], *now = args[2], *scrub = args[3], *clean = args[4];
+    PyObject *c[N_CTX];
     int rc = slot_cache(&record_cache, rt);
     if (rc > 0)
-        rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+        rc = ctx_slots(ctx, c);
     if (rc < 0)
         return NULL;
     if (rc == 0)
         Py_RETURN_NONE;
-    PyObject *c[N_CTX];
-    for (int i = 0; i < N_CTX; i++)
-        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)  /* unset: the Python path raises its AttributeError */
-            Py_RETURN_NONE;
     PyObject *v[N_ATTR];  /* the record's attributes (new references), in the order of attr_names */
     for (int i = 0; i < N_ATTR; i++)
         v[i] = NULL;
@@ -670,16 +712,9 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         v[A_KEY_ID] = Py_NewRef(Py_None), v[A_TEAM] = Py_NewRef(Py_None);
     } else {
-        int prc = slot_cache(&principal_cache, Py_TYPE(p));
-        if (prc <= 0) {
-            slow = prc == 0;
+        PyObject *key_id, *team;
+        if (principal_ids(p, &key_id, &team, &slow) < 0)
             goto done;
-        }
-        PyObject *key_id = SLOT(p, principal_cache, 0), *team = SLOT(p, principal_cache, 1);
-        if (key_id == NULL || team == NULL) {
-            slow = 1;
-            goto done;
-        }
         v[A_KEY_ID] = Py_NewRef(key_id), v[A_TEAM] = Py_NewRef(team);
     }
     v[A_AUTHENTICATED] = Py_NewRef(p != Py_None ? Py_True : Py_False);
@@ -756,14 +791,7 @@ scrubbed(PyObject *text, PyObject *scrub, PyObject *clean, int *slow)
         *slow = 1;
         return NULL;
     }
-    if (own_request_id(text))
-        return Py_NewRef(text);
-    int known = PySet_Contains(clean, text);
-    if (known < 0)
-        return NULL;
-    if (known)
-        return Py_NewRef(text);
-    PyObject *out = PyObject_CallOneArg(scrub, text);
+    PyObject *out = scrub_known(text, scrub, clean);
     if (out != NULL && !PyUnicode_CheckExact(out)) {
         Py_DECREF(out);
         *slow = 1;
@@ -824,15 +852,12 @@ native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *pending = args[0], *templates = args[1], *ctx = args[2], *scrub = args[5], *clean = args[6];
-    int rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+    PyObject *c[N_CTX];
+    int rc = ctx_slots(ctx, c);
     if (rc < 0)
         return NULL;
     if (rc == 0)
         Py_RETURN_NONE;
-    PyObject *c[N_CTX];
-    for (int i = 0; i < N_CTX; i++)
-        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)  /* unset: the Python path raises its AttributeError */
-            Py_RETURN_NONE;
     int slow = 0;
     PyObject *key = NULL, *rid = NULL, *result = NULL;
     Out o;
@@ -856,16 +881,9 @@ native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         else if ((k[K_PRESENTED] = scrubbed(presented, scrub, clean, &slow)) == NULL)
             goto done;
     } else {
-        int prc = slot_cache(&principal_cache, Py_TYPE(p));
-        if (prc <= 0) {
-            slow = prc == 0;
+        PyObject *key_id, *team;
+        if (principal_ids(p, &key_id, &team, &slow) < 0)
             goto done;
-        }
-        PyObject *key_id = SLOT(p, principal_cache, 0), *team = SLOT(p, principal_cache, 1);
-        if (key_id == NULL || team == NULL) {
-            slow = 1;
-            goto done;
-        }
         k[K_KEY_ID] = Py_NewRef(key_id), k[K_TEAM] = Py_NewRef(team), k[K_PRESENTED] = Py_NewRef(Py_None);
     }
     if ((k[K_ADDR] = scrubbed(c[C_CLIENT_ADDR], scrub, clean, &slow)) == NULL
@@ -875,29 +893,19 @@ native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (n_attempts == 0)
         k[K_PROVIDER] = Py_NewRef(Py_None);
     else {
-        PyObject *last = PyList_GET_ITEM(attempts, n_attempts - 1);
-        int arc = slot_cache(&attempt_cache, Py_TYPE(last));
-        if (arc <= 0) {
-            slow = arc == 0;
+        PyObject *provider = slot_of(PyList_GET_ITEM(attempts, n_attempts - 1), &attempt_cache, 0, &slow);
+        if (provider == NULL)
             goto done;
-        }
-        PyObject *provider = SLOT(last, attempt_cache, 0);
-        if (provider == NULL) {
-            slow = 1;
-            goto done;
-        }
         k[K_PROVIDER] = Py_NewRef(provider);
     }
     if ((k[K_ATTEMPTS] = PyLong_FromSsize_t(n_attempts)) == NULL
         || (k[K_FINDINGS] = PyLong_FromSsize_t(PyList_GET_SIZE(findings))) == NULL)
         goto done;
-    k[K_INGRESS] = Py_NewRef(c[C_INGRESS]);
-    k[K_OPERATION] = Py_NewRef(c[C_OPERATION]);
-    k[K_STATUS] = Py_NewRef(c[C_STATUS]);
-    k[K_ERROR_CODE] = Py_NewRef(c[C_ERROR_CODE]);
-    k[K_STREAM] = Py_NewRef(c[C_STREAM]);
-    k[K_FINISH_REASON] = Py_NewRef(c[C_FINISH_REASON]);
-    k[K_DISCONNECTED] = Py_NewRef(c[C_CLIENT_DISCONNECTED]);
+    static const int copied[][2] = {{K_INGRESS, C_INGRESS}, {K_OPERATION, C_OPERATION}, {K_STATUS, C_STATUS},
+                                    {K_ERROR_CODE, C_ERROR_CODE}, {K_STREAM, C_STREAM},
+                                    {K_FINISH_REASON, C_FINISH_REASON}, {K_DISCONNECTED, C_CLIENT_DISCONNECTED}};
+    for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)  /* the key's values taken as they are */
+        k[copied[i][0]] = Py_NewRef(c[copied[i][1]]);
     /* The last template found, kept with its key's values and dict: the same objects again (the usual next
      * request) take it without building, hashing and comparing the key. A template is made from its key's
      * values alone (`_template`), so it is the one the dict holds for them, or would make again. */
@@ -928,13 +936,9 @@ native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t starts[9];
     int vrc = OK;
     PyObject *usage = c[C_USAGE], *tokens[2] = {Py_None, Py_None};
-    if (usage != Py_None) {
-        int urc = slot_cache(&usage_cache, Py_TYPE(usage));
-        if (urc <= 0)
-            vrc = urc == 0 ? SLOW : FAIL;
-        else if ((tokens[0] = SLOT(usage, usage_cache, 0)) == NULL || (tokens[1] = SLOT(usage, usage_cache, 1)) == NULL)
-            vrc = SLOW;
-    }
+    if (usage != Py_None && ((tokens[0] = slot_of(usage, &usage_cache, 0, &slow)) == NULL
+                             || (tokens[1] = slot_of(usage, &usage_cache, 1, &slow)) == NULL))
+        vrc = slow ? SLOW : FAIL;
     PyObject *started = c[C_STARTED], *first = c[C_FIRST_TOKEN_AT];
     if (vrc == OK && (!PyFloat_CheckExact(started) || (first != Py_None && !PyFloat_CheckExact(first))))
         vrc = SLOW;
@@ -1136,15 +1140,12 @@ native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if ((i == F_REQUESTS || i == F_ATTEMPTS || i == F_TOKENS || i == F_COST || i == F_TTFT) && !PyDict_CheckExact(f[i]))
             Py_RETURN_NONE;
     }
-    int rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+    PyObject *c[N_CTX];
+    int rc = ctx_slots(ctx, c);
     if (rc < 0)
         return NULL;
     if (rc == 0)
         Py_RETURN_NONE;
-    PyObject *c[N_CTX];
-    for (int i = 0; i < N_CTX; i++)
-        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)
-            Py_RETURN_NONE;
     PyObject *attempts = c[C_ATTEMPTS], *findings = c[C_FINDINGS];
     if (!PyList_CheckExact(attempts) || PyList_GET_SIZE(attempts) > 1 || !PyList_CheckExact(findings)
         || PyList_GET_SIZE(findings) != 0 || c[C_ERROR_CODE] != Py_None || c[C_CLIENT_DISCONNECTED] != Py_False
@@ -1153,17 +1154,16 @@ native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     static PyObject *none_str = NULL;
     if (none_str == NULL && (none_str = PyUnicode_InternFromString("none")) == NULL)
         return NULL;
+    int slow = 0;
     PyObject *attempt = NULL, *provider = none_str, *outcome = NULL;
     if (PyList_GET_SIZE(attempts) == 1) {
         attempt = PyList_GET_ITEM(attempts, 0);
-        int arc = slot_cache(&attempt_cache, Py_TYPE(attempt));
-        if (arc < 0)
-            return NULL;
-        if (arc == 0 || (provider = SLOT(attempt, attempt_cache, 0)) == NULL
-            || (outcome = SLOT(attempt, attempt_cache, 2)) == NULL || !PyFloat_CheckExact(c[C_UPSTREAM_MS]))
+        if ((provider = slot_of(attempt, &attempt_cache, 0, &slow)) == NULL
+            || (outcome = slot_of(attempt, &attempt_cache, 2, &slow)) == NULL)
+            return slow ? Py_NewRef(Py_None) : NULL;
+        if (!PyFloat_CheckExact(c[C_UPSTREAM_MS]))
             Py_RETURN_NONE;
     }
-    int slow = 0;
     PyObject *result = NULL, *key = NULL, *shape = NULL, *akey = NULL;
     PyObject *made[16];  /* the new floats, then where each goes */
     int n_made = 0;
@@ -1246,17 +1246,9 @@ native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *usage = c[C_USAGE], *tokens_in = NULL, *tokens_out = NULL;
     double in = 0.0, out = 0.0;
     if (usage != Py_None) {
-        int urc = slot_cache(&usage_cache, Py_TYPE(usage));
-        if (urc <= 0) {
-            slow = urc == 0;
-            goto done;
-        }
-        PyObject *ui = SLOT(usage, usage_cache, 0), *uo = SLOT(usage, usage_cache, 1);
-        if (ui == NULL || uo == NULL) {
-            slow = 1;
-            goto done;
-        }
-        if (small_int(ui, &in, &slow) < 0 || small_int(uo, &out, &slow) < 0
+        PyObject *ui, *uo;
+        if ((ui = slot_of(usage, &usage_cache, 0, &slow)) == NULL || (uo = slot_of(usage, &usage_cache, 1, &slow)) == NULL
+            || small_int(ui, &in, &slow) < 0 || small_int(uo, &out, &slow) < 0
             || (tokens_in = counter_value(f[F_TOKENS], s[S_INPUT], &slow)) == NULL
             || (tokens_out = counter_value(f[F_TOKENS], s[S_OUTPUT], &slow)) == NULL)
             goto done;
