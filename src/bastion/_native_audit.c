@@ -640,11 +640,11 @@ own_request_id(PyObject *s)
 }
 
 /* scrub(text) for a str: the text itself where scrub.py's scrub and scrub_secrets return it without their passes
- * (the gateway's own request id, or a text in `clean`), else the call */
+ * (the gateway's own request id, looked for when `own_id`; or a text in `clean`), else the call */
 static PyObject *
-scrub_known(PyObject *text, PyObject *scrub, PyObject *clean)
+scrub_known(PyObject *text, PyObject *scrub, PyObject *clean, int own_id)
 {
-    if (own_request_id(text))
+    if (own_id && own_request_id(text))
         return Py_NewRef(text);
     int known = PySet_Contains(clean, text);
     if (known < 0)
@@ -668,7 +668,7 @@ client_text(PyObject *text, PyObject *scrub, PyObject *clean, int request_id, in
         *slow = 1;
         return NULL;
     }
-    return scrub_known(text, scrub, clean);
+    return scrub_known(text, scrub, clean, request_id);
 }
 
 /* (a - b) * 1000.0 for two floats (elapsed_ms and the ttft): else *slow */
@@ -791,7 +791,7 @@ scrubbed(PyObject *text, PyObject *scrub, PyObject *clean, int *slow)
         *slow = 1;
         return NULL;
     }
-    PyObject *out = scrub_known(text, scrub, clean);
+    PyObject *out = scrub_known(text, scrub, clean, 1);
     if (out != NULL && !PyUnicode_CheckExact(out)) {
         Py_DECREF(out);
         *slow = 1;
