@@ -58,6 +58,10 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "TelemetryObserver.finish": ("bastion.observability.observer", "TelemetryObserver", "finish"),
     "Pipeline.chat": ("bastion.pipeline.runner", "Pipeline", "chat"),
     "Authenticator.authenticate": ("bastion.auth.authenticator", "Authenticator", "authenticate"),
+    "AuditStage.admit": ("bastion.audit.stage", "AuditStage", "admit"),
+    "AuditStage.finish": ("bastion.audit.stage", "AuditStage", "finish"),
+    "build_record": ("bastion.audit.stage", None, "build_record"),
+    "JsonStreamHandler.flush": ("bastion.observability.logging", "JsonStreamHandler", "flush"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")

@@ -140,6 +140,8 @@ PyObject *native_sse_events(PyObject *self, PyObject *const *args, Py_ssize_t na
 PyObject *native_text_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_text_one(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -160,11 +160,9 @@ put_scalar(Out *o, PyObject *v)
  * trailing zeros but one digit. Values of 0.001 and up (or 0) never take an exponent. Larger values,
  * infinities and NaN go round(v, 3), the Python path: SLOW. */
 static int
-put_ms(Out *o, PyObject *v)
+put_ms_d(Out *o, double v)
 {
-    if (!PyFloat_CheckExact(v))
-        return SLOW;
-    double scaled = PyFloat_AS_DOUBLE(v) * 1000.0;
+    double scaled = v * 1000.0;
     if (!(scaled > -1e15 && scaled < 1e15))
         return SLOW;
     double nearest = 6755399441055744.0;
@@ -186,6 +184,12 @@ put_ms(Out *o, PyObject *v)
     if (k < 0)
         tmp[--i] = '-';
     return put(o, tmp + i, (Py_ssize_t)sizeof(tmp) - i);
+}
+
+static int
+put_ms(Out *o, PyObject *v)
+{
+    return PyFloat_CheckExact(v) ? put_ms_d(o, PyFloat_AS_DOUBLE(v)) : SLOW;
 }
 
 /* round(score, 4) written as orjson writes a float: Python's round, then its repr, which is orjson's
@@ -216,6 +220,38 @@ put_score(Out *o, PyObject *v)
     return rc;
 }
 
+/* `"YYYY-MM-DDTHH:MM:SS.<frac>Z"` (with its quotes) for `secs` seconds since 1970 (0 to year 9999) and a
+ * fraction of `width` digits, the proleptic Gregorian calendar of datetime. */
+static int
+put_stamp(Out *o, long long secs, int frac, int width)
+{
+    long long days = secs / 86400;
+    int sod = (int)(secs % 86400);
+    /* days since 1970-01-01 to year, month, day (H. Hinnant's civil_from_days) */
+    long long z = days + 719468, era = z / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int day = (int)(doy - (153 * mp + 2) / 5 + 1), month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int year = (int)(yoe + era * 400 + (month <= 2));
+    char t[32];  /* "YYYY-MM-DDTHH:MM:SS.ffffffZ": 30 */
+    int fields[7][2] = {{year, 4}, {month, 2}, {day, 2}, {sod / 3600, 2}, {sod / 60 % 60, 2}, {sod % 60, 2},
+                        {frac, width}};
+    const char seps[] = "\"--T::.";
+    int at = 0;
+    for (int f = 0; f < 7; f++) {
+        t[at++] = seps[f];
+        int val = fields[f][0], w = fields[f][1];
+        for (int d = w - 1; d >= 0; d--, val /= 10)
+            t[at + d] = (char)('0' + val % 10);
+        at += w;
+    }
+    t[at++] = 'Z';
+    t[at++] = '"';
+    return put(o, t, at);
+}
+
 /* iso_time(to_us(t)): `round(t * 1e6)` (half to even, as float.__round__ computes it) and that
  * microsecond as YYYY-MM-DDTHH:MM:SS.ffffffZ, the proleptic Gregorian calendar of datetime; from 1970
  * through 9999 (four-digit years), else SLOW. */
@@ -232,31 +268,7 @@ put_time(Out *o, PyObject *v)
         return SLOW;
     long long us = (long long)r;
     o->ts_us = us;
-    long long secs = us / 1000000, days = secs / 86400;
-    int sod = (int)(secs % 86400), micro = (int)(us % 1000000);
-    /* days since 1970-01-01 to year, month, day (H. Hinnant's civil_from_days) */
-    long long z = days + 719468, era = z / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    int day = (int)(doy - (153 * mp + 2) / 5 + 1), month = (int)(mp < 10 ? mp + 3 : mp - 9);
-    int year = (int)(yoe + era * 400 + (month <= 2));
-    char t[32];  /* "YYYY-MM-DDTHH:MM:SS.ffffffZ": 30 */
-    int fields[7][2] = {{year, 4}, {month, 2}, {day, 2}, {sod / 3600, 2}, {sod / 60 % 60, 2}, {sod % 60, 2},
-                        {micro, 6}};
-    const char seps[] = "\"--T::.";
-    int at = 0;
-    for (int f = 0; f < 7; f++) {
-        t[at++] = seps[f];
-        int val = fields[f][0], width = fields[f][1];
-        for (int d = width - 1; d >= 0; d--, val /= 10)
-            t[at + d] = (char)('0' + val % 10);
-        at += width;
-    }
-    t[at++] = 'Z';
-    t[at++] = '"';
-    return put(o, t, at);
+    return put_stamp(o, us / 1000000, (int)(us % 1000000), 6);
 }
 
 /* the record's attributes, in the order the body writes them */
@@ -527,6 +539,43 @@ SLOT_CACHE(usage, 5, "input_tokens", "output_tokens", "cached_input_tokens", "ca
            "reasoning_tokens")
 SLOT_CACHE(finding, 5, "scanner", "type", "action", "score", "direction")
 
+/* obj's cached slot i (borrowed), or NULL with *slow set (another class, the slot unset) or an error set */
+static PyObject *
+slot_of(PyObject *obj, SlotCache *c, int i, int *slow)
+{
+    int rc = slot_cache(c, Py_TYPE(obj));
+    if (rc <= 0) {
+        *slow = rc == 0;
+        return NULL;
+    }
+    PyObject *v = SLOT(obj, *c, i);
+    if (v == NULL)
+        *slow = 1;
+    return v;
+}
+
+/* the context's slots read here into c (borrowed): 1; 0 for another class or a slot unset (the Python path
+ * raises its AttributeError), -1 for an error */
+static int
+ctx_slots(PyObject *ctx, PyObject **c)
+{
+    int rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+    if (rc <= 0)
+        return rc;
+    for (int i = 0; i < N_CTX; i++)
+        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)
+            return 0;
+    return 1;
+}
+
+/* a principal's key id and team (borrowed): 0, or -1 with *slow set or an error set */
+static int
+principal_ids(PyObject *p, PyObject **key_id, PyObject **team, int *slow)
+{
+    return (*key_id = slot_of(p, &principal_cache, 0, slow)) != NULL
+           && (*team = slot_of(p, &principal_cache, 1, slow)) != NULL ? 0 : -1;
+}
+
 /* a tuple of obj's five cached slots; NULL with *slow set when a slot is unset or obj is of another class */
 static PyObject *
 five(PyObject *obj, SlotCache *c, int *slow)
@@ -590,6 +639,21 @@ own_request_id(PyObject *s)
     return 1;
 }
 
+/* scrub(text) for a str: the text itself where scrub.py's scrub and scrub_secrets return it without their passes
+ * (the gateway's own request id, looked for when `own_id`; or a text in `clean`), else the call */
+static PyObject *
+scrub_known(PyObject *text, PyObject *scrub, PyObject *clean, int own_id)
+{
+    if (own_id && own_request_id(text))
+        return Py_NewRef(text);
+    int known = PySet_Contains(clean, text);
+    if (known < 0)
+        return NULL;
+    if (known)
+        return Py_NewRef(text);
+    return PyObject_CallOneArg(scrub, text);
+}
+
 /* scrub_secrets(text[:128]) for a str of 128 characters at most (else *slow); None stays None */
 static PyObject *
 client_text(PyObject *text, PyObject *scrub, PyObject *clean, int request_id, int *slow)
@@ -604,14 +668,7 @@ client_text(PyObject *text, PyObject *scrub, PyObject *clean, int request_id, in
         *slow = 1;
         return NULL;
     }
-    if (request_id && own_request_id(text))
-        return Py_NewRef(text);
-    int known = PySet_Contains(clean, text);
-    if (known < 0)
-        return NULL;
-    if (known)
-        return Py_NewRef(text);
-    return PyObject_CallOneArg(scrub, text);
+    return scrub_known(text, scrub, clean, request_id);
 }
 
 /* (a - b) * 1000.0 for two floats (elapsed_ms and the ttft): else *slow */
@@ -634,17 +691,14 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyTypeObject *rt = (PyTypeObject *)args[0];
     PyObject *ctx = args[1], *now = args[2], *scrub = args[3], *clean = args[4];
+    PyObject *c[N_CTX];
     int rc = slot_cache(&record_cache, rt);
     if (rc > 0)
-        rc = slot_cache(&ctx_cache, Py_TYPE(ctx));
+        rc = ctx_slots(ctx, c);
     if (rc < 0)
         return NULL;
     if (rc == 0)
         Py_RETURN_NONE;
-    PyObject *c[N_CTX];
-    for (int i = 0; i < N_CTX; i++)
-        if ((c[i] = SLOT(ctx, ctx_cache, i)) == NULL)  /* unset: the Python path raises its AttributeError */
-            Py_RETURN_NONE;
     PyObject *v[N_ATTR];  /* the record's attributes (new references), in the order of attr_names */
     for (int i = 0; i < N_ATTR; i++)
         v[i] = NULL;
@@ -658,16 +712,9 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         v[A_KEY_ID] = Py_NewRef(Py_None), v[A_TEAM] = Py_NewRef(Py_None);
     } else {
-        int prc = slot_cache(&principal_cache, Py_TYPE(p));
-        if (prc <= 0) {
-            slow = prc == 0;
+        PyObject *key_id, *team;
+        if (principal_ids(p, &key_id, &team, &slow) < 0)
             goto done;
-        }
-        PyObject *key_id = SLOT(p, principal_cache, 0), *team = SLOT(p, principal_cache, 1);
-        if (key_id == NULL || team == NULL) {
-            slow = 1;
-            goto done;
-        }
         v[A_KEY_ID] = Py_NewRef(key_id), v[A_TEAM] = Py_NewRef(team);
     }
     v[A_AUTHENTICATED] = Py_NewRef(p != Py_None ? Py_True : Py_False);
@@ -714,6 +761,549 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 done:
     for (int i = 0; i < N_ATTR; i++)
         Py_XDECREF(v[i]);
+    if (result == NULL && slow && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return result;
+}
+
+/* ---- access_line: observability/logging.py `_line` of a finished request, appended to a list ----
+ *
+ *   access_line(pending, templates, ctx, wall_now, perf_now, scrub, clean) -> True | None
+ *
+ * Appends to the list `pending` the bytes `_line(ctx)` makes when its template is known: the key `_line` builds (the same 15 values, a
+ * client text passed through `scrub` unless it is the gateway's own request id or in `clean`, the scrubber's
+ * set of texts it returns unchanged) looked up in `templates`, and its eight `%s` filled with what orjson
+ * writes for the varying values (`_ts(wall_now)`, the scrubbed request id, round3 of the latency from
+ * `perf_now`, of the upstream time and of the time to first token, the two token counts, the cost), once all
+ * of it is written. None (nothing appended; the caller takes `_line`) for a
+ * key not in `templates` and for anything this does not reproduce exactly: another class, an unset slot, a
+ * value of another type (tokens and cost other than int or None), a time before 1970 or after 9999, a
+ * latency out of put_ms's range, a lone surrogate. */
+
+/* scrub(text) for a str (the shortcut scrub.py's takes: own request id or a known-clean text), None for
+ * None; anything else *slow */
+static PyObject *
+scrubbed(PyObject *text, PyObject *scrub, PyObject *clean, int *slow)
+{
+    if (text == Py_None)
+        return Py_NewRef(Py_None);
+    if (!PyUnicode_CheckExact(text)) {
+        *slow = 1;
+        return NULL;
+    }
+    PyObject *out = scrub_known(text, scrub, clean, 1);
+    if (out != NULL && !PyUnicode_CheckExact(out)) {
+        Py_DECREF(out);
+        *slow = 1;
+        return NULL;
+    }
+    return out;
+}
+
+/* `_ts(created)` with its quotes, for 0 <= created < year 10000: the second truncated, the milliseconds
+ * `int((created - whole) * 1000)` */
+static int
+put_wall_ms(Out *o, double created)
+{
+    if (!(created >= 0.0 && created < 253402300800.0))
+        return SLOW;
+    long long whole = (long long)created;
+    int ms = (int)((created - (double)whole) * 1000.0);
+    if (ms < 0 || ms >= 1000)
+        return SLOW;
+    return put_stamp(o, whole, ms, 3);
+}
+
+/* an int of 64 bits or None (the token counts and the cost: no other type, so no comma, as `_line` assumes) */
+static int
+put_count(Out *o, PyObject *v)
+{
+    if (v != Py_None && !PyLong_CheckExact(v))
+        return SLOW;
+    return put_scalar(o, v);
+}
+
+/* the same object, or two exact str of the same characters (a model alias or a finish reason parsed anew for
+ * each request): values the template writes the same (an equal value of another type may not be) */
+static int
+same_value(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    int kind = PyUnicode_KIND(a);
+    return n == PyUnicode_GET_LENGTH(b) && kind == PyUnicode_KIND(b)
+           && memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * kind) == 0;
+}
+
+enum { K_KEY_ID, K_TEAM, K_PRESENTED, K_ADDR, K_INGRESS, K_OPERATION, K_MODEL, K_PROVIDER, K_ATTEMPTS, K_STATUS,
+       K_ERROR_CODE, K_STREAM, K_FINISH_REASON, K_FINDINGS, K_DISCONNECTED, N_KEY };
+
+PyObject *
+native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7 || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyFloat_CheckExact(args[3])
+        || !PyFloat_CheckExact(args[4]) || !PyAnySet_CheckExact(args[6])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "access_line(pending: list, templates: dict, ctx, wall_now: float, perf_now: float, "
+                        "scrub, clean: set)");
+        return NULL;
+    }
+    PyObject *pending = args[0], *templates = args[1], *ctx = args[2], *scrub = args[5], *clean = args[6];
+    PyObject *c[N_CTX];
+    int rc = ctx_slots(ctx, c);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0)
+        Py_RETURN_NONE;
+    int slow = 0;
+    PyObject *key = NULL, *rid = NULL, *result = NULL;
+    Out o;
+    o.buf = o.small, o.len = 0, o.cap = (Py_ssize_t)sizeof(o.small), o.ascii = 1, o.ts_us = 0;
+    PyObject *k[N_KEY];  /* the key's values (new references) */
+    for (int i = 0; i < N_KEY; i++)
+        k[i] = NULL;
+    PyObject *p = c[C_PRINCIPAL], *attempts = c[C_ATTEMPTS], *findings = c[C_FINDINGS];
+    if (!PyList_CheckExact(attempts) || !PyList_CheckExact(findings)) {
+        slow = 1;
+        goto done;
+    }
+    if (p == Py_None) {
+        k[K_KEY_ID] = Py_NewRef(Py_None), k[K_TEAM] = Py_NewRef(Py_None);
+        PyObject *presented = c[C_PRESENTED_KEY_ID];
+        int truthy = presented == Py_None ? 0 : PyObject_IsTrue(presented);
+        if (truthy < 0)
+            goto done;
+        if (!truthy)
+            k[K_PRESENTED] = Py_NewRef(Py_None);
+        else if ((k[K_PRESENTED] = scrubbed(presented, scrub, clean, &slow)) == NULL)
+            goto done;
+    } else {
+        PyObject *key_id, *team;
+        if (principal_ids(p, &key_id, &team, &slow) < 0)
+            goto done;
+        k[K_KEY_ID] = Py_NewRef(key_id), k[K_TEAM] = Py_NewRef(team), k[K_PRESENTED] = Py_NewRef(Py_None);
+    }
+    if ((k[K_ADDR] = scrubbed(c[C_CLIENT_ADDR], scrub, clean, &slow)) == NULL
+        || (k[K_MODEL] = scrubbed(c[C_MODEL], scrub, clean, &slow)) == NULL)
+        goto done;
+    Py_ssize_t n_attempts = PyList_GET_SIZE(attempts);
+    if (n_attempts == 0)
+        k[K_PROVIDER] = Py_NewRef(Py_None);
+    else {
+        PyObject *provider = slot_of(PyList_GET_ITEM(attempts, n_attempts - 1), &attempt_cache, 0, &slow);
+        if (provider == NULL)
+            goto done;
+        k[K_PROVIDER] = Py_NewRef(provider);
+    }
+    if ((k[K_ATTEMPTS] = PyLong_FromSsize_t(n_attempts)) == NULL
+        || (k[K_FINDINGS] = PyLong_FromSsize_t(PyList_GET_SIZE(findings))) == NULL)
+        goto done;
+    static const int copied[][2] = {{K_INGRESS, C_INGRESS}, {K_OPERATION, C_OPERATION}, {K_STATUS, C_STATUS},
+                                    {K_ERROR_CODE, C_ERROR_CODE}, {K_STREAM, C_STREAM},
+                                    {K_FINISH_REASON, C_FINISH_REASON}, {K_DISCONNECTED, C_CLIENT_DISCONNECTED}};
+    for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)  /* the key's values taken as they are */
+        k[copied[i][0]] = Py_NewRef(c[copied[i][1]]);
+    /* The last template found, kept with its key's values and dict: the same objects again (the usual next
+     * request) take it without building, hashing and comparing the key. A template is made from its key's
+     * values alone (`_template`), so it is the one the dict holds for them, or would make again. */
+    static PyObject *last_dict = NULL, *last_template = NULL, *last_key[N_KEY];
+    int same = last_template != NULL && last_dict == templates;
+    for (int i = 0; i < N_KEY && same; i++)
+        same = same_value(k[i], last_key[i]);
+    PyObject *template;
+    if (same)
+        template = Py_NewRef(last_template);
+    else {
+        if ((key = PyTuple_New(N_KEY)) == NULL)
+            goto done;
+        for (int i = 0; i < N_KEY; i++)  /* the tuple takes new references */
+            PyTuple_SET_ITEM(key, i, Py_NewRef(k[i]));
+        template = PyDict_GetItemWithError(templates, key);  /* borrowed */
+        if (template == NULL || !PyBytes_CheckExact(template)) {
+            slow = template != NULL || !PyErr_Occurred();
+            goto done;
+        }
+        Py_INCREF(template);  /* (scrub, called below, runs Python code: the dict may change meanwhile) */
+        Py_XSETREF(last_template, Py_NewRef(template));
+        Py_XSETREF(last_dict, Py_NewRef(templates));
+        for (int i = 0; i < N_KEY; i++)
+            Py_XSETREF(last_key[i], Py_NewRef(k[i]));
+    }
+    /* the varying values, each as orjson writes it, one after another in `o`; where each starts */
+    Py_ssize_t starts[9];
+    int vrc = OK;
+    PyObject *usage = c[C_USAGE], *tokens[2] = {Py_None, Py_None};
+    if (usage != Py_None && ((tokens[0] = slot_of(usage, &usage_cache, 0, &slow)) == NULL
+                             || (tokens[1] = slot_of(usage, &usage_cache, 1, &slow)) == NULL))
+        vrc = slow ? SLOW : FAIL;
+    PyObject *started = c[C_STARTED], *first = c[C_FIRST_TOKEN_AT];
+    if (vrc == OK && (!PyFloat_CheckExact(started) || (first != Py_None && !PyFloat_CheckExact(first))))
+        vrc = SLOW;
+    if (vrc == OK && (rid = scrubbed(c[C_REQUEST_ID], scrub, clean, &slow)) == NULL)
+        vrc = slow ? SLOW : FAIL;
+    for (int i = 0; i < 8 && vrc == OK; i++) {
+        starts[i] = o.len;
+        switch (i) {
+        case 0: vrc = put_wall_ms(&o, PyFloat_AS_DOUBLE(args[3])); break;
+        case 1: vrc = rid == Py_None ? SLOW : put_str(&o, rid); break;
+        case 2: vrc = put_ms_d(&o, (PyFloat_AS_DOUBLE(args[4]) - PyFloat_AS_DOUBLE(started)) * 1000.0); break;
+        case 3: vrc = put_ms(&o, c[C_UPSTREAM_MS]); break;
+        case 4:
+            vrc = first == Py_None ? PUTS(&o, "null")
+                                   : put_ms_d(&o, (PyFloat_AS_DOUBLE(first) - PyFloat_AS_DOUBLE(started)) * 1000.0);
+            break;
+        case 5: vrc = put_count(&o, tokens[0]); break;
+        case 6: vrc = put_count(&o, tokens[1]); break;
+        default: vrc = put_count(&o, c[C_COST_MICROS]); break;
+        }
+    }
+    starts[8] = o.len;
+    /* the template's text with each `%s` the next value and `%%` one `%` (what `template % values` makes) */
+    const char *t = PyBytes_AS_STRING(template);
+    Py_ssize_t tn = PyBytes_GET_SIZE(template), size = 0;
+    int filled = 0;
+    for (Py_ssize_t i = 0; i < tn && vrc == OK; i++) {
+        const char *run = memchr(t + i, '%', tn - i);
+        if (run == NULL) {
+            size += tn - i;
+            break;
+        }
+        size += run - (t + i);
+        i = run - t;  /* at the `%` */
+        if (i + 1 < tn && t[i + 1] == '%')
+            size++;
+        else if (i + 1 < tn && t[i + 1] == 's' && filled < 8)
+            size += starts[filled + 1] - starts[filled], filled++;
+        else
+            vrc = SLOW;
+        i++;
+    }
+    if (vrc == OK && filled != 8)
+        vrc = SLOW;
+    PyObject *line = NULL;
+    if (vrc == OK) {
+        if ((line = PyBytes_FromStringAndSize(NULL, size)) == NULL)
+            vrc = FAIL;
+        else {
+            char *w = PyBytes_AS_STRING(line);
+            filled = 0;
+            for (Py_ssize_t i = 0; i < tn; i++) {
+                const char *run = memchr(t + i, '%', tn - i);
+                Py_ssize_t end = run == NULL ? tn : run - t;
+                memcpy(w, t + i, end - i);
+                w += end - i;
+                if (run == NULL)
+                    break;
+                i = end + 1;  /* at the character after `%` */
+                if (t[i] == '%')
+                    *w++ = '%';
+                else {
+                    memcpy(w, o.buf + starts[filled], starts[filled + 1] - starts[filled]);
+                    w += starts[filled + 1] - starts[filled];
+                    filled++;
+                }
+            }
+            if (PyList_Append(pending, line) < 0)
+                vrc = FAIL;
+        }
+        Py_XDECREF(line);
+    }
+    Py_DECREF(template);
+    if (vrc == OK)
+        result = Py_NewRef(Py_True);
+    else
+        slow = vrc == SLOW;
+done:
+    for (int i = 0; i < N_KEY; i++)
+        Py_XDECREF(k[i]);
+    Py_XDECREF(key);
+    Py_XDECREF(rid);
+    if (o.buf != o.small)
+        PyMem_Free(o.buf);
+    if (result == NULL && slow && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return result;
+}
+
+/* ---- observe_request: observability/metrics.py `Metrics.observe_request` of the usual finished request ----
+ *
+ *   observe_request(shapes, fast, ctx, now) -> True | None
+ *
+ * `shapes` is Metrics._shapes, `fast` Metrics._fast: (requests.values, request_duration.buckets,
+ * upstream_duration.buckets, overhead.buckets, attempts.values, tokens.values, cost.values, ttft.values,
+ * ttft.buckets), `now` time.perf_counter(). For a request of a known shape (its histogram series resolved)
+ * with at most one attempt, no finding, no error code and no disconnect, whose counters and series all exist
+ * already: the same float operations on the same values in the same order as the Python code (so the counts
+ * and sums are equal to the bit), applied all together. None, with nothing changed, for anything else (the
+ * caller runs the Python code, which creates series, counts overflow, retries and the rest). */
+
+SLOT_CACHE(shape, 7, "requests", "pair", "input", "output", "duration", "upstream", "overhead")
+enum { S_REQUESTS, S_PAIR, S_INPUT, S_OUTPUT, S_DURATION, S_UPSTREAM, S_OVERHEAD };
+enum { F_REQUESTS, F_DURATION_B, F_UPSTREAM_B, F_OVERHEAD_B, F_ATTEMPTS, F_TOKENS, F_COST, F_TTFT, F_TTFT_B, N_FAST };
+#define MAX_BUCKETS 64
+
+/* the counter value of `key` in `values` (borrowed), or NULL: absent (or an error) or not a float */
+static PyObject *
+counter_value(PyObject *values, PyObject *key, int *slow)
+{
+    PyObject *v = PyDict_GetItemWithError(values, key);
+    if (v == NULL || !PyFloat_CheckExact(v)) {
+        *slow = v != NULL || !PyErr_Occurred();
+        return NULL;
+    }
+    return v;
+}
+
+/* One histogram observation to make: the series, the bucket index and the new count and sum. */
+typedef struct {
+    PyObject *series;
+    Py_ssize_t index;
+    double count, sum;
+} Observation;
+
+/* bisect_left(buckets, x) and the new values of series (a list of len(buckets) + 2 floats); 0 or *slow */
+static int
+observe_plan(Observation *ob, PyObject *series, PyObject *buckets, double x, int *slow)
+{
+    if (series == Py_None || !PyList_CheckExact(series) || !PyTuple_CheckExact(buckets)) {
+        *slow = 1;
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(buckets);
+    if (n > MAX_BUCKETS || PyList_GET_SIZE(series) != n + 2) {
+        *slow = 1;
+        return -1;
+    }
+    Py_ssize_t i = 0;
+    for (; i < n; i++) {
+        PyObject *b = PyTuple_GET_ITEM(buckets, i);
+        if (!PyFloat_CheckExact(b)) {
+            *slow = 1;
+            return -1;
+        }
+        if (!(PyFloat_AS_DOUBLE(b) < x))
+            break;
+    }
+    for (Py_ssize_t j = i + 1; j < n; j++)  /* (sorted floats, as bisect needs: checked, not assumed) */
+        if (!PyFloat_CheckExact(PyTuple_GET_ITEM(buckets, j))
+            || PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(buckets, j)) < PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(buckets, j - 1))) {
+            *slow = 1;
+            return -1;
+        }
+    PyObject *count = PyList_GET_ITEM(series, i), *sum = PyList_GET_ITEM(series, n + 1);
+    if (!PyFloat_CheckExact(count) || !PyFloat_CheckExact(sum)) {
+        *slow = 1;
+        return -1;
+    }
+    ob->series = series;
+    ob->index = i;
+    ob->count = PyFloat_AS_DOUBLE(count) + 1.0;
+    ob->sum = PyFloat_AS_DOUBLE(sum) + x;
+    return 0;
+}
+
+/* an exact int below 2**53 in magnitude as a double (what float + int and int / int compute with), or *slow */
+static int
+small_int(PyObject *v, double *out, int *slow)
+{
+    if (!PyLong_CheckExact(v)) {
+        *slow = 1;
+        return -1;
+    }
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || x > (1LL << 53) || x < -(1LL << 53)) {
+        *slow = 1;
+        return -1;
+    }
+    *out = (double)x;
+    return 0;
+}
+
+PyObject *
+native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyTuple_CheckExact(args[1]) || PyTuple_GET_SIZE(args[1]) != N_FAST
+        || !PyFloat_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "observe_request(shapes: dict, fast: tuple of 9, ctx, now: float)");
+        return NULL;
+    }
+    PyObject *shapes = args[0], *ctx = args[2];
+    PyObject *f[N_FAST];
+    for (int i = 0; i < N_FAST; i++) {
+        f[i] = PyTuple_GET_ITEM(args[1], i);
+        if ((i == F_REQUESTS || i == F_ATTEMPTS || i == F_TOKENS || i == F_COST || i == F_TTFT) && !PyDict_CheckExact(f[i]))
+            Py_RETURN_NONE;
+    }
+    PyObject *c[N_CTX];
+    int rc = ctx_slots(ctx, c);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0)
+        Py_RETURN_NONE;
+    PyObject *attempts = c[C_ATTEMPTS], *findings = c[C_FINDINGS];
+    if (!PyList_CheckExact(attempts) || PyList_GET_SIZE(attempts) > 1 || !PyList_CheckExact(findings)
+        || PyList_GET_SIZE(findings) != 0 || c[C_ERROR_CODE] != Py_None || c[C_CLIENT_DISCONNECTED] != Py_False
+        || !PyFloat_CheckExact(c[C_STARTED]) || (c[C_STREAM] != Py_True && c[C_STREAM] != Py_False))
+        Py_RETURN_NONE;
+    static PyObject *none_str = NULL;
+    if (none_str == NULL && (none_str = PyUnicode_InternFromString("none")) == NULL)
+        return NULL;
+    int slow = 0;
+    PyObject *attempt = NULL, *provider = none_str, *outcome = NULL;
+    if (PyList_GET_SIZE(attempts) == 1) {
+        attempt = PyList_GET_ITEM(attempts, 0);
+        if ((provider = slot_of(attempt, &attempt_cache, 0, &slow)) == NULL
+            || (outcome = slot_of(attempt, &attempt_cache, 2, &slow)) == NULL)
+            return slow ? Py_NewRef(Py_None) : NULL;
+        if (!PyFloat_CheckExact(c[C_UPSTREAM_MS]))
+            Py_RETURN_NONE;
+    }
+    PyObject *result = NULL, *key = NULL, *shape = NULL, *akey = NULL;
+    PyObject *made[16];  /* the new floats, then where each goes */
+    int n_made = 0;
+    PyObject *key_items[5] = {c[C_INGRESS], c[C_OPERATION], c[C_MODEL], provider, c[C_STATUS]};
+    /* The last shape found, kept with its key's values and dict: the same values again (the usual next request)
+     * take it without a look-up. A shape's label values, and the series they resolve to (a family never drops
+     * one), follow from its key's values alone: the one in the dict, or the one made anew after it was emptied,
+     * updates the same counts. */
+    static PyObject *last_shapes = NULL, *last_shape = NULL, *last_items[5];
+    int same = last_shape != NULL && last_shapes == shapes;
+    for (int i = 0; i < 5 && same; i++)
+        same = same_value(key_items[i], last_items[i]);
+    if (same)
+        shape = Py_NewRef(last_shape);
+    else {
+        if ((key = PyTuple_New(5)) == NULL)
+            goto done;
+        for (int i = 0; i < 5; i++)
+            PyTuple_SET_ITEM(key, i, Py_NewRef(key_items[i]));
+        shape = PyDict_GetItemWithError(shapes, key);
+        if (shape == NULL) {
+            slow = !PyErr_Occurred();
+            goto done;
+        }
+        Py_INCREF(shape);
+    }
+    int src = slot_cache(&shape_cache, Py_TYPE(shape));
+    if (src <= 0) {
+        slow = src == 0;
+        goto done;
+    }
+    PyObject *s[7];
+    for (int i = 0; i < 7; i++)
+        if ((s[i] = SLOT(shape, shape_cache, i)) == NULL) {
+            slow = 1;
+            goto done;
+        }
+    if (!same) {  /* (a shape of the cached class only) */
+        Py_XSETREF(last_shape, Py_NewRef(shape));
+        Py_XSETREF(last_shapes, Py_NewRef(shapes));
+        for (int i = 0; i < 5; i++)
+            Py_XSETREF(last_items[i], Py_NewRef(key_items[i]));
+    }
+    /* what the Python code computes, in its order */
+    double total = (PyFloat_AS_DOUBLE(args[3]) - PyFloat_AS_DOUBLE(c[C_STARTED])) * 1000.0 / 1000.0;
+    PyObject *requests = counter_value(f[F_REQUESTS], s[S_REQUESTS], &slow);
+    if (requests == NULL)
+        goto done;
+    Observation obs[4];
+    int n_obs = 0;
+    if (observe_plan(&obs[n_obs++], s[S_DURATION], f[F_DURATION_B], total, &slow) < 0)
+        goto done;
+    double overhead = total;
+    PyObject *attempted = NULL;
+    if (attempt != NULL) {
+        double upstream = PyFloat_AS_DOUBLE(c[C_UPSTREAM_MS]) / 1000.0;
+        if (observe_plan(&obs[n_obs++], s[S_UPSTREAM], f[F_UPSTREAM_B], upstream, &slow) < 0)
+            goto done;
+        overhead = total > upstream ? total - upstream : 0.0;
+        if ((akey = PyTuple_Pack(2, provider, outcome)) == NULL || (attempted = counter_value(f[F_ATTEMPTS], akey, &slow)) == NULL)
+            goto done;
+    }
+    if (observe_plan(&obs[n_obs++], s[S_OVERHEAD], f[F_OVERHEAD_B], overhead, &slow) < 0)
+        goto done;
+    PyObject *first = c[C_FIRST_TOKEN_AT];
+    if (first != Py_None && c[C_STREAM] == Py_True) {
+        if (!PyFloat_CheckExact(first)) {
+            slow = 1;
+            goto done;
+        }
+        PyObject *series = PyDict_GetItemWithError(f[F_TTFT], s[S_PAIR]);
+        if (series == NULL) {
+            slow = !PyErr_Occurred();
+            goto done;
+        }
+        if (observe_plan(&obs[n_obs++], series, f[F_TTFT_B], PyFloat_AS_DOUBLE(first) - PyFloat_AS_DOUBLE(c[C_STARTED]),
+                         &slow) < 0)
+            goto done;
+    }
+    PyObject *usage = c[C_USAGE], *tokens_in = NULL, *tokens_out = NULL;
+    double in = 0.0, out = 0.0;
+    if (usage != Py_None) {
+        PyObject *ui, *uo;
+        if ((ui = slot_of(usage, &usage_cache, 0, &slow)) == NULL || (uo = slot_of(usage, &usage_cache, 1, &slow)) == NULL
+            || small_int(ui, &in, &slow) < 0 || small_int(uo, &out, &slow) < 0
+            || (tokens_in = counter_value(f[F_TOKENS], s[S_INPUT], &slow)) == NULL
+            || (tokens_out = counter_value(f[F_TOKENS], s[S_OUTPUT], &slow)) == NULL)
+            goto done;
+    }
+    double cost = 0.0;
+    PyObject *cost_value = NULL;
+    if (small_int(c[C_COST_MICROS], &cost, &slow) < 0)
+        goto done;
+    if (cost != 0.0 && (cost_value = counter_value(f[F_COST], s[S_PAIR], &slow)) == NULL)
+        goto done;
+    for (int i = 0; i < n_obs; i++)  /* four different series (as the histograms make them): no update chains */
+        for (int j = 0; j < i; j++)
+            if (obs[i].series == obs[j].series) {
+                slow = 1;
+                goto done;
+            }
+    /* the new values, all made before any is stored (nothing changes unless everything can) */
+    double news[16];
+    PyObject *into[16], *at[16];  /* a dict and its key, or a list (at NULL) */
+    Py_ssize_t index[16];
+    int n = 0;
+#define NEW_COUNTER(dict, k, value) (news[n] = (value), into[n] = (dict), at[n] = (k), index[n] = 0, n++)
+    NEW_COUNTER(f[F_REQUESTS], s[S_REQUESTS], PyFloat_AS_DOUBLE(requests) + 1.0);
+    for (int i = 0; i < n_obs; i++) {
+        news[n] = obs[i].count, into[n] = obs[i].series, at[n] = NULL, index[n] = obs[i].index, n++;
+        news[n] = obs[i].sum, into[n] = obs[i].series, at[n] = NULL, index[n] = PyList_GET_SIZE(obs[i].series) - 1, n++;
+    }
+    if (attempted != NULL)
+        NEW_COUNTER(f[F_ATTEMPTS], akey, PyFloat_AS_DOUBLE(attempted) + 1.0);
+    if (tokens_in != NULL) {
+        NEW_COUNTER(f[F_TOKENS], s[S_INPUT], PyFloat_AS_DOUBLE(tokens_in) + in);
+        NEW_COUNTER(f[F_TOKENS], s[S_OUTPUT], PyFloat_AS_DOUBLE(tokens_out) + out);
+    }
+    if (cost_value != NULL)
+        NEW_COUNTER(f[F_COST], s[S_PAIR], PyFloat_AS_DOUBLE(cost_value) + cost / 1000000.0);
+#undef NEW_COUNTER
+    for (; n_made < n; n_made++)
+        if ((made[n_made] = PyFloat_FromDouble(news[n_made])) == NULL)
+            goto done;
+    for (int i = 0; i < n; i++) {
+        if (at[i] == NULL) {
+            PyObject *value = made[i];
+            made[i] = NULL;
+            if (PyList_SetItem(into[i], index[i], value) < 0)  /* (takes the reference; an index in range) */
+                goto done;
+        } else if (PyDict_SetItem(into[i], at[i], made[i]) < 0)  /* (an existing key: no allocation) */
+            goto done;
+    }
+    result = Py_NewRef(Py_True);
+done:
+    for (int i = 0; i < n_made; i++)
+        Py_XDECREF(made[i]);
+    Py_XDECREF(key);
+    Py_XDECREF(shape);
+    Py_XDECREF(akey);
     if (result == NULL && slow && !PyErr_Occurred())
         Py_RETURN_NONE;
     return result;

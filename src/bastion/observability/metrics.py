@@ -9,6 +9,7 @@ become "other", so a client cannot create series or smuggle text (a key) into /m
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -28,6 +29,13 @@ from bastion.observability.exposition import (
 )
 
 __all__ = ["CONTENT_TYPE", "AuditStats", "Metrics"]
+
+_native_observe: Callable[[dict[tuple[str, str, str | None, str, int], _Shape], tuple[object, ...], RequestContext,
+                           float], bool | None] | None
+try:
+    from bastion._native import observe_request as _native_observe
+except ImportError:  # not built: the Python code below
+    _native_observe = None
 
 _ROUTES = {("openai", "chat"): "/v1/chat/completions", ("anthropic", "chat"): "/v1/messages",
            ("openai", "embeddings"): "/v1/embeddings", ("anthropic", "embeddings"): "/v1/embeddings",
@@ -128,6 +136,10 @@ class Metrics:
             self.client_disconnects, self.audit_depth, self.audit_write_failures, self.audit_records_written,
             self.audit_records_dropped, self.in_flight, self.shed, self.limits_backend_failures,
             self.circuits_open, self.circuits_half_open]
+        # what the C path of observe_request updates (the families' dicts and buckets; none is ever replaced)
+        self._fast = (self.requests.values, self.request_duration.buckets, self.upstream_duration.buckets,
+                      self.overhead.buckets, self.attempts.values, self.tokens.values, self.cost.values,
+                      self.ttft.values, self.ttft.buckets)
 
     @classmethod
     def from_config(cls, config: BastionConfig) -> Metrics:
@@ -164,6 +176,12 @@ class Metrics:
 
     def observe_request(self, ctx: RequestContext) -> None:
         """Record one finished request. Call exactly once per request, after it ended."""
+        # The usual request (a known kind, its series made, one attempt, no finding, error or disconnect) in
+        # one C call (_native_audit.c: the same float operations in the same order; ~19k instructions per
+        # request here, ~7.8k there (callgrind)); anything else, or nothing applied, the code below.
+        if _native_observe is not None and _native_observe(self._shapes, self._fast, ctx,
+                                                           time.perf_counter()) is not None:
+            return
         attempts = ctx.attempts
         provider = attempts[-1].provider if attempts else "none"
         shape = self._shapes.get((ctx.ingress, ctx.operation, ctx.model, provider, ctx.status))
