@@ -29,6 +29,16 @@ from bastion.http.limits import HttpLimits, LimitedRequest
 from bastion.http.relay import relay
 from bastion.http.types import After, HttpResponse, StreamingResponse
 
+_head_fields: Callable[[list[tuple[bytes, bytes]], dict[bytes, str], frozenset[str]],
+                       tuple[dict[str, str], int] | str | None] | None
+_response_head: Callable[[str, str, int | None, dict[str, str], dict[str, bytes]],
+                         list[tuple[bytes, bytes]] | None] | None
+try:  # _check_head's loop and _headers in one C call each (_native_http.c), with the same results
+    from bastion._native import head_fields as _head_fields
+    from bastion._native import response_head as _response_head
+except ImportError:  # not built: the Python code
+    _head_fields = _response_head = None
+
 log = logging.getLogger("bastion.http")
 
 Scope = MutableMapping[str, Any]
@@ -306,17 +316,13 @@ class BastionASGI:
         if len(raw) > lim.max_headers:
             raise InvalidRequest(f"too many request headers ({len(raw)} > {lim.max_headers})",
                                  code="request_header_fields_too_large", status=431)
-        headers: dict[str, str] = {}
-        size = 0
-        known = _NAME_TEXT
-        for k, v in raw:
-            name = known.get(k) if k.__class__ is bytes else None
-            if name is None:
-                name = k.decode("latin-1").lower()
-            size += len(k) + len(v) + 4
-            if name in headers and name in _SINGLETONS:
-                raise InvalidRequest(f"the {name} header appears more than once", code="duplicate_header")
-            headers[name] = v.decode("latin-1")
+        got = _head_fields(raw, _NAME_TEXT, _SINGLETONS) if _head_fields is not None else None
+        if got is None:
+            headers, size = _head_loop(raw)
+        elif isinstance(got, str):
+            raise _repeated(got)
+        else:
+            headers, size = got
         if size > lim.max_header_bytes:
             raise InvalidRequest(f"request headers exceed {lim.max_header_bytes} bytes",
                                  code="request_header_fields_too_large", status=431)
@@ -326,6 +332,10 @@ class BastionASGI:
 
     @staticmethod
     def _headers(content_type: str, extra: dict[str, str], rid: str, length: int | None) -> list[tuple[bytes, bytes]]:
+        if _response_head is not None:
+            got = _response_head(content_type, rid, length, extra, _NAME_BYTES)
+            if got is not None:
+                return got
         hs = [(b"content-type", content_type.encode()), (b"x-request-id", rid.encode())]
         if length is not None:
             hs.append((b"content-length", str(length).encode()))
@@ -417,6 +427,27 @@ async def _after(after: After, rid: str) -> None:
         await after()
     except Exception:
         log.exception("after-response work failed", extra={"request_id": rid})
+
+
+def _head_loop(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
+    """`_check_head`'s loop in Python (what head_fields does in C; any head it does not take): the
+    lower-cased headers (a repeated one keeps its last value) and the head's size."""
+    headers: dict[str, str] = {}
+    size = 0
+    known = _NAME_TEXT
+    for k, v in raw:
+        name = known.get(k) if k.__class__ is bytes else None
+        if name is None:
+            name = k.decode("latin-1").lower()
+        size += len(k) + len(v) + 4
+        if name in headers and name in _SINGLETONS:
+            raise _repeated(name)
+        headers[name] = v.decode("latin-1")
+    return headers, size
+
+
+def _repeated(name: str) -> InvalidRequest:
+    return InvalidRequest(f"the {name} header appears more than once", code="duplicate_header")
 
 
 def _declares_body(raw: list[tuple[bytes, bytes]]) -> bool:
