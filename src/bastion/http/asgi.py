@@ -216,14 +216,14 @@ class BastionASGI:
         if method == "HEAD" and ("GET", path) in self.routes.public:
             method = "GET"  # a probe's HEAD is its GET; the server sends no body for a HEAD
         if rid is None:
-            rid = self._request_id()
+            self._counter += 1  # _request_id, inlined
+            rid = f"req_{self._prefix}{self._counter:010x}"
             peer = scope.get("client")
             client = peer[0] if peer else None
-        ingress = _ingress(path)
         public = (method, path) in self.routes.public
         if not public and self.in_flight >= self.limits.max_in_flight:
             self.shed_total += 1
-            await self._send(error_response(self._overloaded(), ingress), rid, send)
+            await self._send(error_response(self._overloaded(), _ingress(path)), rid, send)
             return
         self.in_flight += not public
         try:  # the request served here, not in a method of its own: a coroutine less per request
@@ -288,19 +288,19 @@ class BastionASGI:
                     resp = await route(req)
             except _ClientGone:
                 return  # nobody to answer; a gated route has recorded it
-            except BastionError as e:
-                resp = error_response(e, ingress)
+            except BastionError as e:  # (the ingress by path: only an error needs it)
+                resp = error_response(e, _ingress(path))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("unhandled error", extra={"request_id": rid})
                 resp = error_response(InternalError("internal error; see the gateway log for request " + rid),
-                                      ingress)
+                                      _ingress(path))
             if isinstance(resp, StreamingResponse):
                 await self._send_stream(resp, rid, receive, send, scope)
             else:
                 # Closed, not drained: what the client still sends is never read, let alone taken for a request.
-                await self._send(resp, rid, send, close=unread and _declares_body(scope["headers"]))
+                await self._send(resp, rid, send, unread and _declares_body(scope["headers"]))
         finally:
             self.in_flight -= not public
 
@@ -346,7 +346,10 @@ class BastionASGI:
         return hs
 
     async def _send(self, resp: HttpResponse, rid: str, send: Send, close: bool = False) -> None:
-        hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
+        hs = (_response_head(resp.content_type, rid, len(resp.body), resp.headers, _NAME_BYTES)
+              if _response_head is not None else None)  # _headers' C path, without its call
+        if hs is None:
+            hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
         if close:
             hs.append((b"connection", b"close"))
         try:
