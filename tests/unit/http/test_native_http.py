@@ -141,3 +141,29 @@ def test_response_head_as_the_python_list(content_type: str, extra: dict[str, st
 ])
 def test_response_head_leaves_other_types_to_python(args: tuple[object, ...]) -> None:
     assert native.response_head(*args, asgi._NAME_BYTES) is None
+
+
+@pytest.mark.parametrize("body", [b'{"a": [1, {"b": "c"}]}', b"[1, 2]", b'"text"', b"", b"{", b'{"a": 1} x', b"\xff\xfe",
+                                  b'{"a": "\xc3"}', b"null", b'{"a": "\\u0000"}', b"[" * 70 + b"]" * 70,
+                                  b'{"a":' * 70 + b"1" + b"}" * 70])
+def test_limited_json_as_the_general_parse(body: bytes) -> None:
+    """LimitedRequest.json's inlined parse answers (or refuses, with the same message) as HttpRequest.json
+    followed by the depth and NUL checks."""
+    from bastion.http.limits import LimitedRequest, check_json
+    from bastion.http.types import HttpRequest
+
+    def outcome(f: object) -> object:
+        try:
+            return f()  # type: ignore[operator]
+        except InvalidRequest as e:
+            return (e.status, e.message)
+
+    req = LimitedRequest("POST", "/", {}, {}, body, None, "r")
+    req.max_json_depth = 64
+
+    def general() -> object:
+        obj = HttpRequest.json(req)
+        check_json(obj, 64)
+        return obj
+
+    assert outcome(req.json) == outcome(general)
