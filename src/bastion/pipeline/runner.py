@@ -426,7 +426,7 @@ class Pipeline:
         entered = state.get("_entered")
         if isinstance(entered, list):
             quiet = self._quiet
-            for stage in entered[::-1]:  # (a copy reversed: cheaper than a reversed() call for a few stages)
+            for stage in reversed(entered):
                 if stage in quiet:
                     continue
                 try:
