@@ -9,7 +9,16 @@ import pytest
 from bastion.config.policy import PolicyConfig
 from bastion.core.context import RequestContext
 from bastion.core.errors import PolicyViolation
-from bastion.core.types import ChatRequest, ChatResponse, Choice, ImagePart, Message, TextPart, ThinkingPart, ToolCall
+from bastion.core.types import (
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    ImagePart,
+    Message,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+)
 from bastion.policy import guard as guard_mod
 from bastion.policy.registry import ScannerRegistry
 from bastion.policy.rules import ScanRun
