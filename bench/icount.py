@@ -35,7 +35,7 @@ def instructions(src: Path, profile: str, requests: int, stream: bool = False, o
                  injection: bool = False, anthropic: bool = False) -> int:
     """Every instruction of one in-process bench run (all threads) of `requests` requests."""
     return callgrind_total(src, [str(ROOT / "bench" / "bench_gateway_overhead.py"), "--profile", profile,
-                                 "--requests", str(requests), "--rounds", "1", "--warmup", "200",
+                                 "--requests", str(requests), "--rounds", "1", "--warmup", "200", "--quiet-timers",
                                  *(["--stream"] if stream else []), *(["--one-read"] if one_read else []),
                                  *(["--with-injection"] if injection else []),
                                  *(["--anthropic"] if anthropic else [])])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import importlib
 import inspect
 import os
@@ -58,7 +59,24 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "TelemetryObserver.finish": ("bastion.observability.observer", "TelemetryObserver", "finish"),
     "Pipeline.chat": ("bastion.pipeline.runner", "Pipeline", "chat"),
     "Authenticator.authenticate": ("bastion.auth.authenticator", "Authenticator", "authenticate"),
+    "Pipeline.admit": ("bastion.pipeline.runner", "Pipeline", "admit"),
     "AuditStage.admit": ("bastion.audit.stage", "AuditStage", "admit"),
+    "RateLimitStage.check": ("bastion.limits.stage", "RateLimitStage", "check"),
+    "BudgetStage.check": ("bastion.cost.stage", "BudgetStage", "check"),
+    "ApiHandlers._chat": ("bastion.http.api", "ApiHandlers", "_chat"),
+    "_check_head": ("bastion.http.asgi", "BastionASGI", "_check_head"),
+    "_body": ("bastion.http.asgi", "BastionASGI", "_body"),
+    "_send": ("bastion.http.asgi", "BastionASGI", "_send"),
+    "LimitedRequest.json": ("bastion.http.limits", "LimitedRequest", "json"),
+    "BastionASGI._http": ("bastion.http.asgi", "BastionASGI", "_http"),
+    "_Admitted.serve": ("bastion.http.api", "_Admitted", "serve"),
+    "TelemetryObserver.admit": ("bastion.observability.observer", "TelemetryObserver", "admit"),
+    "Router.route": ("bastion.providers.router", "Router", "route"),
+    "estimate_for": ("bastion.limits.estimate", None, "estimate_for"),
+    "BudgetStage.plan": ("bastion.cost.stage", "BudgetStage", "plan"),
+    "MemoryBackend.take": ("bastion.limits.memory", "MemoryBackend", "take"),
+    "MemoryBackend.hold": ("bastion.limits.memory", "MemoryBackend", "hold"),
+    "RateLimitStage.finish": ("bastion.limits.stage", "RateLimitStage", "finish"),
     "AuditStage.finish": ("bastion.audit.stage", "AuditStage", "finish"),
     "build_record": ("bastion.audit.stage", None, "build_record"),
     "JsonStreamHandler.flush": ("bastion.observability.logging", "JsonStreamHandler", "flush"),
@@ -100,7 +118,7 @@ def _wrap(owner: Any, name: str, on: Any, off: Any) -> tuple[Any, Any]:
     return fn, new
 
 
-def child(helper: str, pieces: list[str], n: int, stream: bool) -> None:
+def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = False) -> None:
     import bench_gateway_overhead as bgo
 
     from bastion.app import create_app
@@ -128,6 +146,10 @@ def child(helper: str, pieces: list[str], n: int, stream: bool) -> None:
 
         gw.transport.post = post
         gw.transport.post_stream = bgo._post_stream
+        # No key-change poll nor usage flush (nor, without them, a key's store read when its cache entry
+        # expires): a request that suspends on one counts what every other task does meanwhile (the audit
+        # writer's backlog of every earlier request included), tens of thousands of instructions at random.
+        bgo.quiet_timers(gw)
         await gw.startup()
         admin = [(b"authorization", b"Bearer " + bgo.profiles.ADMIN_KEY.encode()),
                  (b"content-type", b"application/json")]
@@ -151,6 +173,9 @@ def child(helper: str, pieces: list[str], n: int, stream: bool) -> None:
         for _ in range(200):
             await one()
         await bgo._drain(gw)
+        if no_gc:  # no cyclic collection inside a counted window (one can add ~20k per request to a piece at random)
+            gc.collect()
+            gc.disable()
         cg.cg_start()
         for label in ["empty", *pieces]:
             cg.cg_zero()
@@ -201,13 +226,13 @@ def child(helper: str, pieces: list[str], n: int, stream: bool) -> None:
 
 
 def count(src: Path, helper: str, pieces: list[str], n: int, stream: bool,
-          keep: Path | None = None) -> dict[str, tuple[int, int]]:
+          keep: Path | None = None, no_gc: bool = False) -> dict[str, tuple[int, int]]:
     """Per piece: (instructions per call, calls). `keep`: a directory to copy callgrind's dumps to."""
     with tempfile.TemporaryDirectory(prefix="icount-pieces-") as tmp:
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
                f"--callgrind-out-file={tmp}/cg.out", sys.executable, str(Path(__file__).resolve()),
                "--child", helper, "--pieces", ",".join(pieces), "--requests", str(n),
-               *(["--stream"] if stream else [])]
+               *(["--stream"] if stream else []), *(["--no-gc"] if no_gc else [])]
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=7200)
         raw: dict[str, tuple[int, int]] = {}
@@ -235,20 +260,22 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true", help="streamed requests (one upstream read per event)")
     parser.add_argument("--keep", type=Path, help="copy callgrind's dump of each piece to this directory "
                         "(as <piece>.out, for callgrind_annotate; with several --src the last tree's)")
+    parser.add_argument("--no-gc", action="store_true", help="the cyclic garbage collector off while counting "
+                        "(its collections land in a piece's window at random)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # (the run under valgrind: the helper's path)
     args = parser.parse_args()
     pieces = [p for p in args.pieces.split(",") if p]
     if not pieces or any(p != "request" and p not in PIECES for p in pieces):
         raise SystemExit(f"--pieces: comma-separated, of request, {', '.join(PIECES)}")
     if args.child:
-        child(args.child, pieces, args.requests, args.stream)
+        child(args.child, pieces, args.requests, args.stream, args.no_gc)
         return
     from icount_scan import build_helper, trees  # bench/ is on sys.path
 
     with tempfile.TemporaryDirectory(prefix="icount-pieces-helper-") as tmp:
         helper = build_helper(tmp, _HELPER)
         for src in trees(args.src):
-            got = count(src, helper, pieces, args.requests, args.stream, args.keep)
+            got = count(src, helper, pieces, args.requests, args.stream, args.keep, args.no_gc)
             print(f"{src} ({args.requests} requests{', streamed' if args.stream else ''}):", flush=True)
             for label in pieces:
                 per, calls = got[label]

@@ -1034,6 +1034,12 @@ static PyMethodDef methods[] = {
      "policy/scan_cache.py: SipHash-2-4-128 of a text (its characters as held) or bytes under a key (_native_digest.c)."},
     {"slot_maker", (PyCFunction)(void (*)(void))native_slot_maker, METH_FASTCALL,
      "core/makers.py: a maker of a slotted class's instances that sets its slots without calling it (_native_make.c)."},
+    {"head_fields", (PyCFunction)(void (*)(void))native_head_fields, METH_FASTCALL,
+     "http/asgi.py `_check_head`: a request head's lower-cased headers and size, or a repeated singleton (_native_http.c)."},
+    {"json_may_break", (PyCFunction)(void (*)(void))native_json_may_break, METH_FASTCALL,
+     "http/limits.py `_may_break_rules`: whether a body holds \\u0000 or more brackets than a depth (_native_http.c)."},
+    {"response_head", (PyCFunction)(void (*)(void))native_response_head, METH_FASTCALL,
+     "http/asgi.py `_headers`: an answer's header list, or None (_native_http.c)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -147,6 +147,9 @@ PyObject *native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t n
 PyObject *native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_keyed_digest(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_slot_maker(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_head_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_json_may_break(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

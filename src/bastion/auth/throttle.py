@@ -54,6 +54,8 @@ class FailureThrottle:
 
     def check(self, client: str) -> None:
         """Raise RateLimited (429, with retry_after) if `client` is over its failure allowance."""
+        if not self._tat:  # no failures counted anywhere (most of the time): nothing to look up
+            return
         client = source(client)
         tat = self._tat.get(client)
         if tat is None:

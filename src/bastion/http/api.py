@@ -19,7 +19,7 @@ from bastion.http.gate import Admission, Gated
 from bastion.http.types import HttpRequest, HttpResponse, StreamingResponse
 from bastion.observability.logging import request_id_var
 from bastion.pipeline.runner import DirectStream, ObservedStream, Pipeline, framed
-from bastion.providers.base import StreamEncoder
+from bastion.providers.base import StreamEncoder, WireFormat
 from bastion.providers.openai import OPENAI
 from bastion.providers.registry import ingress_format
 
@@ -27,6 +27,8 @@ log = logging.getLogger("bastion.http")
 
 
 Serve = Callable[[RequestContext, HttpRequest], Awaitable[HttpResponse | StreamingResponse]]
+
+_FORMATS: dict[str, WireFormat] = {}  # ingress -> its wire format (ingress_format's answer)
 
 CLIENT_GONE_STATUS = 499  # nginx's "client closed request": no response was ever sent
 CLIENT_GONE = "client_disconnected"
@@ -129,7 +131,9 @@ class ApiHandlers:
 
     # ---- chat (both ingress formats) ---------------------------------------------------
     async def _chat(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse | StreamingResponse:
-        fmt = ingress_format(ctx.ingress)
+        fmt = _FORMATS.get(ctx.ingress)  # ingress_format, remembered: two calls fewer per request
+        if fmt is None:
+            fmt = _FORMATS[ctx.ingress] = ingress_format(ctx.ingress)
         try:
             chat = fmt.decode_request(req.json())
             if len(chat.messages) > self.max_messages:

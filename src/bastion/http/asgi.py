@@ -29,6 +29,16 @@ from bastion.http.limits import HttpLimits, LimitedRequest
 from bastion.http.relay import relay
 from bastion.http.types import After, HttpResponse, StreamingResponse
 
+_head_fields: Callable[[list[tuple[bytes, bytes]], dict[bytes, str], frozenset[str]],
+                       tuple[dict[str, str], int] | str | None] | None
+_response_head: Callable[[str, str, int | None, dict[str, str], dict[str, bytes]],
+                         list[tuple[bytes, bytes]] | None] | None
+try:  # _check_head's loop and _headers in one C call each (_native_http.c), with the same results
+    from bastion._native import head_fields as _head_fields
+    from bastion._native import response_head as _response_head
+except ImportError:  # not built: the Python code
+    _head_fields = _response_head = None
+
 log = logging.getLogger("bastion.http")
 
 Scope = MutableMapping[str, Any]
@@ -206,14 +216,14 @@ class BastionASGI:
         if method == "HEAD" and ("GET", path) in self.routes.public:
             method = "GET"  # a probe's HEAD is its GET; the server sends no body for a HEAD
         if rid is None:
-            rid = self._request_id()
+            self._counter += 1  # _request_id, inlined
+            rid = f"req_{self._prefix}{self._counter:010x}"
             peer = scope.get("client")
             client = peer[0] if peer else None
-        ingress = _ingress(path)
         public = (method, path) in self.routes.public
         if not public and self.in_flight >= self.limits.max_in_flight:
             self.shed_total += 1
-            await self._send(error_response(self._overloaded(), ingress), rid, send)
+            await self._send(error_response(self._overloaded(), _ingress(path)), rid, send)
             return
         self.in_flight += not public
         try:  # the request served here, not in a method of its own: a coroutine less per request
@@ -278,19 +288,19 @@ class BastionASGI:
                     resp = await route(req)
             except _ClientGone:
                 return  # nobody to answer; a gated route has recorded it
-            except BastionError as e:
-                resp = error_response(e, ingress)
+            except BastionError as e:  # (the ingress by path: only an error needs it)
+                resp = error_response(e, _ingress(path))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("unhandled error", extra={"request_id": rid})
                 resp = error_response(InternalError("internal error; see the gateway log for request " + rid),
-                                      ingress)
+                                      _ingress(path))
             if isinstance(resp, StreamingResponse):
                 await self._send_stream(resp, rid, receive, send, scope)
             else:
                 # Closed, not drained: what the client still sends is never read, let alone taken for a request.
-                await self._send(resp, rid, send, close=unread and _declares_body(scope["headers"]))
+                await self._send(resp, rid, send, unread and _declares_body(scope["headers"]))
         finally:
             self.in_flight -= not public
 
@@ -306,17 +316,13 @@ class BastionASGI:
         if len(raw) > lim.max_headers:
             raise InvalidRequest(f"too many request headers ({len(raw)} > {lim.max_headers})",
                                  code="request_header_fields_too_large", status=431)
-        headers: dict[str, str] = {}
-        size = 0
-        known = _NAME_TEXT
-        for k, v in raw:
-            name = known.get(k) if k.__class__ is bytes else None
-            if name is None:
-                name = k.decode("latin-1").lower()
-            size += len(k) + len(v) + 4
-            if name in headers and name in _SINGLETONS:
-                raise InvalidRequest(f"the {name} header appears more than once", code="duplicate_header")
-            headers[name] = v.decode("latin-1")
+        got = _head_fields(raw, _NAME_TEXT, _SINGLETONS) if _head_fields is not None else None
+        if got is None:
+            headers, size = _head_loop(raw)
+        elif isinstance(got, str):
+            raise _repeated(got)
+        else:
+            headers, size = got
         if size > lim.max_header_bytes:
             raise InvalidRequest(f"request headers exceed {lim.max_header_bytes} bytes",
                                  code="request_header_fields_too_large", status=431)
@@ -326,6 +332,10 @@ class BastionASGI:
 
     @staticmethod
     def _headers(content_type: str, extra: dict[str, str], rid: str, length: int | None) -> list[tuple[bytes, bytes]]:
+        if _response_head is not None:
+            got = _response_head(content_type, rid, length, extra, _NAME_BYTES)
+            if got is not None:
+                return got
         hs = [(b"content-type", content_type.encode()), (b"x-request-id", rid.encode())]
         if length is not None:
             hs.append((b"content-length", str(length).encode()))
@@ -336,7 +346,10 @@ class BastionASGI:
         return hs
 
     async def _send(self, resp: HttpResponse, rid: str, send: Send, close: bool = False) -> None:
-        hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
+        hs = (_response_head(resp.content_type, rid, len(resp.body), resp.headers, _NAME_BYTES)
+              if _response_head is not None else None)  # _headers' C path, without its call
+        if hs is None:
+            hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
         if close:
             hs.append((b"connection", b"close"))
         try:
@@ -417,6 +430,27 @@ async def _after(after: After, rid: str) -> None:
         await after()
     except Exception:
         log.exception("after-response work failed", extra={"request_id": rid})
+
+
+def _head_loop(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
+    """`_check_head`'s loop in Python (what head_fields does in C; any head it does not take): the
+    lower-cased headers (a repeated one keeps its last value) and the head's size."""
+    headers: dict[str, str] = {}
+    size = 0
+    known = _NAME_TEXT
+    for k, v in raw:
+        name = known.get(k) if k.__class__ is bytes else None
+        if name is None:
+            name = k.decode("latin-1").lower()
+        size += len(k) + len(v) + 4
+        if name in headers and name in _SINGLETONS:
+            raise _repeated(name)
+        headers[name] = v.decode("latin-1")
+    return headers, size
+
+
+def _repeated(name: str) -> InvalidRequest:
+    return InvalidRequest(f"the {name} header appears more than once", code="duplicate_header")
 
 
 def _declares_body(raw: list[tuple[bytes, bytes]]) -> bool:

@@ -339,7 +339,12 @@ class Pipeline:
         read, as far as the output guard keeps them together)."""
         ctx.operation = "chat"
         ctx.stream = req.stream
-        self.check_model(ctx, req.model, "chat")
+        model = ctx.model = req.model  # check_model, inlined (Principal.may_use too): two calls fewer
+        self.router.route(model, "chat")  # 404 when unknown
+        p = ctx.principal
+        assert p is not None
+        if p.models is not None and model not in p.models:
+            raise PermissionDenied(f"This key may not use the model '{model}'", param="model")
         if self.tracer is None:  # _run_stages, inlined: a coroutine less per request
             entered: list[RequestStage] = []
             ctx.state["_entered"] = entered

@@ -379,19 +379,28 @@ class _Streamed:
 
 
 def _quiet(state: PolicyState, response: ChatResponse) -> bool:
-    """Every text of the response is one the policy has nothing to do with (PolicyEngine.quiet)."""
-    engine, restore = state.engine, state.redactor.restore
+    """Every text of the response is one the policy has nothing to do with: its quiet tests
+    (PolicyEngine.quiet_test, one C call per text with the accelerator) say so. They say True only
+    where PolicyEngine.quiet does; a False is an inspection that finds nothing, as the general path's."""
+    tests = state.engine.quiet_tests[bool(state.redactor.restore)]
+    quiet = tests[0]
+    if quiet is None:  # (a rule without a literal pre-check: every text is scanned)
+        return False
     for ch in response.choices:
         for p in ch.content:
-            if isinstance(p, TextPart) and not engine.quiet(p.text, restore):
+            if isinstance(p, TextPart) and not quiet(p.text):
                 return False
-        for t in ch.thinking:
-            if t.text and not engine.quiet(t.text, {}):
-                return False
-        for c in ch.tool_calls:
-            if not engine.quiet(c.arguments, restore, json_string=True) or not engine.quiet(c.name, restore):
-                return False
-        if ch.refusal and not engine.quiet(ch.refusal, restore):
+        if ch.thinking:
+            unrestored = state.engine.quiet_tests[False][0]  # (thinking restores nothing)
+            for t in ch.thinking:
+                if t.text and (unrestored is None or not unrestored(t.text)):
+                    return False
+        if ch.tool_calls:
+            json_quiet = tests[1]
+            for c in ch.tool_calls:
+                if json_quiet is None or not json_quiet(c.arguments) or not quiet(c.name):
+                    return False
+        if ch.refusal and not quiet(ch.refusal):
             return False
     return True
 

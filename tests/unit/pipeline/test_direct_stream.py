@@ -11,7 +11,7 @@ import pytest
 from tests.unit.pipeline.test_stream_bursts import BURSTS, BurstGuard, EventGuard, FakeRouted
 
 from bastion.config.policy import PolicyConfig
-from bastion.core.context import RequestContext
+from bastion.core.context import Principal, RequestContext
 from bastion.core.types import ChatRequest, ChatResponse, Message, StreamEvent, TextPart
 from bastion.pipeline.runner import Burst, DirectStream, Pipeline
 from bastion.policy.stage import PolicyStage
@@ -40,6 +40,9 @@ class Routed(FakeRouted):
 
 
 class Router:
+    def route(self, model: str, kind: str) -> None:  # every model is known
+        return None
+
     async def chat_stream(self, ctx: RequestContext, req: ChatRequest) -> Routed:
         return Routed(BURSTS)
 
@@ -57,12 +60,11 @@ class Capture:
 
 def pipeline(guard: Any, capture: Capture | None = None) -> Pipeline:
     p = Pipeline(auth=None, stages=[], router=Router(), guard=guard, observers=[], capture=capture)  # type: ignore[arg-type]
-    p.check_model = lambda ctx, model, kind: None  # type: ignore[method-assign]
     return p
 
 
 async def stream_of(p: Pipeline) -> tuple[RequestContext, ChatResponse | AsyncIterator[Burst]]:
-    ctx = RequestContext(request_id="r", ingress="openai")
+    ctx = RequestContext(request_id="r", ingress="openai", principal=Principal("k", "key"))  # may use every model
     req = ChatRequest(model="m", messages=[Message("user", [TextPart("hi")])], stream=True)
     return ctx, await p.chat(ctx, req)
 
@@ -87,3 +89,25 @@ async def test_only_a_stream_nobody_reads_is_direct(guard: Any, capture: Capture
     if direct:  # iterated, a direct stream gives the routed events as they are
         assert flat == [ev for b in BURSTS for ev in b]
     assert ctx.usage is not None and ctx.finish_reason == "stop" and ctx.streamed_chars == len("Hello world")
+
+
+@pytest.mark.parametrize("models,refused", [(None, False), (frozenset({"m"}), False), (frozenset({"other"}), True)])
+async def test_chat_checks_the_model_as_check_model(models: frozenset[str] | None, refused: bool) -> None:
+    """Pipeline.chat's inlined model check refuses what check_model refuses, with its error."""
+    from bastion.core.errors import PermissionDenied
+
+    p = pipeline(None)
+    ctx = RequestContext(request_id="r", ingress="openai", principal=Principal("k", "key", models=models))
+    req = ChatRequest(model="m", messages=[Message("user", [TextPart("hi")])], stream=True)
+    try:
+        p.check_model(RequestContext(request_id="r2", ingress="openai", principal=ctx.principal), "m", "chat")
+        expected = None
+    except PermissionDenied as e:
+        expected = (e.status, e.message, e.param)
+    try:
+        await p.chat(ctx, req)
+        got = None
+    except PermissionDenied as e:
+        got = (e.status, e.message, e.param)
+    assert got == expected and (got is not None) == refused
+    assert ctx.model == "m"

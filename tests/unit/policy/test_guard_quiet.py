@@ -9,7 +9,16 @@ import pytest
 from bastion.config.policy import PolicyConfig
 from bastion.core.context import RequestContext
 from bastion.core.errors import PolicyViolation
-from bastion.core.types import ChatRequest, ChatResponse, Choice, ImagePart, Message, TextPart, ToolCall
+from bastion.core.types import (
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    ImagePart,
+    Message,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+)
 from bastion.policy import guard as guard_mod
 from bastion.policy.registry import ScannerRegistry
 from bastion.policy.rules import ScanRun
@@ -41,6 +50,7 @@ def responses() -> list[ChatResponse]:
         out.append(ChatResponse("id", "m", [Choice(0, [TextPart(PLAIN)], [ToolCall("1", "f", t)], "tool_calls")]))
         out.append(ChatResponse("id", "m", [Choice(0, [TextPart(PLAIN)], [], "stop", refusal=t or None)]))
         out.append(ChatResponse("id", "m", [Choice(0, [TextPart(PLAIN)], [], "stop"), Choice(1, [TextPart(t)], [], "stop")]))
+        out.append(ChatResponse("id", "m", [Choice(0, [TextPart(PLAIN)], [], "stop", thinking=[ThinkingPart(t, "sig")])]))
     return out
 
 
@@ -81,3 +91,35 @@ def test_engine_quiet_means_inspect_finds_nothing(registry: ScannerRegistry, tex
                 found = engine.inspect(ScanRun([]), text, restore)
                 assert not found.hits and not found.edits
                 assert not engine.output_rules or engine.inspect(ScanRun([]), text, {}).hits == []
+
+
+def _engine_quiet(state: Any, response: ChatResponse) -> bool:
+    """The pass-through's condition by PolicyEngine.quiet, text by text (its reference)."""
+    engine, restore = state.engine, state.redactor.restore
+    for ch in response.choices:
+        for p in ch.content:
+            if isinstance(p, TextPart) and not engine.quiet(p.text, restore):
+                return False
+        for t in ch.thinking:
+            if t.text and not engine.quiet(t.text, {}):
+                return False
+        for c in ch.tool_calls:
+            if not engine.quiet(c.arguments, restore, json_string=True) or not engine.quiet(c.name, restore):
+                return False
+        if ch.refusal and not engine.quiet(ch.refusal, restore):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("raw", POLICIES)
+async def test_quiet_by_the_quiet_tests_only_where_engine_quiet(registry: ScannerRegistry, raw: dict[str, Any]) -> None:
+    """`_quiet` asks the engine's quiet tests (one C call per text): True only where PolicyEngine.quiet
+    says so of every text (for these policies exactly there), with and without a restore map."""
+    from bastion.policy.selection import PolicyState
+
+    s = PolicyStage({"default": PolicyConfig.model_validate(raw)}, registry=registry)
+    for restore in ({}, {"[EMAIL_1]": "jane@corp.example.com"}):
+        state = PolicyState(s.policies.engines["default"])
+        state.redactor.restore.update(restore)
+        for r in responses():
+            assert guard_mod._quiet(state, r) == _engine_quiet(state, r), (raw, restore, r)
