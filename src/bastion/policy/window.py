@@ -132,7 +132,9 @@ class HeldText:
             # Early release: the first text leaves as soon as a token ends (text without a
             # delimiter only extends the last token, which stays held anyway); after that the
             # text is rescanned once per `step` new characters, at the next token end.
-            if not self._early or (self.base and self._fresh < self.step) or _DELIMITER.search(text) is None:
+            # (" " in text: a delimiter without the pattern's search)
+            if (not self._early or (self.base and self._fresh < self.step)
+                    or (" " not in text and _DELIMITER.search(text) is None)):
                 return ""
         return self._release(False)
 
