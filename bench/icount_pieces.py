@@ -58,6 +58,9 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "TelemetryObserver.finish": ("bastion.observability.observer", "TelemetryObserver", "finish"),
     "Pipeline.chat": ("bastion.pipeline.runner", "Pipeline", "chat"),
     "Authenticator.authenticate": ("bastion.auth.authenticator", "Authenticator", "authenticate"),
+    "burst_filter": ("bastion.policy.guard", "OutputGuard", "burst_filter"),
+    "HeldText._release": ("bastion.policy.window", "HeldText", "_release"),
+    "pending_start": ("bastion.policy.window", None, "pending_start"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")
