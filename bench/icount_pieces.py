@@ -80,6 +80,9 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "AuditStage.finish": ("bastion.audit.stage", "AuditStage", "finish"),
     "build_record": ("bastion.audit.stage", None, "build_record"),
     "JsonStreamHandler.flush": ("bastion.observability.logging", "JsonStreamHandler", "flush"),
+    "burst_filter": ("bastion.policy.guard", "OutputGuard", "burst_filter"),
+    "HeldText._release": ("bastion.policy.window", "HeldText", "_release"),
+    "pending_start": ("bastion.policy.window", None, "pending_start"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")

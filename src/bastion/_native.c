@@ -63,6 +63,8 @@
  *       normalize.is_plain, and the PII scanner's gates of an ASCII text, in one pass each (_native_pii.c).
  *   quiet_text(marks, tables, text) -> bool
  *       An ASCII text with no byte `marks` marks and (tables not None) no secret literal (_native_pii.c).
+ *   pending_start(text, pos) -> int
+ *       policy/window.py's pending suffix start of an ASCII text, -1 for another str (_native_pii.c).
  *
  * They hold the GIL throughout (the prefilter's tables hold a stamp table each call writes).
  */
@@ -1010,6 +1012,8 @@ static PyMethodDef methods[] = {
     {"plain", native_plain, METH_O, "normalize.is_plain: ASCII without control characters but tab and line breaks."},
     {"quiet_text", (PyCFunction)(void (*)(void))native_quiet_text, METH_FASTCALL,
      "PolicyEngine's quiet of an ASCII text in one call: no marked byte, no secret literal (_native_pii.c)."},
+    {"pending_start", (PyCFunction)(void (*)(void))native_pending_start, METH_FASTCALL,
+     "policy/window.py pending_start of an ASCII text; -1 for another (_native_pii.c)."},
     {"pii_gates", native_pii_gates, METH_O,
      "The PII scanner's first digit, IBAN and IPv6 hints and number clusters of an ASCII text (_native_pii.c)."},
     {"sse_events", (PyCFunction)(void (*)(void))native_sse_events, METH_FASTCALL,

@@ -135,6 +135,7 @@ PyObject *native_secret_tables(PyObject *self, PyObject *args);
 PyObject *native_secret_bits(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_plain(PyObject *self, PyObject *text);
 PyObject *native_quiet_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_pending_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_pii_gates(PyObject *self, PyObject *text);
 PyObject *native_sse_events(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_text_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

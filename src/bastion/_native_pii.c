@@ -164,6 +164,61 @@ native_quiet_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return Py_NewRef(live ? Py_False : Py_True);
 }
 
+/* Whitespace as str.isspace (and the patterns' \s) takes it, among ASCII bytes: \t \n \v \f \r, 0x1c-0x1f, space. */
+static inline int
+ascii_space(unsigned char x)
+{
+    return (x >= 0x09 && x <= 0x0d) || (x >= 0x1c && x <= 0x20);
+}
+
+/* pending_start(text, pos) -> int: policy/window.py `_pending_start` of an ASCII str (pos >= 0), -1 for another
+ * str. The same four anchored matches, on bytes: the last token ([^\s"]*, back from the end, not before pos), the
+ * longest suffix of groups and joiners ([^a-z"\n\r]*, likewise), then joiners ([^\S\n\r]*) and a group
+ * ([^a-z\s"]*) forward. */
+PyObject *
+native_pending_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "pending_start: expected 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    const unsigned char *c;
+    Py_ssize_t n;
+    int ascii = ascii_text(args[0], "pending_start", &c, &n);
+    if (ascii < 0)
+        return NULL;
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    if (!ascii)
+        return PyLong_FromSsize_t(-1);
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "pending_start: pos must be >= 0");
+        return NULL;
+    }
+    if (pos >= n)
+        return PyLong_FromSsize_t(n);
+    Py_ssize_t start = n, run = n;
+    while (start > pos && !ascii_space(c[start - 1]) && c[start - 1] != '"')
+        start--;
+    while (run > pos && !(c[run - 1] >= 'a' && c[run - 1] <= 'z') && c[run - 1] != '"' && c[run - 1] != '\n'
+           && c[run - 1] != '\r')
+        run--;
+    if (run < start) {
+        Py_ssize_t first = run;
+        while (first < n && ascii_space(c[first]) && c[first] != '\n' && c[first] != '\r')
+            first++;
+        if (first < start) {
+            Py_ssize_t end = first;
+            while (end < n && !(c[end] >= 'a' && c[end] <= 'z') && !ascii_space(c[end]) && c[end] != '"')
+                end++;
+            if (end < n)
+                return PyLong_FromSsize_t(first);
+        }
+    }
+    return PyLong_FromSsize_t(start);
+}
+
 PyObject *
 native_pii_gates(PyObject *self, PyObject *text)
 {

@@ -39,6 +39,12 @@ from bastion.policy.normalize import spells_escapes
 from bastion.policy.redaction import PLACEHOLDER_MAX, Redactor
 from bastion.policy.rules import Hit
 
+_native_start: Callable[[str, int], int] | None
+try:
+    from bastion._native import pending_start as _native_start
+except ImportError:  # (the Python variant: the patterns below)
+    _native_start = None
+
 _PARTIAL_PLACEHOLDER = re.compile(r"\[[A-Z0-9_]*")
 
 # Whitespace that normalisation turns into a space or drops: it can join groups of a number.
@@ -65,6 +71,15 @@ def pending_start(text: str, pos: int = 0) -> int:
     n = len(text)
     if pos >= n:
         return n
+    if _native_start is not None:
+        start = _native_start(text, pos)  # (an ASCII text, in one C call; -1 for another)
+        if start >= 0:
+            return start
+    return _pending_start(text, pos, n)
+
+
+def _pending_start(text: str, pos: int, n: int) -> int:
+    """`pending_start` by the patterns (any text; n = len(text) > pos)."""
     rev = text[:pos - 1:-1] if pos else text[::-1]  # text[pos:] reversed, in one slice
     # (each pattern is a `*`: it always matches)
     start = n - _LAST_TOKEN.match(rev).end()  # type: ignore[union-attr]
@@ -117,7 +132,9 @@ class HeldText:
             # Early release: the first text leaves as soon as a token ends (text without a
             # delimiter only extends the last token, which stays held anyway); after that the
             # text is rescanned once per `step` new characters, at the next token end.
-            if not self._early or (self.base and self._fresh < self.step) or _DELIMITER.search(text) is None:
+            # (" " in text: a delimiter without the pattern's search)
+            if (not self._early or (self.base and self._fresh < self.step)
+                    or (" " not in text and _DELIMITER.search(text) is None)):
                 return ""
         return self._release(False)
 
