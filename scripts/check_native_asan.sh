@@ -23,4 +23,5 @@ LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 \
     tests/unit/policy/test_injection_native_passes.py tests/unit/limits/test_limits_bucket_native.py \
     tests/unit/policy/test_cache.py tests/unit/test_core_makers.py tests/unit/providers/openai/test_openai_codec_fast.py \
     tests/unit/observability/test_access_line_native.py tests/unit/observability/test_observe_native.py \
-    tests/unit/policy/test_injection_heads.py tests/unit/http/test_native_http.py
+    tests/unit/policy/test_injection_heads.py tests/unit/http/test_native_http.py \
+    tests/unit/policy/test_window_native.py tests/unit/policy/test_window_early.py
