@@ -108,6 +108,7 @@ def main() -> None:
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
     ap.add_argument("--small-share", type=float, default=train.SMALL_SHARE)
     ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams, 8: short lines read as one)")
+    ap.add_argument("--bits", type=int, default=train.BITS, help="hashed feature buckets: 2 ** this (thirty-fifth round)")
     train.add_recipe_args(ap)
     args = ap.parse_args()
     train.set_recipe(args)
@@ -122,7 +123,7 @@ def main() -> None:
     train_records = [r for r in records if not str(r["group"]).startswith(train.INFO_PREFIX)
                      and r["group"] not in set(args.exclude)]
     info_records = [r for r in records if str(r["group"]).startswith(train.INFO_PREFIX)]
-    docs = train.featurise(train_records, small=small)
+    docs = train.featurise(train_records, small=small, bits=args.bits)
     fold_of = {g: name for name, groups in FOLDS.items() for g in groups}
     missing = {d.group for d in docs} - set(fold_of) - train.TRAIN_ONLY  # training-only groups are never held out
     if missing:
@@ -134,7 +135,7 @@ def main() -> None:
     for name, groups in FOLDS.items():
         held = [d for d in docs if d.group in groups]
         rest = without_near_duplicates([d for d in docs if d.group not in groups], held)
-        model = train.train(rest, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
+        model = train.train(rest, args.l2, args.target_fpr, bits=args.bits, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
                             embed=args.embed, small=small, dead_runs=bool(args.dead_runs))
         det = Detector(model)
         for d in held:
