@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import pickle
 import re
 import sys
 import time
@@ -108,6 +109,12 @@ def main() -> None:
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
     ap.add_argument("--small-share", type=float, default=train.SMALL_SHARE)
     ap.add_argument("--kinds", type=int, default=train.KINDS, help="extra feature kinds (1: word skip-bigrams, 8: short lines read as one)")
+    ap.add_argument("--bits", type=int, default=train.BITS, help="hashed feature buckets: 2 ** this (thirty-fifth round)")
+    ap.add_argument("--part", default="", metavar="K/N",
+                    help="only folds K, K+N, K+2N, ... (0-based), their held-out scores pickled to --dump, no summary")
+    ap.add_argument("--dump", default="", help="with --part: where to pickle the part's held-out scores")
+    ap.add_argument("--combine", nargs="*", default=[], metavar="DUMP",
+                    help="summarise the --dump files of all N parts (no training): the same output as one run")
     train.add_recipe_args(ap)
     args = ap.parse_args()
     train.set_recipe(args)
@@ -115,6 +122,42 @@ def main() -> None:
     small = (args.small[0], args.small[1])
     train.SMALL_SHARE = args.small_share
     train.GROUP_POWER = args.group_power
+    if args.combine:  # the parts of one run (thirty-fifth round: run in parallel on a loaded host), summarised as one
+        result, per_group, per_text = _combined(args.combine)
+        info_records = [r for r in train.load_corpus(include_info=True)
+                        if str(r["group"]).startswith(train.INFO_PREFIX)]
+    else:
+        result, per_group, per_text, info_records = _folds(args, small)
+        if args.part:
+            return
+    _summary(args, result, per_group, per_text, info_records)
+
+
+def _combined(dumps: list[str]) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, list[float]]],
+                                         list[dict[str, object]]]:
+    """The parts' held-out scores as one run's (every fold exactly once)."""
+    result: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    per_group: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    per_text: list[dict[str, object]] = []
+    folds: list[str] = []
+    for path in dumps:
+        part = pickle.loads(Path(path).read_bytes())
+        folds.extend(part["folds"])
+        for key, lists in part["result"].items():
+            for name, values in lists.items():
+                result[key][name].extend(values)
+        for key, lists in part["per_group"].items():
+            for name, values in lists.items():
+                per_group[key][name].extend(values)
+        per_text.extend(part["per_text"])
+    if sorted(folds) != sorted(FOLDS):
+        raise SystemExit(f"the parts do not hold every fold exactly once: {sorted(folds)}")
+    return result, per_group, per_text
+
+
+def _folds(args: argparse.Namespace, small: tuple[int, int]) -> tuple[
+        dict[str, dict[str, list[float]]], dict[str, dict[str, list[float]]], list[dict[str, object]],
+        list[dict[str, object]]]:
     t0 = time.time()
     records = train.load_corpus(include_info=True)
     if set(args.exclude) - train.TRAIN_ONLY:
@@ -122,7 +165,7 @@ def main() -> None:
     train_records = [r for r in records if not str(r["group"]).startswith(train.INFO_PREFIX)
                      and r["group"] not in set(args.exclude)]
     info_records = [r for r in records if str(r["group"]).startswith(train.INFO_PREFIX)]
-    docs = train.featurise(train_records, small=small)
+    docs = train.featurise(train_records, small=small, bits=args.bits)
     fold_of = {g: name for name, groups in FOLDS.items() for g in groups}
     missing = {d.group for d in docs} - set(fold_of) - train.TRAIN_ONLY  # training-only groups are never held out
     if missing:
@@ -131,10 +174,14 @@ def main() -> None:
     result: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     per_group: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     per_text: list[dict[str, object]] = []
-    for name, groups in FOLDS.items():
+    folds = list(FOLDS.items())
+    if args.part:
+        k, n = (int(v) for v in args.part.split("/"))
+        folds = folds[k::n]
+    for name, groups in folds:
         held = [d for d in docs if d.group in groups]
         rest = without_near_duplicates([d for d in docs if d.group not in groups], held)
-        model = train.train(rest, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
+        model = train.train(rest, args.l2, args.target_fpr, bits=args.bits, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
                             embed=args.embed, small=small, dead_runs=bool(args.dead_runs))
         det = Detector(model)
         for d in held:
@@ -149,6 +196,16 @@ def main() -> None:
             per_text.append({"key": hashlib.sha256(d.text.encode()).hexdigest()[:16], "group": d.group,
                              "label": d.label, "full": full, "rules": rule, "classifier": clf})
         sys.stderr.write(f"fold {name}: {len(held)} held out, trained on {len(rest)}, {time.time() - t0:.0f}s\n")
+    if args.part:
+        Path(args.dump).write_bytes(pickle.dumps({
+            "folds": [name for name, _ in folds], "per_text": per_text,
+            "result": {k: dict(v) for k, v in result.items()}, "per_group": {k: dict(v) for k, v in per_group.items()}}))
+    return result, per_group, per_text, info_records
+
+
+def _summary(args: argparse.Namespace, result: dict[str, dict[str, list[float]]],
+             per_group: dict[str, dict[str, list[float]]], per_text: list[dict[str, object]],
+             info_records: list[dict[str, object]]) -> None:
     out: dict[str, object] = {"threshold": THRESHOLD, "layers": {}, "groups": {}}
     for key in ("full", "rules", "classifier"):
         out["layers"][key] = rates(result[key]["scores"], [int(x) for x in result[key]["labels"]])  # type: ignore[index]

@@ -399,7 +399,7 @@ def calibration_shift(logits_by_group: dict[str, list[float]], target_fpr: float
 
 
 def embedded(docs: list[Doc], per_attack: int = EMBED, seed: int = 7,
-             small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE)) -> list[Doc]:
+             small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE), bits: int = BITS) -> list[Doc]:
     """Indirect-injection examples made from the training texts: each short attack placed inside a benign
     training document (keeping the attack text's group and label), so the model learns to find a
     short order inside a longer text instead of judging the whole window."""
@@ -415,14 +415,14 @@ def embedded(docs: list[Doc], per_attack: int = EMBED, seed: int = 7,
             c = rng.choice(carriers)
             cut = rng.randrange(len(c.text))
             records.append({"text": f"{c.text[:cut]}\n{d.text}\n{c.text[cut:]}", "label": 1, "group": d.group})
-    return featurise(records, small=small)
+    return featurise(records, small=small, bits=bits)
 
 
 def train(docs: list[Doc], l2: float, target_fpr: float, bits: int = BITS, window: int = WINDOW,
           stride: int = STRIDE, mi_rounds: int = MI_ROUNDS, crossfit: int = CROSSFIT, embed: int = EMBED,
           small: tuple[int, int] = (SMALL_WINDOW, SMALL_STRIDE), dead_runs: bool = DEAD_RUNS) -> LinearModel:
     docs = [d for d in docs if d.group not in TEST_ONLY]
-    docs = docs + embedded(docs, embed, small=small)
+    docs = docs + embedded(docs, embed, small=small, bits=bits)
     x, y, doc_of_row = design_rows(docs, bits, dead_runs)
     return train_from(docs, x, y, doc_of_row, l2, target_fpr, bits, window, stride, mi_rounds, crossfit, small,
                       dead_runs)
@@ -533,6 +533,7 @@ def main() -> None:
     ap.add_argument("--group-power", type=float, default=GROUP_POWER,
                     help="a source group's weight grows as its size ** this (0: every group counts the same)")
     ap.add_argument("--kinds", type=int, default=KINDS, help="extra feature kinds (1: word skip-bigrams, 2: content-word pairs, 4: gloss, 8: short lines read as one)")
+    ap.add_argument("--bits", type=int, default=BITS, help="hashed feature buckets: 2 ** this (thirty-fifth round)")
     add_recipe_args(ap)
     args = ap.parse_args()
     set_recipe(args)
@@ -540,10 +541,10 @@ def main() -> None:
     sys.modules[__name__].KINDS = args.kinds  # read by featurise() and train_from()
     small = (args.small[0], args.small[1])
     records = [r for r in load_corpus() if r["group"] not in set(args.exclude) | TEST_ONLY]
-    docs = featurise(records, small=small)
-    model = train(docs, args.l2, args.target_fpr, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
+    docs = featurise(records, small=small, bits=args.bits)
+    model = train(docs, args.l2, args.target_fpr, bits=args.bits, mi_rounds=args.mi_rounds, crossfit=args.crossfit,
                   embed=args.embed, small=small, dead_runs=bool(args.dead_runs))
-    version = f"hash{BITS}-w{WINDOW}-n{len(docs)}"
+    version = f"hash{args.bits}-w{WINDOW}-n{len(docs)}"
     LinearModel(model.weights, model.cue_weights, model.bias, model.bits, model.window, model.stride, version,
                 digest(), model.small_window, model.small_stride, model.dead_runs, model.kinds,
                 cap=model.cap, short_bias=model.short_bias).save(Path(args.out))

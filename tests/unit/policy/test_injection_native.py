@@ -36,7 +36,9 @@ if not features_mod.NATIVE:
 from bastion import _native
 
 CORPUS = Path(__file__).resolve().parents[3] / "data" / "injection" / "corpus"
-NATIVE, NUMPY = Hasher(native=True), Hasher(native=False)
+# at the packaged model's hash width, as the detector builds its hasher (`MODEL` below is scored with these)
+_BITS = LinearModel.load().bits
+NATIVE, NUMPY = Hasher(bits=_BITS, native=True), Hasher(bits=_BITS, native=False)
 PATTERNS = [r.pattern for r in RULES]
 PRE_NATIVE, PRE_NUMPY = Prefilter(PATTERNS, NATIVE), Prefilter(PATTERNS, NUMPY)
 

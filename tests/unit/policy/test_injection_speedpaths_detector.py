@@ -138,8 +138,9 @@ class Reference:
     def __init__(self, model: LinearModel | None, use_rules: bool = True, vertical: bool = False) -> None:
         self.model, self.use_rules = model, use_rules
         self.vertical = vertical or (model is not None and bool(model.kinds & VERT))
-        # the model's extra feature kinds too (the gloss of a model trained with it)
-        self.hasher = Hasher(bits=18, max_len=CHUNK, kinds=model.kinds if model is not None else 0)
+        # the model's extra feature kinds too (the gloss of a model trained with it), at the model's hash width
+        self.hasher = Hasher(bits=model.bits if model is not None else 18, max_len=CHUNK,
+                             kinds=model.kinds if model is not None else 0)
 
     def canonical(self, text: str) -> canon.Canonical:
         c = canon.canonicalize(text)
