@@ -1,7 +1,7 @@
 """Types of the optional C accelerator (src/bastion/_native.c)."""
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from typing_extensions import Buffer
 
@@ -56,6 +56,9 @@ def bucket_take(buckets: dict[str, list[float]], counts: dict[str, int],
 def bucket_give_back(buckets: dict[str, list[float]], counts: dict[str, int],
                      rows: tuple[tuple[int, str, str, int, float], ...], token_delta: int, t: float, /
                      ) -> bool | None: ...
+def bucket_take_headed(buckets: dict[str, list[float]], counts: dict[str, int],
+                       rows: tuple[tuple[int, str, str, int, float], ...], tokens: int, t: float,
+                       headers: dict[str, str], /) -> tuple[Any, ...] | Literal[True] | None: ...
 def keyed_digest(key: bytes, data: str | bytes, /) -> bytes: ...
 def slot_maker(cls: type[_T], names: tuple[str, ...], /) -> Callable[..., _T]: ...
 def head_fields(raw: list[tuple[bytes, bytes]], known: dict[bytes, str], singletons: frozenset[str], /

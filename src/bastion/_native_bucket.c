@@ -152,6 +152,128 @@ bucket_args(PyObject *const *args, Py_ssize_t nargs, const char *usage, long lon
     return isfinite(*t) ? 1 : 0;
 }
 
+/* What the check phase of a take found, for the commit phase. */
+typedef struct {
+    Py_ssize_t n;
+    char kinds[MAX_ROWS];
+    PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS], *bs[MAX_ROWS];
+    double levels[MAX_ROWS];
+    long long req_limit, tok_limit, req_rem, tok_rem;
+    double req_left, tok_left;
+} Take;
+
+/* The check phase of a take (nothing changed): 1 when every row admits (`tk` filled); 0 with *out a new
+ * reference to what the caller returns (None: not handled; (row, level or None): refused); -1 with an
+ * exception. */
+static int
+take_check(PyObject *buckets, PyObject *counts, PyObject *rows, long long tokens, double t, Take *tk,
+           PyObject **out)
+{
+    Py_ssize_t n = tk->n = PyTuple_GET_SIZE(rows);
+    tk->req_limit = tk->tok_limit = tk->req_rem = tk->tok_rem = 0;
+    tk->req_left = tk->tok_left = 0.0;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        long long limit;
+        double flimit;
+        if (row_fields(PyTuple_GET_ITEM(rows, j), &tk->kinds[j], &tk->keys[j], &limit, &flimit, &tk->fobjs[j]) < 0) {
+            *out = Py_NewRef(Py_None);
+            return 0;
+        }
+        tk->bs[j] = NULL;
+        if (tk->kinds[j] == 'p') {
+            long long cur;
+            int rc = count_of(counts, tk->keys[j], &cur);
+            if (rc == -2)
+                return -1;
+            if (rc < 0) {
+                *out = Py_NewRef(Py_None);
+                return 0;
+            }
+            if (cur >= limit) {
+                *out = Py_BuildValue("(nO)", j, Py_None);
+                return *out == NULL ? -1 : 0;
+            }
+            continue;
+        }
+        long long need;
+        if (tk->kinds[j] == 't') {
+            if (tokens > limit) {
+                *out = Py_BuildValue("(nO)", j, Py_None);
+                return *out == NULL ? -1 : 0;
+            }
+            need = tokens;
+        } else {
+            need = 1;
+        }
+        PyObject *b = PyDict_GetItemWithError(buckets, tk->keys[j]);
+        double cur;
+        if (b == NULL) {
+            if (PyErr_Occurred())
+                return -1;
+            cur = flimit;
+        } else {
+            double stamp;
+            if (bucket_fields(b, &cur, &stamp) < 0) {
+                *out = Py_NewRef(Py_None);
+                return 0;
+            }
+            double elapsed = t - stamp;
+            if (elapsed > 0)
+                cur += elapsed * (double)limit / PERIOD;
+            if (cur > (double)limit)
+                cur = flimit;
+        }
+        if (cur < (double)need) {
+            *out = Py_BuildValue("(nd)", j, cur);
+            return *out == NULL ? -1 : 0;
+        }
+        cur -= (double)need;
+        tk->bs[j] = b;
+        tk->levels[j] = cur;
+        long long rem = (long long)cur; /* cur >= 0: floor */
+        if (tk->kinds[j] == 't') {
+            if (!tk->tok_limit || rem < tk->tok_rem)
+                tk->tok_limit = limit, tk->tok_rem = rem, tk->tok_left = cur;
+        } else if (!tk->req_limit || rem < tk->req_rem) {
+            tk->req_limit = limit, tk->req_rem = rem, tk->req_left = cur;
+        }
+    }
+    return 1;
+}
+
+/* The commit phase: every row of a checked take taken. 0, or -1 with an exception. */
+static int
+take_commit(PyObject *buckets, PyObject *counts, PyObject *t_obj, Take *tk)
+{
+    /* Buckets are borrowed from `buckets`, which nothing since the check changed. */
+    for (Py_ssize_t j = 0; j < tk->n; j++) {
+        if (tk->kinds[j] == 'p')
+            continue;
+        if (tk->bs[j] == NULL) {
+            if (new_bucket(buckets, tk->keys[j], tk->levels[j], t_obj, tk->fobjs[j]) < 0)
+                return -1;
+        } else {
+            if (set_float(tk->bs[j], 0, tk->levels[j]) < 0)
+                return -1;
+            set_obj(tk->bs[j], 1, t_obj);
+            set_obj(tk->bs[j], 2, tk->fobjs[j]);
+        }
+    }
+    for (Py_ssize_t j = 0; j < tk->n; j++) {
+        if (tk->kinds[j] != 'p')
+            continue;
+        long long cur;
+        if (count_of(counts, tk->keys[j], &cur) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "bucket_take: a count changed");
+            return -1;
+        }
+        if (set_count(counts, tk->keys[j], cur + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* bucket_take(buckets, counts, rows, tokens, t): MemoryBackend.take's counters. Admitted:
  * (req_limit, req_remaining, req_left, tok_limit, tok_remaining, tok_left), the limits 0 when none
  * applied; refused: (position of the refusing row in rows, the bucket's level or None); None: not
@@ -164,91 +286,127 @@ native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int ok = bucket_args(args, nargs, "bucket_take(buckets, counts, rows, tokens, t)", &tokens, &t);
     if (ok <= 0)
         return ok < 0 ? NULL : Py_NewRef(Py_None);
-    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
-    Py_ssize_t n = PyTuple_GET_SIZE(rows);
-    char kinds[MAX_ROWS];
-    PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS], *bs[MAX_ROWS];
-    double levels[MAX_ROWS];
-    long long req_limit = 0, tok_limit = 0, req_rem = 0, tok_rem = 0;
-    double req_left = 0.0, tok_left = 0.0;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        long long limit;
-        double flimit;
-        if (row_fields(PyTuple_GET_ITEM(rows, j), &kinds[j], &keys[j], &limit, &flimit, &fobjs[j]) < 0)
-            Py_RETURN_NONE;
-        bs[j] = NULL;
-        if (kinds[j] == 'p') {
-            long long cur;
-            int rc = count_of(counts, keys[j], &cur);
-            if (rc == -2)
-                return NULL;
-            if (rc < 0)
-                Py_RETURN_NONE;
-            if (cur >= limit)
-                return Py_BuildValue("(nO)", j, Py_None);
-            continue;
-        }
-        long long need;
-        if (kinds[j] == 't') {
-            if (tokens > limit)
-                return Py_BuildValue("(nO)", j, Py_None);
-            need = tokens;
-        } else {
-            need = 1;
-        }
-        PyObject *b = PyDict_GetItemWithError(buckets, keys[j]);
-        double cur;
-        if (b == NULL) {
-            if (PyErr_Occurred())
-                return NULL;
-            cur = flimit;
-        } else {
-            double stamp;
-            if (bucket_fields(b, &cur, &stamp) < 0)
-                Py_RETURN_NONE;
-            double elapsed = t - stamp;
-            if (elapsed > 0)
-                cur += elapsed * (double)limit / PERIOD;
-            if (cur > (double)limit)
-                cur = flimit;
-        }
-        if (cur < (double)need)
-            return Py_BuildValue("(nd)", j, cur);
-        cur -= (double)need;
-        bs[j] = b;
-        levels[j] = cur;
-        long long rem = (long long)cur; /* cur >= 0: floor */
-        if (kinds[j] == 't') {
-            if (!tok_limit || rem < tok_rem)
-                tok_limit = limit, tok_rem = rem, tok_left = cur;
-        } else if (!req_limit || rem < req_rem) {
-            req_limit = limit, req_rem = rem, req_left = cur;
-        }
+    Take tk;
+    PyObject *out = NULL;
+    int rc = take_check(args[0], args[1], args[2], tokens, t, &tk, &out);
+    if (rc <= 0)
+        return rc < 0 ? NULL : out;
+    if (take_commit(args[0], args[1], args[4], &tk) < 0)
+        return NULL;
+    return Py_BuildValue("(LLdLLd)", tk.req_limit, tk.req_rem, tk.req_left, tk.tok_limit, tk.tok_rem, tk.tok_left);
+}
+
+/* A non-negative integer as a str (what str(int) writes); NULL with an exception. */
+static PyObject *
+int_text(long long v)
+{
+    char buf[32];
+    int len = snprintf(buf, sizeof buf, "%lld", v);
+    return PyUnicode_FromStringAndSize(buf, len);
+}
+
+/* limits/bucket.py format_reset(seconds) for a finite seconds in [0, 1e9]: the text, or NULL with an
+ * exception. The Python code's `f"{ms / 1000:.3f}".rstrip("0")` for an int ms of at most 60,000 not a
+ * multiple of 1000 is ms's seconds, a point and its three digits of thousandths without trailing zeros:
+ * the double ms / 1000 is within 2**-47 of that decimal, which "%.3f" (correctly rounded) gives back. */
+static PyObject *
+reset_text(double seconds)
+{
+    char buf[64];
+    int len;
+    if (seconds <= 0)
+        return PyUnicode_FromString("0s");
+    long long ms = (long long)ceil(seconds * 1000);
+    if (seconds < 1)
+        return ms > 1 ? (len = snprintf(buf, sizeof buf, "%lldms", ms), PyUnicode_FromStringAndSize(buf, len))
+                      : PyUnicode_FromString("1ms");
+    long long minutes = ms / 60000, hours;
+    ms %= 60000;
+    hours = minutes / 60;
+    minutes %= 60;
+    char secs[32];
+    if (ms % 1000 == 0) {
+        snprintf(secs, sizeof secs, "%lld", ms / 1000);
+    } else {
+        int n = snprintf(secs, sizeof secs, "%lld.%03lld", ms / 1000, ms % 1000);
+        while (n > 0 && secs[n - 1] == '0')
+            secs[--n] = '\0';
     }
-    /* Everything admits: take. Buckets are borrowed from `buckets`, which nothing above changed. */
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (kinds[j] == 'p')
-            continue;
-        if (bs[j] == NULL) {
-            if (new_bucket(buckets, keys[j], levels[j], t_obj, fobjs[j]) < 0)
-                return NULL;
-        } else {
-            if (set_float(bs[j], 0, levels[j]) < 0)
-                return NULL;
-            set_obj(bs[j], 1, t_obj);
-            set_obj(bs[j], 2, fobjs[j]);
-        }
+    if (hours)
+        len = snprintf(buf, sizeof buf, "%lldh%lldm%ss", hours, minutes, secs);
+    else if (minutes)
+        len = snprintf(buf, sizeof buf, "%lldm%ss", minutes, secs);
+    else
+        len = snprintf(buf, sizeof buf, "%ss", secs);
+    return PyUnicode_FromStringAndSize(buf, len);
+}
+
+/* The three header texts of one kind (limit, remaining, reset) into v[0..2]; 0, or -1 with an exception
+ * (v cleared). `left` is the level whose floor `rem` is; the reset is full_after's arithmetic. */
+static int
+header_texts(long long limit, long long rem, double left, PyObject **v)
+{
+    double seconds = left < (double)limit ? ((double)limit - left) * PERIOD / (double)limit : 0.0;
+    v[0] = int_text(limit);
+    v[1] = int_text(rem);
+    v[2] = reset_text(seconds);
+    if (v[0] == NULL || v[1] == NULL || v[2] == NULL) {
+        Py_CLEAR(v[0]);
+        Py_CLEAR(v[1]);
+        Py_CLEAR(v[2]);
+        return -1;
     }
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (kinds[j] != 'p')
-            continue;
-        long long cur;
-        if (count_of(counts, keys[j], &cur) < 0)
-            return PyErr_Occurred() ? NULL : (PyErr_SetString(PyExc_ValueError, "bucket_take: a count changed"), NULL);
-        if (set_count(counts, keys[j], cur + 1) < 0)
-            return NULL;
+    return 0;
+}
+
+static const char *const HEADER_NAMES[6] = {
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"};
+
+/* bucket_take_headed(buckets, counts, rows, tokens, t, headers): bucket_take, and on admission the
+ * x-ratelimit-* headers of the most restrictive requests and tokens rows written into the dict
+ * `headers` as limits/stage.py RateLimitStage._headers writes them; True. Refused: as bucket_take;
+ * None: not handled here, nothing changed (the headers' texts are made before any counter changes). */
+PyObject *
+native_bucket_take_headed(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long tokens;
+    double t;
+    if (nargs != 6 || !PyDict_CheckExact(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "bucket_take_headed(buckets, counts, rows, tokens, t, headers): "
+                                         "dict, dict, tuple, int, float, dict expected");
+        return NULL;
     }
-    return Py_BuildValue("(LLdLLd)", req_limit, req_rem, req_left, tok_limit, tok_rem, tok_left);
+    int ok = bucket_args(args, 5, "bucket_take_headed(buckets, counts, rows, tokens, t, headers)", &tokens, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    Take tk;
+    PyObject *out = NULL;
+    int rc = take_check(args[0], args[1], args[2], tokens, t, &tk, &out);
+    if (rc <= 0)
+        return rc < 0 ? NULL : out;
+    PyObject *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    if ((tk.req_limit && header_texts(tk.req_limit, tk.req_rem, tk.req_left, v) < 0)
+            || (tk.tok_limit && header_texts(tk.tok_limit, tk.tok_rem, tk.tok_left, v + 3) < 0)) {
+        for (int i = 0; i < 6; i++)
+            Py_XDECREF(v[i]);
+        return NULL;
+    }
+    static PyObject *names[6]; /* interned once, kept for the process */
+    int failed = 0;
+    for (int i = 0; i < 6 && !failed; i++)
+        if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(HEADER_NAMES[i])) == NULL)
+            failed = 1;
+    if (!failed && take_commit(args[0], args[1], args[4], &tk) < 0)
+        failed = 1;
+    for (int i = 0; i < 6; i++) {
+        if (v[i] == NULL)
+            continue;
+        if (!failed && PyDict_SetItem(args[5], names[i], v[i]) < 0)
+            failed = 1;
+        Py_DECREF(v[i]);
+    }
+    return failed ? NULL : Py_NewRef(Py_True);
 }
 
 /* bucket_give_back(buckets, counts, rows, token_delta, t): MemoryBackend.give_back's counters
