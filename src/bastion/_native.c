@@ -1028,6 +1028,8 @@ static PyMethodDef methods[] = {
      "limits/memory.py MemoryBackend.give_back's token buckets and concurrency counts (_native_bucket.c)."},
     {"bucket_take_headed", (PyCFunction)(void (*)(void))native_bucket_take_headed, METH_FASTCALL,
      "bucket_take, and on admission the x-ratelimit-* headers written into a dict (_native_bucket.c)."},
+    {"measure_texts", (PyCFunction)(void (*)(void))native_measure_texts, METH_FASTCALL,
+     "limits/estimate.py _measure of a chat request of plain ASCII text parts, or None (_native_measure.c)."},
     {"audit_record", (PyCFunction)(void (*)(void))native_audit_record, METH_FASTCALL,
      "audit/record.py: build_record's record of a context without captured content, or None (_native_audit.c)."},
     {"access_line", (PyCFunction)(void (*)(void))native_access_line, METH_FASTCALL,

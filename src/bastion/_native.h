@@ -147,6 +147,7 @@ PyObject *native_text_one(PyObject *self, PyObject *const *args, Py_ssize_t narg
 PyObject *native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_take_headed(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_measure_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_keyed_digest(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_slot_maker(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_head_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

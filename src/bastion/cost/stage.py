@@ -234,7 +234,9 @@ class BudgetStage:
                 # what is charged (a cut stream: what was streamed) is what the metrics, the access
                 # log and the audit record count, as the usage report does
                 ctx.usage = usage
-        price = self._served_price(ctx)
+        attempts = ctx.attempts  # _served_price, its usual case (the last attempt served) inlined
+        price = self._prices.get(attempts[-1].model) if attempts and attempts[-1].outcome == "ok" \
+            else self._served_price(ctx)
         if price is None:
             self._estimated(ctx, res)
             price = res.price

@@ -1,4 +1,5 @@
-"""The memory backend's fast admission (`take_headed`: the take and OpenAI's headers in one C call,
+"""The token estimate's measure of plain ASCII requests in C (_native_measure.c `measure_texts`) against
+the Python measure; the memory backend's fast admission (`take_headed`: the take and OpenAI's headers in one C call,
 _native_bucket.c `bucket_take_headed`) against the Python take and the stage's `_headers`; and the
 rate-limit stage's direct path on the memory backend (with the budget stage paired: made-without-a-
 class-call leases, reservations and estimates, the day's labels kept between calls) against the
@@ -16,10 +17,19 @@ from hypothesis import strategies as st
 from bastion.config.loader import parse_config
 from bastion.core.context import Attempt, Budget, Principal, RequestContext
 from bastion.core.errors import BastionError
-from bastion.core.types import ChatRequest, Message, TextPart, Usage
+from bastion.core.types import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    ToolDef,
+    Usage,
+)
 from bastion.cost.periods import PERIODS, labels_at
 from bastion.cost.stage import Reservation
-from bastion.limits import memory
+from bastion.limits import estimate, memory
 from bastion.limits.backend import BudgetSlot
 from bastion.limits.memory import MemoryBackend
 from bastion.limits.runtime import LimitsRuntime
@@ -38,6 +48,53 @@ GIVE = st.tuples(st.just("give"), st.integers(0, 40), st.integers(-3000, 9000))
 TICK = st.tuples(st.just("tick"), st.sampled_from([0.0, 0.001, 0.37, 1.0, 2.5, 59.9, 61.0])
                  | st.floats(0.0, 120.0, allow_nan=False))
 OPS = st.lists(st.one_of(TAKE, TAKE, GIVE, TICK), min_size=1, max_size=120)
+
+
+TEXTS = st.sampled_from(["", "hi", "x" * 300, "é", "日本語のテキスト", "a\ud800b", "\x00\x7f"]) | st.text(max_size=40)
+PARTS = st.lists(st.one_of(st.builds(TextPart, TEXTS), st.builds(TextPart, TEXTS), st.builds(ImagePart)), max_size=3)
+MESSAGES = st.builds(Message, st.sampled_from(["user", "assistant", "system"]), PARTS,
+                     st.lists(st.builds(ToolCall, st.just("c1"), TEXTS, TEXTS), max_size=1) | st.just([]),
+                     thinking=st.lists(st.builds(ThinkingPart, TEXTS), max_size=1) | st.just([]))
+REQUESTS = st.builds(ChatRequest, st.just("m"), st.lists(MESSAGES, max_size=4),
+                     st.lists(st.builds(TextPart, TEXTS), max_size=2),
+                     st.lists(st.builds(ToolDef, TEXTS), max_size=1) | st.just([]))
+
+
+@pytest.mark.skipif(estimate._measure_texts is None, reason="C accelerator not built")
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(REQUESTS)
+def test_measure_texts_is_the_python_measure(req: ChatRequest) -> None:
+    assert estimate._measure_texts is not None
+    got = estimate._measure_texts(req, TextPart, Message)
+    want = estimate._measure_general(req)
+    if got is not None:
+        assert got == want
+        assert all(type(p) is TextPart and p.text.isascii() for m in req.messages for p in m.content)
+        assert not req.tools and all(not m.tool_calls and not m.thinking for m in req.messages)
+    assert estimate._measure(req) == want
+    assert estimate.estimate_request(req, 77) == estimate.TokenEstimate(
+        estimate._chat_input(*want), 77, estimate._chat_bound(req, *want))
+
+
+def test_measure_texts_refuses_what_it_does_not_read() -> None:
+    assert estimate._measure_texts is not None or pytest.skip("C accelerator not built")
+    assert estimate._measure_texts is not None
+
+    class Part(TextPart):
+        __slots__ = ()
+
+    plain = ChatRequest(model="m", messages=[Message("user", [TextPart("abc")])], system=[TextPart("de")])
+    assert estimate._measure_texts(plain, TextPart, Message) == (5, 1, 0)
+    sub = ChatRequest(model="m", messages=[Message("user", [Part("abc")])])
+    assert estimate._measure_texts(sub, TextPart, Message) is None
+    assert estimate._measure(sub) == (3, 1, 0)
+    unset = Message.__new__(Message)  # slots never set: the Python measure raises as before
+    broken = ChatRequest(model="m", messages=[unset])
+    assert estimate._measure_texts(broken, TextPart, Message) is None
+    with pytest.raises(AttributeError):
+        estimate._measure(broken)
+    with pytest.raises(TypeError):
+        estimate._measure_texts(plain, "TextPart", Message)  # type: ignore[arg-type]
 
 
 def state(b: MemoryBackend) -> tuple[object, object, int]:
