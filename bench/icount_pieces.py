@@ -76,6 +76,7 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "BudgetStage.plan": ("bastion.cost.stage", "BudgetStage", "plan"),
     "MemoryBackend.take": ("bastion.limits.memory", "MemoryBackend", "take"),
     "MemoryBackend.hold": ("bastion.limits.memory", "MemoryBackend", "hold"),
+    "MemoryBackend.take_headed": ("bastion.limits.memory", "MemoryBackend", "take_headed"),
     "RateLimitStage.finish": ("bastion.limits.stage", "RateLimitStage", "finish"),
     "ScopeResolver.scopes": ("bastion.limits.scopes", "ScopeResolver", "scopes"),
     "limits.estimate_for": ("bastion.limits.stage", None, "estimate_for"),

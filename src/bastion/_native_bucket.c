@@ -296,13 +296,37 @@ native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("(LLdLLd)", tk.req_limit, tk.req_rem, tk.req_left, tk.tok_limit, tk.tok_rem, tk.tok_left);
 }
 
+/* The decimal digits of v >= 0 written at buf (room for 20): their count. */
+static int
+put_digits(char *buf, long long v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* An ASCII str of the n bytes at s; NULL with an exception. */
+static PyObject *
+ascii_text(const char *s, Py_ssize_t n)
+{
+    PyObject *u = PyUnicode_New(n, 127);
+    if (u != NULL)
+        memcpy(PyUnicode_DATA(u), s, (size_t)n);
+    return u;
+}
+
 /* A non-negative integer as a str (what str(int) writes); NULL with an exception. */
 static PyObject *
 int_text(long long v)
 {
-    char buf[32];
-    int len = snprintf(buf, sizeof buf, "%lld", v);
-    return PyUnicode_FromStringAndSize(buf, len);
+    char buf[24];
+    return ascii_text(buf, put_digits(buf, v));
 }
 
 /* limits/bucket.py format_reset(seconds) for a finite seconds in [0, 1e9]: the text, or NULL with an
@@ -312,33 +336,42 @@ int_text(long long v)
 static PyObject *
 reset_text(double seconds)
 {
-    char buf[64];
-    int len;
+    char buf[96];
+    int len = 0;
     if (seconds <= 0)
-        return PyUnicode_FromString("0s");
+        return ascii_text("0s", 2);
     long long ms = (long long)ceil(seconds * 1000);
-    if (seconds < 1)
-        return ms > 1 ? (len = snprintf(buf, sizeof buf, "%lldms", ms), PyUnicode_FromStringAndSize(buf, len))
-                      : PyUnicode_FromString("1ms");
+    if (seconds < 1) {
+        if (ms <= 1)
+            return ascii_text("1ms", 3);
+        len = put_digits(buf, ms);
+        memcpy(buf + len, "ms", 2);
+        return ascii_text(buf, len + 2);
+    }
     long long minutes = ms / 60000, hours;
     ms %= 60000;
     hours = minutes / 60;
     minutes %= 60;
-    char secs[32];
-    if (ms % 1000 == 0) {
-        snprintf(secs, sizeof secs, "%lld", ms / 1000);
-    } else {
-        int n = snprintf(secs, sizeof secs, "%lld.%03lld", ms / 1000, ms % 1000);
-        while (n > 0 && secs[n - 1] == '0')
-            secs[--n] = '\0';
+    if (hours) {
+        len += put_digits(buf + len, hours);
+        buf[len++] = 'h';
     }
-    if (hours)
-        len = snprintf(buf, sizeof buf, "%lldh%lldm%ss", hours, minutes, secs);
-    else if (minutes)
-        len = snprintf(buf, sizeof buf, "%lldm%ss", minutes, secs);
-    else
-        len = snprintf(buf, sizeof buf, "%ss", secs);
-    return PyUnicode_FromStringAndSize(buf, len);
+    if (hours || minutes) {
+        len += put_digits(buf + len, minutes);
+        buf[len++] = 'm';
+    }
+    len += put_digits(buf + len, ms / 1000);
+    if (ms % 1000) {
+        long long frac = ms % 1000;
+        buf[len++] = '.';
+        buf[len++] = (char)('0' + frac / 100);
+        buf[len++] = (char)('0' + frac / 10 % 10);
+        buf[len++] = (char)('0' + frac % 10);
+        while (buf[len - 1] == '0')
+            len--;
+    }
+    buf[len++] = 's';
+    return ascii_text(buf, len);
 }
 
 /* The three header texts of one kind (limit, remaining, reset) into v[0..2]; 0, or -1 with an exception
@@ -495,5 +528,190 @@ native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
         }
     }
+    Py_RETURN_TRUE;
+}
+
+/* ---- budget accounts (limits/memory.py `hold` and `account` on memoised counters) ----------------------
+ * A counter is the tuple (period, account, limit) of a _Period (slots base, label, reserved) and an
+ * _Account (slots periods, spent); a spend row is (account, periods whose base moves with it). Every int
+ * read must be an exact int that fits a long long and every sum must not overflow, and no object may
+ * appear twice where it is written: otherwise None, nothing changed, and the Python code runs. */
+
+#define LEDGER_MAX 16
+
+static const char *const PERIOD_NAMES[] = {"base", "label", "reserved"};
+static const char *const ACCOUNT_NAMES[] = {"periods", "spent"};
+static Slots period_slots, account_slots;
+
+/* An exact int fitting a long long: 0; -1 when it is not (no exception). */
+static int
+ll_of(PyObject *o, long long *out)
+{
+    if (o == NULL || !PyLong_CheckExact(o))
+        return -1;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Slot `off` of o set to a new int v: 0, or -1 with an exception. */
+static int
+set_ll(PyObject *o, Py_ssize_t off, long long v)
+{
+    PyObject *n = PyLong_FromLongLong(v);
+    if (n == NULL)
+        return -1;
+    Py_XSETREF(SLOT_AT(o, off), n);
+    return 0;
+}
+
+/* The classes of the last two arguments checked and their slots found: 1; 0 not handled; -1 exception. */
+static int
+ledger_classes(PyObject *period_cls, PyObject *account_cls)
+{
+    if (!PyType_Check(period_cls) || !PyType_Check(account_cls)) {
+        PyErr_SetString(PyExc_TypeError, "ledger: the period and account classes expected");
+        return -1;
+    }
+    int rc = native_slots_of(&period_slots, (PyTypeObject *)period_cls, PERIOD_NAMES, 3);
+    if (rc > 0)
+        rc = native_slots_of(&account_slots, (PyTypeObject *)account_cls, ACCOUNT_NAMES, 2);
+    return rc;
+}
+
+/* Counter i of `counters` read: its period and account (borrowed) and their ints; 0, or -1 when not handled. */
+static int
+counter_of(PyObject *counters, Py_ssize_t i, PyObject *period_cls, PyObject *account_cls, PyObject **p,
+           PyObject **a, long long *spent, long long *base, long long *reserved, long long *limit)
+{
+    PyObject *c = PyList_GET_ITEM(counters, i);
+    if (!PyTuple_CheckExact(c) || PyTuple_GET_SIZE(c) != 3)
+        return -1;
+    *p = PyTuple_GET_ITEM(c, 0);
+    *a = PyTuple_GET_ITEM(c, 1);
+    if ((PyObject *)Py_TYPE(*p) != period_cls || (PyObject *)Py_TYPE(*a) != account_cls)
+        return -1;
+    if (ll_of(SLOT_AT(*a, account_slots.off[1]), spent) < 0 || ll_of(SLOT_AT(*p, period_slots.off[0]), base) < 0
+            || ll_of(SLOT_AT(*p, period_slots.off[2]), reserved) < 0)
+        return -1;
+    return limit == NULL ? 0 : ll_of(PyTuple_GET_ITEM(c, 2), limit);
+}
+
+/* Whether x is among the first n of seen. */
+static int
+seen_before(PyObject *const *seen, Py_ssize_t n, PyObject *x)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (seen[i] == x)
+            return 1;
+    return 0;
+}
+
+/* ledger_hold(counters, amount, period_cls, account_cls): MemoryBackend.hold on its counters (a list).
+ * True: `amount` reserved on every counter; an int i: counter i refuses (spent + reserved + amount above
+ * its limit; nothing changed); None: not handled, nothing changed. */
+PyObject *
+native_ledger_hold(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "ledger_hold(counters, amount, period_cls, account_cls): a list first");
+        return NULL;
+    }
+    int rc = ledger_classes(args[2], args[3]);
+    if (rc <= 0)
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *counters = args[0];
+    Py_ssize_t n = PyList_GET_SIZE(counters);
+    long long amount, news[LEDGER_MAX];
+    PyObject *ps[LEDGER_MAX];
+    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0)
+        Py_RETURN_NONE;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p, *a;
+        long long spent, base, reserved, limit, total;
+        if (counter_of(counters, i, args[2], args[3], &p, &a, &spent, &base, &reserved, &limit) < 0
+                || seen_before(ps, i, p)
+                || __builtin_sub_overflow(spent, base, &total) || __builtin_add_overflow(total, reserved, &total)
+                || __builtin_add_overflow(total, amount, &total) || __builtin_add_overflow(reserved, amount, &news[i]))
+            Py_RETURN_NONE;
+        if (total > limit)
+            return PyLong_FromSsize_t(i);
+        ps[i] = p;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (set_ll(ps[i], period_slots.off[2], news[i]) < 0)
+            return NULL;
+    Py_RETURN_TRUE;
+}
+
+/* ledger_account(counters, amount, actual, rows, period_cls, account_cls): MemoryBackend.account on its
+ * memoised counters and spend rows: the reservation of `amount` released on every counter (not below 0)
+ * and, when `actual` is not 0, `actual` added to every row's account and to the base of its periods.
+ * True, or None: not handled, nothing changed. */
+PyObject *
+native_ledger_account(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "ledger_account(counters, amount, actual, rows, period_cls, account_cls): lists expected");
+        return NULL;
+    }
+    int rc = ledger_classes(args[4], args[5]);
+    if (rc <= 0)
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *counters = args[0], *rows = args[3];
+    Py_ssize_t n = PyList_GET_SIZE(counters), nr = PyList_GET_SIZE(rows);
+    long long amount, actual;
+    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0 || ll_of(args[2], &actual) < 0)
+        Py_RETURN_NONE;
+    if (actual == 0)
+        nr = 0;
+    if (nr > LEDGER_MAX)
+        Py_RETURN_NONE;
+    PyObject *ps[LEDGER_MAX], *as[LEDGER_MAX], *bs[LEDGER_MAX];
+    long long reserved_new[LEDGER_MAX], spent_new[LEDGER_MAX], base_new[LEDGER_MAX];
+    Py_ssize_t nb = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p, *a;
+        long long spent, base, reserved, left;
+        if (counter_of(counters, i, args[4], args[5], &p, &a, &spent, &base, &reserved, NULL) < 0
+                || seen_before(ps, i, p) || __builtin_sub_overflow(reserved, amount, &left))
+            Py_RETURN_NONE;
+        ps[i] = p;
+        reserved_new[i] = left > 0 ? left : 0;
+    }
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != 2)
+            Py_RETURN_NONE;
+        PyObject *a = PyTuple_GET_ITEM(row, 0), *others = PyTuple_GET_ITEM(row, 1);
+        long long spent;
+        if ((PyObject *)Py_TYPE(a) != args[5] || !PyTuple_CheckExact(others) || seen_before(as, i, a)
+                || ll_of(SLOT_AT(a, account_slots.off[1]), &spent) < 0
+                || __builtin_add_overflow(spent, actual, &spent_new[i]))
+            Py_RETURN_NONE;
+        as[i] = a;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(others); j++) {
+            PyObject *p = PyTuple_GET_ITEM(others, j);
+            long long base;
+            if (nb >= LEDGER_MAX || (PyObject *)Py_TYPE(p) != args[4] || seen_before(bs, nb, p)
+                    || ll_of(SLOT_AT(p, period_slots.off[0]), &base) < 0
+                    || __builtin_add_overflow(base, actual, &base_new[nb]))
+                Py_RETURN_NONE;
+            bs[nb++] = p;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (set_ll(ps[i], period_slots.off[2], reserved_new[i]) < 0)
+            return NULL;
+    for (Py_ssize_t i = 0; i < nr; i++)
+        if (set_ll(as[i], account_slots.off[1], spent_new[i]) < 0)
+            return NULL;
+    for (Py_ssize_t i = 0; i < nb; i++)
+        if (set_ll(bs[i], period_slots.off[0], base_new[i]) < 0)
+            return NULL;
     Py_RETURN_TRUE;
 }

@@ -8,21 +8,16 @@
 #include "_native.h"
 #include <structmember.h>
 
-#define MAX_NAMES 3
-
-typedef struct {
-    PyTypeObject *type; /* a strong reference, or NULL: not found yet */
-    Py_ssize_t off[MAX_NAMES];
-} Slots;
-
-/* The offsets of `names` (n of them) in `type`, kept in *c: 1; 0 when some name is not a plain object
- * slot of the class (the caller returns None); -1 with an exception. */
-static int
-slots_of(Slots *c, PyTypeObject *type, const char *const *names, int n)
+/* The offsets of `names` (n of them, at most SLOTS_MAX) in `type`, kept in *c: 1; 0 when some name is
+ * not a plain object slot of the class (the caller returns None); -1 with an exception. */
+int
+native_slots_of(Slots *c, PyTypeObject *type, const char *const *names, int n)
 {
     if (c->type == type)
         return 1;
-    Py_ssize_t off[MAX_NAMES];
+    Py_ssize_t off[SLOTS_MAX];
+    if (n > SLOTS_MAX)
+        return 0;
     for (int i = 0; i < n; i++) {
         PyObject *name = PyUnicode_InternFromString(names[i]);
         if (name == NULL)
@@ -31,6 +26,7 @@ slots_of(Slots *c, PyTypeObject *type, const char *const *names, int n)
         Py_DECREF(name);
         if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)
                 || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX
+                || (((PyMemberDescrObject *)d)->d_member->flags & READONLY)
                 || !PyType_IsSubtype(type, PyDescr_TYPE(d)))
             return 0;
         off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
@@ -39,9 +35,6 @@ slots_of(Slots *c, PyTypeObject *type, const char *const *names, int n)
     memcpy(c->off, off, sizeof off);
     return 1;
 }
-
-/* Slot `off` of o: borrowed, NULL when unset. */
-#define SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
 
 /* The bytes of the ASCII texts of `parts` (a list of exact `text_part` instances whose `text` slot is at
  * `off`) added to *size: 0; 1 when some part or text is not that. */
@@ -54,7 +47,7 @@ text_sizes(PyObject *parts, PyTypeObject *text_part, Py_ssize_t off, long long *
         PyObject *p = PyList_GET_ITEM(parts, i);
         if (Py_TYPE(p) != text_part)
             return 1;
-        PyObject *t = SLOT(p, off);
+        PyObject *t = SLOT_AT(p, off);
         if (t == NULL || !PyUnicode_CheckExact(t) || !PyUnicode_IS_ASCII(t))
             return 1;
         *size += PyUnicode_GET_LENGTH(t);
@@ -77,12 +70,12 @@ native_measure_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *request = args[0];
     PyTypeObject *text_part = (PyTypeObject *)args[1], *message = (PyTypeObject *)args[2];
     int rc;
-    if ((rc = slots_of(&req_slots, Py_TYPE(request), req_names, 3)) <= 0
-            || (rc = slots_of(&msg_slots, message, msg_names, 3)) <= 0
-            || (rc = slots_of(&part_slots, text_part, part_names, 1)) <= 0)
+    if ((rc = native_slots_of(&req_slots, Py_TYPE(request), req_names, 3)) <= 0
+            || (rc = native_slots_of(&msg_slots, message, msg_names, 3)) <= 0
+            || (rc = native_slots_of(&part_slots, text_part, part_names, 1)) <= 0)
         return rc < 0 ? NULL : Py_NewRef(Py_None);
-    PyObject *system = SLOT(request, req_slots.off[0]), *messages = SLOT(request, req_slots.off[1]);
-    PyObject *tools = SLOT(request, req_slots.off[2]);
+    PyObject *system = SLOT_AT(request, req_slots.off[0]), *messages = SLOT_AT(request, req_slots.off[1]);
+    PyObject *tools = SLOT_AT(request, req_slots.off[2]);
     if (tools == NULL || !PyList_CheckExact(tools) || PyList_GET_SIZE(tools) != 0
             || messages == NULL || !PyList_CheckExact(messages) || system == NULL)
         Py_RETURN_NONE;
@@ -95,8 +88,8 @@ native_measure_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyObject *m = PyList_GET_ITEM(messages, i);
         if (Py_TYPE(m) != message)
             Py_RETURN_NONE;
-        PyObject *content = SLOT(m, msg_slots.off[0]), *calls = SLOT(m, msg_slots.off[1]);
-        PyObject *thinking = SLOT(m, msg_slots.off[2]);
+        PyObject *content = SLOT_AT(m, msg_slots.off[0]), *calls = SLOT_AT(m, msg_slots.off[1]);
+        PyObject *thinking = SLOT_AT(m, msg_slots.off[2]);
         if (content == NULL || calls == NULL || !PyList_CheckExact(calls) || PyList_GET_SIZE(calls) != 0
                 || thinking == NULL || !PyList_CheckExact(thinking) || PyList_GET_SIZE(thinking) != 0
                 || text_sizes(content, text_part, off, &size) != 0)

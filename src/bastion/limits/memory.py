@@ -29,10 +29,14 @@ except ImportError:  # not built: the Python below
     _bucket_take = _bucket_give_back = None
 _bucket_take_headed: Callable[[dict[str, list[float]], dict[str, int], tuple[tuple[int, str, str, int, float], ...], int,
                                float, dict[str, str]], tuple[Any, ...] | Literal[True] | None] | None
-try:
+_ledger_hold: Callable[[list[Any], int, type, type], int | bool | None] | None
+_ledger_account: Callable[[list[Any], int, int, list[Any], type, type], bool | None] | None
+try:  # the take with its headers, and the budget counters' steps on memoised counters, in C
     from bastion._native import bucket_take_headed as _bucket_take_headed
+    from bastion._native import ledger_account as _ledger_account
+    from bastion._native import ledger_hold as _ledger_hold
 except ImportError:
-    _bucket_take_headed = None
+    _bucket_take_headed = _ledger_hold = _ledger_account = None
 
 _SWEEP_EVERY = 4096
 _MEMO_MAX = 4096
@@ -44,6 +48,17 @@ _REQUESTS, _TOKENS, _PARALLEL = "requests", "tokens", "parallel"
 _Row = tuple[int, str, str, int, float]
 _Plan = tuple[tuple[_Row, ...], tuple[_Row, ...]]
 _PERIOD_INDEX = {p: i for i, p in enumerate(PERIODS)}
+
+
+def _hold(counters: list[_Counter], amount: int) -> BudgetDecision:
+    """`hold` on its counters in Python (what the C one does; anything it does not handle)."""
+    for c in counters:
+        p, a, limit = c
+        if a.spent - p.base + p.reserved + amount > limit:  # (the first counter equal to c refuses alike)
+            return BudgetDecision(False, counters.index(c), a.spent - p.base, p.reserved)
+    for p, _, _ in counters:
+        p.reserved += amount
+    return BUDGET_ALLOWED
 
 
 def _refused(rows: tuple[_Row, ...], r: tuple[Any, ...], tokens: int) -> RateDecision:
@@ -346,13 +361,14 @@ class MemoryBackend:
         memo = self._slot_memo.get(id(slots))  # self._counters, its hit inlined
         counters = memo[2] if memo is not None and memo[0] is slots and memo[1] == self._generation \
             else self._counters(slots)
-        for c in counters:
-            p, a, limit = c
-            if a.spent - p.base + p.reserved + amount > limit:  # (the first counter equal to c refuses alike)
-                return BudgetDecision(False, counters.index(c), a.spent - p.base, p.reserved)
-        for p, _, _ in counters:
-            p.reserved += amount
-        return BUDGET_ALLOWED
+        if _ledger_hold is not None:
+            r = _ledger_hold(counters, amount, _Period, _Account)
+            if r is True:
+                return BUDGET_ALLOWED
+            if r is not None:  # refused by counter r: nothing changed
+                p, a, _ = counters[r]
+                return BudgetDecision(False, r, a.spent - p.base, p.reserved)
+        return _hold(counters, amount)
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot], now: float) -> None:
@@ -362,6 +378,11 @@ class MemoryBackend:
                 spend: Sequence[BudgetSlot]) -> None:
         memo = self._slot_memo.get(id(reserved))
         if memo is not None and memo[0] is reserved and memo[1] == self._generation:
+            if _ledger_account is not None:  # both memos current: nothing rolls over below; in one C call
+                rows = self._spend_memo.get(id(spend))
+                if rows is not None and rows[0] is spend and rows[1] == self._generation \
+                        and _ledger_account(memo[2], amount, actual, rows[2], _Period, _Account) is True:
+                    return
             for p, _, _ in memo[2]:  # the slots' own periods, of their labels: nothing rolled over since
                 left = p.reserved - amount
                 p.reserved = left if left > 0 else 0

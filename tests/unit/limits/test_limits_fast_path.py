@@ -3,11 +3,14 @@ the Python measure; the memory backend's fast admission (`take_headed`: the take
 _native_bucket.c `bucket_take_headed`) against the Python take and the stage's `_headers`; and the
 rate-limit stage's direct path on the memory backend (with the budget stage paired: made-without-a-
 class-call leases, reservations and estimates, the day's labels kept between calls) against the
-general path the stages take on any other backend, over random requests, settlements and clock moves."""
+general path the stages take on any other backend, in Python (no C step), over random requests,
+settlements and clock moves; the budget counters' steps in C (`ledger_hold`, `ledger_account`) with them."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -161,6 +164,23 @@ class GeneralMemory(MemoryBackend):
     """The memory backend as the stages see any other backend: a subclass takes the general path."""
 
 
+_C_STEPS = ((memory, "_bucket_take"), (memory, "_bucket_give_back"), (memory, "_bucket_take_headed"),
+            (memory, "_ledger_hold"), (memory, "_ledger_account"), (estimate, "_measure_texts"))
+
+
+@contextlib.contextmanager
+def python_only() -> Iterator[None]:
+    """No C step while inside: the general path in Python, the reference."""
+    saved = [getattr(m, name) for m, name in _C_STEPS]
+    for m, name in _C_STEPS:
+        setattr(m, name, None)
+    try:
+        yield
+    finally:
+        for (m, name), v in zip(_C_STEPS, saved, strict=True):
+            setattr(m, name, v)
+
+
 def _config(rpm: int, tpm: int, parallel: int, team_usd: float) -> Any:
     return parse_config({
         "providers": {"openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-x"}},
@@ -179,8 +199,8 @@ REQ = st.tuples(st.just("req"), st.integers(0, 2), st.sampled_from(["fixed", "tw
                 st.sampled_from([None, 1, 30, 500]), st.integers(1, 400))
 FIN = st.tuples(st.just("fin"), st.integers(0, 30), st.integers(0, 600), st.integers(0, 3))
 CLOCK = st.tuples(st.just("tick"), st.sampled_from([0.0, 0.5, 3.0, 61.0, 3600.0, 86_400.0, -40.0])
-                  | st.floats(0.0, 200_000.0, allow_nan=False))
-STAGE_OPS = st.lists(st.one_of(REQ, REQ, FIN, CLOCK), min_size=1, max_size=60)
+                  | st.floats(0.0, 120.0, allow_nan=False) | st.floats(0.0, 200_000.0, allow_nan=False))
+STAGE_OPS = st.lists(st.one_of(REQ, REQ, FIN, FIN, CLOCK), min_size=1, max_size=80)
 
 
 def _principals() -> list[Principal]:
@@ -263,14 +283,16 @@ def test_the_memory_direct_path_is_the_general_path(cfg: tuple[int, int, int, fl
                 outs = []
                 for rt in (fast, gen):
                     ctx = RequestContext(request_id=f"r{n}", ingress="openai", model=op[2], principal=p)
-                    outs.append(await _check(rt, ctx, _request(op[2], op[3], op[4])))
+                    with python_only() if rt is gen else contextlib.nullcontext():
+                        outs.append(await _check(rt, ctx, _request(op[2], op[3], op[4])))
                     pair.append(ctx)
                 assert outs[0] == outs[1]
                 inflight.append((pair[0], pair[1]))
             elif inflight:
                 f, g = inflight.pop(op[1] % len(inflight))
                 await _finish(f, op[3], op[2])
-                await _finish(g, op[3], op[2])
+                with python_only():
+                    await _finish(g, op[3], op[2])
                 assert f.cost_micros == g.cost_micros
                 assert f.usage == g.usage
             assert state(fast_b)[:2] == state(gen_b)[:2]
@@ -278,3 +300,68 @@ def test_the_memory_direct_path_is_the_general_path(cfg: tuple[int, int, int, fl
         assert fast.recorder._pending == gen.recorder._pending
 
     asyncio.run(run())
+
+
+# ---- the budget counters' steps in C against Python, on the backend alone --------------------------------
+
+HOLD = st.tuples(st.just("hold"), st.integers(0, 2), st.integers(0, 400))
+SETTLE = st.tuples(st.just("settle"), st.integers(0, 30), st.integers(0, 500))
+DAY = st.tuples(st.just("day"), st.integers(0, 3))
+LEDGER_OPS = st.lists(st.one_of(HOLD, HOLD, SETTLE, SETTLE, DAY), min_size=10, max_size=100)
+SCOPES = ("k:a", "t:x", "k:b")
+
+
+def _now(coro: Coroutine[Any, Any, tuple[int, int]]) -> tuple[int, int]:
+    """The result of a coroutine that never suspends (the memory backend's budget_state)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    raise AssertionError("budget_state suspended")
+
+
+def _slot_sets(day: int, limits: list[int]) -> list[tuple[tuple[BudgetSlot, ...], list[BudgetSlot]]]:
+    """Per set: (slots reserved on, spend slots), of day `day` (later days sort later, as labels do)."""
+    labels = {"day": f"2026-12-{10 + day}", "week": f"2026-W{50 + day // 2}", "month": "2026-12", "total": "total"}
+    sets = [(("k:a", "day"), ("t:x", "day")), (("k:a", "month"), ("k:a", "total")), (("k:b", "week"),)]
+    out = []
+    for i, chosen in enumerate(sets):
+        slots = tuple(BudgetSlot(scope, period, labels[period], limits[i]) for scope, period in chosen)  # type: ignore[arg-type]
+        owners = sorted({scope for scope, _ in chosen})
+        spend = [BudgetSlot(scope, period, labels[period]) for scope in owners for period in PERIODS]
+        out.append((slots, spend))
+    return out
+
+
+@pytest.mark.skipif(memory._ledger_hold is None, reason="C accelerator not built")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 3000) | st.sampled_from([0, 10**15]), min_size=3, max_size=3), LEDGER_OPS)
+def test_ledger_steps_in_c_are_the_python_steps(limits: list[int], ops: list[tuple[str, int, int] | tuple[str, int]]
+                                               ) -> None:
+    fast, ref = MemoryBackend(), MemoryBackend()
+    day = 0
+    sets = _slot_sets(day, limits)
+    held: list[tuple[tuple[BudgetSlot, ...], int, list[BudgetSlot]]] = []
+    for b in (fast, ref):  # every set settled once: the memos the C steps run on exist from the start
+        for slots, spend in sets:
+            b.account(slots, 0, 1, spend)
+    for op in ops:
+        if op[0] == "day":
+            day = max(day, op[1])  # labels move forward (a request settling after the roll-over keeps its own)
+            sets = _slot_sets(day, limits)
+        elif op[0] == "hold":
+            slots, spend = sets[op[1]]
+            got = fast.hold(slots, op[2])
+            with python_only():
+                want = ref.hold(slots, op[2])
+            assert got == want
+            if got.allowed:
+                held.append((slots, op[2], spend))
+        elif held:
+            slots, amount, spend = held.pop(op[1] % len(held))
+            fast.account(slots, amount, op[2], spend)
+            with python_only():
+                ref.account(slots, amount, op[2], spend)
+        for slots, spend in _slot_sets(day, limits) + [s for s in _slot_sets(max(0, day - 1), limits)]:
+            for s in (*slots, *spend):
+                assert _now(fast.budget_state(s)) == _now(ref.budget_state(s))
