@@ -535,7 +535,8 @@ native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  * A counter is the tuple (period, account, limit) of a _Period (slots base, label, reserved) and an
  * _Account (slots periods, spent); a spend row is (account, periods whose base moves with it). Every int
  * read must be an exact int that fits a long long and every sum must not overflow, and no object may
- * appear twice where it is written: otherwise None, nothing changed, and the Python code runs. */
+ * appear twice where it is written: otherwise None, nothing changed, and the Python code runs. The new
+ * ints are all made before the first slot is written: a step is all or nothing. */
 
 #define LEDGER_MAX 16
 
@@ -557,15 +558,27 @@ ll_of(PyObject *o, long long *out)
     return 0;
 }
 
-/* Slot `off` of o set to a new int v: 0, or -1 with an exception. */
+/* The n ints of vs made into outs: 0, or -1 with an exception (none kept). Made before any slot is
+ * written, so that a failed allocation leaves every counter as it was. */
 static int
-set_ll(PyObject *o, Py_ssize_t off, long long v)
+make_ints(const long long *vs, Py_ssize_t n, PyObject **outs)
 {
-    PyObject *n = PyLong_FromLongLong(v);
-    if (n == NULL)
-        return -1;
-    Py_XSETREF(SLOT_AT(o, off), n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((outs[i] = PyLong_FromLongLong(vs[i])) == NULL) {
+            while (i-- > 0)
+                Py_DECREF(outs[i]);
+            return -1;
+        }
+    }
     return 0;
+}
+
+/* Slot `off` of each of the n objects os set to ints[i] (references taken over). */
+static void
+put_ints(PyObject *const *os, Py_ssize_t n, Py_ssize_t off, PyObject **ints)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XSETREF(SLOT_AT(os[i], off), ints[i]);
 }
 
 /* The classes of the last two arguments checked and their slots found: 1; 0 not handled; -1 exception. */
@@ -625,7 +638,7 @@ native_ledger_hold(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return rc < 0 ? NULL : Py_NewRef(Py_None);
     PyObject *counters = args[0];
     Py_ssize_t n = PyList_GET_SIZE(counters);
-    long long amount, news[LEDGER_MAX];
+    long long amount, news[LEDGER_MAX] = {0};
     PyObject *ps[LEDGER_MAX];
     if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0)
         Py_RETURN_NONE;
@@ -641,9 +654,10 @@ native_ledger_hold(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             return PyLong_FromSsize_t(i);
         ps[i] = p;
     }
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (set_ll(ps[i], period_slots.off[2], news[i]) < 0)
-            return NULL;
+    PyObject *ints[LEDGER_MAX];
+    if (make_ints(news, n, ints) < 0)
+        return NULL;
+    put_ints(ps, n, period_slots.off[2], ints);
     Py_RETURN_TRUE;
 }
 
@@ -704,14 +718,23 @@ native_ledger_account(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             bs[nb++] = p;
         }
     }
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (set_ll(ps[i], period_slots.off[2], reserved_new[i]) < 0)
-            return NULL;
-    for (Py_ssize_t i = 0; i < nr; i++)
-        if (set_ll(as[i], account_slots.off[1], spent_new[i]) < 0)
-            return NULL;
-    for (Py_ssize_t i = 0; i < nb; i++)
-        if (set_ll(bs[i], period_slots.off[0], base_new[i]) < 0)
-            return NULL;
+    PyObject *reserved_ints[LEDGER_MAX], *spent_ints[LEDGER_MAX], *base_ints[LEDGER_MAX];
+    if (make_ints(reserved_new, n, reserved_ints) < 0)
+        return NULL;
+    if (make_ints(spent_new, nr, spent_ints) < 0) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(reserved_ints[i]);
+        return NULL;
+    }
+    if (make_ints(base_new, nb, base_ints) < 0) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(reserved_ints[i]);
+        for (Py_ssize_t i = 0; i < nr; i++)
+            Py_DECREF(spent_ints[i]);
+        return NULL;
+    }
+    put_ints(ps, n, period_slots.off[2], reserved_ints);
+    put_ints(as, nr, account_slots.off[1], spent_ints);
+    put_ints(bs, nb, period_slots.off[0], base_ints);
     Py_RETURN_TRUE;
 }

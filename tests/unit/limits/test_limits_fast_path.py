@@ -365,3 +365,25 @@ def test_ledger_steps_in_c_are_the_python_steps(limits: list[int], ops: list[tup
         for slots, spend in _slot_sets(day, limits) + [s for s in _slot_sets(max(0, day - 1), limits)]:
             for s in (*slots, *spend):
                 assert _now(fast.budget_state(s)) == _now(ref.budget_state(s))
+
+
+@pytest.mark.skipif(memory._ledger_hold is None, reason="C accelerator not built")
+def test_ledger_steps_refuse_what_c_does_not_handle() -> None:
+    assert memory._ledger_hold is not None and memory._ledger_account is not None
+    b = MemoryBackend()
+    huge = (BudgetSlot("k:h", "total", "total", 2**70),)
+    counters = b._counters(huge)
+    assert memory._ledger_hold(counters, 5, memory._Period, memory._Account) is None  # a limit past a long long
+    assert b.hold(huge, 2**65).allowed  # in Python
+    assert _now(b.budget_state(huge[0])) == (0, 2**65)
+    assert memory._ledger_account(counters, 2**65, 1, [], memory._Period, memory._Account) is None
+    b.account(huge, 2**65, 3, [BudgetSlot("k:h", "total", "total")])
+    assert _now(b.budget_state(huge[0])) == (3, 0)
+    slot = BudgetSlot("k:d", "day", "2026-12-01", 100)
+    twice = [*b._counters((slot,)), *b._counters((slot,))]  # one period twice: Python adds twice
+    assert memory._ledger_hold(twice, 5, memory._Period, memory._Account) is None
+    assert memory._ledger_hold(b._counters((slot,)), 5, MemoryBackend, memory._Account) is None  # another class
+    with pytest.raises(TypeError):
+        memory._ledger_hold((), 5, memory._Period, memory._Account)  # type: ignore[arg-type]
+    assert memory._ledger_hold(b._counters((slot,)), 101, memory._Period, memory._Account) == 0  # refused
+    assert _now(b.budget_state(slot)) == (0, 0)
