@@ -146,6 +146,20 @@ PyObject *native_observe_request(PyObject *self, PyObject *const *args, Py_ssize
 PyObject *native_text_one(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_bucket_take_headed(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_measure_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_ledger_hold(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_ledger_account(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* Plain object slots of a class found once (_native_measure.c): `type` a strong reference, or NULL. */
+#define SLOTS_MAX 3
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t off[SLOTS_MAX];
+} Slots;
+int native_slots_of(Slots *c, PyTypeObject *type, const char *const *names, int n);
+/* Slot `off` of o: borrowed, NULL when unset. */
+#define SLOT_AT(o, off) (*(PyObject **)((char *)(o) + (off)))
 PyObject *native_keyed_digest(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_slot_maker(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_head_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -152,6 +152,128 @@ bucket_args(PyObject *const *args, Py_ssize_t nargs, const char *usage, long lon
     return isfinite(*t) ? 1 : 0;
 }
 
+/* What the check phase of a take found, for the commit phase. */
+typedef struct {
+    Py_ssize_t n;
+    char kinds[MAX_ROWS];
+    PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS], *bs[MAX_ROWS];
+    double levels[MAX_ROWS];
+    long long req_limit, tok_limit, req_rem, tok_rem;
+    double req_left, tok_left;
+} Take;
+
+/* The check phase of a take (nothing changed): 1 when every row admits (`tk` filled); 0 with *out a new
+ * reference to what the caller returns (None: not handled; (row, level or None): refused); -1 with an
+ * exception. */
+static int
+take_check(PyObject *buckets, PyObject *counts, PyObject *rows, long long tokens, double t, Take *tk,
+           PyObject **out)
+{
+    Py_ssize_t n = tk->n = PyTuple_GET_SIZE(rows);
+    tk->req_limit = tk->tok_limit = tk->req_rem = tk->tok_rem = 0;
+    tk->req_left = tk->tok_left = 0.0;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        long long limit;
+        double flimit;
+        if (row_fields(PyTuple_GET_ITEM(rows, j), &tk->kinds[j], &tk->keys[j], &limit, &flimit, &tk->fobjs[j]) < 0) {
+            *out = Py_NewRef(Py_None);
+            return 0;
+        }
+        tk->bs[j] = NULL;
+        if (tk->kinds[j] == 'p') {
+            long long cur;
+            int rc = count_of(counts, tk->keys[j], &cur);
+            if (rc == -2)
+                return -1;
+            if (rc < 0) {
+                *out = Py_NewRef(Py_None);
+                return 0;
+            }
+            if (cur >= limit) {
+                *out = Py_BuildValue("(nO)", j, Py_None);
+                return *out == NULL ? -1 : 0;
+            }
+            continue;
+        }
+        long long need;
+        if (tk->kinds[j] == 't') {
+            if (tokens > limit) {
+                *out = Py_BuildValue("(nO)", j, Py_None);
+                return *out == NULL ? -1 : 0;
+            }
+            need = tokens;
+        } else {
+            need = 1;
+        }
+        PyObject *b = PyDict_GetItemWithError(buckets, tk->keys[j]);
+        double cur;
+        if (b == NULL) {
+            if (PyErr_Occurred())
+                return -1;
+            cur = flimit;
+        } else {
+            double stamp;
+            if (bucket_fields(b, &cur, &stamp) < 0) {
+                *out = Py_NewRef(Py_None);
+                return 0;
+            }
+            double elapsed = t - stamp;
+            if (elapsed > 0)
+                cur += elapsed * (double)limit / PERIOD;
+            if (cur > (double)limit)
+                cur = flimit;
+        }
+        if (cur < (double)need) {
+            *out = Py_BuildValue("(nd)", j, cur);
+            return *out == NULL ? -1 : 0;
+        }
+        cur -= (double)need;
+        tk->bs[j] = b;
+        tk->levels[j] = cur;
+        long long rem = (long long)cur; /* cur >= 0: floor */
+        if (tk->kinds[j] == 't') {
+            if (!tk->tok_limit || rem < tk->tok_rem)
+                tk->tok_limit = limit, tk->tok_rem = rem, tk->tok_left = cur;
+        } else if (!tk->req_limit || rem < tk->req_rem) {
+            tk->req_limit = limit, tk->req_rem = rem, tk->req_left = cur;
+        }
+    }
+    return 1;
+}
+
+/* The commit phase: every row of a checked take taken. 0, or -1 with an exception. */
+static int
+take_commit(PyObject *buckets, PyObject *counts, PyObject *t_obj, Take *tk)
+{
+    /* Buckets are borrowed from `buckets`, which nothing since the check changed. */
+    for (Py_ssize_t j = 0; j < tk->n; j++) {
+        if (tk->kinds[j] == 'p')
+            continue;
+        if (tk->bs[j] == NULL) {
+            if (new_bucket(buckets, tk->keys[j], tk->levels[j], t_obj, tk->fobjs[j]) < 0)
+                return -1;
+        } else {
+            if (set_float(tk->bs[j], 0, tk->levels[j]) < 0)
+                return -1;
+            set_obj(tk->bs[j], 1, t_obj);
+            set_obj(tk->bs[j], 2, tk->fobjs[j]);
+        }
+    }
+    for (Py_ssize_t j = 0; j < tk->n; j++) {
+        if (tk->kinds[j] != 'p')
+            continue;
+        long long cur;
+        if (count_of(counts, tk->keys[j], &cur) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "bucket_take: a count changed");
+            return -1;
+        }
+        if (set_count(counts, tk->keys[j], cur + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* bucket_take(buckets, counts, rows, tokens, t): MemoryBackend.take's counters. Admitted:
  * (req_limit, req_remaining, req_left, tok_limit, tok_remaining, tok_left), the limits 0 when none
  * applied; refused: (position of the refusing row in rows, the bucket's level or None); None: not
@@ -164,91 +286,160 @@ native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int ok = bucket_args(args, nargs, "bucket_take(buckets, counts, rows, tokens, t)", &tokens, &t);
     if (ok <= 0)
         return ok < 0 ? NULL : Py_NewRef(Py_None);
-    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
-    Py_ssize_t n = PyTuple_GET_SIZE(rows);
-    char kinds[MAX_ROWS];
-    PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS], *bs[MAX_ROWS];
-    double levels[MAX_ROWS];
-    long long req_limit = 0, tok_limit = 0, req_rem = 0, tok_rem = 0;
-    double req_left = 0.0, tok_left = 0.0;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        long long limit;
-        double flimit;
-        if (row_fields(PyTuple_GET_ITEM(rows, j), &kinds[j], &keys[j], &limit, &flimit, &fobjs[j]) < 0)
-            Py_RETURN_NONE;
-        bs[j] = NULL;
-        if (kinds[j] == 'p') {
-            long long cur;
-            int rc = count_of(counts, keys[j], &cur);
-            if (rc == -2)
-                return NULL;
-            if (rc < 0)
-                Py_RETURN_NONE;
-            if (cur >= limit)
-                return Py_BuildValue("(nO)", j, Py_None);
-            continue;
-        }
-        long long need;
-        if (kinds[j] == 't') {
-            if (tokens > limit)
-                return Py_BuildValue("(nO)", j, Py_None);
-            need = tokens;
-        } else {
-            need = 1;
-        }
-        PyObject *b = PyDict_GetItemWithError(buckets, keys[j]);
-        double cur;
-        if (b == NULL) {
-            if (PyErr_Occurred())
-                return NULL;
-            cur = flimit;
-        } else {
-            double stamp;
-            if (bucket_fields(b, &cur, &stamp) < 0)
-                Py_RETURN_NONE;
-            double elapsed = t - stamp;
-            if (elapsed > 0)
-                cur += elapsed * (double)limit / PERIOD;
-            if (cur > (double)limit)
-                cur = flimit;
-        }
-        if (cur < (double)need)
-            return Py_BuildValue("(nd)", j, cur);
-        cur -= (double)need;
-        bs[j] = b;
-        levels[j] = cur;
-        long long rem = (long long)cur; /* cur >= 0: floor */
-        if (kinds[j] == 't') {
-            if (!tok_limit || rem < tok_rem)
-                tok_limit = limit, tok_rem = rem, tok_left = cur;
-        } else if (!req_limit || rem < req_rem) {
-            req_limit = limit, req_rem = rem, req_left = cur;
-        }
+    Take tk;
+    PyObject *out = NULL;
+    int rc = take_check(args[0], args[1], args[2], tokens, t, &tk, &out);
+    if (rc <= 0)
+        return rc < 0 ? NULL : out;
+    if (take_commit(args[0], args[1], args[4], &tk) < 0)
+        return NULL;
+    return Py_BuildValue("(LLdLLd)", tk.req_limit, tk.req_rem, tk.req_left, tk.tok_limit, tk.tok_rem, tk.tok_left);
+}
+
+/* The decimal digits of v >= 0 written at buf (room for 20): their count. */
+static int
+put_digits(char *buf, long long v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* An ASCII str of the n bytes at s; NULL with an exception. */
+static PyObject *
+ascii_text(const char *s, Py_ssize_t n)
+{
+    PyObject *u = PyUnicode_New(n, 127);
+    if (u != NULL)
+        memcpy(PyUnicode_DATA(u), s, (size_t)n);
+    return u;
+}
+
+/* A non-negative integer as a str (what str(int) writes); NULL with an exception. */
+static PyObject *
+int_text(long long v)
+{
+    char buf[24];
+    return ascii_text(buf, put_digits(buf, v));
+}
+
+/* limits/bucket.py format_reset(seconds) for a finite seconds in [0, 1e9]: the text, or NULL with an
+ * exception. The Python code's `f"{ms / 1000:.3f}".rstrip("0")` for an int ms of at most 60,000 not a
+ * multiple of 1000 is ms's seconds, a point and its three digits of thousandths without trailing zeros:
+ * the double ms / 1000 is within 2**-47 of that decimal, which "%.3f" (correctly rounded) gives back. */
+static PyObject *
+reset_text(double seconds)
+{
+    char buf[96];
+    int len = 0;
+    if (seconds <= 0)
+        return ascii_text("0s", 2);
+    long long ms = (long long)ceil(seconds * 1000);
+    if (seconds < 1) {
+        if (ms <= 1)
+            return ascii_text("1ms", 3);
+        len = put_digits(buf, ms);
+        memcpy(buf + len, "ms", 2);
+        return ascii_text(buf, len + 2);
     }
-    /* Everything admits: take. Buckets are borrowed from `buckets`, which nothing above changed. */
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (kinds[j] == 'p')
-            continue;
-        if (bs[j] == NULL) {
-            if (new_bucket(buckets, keys[j], levels[j], t_obj, fobjs[j]) < 0)
-                return NULL;
-        } else {
-            if (set_float(bs[j], 0, levels[j]) < 0)
-                return NULL;
-            set_obj(bs[j], 1, t_obj);
-            set_obj(bs[j], 2, fobjs[j]);
-        }
+    long long minutes = ms / 60000, hours;
+    ms %= 60000;
+    hours = minutes / 60;
+    minutes %= 60;
+    if (hours) {
+        len += put_digits(buf + len, hours);
+        buf[len++] = 'h';
     }
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (kinds[j] != 'p')
-            continue;
-        long long cur;
-        if (count_of(counts, keys[j], &cur) < 0)
-            return PyErr_Occurred() ? NULL : (PyErr_SetString(PyExc_ValueError, "bucket_take: a count changed"), NULL);
-        if (set_count(counts, keys[j], cur + 1) < 0)
-            return NULL;
+    if (hours || minutes) {
+        len += put_digits(buf + len, minutes);
+        buf[len++] = 'm';
     }
-    return Py_BuildValue("(LLdLLd)", req_limit, req_rem, req_left, tok_limit, tok_rem, tok_left);
+    len += put_digits(buf + len, ms / 1000);
+    if (ms % 1000) {
+        long long frac = ms % 1000;
+        buf[len++] = '.';
+        buf[len++] = (char)('0' + frac / 100);
+        buf[len++] = (char)('0' + frac / 10 % 10);
+        buf[len++] = (char)('0' + frac % 10);
+        while (buf[len - 1] == '0')
+            len--;
+    }
+    buf[len++] = 's';
+    return ascii_text(buf, len);
+}
+
+/* The three header texts of one kind (limit, remaining, reset) into v[0..2]; 0, or -1 with an exception
+ * (v cleared). `left` is the level whose floor `rem` is; the reset is full_after's arithmetic. */
+static int
+header_texts(long long limit, long long rem, double left, PyObject **v)
+{
+    double seconds = left < (double)limit ? ((double)limit - left) * PERIOD / (double)limit : 0.0;
+    v[0] = int_text(limit);
+    v[1] = int_text(rem);
+    v[2] = reset_text(seconds);
+    if (v[0] == NULL || v[1] == NULL || v[2] == NULL) {
+        Py_CLEAR(v[0]);
+        Py_CLEAR(v[1]);
+        Py_CLEAR(v[2]);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *const HEADER_NAMES[6] = {
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"};
+
+/* bucket_take_headed(buckets, counts, rows, tokens, t, headers): bucket_take, and on admission the
+ * x-ratelimit-* headers of the most restrictive requests and tokens rows written into the dict
+ * `headers` as limits/stage.py RateLimitStage._headers writes them; True. Refused: as bucket_take;
+ * None: not handled here, nothing changed (the headers' texts are made before any counter changes). */
+PyObject *
+native_bucket_take_headed(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long tokens;
+    double t;
+    if (nargs != 6 || !PyDict_CheckExact(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "bucket_take_headed(buckets, counts, rows, tokens, t, headers): "
+                                         "dict, dict, tuple, int, float, dict expected");
+        return NULL;
+    }
+    int ok = bucket_args(args, 5, "bucket_take_headed(buckets, counts, rows, tokens, t, headers)", &tokens, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    Take tk;
+    PyObject *out = NULL;
+    int rc = take_check(args[0], args[1], args[2], tokens, t, &tk, &out);
+    if (rc <= 0)
+        return rc < 0 ? NULL : out;
+    PyObject *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    if ((tk.req_limit && header_texts(tk.req_limit, tk.req_rem, tk.req_left, v) < 0)
+            || (tk.tok_limit && header_texts(tk.tok_limit, tk.tok_rem, tk.tok_left, v + 3) < 0)) {
+        for (int i = 0; i < 6; i++)
+            Py_XDECREF(v[i]);
+        return NULL;
+    }
+    static PyObject *names[6]; /* interned once, kept for the process */
+    int failed = 0;
+    for (int i = 0; i < 6 && !failed; i++)
+        if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(HEADER_NAMES[i])) == NULL)
+            failed = 1;
+    if (!failed && take_commit(args[0], args[1], args[4], &tk) < 0)
+        failed = 1;
+    for (int i = 0; i < 6; i++) {
+        if (v[i] == NULL)
+            continue;
+        if (!failed && PyDict_SetItem(args[5], names[i], v[i]) < 0)
+            failed = 1;
+        Py_DECREF(v[i]);
+    }
+    return failed ? NULL : Py_NewRef(Py_True);
 }
 
 /* bucket_give_back(buckets, counts, rows, token_delta, t): MemoryBackend.give_back's counters
@@ -337,5 +528,213 @@ native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
         }
     }
+    Py_RETURN_TRUE;
+}
+
+/* ---- budget accounts (limits/memory.py `hold` and `account` on memoised counters) ----------------------
+ * A counter is the tuple (period, account, limit) of a _Period (slots base, label, reserved) and an
+ * _Account (slots periods, spent); a spend row is (account, periods whose base moves with it). Every int
+ * read must be an exact int that fits a long long and every sum must not overflow, and no object may
+ * appear twice where it is written: otherwise None, nothing changed, and the Python code runs. The new
+ * ints are all made before the first slot is written: a step is all or nothing. */
+
+#define LEDGER_MAX 16
+
+static const char *const PERIOD_NAMES[] = {"base", "label", "reserved"};
+static const char *const ACCOUNT_NAMES[] = {"periods", "spent"};
+static Slots period_slots, account_slots;
+
+/* An exact int fitting a long long: 0; -1 when it is not (no exception). */
+static int
+ll_of(PyObject *o, long long *out)
+{
+    if (o == NULL || !PyLong_CheckExact(o))
+        return -1;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The n ints of vs made into outs: 0, or -1 with an exception (none kept). Made before any slot is
+ * written, so that a failed allocation leaves every counter as it was. */
+static int
+make_ints(const long long *vs, Py_ssize_t n, PyObject **outs)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((outs[i] = PyLong_FromLongLong(vs[i])) == NULL) {
+            while (i-- > 0)
+                Py_DECREF(outs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Slot `off` of each of the n objects os set to ints[i] (references taken over). */
+static void
+put_ints(PyObject *const *os, Py_ssize_t n, Py_ssize_t off, PyObject **ints)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XSETREF(SLOT_AT(os[i], off), ints[i]);
+}
+
+/* The classes of the last two arguments checked and their slots found: 1; 0 not handled; -1 exception. */
+static int
+ledger_classes(PyObject *period_cls, PyObject *account_cls)
+{
+    if (!PyType_Check(period_cls) || !PyType_Check(account_cls)) {
+        PyErr_SetString(PyExc_TypeError, "ledger: the period and account classes expected");
+        return -1;
+    }
+    int rc = native_slots_of(&period_slots, (PyTypeObject *)period_cls, PERIOD_NAMES, 3);
+    if (rc > 0)
+        rc = native_slots_of(&account_slots, (PyTypeObject *)account_cls, ACCOUNT_NAMES, 2);
+    return rc;
+}
+
+/* Counter i of `counters` read: its period and account (borrowed) and their ints; 0, or -1 when not handled. */
+static int
+counter_of(PyObject *counters, Py_ssize_t i, PyObject *period_cls, PyObject *account_cls, PyObject **p,
+           PyObject **a, long long *spent, long long *base, long long *reserved, long long *limit)
+{
+    PyObject *c = PyList_GET_ITEM(counters, i);
+    if (!PyTuple_CheckExact(c) || PyTuple_GET_SIZE(c) != 3)
+        return -1;
+    *p = PyTuple_GET_ITEM(c, 0);
+    *a = PyTuple_GET_ITEM(c, 1);
+    if ((PyObject *)Py_TYPE(*p) != period_cls || (PyObject *)Py_TYPE(*a) != account_cls)
+        return -1;
+    if (ll_of(SLOT_AT(*a, account_slots.off[1]), spent) < 0 || ll_of(SLOT_AT(*p, period_slots.off[0]), base) < 0
+            || ll_of(SLOT_AT(*p, period_slots.off[2]), reserved) < 0)
+        return -1;
+    return limit == NULL ? 0 : ll_of(PyTuple_GET_ITEM(c, 2), limit);
+}
+
+/* Whether x is among the first n of seen. */
+static int
+seen_before(PyObject *const *seen, Py_ssize_t n, PyObject *x)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (seen[i] == x)
+            return 1;
+    return 0;
+}
+
+/* ledger_hold(counters, amount, period_cls, account_cls): MemoryBackend.hold on its counters (a list).
+ * True: `amount` reserved on every counter; an int i: counter i refuses (spent + reserved + amount above
+ * its limit; nothing changed); None: not handled, nothing changed. */
+PyObject *
+native_ledger_hold(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "ledger_hold(counters, amount, period_cls, account_cls): a list first");
+        return NULL;
+    }
+    int rc = ledger_classes(args[2], args[3]);
+    if (rc <= 0)
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *counters = args[0];
+    Py_ssize_t n = PyList_GET_SIZE(counters);
+    long long amount, news[LEDGER_MAX] = {0};
+    PyObject *ps[LEDGER_MAX];
+    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0)
+        Py_RETURN_NONE;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p, *a;
+        long long spent, base, reserved, limit, total;
+        if (counter_of(counters, i, args[2], args[3], &p, &a, &spent, &base, &reserved, &limit) < 0
+                || seen_before(ps, i, p)
+                || __builtin_sub_overflow(spent, base, &total) || __builtin_add_overflow(total, reserved, &total)
+                || __builtin_add_overflow(total, amount, &total) || __builtin_add_overflow(reserved, amount, &news[i]))
+            Py_RETURN_NONE;
+        if (total > limit)
+            return PyLong_FromSsize_t(i);
+        ps[i] = p;
+    }
+    PyObject *ints[LEDGER_MAX];
+    if (make_ints(news, n, ints) < 0)
+        return NULL;
+    put_ints(ps, n, period_slots.off[2], ints);
+    Py_RETURN_TRUE;
+}
+
+/* ledger_account(counters, amount, actual, rows, period_cls, account_cls): MemoryBackend.account on its
+ * memoised counters and spend rows: the reservation of `amount` released on every counter (not below 0)
+ * and, when `actual` is not 0, `actual` added to every row's account and to the base of its periods.
+ * True, or None: not handled, nothing changed. */
+PyObject *
+native_ledger_account(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "ledger_account(counters, amount, actual, rows, period_cls, account_cls): lists expected");
+        return NULL;
+    }
+    int rc = ledger_classes(args[4], args[5]);
+    if (rc <= 0)
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *counters = args[0], *rows = args[3];
+    Py_ssize_t n = PyList_GET_SIZE(counters), nr = PyList_GET_SIZE(rows);
+    long long amount, actual;
+    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0 || ll_of(args[2], &actual) < 0)
+        Py_RETURN_NONE;
+    if (actual == 0)
+        nr = 0;
+    if (nr > LEDGER_MAX)
+        Py_RETURN_NONE;
+    PyObject *ps[LEDGER_MAX], *as[LEDGER_MAX], *bs[LEDGER_MAX];
+    long long reserved_new[LEDGER_MAX], spent_new[LEDGER_MAX], base_new[LEDGER_MAX];
+    Py_ssize_t nb = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p, *a;
+        long long spent, base, reserved, left;
+        if (counter_of(counters, i, args[4], args[5], &p, &a, &spent, &base, &reserved, NULL) < 0
+                || seen_before(ps, i, p) || __builtin_sub_overflow(reserved, amount, &left))
+            Py_RETURN_NONE;
+        ps[i] = p;
+        reserved_new[i] = left > 0 ? left : 0;
+    }
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != 2)
+            Py_RETURN_NONE;
+        PyObject *a = PyTuple_GET_ITEM(row, 0), *others = PyTuple_GET_ITEM(row, 1);
+        long long spent;
+        if ((PyObject *)Py_TYPE(a) != args[5] || !PyTuple_CheckExact(others) || seen_before(as, i, a)
+                || ll_of(SLOT_AT(a, account_slots.off[1]), &spent) < 0
+                || __builtin_add_overflow(spent, actual, &spent_new[i]))
+            Py_RETURN_NONE;
+        as[i] = a;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(others); j++) {
+            PyObject *p = PyTuple_GET_ITEM(others, j);
+            long long base;
+            if (nb >= LEDGER_MAX || (PyObject *)Py_TYPE(p) != args[4] || seen_before(bs, nb, p)
+                    || ll_of(SLOT_AT(p, period_slots.off[0]), &base) < 0
+                    || __builtin_add_overflow(base, actual, &base_new[nb]))
+                Py_RETURN_NONE;
+            bs[nb++] = p;
+        }
+    }
+    PyObject *reserved_ints[LEDGER_MAX], *spent_ints[LEDGER_MAX], *base_ints[LEDGER_MAX];
+    if (make_ints(reserved_new, n, reserved_ints) < 0)
+        return NULL;
+    if (make_ints(spent_new, nr, spent_ints) < 0) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(reserved_ints[i]);
+        return NULL;
+    }
+    if (make_ints(base_new, nb, base_ints) < 0) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(reserved_ints[i]);
+        for (Py_ssize_t i = 0; i < nr; i++)
+            Py_DECREF(spent_ints[i]);
+        return NULL;
+    }
+    put_ints(ps, n, period_slots.off[2], reserved_ints);
+    put_ints(as, nr, account_slots.off[1], spent_ints);
+    put_ints(bs, nb, period_slots.off[0], base_ints);
     Py_RETURN_TRUE;
 }

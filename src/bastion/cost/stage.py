@@ -18,6 +18,7 @@ from functools import partial
 from bastion.config.limits import LimitsConfig, TeamConfig
 from bastion.core.context import Principal, RequestContext
 from bastion.core.errors import BudgetExceeded, InternalError, ServiceUnavailable
+from bastion.core.makers import maker
 from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.cost.periods import PERIODS, Period, PeriodLabels, labels_at
 from bastion.cost.pricing import PICO_PER_MICRO, Price, PriceTable, format_usd, usd_to_micros
@@ -31,6 +32,7 @@ from bastion.limits.stage import backend_unavailable
 
 log = logging.getLogger("bastion.cost")
 _GRACE = 2 * 86400  # spend counters outlive their period a little, for late settlements
+_DAY = 86400
 
 
 @dataclass(slots=True)
@@ -50,6 +52,10 @@ class Reservation:
     request: ChatRequest | EmbeddingsRequest | None = None  # for an estimate put off until the settlement
     uncapped: ChatRequest | None = None  # reserved for the default output: gets it as max_tokens once admitted
     spend: list[BudgetSlot] = field(default_factory=list)  # what the settlement adds the actual cost to
+
+
+# Reservation(...) by position, every field given, made without the class call (core/makers.py)
+_RESERVATION = maker(Reservation)
 
 
 class BudgetStage:
@@ -73,6 +79,9 @@ class BudgetStage:
         # Per-request allocations dominate this stage's cost: slots are cached per key and day
         # (principal, day, budget slots, their names, spend slots).
         self._slot_cache: dict[str, tuple[Principal, str, tuple[BudgetSlot, ...], dict[str, str], list[BudgetSlot]]] = {}
+        # (first, last + 1 unix second, labels) of the UTC day `plan` last ran in: labels_at without its call
+        first = labels_at(0.0)
+        self._day: tuple[float, float, PeriodLabels] = (0.0, float(first.day_end), first)
         self.served_unchecked = 0  # requests served without a budget check because the backend failed
         # The in-process backend, its settlement called without the coroutine wrapper (it reads neither
         # the lease id nor the time); exactly that class, so a subclass overriding a method keeps the general path.
@@ -123,14 +132,18 @@ class BudgetStage:
         return slots, names
 
     def plan(self, ctx: RequestContext, request: ChatRequest | EmbeddingsRequest,
-             est: TokenEstimate | None = None) -> Reservation:
+             est: TokenEstimate | None = None, partnered: bool = False) -> Reservation:
         """What this request would reserve, and on which budgets (no backend call). `est`: the
-        request's estimate if the caller has it (the rate-limit stage)."""
+        request's estimate if the caller has it (the rate-limit stage); `partnered`: the rate-limit
+        stage reserves and settles it."""
         p = ctx.principal
         if p is None:
             raise InternalError("budgets ran before authentication")
         now = self._clock()
-        labels = labels_at(now)
+        start, end, labels = self._day  # labels_at, for the day of the last call
+        if not start <= now < end:
+            labels = labels_at(now)
+            self._day = (labels.day_end - _DAY, labels.day_end, labels)
         hit = self._slot_cache.get(p.key_id)  # self._slots, its cache hit inlined
         if hit is None or hit[0] is not p or hit[1] != labels.day:
             hit = self._slots(p, labels)
@@ -138,14 +151,14 @@ class BudgetStage:
         if not slots:  # nothing to reserve: the estimate waits until a settlement without reported usage needs it
             # (by position, as below: estimate, labels, price, now, slots, amount, done, names, wanted,
             # partnered, request, uncapped, spend)
-            return Reservation(None, labels, None, now, (), 0, False, names, (), False, request, None, spend)
+            return _RESERVATION(None, labels, None, now, (), 0, False, names, (), partnered, request, None, spend)
         if est is None:
             est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
         amount, price = self._worst(ctx.model or request.model, est.bound or input_bound(request), est.output)
         uncapped = request if isinstance(request, ChatRequest) and not request.max_tokens else None
         # By position (estimate, labels, price, now, slots, amount, done, names, wanted, partnered, request,
         # uncapped, spend): keywords make a class call build and unpack a dict of them.
-        return Reservation(est, labels, price, now, (), amount, False, names, slots, False, None, uncapped, spend)
+        return _RESERVATION(est, labels, price, now, (), amount, False, names, slots, partnered, None, uncapped, spend)
 
     def _estimated(self, ctx: RequestContext, res: Reservation) -> TokenEstimate:
         """The reservation's estimate (and worst-case price), computed now if `plan` put it off."""
@@ -221,7 +234,9 @@ class BudgetStage:
                 # what is charged (a cut stream: what was streamed) is what the metrics, the access
                 # log and the audit record count, as the usage report does
                 ctx.usage = usage
-        price = self._served_price(ctx)
+        attempts = ctx.attempts  # _served_price, its usual case (the last attempt served) inlined
+        price = self._prices.get(attempts[-1].model) if attempts and attempts[-1].outcome == "ok" \
+            else self._served_price(ctx)
         if price is None:
             self._estimated(ctx, res)
             price = res.price

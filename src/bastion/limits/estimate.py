@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
 
 from bastion.core.context import CANCELLED, RequestContext
-from bastion.core.types import ChatRequest, EmbeddingsRequest, ImagePart, TextPart, Usage
+from bastion.core.makers import maker
+from bastion.core.types import ChatRequest, EmbeddingsRequest, ImagePart, Message, TextPart, Usage
 
 PER_MESSAGE_TOKENS = 4
 PER_IMAGE_TOKENS = 1000
@@ -52,12 +54,30 @@ class TokenEstimate:
         return self.input + self.output
 
 
+_measure_texts: Callable[[object, type, type], tuple[int, int, int] | None] | None
+try:
+    from bastion._native import measure_texts as _measure_texts
+except ImportError:  # not built: _measure_general measures every request
+    _measure_texts = None
+
+_ESTIMATE = maker(TokenEstimate)  # TokenEstimate(input, output, bound), made without the class call
+
+
 def _size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _measure(request: ChatRequest) -> tuple[int, int, int]:
     """(UTF-8 bytes of every text the model reads, messages, images)."""
+    if _measure_texts is not None:  # the usual request (plain ASCII text parts only) in C
+        got = _measure_texts(request, TextPart, Message)
+        if got is not None:
+            return got
+    return _measure_general(request)
+
+
+def _measure_general(request: ChatRequest) -> tuple[int, int, int]:
+    """`_measure` in Python: every request shape."""
     size = 0
     images = 0
     for sp in request.system:
@@ -108,9 +128,14 @@ def estimate_request(request: ChatRequest | EmbeddingsRequest, default_max_outpu
     if isinstance(request, EmbeddingsRequest):
         return TokenEstimate(estimate_input(request), 0)
     out = request.max_tokens if request.max_tokens is not None and request.max_tokens > 0 else default_max_output
-    size, messages, images = _measure(request)
-    return TokenEstimate(_chat_input(size, messages, images), out * (request.n if request.n and request.n > 1 else 1),
-                         _chat_bound(request, size, messages, images))
+    got = _measure_texts(request, TextPart, Message) if _measure_texts is not None else None  # _measure, inlined
+    size, messages, images = got if got is not None else _measure_general(request)
+    # _chat_input and _chat_bound, inlined (this runs on every request; -(-a // b) is math.ceil for ints)
+    tokens = -(-size // 4) + messages * PER_MESSAGE_TOKENS + images * PER_IMAGE_TOKENS
+    n = request.n
+    return _ESTIMATE(tokens if tokens > 1 else 1, out * n if n and n > 1 else out,
+                     size + PER_REQUEST_BOUND + messages * PER_MESSAGE_BOUND + images * IMAGE_TOKENS_BOUND
+                     + (TOOLS_BOUND if request.tools else 0))
 
 
 def estimate_for(ctx: RequestContext, request: ChatRequest | EmbeddingsRequest,

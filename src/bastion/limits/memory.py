@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from bastion.cost.periods import PERIODS, Period
 from bastion.limits.backend import BUDGET_ALLOWED, BudgetDecision, BudgetSlot, FailureCounter, RateDecision
@@ -27,6 +27,16 @@ try:  # the buckets' arithmetic in C (_native_bucket.c): the same floats, bit fo
     from bastion._native import bucket_take as _bucket_take
 except ImportError:  # not built: the Python below
     _bucket_take = _bucket_give_back = None
+_bucket_take_headed: Callable[[dict[str, list[float]], dict[str, int], tuple[tuple[int, str, str, int, float], ...], int,
+                               float, dict[str, str]], tuple[Any, ...] | Literal[True] | None] | None
+_ledger_hold: Callable[[list[Any], int, type, type], int | bool | None] | None
+_ledger_account: Callable[[list[Any], int, int, list[Any], type, type], bool | None] | None
+try:  # the take with its headers, and the budget counters' steps on memoised counters, in C
+    from bastion._native import bucket_take_headed as _bucket_take_headed
+    from bastion._native import ledger_account as _ledger_account
+    from bastion._native import ledger_hold as _ledger_hold
+except ImportError:
+    _bucket_take_headed = _ledger_hold = _ledger_account = None
 
 _SWEEP_EVERY = 4096
 _MEMO_MAX = 4096
@@ -38,6 +48,29 @@ _REQUESTS, _TOKENS, _PARALLEL = "requests", "tokens", "parallel"
 _Row = tuple[int, str, str, int, float]
 _Plan = tuple[tuple[_Row, ...], tuple[_Row, ...]]
 _PERIOD_INDEX = {p: i for i, p in enumerate(PERIODS)}
+
+
+def _hold(counters: list[_Counter], amount: int) -> BudgetDecision:
+    """`hold` on its counters in Python (what the C one does; anything it does not handle)."""
+    for c in counters:
+        p, a, limit = c
+        if a.spent - p.base + p.reserved + amount > limit:  # (the first counter equal to c refuses alike)
+            return BudgetDecision(False, counters.index(c), a.spent - p.base, p.reserved)
+    for p, _, _ in counters:
+        p.reserved += amount
+    return BUDGET_ALLOWED
+
+
+def _refused(rows: tuple[_Row, ...], r: tuple[Any, ...], tokens: int) -> RateDecision:
+    """The decision of a take the C code refused: by row r[0] (its bucket's level r[1]; None: parallel or too large)."""
+    i, kind, _, limit, _ = rows[r[0]]
+    if kind is _PARALLEL:
+        return RateDecision(False, 1.0, i, "parallel")
+    if kind is _TOKENS:
+        if r[1] is None:
+            return RateDecision(False, 60.0, i, "too_large")
+        return RateDecision(False, wait_for(r[1], tokens, limit), i, "tokens")
+    return RateDecision(False, wait_for(r[1], 1, limit) if limit > 0 else 60.0, i, "requests")
 
 
 class _Period:
@@ -129,15 +162,8 @@ class MemoryBackend:
             rows = memo[1][0] if memo is not None and memo[0] is scopes else self._plan(scopes)[0]
             r = _bucket_take(self._buckets, self._parallel, rows, tokens, t)
             if r is not None:
-                if len(r) == 2:  # refused by row r[0] (its bucket's level r[1]; None: parallel or too large)
-                    i, kind, _, limit, _ = rows[r[0]]
-                    if kind is _PARALLEL:
-                        return RateDecision(False, 1.0, i, "parallel")
-                    if kind is _TOKENS:
-                        if r[1] is None:
-                            return RateDecision(False, 60.0, i, "too_large")
-                        return RateDecision(False, wait_for(r[1], tokens, limit), i, "tokens")
-                    return RateDecision(False, wait_for(r[1], 1, limit) if limit > 0 else 60.0, i, "requests")
+                if len(r) == 2:
+                    return _refused(rows, r, tokens)
                 self._ops += 1
                 if self._ops % _SWEEP_EVERY == 0 or len(self._buckets) > self._sweep_at:
                     self._sweep(t)
@@ -147,6 +173,25 @@ class MemoryBackend:
                                     (req_limit - req_left) * PERIOD_SECONDS / req_limit if req_left < req_limit else 0.0,
                                     tok_limit or None, tok_rem,
                                     (tok_limit - tok_left) * PERIOD_SECONDS / tok_limit if tok_left < tok_limit else 0.0)
+        return self._take(scopes, tokens, t)
+
+    def take_headed(self, scopes: Sequence[ScopeLimit], tokens: int, now: float | None,
+                    headers: dict[str, str]) -> RateDecision | None:
+        """`take`, and when it admits in C, OpenAI's x-ratelimit-* headers written into `headers` as
+        the rate-limit stage writes them from the decision: then None. Otherwise the decision (refused,
+        or admitted by the Python code: the caller writes the headers)."""
+        t = self._clock() if now is None else now
+        if _bucket_take_headed is not None:
+            memo = self._plans.get(id(scopes))  # self._plan, its hit inlined
+            rows = memo[1][0] if memo is not None and memo[0] is scopes else self._plan(scopes)[0]
+            r = _bucket_take_headed(self._buckets, self._parallel, rows, tokens, t, headers)
+            if r is True:
+                self._ops += 1
+                if self._ops % _SWEEP_EVERY == 0 or len(self._buckets) > self._sweep_at:
+                    self._sweep(t)
+                return None
+            if isinstance(r, tuple):
+                return _refused(rows, r, tokens)
         return self._take(scopes, tokens, t)
 
     def _take(self, scopes: Sequence[ScopeLimit], tokens: int, t: float) -> RateDecision:
@@ -316,13 +361,14 @@ class MemoryBackend:
         memo = self._slot_memo.get(id(slots))  # self._counters, its hit inlined
         counters = memo[2] if memo is not None and memo[0] is slots and memo[1] == self._generation \
             else self._counters(slots)
-        for c in counters:
-            p, a, limit = c
-            if a.spent - p.base + p.reserved + amount > limit:  # (the first counter equal to c refuses alike)
-                return BudgetDecision(False, counters.index(c), a.spent - p.base, p.reserved)
-        for p, _, _ in counters:
-            p.reserved += amount
-        return BUDGET_ALLOWED
+        if _ledger_hold is not None:
+            r = _ledger_hold(counters, amount, _Period, _Account)
+            if r is True:
+                return BUDGET_ALLOWED
+            if r is not None:  # refused by counter r: nothing changed
+                p, a, _ = counters[r]
+                return BudgetDecision(False, r, a.spent - p.base, p.reserved)
+        return _hold(counters, amount)
 
     async def settle(self, rid: str, reserved: Sequence[BudgetSlot], amount: int, actual: int,
                      spend: Sequence[BudgetSlot], now: float) -> None:
@@ -332,6 +378,11 @@ class MemoryBackend:
                 spend: Sequence[BudgetSlot]) -> None:
         memo = self._slot_memo.get(id(reserved))
         if memo is not None and memo[0] is reserved and memo[1] == self._generation:
+            if _ledger_account is not None:  # both memos current: nothing rolls over below; in one C call
+                rows = self._spend_memo.get(id(spend))
+                if rows is not None and rows[0] is spend and rows[1] == self._generation \
+                        and _ledger_account(memo[2], amount, actual, rows[2], _Period, _Account) is True:
+                    return
             for p, _, _ in memo[2]:  # the slots' own periods, of their labels: nothing rolled over since
                 left = p.reserved - amount
                 p.reserved = left if left > 0 else 0

@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 from bastion.config.limits import LimitsConfig, TeamConfig
 from bastion.core.context import RequestContext
 from bastion.core.errors import InternalError, RateLimited, ServiceUnavailable
+from bastion.core.makers import maker
 from bastion.core.types import ChatRequest, EmbeddingsRequest
 from bastion.limits.backend import LimitsBackend, RateDecision, lease_id
 from bastion.limits.bucket import format_reset
@@ -36,17 +38,18 @@ _WHAT = {"requests": "requests per minute", "tokens": "tokens per minute", "para
          "too_large": "tokens per minute"}
 
 
+@dataclass(slots=True, eq=False)
 class RateLease:
     """What `check` took, for `finish` to correct and release."""
 
-    __slots__ = ("done", "estimate", "rid", "scopes", "tokens")
+    scopes: tuple[ScopeLimit, ...]
+    estimate: TokenEstimate
+    tokens: int
+    rid: str  # the lease id (backend.lease_id) it was taken under
+    done: bool = False
 
-    def __init__(self, scopes: tuple[ScopeLimit, ...], estimate: TokenEstimate, tokens: int, rid: str) -> None:
-        self.scopes = scopes
-        self.estimate = estimate
-        self.tokens = tokens
-        self.rid = rid  # the lease id (backend.lease_id) it was taken under
-        self.done = False
+
+_LEASE = maker(RateLease)  # RateLease(scopes, estimate, tokens, rid, done) by position, without the class call
 
 
 def backend_unavailable(kind: str, what: str) -> ServiceUnavailable:
@@ -98,14 +101,14 @@ class RateLimitStage:
         mem = self._mem
         if mem is not None and budget is not None:
             # Paired on the in-process backend: the same two steps as its `admit`, called directly
-            plan = budget.plan(ctx, request, est)
-            plan.partnered = True
-            d = mem.take(scopes, tokens, now)
-            if not d.allowed:
-                raise self._refusal(d, scopes, tokens)
+            plan = budget.plan(ctx, request, est, True)
+            d = mem.take_headed(scopes, tokens, now, ctx.response_headers)  # None: admitted, headers written
+            if d is not None:
+                if not d.allowed:
+                    raise self._refusal(d, scopes, tokens)
+                self._headers(ctx.response_headers, d)
             bd = mem.hold(plan.wanted, plan.amount) if plan.wanted else None
-            ctx.state[self.name] = RateLease(scopes, est, tokens, "")  # (memory leases have no id)
-            self._headers(ctx.response_headers, d)
+            ctx.state[self.name] = _LEASE(scopes, est, tokens, "", False)  # (memory leases have no id)
             budget.admitted(ctx, plan, bd)  # may refuse: 429 budget_exceeded (the lease is released in finish)
             return
         res = None
@@ -115,8 +118,7 @@ class RateLimitStage:
                 d = await self._backend.acquire(rid, scopes, tokens, now)
                 bd = None
             else:
-                res = budget.plan(ctx, request, est)
-                res.partnered = True
+                res = budget.plan(ctx, request, est, True)
                 if res.wanted:
                     d, bd = await self._backend.admit(rid, scopes, tokens, now, res.wanted, res.amount, res.now)
                 else:

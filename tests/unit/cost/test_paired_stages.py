@@ -69,7 +69,7 @@ async def conclude(rt: LimitsRuntime, ctx: RequestContext, served: bool = True) 
 
 # The memory backend's synchronous steps the rate-limit stage calls directly, by the operation
 # they stand for (a `take` and a `hold` in one check are its `admit`; see calls()).
-_SYNC = {"take": "acquire", "hold": "reserve", "give_back": "release", "account": "settle"}
+_SYNC = {"take": "acquire", "take_headed": "acquire", "hold": "reserve", "give_back": "release", "account": "settle"}
 
 
 def spy(backend: LimitsBackend) -> list[str]:
