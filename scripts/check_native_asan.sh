@@ -24,4 +24,7 @@ LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 \
     tests/unit/policy/test_cache.py tests/unit/test_core_makers.py tests/unit/providers/openai/test_openai_codec_fast.py \
     tests/unit/observability/test_access_line_native.py tests/unit/observability/test_observe_native.py \
     tests/unit/policy/test_injection_heads.py tests/unit/http/test_native_http.py \
-    tests/unit/policy/test_window_native.py tests/unit/policy/test_window_early.py
+    tests/unit/policy/test_window_native.py tests/unit/policy/test_window_early.py \
+    tests/unit/limits/test_limits_fast_path.py tests/unit/limits/test_limits_memory_budgets.py \
+    tests/unit/limits/test_limits_estimate.py tests/unit/limits/test_limits_stage.py \
+    tests/unit/cost/test_paired_stages.py tests/unit/cost/test_cost_stage.py
