@@ -2,20 +2,27 @@
 
 The binary gate (`encoding_gates`' and `ascii_canon`'s second value): set exactly where a "0" and seven "0"/"1"
 follow (every binary run starts so), and the detector finds the same with it as with the plain "0" test.
+The scanner's logit floor (`classifier.logit_floor`): a scan that leaves out the classifier's finding below it
+reports exactly what a scan building it reports.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import struct
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bastion.policy.injection import canon, encodings
-from bastion.policy.injection.classifier import LinearModel
+from bastion.policy.injection.classifier import LinearModel, logit_floor
 from bastion.policy.injection.detector import Detector
 from bastion.policy.injection.encodings import B85_MAP, HEX_MAP
+from bastion.policy.scanner import Match
+from bastion.policy.scanners.injection import InjectionScanner
 
 _native = pytest.importorskip("bastion._native")
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,3 +94,58 @@ def test_findings_with_the_binary_gate_equal_the_any_zero_gate(det: Detector, an
     c = canon.canonicalize(text)
     if c.gates is not None:
         assert encodings.encoded_runs(text, c.gates) == plain
+
+
+# ------------------------------------------------------------------ the scanner's logit floor
+def _reference_scan(scanner: InjectionScanner, text: str) -> list[Match]:
+    """`scan` without the floor (every finding built, then compared with the threshold)."""
+    floor = scanner._floor
+    scanner._floor = None
+    try:
+        return scanner.scan(text)
+    finally:
+        scanner._floor = floor
+
+
+PROSE = st.lists(st.sampled_from(["you", "are", "a", "helpful", "assistant", "ignore", "previous", "system", "prompt",
+                                  "the", "report", "pipeline", "run-10:", "tell", "me", "secret", "now", "rules",
+                                  "instructions", "and", "reveal", "developer", "mode", "x" * 20, "\n", "."]),
+                 min_size=1, max_size=260).map(" ".join)
+
+
+@pytest.fixture(scope="module")
+def scanners() -> dict[float, InjectionScanner]:
+    return {t: InjectionScanner(threshold=t) for t in (0.0, 1e-7, 0.05, 0.15, 0.5, 0.8, 0.9, 0.999999, 1.0)}
+
+
+@SETTINGS
+@given(PROSE, st.sampled_from([0.0, 1e-7, 0.05, 0.15, 0.5, 0.8, 0.9, 0.999999, 1.0]))
+def test_scan_with_the_floor_equals_scan_without(scanners: dict[float, InjectionScanner], text: str,
+                                                 threshold: float) -> None:
+    scanner = scanners[threshold]
+    assert scanner.scan(text) == _reference_scan(scanner, text)
+
+
+@SETTINGS
+@given(PROSE)
+def test_scan_at_the_texts_own_score_equals_scan_without(text: str) -> None:
+    score = InjectionScanner(threshold=0.5)._detector.findings(text)[-1].score  # the classifier's (last)
+    for threshold in (score, math.nextafter(score, 1.0), math.nextafter(score, 0.0)):
+        if 0.0 <= threshold <= 1.0:
+            scanner = InjectionScanner(threshold=threshold)
+            assert scanner.scan(text) == _reference_scan(scanner, text)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(0.0, 1.0), st.floats(0.0, 0.01))
+def test_a_logit_below_the_floor_scores_below_the_threshold(threshold: float, below: float) -> None:
+    floor = logit_floor(threshold)
+    if floor is None:
+        assert not 1e-6 <= threshold <= 1.0 - 1e-6
+        return
+    x = math.nextafter(floor, -math.inf) - below
+    assert 1.0 / (1.0 + float(np.exp(-x))) < threshold
+    logits = bytearray(struct.pack("2d", x, x - 1.0))
+    assert LinearModel.all_below(logits, floor) and LinearModel.all_below(logits[:8], floor)
+    assert not LinearModel.all_below(bytearray(struct.pack("3d", x, floor, x)), floor)
+    assert not LinearModel.all_below(bytearray(struct.pack("2d", x, math.nan)), floor)

@@ -377,10 +377,12 @@ class Detector:
         return self.hasher.extract(codes) if scored is None else scored
 
     # ------------------------------------------------------------------ all layers
-    def findings(self, text: str) -> list[Finding]:
-        """Every strong rule finding plus the classifier's best window (whatever its score)."""
+    def findings(self, text: str, floor: float | None = None) -> list[Finding]:
+        """Every strong rule finding plus the classifier's best window (whatever its score). `floor`
+        (`classifier.logit_floor(threshold)`): the classifier's finding may be left out when its score is below
+        that threshold for certain (the scanner drops it then)."""
         if self._fused is not None and text.isascii():
-            fused = self._findings_ascii(text)
+            fused = self._findings_ascii(text, floor)
             if fused is not None:
                 return fused
         c = canon.canonicalize(text, self._native, self.vertical)
@@ -400,13 +402,14 @@ class Detector:
         hits = self.rule_hits(c.text, words, trigrams=trigrams) if self.use_rules else []
         return self._layers(text, c, feats, offsets, words, trigrams, hits)
 
-    def _findings_ascii(self, text: str) -> list[Finding] | None:
+    def _findings_ascii(self, text: str, floor: float | None = None) -> list[Finding] | None:
         """`findings` of an ASCII text (`_fused` set) in a few C calls, without the records and arrays of the
         general path: the canonical pass, the features with the window logits, the 3-gram prefilter, the regions
         and their string test (`canon.ascii_parts`, `Hasher.extract_scored`, `rule_hits`). The common case (no rule
         match, nothing leetspeak, joined or encoded to look at) ends here; any other hands what it has to
         `_layers`, as `findings` would; None where the general path must run from the start (a text the ASCII
-        canonical pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join)."""
+        canonical pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join).
+        With `floor`, no finding when every window's logit is below it (`findings`)."""
         assert self._fused is not None
         nat, canon_args, hash_args, pre_tables, possible_tables, (window, short_bias, long_bias) = self._fused
         got = nat.ascii_canon(text, *canon_args)  # (`canon.ascii_parts` inlined)
@@ -434,6 +437,8 @@ class Detector:
             return self._layers(text, c, [scored], [0], words, t, hits)
         model = self.model
         assert model is not None  # (`_scored_args`)
+        if floor is not None and model.all_below(logits, floor):  # (no cue: the scores are these logits')
+            return []
         few = model.best_few(logits, n)  # (`best_scored(logits, n, [])` without its record, for most texts)
         s, e, score = few if few is not None else model.best_scored(logits, n, [])
         if s >= e:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from bastion.policy.injection.classifier import LinearModel
+from bastion.policy.injection.classifier import LinearModel, logit_floor
 from bastion.policy.injection.detector import MODEL_FAMILY, Detector
 from bastion.policy.registry import ScannerOptionError
 from bastion.policy.scanner import Match
@@ -51,6 +51,7 @@ class InjectionScanner:
         if model_path is not None and (not isinstance(model_path, str) or not model_path):
             raise ScannerOptionError("model_path", "must be the path of a model file")
         self.threshold = float(threshold)
+        self._floor = logit_floor(self.threshold)  # (the classifier's windows below it cannot be reported)
         try:
             self._detector = shared_detector(rules, classifier,
                                              str(Path(model_path).resolve()) if model_path else None)
@@ -72,7 +73,7 @@ class InjectionScanner:
 
     def scan(self, text: str) -> list[Match]:
         out: list[Match] = []
-        for f in self._detector.findings(text):
+        for f in self._detector.findings(text, self._floor):
             if f.score < self.threshold:
                 continue
             kind = "injection" if f.family == MODEL_FAMILY else f"injection.{f.family}"
