@@ -425,8 +425,12 @@ class Detector:
         # reads any text's 3-grams, `indexed`) from the same call
         t, w, ws, longest, logits, rule_ok, maybe = nat.features_windows(
             codes, *hash_args, short_bias if n <= window else long_bias, pre_tables)  # (`model.bias_at(n)`)
-        regions = nat.possible_regions(possible_tables, self.regions.find_ascii(out, w, ws, rule_ok), maybe, out,
-                                       n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
+        regions = None
+        if 1 in rule_ok:  # (`possible_regions` of `find_ascii`'s regions in one call when no rule is searched whole)
+            regions = self.regions.possible_ascii(out, w, ws, rule_ok, possible_tables, maybe, n < _SCAN_FROM, _TEST_FROM)
+            if regions is None:
+                regions = nat.possible_regions(possible_tables, self.regions.find_ascii(out, w, ws, rule_ok), maybe, out,
+                                               n < _SCAN_FROM, _TEST_FROM)
         hits = self._search(out, regions) if regions else []
         morse, zero, _digits, hex_run, b85_run = gates
         if (hits or leet or rot or longest >= 20 or "_" in out or morse >= 7 or zero or hex_run or b85_run
