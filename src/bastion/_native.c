@@ -785,7 +785,8 @@ native_anchor_tables(PyObject *self, PyObject *args)
     Anchors *a = PyMem_Calloc(1, sizeof(Anchors));
     char *mem = PyMem_Malloc((size_t)(v[0].len + v[1].len + v[2].len) + 8);
     int log2 = 4;
-    while (((Py_ssize_t)1 << log2) <= 2 * na) /* at most half full: a probe or two */
+    while (((Py_ssize_t)1 << log2) <= 4 * na) /* at most a quarter full: most words are not anchors, and a miss
+                                               * probes until an empty slot (~1.4 slots at a quarter, ~2.5 at half) */
         log2++;
     uint32_t *slot = log2 < 32 ? PyMem_Calloc((size_t)1 << log2, sizeof(uint32_t)) : NULL;
     if (a == NULL || mem == NULL || slot == NULL) {

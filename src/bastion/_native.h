@@ -109,7 +109,7 @@ typedef struct {
     uint64_t *hash;    /* na, ascending */
     int64_t *first;    /* na + 1 offsets into rule */
     int64_t *rule;     /* the rule indices */
-    uint32_t *slot;    /* open addressing over `hash`: index + 1, 0 when empty (nslot, a power of two, > 2 na) */
+    uint32_t *slot;    /* open addressing over `hash`: index + 1, 0 when empty (nslot, a power of two, > 4 na) */
     int slot_shift;    /* 64 - log2(nslot) */
     uint32_t slot_mask;
 } Anchors;

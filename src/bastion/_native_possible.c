@@ -491,12 +491,14 @@ native_possible_anchored(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         head[k] = last[k] = -1;
     Py_ssize_t nord = 0;
     int unordered = 0;
+    int64_t prev = 0; /* the last start (each is >= 0) */
     for (Py_ssize_t i = 0; i < nw; i++) {
-        if (ws[i] < 0 || ws[i] > far) {
+        if ((uint64_t)ws[i] > (uint64_t)far) { /* (negative ones too) */
             PyErr_SetString(PyExc_ValueError, "word_starts: out of range");
             goto fail;
         }
-        unordered |= i > 0 && ws[i] < ws[i - 1];
+        unordered |= ws[i] < prev;
+        prev = ws[i];
         if (unordered) /* (the rest only checked: the caller's general path) */
             continue;
         Py_ssize_t l = anchor_index(t, wh[i]);
