@@ -166,7 +166,7 @@ RULE_TEXT = st.lists(st.sampled_from(ANCHOR_WORDS) | st.sampled_from([" ", ".", 
 def _flags(det: Detector, text: str) -> tuple[str, bytes, bytes, bytes, bytes] | None:
     """(canonical text, word hashes, starts, rule_ok, maybe) of the fused path, or None where it does not apply."""
     assert det._fused is not None
-    nat, canon_args, hash_args, pre_tables, _possible_tables, (window, short_bias, long_bias) = det._fused
+    nat, canon_args, hash_args, pre_tables, _possible_tables, (_window, short_bias, _long_bias) = det._fused
     got = nat.ascii_canon(text, *canon_args)
     if got is None or not 8 <= len(got[0]) <= 4096:
         return None
