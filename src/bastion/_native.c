@@ -822,17 +822,6 @@ done:
     return capsule;
 }
 
-/* The tuple (a, b) (Py_BuildValue parses its format on every call). */
-static PyObject *
-span_tuple(Py_ssize_t a, Py_ssize_t b)
-{
-    PyObject *pa = PyLong_FromSsize_t(a), *pb = pa == NULL ? NULL : PyLong_FromSsize_t(b);
-    PyObject *out = pb == NULL ? NULL : PyTuple_Pack(2, pa, pb);
-    Py_XDECREF(pa);
-    Py_XDECREF(pb);
-    return out;
-}
-
 /* Append (or merge into the last) span [a, b) of rule k in `out` (a dict rule -> list of (a, b)). */
 static int
 add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *last_end)

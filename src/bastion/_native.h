@@ -8,6 +8,17 @@
 #include <math.h>
 
 
+/* The tuple (a, b) (Py_BuildValue parses its format on every call). */
+static inline PyObject *
+span_tuple(Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *pa = PyLong_FromSsize_t(a), *pb = pa == NULL ? NULL : PyLong_FromSsize_t(b);
+    PyObject *out = pb == NULL ? NULL : PyTuple_Pack(2, pa, pb);
+    Py_XDECREF(pa);
+    Py_XDECREF(pb);
+    return out;
+}
+
 /* Append the 2-tuple (start, end) to the list out; -1 with an exception. */
 static inline int
 append_span(PyObject *out, Py_ssize_t start, Py_ssize_t end)

@@ -405,17 +405,6 @@ typedef struct {
     Py_ssize_t a, b, next;
 } Span;
 
-/* The tuple (a, b) (Py_BuildValue parses its format on every call). */
-static PyObject *
-span_pair(Py_ssize_t a, Py_ssize_t b)
-{
-    PyObject *pa = PyLong_FromSsize_t(a), *pb = pa == NULL ? NULL : PyLong_FromSsize_t(b);
-    PyObject *out = pb == NULL ? NULL : PyTuple_Pack(2, pa, pb);
-    Py_XDECREF(pa);
-    Py_XDECREF(pb);
-    return out;
-}
-
 /* possible_anchored(anchors, tables, word_hashes, word_starts, ok, maybe, text, few, test_from, before, after):
  * possible_regions(tables, anchored_spans(anchors, word_hashes, word_starts, ok, 0, len(text), before, after),
  * maybe, text, few, test_from), None where anchored_spans is (words not in text order), the same errors: the spans
@@ -555,7 +544,7 @@ native_possible_anchored(PyObject *self, PyObject *const *args, Py_ssize_t nargs
             if (!keep)
                 continue;
             PyObject *span = NULL;
-            if ((list == NULL && (list = PyList_New(0)) == NULL) || (span = span_pair(a, b)) == NULL ||
+            if ((list == NULL && (list = PyList_New(0)) == NULL) || (span = span_tuple(a, b)) == NULL ||
                 PyList_Append(list, span) < 0) {
                 Py_XDECREF(span);
                 goto fail;
