@@ -381,7 +381,9 @@ class Detector:
         """Every strong rule finding plus the classifier's best window (whatever its score). `floor`
         (`classifier.logit_floor(threshold)`): the classifier's finding may be left out when its score is below
         that threshold for certain (the scanner drops it then)."""
-        if self._fused is not None and text.isascii():
+        # (`_findings_ascii` declines a text of fewer than 8 or more than `CHUNK` characters after its canonical pass,
+        # which maps one character to one: not tried then, a long text's pass would be made twice)
+        if self._fused is not None and 8 <= len(text) <= CHUNK and text.isascii():
             fused = self._findings_ascii(text, floor)
             if fused is not None:
                 return fused
