@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bastion.policy.injection import canon, encodings
+from bastion.policy.injection.canon import Canonical
 from bastion.policy.injection.classifier import LinearModel, logit_floor
 from bastion.policy.injection.detector import Detector, Finding
 from bastion.policy.injection.encodings import B85_MAP, HEX_MAP
@@ -277,9 +278,9 @@ def test_texts_out_of_the_fused_lengths_skip_it_and_find_the_same(det: Detector,
     calls: list[int] = []
     inner = det._findings_ascii
 
-    def spy(text: str, floor: float | None = None) -> list[Finding] | None:
+    def spy(text: str, floor: float | None = None) -> list[Finding] | Canonical:
         got = inner(text, floor)
-        calls.append(got is not None)
+        calls.append(isinstance(got, list))
         return got
 
     det._findings_ascii = spy  # type: ignore[method-assign]
@@ -290,7 +291,40 @@ def test_texts_out_of_the_fused_lengths_skip_it_and_find_the_same(det: Detector,
     if 8 <= len(text) <= CHUNK:  # (tried: it may still decline, as before)
         assert len(calls) == 1
     else:  # not tried, and it would have declined
-        assert calls == [] and inner(text) is None
+        assert calls == [] and not isinstance(inner(text), list)
     general = Detector(LinearModel.load())
     general._fused = None
     assert got == general.findings(text)
+
+
+# ------------------------------------------------------------------ the fused path's canonical form handed on
+def _same_canonical(a: Canonical, b: Canonical) -> None:
+    assert (a.text, a.source_length, a.plain, a.gates, a.leet, a.rot) == (
+        b.text, b.source_length, b.plain, b.gates, b.leet, b.rot)
+    assert a.codes.dtype == b.codes.dtype and np.array_equal(a.codes, b.codes)
+    assert np.array_equal(a.origin, b.origin)
+
+
+HANDED_ON = st.lists(st.sampled_from(["ignore", "all", "previous", "i g n o r e", "\n\n", "  ", "\n", "-" * 6,
+                                      "word", "x", "system:", "\t", "prompt.", "you are now"]),
+                     max_size=30).map(" ".join)
+SHORT_LINES = st.lists(st.sampled_from(["ignore", "all", "previous", "instructions", "i", "g", "n", "o", "r", "e", "",
+                                        "you  are", "now", "x" * 70]), max_size=14).map("\n".join)
+
+
+@SETTINGS
+@given(HANDED_ON | SHORT_LINES, st.booleans())
+def test_the_canonical_form_handed_on_equals_canonicalize(det: Detector, text: str, vertical: bool) -> None:
+    if text.isascii() and 8 <= len(text):
+        old = det.vertical
+        det.vertical = vertical
+        try:
+            got = det._findings_ascii(text)
+        finally:
+            det.vertical = old
+        if not isinstance(got, list):
+            _same_canonical(got, canon.canonicalize(text, None, vertical))
+    tab = canon._table()
+    assert tab.ascii_native is not None
+    if text.isascii() and canon._ascii_native(text, tab, _native, tab.ascii_native) is None:
+        _same_canonical(canon.declined(text, None, vertical), canon.canonicalize(text, None, vertical))

@@ -385,9 +385,11 @@ class Detector:
         # which maps one character to one: not tried then, a long text's pass would be made twice)
         if self._fused is not None and 8 <= len(text) <= CHUNK and text.isascii():
             fused = self._findings_ascii(text, floor)
-            if fused is not None:
+            if isinstance(fused, list):
                 return fused
-        c = canon.canonicalize(text, self._native, self.vertical)
+            c = fused  # (the canonical form, as `canon.canonicalize` gives it, from the fused path's pass)
+        else:
+            c = canon.canonicalize(text, self._native, self.vertical)
         n = len(c.text)
         step = CHUNK - (self.model.window if self.model is not None else 0)
         offsets = list(range(0, max(n - (CHUNK - step), 1), step)) if n > CHUNK else [0]
@@ -404,25 +406,27 @@ class Detector:
         hits = self.rule_hits(c.text, words, trigrams=trigrams) if self.use_rules else []
         return self._layers(text, c, feats, offsets, words, trigrams, hits)
 
-    def _findings_ascii(self, text: str, floor: float | None = None) -> list[Finding] | None:
+    def _findings_ascii(self, text: str, floor: float | None = None) -> list[Finding] | canon.Canonical:
         """`findings` of an ASCII text (`_fused` set) in a few C calls, without the records and arrays of the
         general path: the canonical pass, the features with the window logits, the 3-gram prefilter, the regions
         and their string test (`canon.ascii_parts`, `Hasher.extract_scored`, `rule_hits`). The common case (no rule
         match, nothing leetspeak, joined or encoded to look at) ends here; any other hands what it has to
-        `_layers`, as `findings` would; None where the general path must run from the start (a text the ASCII
-        canonical pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join).
+        `_layers`, as `findings` would; where the general path must run from the start (a text the ASCII canonical
+        pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join), the canonical
+        form it starts from (`canon.canonicalize`'s, without its pass made again).
         With `floor`, no finding when every window's logit is below it (`findings`)."""
         assert self._fused is not None
         nat, canon_args, hash_args, pre_tables, possible_tables, (window, short_bias, long_bias) = self._fused
         got = nat.ascii_canon(text, *canon_args)  # (`canon.ascii_parts` inlined)
         if got is None:
-            return None
+            return canon.declined(text, self._native, self.vertical)
         out, codes, spaced_hint, run_hint, gates, leet, rot = got
         if (spaced_hint or run_hint) and canon.ascii_declines(out, spaced_hint, run_hint):
-            return None
+            return canon.declined(text, self._native, self.vertical)
         n = len(out)
         if n < 8 or n > CHUNK or (self.vertical and "\n" in out and canon.short_runs(out)):
-            return None
+            c = canon.ascii_canonical(text, out, codes, gates, leet, rot)  # (`canonicalize`'s ASCII path)
+            return canon.short_lines(c) if self.vertical and "\n" in out else c
         # with `rule_hits(out, words, trigrams=t)`'s prefilter flags (`nat.prefilter(pre_tables, t)`: the C prefilter
         # reads any text's 3-grams, `indexed`) from the same call
         t, w, ws, longest, logits, rule_ok, maybe = nat.features_windows(
