@@ -30,6 +30,10 @@
  *       Regions.anchored_spans: per rule k with ok[k] and an anchor among the words, the spans
  *       [max(lo, p - before), min(n, p + after)) around its anchors' positions p, merged when they
  *       overlap, keyed in order of first occurrence; None when the words are not in text order.
+ *   possible_anchored(anchors, tables, word_hashes, word_starts, ok, maybe, text, few, test_from, before, after)
+ *       -> dict | None
+ *       possible_regions(tables, anchored_spans(anchors, ..., ok, 0, len(text), before, after), maybe, text, few,
+ *       test_from) without the spans' objects between them (_native_possible.c).
  *
  *   possible_tables(rule_clauses, clause_members, strings, budget) -> tables
  *   possible(tables, rule, maybe, text, a, b, few) -> bool
@@ -737,32 +741,6 @@ done:
     return result;
 }
 
-/* The anchor table of the rules (`anchor_tables`): sorted anchor word hashes, and per anchor the
- * rules it anchors (a range of a flat array of rule indices, ascending). */
-typedef struct {
-    Py_ssize_t na, nrules;
-    uint64_t *hash;    /* na, ascending */
-    int64_t *first;    /* na + 1 offsets into rule */
-    int64_t *rule;     /* the rule indices */
-    uint32_t *slot;    /* open addressing over `hash`: index + 1, 0 when empty (nslot, a power of two, > 2 na) */
-    int slot_shift;    /* 64 - log2(nslot) */
-    uint32_t slot_mask;
-} Anchors;
-
-/* The index of anchor hash `h` (na when it is not an anchor): one multiply and a probe or two, where a
- * binary search over the sorted hashes took ~10 compares per word. */
-static inline Py_ssize_t
-anchor_index(const Anchors *t, uint64_t h)
-{
-    for (uint32_t k = (uint32_t)((h * MIX) >> t->slot_shift);; k = (k + 1) & t->slot_mask) {
-        uint32_t at = t->slot[k];
-        if (at == 0)
-            return t->na;
-        if (t->hash[at - 1] == h)
-            return at - 1;
-    }
-}
-
 static void
 anchors_free(PyObject *capsule)
 {
@@ -807,7 +785,8 @@ native_anchor_tables(PyObject *self, PyObject *args)
     Anchors *a = PyMem_Calloc(1, sizeof(Anchors));
     char *mem = PyMem_Malloc((size_t)(v[0].len + v[1].len + v[2].len) + 8);
     int log2 = 4;
-    while (((Py_ssize_t)1 << log2) <= 2 * na) /* at most half full: a probe or two */
+    while (((Py_ssize_t)1 << log2) <= 4 * na) /* at most a quarter full: most words are not anchors, and a miss
+                                               * probes until an empty slot (~1.4 slots at a quarter, ~2.5 at half) */
         log2++;
     uint32_t *slot = log2 < 32 ? PyMem_Calloc((size_t)1 << log2, sizeof(uint32_t)) : NULL;
     if (a == NULL || mem == NULL || slot == NULL) {
@@ -841,17 +820,6 @@ done:
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);
     return capsule;
-}
-
-/* The tuple (a, b) (Py_BuildValue parses its format on every call). */
-static PyObject *
-span_tuple(Py_ssize_t a, Py_ssize_t b)
-{
-    PyObject *pa = PyLong_FromSsize_t(a), *pb = pa == NULL ? NULL : PyLong_FromSsize_t(b);
-    PyObject *out = pb == NULL ? NULL : PyTuple_Pack(2, pa, pb);
-    Py_XDECREF(pa);
-    Py_XDECREF(pb);
-    return out;
 }
 
 /* Append (or merge into the last) span [a, b) of rule k in `out` (a dict rule -> list of (a, b)). */
@@ -999,6 +967,8 @@ static PyMethodDef methods[] = {
      "Prefilter.possible: every clause has a string in the region."},
     {"possible_regions", (PyCFunction)(void (*)(void))native_possible_regions, METH_FASTCALL,
      "Prefilter._possible_regions: the regions worth searching, in one call (_native_possible.c)."},
+    {"possible_anchored", (PyCFunction)(void (*)(void))native_possible_anchored, METH_FASTCALL,
+     "possible_regions of anchored_spans' regions of a whole text, in one call (_native_possible.c)."},
     {"next_literal", (PyCFunction)(void (*)(void))native_next_literal, METH_FASTCALL,
      "The first start of one of some literals in a span of a one-byte-per-character str (_native_possible.c)."},
     {"leet_runs", native_leet_runs, METH_VARARGS, "leet._leet_runs: the runs undoing leetspeak changes (_native_leet.c)."},

@@ -8,6 +8,17 @@
 #include <math.h>
 
 
+/* The tuple (a, b) (Py_BuildValue parses its format on every call). */
+static inline PyObject *
+span_tuple(Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *pa = PyLong_FromSsize_t(a), *pb = pa == NULL ? NULL : PyLong_FromSsize_t(b);
+    PyObject *out = pb == NULL ? NULL : PyTuple_Pack(2, pa, pb);
+    Py_XDECREF(pa);
+    Py_XDECREF(pb);
+    return out;
+}
+
 /* Append the 2-tuple (start, end) to the list out; -1 with an exception. */
 static inline int
 append_span(PyObject *out, Py_ssize_t start, Py_ssize_t end)
@@ -102,6 +113,32 @@ find_words(const uint32_t *c, Py_ssize_t n, const unsigned char *table, Py_ssize
     return w;
 }
 
+/* The anchor table of the rules (`anchor_tables`, _native.c): sorted anchor word hashes, and per anchor the
+ * rules it anchors (a range of a flat array of rule indices, ascending). */
+typedef struct {
+    Py_ssize_t na, nrules;
+    uint64_t *hash;    /* na, ascending */
+    int64_t *first;    /* na + 1 offsets into rule */
+    int64_t *rule;     /* the rule indices */
+    uint32_t *slot;    /* open addressing over `hash`: index + 1, 0 when empty (nslot, a power of two, > 4 na) */
+    int slot_shift;    /* 64 - log2(nslot) */
+    uint32_t slot_mask;
+} Anchors;
+
+/* The index of anchor hash `h` (na when it is not an anchor): one multiply and a probe or two, where a
+ * binary search over the sorted hashes took ~10 compares per word. */
+static inline Py_ssize_t
+anchor_index(const Anchors *t, uint64_t h)
+{
+    for (uint32_t k = (uint32_t)((h * 0x9E3779B97F4A7C15ULL) >> t->slot_shift);; k = (k + 1) & t->slot_mask) {
+        uint32_t at = t->slot[k];
+        if (at == 0)
+            return t->na;
+        if (t->hash[at - 1] == h)
+            return at - 1;
+    }
+}
+
 /* The leetspeak classes of leet_runs (_native_leet.c): a code point that leetspeak maps (0 1 3 4 5 7 8 @ $), a
  * letter (a word character that is not a decimal digit or "_"), an unmapped decimal digit or "_" (stepped over),
  * anything else (ends a run). ASCII here (by range: the Unicode database calls cost more). */
@@ -169,6 +206,7 @@ PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_possible_regions(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_possible_anchored(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_next_literal(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_window_logits_capped(PyObject *self, PyObject *args);
 PyObject *native_features_windows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

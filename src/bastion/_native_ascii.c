@@ -135,6 +135,22 @@ count_byte(const Py_UCS1 *s, Py_ssize_t n, int c)
     return k;
 }
 
+/* Whether a "0" followed by seven bytes "0" or "1" occurs in s[0:n]: every match of encodings._BIN starts so
+ * (the binary gate: prose holds a "0" often, in a number or a date, such eight bytes seldom). */
+static int
+binary_start(const Py_UCS1 *s, Py_ssize_t n)
+{
+    for (const Py_UCS1 *p = s, *end = s + n; end - p >= 8 && (p = memchr(p, '0', (size_t)(end - p - 7))) != NULL;
+         p++) {
+        int k = 1;
+        while (k < 8 && (p[k] == '0' || p[k] == '1'))
+            k++;
+        if (k == 8)
+            return 1;
+    }
+    return 0;
+}
+
 /* How many times " " stands before byte `c` in s[0:n]. */
 static Py_ssize_t
 count_after_space(const Py_UCS1 *s, Py_ssize_t n, int c)
@@ -200,8 +216,9 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         runs = ((runs + RUN_ONE) & row->run_mask) | row->run_reset;
         seen |= runs;
     }
-    /* the rare bytes' gates after the pass: "0", "6" and "7", " -" and " ." (encoding_gates's values) */
-    int zero = n > 0 && memchr(in, '0', (size_t)n) != NULL;
+    /* the rare bytes' gates after the pass: a binary run's start, "6" and "7", " -" and " ." (encoding_gates's
+     * values) */
+    int zero = binary_start(in, n);
     Py_ssize_t digits = count_byte(in, n, '6') + count_byte(in, n, '7');
     Py_ssize_t morse = count_after_space(in, n, '-') + count_after_space(in, n, '.');
     /* a run of 32 hex bytes sets a bit >= 5 of the low half (shorter runs never do), one of 40 base85 bytes a
@@ -230,14 +247,15 @@ done:
 
 /*   encoding_gates(text, hex_map, b85_map) -> (morse, zero, hex_digits, hex_run, b85_run)
  *       For an ASCII `text`, in one pass, the gates encodings.encoded_runs tests with str.count, `in` and a
- *       translate and find per encoding: the number of " -" and " ." pairs, whether a "0" occurs, the number
+ *       translate and find per encoding: the number of " -" and " ." pairs, whether a "0" followed by seven
+ *       "0"s or "1"s occurs (where a binary run starts: `binary_start`), the number
  *       of "6" and "7", and whether 32 bytes in a row map to "h" in hex_map and 40 in a row to "a" in
  *       b85_map (256 bytes each).
  */
 static unsigned char gate_seen[2][256], gate_entry[256];
 static int gate_ready;
 
-enum { EG_SPACE = 1, EG_ZERO = 2, EG_67 = 4, EG_HEX = 8, EG_B85 = 16 };
+enum { EG_SPACE = 1, EG_67 = 4, EG_HEX = 8, EG_B85 = 16 };
 
 /* Per byte, its gate classes in one load (cached as `canon_entries`). */
 static const unsigned char *
@@ -246,8 +264,7 @@ gate_entries(const unsigned char *hex, const unsigned char *b85)
     if (gate_ready && !memcmp(gate_seen[0], hex, 256) && !memcmp(gate_seen[1], b85, 256))
         return gate_entry;
     for (int c = 0; c < 256; c++)
-        gate_entry[c] = (unsigned char)((c == ' ' ? EG_SPACE : 0) | (c == '0' ? EG_ZERO : 0)
-                                        | (c == '6' || c == '7' ? EG_67 : 0) | (hex[c] == 'h' ? EG_HEX : 0)
+        gate_entry[c] = (unsigned char)((c == ' ' ? EG_SPACE : 0) | (c == '6' || c == '7' ? EG_67 : 0) | (hex[c] == 'h' ? EG_HEX : 0)
                                         | (b85[c] == 'a' ? EG_B85 : 0));
     memcpy(gate_seen[0], hex, 256);
     memcpy(gate_seen[1], b85, 256);
@@ -274,19 +291,18 @@ native_encoding_gates(PyObject *self, PyObject *args)
     const unsigned char *entry = gate_entries(hb.buf, bb.buf);
     const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), morse = 0, digits = 0, hex_len = 0, b85_len = 0;
-    int zero = 0, hex_run = 0, b85_run = 0;
+    int zero, hex_run = 0, b85_run = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         unsigned e = entry[s[i]];
         if ((e & EG_SPACE) && i + 1 < n && (s[i + 1] == '-' || s[i + 1] == '.'))
             morse++;
-        zero |= e & EG_ZERO;
         digits += (e & EG_67) != 0;
         hex_len = (e & EG_HEX) ? hex_len + 1 : 0;
         hex_run |= hex_len >= 32;
         b85_len = (e & EG_B85) ? b85_len + 1 : 0;
         b85_run |= b85_len >= 40;
     }
-    zero = zero != 0;
+    zero = binary_start(s, n);
     result = Py_BuildValue("ninii", morse, zero, digits, hex_run, b85_run);
 done:
     PyBuffer_Release(&hb);

@@ -399,3 +399,176 @@ native_next_literal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     return PyLong_FromSsize_t(best);
 }
+
+/* A span of possible_anchored: [a, b) of one rule, and the index of that rule's next span (-1: none). */
+typedef struct {
+    Py_ssize_t a, b, next;
+} Span;
+
+/* possible_anchored(anchors, tables, word_hashes, word_starts, ok, maybe, text, few, test_from, before, after):
+ * possible_regions(tables, anchored_spans(anchors, word_hashes, word_starts, ok, 0, len(text), before, after),
+ * maybe, text, few, test_from), None where anchored_spans is (words not in text order), the same errors: the spans
+ * are built in C arrays (anchored_spans' merge, by first occurrence) and only the kept ones become objects (a scan's
+ * usual regions hold no possible match: no tuple, list or dict entry at all). */
+PyObject *
+native_possible_anchored(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_Format(PyExc_TypeError, "possible_anchored() takes 11 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *text = args[6];
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "text: must be str, not %.50s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+    int few = PyObject_IsTrue(args[7]);
+    if (few < 0)
+        return NULL;
+    Py_ssize_t num[3]; /* test_from, before, after */
+    for (int k = 0; k < 3; k++)
+        if ((num[k] = index_arg(args[8 + k])) == -1 && PyErr_Occurred())
+            return NULL;
+    Py_ssize_t test_from = num[0], before = num[1], after = num[2], n = PyUnicode_GET_LENGTH(text);
+    const Anchors *t = PyCapsule_GetPointer(args[0], "bastion._native.Anchors");
+    if (t == NULL)
+        return NULL;
+    const Possible *pt = PyCapsule_GetPointer(args[1], "bastion._native.Possible");
+    if (pt == NULL)
+        return NULL;
+    static const char *names[4] = {"word_hashes", "word_starts", "ok", "maybe"};
+    static const Py_ssize_t sizes[4] = {8, 8, 1, 1};
+    Py_buffer v[4];
+    int got = 0;
+    enum { STACK_RULES = 512, STACK_SPANS = 256 };
+    Py_ssize_t stack_ends[3 * STACK_RULES], *head = NULL, *last = NULL, *order = NULL, cap = STACK_SPANS, used = 0;
+    Span stack_spans[STACK_SPANS], *spans = stack_spans;
+    void *heap = NULL;
+    PyObject *out = NULL, *list = NULL;
+    for (; got < 4; got++)
+        if (get_buffer(args[2 + got], &v[got], sizes[got], names[got]) < 0)
+            goto fail;
+    const uint64_t *wh = v[0].buf;
+    const int64_t *ws = v[1].buf;
+    const unsigned char *ok = v[2].buf, *maybe = v[3].buf;
+    Py_ssize_t nw = v[0].len / 8;
+    if (v[1].len != v[0].len || v[2].len != t->nrules || t->nrules > pt->n_rules) {
+        PyErr_SetString(PyExc_ValueError, "possible_anchored: mismatched word arrays, rule flags or tables");
+        goto fail;
+    }
+    if (v[3].len != pt->n_strings) {
+        PyErr_Format(PyExc_ValueError, "maybe: expected %zd bytes, got %zd", pt->n_strings, v[3].len);
+        goto fail;
+    }
+    const Py_ssize_t far = (Py_ssize_t)1 << 40; /* offsets and reaches stay far from overflow */
+    if (n > far || before < 0 || before > far || after < 0 || after > far) {
+        PyErr_SetString(PyExc_ValueError, "possible_anchored: len(text), before and after must be in 0..2**40");
+        goto fail;
+    }
+    /* per rule: its first and last span (-1: none yet); the rules in order of their first span */
+    if (t->nrules < STACK_RULES) {
+        head = stack_ends;
+    } else if ((head = heap = PyMem_Malloc(sizeof(Py_ssize_t) * 3 * (size_t)(t->nrules + 1))) == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    last = head + t->nrules + 1;
+    order = last + t->nrules + 1;
+    for (Py_ssize_t k = 0; k < t->nrules; k++)
+        head[k] = last[k] = -1;
+    Py_ssize_t nord = 0;
+    int unordered = 0;
+    int64_t prev = 0; /* the last start (each is >= 0) */
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        if ((uint64_t)ws[i] > (uint64_t)far) { /* (negative ones too) */
+            PyErr_SetString(PyExc_ValueError, "word_starts: out of range");
+            goto fail;
+        }
+        unordered |= ws[i] < prev;
+        prev = ws[i];
+        if (unordered) /* (the rest only checked: the caller's general path) */
+            continue;
+        Py_ssize_t l = anchor_index(t, wh[i]);
+        if (l == t->na)
+            continue;
+        Py_ssize_t p = ws[i], a = p - before, b = p + after;
+        a = a < 0 ? 0 : a;
+        b = b > n ? n : b;
+        for (int64_t j = t->first[l]; j < t->first[l + 1]; j++) {
+            Py_ssize_t k = t->rule[j];
+            if (!ok[k])
+                continue;
+            if (last[k] >= 0 && a <= spans[last[k]].b) { /* overlaps the last span (positions ascend): merged */
+                spans[last[k]].b = b;
+                continue;
+            }
+            if (used == cap) {
+                Span *grown = spans == stack_spans ? PyMem_Malloc(sizeof(Span) * (size_t)cap * 2)
+                                                   : PyMem_Realloc(spans, sizeof(Span) * (size_t)cap * 2);
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                if (spans == stack_spans)
+                    memcpy(grown, stack_spans, sizeof(stack_spans));
+                spans = grown, cap *= 2;
+            }
+            spans[used].a = a, spans[used].b = b, spans[used].next = -1;
+            if (last[k] >= 0)
+                spans[last[k]].next = used;
+            else
+                head[k] = used, order[nord++] = k;
+            last[k] = used++;
+        }
+    }
+    if (unordered) {
+        Py_INCREF(Py_None);
+        out = Py_None;
+        goto done;
+    }
+    if ((out = PyDict_New()) == NULL)
+        goto fail;
+    for (Py_ssize_t o = 0; o < nord; o++) {
+        Py_ssize_t k = order[o];
+        for (Py_ssize_t s = head[k]; s >= 0; s = spans[s].next) {
+            Py_ssize_t a = spans[s].a, b = spans[s].b;
+            if (a > b) { /* (a word past the text's end: possible_regions refuses the span) */
+                PyErr_Format(PyExc_ValueError, "regions: span (%zd, %zd) out of bounds", a, b);
+                goto fail;
+            }
+            int keep = b - a < test_from ? 1 : region_possible(pt, k, maybe, text, a, b, few);
+            if (keep < 0)
+                goto fail;
+            if (!keep)
+                continue;
+            PyObject *span = NULL;
+            if ((list == NULL && (list = PyList_New(0)) == NULL) || (span = span_tuple(a, b)) == NULL ||
+                PyList_Append(list, span) < 0) {
+                Py_XDECREF(span);
+                goto fail;
+            }
+            Py_DECREF(span);
+        }
+        if (list != NULL) {
+            PyObject *key = PyLong_FromSsize_t(k);
+            int err = key == NULL || PyDict_SetItem(out, key, list) < 0;
+            Py_XDECREF(key);
+            Py_CLEAR(list);
+            if (err)
+                goto fail;
+        }
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+    Py_CLEAR(list);
+done:
+    if (spans != stack_spans)
+        PyMem_Free(spans);
+    PyMem_Free(heap); /* (the rules' arrays, when not on the stack) */
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&v[i]);
+    return out;
+}

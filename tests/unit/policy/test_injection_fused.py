@@ -46,9 +46,9 @@ def test_the_fused_path_is_on_for_the_shipped_model() -> None:
     calls: list[str] = []
     inner = FUSED._findings_ascii
 
-    def spy(text: str) -> list[Finding] | None:
+    def spy(text: str, floor: float | None = None) -> list[Finding] | object:
         calls.append(text)
-        return inner(text)
+        return inner(text, floor)
 
     FUSED._findings_ascii = spy  # type: ignore[method-assign]
     try:

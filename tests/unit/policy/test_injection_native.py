@@ -281,7 +281,8 @@ def test_encoding_gates_equal_python(parts: list[str]) -> None:
 def test_encoding_gates_refuse_bad_inputs() -> None:
     from bastion.policy.injection.encodings import B85_MAP, HEX_MAP
 
-    assert _native.encoding_gates(" - .0 67", HEX_MAP, B85_MAP) == (2, 1, 2, 0, 0)
+    assert _native.encoding_gates(" - .0 67", HEX_MAP, B85_MAP) == (2, 0, 2, 0, 0)  # (a "0" alone: no binary run)
+    assert _native.encoding_gates(" - .01100001 67", HEX_MAP, B85_MAP) == (2, 1, 2, 0, 0)
     with pytest.raises(ValueError, match="256 bytes"):
         _native.encoding_gates("abc", HEX_MAP[:10], B85_MAP)
     with pytest.raises(ValueError, match="ASCII"):

@@ -359,6 +359,13 @@ def canonicalize(text: str, native: bool | None = None, vertical: bool = False) 
     return short_lines(c) if vertical and "\n" in c.text else c  # (`in` of one character: a `memchr`)
 
 
+def declined(text: str, native: bool | None = None, vertical: bool = False) -> Canonical:
+    """`canonicalize(text, native, vertical)` of a text whose ASCII fast path (`_ascii_native`) declines: the
+    `Detector`'s fused path saw it decline, and the pass is not made again."""
+    c = _general(text, native, _TABLE if _TABLE is not None else _table())
+    return short_lines(c) if vertical and "\n" in c.text else c
+
+
 def short_lines(c: Canonical) -> Canonical:
     """`c` with the newlines inside each run of `SHORT_RUN` or more short lines read as spaces (one character for
     one: the offsets stay), then letters spelled out one a line ("i\ng\nn\no\nr\ne") joined like spaced ones."""

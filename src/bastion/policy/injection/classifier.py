@@ -187,6 +187,16 @@ class LinearModel:
         # the second only when strictly higher, as `probs.index(max(probs))` picks (a NaN first stays first)
         return (n - w, n, p1) if p1 > p0 else (0, w, p0)
 
+    @staticmethod
+    def all_below(logits: bytearray, floor: float) -> bool:
+        """Whether every window logit of a `Scored`'s `logits` (no cue added) is below `floor` (a NaN is not)."""
+        if len(logits) == 8:
+            return bool(_ONE_D(logits)[0] < floor)
+        if len(logits) == 16:
+            first, last = _TWO_D(logits)
+            return bool(first < floor and last < floor)
+        return all(x < floor for x in memoryview(logits).cast("d"))
+
     def _scored_probs(self, raw: bytearray, n: int,
                       cues: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list[float]]:
         """The bounds and scores of the windows of a `Scored`'s logits `raw`: `score_windows`'s arithmetic on the C
@@ -391,6 +401,21 @@ def _occurrence_rank(seg: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     rank = np.empty(len(seg), dtype=np.int64)
     rank[order] = idx - group_start
     return rank
+
+
+# a logit this far below the threshold's scores below it whatever exp's rounding: a score changes by about
+# p (1 - p) per unit of logit, at least ~1e-6 * 1e-3 within the thresholds `logit_floor` accepts, where float64
+# sigmoid's error is ~1e-16
+_FLOOR_MARGIN = 1e-3
+_FLOOR_RANGE = 1e-6
+
+
+def logit_floor(threshold: float) -> float | None:
+    """A window logit below which the window's score (`1 / (1 + np.exp(-logit))`) is below `threshold` for certain
+    (None for thresholds within `_FLOOR_RANGE` of 0 or 1: no bound is used there)."""
+    if not _FLOOR_RANGE <= threshold <= 1.0 - _FLOOR_RANGE:
+        return None
+    return math.log(threshold / (1.0 - threshold)) - _FLOOR_MARGIN
 
 
 def _sigmoid(x: float) -> float:

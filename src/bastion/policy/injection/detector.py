@@ -377,13 +377,19 @@ class Detector:
         return self.hasher.extract(codes) if scored is None else scored
 
     # ------------------------------------------------------------------ all layers
-    def findings(self, text: str) -> list[Finding]:
-        """Every strong rule finding plus the classifier's best window (whatever its score)."""
-        if self._fused is not None and text.isascii():
-            fused = self._findings_ascii(text)
-            if fused is not None:
+    def findings(self, text: str, floor: float | None = None) -> list[Finding]:
+        """Every strong rule finding plus the classifier's best window (whatever its score). `floor`
+        (`classifier.logit_floor(threshold)`): the classifier's finding may be left out when its score is below
+        that threshold for certain (the scanner drops it then)."""
+        # (`_findings_ascii` declines a text of fewer than 8 or more than `CHUNK` characters after its canonical pass,
+        # which maps one character to one: not tried then, a long text's pass would be made twice)
+        if self._fused is not None and 8 <= len(text) <= CHUNK and text.isascii():
+            fused = self._findings_ascii(text, floor)
+            if isinstance(fused, list):
                 return fused
-        c = canon.canonicalize(text, self._native, self.vertical)
+            c = fused  # (the canonical form, as `canon.canonicalize` gives it, from the fused path's pass)
+        else:
+            c = canon.canonicalize(text, self._native, self.vertical)
         n = len(c.text)
         step = CHUNK - (self.model.window if self.model is not None else 0)
         offsets = list(range(0, max(n - (CHUNK - step), 1), step)) if n > CHUNK else [0]
@@ -400,30 +406,37 @@ class Detector:
         hits = self.rule_hits(c.text, words, trigrams=trigrams) if self.use_rules else []
         return self._layers(text, c, feats, offsets, words, trigrams, hits)
 
-    def _findings_ascii(self, text: str) -> list[Finding] | None:
+    def _findings_ascii(self, text: str, floor: float | None = None) -> list[Finding] | canon.Canonical:
         """`findings` of an ASCII text (`_fused` set) in a few C calls, without the records and arrays of the
         general path: the canonical pass, the features with the window logits, the 3-gram prefilter, the regions
         and their string test (`canon.ascii_parts`, `Hasher.extract_scored`, `rule_hits`). The common case (no rule
         match, nothing leetspeak, joined or encoded to look at) ends here; any other hands what it has to
-        `_layers`, as `findings` would; None where the general path must run from the start (a text the ASCII
-        canonical pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join)."""
+        `_layers`, as `findings` would; where the general path must run from the start (a text the ASCII canonical
+        pass declines, of fewer than 8 or more than `CHUNK` characters, or with short lines to join), the canonical
+        form it starts from (`canon.canonicalize`'s, without its pass made again).
+        With `floor`, no finding when every window's logit is below it (`findings`)."""
         assert self._fused is not None
         nat, canon_args, hash_args, pre_tables, possible_tables, (window, short_bias, long_bias) = self._fused
         got = nat.ascii_canon(text, *canon_args)  # (`canon.ascii_parts` inlined)
         if got is None:
-            return None
+            return canon.declined(text, self._native, self.vertical)
         out, codes, spaced_hint, run_hint, gates, leet, rot = got
         if (spaced_hint or run_hint) and canon.ascii_declines(out, spaced_hint, run_hint):
-            return None
+            return canon.declined(text, self._native, self.vertical)
         n = len(out)
         if n < 8 or n > CHUNK or (self.vertical and "\n" in out and canon.short_runs(out)):
-            return None
+            c = canon.ascii_canonical(text, out, codes, gates, leet, rot)  # (`canonicalize`'s ASCII path)
+            return canon.short_lines(c) if self.vertical and "\n" in out else c
         # with `rule_hits(out, words, trigrams=t)`'s prefilter flags (`nat.prefilter(pre_tables, t)`: the C prefilter
         # reads any text's 3-grams, `indexed`) from the same call
         t, w, ws, longest, logits, rule_ok, maybe = nat.features_windows(
             codes, *hash_args, short_bias if n <= window else long_bias, pre_tables)  # (`model.bias_at(n)`)
-        regions = nat.possible_regions(possible_tables, self.regions.find_ascii(out, w, ws, rule_ok), maybe, out,
-                                       n < _SCAN_FROM, _TEST_FROM) if 1 in rule_ok else None
+        regions = None
+        if 1 in rule_ok:  # (`possible_regions` of `find_ascii`'s regions in one call when no rule is searched whole)
+            regions = self.regions.possible_ascii(out, w, ws, rule_ok, possible_tables, maybe, n < _SCAN_FROM, _TEST_FROM)
+            if regions is None:
+                regions = nat.possible_regions(possible_tables, self.regions.find_ascii(out, w, ws, rule_ok), maybe, out,
+                                               n < _SCAN_FROM, _TEST_FROM)
         hits = self._search(out, regions) if regions else []
         morse, zero, _digits, hex_run, b85_run = gates
         if (hits or leet or rot or longest >= 20 or "_" in out or morse >= 7 or zero or hex_run or b85_run
@@ -434,6 +447,8 @@ class Detector:
             return self._layers(text, c, [scored], [0], words, t, hits)
         model = self.model
         assert model is not None  # (`_scored_args`)
+        if floor is not None and model.all_below(logits, floor):  # (no cue: the scores are these logits')
+            return []
         few = model.best_few(logits, n)  # (`best_scored(logits, n, [])` without its record, for most texts)
         s, e, score = few if few is not None else model.best_scored(logits, n, [])
         if s >= e:

@@ -44,7 +44,9 @@ _MORSE_CODE = {
     "--...": "7", "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",", "..--..": "?", "-.-.--": "!",
     ".----.": "'", "-..-.": "/", "---...": ":", ".-..-.": '"',
 }
-Gates = tuple[int, int, int, int, int]  # `_native.encoding_gates`: " -"/" ." pairs, a "0", "6"/"7"s, hex run, b85 run
+# `_native.encoding_gates`: " -"/" ." pairs, a "0" and seven "0"/"1" after it (a binary run's start), "6"/"7"s, hex run,
+# b85 run
+Gates = tuple[int, int, int, int, int]
 _MIN_LETTERS = 4  # a decoded text needs this many letters to be worth a search
 
 
@@ -149,7 +151,8 @@ def encoded_runs(text: str, gates: Gates | None = None) -> list[tuple[int, int, 
         # (no count of "6"/"7" digits gates hex: upper-case text's hex, 41-5a, holds few of them)
         hexes, b85 = bool(hex_run), bool(b85_run)
     else:
-        morse, zero, b85 = text.count(" -") + text.count(" ."), "0" in text, True  # (_b85_spans tests b85)
+        # (a "0" for the binary gate: the regex decides; _b85_spans tests b85)
+        morse, zero, b85 = text.count(" -") + text.count(" ."), "0" in text, True
         # (find, not `in`: a bytes `in` first tries an int)
         hexes = text.encode("utf-8", "surrogatepass").translate(HEX_MAP).find(_HEX_RUN) >= 0
     if morse >= 7:  # Morse letters after spaces

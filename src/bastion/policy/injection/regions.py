@@ -150,6 +150,24 @@ class Regions:
                     break
         return self._merged(out, found, ok)
 
+    def possible_ascii(self, text: str, hashes: bytes, starts: bytes, ok: bytes | bytearray, possible_tables: object,
+                       maybe: bytes, few: bool, test_from: int) -> dict[int, list[tuple[int, int]]] | None:
+        """`native.possible_regions(possible_tables, find_ascii(text, hashes, starts, ok), maybe, text, few, test_from)`
+        in one C call (`possible_anchored`: no span objects) where `find_ascii` would return its C anchored spans as
+        they are (no rule searched whole); None elsewhere (the caller makes those two calls)."""
+        tables = self._native
+        chosen = self._ascii_chosen.get(self._ascii_flags(ok))
+        if tables is None or chosen is None or self._always or len(hashes) > 8 * 4096:
+            return None
+        subs, many = chosen
+        if subs and not (many and (self._ascii_substrings is None or self._ascii_substrings.search(text) is None)):
+            for _, strings in subs:  # (`find_ascii`'s test: a rule searched whole goes the two calls' way)
+                for sub in strings:
+                    if sub[:1] in text and sub in text:
+                        return None
+        return tables[0].possible_anchored(tables[1], possible_tables, hashes, starts, ok,  # type: ignore[no-any-return]
+                                           maybe, text, few, test_from, _BEFORE, _AFTER)
+
     @staticmethod
     def _merged(out: dict[int, list[tuple[int, int]]], anchored: dict[int, list[tuple[int, int]]],
                 ok: bytes | bytearray) -> dict[int, list[tuple[int, int]]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from bastion.policy.injection.classifier import LinearModel
+from bastion.policy.injection.classifier import LinearModel, logit_floor
 from bastion.policy.injection.detector import MODEL_FAMILY, Detector
 from bastion.policy.registry import ScannerOptionError
 from bastion.policy.scanner import Match
@@ -50,7 +50,7 @@ class InjectionScanner:
             raise ScannerOptionError("", "at least one of rules and classifier must be enabled")
         if model_path is not None and (not isinstance(model_path, str) or not model_path):
             raise ScannerOptionError("model_path", "must be the path of a model file")
-        self.threshold = float(threshold)
+        self.threshold = float(threshold)  # (sets `_floor` too)
         try:
             self._detector = shared_detector(rules, classifier,
                                              str(Path(model_path).resolve()) if model_path else None)
@@ -60,6 +60,15 @@ class InjectionScanner:
             detail = (e.strerror if isinstance(e, OSError) and e.strerror else str(e) if isinstance(e, ValueError)
                       else f"not a model file ({type(e).__name__})")
             raise ScannerOptionError("model_path", f"cannot load the model file {model_path!r}: {detail}") from None
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self._threshold = float(value)
+        self._floor = logit_floor(self._threshold)  # (the classifier's windows below it cannot be reported)
 
     @property
     def model_version(self) -> str:
@@ -72,8 +81,8 @@ class InjectionScanner:
 
     def scan(self, text: str) -> list[Match]:
         out: list[Match] = []
-        for f in self._detector.findings(text):
-            if f.score < self.threshold:
+        for f in self._detector.findings(text, self._floor):
+            if f.score < self._threshold:
                 continue
             kind = "injection" if f.family == MODEL_FAMILY else f"injection.{f.family}"
             out.append(Match(kind, f.start, f.end, round(min(max(f.score, 0.0), 1.0), 4)))
