@@ -1026,6 +1026,8 @@ static PyMethodDef methods[] = {
      "limits/memory.py MemoryBackend.take's token buckets and concurrency counts (_native_bucket.c)."},
     {"bucket_give_back", (PyCFunction)(void (*)(void))native_bucket_give_back, METH_FASTCALL,
      "limits/memory.py MemoryBackend.give_back's token buckets and concurrency counts (_native_bucket.c)."},
+    {"audit_link", (PyCFunction)(void (*)(void))native_audit_link, METH_FASTCALL,
+     "audit/chain.py Chain.append: a record's stored row, its body hashed after the head, or None (_native_audit.c)."},
     {"audit_record", (PyCFunction)(void (*)(void))native_audit_record, METH_FASTCALL,
      "audit/record.py: build_record's record of a context without captured content, or None (_native_audit.c)."},
     {"access_line", (PyCFunction)(void (*)(void))native_access_line, METH_FASTCALL,
