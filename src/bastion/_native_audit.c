@@ -523,6 +523,32 @@ native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* Whether the collector can skip `v` for good: an int, float, str, bool or None, or a tuple it no longer tracks
+ * (one made here of such values and untracked, as the collector itself untracks such tuples at its first pass). */
+static int
+atomic(PyObject *v)
+{
+    return v == Py_None || PyUnicode_CheckExact(v) || PyLong_CheckExact(v) || PyFloat_CheckExact(v) || PyBool_Check(v)
+           || (PyTuple_CheckExact(v) && !PyObject_GC_IsTracked(v));
+}
+
+/* Untrack a tuple made here whose items are all atomic: it can be in no reference cycle, so the cyclic collector
+ * need not visit it (CPython does the same at a tuple's first collection). */
+static void
+untrack_plain(PyObject *t)
+{
+    if (!PyTuple_CheckExact(t) || !PyObject_GC_IsTracked(t))
+        return;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject *v = PyTuple_GET_ITEM(t, i);
+        if (PyTuple_CheckExact(v))
+            untrack_plain(v);
+        if (!atomic(v))
+            return;
+    }
+    PyObject_GC_UnTrack(t);
+}
+
 /* ---- audit_link: Chain.append's stored record in one call ----
  *
  *   audit_link(stored_type, record, writer_id, seq, version, head, sha256) -> stored_type instance | None
@@ -573,8 +599,13 @@ native_audit_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             result = st->tp_alloc(st, 7);
             if (result != NULL) {
                 PyObject *const fields[7] = {writer_id, seq, ts, items[A_REQUEST_ID], head, hash, text};
-                for (int i = 0; i < 7; i++)
+                int plain = st->tp_dictoffset == 0 && st->tp_weaklistoffset == 0;
+                for (int i = 0; i < 7; i++) {
                     PyTuple_SET_ITEM(result, i, Py_NewRef(fields[i]));
+                    plain = plain && atomic(fields[i]);
+                }
+                if (plain)  /* as the record's (audit_record): a row of strs and ints is in no cycle */
+                    PyObject_GC_UnTrack(result);
             }
         }
         Py_XDECREF(raw);
@@ -840,10 +871,20 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     result = rt->tp_alloc(rt, 0);
     if (result == NULL)
         goto done;
+    /* A record of plain values only (the usual one) cannot be in a reference cycle: untracked, the collector
+     * does not visit it (and its tuples) at every pass while it waits in the writer's buffer. Only for the
+     * exact classes whose slots are all there is (no __dict__, no __weakref__: tp_dictoffset 0). */
+    int plain = rt->tp_dictoffset == 0 && rt->tp_weaklistoffset == 0;
     for (int i = 0; i < N_ATTR; i++) {  /* the slots take the references */
+        if (plain) {
+            untrack_plain(v[i]);
+            plain = atomic(v[i]);
+        }
         *(PyObject **)((char *)result + slot_offsets[i]) = v[i];
         v[i] = NULL;
     }
+    if (plain)
+        PyObject_GC_UnTrack(result);
 done:
     for (int i = 0; i < N_ATTR; i++)
         Py_XDECREF(v[i]);
