@@ -484,6 +484,16 @@ body_text(Out *o, Py_ssize_t from)
     return text;
 }
 
+/* Frees what write_body left: the buffer when it grew, the n attributes it read. */
+static void
+out_release(Out *o, PyObject **items, int n)
+{
+    if (o->buf != o->small)
+        PyMem_Free(o->buf);
+    for (int i = 0; i < n; i++)
+        Py_DECREF(items[i]);
+}
+
 #define OUT_INIT(o) ((o).buf = (o).small, (o).len = 0, (o).cap = (Py_ssize_t)sizeof((o).small), (o).ascii = 1, \
                      (o).ts_us = 0)
 
@@ -516,10 +526,7 @@ native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_XDECREF(text);
         Py_XDECREF(ts);
     }
-    if (o.buf != o.small)
-        PyMem_Free(o.buf);
-    for (int i = 0; i < n; i++)
-        Py_DECREF(items[i]);
+    out_release(&o, items, n);
     return result;
 }
 
@@ -614,10 +621,7 @@ native_audit_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_XDECREF(text);
         Py_XDECREF(ts);
     }
-    if (o.buf != o.small)
-        PyMem_Free(o.buf);
-    for (int i = 0; i < n; i++)
-        Py_DECREF(items[i]);
+    out_release(&o, items, n);
     return result;
 }
 
