@@ -22,7 +22,8 @@ once at the end of the run, not by their 0.1 s timer; and the drain waits for th
 set as each is written), where it used to poll every millisecond while SQLite wrote, a number of loop turns
 that followed the host's load. Under valgrind a run lasts minutes and its pace follows that load: before
 this (2026-11-30, one tree, three commands) (b) with injection counted 839,783, 874,746 and 853,002
-instructions per request (±20k); see bench/README.md for the spread since.
+instructions per request (±20k); since, 740,321, 737,674 and 749,842 (±0.8 %: a residue of up to ~5M
+instructions per valgrind run whatever its length, source not found yet; a larger --large dilutes it).
 One run of (a) takes ~1 min, of (b) ~3 min (on a fast, idle host).
 """
 
