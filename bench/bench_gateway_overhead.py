@@ -257,22 +257,57 @@ QUIET_SECONDS = 86_400.0
 
 
 def quiet_timers(gw: Any) -> None:
-    """Before `startup`: the key-change poll (every key_cache_ttl/2) and the usage flush (every
-    limits.usage_flush_seconds) fire once a day instead, so neither falls inside a counted run. Both
-    are work per second, not per request: under valgrind a run lasts minutes, and whether a poll or
-    flush landed in it moved bench/icount.py's whole-request counts by ±10k per request. A key stays
-    fresh in the cache for that day (no store read either); the usage rows are written at shutdown.
+    """Before `startup`: nothing the gateway does by the clock falls inside a counted run; what serving
+    N requests implies is counted once, in batches fixed by counts, not by how long the run lasted.
+    - The key-change poll (every key_cache_ttl/2) and the usage flush (every limits.usage_flush_seconds)
+      fire once a day: both are work per second, not per request. A key stays fresh in the cache for that
+      day (no store read either); the usage rows are written at shutdown.
+    - The audit writer takes a batch when `batch_size` records are buffered (its own kick) or when
+      `_drain` asks, never on its idle timer (audit.flush_interval_seconds, 0.2 s), and checkpoints
+      every checkpoint_every records, never on their timer (checkpoint_interval_seconds).
+    - Access lines are written by `_drain` (one write per round), not by their 0.1 s timer.
+    Under valgrind a run lasts minutes and its pace follows the host's load: whether a poll or flush
+    landed in the counted run, how many small audit batches and access-log writes the timers made, and
+    how often `_drain` polled while SQLite wrote moved bench/icount.py's whole-request counts by ±20k.
     For instruction counts only (icount.py passes --quiet-timers): a served gateway polls and flushes."""
+    from bastion.observability import logging as access
+
     gw.auth._ttl = QUIET_SECONDS  # (the poll's interval is half of it, read when the poll starts)
     gw.limits.recorder._every = QUIET_SECONDS
+    gw.audit_writer.flush_interval = QUIET_SECONDS
+    gw.audit_writer.checkpoint_interval = QUIET_SECONDS
+    access.ACCESS_FLUSH_S = QUIET_SECONDS  # read when a line schedules its flush
 
 
 async def _drain(gw: Any) -> None:
+    """Write out the access lines and every audit record buffered. Waits for the writer's batches
+    themselves (an event set as each is written), not by polling the clock: a poll every millisecond
+    while SQLite wrote counted a number of loop turns that followed the host's load (icount.py)."""
+    from bastion.observability.logging import flush_access_log
+
+    flush_access_log()
     writer = gw.audit_writer
-    for _ in range(10_000):
-        if writer.depth == 0:
-            return
-        await asyncio.sleep(0.001)
+    if not writer.depth:
+        return
+    written = asyncio.Event()
+    done = writer._done
+
+    def signalled() -> None:
+        done()
+        written.set()
+
+    # The writer idles twice before a batch smaller than batch_size (it waits for more records once
+    # more after a wake-up): with no interval it goes on at the next loop turn, a fixed number of turns.
+    interval, writer.flush_interval = writer.flush_interval, 0.0
+    writer._done = signalled
+    try:
+        while writer.depth:
+            written.clear()
+            writer._kick()
+            await asyncio.wait_for(written.wait(), 600)
+    finally:
+        del writer._done  # the class's method again
+        writer.flush_interval = interval
 
 
 def main() -> None:

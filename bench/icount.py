@@ -13,7 +13,18 @@ requests (ingress and upstream, as bench cells `a_json`/`a_stream`) in place of 
 fixed (PYTHONHASHSEED=0 unless set): two runs of one tree, one with a random seed, one with seed 0,
 differed by 2.6 % (2026-11-29: 1,146,688 and 1,116,979 per one-read stream), more than many changes
 being compared; with the seed fixed, A/B pairs agreed in direction every time.
-One run of (a) takes ~1 min, of (b) ~3 min.
+Repeatable counts: the gateway runs with `bench_gateway_overhead.py --quiet-timers`, so that nothing it does by
+the clock lands in a counted run, and every piece of work serving N requests implies is counted once, in
+batches fixed by counts: the key-change poll and the usage flush fire once a day; the audit writer takes a
+batch when `batch_size` (500) records wait or when the bench drains it at the end of the run, never on its
+idle timer, and checkpoints every `checkpoint_every` records, never on their timer; access lines are written
+once at the end of the run, not by their 0.1 s timer; and the drain waits for the writer's batches (an event
+set as each is written), where it used to poll every millisecond while SQLite wrote, a number of loop turns
+that followed the host's load. Under valgrind a run lasts minutes and its pace follows that load: before
+this (2026-11-30, one tree, three commands) (b) with injection counted 839,783, 874,746 and 853,002
+instructions per request (±20k); since, 740,321, 737,674 and 749,842 (±0.8 %: a residue of up to ~5M
+instructions per valgrind run whatever its length, source not found yet; a larger --large dilutes it).
+One run of (a) takes ~1 min, of (b) ~3 min (on a fast, idle host).
 """
 
 from __future__ import annotations

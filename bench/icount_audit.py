@@ -7,7 +7,9 @@ and prints (large - small) instructions / (large - small) records, less the cont
 - `direct` (the seventeenth session's baudit2 harness): `build_record` + `Chain.append` per record and
   `SqlAuditSink.append` of every 500 chained records (SQLite in a temporary directory).
 - `writer`: what the gateway runs per request: `AuditStage.admit` and `finish` on a finished request context, the
-  writer task chaining and inserting in batches (batch 500; the records come faster than the flush interval).
+  writer task chaining and inserting in batches of 500 (its batch size), the last one at `stop`. Its idle timer
+  (flush_interval) is set to a day: under valgrind 50 records can take longer than the default 0.2 s, and the
+  timer then cut batches of a size that followed the host's load (see bench/icount.py on repeatable counts).
 Requests look like the gateway bench's: authenticated, one attempt, usage, a policy, no findings; every fifth one
 with a finding. The hash seed is fixed (PYTHONHASHSEED=0 unless set).
 """
@@ -84,7 +86,8 @@ async def _writer(ctxs: Iterator[object], path: str, n: int) -> None:
 
     db = SqliteDatabase(path)
     writer = AuditWriter(SqlAuditSink(db), writer_id="w-bench000000000001", batch_size=_BATCH,
-                         buffer_size=10 * _BATCH, checkpoint_every=10**9, checkpoint_interval=1e9)
+                         buffer_size=10 * _BATCH, flush_interval=86_400.0, checkpoint_every=10**9,
+                         checkpoint_interval=1e9)
     await writer.start()
     stage = AuditStage(writer)
     for i, ctx in enumerate(ctxs):

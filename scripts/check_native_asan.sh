@@ -20,6 +20,7 @@ LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 \
     tests/unit/policy/test_secrets_native.py tests/unit/policy/test_pii_native.py tests/unit/policy/test_scan_fastpaths.py \
     tests/unit/providers/test_sse_properties.py tests/unit/providers/test_stream_frames.py \
     tests/unit/audit/test_audit_body_native.py tests/unit/audit/test_audit_record_native.py \
+    tests/unit/audit/test_audit_link_native.py \
     tests/unit/policy/test_injection_native_passes.py tests/unit/limits/test_limits_bucket_native.py \
     tests/unit/policy/test_cache.py tests/unit/test_core_makers.py tests/unit/providers/openai/test_openai_codec_fast.py \
     tests/unit/observability/test_access_line_native.py tests/unit/observability/test_observe_native.py \
@@ -27,4 +28,6 @@ LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 \
     tests/unit/policy/test_window_native.py tests/unit/policy/test_window_early.py \
     tests/unit/limits/test_limits_fast_path.py tests/unit/limits/test_limits_memory_budgets.py \
     tests/unit/limits/test_limits_estimate.py tests/unit/limits/test_limits_stage.py \
-    tests/unit/cost/test_paired_stages.py tests/unit/cost/test_cost_stage.py
+    tests/unit/cost/test_paired_stages.py tests/unit/cost/test_cost_stage.py \
+    tests/unit/policy/test_injection_speedpaths_scan.py tests/unit/policy/test_injection_speedpaths_gates.py \
+    tests/unit/policy/test_injection_fused.py tests/unit/policy/test_injection_encodings.py

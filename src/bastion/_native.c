@@ -1004,6 +1004,8 @@ static PyMethodDef methods[] = {
      "limits/memory.py MemoryBackend.account on its memoised budget counters and spend rows (_native_bucket.c)."},
     {"measure_texts", (PyCFunction)(void (*)(void))native_measure_texts, METH_FASTCALL,
      "limits/estimate.py _measure of a chat request of plain ASCII text parts, or None (_native_measure.c)."},
+    {"audit_link", (PyCFunction)(void (*)(void))native_audit_link, METH_FASTCALL,
+     "audit/chain.py Chain.append: a record's stored row, its body hashed after the head, or None (_native_audit.c)."},
     {"audit_record", (PyCFunction)(void (*)(void))native_audit_record, METH_FASTCALL,
      "audit/record.py: build_record's record of a context without captured content, or None (_native_audit.c)."},
     {"access_line", (PyCFunction)(void (*)(void))native_access_line, METH_FASTCALL,

@@ -177,6 +177,7 @@ PyObject *native_pii_gates(PyObject *self, PyObject *text);
 PyObject *native_sse_events(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_text_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_audit_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -1,6 +1,7 @@
 /* bastion._native.audit_body: an audit record's chain body (audit/record.py) written in one pass.
  *
  *   audit_body(record, writer_id, seq, version) -> (body bytes, body str, ts_us) | None
+ *   audit_link(...): the same body hashed after the chain's head, as chain.py's append stores it (below)
  *
  * The bytes are those of `AuditRecord._mapping(writer_id, seq)` written by orjson: compact JSON, keys in
  * sorted order, latencies rounded as `round3` does, scores as `round(score, 4)`, the time as `iso_time`.
@@ -442,6 +443,60 @@ static const Member body_members[] = {
     MEMBER(",\"upstream_ms\":", A_UPSTREAM, put_ms), MEMBER(",\"usage\":", A_USAGE, put_usage),
     MEMBER(",\"v\":", I_VERSION, put_scalar), MEMBER(",\"writer_id\":", I_WRITER, put_scalar)};
 
+/* The body of `record` for (writer_id, seq, version) written into `o` after what it holds: OK, SLOW (the Python
+ * path's record) or FAIL. `items` receives the record's attributes as new references, `*n` of them (the caller
+ * releases them), then the three arguments (borrowed). */
+static int
+write_body(Out *o, PyObject *record, PyObject *writer_id, PyObject *seq, PyObject *version, PyObject **items,
+           int *n)
+{
+    int cached = slot_cache(&record_cache, Py_TYPE(record));  /* interns attr_strs in any case */
+    if (cached < 0)
+        return FAIL;
+    if (cached) {
+        for (; *n < N_ATTR; (*n)++) {
+            PyObject *v = *(PyObject **)((char *)record + slot_offsets[*n]);
+            if (v == NULL)  /* unset: the Python path raises its AttributeError */
+                break;
+            items[*n] = Py_NewRef(v);
+        }
+    } else
+        for (; *n < N_ATTR; (*n)++)
+            if ((items[*n] = PyObject_GetAttr(record, attr_strs[*n])) == NULL)
+                break;
+    if (*n < N_ATTR)
+        return PyErr_Occurred() ? FAIL : SLOW;
+    if (items[A_ADMIN] != Py_None)
+        return SLOW;
+    items[I_SEQ] = seq, items[I_VERSION] = version, items[I_WRITER] = writer_id;
+    return put_members(o, items, body_members, COUNT(body_members));
+}
+
+/* The text of the body written at o->buf + from (o->ascii tells whether it is ASCII). */
+static PyObject *
+body_text(Out *o, Py_ssize_t from)
+{
+    if (!o->ascii)
+        return PyUnicode_DecodeUTF8(o->buf + from, o->len - from, "strict");
+    PyObject *text = PyUnicode_New(o->len - from, 127);
+    if (text != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(text), o->buf + from, o->len - from);
+    return text;
+}
+
+/* Frees what write_body left: the buffer when it grew, the n attributes it read. */
+static void
+out_release(Out *o, PyObject **items, int n)
+{
+    if (o->buf != o->small)
+        PyMem_Free(o->buf);
+    for (int i = 0; i < n; i++)
+        Py_DECREF(items[i]);
+}
+
+#define OUT_INIT(o) ((o).buf = (o).small, (o).len = 0, (o).cap = (Py_ssize_t)sizeof((o).small), (o).ascii = 1, \
+                     (o).ts_us = 0)
+
 PyObject *
 native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -453,43 +508,17 @@ native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "audit_body: writer_id must be a str, seq and version ints");
         return NULL;
     }
-    PyObject *items[N_ITEMS];  /* the attributes (new references), then the arguments */
+    PyObject *items[N_ITEMS];
     int n = 0;
-    int cached = slot_cache(&record_cache, Py_TYPE(args[0]));  /* interns attr_strs in any case */
-    if (cached < 0)
-        return NULL;
-    if (cached) {
-        for (; n < N_ATTR; n++) {
-            PyObject *v = *(PyObject **)((char *)args[0] + slot_offsets[n]);
-            if (v == NULL)  /* unset: the Python path raises its AttributeError */
-                break;
-            items[n] = Py_NewRef(v);
-        }
-    } else
-        for (; n < N_ATTR; n++)
-            if ((items[n] = PyObject_GetAttr(args[0], attr_strs[n])) == NULL)
-                break;
     Out o;
-    o.buf = o.small, o.len = 0, o.cap = (Py_ssize_t)sizeof(o.small), o.ascii = 1, o.ts_us = 0;
-    int rc = FAIL;
-    if (n < N_ATTR)
-        rc = PyErr_Occurred() ? FAIL : SLOW;
-    else if (items[A_ADMIN] != Py_None)
-        rc = SLOW;
-    else {
-        items[I_SEQ] = args[2], items[I_VERSION] = args[3], items[I_WRITER] = args[1];
-        rc = put_members(&o, items, body_members, COUNT(body_members));
-    }
+    OUT_INIT(o);
+    int rc = write_body(&o, args[0], args[1], args[2], args[3], items, &n);
     PyObject *result = NULL;
     if (rc == SLOW)
         result = Py_NewRef(Py_None);
     else if (rc == OK) {
         PyObject *raw = PyBytes_FromStringAndSize(o.buf, o.len);
-        PyObject *text = NULL;
-        if (raw != NULL && o.ascii && (text = PyUnicode_New(o.len, 127)) != NULL)
-            memcpy(PyUnicode_1BYTE_DATA(text), o.buf, o.len);
-        else if (raw != NULL && !o.ascii)
-            text = PyUnicode_DecodeUTF8(o.buf, o.len, "strict");
+        PyObject *text = raw != NULL ? body_text(&o, 0) : NULL;
         PyObject *ts = text != NULL ? PyLong_FromLongLong(o.ts_us) : NULL;
         if (ts != NULL)
             result = PyTuple_Pack(3, raw, text, ts);
@@ -497,10 +526,102 @@ native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_XDECREF(text);
         Py_XDECREF(ts);
     }
-    if (o.buf != o.small)
-        PyMem_Free(o.buf);
-    for (int i = 0; i < n; i++)
-        Py_DECREF(items[i]);
+    out_release(&o, items, n);
+    return result;
+}
+
+/* Whether the collector can skip `v` for good: an int, float, str, bool or None, or a tuple it no longer tracks
+ * (one made here of such values and untracked, as the collector itself untracks such tuples at its first pass). */
+static int
+atomic(PyObject *v)
+{
+    return v == Py_None || PyUnicode_CheckExact(v) || PyLong_CheckExact(v) || PyFloat_CheckExact(v) || PyBool_Check(v)
+           || (PyTuple_CheckExact(v) && !PyObject_GC_IsTracked(v));
+}
+
+/* Untrack a tuple made here whose items are all atomic: it can be in no reference cycle, so the cyclic collector
+ * need not visit it (CPython does the same at a tuple's first collection). */
+static void
+untrack_plain(PyObject *t)
+{
+    if (!PyTuple_CheckExact(t) || !PyObject_GC_IsTracked(t))
+        return;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject *v = PyTuple_GET_ITEM(t, i);
+        if (PyTuple_CheckExact(v))
+            untrack_plain(v);
+        if (!atomic(v))
+            return;
+    }
+    PyObject_GC_UnTrack(t);
+}
+
+/* ---- audit_link: Chain.append's stored record in one call ----
+ *
+ *   audit_link(stored_type, record, writer_id, seq, version, head, sha256) -> stored_type instance | None
+ *
+ * What chain.py's append makes of a record audit_body writes: the body written after the ASCII `head` in one
+ * buffer, `sha256(head + body).hexdigest()` (sha256 is hashlib's, called here), and the stored record
+ * `tuple.__new__(stored_type, (writer_id, seq, ts_us, record.request_id, head, hash, body text))`. None where
+ * audit_body returns None, and for a head that is not an ASCII str (the Python path raises for it). */
+PyObject *
+native_audit_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError,
+                        "audit_link(stored_type, record, writer_id, seq, version, head, sha256) takes 7 arguments");
+        return NULL;
+    }
+    PyObject *record = args[1], *writer_id = args[2], *seq = args[3], *version = args[4], *head = args[5];
+    if (!PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)
+        || !PyUnicode_CheckExact(writer_id) || !PyLong_CheckExact(seq) || !PyLong_CheckExact(version)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "audit_link: stored_type must be a tuple type, writer_id a str, seq and version ints");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(head) || !PyUnicode_IS_ASCII(head))
+        Py_RETURN_NONE;
+    static PyObject *hexdigest = NULL;
+    if (hexdigest == NULL && (hexdigest = PyUnicode_InternFromString("hexdigest")) == NULL)
+        return NULL;
+    PyObject *items[N_ITEMS];
+    int n = 0;
+    Out o;
+    OUT_INIT(o);
+    Py_ssize_t head_len = PyUnicode_GET_LENGTH(head);
+    int rc = put(&o, (const char *)PyUnicode_1BYTE_DATA(head), head_len);
+    if (rc == OK)
+        rc = write_body(&o, record, writer_id, seq, version, items, &n);
+    PyObject *result = NULL;
+    if (rc == SLOW)
+        result = Py_NewRef(Py_None);
+    else if (rc == OK) {
+        PyObject *raw = PyBytes_FromStringAndSize(o.buf, o.len);
+        PyObject *digest = raw != NULL ? PyObject_CallOneArg(args[6], raw) : NULL;
+        PyObject *hash = digest != NULL ? PyObject_CallMethodNoArgs(digest, hexdigest) : NULL;
+        PyObject *text = hash != NULL ? body_text(&o, head_len) : NULL;
+        PyObject *ts = text != NULL ? PyLong_FromLongLong(o.ts_us) : NULL;
+        if (ts != NULL) {
+            PyTypeObject *st = (PyTypeObject *)args[0];
+            result = st->tp_alloc(st, 7);
+            if (result != NULL) {
+                PyObject *const fields[7] = {writer_id, seq, ts, items[A_REQUEST_ID], head, hash, text};
+                int plain = st->tp_dictoffset == 0 && st->tp_weaklistoffset == 0;
+                for (int i = 0; i < 7; i++) {
+                    PyTuple_SET_ITEM(result, i, Py_NewRef(fields[i]));
+                    plain = plain && atomic(fields[i]);
+                }
+                if (plain)  /* as the record's (audit_record): a row of strs and ints is in no cycle */
+                    PyObject_GC_UnTrack(result);
+            }
+        }
+        Py_XDECREF(raw);
+        Py_XDECREF(digest);
+        Py_XDECREF(hash);
+        Py_XDECREF(text);
+        Py_XDECREF(ts);
+    }
+    out_release(&o, items, n);
     return result;
 }
 
@@ -754,10 +875,20 @@ native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     result = rt->tp_alloc(rt, 0);
     if (result == NULL)
         goto done;
+    /* A record of plain values only (the usual one) cannot be in a reference cycle: untracked, the collector
+     * does not visit it (and its tuples) at every pass while it waits in the writer's buffer. Only for the
+     * exact classes whose slots are all there is (no __dict__, no __weakref__: tp_dictoffset 0). */
+    int plain = rt->tp_dictoffset == 0 && rt->tp_weaklistoffset == 0;
     for (int i = 0; i < N_ATTR; i++) {  /* the slots take the references */
+        if (plain) {
+            untrack_plain(v[i]);
+            plain = atomic(v[i]);
+        }
         *(PyObject **)((char *)result + slot_offsets[i]) = v[i];
         v[i] = NULL;
     }
+    if (plain)
+        PyObject_GC_UnTrack(result);
 done:
     for (int i = 0; i < N_ATTR; i++)
         Py_XDECREF(v[i]);

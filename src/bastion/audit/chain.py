@@ -96,8 +96,16 @@ class Chain:
     def append(self, record: AuditRecord) -> StoredRecord:
         seq = self.seq + 1
         writer_id, head = self.writer_id, self.head
-        # record.chained(writer_id, seq) and link_hash(head, body), their C path called from here (once per record)
-        native = _record._native_body  # read here: tests take the Python path by setting it to None
+        # The body, its link hash and the stored row in one C call (audit_link: ~2k instructions of Python a
+        # record less), for every record audit_body writes; None for the others, which take the code below.
+        # Both are the C body's: tests take the Python path by setting _record._native_body to None.
+        if _record._native_body is not None and (link := _record._native_link) is not None:
+            linked = link(StoredRecord, record, writer_id, seq, RECORD_VERSION, head, _sha256)
+            if linked is not None:  # a StoredRecord (audit_link makes the type it is given), [5] its hash
+                self.seq, self.head = seq, linked[5]  # type: ignore[assignment]
+                return linked  # type: ignore[return-value]
+        # record.chained(writer_id, seq) and link_hash(head, body) (C body when written, else Python)
+        native = _record._native_body
         done = native(record, writer_id, seq, RECORD_VERSION) if native is not None else None
         body, text, ts_us = done if done is not None else record.chained_python(writer_id, seq)
         h = _sha256(head.encode("ascii") + body).hexdigest()

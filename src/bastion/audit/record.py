@@ -26,11 +26,13 @@ from bastion.observability.scrub import CLEAN_TEXTS, REDACTED, scrub_secrets
 _native_body: Callable[[object, str, int, int], tuple[bytes, str, int] | None] | None
 _native_record: Callable[[type[AuditRecord], RequestContext, float, Callable[[str], str], set[str]],
                          AuditRecord | None] | None
+_native_link: Callable[..., tuple[object, ...] | None] | None  # chain.py's (Chain.append), with the body's C code
 try:
     from bastion._native import audit_body as _native_body
+    from bastion._native import audit_link as _native_link
     from bastion._native import audit_record as _native_record
 except ImportError:  # not built (no C compiler at install time): the mapping and orjson below
-    _native_body = _native_record = None
+    _native_body = _native_link = _native_record = None
 
 RECORD_VERSION = 1
 CaptureMode = Literal["none", "hash", "redacted", "full"]

@@ -8,6 +8,7 @@ store concurrently; each owns its chain's key space, so they never contend for a
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Protocol
@@ -19,6 +20,7 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _REC_COLS = "writer_id, seq, ts_us, request_id, prev_hash, hash, body"
 _CP_COLS = "writer_id, seq, hash, ts_us, signature, kind"
 _ROWS = 64  # rows per INSERT statement on SQLite (append)
+_flat = itertools.chain.from_iterable
 
 
 class AuditSink(Protocol):
@@ -122,9 +124,11 @@ class SqlAuditSink:
             # SQLite: INSERTs of up to 64 rows each, in one transaction (all or none, as executemany's):
             # executemany steps, resets and drops the GIL once a row, ~29k instructions a row against
             # ~22k (callgrind, 500-row batches). 64 rows bind 448 values (SQLite allows 999 and more).
+            # The rows' values flattened by itertools (a tuple, bound as it is), not a comprehension: ~0.5k
+            # instructions a row less.
             n = len(records)
             await self.db.transaction([
-                (self._sql_rows(min(_ROWS, n - i)), [v for r in records[i:i + _ROWS] for v in r])
+                (self._sql_rows(min(_ROWS, n - i)), tuple(_flat(records[i:i + _ROWS])))
                 for i in range(0, n, _ROWS)])
             return
         # as plain tuples: sqlite3 reads a tuple subclass's items through `__getitem__`, ~750

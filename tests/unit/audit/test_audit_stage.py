@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from bastion.audit import record as record_module
 from bastion.audit import stage as stage_module
 from bastion.audit.record import CapturedContent
 from bastion.audit.sink import SqlAuditSink
@@ -73,8 +74,10 @@ async def test_check_refuses_with_503_when_full(writer: AuditWriter, make_ctx: C
     assert len(await bodies(writer)) == 3
 
 
+@pytest.mark.parametrize("where", ["python", "native"])
 async def test_finish_never_raises_and_releases_the_slot(writer: AuditWriter, make_ctx: Ctx,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                         monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Building the record fails: in build_record, or in its C path (which finish calls itself)."""
     def broken(*a: Any, **k: Any) -> Any:
         raise RuntimeError("bug")
 
@@ -82,6 +85,10 @@ async def test_finish_never_raises_and_releases_the_slot(writer: AuditWriter, ma
     ctx = make_ctx(1)
     await stage.check(ctx, REQ)
     monkeypatch.setattr(stage_module, "build_record", broken)
+    if where == "python":
+        monkeypatch.setattr(record_module, "_native_record", None)
+    else:
+        monkeypatch.setattr(record_module, "_native_record", broken)
     await stage.finish(ctx)
     assert stage.failures == 1
     assert writer.accepting and writer._reserved == 0
