@@ -110,6 +110,11 @@ EXTRA_WEIGHT = 2.0
 # nineteenth round: a named group's weight times W on top of the above (`--group-weight GROUP=W`), each class's total kept
 GROUP_WEIGHTS: dict[str, float] = {}
 TRAIN_ONLY_WEIGHT = 1.0  # a training-only group's weight relative to another group's (dev_eval.py --train-only-weight)
+# thirty-sixth round: weight moved inside each attack group by each attack's largest cosine s (binary n-gram buckets of
+# all its windows) to an attack of another source group among the texts trained on: +1 weighs an attack by
+# max(1 - s, 0.1) (unlike every other source: more), -1 by max(s, 0.1) (shared with another source: more), each attack
+# group's total kept; 0: off (dev_results_round36.md)
+DISTANCE_WEIGHT = 0
 # how the training-only groups get their weight (eleventh round): "group" (every group of a class the same share, so
 # new groups take weight from the others), "family" (each attack family keeps the share its evaluated groups give
 # it; a training-only attack group splits its family's share, so new direct or indirect orders take no weight from
@@ -305,6 +310,8 @@ def sample_weights(docs: list[Doc], doc_of_row: np.ndarray) -> np.ndarray:
         for lab in (0, 1):
             if per_doc[labels == lab].sum() > 0:
                 per_doc[labels == lab] *= before[lab] / per_doc[labels == lab].sum()
+    if DISTANCE_WEIGHT:
+        per_doc *= distance_multipliers(docs, DISTANCE_WEIGHT)
     n_rows = np.bincount(doc_of_row, minlength=len(docs)).astype(np.float64)
     n_small = np.array([d.n_small for d in docs], dtype=np.float64)
     n_large = n_rows - n_small
@@ -314,6 +321,43 @@ def sample_weights(docs: list[Doc], doc_of_row: np.ndarray) -> np.ndarray:
     share = np.where(small, SMALL_SHARE, np.where(n_small[doc_of_row] > 0, 1.0 - SMALL_SHARE, 1.0))
     w = per_doc[doc_of_row] * share / np.where(small, n_small[doc_of_row], n_large[doc_of_row])
     return w / w.sum() * len(w)
+
+
+def cross_source_similarity(docs: list[Doc]) -> np.ndarray:
+    """Per text: for an attack, the largest cosine between its binary n-gram bucket vector (all its windows, no rule
+    cues) and that of an attack of another source group among `docs`; 0 for benign texts (and for an attack whose
+    group is the only attack group)."""
+    att = [k for k, d in enumerate(docs) if d.label == 1]
+    sims = np.zeros(len(docs))
+    if not att:
+        return sims
+    cols = [np.unique(np.concatenate([r[0] for r in docs[k].rows] or [np.zeros(0, np.int64)])) for k in att]
+    indptr = np.cumsum([0] + [len(c) for c in cols])
+    m = scipy.sparse.csr_matrix((np.ones(int(indptr[-1])), np.concatenate(cols), indptr),
+                                shape=(len(att), int(max((int(c.max()) for c in cols if len(c)), default=0)) + 1))
+    norms = np.sqrt(np.asarray(m.sum(axis=1)).ravel())
+    m = scipy.sparse.diags(1.0 / np.maximum(norms, 1.0)) @ m
+    cos = (m @ m.T).toarray()
+    groups = np.array([docs[k].group for k in att])
+    cos[groups[:, None] == groups[None, :]] = 0.0  # the same source does not count
+    sims[att] = cos.max(axis=1)
+    return sims
+
+
+def distance_multipliers(docs: list[Doc], direction: int) -> np.ndarray:
+    """DISTANCE_WEIGHT's per-text multipliers: attacks by max(1 - s, 0.1) (direction +1) or max(s, 0.1) (-1), s from
+    `cross_source_similarity`, scaled so that each attack group's total weight is unchanged (the caller's per-text
+    weights are group-balanced, i.e. equal inside a group); benign texts 1."""
+    s = cross_source_similarity(docs)
+    raw = np.maximum(1.0 - s, 0.1) if direction > 0 else np.maximum(s, 0.1)
+    out = np.ones(len(docs))
+    by_group: dict[str, list[int]] = defaultdict(list)
+    for k, d in enumerate(docs):
+        if d.label == 1:
+            by_group[d.group].append(k)
+    for ks in by_group.values():
+        out[ks] = raw[ks] / raw[ks].mean()
+    return out
 
 
 def without_strong_cues(x: scipy.sparse.csr_matrix, bits: int) -> scipy.sparse.csr_matrix:
@@ -497,6 +541,9 @@ def add_recipe_args(ap: argparse.ArgumentParser) -> None:
                          "written_simusers; benign_code, benign_sdk_code (code_windows.py); benign_docs (doc_windows.py)")
     ap.add_argument("--extra-weight", type=float, default=EXTRA_WEIGHT,
                     help="a thirteenth-round written group's weight relative to another group's")
+    ap.add_argument("--distance-weight", type=int, default=DISTANCE_WEIGHT, choices=(-1, 0, 1),
+                    help="move weight inside each attack group by distance to other sources' attacks (+1: far "
+                         "weighs more, -1: near weighs more, 0: off)")
     ap.add_argument("--group-weight", nargs="*", default=[f"{g}={w:g}" for g, w in GROUP_WEIGHTS.items()],
                     metavar="GROUP=W", help="a group's weight times W on top of the others (each class's total kept)")
 
@@ -517,6 +564,7 @@ def set_recipe(args: argparse.Namespace) -> None:
     m.USE_WRITTEN_EXTRA = set(args.written_extra)
     m.EXTRA_WEIGHT = args.extra_weight
     m.GROUP_WEIGHTS = {g: float(w) for g, w in (item.split("=", 1) for item in args.group_weight)}
+    m.DISTANCE_WEIGHT = args.distance_weight
 
 
 def main() -> None:
