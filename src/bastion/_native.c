@@ -1018,6 +1018,8 @@ static PyMethodDef methods[] = {
      "policy/scan_cache.py: SipHash-2-4-128 of a text (its characters as held) or bytes under a key (_native_digest.c)."},
     {"slot_maker", (PyCFunction)(void (*)(void))native_slot_maker, METH_FASTCALL,
      "core/makers.py: a maker of a slotted class's instances that sets its slots without calling it (_native_make.c)."},
+    {"openai_completion", (PyCFunction)(void (*)(void))native_openai_completion, METH_FASTCALL,
+     "providers/openai/response.py `decode_response`: the usual completion made canonical, or None (_native_completion.c)."},
     {"head_fields", (PyCFunction)(void (*)(void))native_head_fields, METH_FASTCALL,
      "http/asgi.py `_check_head`: a request head's lower-cased headers and size, or a repeated singleton (_native_http.c)."},
     {"json_may_break", (PyCFunction)(void (*)(void))native_json_may_break, METH_FASTCALL,
