@@ -104,7 +104,7 @@ def encode_usage(usage: Usage) -> JSONObject:
 _TEXT, _USAGE, _CHOICE, _RESPONSE = maker(TextPart), maker(Usage), maker(Choice), maker(ChatResponse)
 
 _native_completion: Callable[..., ChatResponse | None] | None
-try:  # the usual answer in C (_native_completion.c), None for any other: the Python paths below decide
+try:  # the usual answer in C (_native_openai.c), None for any other: the Python paths below decide
     from bastion._native import openai_completion as _native_completion
 except ImportError:  # pragma: no cover - the package works without the C accelerator
     _native_completion = None

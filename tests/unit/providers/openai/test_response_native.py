@@ -1,4 +1,4 @@
-"""bastion._native.openai_completion (_native_completion.c) against `decode_response`'s Python path: for every
+"""bastion._native.openai_completion (_native_openai.c) against `decode_response`'s Python path: for every
 answer the C function makes, the same ChatResponse (to its repr, each object of its exact class); None for
 every answer the Python fast path hands to `_decode_general`, and never None for one it makes itself; odd
 inputs (dict and str subclasses, big ints, a key whose __eq__ raises or changes the body) give None (the
