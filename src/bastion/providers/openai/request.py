@@ -259,9 +259,9 @@ def encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObj
     request (text turns only, no system, tools, stop or extra) is encoded in C, the same body
     (tests/unit/providers/openai/test_request_native.py holds them equal)."""
     if _native_encode is not None:
-        body = _native_encode(req, model, compatible)
-        if body is not None:
-            return body
+        made = _native_encode(req, model, compatible)
+        if made is not None:
+            return made
     body: JSONObject = {"model": model, "messages": encode_messages(req.messages, req.system, compatible=compatible)}
     if req.tools:
         encode_tools(req.tools, req.tool_choice, body)

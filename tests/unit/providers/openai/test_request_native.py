@@ -12,10 +12,10 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.unit.providers.openai.test_openai_codec_fast import FAST
 
 from bastion.core.types import ChatRequest, ImagePart, Message, TextPart, ToolCall, ToolDef
 from bastion.providers.openai import request
-from tests.unit.providers.openai.test_openai_codec_fast import FAST
 
 native = pytest.importorskip("bastion._native")
 encoder = native.request_encoder(ChatRequest, Message, TextPart)

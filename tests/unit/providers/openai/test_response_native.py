@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.unit.providers.openai.test_openai_codec_fast import FAST, answers, near_usual_answers
 
 from bastion.core.types import ChatResponse, Choice, TextPart, Usage
 from bastion.providers.openai import response
-from tests.unit.providers.openai.test_openai_codec_fast import FAST, answers, near_usual_answers
 
 native = pytest.importorskip("bastion._native")
 
