@@ -132,8 +132,11 @@ class _Lease:
         self._permit = permit
         self._ended = False
 
-    def failed(self) -> None:
-        _failed(self._permit, self._breaker)
+    def failed(self, err: UpstreamError) -> None:
+        """The stream failed after its first content (RoutedStream's `failed`): against the target
+        when the error says it is unhealthy."""
+        if is_target_failure(err):
+            _failed(self._permit, self._breaker)
 
     def end(self) -> None:
         if not self._ended:
@@ -310,8 +313,10 @@ class Router:
             raise _error(t, status, headers, data)
         return status, _json_object(data, t.provider)
 
-    async def _stream(self, t: Target, path: str, body: bytes, extra: Mapping[str, str] | None = None,
-                      abandoned: Callable[[Usage], None] | None = None) -> tuple[int, OpenStream]:
+    async def _stream(self, abandoned: Callable[[Usage], None] | None, t: Target, path: str, body: bytes,
+                      extra: Mapping[str, str] | None = None) -> tuple[int, OpenStream]:
+        """One streamed attempt, up to its first content. `abandoned` first: bound by position
+        (`partial(self._stream, abandoned)`: a keyword partial merges a dict of them on every call)."""
         status, headers, result = await self._transport.post_stream(t.endpoint, path, body, extra)
         if isinstance(result, bytes):
             raise _error(t, status, headers, result)
@@ -340,14 +345,9 @@ class Router:
 
         t, opened, lease = await self._call(ctx, route, _chat_path,
                                             lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)),
-                                            partial(self._stream, abandoned=abandoned), hold=True)
+                                            partial(self._stream, abandoned), hold=True)
         assert lease is not None
-
-        def failed(err: UpstreamError) -> None:
-            if is_target_failure(err):
-                lease.failed()
-
-        return RoutedStream(t.provider, opened, failed, lease.end)
+        return RoutedStream(t.provider, opened, lease.failed, lease.end)
 
     async def embeddings(self, ctx: RequestContext, req: EmbeddingsRequest) -> EmbeddingsResponse:
         route = self.route(req.model, kind="embeddings")
