@@ -93,6 +93,16 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "burst_filter": ("bastion.policy.guard", "OutputGuard", "burst_filter"),
     "HeldText._release": ("bastion.policy.window", "HeldText", "_release"),
     "pending_start": ("bastion.policy.window", None, "pending_start"),
+    "Router._fetch_chat": ("bastion.providers.router", "Router", "_fetch_chat"),
+    "breaker.acquire": ("bastion.providers.circuit", "CircuitBreaker", "acquire"),
+    "Permit.success": ("bastion.providers.circuit", "Permit", "success"),
+    "Balancer.begin": ("bastion.providers.balance", "Balancer", "begin"),
+    "Balancer.end": ("bastion.providers.balance", "Balancer", "end"),
+    "Router.chat_stream": ("bastion.providers.router", "Router", "chat_stream"),
+    "Router._stream": ("bastion.providers.router", "Router", "_stream"),
+    "first_content": ("bastion.providers.router", None, "first_content"),
+    "RoutedStream.__init__": ("bastion.providers.streaming", "RoutedStream", "__init__"),
+    "openai.stream_decoder": ("bastion.providers.openai.format", "OpenAIFormat", "stream_decoder"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.core import makers
-from bastion.core.context import Attempt
+from bastion.core.context import Attempt, RequestContext, new_context
 from bastion.core.makers import maker
 from bastion.core.types import ChatRequest, ChatResponse, Choice, Message, TextPart, ToolCall, Usage
 from bastion.providers.circuit import Permit
@@ -96,3 +97,20 @@ def test_without_the_c_accelerator_the_maker_is_the_class(monkeypatch: pytest.Mo
     monkeypatch.setattr(makers, "_slot_maker", None)
     assert maker(TextPart) is TextPart
     assert maker(Message)("user", [TextPart("x")], [], None, None, False, None, []) == Message("user", [TextPart("x")])
+
+
+@settings(max_examples=60, deadline=None)
+@given(request_id=st.text(max_size=8), ingress=st.sampled_from(["openai", "anthropic"]),
+       operation=st.sampled_from(["chat", "embeddings", "models"]), client=st.one_of(st.none(), st.text(max_size=8)))
+def test_new_context_equals_the_class_call(request_id: str, ingress: Any, operation: Any, client: str | None) -> None:
+    before = time.perf_counter(), time.time()
+    made = new_context(request_id, ingress, operation, client)
+    called = RequestContext(request_id, ingress, operation, client)
+    after = time.perf_counter(), time.time()
+    assert type(made) is RequestContext
+    assert before[0] <= made.started <= after[0] and before[1] <= made.wall_time <= after[1]
+    made.started, made.wall_time = called.started, called.wall_time
+    assert made == called and repr(made) == repr(called)
+    for f in dataclasses.fields(RequestContext):  # a fresh container per context, as the class call's
+        if f.default_factory in (list, dict):
+            assert getattr(made, f.name) is not getattr(new_context(request_id, ingress, operation, client), f.name)

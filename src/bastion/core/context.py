@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from bastion.core.makers import maker
 from bastion.core.types import ChatRequest, ChatResponse, EmbeddingsRequest, Ingress, StreamEvent, Usage
 
 _perf_counter = time.perf_counter
@@ -160,6 +161,17 @@ class RequestContext:
     @property
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
+
+
+_CONTEXT = maker(RequestContext)
+
+
+def new_context(request_id: str, ingress: Ingress, operation: Operation, client_addr: str | None) -> RequestContext:
+    """`RequestContext(request_id, ingress, operation, client_addr)`, made by its slot maker (core/makers.py:
+    every field by position, as its `__init__` sets it): one per request, ~4k instructions fewer than the
+    class call with its 25 parameters."""
+    return _CONTEXT(request_id, ingress, operation, client_addr, _perf_counter(), _time(), None, None, None, False,
+                    None, [], [], None, None, 0, 0, 0, None, None, None, 0.0, False, {}, {})
 
 
 class RequestStage(Protocol):

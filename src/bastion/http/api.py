@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from bastion.core.context import Operation, RequestContext
+from bastion.core.context import Operation, RequestContext, new_context
 from bastion.core.errors import BastionError, InternalError, InvalidRequest, NotFound
 from bastion.core.types import ChatResponse, Ingress, StreamEvent
 from bastion.http.errors import error_response
@@ -91,11 +91,7 @@ def key_first(p: Pipeline, serve: Serve, ingress: Ingress | None = None, *, oper
 
     async def gate(head: HttpRequest) -> Admission | HttpResponse:
         request_id_var.set(head.request_id)
-        # (request_id, ingress, operation, client_addr) by position: keywords make a class call build
-        # and unpack a dict of them
-        ctx = RequestContext(head.request_id, ingress or _ingress_of(head.path), "chat", head.client)
-        if operation is not None:
-            ctx.operation = operation
+        ctx = new_context(head.request_id, ingress or _ingress_of(head.path), operation or "chat", head.client)
         try:
             await p.admit(ctx, head.headers)
         except BastionError as e:

@@ -163,11 +163,18 @@ class CircuitBreaker:
             self._open()
 
     def _succeeded(self) -> None:
-        """`_on_result(False, True)` (a call of the closed circuit succeeded), in one call: every request
-        ends so."""
+        """`_on_result(False, True)` (a call of the closed circuit succeeded), in one call, `_count(True)`
+        inlined: every request ends so."""
         if self._state != "closed":
             return  # a call admitted before the circuit opened: the state is already decided
-        self._count(True)
+        epoch = int(self._clock() / self._width)
+        i = epoch % _BUCKETS
+        calls = self._calls
+        if self._epochs[i] != epoch:
+            self._epochs[i] = epoch
+            calls[i] = 0
+            self._failures[i] = 0
+        calls[i] += 1
         self._consecutive = 0
 
     def _on_release(self, probe: bool) -> None:

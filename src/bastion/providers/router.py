@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, TypeVar
@@ -132,8 +132,11 @@ class _Lease:
         self._permit = permit
         self._ended = False
 
-    def failed(self) -> None:
-        _failed(self._permit, self._breaker)
+    def failed(self, err: UpstreamError) -> None:
+        """The stream failed after its first content (RoutedStream's `failed`): against the target
+        when the error says it is unhealthy."""
+        if is_target_failure(err):
+            _failed(self._permit, self._breaker)
 
     def end(self) -> None:
         if not self._ended:
@@ -194,19 +197,95 @@ class Router:
                     hold: bool = False) -> tuple[Target, R, _Lease | None]:
         """Try the route's targets in the balancer's order, skipping those whose circuit is open
         (they are tried last, regardless, when the route says `when_all_open: try`). With `hold`,
-        the winning call's lease stays open (a stream keeps its in-flight slot until it closes)."""
+        the winning call's lease stays open (a stream keeps its in-flight slot until it closes).
+
+        Each target is called up to `retry.attempts` times; a provider-side failure moves on to the
+        next target, an error that must not fall back (the provider rejected the request itself) is
+        raised. (The walk is one loop over both passes, the forced one last: no coroutine per target.)"""
         tried = _Tried()
         targets = route.targets
         # (one target: the balancer's order is that target; most routes have one)
-        for t in targets if len(targets) == 1 else self.balancer.order(targets, route.strategy):
-            won = await self._try_target(ctx, t, path_of, body_of, open_, hold, tried, force=False)
-            if won is not None:
-                return won
-        if tried.refused and route.when_all_open == "try":
-            for t in tried.refused:  # (a tuple: what these tries add does not change it)
-                won = await self._try_target(ctx, t, path_of, body_of, open_, hold, tried, force=True)
-                if won is not None:
-                    return won
+        queue: Sequence[Target] = targets if len(targets) == 1 else self.balancer.order(targets, route.strategy)
+        force = False
+        n = 0
+        while True:
+            if n == len(queue):
+                if force or not (tried.refused and route.when_all_open == "try"):
+                    break
+                # every target refused or failed: those refused (circuit open) are tried regardless
+                queue, force, n = tried.refused, True, 0  # (a tuple: what these tries add does not change it)
+                continue
+            t = queue[n]
+            n += 1
+            try:
+                body = body_of(t)
+            except BastionError as e:
+                # This target cannot express the request (e.g. n > 1 for Anthropic): try the next.
+                ctx.attempts.append(Attempt(t.provider, t.model, "unsupported", e.status, 0.0))
+                tried.last = e
+                continue
+            path = path_of(t)
+            for attempt in range(t.retry.attempts):
+                if t.breaker is None:
+                    permit: Permit | None = UNGUARDED
+                else:
+                    permit = t.breaker.force() if force else t.breaker.acquire()
+                if permit is None:
+                    ctx.attempts.append(Attempt(t.provider, t.model, "circuit_open", 503, 0.0))
+                    if not force and t not in tried.refused:
+                        tried.refused += (t,)
+                    break  # the next target
+                # The call's in-flight slot and permit; a held call (a stream) keeps them in a _Lease. Without
+                # one (every non-streamed call), they are ended below: no object per call.
+                balancer = self.balancer
+                balancer.begin(t.key)
+                started = time.perf_counter()
+                kept = False
+                try:
+                    tracer = self.tracer
+                    if tracer is not None and tracer.enabled:
+                        with tracer.attempt(ctx, t.provider, t.model) as trace_headers:
+                            status, result = await open_(t, path, body, trace_headers)
+                    else:
+                        status, result = await open_(t, path, body, None)
+                    permit.success()
+                    ms = (time.perf_counter() - started) * 1000
+                    ctx.upstream_ms += ms
+                    ctx.attempts.append(_ATTEMPT(t.provider, t.model, "ok", status, ms))  # (Attempt(...): core/makers.py)
+                    if hold:
+                        kept = True
+                        return t, result, _Lease(balancer, t, permit)
+                    return t, result, None
+                except BastionError as e:
+                    ms = (time.perf_counter() - started) * 1000
+                    ctx.upstream_ms += ms
+                    ctx.attempts.append(Attempt(t.provider, t.model, e.code, getattr(e, "upstream_status", None)
+                                                or e.status, ms))
+                    if is_target_failure(e):
+                        _failed(permit, t.breaker)
+                    else:
+                        permit.success()
+                    err = tried.last = e
+                except asyncio.CancelledError:
+                    # the client left while the call was in flight: the provider may have read (and will bill)
+                    # the input, so the request is settled on its input estimate (limits/estimate.py)
+                    ms = (time.perf_counter() - started) * 1000
+                    ctx.upstream_ms += ms
+                    ctx.attempts.append(Attempt(t.provider, t.model, CANCELLED, None, ms))
+                    raise
+                finally:
+                    if not kept:  # (a lease's end)
+                        if not permit.done:  # (resolved: its release does nothing)
+                            permit.release()
+                        balancer.end(t.key)
+                if not (isinstance(err, UpstreamError) and err.retryable):
+                    if err.status in _FALLBACK_STATUSES:
+                        break  # provider-side, not worth retrying here: next target
+                    raise err
+                delay = self._backoff(t, attempt, err)
+                if delay is None:
+                    break
+                await self._sleep(delay)
         last = tried.last
         if last is None:
             wait = min((t.breaker.retry_after() for t in tried.refused if t.breaker is not None), default=None)
@@ -216,82 +295,6 @@ class Router:
         if len(route.targets) > 1:
             last.message = f"all {len(route.targets)} targets of '{route.alias}' failed; last: {last.message}"
         raise last
-
-    async def _try_target(self, ctx: RequestContext, t: Target, path_of: Callable[[Target], str],
-                          body_of: Callable[[Target], bytes],
-                          open_: Callable[[Target, str, bytes, Mapping[str, str] | None], Awaitable[tuple[int, R]]], hold: bool,
-                          tried: _Tried, force: bool) -> tuple[Target, R, _Lease | None] | None:
-        """Up to `retry.attempts` calls of one target; None to move on to the next target.
-        Raises an error that must not fall back (the provider rejected the request itself)."""
-        try:
-            body = body_of(t)
-        except BastionError as e:
-            # This target cannot express the request (e.g. n > 1 for Anthropic): try the next.
-            ctx.attempts.append(Attempt(t.provider, t.model, "unsupported", e.status, 0.0))
-            tried.last = e
-            return None
-        path = path_of(t)
-        for attempt in range(t.retry.attempts):
-            if t.breaker is None:
-                permit: Permit | None = UNGUARDED
-            else:
-                permit = t.breaker.force() if force else t.breaker.acquire()
-            if permit is None:
-                ctx.attempts.append(Attempt(t.provider, t.model, "circuit_open", 503, 0.0))
-                if not force and t not in tried.refused:
-                    tried.refused += (t,)
-                return None
-            # The call's in-flight slot and permit; a held call (a stream) keeps them in a _Lease. Without
-            # one (every non-streamed call), they are ended below: no object per call.
-            balancer = self.balancer
-            balancer.begin(t.key)
-            started = time.perf_counter()
-            kept = False
-            try:
-                tracer = self.tracer
-                if tracer is not None and tracer.enabled:
-                    with tracer.attempt(ctx, t.provider, t.model) as trace_headers:
-                        status, result = await open_(t, path, body, trace_headers)
-                else:
-                    status, result = await open_(t, path, body, None)
-                permit.success()
-                ms = (time.perf_counter() - started) * 1000
-                ctx.upstream_ms += ms
-                ctx.attempts.append(_ATTEMPT(t.provider, t.model, "ok", status, ms))  # (Attempt(...): core/makers.py)
-                if hold:
-                    kept = True
-                    return t, result, _Lease(balancer, t, permit)
-                return t, result, None
-            except BastionError as e:
-                ms = (time.perf_counter() - started) * 1000
-                ctx.upstream_ms += ms
-                ctx.attempts.append(Attempt(t.provider, t.model, e.code, getattr(e, "upstream_status", None)
-                                            or e.status, ms))
-                if is_target_failure(e):
-                    _failed(permit, t.breaker)
-                else:
-                    permit.success()
-                err = tried.last = e
-            except asyncio.CancelledError:
-                # the client left while the call was in flight: the provider may have read (and will bill)
-                # the input, so the request is settled on its input estimate (limits/estimate.py)
-                ms = (time.perf_counter() - started) * 1000
-                ctx.upstream_ms += ms
-                ctx.attempts.append(Attempt(t.provider, t.model, CANCELLED, None, ms))
-                raise
-            finally:
-                if not kept:  # (a lease's end)
-                    permit.release()
-                    balancer.end(t.key)
-            if not (isinstance(err, UpstreamError) and err.retryable):
-                if err.status in _FALLBACK_STATUSES:
-                    return None  # provider-side, not worth retrying here: next target
-                raise err
-            delay = self._backoff(t, attempt, err)
-            if delay is None:
-                return None
-            await self._sleep(delay)
-        return None
 
     # ---- one attempt of each kind -------------------------------------------------------
     async def _fetch_chat(self, t: Target, path: str, body: bytes,
@@ -310,8 +313,10 @@ class Router:
             raise _error(t, status, headers, data)
         return status, _json_object(data, t.provider)
 
-    async def _stream(self, t: Target, path: str, body: bytes, extra: Mapping[str, str] | None = None,
-                      abandoned: Callable[[Usage], None] | None = None) -> tuple[int, OpenStream]:
+    async def _stream(self, abandoned: Callable[[Usage], None] | None, t: Target, path: str, body: bytes,
+                      extra: Mapping[str, str] | None = None) -> tuple[int, OpenStream]:
+        """One streamed attempt, up to its first content. `abandoned` first: bound by position
+        (`partial(self._stream, abandoned)`: a keyword partial merges a dict of them on every call)."""
         status, headers, result = await self._transport.post_stream(t.endpoint, path, body, extra)
         if isinstance(result, bytes):
             raise _error(t, status, headers, result)
@@ -340,14 +345,9 @@ class Router:
 
         t, opened, lease = await self._call(ctx, route, _chat_path,
                                             lambda t: orjson.dumps(t.fmt.encode_request(req, t.model)),
-                                            partial(self._stream, abandoned=abandoned), hold=True)
+                                            partial(self._stream, abandoned), hold=True)
         assert lease is not None
-
-        def failed(err: UpstreamError) -> None:
-            if is_target_failure(err):
-                lease.failed()
-
-        return RoutedStream(t.provider, opened, failed, lease.end)
+        return RoutedStream(t.provider, opened, lease.failed, lease.end)
 
     async def embeddings(self, ctx: RequestContext, req: EmbeddingsRequest) -> EmbeddingsResponse:
         route = self.route(req.model, kind="embeddings")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from bastion.core.errors import InvalidRequest
 from bastion.core.makers import maker
-from bastion.core.types import JSON, ChatRequest, JSONObject
+from bastion.core.types import JSON, ChatRequest, JSONObject, Message, TextPart
 from bastion.providers.openai.fields import (
     as_bool,
     as_ident,
@@ -127,6 +127,14 @@ _EXTRA: dict[str, Callable[[JSON, str], JSON]] = {
 
 
 _REQUEST = maker(ChatRequest)
+
+_native_encode: Callable[[ChatRequest, str, bool], JSONObject | None] | None
+try:  # encode_request's usual body in C (_native_openai.c), None for any other request
+    from bastion._native import request_encoder as _request_encoder
+except ImportError:  # pragma: no cover - the package works without the C accelerator
+    _native_encode = None
+else:
+    _native_encode = _request_encoder(ChatRequest, Message, TextPart)
 
 
 def decode_request(body: JSONObject) -> ChatRequest:
@@ -247,7 +255,13 @@ def _stream_options(value: JSON, stream: bool) -> bool:
 
 def encode_request(req: ChatRequest, model: str, *, compatible: bool) -> JSONObject:
     """The upstream body. `compatible` selects the dialect of Ollama/vLLM/llama.cpp: legacy
-    `max_tokens`, `top_k` kept, text-only content sent as one string."""
+    `max_tokens`, `top_k` kept, text-only content sent as one string. With the C accelerator the usual
+    request (text turns only, no system, tools, stop or extra) is encoded in C, the same body
+    (tests/unit/providers/openai/test_request_native.py holds them equal)."""
+    if _native_encode is not None:
+        made = _native_encode(req, model, compatible)
+        if made is not None:
+            return made
     body: JSONObject = {"model": model, "messages": encode_messages(req.messages, req.system, compatible=compatible)}
     if req.tools:
         encode_tools(req.tools, req.tool_choice, body)

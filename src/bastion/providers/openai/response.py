@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 
 from bastion.core.makers import maker
 from bastion.core.types import (
@@ -102,12 +103,23 @@ def encode_usage(usage: Usage) -> JSONObject:
 
 _TEXT, _USAGE, _CHOICE, _RESPONSE = maker(TextPart), maker(Usage), maker(Choice), maker(ChatResponse)
 
+_native_completion: Callable[..., ChatResponse | None] | None
+try:  # the usual answer in C (_native_openai.c), None for any other: the Python paths below decide
+    from bastion._native import openai_completion as _native_completion
+except ImportError:  # pragma: no cover - the package works without the C accelerator
+    _native_completion = None
+
 
 def decode_response(body: JSONObject) -> ChatResponse:
     """The upstream's completion in canonical form. The usual answer (every choice a text or no
     content, no refusal, no tool calls; plain usage counts) is read here without a call per field;
     anything else, and every error, goes to `_decode_general` (from the start: nothing here raises),
-    which returns what this returns for the usual answer (tests/unit/providers/openai hold them equal)."""
+    which returns what this returns for the usual answer (tests/unit/providers/openai hold them equal).
+    With the C accelerator the usual answer is made in C, the same (test_response_native.py holds them equal)."""
+    if _native_completion is not None:
+        made = _native_completion(body, _TEXT, _CHOICE, _USAGE, _RESPONSE, FINISH_REASONS)
+        if made is not None:
+            return made
     if type(body) is not dict or body.get("error") is not None:
         return _decode_general(body)
     choices, rid, model, created = body.get("choices"), body.get("id", ""), body.get("model", ""), body.get("created", 0)
