@@ -30,6 +30,8 @@
  *       Regions.anchored_spans: per rule k with ok[k] and an anchor among the words, the spans
  *       [max(lo, p - before), min(n, p + after)) around its anchors' positions p, merged when they
  *       overlap, keyed in order of first occurrence; None when the words are not in text order.
+ *   anchored_by_rule(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict
+ *       Regions.anchored_long: the same spans of words in any order, keyed by ascending rule index.
  *   possible_anchored(anchors, tables, word_hashes, word_starts, ok, maybe, text, few, test_from, before, after)
  *       -> dict | None
  *       possible_regions(tables, anchored_spans(anchors, ..., ok, 0, len(text), before, after), maybe, text, few,
@@ -832,75 +834,93 @@ add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t
     return err;
 }
 
+/* The arguments of anchored_spans and anchored_by_rule (`fn`): the tables, the word buffers (held in v[0..2]:
+ * release `*got` of them either way) and lo, n, before, after (num[0..3]), checked. 0, or -1 with an exception. */
+static int
+anchored_args(PyObject *const *args, Py_ssize_t nargs, const char *fn, Anchors **t, Py_buffer v[3], int *got,
+              Py_ssize_t num[4])
+{
+    *got = 0;
+    if (nargs != 8) { /* (METH_FASTCALL: a format string's parse cost as much as the spans of a short text) */
+        PyErr_Format(PyExc_TypeError, "%s: expected 8 arguments", fn);
+        return -1;
+    }
+    for (int k = 0; k < 4; k++)
+        if ((num[k] = index_arg(args[4 + k])) == -1 && PyErr_Occurred())
+            return -1;
+    if ((*t = PyCapsule_GetPointer(args[0], "bastion._native.Anchors")) == NULL)
+        return -1;
+    static const char *names[3] = {"word_hashes", "word_starts", "ok"};
+    static const Py_ssize_t sizes[3] = {8, 8, 1};
+    for (; *got < 3; (*got)++)
+        if (get_buffer(args[1 + *got], &v[*got], sizes[*got], names[*got]) < 0)
+            return -1;
+    if (v[1].len != v[0].len || v[2].len != (*t)->nrules) {
+        PyErr_Format(PyExc_ValueError, "%s: mismatched word arrays or rule flags", fn);
+        return -1;
+    }
+    const Py_ssize_t far = (Py_ssize_t)1 << 40; /* offsets and reaches stay far from overflow */
+    for (int k = 0; k < 4; k++)
+        if (num[k] < 0 || num[k] > far) {
+            PyErr_Format(PyExc_ValueError, "%s: lo, n, before and after must be in 0..2**40", fn);
+            return -1;
+        }
+    const int64_t *ws = v[1].buf;
+    for (Py_ssize_t i = 0; i < v[1].len / 8; i++)
+        if (ws[i] < 0 || ws[i] > far) {
+            PyErr_SetString(PyExc_ValueError, "word_starts: out of range");
+            return -1;
+        }
+    return 0;
+}
+
+/* Per rule its list in `out` (NULL until it has one) and its last span's end (read once the list exists), for
+ * add_span: on the stack for the rules of a few hundred (a calloc of both cost more than a short text's spans), else
+ * in `*heap` (free it). 0, or -1 with MemoryError. */
+enum { STACK_RULES = 512 };
+static int
+span_lists(Py_ssize_t nrules, PyObject **stack_lists, Py_ssize_t *stack_ends, PyObject ***lists, Py_ssize_t **last_end,
+           void **heap)
+{
+    if (nrules < STACK_RULES) {
+        memset(stack_lists, 0, sizeof(PyObject *) * (size_t)(nrules + 1));
+        *lists = stack_lists, *last_end = stack_ends;
+        return 0;
+    }
+    *lists = *heap = PyMem_Calloc((size_t)nrules + 1, sizeof(PyObject *) + sizeof(Py_ssize_t));
+    if (*lists == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *last_end = (Py_ssize_t *)(*lists + nrules + 1);
+    return 0;
+}
+
 static PyObject *
 native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 8) { /* (METH_FASTCALL: a format string's parse cost as much as the spans of a short text) */
-        PyErr_SetString(PyExc_TypeError, "anchored_spans: expected 8 arguments");
-        return NULL;
-    }
-    PyObject *capsule = args[0], *objs[3] = {args[1], args[2], args[3]};
-    Py_ssize_t num[4]; /* lo, n, before, after */
-    for (int k = 0; k < 4; k++)
-        if ((num[k] = index_arg(args[4 + k])) == -1 && PyErr_Occurred())
-            return NULL;
-    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3];
-    Anchors *t = PyCapsule_GetPointer(capsule, "bastion._native.Anchors");
-    if (t == NULL)
-        return NULL;
-    static const char *names[3] = {"word_hashes", "word_starts", "ok"};
-    static const Py_ssize_t sizes[3] = {8, 8, 1};
+    Anchors *t;
     Py_buffer v[3];
-    int got = 0;
-    enum { STACK_RULES = 512 };
+    int got;
+    Py_ssize_t num[4]; /* lo, n, before, after */
     PyObject *out = NULL, **lists = NULL, *stack_lists[STACK_RULES];
     Py_ssize_t *last_end = NULL, stack_ends[STACK_RULES];
     void *heap = NULL;
-    for (; got < 3; got++)
-        if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
-            goto done;
+    if (anchored_args(args, nargs, "anchored_spans", &t, v, &got, num) < 0)
+        goto done;
+    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3];
     const uint64_t *wh = v[0].buf;
     const int64_t *ws = v[1].buf;
     const unsigned char *ok = v[2].buf;
     Py_ssize_t nw = v[0].len / 8;
-    if (v[1].len != v[0].len || v[2].len != t->nrules) {
-        PyErr_SetString(PyExc_ValueError, "anchored_spans: mismatched word arrays or rule flags");
-        goto done;
-    }
-    const Py_ssize_t far = (Py_ssize_t)1 << 40; /* offsets and reaches stay far from overflow */
-    if (lo < 0 || lo > far || n < 0 || n > far || before < 0 || before > far || after < 0 || after > far) {
-        PyErr_SetString(PyExc_ValueError, "anchored_spans: lo, n, before and after must be in 0..2**40");
-        goto done;
-    }
-    int unordered = 0; /* (one pass: each start in range, and whether they ascend) */
-    for (Py_ssize_t i = 0; i < nw; i++) {
-        if (ws[i] < 0 || ws[i] > far) {
-            PyErr_SetString(PyExc_ValueError, "word_starts: out of range");
+    for (Py_ssize_t i = 1; i < nw; i++)
+        if (ws[i] < ws[i - 1]) { /* words not in text order: the caller's general path */
+            Py_INCREF(Py_None);
+            out = Py_None;
             goto done;
         }
-        unordered |= i > 0 && ws[i] < ws[i - 1];
-    }
-    if (unordered) { /* words not in text order: the caller's general path */
-        Py_INCREF(Py_None);
-        out = Py_None;
+    if (span_lists(t->nrules, stack_lists, stack_ends, &lists, &last_end, &heap) < 0 || (out = PyDict_New()) == NULL)
         goto done;
-    }
-    /* per rule its list (NULL until it has one) and its last span's end (read once the list exists): on the stack
-     * for the rules of a few hundred (a calloc of both cost more than a short text's spans), else one allocation */
-    if (t->nrules < STACK_RULES) {
-        memset(stack_lists, 0, sizeof(PyObject *) * (size_t)(t->nrules + 1));
-        lists = stack_lists, last_end = stack_ends;
-    } else {
-        lists = heap = PyMem_Calloc((size_t)t->nrules + 1, sizeof(PyObject *) + sizeof(Py_ssize_t));
-        last_end = lists == NULL ? NULL : (Py_ssize_t *)(lists + t->nrules + 1);
-    }
-    out = PyDict_New();
-    if (lists == NULL || last_end == NULL || out == NULL) {
-        if (out != NULL)
-            PyErr_NoMemory();
-        Py_CLEAR(out);
-        goto done;
-    }
     for (Py_ssize_t i = 0; i < nw; i++) {
         uint64_t h = wh[i];
         Py_ssize_t l = anchor_index(t, h);
@@ -924,6 +944,85 @@ done:
     return out;
 }
 
+static int
+cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* anchored_by_rule(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict: Regions.anchored_long, the
+ * anchored spans of words in any order (a long text's chunks overlap): per rule k with ok[k] (ascending k) and an
+ * anchor among the words, the spans [max(lo, p - before), min(n, p + after)) around its anchors' positions p in
+ * ascending order, merged when they overlap or touch. The same errors as anchored_spans. */
+static PyObject *
+native_anchored_by_rule(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Anchors *t;
+    Py_buffer v[3];
+    int got;
+    Py_ssize_t num[4]; /* lo, n, before, after */
+    PyObject *out = NULL, **lists = NULL, *stack_lists[STACK_RULES];
+    Py_ssize_t *last_end = NULL, stack_ends[STACK_RULES];
+    void *heap = NULL;
+    int64_t *at = NULL, *pos = NULL;
+    if (anchored_args(args, nargs, "anchored_by_rule", &t, v, &got, num) < 0)
+        goto done;
+    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3], nr = t->nrules;
+    const uint64_t *wh = v[0].buf;
+    const int64_t *ws = v[1].buf;
+    const unsigned char *ok = v[2].buf;
+    Py_ssize_t nw = v[0].len / 8;
+    /* the hits grouped by rule (counted, offsets, filled: at[k] is where rule k's positions start) */
+    at = PyMem_Calloc((size_t)nr + 2, sizeof(int64_t));
+    if (at == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        Py_ssize_t l = anchor_index(t, wh[i]);
+        if (l < t->na)
+            for (int64_t j = t->first[l]; j < t->first[l + 1]; j++)
+                at[t->rule[j] + 2] += ok[t->rule[j]] != 0;
+    }
+    for (Py_ssize_t k = 0; k < nr; k++)
+        at[k + 2] += at[k + 1];
+    pos = PyMem_Malloc(sizeof(int64_t) * (size_t)(at[nr + 1] + 1));
+    if (pos == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nw; i++) { /* (at[k + 1]: the next free place of rule k, at[k] once all are in) */
+        Py_ssize_t l = anchor_index(t, wh[i]);
+        if (l < t->na)
+            for (int64_t j = t->first[l]; j < t->first[l + 1]; j++)
+                if (ok[t->rule[j]])
+                    pos[at[t->rule[j] + 1]++] = ws[i];
+    }
+    if (span_lists(nr, stack_lists, stack_ends, &lists, &last_end, &heap) < 0 || (out = PyDict_New()) == NULL)
+        goto done;
+    for (Py_ssize_t k = 0; k < nr; k++) {
+        int64_t *p = pos + at[k], *e = pos + at[k + 1];
+        if (p == e)
+            continue;
+        qsort(p, (size_t)(e - p), sizeof(int64_t), cmp_i64);
+        for (; p < e; p++) {
+            Py_ssize_t a = *p - before, b = *p + after;
+            if (add_span(out, lists, k, a < lo ? lo : a, b > n ? n : b, last_end) < 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+        }
+    }
+done:
+    PyMem_Free(heap); /* (lists and last_end, when not on the stack) */
+    PyMem_Free(at);
+    PyMem_Free(pos);
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&v[i]);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"features", native_features, METH_VARARGS, "Hasher.extract's features of >= 8 code points (see the module)."},
     {"prefilter_tables", native_prefilter_tables, METH_VARARGS, "The prefilter's checked tables, for `prefilter`."},
@@ -933,6 +1032,8 @@ static PyMethodDef methods[] = {
     {"features_windows", (PyCFunction)(void (*)(void))native_features_windows, METH_FASTCALL,
      "features and window_logits of one chunk in one pass (_native_scored.c)."},
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
+    {"anchored_by_rule", (PyCFunction)(void (*)(void))native_anchored_by_rule, METH_FASTCALL,
+     "Regions.anchored_long: the anchored spans of words in any order, by rule (see the function)."},
     {"anchored_spans", (PyCFunction)(void (*)(void))native_anchored_spans, METH_FASTCALL, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
     {"possible_tables", native_possible_tables, METH_VARARGS, "Prefilter.possible's tables (_native_possible.c)."},
