@@ -896,8 +896,20 @@ span_lists(Py_ssize_t nrules, PyObject **stack_lists, Py_ssize_t *stack_ends, Py
     return 0;
 }
 
+static int
+cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* anchored_spans (`by_rule` 0) or anchored_by_rule (1). anchored_by_rule(anchors, word_hashes, word_starts, ok, lo,
+ * n, before, after) -> dict: Regions.anchored_long, the anchored spans of words in any order (a long text's chunks
+ * overlap): per rule k with ok[k] (ascending k) and an anchor among the words, the spans
+ * [max(lo, p - before), min(n, p + after)) around its anchors' positions p in ascending order, merged when they
+ * overlap or touch. The same errors as anchored_spans. */
 static PyObject *
-native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+anchored(PyObject *const *args, Py_ssize_t nargs, int by_rule)
 {
     Anchors *t;
     Py_buffer v[3];
@@ -906,24 +918,67 @@ native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *out = NULL, **lists = NULL, *stack_lists[STACK_RULES];
     Py_ssize_t *last_end = NULL, stack_ends[STACK_RULES];
     void *heap = NULL;
-    if (anchored_args(args, nargs, "anchored_spans", &t, v, &got, num) < 0)
+    int64_t *at = NULL, *pos = NULL;
+    if (anchored_args(args, nargs, by_rule ? "anchored_by_rule" : "anchored_spans", &t, v, &got, num) < 0)
         goto done;
-    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3];
+    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3], nr = t->nrules;
     const uint64_t *wh = v[0].buf;
     const int64_t *ws = v[1].buf;
     const unsigned char *ok = v[2].buf;
     Py_ssize_t nw = v[0].len / 8;
-    for (Py_ssize_t i = 1; i < nw; i++)
-        if (ws[i] < ws[i - 1]) { /* words not in text order: the caller's general path */
-            Py_INCREF(Py_None);
-            out = Py_None;
+    if (!by_rule) {
+        for (Py_ssize_t i = 1; i < nw; i++)
+            if (ws[i] < ws[i - 1]) { /* words not in text order: the caller's general path */
+                Py_INCREF(Py_None);
+                out = Py_None;
+                goto done;
+            }
+    } else { /* the hits grouped by rule (counted, offsets, filled: at[k] is where rule k's positions start) */
+        at = PyMem_Calloc((size_t)nr + 2, sizeof(int64_t));
+        if (at == NULL) {
+            PyErr_NoMemory();
             goto done;
         }
-    if (span_lists(t->nrules, stack_lists, stack_ends, &lists, &last_end, &heap) < 0 || (out = PyDict_New()) == NULL)
+        for (Py_ssize_t i = 0; i < nw; i++) {
+            Py_ssize_t l = anchor_index(t, wh[i]);
+            if (l < t->na)
+                for (int64_t j = t->first[l]; j < t->first[l + 1]; j++)
+                    at[t->rule[j] + 2] += ok[t->rule[j]] != 0;
+        }
+        for (Py_ssize_t k = 0; k < nr; k++)
+            at[k + 2] += at[k + 1];
+        pos = PyMem_Malloc(sizeof(int64_t) * (size_t)(at[nr + 1] + 1));
+        if (pos == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < nw; i++) { /* (at[k + 1]: the next free place of rule k, at[k] once all are in) */
+            Py_ssize_t l = anchor_index(t, wh[i]);
+            if (l < t->na)
+                for (int64_t j = t->first[l]; j < t->first[l + 1]; j++)
+                    if (ok[t->rule[j]])
+                        pos[at[t->rule[j] + 1]++] = ws[i];
+        }
+    }
+    if (span_lists(nr, stack_lists, stack_ends, &lists, &last_end, &heap) < 0 || (out = PyDict_New()) == NULL)
         goto done;
-    for (Py_ssize_t i = 0; i < nw; i++) {
-        uint64_t h = wh[i];
-        Py_ssize_t l = anchor_index(t, h);
+    if (by_rule) {
+        for (Py_ssize_t k = 0; k < nr; k++) {
+            int64_t *p = pos + at[k], *e = pos + at[k + 1];
+            if (p < e)
+                qsort(p, (size_t)(e - p), sizeof(int64_t), cmp_i64);
+            for (; p < e; p++) {
+                Py_ssize_t a = *p - before, b = *p + after;
+                if (add_span(out, lists, k, a < lo ? lo : a, b > n ? n : b, last_end) < 0) {
+                    Py_CLEAR(out);
+                    goto done;
+                }
+            }
+        }
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nw; i++) { /* in text order: spans keyed by first occurrence */
+        Py_ssize_t l = anchor_index(t, wh[i]);
         if (l == t->na)
             continue;
         Py_ssize_t p = ws[i], a = p - before, b = p + after;
@@ -939,88 +994,23 @@ native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
 done:
     PyMem_Free(heap); /* (lists and last_end, when not on the stack) */
-    for (int i = 0; i < got; i++)
-        PyBuffer_Release(&v[i]);
-    return out;
-}
-
-static int
-cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
-/* anchored_by_rule(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict: Regions.anchored_long, the
- * anchored spans of words in any order (a long text's chunks overlap): per rule k with ok[k] (ascending k) and an
- * anchor among the words, the spans [max(lo, p - before), min(n, p + after)) around its anchors' positions p in
- * ascending order, merged when they overlap or touch. The same errors as anchored_spans. */
-static PyObject *
-native_anchored_by_rule(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    Anchors *t;
-    Py_buffer v[3];
-    int got;
-    Py_ssize_t num[4]; /* lo, n, before, after */
-    PyObject *out = NULL, **lists = NULL, *stack_lists[STACK_RULES];
-    Py_ssize_t *last_end = NULL, stack_ends[STACK_RULES];
-    void *heap = NULL;
-    int64_t *at = NULL, *pos = NULL;
-    if (anchored_args(args, nargs, "anchored_by_rule", &t, v, &got, num) < 0)
-        goto done;
-    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3], nr = t->nrules;
-    const uint64_t *wh = v[0].buf;
-    const int64_t *ws = v[1].buf;
-    const unsigned char *ok = v[2].buf;
-    Py_ssize_t nw = v[0].len / 8;
-    /* the hits grouped by rule (counted, offsets, filled: at[k] is where rule k's positions start) */
-    at = PyMem_Calloc((size_t)nr + 2, sizeof(int64_t));
-    if (at == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < nw; i++) {
-        Py_ssize_t l = anchor_index(t, wh[i]);
-        if (l < t->na)
-            for (int64_t j = t->first[l]; j < t->first[l + 1]; j++)
-                at[t->rule[j] + 2] += ok[t->rule[j]] != 0;
-    }
-    for (Py_ssize_t k = 0; k < nr; k++)
-        at[k + 2] += at[k + 1];
-    pos = PyMem_Malloc(sizeof(int64_t) * (size_t)(at[nr + 1] + 1));
-    if (pos == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < nw; i++) { /* (at[k + 1]: the next free place of rule k, at[k] once all are in) */
-        Py_ssize_t l = anchor_index(t, wh[i]);
-        if (l < t->na)
-            for (int64_t j = t->first[l]; j < t->first[l + 1]; j++)
-                if (ok[t->rule[j]])
-                    pos[at[t->rule[j] + 1]++] = ws[i];
-    }
-    if (span_lists(nr, stack_lists, stack_ends, &lists, &last_end, &heap) < 0 || (out = PyDict_New()) == NULL)
-        goto done;
-    for (Py_ssize_t k = 0; k < nr; k++) {
-        int64_t *p = pos + at[k], *e = pos + at[k + 1];
-        if (p == e)
-            continue;
-        qsort(p, (size_t)(e - p), sizeof(int64_t), cmp_i64);
-        for (; p < e; p++) {
-            Py_ssize_t a = *p - before, b = *p + after;
-            if (add_span(out, lists, k, a < lo ? lo : a, b > n ? n : b, last_end) < 0) {
-                Py_CLEAR(out);
-                goto done;
-            }
-        }
-    }
-done:
-    PyMem_Free(heap); /* (lists and last_end, when not on the stack) */
     PyMem_Free(at);
     PyMem_Free(pos);
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);
     return out;
+}
+
+static PyObject *
+native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return anchored(args, nargs, 0);
+}
+
+static PyObject *
+native_anchored_by_rule(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return anchored(args, nargs, 1);
 }
 
 static PyMethodDef methods[] = {

@@ -46,7 +46,7 @@ def test_anchored_by_rule_equals_anchored_long(words: list[tuple[int, int]], ok:
 def test_anchored_spans_of_many_words_equal_python(seed: int, n_words: int) -> None:
     """More than 4096 words (two overlapping chunks of a long text: the second chunk's words start again)."""
     rng = np.random.default_rng(seed)
-    pool = np.array(ANCHOR_HASHES[:40] + [1, 2, 3, 4, 5, 6, 7, 8], dtype=np.uint64)
+    pool = np.array([*ANCHOR_HASHES[:40], 1, 2, 3, 4, 5, 6, 7, 8], dtype=np.uint64)
     hashes = pool[rng.integers(0, len(pool), n_words)]
     half = n_words // 2
     starts = np.concatenate((np.sort(rng.integers(0, 60_000, half)), np.sort(rng.integers(50_000, 90_000,
@@ -77,6 +77,6 @@ def test_anchored_by_rule_refuses_bad_inputs() -> None:
     with pytest.raises(ValueError, match=r"0\.\.2\*\*40"):
         _native.anchored_by_rule(tables, words, starts, b"\x01\x01", 0, 100, 3, 2**41)
     with pytest.raises(TypeError, match="8 arguments"):
-        _native.anchored_by_rule(tables, words, starts, b"\x01\x01", 0, 100, 3)  # type: ignore[call-arg]
+        _native.anchored_by_rule(tables, words, starts, b"\x01\x01", 0, 100, 3)
     with pytest.raises(ValueError):
-        _native.anchored_by_rule(object(), words, starts, b"\x01\x01", 0, 100, 3, 4)  # type: ignore[arg-type]
+        _native.anchored_by_rule(object(), words, starts, b"\x01\x01", 0, 100, 3, 4)
