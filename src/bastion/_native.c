@@ -203,6 +203,8 @@ typedef struct {
     unsigned char *maybe0, *ok0;       /* ns, nc: the flags of the strings whose 8 picks are all the sentinel
                                         * (strings of fewer than 3 characters: always set) and their clauses */
     uint32_t *key;                     /* per string, the pick it is filed under */
+    uint32_t *rule_first;              /* per rule, its first clause (most rules fail it), then per rule a byte: */
+    unsigned char *rule_more;          /* whether it has more clauses (in rule_first's allocation) */
     Py_ssize_t nslot, nalways, nkeys; /* nkeys: the distinct keys */
 } Tables;
 
@@ -219,6 +221,7 @@ tables_free_struct(Tables *t)
         PyMem_Free(t->by_first);
         PyMem_Free(t->str_cl_at);
         PyMem_Free(t->key);
+        PyMem_Free(t->rule_first);
         PyMem_Free(t->maybe0);
         PyMem_Free(t);
     }
@@ -341,6 +344,14 @@ invert(Tables *t)
             t->ok0[t->str_cl[j]] = 1;
     }
     t->nalways = kept;
+    t->rule_first = PyMem_Malloc((size_t)t->nr * 5 + 1);
+    if (t->rule_first == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->rule_more = (unsigned char *)(t->rule_first + t->nr);
+    for (Py_ssize_t k = 0; k < t->nr; k++) /* (every rule has a clause: rule_start's offsets increase) */
+        t->rule_first[k] = (uint32_t)t->rf[t->rs[k]], t->rule_more[k] = t->rs[k + 1] - t->rs[k] > 1;
     return 0;
 }
 
@@ -572,12 +583,14 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
     ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
     unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
     const int64_t *rs = t->rs, *rf = t->rf; /* (in locals: the byte stores below may alias the fields) */
+    const uint32_t *rule_first = t->rule_first;
+    const unsigned char *more = t->rule_more;
     const Py_ssize_t nr = t->nr;
     for (Py_ssize_t k = 0; k < nr; k++) {
-        Py_ssize_t e = rs[k + 1];
-        unsigned char all = 1;
-        for (Py_ssize_t j = rs[k]; j < e && all; j++)
-            all = ok[rf[j]];
+        unsigned char all = ok[rule_first[k]];
+        if (all && more[k])
+            for (Py_ssize_t j = rs[k] + 1, e = rs[k + 1]; j < e && all; j++)
+                all = ok[rf[j]];
         r[k] = all;
     }
     result = PyTuple_Pack(2, rule_ok, maybe);

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,22 @@ def test_prefilter_stamps_carry_over_no_call() -> None:
             with pytest.raises(ValueError, match="trigrams"):
                 pre.scan(np.append(tri, size + 5))
         assert pre.scan(tri) == PRE_NUMPY.scan(tri), call
+
+
+def test_prefilter_rules_of_several_clauses() -> None:
+    """A rule is let through only when every one of its clauses has a string in the text: the C lookup reads a rule's
+    first clause on its own, then the others (the rules' own clauses rarely differ there: the most selective first)."""
+    patterns = [re.compile(p) for p in (r"abcdef.*zzqxyw", r"zzqxyw.*abcdef", r"(?:abcdef|ghijkl) .* zzqxyw .* wvutsr",
+                                        r"mnopqr")]
+    native, numpy_ = Prefilter(patterns, NATIVE), Prefilter(patterns, NUMPY)
+    seen = set()
+    for text in ("abcdef only here", "zzqxyw only here", "abcdef and zzqxyw", "ghijkl zzqxyw and more",
+                 "ghijkl zzqxyw wvutsr", "mnopqr abcdef", "nothing at all here"):
+        tri = NUMPY.extract(np.array([ord(ch) for ch in text], dtype=np.uint32)).buckets[:len(text) - 2]
+        got = native.scan(tri)
+        assert got == numpy_.scan(tri), text
+        seen.add(got[0])
+    assert {b"\x00\x00\x00\x00", b"\x01\x01\x00\x00", b"\x00\x00\x01\x00", b"\x00\x00\x00\x01"} <= seen
 
 
 def test_prefilter_equals_numpy_on_texts_that_hold_rule_strings() -> None:
