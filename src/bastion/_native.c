@@ -30,6 +30,8 @@
  *       Regions.anchored_spans: per rule k with ok[k] and an anchor among the words, the spans
  *       [max(lo, p - before), min(n, p + after)) around its anchors' positions p, merged when they
  *       overlap, keyed in order of first occurrence; None when the words are not in text order.
+ *   anchored_by_rule(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict
+ *       Regions.anchored_long: the same spans of words in any order, keyed by ascending rule index.
  *   possible_anchored(anchors, tables, word_hashes, word_starts, ok, maybe, text, few, test_from, before, after)
  *       -> dict | None
  *       possible_regions(tables, anchored_spans(anchors, ..., ok, 0, len(text), before, after), maybe, text, few,
@@ -201,7 +203,9 @@ typedef struct {
     unsigned char *maybe0, *ok0;       /* ns, nc: the flags of the strings whose 8 picks are all the sentinel
                                         * (strings of fewer than 3 characters: always set) and their clauses */
     uint32_t *key;                     /* per string, the pick it is filed under */
-    Py_ssize_t nslot, nalways;
+    uint32_t *rule_first;              /* per rule, its first clause (most rules fail it), then per rule a byte: */
+    unsigned char *rule_more;          /* whether it has more clauses (in rule_first's allocation) */
+    Py_ssize_t nslot, nalways, nkeys; /* nkeys: the distinct keys */
 } Tables;
 
 static void
@@ -217,6 +221,7 @@ tables_free_struct(Tables *t)
         PyMem_Free(t->by_first);
         PyMem_Free(t->str_cl_at);
         PyMem_Free(t->key);
+        PyMem_Free(t->rule_first);
         PyMem_Free(t->maybe0);
         PyMem_Free(t);
     }
@@ -240,7 +245,7 @@ invert(Tables *t)
 {
     Py_ssize_t ns = t->ns, nm = t->nm, nc = t->nc;
     Py_ssize_t nslot = 16;
-    while (nslot < 16 * ns + 2) /* up to 8 distinct picks per string, at most half full */
+    while (nslot < 2 * ns + 2) /* a key per string at most, at most half full */
         nslot <<= 1;
     t->nslot = nslot;
     t->firsts = PyMem_Calloc((size_t)t->size / 64 + 1, sizeof(uint64_t));
@@ -260,46 +265,15 @@ invert(Tables *t)
     for (Py_ssize_t k = 0; k < nslot; k++)
         t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0;
     t->nalways = 0;
-    /* each string's key: of its three rarest picks, the one fewest strings pick (any pick is necessary;
-     * a key that many strings share tests them all whenever it occurs, a common 3-gram occurs often) */
+    /* each string's key: its first pick, the rarest in ordinary text (`Prefilter._rarest`: a common 3-gram occurs
+     * in most texts, and every string filed under it is tested then; any pick is necessary) */
     t->key = PyMem_Malloc(sizeof(uint32_t) * (size_t)(ns + 1));
     if (t->key == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (Py_ssize_t s = 0; s < ns; s++) /* count every distinct pick (in slot_count, reset below) */
-        for (int j = 0; j < 8; j++) {
-            uint32_t b = t->tri[s * 8 + j];
-            if (b == (uint32_t)t->size || (j > 0 && b == t->tri[s * 8 + j - 1]))
-                continue;
-            uint32_t k = slot_of(t, b);
-            while (t->slot_key[k] != UINT32_MAX && t->slot_key[k] != b)
-                k = (k + 1) & (uint32_t)(nslot - 1);
-            t->slot_key[k] = b;
-            t->slot_count[k]++;
-        }
-    for (Py_ssize_t s = 0; s < ns; s++) {
-        uint32_t best = t->tri[s * 8], fewest = UINT32_MAX;
-        for (int j = 0; j < 3; j++) {
-            uint32_t b = t->tri[s * 8 + j];
-            if (b == (uint32_t)t->size)
-                break;
-            uint32_t k = slot_of(t, b);
-            while (t->slot_key[k] != b)
-                k = (k + 1) & (uint32_t)(nslot - 1);
-            if (t->slot_count[k] < fewest)
-                fewest = t->slot_count[k], best = b;
-        }
-        t->key[s] = best;
-        for (int j = 1; j < 8; j++) /* the key first (the picks are ANDed: their order is free) */
-            if (t->tri[s * 8 + j] == best) {
-                t->tri[s * 8 + j] = t->tri[s * 8];
-                t->tri[s * 8] = best;
-                break;
-            }
-    }
-    for (Py_ssize_t k = 0; k < nslot; k++)
-        t->slot_key[k] = UINT32_MAX, t->slot_count[k] = 0;
+    for (Py_ssize_t s = 0; s < ns; s++)
+        t->key[s] = t->tri[s * 8];
     /* count per key (buckets are < 2**31: never UINT32_MAX) */
     for (Py_ssize_t s = 0; s < ns; s++) {
         uint32_t key = t->key[s];
@@ -311,6 +285,7 @@ invert(Tables *t)
         uint32_t k = slot_of(t, key);
         while (t->slot_key[k] != UINT32_MAX && t->slot_key[k] != key)
             k = (k + 1) & (uint32_t)(nslot - 1);
+        t->nkeys += t->slot_key[k] == UINT32_MAX;
         t->slot_key[k] = key;
         t->slot_count[k]++;
     }
@@ -369,6 +344,14 @@ invert(Tables *t)
             t->ok0[t->str_cl[j]] = 1;
     }
     t->nalways = kept;
+    t->rule_first = PyMem_Malloc((size_t)t->nr * 5 + 1);
+    if (t->rule_first == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->rule_more = (unsigned char *)(t->rule_first + t->nr);
+    for (Py_ssize_t k = 0; k < t->nr; k++) /* (every rule has a clause: rule_start's offsets increase) */
+        t->rule_first[k] = (uint32_t)t->rf[t->rs[k]], t->rule_more[k] = t->rs[k + 1] - t->rs[k] > 1;
     return 0;
 }
 
@@ -491,11 +474,14 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
 #define HAS(b) (st[b] == gen)
     /* few 3-grams: only the strings filed under one of them can hold all 8 picks (the same flags), so the
      * distinct buckets that are some string's key are collected as they are stamped (on the stack up to
-     * KEYS_ON_STACK of them) */
-    int few = nt < t->ns;
+     * KEYS_ON_STACK of them). Many (a text of ~20,000 characters and more): every string is tested, and a 3-gram's
+     * stamp is a store, without the load and test that find a new one (measured: 10 kB of English cost 6% less
+     * keyed than all strings tested, 100 kB 1% more) */
+    int few = nt < 4 * t->ns;
     enum { KEYS_ON_STACK = 2048 };
     uint32_t keys_stack[KEYS_ON_STACK];
-    uint32_t *keys = !few ? NULL : nt < KEYS_ON_STACK ? keys_stack : PyMem_Malloc(sizeof(uint32_t) * (size_t)(nt + 1));
+    Py_ssize_t most = nt < t->nkeys ? nt : t->nkeys; /* the distinct keys a text can hold */
+    uint32_t *keys = !few ? NULL : most < KEYS_ON_STACK ? keys_stack : PyMem_Malloc(sizeof(uint32_t) * (size_t)(most + 1));
     Py_ssize_t nk = 0;
     if (few && keys == NULL) {
         PyErr_NoMemory();
@@ -597,12 +583,14 @@ prefilter_of(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int check)
     ok[t->nc] = 1; /* the sentinel clause of rules without a requirement */
     unsigned char *r = (unsigned char *)PyBytes_AS_STRING(rule_ok);
     const int64_t *rs = t->rs, *rf = t->rf; /* (in locals: the byte stores below may alias the fields) */
+    const uint32_t *rule_first = t->rule_first;
+    const unsigned char *more = t->rule_more;
     const Py_ssize_t nr = t->nr;
     for (Py_ssize_t k = 0; k < nr; k++) {
-        Py_ssize_t e = rs[k + 1];
-        unsigned char all = 1;
-        for (Py_ssize_t j = rs[k]; j < e && all; j++)
-            all = ok[rf[j]];
+        unsigned char all = ok[rule_first[k]];
+        if (all && more[k])
+            for (Py_ssize_t j = rs[k] + 1, e = rs[k + 1]; j < e && all; j++)
+                all = ok[rf[j]];
         r[k] = all;
     }
     result = PyTuple_Pack(2, rule_ok, maybe);
@@ -859,78 +847,151 @@ add_span(PyObject *out, PyObject **lists, Py_ssize_t k, Py_ssize_t a, Py_ssize_t
     return err;
 }
 
-static PyObject *
-native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* The arguments of anchored_spans and anchored_by_rule (`fn`): the tables, the word buffers (held in v[0..2]:
+ * release `*got` of them either way) and lo, n, before, after (num[0..3]), checked. 0, or -1 with an exception. */
+static int
+anchored_args(PyObject *const *args, Py_ssize_t nargs, const char *fn, Anchors **t, Py_buffer v[3], int *got,
+              Py_ssize_t num[4])
 {
+    *got = 0;
     if (nargs != 8) { /* (METH_FASTCALL: a format string's parse cost as much as the spans of a short text) */
-        PyErr_SetString(PyExc_TypeError, "anchored_spans: expected 8 arguments");
-        return NULL;
+        PyErr_Format(PyExc_TypeError, "%s: expected 8 arguments", fn);
+        return -1;
     }
-    PyObject *capsule = args[0], *objs[3] = {args[1], args[2], args[3]};
-    Py_ssize_t num[4]; /* lo, n, before, after */
     for (int k = 0; k < 4; k++)
         if ((num[k] = index_arg(args[4 + k])) == -1 && PyErr_Occurred())
-            return NULL;
-    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3];
-    Anchors *t = PyCapsule_GetPointer(capsule, "bastion._native.Anchors");
-    if (t == NULL)
-        return NULL;
+            return -1;
+    if ((*t = PyCapsule_GetPointer(args[0], "bastion._native.Anchors")) == NULL)
+        return -1;
     static const char *names[3] = {"word_hashes", "word_starts", "ok"};
     static const Py_ssize_t sizes[3] = {8, 8, 1};
+    for (; *got < 3; (*got)++)
+        if (get_buffer(args[1 + *got], &v[*got], sizes[*got], names[*got]) < 0)
+            return -1;
+    if (v[1].len != v[0].len || v[2].len != (*t)->nrules) {
+        PyErr_Format(PyExc_ValueError, "%s: mismatched word arrays or rule flags", fn);
+        return -1;
+    }
+    const Py_ssize_t far = (Py_ssize_t)1 << 40; /* offsets and reaches stay far from overflow */
+    for (int k = 0; k < 4; k++)
+        if (num[k] < 0 || num[k] > far) {
+            PyErr_Format(PyExc_ValueError, "%s: lo, n, before and after must be in 0..2**40", fn);
+            return -1;
+        }
+    const int64_t *ws = v[1].buf;
+    for (Py_ssize_t i = 0; i < v[1].len / 8; i++)
+        if (ws[i] < 0 || ws[i] > far) {
+            PyErr_SetString(PyExc_ValueError, "word_starts: out of range");
+            return -1;
+        }
+    return 0;
+}
+
+/* Per rule its list in `out` (NULL until it has one) and its last span's end (read once the list exists), for
+ * add_span: on the stack for the rules of a few hundred (a calloc of both cost more than a short text's spans), else
+ * in `*heap` (free it). 0, or -1 with MemoryError. */
+enum { STACK_RULES = 512 };
+static int
+span_lists(Py_ssize_t nrules, PyObject **stack_lists, Py_ssize_t *stack_ends, PyObject ***lists, Py_ssize_t **last_end,
+           void **heap)
+{
+    if (nrules < STACK_RULES) {
+        memset(stack_lists, 0, sizeof(PyObject *) * (size_t)(nrules + 1));
+        *lists = stack_lists, *last_end = stack_ends;
+        return 0;
+    }
+    *lists = *heap = PyMem_Calloc((size_t)nrules + 1, sizeof(PyObject *) + sizeof(Py_ssize_t));
+    if (*lists == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *last_end = (Py_ssize_t *)(*lists + nrules + 1);
+    return 0;
+}
+
+static int
+cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* anchored_spans (`by_rule` 0) or anchored_by_rule (1). anchored_by_rule(anchors, word_hashes, word_starts, ok, lo,
+ * n, before, after) -> dict: Regions.anchored_long, the anchored spans of words in any order (a long text's chunks
+ * overlap): per rule k with ok[k] (ascending k) and an anchor among the words, the spans
+ * [max(lo, p - before), min(n, p + after)) around its anchors' positions p in ascending order, merged when they
+ * overlap or touch. The same errors as anchored_spans. */
+static PyObject *
+anchored(PyObject *const *args, Py_ssize_t nargs, int by_rule)
+{
+    Anchors *t;
     Py_buffer v[3];
-    int got = 0;
-    enum { STACK_RULES = 512 };
+    int got;
+    Py_ssize_t num[4]; /* lo, n, before, after */
     PyObject *out = NULL, **lists = NULL, *stack_lists[STACK_RULES];
     Py_ssize_t *last_end = NULL, stack_ends[STACK_RULES];
     void *heap = NULL;
-    for (; got < 3; got++)
-        if (get_buffer(objs[got], &v[got], sizes[got], names[got]) < 0)
-            goto done;
+    int64_t *at = NULL, *pos = NULL;
+    if (anchored_args(args, nargs, by_rule ? "anchored_by_rule" : "anchored_spans", &t, v, &got, num) < 0)
+        goto done;
+    Py_ssize_t lo = num[0], n = num[1], before = num[2], after = num[3], nr = t->nrules;
     const uint64_t *wh = v[0].buf;
     const int64_t *ws = v[1].buf;
     const unsigned char *ok = v[2].buf;
     Py_ssize_t nw = v[0].len / 8;
-    if (v[1].len != v[0].len || v[2].len != t->nrules) {
-        PyErr_SetString(PyExc_ValueError, "anchored_spans: mismatched word arrays or rule flags");
-        goto done;
-    }
-    const Py_ssize_t far = (Py_ssize_t)1 << 40; /* offsets and reaches stay far from overflow */
-    if (lo < 0 || lo > far || n < 0 || n > far || before < 0 || before > far || after < 0 || after > far) {
-        PyErr_SetString(PyExc_ValueError, "anchored_spans: lo, n, before and after must be in 0..2**40");
-        goto done;
-    }
-    int unordered = 0; /* (one pass: each start in range, and whether they ascend) */
-    for (Py_ssize_t i = 0; i < nw; i++) {
-        if (ws[i] < 0 || ws[i] > far) {
-            PyErr_SetString(PyExc_ValueError, "word_starts: out of range");
+    if (!by_rule) {
+        for (Py_ssize_t i = 1; i < nw; i++)
+            if (ws[i] < ws[i - 1]) { /* words not in text order: the caller's general path */
+                Py_INCREF(Py_None);
+                out = Py_None;
+                goto done;
+            }
+    } else { /* the hits grouped by rule (counted, offsets, filled: at[k] is where rule k's positions start) */
+        at = PyMem_Calloc((size_t)nr + 2, sizeof(int64_t));
+        if (at == NULL) {
+            PyErr_NoMemory();
             goto done;
         }
-        unordered |= i > 0 && ws[i] < ws[i - 1];
-    }
-    if (unordered) { /* words not in text order: the caller's general path */
-        Py_INCREF(Py_None);
-        out = Py_None;
-        goto done;
-    }
-    /* per rule its list (NULL until it has one) and its last span's end (read once the list exists): on the stack
-     * for the rules of a few hundred (a calloc of both cost more than a short text's spans), else one allocation */
-    if (t->nrules < STACK_RULES) {
-        memset(stack_lists, 0, sizeof(PyObject *) * (size_t)(t->nrules + 1));
-        lists = stack_lists, last_end = stack_ends;
-    } else {
-        lists = heap = PyMem_Calloc((size_t)t->nrules + 1, sizeof(PyObject *) + sizeof(Py_ssize_t));
-        last_end = lists == NULL ? NULL : (Py_ssize_t *)(lists + t->nrules + 1);
-    }
-    out = PyDict_New();
-    if (lists == NULL || last_end == NULL || out == NULL) {
-        if (out != NULL)
+        for (Py_ssize_t i = 0; i < nw; i++) {
+            Py_ssize_t l = anchor_index(t, wh[i]);
+            if (l < t->na)
+                for (int64_t j = t->first[l]; j < t->first[l + 1]; j++)
+                    at[t->rule[j] + 2] += ok[t->rule[j]] != 0;
+        }
+        for (Py_ssize_t k = 0; k < nr; k++)
+            at[k + 2] += at[k + 1];
+        pos = PyMem_Malloc(sizeof(int64_t) * (size_t)(at[nr + 1] + 1));
+        if (pos == NULL) {
             PyErr_NoMemory();
-        Py_CLEAR(out);
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < nw; i++) { /* (at[k + 1]: the next free place of rule k, at[k] once all are in) */
+            Py_ssize_t l = anchor_index(t, wh[i]);
+            if (l < t->na)
+                for (int64_t j = t->first[l]; j < t->first[l + 1]; j++)
+                    if (ok[t->rule[j]])
+                        pos[at[t->rule[j] + 1]++] = ws[i];
+        }
+    }
+    if (span_lists(nr, stack_lists, stack_ends, &lists, &last_end, &heap) < 0 || (out = PyDict_New()) == NULL)
+        goto done;
+    if (by_rule) {
+        for (Py_ssize_t k = 0; k < nr; k++) {
+            int64_t *p = pos + at[k], *e = pos + at[k + 1];
+            if (p < e)
+                qsort(p, (size_t)(e - p), sizeof(int64_t), cmp_i64);
+            for (; p < e; p++) {
+                Py_ssize_t a = *p - before, b = *p + after;
+                if (add_span(out, lists, k, a < lo ? lo : a, b > n ? n : b, last_end) < 0) {
+                    Py_CLEAR(out);
+                    goto done;
+                }
+            }
+        }
         goto done;
     }
-    for (Py_ssize_t i = 0; i < nw; i++) {
-        uint64_t h = wh[i];
-        Py_ssize_t l = anchor_index(t, h);
+    for (Py_ssize_t i = 0; i < nw; i++) { /* in text order: spans keyed by first occurrence */
+        Py_ssize_t l = anchor_index(t, wh[i]);
         if (l == t->na)
             continue;
         Py_ssize_t p = ws[i], a = p - before, b = p + after;
@@ -946,9 +1007,23 @@ native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
 done:
     PyMem_Free(heap); /* (lists and last_end, when not on the stack) */
+    PyMem_Free(at);
+    PyMem_Free(pos);
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);
     return out;
+}
+
+static PyObject *
+native_anchored_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return anchored(args, nargs, 0);
+}
+
+static PyObject *
+native_anchored_by_rule(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return anchored(args, nargs, 1);
 }
 
 static PyMethodDef methods[] = {
@@ -960,6 +1035,8 @@ static PyMethodDef methods[] = {
     {"features_windows", (PyCFunction)(void (*)(void))native_features_windows, METH_FASTCALL,
      "features and window_logits of one chunk in one pass (_native_scored.c)."},
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
+    {"anchored_by_rule", (PyCFunction)(void (*)(void))native_anchored_by_rule, METH_FASTCALL,
+     "Regions.anchored_long: the anchored spans of words in any order, by rule (see the function)."},
     {"anchored_spans", (PyCFunction)(void (*)(void))native_anchored_spans, METH_FASTCALL, "Regions.anchored_spans for words in text order."},
     {"prefilter", native_prefilter, METH_VARARGS, "Prefilter.scan's rule and string flags (see the module)."},
     {"possible_tables", native_possible_tables, METH_VARARGS, "Prefilter.possible's tables (_native_possible.c)."},

@@ -202,20 +202,29 @@ native_ascii_canon(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     uint32_t bad = C_BAD; /* C_BAD, and C_WS after a whitespace byte */
     uint64_t runs = B85_RESET, seen = 0; /* the hex and base85 run lengths, and every value they took, or'ed */
     unsigned state = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const Row *row = &rows[in[i]];
-        if (row->flags & bad) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-            goto done;
-        }
-        bad = row->next_bad;
-        o[i] = row->mapped;
-        cp[i] = row->mapped;
-        state = trans[state + row->input];
-        runs = ((runs + RUN_ONE) & row->run_mask) | row->run_reset;
-        seen |= runs;
+    const uint16_t *tr = trans; /* (in a register: the loop would read the table's address from the stack) */
+#define STEP(j)                                                  \
+    do {                                                         \
+        const Row *row = &rows[in[j]];                           \
+        if (row->flags & bad)                                    \
+            goto declined;                                       \
+        bad = row->next_bad;                                     \
+        o[j] = row->mapped;                                      \
+        cp[j] = row->mapped;                                     \
+        state = tr[state + row->input];                          \
+        runs = ((runs + RUN_ONE) & row->run_mask) | row->run_reset; \
+        seen |= runs;                                            \
+    } while (0)
+    Py_ssize_t i = 0;
+    for (; i + 4 <= n; i += 4) { /* four bytes a step: fewer loop tests */
+        STEP(i);
+        STEP(i + 1);
+        STEP(i + 2);
+        STEP(i + 3);
     }
+    for (; i < n; i++)
+        STEP(i);
+#undef STEP
     /* the rare bytes' gates after the pass: a binary run's start, "6" and "7", " -" and " ." (encoding_gates's
      * values) */
     int zero = binary_start(in, n);
@@ -243,6 +252,10 @@ done:
     Py_XDECREF(out);
     Py_XDECREF(codes);
     return result;
+declined: /* a byte dropped or mapped past ASCII, or two whitespace bytes in a row: the general path */
+    Py_INCREF(Py_None);
+    result = Py_None;
+    goto done;
 }
 
 /*   encoding_gates(text, hex_map, b85_map) -> (morse, zero, hex_digits, hex_run, b85_run)

@@ -216,13 +216,16 @@ class Regions:
         """Per anchored rule i with ok[i] and an anchor among `words`, the spans around its anchors' occurrences
         (merged, within [lo, n)), by first anchor occurrence (by rule index for texts of many words)."""
         hashes, starts = words.hashes, words.starts
-        if len(hashes) > 4096:
+        tables = self._native if (hashes.dtype is DT_U64 and starts.dtype is DT_I64 and hashes.flags.c_contiguous
+                                  and starts.flags.c_contiguous) else None
+        if len(hashes) > 4096:  # (in C the same spans: words in any order, keyed by rule index)
+            if tables is not None:
+                return tables[0].anchored_by_rule(tables[1], hashes, starts, ok, lo, n, _BEFORE,  # type: ignore[no-any-return]
+                                                  _AFTER)
             return self.anchored_long(words, ok, lo, n)
-        if (self._native is not None and hashes.dtype is DT_U64 and starts.dtype is DT_I64
-                and hashes.flags.c_contiguous and starts.flags.c_contiguous):
-            native, tables = self._native
-            found: dict[int, list[tuple[int, int]]] | None = native.anchored_spans(
-                tables, hashes, starts, ok, lo, n, _BEFORE, _AFTER)
+        if tables is not None:
+            found: dict[int, list[tuple[int, int]]] | None = tables[0].anchored_spans(
+                tables[1], hashes, starts, ok, lo, n, _BEFORE, _AFTER)
             if found is not None:  # (None: words not in text order, below)
                 return found
         # short texts: plain Python beats numpy's per-call overhead
