@@ -86,6 +86,7 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "BudgetStage.finish": ("bastion.cost.stage", "BudgetStage", "finish"),
     "MemoryBackend.give_back": ("bastion.limits.memory", "MemoryBackend", "give_back"),
     "MemoryBackend.account": ("bastion.limits.memory", "MemoryBackend", "account"),
+    "MemoryBackend.give_back_account": ("bastion.limits.memory", "MemoryBackend", "give_back_account"),
     "UsageRecorder.record": ("bastion.cost.usage", "UsageRecorder", "record"),
     "AuditStage.finish": ("bastion.audit.stage", "AuditStage", "finish"),
     "build_record": ("bastion.audit.stage", None, "build_record"),

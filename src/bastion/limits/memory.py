@@ -31,12 +31,14 @@ _bucket_take_headed: Callable[[dict[str, list[float]], dict[str, int], tuple[tup
                                float, dict[str, str]], tuple[Any, ...] | Literal[True] | None] | None
 _ledger_hold: Callable[[list[Any], int, type, type], int | bool | None] | None
 _ledger_account: Callable[[list[Any], int, int, list[Any], type, type], bool | None] | None
+_bucket_conclude: Callable[..., bool | None] | None
 try:  # the take with its headers, and the budget counters' steps on memoised counters, in C
+    from bastion._native import bucket_conclude as _bucket_conclude
     from bastion._native import bucket_take_headed as _bucket_take_headed
     from bastion._native import ledger_account as _ledger_account
     from bastion._native import ledger_hold as _ledger_hold
 except ImportError:
-    _bucket_take_headed = _ledger_hold = _ledger_account = None
+    _bucket_take_headed = _ledger_hold = _ledger_account = _bucket_conclude = None
 
 _SWEEP_EVERY = 4096
 _MEMO_MAX = 4096
@@ -433,7 +435,19 @@ class MemoryBackend:
     async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
                        reserved: Sequence[BudgetSlot], amount: int, actual: int,
                        spend: Sequence[BudgetSlot], budget_now: float) -> None:
-        self.give_back(scopes, token_delta, now)
+        self.give_back_account(scopes, token_delta, now, reserved, amount, actual, spend)
+
+    def give_back_account(self, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
+                          reserved: Sequence[BudgetSlot], amount: int, actual: int,
+                          spend: Sequence[BudgetSlot]) -> None:
+        """`give_back` then `account` (`conclude`, synchronously): in one C call, all or nothing, on the
+        memoised plan, counters and spend rows when they are current (`account`'s own C case), else the two steps."""
+        t = self._clock() if now is None else now
+        if _bucket_conclude is not None and _bucket_conclude(
+                self._buckets, self._parallel, self._plans, self._slot_memo, self._spend_memo, self._generation, scopes,
+                token_delta, t, reserved, amount, actual, spend, _Period, _Account) is True:
+            return
+        self.give_back(scopes, token_delta, t)
         self.account(reserved, amount, actual, spend)
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:

@@ -188,15 +188,21 @@ class RateLimitStage:
             return
         if mem is not None:  # the in-process backend's `conclude` (or `release`, `settle`), called directly
             try:
-                if lease is not None:
-                    usage = ctx.usage
-                    if usage is None:
-                        usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
-                    mem.give_back(lease.scopes, usage.input_tokens + usage.output_tokens - lease.tokens,
-                                  self._clock() if self._clock is not None else None)
-                if settle is not None:
+                if lease is None:
+                    assert settle is not None
                     res = settle[0]
                     mem.account(res.slots, res.amount, settle[1], settle[2])
+                    return
+                usage = ctx.usage
+                if usage is None:
+                    usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
+                delta = usage.input_tokens + usage.output_tokens - lease.tokens
+                now = self._clock() if self._clock is not None else None
+                if settle is None:
+                    mem.give_back(lease.scopes, delta, now)
+                else:
+                    res = settle[0]
+                    mem.give_back_account(lease.scopes, delta, now, res.slots, res.amount, settle[1], settle[2])
             except Exception as e:  # a finaliser never raises
                 mem.failures.record("ratelimit.finish", type(e).__name__)
             return
