@@ -1004,6 +1004,8 @@ static PyMethodDef methods[] = {
      "limits/memory.py MemoryBackend.account on its memoised budget counters and spend rows (_native_bucket.c)."},
     {"bucket_conclude", (PyCFunction)(void (*)(void))native_bucket_conclude, METH_FASTCALL,
      "bucket_give_back and ledger_account in one call, all or nothing (_native_bucket.c)."},
+    {"bucket_admit", (PyCFunction)(void (*)(void))native_bucket_admit, METH_FASTCALL,
+     "bucket_take_headed and ledger_hold in one call, all or nothing (_native_bucket.c)."},
     {"measure_texts", (PyCFunction)(void (*)(void))native_measure_texts, METH_FASTCALL,
      "limits/estimate.py _measure of a chat request of plain ASCII text parts, or None (_native_measure.c)."},
     {"audit_link", (PyCFunction)(void (*)(void))native_audit_link, METH_FASTCALL,

@@ -396,6 +396,35 @@ static const char *const HEADER_NAMES[6] = {
     "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
     "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"};
 
+/* A checked take committed and its x-ratelimit-* headers written into `headers` (the texts made before any
+ * counter changes); 0, or -1 with an exception. */
+static int
+headed_commit(PyObject *buckets, PyObject *counts, PyObject *t_obj, PyObject *headers, Take *tk)
+{
+    PyObject *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    if ((tk->req_limit && header_texts(tk->req_limit, tk->req_rem, tk->req_left, v) < 0)
+            || (tk->tok_limit && header_texts(tk->tok_limit, tk->tok_rem, tk->tok_left, v + 3) < 0)) {
+        for (int i = 0; i < 6; i++)
+            Py_XDECREF(v[i]);
+        return -1;
+    }
+    static PyObject *names[6]; /* interned once, kept for the process */
+    int failed = 0;
+    for (int i = 0; i < 6 && !failed; i++)
+        if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(HEADER_NAMES[i])) == NULL)
+            failed = 1;
+    if (!failed && take_commit(buckets, counts, t_obj, tk) < 0)
+        failed = 1;
+    for (int i = 0; i < 6; i++) {
+        if (v[i] == NULL)
+            continue;
+        if (!failed && PyDict_SetItem(headers, names[i], v[i]) < 0)
+            failed = 1;
+        Py_DECREF(v[i]);
+    }
+    return failed ? -1 : 0;
+}
+
 /* bucket_take_headed(buckets, counts, rows, tokens, t, headers): bucket_take, and on admission the
  * x-ratelimit-* headers of the most restrictive requests and tokens rows written into the dict
  * `headers` as limits/stage.py RateLimitStage._headers writes them; True. Refused: as bucket_take;
@@ -418,28 +447,9 @@ native_bucket_take_headed(PyObject *self, PyObject *const *args, Py_ssize_t narg
     int rc = take_check(args[0], args[1], args[2], tokens, t, &tk, &out);
     if (rc <= 0)
         return rc < 0 ? NULL : out;
-    PyObject *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-    if ((tk.req_limit && header_texts(tk.req_limit, tk.req_rem, tk.req_left, v) < 0)
-            || (tk.tok_limit && header_texts(tk.tok_limit, tk.tok_rem, tk.tok_left, v + 3) < 0)) {
-        for (int i = 0; i < 6; i++)
-            Py_XDECREF(v[i]);
+    if (headed_commit(args[0], args[1], args[4], args[5], &tk) < 0)
         return NULL;
-    }
-    static PyObject *names[6]; /* interned once, kept for the process */
-    int failed = 0;
-    for (int i = 0; i < 6 && !failed; i++)
-        if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(HEADER_NAMES[i])) == NULL)
-            failed = 1;
-    if (!failed && take_commit(args[0], args[1], args[4], &tk) < 0)
-        failed = 1;
-    for (int i = 0; i < 6; i++) {
-        if (v[i] == NULL)
-            continue;
-        if (!failed && PyDict_SetItem(args[5], names[i], v[i]) < 0)
-            failed = 1;
-        Py_DECREF(v[i]);
-    }
-    return failed ? NULL : Py_NewRef(Py_True);
+    Py_RETURN_TRUE;
 }
 
 /* The rows of a give-back read and checked (nothing changed): 1; 0 when not what the C path handles; -1 with
@@ -647,6 +657,46 @@ seen_before(PyObject *const *seen, Py_ssize_t n, PyObject *x)
     return 0;
 }
 
+/* What a hold writes: the new reserved ints made, and the periods whose slots take them; or the counter refusing. */
+typedef struct {
+    Py_ssize_t n, refused;
+    PyObject *ps[LEDGER_MAX], *ints[LEDGER_MAX];
+} Hold;
+
+/* A hold on its counters read and checked, and its new ints made (nothing written). `args`: counters (a list),
+ * amount, period_cls, account_cls. 1: it holds (ints made); 2: counter h->refused refuses (nothing held); 0: not
+ * handled (nothing held); -1 with an exception (nothing held). */
+static int
+hold_prepare(PyObject *const *args, Hold *h)
+{
+    int rc = ledger_classes(args[2], args[3]);
+    if (rc <= 0)
+        return rc;
+    PyObject *counters = args[0];
+    Py_ssize_t n = PyList_GET_SIZE(counters);
+    long long amount, news[LEDGER_MAX] = {0};
+    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p, *a;
+        long long spent, base, reserved, limit, total;
+        if (counter_of(counters, i, args[2], args[3], &p, &a, &spent, &base, &reserved, &limit) < 0
+                || seen_before(h->ps, i, p)
+                || __builtin_sub_overflow(spent, base, &total) || __builtin_add_overflow(total, reserved, &total)
+                || __builtin_add_overflow(total, amount, &total) || __builtin_add_overflow(reserved, amount, &news[i]))
+            return 0;
+        if (total > limit) {
+            h->refused = i;
+            return 2;
+        }
+        h->ps[i] = p;
+    }
+    if (make_ints(news, n, h->ints) < 0)
+        return -1;
+    h->n = n;
+    return 1;
+}
+
 /* ledger_hold(counters, amount, period_cls, account_cls): MemoryBackend.hold on its counters (a list).
  * True: `amount` reserved on every counter; an int i: counter i refuses (spent + reserved + amount above
  * its limit; nothing changed); None: not handled, nothing changed. */
@@ -657,31 +707,13 @@ native_ledger_hold(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "ledger_hold(counters, amount, period_cls, account_cls): a list first");
         return NULL;
     }
-    int rc = ledger_classes(args[2], args[3]);
+    Hold h;
+    int rc = hold_prepare(args, &h);
     if (rc <= 0)
         return rc < 0 ? NULL : Py_NewRef(Py_None);
-    PyObject *counters = args[0];
-    Py_ssize_t n = PyList_GET_SIZE(counters);
-    long long amount, news[LEDGER_MAX] = {0};
-    PyObject *ps[LEDGER_MAX];
-    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0)
-        Py_RETURN_NONE;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *p, *a;
-        long long spent, base, reserved, limit, total;
-        if (counter_of(counters, i, args[2], args[3], &p, &a, &spent, &base, &reserved, &limit) < 0
-                || seen_before(ps, i, p)
-                || __builtin_sub_overflow(spent, base, &total) || __builtin_add_overflow(total, reserved, &total)
-                || __builtin_add_overflow(total, amount, &total) || __builtin_add_overflow(reserved, amount, &news[i]))
-            Py_RETURN_NONE;
-        if (total > limit)
-            return PyLong_FromSsize_t(i);
-        ps[i] = p;
-    }
-    PyObject *ints[LEDGER_MAX];
-    if (make_ints(news, n, ints) < 0)
-        return NULL;
-    put_ints(ps, n, period_slots.off[2], ints);
+    if (rc == 2)
+        return PyLong_FromSsize_t(h.refused);
+    put_ints(h.ps, h.n, period_slots.off[2], h.ints);
     Py_RETURN_TRUE;
 }
 
@@ -871,5 +903,58 @@ native_bucket_conclude(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     settle_put(&st);
+    Py_RETURN_TRUE;
+}
+
+/* bucket_admit(buckets, counts, plans, slot_memo, generation, scopes, tokens, t, headers, slots, amount,
+ * period_cls, account_cls): MemoryBackend.take_headed then MemoryBackend.hold, in one call, on the plan of
+ * `scopes` and the counters of `slots` the backend memoised (`_plans`, and `_slot_memo` of the current
+ * `generation`). True: the take admitted (its headers written) and `amount` held; an int i: the take admitted
+ * (its headers written) and budget counter i refused the hold (nothing held); None: a memo missing or not
+ * current, the take refused, or either step not handled here, and then nothing changed (the caller runs both
+ * steps its own way). Everything is checked, and the new texts and ints made, before the first counter changes. */
+PyObject *
+native_bucket_admit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 13 || !PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3]) || !PyDict_CheckExact(args[8])) {
+        PyErr_SetString(PyExc_TypeError, "bucket_admit(buckets, counts, plans, slot_memo, generation, scopes, tokens, "
+                                         "t, headers, slots, amount, period_cls, account_cls): dicts expected");
+        return NULL;
+    }
+    PyObject *plan = memo_value(args[2], args[5], NULL);
+    if (plan == NULL || !PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 2)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *counters = memo_value(args[3], args[9], args[4]);
+    if (counters == NULL || !PyList_CheckExact(counters))
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *bargs[5] = {args[0], args[1], PyTuple_GET_ITEM(plan, 0), args[6], args[7]};
+    long long tokens;
+    double t;
+    int ok = bucket_args(bargs, 5, "bucket_admit(buckets, counts, ...)", &tokens, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    Take tk;
+    PyObject *out = NULL;
+    ok = take_check(args[0], args[1], bargs[2], tokens, t, &tk, &out);
+    if (ok <= 0) {
+        if (ok < 0)
+            return NULL;
+        Py_DECREF(out); /* refused (or not handled): the caller's take says how */
+        Py_RETURN_NONE;
+    }
+    PyObject *hargs[4] = {counters, args[10], args[11], args[12]};
+    Hold h;
+    int held = hold_prepare(hargs, &h);
+    if (held <= 0)
+        return held < 0 ? NULL : Py_NewRef(Py_None);
+    if (headed_commit(args[0], args[1], args[7], args[8], &tk) < 0) {
+        if (held == 1)
+            for (Py_ssize_t i = 0; i < h.n; i++)
+                Py_DECREF(h.ints[i]);
+        return NULL;
+    }
+    if (held == 2)
+        return PyLong_FromSsize_t(h.refused);
+    put_ints(h.ps, h.n, period_slots.off[2], h.ints);
     Py_RETURN_TRUE;
 }

@@ -102,12 +102,15 @@ class RateLimitStage:
         if mem is not None and budget is not None:
             # Paired on the in-process backend: the same two steps as its `admit`, called directly
             plan = budget.plan(ctx, request, est, True)
-            d = mem.take_headed(scopes, tokens, now, ctx.response_headers)  # None: admitted, headers written
+            # d None: admitted, headers written; bd None: nothing held (no budget applies, or the take refused)
+            if plan.wanted:
+                d, bd = mem.admit_headed(scopes, tokens, now, ctx.response_headers, plan.wanted, plan.amount)
+            else:
+                d, bd = mem.take_headed(scopes, tokens, now, ctx.response_headers), None
             if d is not None:
                 if not d.allowed:
                     raise self._refusal(d, scopes, tokens)
                 self._headers(ctx.response_headers, d)
-            bd = mem.hold(plan.wanted, plan.amount) if plan.wanted else None
             ctx.state[self.name] = _LEASE(scopes, est, tokens, "", False)  # (memory leases have no id)
             budget.admitted(ctx, plan, bd)  # may refuse: 429 budget_exceeded (the lease is released in finish)
             return
