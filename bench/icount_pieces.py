@@ -74,6 +74,8 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "Router.route": ("bastion.providers.router", "Router", "route"),
     "estimate_for": ("bastion.limits.estimate", None, "estimate_for"),
     "BudgetStage.plan": ("bastion.cost.stage", "BudgetStage", "plan"),
+    "BudgetStage._worst": ("bastion.cost.stage", "BudgetStage", "_worst"),
+    "MemoryBackend.admit_headed": ("bastion.limits.memory", "MemoryBackend", "admit_headed"),
     "MemoryBackend.take": ("bastion.limits.memory", "MemoryBackend", "take"),
     "MemoryBackend.hold": ("bastion.limits.memory", "MemoryBackend", "hold"),
     "MemoryBackend.take_headed": ("bastion.limits.memory", "MemoryBackend", "take_headed"),

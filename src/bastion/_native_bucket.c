@@ -374,13 +374,30 @@ reset_text(double seconds)
     return ascii_text(buf, len);
 }
 
-/* The three header texts of one kind (limit, remaining, reset) into v[0..2]; 0, or -1 with an exception
- * (v cleared). `left` is the level whose floor `rem` is; the reset is full_after's arithmetic. */
+/* The text of a limit (a new reference; NULL with an exception): that of the last limit of its kind (0
+ * requests, 1 tokens) kept for the process, since a key's requests show the same limit one after another. */
+static PyObject *
+limit_text(int kind, long long limit)
+{
+    static long long last[2];
+    static PyObject *text[2];
+    if (text[kind] == NULL || last[kind] != limit) {
+        PyObject *t = int_text(limit);
+        if (t == NULL)
+            return NULL;
+        Py_XSETREF(text[kind], t);
+        last[kind] = limit;
+    }
+    return Py_NewRef(text[kind]);
+}
+
+/* The three header texts of one kind (0 requests, 1 tokens: limit, remaining, reset) into v[0..2]; 0, or -1
+ * with an exception (v cleared). `left` is the level whose floor `rem` is; the reset is full_after's arithmetic. */
 static int
-header_texts(long long limit, long long rem, double left, PyObject **v)
+header_texts(int kind, long long limit, long long rem, double left, PyObject **v)
 {
     double seconds = left < (double)limit ? ((double)limit - left) * PERIOD / (double)limit : 0.0;
-    v[0] = int_text(limit);
+    v[0] = limit_text(kind, limit);
     v[1] = int_text(rem);
     v[2] = reset_text(seconds);
     if (v[0] == NULL || v[1] == NULL || v[2] == NULL) {
@@ -402,8 +419,8 @@ static int
 headed_commit(PyObject *buckets, PyObject *counts, PyObject *t_obj, PyObject *headers, Take *tk)
 {
     PyObject *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-    if ((tk->req_limit && header_texts(tk->req_limit, tk->req_rem, tk->req_left, v) < 0)
-            || (tk->tok_limit && header_texts(tk->tok_limit, tk->tok_rem, tk->tok_left, v + 3) < 0)) {
+    if ((tk->req_limit && header_texts(0, tk->req_limit, tk->req_rem, tk->req_left, v) < 0)
+            || (tk->tok_limit && header_texts(1, tk->tok_limit, tk->tok_rem, tk->tok_left, v + 3) < 0)) {
         for (int i = 0; i < 6; i++)
             Py_XDECREF(v[i]);
         return -1;

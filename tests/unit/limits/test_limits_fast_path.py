@@ -498,3 +498,39 @@ def test_bucket_conclude_changes_nothing_when_anything_is_not_handled() -> None:
     level = b._buckets["k:a|t"]
     assert conclude(reserved=(), amount=0, actual=5, delta=0) is True  # nothing reserved needs no counters
     assert _now(b.budget_state(slot[0])) == (9, 0) and b._buckets["k:a|t"] == level
+
+
+@pytest.mark.skipif(memory._bucket_admit is None, reason="C accelerator not built")
+def test_bucket_admit_changes_nothing_when_anything_is_not_handled() -> None:
+    assert memory._bucket_admit is not None
+    b = MemoryBackend()
+    s = (ScopeLimit("k:a", "key 'a'", rpm=10, tpm=1000, max_parallel=2),)
+    slot = (BudgetSlot("k:a", "day", "2026-12-01", 100),)
+    assert b.take(s, 5, T0).allowed and b.hold(slot, 10).allowed  # the plan and counters memoised
+    P, A = memory._Period, memory._Account
+
+    def admit(scopes: object = s, tokens: int = 5, t: object = T0 + 1.0, headers: dict[str, str] | None = None,
+              slots: object = slot, amount: object = 20, period: type = P,
+              generation: int | None = None) -> bool | int | None:
+        assert memory._bucket_admit is not None
+        return memory._bucket_admit(b._buckets, b._parallel, b._plans, b._slot_memo,
+                                    b._generation if generation is None else generation, scopes, tokens, t,
+                                    {} if headers is None else headers, slots, amount, period, A)
+
+    before = state(b)[:2], _now(b.budget_state(slot[0]))
+    assert admit(amount=2**64) is None  # the hold not handled (past a long long): the take not made either
+    assert admit(t=5) is None  # the take not handled (an int clock): nothing held either
+    assert admit(tokens=1001) is None  # the take refuses (too large): the caller's take says how
+    assert admit(period=MemoryBackend) is None  # another class
+    assert admit(generation=b._generation + 1) is None  # counters of another generation
+    assert admit(scopes=tuple(list(s))) is None  # no plan memoised for that tuple
+    assert admit(slots=tuple(list(slot))) is None  # nor counters
+    assert (state(b)[:2], _now(b.budget_state(slot[0]))) == before
+    with pytest.raises(TypeError):
+        memory._bucket_admit(b._buckets, b._parallel, b._plans)
+    h: dict[str, str] = {}
+    assert admit(amount=91, headers=h) == 0  # the budget refuses: the take made, its headers written, nothing held
+    assert h["x-ratelimit-remaining-requests"] == "8" and b._parallel == {"k:a": 2}
+    assert _now(b.budget_state(slot[0])) == (0, 10)
+    assert admit(amount=90) is None  # the parallel limit (2) reached: refused by the take
+    assert b._parallel == {"k:a": 2} and _now(b.budget_state(slot[0])) == (0, 10)
