@@ -188,6 +188,8 @@ PyObject *native_bucket_take_headed(PyObject *self, PyObject *const *args, Py_ss
 PyObject *native_measure_texts(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_ledger_hold(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_ledger_account(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_bucket_conclude(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_bucket_admit(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* Plain object slots of a class found once (_native_measure.c): `type` a strong reference, or NULL. */
 #define SLOTS_MAX 3

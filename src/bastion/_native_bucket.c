@@ -374,13 +374,30 @@ reset_text(double seconds)
     return ascii_text(buf, len);
 }
 
-/* The three header texts of one kind (limit, remaining, reset) into v[0..2]; 0, or -1 with an exception
- * (v cleared). `left` is the level whose floor `rem` is; the reset is full_after's arithmetic. */
+/* The text of a limit (a new reference; NULL with an exception): that of the last limit of its kind (0
+ * requests, 1 tokens) kept for the process, since a key's requests show the same limit one after another. */
+static PyObject *
+limit_text(int kind, long long limit)
+{
+    static long long last[2];
+    static PyObject *text[2];
+    if (text[kind] == NULL || last[kind] != limit) {
+        PyObject *t = int_text(limit);
+        if (t == NULL)
+            return NULL;
+        Py_XSETREF(text[kind], t);
+        last[kind] = limit;
+    }
+    return Py_NewRef(text[kind]);
+}
+
+/* The three header texts of one kind (0 requests, 1 tokens: limit, remaining, reset) into v[0..2]; 0, or -1
+ * with an exception (v cleared). `left` is the level whose floor `rem` is; the reset is full_after's arithmetic. */
 static int
-header_texts(long long limit, long long rem, double left, PyObject **v)
+header_texts(int kind, long long limit, long long rem, double left, PyObject **v)
 {
     double seconds = left < (double)limit ? ((double)limit - left) * PERIOD / (double)limit : 0.0;
-    v[0] = int_text(limit);
+    v[0] = limit_text(kind, limit);
     v[1] = int_text(rem);
     v[2] = reset_text(seconds);
     if (v[0] == NULL || v[1] == NULL || v[2] == NULL) {
@@ -395,6 +412,35 @@ header_texts(long long limit, long long rem, double left, PyObject **v)
 static const char *const HEADER_NAMES[6] = {
     "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
     "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"};
+
+/* A checked take committed and its x-ratelimit-* headers written into `headers` (the texts made before any
+ * counter changes); 0, or -1 with an exception. */
+static int
+headed_commit(PyObject *buckets, PyObject *counts, PyObject *t_obj, PyObject *headers, Take *tk)
+{
+    PyObject *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    if ((tk->req_limit && header_texts(0, tk->req_limit, tk->req_rem, tk->req_left, v) < 0)
+            || (tk->tok_limit && header_texts(1, tk->tok_limit, tk->tok_rem, tk->tok_left, v + 3) < 0)) {
+        for (int i = 0; i < 6; i++)
+            Py_XDECREF(v[i]);
+        return -1;
+    }
+    static PyObject *names[6]; /* interned once, kept for the process */
+    int failed = 0;
+    for (int i = 0; i < 6 && !failed; i++)
+        if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(HEADER_NAMES[i])) == NULL)
+            failed = 1;
+    if (!failed && take_commit(buckets, counts, t_obj, tk) < 0)
+        failed = 1;
+    for (int i = 0; i < 6; i++) {
+        if (v[i] == NULL)
+            continue;
+        if (!failed && PyDict_SetItem(headers, names[i], v[i]) < 0)
+            failed = 1;
+        Py_DECREF(v[i]);
+    }
+    return failed ? -1 : 0;
+}
 
 /* bucket_take_headed(buckets, counts, rows, tokens, t, headers): bucket_take, and on admission the
  * x-ratelimit-* headers of the most restrictive requests and tokens rows written into the dict
@@ -418,28 +464,103 @@ native_bucket_take_headed(PyObject *self, PyObject *const *args, Py_ssize_t narg
     int rc = take_check(args[0], args[1], args[2], tokens, t, &tk, &out);
     if (rc <= 0)
         return rc < 0 ? NULL : out;
-    PyObject *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-    if ((tk.req_limit && header_texts(tk.req_limit, tk.req_rem, tk.req_left, v) < 0)
-            || (tk.tok_limit && header_texts(tk.tok_limit, tk.tok_rem, tk.tok_left, v + 3) < 0)) {
-        for (int i = 0; i < 6; i++)
-            Py_XDECREF(v[i]);
+    if (headed_commit(args[0], args[1], args[4], args[5], &tk) < 0)
         return NULL;
+    Py_RETURN_TRUE;
+}
+
+/* The rows of a give-back read and checked (nothing changed): 1; 0 when not what the C path handles; -1 with
+ * an exception. */
+typedef struct {
+    Py_ssize_t n;
+    char kinds[MAX_ROWS];
+    PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS];
+    long long limits[MAX_ROWS];
+    double flimits[MAX_ROWS];
+} GiveBack;
+
+static int
+give_back_check(PyObject *buckets, PyObject *counts, PyObject *rows, long long delta, GiveBack *g)
+{
+    Py_ssize_t n = g->n = PyTuple_GET_SIZE(rows);
+    /* Check every row first: None must leave everything as it was. */
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (row_fields(PyTuple_GET_ITEM(rows, j), &g->kinds[j], &g->keys[j], &g->limits[j], &g->flimits[j],
+                       &g->fobjs[j]) < 0 || g->kinds[j] == 'r')
+            return 0;
+        if (g->kinds[j] == 'p') {
+            long long cur;
+            int rc = count_of(counts, g->keys[j], &cur);
+            if (rc == -2)
+                return -1;
+            if (rc < 0 || cur < -EXACT + 1)
+                return 0;
+        } else if (delta) {
+            PyObject *b = PyDict_GetItemWithError(buckets, g->keys[j]);
+            double level, stamp;
+            if (b == NULL && PyErr_Occurred())
+                return -1;
+            if (b != NULL && bucket_fields(b, &level, &stamp) < 0)
+                return 0;
+        }
     }
-    static PyObject *names[6]; /* interned once, kept for the process */
-    int failed = 0;
-    for (int i = 0; i < 6 && !failed; i++)
-        if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(HEADER_NAMES[i])) == NULL)
-            failed = 1;
-    if (!failed && take_commit(args[0], args[1], args[4], &tk) < 0)
-        failed = 1;
-    for (int i = 0; i < 6; i++) {
-        if (v[i] == NULL)
-            continue;
-        if (!failed && PyDict_SetItem(args[5], names[i], v[i]) < 0)
-            failed = 1;
-        Py_DECREF(v[i]);
+    return 1;
+}
+
+/* The checked rows of a give-back applied; 0, or -1 with an exception. */
+static int
+give_back_commit(PyObject *buckets, PyObject *counts, long long delta, double t, PyObject *t_obj, const GiveBack *g)
+{
+    for (Py_ssize_t j = 0; j < g->n; j++) {
+        if (g->kinds[j] == 't') {
+            if (!delta)
+                continue;
+            double limit = (double)g->limits[j], cur;
+            PyObject *b = PyDict_GetItemWithError(buckets, g->keys[j]);
+            if (b == NULL) {
+                if (PyErr_Occurred())
+                    return -1;
+                cur = g->flimits[j] - (double)delta;
+            } else {
+                double level, stamp;
+                if (bucket_fields(b, &level, &stamp) < 0) { /* (a row earlier in this call wrote floats) */
+                    PyErr_SetString(PyExc_ValueError, "bucket_give_back: a bucket changed");
+                    return -1;
+                }
+                double elapsed = t - stamp;
+                if (elapsed > 0)
+                    level += elapsed * limit / PERIOD;
+                cur = (level > limit ? g->flimits[j] : level) - (double)delta;
+            }
+            if (cur > limit)
+                cur = g->flimits[j];
+            if (b == NULL) {
+                if (new_bucket(buckets, g->keys[j], cur, t_obj, g->fobjs[j]) < 0)
+                    return -1;
+            } else {
+                if (set_float(b, 0, cur) < 0)
+                    return -1;
+                set_obj(b, 1, t_obj);
+            }
+        } else {
+            long long cur;
+            int rc = count_of(counts, g->keys[j], &cur);
+            if (rc < 0) {
+                if (rc != -2)
+                    PyErr_SetString(PyExc_ValueError, "bucket_give_back: a count changed");
+                return -1;
+            }
+            if (cur - 1 > 0) {
+                if (set_count(counts, g->keys[j], cur - 1) < 0)
+                    return -1;
+            } else if (PyDict_DelItem(counts, g->keys[j]) < 0) {
+                if (!PyErr_ExceptionMatches(PyExc_KeyError))
+                    return -1;
+                PyErr_Clear(); /* counts.pop(key, None) */
+            }
+        }
     }
-    return failed ? NULL : Py_NewRef(Py_True);
+    return 0;
 }
 
 /* bucket_give_back(buckets, counts, rows, token_delta, t): MemoryBackend.give_back's counters
@@ -452,82 +573,12 @@ native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int ok = bucket_args(args, nargs, "bucket_give_back(buckets, counts, rows, token_delta, t)", &delta, &t);
     if (ok <= 0)
         return ok < 0 ? NULL : Py_NewRef(Py_None);
-    PyObject *buckets = args[0], *counts = args[1], *rows = args[2], *t_obj = args[4];
-    Py_ssize_t n = PyTuple_GET_SIZE(rows);
-    char kinds[MAX_ROWS];
-    PyObject *keys[MAX_ROWS], *fobjs[MAX_ROWS];
-    long long limits[MAX_ROWS];
-    double flimits[MAX_ROWS];
-    /* Check every row first: None must leave everything as it was. */
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (row_fields(PyTuple_GET_ITEM(rows, j), &kinds[j], &keys[j], &limits[j], &flimits[j], &fobjs[j]) < 0
-                || kinds[j] == 'r')
-            Py_RETURN_NONE;
-        if (kinds[j] == 'p') {
-            long long cur;
-            int rc = count_of(counts, keys[j], &cur);
-            if (rc == -2)
-                return NULL;
-            if (rc < 0 || cur < -EXACT + 1)
-                Py_RETURN_NONE;
-        } else if (delta) {
-            PyObject *b = PyDict_GetItemWithError(buckets, keys[j]);
-            double level, stamp;
-            if (b == NULL && PyErr_Occurred())
-                return NULL;
-            if (b != NULL && bucket_fields(b, &level, &stamp) < 0)
-                Py_RETURN_NONE;
-        }
-    }
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (kinds[j] == 't') {
-            if (!delta)
-                continue;
-            double limit = (double)limits[j], cur;
-            PyObject *b = PyDict_GetItemWithError(buckets, keys[j]);
-            if (b == NULL) {
-                if (PyErr_Occurred())
-                    return NULL;
-                cur = flimits[j] - (double)delta;
-            } else {
-                double level, stamp;
-                if (bucket_fields(b, &level, &stamp) < 0) { /* (a row earlier in this call wrote floats) */
-                    PyErr_SetString(PyExc_ValueError, "bucket_give_back: a bucket changed");
-                    return NULL;
-                }
-                double elapsed = t - stamp;
-                if (elapsed > 0)
-                    level += elapsed * limit / PERIOD;
-                cur = (level > limit ? flimits[j] : level) - (double)delta;
-            }
-            if (cur > limit)
-                cur = flimits[j];
-            if (b == NULL) {
-                if (new_bucket(buckets, keys[j], cur, t_obj, fobjs[j]) < 0)
-                    return NULL;
-            } else {
-                if (set_float(b, 0, cur) < 0)
-                    return NULL;
-                set_obj(b, 1, t_obj);
-            }
-        } else {
-            long long cur;
-            int rc = count_of(counts, keys[j], &cur);
-            if (rc < 0) {
-                if (rc != -2)
-                    PyErr_SetString(PyExc_ValueError, "bucket_give_back: a count changed");
-                return NULL;
-            }
-            if (cur - 1 > 0) {
-                if (set_count(counts, keys[j], cur - 1) < 0)
-                    return NULL;
-            } else if (PyDict_DelItem(counts, keys[j]) < 0) {
-                if (!PyErr_ExceptionMatches(PyExc_KeyError))
-                    return NULL;
-                PyErr_Clear(); /* counts.pop(key, None) */
-            }
-        }
-    }
+    GiveBack g;
+    ok = give_back_check(args[0], args[1], args[2], delta, &g);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    if (give_back_commit(args[0], args[1], delta, t, args[4], &g) < 0)
+        return NULL;
     Py_RETURN_TRUE;
 }
 
@@ -623,6 +674,46 @@ seen_before(PyObject *const *seen, Py_ssize_t n, PyObject *x)
     return 0;
 }
 
+/* What a hold writes: the new reserved ints made, and the periods whose slots take them; or the counter refusing. */
+typedef struct {
+    Py_ssize_t n, refused;
+    PyObject *ps[LEDGER_MAX], *ints[LEDGER_MAX];
+} Hold;
+
+/* A hold on its counters read and checked, and its new ints made (nothing written). `args`: counters (a list),
+ * amount, period_cls, account_cls. 1: it holds (ints made); 2: counter h->refused refuses (nothing held); 0: not
+ * handled (nothing held); -1 with an exception (nothing held). */
+static int
+hold_prepare(PyObject *const *args, Hold *h)
+{
+    int rc = ledger_classes(args[2], args[3]);
+    if (rc <= 0)
+        return rc;
+    PyObject *counters = args[0];
+    Py_ssize_t n = PyList_GET_SIZE(counters);
+    long long amount, news[LEDGER_MAX] = {0};
+    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p, *a;
+        long long spent, base, reserved, limit, total;
+        if (counter_of(counters, i, args[2], args[3], &p, &a, &spent, &base, &reserved, &limit) < 0
+                || seen_before(h->ps, i, p)
+                || __builtin_sub_overflow(spent, base, &total) || __builtin_add_overflow(total, reserved, &total)
+                || __builtin_add_overflow(total, amount, &total) || __builtin_add_overflow(reserved, amount, &news[i]))
+            return 0;
+        if (total > limit) {
+            h->refused = i;
+            return 2;
+        }
+        h->ps[i] = p;
+    }
+    if (make_ints(news, n, h->ints) < 0)
+        return -1;
+    h->n = n;
+    return 1;
+}
+
 /* ledger_hold(counters, amount, period_cls, account_cls): MemoryBackend.hold on its counters (a list).
  * True: `amount` reserved on every counter; an int i: counter i refuses (spent + reserved + amount above
  * its limit; nothing changed); None: not handled, nothing changed. */
@@ -633,32 +724,110 @@ native_ledger_hold(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "ledger_hold(counters, amount, period_cls, account_cls): a list first");
         return NULL;
     }
-    int rc = ledger_classes(args[2], args[3]);
+    Hold h;
+    int rc = hold_prepare(args, &h);
     if (rc <= 0)
         return rc < 0 ? NULL : Py_NewRef(Py_None);
-    PyObject *counters = args[0];
-    Py_ssize_t n = PyList_GET_SIZE(counters);
-    long long amount, news[LEDGER_MAX] = {0};
-    PyObject *ps[LEDGER_MAX];
-    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0)
-        Py_RETURN_NONE;
+    if (rc == 2)
+        return PyLong_FromSsize_t(h.refused);
+    put_ints(h.ps, h.n, period_slots.off[2], h.ints);
+    Py_RETURN_TRUE;
+}
+
+/* What a settlement writes: the new ints made, and the objects whose slots take them. */
+typedef struct {
+    Py_ssize_t n, nr, nb;
+    PyObject *ps[LEDGER_MAX], *as[LEDGER_MAX], *bs[LEDGER_MAX];
+    PyObject *reserved_ints[LEDGER_MAX], *spent_ints[LEDGER_MAX], *base_ints[LEDGER_MAX];
+} Settle;
+
+/* A settlement's counters and spend rows read and checked, and its new ints made (nothing written): 1; 0 when
+ * not handled (nothing held); -1 with an exception (nothing held). `args`: counters (a list, or NULL: none),
+ * amount, actual, rows (a list), period_cls, account_cls. */
+static int
+settle_prepare(PyObject *const *args, Settle *st)
+{
+    int rc = ledger_classes(args[4], args[5]);
+    if (rc <= 0)
+        return rc;
+    PyObject *counters = args[0], *rows = args[3];
+    Py_ssize_t n = counters == NULL ? 0 : PyList_GET_SIZE(counters), nr = PyList_GET_SIZE(rows);
+    long long amount, actual;
+    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0 || ll_of(args[2], &actual) < 0)
+        return 0;
+    if (actual == 0)
+        nr = 0;
+    if (nr > LEDGER_MAX)
+        return 0;
+    long long reserved_new[LEDGER_MAX], spent_new[LEDGER_MAX], base_new[LEDGER_MAX];
+    Py_ssize_t nb = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *p, *a;
-        long long spent, base, reserved, limit, total;
-        if (counter_of(counters, i, args[2], args[3], &p, &a, &spent, &base, &reserved, &limit) < 0
-                || seen_before(ps, i, p)
-                || __builtin_sub_overflow(spent, base, &total) || __builtin_add_overflow(total, reserved, &total)
-                || __builtin_add_overflow(total, amount, &total) || __builtin_add_overflow(reserved, amount, &news[i]))
-            Py_RETURN_NONE;
-        if (total > limit)
-            return PyLong_FromSsize_t(i);
-        ps[i] = p;
+        long long spent, base, reserved, left;
+        if (counter_of(counters, i, args[4], args[5], &p, &a, &spent, &base, &reserved, NULL) < 0
+                || seen_before(st->ps, i, p) || __builtin_sub_overflow(reserved, amount, &left))
+            return 0;
+        st->ps[i] = p;
+        reserved_new[i] = left > 0 ? left : 0;
     }
-    PyObject *ints[LEDGER_MAX];
-    if (make_ints(news, n, ints) < 0)
-        return NULL;
-    put_ints(ps, n, period_slots.off[2], ints);
-    Py_RETURN_TRUE;
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != 2)
+            return 0;
+        PyObject *a = PyTuple_GET_ITEM(row, 0), *others = PyTuple_GET_ITEM(row, 1);
+        long long spent;
+        if ((PyObject *)Py_TYPE(a) != args[5] || !PyTuple_CheckExact(others) || seen_before(st->as, i, a)
+                || ll_of(SLOT_AT(a, account_slots.off[1]), &spent) < 0
+                || __builtin_add_overflow(spent, actual, &spent_new[i]))
+            return 0;
+        st->as[i] = a;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(others); j++) {
+            PyObject *p = PyTuple_GET_ITEM(others, j);
+            long long base;
+            if (nb >= LEDGER_MAX || (PyObject *)Py_TYPE(p) != args[4] || seen_before(st->bs, nb, p)
+                    || ll_of(SLOT_AT(p, period_slots.off[0]), &base) < 0
+                    || __builtin_add_overflow(base, actual, &base_new[nb]))
+                return 0;
+            st->bs[nb++] = p;
+        }
+    }
+    if (make_ints(reserved_new, n, st->reserved_ints) < 0)
+        return -1;
+    if (make_ints(spent_new, nr, st->spent_ints) < 0) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(st->reserved_ints[i]);
+        return -1;
+    }
+    if (make_ints(base_new, nb, st->base_ints) < 0) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(st->reserved_ints[i]);
+        for (Py_ssize_t i = 0; i < nr; i++)
+            Py_DECREF(st->spent_ints[i]);
+        return -1;
+    }
+    st->n = n, st->nr = nr, st->nb = nb;
+    return 1;
+}
+
+/* A prepared settlement written (its ints' references taken over by the slots). */
+static void
+settle_put(Settle *st)
+{
+    put_ints(st->ps, st->n, period_slots.off[2], st->reserved_ints);
+    put_ints(st->as, st->nr, account_slots.off[1], st->spent_ints);
+    put_ints(st->bs, st->nb, period_slots.off[0], st->base_ints);
+}
+
+/* A prepared settlement dropped unwritten. */
+static void
+settle_drop(Settle *st)
+{
+    for (Py_ssize_t i = 0; i < st->n; i++)
+        Py_DECREF(st->reserved_ints[i]);
+    for (Py_ssize_t i = 0; i < st->nr; i++)
+        Py_DECREF(st->spent_ints[i]);
+    for (Py_ssize_t i = 0; i < st->nb; i++)
+        Py_DECREF(st->base_ints[i]);
 }
 
 /* ledger_account(counters, amount, actual, rows, period_cls, account_cls): MemoryBackend.account on its
@@ -673,68 +842,136 @@ native_ledger_account(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                         "ledger_account(counters, amount, actual, rows, period_cls, account_cls): lists expected");
         return NULL;
     }
-    int rc = ledger_classes(args[4], args[5]);
+    Settle st;
+    int rc = settle_prepare(args, &st);
     if (rc <= 0)
         return rc < 0 ? NULL : Py_NewRef(Py_None);
-    PyObject *counters = args[0], *rows = args[3];
-    Py_ssize_t n = PyList_GET_SIZE(counters), nr = PyList_GET_SIZE(rows);
-    long long amount, actual;
-    if (n > LEDGER_MAX || ll_of(args[1], &amount) < 0 || ll_of(args[2], &actual) < 0)
+    settle_put(&st);
+    Py_RETURN_TRUE;
+}
+
+/* The value memo_dict[id(key)] memoises for `key`: the entry (key, generation, value) or, gen NULL, (key, value),
+ * when its first item is `key` itself and its generation is `gen`'s; NULL when there is none such (no exception),
+ * and with an exception when the look-up failed. Borrowed. */
+static PyObject *
+memo_value(PyObject *memo, PyObject *key, PyObject *gen)
+{
+    PyObject *id = PyLong_FromVoidPtr(key); /* id(key) */
+    if (id == NULL)
+        return NULL;
+    PyObject *e = PyDict_GetItemWithError(memo, id);
+    Py_DECREF(id);
+    if (e == NULL || !PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != (gen == NULL ? 2 : 3)
+            || PyTuple_GET_ITEM(e, 0) != key)
+        return NULL;
+    if (gen != NULL) {
+        long long g, mine;
+        if (ll_of(gen, &g) < 0 || ll_of(PyTuple_GET_ITEM(e, 1), &mine) < 0 || g != mine)
+            return NULL;
+    }
+    return PyTuple_GET_ITEM(e, gen == NULL ? 1 : 2);
+}
+
+/* bucket_conclude(buckets, counts, plans, slot_memo, spend_memo, generation, scopes, token_delta, t, reserved,
+ * amount, actual, spend, period_cls, account_cls): MemoryBackend.give_back then MemoryBackend.account, in one
+ * call and all or nothing, on the plan of `scopes` and the counters of `reserved` and spend rows of `spend` the
+ * backend memoised (dicts by id: `_plans`, and `_slot_memo` and `_spend_memo` of the current `generation`;
+ * `reserved` empty needs no counters): True when both ran; None when any memo is missing or not current, or
+ * either step is not handled here, and then nothing changed (the caller runs both steps its own way).
+ * Everything is read and checked, and the settlement's new ints made, before the first counter changes. */
+PyObject *
+native_bucket_conclude(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 15 || !PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3]) || !PyDict_CheckExact(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "bucket_conclude(buckets, counts, plans, slot_memo, spend_memo, generation, "
+                                         "scopes, token_delta, t, reserved, amount, actual, spend, period_cls, "
+                                         "account_cls): dicts expected");
+        return NULL;
+    }
+    PyObject *plan = memo_value(args[2], args[6], NULL);
+    if (plan == NULL || !PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 2)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *counters = NULL, *reserved = args[9];
+    if (!PyTuple_CheckExact(reserved) || PyTuple_GET_SIZE(reserved) > 0) {
+        counters = memo_value(args[3], reserved, args[5]);
+        if (counters == NULL || !PyList_CheckExact(counters))
+            return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *rows = memo_value(args[4], args[12], args[5]);
+    if (rows == NULL || !PyList_CheckExact(rows))
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *bargs[5] = {args[0], args[1], PyTuple_GET_ITEM(plan, 1), args[7], args[8]};
+    long long delta;
+    double t;
+    int ok = bucket_args(bargs, 5, "bucket_conclude(buckets, counts, ...)", &delta, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    GiveBack g;
+    ok = give_back_check(args[0], args[1], bargs[2], delta, &g);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *sargs[6] = {counters, args[10], args[11], rows, args[13], args[14]};
+    Settle st;
+    ok = settle_prepare(sargs, &st);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    if (give_back_commit(args[0], args[1], delta, t, args[8], &g) < 0) {
+        settle_drop(&st); /* (as give_back raising before account ran) */
+        return NULL;
+    }
+    settle_put(&st);
+    Py_RETURN_TRUE;
+}
+
+/* bucket_admit(buckets, counts, plans, slot_memo, generation, scopes, tokens, t, headers, slots, amount,
+ * period_cls, account_cls): MemoryBackend.take_headed then MemoryBackend.hold, in one call, on the plan of
+ * `scopes` and the counters of `slots` the backend memoised (`_plans`, and `_slot_memo` of the current
+ * `generation`). True: the take admitted (its headers written) and `amount` held; an int i: the take admitted
+ * (its headers written) and budget counter i refused the hold (nothing held); None: a memo missing or not
+ * current, the take refused, or either step not handled here, and then nothing changed (the caller runs both
+ * steps its own way). Everything is checked, and the new texts and ints made, before the first counter changes. */
+PyObject *
+native_bucket_admit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 13 || !PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3]) || !PyDict_CheckExact(args[8])) {
+        PyErr_SetString(PyExc_TypeError, "bucket_admit(buckets, counts, plans, slot_memo, generation, scopes, tokens, "
+                                         "t, headers, slots, amount, period_cls, account_cls): dicts expected");
+        return NULL;
+    }
+    PyObject *plan = memo_value(args[2], args[5], NULL);
+    if (plan == NULL || !PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 2)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *counters = memo_value(args[3], args[9], args[4]);
+    if (counters == NULL || !PyList_CheckExact(counters))
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *bargs[5] = {args[0], args[1], PyTuple_GET_ITEM(plan, 0), args[6], args[7]};
+    long long tokens;
+    double t;
+    int ok = bucket_args(bargs, 5, "bucket_admit(buckets, counts, ...)", &tokens, &t);
+    if (ok <= 0)
+        return ok < 0 ? NULL : Py_NewRef(Py_None);
+    Take tk;
+    PyObject *out = NULL;
+    ok = take_check(args[0], args[1], bargs[2], tokens, t, &tk, &out);
+    if (ok <= 0) {
+        if (ok < 0)
+            return NULL;
+        Py_DECREF(out); /* refused (or not handled): the caller's take says how */
         Py_RETURN_NONE;
-    if (actual == 0)
-        nr = 0;
-    if (nr > LEDGER_MAX)
-        Py_RETURN_NONE;
-    PyObject *ps[LEDGER_MAX], *as[LEDGER_MAX], *bs[LEDGER_MAX];
-    long long reserved_new[LEDGER_MAX], spent_new[LEDGER_MAX], base_new[LEDGER_MAX];
-    Py_ssize_t nb = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *p, *a;
-        long long spent, base, reserved, left;
-        if (counter_of(counters, i, args[4], args[5], &p, &a, &spent, &base, &reserved, NULL) < 0
-                || seen_before(ps, i, p) || __builtin_sub_overflow(reserved, amount, &left))
-            Py_RETURN_NONE;
-        ps[i] = p;
-        reserved_new[i] = left > 0 ? left : 0;
     }
-    for (Py_ssize_t i = 0; i < nr; i++) {
-        PyObject *row = PyList_GET_ITEM(rows, i);
-        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != 2)
-            Py_RETURN_NONE;
-        PyObject *a = PyTuple_GET_ITEM(row, 0), *others = PyTuple_GET_ITEM(row, 1);
-        long long spent;
-        if ((PyObject *)Py_TYPE(a) != args[5] || !PyTuple_CheckExact(others) || seen_before(as, i, a)
-                || ll_of(SLOT_AT(a, account_slots.off[1]), &spent) < 0
-                || __builtin_add_overflow(spent, actual, &spent_new[i]))
-            Py_RETURN_NONE;
-        as[i] = a;
-        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(others); j++) {
-            PyObject *p = PyTuple_GET_ITEM(others, j);
-            long long base;
-            if (nb >= LEDGER_MAX || (PyObject *)Py_TYPE(p) != args[4] || seen_before(bs, nb, p)
-                    || ll_of(SLOT_AT(p, period_slots.off[0]), &base) < 0
-                    || __builtin_add_overflow(base, actual, &base_new[nb]))
-                Py_RETURN_NONE;
-            bs[nb++] = p;
-        }
-    }
-    PyObject *reserved_ints[LEDGER_MAX], *spent_ints[LEDGER_MAX], *base_ints[LEDGER_MAX];
-    if (make_ints(reserved_new, n, reserved_ints) < 0)
-        return NULL;
-    if (make_ints(spent_new, nr, spent_ints) < 0) {
-        for (Py_ssize_t i = 0; i < n; i++)
-            Py_DECREF(reserved_ints[i]);
+    PyObject *hargs[4] = {counters, args[10], args[11], args[12]};
+    Hold h;
+    int held = hold_prepare(hargs, &h);
+    if (held <= 0)
+        return held < 0 ? NULL : Py_NewRef(Py_None);
+    if (headed_commit(args[0], args[1], args[7], args[8], &tk) < 0) {
+        if (held == 1)
+            for (Py_ssize_t i = 0; i < h.n; i++)
+                Py_DECREF(h.ints[i]);
         return NULL;
     }
-    if (make_ints(base_new, nb, base_ints) < 0) {
-        for (Py_ssize_t i = 0; i < n; i++)
-            Py_DECREF(reserved_ints[i]);
-        for (Py_ssize_t i = 0; i < nr; i++)
-            Py_DECREF(spent_ints[i]);
-        return NULL;
-    }
-    put_ints(ps, n, period_slots.off[2], reserved_ints);
-    put_ints(as, nr, account_slots.off[1], spent_ints);
-    put_ints(bs, nb, period_slots.off[0], base_ints);
+    if (held == 2)
+        return PyLong_FromSsize_t(h.refused);
+    put_ints(h.ps, h.n, period_slots.off[2], h.ints);
     Py_RETURN_TRUE;
 }

@@ -31,12 +31,16 @@ _bucket_take_headed: Callable[[dict[str, list[float]], dict[str, int], tuple[tup
                                float, dict[str, str]], tuple[Any, ...] | Literal[True] | None] | None
 _ledger_hold: Callable[[list[Any], int, type, type], int | bool | None] | None
 _ledger_account: Callable[[list[Any], int, int, list[Any], type, type], bool | None] | None
+_bucket_conclude: Callable[..., bool | None] | None
+_bucket_admit: Callable[..., bool | int | None] | None
 try:  # the take with its headers, and the budget counters' steps on memoised counters, in C
+    from bastion._native import bucket_admit as _bucket_admit
+    from bastion._native import bucket_conclude as _bucket_conclude
     from bastion._native import bucket_take_headed as _bucket_take_headed
     from bastion._native import ledger_account as _ledger_account
     from bastion._native import ledger_hold as _ledger_hold
 except ImportError:
-    _bucket_take_headed = _ledger_hold = _ledger_account = None
+    _bucket_take_headed = _ledger_hold = _ledger_account = _bucket_conclude = _bucket_admit = None
 
 _SWEEP_EVERY = 4096
 _MEMO_MAX = 4096
@@ -193,6 +197,28 @@ class MemoryBackend:
             if isinstance(r, tuple):
                 return _refused(rows, r, tokens)
         return self._take(scopes, tokens, t)
+
+    def admit_headed(self, scopes: Sequence[ScopeLimit], tokens: int, now: float | None, headers: dict[str, str],
+                     slots: Sequence[BudgetSlot], amount: int) -> tuple[RateDecision | None, BudgetDecision | None]:
+        """`take_headed` then, when it admits, `hold` (`admit`, synchronously): (the take's decision, None
+        when its headers are written; the hold's decision, None when the take refused). In one C call, all
+        or nothing, on the memoised plan and counters when they are current, else the two steps."""
+        t = self._clock() if now is None else now
+        if _bucket_admit is not None:
+            r = _bucket_admit(self._buckets, self._parallel, self._plans, self._slot_memo, self._generation, scopes,
+                              tokens, t, headers, slots, amount, _Period, _Account)
+            if r is not None:
+                self._ops += 1
+                if self._ops % _SWEEP_EVERY == 0 or len(self._buckets) > self._sweep_at:
+                    self._sweep(t)
+                if r is True:
+                    return None, BUDGET_ALLOWED
+                p, a, _ = self._slot_memo[id(slots)][2][r]  # refused by counter r: nothing held
+                return None, BudgetDecision(False, r, a.spent - p.base, p.reserved)
+        d = self.take_headed(scopes, tokens, t, headers)
+        if d is not None and not d.allowed:
+            return d, None
+        return d, self.hold(slots, amount)
 
     def _take(self, scopes: Sequence[ScopeLimit], tokens: int, t: float) -> RateDecision:
         """`take` in Python (what the C one does; anything it does not handle)."""
@@ -433,7 +459,19 @@ class MemoryBackend:
     async def conclude(self, rid: str, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
                        reserved: Sequence[BudgetSlot], amount: int, actual: int,
                        spend: Sequence[BudgetSlot], budget_now: float) -> None:
-        self.give_back(scopes, token_delta, now)
+        self.give_back_account(scopes, token_delta, now, reserved, amount, actual, spend)
+
+    def give_back_account(self, scopes: Sequence[ScopeLimit], token_delta: int, now: float | None,
+                          reserved: Sequence[BudgetSlot], amount: int, actual: int,
+                          spend: Sequence[BudgetSlot]) -> None:
+        """`give_back` then `account` (`conclude`, synchronously): in one C call, all or nothing, on the
+        memoised plan, counters and spend rows when they are current (`account`'s own C case), else the two steps."""
+        t = self._clock() if now is None else now
+        if _bucket_conclude is not None and _bucket_conclude(
+                self._buckets, self._parallel, self._plans, self._slot_memo, self._spend_memo, self._generation, scopes,
+                token_delta, t, reserved, amount, actual, spend, _Period, _Account) is True:
+            return
+        self.give_back(scopes, token_delta, t)
         self.account(reserved, amount, actual, spend)
 
     async def budget_state(self, slot: BudgetSlot) -> tuple[int, int]:

@@ -102,12 +102,15 @@ class RateLimitStage:
         if mem is not None and budget is not None:
             # Paired on the in-process backend: the same two steps as its `admit`, called directly
             plan = budget.plan(ctx, request, est, True)
-            d = mem.take_headed(scopes, tokens, now, ctx.response_headers)  # None: admitted, headers written
+            # d None: admitted, headers written; bd None: nothing held (no budget applies, or the take refused)
+            if plan.wanted:
+                d, bd = mem.admit_headed(scopes, tokens, now, ctx.response_headers, plan.wanted, plan.amount)
+            else:
+                d, bd = mem.take_headed(scopes, tokens, now, ctx.response_headers), None
             if d is not None:
                 if not d.allowed:
                     raise self._refusal(d, scopes, tokens)
                 self._headers(ctx.response_headers, d)
-            bd = mem.hold(plan.wanted, plan.amount) if plan.wanted else None
             ctx.state[self.name] = _LEASE(scopes, est, tokens, "", False)  # (memory leases have no id)
             budget.admitted(ctx, plan, bd)  # may refuse: 429 budget_exceeded (the lease is released in finish)
             return
@@ -188,15 +191,21 @@ class RateLimitStage:
             return
         if mem is not None:  # the in-process backend's `conclude` (or `release`, `settle`), called directly
             try:
-                if lease is not None:
-                    usage = ctx.usage
-                    if usage is None:
-                        usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
-                    mem.give_back(lease.scopes, usage.input_tokens + usage.output_tokens - lease.tokens,
-                                  self._clock() if self._clock is not None else None)
-                if settle is not None:
+                if lease is None:
+                    assert settle is not None
                     res = settle[0]
                     mem.account(res.slots, res.amount, settle[1], settle[2])
+                    return
+                usage = ctx.usage
+                if usage is None:
+                    usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
+                delta = usage.input_tokens + usage.output_tokens - lease.tokens
+                now = self._clock() if self._clock is not None else None
+                if settle is None:
+                    mem.give_back(lease.scopes, delta, now)
+                else:
+                    res = settle[0]
+                    mem.give_back_account(lease.scopes, delta, now, res.slots, res.amount, settle[1], settle[2])
             except Exception as e:  # a finaliser never raises
                 mem.failures.record("ratelimit.finish", type(e).__name__)
             return

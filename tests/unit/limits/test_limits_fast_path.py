@@ -4,7 +4,9 @@ _native_bucket.c `bucket_take_headed`) against the Python take and the stage's `
 rate-limit stage's direct path on the memory backend (with the budget stage paired: made-without-a-
 class-call leases, reservations and estimates, the day's labels kept between calls) against the
 general path the stages take on any other backend, in Python (no C step), over random requests,
-settlements and clock moves; the budget counters' steps in C (`ledger_hold`, `ledger_account`) with them."""
+settlements and clock moves; the budget counters' steps in C (`ledger_hold`, `ledger_account`) with them; and
+the check's take and hold (`bucket_admit`) and the finish's give-back and settlement (`bucket_conclude`), each in one
+C call and all or nothing, against the two Python steps."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bastion.config.loader import parse_config
@@ -165,7 +167,8 @@ class GeneralMemory(MemoryBackend):
 
 
 _C_STEPS = ((memory, "_bucket_take"), (memory, "_bucket_give_back"), (memory, "_bucket_take_headed"),
-            (memory, "_ledger_hold"), (memory, "_ledger_account"), (estimate, "_measure_texts"))
+            (memory, "_ledger_hold"), (memory, "_ledger_account"), (memory, "_bucket_conclude"), (memory, "_bucket_admit"),
+            (estimate, "_measure_texts"))
 
 
 @contextlib.contextmanager
@@ -387,3 +390,147 @@ def test_ledger_steps_refuse_what_c_does_not_handle() -> None:
         memory._ledger_hold((), 5, memory._Period, memory._Account)  # type: ignore[arg-type]
     assert memory._ledger_hold(b._counters((slot,)), 101, memory._Period, memory._Account) == 0  # refused
     assert _now(b.budget_state(slot)) == (0, 0)
+
+
+# ---- the check's take and hold, and the finish's give-back and settlement, each in one C call against the two
+# steps in Python ---------------------------------------------------------------------------------------------
+
+CONCLUDE_LIMITS = st.lists(st.integers(0, 3000) | st.sampled_from([0, 10**15, 10**15, 2**70]), min_size=3, max_size=3)
+C_REQ = st.tuples(st.just("req"), st.integers(0, 2), st.integers(0, 2), st.sampled_from([1, 100, 999]) | st.integers(1, 6000),
+                  st.integers(0, 400) | st.sampled_from([0, 2**65]), st.booleans())
+C_FIN = st.tuples(st.just("fin"), st.integers(0, 30), st.integers(-3000, 9000),
+                  st.integers(0, 500) | st.sampled_from([0, 2**64, 2**62]), st.booleans())
+C_TICK = st.tuples(st.just("tick"), st.sampled_from([0.0, 0.37, 1.0, 59.9, 61.0]) | st.floats(0.0, 120.0, allow_nan=False))
+CONCLUDE_OPS = st.lists(st.one_of(C_REQ, C_REQ, C_FIN, C_FIN, C_TICK, DAY), min_size=1, max_size=100)
+
+
+@pytest.mark.skipif(memory._bucket_conclude is None, reason="C accelerator not built")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(SCOPE_SETS, CONCLUDE_LIMITS, CONCLUDE_OPS)
+# a reservation of the day before settled after a new day's hold rolled its periods over: its memos are stale
+@example([[("k:a", 10, 1000, None)]], [10**6] * 3,
+         [("req", 0, 0, 5, 50, False), ("day", 1), ("req", 0, 0, 5, 70, False), ("fin", 0, 0, 5, False)])
+def test_admit_and_conclude_in_c_are_the_python_steps(
+        sets: list[list[tuple[str, int | None, int | None, int | None]]], limits: list[int],
+        ops: list[tuple[Any, ...]]) -> None:
+    scope_sets = [tuple(ScopeLimit(n, n, rpm=r, tpm=t, max_parallel=p) for n, r, t, p in rows) for rows in sets]
+    now = [T0 + 0.123]
+    fast, ref = MemoryBackend(clock=lambda: now[0]), MemoryBackend(clock=lambda: now[0])
+    day = 0
+    slot_sets = _slot_sets(day, limits)
+    held: list[tuple[tuple[ScopeLimit, ...], int, tuple[BudgetSlot, ...], int, list[BudgetSlot]]] = []
+    for b in (fast, ref):  # every set settled once: the spend memos the C step runs on exist from the start
+        for slots, spend in slot_sets:
+            b.account(slots, 0, 1, spend)
+    for op in ops:
+        if op[0] == "tick":
+            now[0] += op[1]
+        elif op[0] == "day":
+            day = max(day, op[1])
+            slot_sets = _slot_sets(day, limits)
+        elif op[0] == "req":
+            s = scope_sets[op[1] % len(scope_sets)]
+            slots, spend = slot_sets[op[2]]
+            headers: dict[str, str] = {"before": "kept"}
+            d, got = fast.admit_headed(s, op[3], None if op[5] else now[0], headers, slots, op[4])
+            want: dict[str, str] = {"before": "kept"}
+            with python_only():
+                ref_d = ref.take(s, op[3], now[0])
+                ref_got = ref.hold(slots, op[4]) if ref_d.allowed else None
+            if d is None:  # admitted, its headers written
+                assert ref_d.allowed
+                RateLimitStage._headers(want, ref_d)
+            else:
+                assert d == ref_d
+            assert list(headers.items()) == list(want.items())
+            assert got == ref_got
+            if got is None:
+                continue
+            # a refused hold still concludes (the stage's finish settles nothing reserved: amount 0)
+            held.append((s, op[3], slots if got.allowed else (), op[4] if got.allowed else 0, spend))
+        elif held:
+            s, tokens, slots, amount, spend = held.pop(op[1] % len(held))
+            t = None if op[4] else now[0]  # None: the backend reads its clock
+            fast.give_back_account(s, op[2] - tokens, t, slots, amount, op[3], spend)
+            with python_only():
+                ref.give_back(s, op[2] - tokens, t)
+                ref.account(slots, amount, op[3], spend)
+        assert state(fast)[:2] == state(ref)[:2]
+        for slots, spend in _slot_sets(day, limits) + _slot_sets(max(0, day - 1), limits):
+            for b in (*slots, *spend):
+                assert _now(fast.budget_state(b)) == _now(ref.budget_state(b))
+
+
+@pytest.mark.skipif(memory._bucket_conclude is None, reason="C accelerator not built")
+def test_bucket_conclude_changes_nothing_when_anything_is_not_handled() -> None:
+    assert memory._bucket_conclude is not None
+    b = MemoryBackend()
+    s = (ScopeLimit("k:a", "key 'a'", rpm=10, tpm=1000, max_parallel=2),)
+    slot = (BudgetSlot("k:a", "day", "2026-12-01", 10**6),)
+    spend = [BudgetSlot("k:a", p, "2026-12-01" if p == "day" else "x") for p in PERIODS]
+    assert b.take(s, 500, T0).allowed and b.hold(slot, 70).allowed
+    b.account((), 0, 1, spend)  # the spend memo made
+    P, A = memory._Period, memory._Account
+
+    def conclude(scopes: object = s, delta: int = -100, t: object = T0 + 1.0, reserved: object = slot,
+                 amount: object = 70, actual: object = 3, spent: object = spend, period: type = P,
+                 generation: int | None = None) -> bool | None:
+        assert memory._bucket_conclude is not None
+        return memory._bucket_conclude(b._buckets, b._parallel, b._plans, b._slot_memo, b._spend_memo,
+                                       b._generation if generation is None else generation, scopes, delta, t,
+                                       reserved, amount, actual, spent, period, A)
+
+    before = state(b)[:2], _now(b.budget_state(slot[0]))
+    assert conclude(actual=2**64) is None  # the settlement not handled (past a long long): the buckets untouched too
+    assert conclude(amount=2**64) is None
+    assert conclude(t=5) is None  # the give-back not handled (an int clock): the budgets untouched too
+    assert conclude(period=MemoryBackend) is None  # another class
+    assert conclude(generation=b._generation + 1) is None  # memos of another generation
+    assert conclude(scopes=tuple(list(s))) is None  # no plan memoised for that tuple
+    assert conclude(reserved=tuple(list(slot))) is None  # nor counters
+    assert conclude(spent=list(spend)) is None  # nor spend rows
+    assert (state(b)[:2], _now(b.budget_state(slot[0]))) == before
+    with pytest.raises(TypeError):
+        memory._bucket_conclude(b._buckets, b._parallel, b._plans, b._slot_memo)
+    assert conclude() is True
+    assert b._parallel == {} and _now(b.budget_state(slot[0])) == (4, 0)
+    assert b._buckets["k:a|t"][0] == 500.0 + 1.0 * 1000 / 60 + 100  # 500 taken, a second refilled, 100 given back
+    level = b._buckets["k:a|t"]
+    assert conclude(reserved=(), amount=0, actual=5, delta=0) is True  # nothing reserved needs no counters
+    assert _now(b.budget_state(slot[0])) == (9, 0) and b._buckets["k:a|t"] == level
+
+
+@pytest.mark.skipif(memory._bucket_admit is None, reason="C accelerator not built")
+def test_bucket_admit_changes_nothing_when_anything_is_not_handled() -> None:
+    assert memory._bucket_admit is not None
+    b = MemoryBackend()
+    s = (ScopeLimit("k:a", "key 'a'", rpm=10, tpm=1000, max_parallel=2),)
+    slot = (BudgetSlot("k:a", "day", "2026-12-01", 100),)
+    assert b.take(s, 5, T0).allowed and b.hold(slot, 10).allowed  # the plan and counters memoised
+    P, A = memory._Period, memory._Account
+
+    def admit(scopes: object = s, tokens: int = 5, t: object = T0 + 1.0, headers: dict[str, str] | None = None,
+              slots: object = slot, amount: object = 20, period: type = P,
+              generation: int | None = None) -> bool | int | None:
+        assert memory._bucket_admit is not None
+        return memory._bucket_admit(b._buckets, b._parallel, b._plans, b._slot_memo,
+                                    b._generation if generation is None else generation, scopes, tokens, t,
+                                    {} if headers is None else headers, slots, amount, period, A)
+
+    before = state(b)[:2], _now(b.budget_state(slot[0]))
+    assert admit(amount=2**64) is None  # the hold not handled (past a long long): the take not made either
+    assert admit(t=5) is None  # the take not handled (an int clock): nothing held either
+    assert admit(tokens=1001) is None  # the take refuses (too large): the caller's take says how
+    assert admit(period=MemoryBackend) is None  # another class
+    assert admit(generation=b._generation + 1) is None  # counters of another generation
+    assert admit(scopes=tuple(list(s))) is None  # no plan memoised for that tuple
+    assert admit(slots=tuple(list(slot))) is None  # nor counters
+    assert (state(b)[:2], _now(b.budget_state(slot[0]))) == before
+    with pytest.raises(TypeError):
+        memory._bucket_admit(b._buckets, b._parallel, b._plans)
+    h: dict[str, str] = {}
+    assert admit(amount=91, headers=h) == 0  # the budget refuses: the take made, its headers written, nothing held
+    assert h["x-ratelimit-remaining-requests"] == "8" and b._parallel == {"k:a": 2}
+    assert _now(b.budget_state(slot[0])) == (0, 10)
+    assert admit(amount=90) is None  # the parallel limit (2) reached: refused by the take
+    assert b._parallel == {"k:a": 2} and _now(b.budget_state(slot[0])) == (0, 10)
