@@ -171,11 +171,11 @@ class _Proxy:
         self.sock.close()
 
 
-def test_store_down_refuses_then_recovers_without_restart(postgres_url, fake_upstream_server, tmp_path):
+def test_store_down_refuses_then_recovers_without_restart(pg_schema_url, fake_upstream_server, tmp_path):
     proxy = _Proxy(5432)
     try:
-        cfg = base_config(fake_upstream_server.url, tmp_path,
-                          store={"url": f"postgresql://postgres@127.0.0.1:{proxy.port}/test"},
+        cfg = base_config(fake_upstream_server.url, tmp_path,  # a private schema: no table shared with a parallel test
+                          store={"url": pg_schema_url.replace(":5432/", f":{proxy.port}/", 1)},
                           audit={"buffer_size": 8, "batch_size": 4, "flush_interval_seconds": 0.05})
         with Gateway(cfg, tmp_path, name="pgdown") as gw:
             key = gw.create_key(name="pg")

@@ -444,7 +444,9 @@ def test_weighted_strategy_uses_every_target(oa, fake_upstream):
 
 
 def test_least_busy_strategy_avoids_the_target_with_a_stream_open(gw, key, fake_upstream):
-    fake_upstream.script("openai.chat", Reply(stream=[f"w{i} " for i in range(20)], delay_between_chunks=0.02))
+    # the stream holds its target for 20 x 0.1 s: the 3 requests below must all be routed within that
+    # (at 20 x 0.02 s a loaded host once let the stream end first, freeing its target)
+    fake_upstream.script("openai.chat", Reply(stream=[f"w{i} " for i in range(20)], delay_between_chunks=0.1))
     with httpx.stream("POST", f"{gw.url}/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
                       json={"model": "lb-busy", "messages": MSG, "stream": True}, timeout=10) as r:
         it = r.iter_bytes()

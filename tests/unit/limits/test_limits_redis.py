@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 
 import pytest
 
@@ -31,6 +32,7 @@ def _closed_port() -> int:
     return port
 
 
+@pytest.mark.xdist_group("redis_script_cache")  # see test_noscript_after_script_flush_falls_back_to_eval
 async def test_one_round_trip_per_operation(redis_backend: RedisBackend) -> None:
     conn = redis_backend._client._conn
     assert isinstance(conn, Connection)
@@ -208,7 +210,7 @@ class Proxy:
 async def test_redis_stopped_mid_run_then_back(redis_available: None) -> None:
     proxy = Proxy()
     await proxy.start()
-    b = RedisBackend(f"redis://127.0.0.1:{proxy.port}/0", prefix=f"bastion-test:{id(proxy)}:", timeout=0.2,
+    b = RedisBackend(f"redis://127.0.0.1:{proxy.port}/0", prefix=f"bastion-test:{uuid.uuid4().hex}:", timeout=0.2,
                      cooldown=0.05)
     s = (ScopeLimit("k:mid", "k", rpm=1000),)
     async with asyncio.timeout(10):

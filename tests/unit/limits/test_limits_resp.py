@@ -377,6 +377,9 @@ async def test_real_error_nil_and_nested_replies(redis_client: RespClient) -> No
     await redis_client.execute("DEL", key)
 
 
+# SCRIPT FLUSH empties the script cache of the whole Redis server: a test that counts EVALSHA round
+# trips (test_limits_redis.py) must not run beside it, so under pytest-xdist both share one worker.
+@pytest.mark.xdist_group("redis_script_cache")
 async def test_noscript_after_script_flush_falls_back_to_eval(redis_client: RespClient) -> None:
     s = Script(f"return '{uuid.uuid4().hex}'")
     await redis_client.script_load(s)
