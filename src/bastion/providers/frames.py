@@ -265,18 +265,20 @@ def _run(sse: Sequence[SSEEvent], start: int, end: int, cut: _Shortcut) -> tuple
         except orjson.JSONDecodeError:
             return None
         return (stop, frames, chars) if type(texts) is list and len(texts) == count else None
-    if not set(map(_NAME, sse[start:end])).issubset(names):
-        return None
     datas = list(map(_DATA, sse[start:end]))
     joined = b"".join(datas)
     escape = joined.find(b"\\")
     if escape >= 0:
-        if escape < sum(map(len, datas[:_MIN_RUN])):  # the run would be short
-            return None
         count = bisect_right(list(accumulate(map(len, datas))), escape)  # the event holding it
         end = start + count
         del datas[count:]
         joined = b"".join(datas)
+    # the run's events only (as the C does): from the escape's event on they go one at a time, where the
+    # decoder refuses another name
+    if not set(map(_NAME, sse[start:end])).issubset(names):
+        return None
+    if escape >= 0 and end - start < _MIN_RUN:  # stopped at an escape: the run would be short
+        return None
     parts = [data[hl:len(data) - tl] for data in datas]
     if head + (tail + head).join(parts) + tail != joined:
         return None

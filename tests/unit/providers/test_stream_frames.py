@@ -630,6 +630,10 @@ RUN_CHANGE = st.tuples(st.integers(0, 9), st.integers(0, 4), st.integers(-40, 20
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.text(min_size=0, max_size=6), min_size=1, max_size=10), st.lists(RUN_CHANGE, max_size=4),
        st.integers(0, 3), st.booleans())
+# an escape in an event of another name: the run is the events before it, whose names are checked, not its
+# (hypothesis found the Python path refusing the whole run where the C took the six before it)
+@example(["0"] * 6 + ['"'], [(6, 4, 0, 0, "content_block_delta")], 0, False)
+@example(["0"] * 6 + ['"'], [(6, 4, 0, 0, "other")], 0, True)
 def test_the_native_run_is_the_python_run(texts: list[str], changes: list[tuple], start: int, anthropic: bool) -> None:
     """`_run` with the C checks and joins gives what the Python gives, for runs of text events with
     bytes changed, added or dropped, escapes, empty texts, malformed UTF-8 and other names."""
