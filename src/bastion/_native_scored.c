@@ -33,6 +33,13 @@ times_base(__m256i x, __m256i low)
     return _mm256_add_epi64(_mm256_add_epi64(lo, _mm256_slli_epi64(hi, 32)), _mm256_slli_epi64(x, 40));
 }
 
+/* c * k per 64-bit lane, modulo 2**64, for c below 2**32 (a code point as loaded): k's halves in `klo`, `khi`. */
+static inline __attribute__((target("avx2"), always_inline)) __m256i
+times_small(__m256i c, __m256i klo, __m256i khi)
+{
+    return _mm256_add_epi64(_mm256_mul_epu32(c, klo), _mm256_slli_epi64(_mm256_mul_epu32(c, khi), 32));
+}
+
 /* The bucket ((h ^ salt) * MIX) >> shift per lane (the scalar loop's, modulo 2**64). */
 static inline __attribute__((target("avx2"), always_inline)) __m256i
 bucket4(__m256i h, __m256i salt, __m256i mlo, __m256i mhi, __m128i shift)
@@ -53,11 +60,16 @@ grams_avx2(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, con
     const __m256i s0 = _mm256_set1_epi64x((int64_t)salt[0]), s1 = _mm256_set1_epi64x((int64_t)salt[1]);
     const __m256i s2 = _mm256_set1_epi64x((int64_t)salt[2]);
     const __m128i sh = _mm_cvtsi32_si128(shift);
+    const uint64_t base2 = BASE * BASE; /* (modulo 2**64) */
+    const __m256i b2lo = _mm256_set1_epi64x((int64_t)(base2 & 0xFFFFFFFFULL));
+    const __m256i b2hi = _mm256_set1_epi64x((int64_t)(base2 >> 32));
     Py_ssize_t i = 0;
     for (; i + 8 <= n; i += 4) { /* (c[i + 7], the last 5-gram's end, is inside) */
 #define CODES(k) _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(c + i + (k))))
-        __m256i h3 = _mm256_add_epi64(times_base(_mm256_add_epi64(times_base(CODES(0), low), CODES(1)), low),
-                                      CODES(2));
+        /* c0 * BASE**2 + c1 * BASE + c2, modulo 2**64: the rolling hash's value (BASE = 2**40 + 0x1B3) */
+        __m256i c1 = CODES(1);
+        __m256i h3 = _mm256_add_epi64(_mm256_add_epi64(times_small(CODES(0), b2lo, b2hi), CODES(2)),
+                                      _mm256_add_epi64(_mm256_mul_epu32(c1, low), _mm256_slli_epi64(c1, 40)));
         __m256i h4 = _mm256_add_epi64(times_base(h3, low), CODES(3));
         __m256i h5 = _mm256_add_epi64(times_base(h4, low), CODES(4));
 #undef CODES
@@ -205,9 +217,11 @@ sum_plain(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, cons
                 *acc += (double)w[(((hn * PAIR + hw[next + 1]) ^ s4) * MIX) >> shift];
         }
         next_at = next < nwords ? starts[next] : -1;
-        for (Py_ssize_t p = 1; p <= i; p++) {
-            total += csum[p];
-            csum[p] = total;
+        for (Py_ssize_t p = 1; p <= i; p += 4) { /* (i: a multiple of 4; four a step, fewer loop tests) */
+            csum[p] = total += csum[p];
+            csum[p + 1] = total += csum[p + 1];
+            csum[p + 2] = total += csum[p + 2];
+            csum[p + 3] = total += csum[p + 3];
         }
     }
 #endif
