@@ -40,13 +40,48 @@ times_small(__m256i c, __m256i klo, __m256i khi)
     return _mm256_add_epi64(_mm256_mul_epu32(c, klo), _mm256_slli_epi64(_mm256_mul_epu32(c, khi), 32));
 }
 
+/* x * k per 64-bit lane, modulo 2**64: k's halves in `klo`, `khi`. */
+static inline __attribute__((target("avx2"), always_inline)) __m256i
+times(__m256i x, __m256i klo, __m256i khi)
+{
+    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), klo), _mm256_mul_epu32(x, khi));
+    return _mm256_add_epi64(_mm256_mul_epu32(x, klo), _mm256_slli_epi64(cross, 32));
+}
+
 /* The bucket ((h ^ salt) * MIX) >> shift per lane (the scalar loop's, modulo 2**64). */
 static inline __attribute__((target("avx2"), always_inline)) __m256i
 bucket4(__m256i h, __m256i salt, __m256i mlo, __m256i mhi, __m128i shift)
 {
-    __m256i x = _mm256_xor_si256(h, salt);
-    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), mlo), _mm256_mul_epu32(x, mhi));
-    return _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(x, mlo), _mm256_slli_epi64(cross, 32)), shift);
+    return _mm256_srl_epi64(times(_mm256_xor_si256(h, salt), mlo, mhi), shift);
+}
+
+/* The weights of the words [0, k) and of the pairs they start (k < nwords: each has a next word) added to
+ * acc[starts[j]], word then pair (the scalar loop's order), four words at a time; the number of words done (a multiple
+ * of 4: the rest are the caller's). */
+static __attribute__((target("avx2"))) Py_ssize_t
+words_avx2(const uint64_t *hw, const int64_t *starts, Py_ssize_t k, const uint64_t *salt, int shift, const float *w,
+           double *acc)
+{
+    const __m256i mlo = _mm256_set1_epi64x((int64_t)(MIX & 0xFFFFFFFFULL));
+    const __m256i mhi = _mm256_set1_epi64x((int64_t)(MIX >> 32));
+    const __m256i plo = _mm256_set1_epi64x((int64_t)(PAIR & 0xFFFFFFFFULL));
+    const __m256i phi = _mm256_set1_epi64x((int64_t)(PAIR >> 32));
+    const __m256i s3 = _mm256_set1_epi64x((int64_t)salt[3]), s4 = _mm256_set1_epi64x((int64_t)salt[4]);
+    const __m128i sh = _mm_cvtsi32_si128(shift);
+    Py_ssize_t j = 0;
+    for (; j + 4 <= k; j += 4) {
+        __m256i hn = _mm256_loadu_si256((const __m256i *)(hw + j));
+        __m256i hp = _mm256_add_epi64(times(hn, plo, phi), _mm256_loadu_si256((const __m256i *)(hw + j + 1)));
+        double word[4], pair[4];
+        _mm256_storeu_pd(word, _mm256_cvtps_pd(_mm256_i64gather_ps(w, bucket4(hn, s3, mlo, mhi, sh), 4)));
+        _mm256_storeu_pd(pair, _mm256_cvtps_pd(_mm256_i64gather_ps(w, bucket4(hp, s4, mlo, mhi, sh), 4)));
+        for (int q = 0; q < 4; q++) {
+            double *a = acc + starts[j + q];
+            *a += word[q];
+            *a += pair[q];
+        }
+    }
+    return j;
 }
 
 /* For the positions [0, m) of `c` (m the returned multiple of 4, m + 8 > n), the 3-gram's bucket into b3[p] and the
@@ -189,6 +224,8 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
 #undef ADD
 }
 
+static inline Py_ssize_t below(const int64_t *starts, Py_ssize_t nwords, Py_ssize_t x);
+
 /* sum_positions without `live` (every feature counts): only the sums. A window's count follows from where it lies
  * (window_count); the 3-gram hash rolls (the next one is the 4-gram's hash less its first code point's term, modulo
  * 2**64: the same value as hashed afresh), each position loads one new code point, the salts are in locals, two
@@ -207,8 +244,12 @@ sum_plain(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, cons
     csum[0] = 0.0;
 #ifdef SCORED_AVX2
     if (avx2_on()) { /* the n-grams' weights of the first positions four at a time (into csum[1..i]), then the words'
-                      * added to their first position's (word, then pair: the scalar loop's order), then the sums */
+                      * added to their first position's (word, then pair: the scalar loop's order; four words at a
+                      * time, then the rest), then the sums */
         i = grams_avx2(c, n, salt, shift, w, b3, csum + 1);
+        Py_ssize_t k = below(starts, nwords, i); /* the words starting below i but the last word (it starts no pair) */
+        k = k < nwords - 1 ? k : (nwords > 0 ? nwords - 1 : 0);
+        next = words_avx2(hw, starts, k, salt, shift, w, csum + 1);
         for (; next < nwords && starts[next] < i; next++) {
             uint64_t hn = hw[next];
             double *acc = csum + starts[next] + 1;

@@ -47,8 +47,8 @@ def _simd_restored() -> Iterator[None]:
 
 def _both(codes: np.ndarray, window: int, stride: int, tables: bool,
           word: bytes | None = None) -> tuple[tuple[object, ...], tuple[object, ...]]:
-    args = (codes, HASHER.bits, HASHER._word_bytes if word is None else word, HASHER._salt_bytes, MODEL._weights32, b"", window, stride, 0.25,
-            *([TABLES] if tables else []))
+    args = (codes, HASHER.bits, HASHER._word_bytes if word is None else word, HASHER._salt_bytes,
+            MODEL._weights32, b"", window, stride, 0.25, *([TABLES] if tables else []))
     _native.features_simd(True)
     fast = _native.features_windows(*args)
     _native.features_simd(False)
