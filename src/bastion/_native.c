@@ -24,6 +24,9 @@
  *       -> (trigrams, words, word_starts, longest, logits[, rule_ok, maybe])
  *       features and window_logits of one chunk in one pass, without the arrays between them (in
  *       _native_scored.c); with the prefilter's tables, also `prefilter(tables, trigrams)`'s flags.
+ *   features_simd([on]) -> bool
+ *       Whether features_windows hashes the character n-grams with AVX2 (where the CPU has it); `on` false
+ *       keeps the scalar loop (the tests compare the two).
  *
  *   anchor_tables(hashes, first, rules, n_rules) -> anchors
  *   anchored_spans(anchors, word_hashes, word_starts, ok, lo, n, before, after) -> dict | None
@@ -1034,6 +1037,8 @@ static PyMethodDef methods[] = {
      "Window logits with each bucket counted at most `cap` times per window (_native_distinct.c)."},
     {"features_windows", (PyCFunction)(void (*)(void))native_features_windows, METH_FASTCALL,
      "features and window_logits of one chunk in one pass (_native_scored.c)."},
+    {"features_simd", (PyCFunction)(void (*)(void))native_features_simd, METH_FASTCALL,
+     "Whether features_windows hashes with AVX2 ([on]: set it first; for the tests)."},
     {"anchor_tables", native_anchor_tables, METH_VARARGS, "The rules' anchor table, for `anchored_spans`."},
     {"anchored_by_rule", (PyCFunction)(void (*)(void))native_anchored_by_rule, METH_FASTCALL,
      "Regions.anchored_long: the anchored spans of words in any order, by rule (see the function)."},

@@ -215,6 +215,7 @@ PyObject *native_possible_anchored(PyObject *self, PyObject *const *args, Py_ssi
 PyObject *native_next_literal(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_window_logits_capped(PyObject *self, PyObject *args);
 PyObject *native_features_windows(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_features_simd(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *prefilter_below(PyObject *capsule, const int64_t *tg, Py_ssize_t nt, int bits);
 int window_buffers(PyObject *objs[5], Py_buffer v[5], int *got, Py_ssize_t n, Py_ssize_t window, const char *fn,
                    int buckets);

@@ -18,6 +18,144 @@
 #define PAIR 0xC2B2AE3D27D4EB4FULL
 #define MIX 0x9E3779B97F4A7C15ULL
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SCORED_AVX2 1
+/* The character n-grams of sum_plain four positions at a time where the CPU has AVX2 (checked once; `features_simd`
+ * turns it off for the tests that hold it equal to the scalar loop): -1 not yet checked, 0 scalar, 1 AVX2. */
+static int use_avx2 = -1;
+
+/* x * BASE per 64-bit lane, modulo 2**64 (BASE = 2**40 + 0x1B3; AVX2 multiplies 32-bit halves only). */
+static inline __attribute__((target("avx2"), always_inline)) __m256i
+times_base(__m256i x, __m256i low)
+{
+    __m256i lo = _mm256_mul_epu32(x, low), hi = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), low);
+    return _mm256_add_epi64(_mm256_add_epi64(lo, _mm256_slli_epi64(hi, 32)), _mm256_slli_epi64(x, 40));
+}
+
+/* c * k per 64-bit lane, modulo 2**64, for c below 2**32 (a code point as loaded): k's halves in `klo`, `khi`. */
+static inline __attribute__((target("avx2"), always_inline)) __m256i
+times_small(__m256i c, __m256i klo, __m256i khi)
+{
+    return _mm256_add_epi64(_mm256_mul_epu32(c, klo), _mm256_slli_epi64(_mm256_mul_epu32(c, khi), 32));
+}
+
+/* x * k per 64-bit lane, modulo 2**64: k's halves in `klo`, `khi`. */
+static inline __attribute__((target("avx2"), always_inline)) __m256i
+times(__m256i x, __m256i klo, __m256i khi)
+{
+    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), klo), _mm256_mul_epu32(x, khi));
+    return _mm256_add_epi64(_mm256_mul_epu32(x, klo), _mm256_slli_epi64(cross, 32));
+}
+
+/* The bucket ((h ^ salt) * MIX) >> shift per lane (the scalar loop's, modulo 2**64). */
+static inline __attribute__((target("avx2"), always_inline)) __m256i
+bucket4(__m256i h, __m256i salt, __m256i mlo, __m256i mhi, __m128i shift)
+{
+    return _mm256_srl_epi64(times(_mm256_xor_si256(h, salt), mlo, mhi), shift);
+}
+
+/* The weights of the words [0, k) and of the pairs they start (k < nwords: each has a next word) added to
+ * acc[starts[j]], word then pair (the scalar loop's order), four words at a time; the number of words done (a multiple
+ * of 4: the rest are the caller's). */
+static __attribute__((target("avx2"))) Py_ssize_t
+words_avx2(const uint64_t *hw, const int64_t *starts, Py_ssize_t k, const uint64_t *salt, int shift, const float *w,
+           double *acc)
+{
+    const __m256i mlo = _mm256_set1_epi64x((int64_t)(MIX & 0xFFFFFFFFULL));
+    const __m256i mhi = _mm256_set1_epi64x((int64_t)(MIX >> 32));
+    const __m256i plo = _mm256_set1_epi64x((int64_t)(PAIR & 0xFFFFFFFFULL));
+    const __m256i phi = _mm256_set1_epi64x((int64_t)(PAIR >> 32));
+    const __m256i s3 = _mm256_set1_epi64x((int64_t)salt[3]), s4 = _mm256_set1_epi64x((int64_t)salt[4]);
+    const __m128i sh = _mm_cvtsi32_si128(shift);
+    Py_ssize_t j = 0;
+    for (; j + 4 <= k; j += 4) {
+        __m256i hn = _mm256_loadu_si256((const __m256i *)(hw + j));
+        __m256i hp = _mm256_add_epi64(times(hn, plo, phi), _mm256_loadu_si256((const __m256i *)(hw + j + 1)));
+        double word[4], pair[4];
+        _mm256_storeu_pd(word, _mm256_cvtps_pd(_mm256_i64gather_ps(w, bucket4(hn, s3, mlo, mhi, sh), 4)));
+        _mm256_storeu_pd(pair, _mm256_cvtps_pd(_mm256_i64gather_ps(w, bucket4(hp, s4, mlo, mhi, sh), 4)));
+        for (int q = 0; q < 4; q++) {
+            double *a = acc + starts[j + q];
+            *a += word[q];
+            *a += pair[q];
+        }
+    }
+    return j;
+}
+
+/* For the positions [0, m) of `c` (m the returned multiple of 4, m + 8 > n), the 3-gram's bucket into b3[p] and the
+ * weights of the 3-, 4- and 5-gram starting at p into acc[p], as sum_plain adds them (float32 widened, in that
+ * order: the same float64 value). Every bucket is below 2**bits, the number of weights. */
+static __attribute__((target("avx2"))) Py_ssize_t
+grams_avx2(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, const float *w, int64_t *b3, double *acc)
+{
+    const __m256i low = _mm256_set1_epi64x(0x1B3), mlo = _mm256_set1_epi64x((int64_t)(MIX & 0xFFFFFFFFULL));
+    const __m256i mhi = _mm256_set1_epi64x((int64_t)(MIX >> 32));
+    const __m256i s0 = _mm256_set1_epi64x((int64_t)salt[0]), s1 = _mm256_set1_epi64x((int64_t)salt[1]);
+    const __m256i s2 = _mm256_set1_epi64x((int64_t)salt[2]);
+    const __m128i sh = _mm_cvtsi32_si128(shift);
+    const uint64_t base2 = BASE * BASE; /* (modulo 2**64) */
+    const __m256i b2lo = _mm256_set1_epi64x((int64_t)(base2 & 0xFFFFFFFFULL));
+    const __m256i b2hi = _mm256_set1_epi64x((int64_t)(base2 >> 32));
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 4) { /* (c[i + 7], the last 5-gram's end, is inside) */
+#define CODES(k) _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(c + i + (k))))
+        /* c0 * BASE**2 + c1 * BASE + c2, modulo 2**64: the rolling hash's value (BASE = 2**40 + 0x1B3) */
+        __m256i c1 = CODES(1);
+        __m256i h3 = _mm256_add_epi64(_mm256_add_epi64(times_small(CODES(0), b2lo, b2hi), CODES(2)),
+                                      _mm256_add_epi64(_mm256_mul_epu32(c1, low), _mm256_slli_epi64(c1, 40)));
+        __m256i h4 = _mm256_add_epi64(times_base(h3, low), CODES(3));
+        __m256i h5 = _mm256_add_epi64(times_base(h4, low), CODES(4));
+#undef CODES
+        __m256i b = bucket4(h3, s0, mlo, mhi, sh);
+        _mm256_storeu_si256((__m256i *)(b3 + i), b);
+        __m256d a = _mm256_cvtps_pd(_mm256_i64gather_ps(w, b, 4));
+        a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm256_i64gather_ps(w, bucket4(h4, s1, mlo, mhi, sh), 4)));
+        a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm256_i64gather_ps(w, bucket4(h5, s2, mlo, mhi, sh), 4)));
+        _mm256_storeu_pd(acc + i, a);
+    }
+    return i;
+}
+
+static int
+avx2_on(void)
+{
+    if (use_avx2 < 0) {
+        __builtin_cpu_init();
+        use_avx2 = __builtin_cpu_supports("avx2") != 0;
+    }
+    return use_avx2;
+}
+#endif
+
+/* features_simd([on]) -> bool: whether features_windows hashes with AVX2 (after setting it: `on` false keeps the
+ * scalar loop, true uses AVX2 where the CPU has it). For the tests that compare the two. */
+PyObject *
+native_features_simd(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "features_simd: expected at most 1 argument");
+        return NULL;
+    }
+#ifdef SCORED_AVX2
+    int on = avx2_on();
+    if (nargs == 1) {
+        int want = PyObject_IsTrue(args[0]);
+        if (want < 0)
+            return NULL;
+        use_avx2 = -1;
+        on = want && avx2_on();
+        use_avx2 = on;
+    }
+    return PyBool_FromLong(on);
+#else
+    if (nargs == 1 && PyObject_IsTrue(args[0]) < 0)
+        return NULL;
+    Py_RETURN_FALSE;
+#endif
+}
+
 /* Per position p, the weights of the features starting at p in feature order (each bucket < 2**bits = the
  * number of weights) added to the prefix sums before p, and their count (those `live` marks, when given). */
 static inline __attribute__((always_inline)) void
@@ -86,6 +224,8 @@ sum_positions(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, 
 #undef ADD
 }
 
+static inline Py_ssize_t below(const int64_t *starts, Py_ssize_t nwords, Py_ssize_t x);
+
 /* sum_positions without `live` (every feature counts): only the sums. A window's count follows from where it lies
  * (window_count); the 3-gram hash rolls (the next one is the 4-gram's hash less its first code point's term, modulo
  * 2**64: the same value as hashed afresh), each position loads one new code point, the salts are in locals, two
@@ -102,6 +242,30 @@ sum_plain(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, cons
     int64_t next_at = nwords > 0 ? starts[0] : -1;
     double total = 0.0;
     csum[0] = 0.0;
+#ifdef SCORED_AVX2
+    if (avx2_on()) { /* the n-grams' weights of the first positions four at a time (into csum[1..i]), then the words'
+                      * added to their first position's (word, then pair: the scalar loop's order; four words at a
+                      * time, then the rest), then the sums */
+        i = grams_avx2(c, n, salt, shift, w, b3, csum + 1);
+        Py_ssize_t k = below(starts, nwords, i); /* the words starting below i but the last word (it starts no pair) */
+        k = k < nwords - 1 ? k : (nwords > 0 ? nwords - 1 : 0);
+        next = words_avx2(hw, starts, k, salt, shift, w, csum + 1);
+        for (; next < nwords && starts[next] < i; next++) {
+            uint64_t hn = hw[next];
+            double *acc = csum + starts[next] + 1;
+            *acc += (double)w[((hn ^ s3) * MIX) >> shift];
+            if (next + 1 < nwords)
+                *acc += (double)w[(((hn * PAIR + hw[next + 1]) ^ s4) * MIX) >> shift];
+        }
+        next_at = next < nwords ? starts[next] : -1;
+        for (Py_ssize_t p = 1; p <= i; p += 4) { /* (i: a multiple of 4; four a step, fewer loop tests) */
+            csum[p] = total += csum[p];
+            csum[p + 1] = total += csum[p + 1];
+            csum[p + 2] = total += csum[p + 2];
+            csum[p + 3] = total += csum[p + 3];
+        }
+    }
+#endif
 #define WORD_ADD(j)                                                                             \
     do {                                                                                        \
         if ((j) == next_at) {                                                                   \
@@ -126,7 +290,7 @@ sum_plain(const uint32_t *c, Py_ssize_t n, const uint64_t *salt, int shift, cons
         csum[(j) + 1] = total;                                                                  \
         h3 = h4 - (uint64_t)c[j] * base3;                                                       \
     } while (0)
-    uint64_t h3 = ((uint64_t)c[0] * BASE + c[1]) * BASE + c[2]; /* (n >= 8) */
+    uint64_t h3 = ((uint64_t)c[i] * BASE + c[i + 1]) * BASE + c[i + 2]; /* (n >= 8; i + 8 > n after AVX2's) */
     for (; i + 5 < n; i += 2) { /* two positions a step, where a 3-, 4- and 5-gram start */
         STEP(i);
         STEP(i + 1);
