@@ -148,6 +148,16 @@ class Router:
         self._sleep = sleep
         self.balancer = balancer or Balancer()
 
+    @property
+    def tracer(self) -> RequestTracer | None:
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer: RequestTracer | None) -> None:
+        self._tracer = tracer
+        # (a tracer's `enabled` is fixed when it is made: read once here, not per attempt)
+        self._traced = tracer if tracer is not None and tracer.enabled else None
+
     def route(self, alias: str, kind: str = "chat") -> Route:
         r = self.routes.get(alias)
         if r is None or r.kind != kind:
@@ -221,15 +231,17 @@ class Router:
                         refused += (t,)
                     break  # the next target
                 kind = admitted
-                # The call's in-flight slot; a held call (a stream) keeps it in a _Lease. Without one (every
-                # non-streamed call), it is ended below: no object per call.
+                # The call's in-flight slot (`Balancer.begin`, inline); a held call (a stream) keeps it in a
+                # _Lease. Without one (every non-streamed call), it is ended below: no object per call.
                 balancer = self.balancer
-                balancer.begin(t.key)
+                busy = balancer.busy
+                key = t.key
+                busy[key] = busy.get(key, 0) + 1
                 started = perf_counter()
                 kept = settled = False
                 try:
-                    tracer = self.tracer
-                    if tracer is not None and tracer.enabled:
+                    tracer = self._traced
+                    if tracer is not None:
                         with tracer.attempt(ctx, t.provider, t.model) as trace_headers:
                             status, result = await open_(t, path, body, trace_headers)
                     else:
@@ -266,7 +278,7 @@ class Router:
                     if not kept:  # (a lease's end)
                         if kind == PROBE and not settled:
                             breaker.release(kind)
-                        balancer.end(t.key)
+                        busy[key] -= 1  # (`Balancer.end`: begun above)
                 if not (isinstance(err, UpstreamError) and err.retryable):
                     if err.status in _FALLBACK_STATUSES:
                         break  # provider-side, not worth retrying here: next target
