@@ -33,7 +33,7 @@ from bastion.core.types import (
 from bastion.observability.tracing import RequestTracer
 from bastion.providers.balance import Balancer, Strategy
 from bastion.providers.base import EmbeddingsFormat, WireFormat
-from bastion.providers.circuit import CALL, PROBE, CircuitBreaker, CircuitState
+from bastion.providers.circuit import CALL, PROBE, Breaker, CircuitBreaker, CircuitState, circuit_breaker
 from bastion.providers.registry import wire_format
 from bastion.providers.streaming import OpenStream, RoutedStream, first_content
 from bastion.providers.transport import (
@@ -49,7 +49,7 @@ _FALLBACK_STATUSES = frozenset({429, 500, 502, 503, 504})
 R = TypeVar("R")
 _ATTEMPT = maker(Attempt)
 # A target without a breaker is called through this one: disabled, it lets every call through and hears nothing.
-_NO_BREAKER = CircuitBreaker(CircuitConfig(enabled=False))
+_NO_BREAKER: Breaker = CircuitBreaker(CircuitConfig(enabled=False))
 
 
 @dataclass(slots=True, frozen=True)
@@ -62,7 +62,7 @@ class Target:
     retry: RetryConfig
     weight: int = 1
     priority: int = 0
-    breaker: CircuitBreaker | None = None
+    breaker: Breaker | None = None
     # (provider, model), made once (read twice per call: the balancer's in-flight count)
     key: tuple[str, str] = field(init=False, repr=False, compare=False)
 
@@ -89,7 +89,7 @@ def build_routes(config: BastionConfig) -> dict[str, Route]:
             connect_timeout=p.timeouts.connect, first_byte_timeout=p.timeouts.first_byte,
             idle_timeout=p.timeouts.idle, total_timeout=p.timeouts.total,
             max_connections=p.max_connections, max_response_bytes=p.max_response_bytes), fmt)
-    breakers: dict[tuple[str, str], CircuitBreaker] = {}  # one per (provider, model), shared by aliases
+    breakers: dict[tuple[str, str], Breaker] = {}  # one per (provider, model), shared by aliases
     routes = {}
     for m in config.models:
         targets: list[Target] = []
@@ -97,8 +97,8 @@ def build_routes(config: BastionConfig) -> dict[str, Route]:
             provider = config.providers[t.provider]
             breaker = breakers.get((t.provider, t.model))
             if breaker is None:
-                breaker = breakers[(t.provider, t.model)] = CircuitBreaker(provider.circuit,
-                                                                           name=f"{t.provider}/{t.model}")
+                breaker = breakers[(t.provider, t.model)] = circuit_breaker(provider.circuit,
+                                                                            f"{t.provider}/{t.model}")
             targets.append(Target(provider=t.provider, model=t.model, kind=provider.kind,
                                   fmt=endpoints[t.provider][1], endpoint=endpoints[t.provider][0],
                                   retry=provider.retry, weight=t.weight, priority=t.priority, breaker=breaker))
@@ -168,7 +168,7 @@ class Router:
 
     def circuits(self) -> list[tuple[str, str, CircuitState]]:
         """(provider, model, state) of every target's breaker: for a gauge and for /readyz detail."""
-        seen: dict[tuple[str, str], CircuitBreaker] = {}
+        seen: dict[tuple[str, str], Breaker] = {}
         for r in self.routes.values():
             for t in r.targets:
                 if t.breaker is not None:
