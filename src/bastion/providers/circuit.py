@@ -15,12 +15,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from bastion.config.schema import CircuitConfig
 from bastion.core.makers import maker
 
-_circuit_core: Callable[[CircuitConfig, str, Callable[[], float]], Breaker] | None
+if TYPE_CHECKING:
+    from bastion._native import CircuitCore
+
+Breaker: TypeAlias = "CircuitBreaker | CircuitCore"
+"""A target's breaker: what the router and the metrics ask of it (`circuit_breaker`)."""
+
+_circuit_core: Callable[[CircuitConfig, str, Callable[[], float]], CircuitCore] | None
 try:
     from bastion._native import circuit_core as _circuit_core
 except ImportError:  # pragma: no cover - the package works without the C accelerator
@@ -68,33 +74,6 @@ class Permit:
             self.done = True
             if self._breaker is not None:
                 self._breaker._on_release(self._probe)
-
-
-class Breaker(Protocol):
-    """What the router and the metrics ask of a target's breaker: a `CircuitBreaker`, or its state
-    machine in C (`circuit_breaker`)."""
-
-    @property
-    def state(self) -> CircuitState: ...
-
-    @property
-    def opened_total(self) -> int: ...
-
-    def admit(self) -> int | None: ...
-
-    def admit_forced(self) -> int: ...
-
-    def succeeded(self) -> None: ...
-
-    def settle(self, kind: int, ok: bool, /) -> None: ...
-
-    def release(self, kind: int, /) -> None: ...
-
-    def record_failure(self) -> None: ...
-
-    def retry_after(self) -> float: ...
-
-    def window(self) -> tuple[int, int]: ...
 
 
 def circuit_breaker(config: CircuitConfig, name: str = "") -> Breaker:
