@@ -1114,6 +1114,8 @@ static PyMethodDef methods[] = {
      "http/limits.py `_may_break_rules`: whether a body holds \\u0000 or more brackets than a depth (_native_http.c)."},
     {"response_head", (PyCFunction)(void (*)(void))native_response_head, METH_FASTCALL,
      "http/asgi.py `_headers`: an answer's header list, or None (_native_http.c)."},
+    {"circuit_core", (PyCFunction)(void (*)(void))native_circuit_core, METH_FASTCALL,
+     "providers/circuit.py `CircuitBreaker`'s state machine for the router (_native_circuit.c)."},
     {NULL, NULL, 0, NULL},
 };
 

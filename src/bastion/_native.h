@@ -202,6 +202,7 @@ int native_slots_of(Slots *c, PyTypeObject *type, const char *const *names, int 
 #define SLOT_AT(o, off) (*(PyObject **)((char *)(o) + (off)))
 PyObject *native_keyed_digest(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_slot_maker(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_circuit_core(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_openai_completion(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_request_encoder(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_head_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

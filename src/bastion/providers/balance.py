@@ -39,28 +39,28 @@ class Balancer:
     """Counts calls in flight per target and orders a model's targets for one request.
 
     `begin(key)` / `end(key)` bracket a call (for a stream, until the stream is closed); they are
-    the least_busy signal. One event loop, no locks. `rng` is injectable for tests.
+    the least_busy signal. One event loop, no locks. `rng` is injectable for tests. `busy` is the
+    count per key (a key once counted stays, at 0 when idle: no dict insertion and deletion per
+    call); the router counts its calls in it inline, as `begin`/`end` do.
     """
 
     def __init__(self, rng: random.Random | None = None) -> None:
-        self._busy: dict[Hashable, int] = {}
+        self.busy: dict[Hashable, int] = {}
         self._rng = rng or random.Random()
 
     def in_flight(self, key: Hashable) -> int:
-        return self._busy.get(key, 0)
+        return self.busy.get(key, 0)
 
     def total_in_flight(self) -> int:
-        return sum(self._busy.values())
+        return sum(self.busy.values())
 
     def begin(self, key: Hashable) -> None:
-        self._busy[key] = self._busy.get(key, 0) + 1
+        self.busy[key] = self.busy.get(key, 0) + 1
 
     def end(self, key: Hashable) -> None:
-        n = self._busy.get(key, 0) - 1
+        n = self.busy.get(key, 0)
         if n > 0:
-            self._busy[key] = n
-        else:
-            self._busy.pop(key, None)
+            self.busy[key] = n - 1
 
     def order(self, targets: Sequence[T], strategy: Strategy) -> list[T]:
         """Every target exactly once, in the order this request should try them."""

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from time import perf_counter
 from typing import Literal, TypeVar
 
 import orjson
 
-from bastion.config.schema import BastionConfig, RetryConfig
+from bastion.config.schema import BastionConfig, CircuitConfig, RetryConfig
 from bastion.core.context import CANCELLED, Attempt, RequestContext
 from bastion.core.errors import BastionError, NotFound, UpstreamError, UpstreamUnavailable
 from bastion.core.makers import maker
@@ -33,7 +33,7 @@ from bastion.core.types import (
 from bastion.observability.tracing import RequestTracer
 from bastion.providers.balance import Balancer, Strategy
 from bastion.providers.base import EmbeddingsFormat, WireFormat
-from bastion.providers.circuit import UNGUARDED, CircuitBreaker, CircuitState, Permit
+from bastion.providers.circuit import CALL, PROBE, Breaker, CircuitBreaker, CircuitState, circuit_breaker
 from bastion.providers.registry import wire_format
 from bastion.providers.streaming import OpenStream, RoutedStream, first_content
 from bastion.providers.transport import (
@@ -48,6 +48,8 @@ _FALLBACK_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 R = TypeVar("R")
 _ATTEMPT = maker(Attempt)
+# A target without a breaker is called through this one: disabled, it lets every call through and hears nothing.
+_NO_BREAKER: Breaker = CircuitBreaker(CircuitConfig(enabled=False))
 
 
 @dataclass(slots=True, frozen=True)
@@ -60,7 +62,7 @@ class Target:
     retry: RetryConfig
     weight: int = 1
     priority: int = 0
-    breaker: CircuitBreaker | None = None
+    breaker: Breaker | None = None
     # (provider, model), made once (read twice per call: the balancer's in-flight count)
     key: tuple[str, str] = field(init=False, repr=False, compare=False)
 
@@ -87,7 +89,7 @@ def build_routes(config: BastionConfig) -> dict[str, Route]:
             connect_timeout=p.timeouts.connect, first_byte_timeout=p.timeouts.first_byte,
             idle_timeout=p.timeouts.idle, total_timeout=p.timeouts.total,
             max_connections=p.max_connections, max_response_bytes=p.max_response_bytes), fmt)
-    breakers: dict[tuple[str, str], CircuitBreaker] = {}  # one per (provider, model), shared by aliases
+    breakers: dict[tuple[str, str], Breaker] = {}  # one per (provider, model), shared by aliases
     routes = {}
     for m in config.models:
         targets: list[Target] = []
@@ -95,8 +97,8 @@ def build_routes(config: BastionConfig) -> dict[str, Route]:
             provider = config.providers[t.provider]
             breaker = breakers.get((t.provider, t.model))
             if breaker is None:
-                breaker = breakers[(t.provider, t.model)] = CircuitBreaker(provider.circuit,
-                                                                           name=f"{t.provider}/{t.model}")
+                breaker = breakers[(t.provider, t.model)] = circuit_breaker(provider.circuit,
+                                                                            f"{t.provider}/{t.model}")
             targets.append(Target(provider=t.provider, model=t.model, kind=provider.kind,
                                   fmt=endpoints[t.provider][1], endpoint=endpoints[t.provider][0],
                                   retry=provider.retry, weight=t.weight, priority=t.priority, breaker=breaker))
@@ -111,47 +113,29 @@ def is_target_failure(err: BastionError) -> bool:
     return isinstance(err, UpstreamError) and (err.retryable or err.status in _FALLBACK_STATUSES)
 
 
-def _failed(permit: Permit, breaker: CircuitBreaker | None) -> None:
-    if not permit.done:
-        permit.failure()
-    elif breaker is not None:
-        breaker.record_failure()  # a stream that broke after its permit said "healthy"
-
-
 class _Lease:
     """A held call's hold on a target (a stream's): its in-flight slot (least_busy), taken by the
-    router before the call (`Balancer.begin`), and its circuit permit. `end()` frees the slot once;
-    an unresolved permit is released without a verdict."""
+    router before the call (`Balancer.begin`). `end()` frees the slot once. (The call's circuit
+    verdict is given when it opened: a failure after that is one seen outside a call.)"""
 
-    __slots__ = ("_balancer", "_breaker", "_ended", "_key", "_permit")
+    __slots__ = ("_balancer", "_breaker", "_ended", "_key")
 
-    def __init__(self, balancer: Balancer, target: Target, permit: Permit) -> None:
+    def __init__(self, balancer: Balancer, target: Target) -> None:
         self._balancer = balancer
         self._key = target.key
         self._breaker = target.breaker
-        self._permit = permit
         self._ended = False
 
     def failed(self, err: UpstreamError) -> None:
         """The stream failed after its first content (RoutedStream's `failed`): against the target
         when the error says it is unhealthy."""
-        if is_target_failure(err):
-            _failed(self._permit, self._breaker)
+        if self._breaker is not None and is_target_failure(err):
+            self._breaker.record_failure()  # a stream that broke after its call said "healthy"
 
     def end(self) -> None:
         if not self._ended:
             self._ended = True
-            self._permit.release()
             self._balancer.end(self._key)
-
-
-class _Tried:
-    """What one request's walk over the targets has seen so far. Class defaults, no `__init__`: made
-    on every request, most of which never write to it (an instance with an `__init__` costs ~2k
-    instructions more)."""
-
-    last: BastionError | None = None
-    refused: tuple[Target, ...] = ()  # skipped: circuit open
 
 
 class Router:
@@ -164,6 +148,16 @@ class Router:
         self._sleep = sleep
         self.balancer = balancer or Balancer()
 
+    @property
+    def tracer(self) -> RequestTracer | None:
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer: RequestTracer | None) -> None:
+        self._tracer = tracer
+        # (a tracer's `enabled` is fixed when it is made: read once here, not per attempt)
+        self._traced = tracer if tracer is not None and tracer.enabled else None
+
     def route(self, alias: str, kind: str = "chat") -> Route:
         r = self.routes.get(alias)
         if r is None or r.kind != kind:
@@ -174,7 +168,7 @@ class Router:
 
     def circuits(self) -> list[tuple[str, str, CircuitState]]:
         """(provider, model, state) of every target's breaker: for a gauge and for /readyz detail."""
-        seen: dict[tuple[str, str], CircuitBreaker] = {}
+        seen: dict[tuple[str, str], Breaker] = {}
         for r in self.routes.values():
             for t in r.targets:
                 if t.breaker is not None:
@@ -202,7 +196,8 @@ class Router:
         Each target is called up to `retry.attempts` times; a provider-side failure moves on to the
         next target, an error that must not fall back (the provider rejected the request itself) is
         raised. (The walk is one loop over both passes, the forced one last: no coroutine per target.)"""
-        tried = _Tried()
+        last: BastionError | None = None
+        refused: tuple[Target, ...] = ()  # skipped: circuit open
         targets = route.targets
         # (one target: the balancer's order is that target; most routes have one)
         queue: Sequence[Target] = targets if len(targets) == 1 else self.balancer.order(targets, route.strategy)
@@ -210,10 +205,10 @@ class Router:
         n = 0
         while True:
             if n == len(queue):
-                if force or not (tried.refused and route.when_all_open == "try"):
+                if force or not (refused and route.when_all_open == "try"):
                     break
                 # every target refused or failed: those refused (circuit open) are tried regardless
-                queue, force, n = tried.refused, True, 0  # (a tuple: what these tries add does not change it)
+                queue, force, n = refused, True, 0  # (a tuple: what these tries add does not change it)
                 continue
             t = queue[n]
             n += 1
@@ -222,62 +217,68 @@ class Router:
             except BastionError as e:
                 # This target cannot express the request (e.g. n > 1 for Anthropic): try the next.
                 ctx.attempts.append(Attempt(t.provider, t.model, "unsupported", e.status, 0.0))
-                tried.last = e
+                last = e
                 continue
             path = path_of(t)
-            for attempt in range(t.retry.attempts):
-                if t.breaker is None:
-                    permit: Permit | None = UNGUARDED
-                else:
-                    permit = t.breaker.force() if force else t.breaker.acquire()
-                if permit is None:
+            breaker = t.breaker or _NO_BREAKER
+            attempt = 0
+            while True:
+                # The call's circuit verdict is given here, by its kind (circuit.py's `admit`: no Permit per call).
+                admitted = breaker.admit_forced() if force else breaker.admit()
+                if admitted is None:
                     ctx.attempts.append(Attempt(t.provider, t.model, "circuit_open", 503, 0.0))
-                    if not force and t not in tried.refused:
-                        tried.refused += (t,)
+                    if not force and t not in refused:
+                        refused += (t,)
                     break  # the next target
-                # The call's in-flight slot and permit; a held call (a stream) keeps them in a _Lease. Without
-                # one (every non-streamed call), they are ended below: no object per call.
+                kind = admitted
+                # The call's in-flight slot (`Balancer.begin`, inline); a held call (a stream) keeps it in a
+                # _Lease. Without one (every non-streamed call), it is ended below: no object per call.
                 balancer = self.balancer
-                balancer.begin(t.key)
-                started = time.perf_counter()
-                kept = False
+                busy = balancer.busy
+                key = t.key
+                busy[key] = busy.get(key, 0) + 1
+                started = perf_counter()
+                kept = settled = False
                 try:
-                    tracer = self.tracer
-                    if tracer is not None and tracer.enabled:
+                    tracer = self._traced
+                    if tracer is not None:
                         with tracer.attempt(ctx, t.provider, t.model) as trace_headers:
                             status, result = await open_(t, path, body, trace_headers)
                     else:
                         status, result = await open_(t, path, body, None)
-                    permit.success()
-                    ms = (time.perf_counter() - started) * 1000
+                    settled = True
+                    if kind == CALL:
+                        breaker.succeeded()
+                    elif kind:
+                        breaker.settle(kind, True)
+                    ms = (perf_counter() - started) * 1000
                     ctx.upstream_ms += ms
                     ctx.attempts.append(_ATTEMPT(t.provider, t.model, "ok", status, ms))  # (Attempt(...): core/makers.py)
                     if hold:
                         kept = True
-                        return t, result, _Lease(balancer, t, permit)
+                        return t, result, _Lease(balancer, t)
                     return t, result, None
                 except BastionError as e:
-                    ms = (time.perf_counter() - started) * 1000
+                    ms = (perf_counter() - started) * 1000
                     ctx.upstream_ms += ms
                     ctx.attempts.append(Attempt(t.provider, t.model, e.code, getattr(e, "upstream_status", None)
                                                 or e.status, ms))
-                    if is_target_failure(e):
-                        _failed(permit, t.breaker)
-                    else:
-                        permit.success()
-                    err = tried.last = e
+                    if kind and not settled:  # (settled: what raised came after the verdict)
+                        settled = True
+                        breaker.settle(kind, not is_target_failure(e))
+                    err = last = e
                 except asyncio.CancelledError:
                     # the client left while the call was in flight: the provider may have read (and will bill)
                     # the input, so the request is settled on its input estimate (limits/estimate.py)
-                    ms = (time.perf_counter() - started) * 1000
+                    ms = (perf_counter() - started) * 1000
                     ctx.upstream_ms += ms
                     ctx.attempts.append(Attempt(t.provider, t.model, CANCELLED, None, ms))
                     raise
                 finally:
                     if not kept:  # (a lease's end)
-                        if not permit.done:  # (resolved: its release does nothing)
-                            permit.release()
-                        balancer.end(t.key)
+                        if kind == PROBE and not settled:
+                            breaker.release(kind)
+                        busy[key] -= 1  # (`Balancer.end`: begun above)
                 if not (isinstance(err, UpstreamError) and err.retryable):
                     if err.status in _FALLBACK_STATUSES:
                         break  # provider-side, not worth retrying here: next target
@@ -286,9 +287,9 @@ class Router:
                 if delay is None:
                     break
                 await self._sleep(delay)
-        last = tried.last
+                attempt += 1
         if last is None:
-            wait = min((t.breaker.retry_after() for t in tried.refused if t.breaker is not None), default=None)
+            wait = min((t.breaker.retry_after() for t in refused if t.breaker is not None), default=None)
             raise UpstreamUnavailable(
                 f"every target of '{route.alias}' is refusing calls after repeated failures (circuit open)",
                 code="circuit_open", retry_after=wait, retryable=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -17,7 +17,7 @@ from bastion.config.schema import CircuitConfig, RetryConfig
 from bastion.core.context import RequestContext
 from bastion.core.errors import BastionError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bastion.core.types import ChatRequest
-from bastion.providers.circuit import CircuitBreaker
+from bastion.providers.circuit import Breaker, CircuitBreaker
 from bastion.providers.openai import OPENAI
 from bastion.providers.router import Route, Router, Target
 from bastion.providers.transport import Endpoint
@@ -164,15 +164,34 @@ EP = Endpoint(name="p", base_url="http://upstream.invalid/v1", auth_headers={}, 
               first_byte_timeout=1, idle_timeout=1, total_timeout=1, max_connections=1)
 
 
-def target(model: str, attempts: int = 2, breaker: CircuitBreaker | None = None, priority: int = 0) -> Target:
+def target(model: str, attempts: int = 2, breaker: Breaker | None = None, priority: int = 0) -> Target:
     return Target(provider="p", model=model, kind="openai", fmt=OPENAI, endpoint=EP,
                   retry=RetryConfig(attempts=attempts, backoff_base=0.0, backoff_max=1.0), priority=priority,
                   breaker=breaker)
 
 
-def cb(clock: Clock, **kw: object) -> CircuitBreaker:
+_NATIVE_BREAKERS = [False]  # (every test runs with both breakers: the Python class and its C state machine)
+
+
+@pytest.fixture(autouse=True, params=["python", "c"])
+def breakers(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.param == "c":
+        pytest.importorskip("bastion._native")
+    _NATIVE_BREAKERS[0] = request.param == "c"
+    yield
+    _NATIVE_BREAKERS[0] = False
+
+
+def cb(clock: Clock, **kw: object) -> Breaker:
     cfg = CircuitConfig.model_validate({"consecutive_failures": 2, "cooldown_seconds": 10, **kw})
+    if _NATIVE_BREAKERS[0]:
+        from bastion._native import circuit_core
+        return circuit_core(cfg, "", clock)
     return CircuitBreaker(cfg, clock=clock)
+
+
+def probes(b: Breaker) -> int:
+    return b._internals()[3] if hasattr(b, "_internals") else b._probes  # type: ignore[attr-defined, no-any-return]
 
 
 def make(targets: list[Target], script: dict[str, list[object]], when_all_open: str = "try",
@@ -440,4 +459,4 @@ def test_router_invariants(shape, outcomes, stream, strategy, when_all_open):
         assert c.attempts[-1].status == 400  # a client error stops the walk: nothing was tried after it
     for t in targets:
         if t.breaker is not None:
-            assert t.breaker._probes == 0
+            assert probes(t.breaker) == 0
