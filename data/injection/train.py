@@ -98,6 +98,9 @@ WRITTEN_EXTRA |= {"written_dressed"}
 # eligible on the dev halves at offset -0.05 but its model flags more whole files (long_inputs / long_docs dev), off
 # (dev_results_round32.md); shipped in the thirty-fourth round with a split offset (below)
 WRITTEN_EXTRA |= {"written_chat"}
+# thirty-seventh round: red-team lists of short, paraphrased and multilingual attacks from three registry packages
+# (collect.redteam_lists: promptwl, hermes-jailbench, nullsec-promptinject), named the same way
+WRITTEN_EXTRA |= {"redteam_lists"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
