@@ -246,11 +246,10 @@ class BudgetStage:
                 # log and the audit record count, as the usage report does
                 ctx.usage = usage
         attempts = ctx.attempts  # _served_price, its usual case (the last attempt served) inlined
-        price = None
-        if attempts and attempts[-1].outcome == "ok":
-            price = self._priced.get(attempts[-1].model)  # PriceTable.get without its call, once priced
-            if price is None:
-                price = self._price_of(attempts[-1].model)
+        last = attempts[-1] if attempts else None
+        if last is not None and last.outcome == "ok":
+            # PriceTable.get without its call, once the model is priced
+            price = self._priced.get(last.model) or self._price_of(last.model)
         else:
             price = self._served_price(ctx)
         if price is None:
