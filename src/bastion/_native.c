@@ -1088,6 +1088,8 @@ static PyMethodDef methods[] = {
      "bucket_give_back and ledger_account in one call, all or nothing (_native_bucket.c)."},
     {"bucket_admit", (PyCFunction)(void (*)(void))native_bucket_admit, METH_FASTCALL,
      "bucket_take_headed and ledger_hold in one call, all or nothing (_native_bucket.c)."},
+    {"estimate_chat", (PyCFunction)(void (*)(void))native_estimate_chat, METH_FASTCALL,
+     "limits/estimate.py estimate_request of a chat request measure_texts measures, or None (_native_measure.c)."},
     {"measure_texts", (PyCFunction)(void (*)(void))native_measure_texts, METH_FASTCALL,
      "limits/estimate.py _measure of a chat request of plain ASCII text parts, or None (_native_measure.c)."},
     {"audit_link", (PyCFunction)(void (*)(void))native_audit_link, METH_FASTCALL,

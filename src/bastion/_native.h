@@ -198,6 +198,7 @@ typedef struct {
     Py_ssize_t off[SLOTS_MAX];
 } Slots;
 int native_slots_of(Slots *c, PyTypeObject *type, const char *const *names, int n);
+PyObject *native_estimate_chat(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* Slot `off` of o: borrowed, NULL when unset. */
 #define SLOT_AT(o, off) (*(PyObject **)((char *)(o) + (off)))
 PyObject *native_keyed_digest(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

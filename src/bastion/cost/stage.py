@@ -74,7 +74,10 @@ class BudgetStage:
         # per alias: (dearest input, dearest output, price) of each priced target, for `_worst`
         self._worst_rows = {alias: tuple(_worst_row(p) for p in (prices.get(m) for m in models) if p is not None)
                             for alias, models in model_targets.items()}
+        # the row of each alias with a single priced target: `plan` prices it without `_worst`'s call and loop
+        self._only_row = {alias: rows[0] for alias, rows in self._worst_rows.items() if len(rows) == 1}
         self._recorder = recorder
+        self._priced: dict[str, Price] = {}  # upstream model -> its price, as the table gives it (see _price_of)
         self._clock = clock or time.time
         # Per-request allocations dominate this stage's cost: slots are cached per key and day
         # (principal, day, budget slots, their names, spend slots).
@@ -154,7 +157,15 @@ class BudgetStage:
             return _RESERVATION(None, labels, None, now, (), 0, False, names, (), partnered, request, None, spend)
         if est is None:
             est = estimate_for(ctx, request, self._default_out)  # what a settlement without reported usage charges
-        amount, price = self._worst(ctx.model or request.model, est.bound or input_bound(request), est.output)
+        model = ctx.model or request.model
+        bound = est.bound or input_bound(request)
+        only = self._only_row.get(model)
+        if only is not None:  # _worst of a single row, inlined
+            out = est.output
+            amount = -(-((bound if bound > 0 else 0) * only[0] + (out if out > 0 else 0) * only[1]) // PICO_PER_MICRO)
+            price: Price | None = only[2]
+        else:
+            amount, price = self._worst(model, bound, est.output)
         uncapped = request if isinstance(request, ChatRequest) and not request.max_tokens else None
         # By position (estimate, labels, price, now, slots, amount, done, names, wanted, partnered, request,
         # uncapped, spend): keywords make a class call build and unpack a dict of them.
@@ -235,12 +246,23 @@ class BudgetStage:
                 # log and the audit record count, as the usage report does
                 ctx.usage = usage
         attempts = ctx.attempts  # _served_price, its usual case (the last attempt served) inlined
-        price = self._prices.get(attempts[-1].model) if attempts and attempts[-1].outcome == "ok" \
-            else self._served_price(ctx)
+        last = attempts[-1] if attempts else None
+        if last is not None and last.outcome == "ok":
+            # PriceTable.get without its call, once the model is priced
+            price = self._priced.get(last.model) or self._price_of(last.model)
+        else:
+            price = self._served_price(ctx)
         if price is None:
             self._estimated(ctx, res)
             price = res.price
-        actual = -(-price.cost_pico(usage) // PICO_PER_MICRO) if price is not None else 0  # (cost_micros)
+        if price is None:
+            actual = 0
+        elif usage.cached_input_tokens <= 0 and usage.cache_write_tokens <= 0 and usage.reasoning_tokens <= 0:
+            # Price.cost_pico's usual case, without its call (the general case below gives the same)
+            i, o = usage.input_tokens, usage.output_tokens
+            actual = -(-((i if i > 0 else 0) * price.input + (o if o > 0 else 0) * price.output) // PICO_PER_MICRO)
+        else:
+            actual = -(-price.cost_pico(usage) // PICO_PER_MICRO)  # (cost_micros)
         ctx.cost_micros = actual
         p = ctx.principal
         if p is None:
@@ -288,8 +310,15 @@ class BudgetStage:
     def _served_price(self, ctx: RequestContext) -> Price | None:
         for a in reversed(ctx.attempts):
             if a.outcome == "ok":
-                return self._prices.get(a.model)
+                return self._price_of(a.model)
         return None
+
+    def _price_of(self, model: str) -> Price | None:
+        """The price table's price of `model`, kept in `_priced` when it has one (the table never changes)."""
+        price = self._prices.get(model)
+        if price is not None and len(self._priced) < 10_000:
+            self._priced[model] = price
+        return price
 
 
 def _spend_slots(p: Principal, labels: PeriodLabels) -> list[BudgetSlot]:

@@ -55,10 +55,13 @@ class TokenEstimate:
 
 
 _measure_texts: Callable[[object, type, type], tuple[int, int, int] | None] | None
+_estimate_chat: Callable[[object, type, type, int, Callable[[int, int, int], TokenEstimate]],
+                         TokenEstimate | None] | None
 try:
+    from bastion._native import estimate_chat as _estimate_chat
     from bastion._native import measure_texts as _measure_texts
 except ImportError:  # not built: _measure_general measures every request
-    _measure_texts = None
+    _measure_texts = _estimate_chat = None
 
 _ESTIMATE = maker(TokenEstimate)  # TokenEstimate(input, output, bound), made without the class call
 
@@ -125,6 +128,10 @@ def input_bound(request: ChatRequest | EmbeddingsRequest) -> int:
 
 def estimate_request(request: ChatRequest | EmbeddingsRequest, default_max_output: int) -> TokenEstimate:
     """The estimate; of a chat request with its input bound, from the same pass over the texts."""
+    if _estimate_chat is not None:  # the usual chat request (what measure_texts measures), all of it in C
+        est = _estimate_chat(request, TextPart, Message, default_max_output, _ESTIMATE)
+        if est is not None:
+            return est
     if isinstance(request, EmbeddingsRequest):
         return TokenEstimate(estimate_input(request), 0)
     out = request.max_tokens if request.max_tokens is not None and request.max_tokens > 0 else default_max_output

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bastion.config.loader import parse_config
 from bastion.config.schema import BastionConfig
@@ -40,8 +42,11 @@ def config() -> BastionConfig:
         "providers": {"openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-x"}},
         "models": [{"name": "m", "targets": [{"provider": "openai", "model": "gpt-4o-mini"},
                                              {"provider": "openai", "model": "gpt-4o"}]},
-                   {"name": "fixed", "targets": [{"provider": "openai", "model": "flat"}]}],
-        "pricing": {"flat": {"input_per_mtok": 0, "output_per_mtok": 1000}},  # $0.001 per output token
+                   {"name": "fixed", "targets": [{"provider": "openai", "model": "flat"}]},
+                   {"name": "solo", "targets": [{"provider": "openai", "model": "gpt-4o"}]}],
+        "pricing": {"flat": {"input_per_mtok": 0, "output_per_mtok": 1000},  # $0.001 per output token
+                    "thinker": {"input_per_mtok": 1, "output_per_mtok": 2, "reasoning_per_mtok": 7,
+                                "cache_write_per_mtok": 3, "cache_write_1h_per_mtok": 5}},
         "teams": {"payments": {"budgets": [{"usd": 0.5, "period": "month"}]}},
     }, env={})
 
@@ -308,3 +313,45 @@ async def test_a_budgeted_request_without_max_tokens_is_capped_at_the_output_it_
     capped = chat(max_tokens=7)
     await st.check(ctx_for(Principal("k", "k", budgets=(Budget(10**9, "day"),)), rid="r2"), capped)
     assert capped.max_tokens == 7
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(0, 5000), max_tokens=st.one_of(st.none(), st.integers(-5, 10**6)),
+       default_out=st.integers(0, 4096), n=st.one_of(st.none(), st.integers(0, 4)),
+       model=st.sampled_from(["m", "fixed", "solo", "gpt-4o-mini"]))
+def test_plan_prices_a_single_target_alias_as_worst_does(size: int, max_tokens: int | None, default_out: int,
+                                                        n: int | None, model: str) -> None:
+    """`plan` prices an alias of one priced target without `_worst`'s call: the same amount and price as
+    `_worst` (over every target), for any estimate; a two-target alias and a direct model take `_worst`."""
+    cfg = config()
+    limits = cfg.limits.model_copy(update={"default_max_output_tokens": default_out})
+    st_ = BudgetStage(MemoryBackend(), PriceTable.for_config(cfg), limits, cfg.teams,
+                      {m.name: [t.model for t in m.targets] for m in cfg.models}, clock=Clock())
+    req = chat("y" * size, model=model)
+    req.max_tokens = max_tokens
+    req.n = n
+    ctx = ctx_for(Principal("k", "k", budgets=(Budget(10**12, "day"),)), model=model)
+    res = st_.plan(ctx, req)
+    assert res.estimate is not None
+    assert (res.amount, res.price) == st_._worst(model, res.estimate.bound, res.estimate.output)
+    assert (model in ("fixed", "solo")) == (model in st_._only_row)
+
+
+@settings(max_examples=300, deadline=None)
+@given(usage=st.builds(Usage, *(st.integers(-3, 10**7) for _ in range(6))),
+       served=st.sampled_from(["gpt-4o-mini", "gpt-4o", "flat", "o1", "thinker", "claude-3-5-sonnet-20241022"]))
+def test_the_settlement_charges_what_the_price_table_says(usage: Usage, served: str) -> None:
+    """`settlement` prices the usual usage without Price.cost_pico's call and keeps the served model's price:
+    whatever the usage (cached, written, reasoning tokens, negative counts), what Price.cost_micros gives,
+    on the first request and the next ones."""
+    st_ = stage(MemoryBackend())
+    price = PriceTable.for_config(config()).get(served)
+    assert price is not None
+    for i in range(2):
+        ctx = ctx_for(Principal("k", "k"), rid=f"r{i}")
+        res = st_.plan(ctx, chat())
+        served_ctx = ctx
+        served_ctx.attempts.append(Attempt("openai", served, "ok", 200))
+        served_ctx.usage = usage
+        assert st_.settlement(served_ctx, res) is not None
+        assert served_ctx.cost_micros == price.cost_micros(usage)

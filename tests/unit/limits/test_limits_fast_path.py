@@ -24,6 +24,7 @@ from bastion.core.context import Attempt, Budget, Principal, RequestContext
 from bastion.core.errors import BastionError
 from bastion.core.types import (
     ChatRequest,
+    EmbeddingsRequest,
     ImagePart,
     Message,
     TextPart,
@@ -79,6 +80,55 @@ def test_measure_texts_is_the_python_measure(req: ChatRequest) -> None:
     assert estimate._measure(req) == want
     assert estimate.estimate_request(req, 77) == estimate.TokenEstimate(
         estimate._chat_input(*want), 77, estimate._chat_bound(req, *want))
+
+
+OUTPUTS = st.one_of(st.none(), st.sampled_from([0, -1, 1, 256, 2**62, 2**63, 2**70]), st.integers(-5, 10**6),
+                   st.booleans())
+
+
+def python_estimate(req: ChatRequest, default_out: object) -> estimate.TokenEstimate:
+    """estimate_request without the C estimate (the C measure still in place: tested above)."""
+    saved, estimate._estimate_chat = estimate._estimate_chat, None
+    try:
+        return estimate.estimate_request(req, default_out)  # type: ignore[arg-type]
+    finally:
+        estimate._estimate_chat = saved
+
+
+@pytest.mark.skipif(estimate._estimate_chat is None, reason="C accelerator not built")
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(REQUESTS, OUTPUTS, st.one_of(st.none(), st.sampled_from([0, 2, 3, 2**62])), OUTPUTS)
+def test_estimate_chat_is_the_python_estimate(req: ChatRequest, max_tokens: int | None, n: int | None,
+                                             default_out: int | None) -> None:
+    """The whole estimate in C (`estimate_chat`) is the Python one: input, output and bound, each an exact
+    int; it leaves to Python (None) whatever it does not measure or cannot hold (non-int counts, overflow)."""
+    assert estimate._estimate_chat is not None
+    req.max_tokens = max_tokens
+    req.n = n
+    try:
+        want = python_estimate(req, default_out)
+    except TypeError:  # (a None default with no max_tokens: the Python code raises on n > 1)
+        assert estimate._estimate_chat(req, TextPart, Message, default_out, estimate._ESTIMATE) is None  # type: ignore[arg-type]
+        return
+    got = estimate._estimate_chat(req, TextPart, Message, default_out, estimate._ESTIMATE)  # type: ignore[arg-type]
+    if got is not None:
+        assert type(got) is estimate.TokenEstimate
+        assert (got.input, got.output, got.bound) == (want.input, want.output, want.bound)
+        assert all(type(v) is int for v in (got.input, got.output, got.bound))
+        assert estimate._measure_texts is not None and estimate._measure_texts(req, TextPart, Message) is not None
+    got = estimate.estimate_request(req, default_out)  # type: ignore[arg-type]
+    assert (got.input, got.output, got.bound) == (want.input, want.output, want.bound)
+
+
+def test_estimate_chat_takes_the_usual_request() -> None:
+    assert estimate._estimate_chat is not None or pytest.skip("C accelerator not built")
+    req = ChatRequest(model="m", messages=[Message("user", [TextPart("abcde")])], system=[TextPart("de")],
+                      max_tokens=10, n=3)
+    got = estimate._estimate_chat(req, TextPart, Message, 99, estimate._ESTIMATE)
+    assert got is not None and (got.input, got.output, got.bound) == (2 + 4, 30, 7 + 16 + 8)
+    assert estimate._estimate_chat(EmbeddingsRequest("m", ["x"]), TextPart, Message, 99, estimate._ESTIMATE) is None
+    with pytest.raises(TypeError):
+        estimate._estimate_chat(req, "TextPart", Message, 99, estimate._ESTIMATE)  # type: ignore[arg-type]
 
 
 def test_measure_texts_refuses_what_it_does_not_read() -> None:
