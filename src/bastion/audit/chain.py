@@ -22,6 +22,13 @@ from bastion.core.secret import Secret
 
 GENESIS = "0" * 64
 _sha256 = hashlib.sha256
+try:
+    from bastion._native import audit_sha256_hex
+except ImportError:  # not built
+    audit_sha256_hex = None  # type: ignore[assignment]
+# audit_link's hash: its own call of libcrypto's SHA-256 (None) when it found the library hashlib loaded, ~3.3k
+# instructions a record less than a hashlib object (callgrind); else hashlib's constructor
+_link_sha = None if audit_sha256_hex is not None and audit_sha256_hex(b"") is not None else _sha256
 _new_tuple = tuple.__new__
 CheckpointKind = Literal["checkpoint", "anchor"]
 
@@ -100,7 +107,7 @@ class Chain:
         # record less), for every record audit_body writes; None for the others, which take the code below.
         # Both are the C body's: tests take the Python path by setting _record._native_body to None.
         if _record._native_body is not None and (link := _record._native_link) is not None:
-            linked = link(StoredRecord, record, writer_id, seq, RECORD_VERSION, head, _sha256)
+            linked = link(StoredRecord, record, writer_id, seq, RECORD_VERSION, head, _link_sha)
             if linked is not None:  # a StoredRecord (audit_link makes the type it is given), [5] its hash
                 self.seq, self.head = seq, linked[5]  # type: ignore[assignment]
                 return linked  # type: ignore[return-value]

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tests.unit.audit.test_audit_body_native import W, _plain_record, _record, old_append, outcome, typical
 from tests.unit.audit.test_audit_body_native import ctx as body_ctx
 
+from bastion.audit import chain as chain_mod
 from bastion.audit import record as record_mod
 from bastion.audit.chain import GENESIS, Chain, StoredRecord
 from bastion.audit.record import RECORD_VERSION, AuditRecord, build_record
@@ -177,3 +178,41 @@ def test_a_record_holding_a_container_stays_tracked() -> None:
     cycle.append(rec)  # a cycle through the record: the collector must still see it
     assert gc.is_tracked(rec)
     assert gc.collect() >= 0 and cycle[0] is rec
+
+
+# ---- audit_link's own SHA-256 (libcrypto's SHA256_* found in the process), chain.py's hash when found ----
+
+def test_chain_hashes_with_the_c_sha256_where_libcrypto_is_loaded() -> None:
+    from bastion._native import audit_sha256_hex
+
+    if sys.platform == "linux":  # hashlib's libcrypto is loaded: audit_link must not fall back silently
+        assert audit_sha256_hex(b"") is not None
+        assert chain_mod._link_sha is None
+    else:
+        assert chain_mod._link_sha is (None if audit_sha256_hex(b"") is not None else hashlib.sha256)
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=300) | st.integers(0, 200).map(lambda n: b"\x80" * n))
+def test_the_c_sha256_is_hashlibs(data: bytes) -> None:
+    from bastion._native import audit_sha256_hex
+
+    got = audit_sha256_hex(data)
+    assert got is None or got == hashlib.sha256(data).hexdigest()
+    with pytest.raises(TypeError):
+        audit_sha256_hex(bytearray(data))  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(_plain_record | _record, st.integers(1, 2**62), _head)
+def test_the_row_hashed_in_c_is_the_row_hashed_by_hashlib(rec: AuditRecord, seq: int, head: str) -> None:
+    """audit_link with None (its own SHA-256) makes the row it makes with hashlib's constructor."""
+    assert record_mod._native_link is not None
+    by_hashlib = outcome(lambda: link(rec, W, seq, head))
+    own = outcome(lambda: record_mod._native_link(StoredRecord, rec, W, seq, RECORD_VERSION, head, None))
+    if chain_mod._link_sha is None:
+        assert own == by_hashlib
+        if isinstance(own, StoredRecord):
+            assert [type(v) for v in own] == [type(v) for v in by_hashlib]  # type: ignore[union-attr]
+    else:
+        assert own is None
