@@ -1087,6 +1087,8 @@ static PyMethodDef methods[] = {
      "limits/estimate.py _measure of a chat request of plain ASCII text parts, or None (_native_measure.c)."},
     {"audit_link", (PyCFunction)(void (*)(void))native_audit_link, METH_FASTCALL,
      "audit/chain.py Chain.append: a record's stored row, its body hashed after the head, or None (_native_audit.c)."},
+    {"audit_link_run", (PyCFunction)(void (*)(void))native_audit_link_run, METH_FASTCALL,
+     "audit/chain.py Chain.link_run: the rows of a run of the writer's records, up to one it does not chain (_native_audit.c)."},
     {"audit_sha256_hex", native_audit_sha256_hex, METH_O,
      "audit_link's own SHA-256 of bytes as hex (libcrypto's, when loaded), or None (_native_audit.c)."},
     {"audit_record", (PyCFunction)(void (*)(void))native_audit_record, METH_FASTCALL,
