@@ -10,7 +10,10 @@
  * past 64 bits, a surrogate, a time before 1970 or after 9999) it returns None and the caller takes the
  * Python path, which writes (or refuses) such a record as before. An exception only for MemoryError. */
 #include "_native.h"
+#if defined(__unix__) || defined(__APPLE__)
 #include <dlfcn.h>
+#define HAVE_DLOPEN 1
+#endif
 #include <structmember.h>
 
 enum { OK = 0, SLOW = 1, FAIL = -1 };
@@ -607,6 +610,7 @@ sha_ready(void)
     if (sha_state != 0)
         return sha_state > 0;
     sha_state = -1;
+#ifdef HAVE_DLOPEN
     static const char *const libs[] = {"libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.so"};
     for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]) && sha_init == NULL; i++) {
         void *lib = dlopen(libs[i], RTLD_NOW | RTLD_NOLOAD);  /* only one already loaded: never a new library */
@@ -619,6 +623,7 @@ sha_ready(void)
             sha_init = init, sha_update = update, sha_final = final;
         /* the handle is kept open: the library stays loaded while its functions are used */
     }
+#endif
     if (sha_init == NULL)
         return 0;
     static const char two[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
