@@ -763,8 +763,9 @@ native_audit_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  *
  * Chain.append of items[k][0] for k from start, each record's row made as audit_link makes it with seq + 1,
  * seq + 2, ... and each next row hashed after the row before's hash: the rows, up to (not including) the
- * first item it does not chain: one audit_link hands back (None), one that raises (the error is cleared: the
- * caller chains that record again through Chain.append, which raises it again or takes the Python path), an
+ * first item it does not chain: one audit_link hands back (None), one that raises an Exception (cleared: the
+ * caller chains that record again through Chain.append, which raises it again or takes the Python path; any
+ * other, such as KeyboardInterrupt, is raised here and no row is returned), an
  * item that is no tuple, or the end (stop or the list's end). The writer's loop over a batch, ~1.5k instructions
  * a record of Python frames less (callgrind). */
 PyObject *
@@ -804,6 +805,11 @@ native_audit_link_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(item);
         Py_XDECREF(at);
         if (row == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_Exception)) {  /* KeyboardInterrupt and the like: raised, the */
+                Py_DECREF(head);                             /* chain not advanced (Chain.link_run) */
+                Py_DECREF(rows);
+                return NULL;
+            }
             PyErr_Clear();
             break;
         }

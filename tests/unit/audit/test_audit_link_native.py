@@ -287,3 +287,21 @@ async def test_the_writer_drops_only_the_records_it_cannot_chain(tmp_path: Any, 
     assert report.intact, [str(p) for p in report.problems]
     assert w.records_dropped == len([i for i in bad if i % 2])
     await db.close()
+
+
+def test_a_run_raises_what_is_no_exception_and_leaves_the_chain_as_it_was() -> None:
+    class Interrupting:
+        def __bool__(self) -> bool:
+            raise KeyboardInterrupt
+
+    class Failing:
+        def __bool__(self) -> bool:
+            raise ValueError("no")
+
+    rec = typical()[0]
+    chain = Chain(W)
+    with pytest.raises(KeyboardInterrupt):
+        chain.link_run([(rec, None), (dataclasses.replace(rec, findings=Interrupting()), None)], 0, 2)
+    assert (chain.seq, chain.head) == (0, GENESIS)
+    rows = chain.link_run([(rec, None), (dataclasses.replace(rec, findings=Failing()), None)], 0, 2)
+    assert len(rows) == 1 and (chain.seq, chain.head) == (1, rows[0].hash)
