@@ -178,6 +178,8 @@ PyObject *native_sse_events(PyObject *self, PyObject *const *args, Py_ssize_t na
 PyObject *native_text_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_audit_body(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_audit_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_audit_sha256_hex(PyObject *self, PyObject *data);
+PyObject *native_audit_link_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

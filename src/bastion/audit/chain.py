@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -22,6 +23,15 @@ from bastion.core.secret import Secret
 
 GENESIS = "0" * 64
 _sha256 = hashlib.sha256
+_native_link_run: Callable[..., list[StoredRecord]] | None
+try:
+    from bastion._native import audit_link_run as _native_link_run
+    from bastion._native import audit_sha256_hex
+except ImportError:  # not built
+    audit_sha256_hex = _native_link_run = None  # type: ignore[assignment]
+# audit_link's hash: its own call of libcrypto's SHA-256 (None) when it found the library hashlib loaded, ~3.3k
+# instructions a record less than a hashlib object (callgrind); else hashlib's constructor
+_link_sha = None if audit_sha256_hex is not None and audit_sha256_hex(b"") is not None else _sha256
 _new_tuple = tuple.__new__
 CheckpointKind = Literal["checkpoint", "anchor"]
 
@@ -100,7 +110,7 @@ class Chain:
         # record less), for every record audit_body writes; None for the others, which take the code below.
         # Both are the C body's: tests take the Python path by setting _record._native_body to None.
         if _record._native_body is not None and (link := _record._native_link) is not None:
-            linked = link(StoredRecord, record, writer_id, seq, RECORD_VERSION, head, _sha256)
+            linked = link(StoredRecord, record, writer_id, seq, RECORD_VERSION, head, _link_sha)
             if linked is not None:  # a StoredRecord (audit_link makes the type it is given), [5] its hash
                 self.seq, self.head = seq, linked[5]  # type: ignore[assignment]
                 return linked  # type: ignore[return-value]
@@ -112,6 +122,18 @@ class Chain:
         stored = _new_tuple(StoredRecord, (writer_id, seq, ts_us, record.request_id, head, h, text))
         self.seq, self.head = seq, h
         return stored
+
+    def link_run(self, items: list[tuple[AuditRecord, object]], start: int, stop: int) -> list[StoredRecord]:
+        """`append` of items[k][0] for k from start to stop in one C call (audit_link_run: the writer's loop of
+        Python frames, ~1.5k instructions a record): the rows of a prefix, up to the first record the C code
+        does not chain (the caller appends that one), [] without the C code. The chain advances by the rows."""
+        run = _native_link_run
+        if run is None or _record._native_body is None or _record._native_link is None:
+            return []
+        rows = run(StoredRecord, items, start, stop, self.writer_id, self.seq, RECORD_VERSION, self.head, _link_sha)
+        if rows:
+            self.seq, self.head = rows[-1].seq, rows[-1].hash
+        return rows
 
     def checkpoint(self, key: Secret | None, ts_us: int) -> Checkpoint:
         sig = sign_checkpoint(key, self.writer_id, self.seq, self.head, ts_us) if key is not None else None

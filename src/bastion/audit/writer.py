@@ -253,20 +253,28 @@ class AuditWriter:
         self._batch = batch = [buffer.popleft() for _ in range(n)]
         dropped: set[int] = set()
         pending: list[StoredRecord] = []
-        append = self.chain.append  # the chain is replaced only by this task (_committed), not meanwhile
-        for i, item in enumerate(batch):
-            try:
-                pending.append(append(item[0]))  # leaves the chain as it was when the record cannot be serialised
-            except Exception:
-                # one record that cannot be chained must not take its whole batch (and a seq) with it
-                rec, fut = item
-                self.records_dropped += 1
-                dropped.add(i)
-                log.exception("audit: record cannot be serialised; dropped", extra={"request_id": rec.request_id})
-                if fut is not None and not fut.done():
-                    fut.set_exception(ServiceUnavailable("audit record cannot be stored"))
-                continue
-            if i % 16 == 15 and len(buffer) < self._backlog:
+        chain = self.chain  # replaced only by this task (_committed), not meanwhile
+        append, link_run = chain.append, chain.link_run
+        i = 0
+        while i < n:
+            # the records up to the next multiple of 16 chained in one C call, up to one it does not chain
+            stop = min(n, i - i % 16 + 16)
+            rows = link_run(batch, i, stop)  # type: ignore[arg-type]
+            pending += rows
+            i += len(rows)
+            if i < stop:  # that one (the Python path, or its error)
+                try:
+                    pending.append(append(batch[i][0]))  # leaves the chain as it was when it cannot be serialised
+                except Exception:
+                    # one record that cannot be chained must not take its whole batch (and a seq) with it
+                    rec, fut = batch[i]
+                    self.records_dropped += 1
+                    dropped.add(i)
+                    log.exception("audit: record cannot be serialised; dropped", extra={"request_id": rec.request_id})
+                    if fut is not None and not fut.done():
+                        fut.set_exception(ServiceUnavailable("audit record cannot be stored"))
+                i += 1
+            if i % 16 == 0 and len(buffer) < self._backlog:
                 # Hashing a big batch must not stall requests: at 64 records a slice (~0.5 ms) put
                 # ~0.9 ms on the p99 latency at concurrency 1 (3.2-4.0 ms vs 2.3-2.9 ms at 16, A/B).
                 # Behind by more than two batches (the process is saturated), the writer keeps the

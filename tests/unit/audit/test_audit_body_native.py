@@ -321,3 +321,20 @@ def test_a_log_of_the_old_code_extended_by_the_new_verifies(tmp_path: Path) -> N
     with contextlib.redirect_stdout(out):
         assert args.func(args) == 0
     assert f"intact: {2 * len(records)} records in 1 chain(s)" in out.getvalue()
+
+
+_long_text = st.text(st.sampled_from(['a', 'Z', ' ', '"', '\\', '\x00', '\x1f', '\x20', '\x7f', '\x80', 'é', '\u2028',
+                                      '\U0001f600', '!', '#', '[', ']', '~']), max_size=40) | st.text(max_size=40)
+
+
+@settings(max_examples=1500)
+@given(_long_text, _long_text, st.integers(0, 30))
+def test_long_texts_are_escaped_as_before(a: str, b: str, pad: int) -> None:
+    """Texts of several eight-byte words (put_str copies those with no byte to escape a word at a time),
+    an escape at any position of a word."""
+    text = "x" * pad + a
+    rec = dataclasses.replace(typical()[0], request_id=text, model=b + "y" * pad, client_addr=a + b)
+    if record_mod._native_body is not None and "\ud800" > max(text + b, default=""):
+        done = record_mod._native_body(rec, W, 3, record_mod.RECORD_VERSION)
+        assert done is None or done[0] == old_body(rec, W, 3)
+    assert_same_as_before(rec, 3)

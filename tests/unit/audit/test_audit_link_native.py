@@ -5,17 +5,20 @@ build_record), for any record, and to the old code's rows through Chain.append."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tests.unit.audit.test_audit_body_native import W, _plain_record, _record, old_append, outcome, typical
 from tests.unit.audit.test_audit_body_native import ctx as body_ctx
 
+from bastion.audit import chain as chain_mod
 from bastion.audit import record as record_mod
 from bastion.audit.chain import GENESIS, Chain, StoredRecord
 from bastion.audit.record import RECORD_VERSION, AuditRecord, build_record
@@ -177,3 +180,128 @@ def test_a_record_holding_a_container_stays_tracked() -> None:
     cycle.append(rec)  # a cycle through the record: the collector must still see it
     assert gc.is_tracked(rec)
     assert gc.collect() >= 0 and cycle[0] is rec
+
+
+# ---- audit_link's own SHA-256 (libcrypto's SHA256_* found in the process), chain.py's hash when found ----
+
+def test_chain_hashes_with_the_c_sha256_where_libcrypto_is_loaded() -> None:
+    from bastion._native import audit_sha256_hex
+
+    maps = Path("/proc/self/maps")
+    loaded = maps.exists() and any(n in maps.read_text() for n in ("/libcrypto.so.3", "/libcrypto.so.1.1"))
+    if loaded:  # hashlib's libcrypto is a shared library of the process: audit_link must not fall back silently
+        assert audit_sha256_hex(b"") is not None
+        assert chain_mod._link_sha is None
+    else:
+        assert chain_mod._link_sha is (None if audit_sha256_hex(b"") is not None else hashlib.sha256)
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=300) | st.integers(0, 200).map(lambda n: b"\x80" * n))
+def test_the_c_sha256_is_hashlibs(data: bytes) -> None:
+    from bastion._native import audit_sha256_hex
+
+    got = audit_sha256_hex(data)
+    assert got is None or got == hashlib.sha256(data).hexdigest()
+    with pytest.raises(TypeError):
+        audit_sha256_hex(bytearray(data))  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(_plain_record | _record, st.integers(1, 2**62), _head)
+def test_the_row_hashed_in_c_is_the_row_hashed_by_hashlib(rec: AuditRecord, seq: int, head: str) -> None:
+    """audit_link with None (its own SHA-256) makes the row it makes with hashlib's constructor."""
+    assert record_mod._native_link is not None
+    by_hashlib = outcome(lambda: link(rec, W, seq, head))
+    own = outcome(lambda: record_mod._native_link(StoredRecord, rec, W, seq, RECORD_VERSION, head, None))
+    if chain_mod._link_sha is None:
+        assert own == by_hashlib
+        if isinstance(own, StoredRecord):
+            assert [type(v) for v in own] == [type(v) for v in by_hashlib]  # type: ignore[union-attr]
+    else:
+        assert own is None
+
+
+# ---- Chain.link_run (audit_link_run): the writer's records chained in one call ----
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_plain_record | _record, max_size=20), st.integers(-2, 22), st.integers(-2, 25),
+       st.sampled_from([0, 5, 2**62, 2**63 - 3, 2**64]))
+@example(records=typical() * 8, start=0, stop=20, seq=5)
+@example(records=typical() * 8, start=3, stop=19, seq=0)
+def test_a_run_is_the_appends_up_to_the_first_record_it_does_not_chain(
+        records: list[AuditRecord], start: int, stop: int, seq: int) -> None:
+    items = [(r, None) for r in records]
+    run, ref = Chain(W, seq=seq, head="ab" * 32), Chain(W, seq=seq, head="ab" * 32)
+    rows = run.link_run(items, start, stop)  # type: ignore[arg-type]
+    want: list[StoredRecord] = []
+    for rec in records[max(start, 0):max(stop, 0)]:
+        got = outcome(lambda r=rec: link(r, W, ref.seq + 1, ref.head) if chain_mod._link_sha is not None else
+                      record_mod._native_link(StoredRecord, r, W, ref.seq + 1, RECORD_VERSION, ref.head, None))
+        if not isinstance(got, StoredRecord):
+            break
+        want.append(got)
+        ref.seq, ref.head = got.seq, got.hash
+    if seq >= 2**63 - 64:  # a chain that near the 64-bit limit: the Python path numbers it (nothing, or fewer)
+        want = want[:len(rows)]
+    assert rows == want
+    assert all(type(r) is StoredRecord and [type(v) for v in r] == [type(v) for v in w] for r, w in zip(rows, want, strict=True))
+    tail = rows[-1] if rows else None
+    assert (run.seq, run.head) == ((tail.seq, tail.hash) if tail is not None else (seq, "ab" * 32))
+
+
+def test_a_run_checks_its_arguments_and_leaves_no_error_set() -> None:
+    f, rec = chain_mod._native_link_run, typical()[0]
+    assert f is not None
+    for bad in [(StoredRecord, (rec,), 0, 1, W, 0, 1, GENESIS, None), (StoredRecord, [(rec, None)], 0.0, 1, W, 0, 1,
+                GENESIS, None), (dict, [(rec, None)], 0, 1, W, 0, 1, GENESIS, None), (StoredRecord, [], 0, 1, W, 0, 1)]:
+        with pytest.raises(TypeError):
+            f(*bad)
+    poisoned = [(rec, None), (object(), None), (rec, None)]  # the second raises AttributeError in audit_link
+    assert len(f(StoredRecord, poisoned, 0, 3, W, 0, 1, GENESIS, None)) == 1
+    assert f(StoredRecord, [(rec, None), "no tuple", (rec, None)], 0, 3, W, 0, 1, GENESIS, None)[0].seq == 1
+    assert f(StoredRecord, [(rec, None)] * 3, 0, 3, W, 0, 1, GENESIS, None)[-1].seq == 3
+
+
+@pytest.mark.parametrize("bad", [{0}, {15}, {16}, {31, 32}, {1, 2, 3, 17, 40}, set(range(0, 50, 7)), set(range(50))])
+async def test_the_writer_drops_only_the_records_it_cannot_chain(tmp_path: Any, bad: set[int]) -> None:
+    """Records the C run does not chain, at any position of a run of 16: the Python path for each (a content
+    mapping, written there), its error for one that cannot be serialised; the chain has no gap."""
+    from bastion.audit.verify import verify_store
+
+    db = SqliteDatabase(str(tmp_path / "audit.db"))
+    sink = SqlAuditSink(db)
+    w = AuditWriter(sink, flush_interval=3600, batch_size=500)
+    await w.start()
+    base = typical()[0]
+    for i in range(50):
+        record = dataclasses.replace(base, request_id=f"req-{i:04d}")
+        if i in bad:
+            record = dataclasses.replace(record, cost_micros=2**64) if i % 2 else \
+                dataclasses.replace(record, capture="full", content={"prompt": "p", "response": None})
+        w.submit(record, reserved=w.check())
+    await w.stop()
+    ids = [r.request_id for r in await sink.records(w.writer_id, 0, 100)]
+    assert ids == [f"req-{i:04d}" for i in range(50) if not (i in bad and i % 2)]
+    report = await verify_store(sink)
+    assert report.intact, [str(p) for p in report.problems]
+    assert w.records_dropped == len([i for i in bad if i % 2])
+    await db.close()
+
+
+def test_a_run_raises_what_is_no_exception_and_leaves_the_chain_as_it_was() -> None:
+    class Interrupting:
+        def __bool__(self) -> bool:
+            raise KeyboardInterrupt
+
+    class Failing:
+        def __bool__(self) -> bool:
+            raise ValueError("no")
+
+    rec = typical()[0]
+    chain = Chain(W)
+    with pytest.raises(KeyboardInterrupt):
+        chain.link_run([(rec, None), (dataclasses.replace(rec, findings=Interrupting()), None)], 0, 2)
+    assert (chain.seq, chain.head) == (0, GENESIS)
+    rows = chain.link_run([(rec, None), (dataclasses.replace(rec, findings=Failing()), None)], 0, 2)
+    assert len(rows) == 1 and (chain.seq, chain.head) == (1, rows[0].hash)

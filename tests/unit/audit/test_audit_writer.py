@@ -307,7 +307,16 @@ async def chained_slices(w: AuditWriter, make_ctx: Ctx, n: int) -> list[int]:
         hashed += 1
         return append(rec)
 
+    link_run = w.chain.link_run
+
+    def counting_run(items: Any, start: int, stop: int) -> list[StoredRecord]:  # the records chained in one C call
+        nonlocal hashed
+        rows = link_run(items, start, stop)
+        hashed += len(rows)
+        return rows
+
     w.chain.append = counting  # type: ignore[method-assign]
+    w.chain.link_run = counting_run  # type: ignore[method-assign]
     for i in range(n):
         w.submit(build_record(make_ctx(i)))
     slices: list[int] = []
