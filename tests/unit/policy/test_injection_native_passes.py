@@ -8,6 +8,7 @@ to the numpy reference here and in test_injection_native.py; the argument parsin
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -30,8 +31,20 @@ if not features_mod.NATIVE:
 from bastion import _native
 
 NATIVE, NUMPY = Hasher(native=True), Hasher(native=False)
-PRE = Prefilter([r.pattern for r in RULES], NATIVE)
-PRE_NUMPY = Prefilter([r.pattern for r in RULES], NUMPY)  # the reference the C flags are held to
+
+
+@functools.cache
+def _pre() -> Prefilter:
+    """The rules' prefilter, built on first use (by the worker that runs these tests, not at collection)."""
+    return Prefilter([r.pattern for r in RULES], NATIVE)
+
+
+@functools.cache
+def _pre_numpy() -> Prefilter:
+    """The reference the C flags are held to."""
+    return Prefilter([r.pattern for r in RULES], NUMPY)
+
+
 MODEL = LinearModel.load()
 CODE = st.one_of(st.integers(0x20, 0x7E), st.integers(0x80, 0x2FFF), st.integers(0xFFF0, 0x10010),
                  st.sampled_from([0, ord("a"), ord(" "), 0xFFFF]))
@@ -50,12 +63,12 @@ def _args(codes: np.ndarray, window: int = 0, stride: int = 0) -> tuple[object, 
 
 def _check_flags(codes: np.ndarray, window: int = 0, stride: int = 0) -> None:
     plain = _native.features_windows(*_args(codes, window, stride))
-    fused = _native.features_windows(*_args(codes, window, stride), PRE.native_tables)
+    fused = _native.features_windows(*_args(codes, window, stride), _pre().native_tables)
     assert len(plain) == 5 and len(fused) == 7
     assert fused[:5] == plain  # the same buckets, words, starts, longest word and logits (bytes: to the bit)
-    assert fused[5:] == _native.prefilter(PRE.native_tables, plain[0]) == PRE.scan(plain[0])
+    assert fused[5:] == _native.prefilter(_pre().native_tables, plain[0]) == _pre().scan(plain[0])
     # (the C pass stamps its 3-grams four at a time, any count of them, with no bucket check: numpy's flags)
-    assert fused[5:] == PRE_NUMPY.scan(np.frombuffer(plain[0], np.int64))
+    assert fused[5:] == _pre_numpy().scan(np.frombuffer(plain[0], np.int64))
 
 
 @settings(max_examples=200, deadline=None)
@@ -126,7 +139,7 @@ def test_features_windows_parses_its_arguments_as_the_format_did() -> None:
     with pytest.raises(TypeError, match="9 or 10"):
         _native.features_windows(*args[:8])
     with pytest.raises(TypeError, match="9 or 10"):
-        _native.features_windows(*args, PRE.native_tables, None)
+        _native.features_windows(*args, _pre().native_tables, None)
     with pytest.raises(TypeError):
         _native.features_windows(codes, float(NATIVE.bits), *args[2:])  # "i" took no float
     with pytest.raises(TypeError):

@@ -5,6 +5,7 @@ bit as a model whose `bias` is that value; a model without it (every shipped one
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -35,12 +36,19 @@ TEXTS = {  # canonical lengths: one window, exactly one window, two windows, mor
 }
 
 
-VERTICAL = Detector(MODEL).vertical
+
+
+@functools.cache
+def _vertical() -> bool:
+    """As the detector reads the model (built on first use, not at collection)."""
+    return Detector(MODEL).vertical
+
+
 _DETECTORS: dict[tuple[float, float | None, bool], Detector] = {}  # (building one compiles the rules' prefilter)
 
 
 def _canonical(text: str) -> canon.Canonical:
-    return canon.canonicalize(text, vertical=VERTICAL)
+    return canon.canonicalize(text, vertical=_vertical())
 
 
 def _detector(model: LinearModel, native: bool) -> Detector:
