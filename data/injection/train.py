@@ -101,6 +101,9 @@ WRITTEN_EXTRA |= {"written_chat"}
 # thirty-seventh round: red-team lists of short, paraphrased and multilingual attacks from three registry packages
 # (collect.redteam_lists: promptwl, hermes-jailbench, nullsec-promptinject), named the same way
 WRITTEN_EXTRA |= {"redteam_lists"}
+# thirty-eighth round: its matched benign half (collect.redteam_benign: redteam-foundry's benign control prompts and benign
+# texts about the attack families written for this project, redteam_docs.py), named the same way
+WRITTEN_EXTRA |= {"redteam_benign"}
 TRAIN_ONLY |= WRITTEN_EXTRA
 # fourteenth round: `written_indirect` with BIAS_OFFSET +0.05 was evaluated (sealed 736 -> 751 attacks at 1.30 -> 1.76 %
 # benign flagged) and not shipped: the model it trains flags two hard-negative unit tests (docs/injection.md)
