@@ -1,16 +1,17 @@
 """Instructions per call of the pieces of Bastion's request path, counted by valgrind inside whole requests.
 
 Usage: .venv/bin/python bench/icount_pieces.py [--src DIR ...] [--requests 300] [--pieces a,b,...] [--stream]
-[--with-injection] (`apt-get install -y valgrind` once; a C compiler for the client-request helper). For each
-source tree runs `bench_gateway_overhead.py`'s set-up (profile full, injection detector a no-op unless
-`--with-injection`) under `valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no`: the app is built
-and warmed up (200 requests) uninstrumented; then, one piece at a time, that piece's function is wrapped so that callgrind collects only while it runs (a client request
-before and after each call), `--requests` requests are served, and the instructions collected are dumped: what
-the piece costs per call, inclusive (everything it calls), in the requests as the gateway serves them. `request`
-is the whole ASGI call (as the bench makes it: with its scope and message dicts); `empty` calibrates the two
-client requests' own share (a wrapped function that does nothing), already subtracted from every other figure.
-A piece that awaits something that suspends would count what other tasks run meanwhile: the pieces listed are
-synchronous or never suspend in this bench (the upstream is a stub). The hash seed is fixed (PYTHONHASHSEED=0).
+[--with-injection] (`apt-get install -y valgrind` once; a C compiler for the client-request helper). For each source
+tree runs `bench_gateway_overhead.py`'s set-up (profile full, injection detector a no-op unless `--with-injection`)
+under `valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no`: the app is built and warmed up (200
+requests) uninstrumented; then, one piece at a time, that piece's function is wrapped so that callgrind collects
+only while it runs (a client request before and after each call), `--requests` requests are served, and the
+instructions collected are dumped: what the piece costs per call, inclusive (everything it calls), in the requests
+as the gateway serves them. `request` is the whole ASGI call (as the bench makes it: with its scope and message
+dicts); `empty` calibrates the two client requests' own share (a wrapped function that does nothing), already
+subtracted from every other figure. A piece that awaits something that suspends would count what other tasks run
+meanwhile: the pieces listed are synchronous or never suspend in this bench (the upstream is a stub). The hash seed
+is fixed (PYTHONHASHSEED=0).
 """
 
 from __future__ import annotations
