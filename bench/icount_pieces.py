@@ -1,16 +1,17 @@
 """Instructions per call of the pieces of Bastion's request path, counted by valgrind inside whole requests.
 
 Usage: .venv/bin/python bench/icount_pieces.py [--src DIR ...] [--requests 300] [--pieces a,b,...] [--stream]
-(`apt-get install -y valgrind` once; a C compiler for the client-request helper). For each source tree runs
-`bench_gateway_overhead.py`'s set-up (profile full, injection detector a no-op) under `valgrind --tool=callgrind
---instr-atstart=no --collect-atstart=no`: the app is built and warmed up (200 requests) uninstrumented; then, one
-piece at a time, that piece's function is wrapped so that callgrind collects only while it runs (a client request
-before and after each call), `--requests` requests are served, and the instructions collected are dumped: what
-the piece costs per call, inclusive (everything it calls), in the requests as the gateway serves them. `request`
-is the whole ASGI call (as the bench makes it: with its scope and message dicts); `empty` calibrates the two
-client requests' own share (a wrapped function that does nothing), already subtracted from every other figure.
-A piece that awaits something that suspends would count what other tasks run meanwhile: the pieces listed are
-synchronous or never suspend in this bench (the upstream is a stub). The hash seed is fixed (PYTHONHASHSEED=0).
+[--with-injection] (`apt-get install -y valgrind` once; a C compiler for the client-request helper). For each source
+tree runs `bench_gateway_overhead.py`'s set-up (profile full, injection detector a no-op unless `--with-injection`)
+under `valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no`: the app is built and warmed up (200
+requests) uninstrumented; then, one piece at a time, that piece's function is wrapped so that callgrind collects
+only while it runs (a client request before and after each call), `--requests` requests are served, and the
+instructions collected are dumped: what the piece costs per call, inclusive (everything it calls), in the requests
+as the gateway serves them. `request` is the whole ASGI call (as the bench makes it: with its scope and message
+dicts); `empty` calibrates the two client requests' own share (a wrapped function that does nothing), already
+subtracted from every other figure. A piece that awaits something that suspends would count what other tasks run
+meanwhile: the pieces listed are synchronous or never suspend in this bench (the upstream is a stub). The hash seed
+is fixed (PYTHONHASHSEED=0).
 """
 
 from __future__ import annotations
@@ -109,6 +110,16 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "first_content": ("bastion.providers.router", None, "first_content"),
     "RoutedStream.__init__": ("bastion.providers.streaming", "RoutedStream", "__init__"),
     "openai.stream_decoder": ("bastion.providers.openai.format", "OpenAIFormat", "stream_decoder"),
+    "injection.scan": ("bastion.policy.scanners.injection", "InjectionScanner", "scan"),
+    "Detector.findings": ("bastion.policy.injection.detector", "Detector", "findings"),
+    "Detector._findings_ascii": ("bastion.policy.injection.detector", "Detector", "_findings_ascii"),
+    "Detector._search": ("bastion.policy.injection.detector", "Detector", "_search"),
+    "Detector._model_finding": ("bastion.policy.injection.detector", "Detector", "_model_finding"),
+    "ascii_canon": ("bastion._native", None, "ascii_canon"),
+    "features_windows": ("bastion._native", None, "features_windows"),
+    "possible_regions": ("bastion._native", None, "possible_regions"),
+    "Regions.possible_ascii": ("bastion.policy.injection.regions", "Regions", "possible_ascii"),
+    "Regions.find_ascii": ("bastion.policy.injection.regions", "Regions", "find_ascii"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")
@@ -147,7 +158,7 @@ def _wrap(owner: Any, name: str, on: Any, off: Any) -> tuple[Any, Any]:
     return fn, new
 
 
-def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = False) -> None:
+def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = False, injection: bool = False) -> None:
     import bench_gateway_overhead as bgo
 
     from bastion.app import create_app
@@ -155,7 +166,8 @@ def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = Fa
     from bastion.observability.logging import setup_logging
 
     bgo._StreamedAnswer.events = bgo.openai_events(bgo.WORDS)
-    bgo._no_injection()
+    if not injection:
+        bgo._no_injection()
     import bastion.policy.engine  # noqa: F401  (every module imported before wrapping)
     cg = ctypes.CDLL(helper)
     on, off = cg.cg_on, cg.cg_off
@@ -255,13 +267,14 @@ def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = Fa
 
 
 def count(src: Path, helper: str, pieces: list[str], n: int, stream: bool,
-          keep: Path | None = None, no_gc: bool = False) -> dict[str, tuple[int, int]]:
+          keep: Path | None = None, no_gc: bool = False, injection: bool = False) -> dict[str, tuple[int, int]]:
     """Per piece: (instructions per call, calls). `keep`: a directory to copy callgrind's dumps to."""
     with tempfile.TemporaryDirectory(prefix="icount-pieces-") as tmp:
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
                f"--callgrind-out-file={tmp}/cg.out", sys.executable, str(Path(__file__).resolve()),
                "--child", helper, "--pieces", ",".join(pieces), "--requests", str(n),
-               *(["--stream"] if stream else []), *(["--no-gc"] if no_gc else [])]
+               *(["--stream"] if stream else []), *(["--no-gc"] if no_gc else []),
+               *(["--with-injection"] if injection else [])]
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=7200)
         raw: dict[str, tuple[int, int]] = {}
@@ -291,20 +304,22 @@ def main() -> None:
                         "(as <piece>.out, for callgrind_annotate; with several --src the last tree's)")
     parser.add_argument("--no-gc", action="store_true", help="the cyclic garbage collector off while counting "
                         "(its collections land in a piece's window at random)")
+    parser.add_argument("--with-injection", action="store_true", help="the injection scanner on (by default a no-op, as "
+                        "in bench_gateway_overhead.py without --with-injection)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # (the run under valgrind: the helper's path)
     args = parser.parse_args()
     pieces = [p for p in args.pieces.split(",") if p]
     if not pieces or any(p != "request" and p not in PIECES for p in pieces):
         raise SystemExit(f"--pieces: comma-separated, of request, {', '.join(PIECES)}")
     if args.child:
-        child(args.child, pieces, args.requests, args.stream, args.no_gc)
+        child(args.child, pieces, args.requests, args.stream, args.no_gc, args.with_injection)
         return
     from icount_scan import build_helper, trees  # bench/ is on sys.path
 
     with tempfile.TemporaryDirectory(prefix="icount-pieces-helper-") as tmp:
         helper = build_helper(tmp, _HELPER)
         for src in trees(args.src):
-            got = count(src, helper, pieces, args.requests, args.stream, args.keep, args.no_gc)
+            got = count(src, helper, pieces, args.requests, args.stream, args.keep, args.no_gc, args.with_injection)
             print(f"{src} ({args.requests} requests{', streamed' if args.stream else ''}):", flush=True)
             for label in pieces:
                 per, calls = got[label]

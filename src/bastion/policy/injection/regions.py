@@ -18,6 +18,7 @@ from bastion.policy.injection.features import DT_I64, DT_U64, TUPLE_NEW, Feature
 from bastion.policy.injection.rules import Rule
 
 _BEFORE, _AFTER = 160, 360  # a rule is searched this far around each occurrence of one of its anchors
+_PICKED = 1024  # rule flags whose substring selection `Regions.possible_ascii` keeps (then it starts again)
 
 
 def trie_pattern(strings: list[str]) -> str:
@@ -91,6 +92,10 @@ class Regions:
         self._ascii_counts = [len(s) for _, s in self._ascii_subs_of_rule]
         # `_choose` of each flags tuple seen (the selection is a function of the flags alone)
         self._ascii_chosen: dict[tuple[int, ...], tuple[list[tuple[int, tuple[str, ...]]], bool]] = {}
+        # `possible_ascii`'s selection by the rule flags themselves (the C prefilter's bytes): the substrings of
+        # `_ascii_chosen`'s rules as (first character, string), and whether they are many (only set when no rule is
+        # always searched: `possible_ascii` declines otherwise)
+        self._ascii_picked: dict[bytes, tuple[list[tuple[str, str]], bool]] = {}
         ascii_subs = sorted({s for r in rules for s in r.substrings if s.isascii()})
         self._ascii_substrings = re.compile(trie_pattern(ascii_subs)) if ascii_subs else None
         self._native: tuple[ModuleType, object] | None = None
@@ -156,15 +161,25 @@ class Regions:
         in one C call (`possible_anchored`: no span objects) where `find_ascii` would return its C anchored spans as
         they are (no rule searched whole); None elsewhere (the caller makes those two calls)."""
         tables = self._native
-        chosen = self._ascii_chosen.get(self._ascii_flags(ok))
-        if tables is None or chosen is None or self._always or len(hashes) > 8 * 4096:
+        if tables is None or len(hashes) > 8 * 4096:
             return None
-        subs, many = chosen
+        # the selection of these flags (one look-up of the C prefilter's bytes: `_ascii_flags`' tuple and its look-up
+        # cost several times more), as its substrings' (first character, string) pairs
+        picked = self._ascii_picked.get(ok) if ok.__class__ is bytes else None
+        if picked is None:
+            chosen = self._ascii_chosen.get(self._ascii_flags(ok))
+            if chosen is None or self._always:
+                return None
+            picked = ([(sub[:1], sub) for _, strings in chosen[0] for sub in strings], chosen[1])
+            if ok.__class__ is bytes:
+                if len(self._ascii_picked) >= _PICKED:  # (bounded: flags a text can make are many)
+                    self._ascii_picked.clear()
+                self._ascii_picked[ok] = picked
+        subs, many = picked
         if subs and not (many and (self._ascii_substrings is None or self._ascii_substrings.search(text) is None)):
-            for _, strings in subs:  # (`find_ascii`'s test: a rule searched whole goes the two calls' way)
-                for sub in strings:
-                    if sub[:1] in text and sub in text:
-                        return None
+            for first, sub in subs:  # (`find_ascii`'s test: a rule searched whole goes the two calls' way)
+                if first in text and sub in text:
+                    return None
         return tables[0].possible_anchored(tables[1], possible_tables, hashes, starts, ok,  # type: ignore[no-any-return]
                                            maybe, text, few, test_from, _BEFORE, _AFTER)
 
