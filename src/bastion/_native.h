@@ -211,6 +211,7 @@ PyObject *native_request_encoder(PyObject *self, PyObject *const *args, Py_ssize
 PyObject *native_head_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_json_may_break(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_chunk_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
