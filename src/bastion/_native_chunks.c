@@ -69,19 +69,10 @@ add_json_str(Frames *f, PyObject *s)
 {
     static const char hex[] = "0123456789abcdef";
     Py_ssize_t n;
-    const unsigned char *p;
-    if (PyUnicode_IS_ASCII(s)) {
-        p = PyUnicode_1BYTE_DATA(s);
-        n = PyUnicode_GET_LENGTH(s);
-    } else {
-        p = (const unsigned char *)PyUnicode_AsUTF8AndSize(s, &n);
-        if (p == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-                return -1;
-            PyErr_Clear();
-            return 1;
-        }
-    }
+    int refused;
+    const unsigned char *p = utf8_of(s, &n, &refused);
+    if (p == NULL)
+        return refused ? 1 : -1;
     if (n > PY_SSIZE_T_MAX / 8 || room(f, 6 * n + 2) < 0) {  /* an escape is 6 bytes at most */
         if (!PyErr_Occurred())
             PyErr_NoMemory();

@@ -210,7 +210,13 @@ class _Streamed:
             if burst:
                 event = burst[0]
                 if type(event) is TextDelta:
-                    self._text(event.index, event.text, out)
+                    h = self.text
+                    if h is not None and self.text_index == event.index:  # `_text`, inlined: a paced stream's read
+                        text = h.feed(event.text)
+                        if text:
+                            out.append(TextDelta(text, event.index))
+                    else:
+                        self._text(event.index, event.text, out)
                 else:
                     self.push(event, out)
             return
