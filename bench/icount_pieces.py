@@ -120,6 +120,16 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "possible_regions": ("bastion._native", None, "possible_regions"),
     "Regions.possible_ascii": ("bastion.policy.injection.regions", "Regions", "possible_ascii"),
     "Regions.find_ascii": ("bastion.policy.injection.regions", "Regions", "find_ascii"),
+    "_Streamed.burst": ("bastion.policy.guard", "_Streamed", "burst"),
+    "_Streamed.finish": ("bastion.policy.guard", "_Streamed", "finish"),
+    "HeldText.feed": ("bastion.policy.window", "HeldText", "feed"),
+    "HeldText.flush": ("bastion.policy.window", "HeldText", "flush"),
+    "ChunkEncoder.encode": ("bastion.providers.openai.stream", "ChunkEncoder", "encode"),
+    "ChunkEncoder.encode_burst": ("bastion.providers.openai.stream", "ChunkEncoder", "encode_burst"),
+    "note": ("bastion.pipeline.runner", None, "note"),
+    "ObservedStream.frames": ("bastion.pipeline.runner", "ObservedStream", "frames"),
+    "_send_stream": ("bastion.http.asgi", "BastionASGI", "_send_stream"),
+    "relay": ("bastion.http.relay", None, "relay"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")
@@ -158,7 +168,8 @@ def _wrap(owner: Any, name: str, on: Any, off: Any) -> tuple[Any, Any]:
     return fn, new
 
 
-def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = False, injection: bool = False) -> None:
+def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = False, injection: bool = False,
+          one_read: bool = False) -> None:
     import bench_gateway_overhead as bgo
 
     from bastion.app import create_app
@@ -166,6 +177,7 @@ def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = Fa
     from bastion.observability.logging import setup_logging
 
     bgo._StreamedAnswer.events = bgo.openai_events(bgo.WORDS)
+    bgo._StreamedAnswer.one_read = one_read
     if not injection:
         bgo._no_injection()
     import bastion.policy.engine  # noqa: F401  (every module imported before wrapping)
@@ -267,14 +279,15 @@ def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = Fa
 
 
 def count(src: Path, helper: str, pieces: list[str], n: int, stream: bool,
-          keep: Path | None = None, no_gc: bool = False, injection: bool = False) -> dict[str, tuple[int, int]]:
+          keep: Path | None = None, no_gc: bool = False, injection: bool = False,
+          one_read: bool = False) -> dict[str, tuple[int, int]]:
     """Per piece: (instructions per call, calls). `keep`: a directory to copy callgrind's dumps to."""
     with tempfile.TemporaryDirectory(prefix="icount-pieces-") as tmp:
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
                f"--callgrind-out-file={tmp}/cg.out", sys.executable, str(Path(__file__).resolve()),
                "--child", helper, "--pieces", ",".join(pieces), "--requests", str(n),
                *(["--stream"] if stream else []), *(["--no-gc"] if no_gc else []),
-               *(["--with-injection"] if injection else [])]
+               *(["--with-injection"] if injection else []), *(["--one-read"] if one_read else [])]
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=7200)
         raw: dict[str, tuple[int, int]] = {}
@@ -300,6 +313,7 @@ def main() -> None:
     parser.add_argument("--pieces", default=DEFAULT, help=f"comma-separated, of request, {', '.join(PIECES)}")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--stream", action="store_true", help="streamed requests (one upstream read per event)")
+    parser.add_argument("--one-read", action="store_true", help="with --stream: the whole stream in one upstream read")
     parser.add_argument("--keep", type=Path, help="copy callgrind's dump of each piece to this directory "
                         "(as <piece>.out, for callgrind_annotate; with several --src the last tree's)")
     parser.add_argument("--no-gc", action="store_true", help="the cyclic garbage collector off while counting "
@@ -312,15 +326,17 @@ def main() -> None:
     if not pieces or any(p != "request" and p not in PIECES for p in pieces):
         raise SystemExit(f"--pieces: comma-separated, of request, {', '.join(PIECES)}")
     if args.child:
-        child(args.child, pieces, args.requests, args.stream, args.no_gc, args.with_injection)
+        child(args.child, pieces, args.requests, args.stream, args.no_gc, args.with_injection, args.one_read)
         return
     from icount_scan import build_helper, trees  # bench/ is on sys.path
 
     with tempfile.TemporaryDirectory(prefix="icount-pieces-helper-") as tmp:
         helper = build_helper(tmp, _HELPER)
         for src in trees(args.src):
-            got = count(src, helper, pieces, args.requests, args.stream, args.keep, args.no_gc, args.with_injection)
-            print(f"{src} ({args.requests} requests{', streamed' if args.stream else ''}):", flush=True)
+            got = count(src, helper, pieces, args.requests, args.stream, args.keep, args.no_gc, args.with_injection,
+                        args.one_read)
+            print(f"{src} ({args.requests} requests{', streamed' if args.stream else ''}"
+                  f"{', one read' if args.one_read else ''}):", flush=True)
             for label in pieces:
                 per, calls = got[label]
                 print(f"  {label}: {per:,} instructions per call, {calls / args.requests:.2f} calls per request, "

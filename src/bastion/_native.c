@@ -1122,6 +1122,8 @@ static PyMethodDef methods[] = {
      "http/asgi.py `_headers`: an answer's header list, or None (_native_http.c)."},
     {"circuit_core", (PyCFunction)(void (*)(void))native_circuit_core, METH_FASTCALL,
      "providers/circuit.py `CircuitBreaker`'s state machine for the router (_native_circuit.c)."},
+    {"chunk_frames", (PyCFunction)(void (*)(void))native_chunk_frames, METH_FASTCALL,
+     "providers/openai/stream.py `ChunkEncoder.encode_burst`: the usual events' frames joined, or None (_native_chunks.c)."},
     {NULL, NULL, 0, NULL},
 };
 

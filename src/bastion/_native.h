@@ -8,6 +8,25 @@
 #include <math.h>
 
 
+/* The UTF-8 bytes of str `s` (its own for an ASCII str) and their number in *n; NULL with *refused 1 (no
+ * exception) for a str with no UTF-8 form (a lone surrogate: orjson refuses it), NULL with *refused 0 and an
+ * exception otherwise. */
+static inline const unsigned char *
+utf8_of(PyObject *s, Py_ssize_t *n, int *refused)
+{
+    *refused = 0;
+    if (PyUnicode_IS_ASCII(s)) {
+        *n = PyUnicode_GET_LENGTH(s);
+        return PyUnicode_1BYTE_DATA(s);
+    }
+    const unsigned char *p = (const unsigned char *)PyUnicode_AsUTF8AndSize(s, n);
+    if (p == NULL && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        PyErr_Clear();
+        *refused = 1;
+    }
+    return p;
+}
+
 /* The tuple (a, b) (Py_BuildValue parses its format on every call). */
 static inline PyObject *
 span_tuple(Py_ssize_t a, Py_ssize_t b)
@@ -211,6 +230,7 @@ PyObject *native_request_encoder(PyObject *self, PyObject *const *args, Py_ssize
 PyObject *native_head_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_json_may_break(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_chunk_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

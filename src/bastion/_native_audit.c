@@ -66,21 +66,13 @@ static int
 put_str(Out *o, PyObject *s)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *p;
     Py_ssize_t n;
-    if (PyUnicode_IS_ASCII(s)) {
-        p = PyUnicode_1BYTE_DATA(s);
-        n = PyUnicode_GET_LENGTH(s);
-    } else {
-        p = (const unsigned char *)PyUnicode_AsUTF8AndSize(s, &n);
-        if (p == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-                return FAIL;
-            PyErr_Clear();
-            return SLOW;
-        }
+    int refused;
+    const unsigned char *p = utf8_of(s, &n, &refused);
+    if (p == NULL)
+        return refused ? SLOW : FAIL;
+    if (!PyUnicode_IS_ASCII(s))
         o->ascii = 0;
-    }
     if (n > (PY_SSIZE_T_MAX - 2) / 6) {
         PyErr_NoMemory();
         return FAIL;

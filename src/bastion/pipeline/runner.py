@@ -141,21 +141,49 @@ def note(ctx: RequestContext, events: list[StreamEvent], text_chars: int) -> Non
         if ctx.first_token_at is None:
             ctx.first_token_at = time.perf_counter()
         ctx.streamed_chars += text_chars
-    for ev in events:
-        if isinstance(ev, (TextDelta, ThinkingDelta)):  # reasoning the client sees is output too
-            if ctx.first_token_at is None:
-                ctx.first_token_at = time.perf_counter()
-            ctx.streamed_chars += len(ev.text)
-        elif isinstance(ev, ToolCallDelta):
-            if ctx.first_token_at is None:
-                ctx.first_token_at = time.perf_counter()
-            ctx.streamed_chars += len(ev.arguments)
-        elif isinstance(ev, UsageEvent):
-            ctx.usage = ev.usage
-        elif isinstance(ev, StreamEnd):
-            ctx.finish_reason = ev.finish_reason
-        elif isinstance(ev, StreamStart):
-            ctx.start_usage = ev.usage
+    chars = -1  # text of the events so far, -1 for no text event
+    for ev in events:  # the exact classes first (a subclass takes the checks below)
+        kind = type(ev)
+        if kind is TextDelta:
+            chars += len(ev.text) + (chars < 0)  # type: ignore[union-attr]
+        elif kind is StreamEnd:
+            ctx.finish_reason = ev.finish_reason  # type: ignore[union-attr]
+        elif kind is UsageEvent:
+            ctx.usage = ev.usage  # type: ignore[union-attr]
+        elif kind is StreamStart:
+            ctx.start_usage = ev.usage  # type: ignore[union-attr]
+        else:
+            if chars >= 0:
+                _chars(ctx, chars)
+                chars = -1
+            _note(ctx, ev)
+    if chars >= 0:
+        _chars(ctx, chars)
+
+
+def _chars(ctx: RequestContext, chars: int) -> None:
+    """`note` of text events of `chars` characters in all."""
+    if ctx.first_token_at is None:
+        ctx.first_token_at = time.perf_counter()
+    ctx.streamed_chars += chars
+
+
+def _note(ctx: RequestContext, ev: StreamEvent) -> None:
+    """`note` of one event of any class."""
+    if isinstance(ev, (TextDelta, ThinkingDelta)):  # reasoning the client sees is output too
+        if ctx.first_token_at is None:
+            ctx.first_token_at = time.perf_counter()
+        ctx.streamed_chars += len(ev.text)
+    elif isinstance(ev, ToolCallDelta):
+        if ctx.first_token_at is None:
+            ctx.first_token_at = time.perf_counter()
+        ctx.streamed_chars += len(ev.arguments)
+    elif isinstance(ev, UsageEvent):
+        ctx.usage = ev.usage
+    elif isinstance(ev, StreamEnd):
+        ctx.finish_reason = ev.finish_reason
+    elif isinstance(ev, StreamStart):
+        ctx.start_usage = ev.usage
 
 
 class DirectStream:
@@ -232,11 +260,15 @@ async def framed(bursts: AsyncIterator[Burst], encoder: StreamEncoder, ending: E
     it releases nothing of gives no frame; on a block, what it released before the block leaves
     first, then the block's error frame."""
     encode = encoder.encode
+    # an encoder that encodes a burst in one call (providers/openai/stream.py ChunkEncoder.encode_burst)
+    encode_burst = getattr(encoder, "encode_burst", None)
 
     def frame(burst: Burst) -> bytes:
         if ctx is not None:
             note(ctx, burst, 0)
-        return encode(burst[0]) if len(burst) == 1 else b"".join([encode(ev) for ev in burst])
+        if len(burst) == 1:
+            return encode(burst[0])
+        return encode_burst(burst) if encode_burst is not None else b"".join([encode(ev) for ev in burst])
 
     try:
         try:

@@ -210,7 +210,13 @@ class _Streamed:
             if burst:
                 event = burst[0]
                 if type(event) is TextDelta:
-                    self._text(event.index, event.text, out)
+                    h = self.text
+                    if h is not None and self.text_index == event.index:  # `_text`, inlined: a paced stream's read
+                        text = h.feed(event.text)
+                        if text:
+                            out.append(TextDelta(text, event.index))
+                    else:
+                        self._text(event.index, event.text, out)
                 else:
                     self.push(event, out)
             return
@@ -229,7 +235,11 @@ class _Streamed:
                 texts.append(event.text)  # type: ignore[union-attr]
                 continue
             if texts:
-                self._text(index, "".join(texts), out)
+                if kind is StreamEnd and event.index == index and index not in self.order:  # type: ignore[union-attr]
+                    # the choice's whole text arrived in this read, and nothing of it is held
+                    self._whole(index, texts, burst[i - 1], out)  # type: ignore[arg-type]
+                else:
+                    self._text(index, "".join(texts), out)
                 texts = []
             if kind in _PASSING:
                 self.text = None
@@ -313,6 +323,21 @@ class _Streamed:
         text = h.feed(text)
         if text:
             out.append(TextDelta(text, index))
+
+    def _whole(self, index: int, texts: list[str], last: TextDelta, out: list[StreamEvent]) -> None:
+        """`_text` of the joined `texts` of choice `index` (the last of them `last`'s) that a StreamEnd of
+        the choice follows, with no text of the choice held before: the whole text is there. When the
+        policy's quiet test says no rule finds or edits anything in it (HeldText._release's test), it
+        leaves as it is, as a new held text's `flush` releases it (and as a response's text leaves
+        `check_response`), in one event; else `_text` holds and scans it as any other."""
+        quiet = self.engine.quiet_tests[bool(self.restore)][0]
+        text = last.text if len(texts) == 1 else "".join(texts)
+        if quiet is None or not quiet(text):
+            self._text(index, text, out)
+            return
+        self.text = None
+        if text:
+            out.append(last if len(texts) == 1 else TextDelta(text, index))
 
     def _end(self, event: StreamEnd, out: list[StreamEvent]) -> None:
         """`push` of a StreamEnd: the choice's texts are complete."""

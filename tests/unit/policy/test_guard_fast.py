@@ -106,10 +106,23 @@ async def test_streams_give_what_the_general_path_gives(registry: ScannerRegistr
                     f.burst(list(b), out)
                 f.finish(out)
             except PolicyViolation as v:
-                return out, c.findings, v.message
-            return out, c.findings, None
+                return _merged(out), c.findings, v.message
+            return _merged(out), c.findings, None
 
     assert await streamed(False) == await streamed(True)
+
+
+def _merged(events: list[StreamEvent]) -> list[StreamEvent]:
+    """Adjacent text deltas of one choice as one (`_Streamed._whole` releases a choice's whole quiet text
+    in one delta, where the general path may release it in two: the same text, the same stream)."""
+    out: list[StreamEvent] = []
+    for e in events:
+        last = out[-1] if out else None
+        if type(e) is TextDelta and type(last) is TextDelta and last.index == e.index:
+            out[-1] = TextDelta(last.text + e.text, e.index)
+        else:
+            out.append(e)
+    return out
 
 
 _STAGES: dict[str, PolicyStage] = {}
@@ -168,3 +181,38 @@ def test_native_quiet_text_refuses_bad_arguments() -> None:
         native.quiet_text(marks, None, b"bytes")
     with pytest.raises(TypeError):
         native.quiet_text(marks, None)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_a_whole_text_in_one_read_is_the_responses_text(registry: ScannerRegistry, data: st.DataObject) -> None:
+    """A choice's whole text arriving with its end in one read (`_Streamed._whole`, split in any text
+    deltas): what leaves is what the non-streamed guard makes of that text (no secret or card of the
+    pieces unredacted where that redacts it; a block rule's find blocks)."""
+    policy = data.draw(st.sampled_from(sorted(POLICIES)))
+    s = _stage(registry, policy)
+    texts = data.draw(st.lists(st.lists(st.sampled_from(PIECES), min_size=1, max_size=3).map("".join),
+                               min_size=1, max_size=4))
+    whole = "".join(texts)
+    c = await _prepared(s, policy)
+    f = s.guard.burst_filter(c)
+    assert f is not None
+    out: list[StreamEvent] = []
+    blocked = None
+    try:
+        f.burst([StreamStart("i", "m"), *[TextDelta(t) for t in texts], StreamEnd("stop"), UsageEvent(Usage(1, 2))],
+                out)
+        f.finish(out)
+    except PolicyViolation as v:
+        blocked = v.message
+    reference = await _prepared(s, policy)
+    held = s.guard._held(reference, s.guard._state(reference), ScanRun(reference.findings), "the response", False)
+    try:
+        expected = held.flush(whole)
+    except PolicyViolation as v:
+        assert blocked == v.message
+        return
+    assert blocked is None
+    released = "".join(e.text for e in out if type(e) is TextDelta)
+    assert released == expected
+    assert [type(e) for e in out][-2:] == [StreamEnd, UsageEvent]

@@ -331,6 +331,18 @@ class ChunkDecoder:
 
 
 _ROLE_DELTA = b'{"role":"assistant","content":""}'
+# A finish frame's bytes after the choice's prefix, by canonical reason (ChunkEncoder._frame of `{}`
+# and the reason `wire_finish` gives, before the frame's tail); None as `encode` takes it
+_FINISHES: dict[str | None, bytes] = {
+    reason: b'{},"logprobs":null,"finish_reason":' + orjson.dumps(wire_finish(reason)) + b"}"
+    for reason in (None, "stop", "length", "tool_calls", "content_filter", "error")}
+_KINDS = (TextDelta, StreamEnd, UsageEvent)  # the events _chunk_frames takes
+
+_chunk_frames: Callable[..., bytes | None] | None
+try:  # the usual events of a burst in one C call (_native_chunks.c), None for any other burst
+    from bastion._native import chunk_frames as _chunk_frames
+except ImportError:  # pragma: no cover - the package works without the C accelerator
+    _chunk_frames = None
 
 
 class ChunkEncoder:
@@ -356,6 +368,20 @@ class ChunkEncoder:
                                b',"model":', self._model, b',"choices":['))
         self._prefix.clear()
         self._text.clear()
+
+    def _open(self, event: StreamStart) -> bytes:
+        """The frame of the stream's start (`_start`, choice 0 opened, its role frame), with no head yet."""
+        head = self._head = b"".join((b'data: {"id":', orjson.dumps(event.id or new_id()),
+                                      b',"object":"chat.completion.chunk","created":',
+                                      str(event.created or int(time.time())).encode(), b',"model":', self._model,
+                                      b',"choices":['))
+        prefix = head + b'{"index":0,"delta":'
+        self._prefix.clear()
+        self._text.clear()
+        self._prefix[0] = prefix
+        self._text[0] = prefix + b'{"content":'
+        self._opened.add(0)
+        return b"".join((prefix, _ROLE_DELTA, b',"logprobs":null,"finish_reason":null}', self._tail))
 
     def _frame(self, index: int, delta: bytes, finish: bytes = b"null") -> bytes:
         prefix = self._prefix.get(index)
@@ -404,14 +430,25 @@ class ChunkEncoder:
                 self._start("", 0)
             return self._head + b'],"usage":' + orjson.dumps(encode_usage(event.usage)) + b"}\n\n"
         if isinstance(event, StreamStart):
-            if self._head:
-                return b""
-            self._start(event.id, event.created)
-            self._opened.add(0)
-            return self._frame(0, _ROLE_DELTA)
+            return b"" if self._head else self._open(event)
         if isinstance(event, ThinkingDelta):
             return b""  # reasoning is not part of an OpenAI-shaped reply (README, extended thinking)
         raise TypeError(f"unknown stream event {type(event).__name__}")  # fail loudly, never pass through
+
+    def encode_burst(self, burst: list[StreamEvent]) -> bytes:
+        """`encode` of each event of `burst`, joined (pipeline/runner.py `framed`): the usual events (a
+        stream's start; then text, the end of choice 0 and the usage) in one C call."""
+        start, opening = 0, b""
+        if burst and type(burst[0]) is StreamStart and not self._head:
+            opening, start = self._open(burst[0]), 1
+        text = self._text.get(0)
+        if _chunk_frames is not None and text is not None:
+            got = _chunk_frames(burst, start, _KINDS, text, self._text_end, self._prefix[0], self._tail,
+                                self._head if self._include_usage else None, _FINISHES)
+            if got is not None:
+                return opening + got if opening else got
+        encode = self.encode
+        return b"".join([opening, *[encode(ev) for ev in burst[start:]]])
 
     def error(self, err: BastionError) -> bytes:
         return b"data: " + orjson.dumps(encode_error(err)) + b"\n\n"
