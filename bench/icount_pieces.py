@@ -109,6 +109,10 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "first_content": ("bastion.providers.router", None, "first_content"),
     "RoutedStream.__init__": ("bastion.providers.streaming", "RoutedStream", "__init__"),
     "openai.stream_decoder": ("bastion.providers.openai.format", "OpenAIFormat", "stream_decoder"),
+    "ChunkDecoder.feed": ("bastion.providers.openai.stream", "ChunkDecoder", "feed"),
+    "SSEParser.feed": ("bastion.providers.sse", "SSEParser", "feed"),
+    "streaming._decode": ("bastion.providers.streaming", None, "_decode"),
+    "streaming._decode_joined": ("bastion.providers.streaming", None, "_decode_joined"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")
@@ -147,7 +151,7 @@ def _wrap(owner: Any, name: str, on: Any, off: Any) -> tuple[Any, Any]:
     return fn, new
 
 
-def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = False) -> None:
+def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = False, one_read: bool = False) -> None:
     import bench_gateway_overhead as bgo
 
     from bastion.app import create_app
@@ -155,6 +159,7 @@ def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = Fa
     from bastion.observability.logging import setup_logging
 
     bgo._StreamedAnswer.events = bgo.openai_events(bgo.WORDS)
+    bgo._StreamedAnswer.one_read = one_read
     bgo._no_injection()
     import bastion.policy.engine  # noqa: F401  (every module imported before wrapping)
     cg = ctypes.CDLL(helper)
@@ -255,13 +260,14 @@ def child(helper: str, pieces: list[str], n: int, stream: bool, no_gc: bool = Fa
 
 
 def count(src: Path, helper: str, pieces: list[str], n: int, stream: bool,
-          keep: Path | None = None, no_gc: bool = False) -> dict[str, tuple[int, int]]:
+          keep: Path | None = None, no_gc: bool = False, one_read: bool = False) -> dict[str, tuple[int, int]]:
     """Per piece: (instructions per call, calls). `keep`: a directory to copy callgrind's dumps to."""
     with tempfile.TemporaryDirectory(prefix="icount-pieces-") as tmp:
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
                f"--callgrind-out-file={tmp}/cg.out", sys.executable, str(Path(__file__).resolve()),
                "--child", helper, "--pieces", ",".join(pieces), "--requests", str(n),
-               *(["--stream"] if stream else []), *(["--no-gc"] if no_gc else [])]
+               *(["--stream"] if stream else []), *(["--no-gc"] if no_gc else []),
+               *(["--one-read"] if one_read else [])]
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=7200)
         raw: dict[str, tuple[int, int]] = {}
@@ -291,21 +297,24 @@ def main() -> None:
                         "(as <piece>.out, for callgrind_annotate; with several --src the last tree's)")
     parser.add_argument("--no-gc", action="store_true", help="the cyclic garbage collector off while counting "
                         "(its collections land in a piece's window at random)")
+    parser.add_argument("--one-read", action="store_true", help="with --stream: each stream in one upstream read "
+                        "(as the streamed bench cell's, mostly), not one read per event")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # (the run under valgrind: the helper's path)
     args = parser.parse_args()
     pieces = [p for p in args.pieces.split(",") if p]
     if not pieces or any(p != "request" and p not in PIECES for p in pieces):
         raise SystemExit(f"--pieces: comma-separated, of request, {', '.join(PIECES)}")
     if args.child:
-        child(args.child, pieces, args.requests, args.stream, args.no_gc)
+        child(args.child, pieces, args.requests, args.stream, args.no_gc, args.one_read)
         return
     from icount_scan import build_helper, trees  # bench/ is on sys.path
 
     with tempfile.TemporaryDirectory(prefix="icount-pieces-helper-") as tmp:
         helper = build_helper(tmp, _HELPER)
         for src in trees(args.src):
-            got = count(src, helper, pieces, args.requests, args.stream, args.keep, args.no_gc)
-            print(f"{src} ({args.requests} requests{', streamed' if args.stream else ''}):", flush=True)
+            got = count(src, helper, pieces, args.requests, args.stream, args.keep, args.no_gc, args.one_read)
+            print(f"{src} ({args.requests} requests{', streamed' if args.stream else ''}"
+                  f"{', one read' if args.stream and args.one_read else ''}):", flush=True)
             for label in pieces:
                 per, calls = got[label]
                 print(f"  {label}: {per:,} instructions per call, {calls / args.requests:.2f} calls per request, "
