@@ -130,6 +130,10 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "ObservedStream.frames": ("bastion.pipeline.runner", "ObservedStream", "frames"),
     "_send_stream": ("bastion.http.asgi", "BastionASGI", "_send_stream"),
     "relay": ("bastion.http.relay", None, "relay"),
+    "ChunkDecoder.feed": ("bastion.providers.openai.stream", "ChunkDecoder", "feed"),
+    "SSEParser.feed": ("bastion.providers.sse", "SSEParser", "feed"),
+    "streaming._decode": ("bastion.providers.streaming", None, "_decode"),
+    "streaming._decode_joined": ("bastion.providers.streaming", None, "_decode_joined"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")

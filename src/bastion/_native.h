@@ -203,6 +203,8 @@ PyObject *native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t 
 PyObject *native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_text_one(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_text_join(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_text_plain(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_give_back(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_bucket_take_headed(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

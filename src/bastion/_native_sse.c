@@ -258,3 +258,171 @@ native_text_one(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     memcpy(f + bl + len, PyBytes_AS_STRING(args[4]), (size_t)al);
     return Py_BuildValue("(Nn)", frame, chars);
 }
+
+/* Whether p[0:n], the bytes between a JSON string's quotes, hold no quote, no backslash and no control
+ * character (below 0x20) and are valid UTF-8 (strict: no surrogate, no overlong form, nothing above
+ * U+10FFFF): then they are a JSON string without escapes, whose text is those bytes decoded. *ascii is
+ * cleared when a byte is not ASCII. */
+static int
+plain_json_text(const unsigned char *p, Py_ssize_t n, int *ascii)
+{
+    Py_ssize_t k = 0;
+    while (k < n) {
+        unsigned char c = p[k];
+        if (c < 0x80) {
+            if (c < 0x20 || c == '"' || c == '\\')
+                return 0;
+            k++;
+            continue;
+        }
+        *ascii = 0;
+        Py_ssize_t need;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1;
+        else if (c == 0xE0) {
+            need = 2;
+            lo = 0xA0;
+        } else if (c >= 0xE1 && c <= 0xEC)
+            need = 2;
+        else if (c == 0xED) {
+            need = 2;
+            hi = 0x9F;
+        } else if (c >= 0xEE && c <= 0xEF)
+            need = 2;
+        else if (c == 0xF0) {
+            need = 3;
+            lo = 0x90;
+        } else if (c >= 0xF1 && c <= 0xF3)
+            need = 3;
+        else if (c == 0xF4) {
+            need = 3;
+            hi = 0x8F;
+        } else
+            return 0;
+        if (n - k - 1 < need || p[k + 1] < lo || p[k + 1] > hi)
+            return 0;
+        for (Py_ssize_t j = 2; j <= need; j++)
+            if ((p[k + j] & 0xC0) != 0x80)
+                return 0;
+        k += need + 1;
+    }
+    return 1;
+}
+
+/* bastion._native.text_join: providers/streaming.py `_decode_joined`'s text events taken by the template,
+ * a run of them in one pass.
+ *
+ *   text_join(sse, start, names, head, tail, texts) -> stop
+ *       sse: a list of (name, data) pairs; names: a tuple of the event names a text event may have (None or
+ *       str). The run is sse[start:stop], stop the first event from start on (or len(sse)) that is not a
+ *       pair whose name is one of names and whose data (bytes) is head + a quote + bytes + a quote + tail,
+ *       the bytes between the quotes a JSON string without escapes (`plain_json_text`). The run's texts
+ *       (the quoted bytes decoded), joined, are appended to the list texts when they are not empty.
+ */
+PyObject *
+native_text_join(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyList_CheckExact(args[0]) || !PyLong_CheckExact(args[1]) || !PyTuple_CheckExact(args[2])
+            || !PyBytes_CheckExact(args[3]) || !PyBytes_CheckExact(args[4]) || !PyList_CheckExact(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "text_join(sse: list, start: int, names: tuple, head: bytes, tail: bytes, "
+                                         "texts: list)");
+        return NULL;
+    }
+    PyObject *sse = args[0], *names = args[2];
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t end = PyList_GET_SIZE(sse);
+    if (start < 0 || start > end) {
+        PyErr_SetString(PyExc_ValueError, "text_join: start must be an index of sse");
+        return NULL;
+    }
+    const char *head = PyBytes_AS_STRING(args[3]), *tail = PyBytes_AS_STRING(args[4]);
+    Py_ssize_t hl = PyBytes_GET_SIZE(args[3]), tl = PyBytes_GET_SIZE(args[4]);
+    /* First pass: the run's end and its checks, the size of its text's bytes. */
+    Py_ssize_t stop = start, size = 0;
+    int ascii = 1;
+    for (; stop < end; stop++) {
+        PyObject *pair = PyList_GET_ITEM(sse, stop);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2)
+            break;
+        PyObject *data = PyTuple_GET_ITEM(pair, 1);
+        if (!PyBytes_CheckExact(data) || !name_of_text(PyTuple_GET_ITEM(pair, 0), names))
+            break;
+        const char *d = PyBytes_AS_STRING(data);
+        Py_ssize_t len = PyBytes_GET_SIZE(data) - hl - tl;  /* the quoted part's */
+        if (len < 2 || memcmp(d, head, (size_t)hl) != 0 || memcmp(d + hl + len, tail, (size_t)tl) != 0)
+            break;
+        const unsigned char *part = (const unsigned char *)d + hl;
+        if (part[0] != '"' || part[len - 1] != '"' || !plain_json_text(part + 1, len - 2, &ascii))
+            break;
+        size += len - 2;
+    }
+    if (size > 0) {
+        /* Second pass: the text, its bytes copied (ASCII: straight into the str) and decoded. */
+        PyObject *text;
+        char *buf;
+        if (ascii) {
+            text = PyUnicode_New(size, 127);
+            if (text == NULL)
+                return NULL;
+            buf = (char *)PyUnicode_1BYTE_DATA(text);
+        } else {
+            text = NULL;
+            buf = PyMem_Malloc((size_t)size);
+            if (buf == NULL)
+                return PyErr_NoMemory();
+        }
+        char *at = buf;
+        for (Py_ssize_t i = start; i < stop; i++) {
+            PyObject *data = PyTuple_GET_ITEM(PyList_GET_ITEM(sse, i), 1);
+            Py_ssize_t len = PyBytes_GET_SIZE(data) - hl - tl - 2;
+            memcpy(at, PyBytes_AS_STRING(data) + hl + 1, (size_t)len);
+            at += len;
+        }
+        if (!ascii) {
+            text = PyUnicode_DecodeUTF8(buf, size, "strict");
+            PyMem_Free(buf);
+            if (text == NULL)
+                return NULL;
+        }
+        int rc = PyList_Append(args[5], text);
+        Py_DECREF(text);
+        if (rc < 0)
+            return NULL;
+    }
+    return PyLong_FromSsize_t(stop);
+}
+
+/* bastion._native.text_plain: providers/literal.py `TextTemplate.text` for the usual chunk.
+ *
+ *   text_plain(data, head, tail) -> str | None
+ *       When data (bytes) is head + a quote + bytes + a quote + tail, the bytes between the quotes a JSON
+ *       string without escapes (`plain_json_text`): its text, those bytes decoded. None for any other data
+ *       (the caller's general reading then decides: an escape, white space around the string...).
+ */
+PyObject *
+native_text_plain(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyBytes_CheckExact(args[0]) || !PyBytes_CheckExact(args[1]) || !PyBytes_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "text_plain(data: bytes, head: bytes, tail: bytes)");
+        return NULL;
+    }
+    const char *d = PyBytes_AS_STRING(args[0]);
+    Py_ssize_t hl = PyBytes_GET_SIZE(args[1]), tl = PyBytes_GET_SIZE(args[2]);
+    Py_ssize_t len = PyBytes_GET_SIZE(args[0]) - hl - tl;  /* the quoted part's */
+    if (len < 2 || memcmp(d, PyBytes_AS_STRING(args[1]), (size_t)hl) != 0
+            || memcmp(d + hl + len, PyBytes_AS_STRING(args[2]), (size_t)tl) != 0)
+        Py_RETURN_NONE;
+    const unsigned char *part = (const unsigned char *)d + hl;
+    int ascii = 1;
+    if (part[0] != '"' || part[len - 1] != '"' || !plain_json_text(part + 1, len - 2, &ascii))
+        Py_RETURN_NONE;
+    if (!ascii)
+        return PyUnicode_DecodeUTF8((const char *)part + 1, len - 2, "strict");
+    PyObject *text = PyUnicode_New(len - 2, 127);
+    if (text != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(text), part + 1, (size_t)(len - 2));
+    return text;
+}

@@ -12,8 +12,15 @@ learned chunk with another text, so the full decoder would give the same events.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import orjson
+
+_plain: Callable[[bytes, bytes, bytes], str | None] | None
+try:
+    from bastion._native import text_plain as _plain
+except ImportError:  # not built (no C compiler at install time): the Python below
+    _plain = None
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OBFUSCATION = b',"obfuscation":"'  # OpenAI's per-chunk random padding (stream_options.include_obfuscation)
@@ -73,8 +80,13 @@ class TextTemplate:
         return template if (known and not obfuscated) or template.text(data) == text else None
 
     def text(self, data: bytes) -> str | None:
-        """The text of a chunk of this template, None for a chunk that does not fit it."""
+        """The text of a chunk of this template, None for a chunk that does not fit it. The usual
+        chunk, a string without escapes between head and tail, is read in C (`_plain`: the same text)."""
         head, tail = self.head, self.tail
+        if not self.obfuscated and _plain is not None:
+            text = _plain(data, head, tail)
+            if text is not None:
+                return text
         if not data.startswith(head):
             return None
         if not self.obfuscated:

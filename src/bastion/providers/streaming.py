@@ -16,6 +16,7 @@ from typing import Protocol
 import orjson
 
 from bastion.core.errors import UpstreamError
+from bastion.core.makers import maker
 from bastion.core.types import StreamEvent, StreamStart, TextDelta, Usage
 from bastion.providers.base import StreamDecoder, StreamEncoder
 from bastion.providers.frames import EncodeFailed, Seen, Translator
@@ -27,6 +28,13 @@ CONTENT_KINDS = frozenset({"text", "tool_call", "thinking", "end"})
 
 SSEEvent = tuple[str | None, bytes]
 SSEBursts = AsyncGenerator[list[SSEEvent], None]
+_MAKE_TEXT = maker(TextDelta)  # TextDelta(text, index) without a class call (core/makers.py)
+
+_join: Callable[[list[SSEEvent], int, tuple[str | None, ...], bytes, bytes, list[str]], int] | None
+try:
+    from bastion._native import text_join as _join
+except ImportError:  # not built (no C compiler at install time): `_decode_joined`'s loop alone
+    _join = None
 
 
 class Ending(Protocol):
@@ -105,7 +113,9 @@ def _decode_joined(decoder: StreamDecoder, sse: list[SSEEvent], out: list[Stream
     joined, none when all are empty: the events the output guard makes of them
     (policy/guard.py `_coalesced` joins a read's adjacent text deltas of one choice), without an
     event, a list and a decoder call per chunk. Taken exactly as `TextTemplate.text` takes
-    it (head, one JSON string, tail; taking it changes no decoder state), else by `feed`."""
+    it (head, one JSON string, tail; taking it changes no decoder state), else by `feed`.
+    With the C accelerator, each run of such events whose strings hold no escape is taken in one
+    call (`_join`: the same checks, their texts joined); the event that ends a run, the loop's."""
     template = getattr(decoder, "text_template", None)
     tpl = template() if template is not None else None
     if tpl is None or tpl.obfuscated:
@@ -115,8 +125,16 @@ def _decode_joined(decoder: StreamDecoder, sse: list[SSEEvent], out: list[Stream
     loads, malformed = orjson.loads, orjson.JSONDecodeError
     feed = decoder.feed
     texts: list[str] = []
+    join = _join if type(sse) is list else None
+    i, n = 0, len(sse)
     try:
-        for name, data in sse:
+        while i < n:
+            if join is not None and tpl is not None:
+                i = join(sse, i, names, head, tail, texts)
+                if i == n:
+                    break
+            name, data = sse[i]
+            i += 1
             if tpl is not None and name in names and data.startswith(head) and data.endswith(tail):
                 try:
                     text = loads(data[hl:len(data) - tl])
@@ -127,7 +145,7 @@ def _decode_joined(decoder: StreamDecoder, sse: list[SSEEvent], out: list[Stream
                         texts.append(text)
                     continue
             if texts:
-                out.append(TextDelta(texts[0] if len(texts) == 1 else "".join(texts), 0))
+                out.append(_MAKE_TEXT(texts[0] if len(texts) == 1 else "".join(texts), 0))
                 texts = []
             events = feed(name, data)
             if events:
@@ -143,7 +161,7 @@ def _decode_joined(decoder: StreamDecoder, sse: list[SSEEvent], out: list[Stream
     except Exception as e:
         return e
     if texts:
-        out.append(TextDelta(texts[0] if len(texts) == 1 else "".join(texts), 0))
+        out.append(_MAKE_TEXT(texts[0] if len(texts) == 1 else "".join(texts), 0))
     return None
 
 

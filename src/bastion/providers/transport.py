@@ -158,10 +158,8 @@ class UpstreamStream:
         self._resp.content.set_exception(_Stalled())
 
     async def _read(self, content: Body) -> bytes:
-        """The next bytes the upstream sent (b"" at its end), within the idle timeout."""
-        chunk = content.read_nowait()  # what has arrived already: no wait, so no timer
-        if chunk or content.is_eof():
-            return chunk
+        """The next bytes the upstream sent (b"" at its end), within the idle timeout, when none
+        has arrived yet (`bursts` takes what has without a call)."""
         watch = self._watch
         if watch is None:
             watch = self._watch = idle_watch(asyncio.get_running_loop(), self._idle)
@@ -190,7 +188,9 @@ class UpstreamStream:
         size = 0
         try:
             while True:
-                chunk = await self._read(content)
+                chunk = content.read_nowait()  # what has arrived already: no wait, so no timer
+                if not chunk and not content.is_eof():
+                    chunk = await self._read(content)
                 if not chunk:
                     tail = parser.flush()
                     if tail:

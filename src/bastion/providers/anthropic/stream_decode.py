@@ -12,6 +12,7 @@ from __future__ import annotations
 import orjson
 
 from bastion.core.errors import UpstreamError
+from bastion.core.makers import maker
 from bastion.core.types import (
     JSON,
     FinishReason,
@@ -29,6 +30,9 @@ from bastion.providers.anthropic.fields import label
 from bastion.providers.anthropic.mapping import STOP_REASONS, UsageCounter, finish_reason
 from bastion.providers.anthropic.response import tool_arguments
 from bastion.providers.literal import TextTemplate
+
+# The usual events, made without a class call (core/makers.py: every field by position)
+_MAKE_TEXT, _MAKE_END, _MAKE_USAGE = maker(TextDelta), maker(StreamEnd), maker(UsageEvent)
 
 _SIGNED = "thinking+signature"  # block state of a thinking block whose signature has arrived
 _TEXT = b'"delta":{"type":"text_delta","text":'
@@ -97,7 +101,7 @@ class AnthropicStreamDecoder:
         if template is not None and not self._done and (event is None or event == "content_block_delta"):
             text = template.text(data)
             if text is not None:
-                return [TextDelta(text)] if text else []
+                return [_MAKE_TEXT(text, 0)] if text else []
         if data == _PING and (event is None or event == "ping"):  # the general path's answer, without the parse
             return []
         if self._fast and self._started and not self._done:
@@ -323,10 +327,10 @@ class AnthropicStreamDecoder:
         out: list[StreamEvent] = []
         if reason is not None and not self._ended:
             self._ended = True
-            out.append(StreamEnd(reason, 0, seq))  # (finish_reason, index, stop_sequence) by position
+            out.append(_MAKE_END(reason, 0, seq))  # (finish_reason, index, stop_sequence) by position
         if self._ended and not self._usage_sent:
             self._usage_sent = True
-            out.append(UsageEvent(self._usage.canonical()))
+            out.append(_MAKE_USAGE(self._usage.canonical()))
         return out
 
     def _message_stop(self) -> list[StreamEvent]:

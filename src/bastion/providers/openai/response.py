@@ -76,8 +76,9 @@ def decode_usage(value: JSON, what: str = _WHAT) -> Usage | None:
     # in the same order, for its 0 or its error. (input_tokens, output_tokens) by position, as
     # ChatResponse below.
     i, o = value.get("prompt_tokens"), value.get("completion_tokens")
-    usage = Usage(i if type(i) is int and 0 <= i <= MAX_TOKEN_COUNT else _count(value, "prompt_tokens", what),
-                  o if type(o) is int and 0 <= o <= MAX_TOKEN_COUNT else _count(value, "completion_tokens", what))
+    usage = _USAGE(i if type(i) is int and 0 <= i <= MAX_TOKEN_COUNT else _count(value, "prompt_tokens", what),
+                   o if type(o) is int and 0 <= o <= MAX_TOKEN_COUNT else _count(value, "completion_tokens", what),
+                   0, 0, 0, 0)  # every field by position (core/makers.py), the others 0 as their defaults
     details = value.get("prompt_tokens_details")
     if isinstance(details, dict):
         n = details.get("cached_tokens")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import orjson
 
 from bastion.core.errors import BastionError
+from bastion.core.makers import maker
 from bastion.core.types import (
     JSON,
     FinishReason,
@@ -34,6 +35,8 @@ from bastion.providers.openai.response import (
 )
 
 _WHAT = "stream chunk"
+# The events of the usual chunks, made without a class call (core/makers.py: every field by position)
+_MAKE_TEXT, _MAKE_END, _MAKE_USAGE, _MAKE_START = maker(TextDelta), maker(StreamEnd), maker(UsageEvent), maker(StreamStart)
 _SENT_ID, _SENT_NAME = 1, 2
 _CONTENT = b'"delta":{"content":'
 # The end of a text template's head: choice 0 first, its delta opened for the text
@@ -95,7 +98,7 @@ class EndShapes:
             return None
         if data.startswith(finish):
             reason = self.reasons.get(data[len(finish):])
-            return None if reason is None else [StreamEnd(reason, 0)]
+            return None if reason is None else [_MAKE_END(reason, 0, None)]
         usage = self.usage
         if data.startswith(usage) and data[-2:] == b"}}":
             try:
@@ -103,7 +106,7 @@ class EndShapes:
             except orjson.JSONDecodeError:
                 return None
             if type(value) is dict:
-                return [UsageEvent(decode_usage(value, _WHAT) or Usage())]
+                return [_MAKE_USAGE(decode_usage(value, _WHAT) or Usage())]
         return None
 
 
@@ -149,8 +152,8 @@ def opening_start(template: TextTemplate) -> StreamStart | None:
         return None
     get = obj.get
     rid, model, created = get("id"), get("model"), get("created")
-    return StreamStart(rid if isinstance(rid, str) else "", model if isinstance(model, str) else "",
-                       created if type(created) is int else 0)
+    return _MAKE_START(rid if isinstance(rid, str) else "", model if isinstance(model, str) else "",
+                       created if type(created) is int else 0, None)
 
 
 class ChunkDecoder:
@@ -188,7 +191,7 @@ class ChunkDecoder:
         if template is not None and event is None and not self._done:
             text = template.text(data)
             if text is not None:
-                return [TextDelta(text, 0)] if text else []
+                return [_MAKE_TEXT(text, 0)] if text else []
             ends = self._ends
             if ends is None:
                 ends = self._ends = EndShapes.of(template)
