@@ -29,14 +29,15 @@ T = TypeVar("T")
 
 
 class InProcessGateway:
-    def __init__(self, config: dict[str, Any], grace: float = 2.0) -> None:
+    def __init__(self, config: dict[str, Any], grace: float = 2.0,
+                 protocol: type[GuardedHttpToolsProtocol] = GuardedHttpToolsProtocol) -> None:
         self.config = BastionConfig.model_validate(config)
         self.app = create_app(self.config)
         self.gateway = self.app.gateway  # type: ignore[attr-defined]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, http=GuardedHttpToolsProtocol, lifespan="on",
+            self.app, host="127.0.0.1", port=self.port, http=protocol, lifespan="on",
             access_log=False, log_level="warning", timeout_graceful_shutdown=int(grace) or 1,
             server_header=False, date_header=False))
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -77,8 +77,8 @@ class _Abandon:
 
     __slots__ = ("_task", "gone")
 
-    def __init__(self) -> None:
-        task = asyncio.current_task()
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        task = asyncio.current_task(loop)
         assert task is not None
         self._task = task
         self.gone = False
@@ -264,7 +264,7 @@ class BastionASGI:
                         if not isinstance(hook, Disconnect):
                             resp = await outcome.serve(req)
                         else:
-                            lost = _Abandon()
+                            lost = _Abandon(hook.loop)
                             if hook.lost:
                                 lost()
                             else:
@@ -364,7 +364,9 @@ class BastionASGI:
 
     async def _send_stream(self, resp: StreamingResponse, rid: str, receive: Receive, send: Send,
                            scope: Scope) -> None:
-        lost = _Abandon()
+        # The server tells of a lost client (http/disconnect.py), or a task waits on receive() for it.
+        hook = scope.get("extensions", {}).get(DISCONNECT)
+        lost = _Abandon(hook.loop if isinstance(hook, Disconnect) else None)
 
         async def watch() -> None:
             while True:
@@ -373,8 +375,6 @@ class BastionASGI:
                     lost()
                     return
 
-        # The server tells of a lost client (http/disconnect.py), or a task waits on receive() for it.
-        hook = scope.get("extensions", {}).get(DISCONNECT)
         watcher: asyncio.Task[None] | None = None
         if isinstance(hook, Disconnect):
             if hook.lost:

@@ -9,19 +9,23 @@ callback on it. Under another server the extension is absent and the app waits o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 EXTENSION = "bastion.disconnect"
 
 
 class Disconnect:
-    """Fired once, when the connection of a request whose response has not completed is lost."""
+    """Fired once, when the connection of a request whose response has not completed is lost.
+    `loop`: the loop the request is served on (`asyncio.current_task(loop)` finds its task without
+    `get_running_loop()`, a getpid() system call on Python 3.11)."""
 
-    __slots__ = ("callback", "lost")
+    __slots__ = ("callback", "loop", "lost")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.callback: Callable[[], None] | None = None
         self.lost = False
+        self.loop = loop
 
     def fire(self) -> None:
         self.lost = True

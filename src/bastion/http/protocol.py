@@ -10,7 +10,10 @@ and a new connection that sends nothing is never closed. This protocol:
 - closes a connection that keeps sending the body of a request already answered (the app
   refused it early) for longer than `body_timeout`;
 - tells the app of a client lost mid-response through `scope["extensions"]["bastion.disconnect"]`
-  (`http/disconnect.py`), so a stream needs no task waiting on `receive()`.
+  (`http/disconnect.py`), so a stream needs no task waiting on `receive()`;
+- sends a response's head with its first body bytes in one write (`_Wire`): uvicorn writes the head
+  at `http.response.start` and each body message apart, a send system call (a TCP segment, a
+  client read) each, though the app gives both in the same step almost always.
 
 Use it as `uvicorn.run(app, http=GuardedHttpToolsProtocol, ...)`. The limits are the app's
 `limits` (an HttpLimits; found through uvicorn's middleware wrappers), else the defaults.
@@ -44,6 +47,55 @@ def find_limits(app: object) -> HttpLimits:
     return HttpLimits()
 
 
+class _Wire:
+    """The connection's transport as the protocol and its response cycles see it: the first write once
+    `armed` (a response's head) is held, and goes out joined to the next write, or on its own at the
+    loop's next iteration (`call_soon`), or before a close; every other write goes straight through.
+    Bytes keep their order and nothing waits past the step that wrote it: the head of a response whose
+    body comes later (a stream waiting for its provider) leaves in the next loop iteration, before the
+    loop waits for I/O. The rest of the transport interface is the transport's own."""
+
+    __slots__ = ("_held", "_loop", "_transport", "armed")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self.armed = False
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif self.armed:
+            self.armed = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():  # (closed by the transport itself: the client is gone)
+                self._transport.write(held)
+
+    def drop(self) -> None:
+        self._held = None
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:  # pause_reading, get_extra_info, abort, ...: the transport's
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -59,10 +111,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # ---- connection -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self._wire = wire = _Wire(transport, self.loop)
+        super().connection_made(wire)  # type: ignore[arg-type]  # every write of the connection through it
         self._arm(self._head_timeout, 408)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._wire.drop()  # a head held for the client gone: nobody to send it to
         self._disarm()
         super().connection_lost(exc)
         while self._unanswered:
@@ -84,10 +138,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._disarm()
-        disconnect = Disconnect()
+        disconnect = Disconnect(self.loop)
         extensions: Any = self.scope.setdefault("extensions", {})
         extensions[EXTENSION] = disconnect
         self._unanswered.append(disconnect)
+        self._wire.armed = True  # (a pipelined request's: the response under way has its next write held)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -97,6 +152,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
 
     def on_response_complete(self) -> None:
+        self._wire.armed = True  # the next response's head (a pipelined request starts now)
         super().on_response_complete()
         if self._unanswered:
             self._unanswered.popleft()

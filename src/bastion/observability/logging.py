@@ -365,6 +365,10 @@ _flush_due: list[object] = [None, None]  # (loop, handler) of the flush schedule
 
 def _flush_soon(handler: logging.Handler) -> None:
     due = _flush_due
+    loop = due[0]
+    if due[1] is handler and loop is not None and loop.is_running():  # type: ignore[attr-defined]
+        return  # a flush of this handler is due on a running loop: it writes this line too (no getpid()
+        # system call of get_running_loop() on Python 3.11 per line)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # no event loop (a command, a test): no later to wait for

@@ -117,8 +117,14 @@ class Body:
         reader that awaits it in its own frame, one coroutine fewer per wait than `readany`)."""
         if self._chunks or self._eof or self._exc is not None:
             return None
-        self._waiter = asyncio.get_running_loop().create_future()
+        self._waiter = self.loop().create_future()
         return self._waiter
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop it is read on: its connection's (no `get_running_loop()`, a getpid() system call
+        on Python 3.11, per wait)."""
+        conn = self._conn
+        return conn.loop if conn is not None else asyncio.get_running_loop()
 
 
 class Response:
@@ -147,8 +153,9 @@ class Response:
 class Connection(asyncio.Protocol):
     """One upstream connection, one exchange at a time; httptools calls the on_* methods."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.pool = pool
+        self.loop = loop if loop is not None else asyncio.get_running_loop()  # (made on it, by its factory)
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -168,7 +175,7 @@ class Connection(asyncio.Protocol):
 
     # ---- the exchange
     def send(self, data: bytes, limit: int) -> asyncio.Future[Response]:
-        self._head = fut = asyncio.get_running_loop().create_future()
+        self._head = fut = self.loop.create_future()
         if self.closed or self.transport is None:
             fut.set_exception(ConnectionBroken("the connection closed before the request was sent"))
             return fut

@@ -106,7 +106,7 @@ class Pool:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self.connect_timeout):
             _, conn = await loop.create_connection(
-                lambda: Connection(self), self.host, self.port, ssl=self._ssl,
+                lambda: Connection(self, loop), self.host, self.port, ssl=self._ssl,
                 server_hostname=self.host if self._ssl is not None else None)
         self._all.add(conn)
         return conn

@@ -162,7 +162,7 @@ class UpstreamStream:
         has arrived yet (`bursts` takes what has without a call)."""
         watch = self._watch
         if watch is None:
-            watch = self._watch = idle_watch(asyncio.get_running_loop(), self._idle)
+            watch = self._watch = idle_watch(content.loop(), self._idle)
             self._waits = watch.waits
         waits = self._waits
         self._seen = content.total_bytes
@@ -254,6 +254,12 @@ class Transport:
                 self._clocks[ep.name] = DeadlineClock(loop)
             pool = self._pools[ep.name] = Pool(ep.base_url, ep.max_connections, ep.connect_timeout)
         return pool
+
+    def _loop(self, ep: Endpoint) -> asyncio.AbstractEventLoop:
+        """The running loop: that of the provider's pool once it has one (`get_running_loop()`
+        is a getpid() system call per call on Python 3.11)."""
+        clock = self._clocks.get(ep.name)  # (made with the pool, on the loop it runs on; dropped with it)
+        return clock.loop if clock is not None else asyncio.get_running_loop()
 
     def _static(self, ep: Endpoint) -> bytes:
         cached = self._heads.get(ep.name)
@@ -394,7 +400,7 @@ class Transport:
         resp: Response | None = None
         ok = False
         try:
-            end = asyncio.get_running_loop().time() + ep.total_timeout
+            end = self._loop(ep).time() + ep.total_timeout
             resp = await self._open(ep, path, body, extra, end)
             data = await self._read_body(ep, resp, end)
             ok = True
@@ -411,7 +417,7 @@ class Transport:
         resp: Response | None = None
         ok = False
         try:
-            end = asyncio.get_running_loop().time() + ep.total_timeout  # up to the head (and an error body)
+            end = self._loop(ep).time() + ep.total_timeout  # up to the head (and an error body)
             resp = await self._open(ep, path, body, extra, end)
             if resp.status >= 300:
                 data = await self._read_body(ep, resp, end)
