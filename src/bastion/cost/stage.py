@@ -311,10 +311,12 @@ class BudgetStage:
         res = ctx.state.get(self.name)
         if not isinstance(res, Reservation) or res.done or res.partnered:
             return
+        mem = self._mem
+        assert mem is not None
         try:
             s = self.settlement(ctx, res)
             if s is not None:
-                self._mem.account(res.slots, res.amount, s[0], s[1])  # type: ignore[union-attr]
+                mem.account(res.slots, res.amount, s[0], s[1])
         except Exception as e:  # a finaliser never raises
             self._backend.failures.record("cost.finish", type(e).__name__)
 

@@ -315,6 +315,9 @@ class Pipeline:
         self._reporters = tuple((o, _finisher(o)) for o in self._reporting)
         # nothing in `settle` ever awaits: `settle_now` does it as a plain call
         self.settles_now = not self._holding and all(s in self._quiet or id(s) in self._finishers for s in self.stages)
+        # the finishers of every stage but the quiet ones, last first: `settle_now` when every stage was entered
+        self._all_finishers = tuple((s, self._finishers[id(s)]) for s in reversed(self.stages)
+                                    if s not in self._quiet) if self.settles_now else ()
 
     # ---- admission ------------------------------------------------------------------
     async def admit(self, ctx: RequestContext, headers: Mapping[str, str]) -> Principal:
@@ -473,6 +476,13 @@ class Pipeline:
         state[_SETTLED] = True
         entered = state.get("_entered")
         if isinstance(entered, list):
+            if len(entered) == len(self.stages):  # (entered in their order: all of them)
+                for stage, finish in self._all_finishers:
+                    try:
+                        finish(ctx)
+                    except Exception:  # a finalizer must never break the others
+                        log.exception("stage %s finish failed", getattr(stage, "name", "?"))
+                return True
             quiet = self._quiet
             finishers = self._finishers
             for stage in reversed(entered):
