@@ -476,20 +476,12 @@ class Pipeline:
         state[_SETTLED] = True
         entered = state.get("_entered")
         if isinstance(entered, list):
-            if len(entered) == len(self.stages):  # (entered in their order: all of them)
-                for stage, finish in self._all_finishers:
-                    try:
-                        finish(ctx)
-                    except Exception:  # a finalizer must never break the others
-                        log.exception("stage %s finish failed", getattr(stage, "name", "?"))
-                return True
-            quiet = self._quiet
-            finishers = self._finishers
-            for stage in reversed(entered):
-                if stage in quiet:
-                    continue
+            # (entered in their order: as many as there are stages is all of them)
+            finishing = self._all_finishers if len(entered) == len(self.stages) else [
+                (s, self._finishers[id(s)]) for s in reversed(entered) if s not in self._quiet]
+            for stage, finish in finishing:
                 try:
-                    finishers[id(stage)](ctx)
+                    finish(ctx)
                 except Exception:  # a finalizer must never break the others
                     log.exception("stage %s finish failed", getattr(stage, "name", "?"))
         return True
