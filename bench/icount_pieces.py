@@ -134,6 +134,21 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "SSEParser.feed": ("bastion.providers.sse", "SSEParser", "feed"),
     "streaming._decode": ("bastion.providers.streaming", None, "_decode"),
     "streaming._decode_joined": ("bastion.providers.streaming", None, "_decode_joined"),
+    "RequestTracer.finish": ("bastion.observability.tracing", "RequestTracer", "finish"),
+    "AuditWriter.submit": ("bastion.audit.writer", "AuditWriter", "submit"),
+    "native_record": ("bastion.audit.record", None, "_native_record"),
+    "native_access_line": ("bastion.observability.logging", None, "_native_line"),
+    "native_observe": ("bastion.observability.metrics", None, "_native_observe"),
+    "native_bucket_conclude": ("bastion.limits.memory", None, "_bucket_conclude"),
+    "actual_usage": ("bastion.cost.stage", None, "actual_usage"),
+    "PolicyStage.finish": ("bastion.policy.stage", "PolicyStage", "finish"),
+    "Pipeline.finalize": ("bastion.pipeline.runner", "Pipeline", "finalize"),
+    "native_settle": ("bastion.cost.stage", None, "_native_settle"),
+    "Pipeline.settle_now": ("bastion.pipeline.runner", "Pipeline", "settle_now"),
+    "TelemetryObserver.finish_now": ("bastion.observability.observer", "TelemetryObserver", "finish_now"),
+    "AuditStage.finish_now": ("bastion.audit.stage", "AuditStage", "finish_now"),
+    "RateLimitStage._finish_mem": ("bastion.limits.stage", "RateLimitStage", "_finish_mem"),
+    "BudgetStage._finish_mem": ("bastion.cost.stage", "BudgetStage", "_finish_mem"),
 }
 DEFAULT = ("request,scan_request,ScanRun.scan,pii.scan,secrets.scan,cache.get,cache.put,check_response,"
            "observe_request,access_log,Router.chat")

@@ -1104,6 +1104,8 @@ static PyMethodDef methods[] = {
      "observability/logging.py `_line`: a request's access line from its template, appended, or None (_native_audit.c)."},
     {"observe_request", (PyCFunction)(void (*)(void))native_observe_request, METH_FASTCALL,
      "observability/metrics.py Metrics.observe_request of the usual request, all applied, or None (_native_audit.c)."},
+    {"settle_usage", (PyCFunction)(void (*)(void))native_settle_usage, METH_FASTCALL,
+     "cost/stage.py BudgetStage.settlement of the usual request with its usage row, or None (_native_audit.c)."},
     {"text_one", (PyCFunction)(void (*)(void))native_text_one, METH_FASTCALL,
      "providers/frames.py `Translator.read`: a read of one templated text event checked and framed (_native_sse.c)."},
     {"text_join", (PyCFunction)(void (*)(void))native_text_join, METH_FASTCALL,

@@ -202,6 +202,7 @@ PyObject *native_audit_link_run(PyObject *self, PyObject *const *args, Py_ssize_
 PyObject *native_audit_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_access_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_observe_request(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_settle_usage(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_text_one(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_text_join(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_text_plain(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -1635,3 +1635,158 @@ done:
         Py_RETURN_NONE;
     return result;
 }
+
+/* ---- cost/stage.py BudgetStage.settlement's usual case, with UsageRecorder.record --------------------------- */
+
+SLOT_CACHE(reservation, 2, "labels", "done")
+SLOT_CACHE(labels, 1, "day")
+SLOT_CACHE(price, 2, "input", "output")
+
+/* an exact int's value in *v: 1; 0 when v is of another type or out of range (no exception) */
+static int
+exact_ll(PyObject *v, long long *out)
+{
+    if (!PyLong_CheckExact(v))
+        return 0;
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (*out == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return overflow == 0;
+}
+
+/* obj's slot i of c written (a new reference taken), the old value released: for a plain object slot of a class
+ * whose attributes are set the generic way (checked by the caller) */
+static void
+slot_put(PyObject *obj, SlotCache *c, int i, PyObject *value)
+{
+    PyObject **at = (PyObject **)((char *)obj + c->offsets[i]);
+    PyObject *old = *at;
+    *at = value;
+    Py_XDECREF(old);
+}
+
+/* settle_usage(res, ctx, priced, pending, max_pending, pico_per_micro): BudgetStage.settlement of the usual
+ * request (its usage known, no cached, cache-write or reasoning tokens, the last attempt served by a model
+ * already in `priced`, a principal) with the recorder's UsageRecorder.record (its pending rows and their
+ * bound): the request's actual micro-USD, having marked the reservation done, set ctx.cost_micros and added
+ * the usage row, as the Python code does; None, nothing changed, for any other case (a type not the usual
+ * one, a number out of 64 bits, a new row past the bound), which the Python code then settles. */
+PyObject *
+native_settle_usage(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "settle_usage(res, ctx, priced: dict, pending: dict, max_pending, "
+                                         "pico_per_micro)");
+        return NULL;
+    }
+    PyObject *res = args[0], *ctx = args[1], *priced = args[2], *pending = args[3];
+    long long max_pending, pico;
+    if (!exact_ll(args[4], &max_pending) || !exact_ll(args[5], &pico) || pico <= 0)
+        Py_RETURN_NONE;
+    /* the two objects written: their attributes set the generic way (no __setattr__ of their own) */
+    if (Py_TYPE(res)->tp_setattro != PyObject_GenericSetAttr || Py_TYPE(ctx)->tp_setattro != PyObject_GenericSetAttr)
+        Py_RETURN_NONE;
+    int slow = 0;
+    PyObject *c[N_CTX];
+    int rc = ctx_slots(ctx, c);
+    if (rc <= 0)
+        return rc < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *usage = c[C_USAGE], *attempts = c[C_ATTEMPTS], *p = c[C_PRINCIPAL], *model = c[C_MODEL];
+    if (usage == Py_None || p == Py_None || !PyList_CheckExact(attempts) || PyList_GET_SIZE(attempts) == 0
+        || (model != Py_None && !PyUnicode_CheckExact(model)))
+        Py_RETURN_NONE;
+    PyObject *u[5];
+    for (int i = 0; i < 5; i++)
+        if ((u[i] = slot_of(usage, &usage_cache, i, &slow)) == NULL)
+            return slow ? Py_NewRef(Py_None) : NULL;
+    long long in, out, cached, write, reasoning;
+    if (!exact_ll(u[0], &in) || !exact_ll(u[1], &out) || !exact_ll(u[2], &cached) || !exact_ll(u[3], &write)
+        || !exact_ll(u[4], &reasoning) || cached > 0 || write > 0 || reasoning > 0)
+        Py_RETURN_NONE;
+    PyObject *last = PyList_GET_ITEM(attempts, PyList_GET_SIZE(attempts) - 1), *served, *outcome;
+    if ((served = slot_of(last, &attempt_cache, 1, &slow)) == NULL
+        || (outcome = slot_of(last, &attempt_cache, 2, &slow)) == NULL)
+        return slow ? Py_NewRef(Py_None) : NULL;
+    if (!PyUnicode_CheckExact(outcome) || !PyUnicode_CheckExact(served)
+        || PyUnicode_CompareWithASCIIString(outcome, "ok") != 0)
+        Py_RETURN_NONE;
+    PyObject *price = PyDict_GetItemWithError(priced, served);
+    if (price == NULL)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *pin, *pout, *key_id, *team, *labels, *day;
+    if ((pin = slot_of(price, &price_cache, 0, &slow)) == NULL || (pout = slot_of(price, &price_cache, 1, &slow)) == NULL
+        || principal_ids(p, &key_id, &team, &slow) < 0 || (labels = slot_of(res, &reservation_cache, 0, &slow)) == NULL
+        || slot_of(res, &reservation_cache, 1, &slow) == NULL || (day = slot_of(labels, &labels_cache, 0, &slow)) == NULL)
+        return slow ? Py_NewRef(Py_None) : NULL;
+    long long price_in, price_out;
+    if (!exact_ll(pin, &price_in) || !exact_ll(pout, &price_out) || !PyUnicode_CheckExact(key_id)
+        || (team != Py_None && !PyUnicode_CheckExact(team)) || !PyUnicode_CheckExact(day))
+        Py_RETURN_NONE;
+    /* -(-(in+ * price.input + out+ * price.output) // pico): the sum's ceiling division */
+    long long a, b, sum;
+    if (__builtin_mul_overflow(in > 0 ? in : 0, price_in, &a) || __builtin_mul_overflow(out > 0 ? out : 0, price_out, &b)
+        || __builtin_add_overflow(a, b, &sum))
+        Py_RETURN_NONE;
+    long long actual = sum / pico + (sum % pico > 0 ? 1 : 0);
+    static PyObject *empty = NULL, *one = NULL;
+    if ((empty == NULL && (empty = PyUnicode_InternFromString("")) == NULL)
+        || (one == NULL && (one = PyLong_FromLong(1)) == NULL))
+        return NULL;
+    /* the row's key: (day, key id, team or "", model or "") (`x or ""` for a str: "" itself when empty) */
+    PyObject *t = team == Py_None || PyUnicode_GET_LENGTH(team) == 0 ? empty : team;
+    PyObject *m = model == Py_None || PyUnicode_GET_LENGTH(model) == 0 ? empty : model;
+    PyObject *key = PyTuple_Pack(4, day, key_id, t, m);
+    if (key == NULL)
+        return NULL;
+    PyObject *made[4] = {NULL, NULL, NULL, NULL}, *cost = NULL, *result = NULL, *row = NULL;
+    PyObject *now_row = PyDict_GetItemWithError(pending, key);
+    if (now_row == NULL && PyErr_Occurred())
+        goto done;
+    if ((cost = PyLong_FromLongLong(actual)) == NULL)
+        goto done;
+    if (now_row == NULL) {
+        if ((long long)PyDict_GET_SIZE(pending) >= max_pending) {  /* dropped and counted: the Python code's */
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        if ((row = PyList_New(4)) == NULL)
+            goto done;
+        PyObject *items[4] = {one, u[0], u[1], cost};
+        for (int i = 0; i < 4; i++)
+            PyList_SET_ITEM(row, i, Py_NewRef(items[i]));
+        if (PyDict_SetItem(pending, key, row) < 0)
+            goto done;
+    } else {
+        if (!PyList_CheckExact(now_row) || PyList_GET_SIZE(now_row) != 4) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        PyObject *adds[4] = {one, u[0], u[1], cost};
+        for (int i = 0; i < 4; i++) {
+            if (!PyLong_CheckExact(PyList_GET_ITEM(now_row, i))) {
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+        }
+        for (int i = 0; i < 4; i++)
+            if ((made[i] = PyNumber_Add(PyList_GET_ITEM(now_row, i), adds[i])) == NULL)
+                goto done;
+        for (int i = 0; i < 4; i++) {  /* (nothing fails from here) */
+            PyList_SetItem(now_row, i, made[i]);
+            made[i] = NULL;
+        }
+    }
+    slot_put(res, &reservation_cache, 1, Py_NewRef(Py_True));
+    slot_put(ctx, &ctx_cache, C_COST_MICROS, Py_NewRef(cost));
+    result = Py_NewRef(cost);
+done:
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(made[i]);
+    Py_XDECREF(row);
+    Py_XDECREF(cost);
+    Py_DECREF(key);
+    return result;
+}

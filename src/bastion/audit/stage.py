@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from bastion.audit import record as _record
 from bastion.audit.chain import content_key
@@ -75,11 +75,21 @@ class AuditStage:
         """The same admission as a RequestStage (for pipelines that run it as the first stage)."""
         self.admit(ctx)
 
-    async def finish(self, ctx: RequestContext) -> None:
-        """Build and submit the record. Never raises; in sync mode waits until it is durable."""
+    def finisher(self) -> Callable[[RequestContext], None] | None:
+        """`finish` as a plain call when it never waits: not in sync mode (pipeline/runner.py `FinishesNow`)."""
+        return None if self.sync and self.enabled else self.finish_now
+
+    def finish_now(self, ctx: RequestContext) -> None:
+        """`finish` not in sync mode: build and submit the record."""
+        made = self._build(ctx)
+        if made is not None and not self.writer.submit(made[0], reserved=made[1]):
+            self.failures += 1
+
+    def _build(self, ctx: RequestContext) -> tuple[AuditRecord, bool] | None:
+        """The record, and whether a buffer slot was reserved for it; None when disabled or failed (logged)."""
         reserved = ctx.state.pop(_RESERVED, None) is True
         if not self.enabled:
-            return
+            return None
         try:
             content = ctx.state.get(_CONTENT)
             if content is None:  # the record keeps no content whatever the policy's capture mode
@@ -98,11 +108,18 @@ class AuditStage:
             if reserved:
                 self.writer.release()
             log.exception("audit: cannot build record", extra={"request_id": ctx.request_id})
-            return
+            return None
+        return record, reserved
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Build and submit the record. Never raises; in sync mode waits until it is durable."""
         if not self.sync:
-            if not self.writer.submit(record, reserved=reserved):
-                self.failures += 1
+            self.finish_now(ctx)
             return
+        made = self._build(ctx)
+        if made is None:
+            return
+        record, reserved = made
         try:
             await self.writer.write_sync(record, reserved=reserved)
             ctx.state[DURABLE] = True

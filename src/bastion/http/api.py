@@ -37,7 +37,8 @@ CLIENT_GONE = "client_disconnected"
 async def _fail(p: Pipeline, ctx: RequestContext, err: BastionError) -> HttpResponse:
     ctx.status = err.status
     ctx.error_code = err.code
-    await p.settle(ctx)
+    if not p.settle_now(ctx):
+        await p.settle(ctx)
     resp = error_response(err, ctx.ingress, ctx.response_headers)
     resp.after = partial(p.report, ctx)
     return resp
@@ -142,19 +143,21 @@ class ApiHandlers:
         except Exception:
             log.exception("chat failed", extra={"request_id": ctx.request_id})
             return await self._fail(ctx, InternalError("internal error; request " + ctx.request_id))
+        p = self.p
         if isinstance(result, ChatResponse):
             ctx.status = 200
             body = orjson.dumps(fmt.encode_response(result, alias))
-            await self.p.settle(ctx)
+            if not p.settle_now(ctx):  # (a plain call when nothing in it awaits)
+                await p.settle(ctx)
             # HttpResponse.json, by position: (status, body, content_type, headers, after)
-            return HttpResponse(200, body, "application/json", ctx.response_headers or {},
-                                partial(self.p.report, ctx))
+            return HttpResponse(200, body, "application/json", ctx.response_headers or {}, partial(p.report, ctx))
         ctx.status = 200
         encoder = fmt.stream_encoder(chat, alias)
 
         async def on_close(gone: bool) -> None:
             ctx.client_disconnected = gone
-            await self.p.settle(ctx)
+            if not p.settle_now(ctx):
+                await p.settle(ctx)
 
         # A direct or observed stream gives the client's frames, its end included (no generator around it)
         frames = (result.frames(encoder, _Ending(ctx, encoder)) if isinstance(result, (DirectStream, ObservedStream))
@@ -162,7 +165,7 @@ class ApiHandlers:
         # (chunks, status, content_type, headers, on_close, after) by position: keywords make a class
         # call build and unpack a dict of them
         return StreamingResponse(frames, 200, "text/event-stream", ctx.response_headers, on_close,
-                                 partial(self.p.report, ctx))
+                                 partial(p.report, ctx))
 
     # ---- embeddings and models --------------------------------------------------------
     async def _embeddings(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:

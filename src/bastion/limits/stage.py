@@ -179,35 +179,52 @@ class RateLimitStage:
             f"Rate limit reached for {s.label}: limit {limit} {_WHAT[kind]}. Please try again in "
             f"{format_reset(retry)}.", retry_after=float(math.ceil(retry)), headers=headers)
 
-    async def finish(self, ctx: RequestContext) -> None:
+    def finisher(self) -> Callable[[RequestContext], None] | None:
+        """`finish` as a plain call on the in-process backend (pipeline/runner.py `FinishesNow`)."""
+        return self._finish_mem if self._mem is not None else None
+
+    def _finish_mem(self, ctx: RequestContext) -> None:
+        """`finish` on the in-process backend: its `conclude` (or `release`, `settle`), called directly."""
+        mem = self._mem
+        assert mem is not None
         lease = ctx.state.get(self.name)
         if isinstance(lease, RateLease) and not lease.done:
             lease.done = True
         else:
             lease = None
-        mem = self._mem
-        settle = self._budget.partner_settlement(ctx, mem is None) if self._budget is not None else None
+        settle = self._budget.partner_settlement(ctx, False) if self._budget is not None else None
         if lease is None and settle is None:
             return
-        if mem is not None:  # the in-process backend's `conclude` (or `release`, `settle`), called directly
-            try:
-                if lease is None:
-                    assert settle is not None
-                    res = settle[0]
-                    mem.account(res.slots, res.amount, settle[1], settle[2])
-                    return
-                usage = ctx.usage
-                if usage is None:
-                    usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
-                delta = usage.input_tokens + usage.output_tokens - lease.tokens
-                now = self._clock() if self._clock is not None else None
-                if settle is None:
-                    mem.give_back(lease.scopes, delta, now)
-                else:
-                    res = settle[0]
-                    mem.give_back_account(lease.scopes, delta, now, res.slots, res.amount, settle[1], settle[2])
-            except Exception as e:  # a finaliser never raises
-                mem.failures.record("ratelimit.finish", type(e).__name__)
+        try:
+            if lease is None:
+                assert settle is not None
+                res = settle[0]
+                mem.account(res.slots, res.amount, settle[1], settle[2])
+                return
+            usage = ctx.usage
+            if usage is None:
+                usage = actual_usage(ctx, lease.estimate, upstream_reached=upstream_reached(ctx))
+            delta = usage.input_tokens + usage.output_tokens - lease.tokens
+            now = self._clock() if self._clock is not None else None
+            if settle is None:
+                mem.give_back(lease.scopes, delta, now)
+            else:
+                res = settle[0]
+                mem.give_back_account(lease.scopes, delta, now, res.slots, res.amount, settle[1], settle[2])
+        except Exception as e:  # a finaliser never raises
+            mem.failures.record("ratelimit.finish", type(e).__name__)
+
+    async def finish(self, ctx: RequestContext) -> None:
+        if self._mem is not None:
+            self._finish_mem(ctx)
+            return
+        lease = ctx.state.get(self.name)
+        if isinstance(lease, RateLease) and not lease.done:
+            lease.done = True
+        else:
+            lease = None
+        settle = self._budget.partner_settlement(ctx) if self._budget is not None else None
+        if lease is None and settle is None:
             return
         try:
             now = self._clock() if self._clock is not None else None

@@ -244,7 +244,9 @@ def access_log(ctx: RequestContext) -> None:
         if _native_line is None or _native_line(handler.pending, _TEMPLATES, ctx, time.time(), time.perf_counter(),
                                                 scrub, CLEAN_TEXTS) is None:
             handler.pending.append(_line(ctx))
-        _flush_soon(handler)
+        due = _flush_due
+        if due[0] is not asyncio._get_running_loop() or due[1] is not handler:  # else its flush is scheduled already
+            _flush_soon(handler)
         return
     fields = _fields(ctx)
     # Built directly: Logger.info would walk the stack for the caller's file and line (~4 µs).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bastion.config.schema import BastionConfig
 from bastion.core.context import RequestContext
@@ -22,6 +23,7 @@ class TelemetryObserver:
     def __init__(self, metrics: Metrics | None, tracer: RequestTracer | None = None) -> None:
         self.metrics = metrics
         self.tracer = tracer if tracer is not None else RequestTracer(enabled=False)
+        self._traced = self.tracer.enabled  # (off, `start` keeps no span for `finish` to end)
 
     @classmethod
     def from_config(cls, config: BastionConfig) -> TelemetryObserver:
@@ -31,7 +33,11 @@ class TelemetryObserver:
     def admit(self, ctx: RequestContext) -> None:
         self.tracer.start(ctx)
 
-    async def finish(self, ctx: RequestContext) -> None:
+    def finisher(self) -> Callable[[RequestContext], None]:
+        """`finish` as a plain call (pipeline/runner.py `FinishesNow`): it never awaits."""
+        return self.finish_now
+
+    def finish_now(self, ctx: RequestContext) -> None:
         try:
             if self.metrics is not None:
                 self.metrics.observe_request(ctx)
@@ -39,7 +45,11 @@ class TelemetryObserver:
         except Exception:
             log.exception("telemetry failed", extra={"request_id": ctx.request_id})
         finally:
-            try:
-                self.tracer.finish(ctx)
-            except Exception:
-                log.exception("tracing failed", extra={"request_id": ctx.request_id})
+            if self._traced:
+                try:
+                    self.tracer.finish(ctx)
+                except Exception:
+                    log.exception("tracing failed", extra={"request_id": ctx.request_id})
+
+    async def finish(self, ctx: RequestContext) -> None:
+        self.finish_now(ctx)
