@@ -125,7 +125,9 @@ class ScanRun:
     that, the scan is repeated under the thread clock (scanners are pure) and its CPU time is
     what counts: a machine slow enough to stretch one scan's wall time past its budget does not
     fail it. A text of at least `LONG_TEXT` characters, likely to come near the budget, is
-    timed on the thread clock at once (a second scan would double its cost). A rule's spend
+    timed on the thread clock at once (a second scan would double its cost), and so is every
+    text of a `cpu_clock` run: one off the event loop's thread (a huge prompt's, scanned on a
+    worker: policy/stage.py), where waiting for the GIL stretches wall time. A rule's spend
     is the sum of its scans' times as counted: wall time for those timed under the share
     (upper bounds of their CPU time), so the budget holds across texts.
 
@@ -134,14 +136,15 @@ class ScanRun:
     and only a scan that succeeded within its budget is kept. `scope` partitions the cache
     (the caller's key id), so one caller cannot time another's texts."""
 
-    __slots__ = ("_accumulate", "_cache", "_scope", "_spent", "findings", "skipped")
+    __slots__ = ("_accumulate", "_cache", "_cpu_clock", "_scope", "_spent", "findings", "skipped")
 
     def __init__(self, findings: list[Finding], accumulate: bool = True, cache: ScanCache | None = None,
-                 scope: str | None = None) -> None:
+                 scope: str | None = None, cpu_clock: bool = False) -> None:
         self.findings = findings
         self._accumulate = accumulate
         self._cache = cache
         self._scope = scope
+        self._cpu_clock = cpu_clock
         self._spent: dict[tuple[str, int], float] = {}
         self.skipped: set[tuple[str, int]] = set()
 
@@ -178,7 +181,7 @@ class ScanRun:
         skipped = self.skipped
         accumulate = self._accumulate
         spent_by = self._spent
-        cpu_first = len(text) >= LONG_TEXT
+        cpu_first = self._cpu_clock or len(text) >= LONG_TEXT
         for rule, scanner, key, input_, uncheap in _prepared(rules):
             if scanner is None or (skipped and key in skipped):
                 continue
@@ -309,7 +312,7 @@ class ScanRun:
         spent: float | None = None
         shown = False  # the wall time shows the budget kept
         try:
-            if not accumulate or len(text) < LONG_TEXT:
+            if not accumulate or not (self._cpu_clock or len(text) >= LONG_TEXT):
                 started = time.perf_counter()
                 matches = scanner.scan(text)
                 wall = time.perf_counter() - started

@@ -52,7 +52,7 @@ def _general(run: ScanRun, rule_set: tuple[Rule, ...], text: str) -> list[tuple[
 
 
 def _run(scan: object, budgets: list[float], errors: list[str], scripts: list[list[str]], texts: list[str],
-         steps: list[float], wall_steps: list[float]) -> tuple[object, ...]:
+         steps: list[float], wall_steps: list[float], cpu_clock: bool) -> tuple[object, ...]:
     rule_set = tuple(Rule("p", "input", i, f"r{i}", "flag", on_error, False, budget, _Scripted(script))  # type: ignore[arg-type]
                      for i, (budget, on_error, script) in enumerate(zip(budgets, errors, scripts, strict=True)))
     readings = itertools.accumulate(itertools.cycle(steps))
@@ -68,7 +68,7 @@ def _run(scan: object, budgets: list[float], errors: list[str], scripts: list[li
         return taken[-1][1]
 
     findings: list[Finding] = []
-    run = ScanRun(findings)
+    run = ScanRun(findings, cpu_clock=cpu_clock)
     hits: list[object] = []
     outcome: object = None
     with mock.patch.object(rules.time, "thread_time", thread_time), \
@@ -95,5 +95,6 @@ def test_the_inlined_scan_decides_as_the_general_steps(data: st.DataObject) -> N
     errors = data.draw(st.lists(st.sampled_from(["block", "allow"]), min_size=n, max_size=n))
     steps = data.draw(st.lists(st.sampled_from([0.0, 0.004, 0.02, 0.06]), min_size=1, max_size=5))
     wall_steps = data.draw(st.lists(st.sampled_from([0.0, 0.004, 0.02, 0.06]), min_size=1, max_size=5))
-    assert _run("inlined", budgets, errors, scripts, texts, steps, wall_steps) == \
-        _run("general", budgets, errors, scripts, texts, steps, wall_steps)
+    cpu_clock = data.draw(st.booleans())
+    assert _run("inlined", budgets, errors, scripts, texts, steps, wall_steps, cpu_clock) == \
+        _run("general", budgets, errors, scripts, texts, steps, wall_steps, cpu_clock)
