@@ -245,8 +245,9 @@ def access_log(ctx: RequestContext) -> None:
                                                 scrub, CLEAN_TEXTS) is None:
             handler.pending.append(_line(ctx))
         due = _flush_due
-        if due[0] is not asyncio._get_running_loop() or due[1] is not handler:  # else its flush is scheduled already
-            _flush_soon(handler)
+        loop = due[0]
+        if due[1] is not handler or loop is None or not loop.is_running():  # type: ignore[attr-defined]
+            _flush_soon(handler)  # else a flush of it is due on a running loop: it writes this line too
         return
     fields = _fields(ctx)
     # Built directly: Logger.info would walk the stack for the caller's file and line (~4 µs).

@@ -166,17 +166,18 @@ class PolicyEngine:
         """Scan everything the model reads. Records findings (no values) in ctx.findings;
         raises PolicyViolation on a block; redacts in place. Returns the request's redactor
         (its `restore` map holds what restorable rules replaced). Off the event loop's thread:
-        `use_cache=False` (the cache is not shared across threads) and `findings`, a list of the
-        caller's to collect them in instead of ctx.findings (which the loop may be reading)."""
+        `use_cache=False` (the cache is not shared across threads; every scan is then timed on the
+        thread CPU clock: waiting for the GIL stretches wall time, see ScanRun) and `findings`, a list
+        of the caller's to collect them in instead of ctx.findings (which the loop may be reading)."""
         redactor = redactor or Redactor()
         if not self.input_rules:
             return redactor
         slots = text_slots(request)
         scope = ctx.principal.key_id if ctx.principal is not None else None
         found = ctx.findings if findings is None else findings
-        # (findings, accumulate, cache, scope) by position: keywords make a class call build and unpack a
-        # dict of them
-        run = ScanRun(found, True, self.cache if use_cache else None, scope)
+        # (findings, accumulate, cache, scope, cpu_clock) by position: keywords make a class call build and
+        # unpack a dict of them
+        run = ScanRun(found, True, self.cache if use_cache else None, scope, not use_cache)
         if self._has_limits:
             self._check_limits(run, request, sum(len(s.text) for s in slots))
         per_slot: list[list[Hit]] = []

@@ -16,6 +16,16 @@ from bastion.policy.scanner import Match, Scanner
 
 log = logging.getLogger(__name__)
 
+WALL_SHARE = 7 / 8
+"""The share of a rule's budget that its spend may reach on the wall clock alone: past it a scan is
+timed on the thread clock (ScanRun). Below 1 because the wall time counted stays in the spend (an
+upper bound of the CPU time: it holds any preemption inside those scans): at most 7/8 of the budget,
+which leaves at least 1/8 to scans timed on the thread clock before the rule is failed."""
+
+LONG_TEXT = 16_384
+"""Characters from which a request's text is timed on the thread clock at once (ScanRun): scanning
+it costs far more than the two readings (~1 µs), and it is the text likely to come near a budget."""
+
 TOKEN_BOUNDED = "token_bounded"
 """The attribute a scanner sets to True to promise what a stream's early release relies on
 (policy/window.py): every match lies inside one token (a run of characters other than
@@ -108,19 +118,33 @@ class ScanRun:
     budget and applying `on_error`: block raises PolicyViolation, allow
     skips the rule for the rest of the run and records an `allow` finding of type "error".
 
+    The thread clock (CLOCK_THREAD_CPUTIME_ID) is a system call per reading, the wall clock
+    (perf_counter) is not (the vDSO serves it), and CPU time never exceeds wall time. So a scan
+    is timed on the wall clock first: while a rule's spend (across the run's texts) with it
+    stays within `WALL_SHARE` of the budget, the budget was kept whatever the CPU time. Past
+    that, the scan is repeated under the thread clock (scanners are pure) and its CPU time is
+    what counts: a machine slow enough to stretch one scan's wall time past its budget does not
+    fail it. A text of at least `LONG_TEXT` characters, likely to come near the budget, is
+    timed on the thread clock at once (a second scan would double its cost), and so is every
+    text of a `cpu_clock` run: one off the event loop's thread (a huge prompt's, scanned on a
+    worker: policy/stage.py), where waiting for the GIL stretches wall time. A rule's spend
+    is the sum of its scans' times as counted: wall time for those timed under the share
+    (upper bounds of their CPU time), so the budget holds across texts.
+
     With a `cache` (input runs only), an input rule's matches on a text are looked up by the
     text's digest first (for a `cheap` scanner only on a long enough text); a hit costs no budget (the budget applies to real scans),
     and only a scan that succeeded within its budget is kept. `scope` partitions the cache
     (the caller's key id), so one caller cannot time another's texts."""
 
-    __slots__ = ("_accumulate", "_cache", "_scope", "_spent", "findings", "skipped")
+    __slots__ = ("_accumulate", "_cache", "_cpu_clock", "_scope", "_spent", "findings", "skipped")
 
     def __init__(self, findings: list[Finding], accumulate: bool = True, cache: ScanCache | None = None,
-                 scope: str | None = None) -> None:
+                 scope: str | None = None, cpu_clock: bool = False) -> None:
         self.findings = findings
         self._accumulate = accumulate
         self._cache = cache
         self._scope = scope
+        self._cpu_clock = cpu_clock
         self._spent: dict[tuple[str, int], float] = {}
         self.skipped: set[tuple[str, int]] = set()
 
@@ -156,7 +180,8 @@ class ScanRun:
         hits: list[Hit] = []
         skipped = self.skipped
         accumulate = self._accumulate
-        clock: float | None = None  # thread time when the last scan ended (one reading between two rules)
+        spent_by = self._spent
+        cpu_first = self._cpu_clock or len(text) >= LONG_TEXT
         for rule, scanner, key, input_, uncheap in _prepared(rules):
             if scanner is None or (skipped and key in skipped):
                 continue
@@ -173,11 +198,9 @@ class ScanRun:
                         for type_, s, e, score in cached:
                             start, end = (s, e) if norm is None else norm.to_original(s, e)
                             hits.append(Hit(rule, type_, start, end, score, ntext[s:e]))
-                    clock = None
                     continue
                 keep = True
             if ntext is None:
-                clock = None  # normalising is not the rule's time
                 # _view, its usual case inlined: printable ASCII that is not JSON text is its own normal form
                 if not json_string and is_plain(text):
                     ntext = text
@@ -186,37 +209,40 @@ class ScanRun:
             matches: list[Match] | None
             spent: float | None
             if accumulate:
-                # _timed and _kept, inlined for a request's run (the same clock readings, in the same
-                # order); a raise, no result or a result that is not an empty list takes them in full
+                # _timed and _kept, inlined for a request's run (the same clocks, in the same order); a raise,
+                # no result or a result that is not an empty list takes them in full
                 try:
-                    started = time.thread_time() if clock is None else clock
-                    matches = scanner.scan(ntext)
-                    ended = time.thread_time()
+                    if cpu_first:
+                        started = time.thread_time()
+                        matches = scanner.scan(ntext)
+                        spent = time.thread_time() - started
+                    else:
+                        started = time.perf_counter()
+                        matches = scanner.scan(ntext)
+                        spent = time.perf_counter() - started
+                        if spent + spent_by.get(key, 0.0) > rule.budget_s * WALL_SHARE:
+                            started = time.thread_time()
+                            matches = scanner.scan(ntext)
+                            spent = time.thread_time() - started
                 except Exception as e:  # any scanner failure is decided by on_error
                     self._raised(rule, e)
-                    clock = None
                     continue
-                else:
-                    spent = ended - started
-                    clock = ended
-                    if matches is not None and matches.__class__ is list and not matches:
-                        spent_by = self._spent
-                        spent += spent_by.get(key, 0.0)
-                        spent_by[key] = spent
-                        if spent > rule.budget_s:
-                            self.fail(rule, f"exceeded its time budget of {rule.budget_s * 1000:g} ms")
-                            continue
-                        if keep:
-                            if fresh is None:
-                                fresh = {}
-                            fresh[key] = ()
+                if matches is not None and matches.__class__ is list and not matches:
+                    spent += spent_by.get(key, 0.0)
+                    spent_by[key] = spent
+                    if spent > rule.budget_s:
+                        self.fail(rule, f"exceeded its time budget of {rule.budget_s * 1000:g} ms")
                         continue
-                    if matches is None:
-                        self.fail(rule, "failed (returned no result)")
-                        clock = None
-                        continue
+                    if keep:
+                        if fresh is None:
+                            fresh = {}
+                        fresh[key] = ()
+                    continue
+                if matches is None:
+                    self.fail(rule, "failed (returned no result)")
+                    continue
             else:
-                matches, spent, clock = self._timed(rule, scanner, ntext, clock)
+                matches, spent = self._timed(rule, scanner, ntext)
             if matches is None or not self._kept(rule, matches, spent, len(ntext)):
                 continue
             if keep:
@@ -249,7 +275,7 @@ class ScanRun:
             scanner = rule.scanner
             if scanner is None or (self.skipped and (rule.direction, rule.index) in self.skipped):
                 continue
-            matches, spent, _ = self._timed(rule, scanner, norm.text, None)
+            matches, spent = self._timed(rule, scanner, norm.text)
             if matches is None or not self._kept(rule, matches, spent, len(norm.text)):
                 continue
             for m in matches:
@@ -259,8 +285,8 @@ class ScanRun:
         return out
 
     def _kept(self, rule: Rule, matches: list[Match], spent: float | None, length: int) -> bool:
-        """A scan's matches may be used: they are valid and the rule kept its budget (its CPU time
-        counts across the request's texts); otherwise on_error decides (`fail`)."""
+        """A scan's matches may be used: they are valid and the rule kept its budget (its spend
+        counts across the request's texts: `ScanRun`); otherwise on_error decides (`fail`)."""
         if spent is not None and self._accumulate:
             key = (rule.direction, rule.index)
             spent += self._spent.get(key, 0.0)
@@ -277,30 +303,35 @@ class ScanRun:
         log.warning("scanner %s raised %s", rule.name, type(e).__name__)
         self.fail(rule, "failed")
 
-    def _timed(self, rule: Rule, scanner: Scanner, text: str,
-               clock: float | None) -> tuple[list[Match] | None, float | None, float | None]:
-        """Run one scanner: its matches (None when it raised: on_error decided), its CPU time,
-        and the thread clock's reading at its end (the next rule's start: one reading between
-        two rules). A per-call run (a stream's) reads only the cheap wall clock and returns no
-        CPU time when that alone shows the budget was kept (CPU time never exceeds wall time);
-        otherwise the scan is repeated under the thread clock (scanners are pure)."""
+    def _timed(self, rule: Rule, scanner: Scanner, text: str) -> tuple[list[Match] | None, float | None]:
+        """Run one scanner: its matches (None when it raised or returned None: on_error decided) and the
+        time it adds to its rule's spend, on the clocks `ScanRun` describes. A per-call run (a stream's)
+        adds none (None) when the wall time alone shows the budget kept; otherwise it returns the scan's
+        CPU time (repeated under the thread clock: scanners are pure), which `_kept` checks alone."""
+        accumulate = self._accumulate
+        spent: float | None = None
+        shown = False  # the wall time shows the budget kept
         try:
-            if not self._accumulate:
-                wall = time.perf_counter()
+            if not accumulate or not (self._cpu_clock or len(text) >= LONG_TEXT):
+                started = time.perf_counter()
                 matches = scanner.scan(text)
-                if time.perf_counter() - wall <= rule.budget_s and matches is not None:
-                    return matches, None, None
-                clock = None
-            started = time.thread_time() if clock is None else clock
-            matches = scanner.scan(text)
-            ended = time.thread_time()
+                wall = time.perf_counter() - started
+                if accumulate:
+                    shown = wall + self._spent.get((rule.direction, rule.index), 0.0) <= rule.budget_s * WALL_SHARE
+                    spent = wall
+                else:
+                    shown = wall <= rule.budget_s
+            if not shown:
+                started = time.thread_time()
+                matches = scanner.scan(text)
+                spent = time.thread_time() - started
         except Exception as e:  # any scanner failure is decided by on_error
             self._raised(rule, e)
-            return None, None, None
+            return None, None
         if matches is None:  # None means "decided" to the caller: a scanner returning it must not pass unseen
             self.fail(rule, "failed (returned no result)")
-            return None, None, None
-        return matches, ended - started, ended
+            return None, None
+        return matches, spent
 
 
 def _view(text: str, json_string: bool) -> tuple[str, Normalized | None]:

@@ -216,6 +216,31 @@ def test_access_lines_on_the_loop_share_one_flush_within_the_interval(counted: _
     assert counted.flushes == 2 and counted.written.count("\n") == 10
 
 
+def test_access_lines_after_the_first_look_up_no_running_loop(counted: _CountingStream,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a flush is due on the running loop, a line finds it there: no `get_running_loop()` per line (a
+    getpid() system call each on Python 3.11); only the first line of an interval asks for the loop."""
+    import asyncio
+
+    from bastion.observability.logging import ACCESS_FLUSH_S
+
+    asked: list[str] = []
+    for name in ("get_running_loop", "_get_running_loop"):
+        real = getattr(asyncio, name)
+        monkeypatch.setattr(asyncio, name, lambda real=real, name=name: asked.append(name) or real())
+
+    async def burst() -> list[str]:
+        for n in range(5):
+            access_log(_request(n))
+        seen = list(asked)
+        await asyncio.sleep(ACCESS_FLUSH_S * 3)
+        return seen
+
+    _ours_only()
+    assert asyncio.run(burst()) == ["get_running_loop"]
+    assert len(counted.written.splitlines()) == 5
+
+
 def test_access_line_off_the_loop_is_flushed_at_once(counted: _CountingStream) -> None:
     _ours_only()
     access_log(_request(1))

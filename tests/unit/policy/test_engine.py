@@ -243,8 +243,9 @@ def test_on_error_allow_skips_and_records(registry: ScannerRegistry, monkeypatch
 def test_exceeding_the_time_budget_blocks(registry: ScannerRegistry, monkeypatch: pytest.MonkeyPatch,
                                           name: str) -> None:
     engine = policy(registry, input=[{**RULES[name], "action": "flag", "budget_ms": 50}])
-    clock = itertools.count(0.0, 0.03)  # every reading 30 ms later: two texts exceed 50 ms
-    monkeypatch.setattr(rules.time, "thread_time", lambda: next(clock))
+    wall, cpu = itertools.count(0.0, 0.03), itertools.count(0.0, 0.03)  # every reading 30 ms later: two texts
+    monkeypatch.setattr(rules.time, "perf_counter", lambda: next(wall))  # exceed 50 ms (the second on CPU time)
+    monkeypatch.setattr(rules.time, "thread_time", lambda: next(cpu))
     engine.scan_request(ctx(), chat("one"))
     with pytest.raises(PolicyViolation, match=f"scanner '{name}' exceeded its time budget of 50 ms"):
         engine.scan_request(ctx(), chat("two", "three"))  # new texts: a costly scanner's are cached
