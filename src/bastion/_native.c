@@ -1134,6 +1134,8 @@ static PyMethodDef methods[] = {
      "providers/openai/stream.py: a usual first chunk's template, end shapes' tail and start, or None (_native_opening.c)."},
     {"openai_usage", (PyCFunction)(void (*)(void))native_openai_usage, METH_FASTCALL,
      "providers/openai/stream.py `EndShapes.events` of a usual usage chunk, or None (_native_opening.c)."},
+    {"anthropic_delta_usage", (PyCFunction)(void (*)(void))native_anthropic_delta_usage, METH_FASTCALL,
+     "providers/anthropic/stream_decode.py: a usual message_delta's usage counts, or None (_native_opening.c)."},
     {NULL, NULL, 0, NULL},
 };
 

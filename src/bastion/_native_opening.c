@@ -1,5 +1,6 @@
-/* The OpenAI stream's first and usage chunks read in C (providers/openai/stream.py): each gives what the Python
- * path gives, or None for anything unusual, however unusual (the Python path then decides, and raises its errors).
+/* The OpenAI stream's first and usage chunks read in C (providers/openai/stream.py), and an Anthropic
+ * message_delta's usage (`anthropic_delta_usage`, below): each gives what the Python path gives, or None for
+ * anything unusual, however unusual (the Python path then decides, and raises its errors).
  *
  *   openai_opening(data, tails, start) -> (head, tail, ends, StreamStart) | None
  *       `opening_template` and `opening_start` of a first chunk in one pass: data (bytes) whose last
@@ -320,5 +321,70 @@ done:
         Py_XDECREF(fields[k]);
     Py_XDECREF(usage);
     Py_XDECREF(event);
+    return out;
+}
+
+/* ---- anthropic_delta_usage ------------------------------------------------------------------------------- */
+
+enum { A_INPUT, A_OUTPUT, A_CACHE_READ, A_CACHE_CREATION, A_SPLIT, A_COUNT };
+static const char *const ANTHROPIC_KEYS[A_COUNT] = {"input_tokens", "output_tokens", "cache_read_input_tokens",
+                                                    "cache_creation_input_tokens", "cache_creation"};
+
+/* A count as mapping.py `UsageCounter.update` takes it: 0 with *out a new reference (None when absent or null:
+ * no update); -1 when the Python path decides (it raises); -2 with an exception. */
+static int
+anthropic_count(const Value *v, PyObject **out)
+{
+    if (v->kind == V_NONE || v->kind == V_NULL) {
+        *out = Py_NewRef(Py_None);
+        return 0;
+    }
+    if (v->kind != V_INT || v->i < 0 || v->i > MAX_TOKEN_COUNT)
+        return -1;
+    return (*out = PyLong_FromLongLong(v->i)) == NULL ? -2 : 0;
+}
+
+/* bastion._native.anthropic_delta_usage: providers/anthropic/stream_decode.py `_known`'s usage of a message_delta.
+ *
+ *   anthropic_delta_usage(data, start) -> (input, output, cache_read, cache_creation, cache_1h) | None
+ *       When data[start:-1] (data ending in `}`) is an object of the kinds `openai_usage` reads, whose counts
+ *       `input_tokens`, `output_tokens`, `cache_read_input_tokens`, `cache_creation_input_tokens` (and
+ *       `ephemeral_1h_input_tokens` inside `cache_creation`, when that is an object) are absent, null or integers
+ *       in [0, MAX_TOKEN_COUNT]: those counts, None for each absent or null (`UsageCounter.update` leaves it).
+ *       None for any other data (the Python path parses it, and refuses what it refuses).
+ */
+PyObject *
+native_anthropic_delta_usage(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyBytes_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "anthropic_delta_usage(data: bytes, start: int)");
+        return NULL;
+    }
+    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t n = PyBytes_GET_SIZE(args[0]), start = index_arg(args[1]);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    if (start < 0 || start >= n || d[n - 1] != '}')
+        Py_RETURN_NONE;
+    Reader r = {d + start, n - start - 1, 0, 0};
+    Value found[A_COUNT] = {{0}}, hour = {0};
+    if (read_object(&r, 1, ANTHROPIC_KEYS, A_COUNT, found) < 0 || r.at != r.n)
+        Py_RETURN_NONE;
+    if (found[A_SPLIT].kind == V_OBJ) {
+        static const char *const HOUR[1] = {"ephemeral_1h_input_tokens"};
+        Reader split = {r.p, r.n, found[A_SPLIT].start, 0};
+        if (read_object(&split, 1, HOUR, 1, &hour) < 0)
+            Py_RETURN_NONE;
+    }
+    PyObject *counts[A_COUNT] = {NULL, NULL, NULL, NULL, NULL}, *out = NULL;
+    int rc = 0;
+    for (int k = 0; k < A_COUNT && rc == 0; k++)
+        rc = anthropic_count(k == A_SPLIT ? &hour : &found[k], &counts[k]);
+    if (rc == 0)
+        out = tuple_of(A_COUNT, counts);
+    else if (rc == -1)
+        out = Py_NewRef(Py_None);
+    for (int k = 0; k < A_COUNT; k++)
+        Py_XDECREF(counts[k]);
     return out;
 }
