@@ -11,7 +11,8 @@ setup(ext_modules=[Extension("bastion._native", ["src/bastion/_native.c", "src/b
                                                 "src/bastion/_native_digest.c", "src/bastion/_native_http.c",
                                                 "src/bastion/_native_make.c", "src/bastion/_native_measure.c",
                                                 "src/bastion/_native_openai.c",
-                                                "src/bastion/_native_circuit.c", "src/bastion/_native_chunks.c"],
+                                                "src/bastion/_native_circuit.c", "src/bastion/_native_chunks.c",
+                                                "src/bastion/_native_opening.c"],
                              depends=["src/bastion/_native.h"], optional=True, libraries=["m"],
                              # no fused multiply-adds: the float64 sums must equal numpy's bit for bit
                              extra_compile_args=["-O2", "-ffp-contract=off", "-Wall", "-Wextra",

@@ -131,6 +131,7 @@ PIECES: dict[str, tuple[str, str | None, str]] = {
     "_send_stream": ("bastion.http.asgi", "BastionASGI", "_send_stream"),
     "relay": ("bastion.http.relay", None, "relay"),
     "ChunkDecoder.feed": ("bastion.providers.openai.stream", "ChunkDecoder", "feed"),
+    "EndShapes.events": ("bastion.providers.openai.stream", "EndShapes", "events"),
     "SSEParser.feed": ("bastion.providers.sse", "SSEParser", "feed"),
     "streaming._decode": ("bastion.providers.streaming", None, "_decode"),
     "streaming._decode_joined": ("bastion.providers.streaming", None, "_decode_joined"),

@@ -1130,6 +1130,12 @@ static PyMethodDef methods[] = {
      "providers/circuit.py `CircuitBreaker`'s state machine for the router (_native_circuit.c)."},
     {"chunk_frames", (PyCFunction)(void (*)(void))native_chunk_frames, METH_FASTCALL,
      "providers/openai/stream.py `ChunkEncoder.encode_burst`: the usual events' frames joined, or None (_native_chunks.c)."},
+    {"openai_opening", (PyCFunction)(void (*)(void))native_openai_opening, METH_FASTCALL,
+     "providers/openai/stream.py: a usual first chunk's template, end shapes' tail and start, or None (_native_opening.c)."},
+    {"openai_usage", (PyCFunction)(void (*)(void))native_openai_usage, METH_FASTCALL,
+     "providers/openai/stream.py `EndShapes.events` of a usual usage chunk, or None (_native_opening.c)."},
+    {"anthropic_delta_usage", (PyCFunction)(void (*)(void))native_anthropic_delta_usage, METH_FASTCALL,
+     "providers/anthropic/stream_decode.py: a usual message_delta's usage counts, or None (_native_opening.c)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -27,6 +27,57 @@ utf8_of(PyObject *s, Py_ssize_t *n, int *refused)
     return p;
 }
 
+/* Whether p[0:n], the bytes between a JSON string's quotes, hold no quote, no backslash and no control
+ * character (below 0x20) and are valid UTF-8 (strict: no surrogate, no overlong form, nothing above
+ * U+10FFFF): then they are a JSON string without escapes, whose text is those bytes decoded. *ascii is
+ * cleared when a byte is not ASCII. */
+static inline int
+plain_json_text(const unsigned char *p, Py_ssize_t n, int *ascii)
+{
+    Py_ssize_t k = 0;
+    while (k < n) {
+        unsigned char c = p[k];
+        if (c < 0x80) {
+            if (c < 0x20 || c == '"' || c == '\\')
+                return 0;
+            k++;
+            continue;
+        }
+        *ascii = 0;
+        Py_ssize_t need;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1;
+        else if (c == 0xE0) {
+            need = 2;
+            lo = 0xA0;
+        } else if (c >= 0xE1 && c <= 0xEC)
+            need = 2;
+        else if (c == 0xED) {
+            need = 2;
+            hi = 0x9F;
+        } else if (c >= 0xEE && c <= 0xEF)
+            need = 2;
+        else if (c == 0xF0) {
+            need = 3;
+            lo = 0x90;
+        } else if (c >= 0xF1 && c <= 0xF3)
+            need = 3;
+        else if (c == 0xF4) {
+            need = 3;
+            hi = 0x8F;
+        } else
+            return 0;
+        if (n - k - 1 < need || p[k + 1] < lo || p[k + 1] > hi)
+            return 0;
+        for (Py_ssize_t j = 2; j <= need; j++)
+            if ((p[k + j] & 0xC0) != 0x80)
+                return 0;
+        k += need + 1;
+    }
+    return 1;
+}
+
 /* The tuple (a, b) (Py_BuildValue parses its format on every call). */
 static inline PyObject *
 span_tuple(Py_ssize_t a, Py_ssize_t b)
@@ -234,6 +285,9 @@ PyObject *native_head_fields(PyObject *self, PyObject *const *args, Py_ssize_t n
 PyObject *native_json_may_break(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_chunk_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_openai_opening(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_openai_usage(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_anthropic_delta_usage(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

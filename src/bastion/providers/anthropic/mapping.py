@@ -102,6 +102,21 @@ class UsageCounter:
             if hour is not None:
                 self.cache_1h = hour
 
+    def take(self, counts: tuple[int | None, int | None, int | None, int | None, int | None]) -> None:
+        """`update` of a usage read in C (stream_decode.py): its plausible counts (input, output, cache
+        read, cache creation, 1-hour writes), None for each one absent or null."""
+        i, o, read, creation, hour = counts
+        if i is not None:
+            self.input = i
+        if o is not None:
+            self.output = o
+        if read is not None:
+            self.cache_read = read
+        if creation is not None:
+            self.cache_creation = creation
+        if hour is not None:
+            self.cache_1h = hour
+
     def canonical(self) -> Usage:
         """Input includes cache reads and writes (the canonical, OpenAI-style convention)."""
         # (input, output, cached_input, cache_write, reasoning, cache_write_1h) by position: keywords make

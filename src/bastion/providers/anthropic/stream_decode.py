@@ -9,6 +9,8 @@ block's signature is malformed (the signature covers the text before it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from bastion.core.errors import UpstreamError
@@ -53,6 +55,12 @@ _OPENED = {digits: (TextTemplate(_DELTA_HEAD + digits + b"," + _TEXT, b"}}", Fal
 # A message_delta's bytes up to its usage, by its stop reason (no stop sequence)
 _ENDS = {_MESSAGE_DELTA + b'"%s","stop_sequence":null}' % reason.encode() + _USAGE: finish_reason(reason)
          for reason in STOP_REASONS}
+
+_delta_usage: Callable[[bytes, int], tuple[int | None, int | None, int | None, int | None, int | None] | None] | None
+try:  # the usual usage of a message_delta read in C (_native_opening.c), None for any other: orjson's below
+    from bastion._native import anthropic_delta_usage as _delta_usage
+except ImportError:  # pragma: no cover - the package works without the C accelerator
+    _delta_usage = None
 
 
 def _malformed(what: str) -> UpstreamError:
@@ -190,6 +198,10 @@ class AnthropicStreamDecoder:
             reason = _ENDS.get(data[:cut])
             if reason is None:
                 return None
+            counts = _delta_usage(data, cut) if _delta_usage is not None else None
+            if counts is not None:
+                self._usage.take(counts)
+                return self._ending(reason, None)
             try:
                 usage = orjson.loads(data[cut:-1])
             except orjson.JSONDecodeError:

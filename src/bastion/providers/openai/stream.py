@@ -53,6 +53,15 @@ _TAILS = {b"},%s" % before + b"null" + after: (b",%s" % before, after)
 # A finish chunk's end after `"finish_reason":`, by what closes it: its reason and the close
 _REASONS = {after: {b'"%s"' % wire.encode() + after: reason for wire, reason in FINISH_REASONS.items()}
             for after in (b"}]}", b'}],"usage":null}')}
+_MAKE_USAGE_COUNTS = maker(Usage)
+
+_opening: Callable[..., tuple[bytes, bytes, tuple[bytes, bytes], StreamStart] | None] | None
+_usage: Callable[..., list[StreamEvent] | None] | None
+try:  # the usual first and usage chunks in C (_native_opening.c), None for any other: the Python below decides
+    from bastion._native import openai_opening as _opening
+    from bastion._native import openai_usage as _usage
+except ImportError:  # pragma: no cover - the package works without the C accelerator
+    _opening = _usage = None
 
 
 class EndShapes:
@@ -100,6 +109,10 @@ class EndShapes:
             reason = self.reasons.get(data[len(finish):])
             return None if reason is None else [_MAKE_END(reason, 0, None)]
         usage = self.usage
+        if _usage is not None:  # the usual usage object, read in C (without a dict of it)
+            taken = _usage(data, usage, _MAKE_USAGE_COUNTS, _MAKE_USAGE)
+            if taken is not None:
+                return taken
         if data.startswith(usage) and data[-2:] == b"}}":
             try:
                 value = orjson.loads(data[len(usage):-1])
@@ -200,7 +213,16 @@ class ChunkDecoder:
                 return taken
         elif not self._started and self._learn and event is None and not self._done:
             # The first chunk: its shape may tell the text chunks' already (a text decoded in full,
-            # not of that shape, still teaches one), and then its start is read from its members
+            # not of that shape, still teaches one), and then its start is read from its members.
+            # The usual one in C: `opening_template` and `opening_start` in one pass, the same results
+            if _opening is not None:
+                got = _opening(data, _TAILS, _MAKE_START)
+                if got is not None:
+                    head, tail, shapes, first = got
+                    self._template = TextTemplate(head, tail, False)
+                    self._ends = EndShapes(head[:len(head) - len(_CHOICE0)], shapes)
+                    self._started = True
+                    return [first]
             opened = opening_template(data)
             if opened is not None:
                 start = opening_start(opened[0])
