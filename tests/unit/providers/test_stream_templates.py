@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from bastion.core.errors import BastionError
 from bastion.core.types import StreamEnd, StreamStart, TextDelta, Usage, UsageEvent
 from bastion.providers import literal
+from bastion.providers.anthropic import stream_decode
 from bastion.providers.anthropic.stream_decode import AnthropicStreamDecoder
 from bastion.providers.anthropic.stream_encode import AnthropicStreamEncoder, frame
 from bastion.providers.literal import TextTemplate
@@ -467,10 +468,13 @@ def test_anthropic_usual_events_are_taken_without_the_parse(monkeypatch: pytest.
         StreamEnd("length"), UsageEvent(Usage(input_tokens=7, output_tokens=9, cached_input_tokens=2))]
     assert decoder.feed("message_stop", anthropic_event("message_stop", "", 0, None, None, None)) == []
     assert decoder.done
-    # besides the refused events, only the usage object was parsed, and the text's JSON string where the C
-    # accelerator is not built (a string without escapes is read in C: providers/literal.py `_plain`)
+    # besides the refused events, only the usage object was parsed, and the text's JSON string, where the C
+    # accelerator is not built (a string without escapes is read in C: providers/literal.py `_plain`; the
+    # usual usage too: stream_decode.py `_delta_usage`)
     text = [b'"Hi"'] if literal._plain is None else []
-    assert calls[:len(text)] == text and calls[-1:] == [orjson.dumps(usage)] and len(calls) == 3 + len(text)
+    parsed = [orjson.dumps(usage)] if stream_decode._delta_usage is None else []
+    assert calls[:len(text)] == text and len(calls) == 2 + len(text) + len(parsed)
+    assert calls[len(calls) - len(parsed):] == parsed
 
 
 def test_openai_first_chunk_of_the_usual_shape_is_read_without_the_general_decoder(
