@@ -27,7 +27,7 @@ from bastion.http.gate import Gated
 from bastion.http.gate import Routes as Routes  # built by callers from here too
 from bastion.http.limits import HttpLimits, LimitedRequest
 from bastion.http.relay import relay
-from bastion.http.types import After, HttpResponse, StreamingResponse
+from bastion.http.types import HttpResponse, StreamingResponse
 
 _head_fields: Callable[[list[tuple[bytes, bytes]], dict[bytes, str], frozenset[str]],
                        tuple[dict[str, str], int] | str | None] | None
@@ -357,8 +357,10 @@ class BastionASGI:
             await send({"type": "http.response.body", "body": resp.body})
         finally:
             if resp.after is not None:
-                try:  # _after, inlined: every answer has its after-work
-                    await resp.after()
+                try:  # it must neither fail the connection nor be skipped by a send error
+                    pending = resp.after()
+                    if pending is not None:  # (None: the call did the work, no coroutine to await)
+                        await pending
                 except Exception:
                     log.exception("after-response work failed", extra={"request_id": rid})
 
@@ -421,15 +423,12 @@ class BastionASGI:
             if not closed:
                 await close()
             if resp.after is not None:
-                await _after(resp.after, rid)
-
-
-async def _after(after: After, rid: str) -> None:
-    """A response's after-work: it must neither fail the connection nor be skipped by a send error."""
-    try:
-        await after()
-    except Exception:
-        log.exception("after-response work failed", extra={"request_id": rid})
+                try:  # as in _send
+                    pending = resp.after()
+                    if pending is not None:
+                        await pending
+                except Exception:
+                    log.exception("after-response work failed", extra={"request_id": rid})
 
 
 def _head_loop(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
