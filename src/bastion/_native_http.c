@@ -113,10 +113,28 @@ native_json_may_break(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_FALSE;
 }
 
+/* A header pair (name, value), stealing both; NULL (both released) when either is NULL or the tuple fails. */
+static PyObject *
+header_pair(PyObject *name, PyObject *value)
+{
+    PyObject *pair;
+    if (name == NULL || value == NULL || (pair = PyTuple_New(2)) == NULL) {
+        Py_XDECREF(name);
+        Py_XDECREF(value);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, name);
+    PyTuple_SET_ITEM(pair, 1, value);
+    return pair;
+}
+
 /* response_head(content_type, rid, length, extra, known): http/asgi.py `_headers` — the answer's header
- * list: content-type and x-request-id (UTF-8, as str.encode), content-length when `length` is an int,
- * then `extra`'s items in order (names from `known`, else latin-1; values latin-1). None when `extra`
- * is not a dict of str to str or an argument is not of its type (the Python code then builds it). */
+ * list: content-type and x-request-id (UTF-8, as str.encode), content-length when `length` is an int
+ * (its decimal digits, as str(length).encode()), then `extra`'s items in order (names from `known`, else
+ * latin-1; values latin-1). Built in one pass: None, the list dropped, at the first item of `extra` that
+ * is not a str to a str, or at once when an argument is not of its type or `length` is past a Py_ssize_t
+ * (the Python code then builds it, or raises what it raises: an encoding error raised here is the
+ * one it raises first, as its items are taken in the same order). */
 PyObject *
 native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -128,12 +146,15 @@ native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (!PyUnicode_CheckExact(ctype) || !PyUnicode_CheckExact(rid) || (length != Py_None && !PyLong_CheckExact(length))
         || !PyDict_CheckExact(extra) || !PyDict_CheckExact(known))
         Py_RETURN_NONE;
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    while (PyDict_Next(extra, &pos, &k, &v))
-        if (!PyUnicode_CheckExact(k) || !PyUnicode_CheckExact(v))
-            Py_RETURN_NONE;
-    static PyObject *ct_name, *rid_name, *cl_name;
+    Py_ssize_t size = 0;
+    if (length != Py_None && (size = PyLong_AsSsize_t(length)) == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    /* the names, and the last content type with its bytes: most answers give one of two constants */
+    static PyObject *ct_name, *rid_name, *cl_name, *last_ctype, *last_ctype_bytes;
     if (ct_name == NULL) {
         ct_name = PyBytes_FromString("content-type");
         rid_name = PyBytes_FromString("x-request-id");
@@ -145,34 +166,37 @@ native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
     }
+    if (ctype != last_ctype) {
+        PyObject *encoded = PyUnicode_AsUTF8String(ctype);
+        if (encoded == NULL)
+            return NULL;
+        Py_XSETREF(last_ctype_bytes, encoded);
+        Py_XSETREF(last_ctype, Py_NewRef(ctype));
+    }
     Py_ssize_t n = 2 + (length != Py_None) + PyDict_GET_SIZE(extra);
     PyObject *out = PyList_New(n);
     if (out == NULL)
         return NULL;
     Py_ssize_t i = 0;
-    PyObject *value = PyUnicode_AsUTF8String(ctype), *pair;
-    if (value == NULL || (pair = PyTuple_Pack(2, ct_name, value)) == NULL)
-        goto fail_value;
-    Py_DECREF(value);
+    PyObject *pair = header_pair(Py_NewRef(ct_name), Py_NewRef(last_ctype_bytes));
+    if (pair == NULL)
+        goto fail;
     PyList_SET_ITEM(out, i++, pair);
-    value = PyUnicode_AsUTF8String(rid);
-    if (value == NULL || (pair = PyTuple_Pack(2, rid_name, value)) == NULL)
-        goto fail_value;
-    Py_DECREF(value);
+    if ((pair = header_pair(Py_NewRef(rid_name), PyUnicode_AsUTF8String(rid))) == NULL)
+        goto fail;
     PyList_SET_ITEM(out, i++, pair);
     if (length != Py_None) {
-        PyObject *text = PyObject_Str(length);
-        if (text == NULL)
+        if ((pair = header_pair(Py_NewRef(cl_name), PyBytes_FromFormat("%zd", size))) == NULL)
             goto fail;
-        value = PyUnicode_AsUTF8String(text);
-        Py_DECREF(text);
-        if (value == NULL || (pair = PyTuple_Pack(2, cl_name, value)) == NULL)
-            goto fail_value;
-        Py_DECREF(value);
         PyList_SET_ITEM(out, i++, pair);
     }
-    pos = 0;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
     while (PyDict_Next(extra, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k) || !PyUnicode_CheckExact(v)) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
         if (i >= n) {  /* (a dict cannot grow here: nothing above runs Python code; a guard all the same) */
             PyErr_SetString(PyExc_RuntimeError, "response_head: headers changed size");
             goto fail;
@@ -182,16 +206,8 @@ native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             Py_INCREF(name);
         else if (PyErr_Occurred() || (name = PyUnicode_AsLatin1String(k)) == NULL)
             goto fail;
-        value = PyUnicode_AsLatin1String(v);
-        if (value == NULL) {
-            Py_DECREF(name);
+        if ((pair = header_pair(name, PyUnicode_AsLatin1String(v))) == NULL)
             goto fail;
-        }
-        pair = PyTuple_Pack(2, name, value);
-        Py_DECREF(name);
-        if (pair == NULL)
-            goto fail_value;
-        Py_DECREF(value);
         PyList_SET_ITEM(out, i++, pair);
     }
     if (i != n) {
@@ -199,8 +215,6 @@ native_response_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto fail;
     }
     return out;
-fail_value:
-    Py_XDECREF(value);
 fail:
     Py_DECREF(out);  /* (unset items are NULL: list_dealloc skips them) */
     return NULL;

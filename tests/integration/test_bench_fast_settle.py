@@ -1,13 +1,14 @@
 """The bench's full profile (bench/profiles.py `full`, as bench/icount.py and bench_gateway_overhead.py run it)
-settles its requests by the plain-call path: `Pipeline.settle_now` does the work and `Pipeline.settle`, the
-coroutine, is never awaited. A stage or observer that starts to await in `settle` (or a handler that stops asking
-`settle_now` first) would silently put a coroutine and its frames back on every request; this says so."""
+settles and reports its requests by the plain-call paths: `Pipeline.settle_now` and `Pipeline.report_now` (the
+response's after-work) do the work, and `Pipeline.settle` and `Pipeline.report`, the coroutines, are never awaited.
+A stage or observer that starts to await in them (or a handler that stops asking `settle_now` first, or gives
+`report` as the after-work) would silently put a coroutine and its frames back on every request; this says so."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ def bench() -> Iterator[Any]:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["non-streamed", "streamed"])
-async def test_full_profile_settles_by_the_plain_call(bench: Any, tmp_path: Path, stream: bool,
+async def test_full_profile_settles_and_reports_by_the_plain_calls(bench: Any, tmp_path: Path, stream: bool,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     profiles, upstream = bench.profiles, sys.modules["upstream"]
     cfg, _ = profiles.fit("full", "http://127.0.0.1:9", tmp_path / "bastion.db")
@@ -54,7 +55,7 @@ async def test_full_profile_settles_by_the_plain_call(bench: Any, tmp_path: Path
         assert status == 201, body
         headers = [(b"authorization", b"Bearer " + json.loads(body)["key"].encode()),
                    (b"content-type", b"application/json")]
-        assert gw.pipeline.settles_now
+        assert gw.pipeline.settles_now and gw.pipeline.reports_now
 
         now: list[bool] = []
         awaited: list[str] = []
@@ -69,14 +70,29 @@ async def test_full_profile_settles_by_the_plain_call(bench: Any, tmp_path: Path
             awaited.append(ctx.request_id)
             await settle(self, ctx)
 
+        reported: list[object] = []
+        report_now, report = Pipeline.report_now, Pipeline.report
+
+        def spy_report_now(self: Pipeline, ctx: RequestContext) -> Awaitable[None] | None:
+            pending = report_now(self, ctx)
+            reported.append(pending)
+            return pending
+
+        async def spy_report(self: Pipeline, ctx: RequestContext) -> None:
+            awaited.append("report " + ctx.request_id)
+            await report(self, ctx)
+
         monkeypatch.setattr(Pipeline, "settle_now", spy_now)
         monkeypatch.setattr(Pipeline, "settle", spy_settle)
+        monkeypatch.setattr(Pipeline, "report_now", spy_report_now)
+        monkeypatch.setattr(Pipeline, "report", spy_report)
         request = {"model": "gpt-4o-mini", "max_tokens": 256, "stream": stream,
                    "messages": [{"role": "user", "content": "Ticket bench-1: " + sys.modules["bodies"].prompt(200)}]}
         status, out = await bench._call(app, "POST", "/v1/chat/completions", json.dumps(request).encode(), headers)
         assert status == 200, out[:300]
         assert not stream or out.endswith(b"data: [DONE]\n\n")
         assert now and all(now), now  # settled by the plain call, every time it was asked
-        assert awaited == []  # and the coroutine never ran
+        assert reported == [None]  # reported by the plain call (None: nothing to await), once
+        assert awaited == []  # and the coroutines never ran
     finally:
         await gw.shutdown()

@@ -40,7 +40,7 @@ async def _fail(p: Pipeline, ctx: RequestContext, err: BastionError) -> HttpResp
     if not p.settle_now(ctx):
         await p.settle(ctx)
     resp = error_response(err, ctx.ingress, ctx.response_headers)
-    resp.after = partial(p.report, ctx)
+    resp.after = partial(p.report_now, ctx)
     return resp
 
 
@@ -150,7 +150,7 @@ class ApiHandlers:
             if not p.settle_now(ctx):  # (a plain call when nothing in it awaits)
                 await p.settle(ctx)
             # HttpResponse.json, by position: (status, body, content_type, headers, after)
-            return HttpResponse(200, body, "application/json", ctx.response_headers or {}, partial(p.report, ctx))
+            return HttpResponse(200, body, "application/json", ctx.response_headers or {}, partial(p.report_now, ctx))
         ctx.status = 200
         encoder = fmt.stream_encoder(chat, alias)
 
@@ -165,7 +165,7 @@ class ApiHandlers:
         # (chunks, status, content_type, headers, on_close, after) by position: keywords make a class
         # call build and unpack a dict of them
         return StreamingResponse(frames, 200, "text/event-stream", ctx.response_headers, on_close,
-                                 partial(p.report, ctx))
+                                 partial(p.report_now, ctx))
 
     # ---- embeddings and models --------------------------------------------------------
     async def _embeddings(self, ctx: RequestContext, req: HttpRequest) -> HttpResponse:

@@ -298,9 +298,20 @@ class BastionASGI:
                                       _ingress(path))
             if isinstance(resp, StreamingResponse):
                 await self._send_stream(resp, rid, receive, send, scope)
-            else:
-                # Closed, not drained: what the client still sends is never read, let alone taken for a request.
-                await self._send(resp, rid, send, unread and _declares_body(scope["headers"]))
+            else:  # _send, inlined: a coroutine less per request
+                hs = (_response_head(resp.content_type, rid, len(resp.body), resp.headers, _NAME_BYTES)
+                      if _response_head is not None else None)
+                if hs is None:  # (_headers' C path above, without its call)
+                    hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
+                if unread and _declares_body(scope["headers"]):
+                    # Closed, not drained: what the client still sends is never read, let alone taken for a request.
+                    hs.append((b"connection", b"close"))
+                try:
+                    await send({"type": "http.response.start", "status": resp.status, "headers": hs})
+                    await send({"type": "http.response.body", "body": resp.body})
+                finally:
+                    if resp.after is not None and (pending := _after(resp.after, rid)) is not None:
+                        await _awaited(pending, rid)
         finally:
             self.in_flight -= not public
 
@@ -345,22 +356,12 @@ class BastionASGI:
                    for k, v in extra.items()]
         return hs
 
-    async def _send(self, resp: HttpResponse, rid: str, send: Send, close: bool = False) -> None:
-        hs = (_response_head(resp.content_type, rid, len(resp.body), resp.headers, _NAME_BYTES)
-              if _response_head is not None else None)  # _headers' C path, without its call
-        if hs is None:
-            hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
-        if close:
-            hs.append((b"connection", b"close"))
-        try:
-            await send({"type": "http.response.start", "status": resp.status, "headers": hs})
-            await send({"type": "http.response.body", "body": resp.body})
-        finally:
-            if resp.after is not None:
-                try:  # _after, inlined: every answer has its after-work
-                    await resp.after()
-                except Exception:
-                    log.exception("after-response work failed", extra={"request_id": rid})
+    async def _send(self, resp: HttpResponse, rid: str, send: Send) -> None:
+        """An answer refused before any work (load shedding: no after-work, no body read); the served
+        answers are sent by `_http` itself, as this does."""
+        hs = self._headers(resp.content_type, resp.headers, rid, len(resp.body))
+        await send({"type": "http.response.start", "status": resp.status, "headers": hs})
+        await send({"type": "http.response.body", "body": resp.body})
 
     async def _send_stream(self, resp: StreamingResponse, rid: str, receive: Receive, send: Send,
                            scope: Scope) -> None:
@@ -420,14 +421,24 @@ class BastionASGI:
         finally:
             if not closed:
                 await close()
-            if resp.after is not None:
-                await _after(resp.after, rid)
+            if resp.after is not None and (pending := _after(resp.after, rid)) is not None:
+                await _awaited(pending, rid)
 
 
-async def _after(after: After, rid: str) -> None:
-    """A response's after-work: it must neither fail the connection nor be skipped by a send error."""
+def _after(after: After, rid: str) -> Awaitable[None] | None:
+    """A response's after-work, called: it must neither fail the connection nor be skipped by a send error
+    (callers call it in a `finally`). What it returns, if not None, the caller awaits by `_awaited`; None
+    (the call did the work, as `Pipeline.report_now` does) leaves no coroutine to create."""
     try:
-        await after()
+        return after()
+    except Exception:
+        log.exception("after-response work failed", extra={"request_id": rid})
+        return None
+
+
+async def _awaited(pending: Awaitable[None], rid: str) -> None:
+    try:
+        await pending
     except Exception:
         log.exception("after-response work failed", extra={"request_id": rid})
 

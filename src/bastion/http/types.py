@@ -40,13 +40,15 @@ class HttpRequest:
         return obj
 
 
-After = Callable[[], Awaitable[None]]
+# A response's after-work: done when the call returns None (a plain call did it), else what it returns is awaited
+After = Callable[[], Awaitable[None] | None]
 
 
 @dataclass(slots=True)
 class HttpResponse:
     """`after`, if set, runs once the response has been handed to the connection (or the client
-    has gone): work the client need not wait for (the access log line, metrics)."""
+    has gone): work the client need not wait for (the access log line, metrics); what it returns, if
+    not None, is awaited."""
 
     status: int
     body: bytes = b""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Protocol, cast
 
@@ -350,6 +350,9 @@ class Pipeline:
         # the finishers of every stage but the quiet ones, last first: `settle_now` when every stage was entered
         self._all_finishers = tuple((s, self._finishers[id(s)]) for s in reversed(self.stages)
                                     if s not in self._quiet) if self.settles_now else ()
+        # nothing in `report` ever awaits: `report_now` does it as a plain call, by these
+        self._report_calls = tuple((o, f) for o, f in self._reporters if f is not None)
+        self.reports_now = len(self._report_calls) == len(self._reporters)
 
     # ---- admission ------------------------------------------------------------------
     async def admit(self, ctx: RequestContext, headers: Mapping[str, str]) -> Principal:
@@ -468,7 +471,9 @@ class Pipeline:
     async def finalize(self, ctx: RequestContext) -> None:
         if not self.settle_now(ctx):
             await self.settle(ctx)
-        await self.report(ctx)
+        pending = self.report_now(ctx)
+        if pending is not None:
+            await pending
 
     async def settle(self, ctx: RequestContext) -> None:
         """The stages' finishers, last entered first: before the response's last byte is sent, so
@@ -520,7 +525,8 @@ class Pipeline:
 
     async def report(self, ctx: RequestContext) -> None:
         """The observers' finish (metrics, access log, span): bounded in-process work with no I/O to
-        wait on, so it may run after the response is sent (`HttpResponse.after`). Runs once per request."""
+        wait on, so it may run after the response is sent (`HttpResponse.after`, by `report_now`).
+        Runs once per request."""
         state = ctx.state
         if state.get(_REPORTED):
             return
@@ -533,6 +539,23 @@ class Pipeline:
                     await o.finish(ctx)
             except Exception:
                 log.exception("observer %s failed", o.name)
+
+    def report_now(self, ctx: RequestContext) -> Awaitable[None] | None:
+        """`report` as a plain call when nothing in it awaits (`reports_now`): None once it ran (now or
+        before); else `report`'s coroutine, for the caller to await. A response's `after` is this: the
+        answer of every request then creates no coroutine (nor its frame) to report."""
+        if not self.reports_now:
+            return self.report(ctx)
+        state = ctx.state
+        if state.get(_REPORTED):
+            return None
+        state[_REPORTED] = True
+        for o, f in self._report_calls:
+            try:
+                f(ctx)
+            except Exception:
+                log.exception("observer %s failed", o.name)
+        return None
 
     @staticmethod
     async def _finish(observers: list[Observer], ctx: RequestContext) -> None:

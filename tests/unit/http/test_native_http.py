@@ -120,24 +120,56 @@ def _python_headers(content_type: str, extra: dict[str, str], rid: str, length: 
         asgi._response_head = saved
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.sampled_from(["application/json", "text/event-stream", "text/plain; charset=utf-8", "x/\u00e9\u4e2d"]),
+_SSIZE_MAX = 2**63 - 1
+_LENGTHS = [0, 1, 9, 10, 99, 100, 1023, 10**12, _SSIZE_MAX, -1, -10, -_SSIZE_MAX - 1]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(["application/json", "text/event-stream", "text/plain; charset=utf-8", "x/\u00e9\u4e2d",
+                        "x/\ud800"]),
        st.dictionaries(st.one_of(st.sampled_from(sorted(asgi._NAME_BYTES)), _HEADER_TEXT), _HEADER_TEXT, max_size=8),
-       st.text(max_size=20), st.one_of(st.none(), st.integers(min_value=0, max_value=10**12)))
+       st.text(max_size=20),
+       st.one_of(st.none(), st.sampled_from(_LENGTHS), st.integers(min_value=-(10**12), max_value=10**12),
+                 st.integers(min_value=-(2**70), max_value=2**70)))
 def test_response_head_as_the_python_list(content_type: str, extra: dict[str, str], rid: str,
                                           length: int | None) -> None:
+    """Byte for byte the Python list (or its encoding error), whatever the content type before it (the C
+    code keeps the last one's bytes); a length past a Py_ssize_t is left to the Python code."""
+    content_type = "".join(content_type)  # (a new object each time, not the one the last call kept)
     try:
         got: object = native.response_head(content_type, rid, length, extra, asgi._NAME_BYTES)
     except UnicodeError as e:
         got = type(e)
-    assert got == _python_headers(content_type, extra, rid, length)
-    if not isinstance(got, type):
-        assert BastionASGI._headers(content_type, extra, rid, length) == got
+    want = _python_headers(content_type, extra, rid, length)
+    if got is None:
+        assert length is not None and not -_SSIZE_MAX - 1 <= length <= _SSIZE_MAX
+    else:
+        assert got == want
+    if not isinstance(want, type):
+        assert BastionASGI._headers(content_type, extra, rid, length) == want
+
+
+@pytest.mark.parametrize("length", _LENGTHS)
+def test_response_head_content_length_digits(length: int) -> None:
+    got = native.response_head("application/json", "r", length, {}, asgi._NAME_BYTES)
+    assert got == [(b"content-type", b"application/json"), (b"x-request-id", b"r"),
+                   (b"content-length", str(length).encode())]
+
+
+def test_response_head_after_another_content_type() -> None:
+    for ct in ["application/json", "text/event-stream", "application/json", "x/\ud800", "application/json"]:
+        try:
+            got: object = native.response_head(ct, "r", None, {}, asgi._NAME_BYTES)
+        except UnicodeError as e:
+            got = type(e)
+        assert got == _python_headers(ct, {}, "r", None)
 
 
 @pytest.mark.parametrize("args", [
     ("a", "r", 1.0, {}), ("a", "r", None, {"x": 1}), ("a", "r", None, {1: "x"}), (b"a", "r", None, {}),
-    ("a", b"r", None, {}), ("a", "r", True, {}),
+    ("a", b"r", None, {}), ("a", "r", True, {}), ("a", "r", 5, {"allow": "GET", "x": "y", "z": 1}),
+    ("a", "r", 5, {"x": "y", 2: "z"}), ("a", "r", 5, {"x": "y", 2: "\u4e2d"}), ("a", "r", 2**63, {}),
+    ("a", "r", -(2**63) - 1, {}),
 ])
 def test_response_head_leaves_other_types_to_python(args: tuple[object, ...]) -> None:
     assert native.response_head(*args, asgi._NAME_BYTES) is None

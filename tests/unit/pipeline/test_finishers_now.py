@@ -1,12 +1,14 @@
 """pipeline/runner.py: a stage or observer whose `finisher` gives a plain call finishes by it instead of its
 coroutine (`FinishesNow`); `settle_now` settles as a plain call only when no stage or observer of `settle`
 needs awaiting, in the same order (last entered first), once per request, a failing finisher breaking none
-of the others."""
+of the others. `report_now` reports the same way when no reporting observer needs awaiting, else hands
+back `report`'s coroutine."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import pytest
 
@@ -96,3 +98,41 @@ async def test_report_calls_plain_finishers_and_awaits_the_others() -> None:
     await p.finalize(ctx)
     await p.report(ctx)  # once per request
     assert log == ["now m", "finish n"]
+
+
+async def test_report_now_reports_by_plain_calls_in_order_once(caplog: pytest.LogCaptureFixture) -> None:
+    log: list[str] = []
+    p = _pipeline([], [_Observer("m", log, True, fails=True), _Observer("n", log, True)])
+    assert p.reports_now
+    ctx = _ctx([])
+    with caplog.at_level(logging.ERROR, logger="bastion.pipeline"):
+        assert p.report_now(ctx) is None  # done in the call: nothing to await
+    assert p.report_now(ctx) is None  # once per request
+    await p.report(ctx)
+    await p.finalize(ctx)
+    assert log == ["now m", "now n"]  # the failing one broke neither the other nor the caller
+    assert [r.getMessage() for r in caplog.records] == ["observer m failed"]
+
+
+async def test_an_observer_that_awaits_makes_report_now_hand_back_report() -> None:
+    log: list[str] = []
+    p = _pipeline([], [_Observer("m", log, True), _Observer("n", log, False)])
+    assert not p.reports_now
+    ctx = _ctx([])
+    pending = p.report_now(ctx)
+    assert pending is not None and log == []  # nothing done until awaited
+    await pending
+    await cast(Awaitable[None], p.report_now(ctx))  # (report's coroutine again, which now does nothing)
+    assert log == ["now m", "finish n"]
+
+
+async def test_finalize_reports_by_the_plain_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    log: list[str] = []
+    p = _pipeline([_Stage("a", log, True)], [_Observer("m", log, True)])
+
+    async def never(self: Pipeline, ctx: RequestContext) -> None:
+        raise AssertionError("report awaited")
+
+    monkeypatch.setattr(Pipeline, "report", never)
+    await p.finalize(_ctx(p.stages))
+    assert log == ["now a", "now m"]
