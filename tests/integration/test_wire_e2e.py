@@ -263,7 +263,11 @@ def test_a_served_request_asks_no_running_loop(fake_upstream_server, fake_upstre
     def profile(frame: Any, event: str, arg: Any) -> None:
         if counting.is_set() and event == "c_call" and getattr(arg, "__name__", "") in (
                 "get_running_loop", "_get_running_loop", "get_event_loop"):
-            where = [f"{f.f_code.co_filename}:{f.f_lineno}" for f in (frame, frame.f_back) if f is not None]
+            frames = [f for f in (frame, frame.f_back) if f is not None]
+            if any(f.f_code.co_name == "_connect" and f.f_code.co_filename.endswith("pool.py") for f in frames):
+                return  # a new upstream connection's (per connection: a loaded host may read the stream's
+                # last chunk after its end and close the kept-alive one), not the request path's
+            where = [f"{f.f_code.co_filename}:{f.f_lineno}" for f in frames]
             if any("bastion" in w and "/asyncio/" not in w for w in where):
                 calls.append(" <- ".join(where))
 
@@ -277,11 +281,22 @@ def test_a_served_request_asks_no_running_loop(fake_upstream_server, fake_upstre
         fake_upstream.always("openai.chat", Reply(stream=["One", " two"]))
         with _connect(gw) as s:
             r = _Reader(s)
-            for body in (CHAT, STREAM, CHAT, STREAM):  # the first two make the upstream connection
+            for body in (CHAT, STREAM):  # these make the upstream connection
                 s.sendall(_request("POST", "/v1/chat/completions", key, body))
                 r.response()
-                if body is STREAM:
-                    counting.set()
-        assert calls == [], calls
+            # counted: a pair of requests, up to three times: a loaded host's scheduling may still cost one
+            # pair a lookup off the request path; a lookup made by every request fails every pair
+            seen: list[list[str]] = []
+            for _ in range(3):
+                calls.clear()
+                counting.set()
+                for body in (CHAT, STREAM):
+                    s.sendall(_request("POST", "/v1/chat/completions", key, body))
+                    r.response()
+                counting.clear()
+                seen.append(list(calls))
+                if not calls:
+                    break
+        assert seen[-1] == [], seen
     finally:
         gw.stop()
