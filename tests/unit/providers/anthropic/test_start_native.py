@@ -185,6 +185,7 @@ def test_the_usual_start_is_taken_in_c(mid: str, model: str, usage: dict[str, An
     (b'{"type":"message_start","message":[]}', None),
     (b'{"type":"message_start"}', None),
     (b'{"type":"message_stop","message":{"id":"a","model":"m"}}', None),
+    (b'{"type":"message_stArt","message":{"id":"a","model":"m"}}', None),
     (b'{"type":"message_start\\u0000","message":{"id":"a","model":"m"}}', None),
     (b'{"type":"message_start","message":{"id":"a","model":"m","usage":[]}}', None),
     (b'{"type":"message_start","message":{"id":"a","model":"m","usage":1}}', None),
