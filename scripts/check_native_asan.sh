@@ -35,5 +35,5 @@ LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 \
     tests/unit/providers/test_circuit_native.py tests/unit/policy/test_injection_native_holds.py \
     tests/unit/providers/openai/test_chunk_frames_native.py tests/unit/providers/test_text_native.py \
     tests/unit/cost/test_settle_native.py tests/unit/providers/openai/test_opening_native.py \
-    tests/unit/providers/anthropic/test_delta_usage_native.py \
+    tests/unit/providers/anthropic/test_delta_usage_native.py tests/unit/providers/anthropic/test_start_native.py \
     tests/unit/policy/test_injection_fused.py tests/unit/policy/test_injection_encodings.py

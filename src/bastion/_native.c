@@ -1136,6 +1136,8 @@ static PyMethodDef methods[] = {
      "providers/openai/stream.py `EndShapes.events` of a usual usage chunk, or None (_native_opening.c)."},
     {"anthropic_delta_usage", (PyCFunction)(void (*)(void))native_anthropic_delta_usage, METH_FASTCALL,
      "providers/anthropic/stream_decode.py: a usual message_delta's usage counts, or None (_native_opening.c)."},
+    {"anthropic_start", (PyCFunction)(void (*)(void))native_anthropic_start, METH_FASTCALL,
+     "providers/anthropic/stream_decode.py: a usual message_start's id, model and usage counts, or None (_native_opening.c)."},
     {NULL, NULL, 0, NULL},
 };
 

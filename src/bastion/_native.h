@@ -288,6 +288,7 @@ PyObject *native_chunk_frames(PyObject *self, PyObject *const *args, Py_ssize_t 
 PyObject *native_openai_opening(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_openai_usage(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_anthropic_delta_usage(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *native_anthropic_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *native_leet_runs(PyObject *self, PyObject *args);
 PyObject *native_possible_tables(PyObject *self, PyObject *args);
 PyObject *native_possible(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

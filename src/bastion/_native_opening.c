@@ -1,5 +1,5 @@
 /* The OpenAI stream's first and usage chunks read in C (providers/openai/stream.py), and an Anthropic
- * message_delta's usage (`anthropic_delta_usage`, below): each gives what the Python path gives, or None for
+ * message_delta's usage (`anthropic_delta_usage`, below) and message_start (`anthropic_start`): each gives what the Python path gives, or None for
  * anything unusual, however unusual (the Python path then decides, and raises its errors).
  *
  *   openai_opening(data, tails, start) -> (head, tail, ends, StreamStart) | None
@@ -38,14 +38,15 @@ static const char *const OPENINGS[] = {"{\"role\":\"assistant\",\"content\":\"\"
                                        "{\"content\":\"\"}"};
 #define LIT_LEN(s) ((Py_ssize_t)(sizeof(s) - 1))
 
-/* JSON read from p[0:n]; with `closed`, a `}` stands at n (the members' comma made the object's end). */
+/* JSON read from p[0:n]; with `closed`, a `}` stands at n (the members' comma made the object's end); with
+ * `arrays`, an empty array is a value too (`anthropic_start`'s `"content":[]`; the OpenAI readers take none). */
 typedef struct {
     const unsigned char *p;
     Py_ssize_t n, at;
-    int closed;
+    int closed, arrays;
 } Reader;
 
-enum { V_NONE, V_STR, V_INT, V_NULL, V_BOOL, V_OBJ };
+enum { V_NONE, V_STR, V_INT, V_NULL, V_BOOL, V_OBJ, V_EMPTY_ARRAY };
 typedef struct {
     int kind;
     Py_ssize_t start, len;  /* V_STR: the bytes between the quotes; V_OBJ: where its `{` is */
@@ -99,6 +100,11 @@ read_value(Reader *r, int depth, Value *v)
         v->kind = V_OBJ;
         v->start = r->at;
         return depth >= MAX_DEPTH ? -1 : read_object(r, depth + 1, NULL, 0, NULL);
+    }
+    if (c == '[' && r->arrays && byte_at(r, r->at + 1) == ']') {
+        v->kind = V_EMPTY_ARRAY;
+        r->at += 2;
+        return 0;
     }
     static const char *const WORDS[3] = {"null", "true", "false"};
     for (int w = 0; w < 3; w++) {
@@ -205,7 +211,7 @@ native_openai_opening(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (open_len < 0)
         Py_RETURN_NONE;
     /* the members: `{`, then members each followed by a comma, the last one's made the object's end */
-    Reader r = {d, cut - 1, 0, 1};
+    Reader r = {d, cut - 1, 0, 1, 0};
     Value found[K_COUNT] = {{0}};
     if (byte_at(&r, 1) == '}' || read_object(&r, 1, START_KEYS, K_COUNT, found) < 0 || r.at != cut
             || found[K_ERROR].kind != V_NONE || found[K_USAGE].kind != V_NONE)
@@ -278,7 +284,7 @@ detail_of(const Reader *whole, const Value *details, const char *key, long long 
     *out = 0;
     if (details->kind != V_OBJ)
         return 0;
-    Reader r = {whole->p, whole->n, details->start, whole->closed};
+    Reader r = {whole->p, whole->n, details->start, whole->closed, whole->arrays};
     Value found = {0};
     if (read_object(&r, 1, &key, 1, &found) < 0)
         return -1;
@@ -296,7 +302,7 @@ native_openai_usage(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t n = PyBytes_GET_SIZE(args[0]), plen = PyBytes_GET_SIZE(args[1]);
     if (n < plen + 2 || memcmp(d, PyBytes_AS_STRING(args[1]), (size_t)plen) != 0 || d[n - 1] != '}')
         Py_RETURN_NONE;
-    Reader r = {d + plen, n - plen - 1, 0, 0};  /* the object, the chunk's `}` after it */
+    Reader r = {d + plen, n - plen - 1, 0, 0, 0};  /* the object, the chunk's `}` after it */
     Value found[U_COUNT] = {{0}};
     long long c[4];
     if (read_object(&r, 1, USAGE_KEYS, U_COUNT, found) < 0 || r.at != r.n
@@ -344,6 +350,27 @@ anthropic_count(const Value *v, PyObject **out)
     return (*out = PyLong_FromLongLong(v->i)) == NULL ? -2 : 0;
 }
 
+/* A usage object at r->at read to its end, as `UsageCounter.update` counts it: 0 with counts[0:A_COUNT] new
+ * references (None for each count absent or null); -1 when the Python path decides; -2 with an exception.
+ * counts come in NULL and, on -1 and -2, stay NULL or hold references the caller drops. */
+static int
+anthropic_counts(Reader *r, PyObject **counts)
+{
+    Value found[A_COUNT] = {{0}}, hour = {0};
+    if (read_object(r, 1, ANTHROPIC_KEYS, A_COUNT, found) < 0)
+        return -1;
+    if (found[A_SPLIT].kind == V_OBJ) {
+        static const char *const HOUR[1] = {"ephemeral_1h_input_tokens"};
+        Reader split = {r->p, r->n, found[A_SPLIT].start, r->closed, r->arrays};
+        if (read_object(&split, 1, HOUR, 1, &hour) < 0)
+            return -1;
+    }
+    int rc = 0;
+    for (int k = 0; k < A_COUNT && rc == 0; k++)
+        rc = anthropic_count(k == A_SPLIT ? &hour : &found[k], &counts[k]);
+    return rc;
+}
+
 /* bastion._native.anthropic_delta_usage: providers/anthropic/stream_decode.py `_known`'s usage of a message_delta.
  *
  *   anthropic_delta_usage(data, start) -> (input, output, cache_read, cache_creation, cache_1h) | None
@@ -366,25 +393,85 @@ native_anthropic_delta_usage(PyObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     if (start < 0 || start >= n || d[n - 1] != '}')
         Py_RETURN_NONE;
-    Reader r = {d + start, n - start - 1, 0, 0};
-    Value found[A_COUNT] = {{0}}, hour = {0};
-    if (read_object(&r, 1, ANTHROPIC_KEYS, A_COUNT, found) < 0 || r.at != r.n)
-        Py_RETURN_NONE;
-    if (found[A_SPLIT].kind == V_OBJ) {
-        static const char *const HOUR[1] = {"ephemeral_1h_input_tokens"};
-        Reader split = {r.p, r.n, found[A_SPLIT].start, 0};
-        if (read_object(&split, 1, HOUR, 1, &hour) < 0)
-            Py_RETURN_NONE;
-    }
+    Reader r = {d + start, n - start - 1, 0, 0, 0};
     PyObject *counts[A_COUNT] = {NULL, NULL, NULL, NULL, NULL}, *out = NULL;
-    int rc = 0;
-    for (int k = 0; k < A_COUNT && rc == 0; k++)
-        rc = anthropic_count(k == A_SPLIT ? &hour : &found[k], &counts[k]);
+    int rc = anthropic_counts(&r, counts);
+    if (rc == 0 && r.at != r.n)
+        rc = -1;
     if (rc == 0)
         out = tuple_of(A_COUNT, counts);
     else if (rc == -1)
         out = Py_NewRef(Py_None);
     for (int k = 0; k < A_COUNT; k++)
         Py_XDECREF(counts[k]);
+    return out;
+}
+
+/* ---- anthropic_start ------------------------------------------------------------------------------------- */
+
+enum { T_TYPE, T_MESSAGE, T_COUNT };
+static const char *const TOP_KEYS[T_COUNT] = {"type", "message"};
+enum { M_ID, M_MODEL, M_CONTENT, M_USAGE, M_COUNT };
+static const char *const MESSAGE_KEYS[M_COUNT] = {"id", "model", "content", "usage"};
+
+/* bastion._native.anthropic_start: providers/anthropic/stream_decode.py `_message_start` of a message_start.
+ *
+ *   anthropic_start(data) -> (id, model, (input, output, cache_read, cache_creation, cache_1h)) | None
+ *       When data is one object (no white space anywhere, nothing after it) of the kinds `openai_usage` reads,
+ *       empty arrays besides, whose `type` is "message_start" and whose `message` is an object with string `id`
+ *       and `model`, a `content` absent, null or [], and a `usage` absent, null or an object counted as
+ *       `anthropic_delta_usage` counts it: the id, the model and those counts (None for each absent or null).
+ *       The last of a member given twice wins (as orjson reads it). None for any other data: the Python path
+ *       parses it, and refuses what it refuses (a content that is not empty, a count out of range...).
+ */
+PyObject *
+native_anthropic_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1 || !PyBytes_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "anthropic_start(data: bytes)");
+        return NULL;
+    }
+    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Reader r = {d, PyBytes_GET_SIZE(args[0]), 0, 0, 1};
+    Value top[T_COUNT] = {{0}}, message[M_COUNT] = {{0}};
+    if (read_object(&r, 1, TOP_KEYS, T_COUNT, top) < 0 || r.at != r.n || top[T_TYPE].kind != V_STR
+            || top[T_TYPE].len != LIT_LEN("message_start")
+            || memcmp(d + top[T_TYPE].start, "message_start", (size_t)LIT_LEN("message_start")) != 0
+            || top[T_MESSAGE].kind != V_OBJ)
+        Py_RETURN_NONE;
+    Reader m = {d, r.n, top[T_MESSAGE].start, 0, 1};
+    if (read_object(&m, 2, MESSAGE_KEYS, M_COUNT, message) < 0 || message[M_ID].kind != V_STR
+            || message[M_MODEL].kind != V_STR
+            || !(message[M_CONTENT].kind == V_NONE || message[M_CONTENT].kind == V_NULL
+                 || message[M_CONTENT].kind == V_EMPTY_ARRAY))
+        Py_RETURN_NONE;
+    PyObject *counts[A_COUNT] = {NULL, NULL, NULL, NULL, NULL}, *mid = NULL, *model = NULL, *usage = NULL;
+    PyObject *out = NULL;
+    int rc = 0;
+    if (message[M_USAGE].kind == V_OBJ) {
+        Reader u = {d, r.n, message[M_USAGE].start, 0, 1};
+        rc = anthropic_counts(&u, counts);
+    }
+    else if (message[M_USAGE].kind == V_NONE || message[M_USAGE].kind == V_NULL) {
+        for (int k = 0; k < A_COUNT; k++)
+            counts[k] = Py_NewRef(Py_None);
+    }
+    else
+        rc = -1;  /* a usage that is no object: `update` refuses it */
+    if (rc == -1)
+        out = Py_NewRef(Py_None);
+    if (rc != 0)
+        goto done;
+    if ((mid = string_of(&r, &message[M_ID])) == NULL || (model = string_of(&r, &message[M_MODEL])) == NULL
+            || (usage = tuple_of(A_COUNT, counts)) == NULL)
+        goto done;
+    PyObject *items[3] = {mid, model, usage};
+    out = tuple_of(3, items);
+done:
+    for (int k = 0; k < A_COUNT; k++)
+        Py_XDECREF(counts[k]);
+    Py_XDECREF(mid);
+    Py_XDECREF(model);
+    Py_XDECREF(usage);
     return out;
 }

@@ -56,11 +56,15 @@ _OPENED = {digits: (TextTemplate(_DELTA_HEAD + digits + b"," + _TEXT, b"}}", Fal
 _ENDS = {_MESSAGE_DELTA + b'"%s","stop_sequence":null}' % reason.encode() + _USAGE: finish_reason(reason)
          for reason in STOP_REASONS}
 
-_delta_usage: Callable[[bytes, int], tuple[int | None, int | None, int | None, int | None, int | None] | None] | None
-try:  # the usual usage of a message_delta read in C (_native_opening.c), None for any other: orjson's below
+_Counts = tuple[int | None, int | None, int | None, int | None, int | None]  # `UsageCounter.take`'s
+_delta_usage: Callable[[bytes, int], _Counts | None] | None
+_start: Callable[[bytes], tuple[str, str, _Counts] | None] | None
+try:  # the usual usage of a message_delta and the usual message_start read in C (_native_opening.c), None
+    # for any other: orjson's below
     from bastion._native import anthropic_delta_usage as _delta_usage
+    from bastion._native import anthropic_start as _start
 except ImportError:  # pragma: no cover - the package works without the C accelerator
-    _delta_usage = None
+    _delta_usage = _start = None
 
 
 def _malformed(what: str) -> UpstreamError:
@@ -116,6 +120,10 @@ class AnthropicStreamDecoder:
             known = self._known(event, data)
             if known is not None:
                 return known
+        if (not self._started and self._fast and _start is not None and (event is None or event == "message_start")
+                and (opened := _start(data)) is not None):  # the usual message_start: its id, model and usage
+            self._usage.take(opened[2])
+            return self._opened(opened[0], opened[1])
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -222,6 +230,10 @@ class AnthropicStreamDecoder:
         if message.get("content"):
             raise _malformed("message_start with content")
         self._usage.update(message.get("usage"))
+        return self._opened(mid, model)
+
+    def _opened(self, mid: str, model: str) -> list[StreamEvent]:
+        """The start of a message_start whose usage is counted."""
         self._started = True
         usage = self._usage.canonical()
         # Anthropic counts the input here, before any text: what a stream cut before its message_delta
